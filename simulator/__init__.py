@@ -1,0 +1,1 @@
+"""Synthetic races and emulated timing readers that talk to the ingestor over real sockets."""
