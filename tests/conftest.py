@@ -1,0 +1,37 @@
+"""Shared fixtures: a real redis-server for the whole session, flushed before every test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from live.race import Race, load_race
+from pursuit.redis_server import RedisServer
+
+ROOT = Path(__file__).resolve().parent.parent
+PARIS = ROOT / "races" / "paris-j1000"
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A private redis-server on a free port (never the machine's shared one)."""
+    with RedisServer(tmp_path_factory.mktemp("redis"), appendonly=False) as server:
+        yield server
+
+
+@pytest.fixture
+async def redis(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
+    """A client on the private server, with the database flushed first."""
+    client = aioredis.Redis.from_url(redis_server.url)
+    await client.flushall()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def paris() -> Race:
+    """The default race, loaded once."""
+    return load_race(PARIS)
