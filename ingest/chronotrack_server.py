@@ -1,0 +1,178 @@
+"""The ChronoTrack CTP01 server: timing hardware connects to us and pushes tag lines.
+
+Each connection: greet (either side may speak first), ask the reader to ``start``, then take
+``CT01_33``/``CT01_13`` lines. Every line is journaled before it is applied; a malformed line is
+logged with the reader, the line and the reason, counted, and the connection carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from ingest.protocols import chronotrack as ctp
+from live.clock import RaceClock
+from live.race import Race
+from live.store import RawRead, Store
+
+log = logging.getLogger(__name__)
+
+SERVER_NAME = "pursuit"
+SERVER_VERSION = "0.1"
+READ_CHUNK_BYTES = 65_536
+CLOCK_REFRESH_S = 1.0
+
+
+@dataclass
+class _Connection:
+    peer: str
+    name: str = "?"
+    mats: set[str] = field(default_factory=set)
+    settings_left: int = 0
+    started: bool = False
+    lines: int = 0
+    errors: int = 0
+
+    @property
+    def who(self) -> str:
+        return f"reader {self.name!r} at {self.peer}"
+
+
+class ChronoTrackServer:
+    """Accepts ChronoTrack decoders (or SimpleClient) on a TCP port and ingests their reads."""
+
+    def __init__(self, race: Race, store: Store, host: str = "0.0.0.0", port: int | None = None) -> None:
+        self.race = race
+        self.store = store
+        self.host = host
+        self.port = race.readers.chronotrack if port is None else port
+        self._server: asyncio.Server | None = None
+        self._clock: RaceClock = RaceClock.real_time()
+        self._clock_read_at = 0.0
+
+    async def start(self) -> None:
+        """Listen; the bound port is in :attr:`port` (useful with port 0)."""
+        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("ChronoTrack CTP01 server listening on %s:%d", self.host, self.port)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server.close_clients()
+            await self._server.wait_closed()
+
+    async def _now(self) -> float:
+        wall = time.time()
+        if wall - self._clock_read_at > CLOCK_REFRESH_S:
+            self._clock = await self.store.clock()
+            self._clock_read_at = wall
+        return self._clock.at_wall(wall)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = "%s:%s" % writer.get_extra_info("peername")[:2]
+        conn = _Connection(peer=peer)
+        log.info("ChronoTrack connection from %s", peer)
+        writer.write(f"{SERVER_NAME}~{SERVER_VERSION}~CTP01\r\n".encode())
+        buffer = b""
+        discarding = False
+        try:
+            while True:
+                chunk = await reader.read(READ_CHUNK_BYTES)
+                if not chunk:
+                    break
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                if discarding and lines:
+                    lines = lines[1:]  # the rest of an oversized line
+                    discarding = False
+                if len(buffer) > ctp.MAX_LINE_BYTES:
+                    await self._reject(conn, None, buffer[:200], f"line longer than {ctp.MAX_LINE_BYTES} bytes")
+                    buffer, discarding = b"", True
+                replies = await self._process(conn, lines)
+                if replies:
+                    writer.write("".join(f"{r}\r\n" for r in replies).encode())
+                    await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError) as exc:
+            log.warning("%s dropped: %s", conn.who, exc)
+        finally:
+            for mat in conn.mats:
+                await self.store.set_connected(mat, -1)
+            writer.close()
+            log.info("%s closed after %d lines, %d errors", conn.who, conn.lines, conn.errors)
+
+    async def _process(self, conn: _Connection, lines: list[bytes]) -> list[str]:
+        """Journal a batch of lines, then apply them; returns the replies to send."""
+        lines = [ln.rstrip(b"\r") for ln in lines]
+        lines = [ln for ln in lines if ln.strip()]
+        if not lines:
+            return []
+        conn.lines += len(lines)
+        wall = time.time()
+        await self.store.journal(
+            [{"proto": "ctp01", "reader": conn.peer, "wall": repr(wall), "line": ln.decode("latin-1")} for ln in lines]
+        )
+        now = await self._now()
+        replies: list[str] = []
+        reads: list[RawRead] = []
+        for raw in lines:
+            msg = ctp.parse_line(raw)
+            if isinstance(msg, ctp.ParseError):
+                await self._reject(conn, None, raw, msg.reason)
+            elif isinstance(msg, ctp.TagRead):
+                mat = await self._mat(conn, msg.location, raw)
+                if mat is not None:
+                    reads.append(RawRead(mat=mat, chip=msg.chip, time=msg.time.resolve(self.race.timezone, now)))
+            elif isinstance(msg, ctp.GunTime):
+                mat = await self._mat(conn, msg.location, raw)
+                if mat is not None:
+                    t = msg.time.resolve(self.race.timezone, now)
+                    started = await self.store.record_gun(t)
+                    log.info("gun marker from %s at %.2f: %s", conn.who, t, started or "duplicate, ignored")
+            elif isinstance(msg, ctp.Greeting):
+                conn.name = msg.name
+                replies += [f"{SERVER_NAME}~{SERVER_VERSION}~2", "stream-mode=push", "time-format=normal"]
+                replies += self._start(conn)
+            elif isinstance(msg, ctp.GreetingReply):
+                conn.name = msg.name
+                conn.settings_left = msg.settings
+                if msg.settings == 0:
+                    replies += self._start(conn)
+            elif isinstance(msg, ctp.Setting):
+                if conn.settings_left > 0:
+                    conn.settings_left -= 1
+                    if conn.settings_left == 0:
+                        replies += self._start(conn)
+            elif isinstance(msg, ctp.Command):
+                if msg.name == "ping":
+                    replies.append("ack~ping")
+                elif msg.name == "err":
+                    log.warning("%s reports an error: %s", conn.who, "~".join(msg.args))
+        if reads:
+            await self.store.apply_reads(reads, wall)
+        return replies
+
+    def _start(self, conn: _Connection) -> list[str]:
+        if conn.started:
+            return []
+        conn.started = True
+        return ["start"]
+
+    async def _mat(self, conn: _Connection, location: str, raw: bytes) -> str | None:
+        mat = self.race.mat_for_location(location)
+        if mat is None:
+            await self._reject(conn, None, raw, f"location {location!r} is no mat of race {self.race.id!r}")
+            return None
+        if mat not in conn.mats:
+            conn.mats.add(mat)
+            await self.store.set_connected(mat, +1)
+        return mat
+
+    async def _reject(self, conn: _Connection, mat: str | None, raw: bytes, reason: str) -> None:
+        conn.errors += 1
+        if mat is None and len(conn.mats) == 1:
+            mat = next(iter(conn.mats))
+        log.warning("%s: rejected line %r: %s", conn.who, raw[:120], reason)
+        await self.store.count_error(mat, f"{reason}: {raw[:120]!r}")

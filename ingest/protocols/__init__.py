@@ -1,0 +1,1 @@
+"""One module per reader protocol: parsers that take bytes and return typed messages or errors."""

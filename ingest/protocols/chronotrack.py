@@ -1,0 +1,216 @@
+"""ChronoTrack Socket Protocol 1 (CTP01): parse lines into typed messages.
+
+Framing is one message per CRLF-terminated line, fields separated by ``~`` (``CT01_13`` tag lines
+use commas). Sources: PointCam "Integration Protocol Specification" and racemap's
+2-racemap-forwarder (see ``docs/PROTOCOLS.md``). Fields 6–8 of a ``CT01_33`` line are named
+differently by different sources, so they are kept as opaque metadata.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+
+MAX_LINE_BYTES = 1024
+MAX_FIELD_CHARS = 64
+
+_CHIP_RE = re.compile(r"^[0-9A-Za-z_\-]{1,64}$")
+_TIME_OF_DAY_RE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$")
+_ISO_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$")
+MS_PER_DAY = 86_400_000
+
+
+@dataclass(frozen=True)
+class ChipTime:
+    """A time as a reader sent it: absolute (unix seconds), local date and time, or time of day.
+
+    Exactly one of ``unix_s``, ``local`` or ``seconds_of_day`` is set.
+    """
+
+    unix_s: float | None = None
+    local: datetime | None = None  # naive; the race's time zone applies
+    seconds_of_day: float | None = None
+
+    def resolve(self, tz: tzinfo, near_unix_s: float) -> float:
+        """Unix seconds: local times in ``tz``; a time of day takes the date that puts it nearest ``near_unix_s``."""
+        if self.unix_s is not None:
+            return self.unix_s
+        if self.local is not None:
+            return self.local.replace(tzinfo=tz).timestamp()
+        assert self.seconds_of_day is not None
+        today = datetime.fromtimestamp(near_unix_s, tz).date()
+        best: float | None = None
+        for offset in (-1, 0, 1):
+            day = today + timedelta(days=offset)
+            t = _local_midnight(day, tz) + self.seconds_of_day
+            if best is None or abs(t - near_unix_s) < abs(best - near_unix_s):
+                best = t
+        assert best is not None
+        return best
+
+
+def _local_midnight(day: date, tz: tzinfo) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
+
+
+@dataclass(frozen=True)
+class Greeting:
+    """``<name>~<version>~CTP01``: the opening line of either side."""
+
+    name: str
+    version: str
+
+
+@dataclass(frozen=True)
+class GreetingReply:
+    """``<name>~<version>~<n>``: the answer to a greeting, followed by ``n`` settings lines."""
+
+    name: str
+    version: str
+    settings: int
+
+
+@dataclass(frozen=True)
+class Setting:
+    """``key=value`` after a greeting reply."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command or answer: ``ping``, ``ack~…``, ``err~…``, ``start~…``, ``getlocations`` …"""
+
+    name: str
+    args: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TagRead:
+    """A chip read at a location (``CT01_33`` or ``CT01_13``)."""
+
+    seq: int
+    location: str
+    chip: str
+    time: ChipTime
+    meta: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GunTime:
+    """A gun marker: the tag field ``guntime`` (a start was fired at that location)."""
+
+    seq: int
+    location: str
+    time: ChipTime
+
+
+@dataclass(frozen=True)
+class NewLocation:
+    """The tag field ``newlocation``: a reader announces a location name."""
+
+    seq: int
+    location: str
+
+
+@dataclass(frozen=True)
+class ParseError:
+    """A line that is not valid CTP01, with the reason."""
+
+    reason: str
+    line: bytes
+
+
+Message = Greeting | GreetingReply | Setting | Command | TagRead | GunTime | NewLocation
+
+COMMANDS = frozenset(
+    {"ping", "ack", "err", "start", "stop", "getlocations", "geteventinfo", "getconnectionid", "authorize"}
+)
+
+
+def parse_time(text: str) -> ChipTime:
+    """One of the four CTP01 time formats; raises ValueError with the reason."""
+    text = text.strip()
+    m = _TIME_OF_DAY_RE.match(text)
+    if m:
+        h, mi, s = int(m[1]), int(m[2]), int(m[3])
+        if h > 23 or mi > 59 or s > 59:
+            raise ValueError(f"time of day {text!r} out of range")
+        frac = float("0." + m[4]) if m[4] else 0.0
+        return ChipTime(seconds_of_day=h * 3600 + mi * 60 + s + frac)
+    m = _ISO_RE.match(text)
+    if m:
+        frac = m[7] or "0"
+        try:
+            local = datetime(int(m[1]), int(m[2]), int(m[3]), int(m[4]), int(m[5]), int(m[6]))
+        except ValueError as exc:
+            raise ValueError(f"ISO time {text!r}: {exc}") from exc
+        return ChipTime(local=local + timedelta(microseconds=round(float("0." + frac) * 1e6)))
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"time {text!r} is in no CTP01 format (hh:mm:ss.cc, ISO, unix, ms since midnight)") from None
+    if value != value or value < 0:
+        raise ValueError(f"time {text!r} is not a valid number")
+    if "." not in text and value < MS_PER_DAY:
+        return ChipTime(seconds_of_day=value / 1000.0)
+    if value < MS_PER_DAY:
+        raise ValueError(f"time {text!r} is neither ms since midnight (integer) nor a unix time")
+    return ChipTime(unix_s=value)
+
+
+def parse_line(raw: bytes) -> Message | ParseError:
+    """Parse one line (without or with its CRLF) into a message, or say why it is not one."""
+    if len(raw) > MAX_LINE_BYTES:
+        return ParseError(f"line longer than {MAX_LINE_BYTES} bytes", raw[:200])
+    try:
+        line = raw.decode("ascii").strip()
+    except UnicodeDecodeError as exc:
+        return ParseError(f"not ASCII at byte {exc.start}", raw)
+    if not line:
+        return ParseError("empty line", raw)
+    if line.startswith("CT01_13"):
+        return _parse_tag([f.strip() for f in line.split(",")], raw)
+    fields = line.split("~")
+    head = fields[0]
+    if head == "CT01_33":
+        return _parse_tag(fields, raw)
+    if len(fields) == 1 and "=" in head:
+        key, _, value = head.partition("=")
+        if not key.strip():
+            return ParseError("setting without a key", raw)
+        return Setting(key.strip(), value.strip())
+    if head.lower() in COMMANDS:
+        return Command(head.lower(), tuple(fields[1:]))
+    if len(fields) == 3:
+        name, version, third = fields
+        if third == "CTP01":
+            return Greeting(name, version)
+        if third.isdigit() and int(third) <= 64:
+            return GreetingReply(name, version, int(third))
+    return ParseError(f"unknown message {head[:40]!r}", raw)
+
+
+def _parse_tag(fields: list[str], raw: bytes) -> Message | ParseError:
+    proto = fields[0]
+    if len(fields) != 8:
+        return ParseError(f"{proto} needs 8 fields, got {len(fields)}", raw)
+    _, seq_s, location, tag, time_s, *meta = fields
+    if not seq_s.isdigit():
+        return ParseError(f"sequence number {seq_s[:20]!r} is not a whole number", raw)
+    seq = int(seq_s)
+    if not location or len(location) > MAX_FIELD_CHARS:
+        return ParseError("location is empty or too long", raw)
+    if tag == "newlocation":
+        return NewLocation(seq, location)
+    try:
+        t = parse_time(time_s)
+    except ValueError as exc:
+        return ParseError(str(exc), raw)
+    if tag == "guntime":
+        return GunTime(seq, location, t)
+    if not _CHIP_RE.match(tag):
+        return ParseError(f"chip {tag[:20]!r} has characters other than letters, digits, '-' or '_'", raw)
+    return TagRead(seq, location, tag, t, tuple(meta))

@@ -1,0 +1,283 @@
+"""The JSON API (SPEC §6): race, state, runners, mats. Starlette routes over the live engine."""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from live.chase import catch_point
+from live.engine import LiveEngine
+from live.snapshot import CAUGHT, STATUSES, Snapshot
+
+MAX_PAGE = 500
+DEFAULT_PAGE = 50
+MAT_ONLINE_S = 120.0  # a mat that read nothing for this long while connected shows as silent
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status}, status_code=status)
+
+
+def _num(x: float | None, digits: int = 1) -> float | None:
+    if x is None or not math.isfinite(x):
+        return None
+    return round(float(x), digits)
+
+
+class RaceAPI:
+    """Handlers bound to one race's engine."""
+
+    def __init__(self, engine: LiveEngine) -> None:
+        self.engine = engine
+        self.race = engine.race
+        self._mat_rates: dict[str, tuple[float, int, float]] = {}
+
+    def iso(self, unix_s: float | None) -> str | None:
+        if unix_s is None or not math.isfinite(unix_s):
+            return None
+        return datetime.fromtimestamp(unix_s, self.race.timezone).isoformat(timespec="milliseconds")
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/api/race", self.get_race),
+            Route("/api/state", self.get_state),
+            Route("/api/runners", self.list_runners),
+            Route("/api/runners/{bib}", self.get_runner),
+            Route("/api/mats", self.get_mats),
+        ]
+
+    def _snapshot(self) -> Snapshot | None:
+        return self.engine.snapshot
+
+    async def get_race(self, request: Request) -> JSONResponse:
+        race = self.race
+        guns = self.engine.guns
+        host = request.headers.get("host", f"{request.url.hostname}:{request.url.port}")
+        scheme = "wss" if request.url.scheme == "https" else "ws"
+        mats = []
+        for m in race.mats:
+            lon, lat = race.course.lonlat_at(m.at_m[0])
+            mats.append({"id": m.id, "at_m": list(m.at_m), "lat": float(lat), "lon": float(lon)})
+        return JSONResponse(
+            {
+                "id": race.id,
+                "name": race.name,
+                "distance_m": race.distance_m,
+                "timezone": race.timezone.key,
+                "course": race.course.coordinates(),
+                "mats": mats,
+                "timing_points": [{"mat": tp.mat, "crossing": tp.crossing, "at_m": tp.at_m} for tp in race.timing_points],
+                "pens": [
+                    {
+                        "id": p.id,
+                        "name": p.name,
+                        "head_start_s": p.head_start_s,
+                        "start": self.iso(guns.get(f"pen:{p.id}", p.planned_start.timestamp())),
+                        "started": f"pen:{p.id}" in guns,
+                    }
+                    for p in race.pens
+                ],
+                "pursuer": {
+                    "bib": race.pursuer.bib,
+                    "name": race.pursuer.name,
+                    "pace_s_per_km": race.pursuer.pace_s_per_km,
+                    "start": self.iso(guns.get("pursuer", race.pursuer.planned_start.timestamp())),
+                },
+                "quota": race.quota,
+                "feeds": {"live": f"{scheme}://{host}/ws/live", "events": f"{scheme}://{host}/ws/events"},
+            }
+        )
+
+    async def get_state(self, request: Request) -> JSONResponse:
+        snap = self._snapshot()
+        if snap is None:
+            return error(503, "the live engine has not computed a state yet; retry in a second")
+        p = snap.pursuer
+        f = snap.forecast
+        return JSONResponse(
+            {
+                "clock": {"now": self.iso(snap.now), "elapsed_s": _num(snap.elapsed_s)},
+                "pursuer": {
+                    "bib": p.bib,
+                    "name": self.race.pursuer.name,
+                    "status": p.status,
+                    "distance_m": _num(p.distance_m),
+                    "lat": p.lat,
+                    "lon": p.lon,
+                    "pace_s_per_km": _num(p.pace_s_per_km),
+                },
+                "counts": snap.counts,
+                "forecast": {"winners": f.winners, "low": f.low, "high": f.high, "quota": f.quota, "by_pen": f.by_pen},
+                "tick_ms": _num(self.engine.tick_ms, 2),
+            }
+        )
+
+    def _row_summary(self, snap: Snapshot, i: int) -> dict[str, Any]:
+        bib = str(snap.bibs[i])
+        participant = self.race.participant(bib)
+        return {
+            "bib": bib,
+            "name": participant.name if participant else "",
+            "pen": str(snap.pens[i]),
+            "status": STATUSES[int(snap.status[i])],
+            "distance_m": _num(snap.distance_m[i]),
+            "gap_m": _num(snap.gap_m[i]),
+            "margin_s": _num(snap.margin_s[i]),
+        }
+
+    async def get_runner(self, request: Request) -> JSONResponse:
+        bib = request.path_params["bib"]
+        snap = self._snapshot()
+        participant = self.race.participant(bib)
+        if participant is None:
+            return error(404, f"no participant with bib {bib!r} in race {self.race.id!r}")
+        if snap is None:
+            return error(503, "the live engine has not computed a state yet; retry in a second")
+        times = self.engine.passings_of(bib)
+        if bib == self.race.pursuer.bib:
+            gun = snap.pursuer.start
+        else:
+            gun = self.engine.guns.get(f"pen:{participant.pen}")
+        start_read = times[0]
+        splits = []
+        for tp in self.race.timing_points:
+            t = times[tp.index]
+            if np.isnan(t):
+                continue
+            splits.append(
+                {
+                    "mat": tp.mat,
+                    "crossing": tp.crossing,
+                    "at_m": tp.at_m,
+                    "time": self.iso(t),
+                    "gun_s": _num(t - gun, 2) if gun is not None else None,
+                    "net_s": _num(t - start_read, 2) if not np.isnan(start_read) else None,
+                }
+            )
+        finish = splits[-1] if splits and splits[-1]["at_m"] == self.race.distance_m else None
+        finish_obj = {k: finish[k] for k in ("time", "gun_s", "net_s")} if finish else None
+        if bib == self.race.pursuer.bib:
+            p = snap.pursuer
+            return JSONResponse(
+                {
+                    "bib": bib,
+                    "name": participant.name,
+                    "pen": participant.pen,
+                    "status": p.status,
+                    "pursuer": True,
+                    "distance_m": _num(p.distance_m),
+                    "lat": p.lat,
+                    "lon": p.lon,
+                    "gap_m": 0.0,
+                    "gap_s": 0.0,
+                    "margin_s": 0.0,
+                    "catch": None,
+                    "splits": splits,
+                    "caught": None,
+                    "finish": finish_obj,
+                }
+            )
+        i = snap.index[bib]
+        caught = None
+        if snap.status[i] == CAUGHT:
+            point = catch_point(times, self.engine.pursuer_times, self.engine.at_m)
+            at_m, t = point if point else (float(snap.distance_m[i]), snap.now)
+            caught = {"at_m": _num(at_m), "time": self.iso(t)}
+        catch = None
+        if math.isfinite(snap.catch_at_m[i]):
+            catch = {"at_m": _num(snap.catch_at_m[i]), "in_s": _num(snap.catch_in_s[i])}
+        body = self._row_summary(snap, i)
+        body.update(
+            {
+                "category": participant.category,
+                "lat": float(snap.lat[i]),
+                "lon": float(snap.lon[i]),
+                "gap_s": _num(snap.gap_s[i]),
+                "catch": catch,
+                "overdue": bool(snap.overdue[i]),
+                "splits": splits,
+                "caught": caught,
+                "finish": finish_obj,
+            }
+        )
+        return JSONResponse(body)
+
+    async def list_runners(self, request: Request) -> JSONResponse:
+        snap = self._snapshot()
+        if snap is None:
+            return error(503, "the live engine has not computed a state yet; retry in a second")
+        params = request.query_params
+        try:
+            limit = int(params.get("limit", DEFAULT_PAGE))
+            offset = int(params.get("offset", 0))
+        except ValueError:
+            return error(400, "limit and offset must be whole numbers")
+        if not 1 <= limit <= MAX_PAGE or offset < 0:
+            return error(400, f"limit must be 1–{MAX_PAGE} and offset ≥ 0")
+        mask = np.ones(len(snap.bibs), dtype=bool)
+        if status := params.get("status"):
+            if status not in STATUSES:
+                return error(400, f"status must be one of {', '.join(STATUSES)}")
+            mask &= snap.status == STATUSES.index(status)
+        if pen := params.get("pen"):
+            mask &= snap.pens == pen
+        if q := params.get("q", "").strip().lower():
+            names = np.array([self.race.participant(str(b)).name.lower() for b in snap.bibs], dtype=object)  # type: ignore[union-attr]
+            by_bib = np.array([str(b).startswith(q) for b in snap.bibs])
+            by_name = np.array([n.startswith(q) or f" {q}" in n for n in names])
+            mask &= by_bib | by_name
+        rows = np.flatnonzero(mask)
+        page = rows[offset : offset + limit]
+        return JSONResponse({"runners": [self._row_summary(snap, int(i)) for i in page], "total": int(len(rows))})
+
+    async def get_mats(self, request: Request) -> JSONResponse:
+        health = await self.engine.store.mat_health()
+        now_wall = time.time()
+        out = []
+        for mat in self.race.mats:
+            h = health.get(mat.id, {})
+            reads = int(h.get("reads", 0))
+            last = float(h["last_read_wall"]) if "last_read_wall" in h else None
+            prev = self._mat_rates.get(mat.id)
+            rate = 0.0
+            if prev and now_wall - prev[0] > 0.5:
+                rate = (reads - prev[1]) / (now_wall - prev[0])
+            if prev is None or now_wall - prev[0] > 5.0:
+                self._mat_rates[mat.id] = (now_wall, reads, rate)
+            elif prev:
+                rate = prev[2]
+            connected = int(h.get("connected", 0)) > 0
+            out.append(
+                {
+                    "id": mat.id,
+                    "online": connected and last is not None and now_wall - last < MAT_ONLINE_S,
+                    "connected": connected,
+                    "last_read": datetime.fromtimestamp(last, self.race.timezone).isoformat(timespec="seconds")
+                    if last
+                    else None,
+                    "last_read_age_s": _num(now_wall - last) if last else None,
+                    "reads": reads,
+                    "passings": int(h.get("passings", 0)),
+                    "reads_per_s": _num(rate, 2),
+                    "unknown_chips": int(h.get("unknown_reads", 0)),
+                    "errors": int(h.get("errors", 0)),
+                    "last_error": h.get("last_error"),
+                    "clock_offset_s": None,
+                }
+            )
+        return JSONResponse(out)

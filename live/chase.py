@@ -1,0 +1,185 @@
+"""Chase maths: the pursuer's position, every runner's gap, margin, catch and status.
+
+Outcome rule (SPEC §2): a runner wins iff his finish passing is strictly earlier than the
+pursuer's. Caught is confirmed when the pursuer is read at a timing point the runner has not
+reached yet (or reached later); provisional when the projections cross.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from live.projection import last_read, project
+from live.snapshot import AHEAD, CAUGHT, DNF, DQ, REGISTERED, STARTED, WON
+
+UNCERTAINTY_SHARE = 0.03  # forecast band: ±3 % of a runner's remaining time
+UNCERTAINTY_MIN_S = 2.0
+
+
+@dataclass(frozen=True)
+class PursuerPosition:
+    status: str  # waiting | running | finished
+    distance_m: float  # may be negative before his gun: where his trajectory would be
+    speed_m_s: float
+    finish: float | None
+    predicted_finish: float
+
+
+@dataclass(frozen=True)
+class ChaseResult:
+    status: np.ndarray
+    distance_m: np.ndarray
+    gap_m: np.ndarray
+    gap_s: np.ndarray
+    margin_s: np.ndarray
+    catch_at_m: np.ndarray
+    catch_in_s: np.ndarray
+    overdue: np.ndarray
+    predicted_finish: np.ndarray
+    pursuer: PursuerPosition
+
+
+def pursuer_position(
+    times: np.ndarray, at_m: np.ndarray, planned_speed_m_s: float, gun: float | None, planned_start: float, now: float
+) -> PursuerPosition:
+    """Where the pursuer is: from his passings, else from his gun (or planned start) at planned pace."""
+    distance = float(at_m[-1])
+    row = times[None, :]
+    last = int(last_read(row)[0])
+    if last == len(at_m) - 1:
+        finish = float(times[-1])
+        return PursuerPosition("finished", distance, planned_speed_m_s, finish, finish)
+    if last >= 0:
+        p = project(row, at_m, np.array([planned_speed_m_s]), now)
+        d, v = float(p.distance_m[0]), float(p.speed_m_s[0])
+        # a pursuer who missed a mat must not stall at it: follow his pace past a late mat
+        unclamped = float(at_m[last] + v * max(now - times[last], 0.0))
+        if unclamped > d and now - times[last] > (at_m[last + 1] - at_m[last]) / v + 15.0:
+            d = min(unclamped, distance)
+        return PursuerPosition("running", d, v, None, now + (distance - d) / v)
+    start = gun if gun is not None else planned_start
+    d = planned_speed_m_s * (now - start)
+    status = "running" if gun is not None and now >= gun else "waiting"
+    d = min(d, distance) if status == "running" else min(d, 0.0)
+    return PursuerPosition(status, d, planned_speed_m_s, None, now + (distance - d) / planned_speed_m_s)
+
+
+def evaluate(
+    times: np.ndarray,
+    at_m: np.ndarray,
+    prior_m_s: np.ndarray,
+    pursuer_times: np.ndarray,
+    pursuer: PursuerPosition,
+    now: float,
+    start_s: np.ndarray,
+    manual_status: np.ndarray | None = None,
+) -> ChaseResult:
+    """Every runner's numbers and status against the pursuer at race time ``now``.
+
+    ``start_s`` is each runner's gun (his pen's, or its planned start): a runner not read yet is
+    predicted to leave then at his prior speed.
+    """
+    n, k = times.shape
+    distance = float(at_m[-1])
+    proj = project(times, at_m, prior_m_s, now)
+    d, v = proj.distance_m, proj.speed_m_s
+    finish = times[:, -1]
+    finished = ~np.isnan(finish)
+    started = proj.last_tp >= 0
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        from_s = np.where(started, now, np.maximum(now, start_s))
+        pred_finish = np.where(finished, finish, from_s + (distance - d) / v)
+    p_finish = pursuer.finish if pursuer.finish is not None else pursuer.predicted_finish
+    margin = p_finish - pred_finish
+    gap_m = d - pursuer.distance_m
+    gap_s = gap_m / pursuer.speed_m_s
+
+    # confirmed catch: the pursuer was read at a timing point the runner reached later or not yet
+    p_read = ~np.isnan(pursuer_times)
+    with np.errstate(invalid="ignore"):
+        behind_at = p_read[None, :] & (np.isnan(times) | (times > pursuer_times[None, :]))
+    beyond = np.arange(k)[None, :] > proj.last_tp[:, None]
+    confirmed = (behind_at & (beyond | ~np.isnan(times))).any(axis=1) & started & ~finished
+    provisional = started & ~finished & (pursuer.status == "running") & (gap_m <= 0)
+
+    status = np.full(n, REGISTERED, dtype=np.int8)
+    status[started] = STARTED if pursuer.status == "waiting" else AHEAD
+    status[confirmed | provisional] = CAUGHT
+    if pursuer.finish is not None:
+        status[started & ~finished] = CAUGHT
+        status[finished] = np.where(finish[finished] < pursuer.finish, WON, CAUGHT)
+    else:
+        status[finished] = WON
+    if manual_status is not None:
+        manual = (manual_status == DNF) | (manual_status == DQ)
+        status[manual] = manual_status[manual]
+
+    # where the projected trajectories meet, if before the finish
+    closing = pursuer.speed_m_s - v
+    with np.errstate(invalid="ignore", divide="ignore"):
+        in_s = np.where((closing > 0) & (gap_m > 0), gap_m / closing, np.nan)
+        at = d + v * in_s
+    meets = (status == AHEAD) | (status == STARTED)
+    meets &= np.isfinite(at) & (at < distance)
+    catch_at = np.where(meets, at, np.nan)
+    catch_in = np.where(meets, in_s, np.nan)
+    return ChaseResult(
+        status=status,
+        distance_m=d,
+        gap_m=gap_m,
+        gap_s=gap_s,
+        margin_s=margin,
+        catch_at_m=catch_at,
+        catch_in_s=catch_in,
+        overdue=proj.overdue & (status != CAUGHT),
+        predicted_finish=pred_finish,
+        pursuer=pursuer,
+    )
+
+
+def forecast_winners(
+    status: np.ndarray, margin_s: np.ndarray, predicted_finish: np.ndarray, now: float
+) -> tuple[int, int, int, np.ndarray, np.ndarray]:
+    """Expected winners, low, high, and per-runner (likely, possible) win masks."""
+    won = status == WON
+    open_ = (status == AHEAD) | (status == STARTED) | (status == REGISTERED)
+    remaining = np.maximum(np.nan_to_num(predicted_finish - now, nan=0.0), 0.0)
+    sigma = UNCERTAINTY_MIN_S + UNCERTAINTY_SHARE * remaining
+    m = np.nan_to_num(margin_s, nan=-np.inf)
+    expected = won | (open_ & (m > 0))
+    likely = won | (open_ & (m > sigma))
+    possible = won | (open_ & (m > -sigma))
+    return int(expected.sum()), int(likely.sum()), int(possible.sum()), likely, possible
+
+
+def catch_point(
+    runner_times: np.ndarray,
+    pursuer_times: np.ndarray,
+    at_m: np.ndarray,
+) -> tuple[float, float] | None:
+    """Where and when (``at_m``, unix time) the pursuer caught a runner, from their passings.
+
+    Takes the first timing point the pursuer reached before the runner and interpolates both
+    between it and the timing point before, at constant speed. None if no such timing point.
+    """
+    for j in range(1, len(at_m)):
+        tp_p = pursuer_times[j]
+        if np.isnan(tp_p):
+            continue
+        tr = runner_times[j]
+        if not np.isnan(tr) and tr <= tp_p:
+            continue
+        # caught between j-1 and j
+        r0, p0 = runner_times[j - 1], pursuer_times[j - 1]
+        if np.isnan(r0) or np.isnan(p0):
+            return float(at_m[j]), float(tp_p)
+        v_p = (at_m[j] - at_m[j - 1]) / (tp_p - p0)
+        v_r = (at_m[j] - at_m[j - 1]) / (tr - r0) if not np.isnan(tr) else None
+        if v_r is None or v_p <= v_r:
+            return float(at_m[j]), float(tp_p)
+        t_meet = (v_p * p0 - v_r * r0) / (v_p - v_r)
+        return float(at_m[j - 1] + v_r * (t_meet - r0)), float(t_meet)
+    return None

@@ -1,0 +1,173 @@
+"""The live engine: tails the passings in Redis and computes a :class:`Snapshot` every tick."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import numpy as np
+
+from live.chase import evaluate, forecast_winners, pursuer_position
+from live.race import Race
+from live.snapshot import AHEAD, CAUGHT, DNF, DQ, STATUSES, WON, Forecast, PursuerState, Snapshot
+from live.store import Store
+
+log = logging.getLogger(__name__)
+
+TICK_S = 1.0
+
+
+class LiveEngine:
+    """In-memory projection state of one race, rebuilt from Redis at start and kept current."""
+
+    def __init__(self, race: Race, store: Store) -> None:
+        self.race = race
+        self.store = store
+        runners = [p for p in race.participants if p.bib != race.pursuer.bib]
+        self.bibs = np.array([p.bib for p in runners], dtype=object)
+        self.pens = np.array([p.pen for p in runners], dtype=object)
+        self.row = {p.bib: i for i, p in enumerate(runners)}
+        self.at_m = np.array([tp.at_m for tp in race.timing_points], dtype=float)
+        self.times = np.full((len(runners), len(self.at_m)), np.nan)
+        self.pursuer_times = np.full(len(self.at_m), np.nan)
+        self.manual_status = np.zeros(len(runners), dtype=np.int8)
+        self.prior_m_s = self._prior_speeds(runners)
+        self.pen_gun_index = {p.id: i for i, p in enumerate(race.pens)}
+        self.runner_pen_index = np.array([self.pen_gun_index[p.pen] for p in runners], dtype=int)
+        self.guns: dict[str, float] = {}
+        self.last_id = "0-0"
+        self.snapshot: Snapshot | None = None
+        self.tick_ms = 0.0
+
+    def _prior_speeds(self, runners: list) -> np.ndarray:
+        """Speed before any split: the declared time, else the median declared time of the pen."""
+        distance = self.race.distance_m
+        declared = np.array([p.declared_s if p.declared_s else np.nan for p in runners], dtype=float)
+        pens = np.array([p.pen for p in runners], dtype=object)
+        for pen in set(pens):
+            mask = pens == pen
+            median = np.nanmedian(declared[mask]) if np.any(~np.isnan(declared[mask])) else distance / 2.5
+            declared[mask & np.isnan(declared)] = median
+        return distance / declared
+
+    async def refresh(self) -> Snapshot:
+        """Read new passings, guns and the clock from Redis, then compute the snapshot."""
+        while True:
+            batch = await self.store.passings_after(self.last_id)
+            for p in batch:
+                if p.bib == self.race.pursuer.bib:
+                    self.pursuer_times[p.tp] = p.time
+                elif (r := self.row.get(p.bib)) is not None:
+                    self.times[r, p.tp] = p.time
+            if batch:
+                self.last_id = batch[-1].id
+            if len(batch) < 50_000:
+                break
+        self.guns = await self.store.guns()
+        clock = await self.store.clock()
+        started = time.perf_counter()
+        self.snapshot = self.compute(clock.now())
+        self.tick_ms = (time.perf_counter() - started) * 1000
+        return self.snapshot
+
+    def compute(self, now: float) -> Snapshot:
+        """The live state at race time ``now`` from what the engine holds."""
+        race = self.race
+        pursuer_speed = 1000.0 / race.pursuer.pace_s_per_km
+        pursuer = pursuer_position(
+            self.pursuer_times,
+            self.at_m,
+            pursuer_speed,
+            self.guns.get("pursuer"),
+            race.pursuer.planned_start.timestamp(),
+            now,
+        )
+        pen_starts = np.array(
+            [self.guns.get(f"pen:{p.id}", p.planned_start.timestamp()) for p in race.pens], dtype=float
+        )
+        result = evaluate(
+            self.times,
+            self.at_m,
+            self.prior_m_s,
+            self.pursuer_times,
+            pursuer,
+            now,
+            pen_starts[self.runner_pen_index],
+            self.manual_status,
+        )
+        lon, lat = race.course.lonlat_at(result.distance_m)
+        p_lon, p_lat = race.course.lonlat_at(max(pursuer.distance_m, 0.0))
+        expected, low, high, likely, possible = forecast_winners(
+            result.status, result.margin_s, result.predicted_finish, now
+        )
+        by_pen = {}
+        for pen in race.pens:
+            mask = self.pens == pen.id
+            by_pen[pen.id] = {
+                "runners": int(mask.sum()),
+                "won": int((result.status[mask] == WON).sum()),
+                "winners": int((((result.status == WON) | (result.margin_s > 0)) & mask & (result.status != CAUGHT)).sum()),
+                "low": int((likely & mask).sum()),
+                "high": int((possible & mask).sum()),
+            }
+        counts = {
+            "registered": int(len(self.bibs)),
+            "started": int((~np.isnan(self.times)).any(axis=1).sum()),
+            "ahead": int((result.status == AHEAD).sum()),
+            "caught": int((result.status == CAUGHT).sum()),
+            "won": int((result.status == WON).sum()),
+            "dnf": int((result.status == DNF).sum()),
+            "dq": int((result.status == DQ).sum()),
+        }
+        first_gun = min(self.guns.values()) if self.guns else None
+        return Snapshot(
+            now=now,
+            elapsed_s=max(0.0, now - first_gun) if first_gun is not None else 0.0,
+            pursuer=PursuerState(
+                bib=race.pursuer.bib,
+                status=pursuer.status,
+                distance_m=max(pursuer.distance_m, 0.0),
+                lat=float(p_lat),
+                lon=float(p_lon),
+                pace_s_per_km=1000.0 / pursuer.speed_m_s,
+                start=self.guns.get("pursuer"),
+                finish=pursuer.finish,
+            ),
+            bibs=self.bibs,
+            pens=self.pens,
+            status=result.status,
+            distance_m=result.distance_m,
+            lat=lat,
+            lon=lon,
+            gap_m=result.gap_m,
+            gap_s=result.gap_s,
+            margin_s=result.margin_s,
+            catch_at_m=result.catch_at_m,
+            catch_in_s=result.catch_in_s,
+            overdue=result.overdue,
+            counts=counts,
+            forecast=Forecast(winners=expected, low=low, high=high, quota=race.quota, by_pen=by_pen),
+            index=self.row,
+        )
+
+    def passings_of(self, bib: str) -> np.ndarray:
+        """Passing times of one participant by timing point (nan where none)."""
+        if bib == self.race.pursuer.bib:
+            return self.pursuer_times.copy()
+        return self.times[self.row[bib]].copy()
+
+    async def run(self, stop: asyncio.Event, tick_s: float = TICK_S) -> None:
+        """Refresh every ``tick_s`` until ``stop`` is set; a failed tick is logged and retried."""
+        while not stop.is_set():
+            try:
+                await self.refresh()
+            except Exception:  # keep serving the last good snapshot
+                log.exception("live tick failed")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=tick_s)
+            except TimeoutError:
+                pass
+
+
+__all__ = ["LiveEngine", "STATUSES"]

@@ -1,0 +1,70 @@
+"""Every Redis key pursuit uses, built in one place.
+
+All keys of a race share one hash tag, ``{pursuit:<race id>}``, so a race lives in one Redis
+Cluster slot and a Lua script may touch any of them. The layout is documented in
+``docs/ARCHITECTURE.md``; change both together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RaceKeys:
+    """Key names of one race."""
+
+    race_id: str
+
+    @property
+    def prefix(self) -> str:
+        return f"{{pursuit:{self.race_id}}}"
+
+    @property
+    def journal(self) -> str:
+        """Stream: every raw line from every reader, appended before it is applied."""
+        return f"{self.prefix}:journal"
+
+    @property
+    def passings(self) -> str:
+        """Stream: each passing assigned or re-timed (bib, timing point, time); the live engine tails it."""
+        return f"{self.prefix}:passings"
+
+    @property
+    def crossings(self) -> str:
+        """Hash ``<bib or chip:CODE>|<mat>`` → sorted crossing times (comma-separated unix seconds)."""
+        return f"{self.prefix}:crossings"
+
+    @property
+    def chips(self) -> str:
+        """Hash chip code → bib."""
+        return f"{self.prefix}:chips"
+
+    @property
+    def unknown_chips(self) -> str:
+        """Hash chip code → reads seen of a chip that no participant wears."""
+        return f"{self.prefix}:unknown"
+
+    @property
+    def guns(self) -> str:
+        """Hash ``pen:<id>`` / ``pursuer`` → gun time (unix seconds)."""
+        return f"{self.prefix}:guns"
+
+    @property
+    def clock(self) -> str:
+        """Hash: the race clock (origin_wall, origin_race, speed)."""
+        return f"{self.prefix}:clock"
+
+    def mat(self, mat_id: str) -> str:
+        """Hash: health counters of one mat (reads, passings, errors, last_read_wall, connected, …)."""
+        return f"{self.prefix}:mat:{mat_id}"
+
+    @property
+    def ingest(self) -> str:
+        """Hash: counters of input that names no mat (unknown locations, unparseable lines)."""
+        return f"{self.prefix}:ingest"
+
+    @property
+    def reader_seq(self) -> str:
+        """Hash reader location → highest sequence number journaled, for resume after a reconnect."""
+        return f"{self.prefix}:seq"

@@ -1,0 +1,225 @@
+"""The Redis store of a race: journal, passings, guns, clock and mat health.
+
+Applying a read is one Lua script with every key passed explicitly (Redis Cluster safe with the
+race's hash tag). A burst of reads of one chip at one mat collapses onto its earliest read, and
+repeated, resent or out-of-order reads end in the same passings as one clean in-order delivery.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from live.clock import RaceClock
+from live.keys import RaceKeys
+from live.race import Race
+
+log = logging.getLogger(__name__)
+
+BURST_WINDOW_S = 30.0  # reads of one chip at one mat closer than this are one crossing
+
+# KEYS: chips, crossings, passings stream, unknown chips, mat health
+# ARGV: chip, mat, time, burst window, timing point indexes of the mat (comma list), wall time
+_APPLY_READ = """
+local bib = redis.call('HGET', KEYS[1], ARGV[1])
+local t = tonumber(ARGV[3])
+redis.call('HINCRBY', KEYS[5], 'reads', 1)
+redis.call('HSET', KEYS[5], 'last_read_wall', ARGV[6])
+local who = bib
+if not bib then
+  redis.call('HINCRBY', KEYS[4], ARGV[1], 1)
+  redis.call('HINCRBY', KEYS[5], 'unknown_reads', 1)
+  who = 'chip:' .. ARGV[1]
+end
+local field = who .. '|' .. ARGV[2]
+local cur = redis.call('HGET', KEYS[2], field)
+local times = {}
+if cur then
+  for v in string.gmatch(cur, '[^,]+') do table.insert(times, tonumber(v)) end
+end
+local window = tonumber(ARGV[4])
+local inserted = true
+for i, v in ipairs(times) do
+  if math.abs(v - t) <= window then
+    if t >= v then return 0 end
+    times[i] = t
+    inserted = false
+    break
+  end
+end
+if inserted then table.insert(times, t) end
+table.sort(times)
+local parts = {}
+local changed = nil
+for i, v in ipairs(times) do
+  parts[i] = string.format('%.3f', v)
+  if changed == nil and v == t then changed = i end
+end
+redis.call('HSET', KEYS[2], field, table.concat(parts, ','))
+if not bib then return 0 end
+if inserted then redis.call('HINCRBY', KEYS[5], 'passings', 1) end
+local tps = {}
+for v in string.gmatch(ARGV[5], '[^,]+') do table.insert(tps, v) end
+local emitted = 0
+for i = changed, math.min(#times, #tps) do
+  redis.call('XADD', KEYS[3], '*', 'bib', bib, 'tp', tps[i], 't', parts[i])
+  emitted = emitted + 1
+end
+return emitted
+"""
+
+# KEYS: guns hash. ARGV: time, duplicate window, then the gun targets in release order.
+# A gun marker from the wire starts the next pen that has no gun yet, then the pursuer; a marker
+# within the window of a recorded gun is a resend and changes nothing.
+_RECORD_GUN = """
+local t = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+for i = 3, #ARGV do
+  local v = redis.call('HGET', KEYS[1], ARGV[i])
+  if v and math.abs(tonumber(v) - t) <= window then return false end
+end
+for i = 3, #ARGV do
+  if redis.call('HSETNX', KEYS[1], ARGV[i], string.format('%.3f', t)) == 1 then return ARGV[i] end
+end
+return false
+"""
+
+
+@dataclass(frozen=True)
+class RawRead:
+    """One read of a chip at a mat, time already normalised to unix seconds."""
+
+    mat: str
+    chip: str
+    time: float
+
+
+@dataclass(frozen=True)
+class PassingRecord:
+    """A passing as the store holds it: runner ``bib`` at timing point ``tp`` at ``time``."""
+
+    id: str
+    bib: str
+    tp: int
+    time: float
+
+
+class Store:
+    """Async access to one race's state in Redis."""
+
+    def __init__(self, redis: aioredis.Redis, race: Race) -> None:
+        self.redis = redis
+        self.race = race
+        self.keys = RaceKeys(race.id)
+        self._apply = redis.register_script(_APPLY_READ)
+        self._gun = redis.register_script(_RECORD_GUN)
+        self._tps_of_mat = {
+            m.id: ",".join(str(tp.index) for tp in race.timing_points_of(m.id)) for m in race.mats
+        }
+
+    async def setup(self) -> None:
+        """Write the chip → bib map of the race (idempotent)."""
+        chips = self.race.chip_map()
+        if chips:
+            await self.redis.hset(self.keys.chips, mapping=chips)
+
+    async def reset(self) -> int:
+        """Delete every key of this race (a fresh demo or test); returns how many were removed."""
+        removed = 0
+        async for key in self.redis.scan_iter(match=f"{self.keys.prefix.replace('{', '[{]').replace('}', '[}]')}:*", count=1000):
+            removed += await self.redis.unlink(key)
+        return removed
+
+    async def journal(self, entries: Sequence[dict[str, str]]) -> list[str]:
+        """Append raw lines to the journal stream; returns their stream ids."""
+        if not entries:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for entry in entries:
+                pipe.xadd(self.keys.journal, entry)
+            ids = await pipe.execute()
+        return [i.decode() if isinstance(i, bytes) else i for i in ids]
+
+    async def apply_reads(self, reads: Iterable[RawRead], wall_s: float) -> int:
+        """Apply raw reads in one round trip; returns how many passings were set or re-timed."""
+        k = self.keys
+        async with self.redis.pipeline(transaction=False) as pipe:
+            n = 0
+            for r in reads:
+                await self._apply(
+                    keys=[k.chips, k.crossings, k.passings, k.unknown_chips, k.mat(r.mat)],
+                    args=[r.chip, r.mat, repr(r.time), BURST_WINDOW_S, self._tps_of_mat[r.mat], repr(wall_s)],
+                    client=pipe,
+                )
+                n += 1
+            if n == 0:
+                return 0
+            results = await pipe.execute()
+        return sum(int(x) for x in results)
+
+    async def record_gun(self, time_s: float) -> str | None:
+        """A gun marker from the wire: start the next pen without a gun, then the pursuer."""
+        targets = [f"pen:{p.id}" for p in self.race.pens] + ["pursuer"]
+        result = await self._gun(keys=[self.keys.guns], args=[repr(time_s), 5.0, *targets])
+        if not result:
+            return None
+        return result.decode() if isinstance(result, bytes) else str(result)
+
+    async def set_gun(self, target: str, time_s: float) -> None:
+        """Set a gun time explicitly (race control, or the race file's plan)."""
+        await self.redis.hset(self.keys.guns, target, f"{time_s:.3f}")
+
+    async def guns(self) -> dict[str, float]:
+        raw = await self.redis.hgetall(self.keys.guns)
+        return {k.decode(): float(v) for k, v in raw.items()}
+
+    async def set_clock(self, clock: RaceClock) -> None:
+        await self.redis.hset(self.keys.clock, mapping=clock.as_fields())
+
+    async def clock(self) -> RaceClock:
+        """The race clock; real time when none is set."""
+        raw = await self.redis.hgetall(self.keys.clock)
+        return RaceClock.from_fields(raw) if raw else RaceClock.real_time()
+
+    async def passings_after(self, after_id: str = "0-0", count: int = 50_000) -> list[PassingRecord]:
+        """Passings appended to the stream after ``after_id``, oldest first."""
+        raw = await self.redis.xrange(self.keys.passings, min=f"({after_id}" if after_id != "0-0" else "-", count=count)
+        out = []
+        for entry_id, fields in raw:
+            out.append(
+                PassingRecord(
+                    id=entry_id.decode(),
+                    bib=fields[b"bib"].decode(),
+                    tp=int(fields[b"tp"]),
+                    time=float(fields[b"t"]),
+                )
+            )
+        return out
+
+    async def count_error(self, mat: str | None, reason: str) -> None:
+        """Count a malformed or rejected line against its mat (or the ingest totals)."""
+        key = self.keys.mat(mat) if mat else self.keys.ingest
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hincrby(key, "errors", 1)
+            pipe.hset(key, "last_error", reason[:300])
+            await pipe.execute()
+
+    async def set_connected(self, mat: str, delta: int) -> None:
+        await self.redis.hincrby(self.keys.mat(mat), "connected", delta)
+
+    async def mat_health(self) -> dict[str, dict[str, str]]:
+        """Raw health counters of every mat of the race."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for m in self.race.mats:
+                pipe.hgetall(self.keys.mat(m.id))
+            rows = await pipe.execute()
+        return {
+            m.id: {k.decode(): v.decode() for k, v in row.items()} for m, row in zip(self.race.mats, rows, strict=True)
+        }
+
+    async def unknown_chips(self) -> dict[str, int]:
+        raw = await self.redis.hgetall(self.keys.unknown_chips)
+        return {k.decode(): int(v) for k, v in raw.items()}

@@ -1,0 +1,124 @@
+"""``pursuit``: the command line. Thin: it parses options and starts the parts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+
+from live.race import Race, RaceError, load_race
+
+DEFAULT_RACE = Path(__file__).resolve().parent.parent / "races" / "paris-j1000"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _race(path: str | None) -> Race:
+    try:
+        return load_race(path or DEFAULT_RACE)
+    except RaceError as exc:
+        print(f"pursuit: race error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+
+
+def cmd_race_check(args: argparse.Namespace) -> int:
+    """Validate a race directory and print a summary."""
+    race = _race(args.dir)
+    pens = Counter(p.pen for p in race.participants if p.bib != race.pursuer.bib)
+    print(f"{race.name} ({race.id})")
+    print(f"  course     {race.distance_m:,.0f} m ({race.course.measured_m:,.0f} m measured), time zone {race.timezone.key}")
+    print(f"  mats       {len(race.mats)}, timing points {len(race.timing_points)}:")
+    for tp in race.timing_points:
+        print(f"               {tp.at_m:>7,.0f} m  {tp.id}")
+    print(f"  pursuer    bib {race.pursuer.bib} {race.pursuer.name}, {race.pursuer.pace_s_per_km:.0f} s/km, "
+          f"start {race.pursuer.planned_start:%H:%M:%S}")  # fmt: skip
+    for p in race.pens:
+        print(f"  pen {p.id:<6} {p.name}: {pens[p.id]:,} runners, head start {p.head_start_s / 60:.0f} min, "
+              f"start {p.planned_start:%H:%M:%S}")  # fmt: skip
+    print(f"  runners    {sum(pens.values()):,} (+ the pursuer), quota {race.quota}")
+    print("OK")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pursuit.demo import run_demo
+
+    return asyncio.run(run_demo(_race(args.race), runners=args.runners, speed=args.speed, port=args.port,
+                                ingest_port=args.ingest_port, seed=args.seed))  # fmt: skip
+
+
+def cmd_serve(args: argparse.Namespace, ingest: bool = True, web: bool = True) -> int:
+    from pursuit.serve import serve
+
+    url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+    return asyncio.run(serve(_race(args.race), url, port=args.port if web else None, ingest=ingest,
+                             ingest_port=args.ingest_port, host=args.host))  # fmt: skip
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from pursuit.demo import run_simulation
+
+    return asyncio.run(run_simulation(_race(args.race), host=args.host, port=args.ingest_port, runners=args.runners,
+                                      speed=args.speed, seed=args.seed, redis_url=os.environ.get("REDIS_URL")))  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pursuit", description="Race-day tracking for chase races.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    race = sub.add_parser("race", help="race directory tools")
+    race_sub = race.add_subparsers(dest="race_command", required=True)
+    check = race_sub.add_parser("check", help="validate a race directory and print a summary")
+    check.add_argument("dir", help="race directory (race.toml, participants.csv, course)")
+    check.set_defaults(func=cmd_race_check)
+
+    demo = sub.add_parser("demo", help="everything on one machine: Redis, ingestor, web, simulated race")
+    demo.add_argument("--race", help="race directory (default: the Paris J-1000)")
+    demo.add_argument("--runners", type=int, help="simulate only this many runners (default: all)")
+    demo.add_argument("--speed", type=float, default=10.0, help="simulated seconds per real second (default 10)")
+    demo.add_argument("--port", type=int, default=8000, help="web port (default 8000)")
+    demo.add_argument("--ingest-port", type=int, default=None, help="ChronoTrack port (default: the race's, 61611)")
+    demo.add_argument("--seed", type=int, default=2021, help="simulation seed")
+    demo.set_defaults(func=cmd_demo)
+
+    for name, help_text, ingest, web in (
+        ("serve", "ingestor + web against REDIS_URL (production)", True, True),
+        ("ingest", "the ingestor only, against REDIS_URL", True, False),
+        ("web", "the web app (API + dashboard) only, against REDIS_URL", False, True),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--race", help="race directory (default: the Paris J-1000)")
+        p.add_argument("--host", default="0.0.0.0", help="address to listen on")
+        p.add_argument("--port", type=int, default=8000, help="web port")
+        p.add_argument("--ingest-port", type=int, default=None, help="ChronoTrack port (default: the race's)")
+        p.set_defaults(func=lambda a, i=ingest, w=web: cmd_serve(a, ingest=i, web=w))
+
+    sim = sub.add_parser("simulate", help="emulated ChronoTrack mats connecting to a running ingestor")
+    sim.add_argument("--race", help="race directory (default: the Paris J-1000)")
+    sim.add_argument("--host", default="127.0.0.1", help="ingestor host")
+    sim.add_argument("--ingest-port", type=int, default=None, help="ingestor ChronoTrack port (default: the race's)")
+    sim.add_argument("--runners", type=int, help="simulate only this many runners")
+    sim.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    sim.add_argument("--seed", type=int, default=2021)
+    sim.set_defaults(func=cmd_simulate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

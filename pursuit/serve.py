@@ -1,0 +1,56 @@
+"""Run the ingestor and/or the web app of one race in this process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import redis.asyncio as aioredis
+import uvicorn
+
+from ingest.chronotrack_server import ChronoTrackServer
+from live.race import Race
+from live.store import Store
+from pursuit.web import create_app
+
+log = logging.getLogger(__name__)
+
+
+def uvicorn_server(app: object, host: str, port: int) -> uvicorn.Server:
+    """A uvicorn server for our app: no per-message deflate (it costs ~50 KiB per connection)."""
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws_per_message_deflate=False, lifespan="on")
+    return uvicorn.Server(config)
+
+
+async def start_ingest(race: Race, redis_url: str, host: str, port: int | None) -> tuple[ChronoTrackServer, aioredis.Redis]:
+    """Start the ChronoTrack server; returns it and its Redis client (close both when done)."""
+    redis = aioredis.Redis.from_url(redis_url)
+    store = Store(redis, race)
+    await store.setup()
+    server = ChronoTrackServer(race, store, host=host, port=port)
+    await server.start()
+    return server, redis
+
+
+async def serve(
+    race: Race, redis_url: str, *, port: int | None, ingest: bool, ingest_port: int | None, host: str = "0.0.0.0"
+) -> int:
+    """The ingestor (if ``ingest``) and the web app (if ``port`` is given) until interrupted."""
+    tasks = []
+    if ingest:
+        ingestor, ingest_redis = await start_ingest(race, redis_url, host, ingest_port)
+        print(f"ingest: ChronoTrack CTP01 on {host}:{ingestor.port}", flush=True)
+    if port is not None:
+        web = uvicorn_server(create_app(race, redis_url), host, port)
+        tasks.append(asyncio.create_task(web.serve()))
+        print(f"web: http://{host}:{port}/ (API at /api/state)", flush=True)
+    try:
+        if tasks:
+            await asyncio.gather(*tasks)
+        else:
+            await asyncio.Event().wait()
+    finally:
+        if ingest:
+            await ingestor.close()
+            await ingest_redis.aclose()
+    return 0

@@ -1,0 +1,122 @@
+"""The race loader: the default race, and every kind of broken race directory."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from live.race import RaceError, load_race
+from tests.conftest import PARIS
+
+
+def test_default_race_has_the_j1000_shape(paris):
+    assert paris.distance_m == 5000
+    assert abs(paris.course.measured_m - 5000) < 1
+    assert len(paris.mats) >= 5
+    assert any(len(m.at_m) >= 2 for m in paris.mats), "one mat must be crossed twice"
+    assert [p.head_start_s / 60 for p in paris.pens] == [19, 14, 9, 4, 1]
+    assert paris.pursuer.pace_s_per_km == 173
+    assert len(paris.participants) == 3600
+    assert paris.start_mat.at_m == 0 and paris.finish.at_m == 5000
+
+
+def test_start_and_finish_at_the_arc(paris):
+    arc = (48.87389, 2.29472)
+    for d in (0, 5000):
+        lon, lat = paris.course.lonlat_at(d)
+        assert abs(float(lat) - arc[0]) < 0.002 and abs(float(lon) - arc[1]) < 0.003
+
+
+def test_timing_points_follow_the_course(paris):
+    at = [tp.at_m for tp in paris.timing_points]
+    assert at == sorted(at)
+    assert [tp.id for tp in paris.timing_points if tp.mat == "marbeuf"] == ["marbeuf", "marbeuf#2"]
+
+
+def test_distance_and_position_round_trip(paris):
+    for d in (10.0, 950.0, 2500.0, 4100.0):
+        lon, lat = paris.course.lonlat_at(d)
+        assert abs(paris.course.locate(float(lat), float(lon), near_m=d) - d) < 2.0
+
+
+def test_chips_map_to_bibs_and_locations_to_mats(paris):
+    p = paris.participants[5]
+    assert paris.bib_for_chip(p.chips[0]) == p.bib
+    assert paris.mat_for_location("FINISH") == "finish"
+    assert paris.mat_for_location("nowhere") is None
+
+
+@pytest.fixture
+def race_dir(tmp_path: Path) -> Path:
+    target = tmp_path / "race"
+    shutil.copytree(PARIS, target)
+    return target
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path.name}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "where", "says"),
+    [
+        ("race.toml", 'timezone = "Europe/Paris"', 'timezone = "Mars/Olympus"', "race.timezone", "unknown time zone"),
+        ("race.toml", "pace_s_per_km = 173", "pace_s_per_km = -3", "pursuer.pace_s_per_km", "greater than 0"),
+        ("race.toml", 'start = "10:19:00"', 'start = "25:99"', "pursuer.start", "HH:MM:SS"),
+        ("race.toml", "at_m = [400, 4271]", "at_m = [4271, 400]", "mats[1].at_m", "increasing"),
+        ("race.toml", "at_m = [400, 4271]", "at_m = [400, 9000]", "mats[1].at_m", "outside the course"),
+        ("race.toml", "at_m = [400, 4271]", "at_m = [400, 3000]", "mats[1].at_m", "apart on the course map"),
+        ("race.toml", "distance_m = 5000", "distance_m = 8000", "race.distance_m", "differs from the measured"),
+        ("race.toml", 'course = "course.geojson"', 'course = "nope.geojson"', "race.course", "not found"),
+        ("participants.csv", "100,", "101,", "line 4", "already used on line 3"),
+        ("participants.csv", ",1,M,Senior,", ",9,M,Senior,", "line 3", "pen '9'"),
+        ("participants.csv", "bib,chip", "bib,chips", "line 1", "header must be"),
+    ],
+)
+def test_broken_race_files_name_file_place_and_problem(race_dir, file, old, new, where, says):
+    _edit(race_dir / file, old, new)
+    with pytest.raises(RaceError) as err:
+        load_race(race_dir)
+    assert err.value.file.endswith(file)
+    assert err.value.where == where
+    assert says in err.value.message
+
+
+def test_bad_toml_syntax_is_reported(race_dir):
+    (race_dir / "race.toml").write_text("[race\nid = 1\n", encoding="utf-8")
+    with pytest.raises(RaceError, match="race.toml: not valid TOML"):
+        load_race(race_dir)
+
+
+def test_declared_time_must_be_a_number(race_dir):
+    _edit(race_dir / "participants.csv", ",M,Senior,1877", ",M,Senior,fast")
+    with pytest.raises(RaceError, match=r"participants.csv: line 3: declared_s 'fast'"):
+        load_race(race_dir)
+
+
+def test_two_chips_for_one_bib(race_dir):
+    _edit(race_dir / "participants.csv", "100,E61A36,", "100,E61A36|BACKUP1,")
+    race = load_race(race_dir)
+    assert race.bib_for_chip("BACKUP1") == race.bib_for_chip("E61A36") == "100"
+
+
+def test_gpx_course_is_accepted(race_dir):
+    race = load_race(race_dir)
+    points = "".join(f'<trkpt lat="{lat}" lon="{lon}"/>' for lon, lat in race.course.coordinates())
+    (race_dir / "course.gpx").write_text(
+        f'<?xml version="1.0"?><gpx xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>{points}</trkseg></trk></gpx>',
+        encoding="utf-8",
+    )
+    _edit(race_dir / "race.toml", 'course = "course.geojson"', 'course = "course.gpx"')
+    assert abs(load_race(race_dir).course.measured_m - 5000) < 1
+
+
+def test_pursuer_must_be_a_participant(race_dir):
+    _edit(race_dir / "participants.csv", "1,KIP001,Eliud Kipchoge,,", "1,KIP001,Eliud Kipchoge,5,")
+    _edit(race_dir / "race.toml", 'bib = "1"', 'bib = "99999"')
+    with pytest.raises(RaceError, match=r"race.toml: pursuer.bib: bib '99999' is not in participants.csv"):
+        load_race(race_dir)
