@@ -1,0 +1,128 @@
+"""The CTP01 parser: the literal example lines of the research notes, and malformed input."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ingest.protocols import chronotrack as ctp
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"CT01_33~1~finish~1234~14:02:15.31~0~POINTCAM~0\r\n",
+        b"CT01_33~1~finish~1234~2026-02-01T14:02:15.31~0~POINTCAM~0\r\n",
+        b"CT01_33~1~finish~1234~50535310~0~POINTCAM~0\r\n",
+    ],
+)
+def test_time_formats_resolve_to_the_same_local_instant(line):
+    msg = ctp.parse_line(line)
+    assert isinstance(msg, ctp.TagRead)
+    assert (msg.seq, msg.location, msg.chip, msg.meta) == (1, "finish", "1234", ("0", "POINTCAM", "0"))
+    expected = datetime(2026, 2, 1, 14, 2, 15, 310000, tzinfo=PARIS).timestamp()
+    near = datetime(2026, 2, 1, 12, 0, tzinfo=PARIS).timestamp()
+    assert msg.time.resolve(PARIS, near) == pytest.approx(expected, abs=0.001)
+
+
+def test_unix_time_is_absolute():
+    msg = ctp.parse_line(b"CT01_33~1~finish~1234~1738418535.31~0~POINTCAM~0\r\n")
+    assert isinstance(msg, ctp.TagRead)
+    assert msg.time.resolve(PARIS, 0.0) == pytest.approx(1738418535.31)
+
+
+def test_time_of_day_takes_the_nearest_date_across_midnight():
+    t = ctp.parse_time("23:59:58.00")
+    just_after_midnight = datetime(2026, 2, 2, 0, 0, 5, tzinfo=PARIS).timestamp()
+    assert t.resolve(PARIS, just_after_midnight) == datetime(2026, 2, 1, 23, 59, 58, tzinfo=PARIS).timestamp()
+
+
+def test_unknown_tag_is_still_a_read():
+    msg = ctp.parse_line(b"CT01_33~3~finish~UNKNOWN~14:02:16.02~0~POINTCAM~0\r\n")
+    assert isinstance(msg, ctp.TagRead) and msg.chip == "UNKNOWN" and msg.seq == 3
+
+
+def test_gun_and_new_location_markers():
+    gun = ctp.parse_line(b"CT01_33~4~start~guntime~07:45:01.01~0~DF239A~0")
+    assert isinstance(gun, ctp.GunTime) and gun.location == "start"
+    assert gun.time.seconds_of_day == pytest.approx(7 * 3600 + 45 * 60 + 1.01)
+    new = ctp.parse_line(b"CT01_33~2038~30k~newlocation~09:15:21.00~0~ED932A~0")
+    assert new == ctp.NewLocation(2038, "30k")
+
+
+def test_ct01_13_comma_line():
+    msg = ctp.parse_line(b"CT01_13, 24, START, 50101,15:54:48.90, 1, 117F37, 8")
+    assert isinstance(msg, ctp.TagRead)
+    assert (msg.seq, msg.location, msg.chip, msg.meta) == (24, "START", "50101", ("1", "117F37", "8"))
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (b"RunScore~Version 6.5~CTP01\r\n", ctp.Greeting("RunScore", "Version 6.5")),
+        (b"PointCam~1.0.0~4\r\n", ctp.GreetingReply("PointCam", "1.0.0", 4)),
+        (b"stream-mode=push\r\n", ctp.Setting("stream-mode", "push")),
+        (b"pushmode-ack=true\r\n", ctp.Setting("pushmode-ack", "true")),
+        (b"start~finish\r\n", ctp.Command("start", ("finish",))),
+        (b"ack~start~finish\r\n", ctp.Command("ack", ("start", "finish"))),
+        (b"start~finish~4530\r\n", ctp.Command("start", ("finish", "4530"))),
+        (b"ping\r\n", ctp.Command("ping", ())),
+        (b"ack~ping\r\n", ctp.Command("ack", ("ping",))),
+        (b"ack~getlocations~finish~split-1~split-2\r\n", ctp.Command("ack", ("getlocations", "finish", "split-1", "split-2"))),
+        (b"err~start~invalid location\r\n", ctp.Command("err", ("start", "invalid location"))),
+    ],
+)
+def test_handshake_and_command_lines(line, expected):
+    assert ctp.parse_line(line) == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b"CT01_33~1~finish~1234~14:02:15.31~0~POINTCAM", "needs 8 fields"),
+        (b"CT01_33~x1~finish~1234~14:02:15.31~0~POINTCAM~0", "sequence number"),
+        (b"CT01_33~1~~1234~14:02:15.31~0~POINTCAM~0", "location"),
+        (b"CT01_33~1~finish~12 34~14:02:15.31~0~POINTCAM~0", "chip"),
+        (b"CT01_33~1~finish~1234~25:02:15.31~0~POINTCAM~0", "out of range"),
+        (b"CT01_33~1~finish~1234~2026-02-30T14:02:15~0~POINTCAM~0", "ISO time"),
+        (b"CT01_33~1~finish~1234~yesterday~0~POINTCAM~0", "no CTP01 format"),
+        (b"CT01_33~1~finish~\xff\xfe~14:02:15.31~0~POINTCAM~0", "not ASCII"),
+        (b"hello world", "unknown message"),
+        (b"", "empty line"),
+        (b"CT01_33~" + b"9" * 2000, "longer than"),
+    ],
+)
+def test_malformed_lines_say_why(line, reason):
+    msg = ctp.parse_line(line)
+    assert isinstance(msg, ctp.ParseError)
+    assert reason in msg.reason
+
+
+@given(st.binary(max_size=300))
+def test_random_bytes_never_raise(data):
+    result = ctp.parse_line(data)
+    assert result is not None
+
+
+@given(
+    st.integers(min_value=0, max_value=10**9),
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz-0123456789", min_size=1, max_size=20),
+    st.text(alphabet="0123456789ABCDEF", min_size=1, max_size=24),
+    st.integers(min_value=0, max_value=86_399_99),
+)
+def test_well_formed_tag_lines_round_trip(seq, location, chip, centis):
+    h, rem = divmod(centis, 360_000)
+    m, rem = divmod(rem, 6000)
+    s, cc = divmod(rem, 100)
+    line = f"CT01_33~{seq}~{location}~{chip}~{h:02d}:{m:02d}:{s:02d}.{cc:02d}~0~ABCDEF~1".encode()
+    msg = ctp.parse_line(line)
+    assert isinstance(msg, ctp.TagRead) or (chip == "guntime" or chip == "newlocation")
+    assert msg.seq == seq
+    if isinstance(msg, ctp.TagRead):
+        assert msg.time.seconds_of_day == pytest.approx(centis / 100)

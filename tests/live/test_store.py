@@ -1,0 +1,114 @@
+"""The Redis store against a real redis-server: reads collapse to passings, in any order."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from live.clock import RaceClock
+from live.store import RawRead, Store
+
+T0 = 1_700_000_000.0
+
+
+@pytest.fixture
+async def store(redis, paris):
+    s = Store(redis, paris)
+    await s.setup()
+    return s
+
+
+def chip_of(race, n=5):
+    p = race.participants[n]
+    return p.bib, p.chips[0]
+
+
+async def passings(store):
+    """Final passing per (bib, timing point index)."""
+    out = {}
+    for p in await store.passings_after():
+        out[(p.bib, p.tp)] = p.time
+    return out
+
+
+async def test_a_burst_of_reads_is_one_passing_at_the_first_read(store, paris):
+    bib, chip = chip_of(paris)
+    await store.apply_reads([RawRead("marbeuf", chip, T0 + 0.4), RawRead("marbeuf", chip, T0 + 1.2)], wall_s=T0)
+    await store.apply_reads([RawRead("marbeuf", chip, T0 + 0.1)], wall_s=T0)  # earlier read arrives late
+    assert await passings(store) == {(bib, 1): pytest.approx(T0 + 0.1)}
+    health = (await store.mat_health())["marbeuf"]
+    assert health["reads"] == "3" and health["passings"] == "1"
+
+
+async def test_duplicates_change_nothing(store, paris):
+    _, chip = chip_of(paris)
+    reads = [RawRead("start", chip, T0), RawRead("concorde", chip, T0 + 500)]
+    await store.apply_reads(reads, wall_s=T0)
+    before = await store.redis.xlen(store.keys.passings)
+    assert await store.apply_reads(reads * 3, wall_s=T0) == 0
+    assert await store.redis.xlen(store.keys.passings) == before
+
+
+async def test_a_mat_crossed_twice_assigns_crossings_in_time_order(store, paris):
+    bib, chip = chip_of(paris)
+    second, first = T0 + 1500, T0 + 150
+    await store.apply_reads([RawRead("marbeuf", chip, second)], wall_s=T0)
+    await store.apply_reads([RawRead("marbeuf", chip, first)], wall_s=T0)
+    tps = [tp.index for tp in paris.timing_points_of("marbeuf")]
+    assert await passings(store) == {(bib, tps[0]): first, (bib, tps[1]): second}
+
+
+async def test_shuffled_delivery_ends_in_the_in_order_state(redis, paris):
+    rng = random.Random(7)
+    reads = []
+    for n in range(40):
+        _, chip = chip_of(paris, n)
+        for tp in paris.timing_points:
+            t = T0 + tp.at_m / 3.0 + n
+            reads += [RawRead(tp.mat, chip, t + j * 0.3) for j in range(3)]
+    in_order = Store(redis, paris)
+    await in_order.setup()
+    await in_order.apply_reads(sorted(reads, key=lambda r: r.time), wall_s=T0)
+    expected = await passings(in_order)
+    await in_order.reset()
+
+    shuffled = Store(redis, paris)
+    await shuffled.setup()
+    rng.shuffle(reads)
+    for i in range(0, len(reads), 17):
+        await shuffled.apply_reads(reads[i : i + 17] + reads[max(0, i - 5) : i], wall_s=T0)  # resends too
+    assert await passings(shuffled) == expected
+    assert len(expected) == 40 * len(paris.timing_points)
+
+
+async def test_unknown_chips_are_kept_and_counted(store):
+    await store.apply_reads([RawRead("finish", "DEADBEEF", T0), RawRead("finish", "DEADBEEF", T0 + 0.5)], wall_s=T0)
+    assert await store.unknown_chips() == {"DEADBEEF": 2}
+    assert await store.redis.hget(store.keys.crossings, "chip:DEADBEEF|finish") == f"{T0:.3f}".encode()
+    assert await passings(store) == {}
+
+
+async def test_gun_markers_start_pens_in_release_order_then_the_pursuer(store, paris):
+    started = [await store.record_gun(T0 + 300 * i) for i in range(len(paris.pens))]
+    assert started == [f"pen:{p.id}" for p in paris.pens]
+    assert await store.record_gun(T0 + 300.5) is None, "a resent marker is ignored"
+    assert await store.record_gun(T0 + 5000) == "pursuer"
+    assert await store.record_gun(T0 + 6000) is None
+    assert (await store.guns())["pen:1"] == T0
+
+
+async def test_journal_and_clock(store):
+    ids = await store.journal([{"line": "CT01_33~1~start~X~10:00:00.00~0~A~1"}, {"line": "junk"}])
+    assert len(ids) == 2 and await store.redis.xlen(store.keys.journal) == 2
+    clock = RaceClock(origin_wall=T0, origin_race=T0 - 100, speed=20.0)
+    await store.set_clock(clock)
+    assert await store.clock() == clock
+
+
+async def test_reset_removes_only_this_race(store, redis):
+    await redis.set("other", "1")
+    await store.journal([{"line": "x"}])
+    assert await store.reset() >= 1
+    assert await redis.get("other") == b"1"
+    assert await redis.exists(store.keys.journal) == 0
