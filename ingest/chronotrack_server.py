@@ -51,6 +51,7 @@ class ChronoTrackServer:
         self._server: asyncio.Server | None = None
         self._clock: RaceClock = RaceClock.real_time()
         self._clock_read_at = 0.0
+        self._handlers: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Listen; the bound port is in :attr:`port` (useful with port 0)."""
@@ -61,7 +62,9 @@ class ChronoTrackServer:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-            self._server.close_clients()
+            for task in list(self._handlers):
+                task.cancel()
+            await asyncio.gather(*self._handlers, return_exceptions=True)
             await self._server.wait_closed()
 
     async def _now(self) -> float:
@@ -72,6 +75,9 @@ class ChronoTrackServer:
         return self._clock.at_wall(wall)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
         peer = "%s:%s" % writer.get_extra_info("peername")[:2]
         conn = _Connection(peer=peer)
         log.info("ChronoTrack connection from %s", peer)
@@ -98,9 +104,10 @@ class ChronoTrackServer:
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
             log.warning("%s dropped: %s", conn.who, exc)
         finally:
-            for mat in conn.mats:
-                await self.store.set_connected(mat, -1)
+            self._handlers.discard(task)
             writer.close()
+            for mat in conn.mats:
+                await asyncio.shield(self.store.set_connected(mat, -1))
             log.info("%s closed after %d lines, %d errors", conn.who, conn.lines, conn.errors)
 
     async def _process(self, conn: _Connection, lines: list[bytes]) -> list[str]:

@@ -1,0 +1,125 @@
+"""The ChronoTrack server over a real TCP socket, into a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime
+
+import pytest
+
+from ingest.chronotrack_server import ChronoTrackServer
+from live.clock import RaceClock
+from live.store import Store
+
+RACE_DAY = datetime(2026, 5, 10, 10, 30)
+
+
+@pytest.fixture
+async def ingest(redis, paris):
+    store = Store(redis, paris)
+    await store.setup()
+    now = RACE_DAY.replace(tzinfo=paris.timezone).timestamp()
+    await store.set_clock(RaceClock(origin_wall=time.time(), origin_race=now, speed=1.0))
+    server = ChronoTrackServer(paris, store, host="127.0.0.1", port=0)
+    await server.start()
+    yield server, store
+    await server.close()
+
+
+async def read_line(reader: asyncio.StreamReader) -> str:
+    return (await asyncio.wait_for(reader.readline(), 5)).decode().rstrip("\r\n")
+
+
+async def connect_as_pointcam(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """The PointCam order: the server greets first, the reader answers with its settings."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    assert (await read_line(reader)).endswith("~CTP01")
+    writer.write(b"PointCam~1.0.0~4\r\nstream-mode=push\r\nlocation=single\r\ntime-format=normal\r\npushmode-ack=true\r\n")
+    await writer.drain()
+    assert await read_line(reader) == "start"
+    return reader, writer
+
+
+async def wait_for(predicate, timeout_s: float = 5.0):
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+def local(paris, hms: str) -> float:
+    h, m, s = hms.split(":")
+    return RACE_DAY.replace(hour=int(h), minute=int(m), second=0, tzinfo=paris.timezone).timestamp() + float(s)
+
+
+async def test_reads_become_passings_and_a_malformed_line_does_not_break_the_connection(ingest, paris, caplog):
+    server, store = ingest
+    p = paris.participants[10]
+    reader, writer = await connect_as_pointcam(server.port)
+    caplog.set_level(logging.WARNING, logger="ingest.chronotrack_server")
+    writer.write(
+        f"CT01_33~1~marbeuf~{p.chips[0]}~10:05:01.20~0~ABC123~1\r\n"
+        "CT01_33~2~marbeuf~this line is broken\r\n"
+        f"CT01_33~3~marbeuf~{p.chips[0]}~10:05:01.90~0~ABC123~2\r\n"
+        "ping\r\n".encode()
+    )
+    await writer.drain()
+    assert await read_line(reader) == "ack~ping", "the connection survived the malformed line"
+    passings = await wait_for(store.passings_after)
+    assert [(x.bib, x.tp, x.time) for x in passings] == [(p.bib, 1, pytest.approx(local(paris, "10:05:01.20")))]
+    health = (await store.mat_health())["marbeuf"]
+    assert health["errors"] == "1" and "needs 8 fields" in health["last_error"]
+    assert health["reads"] == "2" and health["connected"] == "1"
+    assert await store.redis.xlen(store.keys.journal) >= 4, "every line is journaled, the bad one too"
+    assert any("needs 8 fields" in r.getMessage() and "CT01_33~2~marbeuf" in r.getMessage() for r in caplog.records)
+    writer.close()
+    await wait_for(lambda: _connected(store, "marbeuf", "0"))
+
+
+async def _connected(store, mat, value):
+    return (await store.mat_health())[mat].get("connected") == value
+
+
+async def test_racemap_order_client_greets_first(ingest, paris):
+    server, store = ingest
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"SimpleClient~0.6.0~CTP01\r\n")
+    await writer.drain()
+    assert (await read_line(reader)).endswith("~CTP01")  # our greeting, sent on connect
+    header = await read_line(reader)
+    name, _, count = header.split("~")
+    settings = [await read_line(reader) for _ in range(int(count))]
+    assert all("=" in s for s in settings)
+    assert await read_line(reader) == "start"
+    writer.write(b"CT01_33~9~start~guntime~10:00:00.00~0~DF239A~0\r\n")
+    await writer.drain()
+    guns = await wait_for(store.guns)
+    assert guns == {f"pen:{paris.pens[0].id}": pytest.approx(local(paris, "10:00:00"))}
+    writer.close()
+
+
+async def test_unknown_location_and_oversized_line_are_counted(ingest, paris):
+    server, store = ingest
+    reader, writer = await connect_as_pointcam(server.port)
+    writer.write(b"CT01_33~1~moon~ABC~10:00:00.00~0~A~1\r\n" + b"X" * 5000 + b"\r\nping\r\n")
+    await writer.drain()
+    assert await read_line(reader) == "ack~ping"
+    totals = await store.redis.hgetall(store.keys.ingest)
+    assert int(totals[b"errors"]) == 2
+    writer.close()
+
+
+async def test_garbage_flood_keeps_memory_bounded_and_connection_alive(ingest):
+    server, store = ingest
+    reader, writer = await connect_as_pointcam(server.port)
+    writer.write(b"\x00\xff" * 200_000)  # no newline at all for 400 kB
+    writer.write(b"\r\nping\r\n")
+    await writer.drain()
+    assert await read_line(reader) == "ack~ping"
+    writer.close()
