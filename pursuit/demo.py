@@ -1,0 +1,120 @@
+"""``pursuit demo`` and ``pursuit simulate``: a whole simulated race on one machine."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from ingest.chronotrack_server import ChronoTrackServer
+from live.clock import RaceClock
+from live.race import Race
+from live.store import Store
+from pursuit.redis_server import RedisServer, free_port
+from pursuit.serve import uvicorn_server
+from pursuit.web import create_app
+from simulator.run import simulate
+
+log = logging.getLogger(__name__)
+
+DATA_DIR = Path(".pursuit")
+LEAD_IN_WALL_S = 3.0  # wall seconds between start-up and the first gun
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+async def run_demo(
+    race: Race, *, runners: int | None, speed: float, port: int, ingest_port: int | None, seed: int
+) -> int:
+    """Redis (private unless REDIS_URL is set), ingestor, web and the simulated race, until Ctrl-C."""
+    redis_url = os.environ.get("REDIS_URL")
+    private = None
+    if not redis_url:
+        private = RedisServer(DATA_DIR / "redis").start()
+        redis_url = private.url
+        print(f"redis: private redis-server on port {private.port} (data in {private.data_dir})", flush=True)
+    redis = aioredis.Redis.from_url(redis_url)
+    ingest = None
+    try:
+        store = Store(redis, race)
+        await store.reset()
+        await store.setup()
+        wall = time.time()
+        clock = RaceClock(origin_wall=wall, origin_race=wall, speed=speed)
+        await store.set_clock(clock)
+
+        wanted = ingest_port or race.readers.chronotrack
+        ingest = ChronoTrackServer(race, store, host="127.0.0.1", port=wanted if _port_free(wanted) else free_port())
+        await ingest.start()
+        print(f"ingest: ChronoTrack CTP01 on 127.0.0.1:{ingest.port}", flush=True)
+
+        web = uvicorn_server(create_app(race, redis_url), "127.0.0.1", port)
+        web_task = asyncio.create_task(web.serve(), name="web")
+        while not web.started:
+            if web_task.done():
+                web_task.result()
+                return 1
+            await asyncio.sleep(0.05)
+
+        first_gun = clock.at_wall(time.time() + LEAD_IN_WALL_S)
+        field = f"{runners:,}" if runners else f"{len(race.participants) - 1:,}"
+        print(f"simulating {race.name}: {field} runners at {speed:g}x real time", flush=True)
+        print(f"\n  dashboard: http://127.0.0.1:{port}/\n  API:       http://127.0.0.1:{port}/api/state\n", flush=True)
+        sim_task = asyncio.create_task(
+            simulate(race, "127.0.0.1", ingest.port, clock=clock, first_gun=first_gun, seed=seed, runners=runners),
+            name="simulator",
+        )
+        sim_task.add_done_callback(_report_simulation)
+        await web_task
+        sim_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sim_task
+        return 0
+    finally:
+        if ingest is not None:
+            await ingest.close()
+        await redis.aclose()
+        if private is not None:
+            private.stop()
+
+
+def _report_simulation(task: asyncio.Task) -> None:
+    if task.cancelled():
+        return
+    if task.exception() is not None:
+        log.error("simulation failed", exc_info=task.exception())
+        return
+    print(f"simulation finished: {task.result()}", flush=True)
+
+
+async def run_simulation(
+    race: Race, *, host: str, port: int | None, runners: int | None, speed: float, seed: int, redis_url: str | None
+) -> int:
+    """Emulated mats against a running ingestor; with REDIS_URL, the race clock follows the simulation."""
+    wall = time.time()
+    clock = RaceClock(origin_wall=wall, origin_race=wall, speed=speed)
+    if redis_url:
+        redis = aioredis.Redis.from_url(redis_url)
+        await Store(redis, race).set_clock(clock)
+        await redis.aclose()
+    elif speed != 1.0:
+        log.warning("REDIS_URL is unset: the live engine will not know the simulated clock runs at %gx", speed)
+    first_gun = clock.at_wall(time.time() + LEAD_IN_WALL_S)
+    report = await simulate(
+        race, host, port or race.readers.chronotrack, clock=clock, first_gun=first_gun, seed=seed, runners=runners
+    )
+    print(report, flush=True)
+    return 0
