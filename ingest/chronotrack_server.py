@@ -23,6 +23,7 @@ SERVER_NAME = "pursuit"
 SERVER_VERSION = "0.1"
 READ_CHUNK_BYTES = 65_536
 CLOCK_REFRESH_S = 1.0
+LOCATIONS_TIMEOUT_S = 2.0  # a reader that ignores getlocations is started from its first line
 
 
 @dataclass
@@ -31,7 +32,9 @@ class _Connection:
     name: str = "?"
     mats: set[str] = field(default_factory=set)
     settings_left: int = 0
+    asked_locations: bool = False
     started: bool = False
+    last_seq: dict[str, int] = field(default_factory=dict)
     lines: int = 0
     errors: int = 0
 
@@ -86,7 +89,15 @@ class ChronoTrackServer:
         discarding = False
         try:
             while True:
-                chunk = await reader.read(READ_CHUNK_BYTES)
+                try:
+                    chunk = await asyncio.wait_for(reader.read(READ_CHUNK_BYTES), LOCATIONS_TIMEOUT_S)
+                except TimeoutError:
+                    if conn.asked_locations and not conn.started:
+                        # the reader did not answer getlocations: start everything from its beginning
+                        writer.write(b"start\r\n")
+                        conn.started = True
+                        await writer.drain()
+                    continue
                 if not chunk:
                     break
                 buffer += chunk
@@ -95,7 +106,8 @@ class ChronoTrackServer:
                     lines = lines[1:]  # the rest of an oversized line
                     discarding = False
                 if len(buffer) > ctp.MAX_LINE_BYTES:
-                    await self._reject(conn, None, buffer[:200], f"line longer than {ctp.MAX_LINE_BYTES} bytes")
+                    if not discarding:
+                        await self._reject(conn, None, buffer[:200], f"line longer than {ctp.MAX_LINE_BYTES} bytes")
                     buffer, discarding = b"", True
                 replies = await self._process(conn, lines)
                 if replies:
@@ -124,15 +136,19 @@ class ChronoTrackServer:
         now = await self._now()
         replies: list[str] = []
         reads: list[RawRead] = []
+        gaps: dict[str, int] = {}
+        sequenced = False
         for raw in lines:
             msg = ctp.parse_line(raw)
             if isinstance(msg, ctp.ParseError):
                 await self._reject(conn, None, raw, msg.reason)
             elif isinstance(msg, ctp.TagRead):
+                sequenced = self._sequence(conn, msg.location, msg.seq, gaps)
                 mat = await self._mat(conn, msg.location, raw)
                 if mat is not None:
                     reads.append(RawRead(mat=mat, chip=msg.chip, time=msg.time.resolve(self.race.timezone, now)))
             elif isinstance(msg, ctp.GunTime):
+                sequenced = self._sequence(conn, msg.location, msg.seq, gaps)
                 mat = await self._mat(conn, msg.location, raw)
                 if mat is not None:
                     t = msg.time.resolve(self.race.timezone, now)
@@ -155,17 +171,49 @@ class ChronoTrackServer:
             elif isinstance(msg, ctp.Command):
                 if msg.name == "ping":
                     replies.append("ack~ping")
+                elif msg.name == "ack" and msg.args[:1] == ("getlocations",) and not conn.started:
+                    replies += await self._resume(conn, [a for a in msg.args[1:] if a])
                 elif msg.name == "err":
                     log.warning("%s reports an error: %s", conn.who, "~".join(msg.args))
+                    if msg.args[:1] == ("getlocations",) and not conn.started:
+                        replies += await self._resume(conn, [])
         if reads:
             await self.store.apply_reads(reads, wall)
+        if sequenced:
+            mat_gaps = {self.race.mat_for_location(loc) or "": n for loc, n in gaps.items()}
+            await self.store.record_sequences(conn.last_seq, mat_gaps)
         return replies
 
+    def _sequence(self, conn: _Connection, location: str, seq: int, gaps: dict[str, int]) -> bool:
+        """Track the highest sequence number per location and count the numbers skipped."""
+        last = conn.last_seq.get(location)
+        if last is not None and seq > last + 1:
+            gaps[location] = gaps.get(location, 0) + seq - last - 1
+        if last is None or seq > last:
+            conn.last_seq[location] = seq
+        return True
+
     def _start(self, conn: _Connection) -> list[str]:
-        if conn.started:
+        """After the handshake: ask which locations the reader has, to resume each one."""
+        if conn.started or conn.asked_locations:
             return []
+        conn.asked_locations = True
+        return ["getlocations"]
+
+    async def _resume(self, conn: _Connection, locations: list[str]) -> list[str]:
+        """``start~<location>~<next seq>`` for every location we already hold lines of (CTP01 resume)."""
         conn.started = True
-        return ["start"]
+        if not locations:
+            return ["start"]
+        last = await self.store.last_sequences(locations)
+        commands = []
+        for location in locations:
+            seq = last.get(location)
+            commands.append(f"start~{location}~{seq + 1}" if seq is not None else f"start~{location}")
+            if seq is not None:
+                conn.last_seq[location] = seq
+                log.info("%s: resuming %s from sequence %d", conn.who, location, seq + 1)
+        return commands
 
     async def _mat(self, conn: _Connection, location: str, raw: bytes) -> str | None:
         mat = self.race.mat_for_location(location)

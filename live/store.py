@@ -88,6 +88,18 @@ return false
 """
 
 
+# KEYS: sequence hash. ARGV: location, seq, location, seq, … — keep the highest per location.
+_MAX_SEQ = """
+for i = 1, #ARGV, 2 do
+  local cur = redis.call('HGET', KEYS[1], ARGV[i])
+  if not cur or tonumber(cur) < tonumber(ARGV[i + 1]) then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+end
+return 0
+"""
+
+
 @dataclass(frozen=True)
 class RawRead:
     """One read of a chip at a mat, time already normalised to unix seconds."""
@@ -116,6 +128,7 @@ class Store:
         self.keys = RaceKeys(race.id)
         self._apply = redis.register_script(_APPLY_READ)
         self._gun = redis.register_script(_RECORD_GUN)
+        self._max_seq = redis.register_script(_MAX_SEQ)
         self._tps_of_mat = {
             m.id: ",".join(str(tp.index) for tp in race.timing_points_of(m.id)) for m in race.mats
         }
@@ -198,6 +211,20 @@ class Store:
                 )
             )
         return out
+
+    async def last_sequences(self, locations: list[str]) -> dict[str, int]:
+        """The highest sequence number journaled per reader location (for resume)."""
+        values = await self.redis.hmget(self.keys.reader_seq, locations)
+        return {loc: int(v) for loc, v in zip(locations, values, strict=True) if v is not None}
+
+    async def record_sequences(self, last: dict[str, int], gaps: dict[str, int]) -> None:
+        """Raise the stored highest sequence per location; count skipped numbers on their mats."""
+        if not last and not gaps:
+            return
+        await self._max_seq(keys=[self.keys.reader_seq], args=[x for kv in last.items() for x in kv])
+        for mat, n in gaps.items():
+            if mat and n:
+                await self.redis.hincrby(self.keys.mat(mat), "seq_gaps", n)
 
     async def count_error(self, mat: str | None, reason: str) -> None:
         """Count a malformed or rejected line against its mat (or the ingest totals)."""

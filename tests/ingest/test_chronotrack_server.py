@@ -32,13 +32,18 @@ async def read_line(reader: asyncio.StreamReader) -> str:
     return (await asyncio.wait_for(reader.readline(), 5)).decode().rstrip("\r\n")
 
 
-async def connect_as_pointcam(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def connect_as_pointcam(
+    port: int, location: str = "marbeuf", expect_start: str = "start~marbeuf"
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """The PointCam order: the server greets first, the reader answers with its settings."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     assert (await read_line(reader)).endswith("~CTP01")
     writer.write(b"PointCam~1.0.0~4\r\nstream-mode=push\r\nlocation=single\r\ntime-format=normal\r\npushmode-ack=true\r\n")
     await writer.drain()
-    assert await read_line(reader) == "start"
+    assert await read_line(reader) == "getlocations"
+    writer.write(f"ack~getlocations~{location}\r\n".encode())
+    await writer.drain()
+    assert await read_line(reader) == expect_start
     return reader, writer
 
 
@@ -96,6 +101,8 @@ async def test_racemap_order_client_greets_first(ingest, paris):
     name, _, count = header.split("~")
     settings = [await read_line(reader) for _ in range(int(count))]
     assert all("=" in s for s in settings)
+    assert await read_line(reader) == "getlocations"
+    # this reader ignores getlocations: after a short wait the server starts it from the beginning
     assert await read_line(reader) == "start"
     writer.write(b"CT01_33~9~start~guntime~10:00:00.00~0~DF239A~0\r\n")
     await writer.drain()
@@ -122,4 +129,19 @@ async def test_garbage_flood_keeps_memory_bounded_and_connection_alive(ingest):
     writer.write(b"\r\nping\r\n")
     await writer.drain()
     assert await read_line(reader) == "ack~ping"
+    writer.close()
+
+
+async def test_a_reconnecting_reader_is_asked_to_resume_after_its_last_line(ingest, paris):
+    server, store = ingest
+    chips = [p.chips[0] for p in paris.participants[30:36]]
+    reader, writer = await connect_as_pointcam(server.port)
+    writer.write("".join(f"CT01_33~{i}~marbeuf~{c}~10:06:0{i}.00~0~ABC123~1\r\n" for i, c in enumerate(chips[:3], 1)).encode())
+    writer.write(f"CT01_33~6~marbeuf~{chips[5]}~10:06:09.00~0~ABC123~1\r\nping\r\n".encode())  # 4 and 5 skipped
+    await writer.drain()
+    assert await read_line(reader) == "ack~ping"
+    writer.close()
+    health = (await store.mat_health())["marbeuf"]
+    assert health["seq_gaps"] == "2"
+    reader, writer = await connect_as_pointcam(server.port, expect_start="start~marbeuf~7")
     writer.close()
