@@ -20,9 +20,9 @@ LAST_NAMES = (
 # pen id -> (runners, fastest and slowest declared 5 km time in seconds); pen 1 is the slowest,
 # released first. The spread inside a pen follows the J-1000's "by declared level" rule.
 PENS: dict[str, tuple[int, float, float]] = {
-    "1": (760, 1860, 2700),
-    "2": (760, 1560, 1880),
-    "3": (720, 1380, 1580),
+    "1": (760, 1700, 2700),
+    "2": (760, 1500, 1850),
+    "3": (720, 1350, 1560),
     "4": (700, 1200, 1400),
     "5": (659, 1000, 1220),
 }

@@ -1,0 +1,73 @@
+"""End to end: emulated ChronoTrack mats → ingestor (TCP) → Redis → live engine → HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+
+from ingest.chronotrack_server import ChronoTrackServer
+from live.clock import RaceClock
+from live.store import Store
+from pursuit.web import create_app
+from simulator.run import simulate
+from simulator.trajectory import plan_race
+from tests.helpers import eventually, running_uvicorn
+
+SPEED = 400.0  # a 45-minute race in about 7 s
+RUNNERS = 120
+
+
+async def test_simulated_race_reaches_the_api_with_the_true_outcome(redis_server, redis, paris):
+    store = Store(redis, paris)
+    await store.setup()
+    wall = time.time()
+    clock = RaceClock(origin_wall=wall, origin_race=wall, speed=SPEED)
+    await store.set_clock(clock)
+    ingest = ChronoTrackServer(paris, store, host="127.0.0.1", port=0)
+    await ingest.start()
+    first_gun = clock.at_wall(time.time() + 0.5)
+    plan = plan_race(paris, first_gun, seed=11, runners=RUNNERS)
+    app = create_app(paris, redis_server.url, dashboard=False)
+    try:
+        async with running_uvicorn(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
+            sim = asyncio.create_task(
+                simulate(paris, "127.0.0.1", ingest.port, clock=clock, first_gun=first_gun, seed=11, runners=RUNNERS)
+            )
+            # while the race runs, the counts rise and the pursuer advances
+            seen_started, seen_distance = set(), set()
+            while not sim.done():
+                state = (await client.get("/api/state")).json()
+                seen_started.add(state["counts"]["started"])
+                seen_distance.add(state["pursuer"]["distance_m"])
+                await asyncio.sleep(0.3)
+            report = sim.result()
+            assert len(seen_started) > 2 and len(seen_distance) > 2
+            assert report.winners == sum(plan.winners().values())
+
+            bib = str(plan.bibs[0])
+            expected = [round(float(t), 2) for t in plan.crossings[0]]
+
+            async def all_splits():
+                body = (await client.get(f"/api/runners/{bib}")).json()
+                return body if len(body["splits"]) == len(paris.timing_points) else None
+
+            body = await eventually(all_splits)
+            got = [s["time"] for s in body["splits"]]
+            assert [s["at_m"] for s in body["splits"]] == [tp.at_m for tp in paris.timing_points]
+            from datetime import datetime
+
+            assert [datetime.fromisoformat(g).timestamp() for g in got] == pytest.approx(expected, abs=0.011)
+
+            async def settled():
+                state = (await client.get("/api/state")).json()
+                return state if state["pursuer"]["status"] == "finished" else None
+
+            state = await settled() or await eventually(settled)
+            assert state["counts"]["started"] == RUNNERS
+            assert state["counts"]["won"] == report.winners, "the live outcome equals the simulated truth"
+            assert state["counts"]["won"] + state["counts"]["caught"] == RUNNERS
+    finally:
+        await ingest.close()
