@@ -75,16 +75,12 @@ class LiveEngine:
         """The live state at race time ``now`` from what the engine holds."""
         race = self.race
         pursuer_speed = 1000.0 / race.pursuer.pace_s_per_km
+        pursuer_start = self.expected_pursuer_start()
         pursuer = pursuer_position(
-            self.pursuer_times,
-            self.at_m,
-            pursuer_speed,
-            self.guns.get("pursuer"),
-            race.pursuer.planned_start.timestamp(),
-            now,
+            self.pursuer_times, self.at_m, pursuer_speed, self.guns.get("pursuer"), pursuer_start, now
         )
         pen_starts = np.array(
-            [self.guns.get(f"pen:{p.id}", p.planned_start.timestamp()) for p in race.pens], dtype=float
+            [self.guns.get(f"pen:{p.id}", pursuer_start - p.head_start_s) for p in race.pens], dtype=float
         )
         result = evaluate(
             self.times,
@@ -150,6 +146,13 @@ class LiveEngine:
             forecast=Forecast(winners=expected, low=low, high=high, quota=race.quota, by_pen=by_pen),
             index=self.row,
         )
+
+    def expected_pursuer_start(self) -> float:
+        """The pursuer's gun if fired; else implied by the pens already released and their head starts."""
+        if "pursuer" in self.guns:
+            return self.guns["pursuer"]
+        implied = [self.guns[f"pen:{p.id}"] + p.head_start_s for p in self.race.pens if f"pen:{p.id}" in self.guns]
+        return max(implied) if implied else self.race.pursuer.planned_start.timestamp()
 
     def passings_of(self, bib: str) -> np.ndarray:
         """Passing times of one participant by timing point (nan where none)."""
