@@ -12,7 +12,15 @@ from collections.abc import Callable
 from dash import Dash, Input, Output, Patch, dcc, html
 from fastapi import FastAPI
 
-from dashboard.figures import PURSUER_TRACE, RUNNERS_TRACE, kpi_texts, lateral_offsets, map_figure, pursuer_point, runner_arrays
+from dashboard.figures import (
+    PURSUER_TRACE,
+    RUNNERS_TRACE,
+    kpi_texts,
+    lateral_offsets,
+    map_figure,
+    pursuer_point,
+    runner_arrays,
+)
 from live.race import Race
 from live.snapshot import Snapshot
 
@@ -36,15 +44,25 @@ def create_dashboard(server: FastAPI, race: Race, get_snapshot: Callable[[], Sna
     app.layout = html.Div(
         [
             html.Div(
-                [html.H1(race.name, className="title"), html.Div("waiting for data", id="status-line", className="status")],
+                [
+                    html.H1(race.name, className="title"),
+                    html.Div("waiting for data", id="status-line", className="status"),
+                ],
                 className="header",
             ),
             html.Div(
-                [html.Div([html.Div("–", id=kpi_id, className="kpi-value"), html.Div(label, className="kpi-label")],
-                          className="kpi") for kpi_id, label in KPIS],  # fmt: skip
+                [
+                    html.Div(
+                        [html.Div("–", id=kpi_id, className="kpi-value"), html.Div(label, className="kpi-label")],
+                        className="kpi",
+                    )
+                    for kpi_id, label in KPIS
+                ],  # fmt: skip
                 className="kpis",
             ),
-            dcc.Graph(id="map", figure=map_figure(race), config={"displaylogo": False, "scrollZoom": True}, className="map"),
+            dcc.Graph(
+                id="map", figure=map_figure(race), config={"displaylogo": False, "scrollZoom": True}, className="map"
+            ),
             dcc.Interval(id="tick", interval=TICK_MS),
         ],
         className="page",

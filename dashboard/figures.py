@@ -57,22 +57,64 @@ def map_figure(race: Race) -> go.Figure:
     mx, my = race.course.xy_at(mat_d)
     fig = go.Figure(
         [
-            go.Scatter(x=cx, y=cy, mode="lines", line={"color": "#e3e6ea", "width": 28}, hoverinfo="skip", name="avenue", showlegend=False),
-            go.Scatter(x=cx, y=cy, mode="lines", line={"color": "#8a94a3", "width": 2}, hoverinfo="skip", name="course", showlegend=False),
             go.Scatter(
-                x=mx, y=my, mode="markers+text", text=[m.id for m in race.mats], textposition="top center",
-                marker={"symbol": "square", "size": 12, "color": "#34495e"}, name="mats", hoverinfo="text", showlegend=False,
+                x=cx,
+                y=cy,
+                mode="lines",
+                line={"color": "#e3e6ea", "width": 28},
+                hoverinfo="skip",
+                name="avenue",
+                showlegend=False,
             ),
-            go.Scattergl(x=[], y=[], mode="markers", marker={"size": 5, "color": []}, name="runners", hoverinfo="text", text=[], showlegend=False),
             go.Scatter(
-                x=[], y=[], mode="markers+text", text=[], textposition="bottom center",
+                x=cx,
+                y=cy,
+                mode="lines",
+                line={"color": "#8a94a3", "width": 2},
+                hoverinfo="skip",
+                name="course",
+                showlegend=False,
+            ),
+            go.Scatter(
+                x=mx,
+                y=my,
+                mode="markers+text",
+                text=[m.id for m in race.mats],
+                textposition="top center",
+                marker={"symbol": "square", "size": 12, "color": "#34495e"},
+                name="mats",
+                hoverinfo="text",
+                showlegend=False,
+            ),
+            go.Scattergl(
+                x=[],
+                y=[],
+                mode="markers",
+                marker={"size": 5, "color": []},
+                name="runners",
+                hoverinfo="text",
+                text=[],
+                showlegend=False,
+            ),
+            go.Scatter(
+                x=[],
+                y=[],
+                mode="markers+text",
+                text=[],
+                textposition="bottom center",
                 marker={"symbol": "star", "size": 26, "color": "#111111", "line": {"color": "#ffffff", "width": 2}},
-                textfont={"size": 18, "color": "#111111"}, name="pursuer", showlegend=False,
+                textfont={"size": 18, "color": "#111111"},
+                name="pursuer",
+                showlegend=False,
             ),
         ]  # fmt: skip
     )
     for status in ("ahead", "caught", "won", "started", "registered"):  # legend only
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", marker={"size": 12, "color": STATUS_COLOURS[status]}, name=status))
+        fig.add_trace(
+            go.Scatter(
+                x=[None], y=[None], mode="markers", marker={"size": 12, "color": STATUS_COLOURS[status]}, name=status
+            )
+        )
     for label, (lat, lon) in LANDMARKS.items():
         (lx,), (ly,) = race.course.project(np.array([lat]), np.array([lon]))
         fig.add_annotation(x=lx, y=ly, text=label, showarrow=False, font={"size": 16, "color": "#5d6d7e"}, yshift=-22)

@@ -81,7 +81,8 @@ class ChronoTrackServer:
         task = asyncio.current_task()
         assert task is not None
         self._handlers.add(task)
-        peer = "%s:%s" % writer.get_extra_info("peername")[:2]
+        host, port = writer.get_extra_info("peername")[:2]
+        peer = f"{host}:{port}"
         conn = _Connection(peer=peer)
         log.info("ChronoTrack connection from %s", peer)
         writer.write(f"{SERVER_NAME}~{SERVER_VERSION}~CTP01\r\n".encode())

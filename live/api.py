@@ -81,7 +81,9 @@ class RaceAPI:
                 "timezone": race.timezone.key,
                 "course": race.course.coordinates(),
                 "mats": mats,
-                "timing_points": [{"mat": tp.mat, "crossing": tp.crossing, "at_m": tp.at_m} for tp in race.timing_points],
+                "timing_points": [
+                    {"mat": tp.mat, "crossing": tp.crossing, "at_m": tp.at_m} for tp in race.timing_points
+                ],
                 "pens": [
                     {
                         "id": p.id,

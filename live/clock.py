@@ -41,5 +41,8 @@ class RaceClock:
 
     @classmethod
     def from_fields(cls, fields: dict[str, str] | dict[bytes, bytes]) -> RaceClock:
-        f = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v) for k, v in fields.items()}
+        f = {
+            (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in fields.items()
+        }
         return cls(origin_wall=float(f["origin_wall"]), origin_race=float(f["origin_race"]), speed=float(f["speed"]))

@@ -103,7 +103,9 @@ class LiveEngine:
             by_pen[pen.id] = {
                 "runners": int(mask.sum()),
                 "won": int((result.status[mask] == WON).sum()),
-                "winners": int((((result.status == WON) | (result.margin_s > 0)) & mask & (result.status != CAUGHT)).sum()),
+                "winners": int(
+                    (((result.status == WON) | (result.margin_s > 0)) & mask & (result.status != CAUGHT)).sum()
+                ),
                 "low": int((likely & mask).sum()),
                 "high": int((possible & mask).sum()),
             }

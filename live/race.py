@@ -337,7 +337,8 @@ def _load_course(root: Path, cfg: _Toml) -> Course:
         raise RaceError(
             cfg.path,
             "race.distance_m",
-            f"{distance} m differs from the measured course ({course.measured_m:.0f} m in {geo_path.name}) by more than 2 %",
+            f"{distance} m differs from the measured course "
+            f"({course.measured_m:.0f} m in {geo_path.name}) by more than 2 %",
         )
     return Course.from_lonlat(coords, float(distance))
 
@@ -451,7 +452,9 @@ def _read_participants(path: Path, pen_ids: set[str], pursuer_bib: str) -> Itera
                 try:
                     declared_s = float(declared)
                 except ValueError as exc:
-                    raise RaceError(path, f"line {line}", f"declared_s {declared!r} is not a number of seconds") from exc
+                    raise RaceError(
+                        path, f"line {line}", f"declared_s {declared!r} is not a number of seconds"
+                    ) from exc
                 if declared_s <= 0:
                     raise RaceError(path, f"line {line}", f"declared_s must be positive, got {declared!r}")
             yield Participant(bib, chips, name, pen, sex, category, declared_s)

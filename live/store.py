@@ -129,9 +129,7 @@ class Store:
         self._apply = redis.register_script(_APPLY_READ)
         self._gun = redis.register_script(_RECORD_GUN)
         self._max_seq = redis.register_script(_MAX_SEQ)
-        self._tps_of_mat = {
-            m.id: ",".join(str(tp.index) for tp in race.timing_points_of(m.id)) for m in race.mats
-        }
+        self._tps_of_mat = {m.id: ",".join(str(tp.index) for tp in race.timing_points_of(m.id)) for m in race.mats}
 
     async def setup(self) -> None:
         """Write the chip → bib map of the race (idempotent)."""
@@ -142,7 +140,9 @@ class Store:
     async def reset(self) -> int:
         """Delete every key of this race (a fresh demo or test); returns how many were removed."""
         removed = 0
-        async for key in self.redis.scan_iter(match=f"{self.keys.prefix.replace('{', '[{]').replace('}', '[}]')}:*", count=1000):
+        async for key in self.redis.scan_iter(
+            match=f"{self.keys.prefix.replace('{', '[{]').replace('}', '[}]')}:*", count=1000
+        ):
             removed += await self.redis.unlink(key)
         return removed
 

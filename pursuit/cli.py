@@ -29,7 +29,8 @@ def cmd_race_check(args: argparse.Namespace) -> int:
     race = _race(args.dir)
     pens = Counter(p.pen for p in race.participants if p.bib != race.pursuer.bib)
     print(f"{race.name} ({race.id})")
-    print(f"  course     {race.distance_m:,.0f} m ({race.course.measured_m:,.0f} m measured), time zone {race.timezone.key}")
+    measured = race.course.measured_m
+    print(f"  course     {race.distance_m:,.0f} m ({measured:,.0f} m measured), time zone {race.timezone.key}")
     print(f"  mats       {len(race.mats)}, timing points {len(race.timing_points)}:")
     for tp in race.timing_points:
         print(f"               {tp.at_m:>7,.0f} m  {tp.id}")
@@ -61,8 +62,12 @@ def cmd_serve(args: argparse.Namespace, ingest: bool = True, web: bool = True) -
 def cmd_simulate(args: argparse.Namespace) -> int:
     from pursuit.demo import run_simulation
 
-    return asyncio.run(run_simulation(_race(args.race), host=args.host, port=args.ingest_port, runners=args.runners,
-                                      speed=args.speed, seed=args.seed, redis_url=os.environ.get("REDIS_URL")))  # fmt: skip
+    race = _race(args.race)
+    redis_url = os.environ.get("REDIS_URL")
+    return asyncio.run(
+        run_simulation(race, host=args.host, port=args.ingest_port, runners=args.runners, speed=args.speed,
+                       seed=args.seed, redis_url=redis_url)
+    )  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

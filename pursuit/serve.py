@@ -22,7 +22,9 @@ def uvicorn_server(app: object, host: str, port: int) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
-async def start_ingest(race: Race, redis_url: str, host: str, port: int | None) -> tuple[ChronoTrackServer, aioredis.Redis]:
+async def start_ingest(
+    race: Race, redis_url: str, host: str, port: int | None
+) -> tuple[ChronoTrackServer, aioredis.Redis]:
     """Start the ChronoTrack server; returns it and its Redis client (close both when done)."""
     redis = aioredis.Redis.from_url(redis_url)
     store = Store(redis, race)

@@ -43,7 +43,9 @@ def create_app(race: Race, redis_url: str, *, dashboard: bool = True) -> FastAPI
             await ticker
             await redis.aclose()
 
-    app = FastAPI(title=f"pursuit — {race.name}", lifespan=lifespan, docs_url="/api/docs", openapi_url="/api/openapi.json")
+    app = FastAPI(
+        title=f"pursuit — {race.name}", lifespan=lifespan, docs_url="/api/docs", openapi_url="/api/openapi.json"
+    )
     app.state.engine = engine
     app.state.store = store
 

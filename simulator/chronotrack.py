@@ -120,7 +120,9 @@ class EmulatedDecoder:
             writer.write(f"{NAME}~{VERSION}~CTP01\r\n".encode())
         if first.rstrip().endswith(b"~CTP01"):
             settings = ["stream-mode=push", "location=single", "time-format=normal", "pushmode-ack=false"]
-            writer.write(f"{NAME}~{VERSION}~{len(settings)}\r\n{''.join(s + chr(13) + chr(10) for s in settings)}".encode())
+            writer.write(
+                f"{NAME}~{VERSION}~{len(settings)}\r\n{''.join(s + chr(13) + chr(10) for s in settings)}".encode()
+            )
         await writer.drain()
         while True:
             raw = await reader.readline()
@@ -150,4 +152,3 @@ class EmulatedDecoder:
                 raise ConnectionError("server closed the connection")
             if raw.strip() == b"ping":
                 writer.write(b"ack~ping\r\n")
-

@@ -74,7 +74,10 @@ def test_ct01_13_comma_line():
         (b"start~finish~4530\r\n", ctp.Command("start", ("finish", "4530"))),
         (b"ping\r\n", ctp.Command("ping", ())),
         (b"ack~ping\r\n", ctp.Command("ack", ("ping",))),
-        (b"ack~getlocations~finish~split-1~split-2\r\n", ctp.Command("ack", ("getlocations", "finish", "split-1", "split-2"))),
+        (
+            b"ack~getlocations~finish~split-1~split-2\r\n",
+            ctp.Command("ack", ("getlocations", "finish", "split-1", "split-2")),
+        ),
         (b"err~start~invalid location\r\n", ctp.Command("err", ("start", "invalid location"))),
     ],
 )

@@ -38,7 +38,9 @@ async def connect_as_pointcam(
     """The PointCam order: the server greets first, the reader answers with its settings."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     assert (await read_line(reader)).endswith("~CTP01")
-    writer.write(b"PointCam~1.0.0~4\r\nstream-mode=push\r\nlocation=single\r\ntime-format=normal\r\npushmode-ack=true\r\n")
+    writer.write(
+        b"PointCam~1.0.0~4\r\nstream-mode=push\r\nlocation=single\r\ntime-format=normal\r\npushmode-ack=true\r\n"
+    )
     await writer.drain()
     assert await read_line(reader) == "getlocations"
     writer.write(f"ack~getlocations~{location}\r\n".encode())
@@ -136,7 +138,9 @@ async def test_a_reconnecting_reader_is_asked_to_resume_after_its_last_line(inge
     server, store = ingest
     chips = [p.chips[0] for p in paris.participants[30:36]]
     reader, writer = await connect_as_pointcam(server.port)
-    writer.write("".join(f"CT01_33~{i}~marbeuf~{c}~10:06:0{i}.00~0~ABC123~1\r\n" for i, c in enumerate(chips[:3], 1)).encode())
+    writer.write(
+        "".join(f"CT01_33~{i}~marbeuf~{c}~10:06:0{i}.00~0~ABC123~1\r\n" for i, c in enumerate(chips[:3], 1)).encode()
+    )
     writer.write(f"CT01_33~6~marbeuf~{chips[5]}~10:06:09.00~0~ABC123~1\r\nping\r\n".encode())  # 4 and 5 skipped
     await writer.drain()
     assert await read_line(reader) == "ack~ping"

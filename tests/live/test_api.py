@@ -110,5 +110,15 @@ async def test_mats_report_health(api):
     mats = {m["id"]: m for m in (await client.get("/api/mats")).json()}
     assert mats["start"]["reads"] == 2 and mats["start"]["passings"] == 2
     assert mats["finish"]["unknown_chips"] == 1
-    keys = {"id", "online", "last_read", "reads", "passings", "reads_per_s", "unknown_chips", "errors", "clock_offset_s"}
+    keys = {
+        "id",
+        "online",
+        "last_read",
+        "reads",
+        "passings",
+        "reads_per_s",
+        "unknown_chips",
+        "errors",
+        "clock_offset_s",
+    }
     assert all(keys <= set(m) for m in mats.values())
