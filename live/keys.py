@@ -36,6 +36,16 @@ class RaceKeys:
         return f"{self.prefix}:crossings"
 
     @property
+    def events(self) -> str:
+        """Stream: commentary and alert events (``kind``, ``time``, ``text``, ``data`` JSON), durable."""
+        return f"{self.prefix}:events"
+
+    @property
+    def admin_log(self) -> str:
+        """Stream: every admin action (who, what, arguments), journaled before it is applied."""
+        return f"{self.prefix}:admin"
+
+    @property
     def chips(self) -> str:
         """Hash chip code → bib."""
         return f"{self.prefix}:chips"

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import orjson
 import redis.asyncio as aioredis
 
 from live.clock import RaceClock
@@ -225,6 +226,31 @@ class Store:
         for mat, n in gaps.items():
             if mat and n:
                 await self.redis.hincrby(self.keys.mat(mat), "seq_gaps", n)
+
+    async def append_event(self, kind: str, time_s: float, text: str, data: dict[str, object]) -> str:
+        """Append a commentary/alert event to the durable events stream; returns its id."""
+        entry_id = await self.redis.xadd(
+            self.keys.events,
+            {"kind": kind, "time": repr(time_s), "text": text, "data": orjson.dumps(data).decode()},
+        )
+        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+    async def events_after(self, after_id: str = "0-0", count: int = 500) -> list[dict[str, object]]:
+        """Events after ``after_id`` (exclusive), oldest first, as dicts with ``id``."""
+        low = "-" if after_id in ("0", "0-0", "") else f"({after_id}"
+        raw = await self.redis.xrange(self.keys.events, min=low, count=count)
+        out = []
+        for entry_id, f in raw:
+            out.append(
+                {
+                    "id": entry_id.decode(),
+                    "kind": f[b"kind"].decode(),
+                    "time": float(f[b"time"]),
+                    "text": f[b"text"].decode(),
+                    **orjson.loads(f[b"data"]),
+                }
+            )
+        return out
 
     async def count_error(self, mat: str | None, reason: str) -> None:
         """Count a malformed or rejected line against its mat (or the ingest totals)."""
