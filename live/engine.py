@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 import numpy as np
 
@@ -39,6 +40,7 @@ class LiveEngine:
         self.last_id = "0-0"
         self.snapshot: Snapshot | None = None
         self.tick_ms = 0.0
+        self.listeners: list[Callable[[Snapshot], Awaitable[None]]] = []  # called after every tick
 
     def _prior_speeds(self, runners: list) -> np.ndarray:
         """Speed before any split: the declared time, else the median declared time of the pen."""
@@ -69,6 +71,11 @@ class LiveEngine:
         started = time.perf_counter()
         self.snapshot = self.compute(clock.now())
         self.tick_ms = (time.perf_counter() - started) * 1000
+        for listener in self.listeners:
+            try:
+                await listener(self.snapshot)
+            except Exception:  # one broken listener must not stop the tick
+                log.exception("tick listener %r failed", listener)
         return self.snapshot
 
     def compute(self, now: float) -> Snapshot:
