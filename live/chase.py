@@ -75,11 +75,13 @@ def evaluate(
     now: float,
     start_s: np.ndarray,
     manual_status: np.ndarray | None = None,
+    fade_per_m: float = 0.0,
 ) -> ChaseResult:
     """Every runner's numbers and status against the pursuer at race time ``now``.
 
     ``start_s`` is each runner's gun (his pen's, or its planned start): a runner not read yet is
-    predicted to leave then at his prior speed.
+    predicted to leave then at his prior speed. ``fade_per_m`` (see :func:`field_fade_per_m`) slows
+    every runner's predicted pace over the distance he has left.
     """
     n, k = times.shape
     distance = float(at_m[-1])
@@ -91,7 +93,8 @@ def evaluate(
 
     with np.errstate(invalid="ignore", divide="ignore"):
         from_s = np.where(started, now, np.maximum(now, start_s))
-        pred_finish = np.where(finished, finish, from_s + (distance - d) / v)
+        remaining = distance - d
+        pred_finish = np.where(finished, finish, from_s + remaining / v * (1.0 + fade_per_m * remaining / 2.0))
     p_finish = pursuer.finish if pursuer.finish is not None else pursuer.predicted_finish
     margin = p_finish - pred_finish
     gap_m = d - pursuer.distance_m
@@ -138,6 +141,37 @@ def evaluate(
         predicted_finish=pred_finish,
         pursuer=pursuer,
     )
+
+
+MAX_FADE_PER_M = 2e-5  # pace +2 % per km at most: beyond that the estimate is noise
+
+
+def field_fade_per_m(times: np.ndarray, at_m: np.ndarray) -> float:
+    """How fast the field's pace is slowing, per metre, measured on the passings so far.
+
+    For each runner with at least two segments: the pace of his last segment against his average
+    pace before it, spread over the distance between their midpoints. The median over the field
+    makes it robust to walkers and sprinters; real races differ (Berlin 2017 fades about half as
+    much as Chicago 2017), so it is measured live rather than assumed.
+    """
+    last = last_read(times)
+    rows = np.arange(times.shape[0])
+    masked = np.where(np.arange(times.shape[1])[None, :] < last[:, None], times, np.nan)
+    prev = last_read(masked)
+    ok = (last >= 2) & (prev >= 1)
+    if not ok.any():
+        return 0.0
+    li, pi = last[ok], prev[ok]
+    t_last, t_prev, t0 = times[rows[ok], li], times[rows[ok], pi], times[rows[ok], 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pace_last = (t_last - t_prev) / (at_m[li] - at_m[pi])
+        pace_before = (t_prev - t0) / (at_m[pi] - at_m[0])
+        span = (at_m[li] + at_m[pi]) / 2 - (at_m[pi] + at_m[0]) / 2
+        fade = (pace_last / pace_before - 1.0) / span
+    fade = fade[np.isfinite(fade)]
+    if len(fade) == 0:
+        return 0.0
+    return float(np.clip(np.median(fade), 0.0, MAX_FADE_PER_M))
 
 
 def forecast_winners(

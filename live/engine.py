@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import numpy as np
 
-from live.chase import evaluate, forecast_winners, pursuer_position
+from live.chase import evaluate, field_fade_per_m, forecast_winners, pursuer_position
 from live.race import Race
 from live.snapshot import AHEAD, CAUGHT, DNF, DQ, STATUSES, WON, Forecast, PursuerState, Snapshot
 from live.store import Store
@@ -98,6 +98,7 @@ class LiveEngine:
             now,
             pen_starts[self.runner_pen_index],
             self.manual_status,
+            fade_per_m=field_fade_per_m(self.times, self.at_m),
         )
         lon, lat = race.course.lonlat_at(result.distance_m)
         p_lon, p_lat = race.course.lonlat_at(max(pursuer.distance_m, 0.0))

@@ -70,6 +70,30 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     )  # fmt: skip
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Replay a results file as a chase and print how well the engine predicted it."""
+    import csv
+
+    import orjson
+
+    from live.evaluation import replay_chase
+    from live.results import ResultsError, load_results
+
+    try:
+        results = load_results(args.results)
+        evaluation = replay_chase(results, args.pursuer, args.delay, args.at)
+    except (ResultsError, ValueError, OSError) as exc:
+        print(f"pursuit evaluate: {exc}", file=sys.stderr)
+        return 2
+    if args.out:
+        with open(args.out, "w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["bib", "predicted_status", "predicted_margin_s", "true_status", "true_margin_s"])
+            writer.writerows(evaluation.rows())
+    print(orjson.dumps(evaluation.summary()).decode())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pursuit", description="Race-day tracking for chase races.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
@@ -101,6 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=int, default=8000, help="web port")
         p.add_argument("--ingest-port", type=int, default=None, help="ChronoTrack port (default: the race's)")
         p.set_defaults(func=lambda a, i=ingest, w=web: cmd_serve(a, ingest=i, web=w))
+
+    ev = sub.add_parser("evaluate", help="replay a results file with splits as a chase; report prediction accuracy")
+    ev.add_argument("--results", nargs="+", required=True, help="results file(s) with 5 km splits (pipe-separated)")
+    ev.add_argument("--pursuer", required=True, help="bib of the runner who plays the pursuer")
+    ev.add_argument("--delay", type=float, required=True, help="seconds the pursuer starts after the field")
+    ev.add_argument("--at", type=float, default=0.5, help="fraction of the course the pursuer has run (default 0.5)")
+    ev.add_argument("--out", help="write bib,predicted_status,predicted_margin_s,true_status,true_margin_s CSV here")
+    ev.set_defaults(func=cmd_evaluate)
 
     sim = sub.add_parser("simulate", help="emulated ChronoTrack mats connecting to a running ingestor")
     sim.add_argument("--race", help="race directory (default: the Paris J-1000)")

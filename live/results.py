@@ -1,0 +1,95 @@
+"""Results files with intermediate splits (the dashathon/Berlin/Chicago format of ``shared/data``).
+
+Pipe-separated, a header row, split columns of elapsed seconds from the runner's own start,
+``NaN`` for a missing split. Loaded into arrays: one row per finisher, one column per split.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+MARATHON_M = 42195.0
+SPLIT_DISTANCES_M = {
+    "5k": 5000.0,
+    "10k": 10000.0,
+    "15k": 15000.0,
+    "20k": 20000.0,
+    "half": MARATHON_M / 2,
+    "25k": 25000.0,
+    "30k": 30000.0,
+    "35k": 35000.0,
+    "40k": 40000.0,
+    "finish": MARATHON_M,
+}
+
+
+class ResultsError(ValueError):
+    """A results file that cannot be read: names the file, the line and the problem."""
+
+
+@dataclass(frozen=True)
+class Results:
+    """Finishers with their elapsed split times (seconds from their own start)."""
+
+    bibs: np.ndarray  # str
+    sex: np.ndarray  # str
+    split_names: tuple[str, ...]
+    at_m: np.ndarray  # distance of each split column
+    elapsed_s: np.ndarray  # (runners, splits); nan where a split is missing
+
+    @property
+    def finish_s(self) -> np.ndarray:
+        return self.elapsed_s[:, -1]
+
+    def row_of(self, bib: str) -> int:
+        rows = np.flatnonzero(self.bibs == bib)
+        if len(rows) == 0:
+            raise ResultsError(f"bib {bib!r} is not in the results")
+        return int(rows[0])
+
+
+def load_results(paths: list[Path] | list[str]) -> Results:
+    """Read one or more results files (e.g. men's and women's) into one field of finishers."""
+    bibs: list[str] = []
+    sexes: list[str] = []
+    rows: list[list[float]] = []
+    names: tuple[str, ...] | None = None
+    for path in map(Path, paths):
+        with path.open(encoding="utf-8", newline="") as fh:
+            reader = csv.reader(fh, delimiter="|")
+            header = [h.strip() for h in next(reader, [])]
+            split_cols = [i for i, h in enumerate(header) if h in SPLIT_DISTANCES_M]
+            if "bib" not in header or "finish" not in header:
+                raise ResultsError(f"{path}: line 1: needs 'bib' and 'finish' columns, got {header!r}")
+            these = tuple(header[i] for i in split_cols)
+            if names is not None and these != names:
+                raise ResultsError(f"{path}: line 1: split columns {these} differ from the first file's {names}")
+            names = these
+            bib_col, sex_col = header.index("bib"), header.index("gender") if "gender" in header else None
+            for row in reader:
+                if not row or all(not c.strip() for c in row):
+                    continue
+                if len(row) != len(header):
+                    raise ResultsError(f"{path}: line {reader.line_num}: {len(row)} fields, header has {len(header)}")
+                try:
+                    values = [float(row[i]) for i in split_cols]
+                except ValueError as exc:
+                    raise ResultsError(f"{path}: line {reader.line_num}: a split is not a number: {exc}") from exc
+                if np.isnan(values[-1]):
+                    continue  # not a finisher
+                bibs.append(row[bib_col].strip())
+                sexes.append(row[sex_col].strip() if sex_col is not None else "")
+                rows.append(values)
+    if names is None or not rows:
+        raise ResultsError(f"no finishers in {', '.join(map(str, paths))}")
+    return Results(
+        bibs=np.array(bibs, dtype=object),
+        sex=np.array(sexes, dtype=object),
+        split_names=names,
+        at_m=np.array([SPLIT_DISTANCES_M[n] for n in names]),
+        elapsed_s=np.array(rows, dtype=float),
+    )
