@@ -196,24 +196,33 @@ def catch_point(
 ) -> tuple[float, float] | None:
     """Where and when (``at_m``, unix time) the pursuer caught a runner, from their passings.
 
-    Takes the first timing point the pursuer reached before the runner and interpolates both
-    between it and the timing point before, at constant speed. None if no such timing point.
+    Finds the first timing point the pursuer reached before the runner, then interpolates both
+    at constant speed from their last reads before it (a mat either missed is simply skipped).
+    None if the pursuer was never read ahead of the runner.
     """
     for j in range(1, len(at_m)):
-        tp_p = pursuer_times[j]
-        if np.isnan(tp_p):
+        t_pj = pursuer_times[j]
+        if np.isnan(t_pj):
             continue
-        tr = runner_times[j]
-        if not np.isnan(tr) and tr <= tp_p:
+        t_rj = runner_times[j]
+        if not np.isnan(t_rj) and t_rj <= t_pj:
             continue
-        # caught between j-1 and j
-        r0, p0 = runner_times[j - 1], pursuer_times[j - 1]
-        if np.isnan(r0) or np.isnan(p0):
-            return float(at_m[j]), float(tp_p)
-        v_p = (at_m[j] - at_m[j - 1]) / (tp_p - p0)
-        v_r = (at_m[j] - at_m[j - 1]) / (tr - r0) if not np.isnan(tr) else None
-        if v_r is None or v_p <= v_r:
-            return float(at_m[j]), float(tp_p)
-        t_meet = (v_p * p0 - v_r * r0) / (v_p - v_r)
-        return float(at_m[j - 1] + v_r * (t_meet - r0)), float(t_meet)
+        p_before = np.flatnonzero(~np.isnan(pursuer_times[:j]))
+        r_before = np.flatnonzero(~np.isnan(runner_times[:j]))
+        if len(p_before) == 0 or len(r_before) == 0:
+            return float(at_m[j]), float(t_pj)
+        ip, ir = int(p_before[-1]), int(r_before[-1])
+        a_p, t_p = at_m[ip], pursuer_times[ip]
+        a_r, t_r = at_m[ir], runner_times[ir]
+        v_p = (at_m[j] - a_p) / (t_pj - t_p)
+        if not np.isnan(t_rj):
+            v_r = (at_m[j] - a_r) / (t_rj - t_r)
+        else:
+            first = int(r_before[0])
+            v_r = (a_r - at_m[first]) / (t_r - runner_times[first]) if ir > first else v_p / 2
+        if v_p <= v_r:
+            return float(at_m[j]), float(t_pj)
+        t_meet = (a_p - a_r + v_r * t_r - v_p * t_p) / (v_r - v_p)
+        at = float(np.clip(a_r + v_r * (t_meet - t_r), max(a_p, a_r), at_m[j]))
+        return at, float(t_meet)
     return None

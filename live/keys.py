@@ -41,6 +41,11 @@ class RaceKeys:
         return f"{self.prefix}:events"
 
     @property
+    def event_keys(self) -> str:
+        """Hash: dedupe key of every event emitted (``caught:<bib>``…), so each is emitted once."""
+        return f"{self.prefix}:event-keys"
+
+    @property
     def admin_log(self) -> str:
         """Stream: every admin action (who, what, arguments), journaled before it is applied."""
         return f"{self.prefix}:admin"

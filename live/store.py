@@ -101,6 +101,14 @@ return 0
 """
 
 
+# KEYS: event dedupe hash, events stream. ARGV: key, kind, time, text, data JSON.
+# Several web processes detect the same event; only the first appends it.
+_EMIT_ONCE = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[3]) == 0 then return false end
+return redis.call('XADD', KEYS[2], '*', 'kind', ARGV[2], 'time', ARGV[3], 'text', ARGV[4], 'data', ARGV[5])
+"""
+
+
 @dataclass(frozen=True)
 class RawRead:
     """One read of a chip at a mat, time already normalised to unix seconds."""
@@ -130,6 +138,7 @@ class Store:
         self._apply = redis.register_script(_APPLY_READ)
         self._gun = redis.register_script(_RECORD_GUN)
         self._max_seq = redis.register_script(_MAX_SEQ)
+        self._emit_once = redis.register_script(_EMIT_ONCE)
         self._tps_of_mat = {m.id: ",".join(str(tp.index) for tp in race.timing_points_of(m.id)) for m in race.mats}
 
     async def setup(self) -> None:
@@ -165,7 +174,14 @@ class Store:
             for r in reads:
                 await self._apply(
                     keys=[k.chips, k.crossings, k.passings, k.unknown_chips, k.mat(r.mat)],
-                    args=[r.chip, r.mat, repr(r.time), BURST_WINDOW_S, self._tps_of_mat[r.mat], repr(wall_s)],
+                    args=[
+                        r.chip,
+                        r.mat,
+                        repr(float(r.time)),
+                        BURST_WINDOW_S,
+                        self._tps_of_mat[r.mat],
+                        repr(float(wall_s)),
+                    ],
                     client=pipe,
                 )
                 n += 1
@@ -177,7 +193,7 @@ class Store:
     async def record_gun(self, time_s: float) -> str | None:
         """A gun marker from the wire: start the next pen without a gun, then the pursuer."""
         targets = [f"pen:{p.id}" for p in self.race.pens] + ["pursuer"]
-        result = await self._gun(keys=[self.keys.guns], args=[repr(time_s), 5.0, *targets])
+        result = await self._gun(keys=[self.keys.guns], args=[repr(float(time_s)), 5.0, *targets])
         if not result:
             return None
         return result.decode() if isinstance(result, bytes) else str(result)
@@ -231,9 +247,25 @@ class Store:
         """Append a commentary/alert event to the durable events stream; returns its id."""
         entry_id = await self.redis.xadd(
             self.keys.events,
-            {"kind": kind, "time": repr(time_s), "text": text, "data": orjson.dumps(data).decode()},
+            {
+                "kind": kind,
+                "time": repr(float(time_s)),
+                "text": text,
+                "data": orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
+            },
         )
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+    async def emit_once(self, key: str, kind: str, time_s: float, text: str, data: dict[str, object]) -> str | None:
+        """Append an event unless one with the same dedupe ``key`` was emitted (by any process)."""
+        data = {**data, "key": key}
+        result = await self._emit_once(
+            keys=[self.keys.event_keys, self.keys.events],
+            args=[key, kind, repr(float(time_s)), text, orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY).decode()],
+        )
+        if not result:
+            return None
+        return result.decode() if isinstance(result, bytes) else str(result)
 
     async def events_after(self, after_id: str = "0-0", count: int = 500) -> list[dict[str, object]]:
         """Events after ``after_id`` (exclusive), oldest first, as dicts with ``id``."""

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from live.api import JSONResponse, RaceAPI, error
 from live.engine import LiveEngine
+from live.events import EventDetector
 from live.race import Race
 from live.store import Store
 
@@ -29,6 +30,7 @@ def create_app(race: Race, redis_url: str, *, dashboard: bool = True) -> FastAPI
     redis = aioredis.Redis.from_url(redis_url)
     store = Store(redis, race)
     engine = LiveEngine(race, store)
+    engine.listeners.append(EventDetector(engine))
     api = RaceAPI(engine)
 
     @contextlib.asynccontextmanager

@@ -69,5 +69,18 @@ async def test_simulated_race_reaches_the_api_with_the_true_outcome(redis_server
             assert state["counts"]["started"] == RUNNERS
             assert state["counts"]["won"] == report.winners, "the live outcome equals the simulated truth"
             assert state["counts"]["won"] + state["counts"]["caught"] == RUNNERS
+
+            # the story of the race, once each, in the durable events stream
+            events = await store.events_after(count=10_000)
+            kinds = [e["kind"] for e in events]
+            assert kinds.count("caught") == state["counts"]["caught"]
+            assert kinds.count("pursuer_split") == len(paris.timing_points) - 1
+            assert kinds.count("final") == 1 and "milestone" in kinds
+            final = next(e for e in events if e["kind"] == "final")
+            assert final["won"] == report.winners and f"{report.winners:,} runners beat him" in final["text"]
+            caught = next(e for e in events if e["kind"] == "caught")
+            assert caught["bib"] and 0 < caught["at_m"] < paris.distance_m and "catches" in caught["text"]
+            keys = [e["key"] for e in events]
+            assert len(keys) == len(set(keys)), "no event twice"
     finally:
         await ingest.close()

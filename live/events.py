@@ -1,0 +1,295 @@
+"""Story events and alerts for commentators and race control, detected on every tick.
+
+Each event has a dedupe key (``caught:<bib>``, ``pursuer-split:<tp>``…) and is appended to the
+durable events stream exactly once, whichever web process sees it first (``Store.emit_once``).
+Every event carries a readable sentence and structured fields; ``level`` is ``story`` or ``alert``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from live.chase import catch_point
+from live.engine import LiveEngine
+from live.snapshot import AHEAD, CAUGHT, WON, Snapshot
+
+log = logging.getLogger(__name__)
+
+WINNER_STEP = 100  # a milestone every 100 winners
+CLOSE_ESCAPE_S = 5.0
+FORECAST_SWING = 0.05  # announce the forecast when it moves by 5 % (at least 10 runners)
+MAT_SILENT_S = 120.0
+HEALTH_EVERY_S = 10.0
+
+
+def clock_text(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+@dataclass
+class _Pending:
+    key: str
+    kind: str
+    time: float
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class EventDetector:
+    """An engine listener that turns changes of state into events."""
+
+    def __init__(self, engine: LiveEngine) -> None:
+        self.engine = engine
+        self.race = engine.race
+        self.store = engine.store
+        self.emitted: set[str] | None = None
+        self.announced_forecast: int | None = None
+        self.health_checked = 0.0
+        self.names = {p.bib: p.name for p in self.race.participants}
+
+    async def __call__(self, snap: Snapshot) -> None:
+        if self.emitted is None:
+            keys = await self.store.redis.hkeys(self.store.keys.event_keys)
+            self.emitted = {k.decode() for k in keys}
+        pending = self.pursuer_events(snap) + self.catch_events(snap) + self.winner_events(snap)
+        pending += self.forecast_event(snap) + self.missed_mat_alerts(snap)
+        if time.time() - self.health_checked > HEALTH_EVERY_S:
+            self.health_checked = time.time()
+            pending += await self.reader_alerts(snap)
+        for e in pending:
+            if e.key in self.emitted:
+                continue
+            self.emitted.add(e.key)
+            await self.store.emit_once(e.key, e.kind, e.time, e.text, e.data)
+
+    def _runner(self, bib: str, row: int, snap: Snapshot) -> dict[str, Any]:
+        return {"bib": bib, "name": self.names.get(bib, ""), "pen": str(snap.pens[row])}
+
+    def pursuer_events(self, snap: Snapshot) -> list[_Pending]:
+        """The pursuer's splits (vs his planned pace) and the mats he was not read at."""
+        race, e = self.race, self.engine
+        gun = snap.pursuer.start
+        out: list[_Pending] = []
+        times = e.pursuer_times
+        name = race.pursuer.name
+        prev_t, prev_m = gun, 0.0
+        for tp in race.timing_points:
+            t = times[tp.index]
+            if np.isnan(t):
+                continue
+            if gun is not None and tp.at_m > 0:
+                split = t - gun
+                planned = race.pursuer.pace_s_per_km * tp.at_m / 1000.0
+                pace = (t - prev_t) / ((tp.at_m - prev_m) / 1000.0) if prev_t is not None and tp.at_m > prev_m else None
+                delta = split - planned
+                ahead = f"{abs(delta):.0f} s {'behind' if delta > 0 else 'ahead of'} schedule"
+                pace_text = f", {clock_text(pace)}/km" if pace else ""
+                out.append(
+                    _Pending(
+                        f"pursuer-split:{tp.index}",
+                        "pursuer_split",
+                        float(t),
+                        f"{name} passes {tp.mat} ({tp.at_m / 1000:.2f} km) in {clock_text(split)}{pace_text}, {ahead}.",
+                        {
+                            "level": "story",
+                            "mat": tp.mat,
+                            "at_m": tp.at_m,
+                            "split_s": round(split, 2),
+                            "pace_s_per_km": round(pace, 1) if pace else None,
+                            "vs_schedule_s": round(delta, 1),
+                        },
+                    )  # fmt: skip
+                )
+            prev_t, prev_m = float(t), tp.at_m
+        read = np.flatnonzero(~np.isnan(times))
+        if len(read):
+            for tp in race.timing_points[: int(read[-1])]:
+                if np.isnan(times[tp.index]):
+                    out.append(
+                        _Pending(
+                            f"pursuer-missed:{tp.index}",
+                            "pursuer_missed_mat",
+                            snap.now,
+                            f"ALERT: {name} was not read at {tp.mat} ({tp.at_m / 1000:.2f} km); check the mat.",
+                            {"level": "alert", "mat": tp.mat, "at_m": tp.at_m},
+                        )
+                    )
+        return out
+
+    def catch_events(self, snap: Snapshot) -> list[_Pending]:
+        """Each runner caught (where, after how long), undone catches, and the pursuer reaching a pen."""
+        assert self.emitted is not None
+        out: list[_Pending] = []
+        caught_rows = np.flatnonzero(snap.status == CAUGHT)
+        gun = snap.pursuer.start
+        pen_first: dict[str, int] = {}
+        for row in caught_rows:
+            bib = str(snap.bibs[row])
+            pen_first.setdefault(str(snap.pens[row]), int(row))
+            if f"caught:{bib}" in self.emitted:
+                continue
+            point = catch_point(self.engine.times[row], self.engine.pursuer_times, self.engine.at_m)
+            at_m, t = point if point else (float(snap.distance_m[row]), snap.now)
+            after = f" after {clock_text(t - gun)}" if gun is not None else ""
+            who = self._runner(bib, int(row), snap)
+            out.append(
+                _Pending(
+                    f"caught:{bib}",
+                    "caught",
+                    t,
+                    f"{self.race.pursuer.name} catches {who['name']} (bib {bib}, pen {who['pen']}) "
+                    f"at {at_m / 1000:.2f} km{after}.",
+                    {"level": "story", **who, "at_m": round(at_m, 1), "confirmed": point is not None},
+                )
+            )
+        if len(caught_rows):
+            out.append(
+                _Pending(
+                    "milestone:first-catch",
+                    "milestone",
+                    snap.now,
+                    f"First catch: {self.race.pursuer.name} is in the field.",
+                    {"level": "story", "caught": int(len(caught_rows))},
+                )  # fmt: skip
+            )
+        for pen, row in pen_first.items():
+            out.append(
+                _Pending(
+                    f"pen-reached:{pen}",
+                    "pursuer_reaches_pen",
+                    snap.now,
+                    f"{self.race.pursuer.name} reaches pen {pen}: first catch there, bib {snap.bibs[row]}.",
+                    {"level": "story", "pen": pen},
+                )  # fmt: skip
+            )
+        back = np.flatnonzero(snap.status == AHEAD)
+        for row in back:
+            bib = str(snap.bibs[row])
+            if f"caught:{bib}" in self.emitted:
+                out.append(
+                    _Pending(
+                        f"undone:{bib}",
+                        "catch_undone",
+                        snap.now,
+                        f"Correction: bib {bib} was read ahead of {self.race.pursuer.name}; not caught after all.",
+                        {"level": "alert", **self._runner(bib, int(row), snap)},
+                    )  # fmt: skip
+                )
+        return out
+
+    def winner_events(self, snap: Snapshot) -> list[_Pending]:
+        """Milestones of winners, closest escapes, and the final count when the pursuer finishes."""
+        out: list[_Pending] = []
+        won = int((snap.status == WON).sum())
+        name = self.race.pursuer.name
+        for m in [1, *range(WINNER_STEP, won + 1, WINNER_STEP)]:
+            if m <= won:
+                text = "First runner home ahead of" if m == 1 else f"{m:,} runners have beaten"
+                out.append(
+                    _Pending(f"winners:{m}", "milestone", snap.now, f"{text} {name}.", {"level": "story", "won": m})
+                )
+        if snap.pursuer.finish is not None:
+            rows = np.flatnonzero((snap.status == WON) & (snap.margin_s < CLOSE_ESCAPE_S))
+            for row in rows:
+                bib = str(snap.bibs[row])
+                who = self._runner(bib, int(row), snap)
+                out.append(
+                    _Pending(
+                        f"escape:{bib}",
+                        "close_escape",
+                        snap.now,
+                        f"Closest escape: {who['name']} (bib {bib}) beat {name} by {snap.margin_s[row]:.2f} s.",
+                        {"level": "story", **who, "margin_s": round(float(snap.margin_s[row]), 2)},
+                    )  # fmt: skip
+                )
+            by_pen = {pen: v["won"] for pen, v in snap.forecast.by_pen.items()}
+            pens = ", ".join(f"pen {k}: {v}" for k, v in by_pen.items())
+            out.append(
+                _Pending(
+                    "final",
+                    "final",
+                    snap.pursuer.finish,
+                    f"{name} finishes. {won:,} runners beat him ({pens}).",
+                    {"level": "story", "won": won, "by_pen": by_pen, "quota": self.race.quota},
+                )  # fmt: skip
+            )
+        return out
+
+    def forecast_event(self, snap: Snapshot) -> list[_Pending]:
+        """The forecast of winners, when it moves by more than a few percent."""
+        f = snap.forecast
+        if snap.pursuer.status != "running":
+            return []
+        last = self.announced_forecast
+        if last is not None and abs(f.winners - last) < max(10, FORECAST_SWING * last):
+            return []
+        self.announced_forecast = f.winners
+        quota = f" (quota {f.quota:,})" if f.quota is not None else ""
+        return [
+            _Pending(
+                f"forecast:{f.winners}",
+                "forecast",
+                snap.now,
+                f"Forecast: {f.winners:,} winners, between {f.low:,} and {f.high:,}{quota}.",
+                {"level": "story", "winners": f.winners, "low": f.low, "high": f.high, "quota": f.quota},
+            )  # fmt: skip
+        ]
+
+    def missed_mat_alerts(self, snap: Snapshot) -> list[_Pending]:
+        """Runners read at a timing point after one they were not read at (a possible course cut)."""
+        times = self.engine.times
+        has = ~np.isnan(times)
+        later = np.flip(np.logical_or.accumulate(np.flip(has, axis=1), axis=1), axis=1)
+        missed = ~has & np.roll(later, -1, axis=1)
+        missed[:, -1] = False
+        missed[:, 0] = False  # start mats miss most; a missing start read is normal
+        out = []
+        for row, tp in zip(*np.nonzero(missed), strict=True):
+            bib = str(snap.bibs[row])
+            point = self.race.timing_points[int(tp)]
+            out.append(
+                _Pending(
+                    f"missed:{bib}:{tp}",
+                    "runner_missed_mat",
+                    snap.now,
+                    f"ALERT: bib {bib} was not read at {point.mat} ({point.at_m / 1000:.2f} km) but was read later.",
+                    {"level": "alert", **self._runner(bib, int(row), snap), "mat": point.mat, "at_m": point.at_m},
+                )  # fmt: skip
+            )
+        return out
+
+    async def reader_alerts(self, snap: Snapshot) -> list[_Pending]:
+        """Silent mats and chips nobody wears."""
+        out = []
+        now_wall = time.time()
+        for mat, h in (await self.store.mat_health()).items():
+            last = float(h.get("last_read_wall", 0) or 0)
+            if int(h.get("connected", 0)) > 0 and last and now_wall - last > MAT_SILENT_S and snap.counts["started"]:
+                out.append(
+                    _Pending(
+                        f"silent:{mat}:{int(last)}",
+                        "mat_silent",
+                        snap.now,
+                        f"ALERT: mat {mat} is connected but has read nothing for {now_wall - last:.0f} s.",
+                        {"level": "alert", "mat": mat, "silent_s": round(now_wall - last)},
+                    )  # fmt: skip
+                )
+        for chip, reads in (await self.store.unknown_chips()).items():
+            out.append(
+                _Pending(
+                    f"unknown:{chip}",
+                    "unknown_chip",
+                    snap.now,
+                    f"ALERT: chip {chip} is worn by no participant ({reads} reads); assign it to a bib if known.",
+                    {"level": "alert", "chip": chip, "reads": reads},
+                )  # fmt: skip
+            )
+        return out

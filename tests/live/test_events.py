@@ -1,0 +1,84 @@
+"""Events and alerts from hand-built situations, emitted once even with several web processes."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from live.clock import RaceClock
+from live.engine import LiveEngine
+from live.events import EventDetector
+from live.store import RawRead, Store
+
+
+@pytest.fixture
+async def race_day(redis, paris):
+    """Pens released 10 min ago, the pursuer 4 min ago; returns (store, t0, now)."""
+    store = Store(redis, paris)
+    await store.setup()
+    now = time.time()
+    await store.set_clock(RaceClock(origin_wall=now, origin_race=now, speed=1.0))
+    t0 = now - 600
+    for i, _ in enumerate(paris.pens):
+        await store.record_gun(t0 + 60 * i)
+    await store.record_gun(now - 240)
+    return store, t0, now
+
+
+async def detect(store, paris, processes: int = 1) -> list[dict]:
+    for _ in range(processes):
+        engine = LiveEngine(paris, store)
+        engine.listeners.append(EventDetector(engine))
+        await engine.refresh()
+    return await store.events_after(count=1000)
+
+
+async def test_pursuer_split_missed_mat_and_a_catch(race_day, paris):
+    store, t0, now = race_day
+    kip = paris.participant(paris.pursuer.bib).chips[0]
+    slow = paris.participants[3]
+    gun = now - 240
+    await store.apply_reads(
+        [
+            RawRead("start", slow.chips[0], t0 + 5),
+            RawRead("marbeuf", slow.chips[0], gun + 60),  # a walker: 400 m in 415 s
+            RawRead("start", kip, gun + 0.5),
+            RawRead("concorde", kip, gun + 334),  # not read at marbeuf; read at concorde
+        ],
+        wall_s=now,
+    )
+    await store.set_clock(RaceClock(origin_wall=time.time(), origin_race=gun + 340, speed=1.0))
+    events = await detect(store, paris, processes=2)
+    by_kind: dict[str, list[dict]] = {}
+    for e in events:
+        by_kind.setdefault(e["kind"], []).append(e)
+    split = by_kind["pursuer_split"][0]
+    assert split["mat"] == "concorde" and split["split_s"] == pytest.approx(334, abs=0.01)
+    assert split["vs_schedule_s"] == pytest.approx(334 - 173 * 1.93, abs=0.1)
+    assert "Eliud Kipchoge passes concorde (1.93 km) in 5:34" in split["text"]
+    missed = by_kind["pursuer_missed_mat"]
+    assert [m["mat"] for m in missed] == ["marbeuf"] and missed[0]["level"] == "alert"
+    caught = by_kind["caught"]
+    assert [c["bib"] for c in caught] == [slow.bib]
+    assert caught[0]["confirmed"] is True and 400 < caught[0]["at_m"] < 1930
+    assert len(by_kind["milestone"]) == 1, "two web processes, one event each"
+    assert len(events) == len({e["key"] for e in events})
+
+
+async def test_runner_missing_a_mat_and_unknown_chip_are_alerts(race_day, paris):
+    store, t0, now = race_day
+    runner = paris.participants[8]
+    await store.apply_reads(
+        [
+            RawRead("start", runner.chips[0], t0 + 3),
+            RawRead("concorde", runner.chips[0], t0 + 500),  # never read at marbeuf
+            RawRead("finish", "FFFF01", t0 + 400),
+        ],
+        wall_s=now,
+    )
+    events = await detect(store, paris)
+    alerts = {e["kind"]: e for e in events if e["level"] == "alert"}
+    assert alerts["runner_missed_mat"]["bib"] == runner.bib and alerts["runner_missed_mat"]["mat"] == "marbeuf"
+    assert alerts["unknown_chip"]["chip"] == "FFFF01"
+    assert "worn by no participant" in alerts["unknown_chip"]["text"]
