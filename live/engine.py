@@ -67,6 +67,11 @@ class LiveEngine:
             if len(batch) < 50_000:
                 break
         self.guns = await self.store.guns()
+        manual = await self.store.manual_statuses()
+        self.manual_status[:] = 0
+        for bib, status in manual.items():
+            if (r := self.row.get(bib)) is not None:
+                self.manual_status[r] = DNF if status == "dnf" else DQ
         clock = await self.store.clock()
         started = time.perf_counter()
         self.snapshot = self.compute(clock.now())

@@ -66,6 +66,11 @@ class RaceKeys:
         return f"{self.prefix}:guns"
 
     @property
+    def manual_status(self) -> str:
+        """Hash bib → ``dnf`` / ``dq`` set by race control."""
+        return f"{self.prefix}:manual-status"
+
+    @property
     def clock(self) -> str:
         """Hash: the race clock (origin_wall, origin_race, speed)."""
         return f"{self.prefix}:clock"

@@ -8,6 +8,7 @@ repeated, resent or out-of-order reads end in the same passings as one clean in-
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -101,6 +102,75 @@ return 0
 """
 
 
+# KEYS: crossings, passings stream. ARGV: who (bib), mat, time to void, tolerance, timing point indexes.
+# Removes the crossing nearest the given time and re-emits the mat's timing points ("nan" = none).
+_VOID_CROSSING = """
+local field = ARGV[1] .. '|' .. ARGV[2]
+local cur = redis.call('HGET', KEYS[1], field)
+if not cur then return 0 end
+local t = tonumber(ARGV[3])
+local times, kept, removed = {}, {}, false
+for v in string.gmatch(cur, '[^,]+') do table.insert(times, v) end
+for _, v in ipairs(times) do
+  if not removed and math.abs(tonumber(v) - t) <= tonumber(ARGV[4]) then removed = true
+  else table.insert(kept, v) end
+end
+if not removed then return 0 end
+if #kept == 0 then
+  redis.call('HDEL', KEYS[1], field)
+else
+  redis.call('HSET', KEYS[1], field, table.concat(kept, ','))
+end
+local i = 0
+for tp in string.gmatch(ARGV[5], '[^,]+') do
+  i = i + 1
+  redis.call('XADD', KEYS[2], '*', 'bib', ARGV[1], 'tp', tp, 't', kept[i] or 'nan')
+end
+return 1
+"""
+
+# KEYS: chips, crossings, passings stream, unknown chips. ARGV: chip, bib, window, then pairs
+# (mat, timing point indexes). Moves an unknown chip's crossings onto the bib, merging bursts.
+_ASSIGN_CHIP = """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HDEL', KEYS[4], ARGV[1])
+local window = tonumber(ARGV[3])
+local moved = 0
+for a = 4, #ARGV, 2 do
+  local mat = ARGV[a]
+  local from = redis.call('HGET', KEYS[2], 'chip:' .. ARGV[1] .. '|' .. mat)
+  if from then
+    local times = {}
+    local cur = redis.call('HGET', KEYS[2], ARGV[2] .. '|' .. mat)
+    if cur then for v in string.gmatch(cur, '[^,]+') do table.insert(times, tonumber(v)) end end
+    for v in string.gmatch(from, '[^,]+') do
+      local t = tonumber(v)
+      local merged = false
+      for i, x in ipairs(times) do
+        if math.abs(x - t) <= window then
+          if t < x then times[i] = t end
+          merged = true
+          break
+        end
+      end
+      if not merged then table.insert(times, t) end
+    end
+    table.sort(times)
+    local parts = {}
+    for i, v in ipairs(times) do parts[i] = string.format('%.3f', v) end
+    redis.call('HSET', KEYS[2], ARGV[2] .. '|' .. mat, table.concat(parts, ','))
+    redis.call('HDEL', KEYS[2], 'chip:' .. ARGV[1] .. '|' .. mat)
+    local i = 0
+    for tp in string.gmatch(ARGV[a + 1], '[^,]+') do
+      i = i + 1
+      if parts[i] then redis.call('XADD', KEYS[3], '*', 'bib', ARGV[2], 'tp', tp, 't', parts[i]) end
+    end
+    moved = moved + 1
+  end
+end
+return moved
+"""
+
 # KEYS: event dedupe hash, events stream. ARGV: key, kind, time, text, data JSON.
 # Several web processes detect the same event; only the first appends it.
 _EMIT_ONCE = """
@@ -139,6 +209,8 @@ class Store:
         self._gun = redis.register_script(_RECORD_GUN)
         self._max_seq = redis.register_script(_MAX_SEQ)
         self._emit_once = redis.register_script(_EMIT_ONCE)
+        self._void = redis.register_script(_VOID_CROSSING)
+        self._assign = redis.register_script(_ASSIGN_CHIP)
         self._tps_of_mat = {m.id: ",".join(str(tp.index) for tp in race.timing_points_of(m.id)) for m in race.mats}
 
     async def setup(self) -> None:
@@ -197,6 +269,37 @@ class Store:
         if not result:
             return None
         return result.decode() if isinstance(result, bytes) else str(result)
+
+    async def void_passing(self, bib: str, mat: str, time_s: float, tolerance_s: float = 1.0) -> bool:
+        """Remove the passing of ``bib`` at ``mat`` nearest ``time_s``; later crossings move up."""
+        result = await self._void(
+            keys=[self.keys.crossings, self.keys.passings],
+            args=[bib, mat, repr(float(time_s)), tolerance_s, self._tps_of_mat[mat]],
+        )
+        return bool(result)
+
+    async def assign_chip(self, chip: str, bib: str) -> int:
+        """Give ``chip`` to ``bib`` and back-fill the passings read of it so far; returns mats moved."""
+        pairs = [x for m in self.race.mats for x in (m.id, self._tps_of_mat[m.id])]
+        keys = [self.keys.chips, self.keys.crossings, self.keys.passings, self.keys.unknown_chips]
+        return int(await self._assign(keys=keys, args=[chip, bib, BURST_WINDOW_S, *pairs]))
+
+    async def set_manual_status(self, bib: str, status: str | None) -> None:
+        """``dnf`` or ``dq`` for a runner; None clears it."""
+        if status is None:
+            await self.redis.hdel(self.keys.manual_status, bib)
+        else:
+            await self.redis.hset(self.keys.manual_status, bib, status)
+
+    async def manual_statuses(self) -> dict[str, str]:
+        raw = await self.redis.hgetall(self.keys.manual_status)
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+    async def log_admin(self, action: str, args: dict[str, object]) -> str:
+        """Journal an admin action before it is applied."""
+        entry = {"action": action, "args": orjson.dumps(args).decode(), "wall": repr(time.time())}
+        entry_id = await self.redis.xadd(self.keys.admin_log, entry)
+        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
     async def set_gun(self, target: str, time_s: float) -> None:
         """Set a gun time explicitly (race control, or the race file's plan)."""
