@@ -116,6 +116,8 @@ class ChronoTrackServer:
                     await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
             log.warning("%s dropped: %s", conn.who, exc)
+        except asyncio.CancelledError:
+            log.info("%s: closing, the server shuts down", conn.who)
         finally:
             self._handlers.discard(task)
             writer.close()

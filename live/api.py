@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import time
 from datetime import datetime
@@ -59,6 +61,7 @@ class RaceAPI:
             Route("/api/runners", self.list_runners),
             Route("/api/runners/{bib}", self.get_runner),
             Route("/api/mats", self.get_mats),
+            Route("/api/results.csv", self.results_csv),
         ]
 
     def _snapshot(self) -> Snapshot | None:
@@ -283,3 +286,61 @@ class RaceAPI:
                 }
             )
         return JSONResponse(out)
+
+    async def results_csv(self, request: Request) -> Response:
+        """Results export: winners by finish time, then everyone else by status and distance."""
+        snap = self._snapshot()
+        if snap is None:
+            return error(503, "the live engine has not computed a state yet; retry in a second")
+        times = self.engine.times
+        finish = times[:, -1]
+        start_read = times[:, 0]
+        guns = self.engine.guns
+        pen_gun = {p.id: guns.get(f"pen:{p.id}") for p in self.race.pens}
+        order = np.lexsort((np.nan_to_num(finish, nan=np.inf), -snap.distance_m, _STATUS_ORDER[snap.status]))
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["place", "bib", "name", "pen", "sex", "category", "status", "finish_time", "gun_s", "net_s",
+                         "margin_s", "distance_m", "caught_at_m", "caught_time"])  # fmt: skip
+        place = 0
+        for row in order:
+            bib = str(snap.bibs[row])
+            p = self.race.participant(bib)
+            assert p is not None
+            status = STATUSES[int(snap.status[row])]
+            gun = pen_gun.get(p.pen)
+            f = finish[row]
+            won = status == "won"
+            place = place + 1 if won else place
+            caught_at, caught_time = "", ""
+            if status == "caught":
+                point = catch_point(times[row], self.engine.pursuer_times, self.engine.at_m)
+                if point:
+                    caught_at, caught_time = f"{point[0]:.1f}", self.iso(point[1]) or ""
+            writer.writerow(
+                [
+                    place if won else "",
+                    bib,
+                    p.name,
+                    p.pen,
+                    p.sex,
+                    p.category,
+                    status,
+                    self.iso(f) or "",
+                    f"{f - gun:.2f}" if gun is not None and not np.isnan(f) else "",
+                    f"{f - start_read[row]:.2f}" if not np.isnan(f) and not np.isnan(start_read[row]) else "",
+                    f"{snap.margin_s[row]:.2f}" if math.isfinite(snap.margin_s[row]) else "",
+                    f"{snap.distance_m[row]:.1f}",
+                    caught_at,
+                    caught_time,
+                ]
+            )
+        return Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="{self.race.id}-results.csv"'},
+        )
+
+
+# won first, then runners still out, then caught, then dnf/dq
+_STATUS_ORDER = np.array([3, 2, 1, 4, 0, 5, 6])  # by status code

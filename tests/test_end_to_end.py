@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import time
 
 import httpx
@@ -39,7 +41,11 @@ async def test_simulated_race_reaches_the_api_with_the_true_outcome(redis_server
             # while the race runs, the counts rise and the pursuer advances
             seen_started, seen_distance = set(), set()
             while not sim.done():
-                state = (await client.get("/api/state")).json()
+                response = await client.get("/api/state")
+                if response.status_code != 200:  # the first tick has not run yet
+                    await asyncio.sleep(0.1)
+                    continue
+                state = response.json()
                 seen_started.add(state["counts"]["started"])
                 seen_distance.add(state["pursuer"]["distance_m"])
                 await asyncio.sleep(0.3)
@@ -80,6 +86,15 @@ async def test_simulated_race_reaches_the_api_with_the_true_outcome(redis_server
             assert final["won"] == report.winners and f"{report.winners:,} runners beat him" in final["text"]
             caught = next(e for e in events if e["kind"] == "caught")
             assert caught["bib"] and 0 < caught["at_m"] < paris.distance_m and "catches" in caught["text"]
+            csv_text = (await client.get("/api/results.csv")).text
+            rows = list(csv.DictReader(io.StringIO(csv_text)))
+            winners = [r for r in rows if r["status"] == "won"]
+            assert len(winners) == report.winners
+            assert [int(r["place"]) for r in winners] == list(range(1, report.winners + 1))
+            assert [r["finish_time"] for r in winners] == sorted(r["finish_time"] for r in winners)
+            assert all(float(r["margin_s"]) > 0 for r in winners)
+            assert sum(1 for r in rows if r["status"] == "caught" and r["caught_at_m"]) == state["counts"]["caught"]
+
             keys = [e["key"] for e in events]
             assert len(keys) == len(set(keys)), "no event twice"
     finally:
