@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 import time
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from live.engine import LiveEngine
 from live.snapshot import CAUGHT, STATUSES, Snapshot
 
 MAX_PAGE = 500
+_STREAM_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
 DEFAULT_PAGE = 50
 MAT_ONLINE_S = 120.0  # a mat that read nothing for this long while connected shows as silent
 
@@ -62,6 +64,7 @@ class RaceAPI:
             Route("/api/runners/{bib}", self.get_runner),
             Route("/api/mats", self.get_mats),
             Route("/api/results.csv", self.results_csv),
+            Route("/api/events", self.list_events),
         ]
 
     def _snapshot(self) -> Snapshot | None:
@@ -286,6 +289,26 @@ class RaceAPI:
                 }
             )
         return JSONResponse(out)
+
+    async def list_events(self, request: Request) -> JSONResponse:
+        """Events after ``after`` (a stream id; from the start when absent), oldest first, paged."""
+        after = request.query_params.get("after", "0-0")
+        if not _STREAM_ID.match(after):
+            return error(400, f"after must be an event id like 1700000000000-0, got {after[:40]!r}")
+        try:
+            limit = int(request.query_params.get("limit", 100))
+        except ValueError:
+            return error(400, "limit must be a whole number")
+        if not 1 <= limit <= MAX_PAGE:
+            return error(400, f"limit must be 1–{MAX_PAGE}")
+        if kind := request.query_params.get("kind"):
+            kinds = set(kind.split(","))
+        events = await self.engine.store.events_after(after, count=limit if not kind else 10_000)
+        if kind:
+            events = [e for e in events if e["kind"] in kinds][:limit]
+        for e in events:
+            e["time"] = self.iso(float(e["time"]))  # type: ignore[arg-type]
+        return JSONResponse(events)
 
     async def results_csv(self, request: Request) -> Response:
         """Results export: winners by finish time, then everyone else by status and distance."""

@@ -122,3 +122,21 @@ async def test_mats_report_health(api):
         "clock_offset_s",
     }
     assert all(keys <= set(m) for m in mats.values())
+
+
+async def test_events_are_listed_in_order_and_paged(api, paris):
+    client, _ = api
+
+    async def some_events():
+        return (await client.get("/api/events")).json()
+
+    events = await eventually(some_events)
+    assert all({"id", "time", "kind", "text", "level"} <= set(e) for e in events)
+    assert [e["id"] for e in events] == sorted(e["id"] for e in events)
+    first = events[0]["id"]
+    later = (await client.get("/api/events", params={"after": first})).json()
+    assert [e["id"] for e in later] == [e["id"] for e in events[1:]][: len(later)]
+    assert (await client.get("/api/events", params={"after": "drop table"})).status_code == 400
+    assert (await client.get("/api/events", params={"limit": 0})).status_code == 400
+    alerts = (await client.get("/api/events", params={"kind": "unknown_chip"})).json()
+    assert [e["chip"] for e in alerts] == ["NOBODY42"]
