@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from live.projection import last_read, project
+from live.schedule import SpeedSchedule
 from live.snapshot import AHEAD, CAUGHT, DNF, DQ, REGISTERED, STARTED, WON
 
 UNCERTAINTY_SHARE = 0.03  # forecast band: ±3 % of a runner's remaining time
@@ -42,10 +43,26 @@ class ChaseResult:
 
 
 def pursuer_position(
-    times: np.ndarray, at_m: np.ndarray, planned_speed_m_s: float, gun: float | None, planned_start: float, now: float
+    times: np.ndarray,
+    at_m: np.ndarray,
+    planned_speed_m_s: float,
+    gun: float | None,
+    planned_start: float,
+    now: float,
+    schedule: SpeedSchedule | None = None,
 ) -> PursuerPosition:
-    """Where the pursuer is: from his passings, else from his gun (or planned start) at planned pace."""
+    """Where the pursuer is: from his passings, else from his gun (or planned start) at planned pace
+    or, for a catcher car, along his speed schedule."""
     distance = float(at_m[-1])
+    if schedule is not None and np.isnan(times).all():
+        start = gun if gun is not None else planned_start
+        elapsed = now - start
+        status = "running" if gun is not None and elapsed >= 0 else "waiting"
+        d = float(schedule.distance_at(elapsed)) if elapsed >= 0 else planned_speed_m_s * elapsed
+        finish_at = start + float(schedule.elapsed_at(distance))
+        if d >= distance:
+            return PursuerPosition("finished", distance, schedule.speed_at(elapsed), finish_at, finish_at)
+        return PursuerPosition(status, d, schedule.speed_at(max(elapsed, 0.0)), None, finish_at)
     row = times[None, :]
     last = int(last_read(row)[0])
     if last == len(at_m) - 1:

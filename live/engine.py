@@ -89,7 +89,13 @@ class LiveEngine:
         pursuer_speed = 1000.0 / race.pursuer.pace_s_per_km
         pursuer_start = self.expected_pursuer_start()
         pursuer = pursuer_position(
-            self.pursuer_times, self.at_m, pursuer_speed, self.guns.get("pursuer"), pursuer_start, now
+            self.pursuer_times,
+            self.at_m,
+            pursuer_speed,
+            self.guns.get("pursuer"),
+            pursuer_start,
+            now,
+            race.pursuer.schedule,
         )
         pen_starts = np.array(
             [self.guns.get(f"pen:{p.id}", pursuer_start - p.head_start_s) for p in race.pens], dtype=float

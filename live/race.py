@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from live.course import Course
+from live.schedule import SpeedSchedule
 
 MAT_SPREAD_LIMIT_M = 40.0  # the avenue is 70 m wide; a mat spans one carriageway
 PARTICIPANT_COLUMNS = ("bib", "chip", "name", "pen", "sex", "category", "declared_s")
@@ -75,6 +76,7 @@ class Pursuer:
     name: str
     pace_s_per_km: float
     planned_start: datetime
+    schedule: SpeedSchedule | None = None  # a catcher car: speeds by time since his start
 
 
 @dataclass(frozen=True)
@@ -188,11 +190,14 @@ def load_race(directory: Path | str) -> Race:
             )
 
     pursuer_start = datetime.combine(day, cfg.time("pursuer.start"), tzinfo=tz)
+    schedule = _load_schedule(cfg)
+    pace_default: object = 3600.0 / schedule.steps[0][1] if schedule else _Toml._MISSING
     pursuer = Pursuer(
         bib=cfg.str("pursuer.bib"),
         name=cfg.str("pursuer.name"),
-        pace_s_per_km=cfg.number("pursuer.pace_s_per_km", positive=True),
+        pace_s_per_km=cfg.number("pursuer.pace_s_per_km", default=pace_default, positive=True),
         planned_start=pursuer_start,
+        schedule=schedule,
     )
 
     pens = []
@@ -318,6 +323,18 @@ class _Toml:
             return time.fromisoformat(str(value))
         except ValueError as exc:
             raise RaceError(self.path, key, f"must be a local time HH:MM:SS, got {value!r}") from exc
+
+
+def _load_schedule(cfg: _Toml) -> SpeedSchedule | None:
+    """``[pursuer] schedule = [[0, 15], [3600, 16], …]``: km/h from seconds after his start."""
+    raw = cfg.get("pursuer.schedule")
+    if raw is None:
+        return None
+    try:
+        steps = tuple((float(a), float(b)) for a, b in raw)  # type: ignore[union-attr]
+        return SpeedSchedule(steps)
+    except (TypeError, ValueError) as exc:
+        raise RaceError(cfg.path, "pursuer.schedule", f"must be [[seconds, km/h], …] from 0 s: {exc}") from exc
 
 
 def _load_course(root: Path, cfg: _Toml) -> Course:

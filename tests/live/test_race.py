@@ -123,3 +123,12 @@ def test_pursuer_must_be_a_participant(race_dir):
     _edit(race_dir / "race.toml", 'bib = "1"', 'bib = "99999"')
     with pytest.raises(RaceError, match=r"race.toml: pursuer.bib: bib '99999' is not in participants.csv"):
         load_race(race_dir)
+
+
+def test_a_catcher_car_schedule_replaces_the_pace(race_dir):
+    _edit(race_dir / "race.toml", "pace_s_per_km = 173", "schedule = [[0, 15], [3600, 16], [7200, 17]]")
+    race = load_race(race_dir)
+    assert race.pursuer.schedule is not None and race.pursuer.pace_s_per_km == 240
+    _edit(race_dir / "race.toml", "schedule = [[0, 15]", "schedule = [[60, 15]")
+    with pytest.raises(RaceError, match="pursuer.schedule: must be"):
+        load_race(race_dir)
