@@ -94,6 +94,32 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Expected winners per pen for the race's head starts, and head starts that meet the quota."""
+    from live.plan import plan_race
+
+    race = _race(args.race)
+    try:
+        plans = plan_race(race, quota=args.quota, sigma=args.sigma)
+    except ValueError as exc:
+        print(f"pursuit plan: {exc}", file=sys.stderr)
+        return 2
+    quota = args.quota if args.quota is not None else race.quota
+    total = sum(p.expected for p in plans)
+    print(f"{race.name}: quota {quota:,}, pursuer {race.pursuer.pace_s_per_km:.0f} s/km")
+    header = ("pen", "runners", "head start", "expected", "band", "fair share", "proposed", "then")
+    widths = (-6, 8, 12, 10, 13, 12, 10, 8)
+    print("".join(f"{h:<{-w}}" if w < 0 else f"{h:>{w}}" for h, w in zip(header, widths, strict=True)))
+    for p in plans:
+        print(f"{p.pen:<6}{p.runners:>8,}{p.head_start_s / 60:>10.1f} m{p.expected:>10.0f}{f'{p.low}–{p.high}':>13}"
+              f"{p.fair_share:>12.0f}{p.proposed_head_start_s / 60:>8.1f} m{p.proposed_expected:>8.0f}")  # fmt: skip
+    print(f"{'all':<6}{sum(p.runners for p in plans):>8,}{'':>12}{total:>10.0f}")
+    starved = [p.pen for p in plans if p.expected < 0.25 * p.fair_share]
+    if starved:
+        print(f"warning: pen(s) {', '.join(starved)} can hardly win with these head starts")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pursuit", description="Race-day tracking for chase races.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
@@ -125,6 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=int, default=8000, help="web port")
         p.add_argument("--ingest-port", type=int, default=None, help="ChronoTrack port (default: the race's)")
         p.set_defaults(func=lambda a, i=ingest, w=web: cmd_serve(a, ingest=i, web=w))
+
+    plan = sub.add_parser("plan", help="pre-race: expected winners per pen vs quota; head starts that meet it")
+    plan.add_argument("--race", help="race directory (default: the Paris J-1000)")
+    plan.add_argument("--quota", type=int, help="winners wanted (default: the race's quota)")
+    plan.add_argument("--sigma", type=float, default=0.06, help="spread of actual vs declared times (log scale)")
+    plan.set_defaults(func=cmd_plan)
 
     ev = sub.add_parser("evaluate", help="replay a results file with splits as a chase; report prediction accuracy")
     ev.add_argument("--results", nargs="+", required=True, help="results file(s) with 5 km splits (pipe-separated)")

@@ -1,0 +1,88 @@
+"""Pre-race handicap planning: how many runners of each pen will beat the pursuer, and which
+head starts would meet the race's quota with a fair share for every pen.
+
+A runner's time is uncertain around his declared time (log-normal, ``sigma``); he wins if it is
+shorter than his pen's head start plus the pursuer's time. Expected winners are the sum of the
+runners' win probabilities; the band adds ±2 standard deviations of that sum.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from live.race import Race
+
+DECLARED_SIGMA = 0.06  # spread of actual vs declared 5 km time (log scale)
+
+
+@dataclass(frozen=True)
+class PenPlan:
+    pen: str
+    runners: int
+    head_start_s: float
+    expected: float
+    low: int
+    high: int
+    proposed_head_start_s: float
+    proposed_expected: float
+    fair_share: float
+
+
+def _win_probability(declared_s: np.ndarray, deadline_s: float, sigma: float) -> np.ndarray:
+    z = (math.log(max(deadline_s, 1.0)) - np.log(declared_s)) / sigma
+    return 0.5 * (1.0 + np.vectorize(math.erf)(z / math.sqrt(2.0)))
+
+
+def expected_winners(
+    declared_s: np.ndarray, head_start_s: float, pursuer_s: float, sigma: float
+) -> tuple[float, float]:
+    """Expected winners and the standard deviation of that count."""
+    if len(declared_s) == 0:
+        return 0.0, 0.0
+    p = _win_probability(declared_s, head_start_s + pursuer_s, sigma)
+    return float(p.sum()), float(np.sqrt((p * (1 - p)).sum()))
+
+
+def head_start_for(declared_s: np.ndarray, target: float, pursuer_s: float, sigma: float) -> float:
+    """The head start (s) at which ``target`` runners of the pen are expected to win."""
+    lo, hi = 0.0, 4 * 3600.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if expected_winners(declared_s, mid, pursuer_s, sigma)[0] < target:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def plan_race(race: Race, quota: int | None = None, sigma: float = DECLARED_SIGMA) -> list[PenPlan]:
+    """Expected winners per pen with the race's head starts, and head starts that meet ``quota``."""
+    quota = quota if quota is not None else race.quota
+    if quota is None:
+        raise ValueError("no quota: give one, or set race.quota in race.toml")
+    pursuer_s = race.pursuer.pace_s_per_km * race.distance_m / 1000.0
+    runners = [p for p in race.participants if p.bib != race.pursuer.bib]
+    total = len(runners)
+    plans = []
+    for pen in race.pens:
+        declared = np.array([p.declared_s for p in runners if p.pen == pen.id and p.declared_s], dtype=float)
+        expected, sd = expected_winners(declared, pen.head_start_s, pursuer_s, sigma)
+        share = quota * len(declared) / total if total else 0.0
+        proposed = head_start_for(declared, share, pursuer_s, sigma) if len(declared) else pen.head_start_s
+        plans.append(
+            PenPlan(
+                pen=pen.id,
+                runners=len(declared),
+                head_start_s=pen.head_start_s,
+                expected=expected,
+                low=max(0, math.floor(expected - 2 * sd)),
+                high=math.ceil(expected + 2 * sd),
+                proposed_head_start_s=round(proposed),
+                proposed_expected=expected_winners(declared, round(proposed), pursuer_s, sigma)[0],
+                fair_share=share,
+            )
+        )
+    return plans

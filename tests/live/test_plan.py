@@ -1,0 +1,45 @@
+"""`pursuit plan`: expected winners per pen, and head starts that meet the quota fairly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from live.plan import expected_winners, head_start_for, plan_race
+from simulator.trajectory import plan_race as simulate_plan
+
+
+def test_expected_winners_of_one_runner_is_his_win_probability():
+    # declared 20:00, pursuer 14:25: a head start of 5:35 makes it a coin toss
+    expected, sd = expected_winners(np.array([1200.0]), 335.0, 865.0, 0.06)
+    assert expected == pytest.approx(0.5) and sd == pytest.approx(0.5)
+
+
+def test_head_start_meets_its_target():
+    declared = np.linspace(1300, 1700, 101)
+    h = head_start_for(declared, 30.0, 865.0, 0.06)
+    assert expected_winners(declared, h, 865.0, 0.06)[0] == pytest.approx(30.0, abs=0.01)
+
+
+def test_the_j1000_plan_says_the_quota_will_be_blown_and_pens_4_5_starved(paris):
+    plans = plan_race(paris)
+    total = sum(p.expected for p in plans)
+    truth = sum(simulate_plan(paris, 0.0, seed=2021).winners().values())
+    assert total > 2 * paris.quota, "the organisers' 400–600 was never going to hold"
+    assert abs(total - truth) / truth < 0.15, "the plan agrees with a simulation of the race"
+    by_pen = {p.pen: p for p in plans}
+    assert by_pen["5"].expected < 0.25 * by_pen["5"].fair_share
+    # the proposal: every pen near its fair share, the quota met overall
+    assert sum(p.proposed_expected for p in plans) == pytest.approx(paris.quota, abs=5)
+    assert all(abs(p.proposed_expected - p.fair_share) < 2 for p in plans)
+    assert by_pen["1"].proposed_head_start_s < by_pen["1"].head_start_s
+    assert by_pen["5"].proposed_head_start_s > by_pen["5"].head_start_s
+
+
+def test_cli_prints_the_table():
+    result = subprocess.run([sys.executable, "-m", "pursuit.cli", "plan"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "fair share" in result.stdout and "pen(s) 4, 5 can hardly win" in result.stdout
