@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 import numpy as np
 
 from live.chase import evaluate, field_fade_per_m, forecast_winners, pursuer_position
+from live.projection import last_read
 from live.race import Race
 from live.snapshot import AHEAD, CAUGHT, DNF, DQ, STATUSES, WON, Forecast, PursuerState, Snapshot
 from live.store import Store
@@ -38,6 +39,7 @@ class LiveEngine:
         self.runner_pen_index = np.array([self.pen_gun_index[p.pen] for p in runners], dtype=int)
         self.guns: dict[str, float] = {}
         self.last_id = "0-0"
+        self.last_tp = np.full(len(runners), -1)
         self.snapshot: Snapshot | None = None
         self.tick_ms = 0.0
         self.listeners: list[Callable[[Snapshot], Awaitable[None]]] = []  # called after every tick
@@ -75,6 +77,7 @@ class LiveEngine:
         clock = await self.store.clock()
         started = time.perf_counter()
         self.snapshot = self.compute(clock.now())
+        self.last_tp = last_read(self.times)
         self.tick_ms = (time.perf_counter() - started) * 1000
         for listener in self.listeners:
             try:

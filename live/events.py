@@ -60,7 +60,7 @@ class EventDetector:
             keys = await self.store.redis.hkeys(self.store.keys.event_keys)
             self.emitted = {k.decode() for k in keys}
         pending = self.pursuer_events(snap) + self.catch_events(snap) + self.winner_events(snap)
-        pending += self.forecast_event(snap) + self.missed_mat_alerts(snap)
+        pending += self.forecast_event(snap) + self.missed_mat_alerts(snap) + self.overdue_alerts(snap)
         if time.time() - self.health_checked > HEALTH_EVERY_S:
             self.health_checked = time.time()
             pending += await self.reader_alerts(snap)
@@ -262,6 +262,24 @@ class EventDetector:
                     snap.now,
                     f"ALERT: bib {bib} was not read at {point.mat} ({point.at_m / 1000:.2f} km) but was read later.",
                     {"level": "alert", **self._runner(bib, int(row), snap), "mat": point.mat, "at_m": point.at_m},
+                )  # fmt: skip
+            )
+        return out
+
+    def overdue_alerts(self, snap: Snapshot) -> list[_Pending]:
+        """Runners expected at their next mat and late by a margin (hurt, stopped, or a missed read)."""
+        out = []
+        for row in np.flatnonzero(snap.overdue):
+            bib = str(snap.bibs[row])
+            last = int(self.engine.last_tp[row])
+            nxt = self.race.timing_points[min(last + 1, len(self.race.timing_points) - 1)]
+            out.append(
+                _Pending(
+                    f"overdue:{bib}:{nxt.index}",
+                    "runner_overdue",
+                    snap.now,
+                    f"ALERT: bib {bib} is overdue at {nxt.mat} ({nxt.at_m / 1000:.2f} km).",
+                    {"level": "alert", **self._runner(bib, int(row), snap), "mat": nxt.mat, "at_m": nxt.at_m},
                 )  # fmt: skip
             )
         return out

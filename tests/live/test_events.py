@@ -82,3 +82,15 @@ async def test_runner_missing_a_mat_and_unknown_chip_are_alerts(race_day, paris)
     assert alerts["runner_missed_mat"]["bib"] == runner.bib and alerts["runner_missed_mat"]["mat"] == "marbeuf"
     assert alerts["unknown_chip"]["chip"] == "FFFF01"
     assert "worn by no participant" in alerts["unknown_chip"]["text"]
+
+
+async def test_a_runner_late_at_his_next_mat_is_overdue(race_day, paris):
+    store, t0, now = race_day
+    runner = paris.participants[9]
+    # 400 m in 150 s, then nothing for 25 minutes: expected at concorde long ago
+    await store.apply_reads(
+        [RawRead("start", runner.chips[0], now - 1650), RawRead("marbeuf", runner.chips[0], now - 1500)], wall_s=now
+    )
+    events = await detect(store, paris)
+    overdue = [e for e in events if e["kind"] == "runner_overdue"]
+    assert [(e["bib"], e["mat"]) for e in overdue] == [(runner.bib, "concorde")]
