@@ -50,10 +50,22 @@ def pursuer_position(
     planned_start: float,
     now: float,
     schedule: SpeedSchedule | None = None,
+    gps: tuple[float, float] | None = None,
 ) -> PursuerPosition:
     """Where the pursuer is: from his passings, else from his gun (or planned start) at planned pace
-    or, for a catcher car, along his speed schedule."""
+    or, for a catcher car, along his speed schedule. ``gps`` (distance along the course, unix time)
+    is a GPS fix projected onto the course: it counts when it is newer than his last passing."""
     distance = float(at_m[-1])
+    read = np.flatnonzero(~np.isnan(times))
+    if gps is not None and not (len(read) and read[-1] == len(at_m) - 1):
+        gps_m, gps_t = gps
+        last_t = times[read[-1]] if len(read) else -np.inf
+        if gps_t > last_t and now >= gps_t:
+            v = planned_speed_m_s
+            if len(read) and gps_t > times[read[-1]] and gps_m > at_m[read[-1]]:
+                v = (gps_m - at_m[read[-1]]) / (gps_t - times[read[-1]])
+            d = min(gps_m + v * (now - gps_t), distance)
+            return PursuerPosition("running", d, v, None, now + (distance - d) / v)
     if schedule is not None and np.isnan(times).all():
         start = gun if gun is not None else planned_start
         elapsed = now - start

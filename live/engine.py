@@ -38,6 +38,7 @@ class LiveEngine:
         self.pen_gun_index = {p.id: i for i, p in enumerate(race.pens)}
         self.runner_pen_index = np.array([self.pen_gun_index[p.pen] for p in runners], dtype=int)
         self.guns: dict[str, float] = {}
+        self.gps: tuple[float, float, float] | None = None  # lat, lon, t of the pursuer's last fix
         self.last_id = "0-0"
         self.last_tp = np.full(len(runners), -1)
         self.snapshot: Snapshot | None = None
@@ -69,6 +70,7 @@ class LiveEngine:
             if len(batch) < 50_000:
                 break
         self.guns = await self.store.guns()
+        self.gps = await self.store.pursuer_gps()
         manual = await self.store.manual_statuses()
         self.manual_status[:] = 0
         for bib, status in manual.items():
@@ -99,6 +101,7 @@ class LiveEngine:
             pursuer_start,
             now,
             race.pursuer.schedule,
+            self._gps_on_course(pursuer_start, pursuer_speed, now),
         )
         pen_starts = np.array(
             [self.guns.get(f"pen:{p.id}", pursuer_start - p.head_start_s) for p in race.pens], dtype=float
@@ -170,6 +173,14 @@ class LiveEngine:
             forecast=Forecast(winners=expected, low=low, high=high, quota=race.quota, by_pen=by_pen),
             index=self.row,
         )
+
+    def _gps_on_course(self, start: float, speed_m_s: float, now: float) -> tuple[float, float] | None:
+        """The pursuer's GPS fix as (distance along the course, time), if any and not from the future."""
+        if self.gps is None or self.gps[2] > now:
+            return None
+        lat, lon, t = self.gps
+        expected_m = max(0.0, min(speed_m_s * (t - start), self.race.distance_m))
+        return self.race.course.locate(lat, lon, near_m=expected_m), t
 
     def expected_pursuer_start(self) -> float:
         """The pursuer's gun if fired; else implied by the pens already released and their head starts."""

@@ -71,6 +71,11 @@ class RaceKeys:
         return f"{self.prefix}:manual-status"
 
     @property
+    def pursuer_gps(self) -> str:
+        """Hash: the pursuer's latest GPS fix (lat, lon, t)."""
+        return f"{self.prefix}:gps"
+
+    @property
     def clock(self) -> str:
         """Hash: the race clock (origin_wall, origin_race, speed)."""
         return f"{self.prefix}:clock"

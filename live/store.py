@@ -171,6 +171,14 @@ end
 return moved
 """
 
+# KEYS: gps hash. ARGV: lat, lon, t. Out-of-order fixes never move the pursuer back in time.
+_NEWER_GPS = """
+local t = redis.call('HGET', KEYS[1], 't')
+if t and tonumber(t) >= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], 'lat', ARGV[1], 'lon', ARGV[2], 't', ARGV[3])
+return 1
+"""
+
 # KEYS: event dedupe hash, events stream. ARGV: key, kind, time, text, data JSON.
 # Several web processes detect the same event; only the first appends it.
 _EMIT_ONCE = """
@@ -211,6 +219,7 @@ class Store:
         self._emit_once = redis.register_script(_EMIT_ONCE)
         self._void = redis.register_script(_VOID_CROSSING)
         self._assign = redis.register_script(_ASSIGN_CHIP)
+        self._gps = redis.register_script(_NEWER_GPS)
         self._tps_of_mat = {m.id: ",".join(str(tp.index) for tp in race.timing_points_of(m.id)) for m in race.mats}
 
     async def setup(self) -> None:
@@ -283,6 +292,17 @@ class Store:
         pairs = [x for m in self.race.mats for x in (m.id, self._tps_of_mat[m.id])]
         keys = [self.keys.chips, self.keys.crossings, self.keys.passings, self.keys.unknown_chips]
         return int(await self._assign(keys=keys, args=[chip, bib, BURST_WINDOW_S, *pairs]))
+
+    async def set_pursuer_gps(self, lat: float, lon: float, time_s: float) -> bool:
+        """Keep the pursuer's GPS fix if it is newer than the one held; True if kept."""
+        kept = await self._gps(keys=[self.keys.pursuer_gps], args=[repr(lat), repr(lon), repr(float(time_s))])
+        return bool(kept)
+
+    async def pursuer_gps(self) -> tuple[float, float, float] | None:
+        raw = await self.redis.hmget(self.keys.pursuer_gps, ["lat", "lon", "t"])
+        if any(v is None for v in raw):
+            return None
+        return float(raw[0]), float(raw[1]), float(raw[2])
 
     async def set_manual_status(self, bib: str, status: str | None) -> None:
         """``dnf`` or ``dq`` for a runner; None clears it."""

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.routing import Route
 
+from ingest.json_server import JsonIngest
 from live.admin import AdminAPI
 from live.api import JSONResponse, RaceAPI, error
 from live.engine import LiveEngine
@@ -63,7 +64,7 @@ def create_app(race: Race, redis_url: str, *, dashboard: bool = True) -> FastAPI
     async def api_not_found(request: Request) -> JSONResponse:
         return error(404, f"no such API endpoint: {request.url.path}")
 
-    for route in [*api.routes(), *AdminAPI(engine).routes()]:
+    for route in [*api.routes(), *AdminAPI(engine).routes(), *JsonIngest(race, store).routes()]:
         app.router.routes.append(route)
     app.router.routes.append(Route("/healthz", healthz))
     app.router.routes.append(Route("/api/{path:path}", api_not_found, methods=["GET", "POST", "PUT", "DELETE"]))

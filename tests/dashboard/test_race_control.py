@@ -70,7 +70,8 @@ async def test_race_control_shows_the_course_and_the_race_moving(redis_server, r
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
             await page.goto(base + "/")
-            await page.wait_for_function("document.querySelector('#kpi-started').innerText !== '–'", timeout=15000)
+            started = "document.querySelector('#kpi-started')"
+            await page.wait_for_function(f"{started} && {started}.innerText !== '–'", timeout=20000)
             first = await page.inner_text("#kpi-started")
             await page.wait_for_function(
                 f"document.querySelector('#kpi-started').innerText !== {first!r}", timeout=20000

@@ -1,0 +1,119 @@
+"""The native JSON reader protocol over WebSocket at ``/ingest/ws`` on the web port.
+
+A reader connects with ``?reader=<id>`` and its token (``Authorization: Bearer <token>`` or
+``&token=``); tokens come from ``PURSUIT_READER_TOKENS`` (``reader=token,reader=token``). The
+reader id is the mat it stands at; the reader ``gps`` carries the pursuer's GPS fixes. Each
+message is journaled, then its good items applied; every bad item is answered, logged and counted.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import time
+
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from ingest.protocols.json_lines import GpsFix, JsonRead, parse_message
+from live.race import Race
+from live.store import RawRead, Store
+
+log = logging.getLogger(__name__)
+
+TOKENS_ENV = "PURSUIT_READER_TOKENS"
+GPS_READER = "gps"
+MAX_MESSAGES_PER_S = 50
+
+
+def reader_tokens(env: str | None = None) -> dict[str, str]:
+    """``reader=token`` pairs from the environment."""
+    raw = env if env is not None else os.environ.get(TOKENS_ENV, "")
+    pairs = (p.split("=", 1) for p in raw.split(",") if "=" in p)
+    return {r.strip(): t.strip() for r, t in pairs if r.strip() and t.strip()}
+
+
+class JsonIngest:
+    """WebSocket endpoint for JSON readers of one race."""
+
+    def __init__(self, race: Race, store: Store, tokens: dict[str, str] | None = None) -> None:
+        self.race = race
+        self.store = store
+        self.tokens = reader_tokens() if tokens is None else tokens
+
+    def routes(self) -> list[WebSocketRoute]:
+        return [WebSocketRoute("/ingest/ws", self.endpoint)]
+
+    def _authenticate(self, ws: WebSocket) -> tuple[str | None, str]:
+        reader = ws.query_params.get("reader", "")
+        header = ws.headers.get("authorization", "")
+        token = header[7:] if header.lower().startswith("bearer ") else ws.query_params.get("token", "")
+        expected = self.tokens.get(reader)
+        if not reader:
+            return None, "no ?reader= given"
+        if expected is None:
+            return None, f"reader {reader!r} is not registered (set {TOKENS_ENV})"
+        if not hmac.compare_digest(token.encode(), expected.encode()):
+            return None, f"wrong token for reader {reader!r}"
+        if reader != GPS_READER and self.race.mat_for_location(reader) is None:
+            return None, f"reader {reader!r} is no mat of race {self.race.id!r}"
+        return reader, ""
+
+    async def endpoint(self, ws: WebSocket) -> None:
+        reader, why = self._authenticate(ws)
+        if reader is None:
+            log.warning("JSON reader refused from %s: %s", ws.client, why)
+            await self.store.count_error(None, f"json reader refused: {why}")
+            await ws.close(code=1008, reason=why[:120])
+            return
+        await ws.accept()
+        mat = self.race.mat_for_location(reader)
+        if mat:
+            await self.store.set_connected(mat, +1)
+        window_start, in_window = time.monotonic(), 0
+        try:
+            while True:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                raw = message.get("bytes") or (message.get("text") or "").encode()
+                in_window += 1
+                if time.monotonic() - window_start > 1.0:
+                    window_start, in_window = time.monotonic(), 1
+                if in_window > MAX_MESSAGES_PER_S:
+                    await self.store.count_error(mat, f"reader {reader!r} exceeded {MAX_MESSAGES_PER_S} messages/s")
+                    await ws.close(code=1008, reason="message rate limit exceeded")
+                    break
+                await ws.send_json(await self._apply(reader, mat, raw))
+        except WebSocketDisconnect:
+            pass
+        finally:
+            if mat:
+                await self.store.set_connected(mat, -1)
+
+    async def _apply(self, reader: str, mat: str | None, raw: bytes) -> dict[str, object]:
+        wall = time.time()
+        await self.store.journal(
+            [{"proto": "json", "reader": reader, "wall": repr(wall), "line": raw.decode("utf-8", "replace")}]
+        )
+        items, errors = parse_message(raw)
+        reasons = [f"{e.reason}" for e in errors]
+        reads: list[RawRead] = []
+        for item in items:
+            if isinstance(item, GpsFix):
+                if reader != GPS_READER:
+                    reasons.append(f"reader {reader!r} may not send GPS fixes (only {GPS_READER!r})")
+                    continue
+                await self.store.set_pursuer_gps(item.lat, item.lon, item.time)
+            elif isinstance(item, JsonRead):
+                if item.reader != reader or mat is None:
+                    reasons.append(f"read names reader {item.reader!r} but this connection is {reader!r}")
+                    continue
+                reads.append(RawRead(mat=mat, chip=item.chip, time=item.time))
+        for reason in reasons:
+            log.warning("JSON reader %r: rejected: %s: %r", reader, reason, raw[:120])
+            await self.store.count_error(mat, f"{reason}: {raw[:120]!r}")
+        if reads:
+            await self.store.apply_reads(reads, wall)
+        return {"accepted": len(items) - (len(reasons) - len(errors)), "rejected": len(reasons), "errors": reasons[:20]}
