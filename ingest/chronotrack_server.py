@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from ingest.protocols import chronotrack as ctp
-from live.clock import RaceClock
+from ingest.tcp import READ_CHUNK_BYTES, ReaderServer
 from live.race import Race
 from live.store import RawRead, Store
 
@@ -21,8 +21,6 @@ log = logging.getLogger(__name__)
 
 SERVER_NAME = "pursuit"
 SERVER_VERSION = "0.1"
-READ_CHUNK_BYTES = 65_536
-CLOCK_REFRESH_S = 1.0
 LOCATIONS_TIMEOUT_S = 2.0  # a reader that ignores getlocations is started from its first line
 
 
@@ -43,48 +41,16 @@ class _Connection:
         return f"reader {self.name!r} at {self.peer}"
 
 
-class ChronoTrackServer:
+class ChronoTrackServer(ReaderServer):
     """Accepts ChronoTrack decoders (or SimpleClient) on a TCP port and ingests their reads."""
 
+    protocol = "ChronoTrack CTP01"
+
     def __init__(self, race: Race, store: Store, host: str = "0.0.0.0", port: int | None = None) -> None:
-        self.race = race
-        self.store = store
-        self.host = host
-        self.port = race.readers.chronotrack if port is None else port
-        self._server: asyncio.Server | None = None
-        self._clock: RaceClock = RaceClock.real_time()
-        self._clock_read_at = 0.0
-        self._handlers: set[asyncio.Task[None]] = set()
+        super().__init__(race, store, host, race.readers.chronotrack if port is None else port)
 
-    async def start(self) -> None:
-        """Listen; the bound port is in :attr:`port` (useful with port 0)."""
-        self._server = await asyncio.start_server(self._handle, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-        log.info("ChronoTrack CTP01 server listening on %s:%d", self.host, self.port)
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            for task in list(self._handlers):
-                task.cancel()
-            await asyncio.gather(*self._handlers, return_exceptions=True)
-            await self._server.wait_closed()
-
-    async def _now(self) -> float:
-        wall = time.time()
-        if wall - self._clock_read_at > CLOCK_REFRESH_S:
-            self._clock = await self.store.clock()
-            self._clock_read_at = wall
-        return self._clock.at_wall(wall)
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._handlers.add(task)
-        host, port = writer.get_extra_info("peername")[:2]
-        peer = f"{host}:{port}"
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> None:
         conn = _Connection(peer=peer)
-        log.info("ChronoTrack connection from %s", peer)
         writer.write(f"{SERVER_NAME}~{SERVER_VERSION}~CTP01\r\n".encode())
         buffer = b""
         discarding = False
@@ -114,13 +80,7 @@ class ChronoTrackServer:
                 if replies:
                     writer.write("".join(f"{r}\r\n" for r in replies).encode())
                     await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError) as exc:
-            log.warning("%s dropped: %s", conn.who, exc)
-        except asyncio.CancelledError:
-            log.info("%s: closing, the server shuts down", conn.who)
         finally:
-            self._handlers.discard(task)
-            writer.close()
             for mat in conn.mats:
                 await asyncio.shield(self.store.set_connected(mat, -1))
             log.info("%s closed after %d lines, %d errors", conn.who, conn.lines, conn.errors)
@@ -136,7 +96,7 @@ class ChronoTrackServer:
         await self.store.journal(
             [{"proto": "ctp01", "reader": conn.peer, "wall": repr(wall), "line": ln.decode("latin-1")} for ln in lines]
         )
-        now = await self._now()
+        now = await self.now()
         replies: list[str] = []
         reads: list[RawRead] = []
         gaps: dict[str, int] = {}
@@ -232,5 +192,4 @@ class ChronoTrackServer:
         conn.errors += 1
         if mat is None and len(conn.mats) == 1:
             mat = next(iter(conn.mats))
-        log.warning("%s: rejected line %r: %s", conn.who, raw[:120], reason)
-        await self.store.count_error(mat, f"{reason}: {raw[:120]!r}")
+        await self.reject(conn.who, mat, raw, reason)
