@@ -97,6 +97,7 @@ class ReaderPorts:
     """TCP ports of the reader protocols (vendor defaults, SPEC §5)."""
 
     chronotrack: int = 61611
+    mylaps: int = 3097
 
 
 @dataclass(frozen=True)
@@ -250,7 +251,10 @@ def load_race(directory: Path | str) -> Race:
         participants=participants,
         quota=quota,
         admin_token_env=cfg.str("race.admin_token_env", default="PURSUIT_ADMIN_TOKEN"),
-        readers=ReaderPorts(chronotrack=int(cfg.number("readers.chronotrack_port", default=61611))),
+        readers=ReaderPorts(
+            chronotrack=int(cfg.number("readers.chronotrack_port", default=61611)),
+            mylaps=int(cfg.number("readers.mylaps_port", default=3097)),
+        ),
         directory=root,
         _by_bib=by_bib,
         _by_chip=by_chip,

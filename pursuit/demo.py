@@ -13,6 +13,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from ingest.chronotrack_server import ChronoTrackServer
+from ingest.mylaps_server import MyLapsServer
 from live.clock import RaceClock
 from live.race import Race
 from live.store import Store
@@ -47,7 +48,7 @@ async def run_demo(
         redis_url = private.url
         print(f"redis: private redis-server on port {private.port} (data in {private.data_dir})", flush=True)
     redis = aioredis.Redis.from_url(redis_url)
-    ingest = None
+    ingest = mylaps = None
     try:
         store = Store(redis, race)
         await store.reset()
@@ -59,7 +60,14 @@ async def run_demo(
         wanted = ingest_port or race.readers.chronotrack
         ingest = ChronoTrackServer(race, store, host="127.0.0.1", port=wanted if _port_free(wanted) else free_port())
         await ingest.start()
-        print(f"ingest: ChronoTrack CTP01 on 127.0.0.1:{ingest.port}", flush=True)
+        mylaps_port = race.readers.mylaps
+        mylaps = MyLapsServer(
+            race, store, host="127.0.0.1", port=mylaps_port if _port_free(mylaps_port) else free_port()
+        )
+        await mylaps.start()
+        print(
+            f"ingest: ChronoTrack CTP01 on 127.0.0.1:{ingest.port}, MYLAPS T&S on 127.0.0.1:{mylaps.port}", flush=True
+        )
 
         web = uvicorn_server(create_app(race, redis_url), "127.0.0.1", port)
         web_task = asyncio.create_task(web.serve(), name="web")
@@ -84,8 +92,9 @@ async def run_demo(
             await sim_task
         return 0
     finally:
-        if ingest is not None:
-            await ingest.close()
+        for server in (ingest, mylaps):
+            if server is not None:
+                await server.close()
         await redis.aclose()
         if private is not None:
             private.stop()

@@ -40,8 +40,9 @@ async def serve(
     """The ingestor (if ``ingest``) and the web app (if ``port`` is given) until interrupted."""
     tasks = []
     if ingest:
-        ingestor, ingest_redis = await start_ingest(race, redis_url, host, ingest_port)
-        print(f"ingest: ChronoTrack CTP01 on {host}:{ingestor.port}", flush=True)
+        ingestors, ingest_redis = await start_ingest(race, redis_url, host, ingest_port)
+        for server in ingestors:
+            print(f"ingest: {server.protocol} on {host}:{server.port}", flush=True)
     if port is not None:
         web = uvicorn_server(create_app(race, redis_url), host, port)
         tasks.append(asyncio.create_task(web.serve()))
@@ -53,6 +54,7 @@ async def serve(
             await asyncio.Event().wait()
     finally:
         if ingest:
-            await ingestor.close()
+            for server in ingestors:
+                await server.close()
             await ingest_redis.aclose()
     return 0

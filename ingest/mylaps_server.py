@@ -1,0 +1,89 @@
+"""The MYLAPS Timing & Scoring TCP/IP exporter, V2 (and V1 ``Store``): the exporter connects to us.
+
+The exporter resends every unacknowledged message every 20 s and may send up to 10 at once, out of
+order; so every message is journaled and its records applied before ``AckPassing`` goes back, and
+a resend changes nothing (the store collapses it). The source name is the mat (or an alias).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from ingest.protocols import mylaps as ml
+from ingest.tcp import READ_CHUNK_BYTES, ReaderServer
+from live.race import Race
+from live.store import RawRead, Store
+
+log = logging.getLogger(__name__)
+
+SERVER_NAME = "pursuit"
+
+
+class MyLapsServer(ReaderServer):
+    """Accepts MYLAPS T&S exporters and ingests their passings and gun markers."""
+
+    protocol = "MYLAPS T&S"
+
+    def __init__(self, race: Race, store: Store, host: str = "0.0.0.0", port: int | None = None) -> None:
+        super().__init__(race, store, host, race.readers.mylaps if port is None else port)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> None:
+        buffer = b""
+        mats: set[str] = set()
+        try:
+            while chunk := await reader.read(READ_CHUNK_BYTES):
+                buffer += chunk
+                messages, buffer = ml.split_messages(buffer)
+                if len(buffer) > ml.MAX_MESSAGE_BYTES:
+                    await self.reject(f"exporter at {peer}", None, buffer[:200], "message without an end ('$')")
+                    buffer = b""
+                replies = []
+                for raw in messages:
+                    reply = await self._message(raw, peer, mats)
+                    if reply:
+                        replies.append(reply)
+                if replies:
+                    writer.write(b"".join(replies))
+                    await writer.drain()
+        finally:
+            for mat in mats:
+                await asyncio.shield(self.store.set_connected(mat, -1))
+
+    async def _message(self, raw: bytes, peer: str, mats: set[str]) -> bytes | None:
+        wall = time.time()
+        await self.store.journal(
+            [{"proto": "mylaps", "reader": peer, "wall": repr(wall), "line": raw.decode("latin-1")}]
+        )
+        msg = ml.parse_message(raw)
+        who = f"exporter at {peer}"
+        if isinstance(msg, ml.ParseError):
+            await self.reject(who, None, raw, msg.reason)
+            return None
+        mat = self.race.mat_for_location(msg.source)
+        if mat is not None and mat not in mats:
+            mats.add(mat)
+            await self.store.set_connected(mat, +1)
+        if isinstance(msg, ml.Message):
+            if msg.function == "Pong":
+                return ml.ack(SERVER_NAME, "AckPong", "Version2.1")
+            if msg.function == "Ping":
+                return ml.ack(SERVER_NAME, "AckPing")
+            return None
+        if mat is None:
+            await self.reject(who, None, raw, f"source {msg.source!r} is no mat of race {self.race.id!r}")
+            return None  # not acknowledged: the exporter keeps it until the race file knows the mat
+        now = await self.now()
+        if isinstance(msg, ml.Marker):
+            if msg.kind == "Gunshot" and msg.time is not None:
+                started = await self.store.record_gun(msg.time.resolve(self.race.timezone, now))
+                log.info("gunshot marker from %s at %s: %s", who, msg.source, started or "duplicate, ignored")
+            return ml.ack(SERVER_NAME, "AckMarker", msg.number)
+        for error in msg.errors:
+            await self.reject(f"{who} ({msg.source})", mat, raw, f"record {error.index}: {error.reason}")
+        reads = [RawRead(mat, r.chip, r.time.resolve(self.race.timezone, now)) for r in msg.records]
+        if reads:
+            await self.store.apply_reads(reads, wall)
+        # durable (journaled and applied) before the acknowledgement
+        return ml.ack(SERVER_NAME, "AckStore" if msg.v1 else "AckPassing", msg.number)
