@@ -120,6 +120,48 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _with_store(race: Race, work):  # type: ignore[no-untyped-def]
+    import redis.asyncio as aioredis
+
+    from live.store import Store
+
+    redis = aioredis.Redis.from_url(os.environ.get("REDIS_URL", DEFAULT_REDIS_URL))
+    try:
+        store = Store(redis, race)
+        await store.setup()
+        return await work(store)
+    finally:
+        await redis.aclose()
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Feed reader backup files through ingest (against REDIS_URL)."""
+    import orjson
+
+    from ingest.replay import replay_files
+
+    race = _race(args.race)
+    try:
+        report = asyncio.run(_with_store(race, lambda store: replay_files(race, store, args.files, args.date)))
+    except (OSError, ValueError) as exc:
+        print(f"pursuit replay: {exc}", file=sys.stderr)
+        return 2
+    print(orjson.dumps(report.as_dict()).decode())
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    """Recompute the race's live state from its journal and admin log (against REDIS_URL)."""
+    import orjson
+
+    from ingest.replay import rebuild
+
+    race = _race(args.race)
+    report = asyncio.run(_with_store(race, lambda store: rebuild(race, store)))
+    print(orjson.dumps(report.as_dict()).decode())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pursuit", description="Race-day tracking for chase races.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
@@ -165,6 +207,16 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--at", type=float, default=0.5, help="fraction of the course the pursuer has run (default 0.5)")
     ev.add_argument("--out", help="write bib,predicted_status,predicted_margin_s,true_status,true_margin_s CSV here")
     ev.set_defaults(func=cmd_evaluate)
+
+    rp = sub.add_parser("replay", help="feed reader backup files (ChronoTrack, MYLAPS, JSON lines) through ingest")
+    rp.add_argument("--race", help="race directory (default: the Paris J-1000)")
+    rp.add_argument("--date", help="date for time-of-day reads, YYYY-MM-DD (default: the race's)")
+    rp.add_argument("files", nargs="+", help="backup files")
+    rp.set_defaults(func=cmd_replay)
+
+    rb = sub.add_parser("rebuild", help="recompute the live state from the journal and the admin log")
+    rb.add_argument("--race", help="race directory (default: the Paris J-1000)")
+    rb.set_defaults(func=cmd_rebuild)
 
     sim = sub.add_parser("simulate", help="emulated ChronoTrack mats connecting to a running ingestor")
     sim.add_argument("--race", help="race directory (default: the Paris J-1000)")

@@ -43,15 +43,17 @@ class ChipTime:
         best: float | None = None
         for offset in (-1, 0, 1):
             day = today + timedelta(days=offset)
-            t = _local_midnight(day, tz) + self.seconds_of_day
+            t = _local_time(day, self.seconds_of_day, tz)
             if best is None or abs(t - near_unix_s) < abs(best - near_unix_s):
                 best = t
         assert best is not None
         return best
 
 
-def _local_midnight(day: date, tz: tzinfo) -> float:
-    return datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
+def _local_time(day: date, seconds_of_day: float, tz: tzinfo) -> float:
+    """Unix time of a wall-clock time on a local date (right on the days the clocks change)."""
+    naive = datetime(day.year, day.month, day.day) + timedelta(seconds=seconds_of_day)
+    return naive.replace(tzinfo=tz).timestamp()
 
 
 @dataclass(frozen=True)

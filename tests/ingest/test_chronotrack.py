@@ -129,3 +129,12 @@ def test_well_formed_tag_lines_round_trip(seq, location, chip, centis):
     assert msg.seq == seq
     if isinstance(msg, ctp.TagRead):
         assert msg.time.seconds_of_day == pytest.approx(centis / 100)
+
+
+def test_time_of_day_on_the_day_the_clocks_go_back():
+    # 31 Oct 2021 (the J-1000): Paris left summer time at 03:00; 10:00 that morning is UTC+1
+    near = datetime(2021, 10, 31, 12, 0, tzinfo=PARIS).timestamp()
+    assert (
+        ctp.parse_time("10:00:00.00").resolve(PARIS, near)
+        == datetime(2021, 10, 31, 9, 0, tzinfo=ZoneInfo("UTC")).timestamp()
+    )

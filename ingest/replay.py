@@ -1,0 +1,206 @@
+"""Replay reader backup files, and rebuild a race's live state from its journal.
+
+Both go through the same parsers and the same Lua ``apply_read`` as live ingest, so a replayed or
+rebuilt race ends in the same passings as the live one. Rebuild re-applies, in order, every line
+of the journal and then every admin action of the admin log: the two append-only logs are the
+truth; crossings, passings, guns, unknown chips and mat counters are derived from them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import orjson
+
+from ingest.protocols import chronotrack as ctp
+from ingest.protocols import json_lines, mylaps
+from live.race import Race
+from live.store import RawRead, Store
+
+log = logging.getLogger(__name__)
+
+BATCH = 5000
+
+
+@dataclass
+class ReplayReport:
+    lines: int = 0
+    reads: int = 0
+    guns: int = 0
+    errors: int = 0
+    admin_actions: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"lines": self.lines, "reads": self.reads, "guns": self.guns, "errors": self.errors,
+                "admin_actions": self.admin_actions, "first_errors": self.reasons[:10]}  # fmt: skip
+
+
+def detect_protocol(first_line: bytes) -> str:
+    """``ctp01``, ``mylaps`` or ``json`` from a file's first line."""
+    text = first_line.strip()
+    if text.startswith((b"CT01_", b"TO~")) or b"~CTP01" in text:
+        return "ctp01"
+    if text.startswith((b"{", b"[")):
+        return "json"
+    if text.endswith(b"$") and b"@" in text:
+        return "mylaps"
+    raise ValueError(f"cannot tell the protocol of {first_line[:60]!r}: expected CT01_…, …@$ or JSON")
+
+
+class _Applier:
+    """Turns raw lines of any protocol into reads and guns, applied in batches."""
+
+    def __init__(self, race: Race, store: Store, report: ReplayReport) -> None:
+        self.race, self.store, self.report = race, store, report
+        self.reads: list[RawRead] = []
+
+    async def line(self, proto: str, raw: bytes, near_s: float, where: str) -> None:
+        self.report.lines += 1
+        tz = self.race.timezone
+        try:
+            if proto in ("ctp01", "replay-ctp01"):
+                msg = ctp.parse_line(raw)
+                if isinstance(msg, ctp.ParseError):
+                    raise ValueError(msg.reason)
+                if isinstance(msg, ctp.TagRead | ctp.GunTime):
+                    mat = self._mat(msg.location)
+                    t = msg.time.resolve(tz, near_s)
+                    if isinstance(msg, ctp.GunTime):
+                        await self._gun(t)
+                    else:
+                        self.reads.append(RawRead(mat, msg.chip, t))
+            elif proto in ("mylaps", "replay-mylaps"):
+                m = mylaps.parse_message(raw)
+                if isinstance(m, mylaps.ParseError):
+                    raise ValueError(m.reason)
+                if isinstance(m, mylaps.Marker) and m.kind == "Gunshot" and m.time is not None:
+                    self._mat(m.source)
+                    await self._gun(m.time.resolve(tz, near_s))
+                elif isinstance(m, mylaps.Passings):
+                    mat = self._mat(m.source)
+                    self.reads += [RawRead(mat, r.chip, r.time.resolve(tz, near_s)) for r in m.records]
+                    for e in m.errors:
+                        self._error(f"{where}: record {e.index}: {e.reason}")
+            elif proto in ("json", "replay-json"):
+                items, errors = json_lines.parse_message(raw)
+                for e in errors:
+                    self._error(f"{where}: {e.reason}")
+                for item in items:
+                    if isinstance(item, json_lines.JsonRead):
+                        self.reads.append(RawRead(self._mat(item.reader), item.chip, item.time))
+                    else:
+                        await self.store.set_pursuer_gps(item.lat, item.lon, item.time)
+        except ValueError as exc:
+            self._error(f"{where}: {exc}")
+        if len(self.reads) >= BATCH:
+            await self.flush()
+
+    def _mat(self, location: str) -> str:
+        mat = self.race.mat_for_location(location)
+        if mat is None:
+            raise ValueError(f"location {location!r} is no mat of race {self.race.id!r}")
+        return mat
+
+    async def _gun(self, t: float) -> None:
+        await self.flush()
+        if await self.store.record_gun(t):
+            self.report.guns += 1
+
+    def _error(self, reason: str) -> None:
+        self.report.errors += 1
+        if len(self.report.reasons) < 100:
+            self.report.reasons.append(reason)
+        log.warning("replay: %s", reason)
+
+    async def flush(self) -> None:
+        if self.reads:
+            await self.store.apply_reads(self.reads, wall_s=0.0)
+            self.report.reads += len(self.reads)
+            self.reads = []
+
+
+def _race_day_noon(race: Race, day: str | None) -> float:
+    d = datetime.fromisoformat(day).date() if day else race.pursuer.planned_start.date()
+    return datetime(d.year, d.month, d.day, 12, tzinfo=race.timezone).timestamp()
+
+
+async def replay_files(race: Race, store: Store, paths: Iterable[Path], day: str | None = None) -> ReplayReport:
+    """Feed reader backup files through ingest: journal every line, then apply it.
+
+    Times of day take the race's date (or ``day``, YYYY-MM-DD) in the race's time zone.
+    """
+    report = ReplayReport()
+    applier = _Applier(race, store, report)
+    near = _race_day_noon(race, day)
+    for path in map(Path, paths):
+        data = path.read_bytes()
+        if not data.strip():
+            continue
+        proto = detect_protocol(data.lstrip().split(b"\n", 1)[0])
+        units = mylaps.split_messages(data)[0] if proto == "mylaps" else [ln.rstrip(b"\r") for ln in data.split(b"\n")]
+        units = [u for u in units if u.strip()]
+        for start in range(0, len(units), BATCH):
+            chunk = units[start : start + BATCH]
+            await store.journal(
+                [
+                    {"proto": f"replay-{proto}", "reader": path.name, "wall": "0", "line": u.decode("latin-1")}
+                    for u in chunk
+                ]
+            )
+            for i, unit in enumerate(chunk, start + 1):
+                await applier.line(proto, unit, near, f"{path.name}: {'message' if proto == 'mylaps' else 'line'} {i}")
+    await applier.flush()
+    return report
+
+
+async def rebuild(race: Race, store: Store) -> ReplayReport:
+    """Recompute every derived key of the race from the journal and the admin log."""
+    k = store.keys
+    derived = [k.crossings, k.passings, k.guns, k.unknown_chips, k.reader_seq, k.ingest, k.manual_status, k.pursuer_gps]
+    derived += [k.mat(m.id) for m in race.mats]
+    await store.redis.delete(*derived)
+    await store.setup()
+    clock = await store.clock()
+    report = ReplayReport()
+    applier = _Applier(race, store, report)
+    last = "-"
+    while True:
+        entries = await store.redis.xrange(k.journal, min=last, count=BATCH)
+        if last != "-":
+            entries = entries[1:]
+        if not entries:
+            break
+        for entry_id, f in entries:
+            wall = float(f.get(b"wall", b"0") or 0)
+            near = clock.at_wall(wall) if wall else _race_day_noon(race, None)
+            proto = f.get(b"proto", b"").decode()
+            await applier.line(proto, f[b"line"], near, f"journal {entry_id.decode()}")
+        last = entries[-1][0].decode()
+    await applier.flush()
+    for _, f in await store.redis.xrange(k.admin_log):
+        await _admin(race, store, f[b"action"].decode(), orjson.loads(f[b"args"]))
+        report.admin_actions += 1
+    return report
+
+
+async def _admin(race: Race, store: Store, action: str, args: dict) -> None:
+    """Re-apply one journaled admin action (see ``live/admin.py``)."""
+    if action == "start_pen":
+        await store.set_gun(f"pen:{args['pen']}", float(args["time"]))
+    elif action == "start_pursuer":
+        await store.set_gun("pursuer", float(args["time"]))
+    elif action == "add_passing":
+        participant = race.participant(args["bib"])
+        if participant:
+            await store.apply_reads([RawRead(args["mat"], participant.chips[0], float(args["time"]))], wall_s=0.0)
+    elif action == "void_passing":
+        await store.void_passing(args["bib"], args["mat"], float(args["time"]))
+    elif action == "set_status":
+        await store.set_manual_status(args["bib"], None if args["status"] == "ok" else args["status"])
+    elif action == "assign_chip":
+        await store.assign_chip(args["chip"], args["bib"])

@@ -1,0 +1,99 @@
+"""Replay of backup files and rebuild from the journal end in the same passings as live ingest."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from datetime import datetime
+
+import orjson
+import pytest
+
+from ingest.chronotrack_server import ChronoTrackServer
+from ingest.replay import detect_protocol, rebuild, replay_files
+from live.clock import RaceClock
+from live.store import Store
+from simulator.run import simulate
+
+
+async def passings(store) -> dict:
+    return {(p.bib, p.tp): p.time for p in await store.passings_after() if p.time == p.time}
+
+
+def local(paris, hms: str) -> float:
+    d = paris.pursuer.planned_start.date()
+    h, m, s = hms.split(":")
+    return datetime(d.year, d.month, d.day, int(h), int(m), tzinfo=paris.timezone).timestamp() + float(s)
+
+
+def test_protocol_detection():
+    assert detect_protocol(b"CT01_33~1~finish~1234~14:02:15.31~0~POINTCAM~0\r\n") == "ctp01"
+    assert detect_protocol(b"Finish@Passing@t=1|c=2@1@$") == "mylaps"
+    assert detect_protocol(b'{"reader": "finish"}') == "json"
+    with pytest.raises(ValueError, match="cannot tell"):
+        detect_protocol(b"hello")
+
+
+async def test_backup_files_of_three_protocols(redis, paris, tmp_path):
+    store = Store(redis, paris)
+    await store.setup()
+    a, b, c = (p.chips[0] for p in paris.participants[200:203])
+    (tmp_path / "start.ctp").write_text(
+        f"CT01_33~1~start~guntime~10:00:00.00~0~A~0\r\nCT01_33~2~start~{a}~10:00:05.50~0~A~1\r\n"
+        f"CT01_33~3~start~{a}~10:00:05.90~0~A~1\r\nCT01_33~4~start~broken\r\n",
+        encoding="ascii",
+    )
+    (tmp_path / "concorde.mylaps").write_text(
+        f"concorde@Passing@t=10:09:00.100|c={b}|d=211031@t=10:09:01.000|c={a}|d=211031@1@$\r\n", encoding="ascii"
+    )
+    t = local(paris, "10:30:00")
+    (tmp_path / "finish.jsonl").write_text(orjson.dumps({"reader": "finish", "chip": c, "t": t}).decode() + "\n")
+    report = await replay_files(paris, store, sorted(tmp_path.iterdir()))
+    assert (report.reads, report.guns, report.errors) == (5, 1, 1)
+    assert "start.ctp: line 4" in report.reasons[0]
+    got = await passings(store)
+    bib = {p.chips[0]: p.bib for p in paris.participants[200:203]}
+    assert got[(bib[a], 0)] == pytest.approx(local(paris, "10:00:05.50"))
+    assert got[(bib[a], 2)] == pytest.approx(local(paris, "10:09:01"))
+    assert got[(bib[c], 6)] == pytest.approx(t)
+    assert (await store.guns())["pen:1"] == pytest.approx(local(paris, "10:00:00"))
+    before = got
+    await replay_files(paris, store, sorted(tmp_path.iterdir()))  # a second replay changes nothing
+    assert await passings(store) == before
+
+
+async def test_rebuild_from_the_journal_equals_the_live_state(redis, paris):
+    store = Store(redis, paris)
+    await store.setup()
+    wall = time.time()
+    clock = RaceClock(origin_wall=wall, origin_race=wall, speed=500.0)
+    await store.set_clock(clock)
+    server = ChronoTrackServer(paris, store, host="127.0.0.1", port=0)
+    await server.start()
+    try:
+        await simulate(paris, "127.0.0.1", server.port, clock=clock, first_gun=clock.now() + 10, seed=3, runners=60)
+        await asyncio.sleep(0.3)
+    finally:
+        await server.close()
+    bib = paris.participants[300].bib
+    await store.log_admin("set_status", {"bib": bib, "status": "dq"})
+    await store.set_manual_status(bib, "dq")
+    live_passings, live_guns = await passings(store), await store.guns()
+    assert len(live_passings) == 61 * len(paris.timing_points)
+
+    report = await rebuild(paris, store)
+    assert report.errors == 0 and report.admin_actions == 1
+    assert await passings(store) == live_passings
+    assert await store.guns() == live_guns
+    assert await store.manual_statuses() == {bib: "dq"}
+
+
+def test_cli_replay_against_a_redis(redis_server, tmp_path, paris):
+    (tmp_path / "f.ctp").write_text(f"CT01_33~1~finish~{paris.participants[9].chips[0]}~10:31:00.00~0~A~1\n")
+    env = {"REDIS_URL": redis_server.url, "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-m", "pursuit.cli", "replay", str(tmp_path / "f.ctp")],
+                            capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert orjson.loads(result.stdout)["reads"] == 1
