@@ -93,11 +93,21 @@ class Participant:
 
 
 @dataclass(frozen=True)
+class RaceResultDecoder:
+    """A RACE RESULT decoder we connect to (it is the server) and the mat it stands at."""
+
+    mat: str
+    host: str
+    port: int = 3601
+
+
+@dataclass(frozen=True)
 class ReaderPorts:
-    """TCP ports of the reader protocols (vendor defaults, SPEC §5)."""
+    """TCP ports of the reader protocols (vendor defaults, SPEC §5), and decoders to pull from."""
 
     chronotrack: int = 61611
     mylaps: int = 3097
+    raceresult: tuple[RaceResultDecoder, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -254,6 +264,7 @@ def load_race(directory: Path | str) -> Race:
         readers=ReaderPorts(
             chronotrack=int(cfg.number("readers.chronotrack_port", default=61611)),
             mylaps=int(cfg.number("readers.mylaps_port", default=3097)),
+            raceresult=_load_decoders(cfg, {m.id for m in mats}),
         ),
         directory=root,
         _by_bib=by_bib,
@@ -327,6 +338,18 @@ class _Toml:
             return time.fromisoformat(str(value))
         except ValueError as exc:
             raise RaceError(self.path, key, f"must be a local time HH:MM:SS, got {value!r}") from exc
+
+
+def _load_decoders(cfg: _Toml, mat_ids: set[str]) -> tuple[RaceResultDecoder, ...]:
+    """``[[readers.raceresult]]`` tables: ``mat``, ``host``, optional ``port`` (3601)."""
+    decoders = []
+    for i, _ in enumerate(cfg.list("readers.raceresult")):
+        key = f"readers.raceresult[{i}]"
+        mat = cfg.str(f"{key}.mat")
+        if mat not in mat_ids:
+            raise RaceError(cfg.path, f"{key}.mat", f"mat {mat!r} is not defined in [[mats]]")
+        decoders.append(RaceResultDecoder(mat, cfg.str(f"{key}.host"), int(cfg.number(f"{key}.port", default=3601))))
+    return tuple(decoders)
 
 
 def _load_schedule(cfg: _Toml) -> SpeedSchedule | None:

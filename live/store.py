@@ -357,6 +357,10 @@ class Store:
         values = await self.redis.hmget(self.keys.reader_seq, locations)
         return {loc: int(v) for loc, v in zip(locations, values, strict=True) if v is not None}
 
+    async def set_sequence(self, name: str, value: int) -> None:
+        """Set a reader's position outright (a decoder that started a new file starts again at 0)."""
+        await self.redis.hset(self.keys.reader_seq, name, value)
+
     async def record_sequences(self, last: dict[str, int], gaps: dict[str, int]) -> None:
         """Raise the stored highest sequence per location; count skipped numbers on their mats."""
         if not last and not gaps:

@@ -55,8 +55,11 @@ def cmd_serve(args: argparse.Namespace, ingest: bool = True, web: bool = True) -
     from pursuit.serve import serve
 
     url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
-    return asyncio.run(serve(_race(args.race), url, port=args.port if web else None, ingest=ingest,
-                             ingest_port=args.ingest_port, host=args.host))  # fmt: skip
+    race = _race(args.race)
+    return asyncio.run(
+        serve(race, url, port=args.port if web else None, ingest=ingest, ingest_port=args.ingest_port,
+              mylaps_port=args.mylaps_port, host=args.host)
+    )  # fmt: skip
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -192,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--host", default="0.0.0.0", help="address to listen on")
         p.add_argument("--port", type=int, default=8000, help="web port")
         p.add_argument("--ingest-port", type=int, default=None, help="ChronoTrack port (default: the race's)")
+        p.add_argument("--mylaps-port", type=int, default=None, help="MYLAPS T&S port (default: the race's, 3097)")
         p.set_defaults(func=lambda a, i=ingest, w=web: cmd_serve(a, ingest=i, web=w))
 
     plan = sub.add_parser("plan", help="pre-race: expected winners per pen vs quota; head starts that meet it")

@@ -9,6 +9,9 @@ import redis.asyncio as aioredis
 import uvicorn
 
 from ingest.chronotrack_server import ChronoTrackServer
+from ingest.mylaps_server import MyLapsServer
+from ingest.raceresult_client import RaceResultClient
+from ingest.tcp import ReaderServer
 from live.race import Race
 from live.store import Store
 from pursuit.web import create_app
@@ -23,26 +26,44 @@ def uvicorn_server(app: object, host: str, port: int) -> uvicorn.Server:
 
 
 async def start_ingest(
-    race: Race, redis_url: str, host: str, port: int | None
-) -> tuple[ChronoTrackServer, aioredis.Redis]:
-    """Start the ChronoTrack server; returns it and its Redis client (close both when done)."""
+    race: Race, redis_url: str, host: str, port: int | None, mylaps_port: int | None = None
+) -> tuple[list[ReaderServer], aioredis.Redis]:
+    """Start the TCP reader servers (ChronoTrack, MYLAPS); returns them and their Redis client."""
     redis = aioredis.Redis.from_url(redis_url)
     store = Store(redis, race)
     await store.setup()
-    server = ChronoTrackServer(race, store, host=host, port=port)
-    await server.start()
-    return server, redis
+    servers: list[ReaderServer] = [
+        ChronoTrackServer(race, store, host=host, port=port),
+        MyLapsServer(race, store, host=host, port=mylaps_port),
+    ]
+    for server in servers:
+        await server.start()
+    return servers, redis
 
 
 async def serve(
-    race: Race, redis_url: str, *, port: int | None, ingest: bool, ingest_port: int | None, host: str = "0.0.0.0"
+    race: Race,
+    redis_url: str,
+    *,
+    port: int | None,
+    ingest: bool,
+    ingest_port: int | None,
+    mylaps_port: int | None = None,
+    host: str = "0.0.0.0",
 ) -> int:
     """The ingestor (if ``ingest``) and the web app (if ``port`` is given) until interrupted."""
     tasks = []
+    stop = asyncio.Event()
     if ingest:
-        ingestors, ingest_redis = await start_ingest(race, redis_url, host, ingest_port)
+        ingestors, ingest_redis = await start_ingest(race, redis_url, host, ingest_port, mylaps_port)
         for server in ingestors:
             print(f"ingest: {server.protocol} on {host}:{server.port}", flush=True)
+        store = Store(ingest_redis, race)
+        for decoder in race.readers.raceresult:
+            tasks.append(asyncio.create_task(RaceResultClient(race, store, decoder).run(stop)))
+            print(
+                f"ingest: pulling RACE RESULT decoder {decoder.host}:{decoder.port} for mat {decoder.mat}", flush=True
+            )
     if port is not None:
         web = uvicorn_server(create_app(race, redis_url), host, port)
         tasks.append(asyncio.create_task(web.serve()))
@@ -53,6 +74,7 @@ async def serve(
         else:
             await asyncio.Event().wait()
     finally:
+        stop.set()
         if ingest:
             for server in ingestors:
                 await server.close()
