@@ -203,7 +203,7 @@ class RaceAPI:
         i = snap.index[bib]
         caught = None
         if snap.status[i] == CAUGHT:
-            point = catch_point(times, self.engine.pursuer_times, self.engine.at_m)
+            point = catch_point(self.engine.used_times[i], self.engine.used_pursuer_times, self.engine.at_m)
             at_m, t = point if point else (float(snap.distance_m[i]), snap.now)
             caught = {"at_m": _num(at_m), "time": self.iso(t)}
         catch = None
@@ -315,7 +315,7 @@ class RaceAPI:
         snap = self._snapshot()
         if snap is None:
             return error(503, "the live engine has not computed a state yet; retry in a second")
-        times = self.engine.times
+        times = self.engine.used_times
         finish = times[:, -1]
         start_read = times[:, 0]
         guns = self.engine.guns
@@ -337,7 +337,7 @@ class RaceAPI:
             place = place + 1 if won else place
             caught_at, caught_time = "", ""
             if status == "caught":
-                point = catch_point(times[row], self.engine.pursuer_times, self.engine.at_m)
+                point = catch_point(times[row], self.engine.used_pursuer_times, self.engine.at_m)
                 if point:
                     caught_at, caught_time = f"{point[0]:.1f}", self.iso(point[1]) or ""
             writer.writerow(

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 import numpy as np
 
 from live.chase import evaluate, field_fade_per_m, forecast_winners, pursuer_position
-from live.projection import last_read
+from live.projection import last_read, plausible_passings
 from live.race import Race
 from live.snapshot import AHEAD, CAUGHT, DNF, DQ, STATUSES, WON, Forecast, PursuerState, Snapshot
 from live.store import Store
@@ -31,6 +31,7 @@ class LiveEngine:
         self.pens = np.array([p.pen for p in runners], dtype=object)
         self.row = {p.bib: i for i, p in enumerate(runners)}
         self.at_m = np.array([tp.at_m for tp in race.timing_points], dtype=float)
+        self.mat_of_tp = [tp.mat for tp in race.timing_points]
         self.times = np.full((len(runners), len(self.at_m)), np.nan)
         self.pursuer_times = np.full(len(self.at_m), np.nan)
         self.manual_status = np.zeros(len(runners), dtype=np.int8)
@@ -41,6 +42,9 @@ class LiveEngine:
         self.gps: tuple[float, float, float] | None = None  # lat, lon, t of the pursuer's last fix
         self.last_id = "0-0"
         self.last_tp = np.full(len(runners), -1)
+        self.flagged = np.zeros_like(self.times, dtype=bool)  # passings the engine ignores as impossible
+        self.used_times = self.times  # the passings after the plausibility rules (what the chase uses)
+        self.used_pursuer_times = self.pursuer_times
         self.snapshot: Snapshot | None = None
         self.tick_ms = 0.0
         self.listeners: list[Callable[[Snapshot], Awaitable[None]]] = []  # called after every tick
@@ -79,7 +83,7 @@ class LiveEngine:
         clock = await self.store.clock()
         started = time.perf_counter()
         self.snapshot = self.compute(clock.now())
-        self.last_tp = last_read(self.times)
+        self.last_tp = last_read(self.used_times)
         self.tick_ms = (time.perf_counter() - started) * 1000
         for listener in self.listeners:
             try:
@@ -93,8 +97,16 @@ class LiveEngine:
         race = self.race
         pursuer_speed = 1000.0 / race.pursuer.pace_s_per_km
         pursuer_start = self.expected_pursuer_start()
+        pen_starts = np.array(
+            [self.guns.get(f"pen:{p.id}", pursuer_start - p.head_start_s) for p in race.pens], dtype=float
+        )
+        times, self.flagged = plausible_passings(self.times, self.at_m, self.mat_of_tp, race.max_speed_m_s)
+        pursuer_times, _ = plausible_passings(
+            self.pursuer_times[None, :], self.at_m, self.mat_of_tp, race.max_speed_m_s
+        )
+        self.used_times, self.used_pursuer_times = times, pursuer_times[0]
         pursuer = pursuer_position(
-            self.pursuer_times,
+            pursuer_times[0],
             self.at_m,
             pursuer_speed,
             self.guns.get("pursuer"),
@@ -103,19 +115,16 @@ class LiveEngine:
             race.pursuer.schedule,
             self._gps_on_course(pursuer_start, pursuer_speed, now),
         )
-        pen_starts = np.array(
-            [self.guns.get(f"pen:{p.id}", pursuer_start - p.head_start_s) for p in race.pens], dtype=float
-        )
         result = evaluate(
-            self.times,
+            times,
             self.at_m,
             self.prior_m_s,
-            self.pursuer_times,
+            pursuer_times[0],
             pursuer,
             now,
             pen_starts[self.runner_pen_index],
             self.manual_status,
-            fade_per_m=field_fade_per_m(self.times, self.at_m),
+            fade_per_m=field_fade_per_m(times, self.at_m),
         )
         lon, lat = race.course.lonlat_at(result.distance_m)
         p_lon, p_lat = race.course.lonlat_at(max(pursuer.distance_m, 0.0))

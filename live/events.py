@@ -61,6 +61,7 @@ class EventDetector:
             self.emitted = {k.decode() for k in keys}
         pending = self.pursuer_events(snap) + self.catch_events(snap) + self.winner_events(snap)
         pending += self.forecast_event(snap) + self.missed_mat_alerts(snap) + self.overdue_alerts(snap)
+        pending += self.impossible_alerts(snap)
         if time.time() - self.health_checked > HEALTH_EVERY_S:
             self.health_checked = time.time()
             pending += await self.reader_alerts(snap)
@@ -136,7 +137,7 @@ class EventDetector:
             pen_first.setdefault(str(snap.pens[row]), int(row))
             if f"caught:{bib}" in self.emitted:
                 continue
-            point = catch_point(self.engine.times[row], self.engine.pursuer_times, self.engine.at_m)
+            point = catch_point(self.engine.used_times[row], self.engine.used_pursuer_times, self.engine.at_m)
             at_m, t = point if point else (float(snap.distance_m[row]), snap.now)
             after = f" after {clock_text(t - gun)}" if gun is not None else ""
             who = self._runner(bib, int(row), snap)
@@ -245,7 +246,7 @@ class EventDetector:
 
     def missed_mat_alerts(self, snap: Snapshot) -> list[_Pending]:
         """Runners read at a timing point after one they were not read at (a possible course cut)."""
-        times = self.engine.times
+        times = self.engine.used_times
         has = ~np.isnan(times)
         later = np.flip(np.logical_or.accumulate(np.flip(has, axis=1), axis=1), axis=1)
         missed = ~has & np.roll(later, -1, axis=1)
@@ -261,6 +262,24 @@ class EventDetector:
                     "runner_missed_mat",
                     snap.now,
                     f"ALERT: bib {bib} was not read at {point.mat} ({point.at_m / 1000:.2f} km) but was read later.",
+                    {"level": "alert", **self._runner(bib, int(row), snap), "mat": point.mat, "at_m": point.at_m},
+                )  # fmt: skip
+            )
+        return out
+
+    def impossible_alerts(self, snap: Snapshot) -> list[_Pending]:
+        """Passings the engine ignores: faster than any runner, or before the previous one."""
+        out = []
+        for row, tp in zip(*np.nonzero(self.engine.flagged), strict=True):
+            bib = str(snap.bibs[row])
+            point = self.race.timing_points[int(tp)]
+            out.append(
+                _Pending(
+                    f"impossible:{bib}:{tp}",
+                    "impossible_passing",
+                    snap.now,
+                    f"ALERT: bib {bib}'s passing at {point.mat} ({point.at_m / 1000:.2f} km) is impossible "
+                    f"(faster than {self.race.max_speed_m_s:g} m/s from the previous one); kept, not used.",
                     {"level": "alert", **self._runner(bib, int(row), snap), "mat": point.mat, "at_m": point.at_m},
                 )  # fmt: skip
             )

@@ -72,3 +72,42 @@ def project(times: np.ndarray, at_m: np.ndarray, prior_m_s: np.ndarray, now: flo
     late_s = (now - t_last) - expected_s
     overdue = (last >= 0) & (last < k - 1) & (late_s > np.maximum(OVERDUE_MIN_S, OVERDUE_SHARE * expected_s))
     return Projection(distance_m=dist, speed_m_s=speed, last_tp=last, overdue=overdue)
+
+
+def plausible_passings(
+    times: np.ndarray, at_m: np.ndarray, mat_of_tp: list[str], max_speed_m_s: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Passings as the engine should use them, and a mask of those it must not (kept, flagged).
+
+    Two rules (SPEC §2, §5): a read at a mat crossed more than once belongs to the crossing the
+    runner can plausibly reach — a read later than his passing at a timing point further along
+    moves to the mat's next crossing; and a passing reached faster than ``max_speed_m_s`` from the
+    previous accepted one, or not after it, is impossible.
+    """
+    t = times.astype(float, copy=True)
+    k = t.shape[1]
+    for mat in dict.fromkeys(mat_of_tp):
+        cols = [j for j in range(k) if mat_of_tp[j] == mat]
+        for a, b in zip(cols, cols[1:], strict=False):
+            between = [j for j in range(a + 1, b) if mat_of_tp[j] != mat]
+            if not between:
+                continue
+            earlier_elsewhere = np.nanmin(np.where(np.isnan(t[:, between]), np.inf, t[:, between]), axis=1)
+            move = ~np.isnan(t[:, a]) & np.isnan(t[:, b]) & (earlier_elsewhere < t[:, a])
+            t[move, b] = t[move, a]
+            t[move, a] = np.nan
+    flagged = np.zeros(t.shape, dtype=bool)
+    last_t = np.full(t.shape[0], np.nan)
+    last_m = np.zeros(t.shape[0])
+    for j in range(k):
+        tj = t[:, j]
+        has = ~np.isnan(tj)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            speed = (at_m[j] - last_m) / (tj - last_t)
+        bad = has & ~np.isnan(last_t) & ((tj <= last_t) | (speed > max_speed_m_s))
+        flagged[:, j] = bad
+        ok = has & ~bad
+        last_t = np.where(ok, tj, last_t)
+        last_m = np.where(ok, at_m[j], last_m)
+    t[flagged] = np.nan
+    return t, flagged

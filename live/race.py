@@ -21,6 +21,7 @@ import numpy as np
 from live.course import Course
 from live.schedule import SpeedSchedule
 
+DEFAULT_MAX_SPEED_M_S = 7.5  # 2:13/km: faster than any road runner over a segment; a read implying more is wrong
 MAT_SPREAD_LIMIT_M = 40.0  # the avenue is 70 m wide; a mat spans one carriageway
 PARTICIPANT_COLUMNS = ("bib", "chip", "name", "pen", "sex", "category", "declared_s")
 
@@ -124,6 +125,7 @@ class Race:
     pursuer: Pursuer
     participants: tuple[Participant, ...]
     quota: int | None
+    max_speed_m_s: float
     admin_token_env: str
     readers: ReaderPorts
     directory: Path
@@ -260,6 +262,7 @@ def load_race(directory: Path | str) -> Race:
         pursuer=pursuer,
         participants=participants,
         quota=quota,
+        max_speed_m_s=cfg.number("race.max_speed_m_s", default=DEFAULT_MAX_SPEED_M_S, positive=True),
         admin_token_env=cfg.str("race.admin_token_env", default="PURSUIT_ADMIN_TOKEN"),
         readers=ReaderPorts(
             chronotrack=int(cfg.number("readers.chronotrack_port", default=61611)),

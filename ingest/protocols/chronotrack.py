@@ -19,6 +19,9 @@ _CHIP_RE = re.compile(r"^[0-9A-Za-z_\-]{1,64}$")
 _TIME_OF_DAY_RE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$")
 _ISO_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$")
 MS_PER_DAY = 86_400_000
+# Unset reader clocks say 2000 or 2080 (a ChronoTrack .MRK shows a jump from 2080-01-01).
+EARLIEST_YEAR, LATEST_YEAR = 2001, 2079
+EARLIEST_UNIX_S, LATEST_UNIX_S = 978_307_200.0, 3_471_292_800.0
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,8 @@ def parse_time(text: str) -> ChipTime:
             local = datetime(int(m[1]), int(m[2]), int(m[3]), int(m[4]), int(m[5]), int(m[6]))
         except ValueError as exc:
             raise ValueError(f"ISO time {text!r}: {exc}") from exc
+        if not EARLIEST_YEAR <= local.year <= LATEST_YEAR:
+            raise ValueError(f"date {text!r} is implausible; is the reader's clock set?")
         return ChipTime(local=local + timedelta(microseconds=round(float("0." + frac) * 1e6)))
     try:
         value = float(text)
@@ -160,6 +165,8 @@ def parse_time(text: str) -> ChipTime:
         return ChipTime(seconds_of_day=value / 1000.0)
     if value < MS_PER_DAY:
         raise ValueError(f"time {text!r} is neither ms since midnight (integer) nor a unix time")
+    if not EARLIEST_UNIX_S <= value <= LATEST_UNIX_S:
+        raise ValueError(f"unix time {text!r} is implausible (before 2001 or after 2079); is the reader's clock set?")
     return ChipTime(unix_s=value)
 
 
