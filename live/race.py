@@ -43,6 +43,7 @@ class Mat:
     id: str
     at_m: tuple[float, ...]
     aliases: tuple[str, ...] = ()
+    backup_of: str | None = None  # a backup mat only fills the holes of its main mat
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,14 @@ class Race:
         return self._mat_by_alias.get(location) or self._mat_by_alias.get(location.lower())
 
     def timing_points_of(self, mat: str) -> tuple[TimingPoint, ...]:
-        return tuple(tp for tp in self.timing_points if tp.mat == mat)
+        """The crossings of a mat (a backup mat's are its main mat's)."""
+        main = self.main_mat(mat)
+        return tuple(tp for tp in self.timing_points if tp.mat == main)
+
+    def main_mat(self, mat: str) -> str:
+        """The mat whose timing points a mat's reads count for: itself, or the mat it backs up."""
+        m = next((x for x in self.mats if x.id == mat), None)
+        return m.backup_of if m is not None and m.backup_of else mat
 
     @property
     def start_mat(self) -> TimingPoint:
@@ -439,6 +447,16 @@ def _load_mats(cfg: _Toml, distance_m: float) -> tuple[list[Mat], tuple[TimingPo
         mat_id = cfg.str(f"{key}.id")
         if any(m.id == mat_id for m in mats):
             raise RaceError(cfg.path, f"{key}.id", f"mat {mat_id!r} is defined twice")
+        aliases = cfg.get(f"{key}.aliases", [])
+        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+            raise RaceError(cfg.path, f"{key}.aliases", "must be a list of strings")
+        main_id = cfg.get(f"{key}.backup_of")
+        if main_id is not None:
+            main = next((m for m in mats if m.id == main_id), None)
+            if main is None or main.backup_of is not None:
+                raise RaceError(cfg.path, f"{key}.backup_of", f"{main_id!r} is no main mat defined above this one")
+            mats.append(Mat(id=mat_id, at_m=main.at_m, aliases=tuple(aliases), backup_of=main.id))
+            continue
         at = cfg.get(f"{key}.at_m")
         if isinstance(at, int | float) and not isinstance(at, bool):
             at = [at]
@@ -449,9 +467,6 @@ def _load_mats(cfg: _Toml, distance_m: float) -> tuple[list[Mat], tuple[TimingPo
                 raise RaceError(cfg.path, f"{key}.at_m", f"{a} m is outside the course (0–{distance_m:.0f} m)")
         if sorted(at) != list(at) or len(set(at)) != len(at):
             raise RaceError(cfg.path, f"{key}.at_m", "distances must be listed in increasing order")
-        aliases = cfg.get(f"{key}.aliases", [])
-        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
-            raise RaceError(cfg.path, f"{key}.aliases", "must be a list of strings")
         mats.append(Mat(id=mat_id, at_m=tuple(float(a) for a in at), aliases=tuple(aliases)))
         crossings.extend((float(a), mat_id, n + 1) for n, a in enumerate(at))
     if len(crossings) < 2:

@@ -28,6 +28,7 @@ BURST_WINDOW_S = 30.0  # reads of one chip at one mat closer than this are one c
 _APPLY_READ = """
 local bib = redis.call('HGET', KEYS[1], ARGV[1])
 local t = tonumber(ARGV[3])
+local backup = ARGV[7] == '1'
 redis.call('HINCRBY', KEYS[5], 'reads', 1)
 redis.call('HSET', KEYS[5], 'last_read_wall', ARGV[6])
 local who = bib
@@ -38,27 +39,42 @@ if not bib then
 end
 local field = who .. '|' .. ARGV[2]
 local cur = redis.call('HGET', KEYS[2], field)
-local times = {}
+local times, fromb = {}, {}
 if cur then
-  for v in string.gmatch(cur, '[^,]+') do table.insert(times, tonumber(v)) end
+  for v in string.gmatch(cur, '[^,]+') do
+    local b = string.sub(v, -1) == 'b'
+    table.insert(times, tonumber(b and string.sub(v, 1, -2) or v))
+    table.insert(fromb, b)
+  end
 end
 local window = tonumber(ARGV[4])
 local inserted = true
 for i, v in ipairs(times) do
   if math.abs(v - t) <= window then
-    if t >= v then return 0 end
+    if backup then return 0 end
+    if fromb[i] then
+      fromb[i] = false
+    elseif t >= v then
+      return 0
+    end
     times[i] = t
     inserted = false
     break
   end
 end
-if inserted then table.insert(times, t) end
-table.sort(times)
-local parts = {}
+if inserted then
+  table.insert(times, t)
+  table.insert(fromb, backup)
+end
+local order = {}
+for i = 1, #times do order[i] = i end
+table.sort(order, function(a, b) return times[a] < times[b] end)
+local parts, nums = {}, {}
 local changed = nil
-for i, v in ipairs(times) do
-  parts[i] = string.format('%.3f', v)
-  if changed == nil and v == t then changed = i end
+for j, i in ipairs(order) do
+  nums[j] = string.format('%.3f', times[i])
+  parts[j] = nums[j] .. (fromb[i] and 'b' or '')
+  if changed == nil and times[i] == t then changed = j end
 end
 redis.call('HSET', KEYS[2], field, table.concat(parts, ','))
 if not bib then return 0 end
@@ -66,8 +82,8 @@ if inserted then redis.call('HINCRBY', KEYS[5], 'passings', 1) end
 local tps = {}
 for v in string.gmatch(ARGV[5], '[^,]+') do table.insert(tps, v) end
 local emitted = 0
-for i = changed, math.min(#times, #tps) do
-  redis.call('XADD', KEYS[3], '*', 'bib', bib, 'tp', tps[i], 't', parts[i])
+for j = changed, math.min(#nums, #tps) do
+  redis.call('XADD', KEYS[3], '*', 'bib', bib, 'tp', tps[j], 't', nums[j])
   emitted = emitted + 1
 end
 return emitted
@@ -102,6 +118,7 @@ return 0
 """
 
 
+# Crossing lists hold "1730369100.250" or, for a crossing only a backup mat saw, "1730369100.250b".
 # KEYS: crossings, passings stream. ARGV: who (bib), mat, time to void, tolerance, timing point indexes.
 # Removes the crossing nearest the given time and re-emits the mat's timing points ("nan" = none).
 _VOID_CROSSING = """
@@ -112,7 +129,8 @@ local t = tonumber(ARGV[3])
 local times, kept, removed = {}, {}, false
 for v in string.gmatch(cur, '[^,]+') do table.insert(times, v) end
 for _, v in ipairs(times) do
-  if not removed and math.abs(tonumber(v) - t) <= tonumber(ARGV[4]) then removed = true
+  local n = tonumber((string.gsub(v, 'b', '')))
+  if not removed and math.abs(n - t) <= tonumber(ARGV[4]) then removed = true
   else table.insert(kept, v) end
 end
 if not removed then return 0 end
@@ -124,7 +142,7 @@ end
 local i = 0
 for tp in string.gmatch(ARGV[5], '[^,]+') do
   i = i + 1
-  redis.call('XADD', KEYS[2], '*', 'bib', ARGV[1], 'tp', tp, 't', kept[i] or 'nan')
+  redis.call('XADD', KEYS[2], '*', 'bib', ARGV[1], 'tp', tp, 't', kept[i] and (string.gsub(kept[i], 'b', '')) or 'nan')
 end
 return 1
 """
@@ -142,9 +160,11 @@ for a = 4, #ARGV, 2 do
   if from then
     local times = {}
     local cur = redis.call('HGET', KEYS[2], ARGV[2] .. '|' .. mat)
-    if cur then for v in string.gmatch(cur, '[^,]+') do table.insert(times, tonumber(v)) end end
+    if cur then
+      for v in string.gmatch(cur, '[^,]+') do table.insert(times, tonumber((string.gsub(v, 'b', '')))) end
+    end
     for v in string.gmatch(from, '[^,]+') do
-      local t = tonumber(v)
+      local t = tonumber((string.gsub(v, 'b', '')))
       local merged = false
       for i, x in ipairs(times) do
         if math.abs(x - t) <= window then
@@ -283,13 +303,13 @@ class Store:
         """Remove the passing of ``bib`` at ``mat`` nearest ``time_s``; later crossings move up."""
         result = await self._void(
             keys=[self.keys.crossings, self.keys.passings],
-            args=[bib, mat, repr(float(time_s)), tolerance_s, self._tps_of_mat[mat]],
+            args=[bib, self._main_of[mat], repr(float(time_s)), tolerance_s, self._tps_of_mat[mat]],
         )
         return bool(result)
 
     async def assign_chip(self, chip: str, bib: str) -> int:
         """Give ``chip`` to ``bib`` and back-fill the passings read of it so far; returns mats moved."""
-        pairs = [x for m in self.race.mats for x in (m.id, self._tps_of_mat[m.id])]
+        pairs = [x for m in self.race.mats if not m.backup_of for x in (m.id, self._tps_of_mat[m.id])]
         keys = [self.keys.chips, self.keys.crossings, self.keys.passings, self.keys.unknown_chips]
         return int(await self._assign(keys=keys, args=[chip, bib, BURST_WINDOW_S, *pairs]))
 

@@ -112,3 +112,40 @@ async def test_reset_removes_only_this_race(store, redis):
     assert await store.reset() >= 1
     assert await redis.get("other") == b"1"
     assert await redis.exists(store.keys.journal) == 0
+
+
+@pytest.fixture
+def race_with_backup(tmp_path, paris):
+    import shutil
+
+    from live.race import load_race
+    from tests.conftest import PARIS
+
+    target = tmp_path / "race"
+    shutil.copytree(PARIS, target)
+    with (target / "race.toml").open("a", encoding="utf-8") as fh:
+        fh.write('\n[[mats]]\nid = "finish-b"\nbackup_of = "finish"\naliases = ["FINISH2"]\n')
+    return load_race(target)
+
+
+async def test_a_backup_mat_only_fills_holes(redis, race_with_backup):
+    race = race_with_backup
+    store = Store(redis, race)
+    await store.setup()
+    a, b = race.participants[5], race.participants[6]
+    finish = race.finish.index
+    await store.apply_reads(
+        [
+            RawRead("finish", a.chips[0], T0 + 1.0), RawRead("finish-b", a.chips[0], T0 + 0.5),  # main read wins
+            RawRead("finish-b", b.chips[0], T0 + 3.0),  # main missed b: the backup fills the hole
+        ],
+        wall_s=T0,
+    )  # fmt: skip
+    assert (await passings(store))[(a.bib, finish)] == pytest.approx(T0 + 1.0)
+    assert (await passings(store))[(b.bib, finish)] == pytest.approx(T0 + 3.0)
+    # the main mat's read of b arrives late: it replaces the backup's, even though later
+    await store.apply_reads([RawRead("finish", b.chips[0], T0 + 3.2)], wall_s=T0)
+    assert (await passings(store))[(b.bib, finish)] == pytest.approx(T0 + 3.2)
+    health = await store.mat_health()
+    assert health["finish-b"]["reads"] == "2" and health["finish"]["reads"] == "2"
+    assert race.mat_for_location("FINISH2") == "finish-b" and race.timing_points_of("finish-b") == (race.finish,)
