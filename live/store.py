@@ -241,6 +241,7 @@ class Store:
         self._assign = redis.register_script(_ASSIGN_CHIP)
         self._gps = redis.register_script(_NEWER_GPS)
         self._tps_of_mat = {m.id: ",".join(str(tp.index) for tp in race.timing_points_of(m.id)) for m in race.mats}
+        self._main_of = {m.id: race.main_mat(m.id) for m in race.mats}
 
     async def setup(self) -> None:
         """Write the chip → bib map of the race (idempotent)."""
@@ -273,15 +274,17 @@ class Store:
         async with self.redis.pipeline(transaction=False) as pipe:
             n = 0
             for r in reads:
+                main = self._main_of[r.mat]
                 await self._apply(
                     keys=[k.chips, k.crossings, k.passings, k.unknown_chips, k.mat(r.mat)],
                     args=[
                         r.chip,
-                        r.mat,
+                        main,
                         repr(float(r.time)),
                         BURST_WINDOW_S,
                         self._tps_of_mat[r.mat],
                         repr(float(wall_s)),
+                        "1" if main != r.mat else "0",
                     ],
                     client=pipe,
                 )

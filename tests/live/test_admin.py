@@ -50,7 +50,7 @@ async def test_start_pen_and_pursuer(admin, paris):
     r = await client.post("/api/admin/pursuer/start")
     assert r.status_code == 200
     guns = await store.guns()
-    assert guns["pen:1"] == pytest.approx(now - 300) and guns["pursuer"] == pytest.approx(time.time(), abs=5)
+    assert guns["pen:1"] == pytest.approx(now - 300, abs=0.001) and guns["pursuer"] == pytest.approx(time.time(), abs=5)
     state = (await client.get("/api/state")).json()
     assert state["pursuer"]["status"] == "running"
     assert (await client.post("/api/admin/pens/99/start")).status_code == 404
