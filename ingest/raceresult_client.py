@@ -82,6 +82,7 @@ class RaceResultClient:
         await answer()
         await send("SETPUSHPASSINGS;1;0")
         await answer()
+        await self._measure_clock(send, answer)
         while not stop.is_set():
             last = (await self.store.last_sequences([self.key])).get(self.key, 0)
             await send("PASSINGS")
@@ -108,6 +109,24 @@ class RaceResultClient:
             if count <= last + FETCH_MAX:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.poll_s)
+
+    async def _measure_clock(self, send, answer) -> None:  # type: ignore[no-untyped-def]
+        """``GETTIME`` against the race clock: the decoder's offset, half the round trip corrected."""
+        sent = time.time()
+        await send("GETTIME")
+        reply = (await answer()).decode("ascii", "replace").strip().split(";")
+        got = time.time()
+        if len(reply) < 3 or reply[0] != "GETTIME":
+            return
+        p = rr.parse_passing(f"0;X;{reply[1]};{reply[2]}".encode())
+        if isinstance(p, rr.RRParseError):
+            log.warning("%s: GETTIME answer %r: %s", self.who, reply, p.reason)
+            return
+        clock = await self.store.clock()
+        ours = clock.at_wall((sent + got) / 2)
+        offset = p.time.resolve(self.race.timezone, ours) - ours
+        await self.store.set_clock_offset(self.decoder.mat, offset)
+        log.info("%s: clock offset %+.3f s", self.who, offset)
 
     async def _apply(self, lines: list[bytes]) -> None:
         wall = time.time()

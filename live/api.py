@@ -285,7 +285,8 @@ class RaceAPI:
                     "unknown_chips": int(h.get("unknown_reads", 0)),
                     "errors": int(h.get("errors", 0)),
                     "last_error": h.get("last_error"),
-                    "clock_offset_s": None,
+                    "clock_offset_s": float(h["clock_offset_s"]) if "clock_offset_s" in h else None,
+                    "seq_gaps": int(h.get("seq_gaps", 0)),
                 }
             )
         return JSONResponse(out)

@@ -442,6 +442,10 @@ class Store:
             pipe.hset(key, "last_error", reason[:300])
             await pipe.execute()
 
+    async def set_clock_offset(self, mat: str, offset_s: float) -> None:
+        """A reader's clock minus the race clock, where the protocol lets us measure it."""
+        await self.redis.hset(self.keys.mat(mat), "clock_offset_s", f"{offset_s:.3f}")
+
     async def set_connected(self, mat: str, delta: int) -> None:
         await self.redis.hincrby(self.keys.mat(mat), "connected", delta)
 

@@ -54,8 +54,9 @@ def test_random_bytes_never_raise(data):
 class FakeDecoder:
     """A decoder speaking the documented commands on a real socket; it can drop a connection."""
 
-    def __init__(self, records: list[str]) -> None:
+    def __init__(self, records: list[str], clock_text=lambda: "00:00:00.000") -> None:
         self.records = records
+        self.clock_text = clock_text
         self.requests: list[str] = []
         self.drop_after_fetches: int | None = None
         self.fetches = 0
@@ -73,6 +74,8 @@ class FakeDecoder:
                     writer.write(b"SETPROTOCOL;2.0\r\n")
                 elif line.startswith("SETPUSHPASSINGS"):
                     writer.write(b"SETPUSHPASSINGS;OK\r\n")
+                elif line == "GETTIME":  # this decoder's clock runs 2.5 s ahead of the race clock
+                    writer.write(f"GETTIME;0000-00-00;{self.clock_text()}\r\n".encode())
                 elif line == "PASSINGS":
                     writer.write(f"PASSINGS;{len(self.records)}\r\n".encode())
                 elif ":" in line:
@@ -96,8 +99,16 @@ async def test_pulls_resumes_after_a_drop_and_reads_a_new_file(redis, paris):
     await store.setup()
     race_day = datetime(2026, 5, 10, 10, 30, tzinfo=paris.timezone).timestamp()
     await store.set_clock(RaceClock(origin_wall=time.time(), origin_race=race_day, speed=1.0))
+    await asyncio.sleep(0)
     chips = [p.chips[0] for p in paris.participants[400:420]]
-    decoder = FakeDecoder([record(i + 1, c, f"10:2{i // 10}:{i % 10:02d}.500") for i, c in enumerate(chips[:10])])
+    clock = RaceClock(origin_wall=time.time(), origin_race=race_day, speed=1.0)
+
+    def decoder_time() -> str:
+        local = datetime.fromtimestamp(clock.now() + 2.5, paris.timezone)
+        return f"{local:%H:%M:%S}.{local.microsecond // 1000:03d}"
+
+    records = [record(i + 1, c, f"10:2{i // 10}:{i % 10:02d}.500") for i, c in enumerate(chips[:10])]
+    decoder = FakeDecoder(records, decoder_time)
     port = await decoder.start()
     client = RaceResultClient(paris, store, RaceResultDecoder("george-v", "127.0.0.1", port), poll_s=0.05)
     stop = asyncio.Event()
@@ -113,6 +124,7 @@ async def test_pulls_resumes_after_a_drop_and_reads_a_new_file(redis, paris):
 
     got = await passings(10)
     assert {p.tp for p in got} == {3}
+    assert float((await store.mat_health())["george-v"]["clock_offset_s"]) == pytest.approx(2.5, abs=0.05)
     # more passings arrive; the connection drops on the next fetch; the client resumes after 10
     decoder.records += [record(11 + i, c, f"10:25:{i:02d}.000") for i, c in enumerate(chips[10:15])]
     decoder.drop_after_fetches = decoder.fetches
