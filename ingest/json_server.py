@@ -110,7 +110,7 @@ class JsonIngest:
                 if item.reader != reader or mat is None:
                     reasons.append(f"read names reader {item.reader!r} but this connection is {reader!r}")
                     continue
-                reads.append(RawRead(mat=mat, chip=item.chip, time=item.time))
+                reads.append(RawRead(mat=mat, chip=item.chip, time=item.time, rssi=item.rssi))
         for reason in reasons:
             log.warning("JSON reader %r: rejected: %s: %r", reader, reason, raw[:120])
             await self.store.count_error(mat, f"{reason}: {raw[:120]!r}")

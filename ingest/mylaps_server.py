@@ -82,7 +82,7 @@ class MyLapsServer(ReaderServer):
             return ml.ack(SERVER_NAME, "AckMarker", msg.number)
         for error in msg.errors:
             await self.reject(f"{who} ({msg.source})", mat, raw, f"record {error.index}: {error.reason}")
-        reads = [RawRead(mat, r.chip, r.time.resolve(self.race.timezone, now)) for r in msg.records]
+        reads = [RawRead(mat, r.chip, r.time.resolve(self.race.timezone, now), r.rssi) for r in msg.records]
         if reads:
             await self.store.apply_reads(reads, wall)
         # durable (journaled and applied) before the acknowledgement

@@ -144,7 +144,7 @@ class RaceResultClient:
                 log.warning("%s: rejected %r: %s", self.who, line[:120], p.reason)
                 await self.store.count_error(self.decoder.mat, f"{p.reason}: {line[:120]!r}")
                 continue
-            reads.append(RawRead(self.decoder.mat, p.code, p.time.resolve(self.race.timezone, now)))
+            reads.append(RawRead(self.decoder.mat, p.code, p.time.resolve(self.race.timezone, now), p.rssi))
             highest = max(highest, p.number)
         if reads:
             await self.store.apply_reads(reads, wall)

@@ -44,6 +44,7 @@ class Mat:
     at_m: tuple[float, ...]
     aliases: tuple[str, ...] = ()
     backup_of: str | None = None  # a backup mat only fills the holes of its main mat
+    pick: str = "first"  # which read of a burst times the passing: "first" or "peak_rssi"
 
 
 @dataclass(frozen=True)
@@ -467,7 +468,10 @@ def _load_mats(cfg: _Toml, distance_m: float) -> tuple[list[Mat], tuple[TimingPo
                 raise RaceError(cfg.path, f"{key}.at_m", f"{a} m is outside the course (0–{distance_m:.0f} m)")
         if sorted(at) != list(at) or len(set(at)) != len(at):
             raise RaceError(cfg.path, f"{key}.at_m", "distances must be listed in increasing order")
-        mats.append(Mat(id=mat_id, at_m=tuple(float(a) for a in at), aliases=tuple(aliases)))
+        pick = cfg.str(f"{key}.pick", default="first")
+        if pick not in ("first", "peak_rssi"):
+            raise RaceError(cfg.path, f"{key}.pick", f"must be 'first' or 'peak_rssi', got {pick!r}")
+        mats.append(Mat(id=mat_id, at_m=tuple(float(a) for a in at), aliases=tuple(aliases), pick=pick))
         crossings.extend((float(a), mat_id, n + 1) for n, a in enumerate(at))
     if len(crossings) < 2:
         raise RaceError(cfg.path, "mats", "at least a start and a finish mat are needed")

@@ -29,6 +29,8 @@ _APPLY_READ = """
 local bib = redis.call('HGET', KEYS[1], ARGV[1])
 local t = tonumber(ARGV[3])
 local backup = ARGV[7] == '1'
+local rssi = tonumber(ARGV[8])
+local peak = ARGV[9] == '1'
 redis.call('HINCRBY', KEYS[5], 'reads', 1)
 redis.call('HSET', KEYS[5], 'last_read_wall', ARGV[6])
 local who = bib
@@ -39,12 +41,12 @@ if not bib then
 end
 local field = who .. '|' .. ARGV[2]
 local cur = redis.call('HGET', KEYS[2], field)
-local times, fromb = {}, {}
+local times, strengths, fromb = {}, {}, {}
 if cur then
   for v in string.gmatch(cur, '[^,]+') do
-    local b = string.sub(v, -1) == 'b'
-    table.insert(times, tonumber(b and string.sub(v, 1, -2) or v))
-    table.insert(fromb, b)
+    table.insert(times, tonumber(string.match(v, '^[%d%.]+')))
+    table.insert(strengths, tonumber(string.match(v, 'r(%-?[%d%.]+)')) or false)
+    table.insert(fromb, string.sub(v, -1) == 'b')
   end
 end
 local window = tonumber(ARGV[4])
@@ -54,16 +56,20 @@ for i, v in ipairs(times) do
     if backup then return 0 end
     if fromb[i] then
       fromb[i] = false
+    elseif peak and rssi then
+      if strengths[i] and rssi <= strengths[i] then return 0 end
     elseif t >= v then
       return 0
     end
     times[i] = t
+    strengths[i] = rssi or false
     inserted = false
     break
   end
 end
 if inserted then
   table.insert(times, t)
+  table.insert(strengths, rssi or false)
   table.insert(fromb, backup)
 end
 local order = {}
@@ -73,7 +79,7 @@ local parts, nums = {}, {}
 local changed = nil
 for j, i in ipairs(order) do
   nums[j] = string.format('%.3f', times[i])
-  parts[j] = nums[j] .. (fromb[i] and 'b' or '')
+  parts[j] = nums[j] .. (strengths[i] and ('r' .. strengths[i]) or '') .. (fromb[i] and 'b' or '')
   if changed == nil and times[i] == t then changed = j end
 end
 redis.call('HSET', KEYS[2], field, table.concat(parts, ','))
@@ -118,7 +124,8 @@ return 0
 """
 
 
-# Crossing lists hold "1730369100.250" or, for a crossing only a backup mat saw, "1730369100.250b".
+# Crossing lists hold "1730369100.250", with "r-61" when the read's RSSI counts (peak-RSSI mats)
+# and a final "b" for a crossing only a backup mat saw: "1730369100.250r-61b".
 # KEYS: crossings, passings stream. ARGV: who (bib), mat, time to void, tolerance, timing point indexes.
 # Removes the crossing nearest the given time and re-emits the mat's timing points ("nan" = none).
 _VOID_CROSSING = """
@@ -129,7 +136,7 @@ local t = tonumber(ARGV[3])
 local times, kept, removed = {}, {}, false
 for v in string.gmatch(cur, '[^,]+') do table.insert(times, v) end
 for _, v in ipairs(times) do
-  local n = tonumber((string.gsub(v, 'b', '')))
+  local n = tonumber(string.match(v, '^[%d%.]+'))
   if not removed and math.abs(n - t) <= tonumber(ARGV[4]) then removed = true
   else table.insert(kept, v) end
 end
@@ -142,7 +149,8 @@ end
 local i = 0
 for tp in string.gmatch(ARGV[5], '[^,]+') do
   i = i + 1
-  redis.call('XADD', KEYS[2], '*', 'bib', ARGV[1], 'tp', tp, 't', kept[i] and (string.gsub(kept[i], 'b', '')) or 'nan')
+  local t_i = kept[i] and string.match(kept[i], '^[%d%.]+') or 'nan'
+  redis.call('XADD', KEYS[2], '*', 'bib', ARGV[1], 'tp', tp, 't', t_i)
 end
 return 1
 """
@@ -161,10 +169,10 @@ for a = 4, #ARGV, 2 do
     local times = {}
     local cur = redis.call('HGET', KEYS[2], ARGV[2] .. '|' .. mat)
     if cur then
-      for v in string.gmatch(cur, '[^,]+') do table.insert(times, tonumber((string.gsub(v, 'b', '')))) end
+      for v in string.gmatch(cur, '[^,]+') do table.insert(times, tonumber(string.match(v, '^[%d%.]+'))) end
     end
     for v in string.gmatch(from, '[^,]+') do
-      local t = tonumber((string.gsub(v, 'b', '')))
+      local t = tonumber(string.match(v, '^[%d%.]+'))
       local merged = false
       for i, x in ipairs(times) do
         if math.abs(x - t) <= window then
@@ -214,6 +222,7 @@ class RawRead:
     mat: str
     chip: str
     time: float
+    rssi: float | None = None  # signal strength, where the reader sends it (peak-RSSI mats use it)
 
 
 @dataclass(frozen=True)
@@ -242,6 +251,7 @@ class Store:
         self._gps = redis.register_script(_NEWER_GPS)
         self._tps_of_mat = {m.id: ",".join(str(tp.index) for tp in race.timing_points_of(m.id)) for m in race.mats}
         self._main_of = {m.id: race.main_mat(m.id) for m in race.mats}
+        self._peak_mats = {m.id for m in race.mats if m.pick == "peak_rssi"}
 
     async def setup(self) -> None:
         """Write the chip → bib map of the race (idempotent)."""
@@ -285,6 +295,8 @@ class Store:
                         self._tps_of_mat[r.mat],
                         repr(float(wall_s)),
                         "1" if main != r.mat else "0",
+                        "" if r.rssi is None else repr(float(r.rssi)),
+                        "1" if main in self._peak_mats else "0",
                     ],
                     client=pipe,
                 )

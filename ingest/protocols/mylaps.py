@@ -24,6 +24,14 @@ class ChipRecord:
     time: ChipTime
     fields: dict[str, str]
 
+    @property
+    def rssi(self) -> float | None:
+        """Signal strength in dBm (``amd``), if the decoder sent it."""
+        try:
+            return float(self.fields["amd"]) if "amd" in self.fields else None
+        except ValueError:
+            return None
+
 
 @dataclass(frozen=True)
 class RecordError:

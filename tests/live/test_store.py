@@ -149,3 +149,34 @@ async def test_a_backup_mat_only_fills_holes(redis, race_with_backup):
     health = await store.mat_health()
     assert health["finish-b"]["reads"] == "2" and health["finish"]["reads"] == "2"
     assert race.mat_for_location("FINISH2") == "finish-b" and race.timing_points_of("finish-b") == (race.finish,)
+
+
+async def test_a_peak_rssi_mat_times_the_passing_by_the_strongest_read(redis, tmp_path):
+    import shutil
+
+    from live.race import load_race
+    from tests.conftest import PARIS
+
+    target = tmp_path / "race"
+    shutil.copytree(PARIS, target)
+    toml = (target / "race.toml").read_text(encoding="utf-8")
+    (target / "race.toml").write_text(
+        toml.replace('id = "concorde"', 'id = "concorde"\npick = "peak_rssi"'), encoding="utf-8"
+    )
+    race = load_race(target)
+    store = Store(redis, race)
+    await store.setup()
+    p = race.participants[5]
+    tp = race.timing_points_of("concorde")[0].index
+    reads = [RawRead("concorde", p.chips[0], T0 + 0.2, -70.0), RawRead("concorde", p.chips[0], T0 + 0.9, -52.0),
+             RawRead("concorde", p.chips[0], T0 + 1.4, -61.0)]  # fmt: skip
+    for order in (reads, reads[::-1]):
+        await store.reset()
+        await store.setup()
+        await store.apply_reads(order, wall_s=T0)
+        assert (await passings(store))[(p.bib, tp)] == pytest.approx(T0 + 0.9, abs=0.001)
+    # a first-read mat ignores RSSI
+    await store.apply_reads(
+        [RawRead("marbeuf", p.chips[0], T0 + 0.2, -70.0), RawRead("marbeuf", p.chips[0], T0 + 0.9, -50.0)], wall_s=T0
+    )
+    assert (await passings(store))[(p.bib, 1)] == pytest.approx(T0 + 0.2, abs=0.001)
