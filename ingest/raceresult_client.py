@@ -53,7 +53,8 @@ class RaceResultClient:
             await self.store.set_connected(self.decoder.mat, +1)
             try:
                 await self._session(reader, writer, stop)
-            except (ConnectionError, asyncio.IncompleteReadError, TimeoutError) as exc:
+            except (ConnectionError, asyncio.IncompleteReadError, TimeoutError, ValueError) as exc:
+                # ValueError: a line over the stream limit (64 KiB) from a confused decoder
                 log.warning("%s: connection lost (%s); reconnecting", self.who, exc)
             finally:
                 await self.store.set_connected(self.decoder.mat, -1)
