@@ -50,6 +50,7 @@ class RaceAPI:
         self.engine = engine
         self.race = engine.race
         self._mat_rates: dict[str, tuple[float, int, float]] = {}
+        self._roster: bytes | None = None
 
     def iso(self, unix_s: float | None) -> str | None:
         if unix_s is None or not math.isfinite(unix_s):
@@ -65,6 +66,7 @@ class RaceAPI:
             Route("/api/mats", self.get_mats),
             Route("/api/results.csv", self.results_csv),
             Route("/api/events", self.list_events),
+            Route("/api/roster", self.roster),
         ]
 
     def _snapshot(self) -> Snapshot | None:
@@ -150,12 +152,19 @@ class RaceAPI:
 
     async def get_runner(self, request: Request) -> JSONResponse:
         bib = request.path_params["bib"]
+        if self.race.participant(bib) is None:
+            return error(404, f"no participant with bib {bib!r} in race {self.race.id!r}")
+        detail = self.runner_detail(bib)
+        if detail is None:
+            return error(503, "the live engine has not computed a state yet; retry in a second")
+        return JSONResponse(detail)
+
+    def runner_detail(self, bib: str) -> dict[str, Any] | None:
+        """Everything about one participant (SPEC §6 runner), or None before the first tick."""
         snap = self._snapshot()
         participant = self.race.participant(bib)
-        if participant is None:
-            return error(404, f"no participant with bib {bib!r} in race {self.race.id!r}")
-        if snap is None:
-            return error(503, "the live engine has not computed a state yet; retry in a second")
+        if participant is None or snap is None:
+            return None
         times = self.engine.passings_of(bib)
         if bib == self.race.pursuer.bib:
             gun = snap.pursuer.start
@@ -181,25 +190,23 @@ class RaceAPI:
         finish_obj = {k: finish[k] for k in ("time", "gun_s", "net_s")} if finish else None
         if bib == self.race.pursuer.bib:
             p = snap.pursuer
-            return JSONResponse(
-                {
-                    "bib": bib,
-                    "name": participant.name,
-                    "pen": participant.pen,
-                    "status": p.status,
-                    "pursuer": True,
-                    "distance_m": _num(p.distance_m),
-                    "lat": p.lat,
-                    "lon": p.lon,
-                    "gap_m": 0.0,
-                    "gap_s": 0.0,
-                    "margin_s": 0.0,
-                    "catch": None,
-                    "splits": splits,
-                    "caught": None,
-                    "finish": finish_obj,
-                }
-            )
+            return {
+                "bib": bib,
+                "name": participant.name,
+                "pen": participant.pen,
+                "status": p.status,
+                "pursuer": True,
+                "distance_m": _num(p.distance_m),
+                "lat": p.lat,
+                "lon": p.lon,
+                "gap_m": 0.0,
+                "gap_s": 0.0,
+                "margin_s": 0.0,
+                "catch": None,
+                "splits": splits,
+                "caught": None,
+                "finish": finish_obj,
+            }
         i = snap.index[bib]
         caught = None
         if snap.status[i] == CAUGHT:
@@ -223,7 +230,7 @@ class RaceAPI:
                 "finish": finish_obj,
             }
         )
-        return JSONResponse(body)
+        return body
 
     async def list_runners(self, request: Request) -> JSONResponse:
         snap = self._snapshot()
@@ -290,6 +297,19 @@ class RaceAPI:
                 }
             )
         return JSONResponse(out)
+
+    async def roster(self, request: Request) -> Response:
+        """Bibs, names and pens in the order the live feed's arrays use (cacheable: it never changes)."""
+        if self._roster is None:
+            bibs = [str(b) for b in self.engine.bibs]
+            people = [self.race.participant(b) for b in bibs]
+            self._roster = orjson.dumps({
+                "race": self.race.id,
+                "bibs": bibs,
+                "names": [p.name if p else "" for p in people],
+                "pens": [p.pen if p else "" for p in people],
+            })  # fmt: skip
+        return Response(self._roster, media_type="application/json", headers={"cache-control": "public, max-age=300"})
 
     async def list_events(self, request: Request) -> JSONResponse:
         """Events after ``after`` (a stream id; from the start when absent), oldest first, paged."""

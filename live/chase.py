@@ -40,6 +40,7 @@ class ChaseResult:
     overdue: np.ndarray
     predicted_finish: np.ndarray
     pursuer: PursuerPosition
+    speed_m_s: np.ndarray
 
 
 def pursuer_position(
@@ -169,6 +170,7 @@ def evaluate(
         overdue=proj.overdue & (status != CAUGHT),
         predicted_finish=pred_finish,
         pursuer=pursuer,
+        speed_m_s=v,
     )
 
 
@@ -203,14 +205,36 @@ def field_fade_per_m(times: np.ndarray, at_m: np.ndarray) -> float:
     return float(np.clip(np.median(fade), 0.0, MAX_FADE_PER_M))
 
 
+# What a spectator's dot says: the status, and for a runner still out, how his predicted margin looks.
+CLASSES = ("registered", "started", "safe", "at_risk", "doomed", "caught", "won", "dnf", "dq")
+
+
+def margin_sigma(predicted_finish: np.ndarray, now: float) -> np.ndarray:
+    """Uncertainty of a predicted margin: grows with the time a runner has left."""
+    remaining = np.maximum(np.nan_to_num(predicted_finish - now, nan=0.0), 0.0)
+    return UNCERTAINTY_MIN_S + UNCERTAINTY_SHARE * remaining
+
+
+def margin_classes(status: np.ndarray, margin_s: np.ndarray, predicted_finish: np.ndarray, now: float) -> np.ndarray:
+    """A code into :data:`CLASSES` per runner (uint8)."""
+    sigma = margin_sigma(predicted_finish, now)
+    m = np.nan_to_num(margin_s, nan=-np.inf)
+    out = np.select(
+        [status == REGISTERED, status == CAUGHT, status == WON, status == DNF, status == DQ, m > sigma, m >= -sigma],
+        [0, 5, 6, 7, 8, 2, 3],
+        default=4,
+    ).astype(np.uint8)
+    out[(status == STARTED) & (m > sigma)] = 2
+    return out
+
+
 def forecast_winners(
     status: np.ndarray, margin_s: np.ndarray, predicted_finish: np.ndarray, now: float
 ) -> tuple[int, int, int, np.ndarray, np.ndarray]:
     """Expected winners, low, high, and per-runner (likely, possible) win masks."""
     won = status == WON
     open_ = (status == AHEAD) | (status == STARTED) | (status == REGISTERED)
-    remaining = np.maximum(np.nan_to_num(predicted_finish - now, nan=0.0), 0.0)
-    sigma = UNCERTAINTY_MIN_S + UNCERTAINTY_SHARE * remaining
+    sigma = margin_sigma(predicted_finish, now)
     m = np.nan_to_num(margin_s, nan=-np.inf)
     expected = won | (open_ & (m > 0))
     likely = won | (open_ & (m > sigma))

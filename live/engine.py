@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import numpy as np
 
-from live.chase import evaluate, field_fade_per_m, forecast_winners, pursuer_position
+from live.chase import evaluate, field_fade_per_m, forecast_winners, margin_classes, pursuer_position
 from live.projection import last_read, plausible_passings
 from live.race import Race
 from live.snapshot import AHEAD, CAUGHT, DNF, DQ, STATUSES, WON, Forecast, PursuerState, Snapshot
@@ -181,6 +181,8 @@ class LiveEngine:
             counts=counts,
             forecast=Forecast(winners=expected, low=low, high=high, quota=race.quota, by_pen=by_pen),
             index=self.row,
+            speed_m_s=result.speed_m_s,
+            margin_class=margin_classes(result.status, result.margin_s, result.predicted_finish, now),
         )
 
     def _gps_on_course(self, start: float, speed_m_s: float, now: float) -> tuple[float, float] | None:

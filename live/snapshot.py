@@ -62,6 +62,8 @@ class Snapshot:
     counts: dict[str, int]
     forecast: Forecast
     index: dict[str, int] = field(repr=False, default_factory=dict)  # bib -> row
+    speed_m_s: np.ndarray | None = None  # projection speed, for extrapolating between ticks
+    margin_class: np.ndarray | None = None  # uint8 codes into live.chase.CLASSES
 
     def status_name(self, row: int) -> str:
         return STATUSES[int(self.status[row])]

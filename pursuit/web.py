@@ -21,6 +21,8 @@ from live.admin import AdminAPI
 from live.api import JSONResponse, RaceAPI, error
 from live.engine import LiveEngine
 from live.events import EventDetector
+from live.events_feed import EventsFeed
+from live.feed import LiveFeed
 from live.race import Race
 from live.store import Store
 
@@ -34,6 +36,7 @@ def create_app(race: Race, redis_url: str, *, dashboard: bool = True) -> FastAPI
     engine = LiveEngine(race, store)
     engine.listeners.append(EventDetector(engine))
     api = RaceAPI(engine)
+    feed = LiveFeed(engine, api.runner_detail)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,6 +54,7 @@ def create_app(race: Race, redis_url: str, *, dashboard: bool = True) -> FastAPI
         title=f"pursuit — {race.name}", lifespan=lifespan, docs_url="/api/docs", openapi_url="/api/openapi.json"
     )
     app.state.engine = engine
+    app.state.feed = feed
     app.state.store = store
 
     async def healthz(request: Request) -> JSONResponse:
@@ -64,7 +68,9 @@ def create_app(race: Race, redis_url: str, *, dashboard: bool = True) -> FastAPI
     async def api_not_found(request: Request) -> JSONResponse:
         return error(404, f"no such API endpoint: {request.url.path}")
 
-    for route in [*api.routes(), *AdminAPI(engine).routes(), *JsonIngest(race, store).routes()]:
+    routes = [*api.routes(), *AdminAPI(engine).routes(), *JsonIngest(race, store).routes()]
+    routes += [*feed.routes(), *EventsFeed(store).routes()]
+    for route in routes:
         app.router.routes.append(route)
     app.router.routes.append(Route("/healthz", healthz))
     app.router.routes.append(Route("/api/{path:path}", api_not_found, methods=["GET", "POST", "PUT", "DELETE"]))

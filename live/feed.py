@@ -1,0 +1,438 @@
+"""The live feed (SPEC §6) over WebSocket at ``/ws/live``: a snapshot on connect, then one tick a second.
+
+Every tick is serialised once and the same frame goes to every client (research/tech.md §4). A tick is
+sparse: only runners whose status changed, who got a new or corrected passing, or whose margin moved by
+``MARGIN_RESEND_S`` since last sent; the browser extrapolates everyone else from the snapshot's distance
+and speed (``distance_m + speed_m_s × (t − now)``, held 3 m short of the next timing point until read).
+
+Every message carries ``seq``; ticks are consecutive. A client that sees a gap sends ``{"resync": true}``
+(or ``{"snapshot": true}``) and gets a fresh snapshot. ``{"follow": ["123", …]}`` (at most
+``MAX_FOLLOW`` bibs, ``[]`` to stop) adds a ``follow`` message with full detail for those bibs after
+every tick. Each client has a queue of ``QUEUE_TICKS`` ticks; a client that falls that far behind is
+disconnected (1013, try again later) rather than waited for, and one that sends more than
+``MAX_MESSAGES_PER_S`` messages a second is closed with 1008.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import orjson
+from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from live.chase import catch_point
+from live.engine import LiveEngine
+from live.projection import estimate_speed
+from live.snapshot import CAUGHT, STATUSES, Snapshot
+
+log = logging.getLogger(__name__)
+
+QUEUE_TICKS = 4  # ticks a client may fall behind before it is dropped
+MAX_FOLLOW = 50
+MAX_MESSAGES_PER_S = 10.0
+MAX_MESSAGE_CHARS = 4096
+MARGIN_RESEND_S = 5.0  # resend a runner whose predicted margin moved this much since last sent
+CLOSE_WAIT_S = 1.0  # a stuck client cannot take a close frame; give up on the handshake after this
+SLOW_CLIENT = 1013  # "try again later": reconnect and start from a snapshot
+POLICY = 1008
+GOING_AWAY = 1001
+
+
+def _num(x: float | None, digits: int = 1) -> float | None:
+    if x is None or not math.isfinite(x):
+        return None
+    return round(float(x), digits)
+
+
+def rounded(values: np.ndarray, digits: int) -> list[float | int | None]:
+    """A JSON-ready list: rounded, whole numbers as ints when ``digits`` is 0, null where not finite."""
+    r = np.round(np.asarray(values, dtype=float), digits)
+    r[~np.isfinite(r)] = np.nan
+    if digits == 0:
+        return [None if v != v else int(v) for v in r.tolist()]
+    return [None if v != v else v for v in r.tolist()]
+
+
+@dataclass(frozen=True)
+class SnapshotRequest:
+    """The client wants a fresh snapshot (``{"snapshot": true}`` or ``{"resync": true}``)."""
+
+
+@dataclass(frozen=True)
+class FollowRequest:
+    """The client wants full detail for these bibs after every tick (empty: stop)."""
+
+    bibs: tuple[str, ...]
+
+
+def parse_client_message(raw: str | bytes) -> SnapshotRequest | FollowRequest:
+    """Decode one client message; ``ValueError`` says what was wrong and what is accepted."""
+    if len(raw) > MAX_MESSAGE_CHARS:
+        raise ValueError(f"message too long ({len(raw)} characters, at most {MAX_MESSAGE_CHARS})")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ValueError('expected a JSON object: {"snapshot": true}, {"resync": true} or {"follow": ["123"]}')
+    if body.get("snapshot") is True or body.get("resync") is True:
+        return SnapshotRequest()
+    if "follow" in body:
+        bibs = body["follow"]
+        if not isinstance(bibs, list) or not all(isinstance(b, str | int) and not isinstance(b, bool) for b in bibs):
+            raise ValueError('"follow" must be a list of bibs, e.g. {"follow": ["123", "456"]}')
+        if len(bibs) > MAX_FOLLOW:
+            raise ValueError(f"follow at most {MAX_FOLLOW} bibs at once (got {len(bibs)})")
+        return FollowRequest(tuple(dict.fromkeys(str(b) for b in bibs)))
+    raise ValueError(f"unknown request {sorted(body)[:5]}: send snapshot, resync or follow")
+
+
+class _RateLimit:
+    """Token bucket: ``per_s`` messages a second, bursts of ``per_s``."""
+
+    def __init__(self, per_s: float) -> None:
+        self.per_s = per_s
+        self.tokens = per_s
+        self.at = time.monotonic()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.per_s, self.tokens + (now - self.at) * self.per_s)
+        self.at = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+
+@dataclass(eq=False)
+class _Client:
+    ws: WebSocket
+    queue: asyncio.Queue[list[str]]
+    limit: _RateLimit
+    follow: tuple[str, ...] = ()
+    needs_snapshot: bool = False
+    close_code: int | None = None
+    close_reason: str = ""
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def stop(self, code: int, reason: str) -> None:
+        """End this client's send and receive loops; its endpoint then closes with ``code``."""
+        if self.close_code is None:
+            self.close_code, self.close_reason = code, reason
+        for task in self.tasks:
+            task.cancel()
+
+
+class LiveFeed:
+    """Fan-out of the engine's ticks to WebSocket clients; registers itself as a tick listener."""
+
+    def __init__(
+        self,
+        engine: LiveEngine,
+        *,
+        queue_ticks: int = QUEUE_TICKS,
+        max_messages_per_s: float = MAX_MESSAGES_PER_S,
+    ) -> None:
+        self.engine = engine
+        self.race = engine.race
+        self.queue_ticks = queue_ticks
+        self.max_messages_per_s = max_messages_per_s
+        self.seq = 0
+        self.snapshot: Snapshot | None = None  # the state at ``seq``
+        self.speed_m_s: np.ndarray | None = None  # runners' projection speed at ``seq``
+        self.tick_frame = ""  # the last tick message, serialised once for everyone
+        self.clients: set[_Client] = set()
+        self.dropped = 0  # clients disconnected for being too slow
+        self.fanout_ms = 0.0  # the last tick: build the frame and queue it for every client
+        self._times: np.ndarray | None = None
+        self._status: np.ndarray | None = None
+        self._sent_margin: np.ndarray | None = None
+        self._snapshot_frame: tuple[int, str] | None = None
+        self._details: dict[str, bytes] = {}
+        engine.listeners.append(self.on_tick)
+
+    # ---- ticks -------------------------------------------------------------------------------
+
+    async def on_tick(self, snap: Snapshot) -> None:
+        """Engine listener: build this tick's frame once and queue it for every client (never waits)."""
+        started = time.perf_counter()
+        times = self.engine.used_times
+        speed = estimate_speed(times, self.engine.at_m, self.engine.prior_m_s)
+        changed = self._changed_rows(snap, times)
+        self.seq += 1
+        self.snapshot, self.speed_m_s = snap, speed
+        self._snapshot_frame = None
+        self._details = {}
+        self.tick_frame = orjson.dumps(self._tick_message(snap, speed, changed)).decode()
+        for client in list(self.clients):
+            if client.needs_snapshot:
+                client.needs_snapshot = False
+                frames = [self.snapshot_frame()]
+            else:
+                frames = [self.tick_frame]
+            if client.follow:
+                frames.append(self.follow_frame(client.follow))
+            self._offer(client, frames)
+        self.fanout_ms = (time.perf_counter() - started) * 1000
+
+    def _changed_rows(self, snap: Snapshot, times: np.ndarray) -> np.ndarray:
+        """Rows with a new or corrected passing, a new status, or a margin moved since last sent."""
+        margin = np.asarray(snap.margin_s, dtype=float)
+        if self._times is None or self._times.shape != times.shape or self._status is None:
+            changed = np.zeros(len(snap.bibs), dtype=bool)  # nobody can hold an older state yet
+            self._sent_margin = margin.copy()
+        else:
+            same = (times == self._times) | (np.isnan(times) & np.isnan(self._times))
+            assert self._sent_margin is not None
+            with np.errstate(invalid="ignore"):
+                drift = (np.isnan(margin) != np.isnan(self._sent_margin)) | (
+                    np.abs(margin - self._sent_margin) >= MARGIN_RESEND_S
+                )
+            changed = ~same.all(axis=1) | (snap.status != self._status) | drift
+            self._sent_margin[changed] = margin[changed]
+        self._times = times.copy()
+        self._status = snap.status.copy()
+        return np.flatnonzero(changed)
+
+    def _tick_message(self, snap: Snapshot, speed: np.ndarray, rows: np.ndarray) -> dict[str, Any]:
+        f = snap.forecast
+        return {
+            "type": "tick",
+            "seq": self.seq,
+            "now": round(snap.now, 3),
+            "pursuer": self._pursuer(snap),
+            "counts": snap.counts,
+            "forecast": {"winners": f.winners, "low": f.low, "high": f.high, "quota": f.quota},
+            "changed": {
+                "bibs": [str(b) for b in snap.bibs[rows]],
+                "status": snap.status[rows].tolist(),
+                "distance_m": rounded(snap.distance_m[rows], 1),
+                "speed_m_s": rounded(speed[rows], 3),
+                "margin_s": rounded(snap.margin_s[rows], 0),
+            },
+        }
+
+    @staticmethod
+    def _pursuer(snap: Snapshot) -> dict[str, Any]:
+        p = snap.pursuer
+        return {
+            "status": p.status,
+            "distance_m": _num(p.distance_m),
+            "pace_s_per_km": _num(p.pace_s_per_km),
+            "lat": _num(p.lat, 6),
+            "lon": _num(p.lon, 6),
+        }
+
+    def _offer(self, client: _Client, frames: list[str]) -> None:
+        """Queue frames for a client; a client whose queue is full is dropped, never waited for."""
+        if client.close_code is not None:
+            return
+        try:
+            client.queue.put_nowait(frames)
+        except asyncio.QueueFull:
+            self.dropped += 1
+            self.clients.discard(client)
+            log.info("live feed: dropping a client %s ticks behind (%s)", self.queue_ticks, client.ws.client)
+            client.stop(SLOW_CLIENT, f"too slow: {self.queue_ticks} ticks behind; reconnect for a snapshot")
+
+    # ---- messages ----------------------------------------------------------------------------
+
+    def snapshot_frame(self) -> str:
+        """The full state at ``seq`` as parallel arrays, serialised once per tick (on first demand)."""
+        snap, speed = self.snapshot, self.speed_m_s
+        assert snap is not None and speed is not None, "no tick yet"
+        if self._snapshot_frame is None or self._snapshot_frame[0] != self.seq:
+            f = snap.forecast
+            p = snap.pursuer
+            body = {
+                "type": "snapshot",
+                "seq": self.seq,
+                "race": self.race.id,
+                "now": round(snap.now, 3),
+                "elapsed_s": _num(snap.elapsed_s),
+                "statuses": list(STATUSES),
+                "pursuer": {**self._pursuer(snap), "bib": p.bib, "start": p.start, "finish": p.finish},
+                "counts": snap.counts,
+                "forecast": {"winners": f.winners, "low": f.low, "high": f.high, "quota": f.quota, "by_pen": f.by_pen},
+                "runners": {
+                    "bibs": snap.bibs.tolist(),
+                    "pens": snap.pens.tolist(),
+                    "status": snap.status.tolist(),
+                    "distance_m": rounded(snap.distance_m, 1),
+                    "speed_m_s": rounded(speed, 3),
+                    "margin_s": rounded(snap.margin_s, 0),
+                },
+            }
+            self._snapshot_frame = (self.seq, orjson.dumps(body).decode())
+        return self._snapshot_frame[1]
+
+    def follow_frame(self, bibs: tuple[str, ...]) -> str:
+        """Full detail of the followed bibs at ``seq`` (each runner's detail built once per tick)."""
+        parts = []
+        for bib in bibs:
+            if (part := self._details.get(bib)) is None:
+                part = self._details[bib] = orjson.dumps(self.runner_detail(bib))
+            parts.append(part)
+        return b'{"type":"follow","seq":%d,"runners":[%b]}'.replace(b"%d", str(self.seq).encode()).replace(
+            b"%b", b",".join(parts)
+        ).decode()
+
+    def runner_detail(self, bib: str) -> dict[str, Any]:
+        """One participant's numbers and splits, the fields of ``GET /api/runners/{bib}``."""
+        snap, speed = self.snapshot, self.speed_m_s
+        assert snap is not None and speed is not None, "no tick yet"
+        participant = self.race.participant(bib)
+        assert participant is not None, f"unknown bib {bib!r}"
+        engine = self.engine
+        times = engine.passings_of(bib)
+        is_pursuer = bib == self.race.pursuer.bib
+        gun = snap.pursuer.start if is_pursuer else engine.guns.get(f"pen:{participant.pen}")
+        splits = []
+        for tp in self.race.timing_points:
+            t = float(times[tp.index])
+            if math.isnan(t):
+                continue
+            splits.append(
+                {
+                    "mat": tp.mat,
+                    "at_m": tp.at_m,
+                    "time": self._iso(t),
+                    "gun_s": _num(t - gun, 2) if gun is not None else None,
+                    "net_s": _num(t - times[0], 2) if not np.isnan(times[0]) else None,
+                }
+            )
+        finish = splits[-1] if splits and splits[-1]["at_m"] == self.race.distance_m else None
+        body: dict[str, Any] = {"bib": bib, "name": participant.name, "pen": participant.pen}
+        if is_pursuer:
+            p = snap.pursuer
+            body.update({"pursuer": True, "status": p.status, "distance_m": _num(p.distance_m),
+                         "pace_s_per_km": _num(p.pace_s_per_km), "lat": p.lat, "lon": p.lon})  # fmt: skip
+        else:
+            i = snap.index[bib]
+            caught = None
+            if snap.status[i] == CAUGHT:
+                point = catch_point(engine.used_times[i], engine.used_pursuer_times, engine.at_m)
+                at_m, t_caught = point if point else (float(snap.distance_m[i]), snap.now)
+                caught = {"at_m": _num(at_m), "time": self._iso(t_caught)}
+            catch = None
+            if math.isfinite(snap.catch_at_m[i]):
+                catch = {"at_m": _num(snap.catch_at_m[i]), "in_s": _num(snap.catch_in_s[i])}
+            body.update(
+                {
+                    "status": STATUSES[int(snap.status[i])],
+                    "distance_m": _num(snap.distance_m[i]),
+                    "speed_m_s": _num(speed[i], 3),
+                    "lat": _num(snap.lat[i], 6),
+                    "lon": _num(snap.lon[i], 6),
+                    "gap_m": _num(snap.gap_m[i]),
+                    "gap_s": _num(snap.gap_s[i]),
+                    "margin_s": _num(snap.margin_s[i]),
+                    "catch": catch,
+                    "overdue": bool(snap.overdue[i]),
+                    "caught": caught,
+                }
+            )
+        body["splits"] = splits
+        body["finish"] = {k: finish[k] for k in ("time", "gun_s", "net_s")} if finish else None
+        return body
+
+    def _iso(self, unix_s: float) -> str:
+        return datetime.fromtimestamp(unix_s, self.race.timezone).isoformat(timespec="milliseconds")
+
+    # ---- connections -------------------------------------------------------------------------
+
+    async def endpoint(self, ws: WebSocket) -> None:
+        """One spectator: a snapshot first (at the first tick if none yet), then every tick."""
+        await ws.accept()
+        client = _Client(ws, asyncio.Queue(maxsize=self.queue_ticks), _RateLimit(self.max_messages_per_s))
+        if self.snapshot is None:
+            client.needs_snapshot = True
+        else:
+            client.queue.put_nowait([self.snapshot_frame()])
+        sender = asyncio.create_task(self._send_loop(client), name="live-feed-send")
+        receiver = asyncio.create_task(self._receive_loop(client), name="live-feed-receive")
+        client.tasks = [sender, receiver]
+        self.clients.add(client)
+        try:
+            await asyncio.wait(client.tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self.clients.discard(client)
+            for task in client.tasks:
+                task.cancel()
+            await asyncio.gather(*client.tasks, return_exceptions=True)
+            if client.close_code is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(ws.close(client.close_code, client.close_reason), CLOSE_WAIT_S)
+
+    async def _send_loop(self, client: _Client) -> None:
+        try:
+            while True:
+                for frame in await client.queue.get():
+                    await client.ws.send({"type": "websocket.send", "text": frame})
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the client went away mid-send
+            log.debug("live feed: send failed: %r", exc)
+
+    async def _receive_loop(self, client: _Client) -> None:
+        while True:
+            message = await client.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if not client.limit.allow():
+                client.close_code = POLICY
+                client.close_reason = f"more than {self.max_messages_per_s:g} messages per second"
+                return
+            raw = message.get("text")
+            if raw is None:
+                raw = message.get("bytes") or b""
+            try:
+                request = parse_client_message(raw)
+            except ValueError as exc:
+                self._offer(client, [orjson.dumps({"type": "error", "message": str(exc)}).decode()])
+                continue
+            if isinstance(request, SnapshotRequest):
+                if self.snapshot is None:
+                    client.needs_snapshot = True
+                else:
+                    self._offer(client, [self.snapshot_frame()])
+            else:
+                self._follow(client, request.bibs)
+
+    def _follow(self, client: _Client, bibs: tuple[str, ...]) -> None:
+        known = tuple(b for b in bibs if self.race.participant(b) is not None)
+        client.follow = known
+        frames = []
+        if unknown := [b for b in bibs if b not in known]:
+            message = f"unknown bibs in race {self.race.id}: {', '.join(unknown[:10])}"
+            frames.append(orjson.dumps({"type": "error", "message": message}).decode())
+        if known and self.snapshot is not None:
+            frames.append(self.follow_frame(known))  # the detail now, not at the next tick
+        if frames:
+            self._offer(client, frames)
+
+    async def close(self) -> None:
+        """Stop listening to the engine and disconnect every client (1001, going away)."""
+        with contextlib.suppress(ValueError):
+            self.engine.listeners.remove(self.on_tick)
+        for client in list(self.clients):
+            client.stop(GOING_AWAY, "server shutting down")
+        for _ in range(int(2 * CLOSE_WAIT_S / 0.05)):
+            if not self.clients:
+                break
+            await asyncio.sleep(0.05)
+
+
+def feed_routes(feed: LiveFeed) -> list[BaseRoute]:
+    """The live feed's route: ``/ws/live``."""
+    return [WebSocketRoute("/ws/live", feed.endpoint)]
