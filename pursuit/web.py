@@ -22,7 +22,7 @@ from live.api import JSONResponse, RaceAPI, error
 from live.engine import LiveEngine
 from live.events import EventDetector
 from live.events_feed import EventsFeed
-from live.feed import LiveFeed
+from live.feed import LiveFeed, feed_routes
 from live.race import Race
 from live.store import Store
 
@@ -36,7 +36,7 @@ def create_app(race: Race, redis_url: str, *, dashboard: bool = True) -> FastAPI
     engine = LiveEngine(race, store)
     engine.listeners.append(EventDetector(engine))
     api = RaceAPI(engine)
-    feed = LiveFeed(engine, api.runner_detail)
+    feed = LiveFeed(engine)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -46,6 +46,7 @@ def create_app(race: Race, redis_url: str, *, dashboard: bool = True) -> FastAPI
         try:
             yield
         finally:
+            await feed.close()
             stop.set()
             await ticker
             await redis.aclose()
@@ -69,7 +70,7 @@ def create_app(race: Race, redis_url: str, *, dashboard: bool = True) -> FastAPI
         return error(404, f"no such API endpoint: {request.url.path}")
 
     routes = [*api.routes(), *AdminAPI(engine).routes(), *JsonIngest(race, store).routes()]
-    routes += [*feed.routes(), *EventsFeed(store).routes()]
+    routes += [*feed_routes(feed), *EventsFeed(store).routes()]
     for route in routes:
         app.router.routes.append(route)
     app.router.routes.append(Route("/healthz", healthz))
