@@ -47,6 +47,7 @@ class LiveEngine:
         self.used_pursuer_times = self.pursuer_times
         self.snapshot: Snapshot | None = None
         self.tick_ms = 0.0
+        self.last_tick_wall = 0.0
         self.listeners: list[Callable[[Snapshot], Awaitable[None]]] = []  # called after every tick
 
     def _prior_speeds(self, runners: list) -> np.ndarray:
@@ -85,6 +86,7 @@ class LiveEngine:
         self.snapshot = self.compute(clock.now())
         self.last_tp = last_read(self.used_times)
         self.tick_ms = (time.perf_counter() - started) * 1000
+        self.last_tick_wall = time.time()
         for listener in self.listeners:
             try:
                 await listener(self.snapshot)

@@ -9,24 +9,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import time
 from collections.abc import AsyncIterator
 
+import orjson
 import redis.asyncio as aioredis
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ingest.json_server import JsonIngest
 from live.admin import AdminAPI
 from live.api import JSONResponse, RaceAPI, error
-from live.engine import LiveEngine
+from live.engine import TICK_S, LiveEngine
 from live.events import EventDetector
 from live.events_feed import EventsFeed
 from live.feed import LiveFeed, feed_routes
+from live.openapi import openapi_schema
 from live.race import Race
 from live.store import Store
+from pursuit.metrics import CONTENT_TYPE_LATEST, render_metrics
 
 log = logging.getLogger(__name__)
+
+CORS_ENV = "PURSUIT_CORS_ORIGINS"  # comma-separated origins allowed to read the API from a browser
 
 
 def create_app(race: Race, redis_url: str, *, dashboard: bool = True) -> FastAPI:
@@ -51,9 +61,12 @@ def create_app(race: Race, redis_url: str, *, dashboard: bool = True) -> FastAPI
             await ticker
             await redis.aclose()
 
-    app = FastAPI(
-        title=f"pursuit — {race.name}", lifespan=lifespan, docs_url="/api/docs", openapi_url="/api/openapi.json"
-    )
+    # our own OpenAPI document (live/openapi.py); FastAPI's docs page would load its JS from a CDN
+    app = FastAPI(title=f"pursuit — {race.name}", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    cors = [o.strip() for o in os.environ.get(CORS_ENV, "").split(",") if o.strip()]
+    if cors:  # closed unless configured
+        app.add_middleware(CORSMiddleware, allow_origins=cors, allow_methods=["GET"], allow_headers=["Last-Event-ID"])
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.state.engine = engine
     app.state.feed = feed
     app.state.store = store
@@ -61,10 +74,30 @@ def create_app(race: Race, redis_url: str, *, dashboard: bool = True) -> FastAPI
     async def healthz(request: Request) -> JSONResponse:
         try:
             await redis.ping()
+            newest = await redis.xrevrange(store.keys.journal, count=1)
         except Exception as exc:  # report, do not raise: this is the health check
             return JSONResponse({"ok": False, "redis": f"unreachable: {exc}"}, status_code=503)
-        snap = engine.snapshot
-        return JSONResponse({"ok": snap is not None, "redis": "ok", "tick_ms": round(engine.tick_ms, 2)})
+        now = time.time()
+        last_read_age = now - int(newest[0][0].split(b"-")[0]) / 1000 if newest else None
+        tick_age = now - engine.last_tick_wall if engine.last_tick_wall else None
+        ok = tick_age is not None and tick_age < 5 * TICK_S
+        body = {
+            "ok": ok,
+            "redis": "ok",
+            "tick_ms": round(engine.tick_ms, 2),
+            "tick_age_s": round(tick_age, 2) if tick_age is not None else None,
+            "last_read_age_s": round(last_read_age, 2) if last_read_age is not None else None,
+            "feed_clients": len(feed.clients),
+        }
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    async def metrics(request: Request) -> Response:
+        return Response(await render_metrics(engine, feed), media_type=CONTENT_TYPE_LATEST)
+
+    schema = orjson.dumps(openapi_schema(race.name))
+
+    async def openapi(request: Request) -> Response:
+        return Response(schema, media_type="application/json")
 
     async def api_not_found(request: Request) -> JSONResponse:
         return error(404, f"no such API endpoint: {request.url.path}")
@@ -74,6 +107,8 @@ def create_app(race: Race, redis_url: str, *, dashboard: bool = True) -> FastAPI
     for route in routes:
         app.router.routes.append(route)
     app.router.routes.append(Route("/healthz", healthz))
+    app.router.routes.append(Route("/api/openapi.json", openapi))
+    app.router.routes.append(Route("/metrics", metrics))
     app.router.routes.append(Route("/api/{path:path}", api_not_found, methods=["GET", "POST", "PUT", "DELETE"]))
 
     if dashboard:

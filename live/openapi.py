@@ -1,0 +1,111 @@
+"""The OpenAPI 3.1 description of the JSON API (SPEC §6), published at ``/api/openapi.json``.
+
+Written by hand: the routes are plain Starlette, and the contract is the SPEC's, so the schema
+says exactly what clients may rely on. Schemathesis runs against it in the tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_NUM = {"type": ["number", "null"]}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {400: "bad parameters", 401: "admin token missing or wrong", 404: "not found",
+            422: "invalid body", 503: "no live state yet"}  # fmt: skip
+    return {str(c): _json(_ERROR, text[c]) for c in codes}
+
+
+def _admin(summary: str, body: dict[str, Any] | None, *, path_params: list[dict[str, Any]] | None = None) -> dict:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "security": [{"bearer": []}],
+        "responses": {"200": _json({"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}}}),
+                      **_errors(400, 401, 404, 422)},
+    }  # fmt: skip
+    if path_params:
+        op["parameters"] = path_params
+    if body is not None:
+        op["requestBody"] = {"required": False, "content": {"application/json": {"schema": body}}}
+    return {"post": op}
+
+
+_TIME = {"oneOf": [{"type": "string", "format": "date-time"}, {"type": "number"}]}
+_BIB = {"name": "bib", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 32}}
+
+
+def openapi_schema(race_name: str) -> dict[str, Any]:
+    """The schema document."""
+    runner_summary = {
+        "type": "object",
+        "required": ["bib", "name", "pen", "status", "distance_m", "gap_m", "margin_s"],
+        "properties": {"bib": {"type": "string"}, "name": {"type": "string"}, "pen": {"type": "string"},
+                       "status": {"type": "string"}, "distance_m": _NUM, "gap_m": _NUM, "margin_s": _NUM},
+    }  # fmt: skip
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": f"pursuit — {race_name}", "version": "1",
+                 "description": "Live tracking of a chase race. Times ISO 8601 with offset; metres; seconds."},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error", "status"],
+                          "properties": {"error": {"type": "string"}, "status": {"type": "integer"}}},
+            },
+        },
+        "paths": {
+            "/api/race": {"get": {"summary": "The race: course, mats, pens, pursuer, feed URLs", "responses": {
+                "200": _json({"type": "object", "required": ["id", "name", "distance_m", "course", "mats", "pens",
+                                                             "pursuer", "feeds"]})}}},
+            "/api/state": {"get": {"summary": "Clock, pursuer, counts and forecast", "responses": {
+                "200": _json({"type": "object", "required": ["clock", "pursuer", "counts", "forecast"]}),
+                **_errors(503)}}},
+            "/api/runners": {"get": {
+                "summary": "Search and page runners",
+                "parameters": [
+                    {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 64}},
+                    {"name": "status", "in": "query", "schema": {"type": "string"}},
+                    {"name": "pen", "in": "query", "schema": {"type": "string", "maxLength": 32}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "offset", "in": "query", "schema": {"type": "integer"}},
+                ],
+                "responses": {"200": _json({"type": "object", "required": ["runners", "total"], "properties": {
+                    "runners": {"type": "array", "items": runner_summary}, "total": {"type": "integer"}}}),
+                    **_errors(400, 503)}}},
+            "/api/runners/{bib}": {"get": {"summary": "One runner in full", "parameters": [_BIB], "responses": {
+                "200": _json({"type": "object", "required": ["bib", "name", "status", "splits", "catch", "caught",
+                                                             "finish"]}), **_errors(404, 503)}}},
+            "/api/mats": {"get": {"summary": "Reader health per mat", "responses": {"200": _json({"type": "array"})}}},
+            "/api/events": {"get": {
+                "summary": "Commentary and alert events, oldest first",
+                "parameters": [{"name": "after", "in": "query", "schema": {"type": "string"}},
+                               {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                               {"name": "kind", "in": "query", "schema": {"type": "string"}}],
+                "responses": {"200": _json({"type": "array"}), **_errors(400)}}},
+            "/api/roster": {"get": {"summary": "Bibs, names and pens in live-feed order",
+                                    "responses": {"200": _json({"type": "object"})}}},
+            "/api/results.csv": {"get": {"summary": "Results export", "responses": {
+                "200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
+                **_errors(503)}}},
+            "/healthz": {"get": {"summary": "Redis reachable, ingest and tick lag",
+                                 "responses": {"200": _json({"type": "object"}), "503": _json({"type": "object"})}}},
+            "/api/admin/pens/{pen}/start": _admin(
+                "Start a pen", {"type": "object", "properties": {"time": _TIME}},
+                path_params=[{"name": "pen", "in": "path", "required": True, "schema": {"type": "string"}}]),
+            "/api/admin/pursuer/start": _admin("Start the pursuer", {"type": "object", "properties": {"time": _TIME}}),
+            "/api/admin/passings": _admin("Add a manual passing", {"type": "object", "properties": {
+                "bib": {"type": "string"}, "mat": {"type": "string"}, "time": _TIME}}),
+            "/api/admin/passings/void": _admin("Void a passing", {"type": "object", "properties": {
+                "bib": {"type": "string"}, "mat": {"type": "string"}, "time": _TIME}}),
+            "/api/admin/runners/{bib}/status": _admin("Set DNF / DQ (or ok)", {"type": "object", "properties": {
+                "status": {"type": "string", "enum": ["dnf", "dq", "ok"]}}}, path_params=[_BIB]),
+            "/api/admin/chips": _admin("Assign a chip to a bib", {"type": "object", "properties": {
+                "chip": {"type": "string"}, "bib": {"type": "string"}}}),
+        },
+    }  # fmt: skip

@@ -1,0 +1,52 @@
+"""Prometheus metrics of a web process: reads, passings and errors per mat, feed clients, tick time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from live.engine import LiveEngine
+from live.feed import LiveFeed
+
+__all__ = ["CONTENT_TYPE_LATEST", "render_metrics"]
+
+
+class _Snapshot(Collector):
+    """Values fetched (async, from Redis) just before a scrape, exposed as metric families."""
+
+    def __init__(self, health: dict[str, dict[str, str]], engine: LiveEngine, feed: LiveFeed) -> None:
+        self.health, self.engine, self.feed = health, engine, feed
+
+    def collect(self) -> Iterator[Metric]:
+        for name, key, help_text in (
+            ("pursuit_reads", "reads", "raw reads per mat"),
+            ("pursuit_passings", "passings", "passings per mat"),
+            ("pursuit_read_errors", "errors", "malformed or rejected lines per mat"),
+            ("pursuit_unknown_chip_reads", "unknown_reads", "reads of chips no participant wears"),
+        ):
+            family = CounterMetricFamily(name, help_text, labels=["mat"])
+            for mat, h in self.health.items():
+                family.add_metric([mat], float(h.get(key, 0)))
+            yield family
+        connected = GaugeMetricFamily("pursuit_mat_connected", "reader connections per mat", labels=["mat"])
+        for mat, h in self.health.items():
+            connected.add_metric([mat], float(h.get("connected", 0)))
+        yield connected
+        yield GaugeMetricFamily("pursuit_feed_clients", "live-feed WebSocket clients", value=len(self.feed.clients))
+        yield CounterMetricFamily("pursuit_feed_dropped", "slow live-feed clients dropped", value=self.feed.dropped)
+        yield GaugeMetricFamily("pursuit_tick_seconds", "time of the last live tick", value=self.engine.tick_ms / 1000)
+        counts = GaugeMetricFamily("pursuit_runners", "runners by status", labels=["status"])
+        if self.engine.snapshot is not None:
+            for status, n in self.engine.snapshot.counts.items():
+                counts.add_metric([status], float(n))
+        yield counts
+
+
+async def render_metrics(engine: LiveEngine, feed: LiveFeed) -> bytes:
+    """The Prometheus text exposition of this process's metrics."""
+    registry = CollectorRegistry()
+    registry.register(_Snapshot(await engine.store.mat_health(), engine, feed))
+    return generate_latest(registry)
