@@ -1,16 +1,17 @@
 """The live feed (SPEC §6) over WebSocket at ``/ws/live``: a snapshot on connect, then one tick a second.
 
-Every tick is serialised once and the same frame goes to every client (research/tech.md §4). A tick is
-sparse: only runners whose status changed, who got a new or corrected passing, or whose margin moved by
-``MARGIN_RESEND_S`` since last sent; the browser extrapolates everyone else from the snapshot's distance
-and speed (``distance_m + speed_m_s × (t − now)``, held 3 m short of the next timing point until read).
+Every tick is serialised once and the same frame goes to every client (research/tech.md §4). Runners
+are addressed by row: ``GET /api/roster`` gives bibs, names and pens in that order, once. A tick is
+sparse: only rows whose status or class changed, who got a new or corrected passing, or whose
+margin moved by ``MARGIN_RESEND_S`` since it was last sent. The browser moves everyone else itself
+(``distance_m + speed_cm_s / 100 × (t − now)``, held 3 m short of the next timing point until read).
 
-Every message carries ``seq``; ticks are consecutive. A client that sees a gap sends ``{"resync": true}``
-(or ``{"snapshot": true}``) and gets a fresh snapshot. ``{"follow": ["123", …]}`` (at most
-``MAX_FOLLOW`` bibs, ``[]`` to stop) adds a ``follow`` message with full detail for those bibs after
-every tick. Each client has a queue of ``QUEUE_TICKS`` ticks; a client that falls that far behind is
-disconnected (1013, try again later) rather than waited for, and one that sends more than
-``MAX_MESSAGES_PER_S`` messages a second is closed with 1008.
+Every message carries ``seq``; ticks are consecutive. A client that sees a gap sends
+``{"resync": true}`` (or ``{"snapshot": true}``) and gets a fresh snapshot. ``{"follow": ["123", …]}``
+(at most ``MAX_FOLLOW`` bibs, ``[]`` to stop) adds a ``follow`` message with full detail for those
+bibs after every tick. Each client has a queue of ``QUEUE_TICKS`` ticks; a client that falls that
+far behind is disconnected (1013, try again later) rather than waited for, and one that sends more
+than ``MAX_MESSAGES_PER_S`` messages a second is closed with 1008.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,10 +31,10 @@ import orjson
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from live.chase import catch_point
+from live.chase import CLASSES, catch_point
 from live.engine import LiveEngine
 from live.projection import estimate_speed
-from live.snapshot import CAUGHT, STATUSES, Snapshot
+from live.snapshot import AHEAD, CAUGHT, STARTED, STATUSES, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,8 @@ SLOW_CLIENT = 1013  # "try again later": reconnect and start from a snapshot
 POLICY = 1008
 GOING_AWAY = 1001
 
+RunnerDetail = Callable[[str], "dict[str, Any] | None"]
+
 
 def _num(x: float | None, digits: int = 1) -> float | None:
     if x is None or not math.isfinite(x):
@@ -53,7 +57,7 @@ def _num(x: float | None, digits: int = 1) -> float | None:
     return round(float(x), digits)
 
 
-def rounded(values: np.ndarray, digits: int) -> list[float | int | None]:
+def rounded(values: np.ndarray, digits: int) -> list[Any]:
     """A JSON-ready list: rounded, whole numbers as ints when ``digits`` is 0, null where not finite."""
     r = np.round(np.asarray(values, dtype=float), digits)
     r[~np.isfinite(r)] = np.nan
@@ -81,7 +85,7 @@ def parse_client_message(raw: str | bytes) -> SnapshotRequest | FollowRequest:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise ValueError(f"not JSON: {exc}") from None
+        raise ValueError(f"not JSON ({exc})") from None
     if not isinstance(body, dict):
         raise ValueError('expected a JSON object: {"snapshot": true}, {"resync": true} or {"follow": ["123"]}')
     if body.get("snapshot") is True or body.get("resync") is True:
@@ -96,7 +100,7 @@ def parse_client_message(raw: str | bytes) -> SnapshotRequest | FollowRequest:
     raise ValueError(f"unknown request {sorted(body)[:5]}: send snapshot, resync or follow")
 
 
-class _RateLimit:
+class RateLimit:
     """Token bucket: ``per_s`` messages a second, bursts of ``per_s``."""
 
     def __init__(self, per_s: float) -> None:
@@ -115,12 +119,15 @@ class _RateLimit:
 
 
 @dataclass(eq=False)
-class _Client:
+class FeedClient:
+    """One connected spectator: his queue of frames, what he follows, how he is to be closed."""
+
     ws: WebSocket
-    queue: asyncio.Queue[list[str]]
-    limit: _RateLimit
+    queue: asyncio.Queue[tuple[str, ...]]
+    limit: RateLimit
     follow: tuple[str, ...] = ()
     needs_snapshot: bool = False
+    dropped: bool = False  # disconnected for being too slow
     close_code: int | None = None
     close_reason: str = ""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -134,32 +141,44 @@ class _Client:
 
 
 class LiveFeed:
-    """Fan-out of the engine's ticks to WebSocket clients; registers itself as a tick listener."""
+    """Fan-out of the engine's ticks to WebSocket clients; registers itself as a tick listener.
+
+    ``runner_detail`` (bib → the ``GET /api/runners/{bib}`` object) fills ``follow`` messages; without
+    it the feed builds the same fields itself.
+    """
 
     def __init__(
         self,
         engine: LiveEngine,
+        runner_detail: RunnerDetail | None = None,
         *,
         queue_ticks: int = QUEUE_TICKS,
         max_messages_per_s: float = MAX_MESSAGES_PER_S,
     ) -> None:
         self.engine = engine
         self.race = engine.race
+        self.detail = runner_detail or self.runner_detail
         self.queue_ticks = queue_ticks
         self.max_messages_per_s = max_messages_per_s
         self.seq = 0
         self.snapshot: Snapshot | None = None  # the state at ``seq``
-        self.speed_m_s: np.ndarray | None = None  # runners' projection speed at ``seq``
+        self.speed_m_s: np.ndarray = np.zeros(0)  # runners' projection speed at ``seq``
+        self.classes: np.ndarray | None = None  # codes into ``live.chase.CLASSES``
         self.tick_frame = ""  # the last tick message, serialised once for everyone
-        self.clients: set[_Client] = set()
+        self.clients: set[FeedClient] = set()
         self.dropped = 0  # clients disconnected for being too slow
         self.fanout_ms = 0.0  # the last tick: build the frame and queue it for every client
         self._times: np.ndarray | None = None
         self._status: np.ndarray | None = None
-        self._sent_margin: np.ndarray | None = None
+        self._class: np.ndarray | None = None
+        self._sent_margin = np.zeros(0)
         self._snapshot_frame: tuple[int, str] | None = None
         self._details: dict[str, bytes] = {}
         engine.listeners.append(self.on_tick)
+
+    def routes(self) -> list[BaseRoute]:
+        """The live feed's route: ``/ws/live``."""
+        return [WebSocketRoute("/ws/live", self.endpoint)]
 
     # ---- ticks -------------------------------------------------------------------------------
 
@@ -167,60 +186,72 @@ class LiveFeed:
         """Engine listener: build this tick's frame once and queue it for every client (never waits)."""
         started = time.perf_counter()
         times = self.engine.used_times
-        speed = estimate_speed(times, self.engine.at_m, self.engine.prior_m_s)
-        changed = self._changed_rows(snap, times)
+        speed = snap.speed_m_s
+        if speed is None:  # a snapshot built without the projection's speeds
+            speed = estimate_speed(times, self.engine.at_m, self.engine.prior_m_s)
+        classes = snap.margin_class
+        changed = self._changed_rows(snap, times, classes)
         self.seq += 1
-        self.snapshot, self.speed_m_s = snap, speed
+        self.snapshot, self.speed_m_s, self.classes = snap, speed, classes
         self._snapshot_frame = None
         self._details = {}
-        self.tick_frame = orjson.dumps(self._tick_message(snap, speed, changed)).decode()
+        self.tick_frame = orjson.dumps(self._tick_message(snap, changed)).decode()
         for client in list(self.clients):
-            if client.needs_snapshot:
-                client.needs_snapshot = False
-                frames = [self.snapshot_frame()]
-            else:
-                frames = [self.tick_frame]
+            frames = [self.snapshot_frame() if client.needs_snapshot else self.tick_frame]
+            client.needs_snapshot = False
             if client.follow:
                 frames.append(self.follow_frame(client.follow))
-            self._offer(client, frames)
+            self._offer(client, *frames)
         self.fanout_ms = (time.perf_counter() - started) * 1000
 
-    def _changed_rows(self, snap: Snapshot, times: np.ndarray) -> np.ndarray:
-        """Rows with a new or corrected passing, a new status, or a margin moved since last sent."""
+    def _changed_rows(self, snap: Snapshot, times: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
+        """Rows with a new or corrected passing, a new status or class, or (out on the course) a margin
+        moved by ``MARGIN_RESEND_S`` since it was last sent."""
         margin = np.asarray(snap.margin_s, dtype=float)
         if self._times is None or self._times.shape != times.shape or self._status is None:
             changed = np.zeros(len(snap.bibs), dtype=bool)  # nobody can hold an older state yet
             self._sent_margin = margin.copy()
         else:
             same = (times == self._times) | (np.isnan(times) & np.isnan(self._times))
-            assert self._sent_margin is not None
             with np.errstate(invalid="ignore"):
                 drift = (np.isnan(margin) != np.isnan(self._sent_margin)) | (
                     np.abs(margin - self._sent_margin) >= MARGIN_RESEND_S
                 )
+            drift &= (snap.status == STARTED) | (snap.status == AHEAD)  # the others' margins show nothing
             changed = ~same.all(axis=1) | (snap.status != self._status) | drift
+            if classes is not None and self._class is not None:
+                changed |= classes != self._class
             self._sent_margin[changed] = margin[changed]
         self._times = times.copy()
         self._status = snap.status.copy()
+        self._class = None if classes is None else classes.copy()
         return np.flatnonzero(changed)
 
-    def _tick_message(self, snap: Snapshot, speed: np.ndarray, rows: np.ndarray) -> dict[str, Any]:
-        f = snap.forecast
+    def _runners(self, snap: Snapshot, rows: np.ndarray | slice) -> dict[str, Any]:
+        """Per-runner parallel arrays for ``rows``: status, class, distance, speed, margin."""
+        out: dict[str, Any] = {"status": snap.status[rows].tolist()}
+        if self.classes is not None:
+            out["class"] = self.classes[rows].tolist()
+        out["distance_m"] = rounded(snap.distance_m[rows], 1)
+        out["speed_cm_s"] = rounded(self.speed_m_s[rows] * 100.0, 0)
+        out["margin_s"] = rounded(snap.margin_s[rows], 0)
+        return out
+
+    def _tick_message(self, snap: Snapshot, rows: np.ndarray) -> dict[str, Any]:
         return {
             "type": "tick",
             "seq": self.seq,
             "now": round(snap.now, 3),
             "pursuer": self._pursuer(snap),
             "counts": snap.counts,
-            "forecast": {"winners": f.winners, "low": f.low, "high": f.high, "quota": f.quota},
-            "changed": {
-                "bibs": [str(b) for b in snap.bibs[rows]],
-                "status": snap.status[rows].tolist(),
-                "distance_m": rounded(snap.distance_m[rows], 1),
-                "speed_m_s": rounded(speed[rows], 3),
-                "margin_s": rounded(snap.margin_s[rows], 0),
-            },
+            "forecast": self._forecast(snap),
+            "changed": {"index": rows.tolist(), **self._runners(snap, rows)},
         }
+
+    @staticmethod
+    def _forecast(snap: Snapshot) -> dict[str, Any]:
+        f = snap.forecast
+        return {"winners": f.winners, "low": f.low, "high": f.high, "quota": f.quota}
 
     @staticmethod
     def _pursuer(snap: Snapshot) -> dict[str, Any]:
@@ -233,7 +264,7 @@ class LiveFeed:
             "lon": _num(p.lon, 6),
         }
 
-    def _offer(self, client: _Client, frames: list[str]) -> None:
+    def _offer(self, client: FeedClient, *frames: str) -> None:
         """Queue frames for a client; a client whose queue is full is dropped, never waited for."""
         if client.close_code is not None:
             return
@@ -241,38 +272,37 @@ class LiveFeed:
             client.queue.put_nowait(frames)
         except asyncio.QueueFull:
             self.dropped += 1
+            client.dropped = True
             self.clients.discard(client)
-            log.info("live feed: dropping a client %s ticks behind (%s)", self.queue_ticks, client.ws.client)
+            log.info("live feed: dropped a client %d ticks behind (%s)", self.queue_ticks, client.ws.client)
             client.stop(SLOW_CLIENT, f"too slow: {self.queue_ticks} ticks behind; reconnect for a snapshot")
 
     # ---- messages ----------------------------------------------------------------------------
 
     def snapshot_frame(self) -> str:
-        """The full state at ``seq`` as parallel arrays, serialised once per tick (on first demand)."""
-        snap, speed = self.snapshot, self.speed_m_s
-        assert snap is not None and speed is not None, "no tick yet"
+        """The full state at ``seq`` as parallel arrays in roster order, serialised once per tick."""
+        snap = self.snapshot
+        assert snap is not None, "no tick yet"
         if self._snapshot_frame is None or self._snapshot_frame[0] != self.seq:
-            f = snap.forecast
             p = snap.pursuer
-            body = {
+            body: dict[str, Any] = {
                 "type": "snapshot",
                 "seq": self.seq,
                 "race": self.race.id,
                 "now": round(snap.now, 3),
                 "elapsed_s": _num(snap.elapsed_s),
                 "statuses": list(STATUSES),
-                "pursuer": {**self._pursuer(snap), "bib": p.bib, "start": p.start, "finish": p.finish},
-                "counts": snap.counts,
-                "forecast": {"winners": f.winners, "low": f.low, "high": f.high, "quota": f.quota, "by_pen": f.by_pen},
-                "runners": {
-                    "bibs": snap.bibs.tolist(),
-                    "pens": snap.pens.tolist(),
-                    "status": snap.status.tolist(),
-                    "distance_m": rounded(snap.distance_m, 1),
-                    "speed_m_s": rounded(speed, 3),
-                    "margin_s": rounded(snap.margin_s, 0),
-                },
             }
+            if self.classes is not None:
+                body["classes"] = list(CLASSES)
+            body.update(
+                {
+                    "pursuer": {**self._pursuer(snap), "bib": p.bib, "start": p.start, "finish": p.finish},
+                    "counts": snap.counts,
+                    "forecast": {**self._forecast(snap), "by_pen": snap.forecast.by_pen},
+                    **self._runners(snap, slice(None)),
+                }
+            )
             self._snapshot_frame = (self.seq, orjson.dumps(body).decode())
         return self._snapshot_frame[1]
 
@@ -281,18 +311,18 @@ class LiveFeed:
         parts = []
         for bib in bibs:
             if (part := self._details.get(bib)) is None:
-                part = self._details[bib] = orjson.dumps(self.runner_detail(bib))
-            parts.append(part)
-        return b'{"type":"follow","seq":%d,"runners":[%b]}'.replace(b"%d", str(self.seq).encode()).replace(
-            b"%b", b",".join(parts)
-        ).decode()
+                detail = self.detail(bib)
+                part = self._details[bib] = orjson.dumps(detail, option=orjson.OPT_SERIALIZE_NUMPY) if detail else b""
+            if part:
+                parts.append(part)
+        return (b'{"type":"follow","seq":%d,"runners":[%b]}' % (self.seq, b",".join(parts))).decode()
 
-    def runner_detail(self, bib: str) -> dict[str, Any]:
-        """One participant's numbers and splits, the fields of ``GET /api/runners/{bib}``."""
-        snap, speed = self.snapshot, self.speed_m_s
-        assert snap is not None and speed is not None, "no tick yet"
+    def runner_detail(self, bib: str) -> dict[str, Any] | None:
+        """One participant's numbers and splits: the fields of ``GET /api/runners/{bib}``."""
+        snap = self.snapshot
         participant = self.race.participant(bib)
-        assert participant is not None, f"unknown bib {bib!r}"
+        if snap is None or participant is None:
+            return None
         engine = self.engine
         times = engine.passings_of(bib)
         is_pursuer = bib == self.race.pursuer.bib
@@ -331,7 +361,6 @@ class LiveFeed:
                 {
                     "status": STATUSES[int(snap.status[i])],
                     "distance_m": _num(snap.distance_m[i]),
-                    "speed_m_s": _num(speed[i], 3),
                     "lat": _num(snap.lat[i], 6),
                     "lon": _num(snap.lon[i], 6),
                     "gap_m": _num(snap.gap_m[i]),
@@ -354,11 +383,11 @@ class LiveFeed:
     async def endpoint(self, ws: WebSocket) -> None:
         """One spectator: a snapshot first (at the first tick if none yet), then every tick."""
         await ws.accept()
-        client = _Client(ws, asyncio.Queue(maxsize=self.queue_ticks), _RateLimit(self.max_messages_per_s))
+        client = FeedClient(ws, asyncio.Queue(maxsize=self.queue_ticks), RateLimit(self.max_messages_per_s))
         if self.snapshot is None:
             client.needs_snapshot = True
         else:
-            client.queue.put_nowait([self.snapshot_frame()])
+            client.queue.put_nowait((self.snapshot_frame(),))
         sender = asyncio.create_task(self._send_loop(client), name="live-feed-send")
         receiver = asyncio.create_task(self._receive_loop(client), name="live-feed-receive")
         client.tasks = [sender, receiver]
@@ -369,12 +398,14 @@ class LiveFeed:
             self.clients.discard(client)
             for task in client.tasks:
                 task.cancel()
-            await asyncio.gather(*client.tasks, return_exceptions=True)
+            for result in await asyncio.gather(*client.tasks, return_exceptions=True):
+                if isinstance(result, Exception):
+                    log.error("live feed: client %s failed", ws.client, exc_info=result)
             if client.close_code is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(ws.close(client.close_code, client.close_reason), CLOSE_WAIT_S)
 
-    async def _send_loop(self, client: _Client) -> None:
+    async def _send_loop(self, client: FeedClient) -> None:
         try:
             while True:
                 for frame in await client.queue.get():
@@ -384,7 +415,7 @@ class LiveFeed:
         except Exception as exc:  # the client went away mid-send
             log.debug("live feed: send failed: %r", exc)
 
-    async def _receive_loop(self, client: _Client) -> None:
+    async def _receive_loop(self, client: FeedClient) -> None:
         while True:
             message = await client.ws.receive()
             if message["type"] == "websocket.disconnect":
@@ -399,27 +430,26 @@ class LiveFeed:
             try:
                 request = parse_client_message(raw)
             except ValueError as exc:
-                self._offer(client, [orjson.dumps({"type": "error", "message": str(exc)}).decode()])
+                self._offer(client, orjson.dumps({"type": "error", "message": str(exc)}).decode())
                 continue
-            if isinstance(request, SnapshotRequest):
-                if self.snapshot is None:
-                    client.needs_snapshot = True
-                else:
-                    self._offer(client, [self.snapshot_frame()])
-            else:
+            if isinstance(request, FollowRequest):
                 self._follow(client, request.bibs)
+            elif self.snapshot is None:
+                client.needs_snapshot = True
+            else:
+                self._offer(client, self.snapshot_frame())
 
-    def _follow(self, client: _Client, bibs: tuple[str, ...]) -> None:
+    def _follow(self, client: FeedClient, bibs: tuple[str, ...]) -> None:
         known = tuple(b for b in bibs if self.race.participant(b) is not None)
         client.follow = known
         frames = []
         if unknown := [b for b in bibs if b not in known]:
-            message = f"unknown bibs in race {self.race.id}: {', '.join(unknown[:10])}"
+            message = f"no such bib in race {self.race.id}: {', '.join(unknown[:10])}; following the others"
             frames.append(orjson.dumps({"type": "error", "message": message}).decode())
         if known and self.snapshot is not None:
             frames.append(self.follow_frame(known))  # the detail now, not at the next tick
         if frames:
-            self._offer(client, frames)
+            self._offer(client, *frames)
 
     async def close(self) -> None:
         """Stop listening to the engine and disconnect every client (1001, going away)."""
@@ -435,4 +465,4 @@ class LiveFeed:
 
 def feed_routes(feed: LiveFeed) -> list[BaseRoute]:
     """The live feed's route: ``/ws/live``."""
-    return [WebSocketRoute("/ws/live", feed.endpoint)]
+    return feed.routes()

@@ -1,0 +1,218 @@
+"""The live feed /ws/live over real uvicorn, a real Redis and the real `websockets` client."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from urllib.parse import urlsplit
+
+import httpx
+import numpy as np
+import orjson
+import pytest
+import websockets
+from websockets.exceptions import ConnectionClosed
+
+from live.chase import CLASSES
+from live.clock import RaceClock
+from live.feed import MAX_FOLLOW, FollowRequest, SnapshotRequest, parse_client_message, rounded
+from live.snapshot import STATUSES
+from live.store import RawRead, Store
+from pursuit.web import create_app
+from tests.helpers import eventually, running_uvicorn
+
+
+@pytest.fixture
+async def live(redis_server, redis, paris):
+    """The web app for the default race, 15 minutes in, every pen started, nobody read yet."""
+    store = Store(redis, paris)
+    await store.setup()
+    now = time.time()
+    await store.set_clock(RaceClock(origin_wall=now, origin_race=now, speed=1.0))
+    for i, _ in enumerate(paris.pens):
+        await store.record_gun(now - 900 + 60 * i)
+    app = create_app(paris, redis_server.url, dashboard=False)
+    async with running_uvicorn(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as http:
+        await eventually(lambda: _ready(http))
+        yield http, base.replace("http://", "ws://") + "/ws/live", store, app.state.feed, now
+
+
+async def _ready(http):
+    return (await http.get("/api/state")).status_code == 200
+
+
+async def recv(ws, timeout_s: float = 3.0) -> dict:
+    return orjson.loads(await asyncio.wait_for(ws.recv(), timeout_s))
+
+
+async def recv_until(ws, kind: str, limit: int = 6) -> dict:
+    for _ in range(limit):
+        message = await recv(ws)
+        if message["type"] == kind:
+            return message
+    raise AssertionError(f"no {kind} message in {limit}")
+
+
+# ---- pure parts ------------------------------------------------------------------------------
+
+
+def test_client_messages_are_parsed_or_refused_with_a_reason():
+    assert parse_client_message('{"snapshot": true}') == SnapshotRequest()
+    assert parse_client_message(b'{"resync": true}') == SnapshotRequest()
+    assert parse_client_message('{"follow": ["12", 34, "12"]}') == FollowRequest(("12", "34"))
+    assert parse_client_message('{"follow": []}') == FollowRequest(())
+    for bad, why in [
+        ("nope", "not JSON"),
+        ("[1]", "JSON object"),
+        ('{"follow": "12"}', "list of bibs"),
+        ('{"follow": [true]}', "list of bibs"),
+        ('{"follow": %s}' % orjson.dumps([str(i) for i in range(MAX_FOLLOW + 1)]).decode(), "at most 50"),
+        ('{"snapshot": false}', "unknown request"),
+        ("x" * 5000, "too long"),
+    ]:
+        with pytest.raises(ValueError, match=why):
+            parse_client_message(bad)
+
+
+def test_rounded_arrays_are_compact_and_null_where_unknown():
+    assert rounded(np.array([1.26, np.nan, np.inf, -0.04]), 1) == [1.3, None, None, -0.0]
+    assert rounded(np.array([12.6, np.nan]), 0) == [13, None]
+
+
+# ---- over the wire ---------------------------------------------------------------------------
+
+
+async def test_snapshot_first_then_consecutive_sparse_ticks_with_a_new_passing(live, paris):
+    http, url, store, _, now = live
+    roster = (await http.get("/api/roster")).json()
+    runner = paris.participants[700]
+    row = roster["bibs"].index(runner.bib)
+    async with websockets.connect(url, compression=None) as ws:
+        snap = await recv(ws)
+        assert snap["type"] == "snapshot" and snap["race"] == "paris-j1000"
+        assert snap["statuses"] == list(STATUSES) and snap["classes"] == list(CLASSES)
+        n = len(roster["bibs"])
+        assert n == 3599 and all(len(snap[k]) == n for k in ("status", "class", "distance_m", "speed_cm_s", "margin_s"))
+        assert set(snap["pursuer"]) >= {"distance_m", "status", "pace_s_per_km", "lat", "lon"}
+        assert set(snap["forecast"]) == {"winners", "low", "high", "quota", "by_pen"}
+        assert snap["counts"]["registered"] == n
+
+        ticks = [await recv(ws) for _ in range(2)]
+        assert [t["type"] for t in ticks] == ["tick", "tick"]
+        assert [t["seq"] for t in ticks] == [snap["seq"] + 1, snap["seq"] + 2]
+        assert ticks[1]["now"] > ticks[0]["now"]
+        assert ticks[1]["changed"]["index"] == [], "nothing happened: nobody is resent"
+
+        await store.apply_reads([RawRead("start", runner.chips[0], now - 850)], wall_s=now)
+        seq = ticks[-1]["seq"]
+        for _ in range(4):
+            tick = await recv(ws)
+            assert tick["type"] == "tick" and tick["seq"] == seq + 1
+            seq = tick["seq"]
+            if row in tick["changed"]["index"]:
+                break
+        else:
+            raise AssertionError("the runner's passing never showed in a tick")
+        changed = tick["changed"]
+        assert changed["index"] == [row], "only the runner who was read"
+        assert {k: len(v) for k, v in changed.items()} == dict.fromkeys(changed, 1)
+        assert STATUSES[changed["status"][0]] in ("started", "ahead")
+        assert changed["distance_m"][0] > 0 and changed["speed_cm_s"][0] > 0
+        assert set(tick) == {"type", "seq", "now", "pursuer", "counts", "forecast", "changed"}
+        assert tick["counts"]["started"] == 1
+
+
+async def test_a_client_that_asks_for_a_resync_gets_a_fresh_snapshot(live):
+    _, url, *_ = live
+    async with websockets.connect(url) as ws:
+        first = await recv(ws)
+        tick = await recv(ws)
+        await ws.send('{"resync": true}')
+        snap = await recv_until(ws, "snapshot")
+        assert snap["seq"] >= tick["seq"] and len(snap["distance_m"]) == len(first["distance_m"])
+        after = await recv(ws)
+        assert after["type"] == "tick" and after["seq"] == snap["seq"] + 1, "ticks go on from the snapshot"
+
+
+async def test_follow_sends_full_detail_of_the_followed_bibs_each_tick(live, paris):
+    _, url, store, _, now = live
+    runner = paris.participants[42]
+    await store.apply_reads([RawRead("start", runner.chips[0], now - 880)], wall_s=now)
+    async with websockets.connect(url) as ws:
+        while (await recv(ws))["counts"]["started"] == 0:  # the engine has seen the read
+            pass
+        await ws.send(orjson.dumps({"follow": [runner.bib, "nobody"]}))
+        error = await recv_until(ws, "error")
+        assert "nobody" in error["message"]
+        follow = await recv_until(ws, "follow")
+        (detail,) = follow["runners"]
+        assert detail["bib"] == runner.bib and detail["name"] == runner.name and detail["pen"] == runner.pen
+        assert {"status", "distance_m", "gap_m", "gap_s", "margin_s", "catch", "splits", "finish"} <= set(detail)
+        assert [s["mat"] for s in detail["splits"]] == ["start"]
+        tick = await recv_until(ws, "tick")
+        again = await recv(ws)
+        assert again["type"] == "follow" and again["seq"] == tick["seq"], "detail follows every tick"
+        await ws.send('{"follow": []}')
+        await recv_until(ws, "tick")
+        assert (await recv(ws))["type"] == "tick", "no more detail once unfollowed"
+
+
+async def test_malformed_messages_are_answered_and_a_flood_is_closed(live):
+    _, url, *_ = live
+    async with websockets.connect(url) as ws:
+        await recv(ws)
+        await ws.send(b"not json")
+        assert "JSON" in (await recv_until(ws, "error"))["message"]
+        await ws.send('{"shout": 1}')
+        assert "unknown request" in (await recv_until(ws, "error"))["message"]
+        with pytest.raises(ConnectionClosed) as closed:
+            for _ in range(30):
+                await ws.send('{"follow": []}')
+            while True:
+                await recv(ws)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+async def test_a_client_that_never_reads_is_dropped_without_slowing_the_others(live):
+    _, url, _, feed, _ = live
+    host, port = urlsplit(url).hostname, urlsplit(url).port
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a reader with no room to spare
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (host, port))
+    async with websockets.connect(url) as good, websockets.connect(url, sock=sock, max_queue=1) as slow:
+        first = await recv(good)
+        await eventually(lambda: _value(len(feed.clients) == 2))
+        for _ in range(8):  # ~100 KB each: far more than the socket buffers hold, never read
+            await slow.send('{"snapshot": true}')
+        seqs, arrivals = [first["seq"]], [time.monotonic()]
+        while feed.dropped == 0 or len(seqs) < 3:
+            message = await recv(good)
+            if message["type"] == "tick":
+                seqs.append(message["seq"])
+                arrivals.append(time.monotonic())
+            assert len(seqs) < 8, "the slow client was never dropped"
+        assert feed.dropped == 1 and len(feed.clients) == 1, "only the one that did not read"
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "the reader missed no tick"
+        assert max(np.diff(arrivals)) < 1.6, "and got every one on time"
+        assert feed.fanout_ms < 50
+        with pytest.raises(ConnectionClosed):  # what was buffered, then the end
+            while True:
+                await asyncio.wait_for(slow.recv(), 5)
+
+
+async def _value(value):
+    return value
+
+
+async def test_close_disconnects_every_client_as_going_away(live):
+    _, url, _, feed, _ = live
+    async with websockets.connect(url) as ws:
+        await recv(ws)
+        await feed.close()
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await recv(ws)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+        assert feed.on_tick not in feed.engine.listeners
