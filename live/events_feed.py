@@ -1,96 +1,291 @@
-"""The commentary/alert stream, from the durable events stream in Redis (SPEC §6).
+"""The commentary/alert stream (SPEC §6): Server-Sent Events and a WebSocket over the durable events stream.
 
-``GET /api/events/stream`` is Server-Sent Events and honours ``Last-Event-ID`` (or ``?after=``),
-so a commentator whose connection drops misses nothing and sees nothing twice; ``/ws/events`` is
-the same over a WebSocket (``?after=``). Both read with a blocking ``XREAD`` from the last id sent.
+``GET /api/events/stream`` resumes after the ``Last-Event-ID`` header (what a browser's EventSource
+sends when it reconnects) or ``?after=``; ``/ws/events`` after ``?after=`` or a first message
+``{"after": "<id>"}`` (sent within ``HELLO_WAIT_S``; a later one starts over from that id). Without
+either, everything from the start; ``$`` means only new events. ``?kind=catch,milestone`` filters.
+
+A client first catches up from Redis (XRANGE pages, :meth:`Store.events_after`), then takes live
+events from one ``XREAD BLOCK`` per process shared by all clients, each with a bounded queue. Ids are
+compared, so an event is never sent twice; a client whose queue overflows catches up from Redis
+again, so none is lost.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
+from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import StreamingResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from live.api import error
+from live.feed import RateLimit
 from live.store import Store
 
-BLOCK_MS = 10_000
-BATCH = 200
-_ID = re.compile(r"^\d{1,20}-\d{1,20}$|^0$|^\$$")
+log = logging.getLogger(__name__)
+
+BLOCK_MS = 5_000  # one blocking XREAD at a time per process
+PAGE = 500
+QUEUE_EVENTS = 1_000  # live events a client may have waiting before it falls back to catching up
+KEEPALIVE_S = 15.0  # an SSE comment when idle, so proxies keep the connection and gone clients show
+HELLO_WAIT_S = 0.5
+RETRY_MS = 2_000
+SEND_TIMEOUT_S = 10.0
+MAX_MESSAGES_PER_S = 10.0
+_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
+
+
+def stream_id(value: str) -> tuple[int, int]:
+    """A Redis stream id as a comparable pair (``ms`` alone is ``ms-0``)."""
+    ms, _, seq = value.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def valid_after(value: str) -> bool:
+    return value == "$" or bool(_ID.match(value))
+
+
+def _kinds(value: str | None) -> frozenset[str] | None:
+    return frozenset(k.strip() for k in value.split(",") if k.strip()) if value else None
+
+
+class _Subscriber:
+    """Where the shared reader leaves live events for one client."""
+
+    def __init__(self, size: int) -> None:
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=size)
+        self.overflowed = False
+
+    def offer(self, event: dict[str, Any]) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True  # the client catches up from Redis instead
+
+    def reset(self) -> None:
+        self.queue = asyncio.Queue(maxsize=self.queue.maxsize)
+        self.overflowed = False
 
 
 class EventsFeed:
-    """SSE and WebSocket access to one race's events."""
+    """SSE and WebSocket access to one race's events, read from Redis once per process."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        block_ms: int = BLOCK_MS,
+        keepalive_s: float = KEEPALIVE_S,
+        queue_events: int = QUEUE_EVENTS,
+    ) -> None:
         self.store = store
         self.tz = store.race.timezone
+        self.block_ms = block_ms
+        self.keepalive_s = keepalive_s
+        self.queue_events = queue_events
+        self._subscribers: set[_Subscriber] = set()
+        self._reader: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
 
-    def routes(self) -> list[Route | WebSocketRoute]:
+    def routes(self) -> list[BaseRoute]:
+        """``/api/events/stream`` (SSE) and ``/ws/events``."""
         return [Route("/api/events/stream", self.sse), WebSocketRoute("/ws/events", self.websocket)]
 
-    async def _follow(self, after: str) -> AsyncIterator[tuple[str, dict]]:
-        """Events after ``after`` (``$``: only new ones), forever; a heartbeat ``("", {})`` when idle."""
-        last = after
-        redis = self.store.redis
-        while True:
-            reply = await redis.xread({self.store.keys.events: last}, count=BATCH, block=BLOCK_MS)
-            if not reply:
-                yield "", {}
+    async def close(self) -> None:
+        """Stop the shared reader (before the Redis client closes)."""
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+            self._reader = None
+
+    # ---- the stream --------------------------------------------------------------------------
+
+    async def events(
+        self, after: str = "0-0", kinds: frozenset[str] | None = None
+    ) -> AsyncIterator[dict[str, Any] | None]:
+        """Every event after ``after`` in stream order, each once, forever; ``None`` after
+        ``keepalive_s`` without one. Times are ISO 8601, as in ``GET /api/events``."""
+        sub = _Subscriber(self.queue_events)
+        self._subscribers.add(sub)  # before catching up: whatever the reader sees next is ours too
+        try:
+            await self._ensure_reader()
+            last = await self._stream_end() if after == "$" else after
+            while True:
+                while True:  # catch up from Redis
+                    page = await self.store.events_after(last, count=PAGE)
+                    for event in page:
+                        last = str(event["id"])
+                        if kinds is None or event["kind"] in kinds:
+                            yield self._public(event)
+                    if len(page) < PAGE:
+                        break
+                while not sub.overflowed:  # then live, from the shared reader
+                    try:
+                        event = await asyncio.wait_for(sub.queue.get(), self.keepalive_s)
+                    except TimeoutError:
+                        yield None
+                        continue
+                    if stream_id(str(event["id"])) <= stream_id(last):
+                        continue  # already sent while catching up
+                    last = str(event["id"])
+                    if kinds is None or event["kind"] in kinds:
+                        yield self._public(event)
+                sub.reset()
+        finally:
+            self._subscribers.discard(sub)
+            if not self._subscribers and self._reader is not None:
+                self._reader.cancel()  # nobody listens: release the blocked Redis connection
+                self._reader = None
+
+    def _public(self, event: dict[str, Any]) -> dict[str, Any]:
+        t = float(event["time"])
+        return {**event, "time": datetime.fromtimestamp(t, self.tz).isoformat(timespec="milliseconds")}
+
+    async def _stream_end(self) -> str:
+        last = await self.store.redis.xrevrange(self.store.keys.events, count=1)
+        if not last:
+            return "0-0"
+        entry_id = last[0][0]
+        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+    async def _ensure_reader(self) -> None:
+        async with self._lock:
+            if self._reader is None or self._reader.done():
+                start = await self._stream_end()
+                self._reader = asyncio.create_task(self._read(start), name="events-feed-read")
+
+    async def _read(self, last: str) -> None:
+        """The shared reader: block on the stream after ``last``, hand every event to every subscriber."""
+        redis, key = self.store.redis, self.store.keys.events
+        while self._subscribers:
+            try:
+                if not await redis.xread({key: last}, count=1, block=self.block_ms):
+                    continue
+                page = await self.store.events_after(last, count=PAGE)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis away: subscribers wait, nothing is lost (they resume from ids)
+                log.exception("events feed: reading %s failed; retrying", key)
+                await asyncio.sleep(1.0)
                 continue
-            for entry_id, f in reply[0][1]:
-                last = entry_id.decode()
-                event = {
-                    "id": last,
-                    "kind": f[b"kind"].decode(),
-                    "time": datetime.fromtimestamp(float(f[b"time"]), self.tz).isoformat(timespec="milliseconds"),
-                    "text": f[b"text"].decode(),
-                    **orjson.loads(f[b"data"]),
-                }
-                yield last, event
+            for event in page:
+                for sub in list(self._subscribers):
+                    sub.offer(event)
+            if page:
+                last = str(page[-1]["id"])
 
-    @staticmethod
-    def _start(value: str | None) -> str | None:
-        value = (value or "0").strip()
-        return value if _ID.match(value) else None
+    # ---- Server-Sent Events ------------------------------------------------------------------
 
-    async def sse(self, request: Request) -> StreamingResponse:
-        after = self._start(request.headers.get("last-event-id") or request.query_params.get("after"))
-        if after is None:
-            return error(400, "Last-Event-ID / after must be an event id like 1700000000000-0, or $")  # type: ignore[return-value]
+    async def sse(self, request: Request) -> Response:
+        after = (request.headers.get("last-event-id") or request.query_params.get("after") or "0-0").strip()
+        if not valid_after(after):
+            return error(
+                400, f"Last-Event-ID / after must be an event id like 1700000000000-0 or $, got {after[:40]!r}"
+            )
+        kinds = _kinds(request.query_params.get("kind"))
 
         async def body() -> AsyncIterator[bytes]:
-            yield b"retry: 2000\n\n"
-            async for event_id, event in self._follow(after):
-                if await request.is_disconnected():
-                    return
-                if not event_id:
+            yield b"retry: %d\n\n" % RETRY_MS
+            async for event in self.events(after, kinds):
+                if event is None:
                     yield b": keep-alive\n\n"
                     continue
+                kind = str(event["kind"]).replace("\n", " ").replace("\r", " ")
                 yield b"id: %s\nevent: %s\ndata: %s\n\n" % (
-                    event_id.encode(),
-                    event["kind"].encode(),
+                    str(event["id"]).encode(),
+                    kind.encode(),
                     orjson.dumps(event),
                 )
 
         headers = {"cache-control": "no-cache", "x-accel-buffering": "no"}
         return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
 
+    # ---- WebSocket ---------------------------------------------------------------------------
+
     async def websocket(self, ws: WebSocket) -> None:
-        after = self._start(ws.query_params.get("after"))
-        if after is None:
-            await ws.close(code=1008, reason="after must be an event id or $")
-            return
         await ws.accept()
-        try:
-            async for event_id, event in self._follow(after):
-                if event_id:
-                    await ws.send_text(orjson.dumps(event).decode())
-        except (WebSocketDisconnect, RuntimeError):
+        after = ws.query_params.get("after")
+        kinds = _kinds(ws.query_params.get("kind"))
+        if after is not None and not valid_after(after):
+            await ws.close(1008, "after must be an event id like 1700000000000-0, or $")
             return
+        limit = RateLimit(MAX_MESSAGES_PER_S)
+        sender: asyncio.Task[None] | None = None
+
+        def restart(start: str) -> None:
+            nonlocal sender
+            if sender is not None:
+                sender.cancel()
+            sender = asyncio.create_task(self._send_events(ws, start, kinds), name="events-feed-ws")
+
+        try:
+            if after is None:  # a first {"after": id} may say where to start
+                with contextlib.suppress(TimeoutError):
+                    message = await asyncio.wait_for(ws.receive(), HELLO_WAIT_S)
+                    if message["type"] == "websocket.disconnect":
+                        return
+                    limit.allow()
+                    after = await self._requested_start(ws, message)
+            restart(after or "0-0")
+            while True:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                if not limit.allow():
+                    await ws.close(1008, f"more than {MAX_MESSAGES_PER_S:g} messages per second")
+                    return
+                if start := await self._requested_start(ws, message):
+                    restart(start)
+        except WebSocketDisconnect:
+            return
+        finally:
+            if sender is not None:
+                sender.cancel()
+                await asyncio.gather(sender, return_exceptions=True)
+
+    async def _requested_start(self, ws: WebSocket, message: Mapping[str, Any]) -> str | None:
+        """The id in a client's ``{"after": id}``; anything else is answered with an error."""
+        start = self._parse_after(message.get("text") or message.get("bytes") or b"")
+        if isinstance(start, ValueError):
+            await ws.send_text(orjson.dumps({"type": "error", "message": str(start)}).decode())
+            return None
+        return start
+
+    @staticmethod
+    def _parse_after(raw: str | bytes) -> str | ValueError:
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return ValueError('not JSON; send {"after": "<event id>"}')
+        after = body.get("after") if isinstance(body, dict) else None
+        if not isinstance(after, str) or not valid_after(after):
+            return ValueError(f'expected {{"after": "<event id like 1700000000000-0, or $>"}}, got {str(raw)[:80]}')
+        return after
+
+    async def _send_events(self, ws: WebSocket, after: str, kinds: frozenset[str] | None) -> None:
+        try:
+            async for event in self.events(after, kinds):
+                if event is not None:
+                    frame = orjson.dumps({**event, "type": "event"}).decode()
+                    await asyncio.wait_for(ws.send_text(frame), SEND_TIMEOUT_S)
+        except (WebSocketDisconnect, RuntimeError, TimeoutError) as exc:  # gone, closed, or not reading
+            log.debug("events feed: stopped sending to %s: %r", ws.client, exc)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(1011 if isinstance(exc, TimeoutError) else 1000), 1.0)
+
+
+def events_routes(feed: EventsFeed) -> list[BaseRoute]:
+    """The events stream's routes: ``/api/events/stream`` (SSE) and ``/ws/events``."""
+    return feed.routes()
