@@ -93,9 +93,7 @@ class ChronoTrackServer(ReaderServer):
             return []
         conn.lines += len(lines)
         wall = time.time()
-        await self.store.journal(
-            [{"proto": "ctp01", "reader": conn.peer, "wall": repr(wall), "line": ln.decode("latin-1")} for ln in lines]
-        )
+        await self.store.journal_lines("ctp01", conn.peer, wall, [ln.decode("latin-1") for ln in lines])
         now = await self.now()
         replies: list[str] = []
         reads: list[RawRead] = []

@@ -131,11 +131,8 @@ class RaceResultClient:
 
     async def _apply(self, lines: list[bytes]) -> None:
         wall = time.time()
-        await self.store.journal(
-            [
-                {"proto": "raceresult", "reader": self.who, "wall": repr(wall), "line": ln.decode("latin-1").strip()}
-                for ln in lines
-            ]
+        await self.store.journal_lines(
+            "raceresult", self.who, wall, [ln.decode("latin-1").strip() for ln in lines], mat=self.decoder.mat
         )
         now = (await self.store.clock()).at_wall(wall)
         reads, highest = [], 0

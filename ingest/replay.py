@@ -18,6 +18,7 @@ import orjson
 
 from ingest.protocols import chronotrack as ctp
 from ingest.protocols import json_lines, mylaps
+from ingest.protocols import raceresult as rr
 from live.race import Race
 from live.store import RawRead, Store
 
@@ -59,7 +60,7 @@ class _Applier:
         self.race, self.store, self.report = race, store, report
         self.reads: list[RawRead] = []
 
-    async def line(self, proto: str, raw: bytes, near_s: float, where: str) -> None:
+    async def line(self, proto: str, raw: bytes, near_s: float, where: str, mat: str = "") -> None:
         self.report.lines += 1
         tz = self.race.timezone
         try:
@@ -86,6 +87,11 @@ class _Applier:
                     self.reads += [RawRead(mat, r.chip, r.time.resolve(tz, near_s)) for r in m.records]
                     for e in m.errors:
                         self._error(f"{where}: record {e.index}: {e.reason}")
+            elif proto == "raceresult":
+                p = rr.parse_passing(raw)
+                if isinstance(p, rr.RRParseError):
+                    raise ValueError(p.reason)
+                self.reads.append(RawRead(self._mat(mat), p.code, p.time.resolve(tz, near_s), p.rssi))
             elif proto in ("json", "replay-json"):
                 items, errors = json_lines.parse_message(raw)
                 for e in errors:
@@ -146,12 +152,7 @@ async def replay_files(race: Race, store: Store, paths: Iterable[Path], day: str
         units = [u for u in units if u.strip()]
         for start in range(0, len(units), BATCH):
             chunk = units[start : start + BATCH]
-            await store.journal(
-                [
-                    {"proto": f"replay-{proto}", "reader": path.name, "wall": "0", "line": u.decode("latin-1")}
-                    for u in chunk
-                ]
-            )
+            await store.journal_lines(f"replay-{proto}", path.name, 0.0, [u.decode("latin-1") for u in chunk])
             for i, unit in enumerate(chunk, start + 1):
                 await applier.line(proto, unit, near, f"{path.name}: {'message' if proto == 'mylaps' else 'line'} {i}")
     await applier.flush()
@@ -179,7 +180,10 @@ async def rebuild(race: Race, store: Store) -> ReplayReport:
             wall = float(f.get(b"wall", b"0") or 0)
             near = clock.at_wall(wall) if wall else _race_day_noon(race, None)
             proto = f.get(b"proto", b"").decode()
-            await applier.line(proto, f[b"line"], near, f"journal {entry_id.decode()}")
+            raw_lines = f[b"lines"].split(b"\n") if b"lines" in f else [f[b"line"]]
+            mat = f.get(b"mat", b"").decode()
+            for n, raw in enumerate(raw_lines, 1):
+                await applier.line(proto, raw, near, f"journal {entry_id.decode()} line {n}", mat)
         last = entries[-1][0].decode()
     await applier.flush()
     for _, f in await store.redis.xrange(k.admin_log):

@@ -25,73 +25,82 @@ BURST_WINDOW_S = 30.0  # reads of one chip at one mat closer than this are one c
 
 # KEYS: chips, crossings, passings stream, unknown chips, mat health
 # ARGV: chip, mat, time, burst window, timing point indexes of the mat (comma list), wall time
-_APPLY_READ = """
-local bib = redis.call('HGET', KEYS[1], ARGV[1])
-local t = tonumber(ARGV[3])
-local backup = ARGV[7] == '1'
-local rssi = tonumber(ARGV[8])
-local peak = ARGV[9] == '1'
-redis.call('HINCRBY', KEYS[5], 'reads', 1)
-redis.call('HSET', KEYS[5], 'last_read_wall', ARGV[6])
-local who = bib
-if not bib then
-  redis.call('HINCRBY', KEYS[4], ARGV[1], 1)
-  redis.call('HINCRBY', KEYS[5], 'unknown_reads', 1)
-  who = 'chip:' .. ARGV[1]
-end
-local field = who .. '|' .. ARGV[2]
-local cur = redis.call('HGET', KEYS[2], field)
-local times, strengths, fromb = {}, {}, {}
-if cur then
-  for v in string.gmatch(cur, '[^,]+') do
-    table.insert(times, tonumber(string.match(v, '^[%d%.]+')))
-    table.insert(strengths, tonumber(string.match(v, 'r(%-?[%d%.]+)')) or false)
-    table.insert(fromb, string.sub(v, -1) == 'b')
-  end
-end
-local window = tonumber(ARGV[4])
-local inserted = true
-for i, v in ipairs(times) do
-  if math.abs(v - t) <= window then
-    if backup then return 0 end
-    if fromb[i] then
-      fromb[i] = false
-    elseif peak and rssi then
-      if strengths[i] and rssi <= strengths[i] then return 0 end
-    elseif t >= v then
-      return 0
-    end
-    times[i] = t
-    strengths[i] = rssi or false
-    inserted = false
-    break
-  end
-end
-if inserted then
-  table.insert(times, t)
-  table.insert(strengths, rssi or false)
-  table.insert(fromb, backup)
-end
-local order = {}
-for i = 1, #times do order[i] = i end
-table.sort(order, function(a, b) return times[a] < times[b] end)
-local parts, nums = {}, {}
-local changed = nil
-for j, i in ipairs(order) do
-  nums[j] = string.format('%.3f', times[i])
-  parts[j] = nums[j] .. (strengths[i] and ('r' .. strengths[i]) or '') .. (fromb[i] and 'b' or '')
-  if changed == nil and times[i] == t then changed = j end
-end
-redis.call('HSET', KEYS[2], field, table.concat(parts, ','))
-if not bib then return 0 end
-if inserted then redis.call('HINCRBY', KEYS[5], 'passings', 1) end
+_APPLY_READS = """
+local mat, window, wall = ARGV[1], tonumber(ARGV[2]), ARGV[4]
+local backup, peak = ARGV[5] == '1', ARGV[6] == '1'
 local tps = {}
-for v in string.gmatch(ARGV[5], '[^,]+') do table.insert(tps, v) end
-local emitted = 0
-for j = changed, math.min(#nums, #tps) do
-  redis.call('XADD', KEYS[3], '*', 'bib', bib, 'tp', tps[j], 't', nums[j])
-  emitted = emitted + 1
+for v in string.gmatch(ARGV[3], '[^,]+') do table.insert(tps, v) end
+local emitted, reads, passings, unknown = 0, 0, 0, 0
+for a = 7, #ARGV, 3 do
+  local chip, t, rssi = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  reads = reads + 1
+  local bib = redis.call('HGET', KEYS[1], chip)
+  local who = bib
+  if not bib then
+    redis.call('HINCRBY', KEYS[4], chip, 1)
+    unknown = unknown + 1
+    who = 'chip:' .. chip
+  end
+  local field = who .. '|' .. mat
+  local cur = redis.call('HGET', KEYS[2], field)
+  local times, strengths, fromb = {}, {}, {}
+  if cur then
+    for v in string.gmatch(cur, '[^,]+') do
+      table.insert(times, tonumber(string.match(v, '^[%d%.]+')))
+      table.insert(strengths, tonumber(string.match(v, 'r(%-?[%d%.]+)')) or false)
+      table.insert(fromb, string.sub(v, -1) == 'b')
+    end
+  end
+  local inserted, skip = true, false
+  for i, v in ipairs(times) do
+    if math.abs(v - t) <= window then
+      if backup then
+        skip = true
+      elseif fromb[i] then
+        fromb[i] = false
+      elseif peak and rssi then
+        if strengths[i] and rssi <= strengths[i] then skip = true end
+      elseif t >= v then
+        skip = true
+      end
+      if not skip then
+        times[i] = t
+        strengths[i] = rssi or false
+      end
+      inserted = false
+      break
+    end
+  end
+  if not skip then
+    if inserted then
+      table.insert(times, t)
+      table.insert(strengths, rssi or false)
+      table.insert(fromb, backup)
+    end
+    local order = {}
+    for i = 1, #times do order[i] = i end
+    table.sort(order, function(x, y) return times[x] < times[y] end)
+    local parts, nums = {}, {}
+    local changed = nil
+    for j, i in ipairs(order) do
+      nums[j] = string.format('%.3f', times[i])
+      parts[j] = nums[j] .. (strengths[i] and ('r' .. strengths[i]) or '') .. (fromb[i] and 'b' or '')
+      if changed == nil and times[i] == t then changed = j end
+    end
+    redis.call('HSET', KEYS[2], field, table.concat(parts, ','))
+    if bib then
+      if inserted then passings = passings + 1 end
+      for j = changed, math.min(#nums, #tps) do
+        redis.call('XADD', KEYS[3], '*', 'bib', bib, 'tp', tps[j], 't', nums[j])
+        emitted = emitted + 1
+      end
+    end
+  end
 end
+redis.call('HINCRBY', KEYS[5], 'reads', reads)
+if passings > 0 then redis.call('HINCRBY', KEYS[5], 'passings', passings) end
+if unknown > 0 then redis.call('HINCRBY', KEYS[5], 'unknown_reads', unknown) end
+redis.call('HSET', KEYS[5], 'last_read_wall', wall)
 return emitted
 """
 
@@ -242,7 +251,7 @@ class Store:
         self.redis = redis
         self.race = race
         self.keys = RaceKeys(race.id)
-        self._apply = redis.register_script(_APPLY_READ)
+        self._apply = redis.register_script(_APPLY_READS)
         self._gun = redis.register_script(_RECORD_GUN)
         self._max_seq = redis.register_script(_MAX_SEQ)
         self._emit_once = redis.register_script(_EMIT_ONCE)
@@ -278,31 +287,35 @@ class Store:
             ids = await pipe.execute()
         return [i.decode() if isinstance(i, bytes) else i for i in ids]
 
+    async def journal_lines(self, proto: str, reader: str, wall_s: float, lines: Sequence[str], mat: str = "") -> str:
+        """Append a batch of raw lines from one reader as one journal entry (``lines``, newline-joined)."""
+        entry = {"proto": proto, "reader": reader, "wall": repr(float(wall_s)), "lines": "\n".join(lines),
+                 "n": str(len(lines))}  # fmt: skip
+        if mat:
+            entry["mat"] = mat
+        entry_id = await self.redis.xadd(self.keys.journal, entry)
+        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
     async def apply_reads(self, reads: Iterable[RawRead], wall_s: float) -> int:
-        """Apply raw reads in one round trip; returns how many passings were set or re-timed."""
+        """Apply raw reads: one Lua call per mat, all in one round trip; returns passings set or re-timed.
+
+        Reads are applied in the order given within each mat; the result does not depend on it.
+        """
+        by_mat: dict[str, list[RawRead]] = {}
+        for r in reads:
+            by_mat.setdefault(r.mat, []).append(r)
+        if not by_mat:
+            return 0
         k = self.keys
         async with self.redis.pipeline(transaction=False) as pipe:
-            n = 0
-            for r in reads:
-                main = self._main_of[r.mat]
-                await self._apply(
-                    keys=[k.chips, k.crossings, k.passings, k.unknown_chips, k.mat(r.mat)],
-                    args=[
-                        r.chip,
-                        main,
-                        repr(float(r.time)),
-                        BURST_WINDOW_S,
-                        self._tps_of_mat[r.mat],
-                        repr(float(wall_s)),
-                        "1" if main != r.mat else "0",
-                        "" if r.rssi is None else repr(float(r.rssi)),
-                        "1" if main in self._peak_mats else "0",
-                    ],
-                    client=pipe,
-                )
-                n += 1
-            if n == 0:
-                return 0
+            for mat, group in by_mat.items():
+                main = self._main_of[mat]
+                args: list[object] = [main, BURST_WINDOW_S, self._tps_of_mat[mat], repr(float(wall_s)),
+                                      "1" if main != mat else "0", "1" if main in self._peak_mats else "0"]  # fmt: skip
+                for r in group:
+                    args += [r.chip, repr(float(r.time)), "" if r.rssi is None else repr(float(r.rssi))]
+                await self._apply(keys=[k.chips, k.crossings, k.passings, k.unknown_chips, k.mat(mat)], args=args,
+                                  client=pipe)  # fmt: skip
             results = await pipe.execute()
         return sum(int(x) for x in results)
 
