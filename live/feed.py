@@ -23,7 +23,6 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -31,10 +30,11 @@ import orjson
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from live.chase import CLASSES, catch_point
+from live.api import RaceAPI
+from live.chase import CLASSES
 from live.engine import LiveEngine
 from live.projection import estimate_speed
-from live.snapshot import AHEAD, CAUGHT, STARTED, STATUSES, Snapshot
+from live.snapshot import AHEAD, STARTED, STATUSES, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +143,8 @@ class FeedClient:
 class LiveFeed:
     """Fan-out of the engine's ticks to WebSocket clients; registers itself as a tick listener.
 
-    ``runner_detail`` (bib → the ``GET /api/runners/{bib}`` object) fills ``follow`` messages; without
-    it the feed builds the same fields itself.
+    ``runner_detail`` (bib → the object ``GET /api/runners/{bib}`` returns, None if unknown) fills
+    ``follow`` messages; by default :meth:`RaceAPI.runner_detail` itself.
     """
 
     def __init__(
@@ -157,7 +157,7 @@ class LiveFeed:
     ) -> None:
         self.engine = engine
         self.race = engine.race
-        self.detail = runner_detail or self.runner_detail
+        self.detail = runner_detail or RaceAPI(engine).runner_detail
         self.queue_ticks = queue_ticks
         self.max_messages_per_s = max_messages_per_s
         self.seq = 0
@@ -316,67 +316,6 @@ class LiveFeed:
             if part:
                 parts.append(part)
         return (b'{"type":"follow","seq":%d,"runners":[%b]}' % (self.seq, b",".join(parts))).decode()
-
-    def runner_detail(self, bib: str) -> dict[str, Any] | None:
-        """One participant's numbers and splits: the fields of ``GET /api/runners/{bib}``."""
-        snap = self.snapshot
-        participant = self.race.participant(bib)
-        if snap is None or participant is None:
-            return None
-        engine = self.engine
-        times = engine.passings_of(bib)
-        is_pursuer = bib == self.race.pursuer.bib
-        gun = snap.pursuer.start if is_pursuer else engine.guns.get(f"pen:{participant.pen}")
-        splits = []
-        for tp in self.race.timing_points:
-            t = float(times[tp.index])
-            if math.isnan(t):
-                continue
-            splits.append(
-                {
-                    "mat": tp.mat,
-                    "at_m": tp.at_m,
-                    "time": self._iso(t),
-                    "gun_s": _num(t - gun, 2) if gun is not None else None,
-                    "net_s": _num(t - times[0], 2) if not np.isnan(times[0]) else None,
-                }
-            )
-        finish = splits[-1] if splits and splits[-1]["at_m"] == self.race.distance_m else None
-        body: dict[str, Any] = {"bib": bib, "name": participant.name, "pen": participant.pen}
-        if is_pursuer:
-            p = snap.pursuer
-            body.update({"pursuer": True, "status": p.status, "distance_m": _num(p.distance_m),
-                         "pace_s_per_km": _num(p.pace_s_per_km), "lat": p.lat, "lon": p.lon})  # fmt: skip
-        else:
-            i = snap.index[bib]
-            caught = None
-            if snap.status[i] == CAUGHT:
-                point = catch_point(engine.used_times[i], engine.used_pursuer_times, engine.at_m)
-                at_m, t_caught = point if point else (float(snap.distance_m[i]), snap.now)
-                caught = {"at_m": _num(at_m), "time": self._iso(t_caught)}
-            catch = None
-            if math.isfinite(snap.catch_at_m[i]):
-                catch = {"at_m": _num(snap.catch_at_m[i]), "in_s": _num(snap.catch_in_s[i])}
-            body.update(
-                {
-                    "status": STATUSES[int(snap.status[i])],
-                    "distance_m": _num(snap.distance_m[i]),
-                    "lat": _num(snap.lat[i], 6),
-                    "lon": _num(snap.lon[i], 6),
-                    "gap_m": _num(snap.gap_m[i]),
-                    "gap_s": _num(snap.gap_s[i]),
-                    "margin_s": _num(snap.margin_s[i]),
-                    "catch": catch,
-                    "overdue": bool(snap.overdue[i]),
-                    "caught": caught,
-                }
-            )
-        body["splits"] = splits
-        body["finish"] = {k: finish[k] for k in ("time", "gun_s", "net_s")} if finish else None
-        return body
-
-    def _iso(self, unix_s: float) -> str:
-        return datetime.fromtimestamp(unix_s, self.race.timezone).isoformat(timespec="milliseconds")
 
     # ---- connections -------------------------------------------------------------------------
 
