@@ -1,9 +1,10 @@
-"""An emulated ChronoTrack decoder: one mat, speaking CTP01 as a TCP client, in real time.
+"""An emulated ChronoTrack decoder: one mat, speaking CTP01 as a TCP client, in race time.
 
 Like the real timing side it connects to the scoring software (our ingestor), answers the
-greeting, waits to be told where to ``start`` from, then pushes ``CT01_33`` lines as the race
-clock reaches their times. It keeps every line it produced, numbered from 1, so that after a
-dropped connection it can resume from whatever sequence number the server asks for.
+greeting (or greets first if the server says nothing), waits to be told where to ``start`` from,
+then pushes ``CT01_33`` lines as the race clock reaches their times. It keeps every line it
+produced, numbered from 1, so that after a dropped connection it resumes from whatever sequence
+number the server asks for (``start~<location>~<seq>``, inclusive).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
@@ -21,134 +23,203 @@ log = logging.getLogger(__name__)
 
 NAME = "PursuitSim"
 VERSION = "0.1"
-BATCH_WALL_S = 0.05
-GREETING_WAIT_S = 2.0
+SETTINGS = ("stream-mode=push", "location=single", "time-format=normal", "pushmode-ack=false")
+BATCH_WALL_S = 0.05  # lines due are written together at most this often
+GREETING_WAIT_S = 2.0  # silent server: greet it ourselves after this long
+BACKOFF_S = (0.2, 2.0)  # reconnect delay, doubling from the first to the second
 
 
 def time_of_day(unix_s: float, tz: tzinfo) -> str:
-    """``HH:MM:SS.cc`` local time, the CTP01 "normal" time format."""
-    local = datetime.fromtimestamp(unix_s, tz)
-    centis = int(round(local.microsecond / 10_000))
-    second = local.second
-    if centis == 100:  # rounding up to the next second keeps the format valid
-        centis, second = 99, local.second
-    return f"{local:%H:%M}:{second:02d}.{centis:02d}"
+    """``HH:MM:SS.cc`` local time, the CTP01 "normal" time format (rounded to the hundredth)."""
+    seconds, centis = divmod(round(unix_s * 100), 100)
+    return f"{datetime.fromtimestamp(seconds, tz):%H:%M:%S}.{centis:02d}"
+
+
+def reader_id(mat: str) -> str:
+    """A stable 6-hex-digit reader id for a mat (real ones are MAC tails)."""
+    return f"{zlib.crc32(mat.encode()) & 0xFFFFFF:06X}"
+
+
+def _line(text: str) -> bytes:
+    return f"{text}\r\n".encode("ascii")
 
 
 @dataclass
 class EmulatedDecoder:
-    """One mat's decoder. Feed it ``(time, chip)`` events; ``run`` delivers them."""
+    """One mat's decoder. Add reads and guns in time order; ``run`` delivers them."""
 
     location: str
-    reader_id: str
     tz: tzinfo
     clock: RaceClock
-    lines: list[tuple[float, str]] = field(default_factory=list)  # (time, line) by sequence - 1
-    sent: int = 0
+    reader_id: str = ""
+    times: list[float] = field(default_factory=list)  # race time of line seq, at index seq − 1
+    lines: list[str] = field(default_factory=list)
+    sent: int = 0  # highest sequence number written to a server
     connections: int = 0
+    _next_seq: int = 1
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def add_read(self, t: float, chip: str, antenna: int = 1) -> None:
+    def __post_init__(self) -> None:
+        self.reader_id = self.reader_id or reader_id(self.location)
+
+    def add_read(self, t: float, chip: str) -> None:
+        """A tag line; the antenna (1–4) follows the chip and how often this mat saw it."""
         seq = len(self.lines) + 1
-        text = f"CT01_33~{seq}~{self.location}~{chip}~{time_of_day(t, self.tz)}~0~{self.reader_id}~{antenna}"
-        self.lines.append((t, text))
+        antenna = (zlib.crc32(chip.encode()) + seq) % 4 + 1
+        self._add(t, f"CT01_33~{seq}~{self.location}~{chip}~{time_of_day(t, self.tz)}~0~{self.reader_id}~{antenna}")
 
     def add_gun(self, t: float) -> None:
+        """A gun marker (antenna 0), as the start mat's controller reports a gun button press."""
         seq = len(self.lines) + 1
-        self.lines.append((t, f"CT01_33~{seq}~{self.location}~guntime~{time_of_day(t, self.tz)}~0~{self.reader_id}~0"))
+        self._add(t, f"CT01_33~{seq}~{self.location}~guntime~{time_of_day(t, self.tz)}~0~{self.reader_id}~0")
+
+    def _add(self, t: float, text: str) -> None:
+        if self.times and t < self.times[-1]:
+            raise ValueError(
+                f"mat {self.location}: line at {t:.2f} is earlier than the previous one; add in time order"
+            )
+        self.times.append(t)
+        self.lines.append(text)
+
+    @property
+    def done(self) -> bool:
+        return self.sent >= len(self.lines)
 
     async def run(self, host: str, port: int, stop: asyncio.Event | None = None) -> None:
         """Connect (and reconnect with back-off) until every line is delivered or ``stop`` is set."""
-        backoff = 0.2
         stop = stop or asyncio.Event()
+        backoff_s = BACKOFF_S[0]
         while not stop.is_set():
             try:
                 reader, writer = await asyncio.open_connection(host, port)
             except OSError as exc:
-                log.info("%s: cannot connect to %s:%d (%s); retrying", self.location, host, port, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
-                continue
-            backoff = 0.2
-            self.connections += 1
-            try:
-                done = await self._session(reader, writer, stop)
-            except (ConnectionError, asyncio.IncompleteReadError) as exc:
-                log.info("%s: connection lost (%s); reconnecting", self.location, exc)
-                done = False
-            finally:
-                writer.close()
-                with contextlib.suppress(ConnectionError):
-                    await writer.wait_closed()
-            if done:
+                log.info(
+                    "%s: cannot connect to %s:%d (%s); retrying in %.1f s", self.location, host, port, exc, backoff_s
+                )
+            else:
+                self.connections += 1
+                try:
+                    if await self._session(reader, writer, stop):
+                        return
+                    backoff_s = BACKOFF_S[0]
+                except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                    log.info("%s: connection lost (%s); reconnecting", self.location, exc)
+                    backoff_s = BACKOFF_S[0]
+                finally:
+                    writer.close()
+                    with contextlib.suppress(ConnectionError):
+                        await writer.wait_closed()
+            if await _wait(stop, backoff_s):
                 return
+            backoff_s = min(backoff_s * 2, BACKOFF_S[1])
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stop: asyncio.Event) -> bool:
-        start_seq = await self._handshake(reader, writer)
-        pinger = asyncio.create_task(self._answer(reader, writer))
+        """One connection: handshake, then stream; True once every line is delivered."""
+        self._next_seq = 0  # nothing to send until the server says start
+        stopper = asyncio.create_task(stop.wait())
+        tasks = [stopper, asyncio.create_task(self._handshake(reader, writer))]
         try:
-            index = start_seq - 1
-            while index < len(self.lines) and not stop.is_set():
-                if pinger.done():
-                    pinger.result()  # raises if the server went away
-                    return False
-                due_wall = self.clock.wall_at(self.lines[index][0])
-                wait = due_wall - time.time()
-                if wait > 0:
-                    await asyncio.sleep(min(wait, 0.5))
-                    continue
-                now = self.clock.now()
-                batch = []
-                while index < len(self.lines) and self.lines[index][0] <= now + BATCH_WALL_S * self.clock.speed:
-                    batch.append(self.lines[index][1])
-                    index += 1
-                writer.write("".join(f"{line}\r\n" for line in batch).encode())
-                await writer.drain()
-                self.sent = max(self.sent, index)
-                await asyncio.sleep(BATCH_WALL_S)
-            return index >= len(self.lines)
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set():
+                return False
+            tasks[1].result()  # raises if the handshake failed
+            listener = asyncio.create_task(self._listen(reader, writer))
+            tasks.append(listener)
+            while not stop.is_set():
+                if listener.done():
+                    listener.result()  # raises the reason the server went away
+                if self._next_seq > 0:
+                    await self._write_due(writer)
+                    if self._next_seq > len(self.lines):
+                        return True
+                self._wake.clear()
+                waker = asyncio.create_task(self._wake.wait())
+                await asyncio.wait(
+                    {listener, stopper, waker}, timeout=self._wait_s(), return_when=asyncio.FIRST_COMPLETED
+                )
+                waker.cancel()
+            return False
         finally:
-            pinger.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionError, asyncio.IncompleteReadError):
-                await pinger
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ConnectionError, asyncio.IncompleteReadError):
+                    await task
 
-    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int:
-        """Answer the greeting, then wait for a start command; returns the first sequence to send."""
+    async def _write_due(self, writer: asyncio.StreamWriter) -> None:
+        now = self.clock.now()
+        first = index = self._next_seq - 1
+        while index < len(self.lines) and self.times[index] <= now:
+            index += 1
+        if index > first:
+            writer.write(b"".join(_line(text) for text in self.lines[first:index]))
+            await writer.drain()
+            self._next_seq = index + 1
+            self.sent = max(self.sent, index)
+
+    def _wait_s(self) -> float | None:
+        """Wall seconds until the next line is due (None: until the server speaks)."""
+        if self._next_seq <= 0 or self._next_seq > len(self.lines):
+            return None
+        return max(BATCH_WALL_S, self.clock.wall_at(self.times[self._next_seq - 1]) - time.time())
+
+    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Answer the server's greeting, or greet first and read its ``name~version~N`` + N settings."""
         try:
             first = await asyncio.wait_for(reader.readline(), GREETING_WAIT_S)
         except TimeoutError:
-            first = b""
-            writer.write(f"{NAME}~{VERSION}~CTP01\r\n".encode())
-        if first.rstrip().endswith(b"~CTP01"):
-            settings = ["stream-mode=push", "location=single", "time-format=normal", "pushmode-ack=false"]
-            writer.write(
-                f"{NAME}~{VERSION}~{len(settings)}\r\n{''.join(s + chr(13) + chr(10) for s in settings)}".encode()
-            )
-        await writer.drain()
-        while True:
-            raw = await reader.readline()
-            if not raw:
-                raise ConnectionError("server closed during the handshake")
-            fields = raw.decode("ascii", "replace").strip().split("~")
-            if fields[0] == "getlocations":
-                writer.write(f"ack~getlocations~{self.location}\r\n".encode())
-                await writer.drain()
-            elif fields[0] == "ping":
-                writer.write(b"ack~ping\r\n")
-                await writer.drain()
-            elif fields[0] == "start":
-                if len(fields) > 1 and fields[1] and fields[1] != self.location:
-                    writer.write(f"err~start~unknown location {fields[1]}\r\n".encode())
-                    await writer.drain()
-                    continue
-                writer.write(f"ack~start~{self.location}\r\n".encode())
-                await writer.drain()
-                return int(fields[2]) if len(fields) > 2 and fields[2].isdigit() else 1
+            writer.write(_line(f"{NAME}~{VERSION}~CTP01"))
+            await writer.drain()
+            reply = (await _readline(reader)).split("~")
+            settings = int(reply[2]) if len(reply) == 3 and reply[2].isdigit() else 0
+            for _ in range(settings):
+                await _readline(reader)
+            return
+        if not first:
+            raise ConnectionError("server closed before greeting")
+        text = first.decode("ascii", "replace").strip()
+        if text.endswith("~CTP01"):
+            writer.write(_line(f"{NAME}~{VERSION}~{len(SETTINGS)}") + b"".join(_line(s) for s in SETTINGS))
+            await writer.drain()
+        else:
+            await self._command(text, writer)  # a server that skipped its greeting
 
-    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Answer pings while streaming; returns when the server closes the connection."""
+    async def _listen(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Answer the server's commands until it closes the connection."""
         while True:
-            raw = await reader.readline()
-            if not raw:
-                raise ConnectionError("server closed the connection")
-            if raw.strip() == b"ping":
-                writer.write(b"ack~ping\r\n")
+            await self._command(await _readline(reader), writer)
+
+    async def _command(self, text: str, writer: asyncio.StreamWriter) -> None:
+        fields = text.split("~")
+        match fields[0]:
+            case "ping":
+                writer.write(_line("ack~ping"))
+            case "getlocations":
+                writer.write(_line(f"ack~getlocations~{self.location}"))
+            case "start":
+                if len(fields) > 1 and fields[1] and fields[1] != self.location:
+                    writer.write(_line(f"err~start~unknown location {fields[1]}"))
+                else:
+                    writer.write(_line(f"ack~start~{self.location}"))
+                    seq = fields[2] if len(fields) > 2 else ""
+                    self._next_seq = max(int(seq), 1) if seq.isdigit() else 1
+                    self._wake.set()
+            case "stop":
+                writer.write(_line(f"ack~stop~{self.location}"))
+                self._next_seq = 0
+            case _:
+                return  # ack~…, settings, anything else: nothing to answer
+        await writer.drain()
+
+
+async def _readline(reader: asyncio.StreamReader) -> str:
+    raw = await reader.readline()
+    if not raw:
+        raise ConnectionError("server closed the connection")
+    return raw.decode("ascii", "replace").strip()
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep ``seconds`` unless ``stop`` is set first; True if it was."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()

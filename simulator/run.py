@@ -1,55 +1,54 @@
-"""Run a simulated race: one emulated decoder per mat, all connecting to the ingestor."""
+"""Run a simulated race: one emulated ChronoTrack decoder per mat, all connecting to the ingestor."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from dataclasses import dataclass
 
 from live.clock import RaceClock
 from live.race import Race
 from simulator.chronotrack import EmulatedDecoder
-from simulator.trajectory import RacePlan, plan_race
+from simulator.trajectory import Gun, Outcome, RacePlan, plan_race, true_outcome
 
 
 @dataclass(frozen=True)
 class SimulationReport:
     """What the emulated mats sent, and the true outcome of the simulated race."""
 
-    lines_per_mat: dict[str, int]
-    reads: int
+    lines_per_mat: dict[str, int]  # highest sequence number delivered, per mat
+    reads: int  # raw reads planned (tag lines)
+    guns: list[Gun]
     connections: int
-    winners_per_pen: dict[str, int]
+    outcome: Outcome
 
     @property
     def winners(self) -> int:
-        return sum(self.winners_per_pen.values())
+        return self.outcome.winners
+
+    @property
+    def winners_per_pen(self) -> dict[str, int]:
+        return self.outcome.winners_per_pen
 
     def __str__(self) -> str:
         pens = ", ".join(f"pen {k}: {v}" for k, v in self.winners_per_pen.items())
-        return f"{self.reads:,} reads sent over {len(self.lines_per_mat)} mats; true winners {self.winners:,} ({pens})"
+        lines = sum(self.lines_per_mat.values())
+        return f"{lines:,} lines sent over {len(self.lines_per_mat)} mats; true winners {self.winners:,} ({pens})"
 
 
 def build_decoders(race: Race, plan: RacePlan, clock: RaceClock) -> dict[str, EmulatedDecoder]:
-    """One decoder per mat with its reads and, on the start mat, the gun markers."""
-    decoders = {
-        m.id: EmulatedDecoder(
-            location=m.id,
-            reader_id=hashlib.sha1(m.id.encode()).hexdigest()[:6].upper(),
-            tz=race.timezone,
-            clock=clock,
-        )
-        for m in race.mats
-    }
+    """One decoder per mat holding its lines in time order; the start mat also has the guns."""
+    decoders = {m.id: EmulatedDecoder(location=m.id, tz=race.timezone, clock=clock) for m in race.mats}
     start = decoders[race.start_mat.mat]
-    events: list[tuple[float, int, str, str]] = [(t, 0, "gun", "") for t, _ in plan.guns]
-    events += [(t, 1, mat, chip) for t, mat, chip in plan.reads]
-    events.sort()
-    for t, _, mat, chip in events:
-        if mat == "gun":
-            start.add_gun(t)
-        else:
-            decoders[mat].add_read(t, chip)
+    guns = iter(plan.guns)
+    gun = next(guns, None)
+    for read in plan.reads:
+        while gun is not None and gun.time <= read.time:  # a gun goes before the reads at its time
+            start.add_gun(gun.time)
+            gun = next(guns, None)
+        decoders[read.mat].add_read(read.time, read.chip)
+    while gun is not None:
+        start.add_gun(gun.time)
+        gun = next(guns, None)
     return decoders
 
 
@@ -64,13 +63,15 @@ async def simulate(
     runners: int | None = None,
     stop_event: asyncio.Event | None = None,
 ) -> SimulationReport:
-    """Play the planned race to the ingestor at ``host:port`` as the race clock runs."""
+    """Play the planned race to the ingestor at ``host:port`` as ``clock`` runs; returns once every
+    line is delivered or ``stop_event`` is set. The race itself does not depend on the clock's speed."""
     plan = plan_race(race, first_gun, seed=seed, runners=runners)
     decoders = build_decoders(race, plan, clock)
     await asyncio.gather(*(d.run(host, port, stop_event) for d in decoders.values()))
     return SimulationReport(
         lines_per_mat={m: d.sent for m, d in decoders.items()},
         reads=len(plan.reads),
+        guns=plan.guns,
         connections=sum(d.connections for d in decoders.values()),
-        winners_per_pen=plan.winners(),
+        outcome=true_outcome(plan),
     )

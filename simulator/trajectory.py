@@ -1,101 +1,235 @@
 """Runner trajectories: when each runner crosses each timing point, and the raw reads it makes.
 
-Pure and deterministic for a seed. Pace model: every runner has a true time for the course drawn
-around his declared time, runs his first part faster and fades (more for slower runners, as the
-real 5 km splits in ``shared/data`` show), and leaves some seconds after his pen's gun depending
-on where he stands in the pen. The pursuer runs his planned pace evenly from his own gun.
+Pure and deterministic for a seed. Every runner has a true time for the course drawn log-normally
+around his declared time for the race (``declared_s``, as ``live.plan`` reads it), runs his first km faster and fades
+the more the slower he is (``shared/research/course.md`` §4: 2–4 % over a 5 km, fast starts the
+norm), and crosses the start mat 0–40 s after his pen's gun depending on where he stands in the
+pen. The pursuer runs his planned pace (or his speed schedule) evenly from his own gun.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
-from live.race import Race
+from live.race import Participant, Race
 
 TIME_NOISE_SIGMA = 0.05  # log-normal spread of the true time around the declared time
-START_DELAY_MAX_S = 30.0  # the back of a pen crosses the start mat this long after the gun
-READ_SPREAD_S = 1.2  # raw reads of one crossing fall within this window
+RIEGEL_EXPONENT = 1.06  # scales a time to its 5 km equivalent, for the fade
+START_DELAY_MAX_S = 38.0  # the back of a pen reaches the start mat this long after the gun…
+START_JITTER_S = 2.0  # …plus up to this much shuffling
+FIRST_KM_BOOST = (0.02, 0.06)  # pace this much faster at the gun, easing off to even by 1 km
+FADE_FAST, FADE_SLOW = 0.03, 0.09  # pace slope over the course (last vs first ≈ 1 + fade) at 15 and 45 min/5 km
+FADE_NOISE = 0.02
+READS_PER_CROSSING = (1, 4)
+READ_SPREAD_S = (0.3, 1.5)  # the raw reads of one crossing fall within a window this wide
+PURSUER_SPLIT_NOISE_S = 0.4
+PURSUER_START_S = (0.2, 0.5)  # he stands on the line: the start mat reads him just after his gun
+
+
+class Crossing(NamedTuple):
+    """A runner crossing a timing point: the time its mat first reads him (unix seconds)."""
+
+    time: float
+    mat: str
+    chip: str
+    bib: str
+    timing_point_index: int
+
+
+class RawRead(NamedTuple):
+    """One read of a chip by a mat's decoder."""
+
+    time: float
+    mat: str
+    chip: str
+
+
+class Gun(NamedTuple):
+    """A start gun: a pen's, or the pursuer's (``pen == ""``)."""
+
+    time: float
+    pen: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The true result of a planned race: who finished strictly before the pursuer."""
+
+    pursuer_finish: float
+    finish: dict[str, float]  # bib -> finish time (unix seconds), runners only
+    won: dict[str, bool]  # bib -> finished strictly before the pursuer
+    winners_per_pen: dict[str, int]  # every pen of the race, in release order
+
+    @property
+    def winners(self) -> int:
+        return sum(self.winners_per_pen.values())
 
 
 @dataclass(frozen=True)
 class RacePlan:
-    """Everything the emulated mats will say, and the truth it implies."""
+    """Everything the emulated mats will say. Rows are participants, the pursuer last."""
 
-    guns: list[tuple[float, str]]  # (time, "pen:<id>" | "pursuer") in release order
-    bibs: np.ndarray  # simulated participants, the pursuer last
+    guns: list[Gun]  # release order: pens, then the pursuer
+    bibs: np.ndarray
     chips: np.ndarray
-    pens: np.ndarray  # "" for the pursuer
-    crossings: np.ndarray  # (participants, timing points) unix seconds
-    reads: list[tuple[float, str, str]]  # (time, mat, chip), sorted by time
+    pens: np.ndarray  # pen id per row, "" for the pursuer
+    mats: tuple[str, ...]  # mat of each timing point
+    pen_ids: tuple[str, ...]  # every pen of the race, in release order
+    crossings: np.ndarray  # (participants, timing points) unix seconds, to the hundredth
+    reads: list[RawRead]  # sorted by time
 
     @property
     def pursuer_finish(self) -> float:
         return float(self.crossings[-1, -1])
 
+    @cached_property
+    def crossing_list(self) -> list[Crossing]:
+        """Every crossing as a ``Crossing``, sorted by time."""
+        rows, cols = np.unravel_index(np.argsort(self.crossings, axis=None, kind="stable"), self.crossings.shape)
+        return [
+            Crossing(float(self.crossings[i, j]), self.mats[j], str(self.chips[i]), str(self.bibs[i]), int(j))
+            for i, j in zip(rows.tolist(), cols.tolist(), strict=True)
+        ]
+
     def winners(self) -> dict[str, int]:
-        """True winners per pen by the outcome rule: finish strictly before the pursuer's."""
-        won = self.crossings[:-1, -1] < self.pursuer_finish
-        return {pen: int(won[self.pens[:-1] == pen].sum()) for pen in sorted(set(self.pens[:-1]))}
+        """True winners per pen (see ``true_outcome``)."""
+        return true_outcome(self).winners_per_pen
 
 
-def fade_coefficient(true_s: np.ndarray, distance_m: float) -> np.ndarray:
-    """How much faster the first half is run than the second, growing with the runner's time."""
-    per_5k = true_s * 5000.0 / distance_m
-    return np.clip(0.04 + 0.05 * (per_5k - 900.0) / 1800.0, 0.0, 0.12)
+def true_outcome(plan: RacePlan) -> Outcome:
+    """Finish times, and who beat the pursuer: finished strictly earlier than him."""
+    finish_s = plan.crossings[:-1, -1]
+    won = finish_s < plan.pursuer_finish
+    runner_pens = plan.pens[:-1]
+    bibs = [str(b) for b in plan.bibs[:-1]]
+    return Outcome(
+        pursuer_finish=plan.pursuer_finish,
+        finish=dict(zip(bibs, finish_s.tolist(), strict=True)),
+        won=dict(zip(bibs, won.tolist(), strict=True)),
+        winners_per_pen={pen: int(won[runner_pens == pen].sum()) for pen in plan.pen_ids},
+    )
 
 
-def elapsed_at(fraction: np.ndarray, true_s: np.ndarray, fade: np.ndarray) -> np.ndarray:
-    """Time from the start mat to a fraction of the course: ``T · (f + c·(f² − f))``."""
-    return true_s[:, None] * (fraction[None, :] + fade[:, None] * (fraction[None, :] ** 2 - fraction[None, :]))
+def guns(race: Race, first_gun: float) -> list[Gun]:
+    """Pen guns in release order (pen k at ``first_gun + max head start − head start k``), then the pursuer's."""
+    max_head_s = max(p.head_start_s for p in race.pens)
+    out = [Gun(round(first_gun + max_head_s - p.head_start_s, 2), p.id) for p in race.pens]
+    out.append(Gun(round(first_gun + max_head_s, 2), ""))
+    return out
+
+
+def pace_profile(fraction: np.ndarray, boost: np.ndarray, fade: np.ndarray, first_km: float) -> np.ndarray:
+    """Share of a runner's time spent up to each course fraction, (runners, fractions).
+
+    Pace relative to the mean is ``1 + fade·(f − ½) − boost·max(0, 1 − f/first_km)``: a faster
+    first km, then a steady fade; integrated and normalised so the whole course takes 1.
+    """
+    f = fraction[None, :]
+    b, a = boost[:, None], fade[:, None]
+    early = np.where(f < first_km, f - f**2 / (2 * first_km), first_km / 2)
+    covered = f + a * (f**2 - f) / 2 - b * early
+    return covered / (1.0 - b * first_km / 2)
+
+
+def fade_for(true_5k_s: np.ndarray) -> np.ndarray:
+    """The mean fade for a 5 km time: slower runners fade more."""
+    slowness = np.clip((true_5k_s - 900.0) / 1800.0, 0.0, 1.0)
+    return FADE_FAST + (FADE_SLOW - FADE_FAST) * slowness
 
 
 def plan_race(race: Race, first_gun: float, seed: int = 2021, runners: int | None = None) -> RacePlan:
-    """Plan a whole race: guns, crossings and raw reads, reproducible by ``seed``."""
-    rng = np.random.default_rng(seed)
+    """Plan a whole race (guns, crossings, raw reads), reproducible by ``seed``.
+
+    ``runners`` keeps a deterministic sample of that many runners (plus the pursuer); each kept
+    runner runs exactly as he would in the full race.
+    """
     field = [p for p in race.participants if p.bib != race.pursuer.bib]
-    if runners is not None and runners < len(field):
-        keep = np.sort(rng.choice(len(field), size=runners, replace=False))
-        field = [field[i] for i in keep]
     pursuer = race.participant(race.pursuer.bib)
-    assert pursuer is not None
-    distance = race.distance_m
+    if pursuer is None:
+        raise ValueError(f"race {race.id!r}: the pursuer's bib {race.pursuer.bib!r} is not in participants.csv")
+    streams = np.random.SeedSequence(seed).spawn(5)
+    times_rng, profile_rng, start_rng, sample_rng, reads_rng = (np.random.default_rng(s) for s in streams)
+    distance_m = race.distance_m
     at_m = np.array([tp.at_m for tp in race.timing_points])
-    fraction = at_m / distance
+    fraction = at_m / distance_m
+    gun_list = guns(race, first_gun)
+    pen_gun = {g.pen: g.time for g in gun_list if g.pen}
 
-    max_head = max(p.head_start_s for p in race.pens)
-    guns = [(first_gun + max_head - p.head_start_s, f"pen:{p.id}") for p in race.pens]
-    pursuer_gun = first_gun + max_head
-    guns.append((pursuer_gun, "pursuer"))
-    gun_of_pen = {target[4:]: t for t, target in guns if target.startswith("pen:")}
-
-    declared = np.array([p.declared_s or distance / 3.0 for p in field], dtype=float)
-    true_s = declared * np.exp(rng.normal(0.0, TIME_NOISE_SIGMA, len(field)))
+    # the whole field, so that a sample runs exactly like the full race
+    n = len(field)
+    declared_s = np.array([_declared_s(p, distance_m) for p in field])
+    true_s = declared_s * np.exp(times_rng.normal(0.0, TIME_NOISE_SIGMA, n))
+    true_5k_s = true_s * (5000.0 / distance_m) ** RIEGEL_EXPONENT
+    boost = profile_rng.uniform(*FIRST_KM_BOOST, n)
+    fade = fade_for(true_5k_s) + profile_rng.normal(0.0, FADE_NOISE, n)
     pens = np.array([p.pen for p in field], dtype=object)
-    delay = np.zeros(len(field))
-    for pen in set(pens):
+    delay_s = start_rng.uniform(0.0, START_JITTER_S, n)
+    for pen in set(pens.tolist()):
         idx = np.flatnonzero(pens == pen)
-        order = np.argsort(np.argsort(declared[idx]))  # the fastest stand at the front
-        delay[idx] = START_DELAY_MAX_S * order / max(len(idx) - 1, 1) + rng.uniform(0, 2, len(idx))
-    start = np.array([gun_of_pen[p] for p in pens]) + delay
-    crossings = start[:, None] + elapsed_at(fraction, true_s, fade_coefficient(true_s, distance))
+        rank = np.argsort(np.argsort(declared_s[idx], kind="stable"), kind="stable")  # the fastest at the front
+        delay_s[idx] += START_DELAY_MAX_S * rank / max(len(idx) - 1, 1)
+    start = np.array([pen_gun[p] for p in pens.tolist()]) + delay_s
+    first_km = min(1000.0 / distance_m, 1.0)
+    crossings = start[:, None] + true_s[:, None] * pace_profile(fraction, boost, fade, first_km)
 
-    pursuer_true = race.pursuer.pace_s_per_km * distance / 1000.0
-    pursuer_row = pursuer_gun + 0.5 + pursuer_true * fraction
-    crossings = np.vstack([crossings, pursuer_row])
-    chips = np.array([p.chips[0] for p in field] + [pursuer.chips[0]], dtype=object)
-    bibs = np.array([p.bib for p in field] + [pursuer.bib], dtype=object)
-    pens = np.append(pens, "")
+    keep = np.arange(n)
+    if runners is not None and runners < n:
+        keep = np.sort(sample_rng.choice(n, size=max(runners, 0), replace=False))
 
-    reads: list[tuple[float, str, str]] = []
-    mats = [tp.mat for tp in race.timing_points]
-    counts = rng.integers(1, 5, size=crossings.shape)
-    for j, mat in enumerate(mats):
-        for i in range(len(chips)):
-            offsets = np.sort(rng.uniform(0.0, READ_SPREAD_S, counts[i, j] - 1))
-            t0 = float(crossings[i, j])
-            reads.append((t0, mat, chips[i]))
-            reads.extend((t0 + float(o), mat, chips[i]) for o in offsets)
-    reads.sort(key=lambda r: r[0])
-    return RacePlan(guns=guns, bibs=bibs, chips=chips, pens=pens, crossings=crossings, reads=reads)
+    pursuer_gun = gun_list[-1].time
+    if race.pursuer.schedule is not None:
+        pursuer_elapsed = np.asarray(race.pursuer.schedule.elapsed_at(at_m), dtype=float)
+    else:
+        pursuer_elapsed = race.pursuer.pace_s_per_km * at_m / 1000.0
+    pursuer_row = pursuer_gun + pursuer_elapsed
+    pursuer_row[1:-1] += start_rng.normal(0.0, PURSUER_SPLIT_NOISE_S, len(at_m) - 2)
+    pursuer_row[0] += start_rng.uniform(*PURSUER_START_S)
+    pursuer_row = np.maximum.accumulate(pursuer_row)
+
+    rows = [field[i] for i in keep.tolist()] + [pursuer]
+    all_crossings = np.round(np.vstack([crossings[keep], pursuer_row]), 2)
+    # the hundredth decoders report can make two crossings equal, never backwards
+    all_crossings = np.maximum.accumulate(all_crossings, axis=1)
+    chips = np.array([p.chips[0] for p in rows], dtype=object)
+    mats = tuple(tp.mat for tp in race.timing_points)
+    return RacePlan(
+        guns=gun_list,
+        bibs=np.array([p.bib for p in rows], dtype=object),
+        chips=chips,
+        pens=np.array([p.pen for p in rows], dtype=object),
+        mats=mats,
+        pen_ids=tuple(p.id for p in race.pens),
+        crossings=all_crossings,
+        reads=raw_reads(all_crossings, chips, mats, reads_rng),
+    )
+
+
+def raw_reads(
+    crossings: np.ndarray, chips: np.ndarray, mats: tuple[str, ...], rng: np.random.Generator
+) -> list[RawRead]:
+    """1–4 reads per crossing, the first at the crossing time, spread over 0.3–1.5 s; sorted by time."""
+    shape = crossings.shape
+    count = rng.integers(READS_PER_CROSSING[0], READS_PER_CROSSING[1] + 1, size=shape)
+    width_s = rng.uniform(*READ_SPREAD_S, size=shape)
+    share = np.sort(rng.uniform(0.0, 1.0, size=(*shape, READS_PER_CROSSING[1])), axis=-1)
+    share[..., 0] = 0.0
+    last = np.take_along_axis(share, (count - 1)[..., None], axis=-1)
+    share = np.divide(share, last, out=np.zeros_like(share), where=last > 0)
+    offsets = np.round(width_s[..., None] * share, 2)
+    used = np.arange(READS_PER_CROSSING[1])[None, None, :] < count[..., None]
+    row, col, _ = np.nonzero(used)
+    times = (crossings[..., None] + offsets)[used]
+    order = np.argsort(times, kind="stable")
+    return [
+        RawRead(t, mats[j], chips[i])
+        for t, i, j in zip(np.round(times[order], 2).tolist(), row[order].tolist(), col[order].tolist(), strict=True)
+    ]
+
+
+def _declared_s(p: Participant, distance_m: float) -> float:
+    """The runner's declared time for the race; without one, a 6:00/km runner's."""
+    return float(p.declared_s) if p.declared_s else 0.36 * distance_m
