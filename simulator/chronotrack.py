@@ -56,8 +56,8 @@ class EmulatedDecoder:
     lines: list[str] = field(default_factory=list)
     sent: int = 0  # highest sequence number written to a server
     connections: int = 0
-    _next_seq: int = 1
-    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _next_seq: int = field(default=0, init=False, repr=False)  # 0: not started by the server
+    _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.reader_id = self.reader_id or reader_id(self.location)
