@@ -165,6 +165,22 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run one benchmark and print its JSON."""
+    import orjson
+
+    from pursuit import bench
+
+    if args.what == "tick":
+        result = bench.bench_tick()
+    elif args.what == "ingest":
+        result = bench.bench_ingest(args.reads)
+    else:
+        result = bench.bench_fanout(tuple(args.clients), seconds=args.seconds)
+    print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pursuit", description="Race-day tracking for chase races.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
@@ -221,6 +237,13 @@ def build_parser() -> argparse.ArgumentParser:
     rb = sub.add_parser("rebuild", help="recompute the live state from the journal and the admin log")
     rb.add_argument("--race", help="race directory (default: the Paris J-1000)")
     rb.set_defaults(func=cmd_rebuild)
+
+    b = sub.add_parser("bench", help="performance figures (SPEC §8) as JSON, each with a same-run baseline")
+    b.add_argument("what", choices=["tick", "ingest", "fanout"])
+    b.add_argument("--reads", type=int, default=100_000, help="ingest: raw reads to send")
+    b.add_argument("--clients", type=int, nargs="+", default=[1_000, 5_000], help="fanout: client counts")
+    b.add_argument("--seconds", type=float, default=20.0, help="fanout: seconds per client count")
+    b.set_defaults(func=cmd_bench)
 
     sim = sub.add_parser("simulate", help="emulated ChronoTrack mats connecting to a running ingestor")
     sim.add_argument("--race", help="race directory (default: the Paris J-1000)")
