@@ -33,7 +33,7 @@ from live.store import Store
 
 log = logging.getLogger(__name__)
 
-BLOCK_MS = 5_000  # one blocking XREAD at a time per process
+BLOCK_MS = 2_000  # one blocking XREAD at a time per process, well inside the client's socket timeout
 PAGE = 500
 QUEUE_EVENTS = 1_000  # live events a client may have waiting before it falls back to catching up
 KEEPALIVE_S = 15.0  # an SSE comment when idle, so proxies keep the connection and gone clients show
@@ -91,7 +91,9 @@ class EventsFeed:
     ) -> None:
         self.store = store
         self.tz = store.race.timezone
-        self.block_ms = block_ms
+        # redis-py gives up on a read after socket_timeout (5 s by default): a longer block would fail
+        timeout_s = store.redis.connection_pool.connection_kwargs.get("socket_timeout")
+        self.block_ms = min(block_ms, int(timeout_s * 500)) if timeout_s else block_ms
         self.keepalive_s = keepalive_s
         self.queue_events = queue_events
         self._subscribers: set[_Subscriber] = set()
@@ -176,8 +178,8 @@ class EventsFeed:
                 page = await self.store.events_after(last, count=PAGE)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # Redis away: subscribers wait, nothing is lost (they resume from ids)
-                log.exception("events feed: reading %s failed; retrying", key)
+            except Exception as exc:  # Redis away: subscribers wait, nothing is lost (they resume from ids)
+                log.warning("events feed: reading %s failed (%r); retrying in 1 s", key, exc)
                 await asyncio.sleep(1.0)
                 continue
             for event in page:

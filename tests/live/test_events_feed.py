@@ -8,6 +8,7 @@ import time
 import httpx
 import orjson
 import pytest
+import redis.asyncio as aioredis
 import websockets
 
 from live.clock import RaceClock
@@ -133,3 +134,22 @@ async def test_one_blocking_read_per_process_and_a_slow_subscriber_loses_nothing
             await s.aclose()
         await feed.close()
     assert feed._reader is None
+
+
+async def test_an_idle_stream_keeps_blocking_within_the_redis_client_timeout(redis_server, redis, paris, caplog):
+    client = aioredis.Redis.from_url(redis_server.url, socket_timeout=0.4)  # redis-py's default is 5 s
+    feed = EventsFeed(Store(client, paris), block_ms=5_000, keepalive_s=0.3)
+    stream = feed.events("$", frozenset({KIND}))
+    try:
+        assert await asyncio.wait_for(anext(stream), 2) is None, "a keep-alive while nothing happens"
+        await asyncio.sleep(1.0)  # several blocking reads come back empty
+        (new,) = await append(Store(redis, paris), time.time(), 1)
+        event = await asyncio.wait_for(anext(stream), 2)
+        while event is None:
+            event = await asyncio.wait_for(anext(stream), 2)
+        assert event["id"] == new
+        assert not [r for r in caplog.records if r.name == "live.events_feed"], "no failed reads"
+    finally:
+        await stream.aclose()
+        await feed.close()
+        await client.aclose()
