@@ -1,93 +1,93 @@
-"""Race control at ``/``: the live map of the course, the pursuer, and the counts.
+"""The dashboard: race control at ``/``, spectators at ``/follow``, commentators at ``/commentary``.
 
-A Dash app on the web process's FastAPI server. A ``dcc.Interval`` ticks every second and one
-callback returns a ``Patch`` with only the runner arrays, the pursuer point and the KPI texts;
-the figure never travels back to Python.
+One Dash app on the web process's FastAPI server. Every page shares a shell: the header with the
+navigation and the connection state, and ``#race-meta``, which carries what the browser needs to
+draw the race (course samples, timing points, pens, colours) as data attributes. The live parts run
+in the browser (``assets/pursuit.js``): it takes the snapshot and the sparse ticks of ``/ws/live``
+and the events of ``/ws/events``, moves every runner between ticks and fills the map, the follow
+cards and the commentary, so a spectator costs no Python callback at all. Race control, a handful
+of screens, adds a server callback a second for its KPI strip, histogram, pen bars and table.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
-from dash import Dash, Input, Output, Patch, dcc, html
+from dash import Dash, Input, Output, dcc, html
 from fastapi import FastAPI
 
-from dashboard.figures import (
-    PURSUER_TRACE,
-    RUNNERS_TRACE,
-    kpi_texts,
-    lateral_offsets,
-    map_figure,
-    pursuer_point,
-    runner_arrays,
-)
+from dashboard import commentary, follow, race_control
+from dashboard.figures import CLASS_COLOURS, course_samples
+from live.chase import CLASSES
 from live.race import Race
 from live.snapshot import Snapshot
 
-TICK_MS = 1000
-KPIS = (
-    ("kpi-clock", "race clock"),
-    ("kpi-pursuer", "pursuer"),
-    ("kpi-started", "started"),
-    ("kpi-ahead", "ahead"),
-    ("kpi-caught", "caught"),
-    ("kpi-won", "won"),
-    ("kpi-forecast", "forecast winners"),
+PAGES = (
+    ("/", "Race control", race_control),
+    ("/follow", "Follow runners", follow),
+    ("/commentary", "Commentary", commentary),
 )
 
 
-def create_dashboard(server: FastAPI, race: Race, get_snapshot: Callable[[], Snapshot | None]) -> Dash:
-    """Mount race control on ``server`` (call after the API routes are added)."""
-    app = Dash(__name__, server=server, title=f"pursuit — {race.name}", update_title=None, serve_locally=True)
-    offsets = lateral_offsets([p.bib for p in race.participants if p.bib != race.pursuer.bib])  # type: ignore[arg-type]
+def race_meta(race: Race) -> dict[str, object]:
+    """What the browser needs to know about the race, once."""
+    return {
+        "id": race.id,
+        "name": race.name,
+        "distance_m": race.distance_m,
+        "timing_at_m": sorted({tp.at_m for tp in race.timing_points}),
+        "pens": [{"id": p.id, "name": p.name} for p in race.pens],
+        "pursuer": {"bib": race.pursuer.bib, "name": race.pursuer.name, "pace_s_per_km": race.pursuer.pace_s_per_km},
+        "quota": race.quota,
+        "classes": list(CLASSES),
+        "colours": [CLASS_COLOURS[c] for c in CLASSES],
+    }
 
-    app.layout = html.Div(
+
+def shell(race: Race) -> html.Div:
+    """The frame every page shares."""
+    return html.Div(
         [
+            dcc.Location(id="url"),
+            html.Div(
+                id="race-meta",
+                hidden=True,
+                **{"data-race": json.dumps(race_meta(race)), "data-course": course_samples(race)},
+            ),
             html.Div(
                 [
                     html.H1(race.name, className="title"),
-                    html.Div("waiting for data", id="status-line", className="status"),
+                    html.Nav(
+                        [dcc.Link(label, href=path, className="nav-link") for path, label, _ in PAGES],
+                        className="nav",
+                    ),
+                    html.Div("connecting…", id="conn", className="conn conn-wait", role="status"),
                 ],
                 className="header",
             ),
-            html.Div(
-                [
-                    html.Div(
-                        [html.Div("–", id=kpi_id, className="kpi-value"), html.Div(label, className="kpi-label")],
-                        className="kpi",
-                    )
-                    for kpi_id, label in KPIS
-                ],  # fmt: skip
-                className="kpis",
-            ),
-            dcc.Graph(
-                id="map", figure=map_figure(race), config={"displaylogo": False, "scrollZoom": True}, className="map"
-            ),
-            dcc.Interval(id="tick", interval=TICK_MS),
+            html.Div(id="page"),
         ],
-        className="page",
+        className="shell",
     )
 
-    @app.callback(
-        Output("map", "figure"),
-        Output("status-line", "children"),
-        *(Output(kpi_id, "children") for kpi_id, _ in KPIS),
-        Input("tick", "n_intervals"),
-    )
-    def update(_n: int | None) -> tuple:
-        snap = get_snapshot()
-        if snap is None:
-            return (Patch(), "waiting for data", *("–" for _ in KPIS))
-        patch = Patch()
-        arrays = runner_arrays(race, snap, offsets)
-        patch["data"][RUNNERS_TRACE]["x"] = arrays["x"]
-        patch["data"][RUNNERS_TRACE]["y"] = arrays["y"]
-        patch["data"][RUNNERS_TRACE]["marker"]["color"] = arrays["color"]
-        point = pursuer_point(race, snap)
-        patch["data"][PURSUER_TRACE]["x"] = point["x"]
-        patch["data"][PURSUER_TRACE]["y"] = point["y"]
-        patch["data"][PURSUER_TRACE]["text"] = point["text"]
-        texts = kpi_texts(race, snap)
-        return (patch, "live", *(texts[kpi_id] for kpi_id, _ in KPIS))
 
+def create_dashboard(server: FastAPI, race: Race, get_snapshot: Callable[[], Snapshot | None]) -> Dash:
+    """Mount the three pages on ``server`` (call after the API routes are added)."""
+    app = Dash(
+        __name__,
+        server=server,
+        title=f"pursuit — {race.name}",
+        update_title=None,
+        serve_locally=True,
+        suppress_callback_exceptions=True,  # each page's components exist only on that page
+    )
+    app.layout = shell(race)
+    layouts = {path: module.layout(race) for path, _, module in PAGES}
+
+    @app.callback(Output("page", "children"), Input("url", "pathname"))
+    def route(pathname: str | None) -> html.Div:
+        return layouts.get(pathname or "/", layouts["/"])
+
+    race_control.register(app, race, get_snapshot)
     return app

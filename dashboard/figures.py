@@ -1,56 +1,52 @@
 """Figures of the dashboard, built from the race and a snapshot. Pure: no Dash, no I/O.
 
 The map is a cartesian figure in projected metres (``Course.xy_at``): no tiles, no glyph server,
-so it renders the same with or without internet. The runners are one WebGL trace coloured by
-status, so tens of thousands of dots stay cheap to redraw; per tick only their x/y/colour arrays
-and the pursuer's point change.
+so it renders the same with or without internet. The figure Python builds is static (avenue,
+course, mats, landmarks and empty runner traces); the browser (``assets/pursuit.js``) fills and
+moves the runners from the live feed, so no figure ever travels back through Python. Traces are
+found by name, not position.
 """
 
 from __future__ import annotations
 
-import zlib
+import json
 
 import numpy as np
 import plotly.graph_objects as go
 
+from live.chase import CLASSES
 from live.race import Race
 from live.snapshot import STATUSES, Snapshot
 
-STATUS_COLOURS = {
+# Runners are coloured by predicted margin class (live.chase.CLASSES).
+CLASS_COLOURS = {
     "registered": "#b0b7c3",
     "started": "#4c78a8",
-    "ahead": "#2ca02c",
-    "caught": "#d62728",
+    "safe": "#2ca02c",
+    "at_risk": "#ff9f1c",
+    "doomed": "#e4572e",
+    "caught": "#b10f2e",
     "won": "#f2b700",
     "dnf": "#555555",
     "dq": "#555555",
 }
-COLOUR_OF_CODE = np.array([STATUS_COLOURS[s] for s in STATUSES], dtype=object)
-LATERAL_SPREAD_M = 9.0  # half the width a pack of runners takes on one carriageway
-RUNNERS_TRACE = 3
-PURSUER_TRACE = 4
+CLASS_LABELS = {"safe": "safe", "at_risk": "at risk", "doomed": "about to be caught", "caught": "caught", "won": "won"}
 LANDMARKS = {"Arc de Triomphe": (48.87389, 2.29472), "Place de la Concorde": (48.8656, 2.3212)}
+COURSE_SAMPLES_MAX = 2000
 
 
-def lateral_offsets(bibs: np.ndarray) -> np.ndarray:
-    """A stable sideways offset per runner (metres), so a crowd looks like a crowd."""
-    h = np.array([zlib.crc32(str(b).encode()) for b in bibs], dtype=np.uint32)
-    return (h / np.float64(2**32) * 2.0 - 1.0) * LATERAL_SPREAD_M
-
-
-def positions_xy(race: Race, distance_m: np.ndarray, offset_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Projected x/y of runners at course distances, pushed sideways by ``offset_m``."""
-    x, y = race.course.xy_at(distance_m)
-    xa, ya = race.course.xy_at(np.maximum(distance_m - 2.0, 0.0))
-    xb, yb = race.course.xy_at(np.minimum(distance_m + 2.0, race.distance_m))
-    dx, dy = xb - xa, yb - ya
-    norm = np.hypot(dx, dy)
-    norm[norm == 0] = 1.0
-    return x + dy / norm * offset_m, y - dx / norm * offset_m
+def course_samples(race: Race) -> str:
+    """The course as JSON ``{"d": [...], "x": [...], "y": [...]}`` in race metres and projected
+    metres, every 5 m (at most ``COURSE_SAMPLES_MAX`` points): what the browser needs to place a
+    runner from his distance."""
+    n = int(min(COURSE_SAMPLES_MAX, max(50, race.distance_m // 5 + 1)))
+    d = np.linspace(0.0, race.distance_m, n)
+    x, y = race.course.xy_at(d)
+    return json.dumps({"d": np.round(d, 1).tolist(), "x": np.round(x, 1).tolist(), "y": np.round(y, 1).tolist()})
 
 
 def map_figure(race: Race) -> go.Figure:
-    """The static map: avenue, course, mats, landmarks, and empty runner and pursuer traces."""
+    """The static map: avenue, course, mats, landmarks and the legend (runners are drawn over it)."""
     course_d = np.linspace(0.0, race.distance_m, 600)
     cx, cy = race.course.xy_at(course_d)
     mat_d = np.array([m.at_m[0] for m in race.mats])
@@ -80,43 +76,23 @@ def map_figure(race: Race) -> go.Figure:
                 y=my,
                 mode="markers+text",
                 text=[m.id for m in race.mats],
+                customdata=[m.id for m in race.mats],
                 textposition="top center",
                 marker={"symbol": "square", "size": 12, "color": "#34495e"},
                 name="mats",
                 hoverinfo="text",
                 showlegend=False,
             ),
-            go.Scattergl(
-                x=[],
-                y=[],
-                mode="markers",
-                marker={"size": 5, "color": []},
-                name="runners",
-                hoverinfo="text",
-                text=[],
-                showlegend=False,
-            ),
-            go.Scatter(
-                x=[],
-                y=[],
-                mode="markers+text",
-                text=[],
-                textposition="bottom center",
-                marker={"symbol": "star", "size": 26, "color": "#111111", "line": {"color": "#ffffff", "width": 2}},
-                textfont={"size": 18, "color": "#111111"},
-                name="pursuer",
-                showlegend=False,
-            ),
         ]  # fmt: skip
     )
-    for status in ("ahead", "caught", "won", "started", "registered"):  # legend only
+    for cls, label in CLASS_LABELS.items():  # legend only
         fig.add_trace(
-            go.Scatter(
-                x=[None], y=[None], mode="markers", marker={"size": 12, "color": STATUS_COLOURS[status]}, name=status
-            )
+            go.Scatter(x=[None], y=[None], mode="markers", marker={"size": 12, "color": CLASS_COLOURS[cls]}, name=label)
         )
     for label, (lat, lon) in LANDMARKS.items():
         (lx,), (ly,) = race.course.project(np.array([lat]), np.array([lon]))
+        if np.min(np.hypot(cx - lx, cy - ly)) > 500:  # not on this race's course
+            continue
         fig.add_annotation(x=lx, y=ly, text=label, showarrow=False, font={"size": 16, "color": "#5d6d7e"}, yshift=-22)
     fig.update_layout(
         uirevision="course",
@@ -131,27 +107,35 @@ def map_figure(race: Race) -> go.Figure:
     return fig
 
 
-def runner_arrays(race: Race, snap: Snapshot, offsets: np.ndarray) -> dict[str, list]:
-    """The per-tick arrays of the runners trace."""
-    x, y = positions_xy(race, snap.distance_m, offsets)
-    return {
-        "x": np.round(x, 1).tolist(),
-        "y": np.round(y, 1).tolist(),
-        "color": COLOUR_OF_CODE[snap.status.astype(int)].tolist(),
-    }
-
-
-def pursuer_point(race: Race, snap: Snapshot) -> dict[str, list]:
-    """The pursuer's marker: position and label."""
-    (x,), (y,) = race.course.xy_at(np.array([snap.pursuer.distance_m]))
-    return {"x": [round(float(x), 1)], "y": [round(float(y), 1)], "text": [race.pursuer.name]}
-
-
 def format_duration(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def schedule_delta_s(race: Race, snap: Snapshot) -> float | None:
+    """Seconds the pursuer is ahead of (positive) or behind his plan, at his current distance."""
+    p = snap.pursuer
+    if p.status != "running" or p.start is None or p.distance_m <= 0:
+        return None
+    if race.pursuer.schedule is not None:
+        planned_s = float(race.pursuer.schedule.elapsed_at(p.distance_m))
+    else:
+        planned_s = p.distance_m / 1000.0 * race.pursuer.pace_s_per_km
+    return planned_s - (snap.now - p.start)
+
+
+def signed_duration(seconds: float) -> str:
+    return ("+" if seconds >= 0 else "−") + format_duration(abs(seconds))
+
+
+def waiting_text(snap: Snapshot) -> str:
+    """The pursuer's state when he is not running: when he starts, or that he has finished."""
+    p = snap.pursuer
+    if p.status == "waiting" and p.start is not None and p.start > snap.now:
+        return f"starts in {format_duration(p.start - snap.now)}"
+    return p.status
 
 
 def kpi_texts(race: Race, snap: Snapshot) -> dict[str, str]:
@@ -160,12 +144,106 @@ def kpi_texts(race: Race, snap: Snapshot) -> dict[str, str]:
     pace = format_duration(p.pace_s_per_km)
     f = snap.forecast
     quota = f" / quota {f.quota:,}" if f.quota is not None else ""
+    delta = schedule_delta_s(race, snap)
+    plan = "on his plan" if delta is None else f"{signed_duration(delta)} vs plan"
     return {
         "kpi-clock": format_duration(snap.elapsed_s),
         "kpi-pursuer": f"{p.distance_m / 1000:.2f} km · {pace}/km · {p.status}",
+        "kpi-schedule": plan if p.status == "running" else waiting_text(snap),
         "kpi-started": f"{snap.counts['started']:,}",
         "kpi-ahead": f"{snap.counts['ahead']:,}",
         "kpi-caught": f"{snap.counts['caught']:,}",
         "kpi-won": f"{snap.counts['won']:,}",
         "kpi-forecast": f"{f.winners:,} ({f.low:,}–{f.high:,}){quota}",
     }
+
+
+MARGIN_BINS_S = np.arange(-300, 301, 20)
+RUNNING = ("started", "safe", "at_risk", "doomed")
+
+
+def _base_layout(fig: go.Figure, title: str) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "font": {"size": 20}},
+        margin={"l": 50, "r": 10, "t": 40, "b": 40},
+        plot_bgcolor="#ffffff",
+        paper_bgcolor="#ffffff",
+        font={"size": 15},
+        showlegend=False,
+        uirevision="panel",
+    )
+    return fig
+
+
+def margin_histogram(snap: Snapshot) -> go.Figure:
+    """Predicted finish margins of the runners still out on the course, clipped to ±5 min, coloured
+    by side: who is predicted to win and who to be caught."""
+    classes = snap.margin_class
+    running = np.isin(classes, [CLASSES.index(c) for c in RUNNING]) if classes is not None else np.ones(0, bool)
+    margin = np.asarray(snap.margin_s, dtype=float)[running] if classes is not None else np.zeros(0)
+    margin = np.clip(margin[np.isfinite(margin)], MARGIN_BINS_S[0], MARGIN_BINS_S[-1] - 1)
+    counts, edges = np.histogram(margin, bins=MARGIN_BINS_S)
+    centres = (edges[:-1] + edges[1:]) / 2
+    colours = [CLASS_COLOURS["safe"] if c > 0 else CLASS_COLOURS["doomed"] for c in centres]
+    fig = go.Figure(go.Bar(x=centres, y=counts, marker={"color": colours}, width=18, hovertemplate="%{x:+.0f} s: %{y}"))
+    fig.update_xaxes(title_text="predicted finish margin (s) — right of 0 wins", zeroline=True, zerolinewidth=3)
+    fig.update_yaxes(title_text="runners")
+    return _base_layout(fig, f"Margins of the {int(running.sum()):,} runners on the course")
+
+
+def pen_forecast_figure(race: Race, snap: Snapshot) -> go.Figure:
+    """Per pen: winners so far (gold) and the forecast (green) with its low–high band."""
+    by_pen = snap.forecast.by_pen
+    names = [p.name for p in race.pens]
+    row = [by_pen.get(p.id, {}) for p in race.pens]
+    won = [int(r.get("won", 0)) for r in row]
+    expected = [int(r.get("winners", 0)) for r in row]
+    low = [int(r.get("low", 0)) for r in row]
+    high = [int(r.get("high", 0)) for r in row]
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=names,
+                y=expected,
+                name="forecast",
+                marker={"color": CLASS_COLOURS["safe"]},
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "thickness": 2,
+                    "array": [h - e for h, e in zip(high, expected, strict=True)],
+                    "arrayminus": [e - lo for e, lo in zip(expected, low, strict=True)],
+                },
+                text=[f"{e:,} of {int(r.get('runners', 0)):,}" for e, r in zip(expected, row, strict=True)],
+                textposition="outside",
+                hovertemplate="%{x}: %{y} expected",
+            ),
+            go.Bar(x=names, y=won, name="won", marker={"color": CLASS_COLOURS["won"]}, hovertemplate="%{x}: %{y} won"),
+        ]  # fmt: skip
+    )
+    fig.update_layout(barmode="overlay")
+    fig.update_yaxes(title_text="winners")
+    return _base_layout(fig, "Winners per pen: forecast (band) and so far")
+
+
+def next_to_be_caught(race: Race, snap: Snapshot, limit: int = 10) -> list[dict[str, str]]:
+    """The runners the pursuer will reach next: bib, name, pen, where and in how long."""
+    catch_in = np.asarray(snap.catch_in_s, dtype=float)
+    running = np.isin(snap.status, [STATUSES.index("started"), STATUSES.index("ahead")])
+    rows = np.flatnonzero(running & np.isfinite(catch_in) & (catch_in >= 0))
+    rows = rows[np.argsort(catch_in[rows], kind="stable")][:limit]
+    out = []
+    for row in rows:
+        bib = str(snap.bibs[row])
+        person = race.participant(bib)
+        out.append(
+            {
+                "bib": bib,
+                "name": person.name if person else "",
+                "pen": str(snap.pens[row]),
+                "at": f"{snap.catch_at_m[row] / 1000:.2f} km",
+                "in": format_duration(float(catch_in[row])),
+                "gap": f"{snap.gap_m[row]:.0f} m",
+            }
+        )
+    return out

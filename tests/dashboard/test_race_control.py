@@ -1,113 +1,95 @@
-"""Race control in a real headless Chromium against a running, simulated race."""
+"""The dashboard's pure parts: KPI texts, tables and panels built from a hand-made snapshot."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import shutil
-import time
-from pathlib import Path
-
 import numpy as np
-import pytest
 
-from dashboard.figures import kpi_texts, lateral_offsets, positions_xy
-from ingest.chronotrack_server import ChronoTrackServer
-from live.clock import RaceClock
-from live.store import Store
-from pursuit.web import create_app
-from simulator.run import simulate
-from tests.helpers import running_uvicorn
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader", "--disable-quic",
-    "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+from dashboard.app import race_meta
+from dashboard.figures import (
+    course_samples,
+    kpi_texts,
+    margin_histogram,
+    next_to_be_caught,
+    pen_forecast_figure,
+    schedule_delta_s,
+)
+from live.chase import CLASSES
+from live.snapshot import STATUSES, Forecast, PursuerState, Snapshot
 
 
-def require_chromium() -> str:
-    if CHROMIUM:
-        return CHROMIUM
-    if os.environ.get("PURSUIT_REQUIRE_BROWSER"):
-        pytest.fail("chromium is not installed but PURSUIT_REQUIRE_BROWSER is set (CI): install Debian's chromium")
-    pytest.skip("chromium not installed (apt-get install chromium); CI runs this test")
-
-
-def test_runners_spread_across_the_carriageway(paris):
-    bibs = np.array([p.bib for p in paris.participants[:500]])
-    offsets = lateral_offsets(bibs)
-    assert offsets.min() < -5 and offsets.max() > 5 and np.all(np.abs(offsets) <= 9.0)
-    assert np.array_equal(offsets, lateral_offsets(bibs)), "stable from tick to tick"
-    x, y = positions_xy(paris, np.full(500, 1000.0), offsets)
-    cx, cy = paris.course.xy_at(1000.0)
-    assert np.all(np.hypot(x - cx, y - cy) <= 9.01)
-
-
-@pytest.mark.browser
-async def test_race_control_shows_the_course_and_the_race_moving(redis_server, redis, paris):
-    chromium = require_chromium()
-    from playwright.async_api import async_playwright
-
-    store = Store(redis, paris)
-    await store.setup()
-    wall = time.time()
-    clock = RaceClock(origin_wall=wall, origin_race=wall, speed=60.0)
-    await store.set_clock(clock)
-    ingest = ChronoTrackServer(paris, store, host="127.0.0.1", port=0)
-    await ingest.start()
-    stop = asyncio.Event()
-    sim = asyncio.create_task(
-        simulate(paris, "127.0.0.1", ingest.port, clock=clock, first_gun=clock.now() + 30, runners=800, stop_event=stop)
-    )
-    ARTIFACTS.mkdir(exist_ok=True)
-    try:
-        async with running_uvicorn(create_app(paris, redis_server.url)) as base, async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            page = await browser.new_page(viewport={"width": 1600, "height": 1000})
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            await page.goto(base + "/")
-            started = "document.querySelector('#kpi-started')"
-            await page.wait_for_function(f"{started} && {started}.innerText !== '–'", timeout=20000)
-            first = await page.inner_text("#kpi-started")
-            await page.wait_for_function(
-                f"document.querySelector('#kpi-started').innerText !== {first!r}", timeout=20000
-            )
-            data = await page.evaluate(
-                "() => document.querySelector('#map .js-plotly-plot')._fullData.map(t => [t.name, (t.x || []).length])"
-            )
-            traces = dict(data)
-            assert traces["course"] > 100, "the course line is drawn"
-            assert traces["runners"] == 3599, "every runner has a dot"
-            assert traces["pursuer"] == 1
-            assert "Arc de Triomphe" in await page.inner_text("#map")
-            await page.screenshot(path=str(ARTIFACTS / "dashboard-race-control.png"))
-            assert errors == [], f"console errors: {errors}"
-            await browser.close()
-    finally:
-        stop.set()
-        await sim
-        await ingest.close()
+def snapshot(paris, *, status="running", distance_m=1234.0, start=0.0, now=3725.0) -> Snapshot:
+    n = 4
+    code = STATUSES.index
+    return Snapshot(
+        now=now, elapsed_s=3725.0,
+        pursuer=PursuerState("1", status, distance_m, 0.0, 0.0, 173.0, start, None),
+        bibs=np.array(["110", "111", "112", "113"]), pens=np.array(["1", "1", "2", "5"]),
+        status=np.array([code("ahead"), code("ahead"), code("caught"), code("ahead")], dtype=np.int8),
+        distance_m=np.array([2000.0, 1500.0, 1200.0, 1300.0]), lat=np.zeros(n), lon=np.zeros(n),
+        gap_m=np.array([766.0, 266.0, -34.0, 66.0]), gap_s=np.zeros(n),
+        margin_s=np.array([120.0, -40.0, np.nan, -250.0]),
+        catch_at_m=np.array([np.nan, 2100.0, np.nan, 1500.0]), catch_in_s=np.array([np.nan, 95.0, np.nan, 20.0]),
+        overdue=np.zeros(n, dtype=bool),
+        counts={"started": 1200, "ahead": 3, "caught": 2, "won": 1},
+        forecast=Forecast(winners=1018, low=950, high=1100, quota=500,
+                          by_pen={"1": {"runners": 2, "won": 1, "winners": 1, "low": 1, "high": 2}}),
+        margin_class=np.array([CLASSES.index(c) for c in ("safe", "at_risk", "caught", "doomed")], dtype=np.uint8),
+    )  # fmt: skip
 
 
 def test_kpis_are_plain_text(paris):
-    from live.snapshot import Forecast, PursuerState, Snapshot
-
-    n = 3
-    snap = Snapshot(
-        now=0.0, elapsed_s=3725.0,
-        pursuer=PursuerState("1", "running", 1234.0, 0.0, 0.0, 173.0, None, None),
-        bibs=np.array(["a", "b", "c"]), pens=np.array(["1", "1", "1"]), status=np.zeros(n, dtype=np.int8),
-        distance_m=np.zeros(n), lat=np.zeros(n), lon=np.zeros(n), gap_m=np.zeros(n), gap_s=np.zeros(n),
-        margin_s=np.zeros(n), catch_at_m=np.zeros(n), catch_in_s=np.zeros(n), overdue=np.zeros(n, dtype=bool),
-        counts={"started": 1200, "ahead": 3, "caught": 2, "won": 1},
-        forecast=Forecast(winners=1018, low=950, high=1100, quota=500, by_pen={}),
-    )  # fmt: skip
-    texts = kpi_texts(paris, snap)
+    texts = kpi_texts(paris, snapshot(paris))
     assert texts["kpi-clock"] == "1:02:05"
     assert texts["kpi-pursuer"] == "1.23 km · 2:53/km · running"
     assert texts["kpi-started"] == "1,200"
     assert texts["kpi-forecast"] == "1,018 (950–1,100) / quota 500"
+
+
+def test_pursuer_against_his_plan(paris):
+    # 1,234 m at 2:53/km is planned for 213.5 s; he took 200 s: 13.5 s up on his plan
+    snap = snapshot(paris, distance_m=1234.0, start=1000.0, now=1200.0)
+    assert schedule_delta_s(paris, snap) == np.float64(1.234 * 173 - 200)
+    assert kpi_texts(paris, snap)["kpi-schedule"] == "+0:13 vs plan"
+    slow = snapshot(paris, distance_m=1000.0, start=1000.0, now=1200.0)
+    assert kpi_texts(paris, slow)["kpi-schedule"] == "−0:27 vs plan"
+    waiting = snapshot(paris, status="waiting", distance_m=0.0, start=1300.0, now=1200.0)
+    assert schedule_delta_s(paris, waiting) is None
+    assert kpi_texts(paris, waiting)["kpi-schedule"] == "starts in 1:40"
+
+
+def test_next_to_be_caught_is_ordered_by_time_to_catch(paris):
+    rows = next_to_be_caught(paris, snapshot(paris))
+    assert [r["bib"] for r in rows] == ["113", "111"], "soonest first; the caught and the safe are not listed"
+    assert rows[0] == {
+        "bib": "113", "name": paris.participant("113").name, "pen": "5", "at": "1.50 km", "in": "0:20", "gap": "66 m",
+    }  # fmt: skip
+
+
+def test_margin_histogram_counts_only_runners_on_the_course(paris):
+    fig = margin_histogram(snapshot(paris))
+    bar = fig.data[0]
+    assert sum(bar.y) == 3, "the caught runner has no margin to show"
+    assert "3 runners" in fig.layout.title.text
+    by_bin = dict(zip(bar.x, bar.y, strict=True))
+    assert by_bin[130.0] == 1 and by_bin[-30.0] == 1 and by_bin[-250.0] == 1
+
+
+def test_pen_forecast_bars(paris):
+    fig = pen_forecast_figure(paris, snapshot(paris))
+    forecast, won = fig.data
+    assert list(forecast.x) == [p.name for p in paris.pens]
+    assert forecast.y[0] == 1 and won.y[0] == 1 and forecast.error_y.array[0] == 1
+    assert all(v == 0 for v in forecast.y[1:]), "pens without a forecast show zero, not an error"
+
+
+def test_browser_gets_the_course_and_the_race(paris):
+    import json
+
+    samples = json.loads(course_samples(paris))
+    assert samples["d"][0] == 0 and samples["d"][-1] == paris.distance_m
+    assert len(samples["d"]) == len(samples["x"]) == len(samples["y"]) == paris.distance_m // 5 + 1
+    steps = np.diff(samples["d"])
+    assert np.allclose(steps, steps[0], atol=0.05), "evenly spaced: the browser indexes by distance / step"
+    meta = race_meta(paris)
+    assert meta["timing_at_m"] == sorted(meta["timing_at_m"]) and 400 in meta["timing_at_m"]
+    assert len(meta["colours"]) == len(CLASSES) == len(meta["classes"])

@@ -1,0 +1,648 @@
+/* pursuit in the browser: the live feed, the events stream, the map, the follow cards, the commentary.
+ *
+ * One client per tab, whatever the page: it takes the roster once (GET /api/roster), then the live
+ * feed (/ws/live: a snapshot, then sparse ticks with consecutive seq; a gap asks for a new snapshot)
+ * and the events stream (/ws/events, resumed after the last id seen). Between ticks every runner is
+ * moved here (distance + speed × elapsed race time, held short of the next timing point until read
+ * there), so the server never sends positions it can predict. Both sockets reconnect by themselves
+ * and say so in #conn. Everything a user or a runner can name is set as text (textContent), never
+ * as HTML.
+ */
+(function () {
+  "use strict";
+
+  var REDRAW_MS = 500;         // move the dots twice a second
+  var MAT_POLL_MS = 5000;
+  var LATERAL_M = 9;           // half the width a pack takes on one carriageway
+  var HOLD_SHORT_M = 3;        // an unread runner waits this far before the next timing point
+  var MAX_COAST_S = 5;         // no tick for this long (wall time): stop extrapolating
+  var RUNNING = { started: 1, safe: 1, at_risk: 1, doomed: 1, caught: 1 };
+  var STORY_KINDS = { caught: 1, milestone: 1, pursuer_split: 1, pursuer_reaches_pen: 1, close_escape: 1, final: 1, forecast: 1 };
+  var TICKER_MAX = 150;
+  var ALERTS_MAX = 200;
+
+  var meta = null, course = null;
+  var roster = null, rowOf = {};
+  var S = { seq: -1, n: 0 };
+  var live = { ws: null, open: false, retry: 0, timer: null };
+  var events = { ws: null, open: false, retry: 0, last: null, timer: null };
+  var follow = { bibs: loadList("pursuit.follow"), detail: {} };
+  var escapes = [];
+  var acked = null;
+
+  // ---- small helpers -------------------------------------------------------------------------
+
+  function $(id) { return document.getElementById(id); }
+  function loadList(key) {
+    try { var v = JSON.parse(localStorage.getItem(key) || "[]"); return Array.isArray(v) ? v.map(String) : []; }
+    catch (e) { return []; }
+  }
+  function saveList(key, list) { try { localStorage.setItem(key, JSON.stringify(list)); } catch (e) { /* private mode */ } }
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+  function setText(id, text) { var e = $(id); if (e && e.textContent !== text) e.textContent = text; }
+  function fmtInt(n) { return n === null || n === undefined ? "–" : Number(n).toLocaleString("en-GB"); }
+  function fmtDur(s) {
+    if (s === null || s === undefined || !isFinite(s)) return "–";
+    s = Math.max(0, Math.round(s));
+    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), x = s % 60;
+    var mm = h ? String(m).padStart(2, "0") : String(m);
+    return (h ? h + ":" : "") + mm + ":" + String(x).padStart(2, "0");
+  }
+  function fmtSigned(s) { return (s >= 0 ? "+" : "−") + fmtDur(Math.abs(s)); }
+  function hash(s) {  // FNV-1a: a stable sideways offset per bib
+    var h = 0x811c9dc5;
+    for (var i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193) >>> 0; }
+    return h / 4294967296;
+  }
+  function wsUrl(path) { return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path; }
+  function backoff(n) { return Math.min(10000, 500 * Math.pow(2, n)) * (0.75 + Math.random() / 2); }
+
+  // ---- the race and the course ---------------------------------------------------------------
+
+  function readMeta() {
+    var m = $("race-meta");
+    if (!m) return false;
+    meta = JSON.parse(m.getAttribute("data-race"));
+    var c = JSON.parse(m.getAttribute("data-course"));
+    var n = c.d.length, nx = new Float64Array(n), ny = new Float64Array(n);
+    for (var i = 0; i < n; i++) {  // unit normal of the course at each sample
+      var a = Math.max(0, i - 1), b = Math.min(n - 1, i + 1);
+      var dx = c.x[b] - c.x[a], dy = c.y[b] - c.y[a], len = Math.hypot(dx, dy) || 1;
+      nx[i] = dy / len; ny[i] = -dx / len;
+    }
+    course = { d: c.d, x: c.x, y: c.y, nx: nx, ny: ny, step: c.d[n - 1] / (n - 1), n: n };
+    return true;
+  }
+
+  function place(d, off, out, k) {  // course distance + sideways offset -> projected x, y
+    var f = Math.min(Math.max(d / course.step, 0), course.n - 1), i = Math.min(Math.floor(f), course.n - 2), t = f - i;
+    out.x[k] = course.x[i] + (course.x[i + 1] - course.x[i]) * t + course.nx[i] * off;
+    out.y[k] = course.y[i] + (course.y[i + 1] - course.y[i]) * t + course.ny[i] * off;
+  }
+
+  function capFor(d) {  // where an unread runner at d waits: just short of the next timing point
+    var pts = meta.timing_at_m;
+    for (var i = 0; i < pts.length; i++) if (pts[i] > d + 0.5) return pts[i] - HOLD_SHORT_M;
+    return meta.distance_m;
+  }
+
+  // ---- live state ----------------------------------------------------------------------------
+
+  function raceNow() {  // race time now, from the last tick and the race clock's measured rate
+    if (!S.wallAt) return S.now || 0;
+    var wall = Math.min((performance.now() - S.wallAt) / 1000, MAX_COAST_S);
+    return S.now + wall * (S.rate || 1);
+  }
+
+  function setRows(rows, body, now) {
+    for (var j = 0; j < rows.length; j++) {
+      var r = rows[j];
+      S.status[r] = body.status[j];
+      if (body["class"]) S.cls[r] = body["class"][j];
+      var d = body.distance_m[j];
+      S.dist[r] = d === null ? 0 : d;
+      S.speed[r] = (body.speed_cm_s[j] || 0) / 100;
+      S.margin[r] = body.margin_s[j] === null ? NaN : body.margin_s[j];
+      S.t0[r] = now;
+      S.cap[r] = capFor(S.dist[r]);
+    }
+  }
+
+  function onSnapshot(m) {
+    if (!roster || roster.bibs.length !== m.status.length) { S.seq = -1; loadRoster(true); return; }
+    var n = m.status.length;
+    S.n = n; S.seq = m.seq; S.statuses = m.statuses; S.classes = m.classes || meta.classes;
+    S.status = new Int8Array(n); S.cls = new Int8Array(n); S.dist = new Float64Array(n); S.speed = new Float64Array(n);
+    S.margin = new Float64Array(n); S.t0 = new Float64Array(n); S.cap = new Float64Array(n);
+    var all = new Array(n); for (var i = 0; i < n; i++) all[i] = i;
+    if (!m["class"]) m["class"] = m.status.map(function (s) { return statusToClass(s); });
+    setRows(all, m, m.now);
+    onCommon(m);
+  }
+
+  function statusToClass(code) {
+    var name = S.statuses[code];
+    var k = S.classes.indexOf(name === "ahead" ? "safe" : name);
+    return k < 0 ? 1 : k;
+  }
+
+  function onTick(m) {
+    if (m.seq !== S.seq + 1) {  // a gap: the state may be wrong, ask for all of it again
+      S.seq = -1;
+      send(live, { resync: true });
+      return;
+    }
+    S.seq = m.seq;
+    var c = m.changed;
+    if (!c["class"]) c["class"] = c.status.map(function (s) { return statusToClass(s); });
+    setRows(c.index, c, m.now);
+    onCommon(m);
+  }
+
+  function onCommon(m) {
+    var wall = performance.now();
+    if (S.wallAt && m.now > S.now) {
+      var rate = (m.now - S.now) / Math.max((wall - S.wallAt) / 1000, 0.05);
+      S.rate = S.rate ? 0.7 * S.rate + 0.3 * rate : rate;
+    }
+    S.now = m.now; S.wallAt = wall;
+    S.pursuer = Object.assign(S.pursuer || {}, m.pursuer);
+    S.counts = m.counts; S.forecast = Object.assign(S.forecast || {}, m.forecast);
+    S.pursuerAt = m.now;
+    if (m.elapsed_s !== undefined) S.elapsed0 = m.now - m.elapsed_s;
+    stories();
+  }
+
+  // ---- sockets -------------------------------------------------------------------------------
+
+  function send(chan, obj) { if (chan.ws && chan.open) chan.ws.send(JSON.stringify(obj)); }
+
+  function connState() {
+    var c = $("conn");
+    if (!c) return;
+    var text, cls;
+    if (live.open && S.seq >= 0) { text = "live"; cls = "conn conn-ok"; }
+    else if (live.retry > 0) { text = "connection lost — reconnecting…"; cls = "conn conn-lost"; }
+    else { text = "connecting…"; cls = "conn conn-wait"; }
+    if (live.open && events.retry > 0 && !events.open) { text = "live · events reconnecting…"; cls = "conn conn-wait"; }
+    if (c.textContent !== text) c.textContent = text;
+    if (c.className !== cls) c.className = cls;
+  }
+
+  function loadRoster(force) {
+    if (roster && !force) return Promise.resolve(roster);
+    return fetch("/api/roster").then(function (r) {
+      if (!r.ok) throw new Error("GET /api/roster: HTTP " + r.status);
+      return r.json();
+    }).then(function (body) {
+      roster = body; rowOf = {};
+      for (var i = 0; i < body.bibs.length; i++) rowOf[body.bibs[i]] = i;
+      roster.offsets = body.bibs.map(function (b) { return (hash(b) * 2 - 1) * LATERAL_M; });
+      if (force) send(live, { resync: true });
+      return roster;
+    });
+  }
+
+  function openLive() {
+    clearTimeout(live.timer);
+    loadRoster(false).then(function () {
+      var ws = new WebSocket(wsUrl("/ws/live"));
+      live.ws = ws;
+      ws.onopen = function () { live.open = true; live.retry = 0; if (follow.bibs.length) send(live, { follow: follow.bibs }); connState(); };
+      ws.onmessage = function (e) {
+        var m = JSON.parse(e.data);
+        if (m.type === "snapshot") onSnapshot(m);
+        else if (m.type === "tick") onTick(m);
+        else if (m.type === "follow") onFollow(m);
+        else if (m.type === "error") console.warn("live feed: " + m.message);
+        connState();
+      };
+      ws.onclose = function () {
+        live.open = false; live.ws = null; S.seq = -1; live.retry += 1; connState();
+        live.timer = setTimeout(openLive, backoff(live.retry));
+      };
+    }).catch(function (err) {
+      console.warn("pursuit: " + err.message); live.retry += 1; connState();
+      live.timer = setTimeout(openLive, backoff(live.retry));
+    });
+  }
+
+  function openEvents() {
+    clearTimeout(events.timer);
+    var ws = new WebSocket(wsUrl("/ws/events" + (events.last ? "?after=" + encodeURIComponent(events.last) : "")));
+    events.ws = ws;
+    ws.onopen = function () { events.open = true; events.retry = 0; connState(); };
+    ws.onmessage = function (e) {
+      var m = JSON.parse(e.data);
+      if (m.type === "event") { events.last = m.id; onEvent(m); }
+      else if (m.type === "error") console.warn("events feed: " + m.message);
+    };
+    ws.onclose = function () {
+      events.open = false; events.ws = null; events.retry += 1; connState();
+      events.timer = setTimeout(openEvents, backoff(events.retry));
+    };
+  }
+
+  // ---- the map -------------------------------------------------------------------------------
+  // Plotly draws what does not move (avenue, course, mats, landmarks, legend) and owns zoom and pan;
+  // the runners, the followed and the pursuer are drawn on a canvas laid over its plot area, so
+  // moving 40,000 dots is one pass of fillRect, not a re-plot (measured in docs/BENCHMARKS.md).
+
+  var view = { gd: null, canvas: null, xs: null, ys: null, n: 0, px: null, py: null, tip: null };
+
+  function pursuerDistance(now) {
+    var p = S.pursuer;
+    if (!p || p.distance_m === null || p.distance_m === undefined) return null;
+    if (p.status !== "running" || !p.pace_s_per_km) return p.distance_m;
+    var coast = Math.max(0, now - S.pursuerAt);
+    return Math.min(meta.distance_m, p.distance_m + (1000 / p.pace_s_per_km) * coast);
+  }
+
+  function runnerDistance(r, now) {
+    var d = S.dist[r];
+    if (!RUNNING[S.classes[S.cls[r]]] || S.speed[r] <= 0) return d;
+    return Math.min(d + S.speed[r] * Math.max(0, now - S.t0[r]), Math.max(S.cap[r], d));
+  }
+
+  function attach(gd) {  // a new graph div (first render, or Dash rendered the page again)
+    view.gd = gd;
+    var c = document.createElement("canvas");
+    c.className = "runners-layer";
+    c.setAttribute("aria-label", "runners on the course");
+    gd.style.position = "relative";
+    gd.appendChild(c);
+    view.canvas = c;
+    if (gd.on) {
+      gd.on("plotly_relayout", paint);
+      gd.on("plotly_relayouting", paint);
+      gd.on("plotly_afterplot", paint);
+    }
+    gd.addEventListener("mousemove", hover);
+    pollMats();
+    gd.addEventListener("mouseleave", function () { if (view.tip) view.tip.hidden = true; });
+  }
+
+  function frame() {  // the plot area in CSS pixels and the data -> pixel mapping
+    var fl = view.gd._fullLayout;
+    if (!fl || !fl.xaxis || !fl._size) return null;
+    var sz = fl._size, xr = fl.xaxis.range, yr = fl.yaxis.range;
+    return {
+      l: sz.l, t: sz.t, w: sz.w, h: sz.h,
+      kx: sz.w / (xr[1] - xr[0]), x0: xr[0], ky: sz.h / (yr[1] - yr[0]), y1: yr[1],
+    };
+  }
+
+  function paint() {  // draw the last computed positions with the current zoom
+    var gd = view.gd, c = view.canvas;
+    if (!gd || !c || !view.xs) return;
+    var f = frame();
+    if (!f) return;
+    var dpr = window.devicePixelRatio || 1, W = gd.clientWidth, H = gd.clientHeight;
+    if (c.width !== Math.round(W * dpr) || c.height !== Math.round(H * dpr)) {
+      c.width = Math.round(W * dpr); c.height = Math.round(H * dpr);
+      c.style.width = W + "px"; c.style.height = H + "px";
+    }
+    var ctx = c.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, W, H);
+    ctx.save();
+    ctx.beginPath(); ctx.rect(f.l, f.t, f.w, f.h); ctx.clip();
+    var n = view.n, px = view.px, py = view.py, xs = view.xs, ys = view.ys;
+    for (var i = 0; i < n; i++) { px[i] = f.l + (xs[i] - f.x0) * f.kx; py[i] = f.t + (f.y1 - ys[i]) * f.ky; }
+    var size = n > 10000 ? 3 : 4, half = size / 2;
+    for (var k = 0; k < meta.colours.length; k++) {  // one fill per colour
+      ctx.fillStyle = meta.colours[k];
+      ctx.beginPath();
+      for (var r = 0; r < n; r++) if (S.cls[r] === k) ctx.rect(px[r] - half, py[r] - half, size, size);
+      ctx.fill();
+    }
+    ctx.font = "600 15px system-ui, sans-serif";
+    ctx.lineWidth = 3;
+    follow.bibs.forEach(function (b) {
+      var r = rowOf[b];
+      if (r === undefined || r >= n) return;
+      ctx.strokeStyle = "#6a0dad"; ctx.fillStyle = "#6a0dad";
+      ctx.beginPath(); ctx.arc(px[r], py[r], 9, 0, 2 * Math.PI); ctx.stroke();
+      ctx.fillText(b, px[r] + 11, py[r] - 8);
+    });
+    if (view.pd !== null) {
+      var x = f.l + (view.pxy[0] - f.x0) * f.kx, y = f.t + (f.y1 - view.pxy[1]) * f.ky;
+      ctx.fillStyle = "#111111"; ctx.strokeStyle = "#ffffff"; ctx.lineWidth = 2;
+      star(ctx, x, y, 14, 6);
+      ctx.font = "700 18px system-ui, sans-serif";
+      ctx.fillText(meta.pursuer.name, x + 16, y + 22);
+    }
+    ctx.restore();
+    view.painted = n;
+  }
+
+  function star(ctx, x, y, R, r) {
+    ctx.beginPath();
+    for (var i = 0; i < 10; i++) {
+      var a = -Math.PI / 2 + i * Math.PI / 5, rad = i % 2 ? r : R;
+      ctx.lineTo(x + rad * Math.cos(a), y + rad * Math.sin(a));
+    }
+    ctx.closePath(); ctx.fill(); ctx.stroke();
+  }
+
+  function hover(e) {  // the nearest runner under the pointer, as a text tooltip
+    if (!view.px || !roster) return;
+    var rect = view.gd.getBoundingClientRect(), x = e.clientX - rect.left, y = e.clientY - rect.top;
+    var best = -1, bestD = 64;  // within 8 px
+    for (var i = 0; i < view.n; i++) {
+      var dx = view.px[i] - x, dy = view.py[i] - y, d = dx * dx + dy * dy;
+      if (d < bestD) { bestD = d; best = i; }
+    }
+    if (!view.tip || !view.gd.contains(view.tip)) { view.tip = el("div", "map-tip"); view.gd.appendChild(view.tip); }
+    if (best < 0) { view.tip.hidden = true; return; }
+    var m = S.margin[best], cls = S.classes[S.cls[best]];
+    view.tip.textContent = roster.bibs[best] + " " + roster.names[best] + " · pen " + roster.pens[best] + " · " +
+      cls.replace("_", " ") + (isFinite(m) && RUNNING[cls] && cls !== "caught" ? " · margin " + fmtSigned(m) : "");
+    view.tip.style.left = (x + 12) + "px"; view.tip.style.top = (y + 12) + "px";
+    view.tip.hidden = false;
+  }
+
+  function redraw() {  // move everyone to now, then paint
+    var gd = document.querySelector("#map .js-plotly-plot");
+    if (!gd || !gd._fullLayout || !course || S.seq < 0 || !roster) return;
+    if (gd !== view.gd || !gd.contains(view.canvas)) attach(gd);
+    var started = performance.now();
+    var n = S.n, now = raceNow();
+    if (view.n !== n || !view.xs) {
+      view.n = n; view.xs = new Float64Array(n); view.ys = new Float64Array(n);
+      view.px = new Float64Array(n); view.py = new Float64Array(n);
+    }
+    var pos = { x: view.xs, y: view.ys };
+    for (var r = 0; r < n; r++) place(runnerDistance(r, now), roster.offsets[r], pos, r);
+    view.pd = pursuerDistance(now);
+    if (view.pd !== null) { var pp = { x: [0], y: [0] }; place(view.pd, 0, pp, 0); view.pxy = [pp.x[0], pp.y[0]]; }
+    paint();
+    window.pursuitFrameMs = performance.now() - started;
+  }
+
+  // ---- mat health ----------------------------------------------------------------------------
+
+  function matColour(m) {
+    if (m.online) return "#2ca02c";
+    if (m.connected || m.reads > 0) return "#d62728";
+    return "#b0b7c3";
+  }
+
+  function pollMats() {
+    var gd = document.querySelector("#map .js-plotly-plot"), table = $("mat-table");
+    if (!gd && !table) return;
+    fetch("/api/mats").then(function (r) { return r.ok ? r.json() : null; }).then(function (mats) {
+      if (!mats) return;
+      if (gd && gd.data) {
+        var mi = gd.data.findIndex(function (t) { return t.name === "mats"; });
+        if (mi >= 0) {
+          var byId = {}; mats.forEach(function (m) { byId[m.id] = m; });
+          var colours = (gd.data[mi].customdata || []).map(function (id) { return byId[id] ? matColour(byId[id]) : "#b0b7c3"; });
+          Plotly.restyle(gd, { "marker.color": [colours] }, [mi]);
+        }
+      }
+      if (table) {
+        var t = el("table", "table"), head = el("tr");
+        ["mat", "state", "last read", "reads/s", "passings", "unknown", "errors", "clock"].forEach(function (h) { head.appendChild(el("th", null, h)); });
+        var thead = el("thead"); thead.appendChild(head); t.appendChild(thead);
+        var tb = el("tbody");
+        mats.forEach(function (m) {
+          var tr = el("tr");
+          var state = m.online ? "online" : (m.connected || m.reads > 0) ? "silent" : "not seen";
+          var cells = [m.id, state, m.last_read_age_s === null ? "never" : fmtDur(m.last_read_age_s) + " ago",
+            m.reads_per_s === null ? "–" : m.reads_per_s, fmtInt(m.passings), fmtInt(m.unknown_chips), fmtInt(m.errors),
+            m.clock_offset_s === null ? "–" : m.clock_offset_s.toFixed(2) + " s"];
+          cells.forEach(function (c, i) {
+            var td = el("td", i === 1 ? "mat-" + state.replace(" ", "-") : null, c);
+            if (i === 6 && m.last_error) td.title = m.last_error;
+            tr.appendChild(td);
+          });
+          tb.appendChild(tr);
+        });
+        t.appendChild(tb);
+        table.replaceChildren(t);
+      }
+    }).catch(function () { /* the connection state says enough */ });
+  }
+
+  // ---- events: commentary ticker, closest escapes, race-control alerts ------------------------
+
+  function ackKey() { return "pursuit.acked." + (meta ? meta.id : ""); }
+
+  function onEvent(m) {
+    if (m.level === "alert") addAlert(m);
+    else if (STORY_KINDS[m.kind]) addStory(m);
+  }
+
+  var stories_ = [], alerts_ = [], dirty = { ticker: false, alerts: false };  // rendered at most twice a second
+
+  function addStory(m) {
+    stories_.push(m);
+    if (stories_.length > TICKER_MAX) stories_.shift();
+    if (m.kind === "close_escape") { escapes.push(m); escapes.sort(function (a, b) { return a.margin_s - b.margin_s; }); escapes = escapes.slice(0, 10); }
+    if (m.kind === "pursuer_split") S.lastSplit = m.text;
+    dirty.ticker = true;
+  }
+
+  function renderTicker() {
+    var list = $("ticker");
+    if (list) {
+      var items = stories_.slice().reverse().map(function (m) {
+        var li = el("li", "ev ev-" + m.kind);
+        li.appendChild(el("span", "ev-time", (m.time || "").slice(11, 19)));
+        li.appendChild(el("span", "ev-text", m.text));
+        return li;
+      });
+      list.replaceChildren.apply(list, items);
+    }
+    var esc = $("escapes");
+    if (esc) esc.replaceChildren.apply(esc, escapes.map(function (m) { return el("li", null, m.text); }));
+    if (S.lastSplit) setText("story-split", S.lastSplit);
+  }
+
+  function addAlert(m) {
+    alerts_.push(m);
+    if (alerts_.length > ALERTS_MAX) alerts_.shift();
+    dirty.alerts = true;
+  }
+
+  function renderAlerts() {
+    var list = $("alerts");
+    if (!list) return;
+    if (acked === null) acked = new Set(loadList(ackKey()));
+    var open = 0;
+    var items = alerts_.slice().reverse().map(function (m) {
+      var done = acked.has(m.id);
+      if (!done) open += 1;
+      var li = el("li", done ? "alert alert-acked" : "alert");
+      li.appendChild(el("span", "ev-time", (m.time || "").slice(11, 19)));
+      li.appendChild(el("span", "ev-text", m.text));
+      if (!done) {
+        var b = el("button", "ack", "acknowledge");
+        b.type = "button";
+        b.addEventListener("click", function () { acked.add(m.id); saveList(ackKey(), Array.from(acked).slice(-2000)); renderAlerts(); });
+        li.appendChild(b);
+      }
+      return li;
+    });
+    items.sort(function (a, b) { return (a.className === "alert" ? 0 : 1) - (b.className === "alert" ? 0 : 1); });
+    list.replaceChildren.apply(list, items);
+    setText("alert-count", open ? String(open) : "");
+  }
+
+  // ---- commentary story numbers --------------------------------------------------------------
+
+  function nextPen(pd) {  // the pen whose rearmost runner still out is the nearest ahead of him
+    if (!roster || pd === null) return null;
+    var rear = {};
+    for (var r = 0; r < S.n; r++) {
+      var name = S.statuses[S.status[r]];
+      if (name !== "started" && name !== "ahead" && name !== "registered") continue;
+      var pen = roster.pens[r], d = name === "registered" ? 0 : S.dist[r];
+      if ((d > pd || (pd === 0 && d === 0)) && (rear[pen] === undefined || d < rear[pen].d)) rear[pen] = { d: d, speed: S.speed[r] };
+    }
+    var best = null;
+    Object.keys(rear).forEach(function (pen) { if (!best || rear[pen].d < best.d) best = { pen: pen, d: rear[pen].d, speed: rear[pen].speed }; });
+    return best;
+  }
+
+  function stories() {
+    if (!$("story-won")) return;
+    var c = S.counts || {}, f = S.forecast || {}, p = S.pursuer || {};
+    setText("story-won", fmtInt(c.won));
+    setText("story-won-sub", c.started ? "of " + fmtInt(c.started) + " started" : "");
+    setText("story-caught", fmtInt(c.caught));
+    setText("story-caught-sub", c.ahead ? fmtInt(c.ahead) + " still ahead of him" : "");
+    setText("story-forecast", fmtInt(f.winners));
+    setText("story-forecast-sub", fmtInt(f.low) + "–" + fmtInt(f.high) + (f.quota ? " · quota " + fmtInt(f.quota) : ""));
+    var pd = pursuerDistance(raceNow());
+    setText("story-pursuer", pd === null ? "–" : (pd / 1000).toFixed(2) + " km");
+    setText("story-pursuer-sub", meta.pursuer.name + " · " + fmtDur(p.pace_s_per_km) + "/km · " + (p.status || ""));
+    var np = nextPen(pd), pens = {};
+    meta.pens.forEach(function (x) { pens[x.id] = x.name; });
+    if (!np) {
+      setText("story-next-pen", p.status === "finished" ? "race over" : "–");
+      setText("story-next-pen-sub", "");
+      return;
+    }
+    setText("story-next-pen", pens[np.pen] || "pen " + np.pen);
+    if (np.d - pd < 1) { setText("story-next-pen-sub", "still at the start"); return; }
+    var closing = (p.pace_s_per_km ? 1000 / p.pace_s_per_km : 0) - np.speed;
+    var when = closing > 0 && p.status === "running" ? ", at this rate in " + fmtDur((np.d - pd) / closing) : "";
+    setText("story-next-pen-sub", "its last runner " + Math.round(np.d - pd) + " m ahead" + when);
+  }
+
+  // ---- follow --------------------------------------------------------------------------------
+
+  function onFollow(m) {
+    m.runners.forEach(function (r) { follow.detail[r.bib] = r; });
+    renderCards();
+  }
+
+  function setFollow(bibs) {
+    follow.bibs = bibs.slice(0, 50);
+    saveList("pursuit.follow", follow.bibs);
+    send(live, { follow: follow.bibs });
+    renderCards();
+    redraw();
+  }
+
+  function card(bib) {
+    var d = follow.detail[bib];
+    var c = el("div", "card");
+    c.setAttribute("data-bib", bib);
+    var head = el("div", "card-head");
+    head.appendChild(el("span", "card-bib", bib));
+    head.appendChild(el("span", "card-name", d ? d.name : ""));
+    var x = el("button", "card-remove", "×");
+    x.type = "button"; x.title = "stop following " + bib;
+    x.addEventListener("click", function () { setFollow(follow.bibs.filter(function (b) { return b !== bib; })); });
+    head.appendChild(x);
+    c.appendChild(head);
+    if (!d) { c.appendChild(el("div", "card-line", "waiting for the next tick…")); return c; }
+    c.appendChild(el("div", "card-status status-" + d.status, d.status + (d.pen ? " · pen " + d.pen : "")));
+    var bar = el("div", "progress"), fill = el("div", "progress-fill");
+    fill.style.width = Math.max(0, Math.min(100, 100 * (d.distance_m || 0) / meta.distance_m)).toFixed(1) + "%";
+    bar.appendChild(fill); c.appendChild(bar);
+    c.appendChild(el("div", "card-line card-distance", ((d.distance_m || 0) / 1000).toFixed(2) + " of " + (meta.distance_m / 1000).toFixed(2) + " km"));
+    var lines = [];
+    if (d.gap_m !== null && d.gap_m !== undefined) lines.push("gap to the pursuer: " + Math.round(d.gap_m) + " m" + (d.gap_s !== null && d.gap_s !== undefined ? " (" + fmtDur(d.gap_s) + ")" : ""));
+    if (d.margin_s !== null && d.margin_s !== undefined && (d.status === "started" || d.status === "ahead")) lines.push("predicted finish margin: " + fmtSigned(d.margin_s));
+    if (d["catch"]) lines.push("caught at " + (d["catch"].at_m / 1000).toFixed(2) + " km in " + fmtDur(d["catch"].in_s) + " if nothing changes");
+    if (d.caught) lines.push("caught at " + (d.caught.at_m / 1000).toFixed(2) + " km");
+    if (d.finish) lines.push("finished in " + fmtDur(d.finish.net_s) + " (net)");
+    lines.forEach(function (t) { c.appendChild(el("div", "card-line", t)); });
+    if (d.splits && d.splits.length) {
+      var t = el("table", "splits"), hr = el("tr");
+      ["mat", "km", "net"].forEach(function (h) { hr.appendChild(el("th", null, h)); });
+      t.appendChild(hr);
+      d.splits.forEach(function (s) {
+        var tr = el("tr");
+        [s.mat, (s.at_m / 1000).toFixed(2), fmtDur(s.net_s)].forEach(function (v) { tr.appendChild(el("td", null, v)); });
+        t.appendChild(tr);
+      });
+      c.appendChild(t);
+    }
+    return c;
+  }
+
+  function renderCards() {
+    var box = $("follow-cards");
+    if (!box) return;
+    box.replaceChildren.apply(box, follow.bibs.map(card));
+    var empty = $("follow-empty");
+    if (empty) empty.hidden = follow.bibs.length > 0;
+  }
+
+  var searchSeq = 0;
+  function search(q) {
+    var list = $("follow-results");
+    if (!list) return;
+    q = q.trim();
+    if (!q) { list.replaceChildren(); return; }
+    var mine = ++searchSeq;
+    fetch("/api/runners?limit=8&q=" + encodeURIComponent(q)).then(function (r) { return r.ok ? r.json() : { runners: [] }; }).then(function (body) {
+      if (mine !== searchSeq) return;
+      var items = body.runners.map(function (r) {
+        var li = el("li", "result");
+        var b = el("button", "result-add", "follow");
+        b.type = "button";
+        b.addEventListener("click", function () {
+          if (follow.bibs.indexOf(r.bib) < 0) setFollow(follow.bibs.concat([r.bib]));
+          list.replaceChildren();
+        });
+        li.appendChild(el("span", "result-bib", r.bib));
+        li.appendChild(el("span", "result-name", r.name));
+        li.appendChild(el("span", "result-status", r.status));
+        li.appendChild(b);
+        return li;
+      });
+      if (!items.length) items = [el("li", "result-none", "no runner matches")];
+      list.replaceChildren.apply(list, items);
+    }).catch(function () { /* try again on the next keystroke */ });
+  }
+
+  // ---- wiring: pages come and go (Dash renders them); bind what is on screen -----------------
+
+  function bind() {
+    var input = $("follow-search");
+    if (input && !input.dataset.bound) {
+      input.dataset.bound = "1";
+      input.addEventListener("input", function () { search(input.value); });
+      if (input.value) search(input.value);  // typed before we were listening
+      renderCards();
+    }
+    var t = $("ticker");
+    if (t && !t.dataset.bound) { t.dataset.bound = "1"; renderTicker(); stories(); }
+    var a = $("alerts");
+    if (a && !a.dataset.bound) { a.dataset.bound = "1"; renderAlerts(); pollMats(); }
+  }
+
+  function start() {
+    if (!readMeta()) { setTimeout(start, 100); return; }
+    openLive();
+    openEvents();
+    setInterval(function () {
+      bind();
+      redraw();
+      stories();
+      if (dirty.ticker) { dirty.ticker = false; renderTicker(); }
+      if (dirty.alerts) { dirty.alerts = false; renderAlerts(); }
+      connState();
+    }, REDRAW_MS);
+    setInterval(pollMats, MAT_POLL_MS);
+  }
+
+  window.pursuit = {
+    state: S, view: view, follow: setFollow,
+    roster: function () { return roster; },
+    drop: function () { if (live.ws) live.ws.close(); },  // what a network blip does (browser tests use it)
+  };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

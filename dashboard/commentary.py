@@ -1,0 +1,61 @@
+"""Commentators (``/commentary``): the story numbers in large type, the event ticker and the closest
+escapes. Filled by ``assets/pursuit.js`` from ``/ws/live`` and ``/ws/events``."""
+
+from __future__ import annotations
+
+from dash import html
+
+from live.race import Race
+
+STORY = (
+    ("story-won", "winners so far"),
+    ("story-forecast", "forecast winners"),
+    ("story-pursuer", "the pursuer"),
+    ("story-next-pen", "next pen he reaches"),
+    ("story-caught", "caught so far"),
+)
+
+
+def layout(race: Race) -> html.Div:
+    quota = f"quota {race.quota:,}" if race.quota is not None else "no quota set"
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.Div(label, className="story-label"),
+                            html.Div("–", id=story_id, className="story-value"),
+                            html.Div("", id=f"{story_id}-sub", className="story-sub"),
+                        ],
+                        className="story",
+                    )
+                    for story_id, label in STORY
+                ],  # fmt: skip
+                className="stories",
+            ),
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.H2("Live"),
+                            html.Div("", id="story-split", className="story-split"),
+                            html.Ol(id="ticker", className="ticker"),
+                            html.P("Catches, splits and milestones appear here as they happen.", className="hint"),
+                        ],
+                        className="panel panel-ticker",
+                    ),
+                    html.Div(
+                        [
+                            html.H2("Closest escapes"),
+                            html.Ol(id="escapes", className="escapes"),
+                            html.P(quota, className="hint"),
+                        ],
+                        className="panel panel-escapes",
+                    ),
+                ],
+                className="row",
+            ),
+        ],
+        className="page page-commentary",
+    )

@@ -1,0 +1,40 @@
+"""Spectators (``/follow``): find runners by bib or name, follow several (kept in the browser), a card
+each, the same map with them highlighted. Everything live is done by ``assets/pursuit.js`` from the
+live feed (``follow`` messages) and ``GET /api/runners?q=``: no Python callback per viewer."""
+
+from __future__ import annotations
+
+from dash import dcc, html
+
+from dashboard.race_control import map_graph
+from live.race import Race
+
+
+def layout(race: Race) -> html.Div:
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.Label("Find a runner", htmlFor="follow-search", className="label"),
+                    dcc.Input(
+                        id="follow-search",
+                        type="search",
+                        placeholder="bib or name",
+                        debounce=False,
+                        autoComplete="off",
+                        className="search",
+                    ),
+                    html.Ul(id="follow-results", className="results"),
+                    html.Div(
+                        "Follow runners to see their cards here. Your list stays in this browser.",
+                        id="follow-empty",
+                        className="hint",
+                    ),
+                    html.Div(id="follow-cards", className="cards"),
+                ],
+                className="follow-side",
+            ),
+            html.Div(map_graph(race), className="follow-map"),
+        ],
+        className="page page-follow",
+    )

@@ -1,0 +1,123 @@
+"""Race control (``/``): the big screen. The map moves in the browser; a server callback a second
+fills the KPI strip, the margin histogram, the per-pen forecast and "next to be caught" (a handful
+of screens, so a Python callback each is fine). Mat health and alerts come from the browser too."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dash import Dash, Input, Output, dcc, html
+
+from dashboard.figures import kpi_texts, map_figure, margin_histogram, next_to_be_caught, pen_forecast_figure
+from live.race import Race
+from live.snapshot import Snapshot
+
+TICK_MS = 1000
+KPIS = (
+    ("kpi-clock", "race clock"),
+    ("kpi-pursuer", "pursuer"),
+    ("kpi-schedule", "pursuer vs plan"),
+    ("kpi-started", "started"),
+    ("kpi-ahead", "ahead"),
+    ("kpi-caught", "caught"),
+    ("kpi-won", "won"),
+    ("kpi-forecast", "forecast winners"),
+)
+NEXT_COLUMNS = (("bib", "bib"), ("name", "name"), ("pen", "pen"), ("at", "caught at"), ("in", "in"), ("gap", "gap"))
+GRAPH_CONFIG = {"displaylogo": False, "scrollZoom": True}
+
+
+def map_graph(race: Race) -> dcc.Graph:
+    """The course map; ``assets/pursuit.js`` fills and moves its runner traces."""
+    return dcc.Graph(id="map", figure=map_figure(race), config=GRAPH_CONFIG, className="map")
+
+
+def table(header: list[str], rows: list[list[str]], table_id: str) -> html.Table:
+    """A plain table; every cell is text."""
+    return html.Table(
+        [
+            html.Thead(html.Tr([html.Th(h) for h in header])),
+            html.Tbody([html.Tr([html.Td(c) for c in r]) for r in rows]),
+        ],
+        id=table_id,
+        className="table",
+    )
+
+
+def layout(race: Race) -> html.Div:
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.Div(
+                        [html.Div("–", id=kpi_id, className="kpi-value"), html.Div(label, className="kpi-label")],
+                        className="kpi",
+                    )
+                    for kpi_id, label in KPIS
+                ],  # fmt: skip
+                className="kpis",
+            ),
+            html.Div(
+                [
+                    html.Div(map_graph(race), className="panel panel-map"),
+                    html.Div(
+                        [
+                            dcc.Graph(id="margins", config={"displayModeBar": False}, className="chart"),
+                            dcc.Graph(id="pens", config={"displayModeBar": False}, className="chart"),
+                        ],
+                        className="panel panel-charts",
+                    ),
+                ],
+                className="row row-main",
+            ),
+            html.Div(
+                [
+                    html.Div([html.H2("Next to be caught"), html.Div(id="next-caught")], className="panel"),
+                    html.Div(
+                        [html.H2("Mats"), html.Div(id="mat-table", children="waiting for /api/mats")],
+                        className="panel",
+                    ),
+                    html.Div(
+                        [
+                            html.H2(["Alerts ", html.Span("", id="alert-count", className="badge")]),
+                            html.Ul(id="alerts", className="alerts"),
+                        ],
+                        className="panel panel-alerts",
+                    ),
+                ],
+                className="row row-tables",
+            ),
+            dcc.Interval(id="tick", interval=TICK_MS),
+        ],
+        className="page page-control",
+    )
+
+
+def register(app: Dash, race: Race, get_snapshot: Callable[[], Snapshot | None]) -> None:
+    """The race-control callback: one a second, only while a race-control page is open."""
+
+    @app.callback(
+        *(Output(kpi_id, "children") for kpi_id, _ in KPIS),
+        Output("margins", "figure"),
+        Output("pens", "figure"),
+        Output("next-caught", "children"),
+        Input("tick", "n_intervals"),
+    )
+    def update(_n: int | None) -> tuple:
+        snap = get_snapshot()
+        if snap is None:
+            empty = {"data": [], "layout": {"title": {"text": "waiting for the first tick"}}}
+            return (*("–" for _ in KPIS), empty, empty, "waiting for the first tick")
+        texts = kpi_texts(race, snap)
+        rows = next_to_be_caught(race, snap)
+        nxt = (
+            table([h for _, h in NEXT_COLUMNS], [[r[k] for k, _ in NEXT_COLUMNS] for r in rows], "next-table")
+            if rows
+            else "nobody ahead of the pursuer is projected to be caught"
+        )
+        return (
+            *(texts[kpi_id] for kpi_id, _ in KPIS),
+            margin_histogram(snap),
+            pen_forecast_figure(race, snap),
+            nxt,
+        )
