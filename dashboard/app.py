@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 from dash import Dash, Input, Output, dcc, html
 from fastapi import FastAPI
@@ -23,6 +24,7 @@ from live.chase import CLASSES
 from live.race import Race
 from live.snapshot import Snapshot
 
+ASSETS = Path(__file__).resolve().parent / "assets"
 PAGES = (
     ("/", "Race control", race_control),
     ("/follow", "Follow runners", follow),
@@ -80,6 +82,7 @@ def create_dashboard(server: FastAPI, race: Race, get_snapshot: Callable[[], Sna
         title=f"pursuit — {race.name}",
         update_title=None,
         serve_locally=True,
+        assets_folder=str(ASSETS),  # absolute: Dash would resolve it against whatever module it sees as the caller
         suppress_callback_exceptions=True,  # each page's components exist only on that page
     )
     app.layout = shell(race)
@@ -90,4 +93,8 @@ def create_dashboard(server: FastAPI, race: Race, get_snapshot: Callable[[], Sna
         return layouts.get(pathname or "/", layouts["/"])
 
     race_control.register(app, race, get_snapshot)
+    # Dash's FastAPI backend sets itself up (finds the assets, builds the script tags) on the first
+    # request to "/" or "/_dash-*" only: a first visitor on /follow after a restart would get a page
+    # without pursuit.js. Set it up now, with the layout and callbacks in place.
+    app._setup_server()
     return app

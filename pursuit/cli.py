@@ -175,6 +175,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         result = bench.bench_tick()
     elif args.what == "ingest":
         result = bench.bench_ingest(args.reads)
+    elif args.what == "browser":
+        from pursuit.bench_browser import bench_browser
+
+        result = bench_browser(tuple(args.runners), seconds=args.seconds)
     else:
         result = bench.bench_fanout(tuple(args.clients), seconds=args.seconds)
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
@@ -239,10 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
     rb.set_defaults(func=cmd_rebuild)
 
     b = sub.add_parser("bench", help="performance figures (SPEC §8) as JSON, each with a same-run baseline")
-    b.add_argument("what", choices=["tick", "ingest", "fanout"])
+    b.add_argument("what", choices=["tick", "ingest", "fanout", "browser"])
     b.add_argument("--reads", type=int, default=100_000, help="ingest: raw reads to send")
     b.add_argument("--clients", type=int, nargs="+", default=[1_000, 5_000], help="fanout: client counts")
-    b.add_argument("--seconds", type=float, default=20.0, help="fanout: seconds per client count")
+    b.add_argument("--seconds", type=float, default=20.0, help="fanout, browser: seconds measured per size")
+    b.add_argument("--runners", type=int, nargs="+", default=[3_600, 40_000], help="browser: field sizes")
     b.set_defaults(func=cmd_bench)
 
     sim = sub.add_parser("simulate", help="emulated ChronoTrack mats connecting to a running ingestor")

@@ -28,6 +28,7 @@
   var events = { ws: null, open: false, retry: 0, last: null, timer: null };
   var follow = { bibs: loadList("pursuit.follow"), detail: {} };
   var escapes = [];
+  var frames = [];  // how long each redraw took (ms), for pursuit bench browser
   var acked = null;
 
   // ---- small helpers -------------------------------------------------------------------------
@@ -362,7 +363,8 @@
     view.pd = pursuerDistance(now);
     if (view.pd !== null) { var pp = { x: [0], y: [0] }; place(view.pd, 0, pp, 0); view.pxy = [pp.x[0], pp.y[0]]; }
     paint();
-    window.pursuitFrameMs = performance.now() - started;
+    frames.push(performance.now() - started);
+    if (frames.length > 1000) frames.shift();
   }
 
   // ---- mat health ----------------------------------------------------------------------------
@@ -639,7 +641,7 @@
   }
 
   window.pursuit = {
-    state: S, view: view, follow: setFollow,
+    state: S, view: view, follow: setFollow, frames: frames,
     roster: function () { return roster; },
     drop: function () { if (live.ws) live.ws.close(); },  // what a network blip does (browser tests use it)
   };

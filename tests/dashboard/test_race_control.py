@@ -93,3 +93,15 @@ def test_browser_gets_the_course_and_the_race(paris):
     meta = race_meta(paris)
     assert meta["timing_at_m"] == sorted(meta["timing_at_m"]) and 400 in meta["timing_at_m"]
     assert len(meta["colours"]) == len(CLASSES) == len(meta["classes"])
+
+
+async def test_first_visit_to_any_page_gets_the_scripts(redis_server, redis, paris):
+    import httpx
+
+    from pursuit.web import create_app
+    from tests.helpers import running_uvicorn
+
+    async with running_uvicorn(create_app(paris, redis_server.url)) as base, httpx.AsyncClient() as client:
+        page = await client.get(base + "/follow")  # the first request this server sees
+        assert page.status_code == 200
+        assert "assets/pursuit.js" in page.text and "assets/style.css" in page.text

@@ -1,0 +1,184 @@
+"""``pursuit bench browser``: what the dashboard costs in a real Chromium with N runners at 1 Hz.
+
+For each field size: a generated Paris race (``bench.race_with_runners``), a private Redis, the web
+app under real uvicorn, and every runner's passings written as race time passes (so the live feed
+sends sparse 1 Hz ticks with new passings, as on race day). Headless Chromium (Debian's, software
+GL) opens a page and, after every runner is drawn, records for ``seconds``: the time of each
+``redraw`` (move every runner to now and paint), the interval between animation frames, long tasks
+(> 50 ms on the main thread) and the ticks received. Baseline, same run: the animation-frame
+interval of an empty page in the same browser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import redis.asyncio as aioredis
+
+from live.clock import RaceClock
+from live.race import Race
+from live.store import RawRead, Store
+from pursuit.bench import machine, race_with_runners
+from pursuit.redis_server import RedisServer, free_port
+from pursuit.serve import uvicorn_server
+
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader", "--disable-quic"]
+RACE_MINUTE = 20.0  # minutes after the first gun when the page opens: every pen out, the pursuer running
+WATCH_JS = """() => {
+  window.__raf = []; window.__long = [];
+  let last = performance.now();
+  const step = (t) => { window.__raf.push(t - last); last = t; requestAnimationFrame(step); };
+  requestAnimationFrame(step);
+  try {
+    new PerformanceObserver((l) => l.getEntries().forEach((e) => window.__long.push(e.duration)))
+      .observe({ type: "longtask", buffered: false });
+  } catch (e) { /* no long-task API */ }
+  window.pursuit.frames.length = 0;
+  return window.pursuit.state.seq;
+}"""
+COLLECT_JS = """() => ({ frames: window.pursuit.frames.slice(), raf: window.__raf.slice(1),
+  long: window.__long.slice(), seq: window.pursuit.state.seq, painted: window.pursuit.view.painted })"""
+
+
+def _stats(samples: list[float]) -> dict[str, float | int]:
+    if not samples:
+        return {"n": 0}
+    a = np.asarray(samples, dtype=float)
+    return {
+        "n": len(a),
+        "p50_ms": round(float(np.percentile(a, 50)), 2),
+        "p99_ms": round(float(np.percentile(a, 99)), 2),
+        "max_ms": round(float(a.max()), 2),
+    }
+
+
+def crossings(race: Race, first_gun: float) -> list[RawRead]:
+    """Every runner's read at every timing point at his declared pace, in time order."""
+    gun = {p.id: first_gun + (race.pens[0].head_start_s - p.head_start_s) for p in race.pens}
+    reads = []
+    for person in race.participants:
+        if person.bib == race.pursuer.bib or person.declared_s is None:
+            continue
+        start = gun[person.pen] + int(person.bib) % 60  # the pen takes a minute to cross
+        for tp in race.timing_points:
+            reads.append(RawRead(tp.mat, person.chips[0], start + tp.at_m / race.distance_m * person.declared_s))
+    reads.sort(key=lambda r: r.time)
+    return reads
+
+
+async def _feed_reads(store: Store, reads: list[RawRead], clock: RaceClock, stop: asyncio.Event) -> None:
+    """Apply each read once race time has passed it, a batch a second."""
+    i = 0
+    while not stop.is_set() and i < len(reads):
+        now = clock.now()
+        j = i
+        while j < len(reads) and reads[j].time <= now:
+            j += 1
+        if j > i:
+            await store.apply_reads(reads[i:j], time.time())
+            i = j
+        await asyncio.sleep(0.5)
+
+
+async def _one_size(browser: Any, runners: int, seconds: float, work: Path, redis_url: str) -> dict[str, Any]:
+    from pursuit.web import create_app
+
+    race = race_with_runners(runners, work / f"race-{runners}")
+    redis = aioredis.Redis.from_url(redis_url)
+    await redis.flushall()
+    store = Store(redis, race)
+    await store.setup()
+    first_gun = time.time() - RACE_MINUTE * 60
+    for pen in race.pens:
+        await store.set_gun(f"pen:{pen.id}", first_gun + race.pens[0].head_start_s - pen.head_start_s)
+    await store.set_gun("pursuer", first_gun + race.pens[0].head_start_s)
+    clock = RaceClock(origin_wall=time.time(), origin_race=time.time(), speed=1.0)
+    await store.set_clock(clock)
+    stop = asyncio.Event()
+    feeder = asyncio.create_task(_feed_reads(store, crossings(race, first_gun), clock, stop))
+    port = free_port()
+    server = uvicorn_server(create_app(race, redis_url), "127.0.0.1", port)
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:  # noqa: ASYNC110  # uvicorn offers no event to wait on
+            await asyncio.sleep(0.05)
+        page = await browser.new_page(viewport={"width": 1600, "height": 1000})
+        await page.goto(f"http://127.0.0.1:{port}/follow")
+        registered = len(race.participants) - 1
+        try:
+            await page.wait_for_function(
+                f"window.pursuit && window.pursuit.view.painted === {registered}", timeout=120_000
+            )
+        except Exception as exc:
+            state = await page.evaluate(
+                "() => [document.querySelector('#conn')?.innerText, window.pursuit?.view.painted,"
+                " window.pursuit?.state.n]"
+            )
+            raise RuntimeError(f"the page never drew {registered} runners (connection, drawn, known): {state}") from exc
+        seq0 = await page.evaluate(WATCH_JS)
+        await asyncio.sleep(seconds)
+        got = await page.evaluate(COLLECT_JS)
+        await page.close()
+    finally:
+        stop.set()
+        server.should_exit = True
+        await asyncio.gather(feeder, serving)
+        await redis.aclose()
+    long_tasks = got["long"]
+    return {
+        "runners": runners,
+        "seconds": seconds,
+        "ticks_received": got["seq"] - seq0,
+        "redraw": _stats(got["frames"]),
+        "animation_frame_interval": _stats(got["raf"]),
+        "long_tasks": {"n": len(long_tasks), "total_ms": round(sum(long_tasks), 1)},
+        "drawn": got["painted"],
+    }
+
+
+async def _bench(sizes: tuple[int, ...], seconds: float) -> dict[str, Any]:
+    from playwright.async_api import async_playwright
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        raise RuntimeError("pursuit bench browser needs Debian's chromium: apt-get install chromium")
+    results = []
+    with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp) / "redis", appendonly=False) as redis_server:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            blank = await browser.new_page()
+            await blank.set_content("<p>baseline</p>")
+            await blank.evaluate("() => { window.pursuit = {frames: [], state: {seq: 0}, view: {painted: 0}}; }")
+            await blank.evaluate(WATCH_JS)
+            await asyncio.sleep(min(seconds, 5.0))
+            baseline = _stats((await blank.evaluate(COLLECT_JS))["raf"])
+            await blank.close()
+            for n in sizes:
+                results.append(await _one_size(browser, n, seconds, Path(tmp), redis_server.url))
+            await browser.close()
+    for r in results:
+        p50 = r["animation_frame_interval"].get("p50_ms")
+        r["frame_interval_ratio_to_baseline"] = round(p50 / baseline["p50_ms"], 2) if p50 else None
+    return {
+        "bench": "browser",
+        "machine": machine(),
+        "browser": "Debian chromium, headless, software GL (swiftshader)",
+        "page": "/follow (the spectators' map)",
+        "baseline_empty_page_animation_frame_interval": baseline,
+        "results": results,
+        "note": "redraw = move every runner to now and paint the canvas; the page redraws every 500 ms",
+        "median_redraw_ms": {r["runners"]: r["redraw"].get("p50_ms") for r in results},
+        "load_avg": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def bench_browser(sizes: tuple[int, ...] = (3_600, 40_000), seconds: float = 15.0) -> dict[str, Any]:
+    """Frame cost of the live map in Chromium for each field size, with an empty-page baseline."""
+    return asyncio.run(_bench(sizes, seconds))

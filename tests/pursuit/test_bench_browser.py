@@ -1,0 +1,21 @@
+"""``pursuit bench browser`` runs end to end (its figures are for the docs, not asserted here)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.dashboard.test_pages import require_chromium
+
+pytestmark = pytest.mark.browser
+
+
+def test_bench_browser_draws_every_runner_and_takes_ticks():
+    require_chromium()
+    from pursuit.bench_browser import bench_browser
+
+    result = bench_browser((300,), seconds=2.5)
+    (run,) = result["results"]
+    assert run["drawn"] == 300, "every runner of the generated field is on the map"
+    assert run["ticks_received"] >= 1, "the live feed ticked while we watched"
+    assert run["redraw"]["n"] >= 2 and run["animation_frame_interval"]["n"] > 10
+    assert result["baseline_empty_page_animation_frame_interval"]["n"] > 10
