@@ -4,7 +4,10 @@ Like the real timing side it connects to the scoring software (our ingestor), an
 greeting (or greets first if the server says nothing), waits to be told where to ``start`` from,
 then pushes ``CT01_33`` lines as the race clock reaches their times. It keeps every line it
 produced, numbered from 1, so that after a dropped connection it resumes from whatever sequence
-number the server asks for (``start~<location>~<seq>``, inclusive).
+number the server asks for (``start~<location>~<seq>``, inclusive). Lines are numbered in the order
+the controller emits them, which is not always the order of their times (a read is reported up to
+a few seconds late). On demand (``WireFaults``) it loses its connection and the lines in flight,
+repeats lines and mixes line noise into the stream.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from pathlib import Path
 
 from live.clock import RaceClock
+from simulator.faults import WireFaults
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +49,17 @@ def _line(text: str) -> bytes:
     return f"{text}\r\n".encode("ascii")
 
 
+def _noise(text: str, n: int) -> bytes:
+    """A garbled line: cut short, binary junk, or an impossible time (each must be rejected)."""
+    fields = text.split("~")
+    kind = n % 3
+    if kind == 0:
+        return _line("~".join(fields[:3]) + "~")
+    if kind == 1:
+        return b"\x00\xff\xfeCT01\x07\x1b[2J garbage\r\n"
+    return _line("~".join([*fields[:4], "29:71:99.99", *fields[5:]]))
+
+
 @dataclass
 class EmulatedDecoder:
     """One mat's decoder. Add reads and guns in time order; ``run`` delivers them."""
@@ -52,34 +68,45 @@ class EmulatedDecoder:
     tz: tzinfo
     clock: RaceClock
     reader_id: str = ""
-    times: list[float] = field(default_factory=list)  # race time of line seq, at index seq − 1
+    faults: WireFaults = field(default_factory=WireFaults)
+    times: list[float] = field(default_factory=list)  # race time line seq is due, at index seq − 1
     lines: list[str] = field(default_factory=list)
     sent: int = 0  # highest sequence number written to a server
     connections: int = 0
+    noise: int = 0  # garbled lines written
+    _dropped: set[int] = field(default_factory=set, init=False, repr=False)
     _next_seq: int = field(default=0, init=False, repr=False)  # 0: not started by the server
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.reader_id = self.reader_id or reader_id(self.location)
 
-    def add_read(self, t: float, chip: str) -> None:
-        """A tag line; the antenna (1–4) follows the chip and how often this mat saw it."""
+    def add_read(self, t: float, chip: str, due: float | None = None) -> None:
+        """A tag line read at ``t``, emitted at ``due`` (default ``t``); the antenna (1–4) follows the
+        chip and how often this mat saw it."""
         seq = len(self.lines) + 1
         antenna = (zlib.crc32(chip.encode()) + seq) % 4 + 1
-        self._add(t, f"CT01_33~{seq}~{self.location}~{chip}~{time_of_day(t, self.tz)}~0~{self.reader_id}~{antenna}")
+        line = f"CT01_33~{seq}~{self.location}~{chip}~{time_of_day(t, self.tz)}~0~{self.reader_id}~{antenna}"
+        self._add(t if due is None else due, line)
 
     def add_gun(self, t: float) -> None:
         """A gun marker (antenna 0), as the start mat's controller reports a gun button press."""
         seq = len(self.lines) + 1
         self._add(t, f"CT01_33~{seq}~{self.location}~guntime~{time_of_day(t, self.tz)}~0~{self.reader_id}~0")
 
-    def _add(self, t: float, text: str) -> None:
-        if self.times and t < self.times[-1]:
+    def _add(self, due: float, text: str) -> None:
+        if self.times and due < self.times[-1]:
             raise ValueError(
-                f"mat {self.location}: line at {t:.2f} is earlier than the previous one; add in time order"
+                f"mat {self.location}: line due at {due:.2f} is earlier than the previous one; add in emission order"
             )
-        self.times.append(t)
+        self.times.append(due)
         self.lines.append(text)
+
+    def write_backup(self, directory: Path) -> Path:
+        """The controller's own file: every line it produced, in order (``pursuit replay`` reads it)."""
+        path = directory / f"{self.location}-chronotrack.txt"
+        path.write_bytes(b"".join(_line(text) for text in self.lines))
+        return path
 
     @property
     def done(self) -> bool:
@@ -150,11 +177,24 @@ class EmulatedDecoder:
         first = index = self._next_seq - 1
         while index < len(self.lines) and self.times[index] <= now:
             index += 1
+        drop = next((d for d in self.faults.drop_after if d not in self._dropped and first < d <= index), None)
+        if drop is not None:
+            index = drop
         if index > first:
-            writer.write(b"".join(_line(text) for text in self.lines[first:index]))
+            chunks = []
+            for i in range(first, index):
+                chunks.append(_line(self.lines[i]) * (2 if self.faults.dup(i) else 1))
+                if self.faults.garble(i):
+                    chunks.append(_noise(self.lines[i], self.noise))
+                    self.noise += 1
+            writer.write(b"".join(chunks))
             await writer.drain()
             self._next_seq = index + 1
             self.sent = max(self.sent, index)
+        if drop is not None:
+            # the lines after the drop are lost in flight; the server asks for them again
+            self._dropped.add(drop)
+            raise ConnectionResetError(f"fault: {self.location} loses its connection after line {drop}")
 
     def _wait_s(self) -> float | None:
         """Wall seconds until the next line is due (None: until the server speaks)."""

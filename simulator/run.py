@@ -1,25 +1,52 @@
-"""Run a simulated race: one emulated ChronoTrack decoder per mat, all connecting to the ingestor."""
+"""Run a simulated race: one emulated reader per mat, each in its protocol's real role.
+
+ChronoTrack controllers and MYLAPS exporters connect to the ingestor's servers; RACE RESULT
+decoders listen and the ingestor connects to them (its race file's ``[[readers.raceresult]]``
+tables say where); JSON readers connect to the web app's ``/ingest/ws``. The start mat carries the
+guns, so it speaks ChronoTrack or MYLAPS.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from live.clock import RaceClock
 from live.race import Race
 from simulator.chronotrack import EmulatedDecoder
-from simulator.trajectory import Gun, Outcome, RacePlan, plan_race, true_outcome
+from simulator.faults import Faults, WireFaults
+from simulator.jsonws import EmulatedJsonReader
+from simulator.mylaps import EmulatedExporter
+from simulator.observations import MatFeeds, mat_feeds
+from simulator.raceresult import EmulatedRaceResultDecoder
+from simulator.trajectory import Crossing, Gun, Outcome, plan_race, true_outcome
+
+log = logging.getLogger(__name__)
+
+PROTOCOLS = ("chronotrack", "mylaps", "raceresult", "json")
+PER_CROSSING = {"mylaps", "raceresult"}  # decoders that report one passing per crossing
+GUN_PROTOCOLS = ("chronotrack", "mylaps")
 
 
 @dataclass(frozen=True)
 class SimulationReport:
-    """What the emulated mats sent, and the true outcome of the simulated race."""
+    """What the emulated mats sent, what no mat saw, and the true outcome of the simulated race."""
 
-    lines_per_mat: dict[str, int]  # highest sequence number delivered, per mat
+    lines_per_mat: dict[str, int]  # reports delivered (ChronoTrack: highest sequence number), per mat
     reads: int  # raw reads planned (tag lines)
     guns: list[Gun]
     connections: int
     outcome: Outcome
+    protocols: dict[str, str] = field(default_factory=dict)  # mat -> protocol
+    faults: Faults = field(default_factory=Faults)
+    missing: list[Crossing] = field(default_factory=list)  # crossings no mat read: never sent, never invented
+    unknown_chips: list[str] = field(default_factory=list)
+    noise: int = 0  # garbled lines or messages sent
+    backups: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def winners(self) -> int:
@@ -32,24 +59,55 @@ class SimulationReport:
     def __str__(self) -> str:
         pens = ", ".join(f"pen {k}: {v}" for k, v in self.winners_per_pen.items())
         lines = sum(self.lines_per_mat.values())
-        return f"{lines:,} lines sent over {len(self.lines_per_mat)} mats; true winners {self.winners:,} ({pens})"
+        text = f"{lines:,} reports sent over {len(self.lines_per_mat)} mats; true winners {self.winners:,} ({pens})"
+        if self.faults != Faults():
+            text += f"\nfaults: {self.faults}; {self.noise} garbled lines, {len(self.unknown_chips)} unknown chips"
+        for note in self.notes:
+            text += f"\nnote: {note}"
+        if self.missing:
+            shown = ", ".join(f"bib {c.bib} at {c.mat} (point {c.timing_point_index})" for c in self.missing[:20])
+            more = f" and {len(self.missing) - 20} more" if len(self.missing) > 20 else ""
+            text += f"\nmissing (no mat read them; the true outcome counts them): {shown}{more}"
+        if self.backups:
+            text += "\nbackup files: " + " ".join(str(p) for p in self.backups)
+        return text
 
 
-def build_decoders(race: Race, plan: RacePlan, clock: RaceClock) -> dict[str, EmulatedDecoder]:
-    """One decoder per mat holding its lines in time order; the start mat also has the guns."""
-    decoders = {m.id: EmulatedDecoder(location=m.id, tz=race.timezone, clock=clock) for m in race.mats}
-    start = decoders[race.start_mat.mat]
-    guns = iter(plan.guns)
-    gun = next(guns, None)
-    for read in plan.reads:
-        while gun is not None and gun.time <= read.time:  # a gun goes before the reads at its time
-            start.add_gun(gun.time)
-            gun = next(guns, None)
-        decoders[read.mat].add_read(read.time, read.chip)
-    while gun is not None:
-        start.add_gun(gun.time)
-        gun = next(guns, None)
-    return decoders
+def assign_protocols(race: Race, spec: str | None) -> dict[str, str]:
+    """Mat -> protocol from ``"mixed"``, one protocol name, or ``"start=chronotrack,concorde=mylaps"``
+    (mats not named speak ChronoTrack). ``mixed`` spreads the mats over every protocol, the start mat
+    on ChronoTrack (it carries the guns)."""
+    mats = [m.id for m in race.mats]
+    spec = (spec or "chronotrack").strip()
+    if spec == "mixed":
+        others = [m for m in mats if m != race.start_mat.mat]
+        cycle = ("mylaps", "raceresult", "json", "chronotrack")
+        out = {race.start_mat.mat: "chronotrack"} | {m: cycle[i % len(cycle)] for i, m in enumerate(others)}
+        return {m: out[m] for m in mats}
+    if spec in PROTOCOLS:
+        out = dict.fromkeys(mats, spec)
+    else:
+        out = dict.fromkeys(mats, "chronotrack")
+        for pair in spec.split(","):
+            mat, sep, proto = pair.partition("=")
+            mat, proto = mat.strip(), proto.strip()
+            if not sep or race.mat_for_location(mat) is None:
+                raise ValueError(
+                    f"--protocols: {pair!r} is not <mat>=<protocol> with a mat of {race.id} ({', '.join(mats)})"
+                )
+            if proto not in PROTOCOLS:
+                raise ValueError(f"--protocols: {proto!r} for mat {mat} is none of {', '.join(PROTOCOLS)}")
+            out[race.mat_for_location(mat) or mat] = proto
+    if out[race.start_mat.mat] not in GUN_PROTOCOLS:
+        raise ValueError(
+            f"the start mat {race.start_mat.mat} carries the guns: it must speak {' or '.join(GUN_PROTOCOLS)}"
+        )
+    return out
+
+
+def raceresult_tables(ports: Mapping[str, int], host: str = "127.0.0.1") -> str:
+    """The ``[[readers.raceresult]]`` tables the ingestor's race file needs for these decoders."""
+    return "".join(f'[[readers.raceresult]]\nmat = "{m}"\nhost = "{host}"\nport = {p}\n\n' for m, p in ports.items())
 
 
 async def simulate(
@@ -62,16 +120,135 @@ async def simulate(
     seed: int = 2021,
     runners: int | None = None,
     stop_event: asyncio.Event | None = None,
+    protocols: Mapping[str, str] | None = None,
+    faults: Faults | None = None,
+    late_max_s: float = 0.0,
+    miss_rates: Mapping[str, float] | float = 0.0,
+    record: Path | None = None,
+    mylaps_port: int | None = None,
+    raceresult_ports: Mapping[str, int] | None = None,
+    clock_offsets: Mapping[str, float] | None = None,
+    web_url: str | None = None,
+    reader_tokens: Mapping[str, str] | None = None,
 ) -> SimulationReport:
-    """Play the planned race to the ingestor at ``host:port`` as ``clock`` runs; returns once every
-    line is delivered or ``stop_event`` is set. The race itself does not depend on the clock's speed."""
-    plan = plan_race(race, first_gun, seed=seed, runners=runners)
-    decoders = build_decoders(race, plan, clock)
-    await asyncio.gather(*(d.run(host, port, stop_event) for d in decoders.values()))
+    """Play the planned race to the ingestor as ``clock`` runs; returns once every report is
+    delivered (and acknowledged where the protocol acknowledges) or ``stop_event`` is set.
+
+    ``host:port`` is the ingestor's ChronoTrack server, ``mylaps_port`` its MYLAPS server (default:
+    the race's); RACE RESULT decoders listen on ``raceresult_ports`` (default: the race file's
+    table for the mat) with ``clock_offsets`` on their clocks; JSON readers connect to ``web_url``
+    with ``reader_tokens``. The race itself depends on neither the clock's speed nor the faults.
+    """
+    faults = faults or Faults()
+    protocols = dict(protocols or dict.fromkeys((m.id for m in race.mats), "chronotrack"))
+    plan = plan_race(race, first_gun, seed=seed, runners=runners, miss_rates=miss_rates)
+    per_crossing = {m for m, p in protocols.items() if p in PER_CROSSING}
+    feeds = mat_feeds(race, plan, per_crossing=per_crossing, late_max_s=late_max_s, faults=faults, seed=seed)
+    readers = _build_readers(race, feeds, protocols, clock, faults, raceresult_ports or {}, clock_offsets or {},
+                             web_url, reader_tokens or {})  # fmt: skip
+    decoders = [r for r in readers.values() if isinstance(r, EmulatedRaceResultDecoder)]
+    stop = stop_event or asyncio.Event()
+    try:
+        for d in decoders:
+            await d.start()
+        if decoders:
+            log.info("the ingestor's race file needs:\n%s", raceresult_tables({d.mat: d.port for d in decoders}))
+        mylaps_port = mylaps_port or race.readers.mylaps
+        runs = []
+        for reader in readers.values():
+            if isinstance(reader, EmulatedDecoder):
+                runs.append(reader.run(host, port, stop))
+            elif isinstance(reader, EmulatedExporter):
+                runs.append(reader.run(host, mylaps_port, stop))
+            elif isinstance(reader, EmulatedRaceResultDecoder):
+                runs.append(reader.wait_done(stop))
+            else:
+                runs.append(reader.run(stop))
+        await asyncio.gather(*runs)
+    finally:
+        for d in decoders:
+            await d.close()
+    backups = [] if record is None else _write_backups(record, list(readers.values()))
     return SimulationReport(
-        lines_per_mat={m: d.sent for m, d in decoders.items()},
+        lines_per_mat={m: _delivered(r) for m, r in readers.items()},
         reads=len(plan.reads),
         guns=plan.guns,
-        connections=sum(d.connections for d in decoders.values()),
+        connections=sum(r.connections for r in readers.values()),
         outcome=true_outcome(plan),
+        protocols=protocols,
+        faults=faults,
+        missing=feeds.missing,
+        unknown_chips=feeds.unknown_chips,
+        noise=sum(r.noise for r in readers.values()),
+        backups=backups,
+        notes=feeds.notes,
     )
+
+
+Reader = EmulatedDecoder | EmulatedExporter | EmulatedRaceResultDecoder | EmulatedJsonReader
+
+
+def _build_readers(
+    race: Race,
+    feeds: MatFeeds,
+    protocols: Mapping[str, str],
+    clock: RaceClock,
+    faults: Faults,
+    raceresult_ports: Mapping[str, int],
+    clock_offsets: Mapping[str, float],
+    web_url: str | None,
+    tokens: Mapping[str, str],
+) -> dict[str, Reader]:
+    tables = {d.mat: d for d in race.readers.raceresult}
+    readers: dict[str, Reader] = {}
+    for mat in race.mats:
+        observations = feeds.by_mat[mat.id]
+        wire = WireFaults.for_reader(faults, len(observations))
+        match protocols.get(mat.id, "chronotrack"):
+            case "chronotrack":
+                d = EmulatedDecoder(location=mat.id, tz=race.timezone, clock=clock, faults=wire)
+                for o in observations:
+                    if o.gun:
+                        d.add_gun(o.time)
+                    else:
+                        d.add_read(o.time, o.chip, o.due)
+                readers[mat.id] = d
+            case "mylaps":
+                readers[mat.id] = EmulatedExporter(mat.id, race.timezone, clock, observations, faults=wire)
+            case "raceresult":
+                table = tables.get(mat.id)
+                if mat.id not in raceresult_ports and table is None:
+                    raise ValueError(
+                        f"mat {mat.id} speaks RACE RESULT but no port is given for its decoder: add a "
+                        f"[[readers.raceresult]] table for it to the race file, or pass --raceresult-port"
+                    )
+                port = raceresult_ports[mat.id] if mat.id in raceresult_ports else table.port  # type: ignore[union-attr]
+                listen = table.host if table is not None and mat.id not in raceresult_ports else "127.0.0.1"
+                readers[mat.id] = EmulatedRaceResultDecoder(
+                    mat.id, race.timezone, clock, observations, host=listen, port=port,
+                    clock_offset_s=clock_offsets.get(mat.id, 0.0), faults=wire,
+                )  # fmt: skip
+            case "json":
+                if web_url is None or mat.id not in tokens:
+                    raise ValueError(
+                        f"mat {mat.id} speaks JSON: give the web app's URL (--web) and its reader token "
+                        f"(PURSUIT_READER_TOKENS={mat.id}=…)"
+                    )
+                readers[mat.id] = EmulatedJsonReader(mat.id, clock, observations, web_url, tokens[mat.id], faults=wire)
+            case other:
+                raise ValueError(f"mat {mat.id}: unknown protocol {other!r}; choose from {', '.join(PROTOCOLS)}")
+    return readers
+
+
+def _write_backups(directory: Path, readers: list[Reader]) -> list[Path]:
+    """Every reader's backup file in its native format (small files, written once at the end)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return [reader.write_backup(directory) for reader in readers]
+
+
+def _delivered(reader: Reader) -> int:
+    if isinstance(reader, EmulatedDecoder):
+        return reader.sent
+    if isinstance(reader, EmulatedRaceResultDecoder):
+        return reader.confirmed
+    return reader.delivered

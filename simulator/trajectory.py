@@ -9,6 +9,7 @@ pen. The pursuer runs his planned pace (or his speed schedule) evenly from his o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
@@ -28,6 +29,10 @@ READS_PER_CROSSING = (1, 4)
 READ_SPREAD_S = (0.3, 1.5)  # the raw reads of one crossing fall within a window this wide
 PURSUER_SPLIT_NOISE_S = 0.4
 PURSUER_START_S = (0.2, 0.5)  # he stands on the line: the start mat reads him just after his gun
+# RSSI of one crossing: rises to a peak as the chip passes over the antenna, then falls
+# (``shared/research/ingest.md`` §3.1: −61 → −39 → −66 dBm in CrossMgr's recorded Impinj crossing)
+PEAK_RSSI_DBM = (-48.0, -38.0)
+RSSI_SWING_DB = (15.0, 25.0)  # how far below the peak the edges of the read window are
 
 
 class Crossing(NamedTuple):
@@ -41,11 +46,12 @@ class Crossing(NamedTuple):
 
 
 class RawRead(NamedTuple):
-    """One read of a chip by a mat's decoder."""
+    """One read of a chip by a mat's decoder, with its signal strength (dBm)."""
 
     time: float
     mat: str
     chip: str
+    rssi: float = -60.0
 
 
 class Gun(NamedTuple):
@@ -80,7 +86,8 @@ class RacePlan:
     mats: tuple[str, ...]  # mat of each timing point
     pen_ids: tuple[str, ...]  # every pen of the race, in release order
     crossings: np.ndarray  # (participants, timing points) unix seconds, to the hundredth
-    reads: list[RawRead]  # sorted by time
+    reads: list[RawRead]  # sorted by time; none for a missed crossing
+    missed: tuple[Crossing, ...] = ()  # crossings their mat never read (``miss_rates``), in time order
 
     @property
     def pursuer_finish(self) -> float:
@@ -141,18 +148,26 @@ def fade_for(true_5k_s: np.ndarray) -> np.ndarray:
     return FADE_FAST + (FADE_SLOW - FADE_FAST) * slowness
 
 
-def plan_race(race: Race, first_gun: float, seed: int = 2021, runners: int | None = None) -> RacePlan:
+def plan_race(
+    race: Race,
+    first_gun: float,
+    seed: int = 2021,
+    runners: int | None = None,
+    miss_rates: Mapping[str, float] | float = 0.0,
+) -> RacePlan:
     """Plan a whole race (guns, crossings, raw reads), reproducible by ``seed``.
 
     ``runners`` keeps a deterministic sample of that many runners (plus the pursuer); each kept
-    runner runs exactly as he would in the full race.
+    runner runs exactly as he would in the full race. ``miss_rates`` (one for every mat, or per mat
+    id) is the chance that a mat does not read a crossing at all; such crossings are in
+    ``missed`` and make no reads. The true outcome does not depend on them.
     """
     field = [p for p in race.participants if p.bib != race.pursuer.bib]
     pursuer = race.participant(race.pursuer.bib)
     if pursuer is None:
         raise ValueError(f"race {race.id!r}: the pursuer's bib {race.pursuer.bib!r} is not in participants.csv")
-    streams = np.random.SeedSequence(seed).spawn(5)
-    times_rng, profile_rng, start_rng, sample_rng, reads_rng = (np.random.default_rng(s) for s in streams)
+    streams = np.random.SeedSequence(seed).spawn(6)  # the first five are as before misses existed
+    times_rng, profile_rng, start_rng, sample_rng, reads_rng, miss_rng = (np.random.default_rng(s) for s in streams)
     distance_m = race.distance_m
     at_m = np.array([tp.at_m for tp in race.timing_points])
     fraction = at_m / distance_m
@@ -196,22 +211,54 @@ def plan_race(race: Race, first_gun: float, seed: int = 2021, runners: int | Non
     all_crossings = np.maximum.accumulate(all_crossings, axis=1)
     chips = np.array([p.chips[0] for p in rows], dtype=object)
     mats = tuple(tp.mat for tp in race.timing_points)
+    rates = np.array([miss_rates.get(m, 0.0) if isinstance(miss_rates, Mapping) else miss_rates for m in mats])
+    # one draw per participant of the whole field, so a sample misses what the full race misses
+    draws = miss_rng.uniform(0.0, 1.0, size=(n + 1, len(mats)))
+    missed = draws[np.append(keep, n)] < rates[None, :]
+    reads = raw_reads(all_crossings, chips, mats, reads_rng)
+    bibs = np.array([p.bib for p in rows], dtype=object)
+    missed_list: tuple[Crossing, ...] = ()
+    if missed.any():
+        row_of = {str(c): i for i, c in enumerate(chips)}
+        col_of = _timing_point_of_read(all_crossings, mats)
+        reads = [r for r in reads if not missed[row_of[r.chip], col_of(row_of[r.chip], r)]]
+        rows_m, cols_m = np.nonzero(missed)
+        missed_list = tuple(
+            sorted(
+                Crossing(float(all_crossings[i, j]), mats[j], str(chips[i]), str(bibs[i]), int(j))
+                for i, j in zip(rows_m.tolist(), cols_m.tolist(), strict=True)
+            )
+        )
     return RacePlan(
         guns=gun_list,
-        bibs=np.array([p.bib for p in rows], dtype=object),
+        bibs=bibs,
         chips=chips,
         pens=np.array([p.pen for p in rows], dtype=object),
         mats=mats,
         pen_ids=tuple(p.id for p in race.pens),
         crossings=all_crossings,
-        reads=raw_reads(all_crossings, chips, mats, reads_rng),
+        reads=reads,
+        missed=missed_list,
     )
+
+
+def _timing_point_of_read(crossings: np.ndarray, mats: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    """A function (row, read) -> the timing point whose crossing the read belongs to (nearest in time)."""
+    columns = {m: [j for j, x in enumerate(mats) if x == m] for m in set(mats)}
+
+    def column(row: int, read: RawRead) -> int:
+        return min(columns[read.mat], key=lambda j: abs(crossings[row, j] - read.time))
+
+    return column
 
 
 def raw_reads(
     crossings: np.ndarray, chips: np.ndarray, mats: tuple[str, ...], rng: np.random.Generator
 ) -> list[RawRead]:
-    """1–4 reads per crossing, the first at the crossing time, spread over 0.3–1.5 s; sorted by time."""
+    """1–4 reads per crossing, the first at the crossing time, spread over 0.3–1.5 s; sorted by time.
+
+    The RSSI of a crossing's reads follows a parabola in dB peaking somewhere inside the window.
+    """
     shape = crossings.shape
     count = rng.integers(READS_PER_CROSSING[0], READS_PER_CROSSING[1] + 1, size=shape)
     width_s = rng.uniform(*READ_SPREAD_S, size=shape)
@@ -221,12 +268,24 @@ def raw_reads(
     share = np.divide(share, last, out=np.zeros_like(share), where=last > 0)
     offsets = np.round(width_s[..., None] * share, 2)
     used = np.arange(READS_PER_CROSSING[1])[None, None, :] < count[..., None]
+    peak_at = rng.uniform(0.3, 0.7, size=shape)[..., None] * width_s[..., None]
+    peak_dbm = rng.uniform(*PEAK_RSSI_DBM, size=shape)[..., None]
+    swing_db = rng.uniform(*RSSI_SWING_DB, size=shape)[..., None]
+    half_s = np.maximum(peak_at, width_s[..., None] - peak_at)
+    rssi = np.round(peak_dbm - swing_db * ((offsets - peak_at) / half_s) ** 2)
     row, col, _ = np.nonzero(used)
     times = (crossings[..., None] + offsets)[used]
+    strengths = rssi[used]
     order = np.argsort(times, kind="stable")
     return [
-        RawRead(t, mats[j], chips[i])
-        for t, i, j in zip(np.round(times[order], 2).tolist(), row[order].tolist(), col[order].tolist(), strict=True)
+        RawRead(t, mats[j], chips[i], s)
+        for t, i, j, s in zip(
+            np.round(times[order], 2).tolist(),
+            row[order].tolist(),
+            col[order].tolist(),
+            strengths[order].tolist(),
+            strict=True,
+        )
     ]
 
 
