@@ -49,7 +49,7 @@ def layout(race: Race) -> html.Div:
                         [
                             html.H2("Closest escapes"),
                             html.Ol(id="escapes", className="escapes"),
-                            html.P(quota, className="hint"),
+                            html.P(f"Runners who beat him by under 5 s appear here ({quota}).", className="hint"),
                         ],
                         className="panel panel-escapes",
                     ),

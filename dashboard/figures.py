@@ -145,7 +145,7 @@ def kpi_texts(race: Race, snap: Snapshot) -> dict[str, str]:
     f = snap.forecast
     quota = f" / quota {f.quota:,}" if f.quota is not None else ""
     delta = schedule_delta_s(race, snap)
-    plan = "on his plan" if delta is None else f"{signed_duration(delta)} vs plan"
+    plan = "on plan" if delta is None or abs(delta) < 0.5 else f"{signed_duration(delta)} vs plan"
     return {
         "kpi-clock": format_duration(snap.elapsed_s),
         "kpi-pursuer": f"{p.distance_m / 1000:.2f} km · {pace}/km · {p.status}",

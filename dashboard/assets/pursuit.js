@@ -18,7 +18,8 @@
   var MAX_COAST_S = 5;         // no tick for this long (wall time): stop extrapolating
   var RUNNING = { started: 1, safe: 1, at_risk: 1, doomed: 1, caught: 1 };
   var STORY_KINDS = { caught: 1, milestone: 1, pursuer_split: 1, pursuer_reaches_pen: 1, close_escape: 1, final: 1, forecast: 1 };
-  var TICKER_MAX = 150;
+  var TICKER_MAX = 3000;     // story events kept (catches in one tick are grouped into one line)
+  var TICKER_LINES = 100;
   var ALERTS_MAX = 200;
 
   var meta = null, course = null;
@@ -431,10 +432,31 @@
     dirty.ticker = true;
   }
 
+  function groupCatches(list) {  // a pack caught in the same tick is one line, not twenty
+    var out = [];
+    list.forEach(function (m) {
+      var last = out[out.length - 1];
+      if (m.kind === "caught" && last && last.kind === "caught" && last.time === m.time) {
+        last.group.push(m);
+      } else {
+        out.push(m.kind === "caught" ? { kind: "caught", time: m.time, text: m.text, group: [m] } : m);
+      }
+    });
+    return out.map(function (g) {
+      if (!g.group || g.group.length === 1) return g.group ? g.group[0] : g;
+      var km = g.group.map(function (m) { return m.at_m / 1000; });
+      var lo = Math.min.apply(null, km).toFixed(2), hi = Math.max.apply(null, km).toFixed(2);
+      var names = g.group.slice(0, 4).map(function (m) { return m.name + " (" + m.bib + ")"; }).join(", ");
+      var more = g.group.length > 4 ? " and " + (g.group.length - 4) + " more" : "";
+      return { kind: "caught", time: g.time,
+        text: meta.pursuer.name + " catches " + g.group.length + " runners at " + (lo === hi ? lo : lo + "–" + hi) + " km: " + names + more + "." };
+    });
+  }
+
   function renderTicker() {
     var list = $("ticker");
     if (list) {
-      var items = stories_.slice().reverse().map(function (m) {
+      var items = groupCatches(stories_.slice().reverse()).slice(0, TICKER_LINES).map(function (m) {
         var li = el("li", "ev ev-" + m.kind);
         li.appendChild(el("span", "ev-time", (m.time || "").slice(11, 19)));
         li.appendChild(el("span", "ev-text", m.text));
@@ -479,17 +501,22 @@
 
   // ---- commentary story numbers --------------------------------------------------------------
 
-  function nextPen(pd) {  // the pen whose rearmost runner still out is the nearest ahead of him
+  function nextPen(pd) {
+    // the nearest pen ahead that he has not reached yet (nobody of it caught): where its rearmost
+    // runner still out is, and how fast that runner goes
     if (!roster || pd === null) return null;
-    var rear = {};
+    var rear = {}, reached = {};
     for (var r = 0; r < S.n; r++) {
-      var name = S.statuses[S.status[r]];
+      var name = S.statuses[S.status[r]], pen = roster.pens[r];
+      if (name === "caught") { reached[pen] = true; continue; }
       if (name !== "started" && name !== "ahead" && name !== "registered") continue;
-      var pen = roster.pens[r], d = name === "registered" ? 0 : S.dist[r];
-      if ((d > pd || (pd === 0 && d === 0)) && (rear[pen] === undefined || d < rear[pen].d)) rear[pen] = { d: d, speed: S.speed[r] };
+      var d = name === "registered" ? 0 : S.dist[r];
+      if (d >= pd && (rear[pen] === undefined || d < rear[pen].d)) rear[pen] = { d: d, speed: S.speed[r] };
     }
     var best = null;
-    Object.keys(rear).forEach(function (pen) { if (!best || rear[pen].d < best.d) best = { pen: pen, d: rear[pen].d, speed: rear[pen].speed }; });
+    Object.keys(rear).forEach(function (pen) {
+      if (!reached[pen] && (!best || rear[pen].d < best.d)) best = { pen: pen, d: rear[pen].d, speed: rear[pen].speed };
+    });
     return best;
   }
 
@@ -508,12 +535,12 @@
     var np = nextPen(pd), pens = {};
     meta.pens.forEach(function (x) { pens[x.id] = x.name; });
     if (!np) {
-      setText("story-next-pen", p.status === "finished" ? "race over" : "–");
+      setText("story-next-pen", p.status === "finished" ? "race over" : "every pen reached");
       setText("story-next-pen-sub", "");
       return;
     }
     setText("story-next-pen", pens[np.pen] || "pen " + np.pen);
-    if (np.d - pd < 1) { setText("story-next-pen-sub", "still at the start"); return; }
+    if (np.d === 0 && pd === 0) { setText("story-next-pen-sub", "still at the start"); return; }
     var closing = (p.pace_s_per_km ? 1000 / p.pace_s_per_km : 0) - np.speed;
     var when = closing > 0 && p.status === "running" ? ", at this rate in " + fmtDur((np.d - pd) / closing) : "";
     setText("story-next-pen-sub", "its last runner " + Math.round(np.d - pd) + " m ahead" + when);

@@ -105,3 +105,8 @@ async def test_first_visit_to_any_page_gets_the_scripts(redis_server, redis, par
         page = await client.get(base + "/follow")  # the first request this server sees
         assert page.status_code == 200
         assert "assets/pursuit.js" in page.text and "assets/style.css" in page.text
+
+
+def test_on_plan_is_said_without_a_sign(paris):
+    snap = snapshot(paris, distance_m=1000.0, start=1000.0, now=1173.2)
+    assert kpi_texts(paris, snap)["kpi-schedule"] == "on plan"
