@@ -55,6 +55,7 @@ class EmulatedExporter:
     noise: int = 0
     _drops: list[int] = field(default_factory=list, init=False, repr=False)
     _guns: int = field(default=0, init=False, repr=False)
+    _acked: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._drops = list(self.faults.drop_after)
@@ -109,6 +110,7 @@ class EmulatedExporter:
         await self._send(writer, sorted(self.unacked))  # everything not yet acknowledged, again
         listener = asyncio.create_task(self._listen(reader))
         stopper = asyncio.create_task(stop.wait())
+        waker: asyncio.Task | None = None
         try:
             while not self.done and not stop.is_set():
                 if listener.done():
@@ -126,9 +128,16 @@ class EmulatedExporter:
                         await writer.drain()
                     raise ConnectionResetError(f"fault: {self.source} loses its connection")
                 await self._send(writer, numbers)
-                await asyncio.wait({listener, stopper}, timeout=self._wait_s(), return_when=asyncio.FIRST_COMPLETED)
+                self._acked.clear()
+                waker = asyncio.create_task(self._acked.wait())
+                await asyncio.wait(
+                    {listener, stopper, waker}, timeout=self._wait_s(), return_when=asyncio.FIRST_COMPLETED
+                )
+                waker.cancel()
         finally:
-            for task in (listener, stopper):
+            for task in (listener, stopper, waker):
+                if task is None:
+                    continue
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, ConnectionError, asyncio.IncompleteReadError):
                     await task
@@ -195,6 +204,7 @@ class EmulatedExporter:
             fields = raw.decode("ascii", "replace").strip().split("@")
             if len(fields) >= 3 and fields[1] in ("AckPassing", "AckMarker") and fields[2].isdigit():
                 self.unacked.pop(int(fields[2]), None)
+                self._acked.set()
 
     def _wait_s(self) -> float:
         """Wall seconds until there is something to do: a report due, or a resend."""

@@ -153,6 +153,8 @@ class EmulatedRaceResultDecoder:
                     await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
             log.info("RACE RESULT decoder %s: connection lost (%s)", self.mat, exc)
+        except asyncio.CancelledError:
+            log.info("RACE RESULT decoder %s: closed", self.mat)  # ends quietly: close() cancels us
         finally:
             if pusher is not None:
                 pusher.cancel()
