@@ -1,6 +1,10 @@
 """The live feed (SPEC §6) over WebSocket at ``/ws/live``: a snapshot on connect, then one tick a second.
 
-Every tick is serialised once and the same frame goes to every client (research/tech.md §4). Runners
+Every tick is serialised once and the same frame goes to every client (research/tech.md §4): under
+uvicorn's websockets sans-I/O implementation (our default) the WebSocket frame itself is built once and
+written straight to every connection's transport in one pass, like ``websockets.broadcast()``, with no
+task, queue or await per client; under another server each client falls back to a queue and a send
+task of its own. Runners
 are addressed by row: ``GET /api/roster`` gives bibs, names and pens in that order, once. A tick is
 sparse: only rows whose status or class changed, who got a new or corrected passing, or whose
 margin moved by ``MARGIN_RESEND_S`` since it was last sent. The browser moves everyone else itself
@@ -9,9 +13,12 @@ margin moved by ``MARGIN_RESEND_S`` since it was last sent. The browser moves ev
 Every message carries ``seq``; ticks are consecutive. A client that sees a gap sends
 ``{"resync": true}`` (or ``{"snapshot": true}``) and gets a fresh snapshot. ``{"follow": ["123", …]}``
 (at most ``MAX_FOLLOW`` bibs, ``[]`` to stop) adds a ``follow`` message with full detail for those
-bibs after every tick. Each client has a queue of ``QUEUE_TICKS`` ticks; a client that falls that
-far behind is disconnected (1013, try again later) rather than waited for, and one that sends more
-than ``MAX_MESSAGES_PER_S`` messages a second is closed with 1008.
+bibs after every tick. A client may fall ``QUEUE_TICKS`` ticks behind (what was written that many
+ticks ago still waiting to leave, or that many ticks queued); one that falls further behind, or has
+more than ``MAX_BUFFERED_BYTES`` waiting, is disconnected (1013, try again later) rather than waited
+for, and one that sends more than ``MAX_MESSAGES_PER_S`` messages a second is closed with 1008. Each
+tick carries ``sent``, the server's wall clock (unix seconds) when it was sent, so a client can tell
+how late it is.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import contextlib
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +37,8 @@ import numpy as np
 import orjson
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Protocol, State
 
 from live.api import RaceAPI
 from live.chase import CLASSES
@@ -39,6 +49,7 @@ from live.snapshot import AHEAD, STARTED, STATUSES, Snapshot
 log = logging.getLogger(__name__)
 
 QUEUE_TICKS = 4  # ticks a client may fall behind before it is dropped
+MAX_BUFFERED_BYTES = 4 * 1024 * 1024  # waiting to leave for one client (a 40,000-runner snapshot: ~0.5 MB)
 MAX_FOLLOW = 50
 MAX_MESSAGES_PER_S = 10.0
 MAX_MESSAGE_CHARS = 4096
@@ -118,19 +129,93 @@ class RateLimit:
         return True
 
 
+class Outgoing:
+    """One message (UTF-8 JSON), and the WebSocket frame that carries it, built once however many get it."""
+
+    __slots__ = ("_wire", "payload")
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+        self._wire: bytes | None = None
+
+    @property
+    def wire(self) -> bytes:
+        """A server's frame: text, final, unmasked, uncompressed (per-message deflate is off)."""
+        if self._wire is None:
+            self._wire = Frame(Opcode.TEXT, self.payload).serialize(mask=False, extensions=[])
+        return self._wire
+
+    @property
+    def text(self) -> str:
+        return self.payload.decode()
+
+
+class Wire:
+    """Direct writes of ready frames to one connection's transport, as ``websockets.broadcast()`` does.
+
+    Only under uvicorn's websockets sans-I/O implementation, whose ASGI ``receive`` is a method of the
+    connection's protocol object holding the transport and the ``websockets`` protocol state; with no
+    extension negotiated, a frame's bytes are the same for every connection.
+    """
+
+    __slots__ = ("conn", "transport", "written")
+
+    def __init__(self, transport: asyncio.WriteTransport, conn: Protocol) -> None:
+        self.transport = transport
+        self.conn = conn
+        self.written = 0  # bytes handed to the transport
+
+    @classmethod
+    def of(cls, ws: WebSocket) -> Wire | None:
+        """The connection's wire, or None where the server is not the one described above."""
+        server = getattr(ws._receive, "__self__", None)  # noqa: SLF001  # Starlette keeps the ASGI receive
+        conn = getattr(server, "conn", None)
+        transport = getattr(server, "transport", None)
+        if (
+            getattr(server, "scope", None) is not ws.scope
+            or not isinstance(conn, Protocol)
+            or conn.extensions
+            or not isinstance(transport, asyncio.WriteTransport)
+        ):
+            return None
+        return cls(transport, conn)
+
+    @property
+    def open(self) -> bool:
+        return self.conn.state is State.OPEN and not self.transport.is_closing()
+
+    def write(self, frame: bytes) -> None:
+        self.transport.write(frame)
+        self.written += len(frame)
+
+    @property
+    def buffered(self) -> int:
+        """Bytes written but not yet taken by the kernel."""
+        return self.transport.get_write_buffer_size()
+
+
 @dataclass(eq=False)
 class FeedClient:
     """One connected spectator: his queue of frames, what he follows, how he is to be closed."""
 
     ws: WebSocket
-    queue: asyncio.Queue[tuple[str, ...]]
+    wire: Wire | None  # direct writes; else ``queue`` and a send task
+    queue: asyncio.Queue[tuple[Outgoing, ...]]
     limit: RateLimit
+    marks: deque[int]  # ``wire.written`` after each of the last ticks
     follow: tuple[str, ...] = ()
     needs_snapshot: bool = False
     dropped: bool = False  # disconnected for being too slow
     close_code: int | None = None
     close_reason: str = ""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def behind(self) -> bool:
+        """Written directly and still holding back part of what was written ``marks.maxlen`` ticks ago."""
+        wire = self.wire
+        return (
+            wire is not None and len(self.marks) == self.marks.maxlen and wire.written - wire.buffered < self.marks[0]
+        )
 
     def stop(self, code: int, reason: str) -> None:
         """End this client's send and receive loops; its endpoint then closes with ``code``."""
@@ -154,25 +239,28 @@ class LiveFeed:
         *,
         queue_ticks: int = QUEUE_TICKS,
         max_messages_per_s: float = MAX_MESSAGES_PER_S,
+        direct: bool = True,
     ) -> None:
         self.engine = engine
         self.race = engine.race
         self.detail = runner_detail or RaceAPI(engine).runner_detail
         self.queue_ticks = queue_ticks
         self.max_messages_per_s = max_messages_per_s
+        self.direct = direct  # write frames straight to the transports where the server allows it
         self.seq = 0
         self.snapshot: Snapshot | None = None  # the state at ``seq``
         self.speed_m_s: np.ndarray = np.zeros(0)  # runners' projection speed at ``seq``
         self.classes: np.ndarray | None = None  # codes into ``live.chase.CLASSES``
-        self.tick_frame = ""  # the last tick message, serialised once for everyone
+        self.tick_frame = Outgoing(b"")  # the last tick message, serialised once for everyone
         self.clients: set[FeedClient] = set()
         self.dropped = 0  # clients disconnected for being too slow
-        self.fanout_ms = 0.0  # the last tick: build the frame and queue it for every client
+        self.last_drop_reason = ""
+        self.fanout_ms = 0.0  # the last tick: build the frame and write or queue it for every client
         self._times: np.ndarray | None = None
         self._status: np.ndarray | None = None
         self._class: np.ndarray | None = None
         self._sent_margin = np.zeros(0)
-        self._snapshot_frame: tuple[int, str] | None = None
+        self._snapshot_frame: tuple[int, Outgoing] | None = None
         self._details: dict[str, bytes] = {}
         engine.listeners.append(self.on_tick)
 
@@ -195,14 +283,25 @@ class LiveFeed:
         self.snapshot, self.speed_m_s, self.classes = snap, speed, classes
         self._snapshot_frame = None
         self._details = {}
-        self.tick_frame = orjson.dumps(self._tick_message(snap, changed)).decode()
+        self.tick_frame = tick = Outgoing(orjson.dumps(self._tick_message(snap, changed, time.time())))
         for client in list(self.clients):
-            frames = [self.snapshot_frame() if client.needs_snapshot else self.tick_frame]
-            client.needs_snapshot = False
-            if client.follow:
-                frames.append(self.follow_frame(client.follow))
-            self._offer(client, *frames)
+            if client.wire is not None:
+                if not client.wire.open:
+                    continue  # closing: its endpoint is on its way out
+                if client.behind():
+                    self._drop(client)
+                    continue
+            if client.needs_snapshot:
+                client.needs_snapshot = False
+                self._offer(client, self.snapshot_frame(), *self._follow_frames(client))
+            else:
+                self._offer(client, tick, *self._follow_frames(client))
+            if client.wire is not None:
+                client.marks.append(client.wire.written)
         self.fanout_ms = (time.perf_counter() - started) * 1000
+
+    def _follow_frames(self, client: FeedClient) -> tuple[Outgoing, ...]:
+        return (self.follow_frame(client.follow),) if client.follow else ()
 
     def _changed_rows(self, snap: Snapshot, times: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
         """Rows with a new or corrected passing, a new status or class, or (out on the course) a margin
@@ -237,11 +336,12 @@ class LiveFeed:
         out["margin_s"] = rounded(snap.margin_s[rows], 0)
         return out
 
-    def _tick_message(self, snap: Snapshot, rows: np.ndarray) -> dict[str, Any]:
+    def _tick_message(self, snap: Snapshot, rows: np.ndarray, sent: float) -> dict[str, Any]:
         return {
             "type": "tick",
             "seq": self.seq,
             "now": round(snap.now, 3),
+            "sent": round(sent, 3),
             "pursuer": self._pursuer(snap),
             "counts": snap.counts,
             "forecast": self._forecast(snap),
@@ -264,22 +364,35 @@ class LiveFeed:
             "lon": _num(p.lon, 6),
         }
 
-    def _offer(self, client: FeedClient, *frames: str) -> None:
-        """Queue frames for a client; a client whose queue is full is dropped, never waited for."""
+    def _offer(self, client: FeedClient, *frames: Outgoing) -> None:
+        """Write (or queue) frames for a client; one too far behind is dropped, never waited for."""
         if client.close_code is not None:
             return
-        try:
-            client.queue.put_nowait(frames)
-        except asyncio.QueueFull:
-            self.dropped += 1
-            client.dropped = True
-            self.clients.discard(client)
-            log.info("live feed: dropped a client %d ticks behind (%s)", self.queue_ticks, client.ws.client)
-            client.stop(SLOW_CLIENT, f"too slow: {self.queue_ticks} ticks behind; reconnect for a snapshot")
+        if client.wire is None:
+            try:
+                client.queue.put_nowait(frames)
+            except asyncio.QueueFull:
+                self._drop(client)
+            return
+        if not client.wire.open:
+            return
+        if client.wire.buffered > MAX_BUFFERED_BYTES:
+            self._drop(client, f"more than {MAX_BUFFERED_BYTES // 1024**2} MB waiting")
+            return
+        for frame in frames:
+            client.wire.write(frame.wire)
+
+    def _drop(self, client: FeedClient, why: str = "") -> None:
+        self.dropped += 1
+        self.last_drop_reason = why or f"{self.queue_ticks} ticks behind"
+        client.dropped = True
+        self.clients.discard(client)
+        log.info("live feed: dropped a client %s (%s)", self.last_drop_reason, client.ws.client)
+        client.stop(SLOW_CLIENT, f"too slow: {self.last_drop_reason}; reconnect for a snapshot")
 
     # ---- messages ----------------------------------------------------------------------------
 
-    def snapshot_frame(self) -> str:
+    def snapshot_frame(self) -> Outgoing:
         """The full state at ``seq`` as parallel arrays in roster order, serialised once per tick."""
         snap = self.snapshot
         assert snap is not None, "no tick yet"
@@ -303,10 +416,10 @@ class LiveFeed:
                     **self._runners(snap, slice(None)),
                 }
             )
-            self._snapshot_frame = (self.seq, orjson.dumps(body).decode())
+            self._snapshot_frame = (self.seq, Outgoing(orjson.dumps(body)))
         return self._snapshot_frame[1]
 
-    def follow_frame(self, bibs: tuple[str, ...]) -> str:
+    def follow_frame(self, bibs: tuple[str, ...]) -> Outgoing:
         """Full detail of the followed bibs at ``seq`` (each runner's detail built once per tick)."""
         parts = []
         for bib in bibs:
@@ -315,21 +428,23 @@ class LiveFeed:
                 part = self._details[bib] = orjson.dumps(detail, option=orjson.OPT_SERIALIZE_NUMPY) if detail else b""
             if part:
                 parts.append(part)
-        return (b'{"type":"follow","seq":%d,"runners":[%b]}' % (self.seq, b",".join(parts))).decode()
+        return Outgoing(b'{"type":"follow","seq":%d,"runners":[%b]}' % (self.seq, b",".join(parts)))
 
     # ---- connections -------------------------------------------------------------------------
 
     async def endpoint(self, ws: WebSocket) -> None:
         """One spectator: a snapshot first (at the first tick if none yet), then every tick."""
         await ws.accept()
-        client = FeedClient(ws, asyncio.Queue(maxsize=self.queue_ticks), RateLimit(self.max_messages_per_s))
+        wire = Wire.of(ws) if self.direct else None
+        client = FeedClient(ws, wire, asyncio.Queue(maxsize=self.queue_ticks), RateLimit(self.max_messages_per_s),
+                            deque(maxlen=self.queue_ticks))  # fmt: skip
         if self.snapshot is None:
             client.needs_snapshot = True
         else:
-            client.queue.put_nowait((self.snapshot_frame(),))
-        sender = asyncio.create_task(self._send_loop(client), name="live-feed-send")
-        receiver = asyncio.create_task(self._receive_loop(client), name="live-feed-receive")
-        client.tasks = [sender, receiver]
+            self._offer(client, self.snapshot_frame())
+        client.tasks = [asyncio.create_task(self._receive_loop(client), name="live-feed-receive")]
+        if wire is None:
+            client.tasks.append(asyncio.create_task(self._send_loop(client), name="live-feed-send"))
         self.clients.add(client)
         try:
             await asyncio.wait(client.tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -348,7 +463,7 @@ class LiveFeed:
         try:
             while True:
                 for frame in await client.queue.get():
-                    await client.ws.send({"type": "websocket.send", "text": frame})
+                    await client.ws.send({"type": "websocket.send", "text": frame.text})
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the client went away mid-send
@@ -369,7 +484,7 @@ class LiveFeed:
             try:
                 request = parse_client_message(raw)
             except ValueError as exc:
-                self._offer(client, orjson.dumps({"type": "error", "message": str(exc)}).decode())
+                self._offer(client, Outgoing(orjson.dumps({"type": "error", "message": str(exc)})))
                 continue
             if isinstance(request, FollowRequest):
                 self._follow(client, request.bibs)
@@ -384,7 +499,7 @@ class LiveFeed:
         frames = []
         if unknown := [b for b in bibs if b not in known]:
             message = f"no such bib in race {self.race.id}: {', '.join(unknown[:10])}; following the others"
-            frames.append(orjson.dumps({"type": "error", "message": message}).decode())
+            frames.append(Outgoing(orjson.dumps({"type": "error", "message": message})))
         if known and self.snapshot is not None:
             frames.append(self.follow_frame(known))  # the detail now, not at the next tick
         if frames:
