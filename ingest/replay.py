@@ -9,6 +9,7 @@ truth; crossings, passings, guns, unknown chips and mat counters are derived fro
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,7 @@ from live.store import RawRead, Store
 log = logging.getLogger(__name__)
 
 BATCH = 5000
+_RACERESULT_RE = re.compile(rb"^(#P;)?\d+;[^;]*;\d{4}-\d{2}-\d{2};")
 
 
 @dataclass
@@ -42,15 +44,19 @@ class ReplayReport:
 
 
 def detect_protocol(first_line: bytes) -> str:
-    """``ctp01``, ``mylaps`` or ``json`` from a file's first line."""
+    """``ctp01``, ``mylaps``, ``json`` or ``raceresult`` (a decoder's passing file) from a file's first line."""
     text = first_line.strip()
     if text.startswith((b"CT01_", b"TO~")) or b"~CTP01" in text:
         return "ctp01"
+    if _RACERESULT_RE.match(text):
+        return "raceresult"
     if text.startswith((b"{", b"[")):
         return "json"
     if text.endswith(b"$") and b"@" in text:
         return "mylaps"
-    raise ValueError(f"cannot tell the protocol of {first_line[:60]!r}: expected CT01_…, …@$ or JSON")
+    raise ValueError(
+        f"cannot tell the protocol of {first_line[:60]!r}: expected CT01_…, …@$, JSON or a RACE RESULT passing"
+    )
 
 
 class _Applier:
@@ -87,11 +93,12 @@ class _Applier:
                     self.reads += [RawRead(mat, r.chip, r.time.resolve(tz, near_s)) for r in m.records]
                     for e in m.errors:
                         self._error(f"{where}: record {e.index}: {e.reason}")
-            elif proto == "raceresult":
+            elif proto in ("raceresult", "replay-raceresult"):
                 p = rr.parse_passing(raw)
                 if isinstance(p, rr.RRParseError):
                     raise ValueError(p.reason)
-                self.reads.append(RawRead(self._mat(mat), p.code, p.time.resolve(tz, near_s), p.rssi))
+                # a passing file names its decoder in <BoxName>: the mat's id or one of its aliases
+                self.reads.append(RawRead(self._mat(mat or p.box or ""), p.code, p.time.resolve(tz, near_s), p.rssi))
             elif proto in ("json", "replay-json"):
                 items, errors = json_lines.parse_message(raw)
                 for e in errors:

@@ -97,3 +97,23 @@ def test_cli_replay_against_a_redis(redis_server, tmp_path, paris):
                             capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert orjson.loads(result.stdout)["reads"] == 1
+
+
+async def test_a_race_result_passing_file_names_its_mat_in_box_name_and_survives_rebuild(redis, paris, tmp_path):
+    store = Store(redis, paris)
+    await store.setup()
+    a, b = (p.chips[0] for p in paris.participants[300:302])
+    assert detect_protocol(b"1;33;0000-00-00;00:00:02.773;6692;12;-68;09ca52\r\n") == "raceresult"
+    (tmp_path / "decoder.txt").write_text(
+        f"1;{a};0000-00-00;10:40:01.250;0;12;-51;0;0;;;0;;;;;FINISH;1;1;0A1B\r\n"
+        f"2;{b};0000-00-00;10:40:02.500;0;3;-60;0;0;;;0;;;;;finish;1;1;0A1B\r\n"
+        f"3;{b};0000-00-00;10:40:03.000;0;3;-60;0;0;;;0;;;;;nowhere;1;1;0A1B\r\n",
+        encoding="ascii",
+    )
+    report = await replay_files(paris, store, [tmp_path / "decoder.txt"])
+    assert (report.reads, report.errors) == (2, 1) and "'nowhere' is no mat" in report.reasons[0]
+    bib = {p.chips[0]: p.bib for p in paris.participants[300:302]}
+    expected = {(bib[a], 6): local(paris, "10:40:01.250"), (bib[b], 6): local(paris, "10:40:02.5")}
+    assert await passings(store) == pytest.approx(expected, abs=0.001)
+    await rebuild(paris, store)
+    assert await passings(store) == pytest.approx(expected, abs=0.001), "the journal's replay lines rebuild the same"
