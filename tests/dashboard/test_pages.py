@@ -135,6 +135,16 @@ async def test_three_pages_live_in_a_real_browser(site: str):
         await page.wait_for_selector("#margins .bars, #margins .point", state="attached", timeout=10000)
         await page.screenshot(path=str(ARTIFACTS / "dashboard-race-control.png"))
 
+        # zoom survives the updates: plotly's figure is never replaced, the runners repaint over it
+        graph = "document.querySelector('#map .js-plotly-plot')"
+        await page.evaluate(f"Plotly.relayout({graph}, {{'xaxis.range': [-300, 300], 'yaxis.range': [-200, 200]}})")
+        zoomed = await page.evaluate(f"{graph}._fullLayout.xaxis.range")  # as plotly kept the aspect ratio
+        assert zoomed[1] - zoomed[0] < 1500, "zoomed in from the whole course"
+        seq = await page.evaluate("window.pursuit.state.seq")
+        await page.wait_for_function(f"window.pursuit.state.seq >= {seq + 2}", timeout=15000)
+        kept = await page.evaluate(f"{graph}._fullLayout.xaxis.range")
+        assert kept == zoomed, "the zoom was kept across two ticks"
+
         # a dropped connection says so, then comes back by itself
         await page.evaluate("window.pursuit.drop()")
         await page.wait_for_function("document.querySelector('#conn').innerText.includes('reconnecting')", timeout=5000)
