@@ -63,3 +63,11 @@ class WireFaults:
     def garble(self, index: int) -> bool:
         """Whether line noise follows report ``index``."""
         return self.garble_every > 0 and index % self.garble_every == self.garble_every // 2
+
+    def dup_any(self, first: int, end: int) -> bool:
+        """Whether a message carrying reports ``first``…``end − 1`` goes out twice."""
+        return any(self.dup(i) for i in range(first, end))
+
+    def garble_any(self, first: int, end: int) -> bool:
+        """Whether line noise follows a message carrying reports ``first``…``end − 1``."""
+        return any(self.garble(i) for i in range(first, end))

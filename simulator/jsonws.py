@@ -47,7 +47,7 @@ class EmulatedJsonReader:
     delivered: int = 0  # observations in answered messages
     connections: int = 0
     noise: int = 0
-    _sizes: list[int] = field(default_factory=list, init=False, repr=False)
+    _ranges: list[tuple[int, int]] = field(default_factory=list, init=False, repr=False)  # reports per message
     _drops: list[int] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -111,7 +111,7 @@ class EmulatedJsonReader:
             return False
         items = [self._item(o, i) for i, o in enumerate(self.observations[self.reported : end], self.reported + 1)]
         self.messages.append(orjson.dumps(items))
-        self._sizes.append(end - self.reported)
+        self._ranges.append((self.reported, end))
         self.reported = end
         return True
 
@@ -120,17 +120,18 @@ class EmulatedJsonReader:
 
     async def _exchange(self, ws: ClientConnection, index: int) -> None:
         """Send message ``index`` (twice, or followed by noise, on demand) and take its answers."""
-        sends = [self.messages[index]] * (2 if self.faults.dup(index) else 1)
-        if self.faults.garble(index):
+        first, end = self._ranges[index]
+        sends = [self.messages[index]] * (2 if self.faults.dup_any(first, end) else 1)
+        if self.faults.garble_any(first, end):
             sends.append(b'{"reader": "' + self.reader.encode() + b'", "chip": \xff')
             self.noise += 1
         for payload in sends:
             await ws.send(payload.decode("utf-8", "replace"))
-        if self._drops and self.delivered + self._sizes[index] >= self._drops[0]:
+        if self._drops and end >= self._drops[0]:
             self._drops.pop(0)
             await ws.close()  # gone before the answer: the message goes again after the reconnect
             raise ConnectionResetError(f"fault: JSON reader {self.reader} loses its connection")
         for _ in sends:
             await asyncio.wait_for(ws.recv(), ANSWER_TIMEOUT_S)
         self.answered += 1
-        self.delivered += self._sizes[index]
+        self.delivered = end

@@ -55,6 +55,7 @@ class EmulatedExporter:
     noise: int = 0
     _drops: list[int] = field(default_factory=list, init=False, repr=False)
     _guns: int = field(default=0, init=False, repr=False)
+    _ranges: list[tuple[int, int]] = field(default_factory=list, init=False, repr=False)  # reports per message
     _acked: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -63,7 +64,7 @@ class EmulatedExporter:
     @property
     def delivered(self) -> int:
         """Observations in acknowledged messages (all of them once done)."""
-        return self.reported if not self.unacked else self.reported - self._unacked_observations()
+        return self.reported - sum(self._ranges[n - 1][1] - self._ranges[n - 1][0] for n in self.unacked)
 
     @property
     def done(self) -> bool:
@@ -162,6 +163,7 @@ class EmulatedExporter:
                 break
             number = len(self.messages) + 1
             self.messages.append(self._message(batch, number))
+            self._ranges.append((self.reported, self.reported + len(batch)))
             self.unacked[number] = 0.0
             self.reported += len(batch)
             made.append(number)
@@ -189,8 +191,9 @@ class EmulatedExporter:
         wall = time.time()
         for n in numbers:
             text = f"{self.messages[n - 1]}\r\n".encode()
-            chunks.append(text * (2 if self.faults.dup(n - 1) else 1))
-            if self.faults.garble(n - 1):
+            first, end = self._ranges[n - 1]
+            chunks.append(text * (2 if self.faults.dup_any(first, end) else 1))
+            if self.faults.garble_any(first, end):
                 chunks.append(_noise(self.source, self.noise))
                 self.noise += 1
             self.unacked[n] = wall
@@ -214,11 +217,6 @@ class EmulatedExporter:
         if self.unacked:
             waits.append(min(self.unacked.values()) + self.resend_s - time.time())
         return max(BATCH_WALL_S, min(waits))
-
-    def _unacked_observations(self) -> int:
-        return sum(
-            self.messages[n - 1].count("@t=") if "@Passing@" in self.messages[n - 1] else 1 for n in self.unacked
-        )
 
 
 def _noise(source: str, n: int) -> bytes:

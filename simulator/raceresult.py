@@ -167,6 +167,9 @@ class EmulatedRaceResultDecoder:
         lines = []
         for n in range(max(first, 1), last + 1):
             lines.append(f"{self.records[n - 1]}\r\n".encode() * (2 if self.faults.dup(n - 1) else 1))
+            if self.faults.garble(n - 1):  # noise on the line, in answers as in pushes
+                lines.append(_noise(n, self.noise)[3:])
+                self.noise += 1
             if self._drops and n >= self._drops[0]:
                 self._drops.pop(0)
                 # the connection breaks inside the answer: the client never sees its end and asks again

@@ -26,7 +26,7 @@ from pursuit.redis_server import free_port
 from simulator.faults import Faults
 from simulator.run import SimulationReport, assign_protocols, simulate
 from simulator.trajectory import RacePlan, plan_race
-from tests.helpers import running_uvicorn
+from tests.helpers import eventually, running_uvicorn
 
 ORIGIN = 1635670000.0  # 2021-10-31 09:46:40 Paris: the race day of the Paris race file
 FIRST_GUN = ORIGIN + 60.0
@@ -82,12 +82,23 @@ async def ingestor(redis: aioredis.Redis, race: Race, rr_mats: list[str] = ()) -
 
 
 async def run_race(ing: Ingestor, race: Race, protocols: dict[str, str], **options) -> SimulationReport:  # type: ignore[no-untyped-def]
-    return await asyncio.wait_for(
+    """Simulate, then wait until the ingestor has applied the last ChronoTrack line (that protocol
+    has no acknowledgement; the others return only once the ingestor has taken everything)."""
+    report = await asyncio.wait_for(
         simulate(race, "127.0.0.1", ing.ct_port, clock=ing.clock, first_gun=FIRST_GUN, mylaps_port=ing.mylaps_port,
                  raceresult_ports=ing.rr_ports, web_url=ing.web_url, reader_tokens=ing.tokens, protocols=protocols,
                  **options),
         60,
     )  # fmt: skip
+    ct_mats = [m for m, p in protocols.items() if p == "chronotrack"]
+
+    async def applied() -> bool:
+        expected = {m: report.lines_per_mat[m] for m in ct_mats}
+        return not ct_mats or await ing.store.last_sequences(ct_mats) == expected
+
+    await eventually(applied, timeout_s=10)
+    await asyncio.sleep(0.05)  # a garbled line after the last good one is counted just after it
+    return report
 
 
 async def crossings(store: Store) -> dict[str, list[float]]:
