@@ -165,6 +165,15 @@ async def test_three_pages_live_in_a_real_browser(site: str):
         await page.wait_for_selector(f"{card} .card-status", timeout=15000)
         await page.close()
 
+        # on a phone: the same follow list (same browser storage), nothing wider than the screen
+        phone = await context.new_page()
+        await phone.set_viewport_size({"width": 390, "height": 844})
+        await phone.goto(site + "/follow")
+        await phone.wait_for_selector(f"{card} .card-status", timeout=15000)
+        assert await phone.evaluate("document.documentElement.scrollWidth") <= 390, "no sideways scrolling"
+        await phone.screenshot(path=str(ARTIFACTS / "dashboard-follow-phone.png"), full_page=True)
+        await phone.close()
+
         # commentators: the story numbers and the ticker
         page = await open_page(context, site, "/commentary", errors)
         await page.wait_for_function("document.querySelector('#story-forecast').innerText !== '–'", timeout=15000)
