@@ -63,14 +63,35 @@ def cmd_serve(args: argparse.Namespace, ingest: bool = True, web: bool = True) -
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from pursuit.demo import run_simulation
+    """Emulated readers, each in its protocol's role, against a running ingestor (and web app)."""
+    from pathlib import Path
+
+    from ingest.json_server import reader_tokens
+    from simulator.faults import Faults
+    from simulator.run import assign_protocols, play
 
     race = _race(args.race)
-    redis_url = os.environ.get("REDIS_URL")
-    return asyncio.run(
-        run_simulation(race, host=args.host, port=args.ingest_port, runners=args.runners, speed=args.speed,
-                       seed=args.seed, redis_url=redis_url)
-    )  # fmt: skip
+    try:
+        faults = Faults.parse(args.faults)
+        protocols = assign_protocols(race, args.protocols)
+    except ValueError as exc:
+        print(f"pursuit simulate: {exc}", file=sys.stderr)
+        return 2
+    web = args.web.replace("http://", "ws://").replace("https://", "wss://").rstrip("/") if args.web else None
+    offsets = {m: args.clock_offset for m, p in protocols.items() if p == "raceresult"}
+    try:
+        report = asyncio.run(
+            play(race, host=args.host, speed=args.speed, redis_url=os.environ.get("REDIS_URL"),
+                 ingest_port=args.ingest_port, raceresult_port=args.raceresult_port, mylaps_port=args.mylaps_port,
+                 runners=args.runners, seed=args.seed, protocols=protocols, faults=faults, late_max_s=args.late,
+                 miss_rates=args.miss_rate, record=Path(args.record) if args.record else None,
+                 clock_offsets=offsets, web_url=web, reader_tokens=reader_tokens())
+        )  # fmt: skip
+    except (ValueError, OSError) as exc:
+        print(f"pursuit simulate: {exc}", file=sys.stderr)
+        return 2
+    print(report, flush=True)
+    return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -250,13 +271,33 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--runners", type=int, nargs="+", default=[3_600, 40_000], help="browser: field sizes")
     b.set_defaults(func=cmd_bench)
 
-    sim = sub.add_parser("simulate", help="emulated ChronoTrack mats connecting to a running ingestor")
+    sim = sub.add_parser("simulate", help="emulated readers in every protocol against a running ingestor")
     sim.add_argument("--race", help="race directory (default: the Paris J-1000)")
     sim.add_argument("--host", default="127.0.0.1", help="ingestor host")
     sim.add_argument("--ingest-port", type=int, default=None, help="ingestor ChronoTrack port (default: the race's)")
+    sim.add_argument("--mylaps-port", type=int, default=None, help="ingestor MYLAPS T&S port (default: the race's)")
     sim.add_argument("--runners", type=int, help="simulate only this many runners")
     sim.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
     sim.add_argument("--seed", type=int, default=2021)
+    sim.add_argument(
+        "--protocols",
+        default="chronotrack",
+        help="mat=protocol,… (others ChronoTrack), one of chronotrack|mylaps|raceresult|json for all, or 'mixed' "
+        "(the start mat carries the guns: ChronoTrack or MYLAPS)",
+    )
+    sim.add_argument(
+        "--raceresult-port",
+        type=int,
+        default=3601,
+        help="RACE RESULT decoders without a [[readers.raceresult]] table listen here and upwards; the tables the "
+        "ingestor's race file needs are printed",
+    )
+    sim.add_argument("--clock-offset", type=float, default=0.0, help="RACE RESULT decoders' clock minus race time (s)")
+    sim.add_argument("--web", help="web app URL for JSON readers (tokens from PURSUIT_READER_TOKENS)")
+    sim.add_argument("--faults", help="drop,dup,garble,unknown,pursuer-miss,silent or all")
+    sim.add_argument("--late", type=float, default=6.0, help="reports delivered up to this many seconds late")
+    sim.add_argument("--miss-rate", type=float, default=0.0, help="chance a mat does not read a crossing at all")
+    sim.add_argument("--record", metavar="DIR", help="write every reader's backup file here (for pursuit replay)")
     sim.set_defaults(func=cmd_simulate)
     return parser
 

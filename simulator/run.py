@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from live.clock import RaceClock
 from live.race import Race
+from live.store import Store
 from simulator.chronotrack import EmulatedDecoder
 from simulator.faults import Faults, WireFaults
 from simulator.jsonws import EmulatedJsonReader
@@ -25,6 +27,8 @@ from simulator.raceresult import EmulatedRaceResultDecoder
 from simulator.trajectory import Crossing, Gun, Outcome, plan_race, true_outcome
 
 log = logging.getLogger(__name__)
+
+LEAD_IN_WALL_S = 3.0  # wall seconds between start-up and the first gun
 
 PROTOCOLS = ("chronotrack", "mylaps", "raceresult", "json")
 PER_CROSSING = {"mylaps", "raceresult"}  # decoders that report one passing per crossing
@@ -151,8 +155,8 @@ async def simulate(
     try:
         for d in decoders:
             await d.start()
-        if decoders:
-            log.info("the ingestor's race file needs:\n%s", raceresult_tables({d.mat: d.port for d in decoders}))
+        for d in decoders:
+            log.info("RACE RESULT decoder for mat %s listening on %s:%d", d.mat, d.host, d.port)
         mylaps_port = mylaps_port or race.readers.mylaps
         runs = []
         for reader in readers.values():
@@ -182,6 +186,49 @@ async def simulate(
         noise=sum(r.noise for r in readers.values()),
         backups=backups,
         notes=feeds.notes,
+    )
+
+
+async def play(
+    race: Race,
+    *,
+    host: str,
+    speed: float,
+    redis_url: str | None,
+    ingest_port: int | None = None,
+    raceresult_port: int = 3601,
+    **options,  # type: ignore[no-untyped-def]
+) -> SimulationReport:
+    """``pursuit simulate``: a race clock starting now at ``speed`` (written to Redis when
+    ``redis_url`` is given, so the engine follows it), RACE RESULT decoders on the race file's
+    ports or ``raceresult_port`` upwards, then ``simulate``."""
+    wall = time.time()
+    clock = RaceClock(origin_wall=wall, origin_race=wall, speed=speed)
+    if redis_url:
+        import redis.asyncio as aioredis
+
+        redis = aioredis.Redis.from_url(redis_url)
+        try:
+            await Store(redis, race).set_clock(clock)
+        finally:
+            await redis.aclose()
+    elif speed != 1.0:
+        log.warning("REDIS_URL is unset: the live engine will not know the simulated clock runs at %gx", speed)
+    protocols = options.get("protocols") or {}
+    tables = {d.mat for d in race.readers.raceresult}
+    loose = [m for m, p in protocols.items() if p == "raceresult" and m not in tables]
+    options["raceresult_ports"] = ports = {m: raceresult_port + i for i, m in enumerate(loose)}
+    if ports:
+        print(
+            f"RACE RESULT decoders listen; add to the ingestor's race.toml:\n\n{raceresult_tables(ports)}", flush=True
+        )
+    return await simulate(
+        race,
+        host,
+        ingest_port or race.readers.chronotrack,
+        clock=clock,
+        first_gun=clock.at_wall(time.time() + LEAD_IN_WALL_S),
+        **options,
     )
 
 
