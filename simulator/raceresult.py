@@ -91,7 +91,6 @@ class EmulatedRaceResultDecoder:
         """Listen; the bound port is in :attr:`port`."""
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
-        log.info("RACE RESULT decoder for mat %s listening on %s:%d", self.mat, self.host, self.port)
 
     async def close(self) -> None:
         if self._server is not None:
