@@ -111,3 +111,26 @@ def test_the_j1000_gives_about_a_thousand_winners_and_starves_pens_4_5(paris: Ra
     assert len(won) == outcome.winners == sum(plan.winners().values())
     assert all(outcome.finish[b] < outcome.pursuer_finish for b in won)
     assert all(outcome.finish[b] >= outcome.pursuer_finish for b, w in outcome.won.items() if not w)
+
+
+def test_rssi_rises_to_one_peak_and_falls_within_a_crossing(plan: RacePlan):
+    by_crossing: dict[tuple[str, str, int], list[float]] = {}
+    for r in plan.reads:
+        by_crossing.setdefault((r.chip, r.mat, int(r.time // 60)), []).append(r.rssi)
+    several = [v for v in by_crossing.values() if len(v) >= 3]
+    assert len(several) > 1000 and all(-90 < x < -30 for v in several for x in v)
+    peak_inside = sum(0 < int(np.argmax(v)) < len(v) - 1 for v in several)
+    assert peak_inside > 0.4 * len(several), "a burst peaks in the middle of the field, not at its edge"
+    for v in several:
+        top = int(np.argmax(v))
+        assert v[: top + 1] == sorted(v[: top + 1]) and v[top:] == sorted(v[top:], reverse=True)
+
+
+def test_a_missed_crossing_has_no_reads_and_is_listed(paris: Race):
+    plan = plan_race(paris, FIRST_GUN, seed=2021, runners=300, miss_rates={"finish": 0.05})
+    clean = plan_race(paris, FIRST_GUN, seed=2021, runners=300)
+    assert 5 < len(plan.missed) < 40 and {c.mat for c in plan.missed} == {"finish"}
+    missed = {(c.chip, c.mat) for c in plan.missed}
+    assert not any((r.chip, r.mat) in missed for r in plan.reads)
+    assert [r for r in clean.reads if (r.chip, r.mat) not in missed] == plan.reads
+    assert true_outcome(plan) == true_outcome(clean), "the truth does not depend on what the mats saw"
