@@ -4,11 +4,12 @@ Every tick is serialised once and the same frame goes to every client (research/
 uvicorn's websockets sans-I/O implementation (our default) the WebSocket frame itself is built once and
 written straight to every connection's transport in one pass, like ``websockets.broadcast()``, with no
 task, queue or await per client; under another server each client falls back to a queue and a send
-task of its own. Runners
-are addressed by row: ``GET /api/roster`` gives bibs, names and pens in that order, once. A tick is
-sparse: only rows whose status or class changed, who got a new or corrected passing, or whose
-margin moved by ``MARGIN_RESEND_S`` since it was last sent. The browser moves everyone else itself
-(``distance_m + speed_cm_s / 100 × (t − now)``, held 3 m short of the next timing point until read).
+task of its own. Runners are addressed by row: ``GET /api/roster`` gives bibs, names and pens in
+that order, once. A tick is sparse: only rows whose status or class changed, who got a new or
+corrected passing, or whose margin moved by more than its own uncertainty (``live.chase.margin_sigma``:
+±3 % of the time the runner has left) and at least ``MARGIN_RESEND_S`` since it was last sent.
+Distances are whole metres. The browser moves everyone else itself (``distance_m + speed_cm_s / 100
+× (t − now)``, held 3 m short of the next timing point until read).
 
 Every message carries ``seq``; ticks are consecutive. A client that sees a gap sends
 ``{"resync": true}`` (or ``{"snapshot": true}``) and gets a fresh snapshot. ``{"follow": ["123", …]}``
@@ -41,7 +42,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import Protocol, State
 
 from live.api import RaceAPI
-from live.chase import CLASSES
+from live.chase import CLASSES, margin_sigma
 from live.engine import LiveEngine
 from live.projection import estimate_speed
 from live.snapshot import AHEAD, STARTED, STATUSES, Snapshot
@@ -53,7 +54,7 @@ MAX_BUFFERED_BYTES = 4 * 1024 * 1024  # waiting to leave for one client (a 40,00
 MAX_FOLLOW = 50
 MAX_MESSAGES_PER_S = 10.0
 MAX_MESSAGE_CHARS = 4096
-MARGIN_RESEND_S = 5.0  # resend a runner whose predicted margin moved this much since last sent
+MARGIN_RESEND_S = 5.0  # the least move of a predicted margin that resends the runner (else his uncertainty)
 CLOSE_WAIT_S = 1.0  # a stuck client cannot take a close frame; give up on the handshake after this
 SLOW_CLIENT = 1013  # "try again later": reconnect and start from a snapshot
 POLICY = 1008
@@ -278,7 +279,7 @@ class LiveFeed:
         if speed is None:  # a snapshot built without the projection's speeds
             speed = estimate_speed(times, self.engine.at_m, self.engine.prior_m_s)
         classes = snap.margin_class
-        changed = self._changed_rows(snap, times, classes)
+        changed = self._changed_rows(snap, times, speed, classes)
         self.seq += 1
         self.snapshot, self.speed_m_s, self.classes = snap, speed, classes
         self._snapshot_frame = None
@@ -303,9 +304,15 @@ class LiveFeed:
     def _follow_frames(self, client: FeedClient) -> tuple[Outgoing, ...]:
         return (self.follow_frame(client.follow),) if client.follow else ()
 
-    def _changed_rows(self, snap: Snapshot, times: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
+    def _changed_rows(
+        self, snap: Snapshot, times: np.ndarray, speed_m_s: np.ndarray, classes: np.ndarray | None
+    ) -> np.ndarray:
         """Rows with a new or corrected passing, a new status or class, or (out on the course) a margin
-        moved by ``MARGIN_RESEND_S`` since it was last sent."""
+        moved since it was last sent by more than its uncertainty and at least ``MARGIN_RESEND_S``.
+
+        The margin is shown only as a number beside a dot (its class is sent exactly), and with a
+        resend at every 5 s of drift, common shifts (the pursuer's or the field's predicted pace)
+        resent most of a 40,000-runner field every few ticks: about half of all rows sent."""
         margin = np.asarray(snap.margin_s, dtype=float)
         if self._times is None or self._times.shape != times.shape or self._status is None:
             changed = np.zeros(len(snap.bibs), dtype=bool)  # nobody can hold an older state yet
@@ -313,8 +320,10 @@ class LiveFeed:
         else:
             same = (times == self._times) | (np.isnan(times) & np.isnan(self._times))
             with np.errstate(invalid="ignore"):
+                remaining_s = (self.race.distance_m - snap.distance_m) / speed_m_s
+                threshold = np.maximum(MARGIN_RESEND_S, margin_sigma(snap.now + remaining_s, snap.now))
                 drift = (np.isnan(margin) != np.isnan(self._sent_margin)) | (
-                    np.abs(margin - self._sent_margin) >= MARGIN_RESEND_S
+                    np.abs(margin - self._sent_margin) > threshold
                 )
             drift &= (snap.status == STARTED) | (snap.status == AHEAD)  # the others' margins show nothing
             changed = ~same.all(axis=1) | (snap.status != self._status) | drift
@@ -331,7 +340,7 @@ class LiveFeed:
         out: dict[str, Any] = {"status": snap.status[rows].tolist()}
         if self.classes is not None:
             out["class"] = self.classes[rows].tolist()
-        out["distance_m"] = rounded(snap.distance_m[rows], 1)
+        out["distance_m"] = rounded(snap.distance_m[rows], 0)
         out["speed_cm_s"] = rounded(self.speed_m_s[rows] * 100.0, 0)
         out["margin_s"] = rounded(snap.margin_s[rows], 0)
         return out

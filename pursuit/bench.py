@@ -4,10 +4,10 @@ the same run on the same machine so it is also a ratio (the machine is shared an
 from __future__ import annotations
 
 import asyncio
+import gzip
 import os
 import platform
 import shutil
-import socket
 import statistics
 import tempfile
 import time
@@ -89,8 +89,6 @@ def bench_tick(sizes: tuple[int, ...] = (3_600, 40_000, 100_000), repeat: int = 
             baseline_ms = _median_ms(
                 lambda t=times, c=race.course: (np.nanmax(t, axis=1), c.lonlat_at(t[:, 0] * 0)), repeat
             )
-            import gzip
-
             results.append({
                 "runners": n, "tick_ms": round(tick_ms, 2), "baseline_ms": round(baseline_ms, 3),
                 "ratio": round(tick_ms / baseline_ms, 1), "snapshot_frame_bytes": len(frame),
@@ -175,49 +173,226 @@ def bench_ingest(reads_n: int = 100_000) -> dict[str, Any]:
     return asyncio.run(_bench_ingest(reads_n))
 
 
-def bench_fanout(
-    clients: tuple[int, ...] = (1_000, 5_000), seconds: float = 20.0, speed: float = 10.0
-) -> dict[str, Any]:
-    """Spectators on the live feed of one web process while the default race runs (``pursuit demo``).
+FANOUT_TARGET = "5,000 clients at 1 Hz with p99 delivery <= 500 ms; <= 5 KB/s per spectator; snapshot <= 200 KB gzipped"
+TRAFFIC_CLIENTS = 10
+SNAPSHOT_EVERY_S = 10.0
 
-    The web process and the clients run as separate processes on this machine; the baseline is one
-    client alone, measured in the same run.
-    """
+
+def _cpu_s(pid: int) -> float:
+    """CPU time (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _busy_s() -> float:
+    """CPU time all cores of the machine have spent busy so far (everything but idle and iowait)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _percentiles_ms(values_s: list[float]) -> dict[str, float | None]:
+    if not values_s:
+        return {"p50_ms": None, "p99_ms": None, "max_ms": None}
+    p50, p99 = np.percentile(values_s, [50, 99])
+    return {"p50_ms": round(float(p50) * 1000, 1), "p99_ms": round(float(p99) * 1000, 1),
+            "max_ms": round(max(values_s) * 1000, 1)}  # fmt: skip
+
+
+class _Demo:
+    """``pursuit demo`` in a process of its own (private Redis, ingestor, web, simulator) on a free port."""
+
+    def __init__(self, workdir: Path, speed: float, race_dir: Path | None = None) -> None:
+        import subprocess
+        import sys
+        import threading
+
+        from pursuit.demo import LEAD_IN_WALL_S
+        from pursuit.redis_server import free_port
+
+        self.port = free_port()
+        self.url = f"ws://127.0.0.1:{self.port}/ws/live"
+        cmd = [sys.executable, "-m", "pursuit.cli", "demo", "--speed", f"{speed:g}", "--port", str(self.port)]
+        if race_dir is not None:
+            cmd += ["--race", str(race_dir)]
+        env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                        text=True)  # fmt: skip
+        assert self.process.stdout is not None
+        for line in self.process.stdout:  # the race starts LEAD_IN_WALL_S after the dashboard's address
+            if "dashboard:" in line:
+                break
+        else:
+            raise RuntimeError(f"pursuit demo exited with {self.process.wait()} before serving")
+        self.first_gun_wall = time.time() + LEAD_IN_WALL_S
+        drain = threading.Thread(target=lambda out=self.process.stdout: [None for _ in out], daemon=True)
+        drain.start()
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def _run_clients(demo: _Demo, n: int, seconds: float, procs: int, snapshot_every_s: float | None = None
+                 ) -> dict[str, Any]:  # fmt: skip
+    """N spectators in ``procs`` client processes, measured over the same window of ``seconds``."""
     import json
-    import resource
     import subprocess
     import sys
 
-    from pursuit.redis_server import free_port
+    procs = max(1, min(procs, n))
+    shares = [n // procs + (i < n % procs) for i in range(procs)]
+    clients = []
+    for i, share in enumerate(shares):
+        cmd = [sys.executable, "-m", "pursuit.fanout_clients", demo.url, str(share), str(seconds)]
+        if snapshot_every_s and i == 0:
+            cmd += ["--snapshot-every", str(snapshot_every_s)]
+        clients.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+    for c in clients:  # each prints a line once its spectators are connected and have their snapshot
+        assert c.stdout is not None
+        c.stdout.readline()
+    start = time.time() + 0.5
+    for c in clients:
+        assert c.stdin is not None
+        c.stdin.write(f"{start!r}\n")
+        c.stdin.close()
+    time.sleep(max(0.0, start - time.time()))
+    load_before, server_cpu, busy = os.getloadavg(), _cpu_s(demo.process.pid), _busy_s()
+    time.sleep(max(0.0, start + seconds - time.time()))
+    server_cpu, busy = _cpu_s(demo.process.pid) - server_cpu, _busy_s() - busy
+    load_after = os.getloadavg()
+    outs = []
+    for c in clients:
+        assert c.stdout is not None
+        outs.append(json.loads(c.stdout.read().strip().splitlines()[-1]))
+        c.wait(timeout=60)
+
+    held = sum(o["held_to_the_end"] for o in outs)
+    arrivals: dict[str, list[float]] = {}
+    for o in outs:
+        for seq, ts in o["arrivals"].items():
+            arrivals.setdefault(seq, []).extend(ts)
+    # the first and last ticks of the window may reach only part of the clients: keep the complete ones
+    complete = [ts for ts in arrivals.values() if len(ts) >= 0.9 * held]
+    spread = [t - min(ts) for ts in complete for t in ts]
+    from_sent = [d / 1000 for o in outs for d in o["sent_delays_ms"]]
+    frames = sum(o["frames"] for o in outs)
+    result: dict[str, Any] = {
+        "clients": n, "client_processes": procs, "connected": sum(o["connected"] for o in outs),
+        "held_to_the_end": held, "failed": sum(o["failed"] for o in outs), "ticks_in_window": len(complete),
+        "frames_delivered_per_s": round(frames / seconds, 1),
+        "delay_from_first_arrival": _percentiles_ms(spread),
+        "delay_from_server_send": _percentiles_ms(from_sent),
+        "bytes_per_client_per_s": round(sum(o["bytes"] for o in outs) / max(held, 1) / seconds, 1),
+        "cpu_s_per_s": {"server": round(server_cpu / seconds, 2),
+                        "clients": round(sum(o["cpu_s"] for o in outs) / seconds, 2),
+                        "whole_machine": round(busy / seconds, 2)},
+        "loadavg_1m": [round(load_before[0], 2), round(load_after[0], 2)],
+    }  # fmt: skip
+    probe = outs[0]
+    if probe["probe_tick_bytes"] and snapshot_every_s:
+        ticks = probe["probe_tick_bytes"]
+        result["one_client_tick_bytes"] = {
+            "mean": round(float(np.mean(ticks))), "p99": round(float(np.percentile(ticks, 99))), "max": max(ticks),
+            "ticks": len(ticks),
+        }  # fmt: skip
+    if probe["snapshots"]:
+        raw, gz = max(probe["snapshots"])
+        result["snapshot"] = {"largest_bytes": raw, "largest_gzip_bytes": gz, "taken": len(probe["snapshots"])}
+    return result
+
+
+def race_traffic(race: Race, tick_s: float = 1.0, after_pursuer_s: float = 600.0) -> dict[str, Any]:
+    """Every tick the live feed would send during the simulated race (``simulator.trajectory``) at real
+    time, computed in virtual time with no sockets: from the first gun to ``after_pursuer_s`` after the
+    pursuer's finish, one tick every ``tick_s`` of race, the engine and the feed exactly as served."""
+    import asyncio
+
+    from live.feed import LiveFeed
+    from simulator.trajectory import plan_race
+
+    t0 = 1_700_000_000.0
+    plan = plan_race(race, t0)
+    engine = LiveEngine(race, store=None)  # type: ignore[arg-type]  # compute() needs no I/O
+    feed = LiveFeed(engine, runner_detail=lambda bib: None)
+    is_runner = plan.bibs != race.pursuer.bib
+    rows = np.array([engine.row[b] for b in plan.bibs[is_runner]])
+    crossings = np.empty_like(plan.crossings[is_runner])
+    crossings[rows] = plan.crossings[is_runner]
+    pursuer = plan.crossings[~is_runner][0]
+    guns = {(f"pen:{g.pen}" if g.pen else "pursuer"): g.time for g in plan.guns}
+    sizes = []
+
+    async def run() -> None:
+        now = t0
+        while now <= plan.pursuer_finish + after_pursuer_s:
+            engine.guns = {k: v for k, v in guns.items() if v <= now}
+            engine.times = np.where(crossings <= now, crossings, np.nan)
+            engine.pursuer_times = np.where(pursuer <= now, pursuer, np.nan)
+            await feed.on_tick(engine.compute(now))
+            sizes.append(len(feed.tick_frame.payload))
+            now += tick_s
+
+    asyncio.run(run())
+    snapshot = feed.snapshot_frame().payload
+    return {
+        "race_seconds": round(len(sizes) * tick_s), "ticks": len(sizes),
+        "bytes_per_client_per_s": round(sum(sizes) / (len(sizes) * tick_s)),
+        "tick_bytes": {"p50": round(float(np.percentile(sizes, 50))), "p99": round(float(np.percentile(sizes, 99))),
+                       "max": max(sizes), "over_100_kb": sum(size > 100_000 for size in sizes)},
+        "final_snapshot_bytes": len(snapshot), "final_snapshot_gzip_bytes": len(gzip.compress(snapshot, 6)),
+    }  # fmt: skip
+
+
+def bench_fanout(
+    clients: tuple[int, ...] = (1_000, 5_000),
+    seconds: float = 20.0,
+    speed: float = 10.0,
+    procs: int = 2,
+    traffic_runners: int = 40_000,
+    traffic_seconds: float | None = None,
+) -> dict[str, Any]:
+    """Spectators on the live feed of one web process while a simulated race runs (``pursuit demo``).
+
+    First the default race: one client alone (the baseline), then each of ``clients`` spread over
+    ``procs`` client processes. Then, if ``traffic_runners``, a generated field of that size on the
+    same course: a few spectators from the first gun until ten minutes after the pursuer's finish (or
+    ``traffic_seconds``), for the bytes each receives and the snapshot's size. The web process and the
+    clients are separate processes sharing this machine's cores.
+    """
+    import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by the two child processes
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by the child processes
+    out: dict[str, Any] = {"bench": "fanout", "machine": machine(), "target": FANOUT_TARGET, "seconds": seconds}
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pursuit.cli", "demo", "--speed", str(speed), "--port", str(port)]
-        demo = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        default = load_race(PARIS)
+        demo = _Demo(Path(tmp) / "demo", speed)
         try:
-            url = f"ws://127.0.0.1:{port}/ws/live"
-            for _ in range(300):
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1):
-                        break
-                except OSError:
-                    time.sleep(0.1)
-            time.sleep(3)  # let the race start so that ticks carry passings
-            runs = []
-            for n in (1, *clients):
-                out = subprocess.run([sys.executable, "-m", "pursuit.fanout_clients", url, str(n), str(seconds)],
-                                     capture_output=True, text=True, timeout=seconds * 4 + 120)  # fmt: skip
-                runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            time.sleep(max(0.0, demo.first_gun_wall - time.time()) + 3)  # ticks that carry passings
+            out["race"] = f"{default.id} ({len(default.participants) - 1:,} runners) simulated at {speed:g}x"
+            out["baseline_one_client"] = _run_clients(demo, 1, seconds, 1, SNAPSHOT_EVERY_S)
+            out["results"] = [_run_clients(demo, n, seconds, procs) for n in clients]
         finally:
-            demo.terminate()
-            demo.wait(timeout=30)
-    baseline, *results = runs
-    return {"bench": "fanout", "machine": machine(), "race": "paris-j1000 (3,599 runners) simulated at "
-            f"{speed:g}x", "seconds": seconds, "baseline_one_client": baseline, "results": results,
-            "target": "5,000 clients at 1 Hz with p99 delivery <= 500 ms; <= 5 KB/s per spectator"}  # fmt: skip
+            demo.close()
+        if traffic_runners:
+            race = race_with_runners(traffic_runners, Path(tmp) / "traffic-race")
+            pens_s = max(p.head_start_s for p in race.pens)
+            window = traffic_seconds or (pens_s + race.pursuer.pace_s_per_km * race.distance_m / 1000 + 600) / speed
+            demo = _Demo(Path(tmp) / "traffic", speed, Path(tmp) / "traffic-race")
+            try:
+                run = _run_clients(demo, TRAFFIC_CLIENTS, window, 1, SNAPSHOT_EVERY_S)
+            finally:
+                demo.close()
+            out["traffic"] = {
+                "race": f"{race.id} course, {traffic_runners:,} generated runners",
+                "real_time_in_virtual_time": race_traffic(race),
+                f"served_at_{speed:g}x": {
+                    "note": f"each 1 s tick carries {speed:g} s of race: an upper bound on a real-time race's bytes/s",
+                    "race_seconds_covered": round(window * speed), **run,
+                },
+            }  # fmt: skip
+    return out
 
 
 __all__ = ["bench_fanout", "bench_ingest", "bench_tick"]

@@ -201,7 +201,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         result = bench_browser(tuple(args.runners), seconds=args.seconds)
     else:
-        result = bench.bench_fanout(tuple(args.clients), seconds=args.seconds)
+        result = bench.bench_fanout(tuple(args.clients), seconds=args.seconds, speed=args.speed,
+                                    procs=args.client_processes, traffic_runners=args.traffic_runners,
+                                    traffic_seconds=args.traffic_seconds)  # fmt: skip
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
     return 0
 
@@ -267,6 +269,19 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("what", choices=["tick", "ingest", "fanout", "browser"])
     b.add_argument("--reads", type=int, default=100_000, help="ingest: raw reads to send")
     b.add_argument("--clients", type=int, nargs="+", default=[1_000, 5_000], help="fanout: client counts")
+    b.add_argument("--client-processes", type=int, default=2, help="fanout: processes the clients are spread over")
+    b.add_argument("--speed", type=float, default=10.0, help="fanout: simulated seconds per real second")
+    b.add_argument(
+        "--traffic-runners",
+        type=int,
+        default=40_000,
+        help="fanout: field of the race measured for bytes per spectator and snapshot size (0: skip)",
+    )
+    b.add_argument(
+        "--traffic-seconds",
+        type=float,
+        help="fanout: seconds of it measured (default: first gun to 10 min after the pursuer's finish)",
+    )
     b.add_argument("--seconds", type=float, default=20.0, help="fanout, browser: seconds measured per size")
     b.add_argument("--runners", type=int, nargs="+", default=[3_600, 40_000], help="browser: field sizes")
     b.set_defaults(func=cmd_bench)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import time
 from urllib.parse import urlsplit
@@ -16,7 +17,16 @@ from websockets.exceptions import ConnectionClosed
 
 from live.chase import CLASSES
 from live.clock import RaceClock
-from live.feed import MAX_FOLLOW, FollowRequest, SnapshotRequest, parse_client_message, rounded
+from live.engine import LiveEngine
+from live.feed import (
+    MARGIN_RESEND_S,
+    MAX_FOLLOW,
+    FollowRequest,
+    LiveFeed,
+    SnapshotRequest,
+    parse_client_message,
+    rounded,
+)
 from live.snapshot import STATUSES
 from live.store import RawRead, Store
 from pursuit.web import create_app
@@ -78,6 +88,24 @@ def test_client_messages_are_parsed_or_refused_with_a_reason():
 def test_rounded_arrays_are_compact_and_null_where_unknown():
     assert rounded(np.array([1.26, np.nan, np.inf, -0.04]), 1) == [1.3, None, None, -0.0]
     assert rounded(np.array([12.6, np.nan]), 0) == [13, None]
+
+
+async def test_a_margin_is_resent_only_when_it_moved_more_than_its_uncertainty(paris):
+    engine = LiveEngine(paris, store=None)  # type: ignore[arg-type]  # compute() needs no I/O
+    feed = LiveFeed(engine, runner_detail=lambda bib: None)
+    t0 = 1_700_000_000.0
+    engine.guns = {f"pen:{p.id}": t0 for p in paris.pens}
+    engine.times[700, 0] = t0 + 10  # read at the start: ~5 km and ~25 min to go, his margin is ±~45 s
+    snap = engine.compute(t0 + 60)
+    await feed.on_tick(snap)
+
+    async def changed_after_shift(by_s: float) -> list[int]:
+        await feed.on_tick(dataclasses.replace(snap, margin_s=snap.margin_s + by_s))
+        return orjson.loads(feed.tick_frame.payload)["changed"]["index"]
+
+    assert await changed_after_shift(4 * MARGIN_RESEND_S) == [], "well inside his uncertainty: not resent"
+    assert await changed_after_shift(120.0) == [700], "beyond it: resent, and only the one out on the course"
+    assert await changed_after_shift(120.0) == [], "sent once"
 
 
 # ---- over the wire ---------------------------------------------------------------------------
