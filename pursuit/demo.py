@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import socket
 import time
 from pathlib import Path
@@ -13,14 +14,16 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from ingest.chronotrack_server import ChronoTrackServer
+from ingest.json_server import TOKENS_ENV
 from ingest.mylaps_server import MyLapsServer
+from ingest.raceresult_client import RaceResultClient
 from live.clock import RaceClock
-from live.race import Race
+from live.race import Race, RaceResultDecoder
 from live.store import Store
 from pursuit.redis_server import RedisServer, free_port
 from pursuit.serve import uvicorn_server
 from pursuit.web import create_app
-from simulator.run import simulate
+from simulator.run import assign_protocols, simulate
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +41,27 @@ def _port_free(port: int) -> bool:
 
 
 async def run_demo(
-    race: Race, *, runners: int | None, speed: float, port: int, ingest_port: int | None, seed: int
+    race: Race,
+    *,
+    runners: int | None,
+    speed: float,
+    port: int,
+    ingest_port: int | None,
+    seed: int,
+    protocols: str = "mixed",
 ) -> int:
-    """Redis (private unless REDIS_URL is set), ingestor, web and the simulated race, until Ctrl-C."""
+    """Redis (private unless REDIS_URL is set), ingestor, web and the simulated race, until Ctrl-C.
+
+    By default the mats speak every protocol (``assign_protocols(race, "mixed")``): ChronoTrack to
+    our CTP01 server, MYLAPS to our T&S server, RACE RESULT decoders that our client pulls from, and
+    JSON over ``/ingest/ws`` with tokens made up for the demo, so the demo exercises all of ingest.
+    """
+    by_mat = assign_protocols(race, protocols)
+    rr_ports = {mat: free_port() for mat, proto in by_mat.items() if proto == "raceresult"}
+    tokens = {mat: secrets.token_hex(8) for mat, proto in by_mat.items() if proto == "json"}
+    if tokens:  # the web app reads reader tokens from the environment
+        known = os.environ.get(TOKENS_ENV, "")
+        os.environ[TOKENS_ENV] = ",".join(filter(None, [known, *(f"{m}={t}" for m, t in tokens.items())]))
     redis_url = os.environ.get("REDIS_URL")
     private = None
     if not redis_url:
@@ -49,6 +70,8 @@ async def run_demo(
         print(f"redis: private redis-server on port {private.port} (data in {private.data_dir})", flush=True)
     redis = aioredis.Redis.from_url(redis_url)
     ingest = mylaps = None
+    stopping = asyncio.Event()
+    pulls: list[asyncio.Task[None]] = []
     try:
         store = Store(redis, race)
         await store.reset()
@@ -68,6 +91,11 @@ async def run_demo(
         print(
             f"ingest: ChronoTrack CTP01 on 127.0.0.1:{ingest.port}, MYLAPS T&S on 127.0.0.1:{mylaps.port}", flush=True
         )
+        pulls += [
+            asyncio.create_task(RaceResultClient(race, store, RaceResultDecoder(mat, "127.0.0.1", p)).run(stopping))
+            for mat, p in rr_ports.items()
+        ]
+        print("mats: " + ", ".join(f"{m} {p}" for m, p in by_mat.items()), flush=True)
 
         web = uvicorn_server(create_app(race, redis_url), "127.0.0.1", port)
         web_task = asyncio.create_task(web.serve(), name="web")
@@ -82,7 +110,20 @@ async def run_demo(
         print(f"simulating {race.name}: {field} runners at {speed:g}x real time", flush=True)
         print(f"\n  dashboard: http://127.0.0.1:{port}/\n  API:       http://127.0.0.1:{port}/api/state\n", flush=True)
         sim_task = asyncio.create_task(
-            simulate(race, "127.0.0.1", ingest.port, clock=clock, first_gun=first_gun, seed=seed, runners=runners),
+            simulate(
+                race,
+                "127.0.0.1",
+                ingest.port,
+                clock=clock,
+                first_gun=first_gun,
+                seed=seed,
+                runners=runners,
+                protocols=by_mat,
+                mylaps_port=mylaps.port,
+                raceresult_ports=rr_ports,
+                web_url=f"ws://127.0.0.1:{port}",
+                reader_tokens=tokens,
+            ),
             name="simulator",
         )
         sim_task.add_done_callback(_report_simulation)
@@ -92,6 +133,8 @@ async def run_demo(
             await sim_task
         return 0
     finally:
+        stopping.set()
+        await asyncio.gather(*pulls, return_exceptions=True)
         for server in (ingest, mylaps):
             if server is not None:
                 await server.close()
