@@ -62,8 +62,43 @@ def cmd_serve(args: argparse.Namespace, ingest: bool = True, web: bool = True) -
     )  # fmt: skip
 
 
+def _simulate_results(args: argparse.Namespace) -> int:
+    """``simulate --results``: the file as a chase written as a race directory (``--race``, default
+    ``.pursuit/replay/<id>``), then one ChronoTrack decoder per split mat played to the ingestor."""
+    import math
+    import time
+
+    from live.results import ResultsError
+    from simulator.results import ReplayError, play_results, prepare_replay, race_id_for
+
+    if args.pursuer is None or args.delay is None:
+        print("pursuit simulate: --results needs --pursuer BIB and --delay S", file=sys.stderr)
+        return 2
+    speed = None if args.speed <= 0 or math.isinf(args.speed) else args.speed
+    directory = Path(args.race) if args.race else Path(".pursuit") / "replay" / race_id_for(args.results)
+    try:
+        replayed = prepare_replay(args.results, args.pursuer, args.delay, directory, speed=speed, now=time.time(),
+                                  runners=args.runners)  # fmt: skip
+    except (ResultsError, ReplayError, RaceError, OSError) as exc:
+        print(f"pursuit simulate: {exc}", file=sys.stderr)
+        return 2
+    port = args.ingest_port or replayed.race.readers.chronotrack
+    print(
+        f"race written to {directory}/ ({replayed.chase.runners:,} runners, {len(replayed.race.mats)} mats, "
+        f"{replayed.plan.reads:,} reads); the ingestor must run it: pursuit serve --race {directory}",
+        flush=True,
+    )
+    print(f"playing to {args.host}:{port} {'as fast as possible' if speed is None else f'at {speed:g}x'}", flush=True)
+    report = asyncio.run(play_results(replayed, host=args.host, port=port, speed=speed,
+                                      redis_url=os.environ.get("REDIS_URL")))  # fmt: skip
+    print(report, flush=True)
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Emulated readers, each in its protocol's role, against a running ingestor (and web app)."""
+    if args.results:
+        return _simulate_results(args)
     from pathlib import Path
 
     from ingest.json_server import reader_tokens
@@ -196,6 +231,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         result = bench.bench_tick()
     elif args.what == "ingest":
         result = bench.bench_ingest(args.reads)
+    elif args.what == "replay":
+        from pursuit.bench_replay import bench_replay
+
+        runners = args.runners[0] if len(args.runners) == 1 else None  # --runners N; browser's default: all
+        result = bench_replay(args.results, runners, reads_per_crossing=args.reads_per_crossing,
+                              ingestors=args.ingestors)  # fmt: skip
     elif args.what == "browser":
         from pursuit.bench_browser import bench_browser
 
@@ -266,7 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     rb.set_defaults(func=cmd_rebuild)
 
     b = sub.add_parser("bench", help="performance figures (SPEC §8) as JSON, each with a same-run baseline")
-    b.add_argument("what", choices=["tick", "ingest", "fanout", "browser"])
+    b.add_argument("what", choices=["tick", "ingest", "fanout", "browser", "replay"])
+    b.add_argument("--results", nargs="+", help="replay: results file(s) with 5 km splits (default: Berlin 2017)")
+    b.add_argument("--reads-per-crossing", type=int, default=3, help="replay: raw reads per mat crossing (1-4)")
+    b.add_argument("--ingestors", type=int, default=1, help="replay: ingest processes the mats are shared among")
     b.add_argument("--reads", type=int, default=100_000, help="ingest: raw reads to send")
     b.add_argument("--clients", type=int, nargs="+", default=[1_000, 5_000], help="fanout: client counts")
     b.add_argument("--client-processes", type=int, default=2, help="fanout: processes the clients are spread over")
@@ -313,6 +357,14 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--late", type=float, default=6.0, help="reports delivered up to this many seconds late")
     sim.add_argument("--miss-rate", type=float, default=0.0, help="chance a mat does not read a crossing at all")
     sim.add_argument("--record", metavar="DIR", help="write every reader's backup file here (for pursuit replay)")
+    sim.add_argument(
+        "--results",
+        nargs="+",
+        help="replay a real results file with 5 km splits as a chase instead: its race is written to --race DIR "
+        "(default .pursuit/replay/<id>) for `pursuit serve --race DIR`; --speed 0 plays as fast as possible",
+    )
+    sim.add_argument("--pursuer", help="with --results: bib of the runner who plays the pursuer")
+    sim.add_argument("--delay", type=float, help="with --results: seconds the pursuer starts after the field")
     sim.set_defaults(func=cmd_simulate)
     return parser
 

@@ -17,11 +17,14 @@ so no mat reads the runner there; a bib listed twice gets ``-2`` on its second r
 from __future__ import annotations
 
 import asyncio
+import bisect
 import csv
 import json
+import logging
 import math
 import re
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,6 +36,8 @@ from live.clock import RaceClock
 from live.race import Race, load_race
 from live.results import Results, load_results
 from simulator.chronotrack import EmulatedDecoder
+
+log = logging.getLogger(__name__)
 
 TIMEZONE = "Europe/Berlin"
 BERLIN_2017_GUN = datetime(2017, 9, 24, 9, 15, tzinfo=ZoneInfo(TIMEZONE))  # the race's first wave
@@ -276,22 +281,51 @@ def plan_reads(chase: ChaseField, first_gun: float, reads_per_crossing: int = 3)
     return ReplayPlan(first_gun=first_gun, guns=guns, mats=tuple(mats), crossings=crossings, reads=reads)
 
 
-def build_decoders(race: Race, plan: ReplayPlan, clock: RaceClock) -> list[EmulatedDecoder]:
-    """One ChronoTrack decoder per mat holding its reads (and, on the start mat, the guns)."""
+def build_decoders(race: Race, plan: ReplayPlan, clock: RaceClock, bulk: bool = True) -> list[EmulatedDecoder]:
+    """One ChronoTrack decoder per mat holding its reads (and, on the start mat, the guns).
+
+    ``bulk`` writes the decoder's lines in one go (see :func:`_add_reads`); ``False`` calls
+    ``add_read`` per read (a million reads: ~10 s instead of ~2 s; the lines are the same)."""
     decoders = []
     for m in plan.mats:
         d = EmulatedDecoder(location=m.mat, tz=race.timezone, clock=clock)
-        guns = sorted(m.guns)
-        g = 0
-        for t, chip in zip(m.times.tolist(), m.chips.tolist(), strict=True):
-            while g < len(guns) and guns[g] <= t:
-                d.add_gun(guns[g])
-                g += 1
-            d.add_read(t, chip)
-        for gun in guns[g:]:
+        times, chips = m.times.tolist(), m.chips.tolist()
+        at = 0
+        for gun in sorted(m.guns):
+            upto = bisect.bisect_left(times, gun)  # a gun goes before the reads at its own time
+            _add_reads(d, times[at:upto], chips[at:upto], bulk)
             d.add_gun(gun)
+            at = upto
+        _add_reads(d, times[at:], chips[at:], bulk)
         decoders.append(d)
     return decoders
+
+
+def _add_reads(d: EmulatedDecoder, times: list[float], chips: list[str], bulk: bool) -> None:
+    """``d.add_read(t, chip)`` for every read, in order: the same lines (a test holds them equal),
+    formatted in one pass when the time zone keeps one UTC offset over the reads."""
+    if not times:
+        return
+    first, last = (datetime.fromtimestamp(t, d.tz).utcoffset() for t in (times[0], times[-1]))
+    if not bulk or first != last or first is None:
+        for t, chip in zip(times, chips, strict=True):
+            d.add_read(t, chip)
+        return
+    if d.times and times[0] < d.times[-1]:
+        raise ValueError(f"mat {d.location}: reads must come after the lines already added")
+    centis = np.rint(np.asarray(times) * 100).astype(np.int64) + int(first.total_seconds()) * 100
+    of_day = centis % 8_640_000
+    h, m, sec, cs = of_day // 360_000, of_day // 6000 % 60, of_day // 100 % 60, of_day % 100
+    crc = {c: zlib.crc32(c.encode()) for c in set(chips)}
+    seq0 = len(d.lines) + 1
+    head, tail = "CT01_33~", f"~{d.location}~"
+    d.lines.extend(
+        f"{head}{seq}{tail}{chip}~{hh:02d}:{mm:02d}:{ss:02d}.{cc:02d}~0~{d.reader_id}~{(crc[chip] + seq) % 4 + 1}"
+        for seq, chip, hh, mm, ss, cc in zip(
+            range(seq0, seq0 + len(chips)), chips, h.tolist(), m.tolist(), sec.tolist(), cs.tolist(), strict=True
+        )
+    )
+    d.times.extend(times)
 
 
 def replay_clock(plan: ReplayPlan, speed: float | None, lead_in_wall_s: float = 1.0) -> RaceClock:
@@ -382,6 +416,36 @@ def prepare_replay(
     gun = first_gun if first_gun is not None else first_gun_for(chase, speed, now)
     race = write_race(chase, directory, gun, race_id_for(paths))
     return Replay(chase, race, plan_reads(chase, gun, reads_per_crossing))
+
+
+async def play_results(
+    replayed: Replay,
+    *,
+    host: str,
+    port: int,
+    speed: float | None,
+    redis_url: str | None = None,
+    stop: asyncio.Event | None = None,
+) -> ReplayReport:
+    """``pursuit simulate --results``: start the replay's clock (written to Redis when ``redis_url``
+    is given, so the ingestor and the engine follow it) and play every mat to the ingestor."""
+    decoders = build_decoders(replayed.race, replayed.plan, RaceClock.real_time())
+    clock = replay_clock(replayed.plan, speed)
+    for d in decoders:
+        d.clock = clock  # started only now: building a marathon's decoders takes a few seconds
+    if redis_url:
+        import redis.asyncio as aioredis
+
+        from live.store import Store
+
+        redis = aioredis.Redis.from_url(redis_url)
+        try:
+            await Store(redis, replayed.race).set_clock(clock)
+        finally:
+            await redis.aclose()
+    elif speed is not None and speed != 1.0:
+        log.warning("REDIS_URL is unset: the ingestor and the engine run on real time, not the replay's clock")
+    return await replay(decoders, host, port, replayed.plan, replayed.chase, stop)
 
 
 def race_id_for(paths: list[Path] | list[str]) -> str:

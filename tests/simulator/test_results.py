@@ -4,6 +4,8 @@ file's splits, and the live engine's winners are the truth computed from the fil
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +14,11 @@ import redis.asyncio as aioredis
 
 from ingest.chronotrack_server import ChronoTrackServer
 from live.engine import LiveEngine
+from live.race import load_race
 from live.results import Results, load_results
 from live.snapshot import WON
 from live.store import Store
+from pursuit.redis_server import RedisServer, free_port
 from simulator.results import (
     BERLIN_2017_GUN,
     READ_OFFSETS_S,
@@ -178,3 +182,46 @@ def test_the_written_race_has_a_mat_per_split_and_the_pursuer_after_his_delay(be
     assert race.pursuer.planned_start.timestamp() == BERLIN_2017_GUN.timestamp() + 5400.0
     assert [p.head_start_s for p in race.pens] == [5400.0]
     assert len(race.participants) == 11 and all(len(p.chips) == 1 for p in race.participants)
+
+
+def test_decoders_built_in_bulk_hold_the_lines_add_read_writes(berlin: Results, tmp_path: Path):
+    chase = chase_field(berlin, KIPCHOGE, TWO_HOURS, runners=60)
+    gun = BERLIN_2017_GUN.timestamp()
+    race = write_race(chase, tmp_path, gun, "berlin-2017")
+    plan = plan_reads(chase, gun, reads_per_crossing=4)
+    clock = replay_clock(plan, None)
+    bulk, one_by_one = build_decoders(race, plan, clock), build_decoders(race, plan, clock, bulk=False)
+    assert [d.lines for d in bulk] == [d.lines for d in one_by_one]
+    assert [d.times for d in bulk] == [d.times for d in one_by_one]
+    start = bulk[0].lines
+    assert "~guntime~09:15:00.00~" in start[0] and "~guntime~11:15:00.00~" in "".join(start)
+
+
+async def test_pursuit_simulate_results_writes_the_race_and_plays_it_to_the_ingestor(
+    redis: aioredis.Redis, redis_server: RedisServer, berlin: Results, tmp_path: Path
+):
+    race_dir, port = tmp_path / "race", free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pursuit.cli", "simulate", "--results", *map(str, BERLIN), "--pursuer", KIPCHOGE,
+        "--delay", "7200", "--runners", "50", "--speed", "0", "--race", str(race_dir), "--ingest-port", str(port),
+        cwd=ROOT, env={**os.environ, "REDIS_URL": redis_server.url}, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    assert process.stdout is not None
+    first = await asyncio.wait_for(process.stdout.readline(), 30)
+    assert first.startswith(f"race written to {race_dir}/ (50 runners, 11 mats".encode()), first
+    race = load_race(race_dir)  # what `pursuit serve --race DIR` loads
+    store = Store(redis, race)
+    await store.setup()
+    server = ChronoTrackServer(race, store, host="127.0.0.1", port=port)
+    await server.start()  # after the simulator: its decoders keep trying until the ingestor listens
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        await server.close()
+    assert process.returncode == 0
+    truth = chase_field(berlin, KIPCHOGE, TWO_HOURS, runners=50).true_winners()
+    assert f"true winners {len(truth)}" in out.decode()
+    snapshot = await LiveEngine(race, store).refresh()  # on the clock the simulator wrote to Redis
+    assert snapshot.pursuer.status == "finished"
+    assert {str(b) for b in snapshot.bibs[snapshot.status == WON]} == truth
