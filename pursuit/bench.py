@@ -216,6 +216,7 @@ class _Demo:
             cmd += ["--race", str(race_dir)]
         env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
         workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir = workdir
         self.process = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                         text=True)  # fmt: skip
         assert self.process.stdout is not None
@@ -225,16 +226,20 @@ class _Demo:
         else:
             raise RuntimeError(f"pursuit demo exited with {self.process.wait()} before serving")
         self.first_gun_wall = time.time() + LEAD_IN_WALL_S
-        drain = threading.Thread(target=lambda out=self.process.stdout: [None for _ in out], daemon=True)
-        drain.start()
+        self.drain = threading.Thread(target=lambda out=self.process.stdout: [None for _ in out], daemon=True)
+        self.drain.start()
 
     def close(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
+        self.drain.join(timeout=10)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
 
 
 def _run_clients(demo: _Demo, n: int, seconds: float, procs: int, snapshot_every_s: float | None = None
                  ) -> dict[str, Any]:  # fmt: skip
+    workdir = demo.workdir
     """N spectators in ``procs`` client processes, measured over the same window of ``seconds``."""
     import json
     import subprocess
@@ -244,7 +249,8 @@ def _run_clients(demo: _Demo, n: int, seconds: float, procs: int, snapshot_every
     shares = [n // procs + (i < n % procs) for i in range(procs)]
     clients = []
     for i, share in enumerate(shares):
-        cmd = [sys.executable, "-m", "pursuit.fanout_clients", demo.url, str(share), str(seconds)]
+        cmd = [sys.executable, "-m", "pursuit.fanout_clients", demo.url, str(share), str(seconds),
+               "--out", str(workdir / f"clients-{n}-{i}.json")]  # fmt: skip
         if snapshot_every_s and i == 0:
             cmd += ["--snapshot-every", str(snapshot_every_s)]
         clients.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
@@ -262,10 +268,11 @@ def _run_clients(demo: _Demo, n: int, seconds: float, procs: int, snapshot_every
     server_cpu, busy = _cpu_s(demo.process.pid) - server_cpu, _busy_s() - busy
     load_after = os.getloadavg()
     outs = []
-    for c in clients:
+    for i, c in enumerate(clients):
+        c.wait(timeout=seconds + 120)
         assert c.stdout is not None
-        outs.append(json.loads(c.stdout.read().strip().splitlines()[-1]))
-        c.wait(timeout=60)
+        c.stdout.close()
+        outs.append(json.loads((workdir / f"clients-{n}-{i}.json").read_bytes()))
 
     held = sum(o["held_to_the_end"] for o in outs)
     arrivals: dict[str, list[float]] = {}

@@ -1,6 +1,6 @@
 """Load generator for ``pursuit bench fanout``: N spectators on the live feed, in their own process.
 
-Usage: ``python -m pursuit.fanout_clients URL N SECONDS [--snapshot-every S]``. The process connects
+Usage: ``python -m pursuit.fanout_clients URL N SECONDS [--snapshot-every S] [--out FILE]``. The process connects
 its N spectators, prints ``{"ready": …}`` once every one is connected and has its snapshot, then
 waits for the start of the measured window (unix seconds) on a line of standard input, so that
 several such processes measure the same window. It then prints one JSON object: clients held, tick
@@ -118,6 +118,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("clients", type=int)
     parser.add_argument("seconds", type=float)
     parser.add_argument("--snapshot-every", type=float, help="one spectator asks for a snapshot this often (s)")
+    parser.add_argument("--out", help="write the result here instead of to standard output")
     return parser.parse_args(argv)
 
 
@@ -125,4 +126,5 @@ if __name__ == "__main__":
     args = parse_args(sys.argv[1:])
     # the load generator runs on uvloop (uvicorn[standard] brings it) so that it takes less of the CPU it shares
     result = uvloop.run(main(args.url, args.clients, args.seconds, args.snapshot_every))
-    print(orjson.dumps(result).decode(), flush=True)
+    with open(args.out, "wb") if args.out else sys.stdout.buffer as out:  # a pipe cut lines at 64 KB here
+        out.write(orjson.dumps(result) + b"\n")

@@ -1,0 +1,48 @@
+"""``pursuit bench fanout``'s plumbing: a real demo process, real client processes, one measured window.
+
+What is checked is that the figures are gathered and merged right, not how fast anything is.
+"""
+
+from __future__ import annotations
+
+import math
+
+import orjson
+import pytest
+
+from live.engine import LiveEngine
+from pursuit.bench import bench_fanout, race_traffic, race_with_runners
+
+
+def test_clients_in_two_processes_are_measured_over_one_window():
+    result = bench_fanout(clients=(6,), seconds=3.0, procs=2, traffic_runners=0)
+    baseline, (run,) = result["baseline_one_client"], result["results"]
+    assert baseline["clients"] == baseline["held_to_the_end"] == 1 and baseline["client_processes"] == 1
+    assert run["clients"] == run["connected"] == run["held_to_the_end"] == 6 and run["failed"] == 0
+    assert run["client_processes"] == 2
+    assert run["ticks_in_window"] >= 2, "ticks reached every client of both processes"
+    for delay in ("delay_from_first_arrival", "delay_from_server_send"):
+        assert 0 <= run[delay]["p50_ms"] <= run[delay]["p99_ms"] <= run[delay]["max_ms"]
+    assert run["frames_delivered_per_s"] > 0 and run["bytes_per_client_per_s"] > 0
+    assert set(run["cpu_s_per_s"]) == {"server", "clients", "whole_machine"}
+    assert len(run["loadavg_1m"]) == 2
+    assert baseline["snapshot"]["largest_gzip_bytes"] < baseline["snapshot"]["largest_bytes"], "one client probes it"
+    assert "traffic" not in result
+
+
+@pytest.fixture(scope="module")
+def small_race(tmp_path_factory):
+    return race_with_runners(300, tmp_path_factory.mktemp("race"))
+
+
+def test_real_time_traffic_counts_every_tick_of_the_race(small_race):
+    traffic = race_traffic(small_race, tick_s=30.0, after_pursuer_s=60.0)
+    engine = LiveEngine(small_race, store=None)  # type: ignore[arg-type]
+    assert traffic["ticks"] == math.ceil(traffic["race_seconds"] / 30.0)
+    assert traffic["race_seconds"] > small_race.pursuer.pace_s_per_km * small_race.distance_m / 1000
+    assert traffic["tick_bytes"]["p50"] <= traffic["tick_bytes"]["p99"] <= traffic["tick_bytes"]["max"]
+    assert traffic["bytes_per_client_per_s"] * traffic["race_seconds"] <= traffic["tick_bytes"]["max"] * traffic["ticks"]
+    assert traffic["final_snapshot_gzip_bytes"] < traffic["final_snapshot_bytes"]
+    # the last snapshot carries every runner: roughly a dozen bytes each at the least
+    assert traffic["final_snapshot_bytes"] > 12 * len(engine.bibs)
+    assert orjson.dumps(traffic)  # JSON as printed by the command
