@@ -37,6 +37,7 @@ from live.store import Store
 from pursuit.redis_server import RedisServer, free_port
 from simulator.results import (
     BERLIN_2017_GUN,
+    READS_PER_CROSSING,
     build_decoders,
     chase_field,
     plan_reads,
@@ -300,7 +301,7 @@ def bench_replay(
     runners: int | None = None,
     pursuer: str = PURSUER,
     delay_s: float = DELAY_S,
-    reads_per_crossing: int = 3,
+    reads_per_crossing: int = READS_PER_CROSSING,
     ingestors: int = 1,
 ) -> dict[str, Any]:
     """Replay a whole results file end to end as fast as possible; figures with same-run baselines."""

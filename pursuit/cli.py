@@ -309,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="performance figures (SPEC §8) as JSON, each with a same-run baseline")
     b.add_argument("what", choices=["tick", "ingest", "fanout", "browser", "replay"])
     b.add_argument("--results", nargs="+", help="replay: results file(s) with 5 km splits (default: Berlin 2017)")
-    b.add_argument("--reads-per-crossing", type=int, default=3, help="replay: raw reads per mat crossing (1-4)")
+    b.add_argument("--reads-per-crossing", type=int, default=2, help="replay: raw reads per mat crossing (1-4)")
     b.add_argument("--ingestors", type=int, default=1, help="replay: ingest processes the mats are shared among")
     b.add_argument("--reads", type=int, default=100_000, help="ingest: raw reads to send")
     b.add_argument("--clients", type=int, nargs="+", default=[1_000, 5_000], help="fanout: client counts")

@@ -7,7 +7,9 @@ that chase becomes a race directory the ingestor and the web app load like any o
 mat, one mat per split column, one pen, the pursuer, a chip per runner, and a synthetic course:
 the file has no geometry, so the course is a 42.195 km circle around Berlin's Tiergarten), and
 a ChronoTrack decoder per mat (``simulator.chronotrack.EmulatedDecoder``) that reads each runner
-a few times as he crosses, first at the exact split time. The truth follows from the file: a
+a few times as he crosses, first at the exact split time (by default twice: ChronoTrack controllers
+collapse raw reads themselves, and a real event's controller files hold 1.01–2.09 observations per
+tag per passage on average, median 1 — ``shared/research/ingest.md`` §3.1). The truth follows from the file: a
 runner wins iff his finish is strictly earlier than the pursuer's (SPEC §2).
 
 Data conventions of the scraped files: a split of ``NaN`` or ``0`` is a split the timing missed,
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 
 TIMEZONE = "Europe/Berlin"
 BERLIN_2017_GUN = datetime(2017, 9, 24, 9, 15, tzinfo=ZoneInfo(TIMEZONE))  # the race's first wave
+READS_PER_CROSSING = 2
 READ_OFFSETS_S = (0.0, 0.35, 0.8, 1.3)  # the raw reads of one crossing, after the first (exact) one
 COURSE_CENTRE = (52.5145, 13.3501)  # lat, lon: the Großer Stern in the Tiergarten
 COURSE_POINTS = 720
@@ -258,7 +261,7 @@ class ReplayPlan:
         return max(float(m.times[-1]) for m in self.mats if len(m.times))
 
 
-def plan_reads(chase: ChaseField, first_gun: float, reads_per_crossing: int = 3) -> ReplayPlan:
+def plan_reads(chase: ChaseField, first_gun: float, reads_per_crossing: int = READS_PER_CROSSING) -> ReplayPlan:
     """The reads every mat makes: ``reads_per_crossing`` per crossing, the first at the exact split
     (to the hundredth ChronoTrack carries), the others up to 1.3 s later; guns on the start mat."""
     if not 1 <= reads_per_crossing <= len(READ_OFFSETS_S):
@@ -408,7 +411,7 @@ def prepare_replay(
     speed: float | None,
     now: float,
     runners: int | None = None,
-    reads_per_crossing: int = 3,
+    reads_per_crossing: int = READS_PER_CROSSING,
     first_gun: float | None = None,
 ) -> Replay:
     """Read the results, build the chase, write its race directory and plan every read."""

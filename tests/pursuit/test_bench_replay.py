@@ -27,4 +27,4 @@ def test_a_slice_of_berlin_replays_end_to_end_with_baselines():
 def test_bench_replay_takes_one_runner_count_and_results_files():
     args = build_parser().parse_args(["bench", "replay", "--runners", "500", "--results", "a.csv", "b.csv"])
     assert args.what == "replay" and args.runners == [500] and args.results == ["a.csv", "b.csv"]
-    assert build_parser().parse_args(["bench", "replay"]).reads_per_crossing == 3
+    assert build_parser().parse_args(["bench", "replay"]).reads_per_crossing == 2
