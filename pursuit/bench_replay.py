@@ -38,6 +38,7 @@ from pursuit.redis_server import RedisServer, free_port
 from simulator.results import (
     BERLIN_2017_GUN,
     READS_PER_CROSSING,
+    ChaseField,
     build_decoders,
     chase_field,
     plan_reads,
@@ -199,6 +200,9 @@ async def _bench(
             while (n := await _applied_reads(store)) < plan.reads or len(await store.guns()) < 2:
                 if sender.done() and sender.exception() is not None:
                     raise sender.exception()  # type: ignore[misc]
+                if dead := [i for i, p in enumerate(processes) if p.poll() is not None]:
+                    log = (workdir / f"ingest-{ports[dead[0]]}.log").read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"an ingest process exited with {processes[dead[0]].returncode}:\n{log}")
                 progress.append((round(time.perf_counter() - t0, 2), n))
                 await asyncio.sleep(0.1)
             report = await sender
@@ -220,7 +224,7 @@ async def _bench(
         engine_winners = {str(b) for b in snapshot.bibs[snapshot.status == WON]}
         truth = chase.true_winners()
         flagged_rows = np.flatnonzero(engine.flagged.any(axis=1))
-        expected = _expected_passings(chase, plan.first_gun, race)
+        expected = _expected_passings(chase, plan.first_gun)
         passings_match = _passings_match(engine, expected)
 
         payloads = [b"".join(f"{line}\r\n".encode() for line in d.lines) for d in decoders]
@@ -271,7 +275,7 @@ async def _bench(
     }
 
 
-def _expected_passings(chase: Any, first_gun: float, race: Any) -> list[tuple[str, int, float]]:
+def _expected_passings(chase: ChaseField, first_gun: float) -> list[tuple[str, int, float]]:
     """Every (bib, timing point, time) the file implies, the start at the gun."""
     starts = first_gun + chase.start_offsets_s()
     columns = np.hstack([np.zeros((len(chase.bibs), 1)), chase.elapsed_s])
