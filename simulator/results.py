@@ -7,10 +7,11 @@ that chase becomes a race directory the ingestor and the web app load like any o
 mat, one mat per split column, one pen, the pursuer, a chip per runner, and a synthetic course:
 the file has no geometry, so the course is a 42.195 km circle around Berlin's Tiergarten), and
 a ChronoTrack decoder per mat (``simulator.chronotrack.EmulatedDecoder``) that reads each runner
-a few times as he crosses, first at the exact split time (by default twice: ChronoTrack controllers
-collapse raw reads themselves, and a real event's controller files hold 1.01–2.09 observations per
-tag per passage on average, median 1 — ``shared/research/ingest.md`` §3.1). The truth follows from the file: a
-runner wins iff his finish is strictly earlier than the pursuer's (SPEC §2).
+a few times as he crosses, first at the exact split time (by default twice: ChronoTrack
+controllers collapse raw reads themselves, and a real event's controller files hold 1.01–2.09
+observations per tag per passage on average, median 1 — ``shared/research/ingest.md`` §3.1).
+The truth follows from the file: a runner wins iff his finish is strictly earlier than the
+pursuer's (SPEC §2).
 
 Data conventions of the scraped files: a split of ``NaN`` or ``0`` is a split the timing missed,
 so no mat reads the runner there; a bib listed twice gets ``-2`` on its second row.
