@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from abc import ABC, abstractmethod
 
 from live.clock import RaceClock
 from live.race import Race
@@ -17,7 +18,7 @@ READ_CHUNK_BYTES = 65_536
 CLOCK_REFRESH_S = 1.0
 
 
-class ReaderServer:
+class ReaderServer(ABC):
     """Base of the protocol servers: subclasses implement :meth:`handle` for one connection."""
 
     protocol = "?"
@@ -72,8 +73,9 @@ class ReaderServer:
             self._handlers.discard(task)
             writer.close()
 
+    @abstractmethod
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> None:
-        raise NotImplementedError
+        """Serve one reader connection: framing, handshake, journal, apply, acks."""
 
     async def reject(self, who: str, mat: str | None, raw: bytes, reason: str) -> None:
         """Log and count a line or record that cannot be used; the connection carries on."""
