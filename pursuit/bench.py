@@ -16,12 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import redis.asyncio as aioredis
 
 from live.engine import LiveEngine
 from live.race import Race, load_race
-from live.store import Store
-from pursuit.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 PARIS = ROOT / "races" / "paris-j1000"
@@ -95,82 +92,6 @@ def bench_tick(sizes: tuple[int, ...] = (3_600, 40_000, 100_000), repeat: int = 
                 "snapshot_frame_gzip_bytes": len(gzip.compress(frame)), "frame_encode_ms": round(frame_ms, 2),
             })  # fmt: skip
     return {"bench": "tick", "machine": machine(), "target": "40,000 runners in <= 50 ms", "results": results}
-
-
-async def _bench_ingest(reads_n: int) -> dict[str, Any]:
-    from ingest.chronotrack_server import ChronoTrackServer
-
-    with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp) / "redis", appendonly=False) as server:
-        race = race_with_runners(40_000, Path(tmp) / "race")
-        redis = aioredis.Redis.from_url(server.url)
-        store = Store(redis, race)
-        await store.setup()
-        now = time.time()
-        chips = [p.chips[0] for p in race.participants[1:]]
-        rng = np.random.default_rng(3)
-        picks = rng.integers(0, len(chips), reads_n)
-        hms = time.strftime("%H:%M:%S", time.localtime(now))
-        lines = [f"CT01_33~{i + 1}~marbeuf~{chips[c]}~{hms}.{i % 100:02d}~0~BENCH1~1\r\n".encode()
-                 for i, c in enumerate(picks)]  # fmt: skip
-        payload = b"".join(lines)
-
-        # baseline 1: the same bytes drained by a bare asyncio socket reader
-        async def drain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            n = 0
-            while chunk := await reader.read(65536):
-                n += chunk.count(b"\n")
-            writer.close()
-            done.set_result(n)
-
-        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        bare = await asyncio.start_server(drain, "127.0.0.1", 0)
-        t = time.perf_counter()
-        _, w = await asyncio.open_connection("127.0.0.1", bare.sockets[0].getsockname()[1])
-        w.write(payload)
-        await w.drain()
-        w.close()
-        await done
-        socket_s = time.perf_counter() - t
-        bare.close()
-
-        # baseline 2: the same number of Redis writes issued by a bare pipeline (one XADD + one HSET per read)
-        t = time.perf_counter()
-        for start in range(0, reads_n, 5000):
-            async with redis.pipeline(transaction=False) as pipe:
-                for i in range(start, min(start + 5000, reads_n)):
-                    pipe.xadd("bench:journal", {"line": "x"})
-                    pipe.hset("bench:h", str(i % 40000), "1")
-                await pipe.execute()
-        pipeline_s = time.perf_counter() - t
-
-        # the real thing: ChronoTrack over TCP, journaled, applied by the Lua script
-        ingest = ChronoTrackServer(race, store, host="127.0.0.1", port=0)
-        await ingest.start()
-        t = time.perf_counter()
-        reader, writer = await asyncio.open_connection("127.0.0.1", ingest.port)
-        await reader.readline()
-        writer.write(b"BenchClient~1~0\r\n")
-        writer.write(payload)
-        await writer.drain()
-        while int((await store.mat_health())["marbeuf"].get("reads", 0)) < reads_n:  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
-        ingest_s = time.perf_counter() - t
-        writer.close()
-        await ingest.close()
-        journal = sum(int(f.get(b"n", 1)) for _, f in await redis.xrange(store.keys.journal))
-        await redis.aclose()
-    return {
-        "bench": "ingest", "machine": machine(), "reads": reads_n, "journaled": journal,
-        "reads_per_s": round(reads_n / ingest_s), "target_reads_per_s": 100_000,
-        "baseline_socket_lines_per_s": round(reads_n / socket_s),
-        "baseline_redis_pipeline_reads_per_s": round(reads_n / pipeline_s),
-        "ratio_to_redis_baseline": round(pipeline_s / ingest_s, 2),
-    }  # fmt: skip
-
-
-def bench_ingest(reads_n: int = 100_000) -> dict[str, Any]:
-    """Raw reads per second through a real ChronoTrack socket into Redis, against two baselines."""
-    return asyncio.run(_bench_ingest(reads_n))
 
 
 FANOUT_TARGET = "5,000 clients at 1 Hz with p99 delivery <= 500 ms; <= 5 KB/s per spectator; snapshot <= 200 KB gzipped"
@@ -313,7 +234,6 @@ def race_traffic(race: Race, tick_s: float = 1.0, after_pursuer_s: float = 600.0
     """Every tick the live feed would send during the simulated race (``simulator.trajectory``) at real
     time, computed in virtual time with no sockets: from the first gun to ``after_pursuer_s`` after the
     pursuer's finish, one tick every ``tick_s`` of race, the engine and the feed exactly as served."""
-    import asyncio
 
     from live.feed import LiveFeed
     from simulator.trajectory import plan_race
@@ -402,4 +322,4 @@ def bench_fanout(
     return out
 
 
-__all__ = ["bench_fanout", "bench_ingest", "bench_tick"]
+__all__ = ["bench_fanout", "bench_tick"]

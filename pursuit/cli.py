@@ -230,7 +230,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "tick":
         result = bench.bench_tick()
     elif args.what == "ingest":
-        result = bench.bench_ingest(args.reads)
+        from pursuit.bench_ingest import bench_ingest
+
+        result = bench_ingest(args.reads)
     elif args.what == "replay":
         from pursuit.bench_replay import bench_replay
 
