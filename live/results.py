@@ -2,6 +2,11 @@
 
 Pipe-separated, a header row, split columns of elapsed seconds from the runner's own start,
 ``NaN`` for a missing split. Loaded into arrays: one row per finisher, one column per split.
+
+The scraped files do not quote their free-text fields, so a ``|`` inside a place name (Chicago 2017
+women, line 8752: ``RIO|DE JANEIRO``) gives a row more fields than the header. Such a row is still
+read exactly: the columns left of the first free-text column (bib, gender) from the left, the
+columns after the last one (ranks, splits) from the right.
 """
 
 from __future__ import annotations
@@ -52,6 +57,22 @@ class Results:
         return int(rows[0])
 
 
+FREE_TEXT_COLUMNS = {"city", "state", "country", "name", "club", "team"}
+
+
+def _realign(row: list[str], header: list[str], text_cols: list[int], where: str) -> list[str]:
+    """A row with more fields than the header because a free-text field held the delimiter: keep the
+    fields before the first free-text column and after the last one, merge the rest back in."""
+    extra = len(row) - len(header)
+    if extra < 0 or not text_cols:
+        raise ResultsError(f"{where}: {len(row)} fields, header has {len(header)}")
+    first, last = text_cols[0], text_cols[-1]
+    middle = row[first : last + 1 + extra]
+    # which free-text field held the delimiter is unknown: put the surplus into the last one
+    merged = middle[: last - first] + ["|".join(middle[last - first :])]
+    return row[:first] + merged + row[last + 1 + extra :]
+
+
 def load_results(paths: list[Path] | list[str]) -> Results:
     """Read one or more results files (e.g. men's and women's) into one field of finishers."""
     bibs: list[str] = []
@@ -70,11 +91,12 @@ def load_results(paths: list[Path] | list[str]) -> Results:
                 raise ResultsError(f"{path}: line 1: split columns {these} differ from the first file's {names}")
             names = these
             bib_col, sex_col = header.index("bib"), header.index("gender") if "gender" in header else None
+            text_cols = [i for i, h in enumerate(header) if h in FREE_TEXT_COLUMNS]
             for row in reader:
                 if not row or all(not c.strip() for c in row):
                     continue
                 if len(row) != len(header):
-                    raise ResultsError(f"{path}: line {reader.line_num}: {len(row)} fields, header has {len(header)}")
+                    row = _realign(row, header, text_cols, f"{path}: line {reader.line_num}")
                 try:
                     values = [float(row[i]) for i in split_cols]
                 except ValueError as exc:

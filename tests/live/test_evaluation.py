@@ -93,3 +93,21 @@ def test_unknown_pursuer_and_bad_file_are_clear_errors(tmp_path):
     bad.write_text(HEADER + "\n 2017|1|x|M|F|1|1|a|b|c|d|e|f|g|h|i|j\n", encoding="utf-8")
     with pytest.raises(ResultsError, match=r"bad.csv: line 2: a split is not a number"):
         load_results([bad])
+
+
+def test_a_delimiter_inside_a_place_name_is_read_back_not_refused(tmp_path):
+    """Chicago 2017 women, line 8752, as published: the state field is ``RIO|DE JANEIRO``."""
+    header = "year|bib|age_group|gender|city|state|country|overall|rank_gender|rank_age_group|5k|finish"
+    chicago = tmp_path / "chicago.csv"
+    chicago.write_text(
+        header + "\n 2017|50414|50-54|W|Rio de Janeiro|RIO|DE JANEIRO|BRA|29909|12773|820|2066.0|18759.0\n"
+        " 2017|41595|20-24|W|Milo|IA|USA|29902|12771|902|1900.0|18758.0\n",
+        encoding="utf-8",
+    )
+    results = load_results([chicago])
+    assert list(results.bibs) == ["50414", "41595"] and list(results.sex) == ["W", "W"]
+    assert results.elapsed_s.tolist() == [[2066.0, 18759.0], [1900.0, 18758.0]]
+    short = tmp_path / "short.csv"
+    short.write_text(header + "\n 2017|1|x|M|Milo|IA|USA|1|1|1|1900.0\n", encoding="utf-8")
+    with pytest.raises(ResultsError, match=r"short.csv: line 2: 11 fields, header has 12"):
+        load_results([short])
