@@ -8,6 +8,7 @@ Every event carries a readable sentence and structured fields; ``level`` is ``st
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ WINNER_STEP = 100  # a milestone every 100 winners
 CLOSE_ESCAPE_S = 5.0
 FORECAST_SWING = 0.05  # announce the forecast when it moves by 5 % (at least 10 runners)
 MAT_SILENT_S = 120.0
+CLOCK_ALERT_S = 0.5  # a decoder clock this far off the race clock moves every margin it times
 HEALTH_EVERY_S = 10.0
 
 
@@ -304,10 +306,22 @@ class EventDetector:
         return out
 
     async def reader_alerts(self, snap: Snapshot) -> list[_Pending]:
-        """Silent mats and chips nobody wears."""
+        """Silent mats, decoder clocks off the race clock, and chips nobody wears."""
         out = []
         now_wall = time.time()
         for mat, h in (await self.store.mat_health()).items():
+            offset = float(h.get("clock_offset_s", 0) or 0)
+            if abs(offset) > CLOCK_ALERT_S:
+                out.append(
+                    _Pending(
+                        f"clock:{mat}:{math.floor(offset)}",  # again when it crosses a whole second
+                        "mat_clock",
+                        snap.now,
+                        f"ALERT: mat {mat}'s decoder clock is {offset:+.2f} s off the race clock; its times are "
+                        "taken as the decoder gives them: check its time sync (GPS) or correct the clock.",
+                        {"level": "alert", "mat": mat, "clock_offset_s": round(offset, 3)},
+                    )  # fmt: skip
+                )
             last = float(h.get("last_read_wall", 0) or 0)
             if int(h.get("connected", 0)) > 0 and last and now_wall - last > MAT_SILENT_S and snap.counts["started"]:
                 out.append(

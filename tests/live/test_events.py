@@ -84,6 +84,17 @@ async def test_runner_missing_a_mat_and_unknown_chip_are_alerts(race_day, paris)
     assert "worn by no participant" in alerts["unknown_chip"]["text"]
 
 
+async def test_a_decoder_clock_off_the_race_clock_is_an_alert_not_a_silent_correction(race_day, paris):
+    store, _, _ = race_day
+    await store.set_clock_offset("marbeuf", 0.3)  # within what a network round trip blurs
+    await store.set_clock_offset("finish", -2.25)
+    alerts = [e for e in await detect(store, paris) if e["kind"] == "mat_clock"]
+    assert [(a["mat"], a["clock_offset_s"]) for a in alerts] == [("finish", -2.25)]
+    assert "finish's decoder clock is -2.25 s off the race clock" in alerts[0]["text"]
+    await store.set_clock_offset("finish", -2.4)  # the same drift: no second alert
+    assert len([e for e in await detect(store, paris) if e["kind"] == "mat_clock"]) == 1
+
+
 async def test_a_runner_late_at_his_next_mat_is_overdue(race_day, paris):
     store, t0, now = race_day
     runner = paris.participants[9]
