@@ -150,23 +150,3 @@ def _report_simulation(task: asyncio.Task) -> None:
         log.error("simulation failed", exc_info=task.exception())
         return
     print(f"simulation finished: {task.result()}", flush=True)
-
-
-async def run_simulation(
-    race: Race, *, host: str, port: int | None, runners: int | None, speed: float, seed: int, redis_url: str | None
-) -> int:
-    """Emulated mats against a running ingestor; with REDIS_URL, the race clock follows the simulation."""
-    wall = time.time()
-    clock = RaceClock(origin_wall=wall, origin_race=wall, speed=speed)
-    if redis_url:
-        redis = aioredis.Redis.from_url(redis_url)
-        await Store(redis, race).set_clock(clock)
-        await redis.aclose()
-    elif speed != 1.0:
-        log.warning("REDIS_URL is unset: the live engine will not know the simulated clock runs at %gx", speed)
-    first_gun = clock.at_wall(time.time() + LEAD_IN_WALL_S)
-    report = await simulate(
-        race, host, port or race.readers.chronotrack, clock=clock, first_gun=first_gun, seed=seed, runners=runners
-    )
-    print(report, flush=True)
-    return 0
