@@ -4,7 +4,10 @@ Pure and deterministic for a seed. Every runner has a true time for the course d
 around his declared time for the race (``declared_s``, as ``live.plan`` reads it), runs his first km faster and fades
 the more the slower he is (``shared/research/course.md`` §4: 2–4 % over a 5 km, fast starts the
 norm), and crosses the start mat 0–40 s after his pen's gun depending on where he stands in the
-pen. The pursuer runs his planned pace (or his speed schedule) evenly from his own gun.
+pen. A few runners entered a slower pen than their level (they run faster than declared) and a few
+stop once for a while (a shoelace, a cramp, congestion); both are modelling choices, not measured
+figures (course.md §4.3). The pursuer runs his planned pace (or his speed schedule) evenly from his
+own gun.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ FADE_FAST, FADE_SLOW = 0.03, 0.09  # pace slope over the course (last vs first �
 FADE_NOISE = 0.02
 READS_PER_CROSSING = (1, 4)
 READ_SPREAD_S = (0.3, 1.5)  # the raw reads of one crossing fall within a window this wide
+UNDER_DECLARED_SHARE = 0.015  # entered a slower pen than their level…
+UNDER_DECLARED_FACTOR = (0.80, 0.92)  # …and run this fraction of their declared time
+STOP_SHARE = 0.01  # stop once, somewhere on the course…
+STOP_S = (15.0, 90.0)  # …for this long
 PURSUER_SPLIT_NOISE_S = 0.4
 PURSUER_START_S = (0.2, 0.5)  # he stands on the line: the start mat reads him just after his gun
 # RSSI of one crossing: rises to a peak as the chip passes over the antenna, then falls
@@ -166,8 +173,10 @@ def plan_race(
     pursuer = race.participant(race.pursuer.bib)
     if pursuer is None:
         raise ValueError(f"race {race.id!r}: the pursuer's bib {race.pursuer.bib!r} is not in participants.csv")
-    streams = np.random.SeedSequence(seed).spawn(6)  # the first five are as before misses existed
-    times_rng, profile_rng, start_rng, sample_rng, reads_rng, miss_rng = (np.random.default_rng(s) for s in streams)
+    streams = np.random.SeedSequence(seed).spawn(7)  # spawn keys are indices: earlier streams draw as before
+    times_rng, profile_rng, start_rng, sample_rng, reads_rng, miss_rng, quirk_rng = (
+        np.random.default_rng(s) for s in streams
+    )
     distance_m = race.distance_m
     at_m = np.array([tp.at_m for tp in race.timing_points])
     fraction = at_m / distance_m
@@ -178,6 +187,10 @@ def plan_race(
     n = len(field)
     declared_s = np.array([_declared_s(p, distance_m) for p in field])
     true_s = declared_s * np.exp(times_rng.normal(0.0, TIME_NOISE_SIGMA, n))
+    # one draw of each per runner whatever the shares, so that one quirk never reshuffles the other
+    quirks = quirk_rng.uniform(0.0, 1.0, size=(5, n))
+    under = quirks[0] < UNDER_DECLARED_SHARE
+    true_s[under] *= np.interp(quirks[1][under], (0.0, 1.0), UNDER_DECLARED_FACTOR)
     true_5k_s = true_s * (5000.0 / distance_m) ** RIEGEL_EXPONENT
     boost = profile_rng.uniform(*FIRST_KM_BOOST, n)
     fade = fade_for(true_5k_s) + profile_rng.normal(0.0, FADE_NOISE, n)
@@ -190,6 +203,10 @@ def plan_race(
     start = np.array([pen_gun[p] for p in pens.tolist()]) + delay_s
     first_km = min(1000.0 / distance_m, 1.0)
     crossings = start[:, None] + true_s[:, None] * pace_profile(fraction, boost, fade, first_km)
+    stops = np.flatnonzero(quirks[2] < STOP_SHARE)
+    stop_at = np.interp(quirks[3][stops], (0.0, 1.0), (0.05, 0.95))  # where, as a fraction of the course
+    stop_s = np.interp(quirks[4][stops], (0.0, 1.0), STOP_S)
+    crossings[stops] += np.where(fraction[None, :] > stop_at[:, None], stop_s[:, None], 0.0)
 
     keep = np.arange(n)
     if runners is not None and runners < n:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from live.race import Race
+from simulator import trajectory
 from simulator.trajectory import Crossing, RacePlan, plan_race, true_outcome
 
 FIRST_GUN = 1635670800.0  # 2021-10-31 10:00:00 Paris
@@ -134,3 +135,28 @@ def test_a_missed_crossing_has_no_reads_and_is_listed(paris: Race):
     assert not any((r.chip, r.mat) in missed for r in plan.reads)
     assert [r for r in clean.reads if (r.chip, r.mat) not in missed] == plan.reads
     assert true_outcome(plan) == true_outcome(clean), "the truth does not depend on what the mats saw"
+
+
+def test_a_few_runners_stop_once_and_a_few_run_faster_than_their_pen(paris: Race, plan: RacePlan, monkeypatch):
+    monkeypatch.setattr(trajectory, "STOP_SHARE", 0.0)
+    no_stops = plan_race(paris, FIRST_GUN)
+    monkeypatch.setattr(trajectory, "UNDER_DECLARED_SHARE", 0.0)
+    plain = plan_race(paris, FIRST_GUN)
+    n = len(plan.bibs) - 1
+    # stops: the same crossings up to one point, then every later one later by the stop
+    delta = plan.crossings[:n] - no_stops.crossings[:n]
+    stopped = np.flatnonzero(np.abs(delta).max(axis=1) > 0.02)
+    assert 0.005 * n < len(stopped) < 0.02 * n
+    for row in stopped:
+        changed = np.abs(delta[row]) > 0.02
+        first = int(np.argmax(changed))
+        assert changed[first:].all(), "nothing changes before the stop, everything after"
+        assert np.allclose(delta[row][first:], delta[row][-1], atol=0.02) and 15.0 <= delta[row][-1] <= 90.0
+    # under-declared: 8-20 % faster than the level their pen was chosen by, in the same pen
+    elapsed = no_stops.crossings[:n, -1] - no_stops.crossings[:n, 0]
+    plain_elapsed = plain.crossings[:n, -1] - plain.crossings[:n, 0]
+    faster = np.flatnonzero(np.abs(elapsed - plain_elapsed) > 0.05)
+    assert 0.007 * n < len(faster) < 0.03 * n
+    ratio = elapsed[faster] / plain_elapsed[faster]
+    assert ((ratio > 0.78) & (ratio < 0.93)).all(), ratio
+    np.testing.assert_array_equal(plan.pens[faster], plain.pens[faster])
