@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.protocols import chronotrack as ctp
+from ingest.protocols.chronotrack import EARLIEST_UNIX_S
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -141,3 +142,49 @@ def test_time_of_day_on_the_day_the_clocks_go_back():
         ctp.parse_time("10:00:00.00").resolve(PARIS, near)
         == datetime(2021, 10, 31, 9, 0, tzinfo=ZoneInfo("UTC")).timestamp()
     )
+
+
+ZONES = [
+    PARIS,
+    ZoneInfo("UTC"),
+    ZoneInfo("Asia/Tokyo"),  # no summer time
+    ZoneInfo("America/St_Johns"),  # half-hour offset, changed its clocks at 00:01 until 2011
+    ZoneInfo("Australia/Lord_Howe"),  # half-hour summer time
+    ZoneInfo("America/Santiago"),  # changes its clocks at midnight
+    ZoneInfo("Asia/Kathmandu"),  # +05:45
+    timezone(timedelta(hours=-3, minutes=-30)),
+]
+
+
+@given(
+    st.integers(min_value=0, max_value=86_400 * 1_000_000 - 1),
+    st.floats(min_value=EARLIEST_UNIX_S, max_value=2_600_000_000.0),
+    st.sampled_from(ZONES),
+)
+def test_cached_time_of_day_is_exactly_the_datetime_result(us_of_day, near, tz):
+    expected = ctp._resolve_by_datetimes(us_of_day / 1_000_000, tz, near)
+    assert ctp.resolve_time_of_day(us_of_day, tz, near) == expected
+
+
+@given(
+    st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2079, 12, 31)),
+    st.sampled_from(ZONES),
+)
+def test_cached_local_time_is_exactly_the_datetime_result(local, tz):
+    assert ctp.resolve_local(local, tz) == local.replace(tzinfo=tz).timestamp()
+
+
+@pytest.mark.parametrize("tz", [PARIS, ZoneInfo("Asia/Tokyo"), UTC])
+def test_time_of_day_across_midnight_with_the_day_start_cached(tz):
+    # the same near time twice (the second answer comes from the cache), then on the next day
+    late = datetime(2026, 6, 14, 23, 59, 50, tzinfo=tz).timestamp()
+    for near in (late, late, late + 20):
+        assert ctp.parse_time("00:00:05.25").resolve(tz, near) == late + 15.25
+        assert ctp.parse_time("23:59:58.5").resolve(tz, near) == late + 8.5
+
+
+def test_days_the_clocks_change_are_not_cached():
+    assert ctp._day_start_us(date(2021, 10, 31), PARIS) is None
+    assert ctp._day_start_us(date(2021, 3, 28), PARIS) is None
+    assert ctp._day_start_us(date(2021, 10, 30), PARIS) == datetime(2021, 10, 30, tzinfo=PARIS).timestamp() * 1e6
+    assert ctp._day_start_us(date(2021, 10, 31), ZoneInfo("Asia/Tokyo")) is not None
