@@ -195,6 +195,35 @@ class Wire:
         return self.transport.get_write_buffer_size()
 
 
+FANOUT_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+@dataclass
+class FanoutTimes:
+    """How long the ticks took the server, as Prometheus histograms keep it: per tick, the time to build
+    the tick's frame (what changed, JSON, WebSocket framing) and the time to write (or queue) it for
+    every client, counted by upper bound in ``FANOUT_BUCKETS_S`` and summed."""
+
+    ticks: int = 0
+    build_s: float = 0.0
+    write_s: float = 0.0
+    build_counts: list[int] = field(default_factory=lambda: [0] * len(FANOUT_BUCKETS_S))
+    write_counts: list[int] = field(default_factory=lambda: [0] * len(FANOUT_BUCKETS_S))
+    last_build_s: float = 0.0
+    last_write_s: float = 0.0
+
+    def add(self, build_s: float, write_s: float) -> None:
+        self.ticks += 1
+        self.build_s += build_s
+        self.write_s += write_s
+        self.last_build_s, self.last_write_s = build_s, write_s
+        for counts, value in ((self.build_counts, build_s), (self.write_counts, write_s)):
+            for i, bound in enumerate(FANOUT_BUCKETS_S):
+                if value <= bound:
+                    counts[i] += 1
+                    break
+
+
 @dataclass(eq=False)
 class FeedClient:
     """One connected spectator: his queue of frames, what he follows, how he is to be closed."""
@@ -256,7 +285,7 @@ class LiveFeed:
         self.clients: set[FeedClient] = set()
         self.dropped = 0  # clients disconnected for being too slow
         self.last_drop_reason = ""
-        self.fanout_ms = 0.0  # the last tick: build the frame and write or queue it for every client
+        self.times = FanoutTimes()  # per tick: build the frame, then write or queue it for every client
         self._times: np.ndarray | None = None
         self._status: np.ndarray | None = None
         self._class: np.ndarray | None = None
@@ -285,6 +314,8 @@ class LiveFeed:
         self._snapshot_frame = None
         self._details = {}
         self.tick_frame = tick = Outgoing(orjson.dumps(self._tick_message(snap, changed, time.time())))
+        tick.wire  # noqa: B018  # framed once, here, for every client
+        built = time.perf_counter()
         for client in list(self.clients):
             if client.wire is not None:
                 if not client.wire.open:
@@ -299,7 +330,7 @@ class LiveFeed:
                 self._offer(client, tick, *self._follow_frames(client))
             if client.wire is not None:
                 client.marks.append(client.wire.written)
-        self.fanout_ms = (time.perf_counter() - started) * 1000
+        self.times.add(built - started, time.perf_counter() - built)
 
     def _follow_frames(self, client: FeedClient) -> tuple[Outgoing, ...]:
         return (self.follow_frame(client.follow),) if client.follow else ()

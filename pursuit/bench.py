@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import math
 import os
 import platform
 import shutil
+import signal
 import statistics
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -123,7 +126,6 @@ class _Demo:
     """``pursuit demo`` in a process of its own (private Redis, ingestor, web, simulator) on a free port."""
 
     def __init__(self, workdir: Path, speed: float, race_dir: Path | None = None) -> None:
-        import subprocess
         import sys
         import threading
 
@@ -151,21 +153,72 @@ class _Demo:
         self.drain.start()
 
     def close(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
+        self.process.send_signal(signal.SIGINT)  # as Ctrl-C: the demo stops its private redis-server
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=30)
         self.drain.join(timeout=10)
         assert self.process.stdout is not None
         self.process.stdout.close()
 
 
+def _feed_times(port: int) -> dict[str, dict[str, Any]]:
+    """The web process's fan-out histograms from its ``/metrics``: per name, ``count``, ``sum`` and
+    cumulative ``buckets`` as ``(upper bound s, ticks)``."""
+    from urllib.request import urlopen
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
+        text = response.read().decode()
+    out: dict[str, dict[str, Any]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name not in ("pursuit_feed_build_seconds", "pursuit_feed_write_seconds"):
+            continue
+        h: dict[str, Any] = {"buckets": []}
+        for sample in family.samples:
+            if sample.name.endswith("_bucket"):
+                h["buckets"].append((float(sample.labels["le"]), sample.value))
+            elif sample.name.endswith("_count"):
+                h["count"] = sample.value
+            elif sample.name.endswith("_sum"):
+                h["sum"] = sample.value
+        out[family.name] = h
+    return out
+
+
+def _fanout_per_tick(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], clients: int
+                     ) -> dict[str, Any]:  # fmt: skip
+    """What the server's own ticks took between two scrapes: mean build and write time per tick, and the
+    histogram bucket bound under which 99 % of the writes fell."""
+
+    def delta(name: str) -> dict[str, Any]:
+        a, b = after[name], before[name]
+        buckets = [(le, n - m) for (le, n), (_, m) in zip(a["buckets"], b["buckets"], strict=True)]
+        return {"count": a["count"] - b["count"], "sum": a["sum"] - b["sum"], "buckets": buckets}
+
+    build, write = delta("pursuit_feed_build_seconds"), delta("pursuit_feed_write_seconds")
+    ticks = int(write["count"])
+    if not ticks:
+        return {"ticks": 0}
+    p99 = next(le for le, n in write["buckets"] if n >= 0.99 * ticks)
+    write_ms = write["sum"] / ticks * 1000
+    return {
+        "ticks": ticks, "build_mean_ms": round(build["sum"] / ticks * 1000, 2), "write_mean_ms": round(write_ms, 2),
+        "write_p99_ms_at_most": None if math.isinf(p99) else round(p99 * 1000, 1),
+        "write_per_client_us": round(write_ms * 1000 / max(clients, 1), 2),
+    }  # fmt: skip
+
+
 def _run_clients(demo: _Demo, n: int, seconds: float, procs: int, snapshot_every_s: float | None = None
                  ) -> dict[str, Any]:  # fmt: skip
-    workdir = demo.workdir
     """N spectators in ``procs`` client processes, measured over the same window of ``seconds``."""
     import json
-    import subprocess
     import sys
 
+    workdir = demo.workdir
     procs = max(1, min(procs, n))
     shares = [n // procs + (i < n % procs) for i in range(procs)]
     clients = []
@@ -185,9 +238,11 @@ def _run_clients(demo: _Demo, n: int, seconds: float, procs: int, snapshot_every
         c.stdin.close()
     time.sleep(max(0.0, start - time.time()))
     load_before, server_cpu, busy = os.getloadavg(), _cpu_s(demo.process.pid), _busy_s()
+    times_before = _feed_times(demo.port)
     time.sleep(max(0.0, start + seconds - time.time()))
     server_cpu, busy = _cpu_s(demo.process.pid) - server_cpu, _busy_s() - busy
     load_after = os.getloadavg()
+    times_after = _feed_times(demo.port)
     outs = []
     for i, c in enumerate(clients):
         c.wait(timeout=seconds + 120)
@@ -216,6 +271,7 @@ def _run_clients(demo: _Demo, n: int, seconds: float, procs: int, snapshot_every
                         "clients": round(sum(o["cpu_s"] for o in outs) / seconds, 2),
                         "whole_machine": round(busy / seconds, 2)},
         "loadavg_1m": [round(load_before[0], 2), round(load_after[0], 2)],
+        "server_fanout_per_tick": _fanout_per_tick(times_before, times_after, held),
     }  # fmt: skip
     probe = outs[0]
     if probe["probe_tick_bytes"] and snapshot_every_s:

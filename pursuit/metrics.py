@@ -1,15 +1,16 @@
-"""Prometheus metrics of a web process: reads, passings and errors per mat, feed clients, tick time."""
+"""Prometheus metrics of a web process: reads, passings and errors per mat, feed clients and fan-out
+time, tick time."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from live.engine import LiveEngine
-from live.feed import LiveFeed
+from live.feed import FANOUT_BUCKETS_S, LiveFeed
 
 __all__ = ["CONTENT_TYPE_LATEST", "render_metrics"]
 
@@ -37,6 +38,17 @@ class _Snapshot(Collector):
         yield connected
         yield GaugeMetricFamily("pursuit_feed_clients", "live-feed WebSocket clients", value=len(self.feed.clients))
         yield CounterMetricFamily("pursuit_feed_dropped", "slow live-feed clients dropped", value=self.feed.dropped)
+        times = self.feed.times
+        for name, counts, total, help_text in (
+            ("pursuit_feed_build_seconds", times.build_counts, times.build_s,
+             "per live tick: building its frame (changed rows, JSON, WebSocket framing), once for all clients"),
+            ("pursuit_feed_write_seconds", times.write_counts, times.write_s,
+             "per live tick: writing (or queueing) its frame to every live-feed client"),
+        ):  # fmt: skip
+            cumulative = [sum(counts[: i + 1]) for i in range(len(counts))]
+            buckets = [(f"{bound:g}", float(n)) for bound, n in zip(FANOUT_BUCKETS_S, cumulative, strict=True)]
+            yield HistogramMetricFamily(name, help_text, buckets=[*buckets, ("+Inf", float(times.ticks))],
+                                        sum_value=total)  # fmt: skip
         yield GaugeMetricFamily("pursuit_tick_seconds", "time of the last live tick", value=self.engine.tick_ms / 1000)
         counts = GaugeMetricFamily("pursuit_runners", "runners by status", labels=["status"])
         if self.engine.snapshot is not None:

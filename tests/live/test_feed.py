@@ -19,8 +19,10 @@ from live.chase import CLASSES
 from live.clock import RaceClock
 from live.engine import LiveEngine
 from live.feed import (
+    FANOUT_BUCKETS_S,
     MARGIN_RESEND_S,
     MAX_FOLLOW,
+    FanoutTimes,
     FollowRequest,
     LiveFeed,
     SnapshotRequest,
@@ -83,6 +85,16 @@ def test_client_messages_are_parsed_or_refused_with_a_reason():
     ]:
         with pytest.raises(ValueError, match=why):
             parse_client_message(bad)
+
+
+def test_fanout_times_are_counted_in_the_bucket_of_their_upper_bound():
+    times = FanoutTimes()
+    times.add(0.0007, 0.003)
+    times.add(9.0, 0.0005)  # past the last bound: counted only in the total, as Prometheus's +Inf
+    assert times.ticks == 2 and times.build_s == pytest.approx(9.0007) and times.write_s == pytest.approx(0.0035)
+    assert times.build_counts[FANOUT_BUCKETS_S.index(0.001)] == 1 and sum(times.build_counts) == 1
+    assert times.write_counts[FANOUT_BUCKETS_S.index(0.005)] == 1 and times.write_counts[0] == 1
+    assert (times.last_build_s, times.last_write_s) == (9.0, 0.0005)
 
 
 def test_rounded_arrays_are_compact_and_null_where_unknown():
@@ -260,6 +272,26 @@ async def test_a_client_that_falls_ticks_behind_is_dropped(live, direct):
 
 async def _value(value):
     return value
+
+
+async def test_each_ticks_build_and_write_time_is_in_the_metrics(live):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    http, url, _, feed, _ = live
+    async with websockets.connect(url) as ws:
+        await recv_until(ws, "tick")
+        await recv_until(ws, "tick")
+        text = (await http.get("/metrics")).text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    for name in ("pursuit_feed_build_seconds", "pursuit_feed_write_seconds"):
+        samples = families[name].samples
+        count = next(s.value for s in samples if s.name == f"{name}_count")
+        total = next(s.value for s in samples if s.name == f"{name}_sum")
+        buckets = [(s.labels["le"], s.value) for s in samples if s.name == f"{name}_bucket"]
+        assert count >= 2 and total > 0, name
+        assert [float(le) for le, _ in buckets] == [*FANOUT_BUCKETS_S, float("inf")]
+        assert [n for _, n in buckets] == sorted(n for _, n in buckets) and buckets[-1][1] == count
+    assert feed.times.ticks >= 2
 
 
 async def test_close_disconnects_every_client_as_going_away(live):

@@ -26,6 +26,10 @@ def test_clients_in_two_processes_are_measured_over_one_window():
     assert run["frames_delivered_per_s"] > 0 and run["bytes_per_client_per_s"] > 0
     assert set(run["cpu_s_per_s"]) == {"server", "clients", "whole_machine"}
     assert len(run["loadavg_1m"]) == 2
+    server = run["server_fanout_per_tick"]  # the web process's own time per tick, from its /metrics
+    assert server["ticks"] >= 2 and server["build_mean_ms"] > 0 and server["write_mean_ms"] > 0
+    assert server["write_mean_ms"] <= server["write_p99_ms_at_most"]
+    assert server["write_per_client_us"] * 6 / 1000 == pytest.approx(server["write_mean_ms"], abs=0.006)  # rounded
     assert baseline["snapshot"]["largest_gzip_bytes"] < baseline["snapshot"]["largest_bytes"], "one client probes it"
     assert "traffic" not in result
 
