@@ -77,6 +77,10 @@ def create_app(race: Race, redis_url: str, *, dashboard: bool = True) -> FastAPI
             newest = await redis.xrevrange(store.keys.journal, count=1)
         except Exception as exc:  # report, do not raise: this is the health check
             return JSONResponse({"ok": False, "redis": f"unreachable: {exc}"}, status_code=503)
+        try:  # race day wants the journal on disk (SPEC §9); a managed Redis may refuse CONFIG
+            aof: bool | None = (await redis.config_get("appendonly")).get("appendonly") == "yes"
+        except Exception:
+            aof = None
         now = time.time()
         last_read_age = now - int(newest[0][0].split(b"-")[0]) / 1000 if newest else None
         tick_age = now - engine.last_tick_wall if engine.last_tick_wall else None
@@ -88,6 +92,7 @@ def create_app(race: Race, redis_url: str, *, dashboard: bool = True) -> FastAPI
             "tick_age_s": round(tick_age, 2) if tick_age is not None else None,
             "last_read_age_s": round(last_read_age, 2) if last_read_age is not None else None,
             "feed_clients": len(feed.clients),
+            "redis_aof": aof,
         }
         return JSONResponse(body, status_code=200 if ok else 503)
 

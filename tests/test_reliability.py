@@ -92,6 +92,7 @@ def test_kill_9_of_ingestor_redis_and_web_mid_race_ends_in_the_true_results(proc
     procs.web()
     base = f"http://127.0.0.1:{procs.web_port}"
     wait_for(lambda: httpx.get(f"{base}/healthz", timeout=2).status_code == 200, 30, "the web process answers")
+    assert httpx.get(f"{base}/healthz", timeout=2).json()["redis_aof"] is True
     procs.start(
         "simulate", "simulate", "--ingest-port", str(procs.ingest_port), "--mylaps-port", str(procs.mylaps_port),
         "--runners", str(RUNNERS), "--speed", str(SPEED), "--seed", str(SEED),

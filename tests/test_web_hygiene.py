@@ -75,6 +75,7 @@ async def test_health_and_metrics(web):
     health = (await client.get("/healthz")).json()
     assert health["ok"] and health["redis"] == "ok" and health["tick_age_s"] < 5
     assert 0 <= health["last_read_age_s"] < 30
+    assert health["redis_aof"] is False, "the test Redis runs without AOF, and /healthz says so"
     metrics = (await client.get("/metrics")).text
     assert 'pursuit_reads_total{mat="start"} 1.0' in metrics
     assert "pursuit_feed_clients 0.0" in metrics and "pursuit_tick_seconds" in metrics
