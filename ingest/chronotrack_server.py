@@ -29,6 +29,7 @@ class _Connection:
     peer: str
     name: str = "?"
     mats: set[str] = field(default_factory=set)
+    mat_of: dict[str, str] = field(default_factory=dict)  # reader location → mat, once announced
     settings_left: int = 0
     asked_locations: bool = False
     started: bool = False
@@ -93,8 +94,18 @@ class ChronoTrackServer(ReaderServer):
             return []
         conn.lines += len(lines)
         wall = time.time()
-        await self.store.journal_lines("ctp01", conn.peer, wall, [ln.decode("latin-1") for ln in lines])
         now = await self.now()
+        tags = ctp.parse_tag_reads(lines, self.race.timezone, now)
+        reads = self._tag_reads(conn, tags)
+        if reads is not None:
+            # only tag reads at mats this connection has announced: journal, apply and record the
+            # sequence numbers in one round trip, the journal first
+            gaps = {self.race.mat_for_location(loc) or "": n for loc, n in reads[1].items()}
+            await self.store.journal_and_apply(
+                "ctp01", conn.peer, wall, [ln.decode("latin-1") for ln in lines], reads[0], conn.last_seq, gaps
+            )
+            return []
+        await self.store.journal_lines("ctp01", conn.peer, wall, [ln.decode("latin-1") for ln in lines])
         replies: list[str] = []
         reads: list[RawRead] = []
         gaps: dict[str, int] = {}
@@ -145,6 +156,31 @@ class ChronoTrackServer(ReaderServer):
             await self.store.record_sequences(conn.last_seq, mat_gaps)
         return replies
 
+    def _tag_reads(
+        self, conn: _Connection, tags: list[ctp.TimedRead | None]
+    ) -> tuple[list[RawRead], dict[str, int]] | None:
+        """The reads of a batch and the sequence numbers skipped per location, if every line is a tag
+        read at a location whose mat this connection has announced (else None: the line by line path)."""
+        reads: list[RawRead] = []
+        gaps: dict[str, int] = {}
+        last_seq = dict(conn.last_seq)  # kept only if the whole batch takes this path
+        mat_of = conn.mat_of
+        for tag in tags:
+            if tag is None:
+                return None
+            seq, location, chip, t = tag
+            mat = mat_of.get(location)
+            if mat is None:
+                return None
+            last = last_seq.get(location)
+            if last is None or seq > last:
+                if last is not None and seq > last + 1:
+                    gaps[location] = gaps.get(location, 0) + seq - last - 1
+                last_seq[location] = seq
+            reads.append(RawRead(mat, chip, t))
+        conn.last_seq = last_seq
+        return reads, gaps
+
     def _sequence(self, conn: _Connection, location: str, seq: int, gaps: dict[str, int]) -> bool:
         """Track the highest sequence number per location and count the numbers skipped."""
         last = conn.last_seq.get(location)
@@ -184,6 +220,7 @@ class ChronoTrackServer(ReaderServer):
         if mat not in conn.mats:
             conn.mats.add(mat)
             await self.store.set_connected(mat, +1)
+        conn.mat_of[location] = mat
         return mat
 
     async def _reject(self, conn: _Connection, mat: str | None, raw: bytes, reason: str) -> None:

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import orjson
 import redis.asyncio as aioredis
@@ -23,26 +24,53 @@ log = logging.getLogger(__name__)
 
 BURST_WINDOW_S = 30.0  # reads of one chip at one mat closer than this are one crossing
 
-# KEYS: chips, crossings, passings stream, unknown chips, mat health
-# ARGV: chip, mat, time, burst window, timing point indexes of the mat (comma list), wall time
+# KEYS: chips, crossings, passings stream, unknown chips, then the health hash of each mat read
+# ARGV: burst window, wall time, the mats as JSON [[main mat, timing point indexes (comma list),
+# backup mat?, peak-RSSI mat?], …] in KEYS order, the reads as one JSON array [mat number (1-based),
+# chip, time, rssi or null, mat number, chip, …].
+# One JSON argument instead of three per read: redis-py packed those one by one and that was most of
+# the Python time of a batch. Reads apply one after the other in the order given, exactly as if
+# each came in its own call; within the call a chip's bib and a crossing list are read from Redis
+# once and written back once at the end, so a burst of one chip's reads in a batch costs one HGET
+# and one HSET.
 _APPLY_READS = """
-local mat, window, wall = ARGV[1], tonumber(ARGV[2]), ARGV[4]
-local backup, peak = ARGV[5] == '1', ARGV[6] == '1'
-local tps = {}
-for v in string.gmatch(ARGV[3], '[^,]+') do table.insert(tps, v) end
-local emitted, reads, passings, unknown = 0, 0, 0, 0
-for a = 7, #ARGV, 3 do
-  local chip, t, rssi = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  reads = reads + 1
-  local bib = redis.call('HGET', KEYS[1], chip)
+local window, wall = tonumber(ARGV[1]), ARGV[2]
+local mats = cjson.decode(ARGV[3])
+for m, spec in ipairs(mats) do
+  local tps = {}
+  for v in string.gmatch(spec[2], '[^,]+') do table.insert(tps, v) end
+  mats[m] = {main = spec[1], tps = tps, backup = spec[3], peak = spec[4], reads = 0, passings = 0, unknown = 0}
+end
+local flat = cjson.decode(ARGV[4])
+local null = cjson.null
+local bibs, lists, dirty, dirty_fields, unknown_of, unknown_chips = {}, {}, {}, {}, {}, {}
+local emitted = 0
+for a = 1, #flat, 4 do
+  local m, chip, t, rssi = mats[flat[a]], flat[a + 1], flat[a + 2], flat[a + 3]
+  if rssi == null then rssi = nil end
+  local mat, tps, backup, peak = m.main, m.tps, m.backup, m.peak
+  m.reads = m.reads + 1
+  local bib = bibs[chip]
+  if bib == nil then
+    bib = redis.call('HGET', KEYS[1], chip)
+    bibs[chip] = bib
+  end
   local who = bib
   if not bib then
-    redis.call('HINCRBY', KEYS[4], chip, 1)
-    unknown = unknown + 1
+    if not unknown_of[chip] then
+      unknown_of[chip] = 0
+      table.insert(unknown_chips, chip)
+    end
+    unknown_of[chip] = unknown_of[chip] + 1
+    m.unknown = m.unknown + 1
     who = 'chip:' .. chip
   end
   local field = who .. '|' .. mat
-  local cur = redis.call('HGET', KEYS[2], field)
+  local cur = lists[field]
+  if cur == nil then
+    cur = redis.call('HGET', KEYS[2], field)
+    lists[field] = cur
+  end
   local times, strengths, fromb = {}, {}, {}
   if cur then
     for v in string.gmatch(cur, '[^,]+') do
@@ -87,9 +115,13 @@ for a = 7, #ARGV, 3 do
       parts[j] = nums[j] .. (strengths[i] and ('r' .. strengths[i]) or '') .. (fromb[i] and 'b' or '')
       if changed == nil and times[i] == t then changed = j end
     end
-    redis.call('HSET', KEYS[2], field, table.concat(parts, ','))
+    if not dirty[field] then
+      dirty[field] = true
+      table.insert(dirty_fields, field)
+    end
+    lists[field] = table.concat(parts, ',')
     if bib then
-      if inserted then passings = passings + 1 end
+      if inserted then m.passings = m.passings + 1 end
       for j = changed, math.min(#nums, #tps) do
         redis.call('XADD', KEYS[3], '*', 'bib', bib, 'tp', tps[j], 't', nums[j])
         emitted = emitted + 1
@@ -97,10 +129,15 @@ for a = 7, #ARGV, 3 do
     end
   end
 end
-redis.call('HINCRBY', KEYS[5], 'reads', reads)
-if passings > 0 then redis.call('HINCRBY', KEYS[5], 'passings', passings) end
-if unknown > 0 then redis.call('HINCRBY', KEYS[5], 'unknown_reads', unknown) end
-redis.call('HSET', KEYS[5], 'last_read_wall', wall)
+for _, field in ipairs(dirty_fields) do redis.call('HSET', KEYS[2], field, lists[field]) end
+for _, chip in ipairs(unknown_chips) do redis.call('HINCRBY', KEYS[4], chip, unknown_of[chip]) end
+for i, m in ipairs(mats) do
+  local health = KEYS[4 + i]
+  redis.call('HINCRBY', health, 'reads', m.reads)
+  if m.passings > 0 then redis.call('HINCRBY', health, 'passings', m.passings) end
+  if m.unknown > 0 then redis.call('HINCRBY', health, 'unknown_reads', m.unknown) end
+  redis.call('HSET', health, 'last_read_wall', wall)
+end
 return emitted
 """
 
@@ -224,9 +261,12 @@ return redis.call('XADD', KEYS[2], '*', 'kind', ARGV[2], 'time', ARGV[3], 'text'
 """
 
 
-@dataclass(frozen=True)
-class RawRead:
-    """One read of a chip at a mat, time already normalised to unix seconds."""
+class RawRead(NamedTuple):
+    """One read of a chip at a mat, time already normalised to unix seconds.
+
+    A named tuple rather than a frozen dataclass: ingest builds one per raw read, and a named tuple
+    is built in a third of the time.
+    """
 
     mat: str
     chip: str
@@ -251,9 +291,7 @@ class Store:
         self.redis = redis
         self.race = race
         self.keys = RaceKeys(race.id)
-        self._apply = redis.register_script(_APPLY_READS)
         self._gun = redis.register_script(_RECORD_GUN)
-        self._max_seq = redis.register_script(_MAX_SEQ)
         self._emit_once = redis.register_script(_EMIT_ONCE)
         self._void = redis.register_script(_VOID_CROSSING)
         self._assign = redis.register_script(_ASSIGN_CHIP)
@@ -261,6 +299,12 @@ class Store:
         self._tps_of_mat = {m.id: ",".join(str(tp.index) for tp in race.timing_points_of(m.id)) for m in race.mats}
         self._main_of = {m.id: race.main_mat(m.id) for m in race.mats}
         self._peak_mats = {m.id for m in race.mats if m.pick == "peak_rssi"}
+        # what _APPLY_READS needs of a mat: main mat, timing points, backup?, peak RSSI?
+        self._spec_of_mat = {
+            m.id: (self._main_of[m.id], self._tps_of_mat[m.id], self._main_of[m.id] != m.id,
+                   self._main_of[m.id] in self._peak_mats)
+            for m in race.mats
+        }  # fmt: skip
 
     async def setup(self) -> None:
         """Write the chip → bib map of the race (idempotent)."""
@@ -289,11 +333,7 @@ class Store:
 
     async def journal_lines(self, proto: str, reader: str, wall_s: float, lines: Sequence[str], mat: str = "") -> str:
         """Append a batch of raw lines from one reader as one journal entry (``lines``, newline-joined)."""
-        entry = {"proto": proto, "reader": reader, "wall": repr(float(wall_s)), "lines": "\n".join(lines),
-                 "n": str(len(lines))}  # fmt: skip
-        if mat:
-            entry["mat"] = mat
-        entry_id = await self.redis.xadd(self.keys.journal, entry)
+        entry_id = await self.redis.xadd(self.keys.journal, _journal_entry(proto, reader, wall_s, lines, mat))
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
     async def apply_reads(self, reads: Iterable[RawRead], wall_s: float) -> int:
@@ -301,23 +341,58 @@ class Store:
 
         Reads are applied in the order given within each mat; the result does not depend on it.
         """
-        by_mat: dict[str, list[RawRead]] = {}
-        for r in reads:
-            by_mat.setdefault(r.mat, []).append(r)
-        if not by_mat:
-            return 0
-        k = self.keys
         async with self.redis.pipeline(transaction=False) as pipe:
-            for mat, group in by_mat.items():
-                main = self._main_of[mat]
-                args: list[object] = [main, BURST_WINDOW_S, self._tps_of_mat[mat], repr(float(wall_s)),
-                                      "1" if main != mat else "0", "1" if main in self._peak_mats else "0"]  # fmt: skip
-                for r in group:
-                    args += [r.chip, repr(float(r.time)), "" if r.rssi is None else repr(float(r.rssi))]
-                await self._apply(keys=[k.chips, k.crossings, k.passings, k.unknown_chips, k.mat(mat)], args=args,
-                                  client=pipe)  # fmt: skip
+            if not self._queue_apply(pipe, reads, wall_s):
+                return 0
             results = await pipe.execute()
         return sum(int(x) for x in results)
+
+    async def journal_and_apply(
+        self,
+        proto: str,
+        reader: str,
+        wall_s: float,
+        lines: Sequence[str],
+        reads: Iterable[RawRead],
+        last_seq: dict[str, int] | None = None,
+        seq_gaps: dict[str, int] | None = None,
+    ) -> int:
+        """Journal a batch of raw lines, apply its reads and record the readers' sequence numbers, in one
+        round trip; returns passings set or re-timed.
+
+        The journal entry is the first command of the pipeline, so Redis holds every line before any
+        read of it counts (as :meth:`journal_lines` then :meth:`apply_reads` then
+        :meth:`record_sequences`, without waiting on each).
+        """
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(self.keys.journal, _journal_entry(proto, reader, wall_s, lines))  # type: ignore[arg-type]
+            applied = self._queue_apply(pipe, reads, wall_s)
+            if last_seq:
+                self._queue_sequences(pipe, last_seq, seq_gaps or {})
+            results = await pipe.execute()
+        return sum(int(x) for x in results[1 : 1 + applied])
+
+    def _queue_apply(self, pipe: Any, reads: Iterable[RawRead], wall_s: float) -> int:
+        """Queue one ``_APPLY_READS`` call for ``reads`` on ``pipe``; returns 1, or 0 if there are none.
+
+        ``EVAL`` with the script's text rather than ``EVALSHA``: redis-py checks a pipeline's registered
+        scripts with an extra ``SCRIPT EXISTS`` round trip, and Redis caches the script by its hash anyway.
+        """
+        number: dict[str, int] = {}
+        flat: list[object] = []
+        for r in reads:
+            m = number.get(r.mat)
+            if m is None:
+                m = number[r.mat] = len(number) + 1
+            flat += (m, r.chip, float(r.time), None if r.rssi is None else float(r.rssi))
+        if not flat:
+            return 0
+        k = self.keys
+        mats = [self._spec_of_mat[mat] for mat in number]
+        pipe.eval(_APPLY_READS, 4 + len(number), k.chips, k.crossings, k.passings, k.unknown_chips,
+                  *[k.mat(mat) for mat in number], BURST_WINDOW_S, repr(float(wall_s)), orjson.dumps(mats),
+                  orjson.dumps(flat))  # fmt: skip
+        return 1
 
     async def record_gun(self, time_s: float) -> str | None:
         """A gun marker from the wire: start the next pen without a gun, then the pursuer."""
@@ -413,10 +488,16 @@ class Store:
         """Raise the stored highest sequence per location; count skipped numbers on their mats."""
         if not last and not gaps:
             return
-        await self._max_seq(keys=[self.keys.reader_seq], args=[x for kv in last.items() for x in kv])
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self._queue_sequences(pipe, last, gaps)
+            await pipe.execute()
+
+    def _queue_sequences(self, pipe: Any, last: dict[str, int], gaps: dict[str, int]) -> None:
+        if last:
+            pipe.eval(_MAX_SEQ, 1, self.keys.reader_seq, *[x for kv in last.items() for x in kv])
         for mat, n in gaps.items():
             if mat and n:
-                await self.redis.hincrby(self.keys.mat(mat), "seq_gaps", n)
+                pipe.hincrby(self.keys.mat(mat), "seq_gaps", n)
 
     async def append_event(self, kind: str, time_s: float, text: str, data: dict[str, object]) -> str:
         """Append a commentary/alert event to the durable events stream; returns its id."""
@@ -487,3 +568,12 @@ class Store:
     async def unknown_chips(self) -> dict[str, int]:
         raw = await self.redis.hgetall(self.keys.unknown_chips)
         return {k.decode(): int(v) for k, v in raw.items()}
+
+
+def _journal_entry(proto: str, reader: str, wall_s: float, lines: Sequence[str], mat: str = "") -> dict[str, str]:
+    """A journal stream entry: a batch of raw lines from one reader, newline-joined."""
+    entry = {"proto": proto, "reader": reader, "wall": repr(float(wall_s)), "lines": "\n".join(lines),
+             "n": str(len(lines))}  # fmt: skip
+    if mat:
+        entry["mat"] = mat
+    return entry

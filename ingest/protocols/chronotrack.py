@@ -9,15 +9,19 @@ differently by different sources, so they are kept as opaque metadata.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
+from typing import NamedTuple
 
 MAX_LINE_BYTES = 1024
 MAX_FIELD_CHARS = 64
 
 _CHIP_RE = re.compile(r"^[0-9A-Za-z_\-]{1,64}$")
 _TIME_OF_DAY_RE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$")
+_CHIP_BYTES_RE = re.compile(rb"[0-9A-Za-z_\-]{1,64}")
+_TIME_OF_DAY_BYTES_RE = re.compile(rb"(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?")
 _ISO_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$")
 MS_PER_DAY = 86_400_000
 # Unset reader clocks say 2000 or 2080 (a ChronoTrack .MRK shows a jump from 2080-01-01).
@@ -290,3 +294,63 @@ def _parse_tag(fields: list[str], raw: bytes) -> Message | ParseError:
     if not _CHIP_RE.match(tag):
         return ParseError(f"chip {tag[:20]!r} has characters other than letters, digits, '-' or '_'", raw)
     return TagRead(seq, location, tag, t, tuple(meta))
+
+
+class TimedRead(NamedTuple):
+    """A ``CT01_33`` tag read with its time resolved to unix seconds (see :func:`parse_tag_reads`)."""
+
+    seq: int
+    location: str
+    chip: str
+    time_s: float
+
+
+def parse_tag_reads(lines: Sequence[bytes], tz: tzinfo, near_unix_s: float) -> list[TimedRead | None]:
+    """The ``CT01_33`` tag reads among ``lines``, times resolved as :meth:`ChipTime.resolve` does; None
+    for every other line (handshake, command, marker, ``CT01_13``, malformed: :func:`parse_line` says).
+
+    The bulk path of ingest, for the many tag lines of a batch: the same reads :func:`parse_line` gives,
+    without building a message and a ``ChipTime`` per line. Lines without CRLF.
+    """
+    starts = _near_day_starts_us(near_unix_s, tz)
+    out: list[TimedRead | None] = []
+    append = out.append
+    for raw in lines:
+        fields = raw.split(b"~")
+        if len(fields) != 8 or fields[0] != b"CT01_33" or len(raw) > MAX_LINE_BYTES or not raw.isascii():
+            append(None)
+            continue
+        seq, location, tag, text = fields[1], fields[2], fields[3], fields[4]
+        if (
+            not seq.isdigit()
+            or not 0 < len(location) <= MAX_FIELD_CHARS
+            or _CHIP_BYTES_RE.fullmatch(tag) is None
+            or tag == b"guntime"
+            or tag == b"newlocation"
+        ):
+            append(None)
+            continue
+        m = _TIME_OF_DAY_BYTES_RE.fullmatch(text)
+        if m is None:  # another time format: the general parser
+            try:
+                t = parse_time(text.decode()).resolve(tz, near_unix_s)
+            except ValueError:
+                append(None)
+                continue
+        else:
+            h, mi, sec, frac = m.groups()
+            of_day_s = int(h) * 3600 + int(mi) * 60 + int(sec)
+            if of_day_s >= 86_400 or int(mi) > 59 or int(sec) > 59:
+                append(None)
+                continue
+            us = of_day_s * 1_000_000 + (int(frac.ljust(6, b"0")) if frac else 0)
+            if starts is None:
+                t = resolve_time_of_day(us, tz, near_unix_s)
+            else:  # resolve_time_of_day, inline
+                t = (starts[0] + us) / 1_000_000
+                for start_us in starts[1:]:
+                    c = (start_us + us) / 1_000_000
+                    if abs(c - near_unix_s) < abs(t - near_unix_s):
+                        t = c
+        append(TimedRead(int(seq), location.decode(), tag.decode(), t))
+    return out

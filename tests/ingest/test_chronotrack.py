@@ -188,3 +188,63 @@ def test_days_the_clocks_change_are_not_cached():
     assert ctp._day_start_us(date(2021, 3, 28), PARIS) is None
     assert ctp._day_start_us(date(2021, 10, 30), PARIS) == datetime(2021, 10, 30, tzinfo=PARIS).timestamp() * 1e6
     assert ctp._day_start_us(date(2021, 10, 31), ZoneInfo("Asia/Tokyo")) is not None
+
+
+def _field(alphabet: str, max_size: int = 12) -> st.SearchStrategy[str]:
+    return st.text(alphabet=alphabet, min_size=0, max_size=max_size)
+
+
+_TIMES = st.one_of(
+    st.builds(
+        lambda h, m, s, frac: f"{h}:{m:02d}:{s:02d}{frac}",
+        st.integers(0, 30),
+        st.integers(0, 70),
+        st.integers(0, 70),
+        st.sampled_from(["", ".", ".5", ".31", ".123456", ".1234567"]),
+    ),
+    st.integers(0, 99_999_999).map(str),  # ms since midnight
+    st.floats(9e8, 3.6e9).map(lambda x: f"{x:.2f}"),  # unix
+    st.just("2026-02-01T14:02:15.31"),
+    st.just(" 14:02:15.31 "),
+    _field("0123456789:.- T", 14),
+)
+_TAG_LINES = st.builds(
+    lambda head, seq, loc, chip, t, tail: f"{head}~{seq}~{loc}~{chip}~{t}~{tail}".encode(),
+    st.sampled_from(["CT01_33", "CT01_33", "CT01_13", " CT01_33", "ct01_33"]),
+    st.one_of(st.integers(0, 10**9).map(str), _field("0123456789a -", 5)),
+    st.one_of(st.sampled_from(["finish", "marbeuf", "x" * 64, "x" * 65]), _field("abcZ09-_ ~é", 8)),
+    st.one_of(
+        st.sampled_from(["1234", "guntime", "newlocation", "C0012345", "A" * 64, "A" * 65]), _field("AZ09_-.é ~")
+    ),
+    _TIMES,
+    st.sampled_from(["0~POINTCAM~0", "0~POINTCAM~0 ", "0~X", "0~A~B~C", "~~"]),
+)
+
+
+@given(st.lists(_TAG_LINES, min_size=1, max_size=8), st.floats(1e9, 3e9), st.sampled_from(ZONES))
+def test_bulk_tag_reads_are_exactly_the_line_by_line_reads(lines, near, tz):
+    bulk = ctp.parse_tag_reads(lines, tz, near)
+    assert len(bulk) == len(lines)
+    for raw, read in zip(lines, bulk, strict=True):
+        msg = ctp.parse_line(raw)
+        if read is not None:
+            assert isinstance(msg, ctp.TagRead) and raw.startswith(b"CT01_33~")
+            assert (read.seq, read.location, read.chip) == (msg.seq, msg.location, msg.chip)
+            assert read.time_s == msg.time.resolve(tz, near)
+
+
+def test_bulk_tag_reads_take_the_common_lines_and_leave_the_rest():
+    lines = [
+        b"CT01_33~1~finish~1234~14:02:15.31~0~POINTCAM~0",
+        b"CT01_33~2~finish~1234~2026-02-01T14:02:15.31~0~POINTCAM~0",
+        b"CT01_33~3~finish~1234~50535310~0~POINTCAM~0",
+        b"CT01_33~4~finish~guntime~14:00:00.00~0~POINTCAM~0",
+        b"CT01_33~5~finish~1234~24:00:00.00~0~POINTCAM~0",
+        b"CT01_13,6,finish,1234,14:02:15.31,0,POINTCAM,0",
+        b"ping",
+    ]
+    near = datetime(2026, 2, 1, 12, 0, tzinfo=PARIS).timestamp()
+    expected = datetime(2026, 2, 1, 14, 2, 15, 310000, tzinfo=PARIS).timestamp()
+    reads = ctp.parse_tag_reads(lines, PARIS, near)
+    assert reads[:3] == [ctp.TimedRead(n, "finish", "1234", expected) for n in (1, 2, 3)]
+    assert reads[3:] == [None] * 4

@@ -152,3 +152,68 @@ async def test_a_reconnecting_reader_is_asked_to_resume_after_its_last_line(inge
     assert health["seq_gaps"] == "2"
     reader, writer = await connect_as_pointcam(server.port, expect_start="start~marbeuf~7")
     writer.close()
+
+
+class CountingStore(Store):
+    """The real store, counting the batches that took the one-round-trip path."""
+
+    bulk_batches = 0
+
+    async def journal_and_apply(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.bulk_batches += 1
+        return await super().journal_and_apply(*args, **kwargs)
+
+
+async def test_batches_of_tag_reads_end_as_line_by_line_batches_do(redis, paris):
+    """Batches of nothing but tag reads go journal + apply + sequences in one round trip; the same
+    lines with a ``ping`` in every batch go line by line. Both end in the same state."""
+    chips = [p.chips[0] for p in paris.participants[40:60]]
+    batches = [
+        [f"CT01_33~{3 * b + i + (5 if b >= 2 else 0)}~marbeuf~{chips[(7 * b + i) % 20]}~10:07:{b:02d}.{i}0~0~A~1"
+         for i in range(3)]
+        for b in range(6)
+    ]  # fmt: skip
+    batches[3] += [batches[1][0], batches[2][2]]  # resends
+    batches[4] += ["CT01_33~99~finish~" + chips[3] + "~10:30:00.00~0~A~1"]  # a second location of the reader
+
+    async def run(ping: bool) -> tuple[object, ...]:
+        store = CountingStore(redis, paris)
+        await store.reset()
+        await store.setup()
+        now = RACE_DAY.replace(tzinfo=paris.timezone).timestamp()
+        await store.set_clock(RaceClock(origin_wall=time.time(), origin_race=now, speed=1.0))
+        server = ChronoTrackServer(paris, store, host="127.0.0.1", port=0)
+        await server.start()
+        reader, writer = await connect_as_pointcam(server.port)
+        sent = 0
+        for batch in batches:
+            writer.write("".join(f"{line}\r\n" for line in batch + (["ping"] if ping else [])).encode())
+            await writer.drain()
+            sent += len(batch)
+            if ping:
+                assert await read_line(reader) == "ack~ping"
+            await wait_for(lambda n=sent: _reads(store, n))
+        writer.close()
+        await server.close()
+        passings = [(x.bib, x.tp, x.time) for x in await store.passings_after()]
+        health = {
+            m: {k: v for k, v in h.items() if k != "last_read_wall"} for m, h in (await store.mat_health()).items()
+        }
+        journaled = [f[b"lines"] for _, f in await redis.xrange(store.keys.journal)]
+        lines = b"\n".join(journaled).decode().split("\n")
+        seqs = await store.last_sequences(["marbeuf", "finish"])
+        return passings, health, [ln for ln in lines if ln.startswith("CT01_33")], seqs, store.bulk_batches
+
+    *line_by_line, none = await run(ping=True)
+    *bulk, used = await run(ping=False)
+    assert none == 0 and used >= 3
+    assert bulk == line_by_line
+    passings, health, journaled, seqs = bulk
+    assert journaled == [line for batch in batches for line in batch]
+    assert seqs == {"marbeuf": 17 + 5, "finish": 99} and health["marbeuf"]["seq_gaps"] == "5"
+    marbeuf_chips = {chips[(7 * b + i) % 20] for b in range(6) for i in range(3)}
+    assert len({(bib, tp) for bib, tp, _ in passings}) == len(marbeuf_chips) + 1
+
+
+async def _reads(store, n):
+    return sum(int(h.get("reads", 0)) for h in (await store.mat_health()).values()) >= n
