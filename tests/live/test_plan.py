@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from live.plan import expected_winners, head_start_for, plan_race
+from live.plan import expected_winners, field_times, head_start_for, plan_race, times_by_pen
+from live.results import load_results
 from simulator.trajectory import plan_race as simulate_plan
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_expected_winners_of_one_runner_is_his_win_probability():
@@ -43,3 +47,35 @@ def test_cli_prints_the_table():
     result = subprocess.run([sys.executable, "-m", "pursuit.cli", "plan"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "fair share" in result.stdout and "pen(s) 4, 5 can hardly win" in result.stdout
+
+
+BERLIN = [ROOT / "data" / "results" / f"berlin_marathon_2017_{s}.csv" for s in ("M", "W")]
+
+
+def test_last_years_times_are_dealt_to_the_pens_slowest_first(paris):
+    times = np.arange(1000.0, 2000.0)  # last year: 1,000 runners, 1,000 s to 1,999 s
+    by_pen = times_by_pen(paris, times)
+    sizes = {pen.id: sum(1 for p in paris.participants if p.pen == pen.id) for pen in paris.pens}
+    assert {pen: len(t) for pen, t in by_pen.items()} == sizes
+    order = [pen.id for pen in sorted(paris.pens, key=lambda q: -q.head_start_s)]  # released first
+    assert by_pen[order[0]].max() == pytest.approx(1999.0, abs=1) and by_pen[order[-1]].min() == pytest.approx(
+        1000, abs=1
+    )
+    for slower, faster in zip(order, order[1:], strict=False):
+        assert by_pen[slower].min() >= by_pen[faster].max()
+
+
+def test_plan_from_last_years_results(paris):
+    """Berlin 2017's 5 km splits stand in for last year's field (run at marathon pace, so slower than
+    the J-1000's declared 5 km times): the same pens and sizes, fewer winners, a faster field more,
+    and head starts proposed that meet the quota anyway."""
+    times, column = field_times(load_results(BERLIN), paris.distance_m)
+    assert column == "5k" and len(times) == 39_225
+    from_results = plan_race(paris, field_times_s=times)
+    declared = plan_race(paris)
+    assert [p.runners for p in from_results] == [p.runners for p in declared]
+    expected = sum(p.expected for p in from_results)
+    assert expected < sum(p.expected for p in declared)
+    assert sum(p.proposed_expected for p in from_results) == pytest.approx(paris.quota, abs=5)
+    assert sum(p.expected for p in plan_race(paris, field_times_s=times * 0.8)) > expected
+    assert sum(p.expected for p in plan_race(paris, field_times_s=times * 1.2)) < expected
