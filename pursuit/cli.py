@@ -158,14 +158,22 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from live.plan import plan_race
 
     race = _race(args.race)
+    source = "declared times"
     try:
-        plans = plan_race(race, quota=args.quota, sigma=args.sigma)
-    except ValueError as exc:
+        times = None
+        if args.results:
+            from live.plan import field_times
+            from live.results import load_results
+
+            times, column = field_times(load_results(args.results), race.distance_m)
+            source = f"last year's results ({len(times):,} times, column {column!r}), dealt to the pens slowest first"
+        plans = plan_race(race, quota=args.quota, sigma=args.sigma, field_times_s=times)
+    except (ValueError, OSError) as exc:  # ResultsError is a ValueError
         print(f"pursuit plan: {exc}", file=sys.stderr)
         return 2
     quota = args.quota if args.quota is not None else race.quota
     total = sum(p.expected for p in plans)
-    print(f"{race.name}: quota {quota:,}, pursuer {race.pursuer.pace_s_per_km:.0f} s/km")
+    print(f"{race.name}: quota {quota:,}, pursuer {race.pursuer.pace_s_per_km:.0f} s/km, from {source}")
     header = ("pen", "runners", "head start", "expected", "band", "fair share", "proposed", "then")
     widths = (-6, 8, 12, 10, 13, 12, 10, 8)
     print("".join(f"{h:<{-w}}" if w < 0 else f"{h:>{w}}" for h, w in zip(header, widths, strict=True)))
@@ -288,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--race", help="race directory (default: the Paris J-1000)")
     plan.add_argument("--quota", type=int, help="winners wanted (default: the race's quota)")
     plan.add_argument("--sigma", type=float, default=0.06, help="spread of actual vs declared times (log scale)")
+    plan.add_argument("--results", nargs="+", help="last year's results (pipe-separated) instead of declared times")
     plan.set_defaults(func=cmd_plan)
 
     ev = sub.add_parser("evaluate", help="replay a results file with splits as a chase; report prediction accuracy")

@@ -79,3 +79,12 @@ def test_plan_from_last_years_results(paris):
     assert sum(p.proposed_expected for p in from_results) == pytest.approx(paris.quota, abs=5)
     assert sum(p.expected for p in plan_race(paris, field_times_s=times * 0.8)) > expected
     assert sum(p.expected for p in plan_race(paris, field_times_s=times * 1.2)) < expected
+
+
+def test_cli_plans_from_results_and_names_a_missing_file(tmp_path):
+    run = [sys.executable, "-m", "pursuit.cli", "plan", "--results"]
+    result = subprocess.run([*run, *map(str, BERLIN)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "from last year's results (39,225 times, column '5k')" in result.stdout
+    missing = subprocess.run([*run, str(tmp_path / "nope.csv")], capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "nope.csv" in missing.stderr
