@@ -1,13 +1,23 @@
-"""Helpers shared by tests: a real uvicorn server in the test's event loop, polling."""
+"""Helpers shared by tests: a real uvicorn server in the test's event loop, a whole live race
+(ingestor, store, web app) in it, polling."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
-from pursuit.redis_server import free_port
+import httpx
+import redis.asyncio as aioredis
+
+from ingest.chronotrack_server import ChronoTrackServer
+from live.clock import RaceClock
+from live.race import Race
+from live.store import Store
+from pursuit.redis_server import RedisServer, free_port
 from pursuit.serve import uvicorn_server
 
 
@@ -43,3 +53,37 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout_s: float = 10.
             return last
         await asyncio.sleep(every_s)
     raise AssertionError(f"condition not met within {timeout_s} s (last value: {last!r})")
+
+
+@dataclass
+class LiveRace:
+    """A race served for real in the test's loop: the clock, the store, the ingestor's ChronoTrack
+    port and an HTTP client on the web app."""
+
+    clock: RaceClock
+    store: Store
+    ingest_port: int
+    client: httpx.AsyncClient
+
+
+@contextlib.asynccontextmanager
+async def live_race(
+    redis_server: RedisServer, redis: aioredis.Redis, race: Race, speed: float
+) -> AsyncIterator[LiveRace]:
+    """A race clock running at ``speed`` from now, the ChronoTrack ingestor and the web app
+    (API and engine, no dashboard) on real sockets."""
+    from pursuit.web import create_app
+
+    store = Store(redis, race)
+    await store.setup()
+    wall = time.time()
+    clock = RaceClock(origin_wall=wall, origin_race=wall, speed=speed)
+    await store.set_clock(clock)
+    ingest = ChronoTrackServer(race, store, host="127.0.0.1", port=0)
+    await ingest.start()
+    app = create_app(race, redis_server.url, dashboard=False)
+    try:
+        async with running_uvicorn(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as client:
+            yield LiveRace(clock, store, ingest.port, client)
+    finally:
+        await ingest.close()
