@@ -209,14 +209,20 @@ class LiveEngine:
         return self.times[self.row[bib]].copy()
 
     async def run(self, stop: asyncio.Event, tick_s: float = TICK_S) -> None:
-        """Refresh every ``tick_s`` until ``stop`` is set; a failed tick is logged and retried."""
+        """Refresh every ``tick_s`` until ``stop`` is set; a failed tick is logged and retried.
+
+        Ticks keep a fixed cadence: the time a tick takes (its fan-out to 5,000 clients: ~0.1 s) is not
+        added to the period; a tick that overruns the next is followed by the next at once."""
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         while not stop.is_set():
             try:
                 await self.refresh()
             except Exception:  # keep serving the last good snapshot
                 log.exception("live tick failed")
+            due = max(due + tick_s, loop.time())
             try:
-                await asyncio.wait_for(stop.wait(), timeout=tick_s)
+                await asyncio.wait_for(stop.wait(), timeout=due - loop.time())
             except TimeoutError:
                 pass
 

@@ -32,7 +32,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import orjson
@@ -176,10 +176,10 @@ class Wire:
             getattr(server, "scope", None) is not ws.scope
             or not isinstance(conn, Protocol)
             or conn.extensions
-            or not isinstance(transport, asyncio.WriteTransport)
-        ):
+            or not all(callable(getattr(transport, a, None)) for a in ("write", "is_closing", "get_write_buffer_size"))
+        ):  # uvloop's transports have asyncio's methods but do not subclass its classes
             return None
-        return cls(transport, conn)
+        return cls(cast(asyncio.WriteTransport, transport), conn)
 
     @property
     def open(self) -> bool:

@@ -12,6 +12,7 @@ import shutil
 import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -122,33 +123,25 @@ def _percentiles_ms(values_s: list[float]) -> dict[str, float | None]:
             "max_ms": round(max(values_s) * 1000, 1)}  # fmt: skip
 
 
-class _Demo:
-    """``pursuit demo`` in a process of its own (private Redis, ingestor, web, simulator) on a free port."""
+class _Server:
+    """A server process of the bench, on a free port, until it prints ``ready``; stopped as with Ctrl-C."""
 
-    def __init__(self, workdir: Path, speed: float, race_dir: Path | None = None) -> None:
-        import sys
+    port: int
+    url: str
+
+    def __init__(self, cmd: list[str], workdir: Path, ready: str, env: dict[str, str] | None = None) -> None:
         import threading
 
-        from pursuit.demo import LEAD_IN_WALL_S
-        from pursuit.redis_server import free_port
-
-        self.port = free_port()
-        self.url = f"ws://127.0.0.1:{self.port}/ws/live"
-        cmd = [sys.executable, "-m", "pursuit.cli", "demo", "--speed", f"{speed:g}", "--port", str(self.port)]
-        if race_dir is not None:
-            cmd += ["--race", str(race_dir)]
-        env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.process = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                         text=True)  # fmt: skip
         assert self.process.stdout is not None
-        for line in self.process.stdout:  # the race starts LEAD_IN_WALL_S after the dashboard's address
-            if "dashboard:" in line:
+        for line in self.process.stdout:
+            if ready in line:
                 break
         else:
-            raise RuntimeError(f"pursuit demo exited with {self.process.wait()} before serving")
-        self.first_gun_wall = time.time() + LEAD_IN_WALL_S
+            raise RuntimeError(f"{' '.join(cmd[1:4])} exited with {self.process.wait()} before serving")
         self.drain = threading.Thread(target=lambda out=self.process.stdout: [None for _ in out], daemon=True)
         self.drain.start()
 
@@ -162,6 +155,35 @@ class _Demo:
         self.drain.join(timeout=10)
         assert self.process.stdout is not None
         self.process.stdout.close()
+
+
+class _Demo(_Server):
+    """``pursuit demo`` in a process of its own (private Redis, ingestor, web, simulator) on a free port."""
+
+    def __init__(self, workdir: Path, speed: float, race_dir: Path | None = None) -> None:
+        from pursuit.demo import LEAD_IN_WALL_S
+        from pursuit.redis_server import free_port
+
+        self.port = free_port()
+        self.url = f"ws://127.0.0.1:{self.port}/ws/live"
+        cmd = [sys.executable, "-m", "pursuit.cli", "demo", "--speed", f"{speed:g}", "--port", str(self.port)]
+        if race_dir is not None:
+            cmd += ["--race", str(race_dir)]
+        env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+        super().__init__(cmd, workdir, "dashboard:", env)  # the race starts LEAD_IN_WALL_S after that line
+        self.first_gun_wall = time.time() + LEAD_IN_WALL_S
+
+
+class _Bare(_Server):
+    """``pursuit.fanout_bare``: the least a fan-out server can do on this machine, ticks of ``tick_bytes``."""
+
+    def __init__(self, workdir: Path, tick_bytes: int) -> None:
+        from pursuit.redis_server import free_port
+
+        self.port = free_port()
+        self.url = f"ws://127.0.0.1:{self.port}/ws/live"
+        super().__init__([sys.executable, "-m", "pursuit.fanout_bare", str(self.port), str(tick_bytes)], workdir,
+                         "listening")  # fmt: skip
 
 
 def _feed_times(port: int) -> dict[str, dict[str, Any]]:
@@ -212,11 +234,24 @@ def _fanout_per_tick(before: dict[str, dict[str, Any]], after: dict[str, dict[st
     }  # fmt: skip
 
 
-def _run_clients(demo: _Demo, n: int, seconds: float, procs: int, snapshot_every_s: float | None = None
+def _ratios(run: dict[str, Any], floor: dict[str, Any]) -> dict[str, float | None]:
+    """The web process's figures over the bare server's, for the same clients in the same bench."""
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return None if a is None or not b else round(a / b, 1)
+
+    return {
+        "delay_from_server_send_p99": ratio(run["delay_from_server_send"]["p99_ms"],
+                                            floor["delay_from_server_send"]["p99_ms"]),
+        "server_write_mean": ratio(run["server_fanout_per_tick"].get("write_mean_ms"),
+                                   floor["server_fanout_per_tick"].get("write_mean_ms")),
+    }  # fmt: skip
+
+
+def _run_clients(demo: _Server, n: int, seconds: float, procs: int, snapshot_every_s: float | None = None
                  ) -> dict[str, Any]:  # fmt: skip
     """N spectators in ``procs`` client processes, measured over the same window of ``seconds``."""
     import json
-    import sys
 
     workdir = demo.workdir
     procs = max(1, min(procs, n))
@@ -338,10 +373,12 @@ def bench_fanout(
     """Spectators on the live feed of one web process while a simulated race runs (``pursuit demo``).
 
     First the default race: one client alone (the baseline), then each of ``clients`` spread over
-    ``procs`` client processes. Then, if ``traffic_runners``, a generated field of that size on the
-    same course: a few spectators from the first gun until ten minutes after the pursuer's finish (or
-    ``traffic_seconds``), for the bytes each receives and the snapshot's size. The web process and the
-    clients are separate processes sharing this machine's cores.
+    ``procs`` client processes; then the same clients on a bare WebSocket server that does nothing but
+    write one ready frame to every connection each second (``pursuit.fanout_bare``), the floor this
+    machine sets, to which every figure is also a ratio. Then, if ``traffic_runners``, a generated
+    field of that size on the same course: a few spectators from the first gun until ten minutes after
+    the pursuer's finish (or ``traffic_seconds``), for the bytes each receives and the snapshot's size.
+    The web process and the clients are separate processes sharing this machine's cores.
     """
     import resource
 
@@ -358,6 +395,18 @@ def bench_fanout(
             out["results"] = [_run_clients(demo, n, seconds, procs) for n in clients]
         finally:
             demo.close()
+        tick_bytes = out["baseline_one_client"].get("one_client_tick_bytes", {}).get("mean") or 1_000
+        bare = _Bare(Path(tmp) / "bare", tick_bytes)
+        try:
+            out["bare_server"] = {
+                "note": "the same clients on a bare WebSocket server (pursuit.fanout_bare) that writes one ready "
+                        "frame of the demo's mean tick size to every connection each second: what this machine allows",
+                "tick_bytes": tick_bytes, "results": [_run_clients(bare, n, seconds, procs) for n in clients],
+            }  # fmt: skip
+        finally:
+            bare.close()
+        for run, floor in zip(out["results"], out["bare_server"]["results"], strict=True):
+            run["ratio_to_bare_server"] = _ratios(run, floor)
         if traffic_runners:
             race = race_with_runners(traffic_runners, Path(tmp) / "traffic-race")
             pens_s = max(p.head_start_s for p in race.pens)

@@ -46,17 +46,18 @@ def cmd_race_check(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from pursuit.demo import run_demo
+    from pursuit.serve import run
 
-    return asyncio.run(run_demo(_race(args.race), runners=args.runners, speed=args.speed, port=args.port,
-                                ingest_port=args.ingest_port, seed=args.seed))  # fmt: skip
+    return run(run_demo(_race(args.race), runners=args.runners, speed=args.speed, port=args.port,
+                        ingest_port=args.ingest_port, seed=args.seed))  # fmt: skip
 
 
 def cmd_serve(args: argparse.Namespace, ingest: bool = True, web: bool = True) -> int:
-    from pursuit.serve import serve
+    from pursuit.serve import run, serve
 
     url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
     race = _race(args.race)
-    return asyncio.run(
+    return run(
         serve(race, url, port=args.port if web else None, ingest=ingest, ingest_port=args.ingest_port,
               mylaps_port=args.mylaps_port, host=args.host)
     )  # fmt: skip

@@ -10,9 +10,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from live.engine import LiveEngine
-from live.feed import FANOUT_BUCKETS_S, LiveFeed
+from live.feed import FANOUT_BUCKETS_S, FanoutTimes, LiveFeed
 
-__all__ = ["CONTENT_TYPE_LATEST", "render_metrics"]
+__all__ = ["CONTENT_TYPE_LATEST", "fanout_families", "render_fanout_metrics", "render_metrics"]
 
 
 class _Snapshot(Collector):
@@ -38,23 +38,42 @@ class _Snapshot(Collector):
         yield connected
         yield GaugeMetricFamily("pursuit_feed_clients", "live-feed WebSocket clients", value=len(self.feed.clients))
         yield CounterMetricFamily("pursuit_feed_dropped", "slow live-feed clients dropped", value=self.feed.dropped)
-        times = self.feed.times
-        for name, counts, total, help_text in (
-            ("pursuit_feed_build_seconds", times.build_counts, times.build_s,
-             "per live tick: building its frame (changed rows, JSON, WebSocket framing), once for all clients"),
-            ("pursuit_feed_write_seconds", times.write_counts, times.write_s,
-             "per live tick: writing (or queueing) its frame to every live-feed client"),
-        ):  # fmt: skip
-            cumulative = [sum(counts[: i + 1]) for i in range(len(counts))]
-            buckets = [(f"{bound:g}", float(n)) for bound, n in zip(FANOUT_BUCKETS_S, cumulative, strict=True)]
-            yield HistogramMetricFamily(name, help_text, buckets=[*buckets, ("+Inf", float(times.ticks))],
-                                        sum_value=total)  # fmt: skip
+        yield from fanout_families(self.feed.times)
         yield GaugeMetricFamily("pursuit_tick_seconds", "time of the last live tick", value=self.engine.tick_ms / 1000)
         counts = GaugeMetricFamily("pursuit_runners", "runners by status", labels=["status"])
         if self.engine.snapshot is not None:
             for status, n in self.engine.snapshot.counts.items():
                 counts.add_metric([status], float(n))
         yield counts
+
+
+def fanout_families(times: FanoutTimes) -> Iterator[Metric]:
+    """Per live tick, the time to build its frame and to write it to every client, as histograms."""
+    for name, counts, total, help_text in (
+        ("pursuit_feed_build_seconds", times.build_counts, times.build_s,
+         "per live tick: building its frame (changed rows, JSON, WebSocket framing), once for all clients"),
+        ("pursuit_feed_write_seconds", times.write_counts, times.write_s,
+         "per live tick: writing (or queueing) its frame to every live-feed client"),
+    ):  # fmt: skip
+        cumulative = [sum(counts[: i + 1]) for i in range(len(counts))]
+        buckets = [(f"{bound:g}", float(n)) for bound, n in zip(FANOUT_BUCKETS_S, cumulative, strict=True)]
+        yield HistogramMetricFamily(name, help_text, buckets=[*buckets, ("+Inf", float(times.ticks))],
+                                    sum_value=total)  # fmt: skip
+
+
+class _Fanout(Collector):
+    def __init__(self, times: FanoutTimes) -> None:
+        self.times = times
+
+    def collect(self) -> Iterator[Metric]:
+        return fanout_families(self.times)
+
+
+def render_fanout_metrics(times: FanoutTimes) -> bytes:
+    """The fan-out histograms alone, for a process that only fans out (the bench's bare server)."""
+    registry = CollectorRegistry()
+    registry.register(_Fanout(times))
+    return generate_latest(registry)
 
 
 async def render_metrics(engine: LiveEngine, feed: LiveFeed) -> bytes:

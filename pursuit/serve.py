@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 import uvicorn
@@ -17,6 +20,25 @@ from live.store import Store
 from pursuit.web import create_app
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+LOOP_ENV = "PURSUIT_LOOP"  # "asyncio" to run a server on asyncio's own event loop rather than uvloop
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """Run a server's main coroutine to completion on uvloop (its sockets and transports cost the live
+    feed's fan-out less), or on asyncio's own loop where uvloop is missing or ``PURSUIT_LOOP=asyncio``."""
+    choice = os.environ.get(LOOP_ENV, "uvloop").strip().lower()
+    if choice not in ("uvloop", "asyncio"):
+        raise SystemExit(f"pursuit: {LOOP_ENV}={choice!r}: expected uvloop or asyncio")
+    if choice == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            log.warning("uvloop is not installed: running on asyncio's event loop")
+        else:
+            return uvloop.run(main)
+    return asyncio.run(main)
 
 
 def uvicorn_server(app: object, host: str, port: int) -> uvicorn.Server:

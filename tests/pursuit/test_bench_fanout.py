@@ -31,6 +31,11 @@ def test_clients_in_two_processes_are_measured_over_one_window():
     assert server["write_mean_ms"] <= server["write_p99_ms_at_most"]
     assert server["write_per_client_us"] * 6 / 1000 == pytest.approx(server["write_mean_ms"], abs=0.006)  # rounded
     assert baseline["snapshot"]["largest_gzip_bytes"] < baseline["snapshot"]["largest_bytes"], "one client probes it"
+    (floor,) = result["bare_server"]["results"]  # the same clients on a bare server: the machine's floor
+    assert floor["clients"] == floor["held_to_the_end"] == 6 and floor["ticks_in_window"] >= 2
+    assert floor["server_fanout_per_tick"]["ticks"] >= 2 and floor["server_fanout_per_tick"]["write_mean_ms"] > 0
+    assert result["bare_server"]["tick_bytes"] == baseline["one_client_tick_bytes"]["mean"]
+    assert set(run["ratio_to_bare_server"]) == {"delay_from_server_send_p99", "server_write_mean"}
     assert "traffic" not in result
 
 
