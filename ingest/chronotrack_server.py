@@ -30,6 +30,7 @@ class _Connection:
     name: str = "?"
     mats: set[str] = field(default_factory=set)
     mat_of: dict[str, str] = field(default_factory=dict)  # reader location → mat, once announced
+    in_flight: asyncio.Task[int] | None = None  # the batch being journaled and applied
     settings_left: int = 0
     asked_locations: bool = False
     started: bool = False
@@ -82,8 +83,11 @@ class ChronoTrackServer(ReaderServer):
                     writer.write("".join(f"{r}\r\n" for r in replies).encode())
                     await writer.drain()
         finally:
-            for mat in conn.mats:
-                await asyncio.shield(self.store.set_connected(mat, -1))
+            try:
+                await self._settle(conn)
+            finally:
+                for mat in conn.mats:
+                    await asyncio.shield(self.store.set_connected(mat, -1))
             log.info("%s closed after %d lines, %d errors", conn.who, conn.lines, conn.errors)
 
     async def _process(self, conn: _Connection, lines: list[bytes]) -> list[str]:
@@ -95,16 +99,21 @@ class ChronoTrackServer(ReaderServer):
         conn.lines += len(lines)
         wall = time.time()
         now = await self.now()
-        tags = ctp.parse_tag_reads(lines, self.race.timezone, now)
-        reads = self._tag_reads(conn, tags)
-        if reads is not None:
+        bulk = self._tag_reads(conn, ctp.parse_tag_reads(lines, self.race.timezone, now))
+        if bulk is not None:
             # only tag reads at mats this connection has announced: journal, apply and record the
-            # sequence numbers in one round trip, the journal first
-            gaps = {self.race.mat_for_location(loc) or "": n for loc, n in reads[1].items()}
-            await self.store.journal_and_apply(
-                "ctp01", conn.peer, wall, [ln.decode("latin-1") for ln in lines], reads[0], conn.last_seq, gaps
+            # sequence numbers in one round trip, the journal first; Redis works on it while the next
+            # batch is parsed (one batch in flight, so batches still reach Redis in order)
+            tag_reads, seq_gaps = bulk
+            gaps = {self.race.mat_for_location(loc) or "": n for loc, n in seq_gaps.items()}
+            journaled = [ln.decode("latin-1") for ln in lines]
+            await self._settle(conn)
+            conn.in_flight = asyncio.create_task(
+                self.store.journal_and_apply("ctp01", conn.peer, wall, journaled, tag_reads, conn.last_seq, gaps)
             )
+            await asyncio.sleep(0)  # let it reach Redis
             return []
+        await self._settle(conn)
         await self.store.journal_lines("ctp01", conn.peer, wall, [ln.decode("latin-1") for ln in lines])
         replies: list[str] = []
         reads: list[RawRead] = []
@@ -155,6 +164,12 @@ class ChronoTrackServer(ReaderServer):
             mat_gaps = {self.race.mat_for_location(loc) or "": n for loc, n in gaps.items()}
             await self.store.record_sequences(conn.last_seq, mat_gaps)
         return replies
+
+    async def _settle(self, conn: _Connection) -> None:
+        """Wait for the batch in flight to be journaled and applied (it completes even if we are cancelled)."""
+        if conn.in_flight is not None:
+            task, conn.in_flight = conn.in_flight, None
+            await asyncio.shield(task)
 
     def _tag_reads(
         self, conn: _Connection, tags: list[ctp.TimedRead | None]
