@@ -217,3 +217,29 @@ async def test_batches_of_tag_reads_end_as_line_by_line_batches_do(redis, paris)
 
 async def _reads(store, n):
     return sum(int(h.get("reads", 0)) for h in (await store.mat_health()).values()) >= n
+
+
+@pytest.mark.parametrize("end", ["reader hangs up", "server shuts down"])
+async def test_every_batch_sent_to_redis_is_applied_before_the_connection_ends(ingest, paris, end):
+    server, store = ingest
+    chips = [p.chips[0] for p in paris.participants[1:]]
+    reader, writer = await connect_as_pointcam(server.port)
+    writer.write(f"CT01_33~1~marbeuf~{chips[0]}~10:08:00.00~0~A~1\r\nping\r\n".encode())  # the mat is announced
+    await writer.drain()
+    assert await read_line(reader) == "ack~ping"
+    lines = [f"CT01_33~{i}~marbeuf~{chips[i % len(chips)]}~10:08:{i % 60:02d}.{i % 100:02d}~0~A~1\r\n"
+             for i in range(2, 30_000)]  # fmt: skip
+    writer.write("".join(lines).encode())
+    await writer.drain()
+    if end == "reader hangs up":
+        writer.close()
+        await wait_for(lambda: _connected(store, "marbeuf", "0"))
+        assert (await store.mat_health())["marbeuf"]["reads"] == str(len(lines) + 1)
+    else:
+        await asyncio.sleep(0.05)
+        await server.close()
+        writer.close()
+    journaled = sum(f[b"lines"].count(b"CT01_33") for _, f in await store.redis.xrange(store.keys.journal))
+    reads = int((await store.mat_health())["marbeuf"]["reads"])
+    assert journaled == reads, "each read journaled is applied"
+    assert await store.last_sequences(["marbeuf"]) == {"marbeuf": reads}
