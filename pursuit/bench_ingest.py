@@ -1,5 +1,6 @@
 """``pursuit bench ingest``: raw reads per second through a real ChronoTrack socket into Redis,
-against two baselines measured in the same run (a bare socket reader, a bare Redis pipeline)."""
+against three baselines measured in the same run (a bare socket reader, a bare redis-py pipeline,
+the same writes as pre-encoded RESP on a raw socket)."""
 
 from __future__ import annotations
 
@@ -63,6 +64,10 @@ async def _bench_ingest(reads_n: int) -> dict[str, Any]:
                 await pipe.execute()
         pipeline_s = time.perf_counter() - t
 
+        # baseline 3: the same writes pre-encoded as RESP over a raw socket, replies parsed by hiredis:
+        # what Redis and the socket absorb with no client library at all (an upper bound)
+        raw_s = await _raw_pipeline_s(server.port, reads_n)
+
         # the real thing: ChronoTrack over TCP, journaled, applied by the Lua script
         ingest = ChronoTrackServer(race, store, host="127.0.0.1", port=0)
         await ingest.start()
@@ -78,16 +83,49 @@ async def _bench_ingest(reads_n: int) -> dict[str, Any]:
         writer.close()
         await ingest.close()
         journal = sum(int(f.get(b"n", 1)) for _, f in await redis.xrange(store.keys.journal))
+        passings = int((await store.mat_health())["marbeuf"].get("passings", 0))
+        stream_entries = await redis.xlen(store.keys.passings)
         await redis.aclose()
     return {
         "bench": "ingest", "machine": machine(), "reads": reads_n, "journaled": journal,
         "reads_per_s": round(reads_n / ingest_s), "target_reads_per_s": 100_000,
+        "passings": passings, "passings_expected": len(set(picks.tolist())),
+        "passings_per_s": round(passings / ingest_s),
+        "passing_stream_entries_per_s": round(stream_entries / ingest_s),
         "baseline_socket_lines_per_s": round(reads_n / socket_s),
         "baseline_redis_pipeline_reads_per_s": round(reads_n / pipeline_s),
+        "baseline_redis_raw_resp_reads_per_s": round(reads_n / raw_s),
         "ratio_to_redis_baseline": round(pipeline_s / ingest_s, 2),
+        "ratio_to_redis_raw_resp_baseline": round(raw_s / ingest_s, 2),
     }  # fmt: skip
 
 
+async def _raw_pipeline_s(port: int, reads_n: int, batch: int = 5000) -> float:
+    """Seconds to issue one XADD and one HSET per read as pre-encoded RESP, ``batch`` reads a round trip."""
+    import hiredis
+
+    def resp(*args: str) -> bytes:
+        return f"*{len(args)}\r\n".encode() + b"".join(f"${len(a)}\r\n{a}\r\n".encode() for a in args)
+
+    chunks = [
+        b"".join(resp("XADD", "bench:raw-journal", "*", "line", "x") + resp("HSET", "bench:raw-h", str(i % 40000), "1")
+                 for i in range(start, min(start + batch, reads_n)))
+        for start in range(0, reads_n, batch)
+    ]  # fmt: skip
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    t = time.perf_counter()
+    for start, chunk in zip(range(0, reads_n, batch), chunks, strict=True):
+        writer.write(chunk)
+        expected, parser = 2 * (min(start + batch, reads_n) - start), hiredis.Reader()
+        while expected:
+            parser.feed(await reader.read(65536))
+            while expected and parser.gets() is not False:
+                expected -= 1
+    elapsed = time.perf_counter() - t
+    writer.close()
+    return elapsed
+
+
 def bench_ingest(reads_n: int = 100_000) -> dict[str, Any]:
-    """Raw reads per second through a real ChronoTrack socket into Redis, against two baselines."""
+    """Raw reads per second through a real ChronoTrack socket into Redis, against three baselines."""
     return asyncio.run(_bench_ingest(reads_n))
