@@ -18,10 +18,10 @@ from pursuit.bench import machine, race_with_runners
 from pursuit.redis_server import RedisServer
 
 
-async def _bench_ingest(reads_n: int) -> dict[str, Any]:
+async def _bench_ingest(reads_n: int, aof: bool) -> dict[str, Any]:
     from ingest.chronotrack_server import ChronoTrackServer
 
-    with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp) / "redis", appendonly=False) as server:
+    with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp) / "redis", appendonly=aof) as server:
         race = race_with_runners(40_000, Path(tmp) / "race")
         redis = aioredis.Redis.from_url(server.url)
         store = Store(redis, race)
@@ -87,7 +87,8 @@ async def _bench_ingest(reads_n: int) -> dict[str, Any]:
         stream_entries = await redis.xlen(store.keys.passings)
         await redis.aclose()
     return {
-        "bench": "ingest", "machine": machine(), "reads": reads_n, "journaled": journal,
+        "bench": "ingest", "machine": machine(), "redis_aof": "everysec" if aof else "off",
+        "reads": reads_n, "journaled": journal,
         "reads_per_s": round(reads_n / ingest_s), "target_reads_per_s": 100_000,
         "passings": passings, "passings_expected": len(set(picks.tolist())),
         "passings_per_s": round(passings / ingest_s),
@@ -126,6 +127,7 @@ async def _raw_pipeline_s(port: int, reads_n: int, batch: int = 5000) -> float:
     return elapsed
 
 
-def bench_ingest(reads_n: int = 100_000) -> dict[str, Any]:
-    """Raw reads per second through a real ChronoTrack socket into Redis, against three baselines."""
-    return asyncio.run(_bench_ingest(reads_n))
+def bench_ingest(reads_n: int = 100_000, aof: bool = False) -> dict[str, Any]:
+    """Raw reads per second through a real ChronoTrack socket into Redis, against three baselines;
+    ``aof``: Redis appends to its AOF (``appendfsync everysec``, the production setting)."""
+    return asyncio.run(_bench_ingest(reads_n, aof))
