@@ -9,7 +9,9 @@ that order, once. A tick is sparse: only rows whose status or class changed, who
 corrected passing, or whose margin moved by more than its own uncertainty (``live.chase.margin_sigma``:
 ±3 % of the time the runner has left) and at least ``MARGIN_RESEND_S`` since it was last sent.
 Distances are whole metres. The browser moves everyone else itself (``distance_m + speed_cm_s / 100
-× (t − now)``, held 3 m short of the next timing point until read).
+× (t − now)``, held 3 m short of the next timing point until read). A tick that would be bigger than
+the state itself (most of the field changed at once: the pursuer's gun turns every started runner
+``ahead``) goes out as the snapshot of its seq instead; a client applies a snapshot whenever it comes.
 
 Every message carries ``seq``; ticks are consecutive. A client that sees a gap sends
 ``{"resync": true}`` (or ``{"snapshot": true}``) and gets a fresh snapshot. ``{"follow": ["123", …]}``
@@ -281,7 +283,7 @@ class LiveFeed:
         self.snapshot: Snapshot | None = None  # the state at ``seq``
         self.speed_m_s: np.ndarray = np.zeros(0)  # runners' projection speed at ``seq``
         self.classes: np.ndarray | None = None  # codes into ``live.chase.CLASSES``
-        self.tick_frame = Outgoing(b"")  # the last tick message, serialised once for everyone
+        self.tick_frame = Outgoing(b"")  # the last tick's message (or snapshot), serialised once for everyone
         self.clients: set[FeedClient] = set()
         self.dropped = 0  # clients disconnected for being too slow
         self.last_drop_reason = ""
@@ -313,7 +315,10 @@ class LiveFeed:
         self.snapshot, self.speed_m_s, self.classes = snap, speed, classes
         self._snapshot_frame = None
         self._details = {}
-        self.tick_frame = tick = Outgoing(orjson.dumps(self._tick_message(snap, changed, time.time())))
+        tick = Outgoing(orjson.dumps(self._tick_message(snap, changed, time.time())))
+        if len(changed) * 2 > len(snap.bibs) and len(self.snapshot_frame().payload) < len(tick.payload):
+            tick = self.snapshot_frame()  # most of the field at once (the pursuer's gun): the state is smaller
+        self.tick_frame = tick
         tick.wire  # noqa: B018  # framed once, here, for every client
         built = time.perf_counter()
         for client in list(self.clients):

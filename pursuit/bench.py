@@ -395,17 +395,20 @@ def bench_fanout(
             out["results"] = [_run_clients(demo, n, seconds, procs) for n in clients]
         finally:
             demo.close()
-        tick_bytes = out["baseline_one_client"].get("one_client_tick_bytes", {}).get("mean") or 1_000
-        bare = _Bare(Path(tmp) / "bare", tick_bytes)
-        try:
-            out["bare_server"] = {
-                "note": "the same clients on a bare WebSocket server (pursuit.fanout_bare) that writes one ready "
-                        "frame of the demo's mean tick size to every connection each second: what this machine allows",
-                "tick_bytes": tick_bytes, "results": [_run_clients(bare, n, seconds, procs) for n in clients],
-            }  # fmt: skip
-        finally:
-            bare.close()
-        for run, floor in zip(out["results"], out["bare_server"]["results"], strict=True):
+        out["bare_server"] = {
+            "note": "the same clients on a bare WebSocket server (pursuit.fanout_bare) that writes one ready frame "
+                    "of the mean tick size they got from the demo to every connection each second: the floor here",
+            "results": [],
+        }  # fmt: skip
+        for run in out["results"]:
+            ticks_per_client = run["frames_delivered_per_s"] / max(run["held_to_the_end"], 1)
+            tick_bytes = round(run["bytes_per_client_per_s"] / ticks_per_client) if ticks_per_client else 1_000
+            bare = _Bare(Path(tmp) / "bare", tick_bytes)
+            try:
+                floor = {"tick_bytes": tick_bytes, **_run_clients(bare, run["clients"], seconds, procs)}
+            finally:
+                bare.close()
+            out["bare_server"]["results"].append(floor)
             run["ratio_to_bare_server"] = _ratios(run, floor)
         if traffic_runners:
             race = race_with_runners(traffic_runners, Path(tmp) / "traffic-race")

@@ -22,13 +22,15 @@ from pursuit.web import create_app
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-LOOP_ENV = "PURSUIT_LOOP"  # "asyncio" to run a server on asyncio's own event loop rather than uvloop
+LOOP_ENV = "PURSUIT_LOOP"  # "uvloop" to run a server on uvloop rather than asyncio's own event loop
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:
-    """Run a server's main coroutine to completion on uvloop (its sockets and transports cost the live
-    feed's fan-out less), or on asyncio's own loop where uvloop is missing or ``PURSUIT_LOOP=asyncio``."""
-    choice = os.environ.get(LOOP_ENV, "uvloop").strip().lower()
+    """Run a server's main coroutine to completion: on asyncio's own event loop, or on uvloop with
+    ``PURSUIT_LOOP=uvloop`` (asyncio's if uvloop is missing). uvloop is not the default: the live
+    feed's fan-out, which is mostly the kernel's ``send`` per client, measured the same on both
+    (docs/BENCHMARKS.md)."""
+    choice = os.environ.get(LOOP_ENV, "asyncio").strip().lower()
     if choice not in ("uvloop", "asyncio"):
         raise SystemExit(f"pursuit: {LOOP_ENV}={choice!r}: expected uvloop or asyncio")
     if choice == "uvloop":

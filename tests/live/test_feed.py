@@ -120,6 +120,25 @@ async def test_a_margin_is_resent_only_when_it_moved_more_than_its_uncertainty(p
     assert await changed_after_shift(120.0) == [], "sent once"
 
 
+async def test_a_tick_bigger_than_the_snapshot_is_sent_as_the_snapshot(paris):
+    """At the pursuer's gun every started runner changes status at once: then the state itself is
+    smaller than what changed (no index), and it goes out as the snapshot of that seq."""
+    engine = LiveEngine(paris, store=None)  # type: ignore[arg-type]  # compute() needs no I/O
+    feed = LiveFeed(engine, runner_detail=lambda bib: None)
+    t0 = 1_700_000_000.0
+    engine.guns = {f"pen:{p.id}": t0 for p in paris.pens}
+    engine.times[:, 0] = t0 + 10  # everyone read at the start
+    snap = engine.compute(t0 + 60)
+    await feed.on_tick(snap)
+    await feed.on_tick(dataclasses.replace(snap, margin_s=snap.margin_s + 600.0))  # every margin moved
+    message = orjson.loads(feed.tick_frame.payload)
+    assert message["type"] == "snapshot" and message["seq"] == 2 and feed.tick_frame is feed.snapshot_frame()
+    assert len(message["margin_s"]) == len(engine.bibs)
+    await feed.on_tick(dataclasses.replace(snap, margin_s=snap.margin_s + 600.0))
+    message = orjson.loads(feed.tick_frame.payload)
+    assert message["type"] == "tick" and message["seq"] == 3 and message["changed"]["index"] == []
+
+
 # ---- over the wire ---------------------------------------------------------------------------
 
 
