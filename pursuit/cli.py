@@ -241,7 +241,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     elif args.what == "ingest":
         from pursuit.bench_ingest import bench_ingest
 
-        result = bench_ingest(args.reads)
+        result = bench_ingest(args.reads, aof=args.aof)
     elif args.what == "replay":
         from pursuit.bench_replay import bench_replay
 
@@ -324,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--reads-per-crossing", type=int, default=2, help="replay: raw reads per mat crossing (1-4)")
     b.add_argument("--ingestors", type=int, default=1, help="replay: ingest processes the mats are shared among")
     b.add_argument("--reads", type=int, default=100_000, help="ingest: raw reads to send")
+    b.add_argument("--aof", action="store_true", help="ingest: Redis keeps its AOF, as on race day")
     b.add_argument("--clients", type=int, nargs="+", default=[1_000, 5_000], help="fanout: client counts")
     b.add_argument("--client-processes", type=int, default=2, help="fanout: processes the clients are spread over")
     b.add_argument("--speed", type=float, default=10.0, help="fanout: simulated seconds per real second")
