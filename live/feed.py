@@ -242,12 +242,11 @@ class FeedClient:
     close_reason: str = ""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
-    def behind(self) -> bool:
-        """Written directly and still holding back part of what was written ``marks.maxlen`` ticks ago."""
-        wire = self.wire
-        return (
-            wire is not None and len(self.marks) == self.marks.maxlen and wire.written - wire.buffered < self.marks[0]
-        )
+    def behind(self, buffered: int) -> bool:
+        """Written directly and, with ``buffered`` bytes still waiting, holding back part of what was
+        written ``marks.maxlen`` ticks ago."""
+        wire, marks = self.wire, self.marks
+        return wire is not None and len(marks) == marks.maxlen and wire.written - buffered < marks[0]
 
     def stop(self, code: int, reason: str) -> None:
         """End this client's send and receive loops; its endpoint then closes with ``code``."""
@@ -319,23 +318,44 @@ class LiveFeed:
         if len(changed) * 2 > len(snap.bibs) and len(self.snapshot_frame().payload) < len(tick.payload):
             tick = self.snapshot_frame()  # most of the field at once (the pursuer's gun): the state is smaller
         self.tick_frame = tick
-        tick.wire  # noqa: B018  # framed once, here, for every client
+        frame = tick.wire  # framed once, here, for every client
         built = time.perf_counter()
         for client in list(self.clients):
-            if client.wire is not None:
-                if not client.wire.open:
-                    continue  # closing: its endpoint is on its way out
-                if client.behind():
-                    self._drop(client)
-                    continue
-            if client.needs_snapshot:
-                client.needs_snapshot = False
-                self._offer(client, self.snapshot_frame(), *self._follow_frames(client))
+            wire = client.wire
+            if wire is None or client.needs_snapshot or client.follow or client.close_code is not None:
+                self._send_tick(client, tick)
+                continue
+            # the common case, inlined: at 5,000 clients each step here is ~1 % of the tick's fan-out
+            transport = wire.transport
+            if wire.conn.state is not State.OPEN or transport.is_closing():
+                continue  # closing: its endpoint is on its way out
+            buffered = transport.get_write_buffer_size()
+            if client.behind(buffered):
+                self._drop(client)
+            elif buffered > MAX_BUFFERED_BYTES:
+                self._drop(client, f"more than {MAX_BUFFERED_BYTES // 1024**2} MB waiting")
             else:
-                self._offer(client, tick, *self._follow_frames(client))
-            if client.wire is not None:
-                client.marks.append(client.wire.written)
+                transport.write(frame)
+                wire.written += len(frame)
+                client.marks.append(wire.written)
         self.times.add(built - started, time.perf_counter() - built)
+
+    def _send_tick(self, client: FeedClient, tick: Outgoing) -> None:
+        """The tick for one client, preceded by the snapshot if he needs one, followed by what he follows."""
+        wire = client.wire
+        if wire is not None:
+            if not wire.open:
+                return  # closing: its endpoint is on its way out
+            if client.behind(wire.buffered):
+                self._drop(client)
+                return
+        if client.needs_snapshot:
+            client.needs_snapshot = False
+            self._offer(client, self.snapshot_frame(), *self._follow_frames(client))
+        else:
+            self._offer(client, tick, *self._follow_frames(client))
+        if wire is not None:
+            client.marks.append(wire.written)
 
     def _follow_frames(self, client: FeedClient) -> tuple[Outgoing, ...]:
         return (self.follow_frame(client.follow),) if client.follow else ()
