@@ -49,6 +49,7 @@ ABNORMAL_CLOSURE = 1006
 # a tick as ``live.feed`` writes it begins with these keys in this order; anything else is parsed in full
 _TICK_HEAD = re.compile(rb'\{"type":"tick","seq":(\d+),"now":[-+.\deE]+,"sent":([-+.\deE]+)[,}]')
 _TYPE_KEY = b'{"type":"'
+_SNAPSHOT_HEAD = re.compile(rb'\{"type":"snapshot","seq":(\d+)[,}]')
 
 
 class ProtocolError(Exception):
@@ -67,6 +68,16 @@ def tick_fields(payload: bytes) -> tuple[int, float | None] | None:
         return None
     sent = message.get("sent")
     return int(message["seq"]), None if sent is None else float(sent)
+
+
+def snapshot_seq(payload: bytes) -> int | None:
+    """``seq`` of a snapshot message (read from its head where it has the feed's key order), else None."""
+    if m := _SNAPSHOT_HEAD.match(payload):
+        return int(m[1])
+    if payload.startswith(_TYPE_KEY):
+        return None  # another kind, first key
+    message = orjson.loads(payload)
+    return int(message["seq"]) if isinstance(message, dict) and message.get("type") == "snapshot" else None
 
 
 def client_frame(opcode: int, payload: bytes, mask: bytes | None = None) -> bytes:
@@ -169,8 +180,10 @@ class Window:
     tick_bytes: list[int] = field(default_factory=list)  # the probe's ticks, in order
     snapshots: list[tuple[int, int]] = field(default_factory=list)  # raw and gzipped bytes
 
-    def count(self, payload: bytes, now: float, probe: bool) -> None:
-        """One message that arrived at ``now``: a tick in the window counts, the probe's snapshots too."""
+    def count(self, payload: bytes, now: float, probe: bool, answer: bool = False) -> None:
+        """One message that arrived at ``now``, in the window: the shared frames count — every tick, and
+        a snapshot the spectator did not ask for (the feed sends one instead of a tick bigger than the
+        state); the probe's snapshots are also measured. ``answer``: a snapshot the spectator asked for."""
         if not self.start <= now < self.end:
             return
         if probe:
@@ -178,14 +191,18 @@ class Window:
             kind = message.get("type")
             if kind == "snapshot":
                 self.snapshots.append((len(payload), len(gzip.compress(payload, 6))))
-            if kind != "tick":
-                return
+            if answer or kind not in ("tick", "snapshot"):
+                return  # per client: an answer, a follow or an error
             seq, sent = message["seq"], message.get("sent")
             self.tick_bytes.append(len(payload))
-        elif (fields := tick_fields(payload)) is None:
-            return  # the shared frames only: a snapshot or a follow is per client
-        else:
+        elif answer:
+            return
+        elif (fields := tick_fields(payload)) is not None:
             seq, sent = fields
+        elif (seq_or_none := snapshot_seq(payload)) is not None:
+            seq, sent = seq_or_none, None
+        else:
+            return  # per client: a follow or an error
         self.bytes += len(payload)
         self.frames += 1
         self.arrivals[seq].append(now)
@@ -213,6 +230,7 @@ class Spectator(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.head: bytearray | None = bytearray()  # the HTTP response until the upgrade; then None
         self.close_code: int | None = None  # what the server's close frame said
+        self.asked = 0  # snapshots asked for and not yet received
         loop = asyncio.get_running_loop()
         self.opened: asyncio.Future[None] = loop.create_future()
         self.closed: asyncio.Future[None] = loop.create_future()
@@ -248,7 +266,9 @@ class Spectator(asyncio.Protocol):
                         self.messages.append(payload)
                     if not self.opened.done():
                         self.opened.set_result(None)
-                    self.window.count(payload, now, self.probe)
+                    answer = bool(self.asked) and payload.startswith(b'{"type":"snapshot"')
+                    self.asked -= answer
+                    self.window.count(payload, now, self.probe, answer)
                 elif opcode == PING:
                     self.send(PONG, payload)
                 elif opcode == CLOSE:
@@ -281,6 +301,8 @@ class Spectator(asyncio.Protocol):
             self.transport.write(client_frame(opcode, payload))
 
     def send_text(self, text: str) -> None:
+        if '"snapshot"' in text or '"resync"' in text:
+            self.asked += 1
         self.send(TEXT, text.encode())
 
     def close(self, code: int = NORMAL_CLOSURE) -> None:

@@ -28,6 +28,7 @@ from pursuit.fanout_clients import (
     Window,
     client_frame,
     connect,
+    snapshot_seq,
     tick_fields,
 )
 from pursuit.redis_server import free_port
@@ -100,6 +101,27 @@ def test_a_tick_head_gives_seq_and_sent_and_any_other_message_none():
     assert tick_fields(orjson.dumps({"type": "tick", "seq": 43, "now": 1.0})) == (43, None)
     for other in ({"type": "snapshot", "seq": 41}, {"type": "follow", "seq": 41}, {"seq": 1, "type": "error"}):
         assert tick_fields(orjson.dumps(other)) is None
+    assert snapshot_seq(orjson.dumps({"type": "snapshot", "seq": 41, "race": "r"})) == 41
+    assert snapshot_seq(orjson.dumps({"seq": 42, "type": "snapshot"})) == 42, "another key order: parsed in full"
+    assert snapshot_seq(tick) is None and snapshot_seq(orjson.dumps({"type": "follow", "seq": 41})) is None
+
+
+def test_a_snapshot_not_asked_for_counts_as_the_tick_it_replaced():
+    window = Window(start=100.0, end=120.0)
+    tick = orjson.dumps({"type": "tick", "seq": 7, "now": 1.0, "sent": 109.5, "changed": {}})
+    snapshot = orjson.dumps({"type": "snapshot", "seq": 8, "race": "r", "status": [1, 2]})
+    follow = orjson.dumps({"type": "follow", "seq": 8, "runners": []})
+    for probe in (True, False):
+        window.count(tick, 110.0, probe)
+        window.count(snapshot, 111.0, probe)  # sent instead of tick 8
+        window.count(snapshot, 111.5, probe, answer=True)  # the same state, asked for: per client
+        window.count(follow, 111.0, probe)
+        window.count(tick, 130.0, probe)  # after the window
+    assert dict(window.arrivals) == {7: [110.0, 110.0], 8: [111.0, 111.0]}
+    assert window.frames == 4 and window.bytes == 2 * (len(tick) + len(snapshot))
+    assert window.sent_delays_s == [0.5, 0.5], "a snapshot carries no send time"
+    assert window.tick_bytes == [len(tick), len(snapshot)], "the probe's shared frames"
+    assert [raw for raw, _ in window.snapshots] == [len(snapshot)] * 2, "the probe measured both snapshots"
 
 
 # ---- a real server ----------------------------------------------------------------------------
