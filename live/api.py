@@ -109,7 +109,11 @@ class RaceAPI:
                     "start": self.iso(guns.get("pursuer", race.pursuer.planned_start.timestamp())),
                 },
                 "quota": race.quota,
-                "feeds": {"live": f"{scheme}://{host}/ws/live", "events": f"{scheme}://{host}/ws/events"},
+                "feeds": {
+                    "live": f"{scheme}://{host}/ws/live",
+                    "live_gzip": f"{scheme}://{host}/ws/live?encoding=gzip",  # snapshots gzipped, binary
+                    "events": f"{scheme}://{host}/ws/events",
+                },
             }
         )
 

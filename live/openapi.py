@@ -48,6 +48,17 @@ def openapi_schema(race_name: str) -> dict[str, Any]:
         "properties": {"bib": {"type": "string"}, "name": {"type": "string"}, "pen": {"type": "string"},
                        "status": {"type": "string"}, "distance_m": _NUM, "gap_m": _NUM, "margin_s": _NUM},
     }  # fmt: skip
+    feeds = {
+        "type": "object",
+        "required": ["live", "events"],
+        "properties": {
+            "live": {"type": "string", "description": "WebSocket: a snapshot, then one sparse tick a second, "
+                                                      "all JSON text"},
+            "live_gzip": {"type": "string", "description": "The same feed with every snapshot sent as a binary "
+                          "message holding the gzip of the same JSON text; ticks stay text (?encoding=gzip)"},
+            "events": {"type": "string", "description": "WebSocket: commentary and alert events"},
+        },
+    }  # fmt: skip
     return {
         "openapi": "3.1.0",
         "info": {"title": f"pursuit — {race_name}", "version": "1",
@@ -62,7 +73,8 @@ def openapi_schema(race_name: str) -> dict[str, Any]:
         "paths": {
             "/api/race": {"get": {"summary": "The race: course, mats, pens, pursuer, feed URLs", "responses": {
                 "200": _json({"type": "object", "required": ["id", "name", "distance_m", "course", "mats", "pens",
-                                                             "pursuer", "feeds"]})}}},
+                                                             "pursuer", "feeds"],
+                              "properties": {"feeds": feeds}})}}},
             "/api/state": {"get": {"summary": "Clock, pursuer, counts and forecast", "responses": {
                 "200": _json({"type": "object", "required": ["clock", "pursuer", "counts", "forecast"]}),
                 **_errors(503)}}},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gzip
 import socket
 import time
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ from live.feed import (
     FANOUT_BUCKETS_S,
     MARGIN_RESEND_S,
     MAX_FOLLOW,
+    SNAPSHOT_GZIP_LEVEL,
     FanoutTimes,
     FollowRequest,
     LiveFeed,
@@ -139,6 +141,19 @@ async def test_a_tick_bigger_than_the_snapshot_is_sent_as_the_snapshot(paris):
     assert message["type"] == "tick" and message["seq"] == 3 and message["changed"]["index"] == []
 
 
+async def test_a_snapshot_offers_its_gzip_built_once_as_a_binary_frame(paris):
+    engine = LiveEngine(paris, store=None)  # type: ignore[arg-type]  # compute() needs no I/O
+    feed = LiveFeed(engine, runner_detail=lambda bib: None)
+    await feed.on_tick(engine.compute(1_700_000_000.0))
+    snapshot = feed.snapshot_frame()
+    zipped = snapshot.gzipped()
+    assert zipped is snapshot.gzipped() and zipped.binary, "compressed once, however many get it"
+    assert gzip.decompress(zipped.payload) == snapshot.payload
+    assert zipped.payload == gzip.compress(snapshot.payload, SNAPSHOT_GZIP_LEVEL, mtime=0)
+    assert zipped.wire[0] == 0x82 and snapshot.wire[0] == 0x81, "final binary frame; the JSON stays text"
+    assert not feed.tick_frame.binary and not feed.follow_frame(()).snapshot, "only snapshots are offered gzipped"
+
+
 # ---- over the wire ---------------------------------------------------------------------------
 
 
@@ -194,6 +209,82 @@ async def test_a_client_that_asks_for_a_resync_gets_a_fresh_snapshot(live):
         assert snap["seq"] >= tick["seq"] and len(snap["distance_m"]) == len(first["distance_m"])
         after = await recv(ws)
         assert after["type"] == "tick" and after["seq"] == snap["seq"] + 1, "ticks go on from the snapshot"
+
+
+async def recv_raw(ws, timeout_s: float = 3.0) -> str | bytes:
+    return await asyncio.wait_for(ws.recv(), timeout_s)
+
+
+async def snapshot_of(ws, ask: str) -> tuple[int, bytes]:
+    """Ask for a snapshot; its seq and the message as sent (text as UTF-8, or the binary as is)."""
+    await ws.send(ask)
+    for _ in range(6):
+        raw = await recv_raw(ws)
+        if isinstance(raw, bytes):
+            return orjson.loads(gzip.decompress(raw))["seq"], raw
+        if raw.startswith('{"type":"snapshot"'):
+            return orjson.loads(raw)["seq"], raw.encode()
+    raise AssertionError("no snapshot in 6 messages")
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "queued"])
+async def test_a_gzip_client_gets_snapshots_gzipped_and_ticks_as_text(live, direct):
+    http, url, _, feed, _ = live
+    feed.direct = direct
+    gzip_url = (await http.get("/api/race")).json()["feeds"]["live_gzip"]
+    assert gzip_url == url + "?encoding=gzip", "advertised in GET /api/race"
+    async with websockets.connect(gzip_url, compression=None) as gz, websockets.connect(url, compression=None) as plain:
+        first = await recv_raw(gz)
+        assert isinstance(first, bytes) and first[:2] == b"\x1f\x8b", "a binary message holding a gzip"
+        snap = orjson.loads(gzip.decompress(first))
+        assert snap["type"] == "snapshot" and snap["counts"]["registered"] == len(snap["status"]) == 3599
+        ticks = [await recv_raw(gz) for _ in range(2)]
+        assert all(isinstance(t, str) for t in ticks), "ticks stay text"
+        assert [orjson.loads(t)["seq"] for t in ticks] == [snap["seq"] + 1, snap["seq"] + 2]
+        assert isinstance(await recv_raw(plain), str), "a client that did not ask gets text, as before"
+
+        for _ in range(5):  # both asked within the same second: the same seq, unless a tick fell between
+            (seq, zipped), (plain_seq, text) = [await snapshot_of(gz, '{"resync": true}'),
+                                                await snapshot_of(plain, '{"snapshot": true}')]  # fmt: skip
+            if seq == plain_seq:
+                break
+        else:
+            raise AssertionError("never a snapshot of the same seq for both")
+        assert gzip.decompress(zipped) == text, "the gzip of exactly the JSON text a plain client gets"
+        after = await recv_raw(gz)
+        assert isinstance(after, str) and orjson.loads(after)["seq"] == seq + 1, "ticks go on from the resync"
+
+
+async def message_of_seq(ws, seq: int) -> str | bytes:
+    for _ in range(6):
+        raw = await recv_raw(ws)
+        if orjson.loads(gzip.decompress(raw) if isinstance(raw, bytes) else raw)["seq"] == seq:
+            return raw
+    raise AssertionError(f"no message of seq {seq} in 6")
+
+
+async def test_a_snapshot_sent_instead_of_a_tick_is_gzipped_for_gzip_clients(live):
+    """The pursuer's gun changes most of the field at once: the snapshot goes out in the tick's place,
+    gzipped to those who asked, the same JSON text to the others."""
+    _, url, _, feed, _ = live
+    async with websockets.connect(url + "?encoding=gzip") as gz, websockets.connect(url) as plain:
+        await recv_raw(gz), await recv_raw(plain)
+        await eventually(lambda: _value(len(feed.clients) == 2))
+        snap = feed.snapshot
+        await feed.on_tick(dataclasses.replace(snap, status=np.full_like(snap.status, STATUSES.index("ahead"))))
+        assert feed.tick_frame is feed.snapshot_frame(), "everyone changed: the state is smaller than the tick"
+        zipped, text = await message_of_seq(gz, feed.seq), await message_of_seq(plain, feed.seq)
+        assert isinstance(zipped, bytes) and isinstance(text, str)
+        assert gzip.decompress(zipped) == text.encode() and text.startswith('{"type":"snapshot"')
+
+
+async def test_an_unknown_encoding_is_refused_with_a_reason(live):
+    _, url, *_ = live
+    async with websockets.connect(url + "?encoding=br") as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            await recv_raw(ws)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    assert "unknown encoding 'br'" in closed.value.rcvd.reason and "encoding=gzip" in closed.value.rcvd.reason
 
 
 async def test_follow_sends_full_detail_of_the_followed_bibs_each_tick(live, paris):
