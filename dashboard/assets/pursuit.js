@@ -1,8 +1,9 @@
 /* pursuit in the browser: the live feed, the events stream, the map, the follow cards, the commentary.
  *
  * One client per tab, whatever the page: it takes the roster once (GET /api/roster), then the live
- * feed (/ws/live: a snapshot, then sparse ticks with consecutive seq; a gap asks for a new snapshot)
- * and the events stream (/ws/events, resumed after the last id seen). Between ticks every runner is
+ * feed (/ws/live: a snapshot, then sparse ticks with consecutive seq; a gap asks for a new snapshot;
+ * snapshots come gzipped, as binary messages, where the browser has DecompressionStream) and the
+ * events stream (/ws/events, resumed after the last id seen). Between ticks every runner is
  * moved here (distance + speed × elapsed race time, held short of the next timing point until read
  * there), so the server never sends positions it can predict. Both sockets reconnect by themselves
  * and say so in #conn. Everything a user or a runner can name is set as text (textContent), never
@@ -26,6 +27,7 @@
   var roster = null, rowOf = {};
   var S = { seq: -1, n: 0 };
   var live = { ws: null, open: false, retry: 0, timer: null };
+  var feed = { gzip: typeof DecompressionStream === "function", binary: 0 };  // snapshots as gzip; how many came
   var events = { ws: null, open: false, retry: 0, last: null, timer: null };
   var follow = { bibs: loadList("pursuit.follow"), detail: {} };
   var escapes = [];
@@ -190,20 +192,46 @@
     });
   }
 
+  function onLive(text) {
+    var m = JSON.parse(text);
+    if (m.type === "snapshot") onSnapshot(m);
+    else if (m.type === "tick") onTick(m);
+    else if (m.type === "follow") onFollow(m);
+    else if (m.type === "error") console.warn("live feed: " + m.message);
+    connState();
+  }
+
+  function gunzip(data) {  // a gzip (ArrayBuffer) -> a promise of its text
+    return new Response(new Blob([data]).stream().pipeThrough(new DecompressionStream("gzip"))).text();
+  }
+
   function openLive() {
     clearTimeout(live.timer);
     loadRoster(false).then(function () {
-      var ws = new WebSocket(wsUrl("/ws/live"));
+      var ws = new WebSocket(wsUrl("/ws/live" + (feed.gzip ? "?encoding=gzip" : "")));
+      ws.binaryType = "arraybuffer";
       live.ws = ws;
+      // a gzipped snapshot decodes asynchronously: what comes meanwhile waits here, and is applied in order after it
+      var pending = [], decoding = false;
+      function drain() {
+        while (!decoding && pending.length && live.ws === ws) {
+          var data = pending.shift();
+          if (typeof data === "string") { onLive(data); continue; }
+          decoding = true; feed.binary += 1;
+          gunzip(data).then(function (text) {
+            decoding = false;
+            if (live.ws === ws) onLive(text);
+            drain();
+          }, function (err) {
+            decoding = false;
+            console.warn("live feed: a snapshot did not decode (" + err + "); asking for another");
+            S.seq = -1; send(live, { resync: true });
+            drain();
+          });
+        }
+      }
       ws.onopen = function () { live.open = true; live.retry = 0; if (follow.bibs.length) send(live, { follow: follow.bibs }); connState(); };
-      ws.onmessage = function (e) {
-        var m = JSON.parse(e.data);
-        if (m.type === "snapshot") onSnapshot(m);
-        else if (m.type === "tick") onTick(m);
-        else if (m.type === "follow") onFollow(m);
-        else if (m.type === "error") console.warn("live feed: " + m.message);
-        connState();
-      };
+      ws.onmessage = function (e) { pending.push(e.data); drain(); };
       ws.onclose = function () {
         live.open = false; live.ws = null; S.seq = -1; live.retry += 1; connState();
         live.timer = setTimeout(openLive, backoff(live.retry));
@@ -668,7 +696,7 @@
   }
 
   window.pursuit = {
-    state: S, view: view, follow: setFollow, frames: frames,
+    state: S, view: view, follow: setFollow, frames: frames, feed: feed,
     roster: function () { return roster; },
     drop: function () { if (live.ws) live.ws.close(); },  // what a network blip does (browser tests use it)
   };

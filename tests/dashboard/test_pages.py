@@ -90,8 +90,10 @@ async def site(redis_server, redis, tmp_path) -> AsyncIterator[str]:
         await ingest.close()
 
 
-async def open_page(browser, base: str, path: str, errors: list[str]):  # type: ignore[no-untyped-def]
+async def open_page(browser, base: str, path: str, errors: list[str], init_script: str = ""):  # type: ignore[no-untyped-def]
     page = await browser.new_page()
+    if init_script:
+        await page.add_init_script(init_script)
     page.on("console", lambda m: errors.append(f"{path}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(f"{path}: {e}"))
     page.on("dialog", lambda d: errors.append(f"{path}: a dialog opened: {d.message}"))
@@ -132,6 +134,8 @@ async def test_three_pages_live_in_a_real_browser(site: str):
         await page.wait_for_selector("#mat-table table", timeout=10000)
         assert "marbeuf" in await page.inner_text("#mat-table")
         assert await page.inner_text("#conn") == "live"
+        feed = await page.evaluate("window.pursuit.feed")
+        assert feed["gzip"] and feed["binary"] >= 1, f"the snapshot came gzipped, as a binary message: {feed}"
         await page.wait_for_selector("#margins .bars, #margins .point", state="attached", timeout=10000)
         await page.screenshot(path=str(ARTIFACTS / "dashboard-race-control.png"))
 
@@ -145,10 +149,14 @@ async def test_three_pages_live_in_a_real_browser(site: str):
         kept = await page.evaluate(f"{graph}._fullLayout.xaxis.range")
         assert kept == zoomed, "the zoom was kept across two ticks"
 
-        # a dropped connection says so, then comes back by itself
+        # a dropped connection says so, then comes back by itself, from a new (gzipped) snapshot
+        binary = await page.evaluate("window.pursuit.feed.binary")
         await page.evaluate("window.pursuit.drop()")
         await page.wait_for_function("document.querySelector('#conn').innerText.includes('reconnecting')", timeout=5000)
         await page.wait_for_function("document.querySelector('#conn').innerText === 'live'", timeout=15000)
+        assert await page.evaluate("window.pursuit.feed.binary") > binary
+        seq = await page.evaluate("window.pursuit.state.seq")
+        await page.wait_for_function(f"window.pursuit.state.seq >= {seq + 2}", timeout=15000)  # ticks applied after it
         await page.close()
 
         # spectators: search by bib, follow, a card with the name as text, kept across a reload
@@ -180,6 +188,11 @@ async def test_three_pages_live_in_a_real_browser(site: str):
         await page.wait_for_selector("#ticker li", timeout=60000)
         assert await page.inner_text("#story-pursuer-sub") != ""
         await page.screenshot(path=str(ARTIFACTS / "dashboard-commentary.png"))
+        await page.close()
+
+        # a browser without DecompressionStream does not ask for gzip, and gets the JSON text as before
+        page = await open_page(context, site, "/commentary", errors, "delete window.DecompressionStream")
+        assert await page.evaluate("window.pursuit.feed") == {"gzip": False, "binary": 0}
         await page.close()
         await browser.close()
     assert errors == [], f"console errors: {errors}"
