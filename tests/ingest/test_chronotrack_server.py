@@ -5,59 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime
 
 import pytest
 
 from ingest.chronotrack_server import ChronoTrackServer
 from live.clock import RaceClock
 from live.store import Store
-
-RACE_DAY = datetime(2026, 5, 10, 10, 30)
-
-
-@pytest.fixture
-async def ingest(redis, paris):
-    store = Store(redis, paris)
-    await store.setup()
-    now = RACE_DAY.replace(tzinfo=paris.timezone).timestamp()
-    await store.set_clock(RaceClock(origin_wall=time.time(), origin_race=now, speed=1.0))
-    server = ChronoTrackServer(paris, store, host="127.0.0.1", port=0)
-    await server.start()
-    yield server, store
-    await server.close()
-
-
-async def read_line(reader: asyncio.StreamReader) -> str:
-    return (await asyncio.wait_for(reader.readline(), 5)).decode().rstrip("\r\n")
-
-
-async def connect_as_pointcam(
-    port: int, location: str = "marbeuf", expect_start: str = "start~marbeuf"
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """The PointCam order: the server greets first, the reader answers with its settings."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    assert (await read_line(reader)).endswith("~CTP01")
-    writer.write(
-        b"PointCam~1.0.0~4\r\nstream-mode=push\r\nlocation=single\r\ntime-format=normal\r\npushmode-ack=true\r\n"
-    )
-    await writer.drain()
-    assert await read_line(reader) == "getlocations"
-    writer.write(f"ack~getlocations~{location}\r\n".encode())
-    await writer.drain()
-    assert await read_line(reader) == expect_start
-    return reader, writer
-
-
-async def wait_for(predicate, timeout_s: float = 5.0):
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
+from tests.ingest.chronotrack_client import RACE_DAY, connect_as_pointcam, read_line, wait_for
 
 
 def local(paris, hms: str) -> float:
