@@ -321,12 +321,42 @@ def _run_clients(demo: _Server, n: int, seconds: float, procs: int, snapshot_eve
     return result
 
 
+SNAPSHOT_SAMPLE_S = 60.0
+GZIP_LEVELS = (1, 3, 6, 9)
+
+
+def _snapshot_gzip(feed: Any, samples: list[dict[str, Any]]) -> None:
+    """The snapshot at the feed's seq as served (JSON, and its gzip as sent to ``?encoding=gzip``
+    clients), with the time to build each, appended to ``samples``."""
+    from live.feed import SNAPSHOT_GZIP_LEVEL
+
+    t = time.perf_counter()
+    frame = feed.snapshot_frame()
+    json_ms = (time.perf_counter() - t) * 1000
+    sent = frame.gzipped().payload
+    gzip_ms = _median_ms(lambda p=frame.payload: gzip.compress(p, SNAPSHOT_GZIP_LEVEL, mtime=0), 3)
+    samples.append({"bytes": len(frame.payload), "gzip_bytes": len(sent), "json_ms": json_ms, "gzip_ms": gzip_ms,
+                    "payload": frame.payload})  # fmt: skip
+
+
+def _gzip_levels(payload: bytes) -> dict[str, dict[str, float]]:
+    """Size and time of a snapshot gzipped at each of ``GZIP_LEVELS`` (median of 5)."""
+    return {
+        str(level): {"bytes": len(gzip.compress(payload, level, mtime=0)),
+                     "ms": round(_median_ms(lambda lv=level: gzip.compress(payload, lv, mtime=0), 5), 1)}
+        for level in GZIP_LEVELS
+    }  # fmt: skip
+
+
 def race_traffic(race: Race, tick_s: float = 1.0, after_pursuer_s: float = 600.0) -> dict[str, Any]:
     """Every tick the live feed would send during the simulated race (``simulator.trajectory``) at real
     time, computed in virtual time with no sockets: from the first gun to ``after_pursuer_s`` after the
-    pursuer's finish, one tick every ``tick_s`` of race, the engine and the feed exactly as served."""
+    pursuer's finish, one tick every ``tick_s`` of race, the engine and the feed exactly as served.
+    Bytes per spectator both for a plain client and one on ``?encoding=gzip`` (a snapshot sent in a
+    tick's place reaches him gzipped); every ``SNAPSHOT_SAMPLE_S`` of race, the snapshot a joining
+    spectator would get, JSON and gzip, with the time the feed takes to build and to compress it."""
 
-    from live.feed import LiveFeed
+    from live.feed import SNAPSHOT_GZIP_LEVEL, LiveFeed
     from simulator.trajectory import plan_race
 
     t0 = 1_700_000_000.0
@@ -339,7 +369,9 @@ def race_traffic(race: Race, tick_s: float = 1.0, after_pursuer_s: float = 600.0
     crossings[rows] = plan.crossings[is_runner]
     pursuer = plan.crossings[~is_runner][0]
     guns = {(f"pen:{g.pen}" if g.pen else "pursuer"): g.time for g in plan.guns}
-    sizes = []
+    sizes, gzip_sizes = [], []  # each tick as a plain client and as a gzip client gets it
+    snapshots: list[dict[str, Any]] = []
+    every = max(1, round(SNAPSHOT_SAMPLE_S / tick_s))
 
     async def run() -> None:
         now = t0
@@ -348,17 +380,35 @@ def race_traffic(race: Race, tick_s: float = 1.0, after_pursuer_s: float = 600.0
             engine.times = np.where(crossings <= now, crossings, np.nan)
             engine.pursuer_times = np.where(pursuer <= now, pursuer, np.nan)
             await feed.on_tick(engine.compute(now))
-            sizes.append(len(feed.tick_frame.payload))
+            tick = feed.tick_frame
+            sizes.append(len(tick.payload))
+            gzip_sizes.append(len(tick.gzipped().payload) if tick.snapshot else len(tick.payload))
+            if len(sizes) % every == 0:
+                _snapshot_gzip(feed, snapshots)
             now += tick_s
 
     asyncio.run(run())
-    snapshot = feed.snapshot_frame().payload
+    _snapshot_gzip(feed, snapshots)
+    largest = max(snapshots, key=lambda x: x["bytes"])
+    json_ms, gzip_ms = [x["json_ms"] for x in snapshots], [x["gzip_ms"] for x in snapshots]
     return {
         "race_seconds": round(len(sizes) * tick_s), "ticks": len(sizes),
         "bytes_per_client_per_s": round(sum(sizes) / (len(sizes) * tick_s)),
+        "bytes_per_gzip_client_per_s": round(sum(gzip_sizes) / (len(gzip_sizes) * tick_s)),
         "tick_bytes": {"p50": round(float(np.percentile(sizes, 50))), "p99": round(float(np.percentile(sizes, 99))),
-                       "max": max(sizes), "over_100_kb": sum(size > 100_000 for size in sizes)},
-        "final_snapshot_bytes": len(snapshot), "final_snapshot_gzip_bytes": len(gzip.compress(snapshot, 6)),
+                       "max": max(sizes), "max_gzip_client": max(gzip_sizes),
+                       "over_100_kb": sum(size > 100_000 for size in sizes)},
+        "final_snapshot_bytes": int(snapshots[-1]["bytes"]),
+        "final_snapshot_gzip_bytes": int(snapshots[-1]["gzip_bytes"]),  # as sent to ?encoding=gzip
+        "snapshot": {
+            "note": f"every {SNAPSHOT_SAMPLE_S:g} s of race, the snapshot a joining spectator gets: JSON, and as sent "
+                    f"to ?encoding=gzip (level {SNAPSHOT_GZIP_LEVEL}, compressed once per snapshot)",
+            "sampled": len(snapshots), "gzip_level": SNAPSHOT_GZIP_LEVEL,
+            "largest_bytes": int(largest["bytes"]), "largest_gzip_bytes": int(largest["gzip_bytes"]),
+            "json_ms": {"p50": round(statistics.median(json_ms), 1), "max": round(max(json_ms), 1)},
+            "gzip_ms": {"p50": round(statistics.median(gzip_ms), 1), "max": round(max(gzip_ms), 1)},
+            "largest_at_gzip_levels": _gzip_levels(largest["payload"]),
+        },
     }  # fmt: skip
 
 
