@@ -1,28 +1,55 @@
 """``pursuit bench ingest``: raw reads per second through a real ChronoTrack socket into Redis,
 against three baselines measured in the same run (a bare socket reader, a bare redis-py pipeline,
-the same writes as pre-encoded RESP on a raw socket)."""
+the same writes as pre-encoded RESP on a raw socket); then the latency of a read at steady rates,
+read → state (its passing on the passings stream) and read → feed (its runner in a ``/ws/live``
+tick), through ``pursuit serve`` in a process of its own, against a bare Redis write → read."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.request import urlopen
 
 import numpy as np
+import orjson
 import redis.asyncio as aioredis
 
+from live.race import Race
 from live.store import Store
-from pursuit.bench import machine, race_with_runners
-from pursuit.redis_server import RedisServer
+from pursuit.bench import _cpu_s, _percentiles_ms, _Server, machine, race_with_runners
+from pursuit.redis_server import RedisServer, free_port
+
+LATENCY_RATES = (3_000, 50_000)  # reads/s: a big race's peak at its busiest mats, then near the ceiling
+LATENCY_SECONDS = 4.0  # of steady reads per rate
+READS_PER_CROSSING = 3  # a mat reads a chip a few times as it crosses; only the first makes a passing
+REPEAT_GAP_S = 0.25  # between those reads
+DRAIN_TIMEOUT_S = 20.0  # after the last read, for the last passings to show
+FEED_WAIT_S = 3.0  # after the last passing showed, for the ticks that carry it (one a second)
 
 
-async def _bench_ingest(reads_n: int, aof: bool) -> dict[str, Any]:
+async def _bench_ingest(
+    reads_n: int, aof: bool, rates: tuple[int, ...], seconds: float, layouts: tuple[str, ...], runners: int
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        race = race_with_runners(runners, Path(tmp) / "race")
+        out = await _throughput(race, Path(tmp), reads_n, aof)
+        if rates:
+            out["latency"] = await _latency(race, Path(tmp), aof, rates, seconds, layouts)
+    return out
+
+
+async def _throughput(race: Race, tmp: Path, reads_n: int, aof: bool) -> dict[str, Any]:
     from ingest.chronotrack_server import ChronoTrackServer
 
-    with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp) / "redis", appendonly=aof) as server:
-        race = race_with_runners(40_000, Path(tmp) / "race")
+    with RedisServer(tmp / "redis", appendonly=aof) as server:
         redis = aioredis.Redis.from_url(server.url)
         store = Store(redis, race)
         await store.setup()
@@ -127,7 +154,375 @@ async def _raw_pipeline_s(port: int, reads_n: int, batch: int = 5000) -> float:
     return elapsed
 
 
-def bench_ingest(reads_n: int = 100_000, aof: bool = False) -> dict[str, Any]:
-    """Raw reads per second through a real ChronoTrack socket into Redis, against three baselines;
+@dataclass
+class _Plan:
+    """Reads at a steady rate: when each is due (seconds from the start, sorted), the crossing of each
+    ((chip, bib, mat) in ``crossings``), and for the first read of a crossing that crossing (else -1)."""
+
+    due_s: np.ndarray
+    crossing: np.ndarray
+    opens: np.ndarray
+    crossings: list[tuple[str, str, str]]
+
+    @classmethod
+    def steady(cls, crossings: list[tuple[str, str, str]], rate: float) -> _Plan:
+        """``READS_PER_CROSSING`` reads per crossing, ``REPEAT_GAP_S`` apart, ``rate`` reads a second."""
+        n = len(crossings)
+        at = np.arange(n) * READS_PER_CROSSING / rate
+        due = np.concatenate([at + j * REPEAT_GAP_S for j in range(READS_PER_CROSSING)])
+        crossing = np.tile(np.arange(n), READS_PER_CROSSING)
+        first = np.arange(n * READS_PER_CROSSING) < n
+        order = np.argsort(due, kind="stable")
+        return cls(due[order], crossing[order], np.where(first, crossing, -1)[order], crossings)
+
+    def chronotrack_lines(self, race: Race, start_wall: float, seq0: int) -> list[bytes]:
+        """Each read as a ``CT01_33`` line stamped with its due time of day in the race's zone."""
+        local = datetime.fromtimestamp(start_wall, race.timezone)
+        day_s = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
+        hundredths = ((day_s + self.due_s) * 100).astype(np.int64) % 8_640_000
+        lines = []
+        for i, (c, h) in enumerate(zip(self.crossing.tolist(), hundredths.tolist(), strict=True)):
+            chip, _, mat = self.crossings[c]
+            hh, rest = divmod(h, 360_000)
+            mm, rest = divmod(rest, 6_000)
+            ss, cs = divmod(rest, 100)
+            lines.append(f"CT01_33~{seq0 + i}~{mat}~{chip}~{hh:02d}:{mm:02d}:{ss:02d}.{cs:02d}~0~BENCH1~1\r\n".encode())
+        return lines
+
+    def bare_xadds(self, key: str) -> list[bytes]:
+        """Each read as one pre-encoded ``XADD key * c <crossing it opens, or -1>``: the bare write."""
+        return [_resp("XADD", key, "*", "c", str(c)) for c in self.opens.tolist()]
+
+
+def _resp(*args: str) -> bytes:
+    return f"*{len(args)}\r\n".encode() + b"".join(f"${len(a)}\r\n{a}\r\n".encode() for a in args)
+
+
+@dataclass
+class _Phase:
+    """What one paced run saw: per crossing, when its first read was written and when its passing
+    showed in Redis (and in a ``/ws/live`` tick), ``perf_counter`` seconds, nan until then."""
+
+    plan: _Plan
+    written: np.ndarray
+    state: np.ndarray
+    feed: np.ndarray
+    lag_s: list[float]  # per write, how late its earliest read went out
+
+    @classmethod
+    def of(cls, plan: _Plan) -> _Phase:
+        n = len(plan.crossings)
+        return cls(plan, np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan), [])
+
+    def saw(self, seen: np.ndarray, c: int, at: float) -> None:
+        if 0 <= c < len(seen) and seen[c] != seen[c] and self.written[c] == self.written[c]:
+            seen[c] = at
+
+
+async def _pace(phase: _Phase, payload: list[bytes], write: Callable[[bytes], object]) -> float:
+    """Write ``payload[i]`` when read i is due, as many as are due at each wake-up (asyncio's timer
+    wakes about every millisecond); returns the seconds it took."""
+    due, opens = phase.plan.due_s, phase.plan.opens
+    n, i = len(due), 0
+    t0 = time.perf_counter()
+    while i < n:
+        now = time.perf_counter()
+        j = int(np.searchsorted(due, now - t0, side="right"))
+        if j > i:
+            write(b"".join(payload[i:j]))
+            opened = opens[i:j]
+            phase.written[opened[opened >= 0]] = now
+            phase.lag_s.append(now - t0 - float(due[i]))
+            i = j
+        if i < n:
+            await asyncio.sleep(max(0.0, float(due[i]) - (time.perf_counter() - t0)))
+    return time.perf_counter() - t0
+
+
+async def _watch_stream(redis: aioredis.Redis, key: str, after: str, on: Callable[[dict, float], None],
+                        stop: asyncio.Event) -> None:  # fmt: skip
+    """XREAD BLOCK on ``key`` from ``after``: ``on(fields, perf_counter at arrival)`` per entry."""
+    while not stop.is_set():
+        reply = await redis.xread({key: after}, count=20_000, block=100)
+        at = time.perf_counter()
+        for _, entries in reply:
+            for _, fields in entries:
+                on(fields, at)
+            after = entries[-1][0]
+
+
+async def _watch_feed(url: str, bibs: list[str], on: Callable[[str, float], None], counts: dict[str, int],
+                      stop: asyncio.Event) -> None:  # fmt: skip
+    """A spectator on ``/ws/live``: ``on(bib, perf_counter at arrival)`` for every runner a tick carries."""
+    from websockets.asyncio.client import connect
+
+    async with connect(url, max_size=None, compression=None) as ws:
+        while not stop.is_set():
+            try:
+                message = await asyncio.wait_for(ws.recv(decode=False), 0.2)
+            except TimeoutError:
+                continue
+            at = time.perf_counter()
+            body = orjson.loads(message)
+            counts[body.get("type", "?")] = counts.get(body.get("type", "?"), 0) + 1
+            if body.get("type") == "tick":
+                for row in body["changed"]["index"]:
+                    on(bibs[row], at)
+
+
+def _get_json(url: str) -> Any:
+    with urlopen(url, timeout=10) as response:  # noqa: S310  # our own server on 127.0.0.1
+        return orjson.loads(response.read())
+
+
+async def _serving(base: str, timeout_s: float = 60.0) -> None:
+    """Until the web process answers ``/healthz`` with a tick done."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if (await asyncio.to_thread(_get_json, f"{base}/healthz")).get("ok"):
+                return
+        except OSError:
+            pass
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"pursuit serve did not become healthy at {base} within {timeout_s:.0f} s")
+
+
+async def _settle(seen: np.ndarray, awaited: np.ndarray, timeout_s: float) -> None:
+    """Until every ``awaited`` crossing has shown in ``seen``, or ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and np.isnan(seen[awaited]).any():  # noqa: ASYNC110  # polled by design
+        await asyncio.sleep(0.05)
+
+
+def _latencies(phase: _Phase, seen: np.ndarray, tracked: np.ndarray | None = None) -> dict[str, Any]:
+    """Percentiles of written → seen over the ``tracked`` crossings (all by default) that were written."""
+    written = ~np.isnan(phase.written) if tracked is None else ~np.isnan(phase.written) & tracked
+    ok = written & ~np.isnan(seen)
+    return {"count": int(ok.sum()), "missing": int((written & np.isnan(seen)).sum()),
+            **_percentiles_ms((seen[ok] - phase.written[ok]).tolist())}  # fmt: skip
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else round(a / b, 1)
+
+
+LAYOUTS = {
+    "serve": "pursuit serve: the ingestor and the web app (live engine, feed) in one process, one event loop",
+    "split": "pursuit ingest and pursuit web: the ingestor and the web app in two processes",
+}
+
+
+class _Processes:
+    """The ingestor and the web app of ``layout`` against ``redis_url``, each in a process of its own."""
+
+    def __init__(self, layout: str, race: Race, redis_url: str, workdir: Path) -> None:
+        self.web_port, self.ingest_port = free_port(), free_port()
+        env = {**os.environ, "REDIS_URL": redis_url}
+        common = [sys.executable, "-m", "pursuit.cli"]
+        args = ["--race", str(race.directory), "--host", "127.0.0.1", "--port", str(self.web_port),
+                "--ingest-port", str(self.ingest_port), "--mylaps-port", str(free_port())]  # fmt: skip
+        self.servers: dict[str, _Server] = {}
+        try:
+            if layout == "serve":
+                self.servers["serve"] = _Server([*common, "serve", *args], workdir / "serve", "web:", env)
+            else:
+                self.servers["ingest"] = _Server([*common, "ingest", *args], workdir / "ingest", "ingest:", env)
+                self.servers["web"] = _Server([*common, "web", *args], workdir / "web", "web:", env)
+        except BaseException:
+            self.close()
+            raise
+
+    def cpu_s(self) -> dict[str, float]:
+        return {name: _cpu_s(server.process.pid) for name, server in self.servers.items()}
+
+    def close(self) -> None:
+        for server in self.servers.values():
+            server.close()
+
+
+async def _bare_floor(redis: aioredis.Redis, watcher: aioredis.Redis, port: int, plan: _Plan) -> dict[str, Any]:
+    """``plan``'s reads at its pace as bare pre-encoded ``XADD``s on a raw socket, each first read's
+    entry seen by XREAD BLOCK from another connection: writing to Redis and seeing it there, no more."""
+    key = "bench:latency"
+    phase = _Phase.of(plan)
+    stop = asyncio.Event()
+    after = (await redis.xadd(key, {"c": "-1"})).decode()
+    watch = asyncio.create_task(
+        _watch_stream(watcher, key, after, lambda f, at: phase.saw(phase.state, int(f[b"c"]), at), stop)
+    )
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    discard = asyncio.create_task(_discard(reader))
+    try:
+        await _pace(phase, plan.bare_xadds(key), writer.write)
+        await _settle(phase.state, ~np.isnan(phase.written), DRAIN_TIMEOUT_S)
+    finally:
+        stop.set()
+        writer.close()
+        await asyncio.gather(watch, discard, return_exceptions=True)
+        await redis.delete(key)
+    return _latencies(phase, phase.state)
+
+
+async def _layout_latency(
+    layout: str, race: Race, server: RedisServer, tmp: Path, plans: dict[int, _Plan], floors: dict[int, Any]
+) -> dict[str, Any]:
+    """Each plan's reads over one ChronoTrack connection into ``layout``'s processes, on a fresh Redis."""
+    redis = aioredis.Redis.from_url(server.url)
+    await redis.flushall()
+    watcher = aioredis.Redis.from_url(server.url)  # its own connections: XREAD BLOCK holds one
+    processes = _Processes(layout, race, server.url, tmp / layout)
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        base = f"http://127.0.0.1:{processes.web_port}"
+        await _serving(base)
+        bibs = (await asyncio.to_thread(_get_json, f"{base}/api/roster"))["bibs"]
+        store = Store(redis, race)
+        tp_mat = [tp.mat for tp in race.timing_points]
+        phase: _Phase | None = None
+        key_of: dict[tuple[str, str], int] = {}
+        first_of_bib: dict[str, int] = {}  # crossing of the phase that is the bib's first passing ever
+        crossed: set[str] = set()
+        unexplained = 0
+
+        def on_passing(fields: dict, at: float) -> None:
+            c = key_of.get((fields[b"bib"].decode(), tp_mat[int(fields[b"tp"])]))
+            if phase is not None and c is not None:
+                phase.saw(phase.state, c, at)
+
+        def on_row(bib: str, at: float) -> None:
+            nonlocal unexplained
+            c = first_of_bib.get(bib)
+            if phase is not None and c is not None:
+                phase.saw(phase.feed, c, at)
+            elif bib not in crossed:
+                unexplained += 1
+
+        feed_counts: dict[str, int] = {}
+        url = f"ws://127.0.0.1:{processes.web_port}/ws/live"
+        tasks.append(asyncio.create_task(_watch_feed(url, bibs, on_row, feed_counts, stop)))
+        tasks.append(asyncio.create_task(_watch_stream(watcher, store.keys.passings, "0-0", on_passing, stop)))
+        mats = [m.id for m in race.mats]
+        reader, writer = await asyncio.open_connection("127.0.0.1", processes.ingest_port)
+        await reader.readline()
+        writer.write(b"BenchClient~1~0\r\n")
+        # every mat announced once (a read of an unknown chip: no passing) before anything is measured
+        writer.write(b"".join(f"CT01_33~{i + 1}~{mat}~BENCHWARM~00:00:00.00~0~BENCH1~1\r\n".encode()
+                              for i, mat in enumerate(mats)))  # fmt: skip
+        seq = len(mats) + 1
+        tasks.append(asyncio.create_task(_discard(reader)))
+        await asyncio.sleep(2.0)  # the warm-up applied, and a tick or two
+        results = []
+        for rate, plan in plans.items():
+            phase = _Phase.of(plan)
+            key_of = {(bib, mat): c for c, (_, bib, mat) in enumerate(plan.crossings)}
+            first_of_bib = {}
+            for c, (_, bib, _) in enumerate(plan.crossings):
+                if bib not in crossed:
+                    first_of_bib.setdefault(bib, c)
+            feed_tracked = np.zeros(len(plan.crossings), dtype=bool)
+            feed_tracked[list(first_of_bib.values())] = True
+            lines = plan.chronotrack_lines(race, time.time(), seq)
+            seq += len(lines)
+            load, redis_pid = os.getloadavg()[0], server.process.pid if server.process else os.getpid()
+            cpu, redis_cpu, own_cpu = processes.cpu_s(), _cpu_s(redis_pid), _cpu_s(os.getpid())
+            sent_s = await _pace(phase, lines, writer.write)
+            cpu = {name: round((s - cpu[name]) / sent_s, 2) for name, s in processes.cpu_s().items()}
+            cpu |= {"redis": round((_cpu_s(redis_pid) - redis_cpu) / sent_s, 2),
+                    "bench": round((_cpu_s(os.getpid()) - own_cpu) / sent_s, 2)}  # fmt: skip
+            await _settle(phase.state, ~np.isnan(phase.written), DRAIN_TIMEOUT_S)
+            await _settle(phase.feed, feed_tracked, FEED_WAIT_S)
+            crossed.update(bib for _, bib, _ in plan.crossings)
+            health = await asyncio.to_thread(_get_json, f"{base}/healthz")
+            state, feed = _latencies(phase, phase.state), _latencies(phase, phase.feed, feed_tracked)
+            floor = floors[rate]
+            results.append({
+                "reads_per_s": rate, "reads": len(lines), "crossings": len(plan.crossings),
+                "seconds": round(sent_s, 2),
+                "send_lag_ms": {"p99": round(float(np.percentile(phase.lag_s, 99)) * 1000, 1),
+                                "max": round(max(phase.lag_s) * 1000, 1)},
+                "read_to_state": state,
+                "read_to_feed": {"crossings_tracked": int(feed_tracked.sum()), **feed},
+                "ratio_read_to_state_to_bare": {"p50": _ratio(state["p50_ms"], floor["p50_ms"]),
+                                                "p99": _ratio(state["p99_ms"], floor["p99_ms"])},
+                "cpu_s_per_s": cpu, "loadavg_1m": [round(load, 2), round(os.getloadavg()[0], 2)],
+                "tick_ms": health.get("tick_ms"),
+            })  # fmt: skip
+            phase = None
+        writer.close()
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await redis.aclose()
+        await watcher.aclose()
+        processes.close()
+    return {"layout": LAYOUTS[layout], "feed_messages": feed_counts, "feed_rows_without_a_read": unexplained,
+            "results": results}  # fmt: skip
+
+
+async def _latency(
+    race: Race, tmp: Path, aof: bool, rates: tuple[int, ...], seconds: float, layouts: tuple[str, ...]
+) -> dict[str, Any]:
+    """Reads at each of ``rates`` for ``seconds`` over a real ChronoTrack socket into each of ``layouts``;
+    per crossing, its first read written → its passing on the passings stream (XREAD BLOCK from another
+    connection) and → its runner's row in a ``/ws/live`` tick (a runner with no passing yet is in no
+    tick until his first). Baselines in the same run, with only Redis running: a PING round trip, and
+    the same reads at the same pace as bare ``XADD``s seen by XREAD BLOCK."""
+    runners = [p for p in race.participants if p.bib != race.pursuer.bib]
+    order = np.random.default_rng(11).permutation(len(runners)).tolist()
+    # the start mat first, so that a crossing is a runner's first passing for as long as there are runners
+    pool = [(runners[i].chips[0], runners[i].bib, m.id) for m in race.mats for i in order]
+    plans: dict[int, _Plan] = {}
+    for rate in rates:
+        n = max(1, int(rate * seconds / READS_PER_CROSSING))
+        if len(pool) < n:
+            raise ValueError(f"{rate:,} reads/s for {seconds:g} s needs {n:,} crossings, more than "
+                             f"{len(runners):,} runners × {len(race.mats)} mats left: fewer seconds or a "
+                             "lower rate")  # fmt: skip
+        plans[rate], pool = _Plan.steady(pool[:n], rate), pool[n:]
+    with RedisServer(tmp / "redis-latency", appendonly=aof) as server:
+        redis = aioredis.Redis.from_url(server.url)
+        watcher = aioredis.Redis.from_url(server.url)
+        try:
+            ping = []
+            for _ in range(2000):
+                t = time.perf_counter()
+                await redis.ping()
+                ping.append(time.perf_counter() - t)
+            floors = {rate: await _bare_floor(redis, watcher, server.port, plan) for rate, plan in plans.items()}
+        finally:
+            await redis.aclose()
+            await watcher.aclose()
+        runs = {layout: await _layout_latency(layout, race, server, tmp, plans, floors) for layout in layouts}
+    return {
+        "reads_per_crossing": READS_PER_CROSSING, "repeat_gap_s": REPEAT_GAP_S,
+        "measured": "per crossing: its first read written to the ChronoTrack socket -> its passing on the passings "
+                    "stream (read_to_state) -> its runner's row in a /ws/live tick (read_to_feed, only where it is "
+                    "the runner's first passing); the repeat reads make no passing and are not timed",
+        "baseline_redis_ping_rtt": _percentiles_ms(ping),
+        "baseline_bare_xadd_to_xread": {str(rate): floor for rate, floor in floors.items()},
+        **runs,
+    }  # fmt: skip
+
+
+async def _discard(reader: asyncio.StreamReader) -> None:
+    while await reader.read(65_536):
+        pass
+
+
+def bench_ingest(
+    reads_n: int = 100_000,
+    aof: bool = False,
+    rates: tuple[int, ...] = LATENCY_RATES,
+    seconds: float = LATENCY_SECONDS,
+    layouts: tuple[str, ...] = tuple(LAYOUTS),
+    runners: int = 40_000,
+) -> dict[str, Any]:
+    """Raw reads per second through a real ChronoTrack socket into Redis, against three baselines; then
+    read → state and read → feed latency at each of ``rates`` reads/s for ``seconds`` (none if empty), into
+    each of ``layouts`` (``LAYOUTS``);
     ``aof``: Redis appends to its AOF (``appendfsync everysec``, the production setting)."""
-    return asyncio.run(_bench_ingest(reads_n, aof))
+    return asyncio.run(_bench_ingest(reads_n, aof, rates, seconds, layouts, runners))

@@ -241,7 +241,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     elif args.what == "ingest":
         from pursuit.bench_ingest import bench_ingest
 
-        result = bench_ingest(args.reads, aof=args.aof)
+        result = bench_ingest(args.reads, aof=args.aof, rates=tuple(args.rates),
+                              seconds=args.latency_seconds, layouts=tuple(args.layouts))  # fmt: skip
     elif args.what == "replay":
         from pursuit.bench_replay import bench_replay
 
@@ -325,6 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--ingestors", type=int, default=1, help="replay: ingest processes the mats are shared among")
     b.add_argument("--reads", type=int, default=100_000, help="ingest: raw reads to send")
     b.add_argument("--aof", action="store_true", help="ingest: Redis keeps its AOF, as on race day")
+    b.add_argument("--rates", type=int, nargs="*", default=[3_000, 50_000],
+                   help="ingest: steady reads/s at which read latency is measured (none: skip)")  # fmt: skip
+    b.add_argument("--latency-seconds", type=float, default=4.0, help="ingest: seconds of reads per rate")
+    b.add_argument("--layouts", nargs="+", choices=["serve", "split"], default=["serve", "split"],
+                   help="ingest: latency via pursuit serve (one process), pursuit ingest + pursuit web")  # fmt: skip
     b.add_argument("--clients", type=int, nargs="+", default=[1_000, 5_000], help="fanout: client counts")
     b.add_argument("--client-processes", type=int, default=2, help="fanout: processes the clients are spread over")
     b.add_argument("--speed", type=float, default=10.0, help="fanout: simulated seconds per real second")
