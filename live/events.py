@@ -67,11 +67,12 @@ class EventDetector:
         if time.time() - self.health_checked > HEALTH_EVERY_S:
             self.health_checked = time.time()
             pending += await self.reader_alerts(snap)
+        fresh = []
         for e in pending:
-            if e.key in self.emitted:
-                continue
-            self.emitted.add(e.key)
-            await self.store.emit_once(e.key, e.kind, e.time, e.text, e.data)
+            if e.key not in self.emitted:
+                self.emitted.add(e.key)
+                fresh.append((e.key, e.kind, e.time, e.text, e.data))
+        await self.store.emit_many(fresh)
 
     def _runner(self, bib: str, row: int, snap: Snapshot) -> dict[str, Any]:
         return {"bib": bib, "name": self.names.get(bib, ""), "pen": str(snap.pens[row])}

@@ -105,3 +105,14 @@ async def test_a_runner_late_at_his_next_mat_is_overdue(race_day, paris):
     events = await detect(store, paris)
     overdue = [e for e in events if e["kind"] == "runner_overdue"]
     assert [(e["bib"], e["mat"]) for e in overdue] == [(runner.bib, "concorde")]
+
+
+async def test_many_events_go_in_one_round_trip_each_key_once(race_day):
+    store, _, now = race_day
+    batch = [(f"k{i % 3}", "milestone", now + i, f"event {i}", {"n": i}) for i in range(5)]
+    ids = await store.emit_many(batch)
+    assert [i is not None for i in ids] == [True, True, True, False, False], "k0 and k1 come again at 3 and 4"
+    assert await store.emit_many([]) == [] and await store.emit_once("k2", "milestone", now, "again", {}) is None
+    events = await store.events_after()
+    expected = [("k0", "event 0", 0), ("k1", "event 1", 1), ("k2", "event 2", 2)]
+    assert [(e["key"], e["text"], e["n"]) for e in events] == expected
