@@ -536,7 +536,7 @@ class LiveFeed:
         encoding = ws.query_params.get("encoding")
         await ws.accept()
         if encoding is not None and encoding not in ENCODINGS:
-            reason = f"unknown encoding {encoding[:20]!r}: ask for encoding=gzip, or leave it out for JSON text"
+            reason = f"unknown encoding {ascii(encoding)[:24]}: ask for encoding=gzip, or leave it out for JSON text"
             await ws.close(POLICY, reason)
             return
         wire = Wire.of(ws) if self.direct else None
