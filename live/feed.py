@@ -69,8 +69,8 @@ SLOW_CLIENT = 1013  # "try again later": reconnect and start from a snapshot
 POLICY = 1008
 GOING_AWAY = 1001
 ENCODINGS = ("gzip",)  # what ``/ws/live?encoding=`` may ask for; without it, snapshots are JSON text
-# 40,000 runners mid-race: 720 KB → 249 KB in 5.4 ms at level 1; level 6 gives 210 KB in 63 ms, on the
-# event loop, once a tick (docs/BENCHMARKS.md, "Traffic during a 40,000-runner race")
+# 40,000 runners mid-race: 720 KB → 263 KB in 6 ms at level 1; level 6 gives 222 KB in 73 ms, on the
+# event loop, at most once a tick (docs/BENCHMARKS.md, "Traffic during a 40,000-runner race")
 SNAPSHOT_GZIP_LEVEL = 1
 
 RunnerDetail = Callable[[str], "dict[str, Any] | None"]
