@@ -8,8 +8,11 @@ task of its own. Runners are addressed by row: ``GET /api/roster`` gives bibs, n
 that order, once. A tick is sparse: only rows whose status or class changed, who got a new or
 corrected passing, or whose margin moved by more than its own uncertainty (``live.chase.margin_sigma``:
 ±3 % of the time the runner has left) and at least ``MARGIN_RESEND_S`` since it was last sent.
-Distances are whole metres. The browser moves everyone else itself (``distance_m + speed_cm_s / 100
-× (t − now)``, held 3 m short of the next timing point until read). A tick that would be bigger than
+Distances are whole metres, speeds decimetres a second (``speed_dm_s``; 5 cm in a second, less than a
+dot) and margins whole seconds within ``MARGIN_FINE_S`` of zero, else multiples of ``MARGIN_STEP_S``
+(a margin is only resent past ``MARGIN_RESEND_S`` anyway): what keeps a 40,000-runner snapshot under
+200 KB gzipped. The browser moves everyone else itself (``distance_m + speed_dm_s / 10 × (t − now)``,
+held 3 m short of the next timing point until read). A tick that would be bigger than
 the state itself (most of the field changed at once: the pursuer's gun turns every started runner
 ``ahead``) goes out as the snapshot of its seq instead; a client applies a snapshot whenever it comes.
 
@@ -26,8 +29,8 @@ how late it is.
 A client that connects as ``/ws/live?encoding=gzip`` gets every snapshot (on connect, asked for, or
 sent instead of a tick) as a binary message holding the gzip of exactly the JSON text another client
 gets; ticks, follow and error messages stay text. Each snapshot is compressed once, for everyone who
-gets it, and only when a gzip client needs it (at 40,000 runners 720 KB of JSON is ~250 KB gzipped,
-``SNAPSHOT_GZIP_LEVEL``). Any other ``encoding`` is refused (closed with 1008, saying why).
+gets it, and only when a gzip client needs it (at 40,000 runners mid-race 674 KB of JSON is 191 KB
+gzipped at ``SNAPSHOT_GZIP_LEVEL``). Any other ``encoding`` is refused (closed with 1008, saying why).
 """
 
 from __future__ import annotations
@@ -64,14 +67,17 @@ MAX_FOLLOW = 50
 MAX_MESSAGES_PER_S = 10.0
 MAX_MESSAGE_CHARS = 4096
 MARGIN_RESEND_S = 5.0  # the least move of a predicted margin that resends the runner (else his uncertainty)
+MARGIN_FINE_S = 120.0  # margins this close to zero are sent to the second…
+MARGIN_STEP_S = 5  # …farther ones to this step
 CLOSE_WAIT_S = 1.0  # a stuck client cannot take a close frame; give up on the handshake after this
 SLOW_CLIENT = 1013  # "try again later": reconnect and start from a snapshot
 POLICY = 1008
 GOING_AWAY = 1001
 ENCODINGS = ("gzip",)  # what ``/ws/live?encoding=`` may ask for; without it, snapshots are JSON text
-# 40,000 runners mid-race: 720 KB → 263 KB in 6 ms at level 1; level 6 gives 222 KB in 73 ms, on the
-# event loop, at most once a tick (docs/BENCHMARKS.md, "Traffic during a 40,000-runner race")
-SNAPSHOT_GZIP_LEVEL = 1
+# 40,000 runners at the least compressible moment of the race (674 KB of JSON): level 1 222 KB in 5 ms,
+# 4 197 KB in 9 ms, 5 191 KB in 25 ms, 6 180 KB in 57 ms; on the event loop, at most once a tick, and
+# only when a gzip client needs a snapshot (docs/BENCHMARKS.md, "Traffic during a 40,000-runner race")
+SNAPSHOT_GZIP_LEVEL = 5
 
 RunnerDetail = Callable[[str], "dict[str, Any] | None"]
 
@@ -80,6 +86,13 @@ def _num(x: float | None, digits: int = 1) -> float | None:
     if x is None or not math.isfinite(x):
         return None
     return round(float(x), digits)
+
+
+def coarse_margins(margin_s: np.ndarray) -> list[Any]:
+    """Margins as sent: whole seconds within ``MARGIN_FINE_S`` of zero, else to ``MARGIN_STEP_S``."""
+    m = np.asarray(margin_s, dtype=float)
+    stepped = np.where(np.abs(m) <= MARGIN_FINE_S, np.round(m), np.round(m / MARGIN_STEP_S) * MARGIN_STEP_S)
+    return rounded(stepped, 0)
 
 
 def rounded(values: np.ndarray, digits: int) -> list[Any]:
@@ -429,8 +442,8 @@ class LiveFeed:
         if self.classes is not None:
             out["class"] = self.classes[rows].tolist()
         out["distance_m"] = rounded(snap.distance_m[rows], 0)
-        out["speed_cm_s"] = rounded(self.speed_m_s[rows] * 100.0, 0)
-        out["margin_s"] = rounded(snap.margin_s[rows], 0)
+        out["speed_dm_s"] = rounded(self.speed_m_s[rows] * 10.0, 0)
+        out["margin_s"] = coarse_margins(snap.margin_s[rows])
         return out
 
     def _tick_message(self, snap: Snapshot, rows: np.ndarray, sent: float) -> dict[str, Any]:

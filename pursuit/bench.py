@@ -82,7 +82,7 @@ def bench_tick(sizes: tuple[int, ...] = (3_600, 40_000, 100_000), repeat: int = 
             snap = engine.compute(now)
             frame = orjson.dumps({"class": snap.margin_class.tolist(),  # type: ignore[union-attr]
                                   "distance_m": np.round(snap.distance_m).astype(int).tolist(),
-                                  "speed_cm_s": np.round(np.nan_to_num(snap.speed_m_s) * 100).astype(int).tolist()})  # type: ignore[arg-type]  # fmt: skip
+                                  "speed_dm_s": np.round(np.nan_to_num(snap.speed_m_s) * 10).astype(int).tolist()})  # type: ignore[arg-type]  # fmt: skip
             frame_ms = _median_ms(
                 lambda s=snap: orjson.dumps({"d": np.round(s.distance_m).astype(int).tolist()}), repeat
             )

@@ -110,7 +110,7 @@
       if (body["class"]) S.cls[r] = body["class"][j];
       var d = body.distance_m[j];
       S.dist[r] = d === null ? 0 : d;
-      S.speed[r] = (body.speed_cm_s[j] || 0) / 100;
+      S.speed[r] = (body.speed_dm_s[j] || 0) / 10;
       S.margin[r] = body.margin_s[j] === null ? NaN : body.margin_s[j];
       S.t0[r] = now;
       S.cap[r] = capFor(S.dist[r]);

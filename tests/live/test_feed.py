@@ -28,6 +28,7 @@ from live.feed import (
     FollowRequest,
     LiveFeed,
     SnapshotRequest,
+    coarse_margins,
     parse_client_message,
     rounded,
 )
@@ -167,7 +168,7 @@ async def test_snapshot_first_then_consecutive_sparse_ticks_with_a_new_passing(l
         assert snap["type"] == "snapshot" and snap["race"] == "paris-j1000"
         assert snap["statuses"] == list(STATUSES) and snap["classes"] == list(CLASSES)
         n = len(roster["bibs"])
-        assert n == 3599 and all(len(snap[k]) == n for k in ("status", "class", "distance_m", "speed_cm_s", "margin_s"))
+        assert n == 3599 and all(len(snap[k]) == n for k in ("status", "class", "distance_m", "speed_dm_s", "margin_s"))
         assert set(snap["pursuer"]) >= {"distance_m", "status", "pace_s_per_km", "lat", "lon"}
         assert set(snap["forecast"]) == {"winners", "low", "high", "quota", "by_pen"}
         assert snap["counts"]["registered"] == n
@@ -192,7 +193,7 @@ async def test_snapshot_first_then_consecutive_sparse_ticks_with_a_new_passing(l
         assert changed["index"] == [row], "only the runner who was read"
         assert {k: len(v) for k, v in changed.items()} == dict.fromkeys(changed, 1)
         assert STATUSES[changed["status"][0]] in ("started", "ahead")
-        assert changed["distance_m"][0] > 0 and changed["speed_cm_s"][0] > 0
+        assert changed["distance_m"][0] > 0 and changed["speed_dm_s"][0] > 0
         assert set(tick) == {"type", "seq", "now", "sent", "pursuer", "counts", "forecast", "changed"}
         latest = time.time() + 0.001  # sent is rounded to the millisecond
         assert ticks[0]["sent"] < ticks[1]["sent"] <= tick["sent"] <= latest, "the server's wall clock"
@@ -414,3 +415,8 @@ async def test_close_disconnects_every_client_as_going_away(live):
                 await recv(ws)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
         assert feed.on_tick not in feed.engine.listeners
+
+
+def test_margins_are_sent_to_the_second_near_zero_and_to_5_s_beyond_2_minutes():
+    sent = coarse_margins(np.array([0.4, -7.6, 119.6, 120.0, 121.0, 123.0, -601.0, -118.4, np.nan, np.inf]))
+    assert sent == [0, -8, 120, 120, 120, 125, -600, -118, None, None]
