@@ -87,3 +87,37 @@ async def live_race(
             yield LiveRace(clock, store, ingest.port, client)
     finally:
         await ingest.close()
+
+
+@dataclass
+class PensStarted:
+    """The web app of a race 15 minutes in, every pen started, nobody read yet, with a first tick."""
+
+    base: str  # http://127.0.0.1:PORT
+    ws_base: str  # ws://127.0.0.1:PORT
+    http: httpx.AsyncClient
+    store: Store
+    app: Any
+    now: float  # the wall (= race) time the pens' guns count from
+
+
+@contextlib.asynccontextmanager
+async def pens_started(redis_server: RedisServer, redis: aioredis.Redis, race: Race) -> AsyncIterator[PensStarted]:
+    """Pens released a minute apart from 15 minutes ago, the web app (no dashboard) under real
+    uvicorn, yielded once it has computed its first state."""
+    from pursuit.web import create_app
+
+    store = Store(redis, race)
+    await store.setup()
+    now = time.time()
+    await store.set_clock(RaceClock(origin_wall=now, origin_race=now, speed=1.0))
+    for i, _ in enumerate(race.pens):
+        await store.record_gun(now - 900 + 60 * i)
+    app = create_app(race, redis_server.url, dashboard=False)
+    async with running_uvicorn(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as http:
+
+        async def ready() -> bool:
+            return (await http.get("/api/state")).status_code == 200
+
+        await eventually(ready)
+        yield PensStarted(base, base.replace("http://", "ws://"), http, store, app, now)

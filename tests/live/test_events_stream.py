@@ -3,35 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import httpx
 import orjson
 import pytest
 import websockets
 
-from live.clock import RaceClock
-from live.store import Store
-from pursuit.web import create_app
-from tests.helpers import eventually, running_uvicorn
+from tests.helpers import pens_started
 
 
 @pytest.fixture
 async def web(redis_server, redis, paris):
-    store = Store(redis, paris)
-    await store.setup()
-    now = time.time()
-    await store.set_clock(RaceClock(origin_wall=now, origin_race=now, speed=1.0))
-    for i, _ in enumerate(paris.pens):
-        await store.record_gun(now - 900 + 60 * i)
-    app = create_app(paris, redis_server.url, dashboard=False)
-    async with running_uvicorn(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
-        await eventually(lambda: _ready(client))
-        yield base, base.replace("http://", "ws://"), store, app, now
-
-
-async def _ready(client):
-    return (await client.get("/api/state")).status_code == 200
+    async with pens_started(redis_server, redis, paris) as started:
+        yield started.base, started.ws_base, started.store, started.app, started.now
 
 
 async def recv(ws) -> dict:

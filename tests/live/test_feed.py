@@ -9,7 +9,6 @@ import socket
 import time
 from urllib.parse import urlsplit
 
-import httpx
 import numpy as np
 import orjson
 import pytest
@@ -17,7 +16,6 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from live.chase import CLASSES
-from live.clock import RaceClock
 from live.engine import LiveEngine
 from live.feed import (
     FANOUT_BUCKETS_S,
@@ -33,28 +31,15 @@ from live.feed import (
     rounded,
 )
 from live.snapshot import STATUSES
-from live.store import RawRead, Store
-from pursuit.web import create_app
-from tests.helpers import eventually, running_uvicorn
+from live.store import RawRead
+from tests.helpers import eventually, pens_started
 
 
 @pytest.fixture
 async def live(redis_server, redis, paris):
     """The web app for the default race, 15 minutes in, every pen started, nobody read yet."""
-    store = Store(redis, paris)
-    await store.setup()
-    now = time.time()
-    await store.set_clock(RaceClock(origin_wall=now, origin_race=now, speed=1.0))
-    for i, _ in enumerate(paris.pens):
-        await store.record_gun(now - 900 + 60 * i)
-    app = create_app(paris, redis_server.url, dashboard=False)
-    async with running_uvicorn(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as http:
-        await eventually(lambda: _ready(http))
-        yield http, base.replace("http://", "ws://") + "/ws/live", store, app.state.feed, now
-
-
-async def _ready(http):
-    return (await http.get("/api/state")).status_code == 200
+    async with pens_started(redis_server, redis, paris) as web:
+        yield web.http, web.ws_base + "/ws/live", web.store, web.app.state.feed, web.now
 
 
 async def recv(ws, timeout_s: float = 3.0) -> dict:

@@ -5,9 +5,7 @@ see exactly the frames the ``websockets`` client sees."""
 from __future__ import annotations
 
 import asyncio
-import time
 
-import httpx
 import orjson
 import pytest
 import websockets
@@ -17,8 +15,6 @@ from websockets.asyncio.server import serve
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
-from live.clock import RaceClock
-from live.store import Store
 from pursuit.fanout_clients import (
     PING,
     TEXT,
@@ -32,8 +28,7 @@ from pursuit.fanout_clients import (
     tick_fields,
 )
 from pursuit.redis_server import free_port
-from pursuit.web import create_app
-from tests.helpers import eventually, running_uvicorn
+from tests.helpers import eventually, pens_started
 
 # ---- framing, pure ----------------------------------------------------------------------------
 
@@ -181,20 +176,8 @@ def test_only_a_ws_url_is_taken():
 @pytest.fixture
 async def feed_url(redis_server, redis, paris):
     """The web app for the default race, every pen started, serving ``/ws/live`` under real uvicorn."""
-    store = Store(redis, paris)
-    await store.setup()
-    now = time.time()
-    await store.set_clock(RaceClock(origin_wall=now, origin_race=now, speed=1.0))
-    for i, _ in enumerate(paris.pens):
-        await store.record_gun(now - 900 + 60 * i)
-    app = create_app(paris, redis_server.url, dashboard=False)
-    async with running_uvicorn(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as http:
-        await eventually(lambda: _ok(http))
-        yield base.replace("http://", "ws://") + "/ws/live"
-
-
-async def _ok(http):
-    return (await http.get("/api/state")).status_code == 200
+    async with pens_started(redis_server, redis, paris) as web:
+        yield web.ws_base + "/ws/live"
 
 
 def _kind(payload: bytes) -> tuple[str, int]:
