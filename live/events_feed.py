@@ -28,7 +28,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from live.api import error
-from live.feed import RateLimit
+from live.frames import RateLimit
 from live.store import Store
 
 log = logging.getLogger(__name__)

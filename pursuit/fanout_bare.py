@@ -20,7 +20,7 @@ import time
 import uvloop
 from websockets.frames import Frame, Opcode
 
-from live.feed import FanoutTimes
+from live.frames import FanoutTimes
 from pursuit.fanout_clients import WS_GUID
 from pursuit.metrics import CONTENT_TYPE_LATEST, render_fanout_metrics
 

@@ -18,11 +18,8 @@ from websockets.exceptions import ConnectionClosed
 from live.chase import CLASSES
 from live.engine import LiveEngine
 from live.feed import (
-    FANOUT_BUCKETS_S,
     MARGIN_RESEND_S,
     MAX_FOLLOW,
-    SNAPSHOT_GZIP_LEVEL,
-    FanoutTimes,
     FollowRequest,
     LiveFeed,
     SnapshotRequest,
@@ -30,6 +27,7 @@ from live.feed import (
     parse_client_message,
     rounded,
 )
+from live.frames import FANOUT_BUCKETS_S, SNAPSHOT_GZIP_LEVEL, FanoutTimes
 from live.snapshot import STATUSES
 from live.store import RawRead
 from tests.helpers import eventually, pens_started
