@@ -234,23 +234,23 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Run one benchmark and print its JSON."""
     import orjson
 
-    from pursuit import bench
+    from pursuit.bench import fanout as bench
 
     if args.what == "tick":
         result = bench.bench_tick()
     elif args.what == "ingest":
-        from pursuit.bench_ingest import bench_ingest
+        from pursuit.bench.ingest import bench_ingest
 
         result = bench_ingest(args.reads, aof=args.aof, rates=tuple(args.rates),
                               seconds=args.latency_seconds, layouts=tuple(args.layouts))  # fmt: skip
     elif args.what == "replay":
-        from pursuit.bench_replay import bench_replay
+        from pursuit.bench.replay import bench_replay
 
         runners = args.runners[0] if len(args.runners) == 1 else None  # --runners N; browser's default: all
         result = bench_replay(args.results, runners, reads_per_crossing=args.reads_per_crossing,
                               ingestors=args.ingestors)  # fmt: skip
     elif args.what == "browser":
-        from pursuit.bench_browser import bench_browser
+        from pursuit.bench.browser import bench_browser
 
         result = bench_browser(tuple(args.runners), seconds=args.seconds)
     else:

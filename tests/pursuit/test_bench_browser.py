@@ -11,7 +11,7 @@ pytestmark = pytest.mark.browser
 
 def test_bench_browser_draws_every_runner_and_takes_ticks():
     require_chromium()
-    from pursuit.bench_browser import bench_browser
+    from pursuit.bench.browser import bench_browser
 
     result = bench_browser((300,), seconds=2.5)
     (run,) = result["results"]

@@ -5,7 +5,7 @@ applied and the figures are gathered and consistent, not how fast anything is.""
 
 from __future__ import annotations
 
-from pursuit.bench_ingest import bench_ingest
+from pursuit.bench.ingest import bench_ingest
 
 
 def test_every_read_is_journaled_and_each_chip_read_is_one_passing():

@@ -4,7 +4,7 @@ the run really ended in the file's passings and winners, not how fast anything i
 
 from __future__ import annotations
 
-from pursuit.bench_replay import bench_replay
+from pursuit.bench.replay import bench_replay
 from pursuit.cli import build_parser
 
 

@@ -1,4 +1,4 @@
-"""The bench's minimal WebSocket client (``pursuit.fanout_clients``): RFC 6455 framing checked against
+"""The bench's minimal WebSocket client (``pursuit.bench.fanout_clients``): RFC 6455 framing checked against
 the ``websockets`` library's own, a real ``websockets`` server, and the real live feed, where it must
 see exactly the frames the ``websockets`` client sees."""
 
@@ -15,7 +15,7 @@ from websockets.asyncio.server import serve
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
-from pursuit.fanout_clients import (
+from pursuit.bench.fanout_clients import (
     PING,
     TEXT,
     FrameReader,

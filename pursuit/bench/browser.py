@@ -25,7 +25,7 @@ import redis.asyncio as aioredis
 from live.clock import RaceClock
 from live.race import Race
 from live.store import RawRead, Store
-from pursuit.bench import machine, race_with_runners
+from pursuit.bench.fanout import machine, race_with_runners
 from pursuit.redis_server import RedisServer, free_port
 from pursuit.serve import uvicorn_server
 

@@ -24,7 +24,7 @@ import numpy as np
 from live.engine import LiveEngine
 from live.race import Race, load_race
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PARIS = ROOT / "races" / "paris-j1000"
 
 
@@ -175,14 +175,14 @@ class _Demo(_Server):
 
 
 class _Bare(_Server):
-    """``pursuit.fanout_bare``: the least a fan-out server can do on this machine, ticks of ``tick_bytes``."""
+    """``pursuit.bench.fanout_bare``: the least a fan-out server can do on this machine, ticks of ``tick_bytes``."""
 
     def __init__(self, workdir: Path, tick_bytes: int) -> None:
         from pursuit.redis_server import free_port
 
         self.port = free_port()
         self.url = f"ws://127.0.0.1:{self.port}/ws/live"
-        super().__init__([sys.executable, "-m", "pursuit.fanout_bare", str(self.port), str(tick_bytes)], workdir,
+        super().__init__([sys.executable, "-m", "pursuit.bench.fanout_bare", str(self.port), str(tick_bytes)], workdir,
                          "listening")  # fmt: skip
 
 
@@ -258,7 +258,7 @@ def _run_clients(demo: _Server, n: int, seconds: float, procs: int, snapshot_eve
     shares = [n // procs + (i < n % procs) for i in range(procs)]
     clients = []
     for i, share in enumerate(shares):
-        cmd = [sys.executable, "-m", "pursuit.fanout_clients", demo.url, str(share), str(seconds),
+        cmd = [sys.executable, "-m", "pursuit.bench.fanout_clients", demo.url, str(share), str(seconds),
                "--out", str(workdir / f"clients-{n}-{i}.json")]  # fmt: skip
         if snapshot_every_s and i == 0:
             cmd += ["--snapshot-every", str(snapshot_every_s)]
@@ -429,7 +429,7 @@ def bench_fanout(
 
     First the default race: one client alone (the baseline), then each of ``clients`` spread over
     ``procs`` client processes; then the same clients on a bare WebSocket server that does nothing but
-    write one ready frame to every connection each second (``pursuit.fanout_bare``), the floor this
+    write one ready frame to every connection each second (``pursuit.bench.fanout_bare``), the floor this
     machine sets, to which every figure is also a ratio. Then, if ``traffic_runners``, a generated
     field of that size on the same course: a few spectators from the first gun until ten minutes after
     the pursuer's finish (or ``traffic_seconds``), for the bytes each receives and the snapshot's size.
@@ -451,8 +451,9 @@ def bench_fanout(
         finally:
             demo.close()
         out["bare_server"] = {
-            "note": "the same clients on a bare WebSocket server (pursuit.fanout_bare) that writes one ready frame "
-                    "of the mean tick size they got from the demo to every connection each second: the floor here",
+            "note": "the same clients on a bare WebSocket server (pursuit.bench.fanout_bare) that writes one "
+                    "ready frame of the mean tick size they got from the demo to every connection each second: "
+                    "the floor here",
             "results": [],
         }  # fmt: skip
         for run in out["results"]:

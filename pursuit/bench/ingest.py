@@ -24,7 +24,7 @@ import redis.asyncio as aioredis
 
 from live.race import Race
 from live.store import Store
-from pursuit.bench import _cpu_s, _percentiles_ms, _Server, machine, race_with_runners
+from pursuit.bench.fanout import _cpu_s, _percentiles_ms, _Server, machine, race_with_runners
 from pursuit.redis_server import RedisServer, free_port
 
 LATENCY_RATES = (3_000, 50_000)  # reads/s: a big race's peak at its busiest mats, then near the ceiling

@@ -1,6 +1,6 @@
 """Baseline of ``pursuit bench fanout``: the least a fan-out server can do on this machine.
 
-Usage: ``python -m pursuit.fanout_bare PORT BYTES``. A bare WebSocket server on uvloop: it upgrades
+Usage: ``python -m pursuit.bench.fanout_bare PORT BYTES``. A bare WebSocket server on uvloop: it upgrades
 every connection (``Sec-WebSocket-Accept`` as RFC 6455 §4.2.2), sends it a small first message, and
 once a second writes one ready text frame of ``BYTES`` (a tick's head — type, seq, now, sent — padded)
 to every connection's transport in one pass: no app, no engine, no JSON encoding, no per-client
@@ -21,7 +21,7 @@ import uvloop
 from websockets.frames import Frame, Opcode
 
 from live.frames import FanoutTimes
-from pursuit.fanout_clients import WS_GUID
+from pursuit.bench.fanout_clients import WS_GUID
 from pursuit.metrics import CONTENT_TYPE_LATEST, render_fanout_metrics
 
 MAX_REQUEST_BYTES = 16 * 1024

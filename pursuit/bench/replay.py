@@ -48,7 +48,7 @@ from simulator.results import (
     write_race,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BERLIN_2017 = [ROOT / "data" / "results" / f"berlin_marathon_2017_{sex}.csv" for sex in ("M", "W")]
 TARGET = "a whole real marathon (~40,000 runners) replayed end to end in <= 60 s"
 PURSUER, DELAY_S = "2", 7200.0  # Kipchoge (2:03:32) starts two hours after the field

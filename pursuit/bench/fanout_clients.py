@@ -1,6 +1,6 @@
 """Load generator for ``pursuit bench fanout``: N spectators on the live feed, in their own process.
 
-Usage: ``python -m pursuit.fanout_clients URL N SECONDS [--snapshot-every S] [--out FILE]``. The process connects
+Usage: ``python -m pursuit.bench.fanout_clients URL N SECONDS [--snapshot-every S] [--out FILE]``. The process connects
 its N spectators, prints ``{"ready": …}`` once every one is connected and has its snapshot, then
 waits for the start of the measured window (unix seconds) on a line of standard input, so that
 several such processes measure the same window. It then prints one JSON object: clients held, tick
@@ -374,7 +374,7 @@ async def main(url: str, n: int, seconds: float, snapshot_every_s: float | None)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m pursuit.fanout_clients", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m pursuit.bench.fanout_clients", description=__doc__.split("\n")[0])
     parser.add_argument("url")
     parser.add_argument("clients", type=int)
     parser.add_argument("seconds", type=float)
