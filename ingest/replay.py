@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import orjson
@@ -137,29 +137,70 @@ class _Applier:
             self.reads = []
 
 
-def _race_day_noon(race: Race, day: str | None) -> float:
-    d = datetime.fromisoformat(day).date() if day else race.pursuer.planned_start.date()
-    return datetime(d.year, d.month, d.day, 12, tzinfo=race.timezone).timestamp()
+# A time of day in replayed files falls in [start - 6 h, start + 18 h) of the race's start: the
+# date nearest (start + 6 h). A race over midnight resolves onto the right date on either side.
+BEFORE_START_S = 6 * 3600.0
+NEAR_AFTER_START_S = 12 * 3600.0 - BEFORE_START_S
+
+
+def _first_gun(units_by_file: Iterable[tuple[str, list[bytes]]]) -> ctp.ChipTime | None:
+    """The time of the first gun (in file order) in reader backup files: a ChronoTrack ``guntime``
+    line or a MYLAPS ``Gunshot`` marker."""
+    for proto, units in units_by_file:
+        for unit in units:
+            if proto == "ctp01" and b"guntime" in unit:
+                msg = ctp.parse_line(unit)
+                if isinstance(msg, ctp.GunTime):
+                    return msg.time
+            elif proto == "mylaps" and b"Gunshot" in unit:
+                m = mylaps.parse_message(unit)
+                if isinstance(m, mylaps.Marker) and m.kind == "Gunshot" and m.time is not None:
+                    return m.time
+    return None
+
+
+def race_start_s(race: Race, day: str | None, first_gun: ctp.ChipTime | None = None) -> float:
+    """The race's start, unix seconds: the first gun on ``day`` (YYYY-MM-DD, default the race file's
+    date) if one is known, else the first pen's planned start of day on that date."""
+    d = datetime.fromisoformat(day).date() if day else min(p.planned_start for p in race.pens).date()
+    if first_gun is not None and first_gun.seconds_of_day is None:
+        return first_gun.resolve(race.timezone, 0.0)  # a dated gun names its own day
+    if first_gun is not None:
+        of_day = timedelta(seconds=first_gun.seconds_of_day or 0.0)
+    else:
+        planned = min(p.planned_start for p in race.pens)
+        of_day = planned - datetime.combine(planned.date(), time(), planned.tzinfo)
+    return ctp.resolve_local(datetime.combine(d, time()) + of_day, race.timezone)
+
+
+def time_of_day_anchor(start_s: float) -> float:
+    """The instant a time of day is resolved nearest, for a race started at ``start_s``."""
+    return start_s + NEAR_AFTER_START_S
 
 
 async def replay_files(race: Race, store: Store, paths: Iterable[Path], day: str | None = None) -> ReplayReport:
     """Feed reader backup files through ingest: journal every line, then apply it.
 
-    Times of day take the race's date (or ``day``, YYYY-MM-DD) in the race's time zone.
+    A time of day takes the date that puts it in [start - 6 h, start + 18 h) of the race's start: the
+    first gun in the files (else the first pen's planned start) on ``day`` (YYYY-MM-DD, default the
+    race file's date), so the reads of a race over midnight land on either side of it.
     """
     report = ReplayReport()
     applier = _Applier(race, store, report)
-    near = _race_day_noon(race, day)
+    files = []
     for path in map(Path, paths):
         data = path.read_bytes()
         if not data.strip():
             continue
         proto = detect_protocol(data.lstrip().split(b"\n", 1)[0])
         units = mylaps.split_messages(data)[0] if proto == "mylaps" else [ln.rstrip(b"\r") for ln in data.split(b"\n")]
-        units = [u for u in units if u.strip()]
+        files.append((path, proto, [u for u in units if u.strip()]))
+    near = time_of_day_anchor(race_start_s(race, day, _first_gun((proto, units) for _, proto, units in files)))
+    for path, proto, units in files:
         for start in range(0, len(units), BATCH):
             chunk = units[start : start + BATCH]
-            await store.journal_lines(f"replay-{proto}", path.name, 0.0, [u.decode("latin-1") for u in chunk])
+            lines = [u.decode("latin-1") for u in chunk]
+            await store.journal_lines(f"replay-{proto}", path.name, 0.0, lines, near_s=near)
             for i, unit in enumerate(chunk, start + 1):
                 await applier.line(proto, unit, near, f"{path.name}: {'message' if proto == 'mylaps' else 'line'} {i}")
     await applier.flush()
@@ -185,7 +226,10 @@ async def rebuild(race: Race, store: Store) -> ReplayReport:
             break
         for entry_id, f in entries:
             wall = float(f.get(b"wall", b"0") or 0)
-            near = clock.at_wall(wall) if wall else _race_day_noon(race, None)
+            if b"near" in f:
+                near = float(f[b"near"])
+            else:
+                near = clock.at_wall(wall) if wall else time_of_day_anchor(race_start_s(race, None))
             proto = f.get(b"proto", b"").decode()
             raw_lines = f[b"lines"].split(b"\n") if b"lines" in f else [f[b"line"]]
             mat = f.get(b"mat", b"").decode()

@@ -371,9 +371,15 @@ class Store:
             ids = await pipe.execute()
         return [i.decode() if isinstance(i, bytes) else i for i in ids]
 
-    async def journal_lines(self, proto: str, reader: str, wall_s: float, lines: Sequence[str], mat: str = "") -> str:
-        """Append a batch of raw lines from one reader as one journal entry (``lines``, newline-joined)."""
-        entry_id = await self.redis.xadd(self.keys.journal, _journal_entry(proto, reader, wall_s, lines, mat))
+    async def journal_lines(
+        self, proto: str, reader: str, wall_s: float, lines: Sequence[str], mat: str = "", near_s: float | None = None
+    ) -> str:
+        """Append a batch of raw lines from one reader as one journal entry (``lines``, newline-joined);
+        ``near_s``: the instant times of day in them were resolved near (replayed files, which have no wall time)."""
+        entry = _journal_entry(proto, reader, wall_s, lines, mat)
+        if near_s is not None:
+            entry["near"] = repr(float(near_s))
+        entry_id = await self.redis.xadd(self.keys.journal, entry)
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
     async def apply_reads(self, reads: Iterable[RawRead], wall_s: float) -> int:

@@ -311,7 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("replay", help="feed reader backup files (ChronoTrack, MYLAPS, JSON lines) through ingest")
     rp.add_argument("--race", help="race directory (default: the Paris J-1000)")
-    rp.add_argument("--date", help="date for time-of-day reads, YYYY-MM-DD (default: the race's)")
+    rp.add_argument(
+        "--date", help="date the race started, YYYY-MM-DD, for time-of-day reads (default: the race file's)"
+    )
     rp.add_argument("files", nargs="+", help="backup files")
     rp.set_defaults(func=cmd_replay)
 

@@ -52,12 +52,18 @@ class Ingestor:
 
 
 @contextlib.asynccontextmanager
-async def ingestor(redis: aioredis.Redis, race: Race, rr_mats: list[str] = ()) -> AsyncIterator[Ingestor]:  # type: ignore[assignment]
+async def ingestor(
+    redis: aioredis.Redis,
+    race: Race,
+    rr_mats: list[str] = (),  # type: ignore[assignment]
+    origin: float = ORIGIN,
+) -> AsyncIterator[Ingestor]:
     """The real ingestor of the race: ChronoTrack and MYLAPS servers, the JSON WebSocket ingest on
-    real uvicorn, and a RACE RESULT client per decoder (which listens on a free port)."""
+    real uvicorn, and a RACE RESULT client per decoder (which listens on a free port); the race
+    clock reads ``origin`` now and runs at ``SPEED``."""
     store = Store(redis, race)
     await store.setup()
-    clock = RaceClock(origin_wall=time.time(), origin_race=ORIGIN, speed=SPEED)
+    clock = RaceClock(origin_wall=time.time(), origin_race=origin, speed=SPEED)
     await store.set_clock(clock)
     ct = ChronoTrackServer(race, store, host="127.0.0.1", port=0)
     mylaps = MyLapsServer(race, store, host="127.0.0.1", port=0)
@@ -81,11 +87,13 @@ async def ingestor(redis: aioredis.Redis, race: Race, rr_mats: list[str] = ()) -
         await mylaps.close()
 
 
-async def run_race(ing: Ingestor, race: Race, protocols: dict[str, str], **options) -> SimulationReport:  # type: ignore[no-untyped-def]
+async def run_race(  # type: ignore[no-untyped-def]
+    ing: Ingestor, race: Race, protocols: dict[str, str], first_gun: float = FIRST_GUN, **options
+) -> SimulationReport:
     """Simulate, then wait until the ingestor has applied the last ChronoTrack line (that protocol
     has no acknowledgement; the others return only once the ingestor has taken everything)."""
     report = await asyncio.wait_for(
-        simulate(race, "127.0.0.1", ing.ct_port, clock=ing.clock, first_gun=FIRST_GUN, mylaps_port=ing.mylaps_port,
+        simulate(race, "127.0.0.1", ing.ct_port, clock=ing.clock, first_gun=first_gun, mylaps_port=ing.mylaps_port,
                  raceresult_ports=ing.rr_ports, web_url=ing.web_url, reader_tokens=ing.tokens, protocols=protocols,
                  **options),
         60,
