@@ -7,6 +7,10 @@ GL) opens a page and, after every runner is drawn, records for ``seconds``: the 
 ``redraw`` (move every runner to now and paint), the interval between animation frames, long tasks
 (> 50 ms on the main thread) and the ticks received. Baseline, same run: the animation-frame
 interval of an empty page in the same browser.
+
+Then what a joining phone downloads: a fresh browser context (empty cache) at 390×844 opens
+``/follow`` and every response body (as sent, gzip where the server compressed it) and WebSocket
+message is counted until every runner is drawn, by part (``WEIGHT_PARTS``).
 """
 
 from __future__ import annotations
@@ -45,6 +49,50 @@ WATCH_JS = """() => {
 }"""
 COLLECT_JS = """() => ({ frames: window.pursuit.frames.slice(), raf: window.__raf.slice(1),
   long: window.__long.slice(), seq: window.pursuit.state.seq, painted: window.pursuit.view.painted })"""
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
+WEIGHT_PARTS = (  # (part, URL path prefix): the first that matches names a response
+    ("basemap", "/map/"),
+    ("dash_framework", "/_dash-component-suites/"),
+    ("dash_layout_and_callbacks", "/_dash-"),
+    ("pursuit_assets", "/assets/"),
+    ("roster", "/api/roster"),
+    ("api_other", "/api/"),
+)
+
+
+def _part(path: str) -> str:
+    return next((name for name, prefix in WEIGHT_PARTS if path.startswith(prefix)), "page_html_and_other")
+
+
+async def page_weight(browser: Any, url: str, ready_js: str) -> dict[str, Any]:
+    """Bytes a phone with an empty cache downloads to open ``url`` until ``ready_js`` holds: response
+    bodies as sent (compressed where the server compressed them) plus headers, and the WebSocket
+    messages received, by part."""
+    from urllib.parse import urlsplit
+
+    context = await browser.new_context(**PHONE)
+    parts: dict[str, int] = {}
+    pending: list[asyncio.Task] = []
+
+    async def count(request: Any) -> None:
+        sizes = await request.sizes()
+        part = _part(urlsplit(request.url).path)
+        parts[part] = parts.get(part, 0) + sizes["responseBodySize"] + sizes["responseHeadersSize"]
+
+    def on_frame(payload: str | bytes) -> None:
+        size = len(payload.encode() if isinstance(payload, str) else payload)
+        parts["live_feed_ws"] = parts.get("live_feed_ws", 0) + size
+
+    context.on("requestfinished", lambda request: pending.append(asyncio.ensure_future(count(request))))
+    page = await context.new_page()
+    page.on("websocket", lambda ws: ws.on("framereceived", on_frame) if "/ws/live" in ws.url else None)
+    await page.goto(url)
+    await page.wait_for_function(ready_js, timeout=120_000)
+    await asyncio.gather(*pending)
+    await context.close()
+    return {"total_bytes": sum(parts.values()), "by_part": dict(sorted(parts.items(), key=lambda kv: -kv[1]))}
 
 
 def _stats(samples: list[float]) -> dict[str, float | int]:
@@ -126,6 +174,9 @@ async def _one_size(browser: Any, runners: int, seconds: float, work: Path, redi
         await asyncio.sleep(seconds)
         got = await page.evaluate(COLLECT_JS)
         await page.close()
+        phone = await page_weight(
+            browser, f"http://127.0.0.1:{port}/follow", f"window.pursuit && window.pursuit.view.painted === {registered}"
+        )
     finally:
         stop.set()
         server.should_exit = True
@@ -140,6 +191,7 @@ async def _one_size(browser: Any, runners: int, seconds: float, work: Path, redi
         "animation_frame_interval": _stats(got["raf"]),
         "long_tasks": {"n": len(long_tasks), "total_ms": round(sum(long_tasks), 1)},
         "drawn": got["painted"],
+        "phone_opens_follow": phone,
     }
 
 
@@ -174,7 +226,7 @@ async def _bench(sizes: tuple[int, ...], seconds: float) -> dict[str, Any]:
         "baseline_empty_page_animation_frame_interval": baseline,
         "results": results,
         "note": "redraw = move every runner to now and paint the canvas; the page redraws every 500 ms",
-        "median_redraw_ms": {r["runners"]: r["redraw"].get("p50_ms") for r in results},
+        "median_redraw_ms": {str(r["runners"]): r["redraw"].get("p50_ms") for r in results},
         "load_avg": [round(x, 2) for x in os.getloadavg()],
     }
 
