@@ -174,9 +174,8 @@ async def _one_size(browser: Any, runners: int, seconds: float, work: Path, redi
         await asyncio.sleep(seconds)
         got = await page.evaluate(COLLECT_JS)
         await page.close()
-        phone = await page_weight(
-            browser, f"http://127.0.0.1:{port}/follow", f"window.pursuit && window.pursuit.view.painted === {registered}"
-        )
+        drawn = f"window.pursuit && window.pursuit.view.painted === {registered}"
+        phone = await page_weight(browser, f"http://127.0.0.1:{port}/follow", drawn)
     finally:
         stop.set()
         server.should_exit = True
