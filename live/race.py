@@ -14,12 +14,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
 from live.course import Course
 from live.schedule import SpeedSchedule
+
+if TYPE_CHECKING:
+    from live.basemap import Basemap, TileLayer
 
 DEFAULT_MAX_SPEED_M_S = 7.5  # 2:13/km: faster than any road runner over a segment; a read implying more is wrong
 MAT_SPREAD_LIMIT_M = 40.0  # the avenue is 70 m wide; a mat spans one carriageway
@@ -131,6 +135,8 @@ class Race:
     admin_token_env: str
     readers: ReaderPorts
     directory: Path
+    basemap: Basemap | None = None  # streets, water, parks, landmarks drawn under the course (live/basemap.py)
+    tiles: TileLayer | None = None  # an online tile layer over the basemap, for viewers with internet
     _by_bib: dict[str, Participant] = field(repr=False, compare=False, default_factory=dict)
     _by_chip: dict[str, str] = field(repr=False, compare=False, default_factory=dict)
     _mat_by_alias: dict[str, str] = field(repr=False, compare=False, default_factory=dict)
@@ -279,6 +285,7 @@ def load_race(directory: Path | str) -> Race:
             raceresult=_load_decoders(cfg, {m.id for m in mats}),
         ),
         directory=root,
+        **_load_map(root, cfg, course),
         _by_bib=by_bib,
         _by_chip=by_chip,
         _mat_by_alias=alias,
@@ -374,6 +381,18 @@ def _load_schedule(cfg: _Toml) -> SpeedSchedule | None:
         return SpeedSchedule(steps)
     except (TypeError, ValueError) as exc:
         raise RaceError(cfg.path, "pursuer.schedule", f"must be [[seconds, km/h], …] from 0 s: {exc}") from exc
+
+
+def _load_map(root: Path, cfg: _Toml, course: Course) -> dict[str, object]:
+    """The optional ``[race] basemap`` file and ``[map]`` table (live/basemap.py checks them)."""
+    from live.basemap import load_basemap, tile_layer
+
+    name = cfg.get("race.basemap")
+    attribution = cfg.get("map.attribution")
+    if attribution is not None and not isinstance(attribution, str):
+        raise RaceError(cfg.path, "map.attribution", f"must be a string, got {attribution!r}")
+    basemap = None if name is None else load_basemap(root / cfg.str("race.basemap"), course, attribution)
+    return {"basemap": basemap, "tiles": tile_layer(cfg.path, cfg.get("map", {}))}
 
 
 def _load_course(root: Path, cfg: _Toml) -> Course:

@@ -40,6 +40,12 @@ def cmd_race_check(args: argparse.Namespace) -> int:
         print(f"  pen {p.id:<6} {p.name}: {pens[p.id]:,} runners, head start {p.head_start_s / 60:.0f} min, "
               f"start {p.planned_start:%H:%M:%S}")  # fmt: skip
     print(f"  runners    {sum(pens.values()):,} (+ the pursuer), quota {race.quota}")
+    if race.basemap is not None:
+        kinds = Counter(f.kind for f in race.basemap.features)
+        print(f"  basemap    {race.basemap.path.name}: " + ", ".join(f"{n:,} {k}" for k, n in kinds.items())
+              + f"; credited \"{race.basemap.attribution}\"")  # fmt: skip
+    if race.tiles is not None:
+        print(f'  tiles      {race.tiles.url} (online, over the basemap), credited "{race.tiles.attribution}"')
     print("OK")
     return 0
 
