@@ -19,3 +19,8 @@ def test_bench_browser_draws_every_runner_and_takes_ticks():
     assert run["ticks_received"] >= 1, "the live feed ticked while we watched"
     assert run["redraw"]["n"] >= 2 and run["animation_frame_interval"]["n"] > 10
     assert result["baseline_empty_page_animation_frame_interval"]["n"] > 10
+    phone = run["phone_opens_follow"]
+    parts = phone["by_part"]
+    assert phone["total_bytes"] == sum(parts.values())
+    assert parts["dash_framework"] > 0 and parts["roster"] > 0, "every response of the page load is counted"
+    assert parts["live_feed_ws"] > 0, "and the live feed's snapshot"
