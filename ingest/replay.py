@@ -244,7 +244,7 @@ async def rebuild(race: Race, store: Store) -> ReplayReport:
 
 
 async def _admin(race: Race, store: Store, action: str, args: dict) -> None:
-    """Re-apply one journaled admin action (see ``live/admin.py``)."""
+    """Re-apply one journaled admin action (see ``web/admin.py``)."""
     if action == "start_pen":
         await store.set_gun(f"pen:{args['pen']}", float(args["time"]))
     elif action == "start_pursuer":

@@ -10,8 +10,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from live.engine import LiveEngine
-from live.feed import LiveFeed
-from live.frames import FANOUT_BUCKETS_S, FanoutTimes
+from web.feed import LiveFeed
+from web.frames import FANOUT_BUCKETS_S, FanoutTimes
 
 __all__ = ["CONTENT_TYPE_LATEST", "fanout_families", "render_fanout_metrics", "render_metrics"]
 

@@ -23,16 +23,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ingest.json_server import JsonIngest
-from live.admin import AdminAPI
-from live.api import JSONResponse, RaceAPI, error
 from live.engine import TICK_S, LiveEngine
 from live.events import EventDetector
-from live.events_feed import EventsFeed
-from live.feed import LiveFeed, feed_routes
-from live.openapi import openapi_schema
 from live.race import Race
 from live.store import Store
 from pursuit.metrics import CONTENT_TYPE_LATEST, render_metrics
+from web.admin import AdminAPI
+from web.api import JSONResponse, RaceAPI, error
+from web.events_feed import EventsFeed
+from web.feed import LiveFeed, feed_routes
+from web.openapi import openapi_schema
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def create_app(race: Race, redis_url: str, *, dashboard: bool = True) -> FastAPI
             await ticker
             await redis.aclose()
 
-    # our own OpenAPI document (live/openapi.py); FastAPI's docs page would load its JS from a CDN
+    # our own OpenAPI document (web/openapi.py); FastAPI's docs page would load its JS from a CDN
     app = FastAPI(title=f"pursuit — {race.name}", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     cors = [o.strip() for o in os.environ.get(CORS_ENV, "").split(",") if o.strip()]
     if cors:  # closed unless configured

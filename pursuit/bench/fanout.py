@@ -328,7 +328,7 @@ GZIP_LEVELS = (1, 3, 6, 9)
 def _snapshot_gzip(feed: Any, samples: list[dict[str, Any]]) -> None:
     """The snapshot at the feed's seq as served (JSON, and its gzip as sent to ``?encoding=gzip``
     clients), with the time to build each, appended to ``samples``."""
-    from live.frames import SNAPSHOT_GZIP_LEVEL
+    from web.frames import SNAPSHOT_GZIP_LEVEL
 
     t = time.perf_counter()
     frame = feed.snapshot_frame()
@@ -356,9 +356,9 @@ def race_traffic(race: Race, tick_s: float = 1.0, after_pursuer_s: float = 600.0
     tick's place reaches him gzipped); every ``SNAPSHOT_SAMPLE_S`` of race, the snapshot a joining
     spectator would get, JSON and gzip, with the time the feed takes to build and to compress it."""
 
-    from live.feed import LiveFeed
-    from live.frames import SNAPSHOT_GZIP_LEVEL
     from simulator.trajectory import plan_race
+    from web.feed import LiveFeed
+    from web.frames import SNAPSHOT_GZIP_LEVEL
 
     t0 = 1_700_000_000.0
     plan = plan_race(race, t0)

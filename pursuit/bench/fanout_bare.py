@@ -20,9 +20,9 @@ import time
 import uvloop
 from websockets.frames import Frame, Opcode
 
-from live.frames import FanoutTimes
 from pursuit.bench.fanout_clients import WS_GUID
 from pursuit.metrics import CONTENT_TYPE_LATEST, render_fanout_metrics
+from web.frames import FanoutTimes
 
 MAX_REQUEST_BYTES = 16 * 1024
 

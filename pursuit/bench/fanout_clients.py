@@ -46,7 +46,7 @@ NORMAL_CLOSURE = 1000
 NO_STATUS = 1005
 ABNORMAL_CLOSURE = 1006
 
-# a tick as ``live.feed`` writes it begins with these keys in this order; anything else is parsed in full
+# a tick as ``web.feed`` writes it begins with these keys in this order; anything else is parsed in full
 _TICK_HEAD = re.compile(rb'\{"type":"tick","seq":(\d+),"now":[-+.\deE]+,"sent":([-+.\deE]+)[,}]')
 _TYPE_KEY = b'{"type":"'
 _SNAPSHOT_HEAD = re.compile(rb'\{"type":"snapshot","seq":(\d+)[,}]')

@@ -1,4 +1,4 @@
-"""WebSocket frames built once and written straight to many connections (``live.feed`` and the
+"""WebSocket frames built once and written straight to many connections (``web.feed`` and the
 events feed use them): a message and its frame (``Outgoing``), a connection's transport under
 uvicorn's websockets implementation (``Wire``), the time each tick's fan-out took (``FanoutTimes``)
 and a per-client message rate limit (``RateLimit``). Nothing here knows what the messages say."""

@@ -12,10 +12,10 @@ import redis.asyncio as aioredis
 import websockets
 
 from live.clock import RaceClock
-from live.events_feed import EventsFeed, stream_id
 from live.store import Store
 from pursuit.web import create_app
 from tests.helpers import eventually, running_uvicorn
+from web.events_feed import EventsFeed, stream_id
 
 KIND = "note"  # the engine appends its own events to the same stream; tests filter on this kind
 
@@ -148,7 +148,7 @@ async def test_an_idle_stream_keeps_blocking_within_the_redis_client_timeout(red
         while event is None:
             event = await asyncio.wait_for(anext(stream), 2)
         assert event["id"] == new
-        assert not [r for r in caplog.records if r.name == "live.events_feed"], "no failed reads"
+        assert not [r for r in caplog.records if r.name == "web.events_feed"], "no failed reads"
     finally:
         await stream.aclose()
         await feed.close()

@@ -15,9 +15,9 @@ import orjson
 from starlette.requests import Request
 from starlette.routing import Route
 
-from live.api import JSONResponse, error
 from live.engine import LiveEngine
 from live.store import RawRead
+from web.api import JSONResponse, error
 
 MANUAL_STATUSES = ("dnf", "dq", "ok")
 

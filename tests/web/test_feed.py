@@ -17,7 +17,10 @@ from websockets.exceptions import ConnectionClosed
 
 from live.chase import CLASSES
 from live.engine import LiveEngine
-from live.feed import (
+from live.snapshot import STATUSES
+from live.store import RawRead
+from tests.helpers import eventually, pens_started
+from web.feed import (
     MARGIN_RESEND_S,
     MAX_FOLLOW,
     FollowRequest,
@@ -27,10 +30,7 @@ from live.feed import (
     parse_client_message,
     rounded,
 )
-from live.frames import FANOUT_BUCKETS_S, SNAPSHOT_GZIP_LEVEL, FanoutTimes
-from live.snapshot import STATUSES
-from live.store import RawRead
-from tests.helpers import eventually, pens_started
+from web.frames import FANOUT_BUCKETS_S, SNAPSHOT_GZIP_LEVEL, FanoutTimes
 
 
 @pytest.fixture

@@ -27,9 +27,9 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from live.api import error
-from live.frames import RateLimit
 from live.store import Store
+from web.api import error
+from web.frames import RateLimit
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ A client that connects as ``/ws/live?encoding=gzip`` gets every snapshot (on con
 sent instead of a tick) as a binary message holding the gzip of exactly the JSON text another client
 gets; ticks, follow and error messages stay text. Each snapshot is compressed once, for everyone who
 gets it, and only when a gzip client needs it (at 40,000 runners mid-race 674 KB of JSON is 191 KB
-gzipped at ``live.frames.SNAPSHOT_GZIP_LEVEL``). Any other ``encoding`` is refused (closed with 1008, saying why).
+gzipped at ``web.frames.SNAPSHOT_GZIP_LEVEL``). Any other ``encoding`` is refused (closed with 1008, saying why).
 """
 
 from __future__ import annotations
@@ -51,12 +51,12 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket
 from websockets.protocol import State
 
-from live.api import RaceAPI
 from live.chase import CLASSES, margin_sigma
 from live.engine import LiveEngine
-from live.frames import FanoutTimes, Outgoing, RateLimit, Wire
 from live.projection import estimate_speed
 from live.snapshot import AHEAD, STARTED, STATUSES, Snapshot
+from web.api import RaceAPI
+from web.frames import FanoutTimes, Outgoing, RateLimit, Wire
 
 log = logging.getLogger(__name__)
 
