@@ -1,4 +1,4 @@
-"""The core of pursuit: race model, course geometry, chase maths, Redis layout and the web API.
+"""The domain of pursuit: race model, course geometry, chase maths, the Redis layout and store, the engine.
 
-``live`` imports none of the other packages; ``ingest``, ``dashboard`` and ``simulator`` build on it.
+``live`` imports none of the other packages; ``web``, ``ingest``, ``dashboard`` and ``simulator`` build on it.
 """

@@ -29,9 +29,10 @@ from live.race import Race
 from live.store import Store
 from pursuit.metrics import CONTENT_TYPE_LATEST, render_metrics
 from web.admin import AdminAPI
-from web.api import JSONResponse, RaceAPI, error
+from web.api import RaceAPI
 from web.events_feed import EventsFeed
 from web.feed import LiveFeed, feed_routes
+from web.http import JSONResponse, error
 from web.openapi import openapi_schema
 
 log = logging.getLogger(__name__)

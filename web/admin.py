@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from live.engine import LiveEngine
 from live.store import RawRead
-from web.api import JSONResponse, error
+from web.http import JSONResponse, error
 
 MANUAL_STATUSES = ("dnf", "dq", "ok")
 

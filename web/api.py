@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
 import time
 from datetime import datetime
 from typing import Any
@@ -18,29 +17,13 @@ from starlette.routing import Route
 
 from live.chase import catch_point
 from live.engine import LiveEngine
-from live.snapshot import CAUGHT, STATUSES, Snapshot
+from live.events import MAT_SILENT_S
+from live.snapshot import STATUSES, Snapshot
+from web.http import NOT_READY, JSONResponse, error, is_stream_id, iso_time, num
+from web.messages import row_summary, runner_detail
 
 MAX_PAGE = 500
-_STREAM_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
 DEFAULT_PAGE = 50
-MAT_ONLINE_S = 120.0  # a mat that read nothing for this long while connected shows as silent
-
-
-class JSONResponse(Response):
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
-
-
-def error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message, "status": status}, status_code=status)
-
-
-def _num(x: float | None, digits: int = 1) -> float | None:
-    if x is None or not math.isfinite(x):
-        return None
-    return round(float(x), digits)
 
 
 class RaceAPI:
@@ -53,9 +36,7 @@ class RaceAPI:
         self._roster: bytes | None = None
 
     def iso(self, unix_s: float | None) -> str | None:
-        if unix_s is None or not math.isfinite(unix_s):
-            return None
-        return datetime.fromtimestamp(unix_s, self.race.timezone).isoformat(timespec="milliseconds")
+        return iso_time(unix_s, self.race.timezone)
 
     def routes(self) -> list[Route]:
         return [
@@ -120,39 +101,26 @@ class RaceAPI:
     async def get_state(self, request: Request) -> JSONResponse:
         snap = self._snapshot()
         if snap is None:
-            return error(503, "the live engine has not computed a state yet; retry in a second")
+            return error(503, NOT_READY)
         p = snap.pursuer
         f = snap.forecast
         return JSONResponse(
             {
-                "clock": {"now": self.iso(snap.now), "elapsed_s": _num(snap.elapsed_s)},
+                "clock": {"now": self.iso(snap.now), "elapsed_s": num(snap.elapsed_s)},
                 "pursuer": {
                     "bib": p.bib,
                     "name": self.race.pursuer.name,
                     "status": p.status,
-                    "distance_m": _num(p.distance_m),
+                    "distance_m": num(p.distance_m),
                     "lat": p.lat,
                     "lon": p.lon,
-                    "pace_s_per_km": _num(p.pace_s_per_km),
+                    "pace_s_per_km": num(p.pace_s_per_km),
                 },
                 "counts": snap.counts,
                 "forecast": {"winners": f.winners, "low": f.low, "high": f.high, "quota": f.quota, "by_pen": f.by_pen},
-                "tick_ms": _num(self.engine.tick_ms, 2),
+                "tick_ms": num(self.engine.tick_ms, 2),
             }
         )
-
-    def _row_summary(self, snap: Snapshot, i: int) -> dict[str, Any]:
-        bib = str(snap.bibs[i])
-        participant = self.race.participant(bib)
-        return {
-            "bib": bib,
-            "name": participant.name if participant else "",
-            "pen": str(snap.pens[i]),
-            "status": STATUSES[int(snap.status[i])],
-            "distance_m": _num(snap.distance_m[i]),
-            "gap_m": _num(snap.gap_m[i]),
-            "margin_s": _num(snap.margin_s[i]),
-        }
 
     async def get_runner(self, request: Request) -> JSONResponse:
         bib = request.path_params["bib"]
@@ -160,86 +128,17 @@ class RaceAPI:
             return error(404, f"no participant with bib {bib!r} in race {self.race.id!r}")
         detail = self.runner_detail(bib)
         if detail is None:
-            return error(503, "the live engine has not computed a state yet; retry in a second")
+            return error(503, NOT_READY)
         return JSONResponse(detail)
 
     def runner_detail(self, bib: str) -> dict[str, Any] | None:
         """Everything about one participant (SPEC §6 runner), or None before the first tick."""
-        snap = self._snapshot()
-        participant = self.race.participant(bib)
-        if participant is None or snap is None:
-            return None
-        times = self.engine.passings_of(bib)
-        if bib == self.race.pursuer.bib:
-            gun = snap.pursuer.start
-        else:
-            gun = self.engine.guns.get(f"pen:{participant.pen}")
-        start_read = times[0]
-        splits = []
-        for tp in self.race.timing_points:
-            t = times[tp.index]
-            if np.isnan(t):
-                continue
-            splits.append(
-                {
-                    "mat": tp.mat,
-                    "crossing": tp.crossing,
-                    "at_m": tp.at_m,
-                    "time": self.iso(t),
-                    "gun_s": _num(t - gun, 2) if gun is not None else None,
-                    "net_s": _num(t - start_read, 2) if not np.isnan(start_read) else None,
-                }
-            )
-        finish = splits[-1] if splits and splits[-1]["at_m"] == self.race.distance_m else None
-        finish_obj = {k: finish[k] for k in ("time", "gun_s", "net_s")} if finish else None
-        if bib == self.race.pursuer.bib:
-            p = snap.pursuer
-            return {
-                "bib": bib,
-                "name": participant.name,
-                "pen": participant.pen,
-                "status": p.status,
-                "pursuer": True,
-                "distance_m": _num(p.distance_m),
-                "lat": p.lat,
-                "lon": p.lon,
-                "gap_m": 0.0,
-                "gap_s": 0.0,
-                "margin_s": 0.0,
-                "catch": None,
-                "splits": splits,
-                "caught": None,
-                "finish": finish_obj,
-            }
-        i = snap.index[bib]
-        caught = None
-        if snap.status[i] == CAUGHT:
-            point = catch_point(self.engine.used_times[i], self.engine.used_pursuer_times, self.engine.at_m)
-            at_m, t = point if point else (float(snap.distance_m[i]), snap.now)
-            caught = {"at_m": _num(at_m), "time": self.iso(t)}
-        catch = None
-        if math.isfinite(snap.catch_at_m[i]):
-            catch = {"at_m": _num(snap.catch_at_m[i]), "in_s": _num(snap.catch_in_s[i])}
-        body = self._row_summary(snap, i)
-        body.update(
-            {
-                "category": participant.category,
-                "lat": float(snap.lat[i]),
-                "lon": float(snap.lon[i]),
-                "gap_s": _num(snap.gap_s[i]),
-                "catch": catch,
-                "overdue": bool(snap.overdue[i]),
-                "splits": splits,
-                "caught": caught,
-                "finish": finish_obj,
-            }
-        )
-        return body
+        return runner_detail(self.engine, bib)
 
     async def list_runners(self, request: Request) -> JSONResponse:
         snap = self._snapshot()
         if snap is None:
-            return error(503, "the live engine has not computed a state yet; retry in a second")
+            return error(503, NOT_READY)
         params = request.query_params
         try:
             limit = int(params.get("limit", DEFAULT_PAGE))
@@ -262,7 +161,9 @@ class RaceAPI:
             mask &= by_bib | by_name
         rows = np.flatnonzero(mask)
         page = rows[offset : offset + limit]
-        return JSONResponse({"runners": [self._row_summary(snap, int(i)) for i in page], "total": int(len(rows))})
+        return JSONResponse(
+            {"runners": [row_summary(self.engine, snap, int(i)) for i in page], "total": int(len(rows))}
+        )
 
     async def get_mats(self, request: Request) -> JSONResponse:
         health = await self.engine.store.mat_health()
@@ -284,15 +185,15 @@ class RaceAPI:
             out.append(
                 {
                     "id": mat.id,
-                    "online": connected and last is not None and now_wall - last < MAT_ONLINE_S,
+                    "online": connected and last is not None and now_wall - last < MAT_SILENT_S,
                     "connected": connected,
                     "last_read": datetime.fromtimestamp(last, self.race.timezone).isoformat(timespec="seconds")
                     if last
                     else None,
-                    "last_read_age_s": _num(now_wall - last) if last else None,
+                    "last_read_age_s": num(now_wall - last) if last else None,
                     "reads": reads,
                     "passings": int(h.get("passings", 0)),
-                    "reads_per_s": _num(rate, 2),
+                    "reads_per_s": num(rate, 2),
                     "unknown_chips": int(h.get("unknown_reads", 0)),
                     "errors": int(h.get("errors", 0)),
                     "last_error": h.get("last_error"),
@@ -318,7 +219,7 @@ class RaceAPI:
     async def list_events(self, request: Request) -> JSONResponse:
         """Events after ``after`` (a stream id; from the start when absent), oldest first, paged."""
         after = request.query_params.get("after", "0-0")
-        if not _STREAM_ID.match(after):
+        if not is_stream_id(after):
             return error(400, f"after must be an event id like 1700000000000-0, got {after[:40]!r}")
         try:
             limit = int(request.query_params.get("limit", 100))
@@ -339,7 +240,7 @@ class RaceAPI:
         """Results export: winners by finish time, then everyone else by status and distance."""
         snap = self._snapshot()
         if snap is None:
-            return error(503, "the live engine has not computed a state yet; retry in a second")
+            return error(503, NOT_READY)
         times = self.engine.used_times
         finish = times[:, -1]
         start_read = times[:, 0]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -28,8 +27,8 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from live.store import Store
-from web.api import error
 from web.frames import RateLimit
+from web.http import error, is_stream_id
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,6 @@ HELLO_WAIT_S = 0.5
 RETRY_MS = 2_000
 SEND_TIMEOUT_S = 10.0
 MAX_MESSAGES_PER_S = 10.0
-_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
 
 
 def stream_id(value: str) -> tuple[int, int]:
@@ -51,7 +49,7 @@ def stream_id(value: str) -> tuple[int, int]:
 
 
 def valid_after(value: str) -> bool:
-    return value == "$" or bool(_ID.match(value))
+    return value == "$" or is_stream_id(value)
 
 
 def _kinds(value: str | None) -> frozenset[str] | None:

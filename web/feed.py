@@ -37,8 +37,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -51,23 +51,27 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket
 from websockets.protocol import State
 
-from live.chase import CLASSES, margin_sigma
+from live.chase import margin_sigma
 from live.engine import LiveEngine
 from live.projection import estimate_speed
-from live.snapshot import AHEAD, STARTED, STATUSES, Snapshot
-from web.api import RaceAPI
-from web.frames import FanoutTimes, Outgoing, RateLimit, Wire
+from live.snapshot import AHEAD, STARTED, Snapshot
+from web.frames import FanoutTimes, Outgoing, RateLimit, Wire, WireEndpoint
+from web.messages import (
+    FollowRequest,
+    error_message,
+    follow_message,
+    parse_client_message,
+    snapshot_message,
+    tick_message,
+)
+from web.messages import runner_detail as runner_detail_of
 
 log = logging.getLogger(__name__)
 
 QUEUE_TICKS = 4  # ticks a client may fall behind before it is dropped
 MAX_BUFFERED_BYTES = 4 * 1024 * 1024  # waiting to leave for one client (a 40,000-runner snapshot: ~0.5 MB)
-MAX_FOLLOW = 50
 MAX_MESSAGES_PER_S = 10.0
-MAX_MESSAGE_CHARS = 4096
 MARGIN_RESEND_S = 5.0  # the least move of a predicted margin that resends the runner (else his uncertainty)
-MARGIN_FINE_S = 120.0  # margins this close to zero are sent to the second…
-MARGIN_STEP_S = 5  # …farther ones to this step
 CLOSE_WAIT_S = 1.0  # a stuck client cannot take a close frame; give up on the handshake after this
 SLOW_CLIENT = 1013  # "try again later": reconnect and start from a snapshot
 POLICY = 1008
@@ -75,62 +79,6 @@ GOING_AWAY = 1001
 ENCODINGS = ("gzip",)  # what ``/ws/live?encoding=`` may ask for; without it, snapshots are JSON text
 
 RunnerDetail = Callable[[str], "dict[str, Any] | None"]
-
-
-def _num(x: float | None, digits: int = 1) -> float | None:
-    if x is None or not math.isfinite(x):
-        return None
-    return round(float(x), digits)
-
-
-def coarse_margins(margin_s: np.ndarray) -> list[Any]:
-    """Margins as sent: whole seconds within ``MARGIN_FINE_S`` of zero, else to ``MARGIN_STEP_S``."""
-    m = np.asarray(margin_s, dtype=float)
-    stepped = np.where(np.abs(m) <= MARGIN_FINE_S, np.round(m), np.round(m / MARGIN_STEP_S) * MARGIN_STEP_S)
-    return rounded(stepped, 0)
-
-
-def rounded(values: np.ndarray, digits: int) -> list[Any]:
-    """A JSON-ready list: rounded, whole numbers as ints when ``digits`` is 0, null where not finite."""
-    r = np.round(np.asarray(values, dtype=float), digits)
-    r[~np.isfinite(r)] = np.nan
-    if digits == 0:
-        return [None if v != v else int(v) for v in r.tolist()]
-    return [None if v != v else v for v in r.tolist()]
-
-
-@dataclass(frozen=True)
-class SnapshotRequest:
-    """The client wants a fresh snapshot (``{"snapshot": true}`` or ``{"resync": true}``)."""
-
-
-@dataclass(frozen=True)
-class FollowRequest:
-    """The client wants full detail for these bibs after every tick (empty: stop)."""
-
-    bibs: tuple[str, ...]
-
-
-def parse_client_message(raw: str | bytes) -> SnapshotRequest | FollowRequest:
-    """Decode one client message; ``ValueError`` says what was wrong and what is accepted."""
-    if len(raw) > MAX_MESSAGE_CHARS:
-        raise ValueError(f"message too long ({len(raw)} characters, at most {MAX_MESSAGE_CHARS})")
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ValueError(f"not JSON ({exc})") from None
-    if not isinstance(body, dict):
-        raise ValueError('expected a JSON object: {"snapshot": true}, {"resync": true} or {"follow": ["123"]}')
-    if body.get("snapshot") is True or body.get("resync") is True:
-        return SnapshotRequest()
-    if "follow" in body:
-        bibs = body["follow"]
-        if not isinstance(bibs, list) or not all(isinstance(b, str | int) and not isinstance(b, bool) for b in bibs):
-            raise ValueError('"follow" must be a list of bibs, e.g. {"follow": ["123", "456"]}')
-        if len(bibs) > MAX_FOLLOW:
-            raise ValueError(f"follow at most {MAX_FOLLOW} bibs at once (got {len(bibs)})")
-        return FollowRequest(tuple(dict.fromkeys(str(b) for b in bibs)))
-    raise ValueError(f"unknown request {sorted(body)[:5]}: send snapshot, resync or follow")
 
 
 @dataclass(eq=False)
@@ -168,7 +116,7 @@ class LiveFeed:
     """Fan-out of the engine's ticks to WebSocket clients; registers itself as a tick listener.
 
     ``runner_detail`` (bib → the object ``GET /api/runners/{bib}`` returns, None if unknown) fills
-    ``follow`` messages; by default :meth:`RaceAPI.runner_detail` itself.
+    ``follow`` messages; by default :func:`web.messages.runner_detail`, what the API answers.
     """
 
     def __init__(
@@ -182,7 +130,7 @@ class LiveFeed:
     ) -> None:
         self.engine = engine
         self.race = engine.race
-        self.detail = runner_detail or RaceAPI(engine).runner_detail
+        self.detail = runner_detail or functools.partial(runner_detail_of, engine)
         self.queue_ticks = queue_ticks
         self.max_messages_per_s = max_messages_per_s
         self.direct = direct  # write frames straight to the transports where the server allows it
@@ -205,7 +153,7 @@ class LiveFeed:
 
     def routes(self) -> list[BaseRoute]:
         """The live feed's route: ``/ws/live``."""
-        return [WebSocketRoute("/ws/live", self.endpoint)]
+        return [WebSocketRoute("/ws/live", WireEndpoint(self.endpoint))]
 
     # ---- ticks -------------------------------------------------------------------------------
 
@@ -222,7 +170,7 @@ class LiveFeed:
         self.snapshot, self.speed_m_s, self.classes = snap, speed, classes
         self._snapshot_frame = None
         self._details = {}
-        tick = Outgoing(orjson.dumps(self._tick_message(snap, changed, time.time())))
+        tick = Outgoing(orjson.dumps(tick_message(self.seq, snap, changed, time.time(), speed, classes)))
         if len(changed) * 2 > len(snap.bibs) and len(self.snapshot_frame().payload) < len(tick.payload):
             tick = self.snapshot_frame()  # most of the field at once (the pursuer's gun): the state is smaller
         self.tick_frame = tick
@@ -308,44 +256,6 @@ class LiveFeed:
         self._class = None if classes is None else classes.copy()
         return np.flatnonzero(changed)
 
-    def _runners(self, snap: Snapshot, rows: np.ndarray | slice) -> dict[str, Any]:
-        """Per-runner parallel arrays for ``rows``: status, class, distance, speed, margin."""
-        out: dict[str, Any] = {"status": snap.status[rows].tolist()}
-        if self.classes is not None:
-            out["class"] = self.classes[rows].tolist()
-        out["distance_m"] = rounded(snap.distance_m[rows], 0)
-        out["speed_dm_s"] = rounded(self.speed_m_s[rows] * 10.0, 0)
-        out["margin_s"] = coarse_margins(snap.margin_s[rows])
-        return out
-
-    def _tick_message(self, snap: Snapshot, rows: np.ndarray, sent: float) -> dict[str, Any]:
-        return {
-            "type": "tick",
-            "seq": self.seq,
-            "now": round(snap.now, 3),
-            "sent": round(sent, 3),
-            "pursuer": self._pursuer(snap),
-            "counts": snap.counts,
-            "forecast": self._forecast(snap),
-            "changed": {"index": rows.tolist(), **self._runners(snap, rows)},
-        }
-
-    @staticmethod
-    def _forecast(snap: Snapshot) -> dict[str, Any]:
-        f = snap.forecast
-        return {"winners": f.winners, "low": f.low, "high": f.high, "quota": f.quota}
-
-    @staticmethod
-    def _pursuer(snap: Snapshot) -> dict[str, Any]:
-        p = snap.pursuer
-        return {
-            "status": p.status,
-            "distance_m": _num(p.distance_m),
-            "pace_s_per_km": _num(p.pace_s_per_km),
-            "lat": _num(p.lat, 6),
-            "lon": _num(p.lon, 6),
-        }
-
     def _offer(self, client: FeedClient, *frames: Outgoing) -> None:
         """Write (or queue) frames for a client; one too far behind is dropped, never waited for."""
         if client.close_code is not None:
@@ -381,25 +291,7 @@ class LiveFeed:
         snap = self.snapshot
         assert snap is not None, "no tick yet"
         if self._snapshot_frame is None or self._snapshot_frame[0] != self.seq:
-            p = snap.pursuer
-            body: dict[str, Any] = {
-                "type": "snapshot",
-                "seq": self.seq,
-                "race": self.race.id,
-                "now": round(snap.now, 3),
-                "elapsed_s": _num(snap.elapsed_s),
-                "statuses": list(STATUSES),
-            }
-            if self.classes is not None:
-                body["classes"] = list(CLASSES)
-            body.update(
-                {
-                    "pursuer": {**self._pursuer(snap), "bib": p.bib, "start": p.start, "finish": p.finish},
-                    "counts": snap.counts,
-                    "forecast": {**self._forecast(snap), "by_pen": snap.forecast.by_pen},
-                    **self._runners(snap, slice(None)),
-                }
-            )
+            body = snapshot_message(self.seq, self.race.id, snap, self.speed_m_s, self.classes)
             self._snapshot_frame = (self.seq, Outgoing(orjson.dumps(body), snapshot=True))
         return self._snapshot_frame[1]
 
@@ -412,19 +304,20 @@ class LiveFeed:
                 part = self._details[bib] = orjson.dumps(detail, option=orjson.OPT_SERIALIZE_NUMPY) if detail else b""
             if part:
                 parts.append(part)
-        return Outgoing(b'{"type":"follow","seq":%d,"runners":[%b]}' % (self.seq, b",".join(parts)))
+        return Outgoing(follow_message(self.seq, parts))
 
     # ---- connections -------------------------------------------------------------------------
 
-    async def endpoint(self, ws: WebSocket) -> None:
-        """One spectator: a snapshot first (at the first tick if none yet), then every tick."""
+    async def endpoint(self, ws: WebSocket, wire: Wire | None) -> None:
+        """One spectator: a snapshot first (at the first tick if none yet), then every tick; written
+        straight to ``wire`` where there is one and ``direct`` allows it."""
         encoding = ws.query_params.get("encoding")
         await ws.accept()
         if encoding is not None and encoding not in ENCODINGS:
             reason = f"unknown encoding {ascii(encoding)[:24]}: ask for encoding=gzip, or leave it out for JSON text"
             await ws.close(POLICY, reason)
             return
-        wire = Wire.of(ws) if self.direct else None
+        wire = wire if self.direct else None
         client = FeedClient(ws, wire, asyncio.Queue(maxsize=self.queue_ticks), RateLimit(self.max_messages_per_s),
                             deque(maxlen=self.queue_ticks), gzip=encoding == "gzip")  # fmt: skip
         if self.snapshot is None:
@@ -476,7 +369,7 @@ class LiveFeed:
             try:
                 request = parse_client_message(raw)
             except ValueError as exc:
-                self._offer(client, Outgoing(orjson.dumps({"type": "error", "message": str(exc)})))
+                self._offer(client, Outgoing(error_message(str(exc))))
                 continue
             if isinstance(request, FollowRequest):
                 self._follow(client, request.bibs)
@@ -491,7 +384,7 @@ class LiveFeed:
         frames = []
         if unknown := [b for b in bibs if b not in known]:
             message = f"no such bib in race {self.race.id}: {', '.join(unknown[:10])}; following the others"
-            frames.append(Outgoing(orjson.dumps({"type": "error", "message": message})))
+            frames.append(Outgoing(error_message(message)))
         if known and self.snapshot is not None:
             frames.append(self.follow_frame(known))  # the detail now, not at the next tick
         if frames:

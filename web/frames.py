@@ -1,16 +1,19 @@
 """WebSocket frames built once and written straight to many connections (``web.feed`` and the
 events feed use them): a message and its frame (``Outgoing``), a connection's transport under
 uvicorn's websockets implementation (``Wire``), the time each tick's fan-out took (``FanoutTimes``)
-and a per-client message rate limit (``RateLimit``). Nothing here knows what the messages say."""
+a per-client message rate limit (``RateLimit``) and the ASGI endpoint that hands a connection its wire
+(``WireEndpoint``). Nothing here knows what the messages say."""
 
 from __future__ import annotations
 
 import asyncio
 import gzip
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import cast
 
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from websockets.frames import Frame, Opcode
 from websockets.protocol import Protocol, State
@@ -87,13 +90,14 @@ class Wire:
         self.written = 0  # bytes handed to the transport
 
     @classmethod
-    def of(cls, ws: WebSocket) -> Wire | None:
-        """The connection's wire, or None where the server is not the one described above."""
-        server = getattr(ws._receive, "__self__", None)  # noqa: SLF001  # Starlette keeps the ASGI receive
+    def of(cls, receive: Receive, scope: Scope) -> Wire | None:
+        """The wire of the connection the server passed ``receive`` and ``scope`` for, or None where the
+        server is not the one described above."""
+        server = getattr(receive, "__self__", None)
         conn = getattr(server, "conn", None)
         transport = getattr(server, "transport", None)
         if (
-            getattr(server, "scope", None) is not ws.scope
+            getattr(server, "scope", None) is not scope
             or not isinstance(conn, Protocol)
             or conn.extensions
             or not all(callable(getattr(transport, a, None)) for a in ("write", "is_closing", "get_write_buffer_size"))
@@ -113,6 +117,17 @@ class Wire:
     def buffered(self) -> int:
         """Bytes written but not yet taken by the kernel."""
         return self.transport.get_write_buffer_size()
+
+
+class WireEndpoint:
+    """An ASGI WebSocket endpoint whose handler gets the Starlette ``WebSocket`` and the connection's
+    ``Wire`` (None where there is none), found from the ``receive`` the server passed in."""
+
+    def __init__(self, handler: Callable[[WebSocket, Wire | None], Awaitable[None]]) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.handler(WebSocket(scope, receive, send), Wire.of(receive, scope))
 
 
 FANOUT_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)

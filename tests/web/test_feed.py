@@ -20,17 +20,9 @@ from live.engine import LiveEngine
 from live.snapshot import STATUSES
 from live.store import RawRead
 from tests.helpers import eventually, pens_started
-from web.feed import (
-    MARGIN_RESEND_S,
-    MAX_FOLLOW,
-    FollowRequest,
-    LiveFeed,
-    SnapshotRequest,
-    coarse_margins,
-    parse_client_message,
-    rounded,
-)
+from web.feed import MARGIN_RESEND_S, LiveFeed
 from web.frames import FANOUT_BUCKETS_S, SNAPSHOT_GZIP_LEVEL, FanoutTimes
+from web.messages import MAX_FOLLOW, FollowRequest, SnapshotRequest, coarse_margins, parse_client_message, rounded
 
 
 @pytest.fixture

@@ -1,0 +1,48 @@
+"""What the web edge's handlers share: JSON responses and errors, numbers and times as sent, stream ids."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+from starlette.responses import Response
+
+STREAM_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")  # a Redis stream id: ``ms`` or ``ms-seq``
+NOT_READY = "the live engine has not computed a state yet; retry in a second"
+
+
+class JSONResponse(Response):
+    """A JSON body serialised by orjson (NumPy scalars and arrays allowed)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def error(status: int, message: str) -> JSONResponse:
+    """The error body every route answers with: ``{"error": message, "status": status}``."""
+    return JSONResponse({"error": message, "status": status}, status_code=status)
+
+
+def is_stream_id(value: str) -> bool:
+    """Whether ``value`` is a Redis stream id (``1700000000000-0`` or ``1700000000000``)."""
+    return bool(STREAM_ID.match(value))
+
+
+def num(x: float | None, digits: int = 1) -> float | None:
+    """A number as sent: rounded to ``digits``, None where missing or not finite."""
+    if x is None or not math.isfinite(x):
+        return None
+    return round(float(x), digits)
+
+
+def iso_time(unix_s: float | None, tz: ZoneInfo) -> str | None:
+    """A unix time as ISO 8601 in the race's time zone, to the millisecond; None where missing."""
+    if unix_s is None or not math.isfinite(unix_s):
+        return None
+    return datetime.fromtimestamp(unix_s, tz).isoformat(timespec="milliseconds")
