@@ -17,9 +17,13 @@ from pathlib import Path
 
 from dash import Dash, Input, Output, dcc, html
 from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from dashboard import commentary, follow, race_control
 from dashboard.figures import CLASS_COLOURS, course_samples
+from dashboard.map_data import BasemapAsset, race_labels
 from live.chase import CLASSES
 from live.race import Race
 from live.snapshot import Snapshot
@@ -32,7 +36,24 @@ PAGES = (
 )
 
 
-def race_meta(race: Race) -> dict[str, object]:
+BASEMAP_PATH = "/map/basemap.json"
+
+
+def map_meta(race: Race, basemap: BasemapAsset) -> dict[str, object]:
+    """What ``assets/map.js`` draws under the course: where to fetch the basemap (versioned, so it
+    is cached for good), the race's own labels, the online tile layer if any, and the projection
+    (the course's, ``Course.project``) that places tiles given in lon/lat."""
+    lat0, lon0 = race.course.origin
+    tiles = race.tiles
+    return {
+        "basemap": f"{BASEMAP_PATH}?v={basemap.etag}" if basemap.body else None,
+        "labels": race_labels(race),
+        "origin": [round(lat0, 7), round(lon0, 7)],
+        "tiles": {"url": tiles.url, "attribution": tiles.attribution, "max_zoom": tiles.max_zoom} if tiles else None,
+    }
+
+
+def race_meta(race: Race, basemap: BasemapAsset | None = None) -> dict[str, object]:
     """What the browser needs to know about the race, once."""
     return {
         "id": race.id,
@@ -44,10 +65,11 @@ def race_meta(race: Race) -> dict[str, object]:
         "quota": race.quota,
         "classes": list(CLASSES),
         "colours": [CLASS_COLOURS[c] for c in CLASSES],
+        "map": map_meta(race, basemap or BasemapAsset(race)),
     }
 
 
-def shell(race: Race) -> html.Div:
+def shell(race: Race, basemap: BasemapAsset) -> html.Div:
     """The frame every page shares."""
     return html.Div(
         [
@@ -55,7 +77,7 @@ def shell(race: Race) -> html.Div:
             html.Div(
                 id="race-meta",
                 hidden=True,
-                **{"data-race": json.dumps(race_meta(race)), "data-course": course_samples(race)},
+                **{"data-race": json.dumps(race_meta(race, basemap)), "data-course": course_samples(race)},
             ),
             html.Div(
                 [
@@ -74,6 +96,22 @@ def shell(race: Race) -> html.Div:
     )
 
 
+def basemap_endpoint(basemap: BasemapAsset) -> Callable:
+    """``GET /map/basemap.json``: the drawn basemap (gzipped by the app's middleware), cached by
+    browsers for good: its URL changes with its content."""
+
+    async def endpoint(request: Request) -> Response:
+        if not basemap.body:
+            return JSONResponse({"error": "this race has no basemap"}, status_code=404)
+        etag = f'"{basemap.etag}"'
+        headers = {"ETag": etag, "Cache-Control": "public, max-age=31536000, immutable"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(basemap.body, media_type="application/json", headers=headers)
+
+    return endpoint
+
+
 def create_dashboard(server: FastAPI, race: Race, get_snapshot: Callable[[], Snapshot | None]) -> Dash:
     """Mount the three pages on ``server`` (call after the API routes are added)."""
     app = Dash(
@@ -85,7 +123,8 @@ def create_dashboard(server: FastAPI, race: Race, get_snapshot: Callable[[], Sna
         assets_folder=str(ASSETS),  # absolute: Dash would resolve it against whatever module it sees as the caller
         suppress_callback_exceptions=True,  # each page's components exist only on that page
     )
-    app.layout = shell(race)
+    basemap = BasemapAsset(race)
+    app.layout = shell(race, basemap)
     layouts = {path: module.layout(race) for path, _, module in PAGES}
 
     @app.callback(Output("page", "children"), Input("url", "pathname"))
@@ -93,6 +132,7 @@ def create_dashboard(server: FastAPI, race: Race, get_snapshot: Callable[[], Sna
         return layouts.get(pathname or "/", layouts["/"])
 
     race_control.register(app, race, get_snapshot)
+    server.router.routes.insert(0, Route(BASEMAP_PATH, basemap_endpoint(basemap)))  # ahead of Dash's page routes
     # Dash's FastAPI backend sets itself up (finds the assets, builds the script tags) on the first
     # request to "/" or "/_dash-*" only: a first visitor on /follow after a restart would get a page
     # without pursuit.js. Set it up now, with the layout and callbacks in place.

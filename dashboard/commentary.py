@@ -1,10 +1,11 @@
-"""Commentators (``/commentary``): the story numbers in large type, the event ticker and the closest
-escapes. Filled by ``assets/pursuit.js`` from ``/ws/live`` and ``/ws/events``."""
+"""Commentators (``/commentary``): the story numbers in large type, the map, the event ticker and
+the closest escapes. Filled by ``assets/pursuit.js`` from ``/ws/live`` and ``/ws/events``."""
 
 from __future__ import annotations
 
 from dash import html
 
+from dashboard.race_control import map_graph
 from live.race import Race
 
 STORY = (
@@ -36,6 +37,7 @@ def layout(race: Race) -> html.Div:
             ),
             html.Div(
                 [
+                    html.Div(map_graph(race), className="panel panel-map"),
                     html.Div(
                         [
                             html.H2("Live"),
@@ -45,6 +47,11 @@ def layout(race: Race) -> html.Div:
                         ],
                         className="panel panel-ticker",
                     ),
+                ],
+                className="row row-main",
+            ),
+            html.Div(
+                [
                     html.Div(
                         [
                             html.H2("Closest escapes"),

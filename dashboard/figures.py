@@ -1,10 +1,11 @@
 """Figures of the dashboard, built from the race and a snapshot. Pure: no Dash, no I/O.
 
-The map is a cartesian figure in projected metres (``Course.xy_at``): no tiles, no glyph server,
-so it renders the same with or without internet. The figure Python builds is static (avenue,
-course, mats, landmarks and empty runner traces); the browser (``assets/pursuit.js``) fills and
-moves the runners from the live feed, so no figure ever travels back through Python. Traces are
-found by name, not position.
+The map is a cartesian figure in projected metres (``Course.xy_at``): no glyph server and no
+tiles needed, so it renders the same with or without internet. The figure Python builds is static
+(course, direction arrows, mats and the legend) over a transparent plot; the browser draws the
+basemap and its labels under it (``assets/map.js``) and fills and moves the runners over it
+(``assets/pursuit.js``) from the live feed, so no figure ever travels back through Python. Traces
+are found by name, not position.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ CLASS_COLOURS = {
     "dq": "#555555",
 }
 CLASS_LABELS = {"safe": "safe", "at_risk": "at risk", "doomed": "about to be caught", "caught": "caught", "won": "won"}
-LANDMARKS = {"Arc de Triomphe": (48.87389, 2.29472), "Place de la Concorde": (48.8656, 2.3212)}
+COURSE_COLOUR = "#1f3b73"
+ARROW_EVERY_M = 250.0
 COURSE_SAMPLES_MAX = 2000
 
 
@@ -45,14 +47,37 @@ def course_samples(race: Race) -> str:
     return json.dumps({"d": np.round(d, 1).tolist(), "x": np.round(x, 1).tolist(), "y": np.round(y, 1).tolist()})
 
 
+def direction_arrows(race: Race, every_m: float = ARROW_EVERY_M) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where the course's direction arrows go and where they point (degrees clockwise from north,
+    as plotly's arrow markers take them), every ``every_m``, between the mats' start and finish."""
+    d = np.arange(every_m / 2, race.distance_m, every_m)
+    x, y = race.course.xy_at(d)
+    ax, ay = race.course.xy_at(d - 5.0)
+    bx, by = race.course.xy_at(d + 5.0)
+    return x, y, np.degrees(np.arctan2(bx - ax, by - ay))
+
+
+def map_view(race: Race) -> tuple[list[float], list[float]]:
+    """The ranges the map opens at: the course with room for its labels (plotly widens one axis
+    to the panel's shape, so the map fills it)."""
+    cx, cy = race.course.xy_at(np.linspace(0.0, race.distance_m, 600))
+    pad = max(250.0, 0.16 * max(np.ptp(cx), np.ptp(cy)))
+    return [float(cx.min() - pad), float(cx.max() + pad)], [float(cy.min() - pad), float(cy.max() + pad)]
+
+
 def map_figure(race: Race) -> go.Figure:
-    """The static map: avenue, course, mats, landmarks and the legend (runners are drawn over it)."""
+    """The static map over the basemap: course with its direction, mats and the legend. The
+    basemap, the labels and the runners are drawn by the browser (``assets/map.js``,
+    ``assets/pursuit.js``), under and over this figure's transparent plot."""
     course_d = np.linspace(0.0, race.distance_m, 600)
     cx, cy = race.course.xy_at(course_d)
     mat_d = np.array([m.at_m[0] for m in race.mats])
     mx, my = race.course.xy_at(mat_d)
-    fig = go.Figure(
-        [
+    axx, axy, angle = direction_arrows(race)
+    mat_ids = [m.id for m in race.mats]
+    traces = []
+    if race.basemap is None:  # no streets to draw it: the avenue as a band
+        traces.append(
             go.Scatter(
                 x=cx,
                 y=cy,
@@ -61,47 +86,32 @@ def map_figure(race: Race) -> go.Figure:
                 hoverinfo="skip",
                 name="avenue",
                 showlegend=False,
-            ),
-            go.Scatter(
-                x=cx,
-                y=cy,
-                mode="lines",
-                line={"color": "#8a94a3", "width": 2},
-                hoverinfo="skip",
-                name="course",
-                showlegend=False,
-            ),
-            go.Scatter(
-                x=mx,
-                y=my,
-                mode="markers+text",
-                text=[m.id for m in race.mats],
-                customdata=[m.id for m in race.mats],
-                textposition="top center",
-                marker={"symbol": "square", "size": 12, "color": "#34495e"},
-                name="mats",
-                hoverinfo="text",
-                showlegend=False,
-            ),
-        ]  # fmt: skip
-    )
+            )  # fmt: skip
+        )
+    traces += [
+        go.Scatter(x=cx, y=cy, mode="lines", line={"color": COURSE_COLOUR, "width": 3}, hoverinfo="skip",
+                   name="course", showlegend=False),
+        go.Scatter(x=axx, y=axy, mode="markers", hoverinfo="skip", name="direction", showlegend=False,
+                   marker={"symbol": "arrow", "size": 11, "angle": angle, "color": COURSE_COLOUR,
+                           "line": {"width": 1, "color": "#ffffff"}}),
+        go.Scatter(x=mx, y=my, mode="markers", customdata=mat_ids, hovertext=mat_ids, name="mats", hoverinfo="text",
+                   marker={"symbol": "square", "size": 12, "color": "#34495e", "line": {"width": 1.5, "color": "#fff"}},
+                   showlegend=False),
+    ]  # fmt: skip
+    fig = go.Figure(traces)
     for cls, label in CLASS_LABELS.items():  # legend only
         fig.add_trace(
             go.Scatter(x=[None], y=[None], mode="markers", marker={"size": 12, "color": CLASS_COLOURS[cls]}, name=label)
         )
-    for label, (lat, lon) in LANDMARKS.items():
-        (lx,), (ly,) = race.course.project(np.array([lat]), np.array([lon]))
-        if np.min(np.hypot(cx - lx, cy - ly)) > 500:  # not on this race's course
-            continue
-        fig.add_annotation(x=lx, y=ly, text=label, showarrow=False, font={"size": 16, "color": "#5d6d7e"}, yshift=-22)
+    xr, yr = map_view(race)
     fig.update_layout(
         uirevision="course",
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
-        plot_bgcolor="#f7f8fa",
-        paper_bgcolor="#f7f8fa",
-        legend={"orientation": "h", "x": 0.01, "y": 0.99, "font": {"size": 16}},
-        xaxis={"visible": False},
-        yaxis={"visible": False, "scaleanchor": "x", "scaleratio": 1},
+        plot_bgcolor="rgba(0,0,0,0)",  # the basemap shows through (assets/map.js draws it underneath)
+        paper_bgcolor="rgba(0,0,0,0)",
+        legend={"orientation": "h", "x": 0.01, "y": 0.99, "font": {"size": 14}, "bgcolor": "rgba(255,255,255,0.85)"},
+        xaxis={"visible": False, "range": xr},
+        yaxis={"visible": False, "range": yr, "scaleanchor": "x", "scaleratio": 1},
         dragmode="pan",
     )
     return fig

@@ -176,6 +176,9 @@
     if (live.open && events.retry > 0 && !events.open) { text = "live · events reconnecting…"; cls = "conn conn-wait"; }
     if (c.textContent !== text) c.textContent = text;
     if (c.className !== cls) c.className = cls;
+    // numbers already shown stay, greyed, while the feed is down: they are no longer live
+    var stale = !(live.open && S.seq >= 0) && !!S.counts;
+    if (document.body.classList.contains("feed-stale") !== stale) document.body.classList.toggle("feed-stale", stale);
   }
 
   function loadRoster(force) {
@@ -297,15 +300,7 @@
     gd.addEventListener("mouseleave", function () { if (view.tip) view.tip.hidden = true; });
   }
 
-  function frame() {  // the plot area in CSS pixels and the data -> pixel mapping
-    var fl = view.gd._fullLayout;
-    if (!fl || !fl.xaxis || !fl._size) return null;
-    var sz = fl._size, xr = fl.xaxis.range, yr = fl.yaxis.range;
-    return {
-      l: sz.l, t: sz.t, w: sz.w, h: sz.h,
-      kx: sz.w / (xr[1] - xr[0]), x0: xr[0], ky: sz.h / (yr[1] - yr[0]), y1: yr[1],
-    };
-  }
+  function frame() { return window.pursuitMap.frame(view.gd); }  // assets/map.js
 
   function paint() {  // draw the last computed positions with the current zoom
     var gd = view.gd, c = view.canvas;
@@ -338,17 +333,25 @@
       if (r === undefined || r >= n) return;
       ctx.strokeStyle = "#6a0dad"; ctx.fillStyle = "#6a0dad";
       ctx.beginPath(); ctx.arc(px[r], py[r], 9, 0, 2 * Math.PI); ctx.stroke();
-      ctx.fillText(b, px[r] + 11, py[r] - 8);
+      halo(ctx, b, px[r] + 11, py[r] - 8);
     });
     if (view.pd !== null) {
       var x = f.l + (view.pxy[0] - f.x0) * f.kx, y = f.t + (f.y1 - view.pxy[1]) * f.ky;
       ctx.fillStyle = "#111111"; ctx.strokeStyle = "#ffffff"; ctx.lineWidth = 2;
       star(ctx, x, y, 14, 6);
       ctx.font = "700 18px system-ui, sans-serif";
-      ctx.fillText(meta.pursuer.name, x + 16, y + 22);
+      halo(ctx, meta.pursuer.name, x + 16, y + 22);
     }
     ctx.restore();
     view.painted = n;
+  }
+
+  function halo(ctx, text, x, y) {  // text readable over the map: a white rim, then the text
+    ctx.save();
+    ctx.lineWidth = 4; ctx.lineJoin = "round"; ctx.strokeStyle = "rgba(255,255,255,0.9)";
+    ctx.strokeText(text, x, y);
+    ctx.restore();
+    ctx.fillText(text, x, y);
   }
 
   function star(ctx, x, y, R, r) {
@@ -548,22 +551,31 @@
     return best;
   }
 
+  var STORY_IDS = ["story-won", "story-forecast", "story-pursuer", "story-next-pen", "story-caught"];
+
   function stories() {
     if (!$("story-won")) return;
-    var c = S.counts || {}, f = S.forecast || {}, p = S.pursuer || {};
+    if (!S.counts) {  // nothing from the feed yet: claim nothing
+      STORY_IDS.forEach(function (id) { setText(id, "–"); setText(id + "-sub", ""); });
+      return;
+    }
+    var c = S.counts, f = S.forecast || {}, p = S.pursuer || {};
     setText("story-won", fmtInt(c.won));
     setText("story-won-sub", c.started ? "of " + fmtInt(c.started) + " started" : "");
     setText("story-caught", fmtInt(c.caught));
     setText("story-caught-sub", c.ahead ? fmtInt(c.ahead) + " still ahead of him" : "");
     setText("story-forecast", fmtInt(f.winners));
-    setText("story-forecast-sub", fmtInt(f.low) + "–" + fmtInt(f.high) + (f.quota ? " · quota " + fmtInt(f.quota) : ""));
+    var band = f.low === undefined || f.low === null ? "" : fmtInt(f.low) + "–" + fmtInt(f.high);
+    setText("story-forecast-sub", band + (f.quota ? (band ? " · " : "") + "quota " + fmtInt(f.quota) : ""));
     var pd = pursuerDistance(raceNow());
     setText("story-pursuer", pd === null ? "–" : (pd / 1000).toFixed(2) + " km");
-    setText("story-pursuer-sub", meta.pursuer.name + " · " + fmtDur(p.pace_s_per_km) + "/km · " + (p.status || ""));
+    setText("story-pursuer-sub", [meta.pursuer.name, p.pace_s_per_km ? fmtDur(p.pace_s_per_km) + "/km" : "", p.status || ""]
+      .filter(Boolean).join(" · "));
     var np = nextPen(pd), pens = {};
     meta.pens.forEach(function (x) { pens[x.id] = x.name; });
     if (!np) {
-      setText("story-next-pen", p.status === "finished" ? "race over" : "every pen reached");
+      var known = roster && pd !== null;  // else there is nothing to say yet
+      setText("story-next-pen", !known ? "–" : p.status === "finished" ? "race over" : "every pen reached");
       setText("story-next-pen-sub", "");
       return;
     }
