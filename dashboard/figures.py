@@ -164,7 +164,8 @@ def kpi_texts(race: Race, snap: Snapshot) -> dict[str, str]:
         "kpi-ahead": f"{snap.counts['ahead']:,}",
         "kpi-caught": f"{snap.counts['caught']:,}",
         "kpi-won": f"{snap.counts['won']:,}",
-        "kpi-forecast": f"{f.winners:,} ({f.low:,}–{f.high:,}){quota}",
+        # nobody has started: no forecast to make yet
+        "kpi-forecast": f"{f.winners:,} ({f.low:,}–{f.high:,}){quota}" if snap.counts["started"] else "–",
     }
 
 

@@ -128,11 +128,12 @@ class _Projector:
 
     def off_course(self, x: float, y: float, angle: float) -> tuple[float, float]:
         """Move a label lying on the course to beside it (across the street, away from the course)."""
-        d = np.hypot(self.course[:, 0] - x, self.course[:, 1] - y)
-        if d.min() > OFF_COURSE_M:
-            return x, y
         nx, ny = -math.sin(math.radians(angle)), math.cos(math.radians(angle))
-        return x + nx * 2.2 * OFF_COURSE_M, y + ny * 2.2 * OFF_COURSE_M
+        for k in (0.0, 2.2, -2.2, 3.5, -3.5, 5.0, -5.0):
+            cx, cy = x + nx * k * OFF_COURSE_M, y + ny * k * OFF_COURSE_M
+            if np.hypot(self.course[:, 0] - cx, self.course[:, 1] - cy).min() > OFF_COURSE_M:
+                return cx, cy
+        return cx, cy
 
 
 def _street_labels(proj: _Projector, named: dict[tuple[str, str], list[np.ndarray]]) -> list[Label]:
@@ -141,7 +142,8 @@ def _street_labels(proj: _Projector, named: dict[tuple[str, str], list[np.ndarra
         kind = "major" if cls == "major" else "street"
         if name.startswith(SQUARES):  # a square or roundabout: its name level, in its middle
             pts = np.vstack(lines)
-            labels.append(Label(name, kind, float(pts[:, 0].mean()), float(pts[:, 1].mean()), weight=len(pts)))
+            x, y = proj.off_course(float(pts[:, 0].mean()), float(pts[:, 1].mean()), 0.0)
+            labels.append(Label(name, kind, x, y, weight=len(pts)))
             continue
         longest = max(lines, key=lambda ln: float(np.sum(np.hypot(*np.diff(ln, axis=0).T))))
         length = float(np.sum(np.hypot(*np.diff(longest, axis=0).T)))

@@ -564,8 +564,8 @@
     setText("story-won-sub", c.started ? "of " + fmtInt(c.started) + " started" : "");
     setText("story-caught", fmtInt(c.caught));
     setText("story-caught-sub", c.ahead ? fmtInt(c.ahead) + " still ahead of him" : "");
-    setText("story-forecast", fmtInt(f.winners));
-    var band = f.low === undefined || f.low === null ? "" : fmtInt(f.low) + "–" + fmtInt(f.high);
+    setText("story-forecast", c.started ? fmtInt(f.winners) : "–");  // nobody started: nothing to forecast
+    var band = !c.started || f.low === undefined || f.low === null ? "" : fmtInt(f.low) + "–" + fmtInt(f.high);
     setText("story-forecast-sub", band + (f.quota ? (band ? " · " : "") + "quota " + fmtInt(f.quota) : ""));
     var pd = pursuerDistance(raceNow());
     setText("story-pursuer", pd === null ? "–" : (pd / 1000).toFixed(2) + " km");
@@ -703,12 +703,13 @@
       if (dirty.ticker) { dirty.ticker = false; renderTicker(); }
       if (dirty.alerts) { dirty.alerts = false; renderAlerts(); }
       connState();
+      window.pursuit.refreshes += 1;
     }, REDRAW_MS);
     setInterval(pollMats, MAT_POLL_MS);
   }
 
   window.pursuit = {
-    state: S, view: view, follow: setFollow, frames: frames, feed: feed,
+    state: S, view: view, follow: setFollow, frames: frames, feed: feed, refreshes: 0,
     roster: function () { return roster; },
     drop: function () { if (live.ws) live.ws.close(); },  // what a network blip does (browser tests use it)
   };

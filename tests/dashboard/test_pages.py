@@ -1,9 +1,11 @@
 """The three pages in a real headless Chromium against a running, simulated race.
 
 One race for the module: Redis, the ChronoTrack ingestor, the simulator at 60× and the web app
-under uvicorn. Each page must load without console errors, show the course and the runners, and
-move; the follow page finds a runner whose name is an HTML payload and shows it as text.
-Screenshots go to ``test-artifacts/``.
+under uvicorn. Each page must load without console errors, show the course and the runners over
+the basemap (streets, the Seine, landmark labels, the OpenStreetMap credit; labels checked from
+their rendered boxes never to overlap; the map filling its panel), and move; the follow page finds
+a runner whose name is an HTML payload and shows it as text, on a desktop and on a 390×844 phone.
+A page opened before any data claims nothing. Screenshots go to ``test-artifacts/``.
 """
 
 from __future__ import annotations
@@ -106,6 +108,81 @@ async def open_page(browser, base: str, path: str, errors: list[str], init_scrip
     return page
 
 
+# In the page: what the map shows. Every visible label's box as rendered (its size turned by its CSS
+# transform about its centre), the credit and the legend; pairs of boxes that overlap (separating-
+# axis test); pixels of the basemap canvas in the water, park and street colours; the plot area
+# against the graph and the graph against its panel (a blank band would show as a gap).
+MAP_JS = """() => {
+  const gd = document.querySelector('#map .js-plotly-plot'), g = gd.getBoundingClientRect();
+  const boxes = [];
+  for (const el of gd.querySelectorAll('.map-label')) {
+    if (getComputedStyle(el).display === 'none') continue;
+    const w = el.offsetWidth, h = el.offsetHeight, m = new DOMMatrix(getComputedStyle(el).transform);
+    const layer = el.parentElement.getBoundingClientRect();
+    const pts = [[0, 0], [w, 0], [w, h], [0, h]].map(([x, y]) => {
+      const p = m.transformPoint(new DOMPoint(x - w / 2, y - h / 2));
+      return [layer.left + w / 2 + p.x, layer.top + h / 2 + p.y];
+    });
+    boxes.push({text: el.textContent, kind: el.className, pts});
+  }
+  for (const el of [gd.querySelector('.map-attribution'), gd.querySelector('.legend .bg')]) {
+    const r = el.getBoundingClientRect();
+    boxes.push({text: el.textContent || 'legend', kind: 'furniture',
+                pts: [[r.left, r.top], [r.right, r.top], [r.right, r.bottom], [r.left, r.bottom]]});
+  }
+  const axes = (b) => [0, 1].map((i) => { const [a, c] = [b.pts[i], b.pts[i + 1]];
+    const len = Math.hypot(c[0] - a[0], c[1] - a[1]); return [-(c[1] - a[1]) / len, (c[0] - a[0]) / len]; });
+  const proj = (b, ax) => b.pts.map((p) => p[0] * ax[0] + p[1] * ax[1]);
+  const overlap = (a, b) => axes(a).concat(axes(b)).every((ax) => {
+    const pa = proj(a, ax), pb = proj(b, ax);
+    return Math.min(Math.max(...pa), Math.max(...pb)) - Math.max(Math.min(...pa), Math.min(...pb)) > 0.5; });
+  const pairs = [];
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++)
+    if (overlap(boxes[i], boxes[j])) pairs.push([boxes[i].text, boxes[j].text]);
+  const inside = boxes.every((b) => b.pts.every(([x, y]) => x >= g.left - 0.5 && x <= g.right + 0.5
+    && y >= g.top - 0.5 && y <= g.bottom + 0.5));
+  const canvas = gd.querySelector('canvas.basemap-layer'), ctx = canvas.getContext('2d');
+  const px = ctx.getImageData(0, 0, canvas.width, canvas.height).data, colours = {water: 0, park: 0, street: 0};
+  for (let i = 0; i < px.length; i += 4) {
+    const [r, gr, b] = [px[i], px[i + 1], px[i + 2]];
+    if (r === 170 && gr === 211 && b === 223) colours.water++;
+    else if (r === 205 && gr === 230 && b === 192) colours.park++;
+    else if (r === 255 && gr === 255 && b === 255 || r === 255 && gr === 246 && b === 220) colours.street++;
+  }
+  const size = gd._fullLayout._size, panel = gd.closest('.panel-map, .follow-map').getBoundingClientRect();
+  const z = (sel) => Number(getComputedStyle(gd.querySelector(sel)).zIndex);
+  const svg = gd.querySelector('.main-svg');
+  return {
+    labels: boxes.filter((b) => b.kind !== 'furniture').map((b) => b.text), overlaps: pairs, inside, colours,
+    credit: gd.querySelector('.map-attribution').innerText,
+    plot: [size.w, size.h], graph: [gd.clientWidth, gd.clientHeight], canvas: [canvas.clientWidth, canvas.clientHeight],
+    band: [Math.round(panel.bottom - g.bottom), Math.round(g.top - panel.top)],
+    layers: {labels: z('.map-labels'), runners: z('.runners-layer'),
+             basemapUnderPlot: !!(canvas.compareDocumentPosition(svg) & Node.DOCUMENT_POSITION_FOLLOWING)},
+  };
+}"""
+
+
+async def check_map(page, where: str, landmarks: tuple[str, ...] = ("Arc de Triomphe",)) -> dict:  # type: ignore[no-untyped-def]
+    """The basemap under the runners, labelled without overlaps, credited, filling its panel."""
+    await page.wait_for_function("window.pursuitMap && window.pursuitMap.state().placed > 0", timeout=15000)
+    await page.evaluate("window.pursuitMap.repaint()")
+    got = await page.evaluate(MAP_JS)
+    assert got["overlaps"] == [], f"{where}: labels overlap: {got['overlaps']}"
+    assert got["inside"], f"{where}: a label sticks out of the map"
+    for name in landmarks:
+        assert name in got["labels"], f"{where}: {name!r} is not labelled: {got['labels']}"
+    assert "© OpenStreetMap contributors" in got["credit"], f"{where}: the map data is not credited"
+    colours = got["colours"]
+    assert colours["water"] > 2000 and colours["park"] > 2000, f"{where}: the Seine and the parks are drawn: {colours}"
+    assert colours["street"] > 2000, f"{where}: the streets are drawn: {colours}"
+    assert got["plot"] == got["graph"] == got["canvas"], f"{where}: the plot fills the graph: {got}"
+    assert max(got["band"]) <= 1, f"{where}: a blank band between the map and its panel: {got['band']}"
+    layers = got["layers"]
+    assert layers["basemapUnderPlot"] and layers["labels"] < layers["runners"], f"{where}: the runners on top: {layers}"
+    return got
+
+
 async def test_three_pages_live_in_a_real_browser(site: str):
     chromium = require_chromium()
     from playwright.async_api import async_playwright
@@ -130,7 +207,7 @@ async def test_three_pages_live_in_a_real_browser(site: str):
         assert traces["course"] > 100 and traces["mats"] == 5, traces
         registered = len(load_race(PARIS).participants) - 1  # everyone but the pursuer, started or not
         assert await page.evaluate("window.pursuit.view.painted") == registered, "every runner has a dot"
-        assert "Arc de Triomphe" in await page.inner_text("#map")
+        await check_map(page, "race control", ("Arc de Triomphe", "Grand Palais", "start / finish", "concorde"))
         await page.wait_for_selector("#mat-table table", timeout=10000)
         assert "marbeuf" in await page.inner_text("#mat-table")
         assert await page.inner_text("#conn") == "live"
@@ -153,7 +230,9 @@ async def test_three_pages_live_in_a_real_browser(site: str):
         binary = await page.evaluate("window.pursuit.feed.binary")
         await page.evaluate("window.pursuit.drop()")
         await page.wait_for_function("document.querySelector('#conn').innerText.includes('reconnecting')", timeout=5000)
+        await page.wait_for_function("document.body.classList.contains('feed-stale')", timeout=5000)  # greyed
         await page.wait_for_function("document.querySelector('#conn').innerText === 'live'", timeout=15000)
+        assert not await page.evaluate("document.body.classList.contains('feed-stale')")
         assert await page.evaluate("window.pursuit.feed.binary") > binary
         seq = await page.evaluate("window.pursuit.state.seq")
         await page.wait_for_function(f"window.pursuit.state.seq >= {seq + 2}", timeout=15000)  # ticks applied after it
@@ -168,25 +247,42 @@ async def test_three_pages_live_in_a_real_browser(site: str):
         assert await page.inner_text(f"{card} .card-name") == XSS_NAME, "the name shows literally"
         assert await page.locator("#follow-cards img").count() == 0, "and is never parsed as HTML"
         assert "km" in await page.inner_text(f"{card} .card-distance")
+        await check_map(page, "follow", ("Arc de Triomphe", "La Seine", "Grand Palais"))
         await page.screenshot(path=str(ARTIFACTS / "dashboard-follow.png"))
         await page.reload()
         await page.wait_for_selector(f"{card} .card-status", timeout=15000)
         await page.close()
 
-        # on a phone: the same follow list (same browser storage), nothing wider than the screen
-        phone = await context.new_page()
-        await phone.set_viewport_size({"width": 390, "height": 844})
-        await phone.goto(site + "/follow")
+        # on a phone: the same follow list (same browser storage), nothing wider than the screen; search,
+        # then the map, then the cards; a second runner found and followed by touch
+        state = await context.storage_state()
+        phone_context = await browser.new_context(
+            viewport={"width": 390, "height": 844},
+            device_scale_factor=2,
+            is_mobile=True,
+            has_touch=True,
+            storage_state=state,
+        )
+        phone = await open_page(phone_context, site, "/follow", errors)
         await phone.wait_for_selector(f"{card} .card-status", timeout=15000)
         assert await phone.evaluate("document.documentElement.scrollWidth") <= 390, "no sideways scrolling"
+        await check_map(phone, "follow on a phone", ("La Seine",))
+        search, graph = await phone.locator("#follow-search").bounding_box(), await phone.locator("#map").bounding_box()
+        assert search and graph and search["y"] + search["height"] <= graph["y"], "the search comes before the map"
+        assert graph["height"] >= 400 and graph["width"] >= 370, f"the map is usable: {graph}"
+        assert graph["y"] + graph["height"] <= (await phone.locator(card).bounding_box())["y"], "then the cards"
+        await phone.fill("#follow-search", "121")
+        await phone.tap(".result:has(.result-bib:text-is('121')) .result-add")
+        await phone.wait_for_selector(".card[data-bib='121'] .card-status", timeout=15000)
         await phone.screenshot(path=str(ARTIFACTS / "dashboard-follow-phone.png"), full_page=True)
-        await phone.close()
+        await phone_context.close()
 
         # commentators: the story numbers and the ticker
         page = await open_page(context, site, "/commentary", errors)
         await page.wait_for_function("document.querySelector('#story-forecast').innerText !== '–'", timeout=15000)
         await page.wait_for_selector("#ticker li", timeout=60000)
         assert await page.inner_text("#story-pursuer-sub") != ""
+        await check_map(page, "commentary", ("Arc de Triomphe", "concorde"))
         await page.screenshot(path=str(ARTIFACTS / "dashboard-commentary.png"))
         await page.close()
 
@@ -196,3 +292,58 @@ async def test_three_pages_live_in_a_real_browser(site: str):
         await page.close()
         await browser.close()
     assert errors == [], f"console errors: {errors}"
+
+
+async def two_refreshes(page) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the page has refreshed what it shows twice more (pursuit.js, every 500 ms)."""
+    n = await page.evaluate("window.pursuit.refreshes")
+    await page.wait_for_function(f"window.pursuit.refreshes >= {n + 2}", timeout=10000)
+
+
+@pytest.fixture
+async def no_data_yet(redis_server, redis, paris) -> AsyncIterator[str]:
+    """The web app of a race nobody has started: no clock, no gun, no read."""
+    async with running_uvicorn(create_app(paris, redis_server.url)) as base:
+        yield base
+
+
+async def test_pages_before_any_data_claim_nothing(no_data_yet: str):
+    """Before the live feed has said anything (its socket open but silent), or while it cannot
+    connect, every story card of /commentary shows "–" and no sub-line; race control's KPIs too."""
+    chromium = require_chromium()
+    from playwright.async_api import async_playwright
+
+    errors: list[str] = []
+    stories = """Array.from(document.querySelectorAll('.story')).map((e) =>
+      [e.querySelector('.story-value').innerText, e.querySelector('.story-sub').innerText])"""
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        context = await browser.new_context(viewport={"width": 1600, "height": 1000})
+        for case, handler in (("silent", lambda ws: None), ("refused", lambda ws: ws.close())):
+            page = await context.new_page()
+            page.on("pageerror", lambda e, case=case: errors.append(f"{case}: {e}"))
+            await page.route_web_socket("**/ws/live*", handler)
+            await page.goto(no_data_yet + "/commentary")
+            await page.wait_for_function("window.pursuitMap && window.pursuitMap.state().placed > 0", timeout=15000)
+            await page.wait_for_function("document.querySelector('#ticker').dataset.bound === '1'", timeout=10000)
+            await page.wait_for_timeout(
+                1200
+            )  # two of the page's refreshes after binding: it has had its chance to claim
+            cards = await page.evaluate(stories)
+            assert len(cards) == 5 and all(value == "–" and sub == "" for value, sub in cards), f"{case}: {cards}"
+            assert "every pen reached" not in await page.inner_text("body")
+            if case == "refused":
+                await page.wait_for_function("document.querySelector('#conn').innerText.includes('reconnecting')")
+            await page.close()
+        # connected, the race not started: what is shown is true (0 started), and no forecast is made yet
+        page = await context.new_page()
+        await page.goto(no_data_yet + "/commentary")
+        await page.wait_for_function("document.querySelector('#conn').innerText === 'live'", timeout=15000)
+        await two_refreshes(page)
+        assert await page.inner_text("#story-forecast") == "–" and await page.inner_text("#story-won") == "0"
+        assert "every pen reached" not in await page.inner_text("body")
+        await page.goto(no_data_yet + "/")
+        await page.wait_for_function("document.querySelector('#kpi-started')?.innerText === '0'", timeout=15000)
+        assert await page.inner_text("#kpi-forecast") == "–"
+        await browser.close()
+    assert errors == []
