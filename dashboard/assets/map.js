@@ -32,7 +32,7 @@
   var TILE_PX = 256, MAX_TILES = 80;
 
   var M = { course: null, meta: null, doc: null, paths: null, gd: null, canvas: null, tiles: null, layer: null, credit: null, labels: [],
-            key: "", loading: false, tilesOk: false, placed: 0 };
+            key: "", loading: false, tilesOk: false, tileErrors: 0, failed: {}, placed: 0 };
 
   function $(id) { return document.getElementById(id); }
 
@@ -203,12 +203,15 @@
       (M.gd.clientHeight - f.t - f.h) + "px " + f.l + "px)";
     Object.keys(want).forEach(function (k) {
       var zxy = want[k], img = have[k];
+      if (!img && Date.now() - (M.failed[k] || 0) < 60000) return;
       if (!img) {
         img = document.createElement("img");
         img.dataset.key = k; img.alt = ""; img.decoding = "async"; img.referrerPolicy = "no-referrer";
         img.style.visibility = "hidden";
         img.onload = function () { img.style.visibility = "visible"; if (!M.tilesOk) { M.tilesOk = true; credit(); } };
-        img.onerror = function () { img.remove(); };  // no network: the basemap underneath shows
+        img.onerror = function () {  // no network: the basemap underneath shows; not asked again for a minute
+          img.remove(); M.tileErrors += 1; M.failed[k] = Date.now();
+        };
         img.src = t.url.replace("{z}", zxy[0]).replace("{x}", zxy[1]).replace("{y}", zxy[2]);
         M.tiles.appendChild(img);
       }
@@ -346,7 +349,9 @@
 
   window.pursuitMap = {
     frame: frame,
-    state: function () { return { basemap: !!M.doc, labels: M.labels.length, placed: M.placed, tilesOk: M.tilesOk }; },
+    state: function () {
+      return { basemap: !!M.doc, labels: M.labels.length, placed: M.placed, tilesOk: M.tilesOk, tileErrors: M.tileErrors };
+    },
     repaint: function () { M.key = ""; paint(); },
   };
   setInterval(tick, 250);

@@ -347,3 +347,80 @@ async def test_pages_before_any_data_claim_nothing(no_data_yet: str):
         assert await page.inner_text("#kpi-forecast") == "–"
         await browser.close()
     assert errors == []
+
+
+TILES_COVER_JS = """() => {
+  const gd = document.querySelector('#map .js-plotly-plot'), g = gd.getBoundingClientRect();
+  const r = Array.from(gd.querySelectorAll('.tiles-layer img')).map((i) => i.getBoundingClientRect());
+  return [r.length, Math.min(...r.map((x) => x.left)) <= g.left, Math.max(...r.map((x) => x.right)) >= g.right,
+          Math.min(...r.map((x) => x.top)) <= g.top, Math.max(...r.map((x) => x.bottom)) >= g.bottom];
+}"""
+
+
+def _png(size: int = 256) -> bytes:
+    """A plain PNG tile (a solid colour), written by hand: no imaging library needed."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    rows = b"".join(b"\x00" + b"\xc8\x3c\xc8" * size for _ in range(size))
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+async def test_online_tiles_over_the_basemap_and_the_same_page_without_them(redis_server, redis, tmp_path):
+    """``[map] tiles``: where the tile server answers, tiles cover the map and are credited; where
+    it cannot be reached, the basemap shows as without tiles and nothing else changes."""
+    chromium = require_chromium()
+    from playwright.async_api import async_playwright
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from pursuit.redis_server import free_port
+
+    tile = _png()
+    asked: list[str] = []
+
+    async def serve_tile(request):  # type: ignore[no-untyped-def]
+        asked.append(request.url.path)
+        return Response(tile, media_type="image/png")
+
+    tiles_app = Starlette(routes=[Route("/tiles/{z}/{x}/{y}.png", serve_tile)])
+    async with running_uvicorn(tiles_app) as tiles_base, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        for reachable, base_url in ((True, tiles_base), (False, f"http://127.0.0.1:{free_port()}")):
+            race_dir = tmp_path / f"race-{reachable}"
+            shutil.copytree(PARIS, race_dir)
+            with (race_dir / "race.toml").open("a", encoding="utf-8") as f:
+                f.write(
+                    f'\n[map]\ntiles = "{base_url}/tiles/{{z}}/{{x}}/{{y}}.png"\ntiles_attribution = "© test tiles"\n'
+                )
+            async with running_uvicorn(create_app(load_race(race_dir), redis_server.url)) as base:
+                page = await browser.new_page(viewport={"width": 1200, "height": 900})
+                await page.goto(base + "/follow")
+                if reachable:
+                    await page.wait_for_function(
+                        "window.pursuitMap && window.pursuitMap.state().tilesOk", timeout=15000
+                    )
+                    cover = await page.evaluate(TILES_COVER_JS)
+                    assert cover[0] >= 4 and all(cover[1:]), f"the tiles cover the map: {cover}"
+                    assert all(p.startswith("/tiles/") for p in asked) and len(asked) >= cover[0]
+                    await page.wait_for_function(
+                        "document.querySelector('.map-attribution').innerText.includes('© test tiles')"
+                    )
+                else:
+                    await page.wait_for_function(
+                        "window.pursuitMap && window.pursuitMap.state().tileErrors > 0", timeout=15000
+                    )
+                    await page.wait_for_function(
+                        "document.querySelectorAll('.tiles-layer img').length === 0", timeout=15000
+                    )
+                    state = await page.evaluate("window.pursuitMap.state()")
+                    assert state["basemap"] and state["placed"] > 0 and not state["tilesOk"]
+                    credit = await page.inner_text(".map-attribution")
+                    assert "© OpenStreetMap contributors" in credit and "test tiles" not in credit
+                await page.close()
+        await browser.close()
