@@ -10,7 +10,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from live.race import Race, RaceError, load_race
+from live.race import Race, RaceError
+from live.race_file import load_race
 
 DEFAULT_RACE = Path(__file__).resolve().parent.parent / "races" / "paris-j1000"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"

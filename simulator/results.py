@@ -36,7 +36,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from live.clock import RaceClock
-from live.race import Race, load_race
+from live.race import Race
+from live.race_file import load_race
 from live.results import Results, load_results
 from simulator.chronotrack import EmulatedDecoder
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from live.race import Race, load_race
+from live.race import Race
+from live.race_file import load_race
 from pursuit.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from live.engine import LiveEngine
-from live.race import Race, load_race
+from live.race import Race
+from live.race_file import load_race
 
 ROOT = Path(__file__).resolve().parents[2]
 PARIS = ROOT / "races" / "paris-j1000"

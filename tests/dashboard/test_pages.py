@@ -22,7 +22,8 @@ import pytest
 
 from ingest.chronotrack_server import ChronoTrackServer
 from live.clock import RaceClock
-from live.race import Race, load_race
+from live.race import Race
+from live.race_file import load_race
 from live.store import Store
 from pursuit.web import create_app
 from simulator.run import simulate

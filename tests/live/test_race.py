@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from live.race import RaceError, load_race
+from live.race import RaceError
+from live.race_file import load_race
 from tests.conftest import PARIS
 
 

@@ -8,7 +8,8 @@ import shutil
 
 import pytest
 
-from live.race import Race, load_race
+from live.race import Race
+from live.race_file import load_race
 from live.store import RawRead, Store
 from tests.conftest import PARIS
 

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 
 from ingest.chronotrack_server import ChronoTrackServer
 from live.engine import LiveEngine
-from live.race import load_race
+from live.race_file import load_race
 from live.results import Results, load_results
 from live.snapshot import WON
 from live.store import Store

@@ -1,0 +1,398 @@
+"""Loading and validating a race directory: ``race.toml``, ``participants.csv`` and the course geometry
+(GeoJSON LineString, or GPX). :func:`load_race` reads it into the typed objects of ``live.race`` and
+reports every problem with the file, the line or key, and what is wrong.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tomllib
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+
+from live.course import Course
+from live.race import (
+    Mat,
+    Participant,
+    Pen,
+    Pursuer,
+    Race,
+    RaceError,
+    RaceResultDecoder,
+    ReaderPorts,
+    TimingPoint,
+)
+from live.schedule import SpeedSchedule
+
+DEFAULT_MAX_SPEED_M_S = 7.5  # 2:13/km: faster than any road runner over a segment; a read implying more is wrong
+MAT_SPREAD_LIMIT_M = 40.0  # the avenue is 70 m wide; a mat spans one carriageway
+PARTICIPANT_COLUMNS = ("bib", "chip", "name", "pen", "sex", "category", "declared_s")
+
+
+def load_race(directory: Path | str) -> Race:
+    """Read and validate a race directory."""
+    root = Path(directory)
+    toml_path = root / "race.toml"
+    if not toml_path.is_file():
+        raise RaceError(toml_path, "", "file not found; a race directory needs race.toml")
+    try:
+        doc = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise RaceError(toml_path, "", f"not valid TOML: {exc}") from exc
+    cfg = _Toml(toml_path, doc)
+
+    race_id = cfg.str("race.id")
+    if not race_id.replace("-", "").replace("_", "").isalnum():
+        raise RaceError(toml_path, "race.id", f"{race_id!r} must use only letters, digits, '-' and '_'")
+    tz_name = cfg.str("race.timezone")
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise RaceError(toml_path, "race.timezone", f"unknown time zone {tz_name!r}") from exc
+    day = cfg.date("race.date")
+
+    course = _load_course(root, cfg)
+
+    mats, timing_points = _load_mats(cfg, course.distance_m)
+    for i, mat in enumerate(mats):
+        xs, ys = course.xy_at(list(mat.at_m))
+        spread = float(max(np.hypot(xs - xs[0], ys - ys[0])))
+        if spread > MAT_SPREAD_LIMIT_M:
+            raise RaceError(
+                toml_path,
+                f"mats[{i}].at_m",
+                f"the distances of mat {mat.id!r} lie {spread:.0f} m apart on the course map; "
+                "one mat must sit at one place",
+            )
+
+    pursuer_start = datetime.combine(day, cfg.time("pursuer.start"), tzinfo=tz)
+    schedule = _load_schedule(cfg)
+    pace_default: object = 3600.0 / schedule.steps[0][1] if schedule else _Toml._MISSING
+    pursuer = Pursuer(
+        bib=cfg.str("pursuer.bib"),
+        name=cfg.str("pursuer.name"),
+        pace_s_per_km=cfg.number("pursuer.pace_s_per_km", default=pace_default, positive=True),
+        planned_start=pursuer_start,
+        schedule=schedule,
+    )
+
+    pens = []
+    for i, _ in enumerate(cfg.list("pens")):
+        key = f"pens[{i}]"
+        head = cfg.number(f"{key}.head_start_s", positive=True)
+        pen_id = cfg.str(f"{key}.id")
+        if any(p.id == pen_id for p in pens):
+            raise RaceError(toml_path, f"{key}.id", f"pen {pen_id!r} is defined twice")
+        pens.append(
+            Pen(
+                id=pen_id,
+                name=cfg.str(f"{key}.name", default=f"Pen {pen_id}"),
+                head_start_s=head,
+                planned_start=pursuer_start - timedelta(seconds=head),
+            )
+        )
+    if not pens:
+        raise RaceError(toml_path, "pens", "at least one [[pens]] table is needed")
+
+    participants_path = root / cfg.str("race.participants", default="participants.csv")
+    participants = tuple(_read_participants(participants_path, {p.id for p in pens}, pursuer.bib))
+    by_bib = {p.bib: p for p in participants}
+    if pursuer.bib not in by_bib:
+        raise RaceError(toml_path, "pursuer.bib", f"bib {pursuer.bib!r} is not in {participants_path.name}")
+    by_chip: dict[str, str] = {}
+    for p in participants:
+        for chip in p.chips:
+            by_chip[chip] = p.bib
+
+    alias: dict[str, str] = {}
+    for m in mats:
+        for name in (m.id, *m.aliases):
+            alias[name] = m.id
+            alias.setdefault(name.lower(), m.id)
+
+    quota = cfg.get("race.quota")
+    if quota is not None and (not isinstance(quota, int) or quota < 0):
+        raise RaceError(toml_path, "race.quota", f"must be a whole number ≥ 0, got {quota!r}")
+
+    return Race(
+        id=race_id,
+        name=cfg.str("race.name"),
+        timezone=tz,
+        course=course,
+        mats=tuple(mats),
+        timing_points=timing_points,
+        pens=tuple(sorted(pens, key=lambda p: -p.head_start_s)),
+        pursuer=pursuer,
+        participants=participants,
+        quota=quota,
+        max_speed_m_s=cfg.number("race.max_speed_m_s", default=DEFAULT_MAX_SPEED_M_S, positive=True),
+        admin_token_env=cfg.str("race.admin_token_env", default="PURSUIT_ADMIN_TOKEN"),
+        readers=ReaderPorts(
+            chronotrack=int(cfg.number("readers.chronotrack_port", default=61611)),
+            mylaps=int(cfg.number("readers.mylaps_port", default=3097)),
+            raceresult=_load_decoders(cfg, {m.id for m in mats}),
+        ),
+        directory=root,
+        **_load_map(root, cfg, course),
+        _by_bib=by_bib,
+        _by_chip=by_chip,
+        _mat_by_alias=alias,
+    )
+
+
+class _Toml:
+    """Typed access to a parsed TOML document that reports the dotted key on error."""
+
+    _MISSING = object()
+
+    def __init__(self, path: Path, doc: dict) -> None:
+        self.path = path
+        self.doc = doc
+
+    def get(self, key: str, default: object = None) -> object:
+        node: object = self.doc
+        for part in key.replace("]", "").replace("[", ".").split("."):
+            if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            elif isinstance(node, dict) and part in node:
+                node = node[part]
+            else:
+                return default
+        return node
+
+    def _need(self, key: str, default: object) -> object:
+        value = self.get(key, self._MISSING)
+        if value is self._MISSING:
+            if default is not self._MISSING:
+                return default
+            raise RaceError(self.path, key, "missing")
+        return value
+
+    def str(self, key: str, default: object = _MISSING) -> str:
+        value = self._need(key, default)
+        if not isinstance(value, str) or not value.strip():
+            raise RaceError(self.path, key, f"must be a non-empty string, got {value!r}")
+        return value.strip()
+
+    def number(self, key: str, default: object = _MISSING, positive: bool = False) -> float:
+        value = self._need(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise RaceError(self.path, key, f"must be a number, got {value!r}")
+        if positive and value <= 0:
+            raise RaceError(self.path, key, f"must be greater than 0, got {value!r}")
+        return float(value)
+
+    def list(self, key: str) -> list:
+        value = self.get(key, [])
+        if not isinstance(value, list):
+            raise RaceError(self.path, key, "must be an array of tables")
+        return value
+
+    def date(self, key: str) -> date:
+        value = self._need(key, self._MISSING)
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError as exc:
+            raise RaceError(self.path, key, f"must be a date YYYY-MM-DD, got {value!r}") from exc
+
+    def time(self, key: str) -> time:
+        value = self._need(key, self._MISSING)
+        if isinstance(value, time):
+            return value
+        try:
+            return time.fromisoformat(str(value))
+        except ValueError as exc:
+            raise RaceError(self.path, key, f"must be a local time HH:MM:SS, got {value!r}") from exc
+
+
+def _load_decoders(cfg: _Toml, mat_ids: set[str]) -> tuple[RaceResultDecoder, ...]:
+    """``[[readers.raceresult]]`` tables: ``mat``, ``host``, optional ``port`` (3601)."""
+    decoders = []
+    for i, _ in enumerate(cfg.list("readers.raceresult")):
+        key = f"readers.raceresult[{i}]"
+        mat = cfg.str(f"{key}.mat")
+        if mat not in mat_ids:
+            raise RaceError(cfg.path, f"{key}.mat", f"mat {mat!r} is not defined in [[mats]]")
+        decoders.append(RaceResultDecoder(mat, cfg.str(f"{key}.host"), int(cfg.number(f"{key}.port", default=3601))))
+    return tuple(decoders)
+
+
+def _load_schedule(cfg: _Toml) -> SpeedSchedule | None:
+    """``[pursuer] schedule = [[0, 15], [3600, 16], …]``: km/h from seconds after his start."""
+    raw = cfg.get("pursuer.schedule")
+    if raw is None:
+        return None
+    try:
+        steps = tuple((float(a), float(b)) for a, b in raw)  # type: ignore[union-attr]
+        return SpeedSchedule(steps)
+    except (TypeError, ValueError) as exc:
+        raise RaceError(cfg.path, "pursuer.schedule", f"must be [[seconds, km/h], …] from 0 s: {exc}") from exc
+
+
+def _load_map(root: Path, cfg: _Toml, course: Course) -> dict[str, object]:
+    """The optional ``[race] basemap`` file and ``[map]`` table (live/basemap.py checks them)."""
+    from live.basemap import load_basemap, tile_layer
+
+    name = cfg.get("race.basemap")
+    attribution = cfg.get("map.attribution")
+    if attribution is not None and not isinstance(attribution, str):
+        raise RaceError(cfg.path, "map.attribution", f"must be a string, got {attribution!r}")
+    basemap = None if name is None else load_basemap(root / cfg.str("race.basemap"), course, attribution)
+    return {"basemap": basemap, "tiles": tile_layer(cfg.path, cfg.get("map", {}))}
+
+
+def _load_course(root: Path, cfg: _Toml) -> Course:
+    geo_path = root / cfg.str("race.course")
+    if not geo_path.is_file():
+        raise RaceError(cfg.path, "race.course", f"course file {geo_path.name!r} not found in {root}")
+    coords = _read_geometry(geo_path)
+    if len(coords) < 2:
+        raise RaceError(geo_path, "", "the course line needs at least two points")
+    course = Course.from_lonlat(coords)
+    distance = cfg.get("race.distance_m")
+    if distance is None:
+        return course
+    if isinstance(distance, bool) or not isinstance(distance, int | float) or distance <= 0:
+        raise RaceError(cfg.path, "race.distance_m", f"must be a positive number, got {distance!r}")
+    if abs(course.measured_m - distance) > 0.02 * distance:
+        raise RaceError(
+            cfg.path,
+            "race.distance_m",
+            f"{distance} m differs from the measured course "
+            f"({course.measured_m:.0f} m in {geo_path.name}) by more than 2 %",
+        )
+    return Course.from_lonlat(coords, float(distance))
+
+
+def _read_geometry(path: Path) -> list[tuple[float, float]]:
+    """Course points ``(lon, lat)`` from a GeoJSON LineString or a GPX track/route."""
+    if path.suffix.lower() == ".gpx":
+        return _read_gpx(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RaceError(path, "", f"not valid GeoJSON: {exc}") from exc
+    geometries = []
+    if doc.get("type") == "FeatureCollection":
+        geometries = [f.get("geometry") or {} for f in doc.get("features", [])]
+    elif doc.get("type") == "Feature":
+        geometries = [doc.get("geometry") or {}]
+    else:
+        geometries = [doc]
+    for geom in geometries:
+        if geom.get("type") == "LineString":
+            try:
+                return [(float(c[0]), float(c[1])) for c in geom["coordinates"]]
+            except (KeyError, TypeError, ValueError, IndexError) as exc:
+                raise RaceError(path, "coordinates", f"expected [[lon, lat], …]: {exc}") from exc
+    raise RaceError(path, "", "no LineString geometry found for the course")
+
+
+def _read_gpx(path: Path) -> list[tuple[float, float]]:
+    import xml.etree.ElementTree as ET
+
+    try:
+        tree = ET.parse(path)
+    except ET.ParseError as exc:
+        raise RaceError(path, f"line {exc.position[0]}", f"not valid GPX: {exc}") from exc
+    points = []
+    for el in tree.iter():
+        if el.tag.rsplit("}", 1)[-1] in ("trkpt", "rtept"):
+            try:
+                points.append((float(el.attrib["lon"]), float(el.attrib["lat"])))
+            except (KeyError, ValueError) as exc:
+                raise RaceError(path, "trkpt", f"a point lacks a numeric lat/lon: {exc}") from exc
+    return points
+
+
+def _load_mats(cfg: _Toml, distance_m: float) -> tuple[list[Mat], tuple[TimingPoint, ...]]:
+    mats: list[Mat] = []
+    crossings: list[tuple[float, str, int]] = []
+    for i, _ in enumerate(cfg.list("mats")):
+        key = f"mats[{i}]"
+        mat_id = cfg.str(f"{key}.id")
+        if any(m.id == mat_id for m in mats):
+            raise RaceError(cfg.path, f"{key}.id", f"mat {mat_id!r} is defined twice")
+        aliases = cfg.get(f"{key}.aliases", [])
+        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+            raise RaceError(cfg.path, f"{key}.aliases", "must be a list of strings")
+        main_id = cfg.get(f"{key}.backup_of")
+        if main_id is not None:
+            main = next((m for m in mats if m.id == main_id), None)
+            if main is None or main.backup_of is not None:
+                raise RaceError(cfg.path, f"{key}.backup_of", f"{main_id!r} is no main mat defined above this one")
+            mats.append(Mat(id=mat_id, at_m=main.at_m, aliases=tuple(aliases), backup_of=main.id))
+            continue
+        at = cfg.get(f"{key}.at_m")
+        if isinstance(at, int | float) and not isinstance(at, bool):
+            at = [at]
+        if not isinstance(at, list) or not at or not all(isinstance(a, int | float) for a in at):
+            raise RaceError(cfg.path, f"{key}.at_m", f"must be a distance or a list of distances, got {at!r}")
+        for a in at:
+            if not 0 <= a <= distance_m:
+                raise RaceError(cfg.path, f"{key}.at_m", f"{a} m is outside the course (0–{distance_m:.0f} m)")
+        if sorted(at) != list(at) or len(set(at)) != len(at):
+            raise RaceError(cfg.path, f"{key}.at_m", "distances must be listed in increasing order")
+        pick = cfg.str(f"{key}.pick", default="first")
+        if pick not in ("first", "peak_rssi"):
+            raise RaceError(cfg.path, f"{key}.pick", f"must be 'first' or 'peak_rssi', got {pick!r}")
+        mats.append(Mat(id=mat_id, at_m=tuple(float(a) for a in at), aliases=tuple(aliases), pick=pick))
+        crossings.extend((float(a), mat_id, n + 1) for n, a in enumerate(at))
+    if len(crossings) < 2:
+        raise RaceError(cfg.path, "mats", "at least a start and a finish mat are needed")
+    crossings.sort()
+    if crossings[-1][0] != distance_m:
+        raise RaceError(cfg.path, "mats", f"no mat at the finish ({distance_m:.0f} m)")
+    points = tuple(TimingPoint(index=i, mat=m, crossing=c, at_m=a) for i, (a, m, c) in enumerate(crossings))
+    return mats, points
+
+
+def _read_participants(path: Path, pen_ids: set[str], pursuer_bib: str) -> Iterator[Participant]:
+    if not path.is_file():
+        raise RaceError(path, "", "participants file not found")
+    seen_bibs: dict[str, int] = {}
+    seen_chips: dict[str, int] = {}
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header is None or tuple(h.strip() for h in header) != PARTICIPANT_COLUMNS:
+            raise RaceError(path, "line 1", f"header must be {','.join(PARTICIPANT_COLUMNS)}, got {header!r}")
+        for row in reader:
+            line = reader.line_num
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) != len(PARTICIPANT_COLUMNS):
+                raise RaceError(path, f"line {line}", f"expected {len(PARTICIPANT_COLUMNS)} fields, got {len(row)}")
+            bib, chip, name, pen, sex, category, declared = (c.strip() for c in row)
+            if not bib:
+                raise RaceError(path, f"line {line}", "bib is empty")
+            if bib in seen_bibs:
+                raise RaceError(path, f"line {line}", f"bib {bib!r} already used on line {seen_bibs[bib]}")
+            seen_bibs[bib] = line
+            chips = tuple(c.strip() for c in chip.split("|") if c.strip())
+            if not chips:
+                raise RaceError(path, f"line {line}", f"bib {bib!r} has no chip")
+            for c in chips:
+                if c in seen_chips:
+                    raise RaceError(path, f"line {line}", f"chip {c!r} already worn by the bib on line {seen_chips[c]}")
+                seen_chips[c] = line
+            if pen not in pen_ids and not (bib == pursuer_bib and not pen):
+                raise RaceError(path, f"line {line}", f"pen {pen!r} of bib {bib!r} is not defined in race.toml")
+            declared_s: float | None = None
+            if declared:
+                try:
+                    declared_s = float(declared)
+                except ValueError as exc:
+                    raise RaceError(
+                        path, f"line {line}", f"declared_s {declared!r} is not a number of seconds"
+                    ) from exc
+                if declared_s <= 0:
+                    raise RaceError(path, f"line {line}", f"declared_s must be positive, got {declared!r}")
+            yield Participant(bib, chips, name, pen, sex, category, declared_s)
