@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any, NamedTuple
 
 import orjson
@@ -22,283 +23,22 @@ from live.race import Race
 
 log = logging.getLogger(__name__)
 
+
+def _lua(name: str) -> str:
+    """A Lua script of the store, shipped as package data in ``live/lua/``."""
+    return (resources.files("live") / "lua" / f"{name}.lua").read_text(encoding="utf-8")
+
+
 BURST_WINDOW_S = 30.0  # reads of one chip at one mat closer than this are one crossing
 
-# KEYS: chips, crossings, passings stream, unknown chips, then the health hash of each mat read
-# ARGV: burst window, wall time, the mats as JSON [[main mat, timing point indexes (comma list),
-# backup mat?, peak-RSSI mat?], …] in KEYS order, the reads as one JSON array [mat number (1-based),
-# chip, time, rssi or null, mat number, chip, …].
-# One JSON argument instead of three per read: redis-py packed those one by one and that was most of
-# the Python time of a batch. Reads apply one after the other in the order given, exactly as if
-# each came in its own call; the bibs of the batch's chips and the crossing lists it touches are
-# read with a few HMGETs up front, held in Lua while the reads apply, and the changed lists written
-# back with one HSET at the end, so a burst of one chip's reads in a batch costs no more Redis
-# commands than one read. Only a passing set or re-timed is a command per read (its XADD).
-_APPLY_READS = """
-local format, find, gmatch, match, sub = string.format, string.find, string.gmatch, string.match, string.sub
-local tonumber, abs, min, call = tonumber, math.abs, math.min, redis.call
-local window, wall = tonumber(ARGV[1]), ARGV[2]
-local mats = cjson.decode(ARGV[3])
-for m, spec in ipairs(mats) do
-  local tps = {}
-  for v in gmatch(spec[2], '[^,]+') do tps[#tps + 1] = v end
-  mats[m] = {main = spec[1], tps = tps, backup = spec[3], peak = spec[4], reads = 0, passings = 0, unknown = 0}
-end
-local flat = cjson.decode(ARGV[4])
-local null = cjson.null
-local function fetch(key, names, into)
-  for i = 1, #names, 1000 do
-    local last = min(i + 999, #names)
-    local values = call('HMGET', key, unpack(names, i, last))
-    for j = i, last do into[names[j]] = values[j - i + 1] end
-  end
-end
--- the bib of every distinct chip, then every crossing list the reads touch: a few HMGETs a batch
-local bibs, chips = {}, {}
-for a = 2, #flat, 4 do
-  local chip = flat[a]
-  if bibs[chip] == nil then
-    bibs[chip] = false
-    chips[#chips + 1] = chip
-  end
-end
-fetch(KEYS[1], chips, bibs)
-local lists, fields, field_of = {}, {}, {}
-for a = 1, #flat, 4 do
-  local chip = flat[a + 1]
-  local field = (bibs[chip] or ('chip:' .. chip)) .. '|' .. mats[flat[a]].main
-  field_of[#field_of + 1] = field
-  if lists[field] == nil then
-    lists[field] = false
-    fields[#fields + 1] = field
-  end
-end
-fetch(KEYS[2], fields, lists)
-local dirty, dirty_fields, unknown_of, unknown_chips = {}, {}, {}, {}
-local emitted, k = 0, 0
-for a = 1, #flat, 4 do
-  k = k + 1
-  local m, chip, t, rssi = mats[flat[a]], flat[a + 1], flat[a + 2], flat[a + 3]
-  if rssi == null then rssi = nil end
-  local tps, backup, peak = m.tps, m.backup, m.peak
-  m.reads = m.reads + 1
-  local bib = bibs[chip]
-  if not bib then
-    if not unknown_of[chip] then
-      unknown_of[chip] = 0
-      unknown_chips[#unknown_chips + 1] = chip
-    end
-    unknown_of[chip] = unknown_of[chip] + 1
-    m.unknown = m.unknown + 1
-  end
-  local field = field_of[k]
-  local cur = lists[field]
-  local nums, changed, inserted, skip = nil, nil, true, false
-  if not cur then  -- the first crossing: the shortcut of the general case below
-    nums = {format('%.3f', t)}
-    changed = 1
-    lists[field] = nums[1] .. (rssi and ('r' .. rssi) or '') .. (backup and 'b' or '')
-  else
-    local times, strengths, fromb
-    if find(cur, '^[%d%.]+$') then  -- one crossing, no RSSI, not from a backup: most lists
-      times, strengths, fromb = {tonumber(cur)}, {false}, {false}
-    else
-      times, strengths, fromb = {}, {}, {}
-      for v in gmatch(cur, '[^,]+') do
-        times[#times + 1] = tonumber(match(v, '^[%d%.]+'))
-        strengths[#strengths + 1] = tonumber(match(v, 'r(%-?[%d%.]+)')) or false
-        fromb[#fromb + 1] = sub(v, -1) == 'b'
-      end
-    end
-    for i = 1, #times do
-      local v = times[i]
-      if abs(v - t) <= window then
-        if backup then
-          skip = true
-        elseif fromb[i] then
-          fromb[i] = false
-        elseif peak and rssi then
-          if strengths[i] and rssi <= strengths[i] then skip = true end
-        elseif t >= v then
-          skip = true
-        end
-        if not skip then
-          times[i] = t
-          strengths[i] = rssi or false
-        end
-        inserted = false
-        break
-      end
-    end
-    if not skip then
-      if inserted then
-        times[#times + 1] = t
-        strengths[#strengths + 1] = rssi or false
-        fromb[#fromb + 1] = backup
-      end
-      local order, parts = {}, {}
-      for i = 1, #times do order[i] = i end
-      if #times > 1 then table.sort(order, function(x, y) return times[x] < times[y] end) end
-      nums = {}
-      for j, i in ipairs(order) do
-        nums[j] = format('%.3f', times[i])
-        parts[j] = nums[j] .. (strengths[i] and ('r' .. strengths[i]) or '') .. (fromb[i] and 'b' or '')
-        if changed == nil and times[i] == t then changed = j end
-      end
-      lists[field] = table.concat(parts, ',')
-    end
-  end
-  if not skip then
-    if not dirty[field] then
-      dirty[field] = true
-      dirty_fields[#dirty_fields + 1] = field
-    end
-    if bib then
-      if inserted then m.passings = m.passings + 1 end
-      for j = changed, min(#nums, #tps) do
-        call('XADD', KEYS[3], '*', 'bib', bib, 'tp', tps[j], 't', nums[j])
-        emitted = emitted + 1
-      end
-    end
-  end
-end
-for i = 1, #dirty_fields, 500 do
-  local args = {}
-  for j = i, min(i + 499, #dirty_fields) do
-    args[#args + 1] = dirty_fields[j]
-    args[#args + 1] = lists[dirty_fields[j]]
-  end
-  call('HSET', KEYS[2], unpack(args))
-end
-for _, chip in ipairs(unknown_chips) do call('HINCRBY', KEYS[4], chip, unknown_of[chip]) end
-for i, m in ipairs(mats) do
-  local health = KEYS[4 + i]
-  call('HINCRBY', health, 'reads', m.reads)
-  if m.passings > 0 then call('HINCRBY', health, 'passings', m.passings) end
-  if m.unknown > 0 then call('HINCRBY', health, 'unknown_reads', m.unknown) end
-  call('HSET', health, 'last_read_wall', wall)
-end
-return emitted
-"""
-
-# KEYS: guns hash. ARGV: time, duplicate window, then the gun targets in release order.
-# A gun marker from the wire starts the next pen that has no gun yet, then the pursuer; a marker
-# within the window of a recorded gun is a resend and changes nothing.
-_RECORD_GUN = """
-local t = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-for i = 3, #ARGV do
-  local v = redis.call('HGET', KEYS[1], ARGV[i])
-  if v and math.abs(tonumber(v) - t) <= window then return false end
-end
-for i = 3, #ARGV do
-  if redis.call('HSETNX', KEYS[1], ARGV[i], string.format('%.3f', t)) == 1 then return ARGV[i] end
-end
-return false
-"""
-
-
-# KEYS: sequence hash. ARGV: location, seq, location, seq, … — keep the highest per location.
-_MAX_SEQ = """
-for i = 1, #ARGV, 2 do
-  local cur = redis.call('HGET', KEYS[1], ARGV[i])
-  if not cur or tonumber(cur) < tonumber(ARGV[i + 1]) then
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-  end
-end
-return 0
-"""
-
-
-# Crossing lists hold "1730369100.250", with "r-61" when the read's RSSI counts (peak-RSSI mats)
-# and a final "b" for a crossing only a backup mat saw: "1730369100.250r-61b".
-# KEYS: crossings, passings stream. ARGV: who (bib), mat, time to void, tolerance, timing point indexes.
-# Removes the crossing nearest the given time and re-emits the mat's timing points ("nan" = none).
-_VOID_CROSSING = """
-local field = ARGV[1] .. '|' .. ARGV[2]
-local cur = redis.call('HGET', KEYS[1], field)
-if not cur then return 0 end
-local t = tonumber(ARGV[3])
-local times, kept, removed = {}, {}, false
-for v in string.gmatch(cur, '[^,]+') do table.insert(times, v) end
-for _, v in ipairs(times) do
-  local n = tonumber(string.match(v, '^[%d%.]+'))
-  if not removed and math.abs(n - t) <= tonumber(ARGV[4]) then removed = true
-  else table.insert(kept, v) end
-end
-if not removed then return 0 end
-if #kept == 0 then
-  redis.call('HDEL', KEYS[1], field)
-else
-  redis.call('HSET', KEYS[1], field, table.concat(kept, ','))
-end
-local i = 0
-for tp in string.gmatch(ARGV[5], '[^,]+') do
-  i = i + 1
-  local t_i = kept[i] and string.match(kept[i], '^[%d%.]+') or 'nan'
-  redis.call('XADD', KEYS[2], '*', 'bib', ARGV[1], 'tp', tp, 't', t_i)
-end
-return 1
-"""
-
-# KEYS: chips, crossings, passings stream, unknown chips. ARGV: chip, bib, window, then pairs
-# (mat, timing point indexes). Moves an unknown chip's crossings onto the bib, merging bursts.
-_ASSIGN_CHIP = """
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('HDEL', KEYS[4], ARGV[1])
-local window = tonumber(ARGV[3])
-local moved = 0
-for a = 4, #ARGV, 2 do
-  local mat = ARGV[a]
-  local from = redis.call('HGET', KEYS[2], 'chip:' .. ARGV[1] .. '|' .. mat)
-  if from then
-    local times = {}
-    local cur = redis.call('HGET', KEYS[2], ARGV[2] .. '|' .. mat)
-    if cur then
-      for v in string.gmatch(cur, '[^,]+') do table.insert(times, tonumber(string.match(v, '^[%d%.]+'))) end
-    end
-    for v in string.gmatch(from, '[^,]+') do
-      local t = tonumber(string.match(v, '^[%d%.]+'))
-      local merged = false
-      for i, x in ipairs(times) do
-        if math.abs(x - t) <= window then
-          if t < x then times[i] = t end
-          merged = true
-          break
-        end
-      end
-      if not merged then table.insert(times, t) end
-    end
-    table.sort(times)
-    local parts = {}
-    for i, v in ipairs(times) do parts[i] = string.format('%.3f', v) end
-    redis.call('HSET', KEYS[2], ARGV[2] .. '|' .. mat, table.concat(parts, ','))
-    redis.call('HDEL', KEYS[2], 'chip:' .. ARGV[1] .. '|' .. mat)
-    local i = 0
-    for tp in string.gmatch(ARGV[a + 1], '[^,]+') do
-      i = i + 1
-      if parts[i] then redis.call('XADD', KEYS[3], '*', 'bib', ARGV[2], 'tp', tp, 't', parts[i]) end
-    end
-    moved = moved + 1
-  end
-end
-return moved
-"""
-
-# KEYS: gps hash. ARGV: lat, lon, t. Out-of-order fixes never move the pursuer back in time.
-_NEWER_GPS = """
-local t = redis.call('HGET', KEYS[1], 't')
-if t and tonumber(t) >= tonumber(ARGV[3]) then return 0 end
-redis.call('HSET', KEYS[1], 'lat', ARGV[1], 'lon', ARGV[2], 't', ARGV[3])
-return 1
-"""
-
-# KEYS: event dedupe hash, events stream. ARGV: key, kind, time, text, data JSON.
-# Several web processes detect the same event; only the first appends it.
-_EMIT_ONCE = """
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[3]) == 0 then return false end
-return redis.call('XADD', KEYS[2], '*', 'kind', ARGV[2], 'time', ARGV[3], 'text', ARGV[4], 'data', ARGV[5])
-"""
+# each script's KEYS and ARGV are described at the top of its file
+_APPLY_READS = _lua("apply_reads")  # a batch of reads of several mats: bursts, crossings, passings
+_RECORD_GUN = _lua("record_gun")  # a gun marker from the wire starts the next pen, then the pursuer
+_MAX_SEQ = _lua("max_seq")  # the highest sequence number per reader location
+_VOID_CROSSING = _lua("void_crossing")  # race control removes a crossing
+_ASSIGN_CHIP = _lua("assign_chip")  # race control gives a chip to a bib, back-filling its passings
+_NEWER_GPS = _lua("newer_gps")  # the pursuer's GPS fix, never older than the one held
+_EMIT_ONCE = _lua("emit_once")  # an event appended once, whichever process detects it first
 
 
 class RawRead(NamedTuple):
