@@ -313,8 +313,8 @@
         var a = (d.a || 0) * DEG, cos = Math.abs(Math.cos(a)), sin = Math.abs(Math.sin(a));
         var bw = l.w * cos + l.h * sin, bh = l.w * sin + l.h * cos;
         var p = px(f, d.x, d.y), tries = OFFSETS[d.k] || [[0, 0]];
-        // a mat or a km mark sits beside the course if it can, on it if it must; a name never does
-        var passes = d.k === "mat" || d.k === "km" ? [course, []] : [course];
+        // a mat, a km mark or a landmark sits beside the course if it can, on it if it must; a name never does
+        var passes = d.k === "mat" || d.k === "km" || d.k === "landmark" ? [course, []] : [course];
         if (p[0] > l0 - bw && p[0] < r0 + bw && p[1] > t0 - bh && p[1] < b0 + bh) {
           for (var pass = 0; pass < passes.length && !got; pass++) {
             for (var i = 0; i < tries.length && !got; i++) {

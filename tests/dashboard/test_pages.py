@@ -410,7 +410,7 @@ async def test_online_tiles_over_the_basemap_and_the_same_page_without_them(redi
                     assert cover[0] >= 4 and all(cover[1:]), f"the tiles cover the map: {cover}"
                     assert all(p.startswith("/tiles/") for p in asked) and len(asked) >= cover[0]
                     await page.wait_for_function(
-                        "document.querySelector('.map-attribution').innerText.includes('© test tiles')"
+                        "document.querySelector('.map-attribution')?.innerText.includes('© test tiles')"
                     )
                 else:
                     await page.wait_for_function(
