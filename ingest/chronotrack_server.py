@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from ingest.protocols import chronotrack as ctp
 from ingest.tcp import READ_CHUNK_BYTES, ReaderServer
+from live.clock import time_problem
 from live.race import Race
 from live.store import RawRead, Store
 
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 SERVER_NAME = "pursuit"
 SERVER_VERSION = "0.1"
 LOCATIONS_TIMEOUT_S = 2.0  # a reader that ignores getlocations is started from its first line
+MAX_SEQ_JUMP = 100_000  # a sequence number further above the last one is refused (it would poison resume)
+MAX_LOCATIONS = 64  # locations a reader may name in its getlocations answer
 
 
 @dataclass
@@ -99,7 +102,7 @@ class ChronoTrackServer(ReaderServer):
         conn.lines += len(lines)
         wall = time.time()
         now = await self.now()
-        bulk = self._tag_reads(conn, ctp.parse_tag_reads(lines, self.race.timezone, now))
+        bulk = self._tag_reads(conn, ctp.parse_tag_reads(lines, self.race.timezone, now), now)
         if bulk is not None:
             # only tag reads at mats this connection has announced: journal, apply and record the
             # sequence numbers in one round trip, the journal first; Redis works on it while the next
@@ -123,16 +126,19 @@ class ChronoTrackServer(ReaderServer):
             msg = ctp.parse_line(raw)
             if isinstance(msg, ctp.ParseError):
                 await self._reject(conn, None, raw, msg.reason)
-            elif isinstance(msg, ctp.TagRead):
-                sequenced = self._sequence(conn, msg.location, msg.seq, gaps)
+            elif isinstance(msg, ctp.TagRead | ctp.GunTime):
                 mat = await self._mat(conn, msg.location, raw)
-                if mat is not None:
-                    reads.append(RawRead(mat=mat, chip=msg.chip, time=msg.time.resolve(self.race.timezone, now)))
-            elif isinstance(msg, ctp.GunTime):
+                t = msg.time.resolve(self.race.timezone, now)
+                why = time_problem(t, now, self.race.readers.time_window_s) or self._seq_problem(conn, msg)
+                if mat is None:
+                    continue
+                if why is not None:
+                    await self._reject(conn, mat, raw, why)
+                    continue
                 sequenced = self._sequence(conn, msg.location, msg.seq, gaps)
-                mat = await self._mat(conn, msg.location, raw)
-                if mat is not None:
-                    t = msg.time.resolve(self.race.timezone, now)
+                if isinstance(msg, ctp.TagRead):
+                    reads.append(RawRead(mat=mat, chip=msg.chip, time=t))
+                else:
                     started = await self.store.record_gun(t)
                     log.info("gun marker from %s at %.2f: %s", conn.who, t, started or "duplicate, ignored")
             elif isinstance(msg, ctp.Greeting):
@@ -172,7 +178,7 @@ class ChronoTrackServer(ReaderServer):
             await asyncio.shield(task)
 
     def _tag_reads(
-        self, conn: _Connection, tags: list[ctp.TimedRead | None]
+        self, conn: _Connection, tags: list[ctp.TimedRead | None], now: float
     ) -> tuple[list[RawRead], dict[str, int]] | None:
         """The reads of a batch and the sequence numbers skipped per location, if every line is a tag
         read at a location whose mat this connection has announced (else None: the line by line path)."""
@@ -180,13 +186,15 @@ class ChronoTrackServer(ReaderServer):
         gaps: dict[str, int] = {}
         last_seq = dict(conn.last_seq)  # kept only if the whole batch takes this path
         mat_of = conn.mat_of
+        window_s = self.race.readers.time_window_s
+        earliest, latest = now - window_s, now + window_s
         for tag in tags:
             if tag is None:
                 return None
             seq, location, chip, t = tag
             mat = mat_of.get(location)
-            if mat is None:
-                return None
+            if mat is None or not earliest <= t <= latest or seq > last_seq.get(location, 0) + MAX_SEQ_JUMP:
+                return None  # the line by line path says why
             last = last_seq.get(location)
             if last is None or seq > last:
                 if last is not None and seq > last + 1:
@@ -195,6 +203,14 @@ class ChronoTrackServer(ReaderServer):
             reads.append(RawRead(mat, chip, t))
         conn.last_seq = last_seq
         return reads, gaps
+
+    @staticmethod
+    def _seq_problem(conn: _Connection, msg: ctp.TagRead | ctp.GunTime) -> str | None:
+        """Why a line's sequence number cannot be kept for resume (a jump beyond ``MAX_SEQ_JUMP``)."""
+        last = conn.last_seq.get(msg.location, 0)
+        if msg.seq > last + MAX_SEQ_JUMP:
+            return f"sequence number {msg.seq} jumps more than {MAX_SEQ_JUMP} past {last} at {msg.location!r}"
+        return None
 
     def _sequence(self, conn: _Connection, location: str, seq: int, gaps: dict[str, int]) -> bool:
         """Track the highest sequence number per location and count the numbers skipped."""
@@ -215,6 +231,8 @@ class ChronoTrackServer(ReaderServer):
     async def _resume(self, conn: _Connection, locations: list[str]) -> list[str]:
         """``start~<location>~<next seq>`` for every location we already hold lines of (CTP01 resume)."""
         conn.started = True
+        # resume only the race's mats: a location we do not know must not add a field to Redis
+        locations = [loc for loc in locations[:MAX_LOCATIONS] if self.race.mat_for_location(loc) is not None]
         if not locations:
             return ["start"]
         last = await self.store.last_sequences(locations)

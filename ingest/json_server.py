@@ -16,7 +16,8 @@ import time
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from ingest.protocols.json_lines import GpsFix, JsonRead, parse_message
+from ingest.protocols.json_lines import MAX_MESSAGE_BYTES, GpsFix, JsonRead, parse_message
+from live.clock import time_problem
 from live.race import Race
 from live.store import RawRead, Store
 
@@ -94,13 +95,21 @@ class JsonIngest:
 
     async def _apply(self, reader: str, mat: str | None, raw: bytes) -> dict[str, object]:
         wall = time.time()
+        if len(raw) > MAX_MESSAGE_BYTES:  # refused before the journal: it must not fill Redis
+            reason = f"message larger than {MAX_MESSAGE_BYTES} bytes"
+            await self.store.count_error(mat, f"reader {reader!r}: {reason}")
+            return {"accepted": 0, "rejected": 1, "errors": [reason]}
         await self.store.journal(
             [{"proto": "json", "reader": reader, "wall": repr(wall), "line": raw.decode("utf-8", "replace")}]
         )
         items, errors = parse_message(raw)
         reasons = [f"{e.reason}" for e in errors]
         reads: list[RawRead] = []
+        now = (await self.store.clock()).at_wall(wall)
         for item in items:
+            if (why := time_problem(item.time, now, self.race.readers.time_window_s)) is not None:
+                reasons.append(why)
+                continue
             if isinstance(item, GpsFix):
                 if reader != GPS_READER:
                     reasons.append(f"reader {reader!r} may not send GPS fixes (only {GPS_READER!r})")

@@ -13,6 +13,7 @@ import time
 
 from ingest.protocols import mylaps as ml
 from ingest.tcp import READ_CHUNK_BYTES, ReaderServer
+from live.clock import time_problem
 from live.race import Race
 from live.store import RawRead, Store
 
@@ -75,14 +76,26 @@ class MyLapsServer(ReaderServer):
             await self.reject(who, None, raw, f"source {msg.source!r} is no mat of race {self.race.id!r}")
             return None  # not acknowledged: the exporter keeps it until the race file knows the mat
         now = await self.now()
+        window_s, tz = self.race.readers.time_window_s, self.race.timezone
         if isinstance(msg, ml.Marker):
             if msg.kind == "Gunshot" and msg.time is not None:
-                started = await self.store.record_gun(msg.time.resolve(self.race.timezone, now))
-                log.info("gunshot marker from %s at %s: %s", who, msg.source, started or "duplicate, ignored")
+                t = msg.time.resolve(tz, now)
+                if (why := time_problem(t, now, window_s)) is not None:
+                    await self.reject(f"{who} ({msg.source})", mat, raw, f"gunshot: {why}")
+                else:
+                    started = await self.store.record_gun(t)
+                    log.info("gunshot marker from %s at %s: %s", who, msg.source, started or "duplicate, ignored")
             return ml.ack(SERVER_NAME, "AckMarker", msg.number)
-        for error in msg.errors:
-            await self.reject(f"{who} ({msg.source})", mat, raw, f"record {error.index}: {error.reason}")
-        reads = [RawRead(mat, r.chip, r.time.resolve(self.race.timezone, now), r.rssi) for r in msg.records]
+        errors = [f"record {e.index}: {e.reason}" for e in msg.errors]
+        reads = []
+        for r in msg.records:
+            t = r.time.resolve(tz, now)
+            if (why := time_problem(t, now, window_s)) is None:
+                reads.append(RawRead(mat, r.chip, t, r.rssi))
+            else:
+                errors.append(f"chip {r.chip}: {why}")
+        for reason in errors:
+            await self.reject(f"{who} ({msg.source})", mat, raw, reason)
         if reads:
             await self.store.apply_reads(reads, wall)
         # durable (journaled and applied) before the acknowledgement

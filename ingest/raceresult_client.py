@@ -15,6 +15,7 @@ import logging
 import time
 
 from ingest.protocols import raceresult as rr
+from live.clock import time_problem
 from live.race import Race, RaceResultDecoder
 from live.store import RawRead, Store
 
@@ -106,7 +107,7 @@ class RaceResultClient:
                 while (line := await answer(empty_ends=True)).strip():
                     lines.append(line)
             if lines:
-                await self._apply(lines)
+                await self._apply(lines, count)
             if count <= last + FETCH_MAX:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.poll_s)
@@ -125,11 +126,17 @@ class RaceResultClient:
             return
         clock = await self.store.clock()
         ours = clock.at_wall((sent + got) / 2)
-        offset = p.time.resolve(self.race.timezone, ours) - ours
+        theirs = p.time.resolve(self.race.timezone, ours)
+        if (why := time_problem(theirs, ours, self.race.readers.time_window_s)) is not None:
+            log.warning("%s: GETTIME answer %r: %s", self.who, reply, why)
+            return
+        offset = theirs - ours
         await self.store.set_clock_offset(self.decoder.mat, offset)
         log.info("%s: clock offset %+.3f s", self.who, offset)
 
-    async def _apply(self, lines: list[bytes]) -> None:
+    async def _apply(self, lines: list[bytes], count: int) -> None:
+        """Journal and apply passings; resume after the highest number among them, at most the
+        decoder's own ``count`` (a pushed line numbered beyond it must not make us skip real ones)."""
         wall = time.time()
         await self.store.journal_lines(
             "raceresult", self.who, wall, [ln.decode("latin-1").strip() for ln in lines], mat=self.decoder.mat
@@ -138,13 +145,19 @@ class RaceResultClient:
         reads, highest = [], 0
         for line in lines:
             p = rr.parse_passing(line)
+            if isinstance(p, rr.RRPassing):
+                t = p.time.resolve(self.race.timezone, now)
+                if (why := time_problem(t, now, self.race.readers.time_window_s)) is None:
+                    reads.append(RawRead(self.decoder.mat, p.code, t, p.rssi))
+                else:
+                    p = rr.RRParseError(why, line, p.number)
             if isinstance(p, rr.RRParseError):
                 log.warning("%s: rejected %r: %s", self.who, line[:120], p.reason)
                 await self.store.count_error(self.decoder.mat, f"{p.reason}: {line[:120]!r}")
-                continue
-            reads.append(RawRead(self.decoder.mat, p.code, p.time.resolve(self.race.timezone, now), p.rssi))
-            highest = max(highest, p.number)
+            # a poison passing is skipped for good: resume after it, not into it again
+            highest = max(highest, p.number or 0)
         if reads:
             await self.store.apply_reads(reads, wall)
+        highest = min(highest, count)
         if highest:
             await self.store.record_sequences({self.key: highest}, {})

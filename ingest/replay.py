@@ -20,6 +20,7 @@ import orjson
 from ingest.protocols import chronotrack as ctp
 from ingest.protocols import json_lines, mylaps
 from ingest.protocols import raceresult as rr
+from live.clock import time_problem
 from live.race import Race
 from live.store import RawRead, Store
 
@@ -76,7 +77,7 @@ class _Applier:
                     raise ValueError(msg.reason)
                 if isinstance(msg, ctp.TagRead | ctp.GunTime):
                     mat = self._mat(msg.location)
-                    t = msg.time.resolve(tz, near_s)
+                    t = self._t(msg.time.resolve(tz, near_s), near_s)
                     if isinstance(msg, ctp.GunTime):
                         await self._gun(t)
                     else:
@@ -87,10 +88,10 @@ class _Applier:
                     raise ValueError(m.reason)
                 if isinstance(m, mylaps.Marker) and m.kind == "Gunshot" and m.time is not None:
                     self._mat(m.source)
-                    await self._gun(m.time.resolve(tz, near_s))
+                    await self._gun(self._t(m.time.resolve(tz, near_s), near_s))
                 elif isinstance(m, mylaps.Passings):
                     mat = self._mat(m.source)
-                    self.reads += [RawRead(mat, r.chip, r.time.resolve(tz, near_s)) for r in m.records]
+                    self.reads += [RawRead(mat, r.chip, self._t(r.time.resolve(tz, near_s), near_s)) for r in m.records]
                     for e in m.errors:
                         self._error(f"{where}: record {e.index}: {e.reason}")
             elif proto in ("raceresult", "replay-raceresult"):
@@ -98,20 +99,26 @@ class _Applier:
                 if isinstance(p, rr.RRParseError):
                     raise ValueError(p.reason)
                 # a passing file names its decoder in <BoxName>: the mat's id or one of its aliases
-                self.reads.append(RawRead(self._mat(mat or p.box or ""), p.code, p.time.resolve(tz, near_s), p.rssi))
+                self.reads.append(RawRead(self._mat(mat or p.box or ""), p.code, self._t(p.time.resolve(tz, near_s), near_s), p.rssi))
             elif proto in ("json", "replay-json"):
                 items, errors = json_lines.parse_message(raw)
                 for e in errors:
                     self._error(f"{where}: {e.reason}")
                 for item in items:
                     if isinstance(item, json_lines.JsonRead):
-                        self.reads.append(RawRead(self._mat(item.reader), item.chip, item.time))
+                        self.reads.append(RawRead(self._mat(item.reader), item.chip, self._t(item.time, near_s)))
                     else:
-                        await self.store.set_pursuer_gps(item.lat, item.lon, item.time)
+                        await self.store.set_pursuer_gps(item.lat, item.lon, self._t(item.time, near_s))
         except ValueError as exc:
             self._error(f"{where}: {exc}")
         if len(self.reads) >= BATCH:
             await self.flush()
+
+    def _t(self, t: float, near_s: float) -> float:
+        """``t`` if it can be a time of this race (see :func:`time_problem`), else ValueError with the reason."""
+        if (why := time_problem(t, near_s, self.race.readers.time_window_s)) is not None:
+            raise ValueError(why)
+        return t
 
     def _mat(self, location: str) -> str:
         mat = self.race.mat_for_location(location)

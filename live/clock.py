@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
+
+DEFAULT_TIME_WINDOW_S = 24 * 3600.0  # ``[readers] time_window_h``: how far from the race clock a time may be
 
 
 @dataclass(frozen=True)
@@ -46,3 +50,20 @@ class RaceClock:
             for k, v in fields.items()
         }
         return cls(origin_wall=float(f["origin_wall"]), origin_race=float(f["origin_race"]), speed=float(f["speed"]))
+
+
+def time_problem(t: float, near_s: float, window_s: float = DEFAULT_TIME_WINDOW_S) -> str | None:
+    """Why ``t`` (unix seconds) cannot be a time of this race — not a finite number, or more than
+    ``window_s`` from ``near_s`` (the race clock's now; a replay's race start) — or None if it can.
+
+    The one check every time (read, gun, admin action, GPS fix) passes before it reaches Redis.
+    """
+    if not math.isfinite(t):
+        return f"time {t!r} is not a finite number"
+    if abs(t - near_s) <= window_s:
+        return None
+    shown = datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds") if abs(t) < 1e11 else f"{t:.6g} s"
+    return (
+        f"time {shown} is {(t - near_s) / 3600:+.1f} h from the race clock, more than the {window_s / 3600:g} h "
+        "allowed ([readers] time_window_h); is the reader's clock set?"
+    )

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from live.clock import DEFAULT_TIME_WINDOW_S
 from live.course import Course
 from live.schedule import SpeedSchedule
 
@@ -103,6 +104,7 @@ class ReaderPorts:
     chronotrack: int = 61611
     mylaps: int = 3097
     raceresult: tuple[RaceResultDecoder, ...] = ()
+    time_window_s: float = DEFAULT_TIME_WINDOW_S  # a time further than this from the race clock is refused
 
 
 @dataclass(frozen=True)

@@ -136,6 +136,7 @@ def load_race(directory: Path | str) -> Race:
             chronotrack=int(cfg.number("readers.chronotrack_port", default=61611)),
             mylaps=int(cfg.number("readers.mylaps_port", default=3097)),
             raceresult=_load_decoders(cfg, {m.id for m in mats}),
+            time_window_s=3600 * cfg.number("readers.time_window_h", default=24, positive=True),
         ),
         directory=root,
         **_load_map(root, cfg, course),

@@ -15,6 +15,7 @@ import orjson
 from starlette.requests import Request
 from starlette.routing import Route
 
+from live.clock import time_problem
 from live.engine import LiveEngine
 from live.store import RawRead
 from web.http import JSONResponse, error
@@ -68,19 +69,24 @@ class AdminAPI:
     async def _time(self, body: dict[str, Any]) -> float | JSONResponse:
         """``time`` from the body (ISO 8601 with offset, or unix seconds); the race clock's now if absent."""
         value = body.get("time")
+        now = (await self.store.clock()).now()
         if value is None:
-            return (await self.store.clock()).now()
+            return now
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-            return float(value)
-        if isinstance(value, str):
+            t = float(value)
+        elif isinstance(value, str):
             try:
                 parsed = datetime.fromisoformat(value)
             except ValueError:
                 return error(422, f"time {value!r} is not ISO 8601")
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=self.race.timezone)
-            return parsed.timestamp()
-        return error(422, "time must be ISO 8601 text or unix seconds")
+            t = parsed.timestamp()
+        else:
+            return error(422, "time must be ISO 8601 text or unix seconds")
+        if (why := time_problem(t, now, self.race.readers.time_window_s)) is not None:
+            return error(422, why)
+        return t
 
     async def _prepare(self, request: Request) -> tuple[dict[str, Any], float] | JSONResponse:
         if (denied := self._authorised(request)) is not None:

@@ -188,7 +188,12 @@ class LiveFeed:
                 or client.close_code is not None
                 or (gzipped and client.gzip)
             ):
-                self._send_tick(client, tick)
+                try:
+                    self._send_tick(client, tick)
+                except Exception:  # one client's follow list must not cost the others their tick
+                    log.exception("live feed: the tick for %s failed; closing that connection", client.ws.client)
+                    self.clients.discard(client)
+                    client.stop(1011, "internal error building this connection's tick; reconnect")
                 continue
             # the common case, inlined: at 5,000 clients each step here is ~1 % of the tick's fan-out
             transport = wire.transport

@@ -11,11 +11,12 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from ingest.protocols.chronotrack import ChipTime
+from ingest.protocols.chronotrack import EARLIEST_UNIX_S, LATEST_UNIX_S, ChipTime
 
 MAX_MESSAGE_BYTES = 64 * 1024
 _TIME_RE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$")
 _CHIP_RE = re.compile(r"^[0-9A-Za-z_\-]{1,64}$")
+_UT_RE = re.compile(r"^[0-9]{1,16}$")
 
 
 @dataclass(frozen=True)
@@ -108,10 +109,13 @@ def _v2_record(text: str) -> ChipRecord:
     if not _CHIP_RE.match(chip):
         raise ValueError(f"chip c={chip[:20]!r} is missing or has odd characters")
     if "ut" in fields:  # UNIX milliseconds: absolute, no time zone question
-        try:
-            return ChipRecord(chip, ChipTime(unix_s=int(fields["ut"]) / 1000.0), fields)
-        except ValueError as exc:
-            raise ValueError(f"ut={fields['ut']!r} is not UNIX milliseconds") from exc
+        ut = fields["ut"]
+        if not _UT_RE.match(ut):
+            raise ValueError(f"ut={ut[:20]!r} is not UNIX milliseconds (up to 16 digits)")
+        unix_s = int(ut) / 1000.0
+        if not EARLIEST_UNIX_S <= unix_s <= LATEST_UNIX_S:
+            raise ValueError(f"ut={ut!r} is implausible (before 2001 or after 2079); is the decoder's clock set?")
+        return ChipRecord(chip, ChipTime(unix_s=unix_s), fields)
     if "t" not in fields:
         raise ValueError("record has no time (t= or ut=)")
     return ChipRecord(chip, parse_time_of_day(fields["t"], fields.get("d")), fields)
@@ -148,7 +152,7 @@ def parse_message(raw: bytes) -> Message | Passings | Marker | ParseError:
         for i, rec in enumerate(args[:-1]):
             try:
                 records.append(_v2_record(rec) if function == "Passing" else _v1_record(rec))
-            except ValueError as exc:
+            except (ValueError, ArithmeticError) as exc:  # one bad record spoils nothing else
                 errors.append(RecordError(i, str(exc)))
         return Passings(source, args[-1], records, errors, v1=function == "Store")
     if function == "Marker":
@@ -157,7 +161,7 @@ def parse_message(raw: bytes) -> Message | Passings | Marker | ParseError:
         fields_ = dict(p.partition("=")[::2] for p in args[0].split("|"))
         try:
             t = parse_time_of_day(fields_["t"], fields_.get("d")) if "t" in fields_ else None
-        except ValueError as exc:
+        except (ValueError, ArithmeticError) as exc:
             return ParseError(f"marker time: {exc}", raw[:200])
         return Marker(source, args[-1], fields_.get("mt", ""), t)
     return Message(source, function, args)

@@ -34,10 +34,24 @@ class RRPassing:
 class RRParseError:
     reason: str
     line: bytes
+    number: int | None = None  # the passing number, when the line has one (to resume after it)
 
 
 def parse_passing(raw: bytes) -> RRPassing | RRParseError:
-    """One passing record, as fetched (``1;33;…``) or pushed (``#P;1;33;…``)."""
+    """One passing record, as fetched (``1;33;…``) or pushed (``#P;1;33;…``); never raises."""
+    try:
+        p = _parse_passing(raw)
+    except (ValueError, ArithmeticError) as exc:  # a case the checks below missed: a reason, not a crash
+        p = RRParseError(f"unreadable passing: {exc}", raw[:200])
+    if isinstance(p, RRParseError) and p.number is None:
+        head = raw[3:] if raw.startswith(b"#P;") else raw
+        number = head.split(b";", 1)[0]
+        if number.isdigit() and len(number) <= 12:
+            p = RRParseError(p.reason, p.line, int(number))
+    return p
+
+
+def _parse_passing(raw: bytes) -> RRPassing | RRParseError:
     if len(raw) > MAX_LINE_BYTES:
         return RRParseError(f"line longer than {MAX_LINE_BYTES} bytes", raw[:200])
     try:
@@ -72,12 +86,12 @@ def parse_passing(raw: bytes) -> RRPassing | RRParseError:
     if year == 0:  # no GPS: 0000-00-00, then 0000-00-01 after 24 hours
         t = ChipTime(seconds_of_day=(seconds + 86400 * day) % 86400)
     else:
+        if not 2001 <= year <= 2079:
+            return RRParseError(f"date {f[2]!r} is implausible; is the decoder's clock set?", raw)
         try:
             local = datetime.combine(date(year, month, day), datetime.min.time()) + timedelta(seconds=seconds)
         except ValueError:
             return RRParseError(f"date {f[2]!r} does not exist", raw)
-        if not 2001 <= year <= 2079:
-            return RRParseError(f"date {f[2]!r} is implausible; is the decoder's clock set?", raw)
         t = ChipTime(local=local)
     hits = int(f[5]) if len(f) > 5 and f[5].lstrip("-").isdigit() else None
     rssi = float(f[6]) if len(f) > 6 and f[6].lstrip("-").replace(".", "", 1).isdigit() else None
