@@ -99,7 +99,9 @@ class _Applier:
                 if isinstance(p, rr.RRParseError):
                     raise ValueError(p.reason)
                 # a passing file names its decoder in <BoxName>: the mat's id or one of its aliases
-                self.reads.append(RawRead(self._mat(mat or p.box or ""), p.code, self._t(p.time.resolve(tz, near_s), near_s), p.rssi))
+                self.reads.append(
+                    RawRead(self._mat(mat or p.box or ""), p.code, self._t(p.time.resolve(tz, near_s), near_s), p.rssi)
+                )
             elif proto in ("json", "replay-json"):
                 items, errors = json_lines.parse_message(raw)
                 for e in errors:

@@ -34,6 +34,7 @@ class RaceAPI:
         self.race = engine.race
         self._mat_rates: dict[str, tuple[float, int, float]] = {}
         self._roster: bytes | None = None
+        self._csv: tuple[Snapshot, str] | None = None  # the results CSV of the last tick asked for
 
     def iso(self, unix_s: float | None) -> str | None:
         return iso_time(unix_s, self.race.timezone)
@@ -237,10 +238,20 @@ class RaceAPI:
         return JSONResponse(events)
 
     async def results_csv(self, request: Request) -> Response:
-        """Results export: winners by finish time, then everyone else by status and distance."""
+        """Results export: winners by finish time, then everyone else by status and distance (built
+        once per tick, however many ask)."""
         snap = self._snapshot()
         if snap is None:
             return error(503, NOT_READY)
+        if self._csv is None or self._csv[0] is not snap:
+            self._csv = (snap, self._results_csv(snap))
+        return Response(
+            self._csv[1],
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="{self.race.id}-results.csv"'},
+        )
+
+    def _results_csv(self, snap: Snapshot) -> str:
         times = self.engine.used_times
         finish = times[:, -1]
         start_read = times[:, 0]
@@ -269,11 +280,7 @@ class RaceAPI:
             writer.writerow(
                 [
                     place if won else "",
-                    bib,
-                    p.name,
-                    p.pen,
-                    p.sex,
-                    p.category,
+                    *map(csv_text, (bib, p.name, p.pen, p.sex, p.category)),
                     status,
                     self.iso(f) or "",
                     f"{f - gun:.2f}" if gun is not None and not np.isnan(f) else "",
@@ -284,11 +291,13 @@ class RaceAPI:
                     caught_time,
                 ]
             )
-        return Response(
-            out.getvalue(),
-            media_type="text/csv; charset=utf-8",
-            headers={"content-disposition": f'attachment; filename="{self.race.id}-results.csv"'},
-        )
+        return out.getvalue()
+
+
+def csv_text(text: str) -> str:
+    """A text cell a spreadsheet will show, not run: one starting like a formula (``=``, ``+``, ``-``,
+    ``@``, tab, CR) gets a leading apostrophe (OWASP, "CSV Injection")."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 # won first, then runners still out, then caught, then dnf/dq

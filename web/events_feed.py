@@ -284,6 +284,10 @@ class EventsFeed:
             log.debug("events feed: stopped sending to %s: %r", ws.client, exc)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(ws.close(1011 if isinstance(exc, TimeoutError) else 1000), 1.0)
+        except Exception:  # never silently: say why in the log and close the client (1011)
+            log.exception("events feed: sending to %s failed", ws.client)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(1011), 1.0)
 
 
 def events_routes(feed: EventsFeed) -> list[BaseRoute]:

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import orjson
 from starlette.responses import Response
 
-STREAM_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")  # a Redis stream id: ``ms`` or ``ms-seq``
+STREAM_ID = re.compile(r"^(\d{1,20})(?:-(\d{1,20}))?$")  # a Redis stream id: ``ms`` or ``ms-seq``
+_U64_MAX = 2**64 - 1  # Redis refuses a stream id part above this
 NOT_READY = "the live engine has not computed a state yet; retry in a second"
 
 
@@ -30,8 +31,10 @@ def error(status: int, message: str) -> JSONResponse:
 
 
 def is_stream_id(value: str) -> bool:
-    """Whether ``value`` is a Redis stream id (``1700000000000-0`` or ``1700000000000``)."""
-    return bool(STREAM_ID.match(value))
+    """Whether ``value`` is a Redis stream id (``1700000000000-0`` or ``1700000000000``), each part
+    at most 2^64 - 1 as Redis takes it."""
+    m = STREAM_ID.match(value)
+    return m is not None and int(m[1]) <= _U64_MAX and int(m[2] or 0) <= _U64_MAX
 
 
 def num(x: float | None, digits: int = 1) -> float | None:
@@ -42,7 +45,11 @@ def num(x: float | None, digits: int = 1) -> float | None:
 
 
 def iso_time(unix_s: float | None, tz: ZoneInfo) -> str | None:
-    """A unix time as ISO 8601 in the race's time zone, to the millisecond; None where missing."""
+    """A unix time as ISO 8601 in the race's time zone, to the millisecond; None where missing or
+    beyond any calendar (never raises: a time stored by mistake must not make an answer a 500)."""
     if unix_s is None or not math.isfinite(unix_s):
         return None
-    return datetime.fromtimestamp(unix_s, tz).isoformat(timespec="milliseconds")
+    try:
+        return datetime.fromtimestamp(unix_s, tz).isoformat(timespec="milliseconds")
+    except (ValueError, OverflowError, OSError):
+        return None

@@ -24,7 +24,9 @@ def after_midnight(planned: dict[str, list[float]], race: Race) -> int:
     return sum(t >= midnight for times in planned.values() for t in times)
 
 
-async def test_race_clock_pinned_at_2350_paris_crosses_midnight_live_in_replay_and_rebuild(redis, paris: Race, tmp_path):
+async def test_race_clock_pinned_at_2350_paris_crosses_midnight_live_in_replay_and_rebuild(
+    redis, paris: Race, tmp_path
+):
     origin = paris_time(paris, 23, 50)
     first_gun = origin + 60.0
     async with ingestor(redis, paris, ["concorde"], origin=origin) as ing:
@@ -45,7 +47,9 @@ async def test_race_clock_pinned_at_2350_paris_crosses_midnight_live_in_replay_a
     assert same_crossings(await crossings(store), planned), "rebuild from the journal of the replay"
 
 
-async def test_night_race_with_the_pursuer_at_2345_replayed_from_backup_files(redis_server, redis, paris: Race, tmp_path):
+async def test_night_race_with_the_pursuer_at_2345_replayed_from_backup_files(
+    redis_server, redis, paris: Race, tmp_path
+):
     head_s = max(p.head_start_s for p in paris.pens)
     first_gun = paris_time(paris, 23, 45) - head_s  # the first pen at 23:26, the pursuer at 23:45
     async with ingestor(redis, paris, origin=first_gun - 60.0) as ing:
