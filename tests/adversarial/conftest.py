@@ -16,7 +16,8 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from live.race import Race, load_race
+from live.race import Race
+from live.race_file import load_race
 from live.store import Store
 from pursuit.redis_server import RedisServer, free_port
 from tests.conftest import PARIS
