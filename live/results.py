@@ -73,6 +73,20 @@ def _realign(row: list[str], header: list[str], text_cols: list[int], where: str
     return row[:first] + merged + row[last + 1 + extra :]
 
 
+def _clean_splits(values: list[float]) -> list[float]:
+    """A split of 0 (London writes 0.0 for a missing split) or one not after the split before it is
+    missing: the mat did not read the runner, he did not run backwards."""
+    out: list[float] = []
+    last = 0.0
+    for v in values:
+        if not np.isfinite(v) or v <= last:
+            out.append(float("nan"))
+        else:
+            out.append(v)
+            last = v
+    return out
+
+
 def load_results(paths: list[Path] | list[str]) -> Results:
     """Read one or more results files (e.g. men's and women's) into one field of finishers."""
     bibs: list[str] = []
@@ -81,7 +95,7 @@ def load_results(paths: list[Path] | list[str]) -> Results:
     names: tuple[str, ...] | None = None
     for path in map(Path, paths):
         with path.open(encoding="utf-8", newline="") as fh:
-            reader = csv.reader(fh, delimiter="|")
+            reader = csv.reader(fh, delimiter="|", quoting=csv.QUOTE_NONE)
             header = [h.strip() for h in next(reader, [])]
             split_cols = [i for i, h in enumerate(header) if h in SPLIT_DISTANCES_M]
             if "bib" not in header or "finish" not in header:
@@ -101,6 +115,7 @@ def load_results(paths: list[Path] | list[str]) -> Results:
                     values = [float(row[i]) for i in split_cols]
                 except ValueError as exc:
                     raise ResultsError(f"{path}: line {reader.line_num}: a split is not a number: {exc}") from exc
+                values = _clean_splits(values)
                 if np.isnan(values[-1]):
                     continue  # not a finisher
                 bibs.append(row[bib_col].strip())

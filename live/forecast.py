@@ -1,0 +1,377 @@
+"""Win probabilities: every runner's predictive distribution of his finish against the pursuer's.
+
+A runner at his last timing point has run ``elapsed_s`` over a fraction ``f`` of the course; his
+even-pace projection is ``E = elapsed_s / f``. The model gives the distribution of
+``log(finish / E)`` from where he is (the fraction reached), how fast he is (pace level), whether
+his last segment was slower than his average (trend) and how long ago he was last read against how
+long the next segment should take (a runner not read for a while is slower than his average says).
+The shape of that distribution (skewed: runners fade more often than they speed up) is kept as an
+empirical table of standardised residuals, not assumed normal.
+
+The pursuer's own finish is uncertain too and common to every runner: a heavy-tailed (Student t)
+distribution around his planned finish, or around a projection from his splits once he has some.
+A runner's win probability is the chance his finish comes first, averaged over the pursuer's
+distribution and over a race-wide shift (heat, wind: every runner's remaining time moves the same
+way); the forecast count of winners is the sum of the probabilities, and its band comes from the same
+mixture (the common terms, plus the runners' own independent spread).
+
+The coefficients are fitted offline on real marathons (:mod:`live.forecast_fit`, ``pursuit fit``)
+and shipped as ``live/forecast_model.json``; nothing here reads a finish time that is not yet known.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+MARATHON_M = 42195.0
+PACE_REFERENCE_S = 14400.0  # a 4-hour marathon: pace levels are logs relative to its pace
+COVERAGE = 0.8  # the forecast band holds the true count with this probability (stated in the API)
+MODEL_FILE = Path(__file__).with_name("forecast_model.json")
+N_FEATURES = 6
+U_FLOOR, U_KNEE = -1.0, 0.0  # time-since-last-read feature: piecewise linear, knees in log units
+
+
+@dataclass(frozen=True)
+class ForecastModel:
+    """Fitted coefficients, one row per fitted course fraction (a marathon's split points)."""
+
+    fractions: np.ndarray  # (m,) fraction of the course at which each row was fitted
+    coef: np.ndarray  # (m, N_FEATURES) mean of log(finish / E)
+    scale_coef: np.ndarray  # (m, 2) log of the residual scale: intercept, slope in pace level
+    levels: np.ndarray  # (q,) probability levels of the residual table
+    residual_quantiles: np.ndarray  # (m, q) standardised residuals at ``levels``
+    pursuer_coef: np.ndarray  # (m, 2) pursuer log(finish / E): intercept, slope in log(E / plan)
+    pursuer_scale: np.ndarray  # (m,) scale of the pursuer's Student t, by fraction reached
+    pursuer_prior_scale: float  # scale around his plan before his first split
+    pursuer_nu: float  # degrees of freedom of the pursuer's Student t (heavy tails)
+    pursuer_quantiles: np.ndarray  # (K,) standard Student t quantiles at the midpoints of K bins
+    race_shift_sd: float  # sd of the race-wide shift of log finish per unit of course left
+    prior_scale: float  # spread of log(finish / declared) for a runner not yet read
+    reference_finish_s: float  # a marathon winner's finish (mean of the training winners)
+    trained_on: tuple[str, ...]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, object]) -> ForecastModel:
+        arr = {k: np.asarray(v, dtype=float) for k, v in d.items() if isinstance(v, list) and k != "trained_on"}
+        return cls(
+            fractions=arr["fractions"],
+            coef=arr["coef"],
+            scale_coef=arr["scale_coef"],
+            levels=arr["levels"],
+            residual_quantiles=arr["residual_quantiles"],
+            pursuer_coef=arr["pursuer_coef"],
+            pursuer_scale=arr["pursuer_scale"],
+            pursuer_prior_scale=float(d["pursuer_prior_scale"]),  # type: ignore[arg-type]
+            pursuer_nu=float(d["pursuer_nu"]),  # type: ignore[arg-type]
+            pursuer_quantiles=arr["pursuer_quantiles"],
+            race_shift_sd=float(d["race_shift_sd"]),  # type: ignore[arg-type]
+            prior_scale=float(d["prior_scale"]),  # type: ignore[arg-type]
+            reference_finish_s=float(d["reference_finish_s"]),  # type: ignore[arg-type]
+            trained_on=tuple(d.get("trained_on", ())),  # type: ignore[arg-type]
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for name, value in self.__dict__.items():
+            if isinstance(value, np.ndarray):
+                out[name] = np.round(value, 6).tolist()
+            elif isinstance(value, tuple):
+                out[name] = list(value)
+            else:
+                out[name] = round(float(value), 6)
+        return out
+
+    def save(self, path: Path | str) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path | str) -> ForecastModel:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=1)
+def default_model() -> ForecastModel:
+    """The shipped model, fitted on the eight marathons of ``data/results/``."""
+    return ForecastModel.load(MODEL_FILE)
+
+
+@dataclass(frozen=True)
+class RunnerState:
+    """What the passings so far say about each runner (arrays over runners)."""
+
+    fraction: np.ndarray  # of the course at his last read; 0 if none
+    projection_s: np.ndarray  # even-pace finish time E (duration), or his prior finish if not read
+    pace_level: np.ndarray  # log of his pace over a 4-hour marathon's
+    trend: np.ndarray  # log(last segment pace / pace before it); 0 if unknown
+    since_read: np.ndarray  # log(time since his last read / expected time to the next point)
+    read: np.ndarray  # bool: has at least one read past the start
+
+
+def design(state: RunnerState) -> np.ndarray:
+    """The model's features for each runner: (n, N_FEATURES)."""
+    x = state.pace_level
+    u = np.nan_to_num(state.since_read, nan=U_FLOOR - 4.0)
+    return np.column_stack([np.ones_like(x), x, x * x, state.trend, np.maximum(u, U_FLOOR), np.maximum(u, U_KNEE)])
+
+
+def runner_state(
+    elapsed_s: np.ndarray, at_m: np.ndarray, since_s: np.ndarray, prior_finish_s: np.ndarray
+) -> RunnerState:
+    """Features from passings as durations since each runner's own start.
+
+    ``elapsed_s`` (n, k): time from the runner's start to each timing point (nan where not read; the
+    start itself, at 0 m, may be a column); ``at_m`` (k,) distances; ``since_s`` (n,): now minus the
+    runner's last read (or 0); ``prior_finish_s``: his declared or expected finish, used until he
+    is read past the start.
+    """
+    n, k = elapsed_s.shape
+    distance = float(at_m[-1])
+    usable = ~np.isnan(elapsed_s) & (at_m[None, :] > 0)
+    has = usable.any(axis=1)
+    last = np.where(has, k - 1 - np.argmax(usable[:, ::-1], axis=1), 0)
+    rows = np.arange(n)
+    t_last = elapsed_s[rows, last]
+    d_last = at_m[last]
+    before = usable & (np.arange(k)[None, :] < last[:, None])
+    has_prev = before.any(axis=1)
+    prev = np.where(has_prev, k - 1 - np.argmax(before[:, ::-1], axis=1), 0)
+    t_prev, d_prev = elapsed_s[rows, prev], at_m[prev]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pace = t_last / d_last
+        trend = np.log(((t_last - t_prev) / (d_last - d_prev)) / (t_prev / d_prev))
+        nxt = np.minimum(last + 1, k - 1)
+        expected_next = np.maximum(at_m[nxt] - d_last, 1.0) * pace
+        since = np.log(np.maximum(since_s, 1.0) / expected_next)
+    trend = np.where(has & has_prev & np.isfinite(trend), trend, 0.0)
+    projection = np.where(has, pace * distance, prior_finish_s)
+    level = np.log(projection * (MARATHON_M / distance) / PACE_REFERENCE_S)
+    since = np.where(has & (last < k - 1) & np.isfinite(since), since, np.nan)
+    return RunnerState(
+        fraction=np.where(has, d_last / distance, 0.0),
+        projection_s=projection,
+        pace_level=np.nan_to_num(level, nan=0.0),
+        trend=trend,
+        since_read=since,
+        read=has,
+    )
+
+
+def distance_factor(distance_m: float) -> float:
+    """How much of a marathon's fade and spread a course of ``distance_m`` is given: the model is
+    fitted on marathons; a shorter race leaves less time to fade. An assumption (sqrt of the
+    distance ratio), not a measurement: no shorter race with splits is in the data."""
+    return float(min(1.0, distance_m / MARATHON_M) ** 0.5)
+
+
+@dataclass(frozen=True)
+class RunnerDistributions:
+    """log(finish duration) = log(E) + mu + scale * Z, Z from the model row's residual table."""
+
+    mu: np.ndarray
+    scale: np.ndarray
+    row: np.ndarray  # model row per runner (-1: not read yet, standard normal)
+    remaining: np.ndarray  # fraction of the course left
+
+
+def runner_distributions(model: ForecastModel, state: RunnerState, distance_m: float) -> RunnerDistributions:
+    """Each runner's predictive distribution of his finish duration."""
+    kappa = distance_factor(distance_m)
+    row = np.abs(state.fraction[:, None] - model.fractions[None, :]).argmin(axis=1)
+    x = design(state)
+    mu = np.einsum("ij,ij->i", x, model.coef[row]) * kappa
+    scale = np.exp(model.scale_coef[row, 0] + model.scale_coef[row, 1] * state.pace_level) * kappa
+    mu = np.where(state.read, mu, 0.0)
+    scale = np.where(state.read, scale, model.prior_scale * kappa)
+    return RunnerDistributions(
+        mu=mu, scale=scale, row=np.where(state.read, row, -1), remaining=1.0 - state.fraction
+    )
+
+
+def median_finish_s(model: ForecastModel, state: RunnerState, dist: RunnerDistributions) -> np.ndarray:
+    """Median predicted finish duration of each runner."""
+    z50 = np.array([np.interp(0.5, model.levels, q) for q in model.residual_quantiles])
+    z = np.where(dist.row >= 0, z50[np.maximum(dist.row, 0)], 0.0)
+    return state.projection_s * np.exp(dist.mu + dist.scale * z)
+
+
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
+    """Standard normal CDF (Abramowitz–Stegun 7.1.26 for erf; error below 2e-7)."""
+    x = np.abs(z) / np.sqrt(2.0)
+    t = 1.0 / (1.0 + 0.3275911 * x)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    erf = 1.0 - poly * np.exp(-x * x)
+    return 0.5 * (1.0 + np.sign(z) * erf)
+
+
+def win_cdf(model: ForecastModel, dist: RunnerDistributions, z: np.ndarray) -> np.ndarray:
+    """P(Z < z) for each runner's residual table; ``z`` is (n, nodes)."""
+    out = np.empty_like(z)
+    for r in np.unique(dist.row):
+        m = dist.row == r
+        if r < 0:
+            out[m] = _normal_cdf(z[m])
+        else:
+            out[m] = np.interp(z[m], model.residual_quantiles[r], model.levels, left=0.0, right=1.0)
+    return out
+
+
+@dataclass(frozen=True)
+class PursuerForecast:
+    """The pursuer's finish (unix time) at the nodes of his distribution, and his plan."""
+
+    finish_nodes: np.ndarray  # (K,) unix times; one value when his finish is read
+    median: float
+    low: float  # the band's ends (COVERAGE) of his finish
+    high: float
+    planned: float  # his finish if he holds his planned pace from his last read (or his gun)
+    basis: str  # "plan" | "splits" | "finished"
+
+
+def pursuer_forecast(
+    model: ForecastModel,
+    elapsed_s: np.ndarray,
+    at_m: np.ndarray,
+    start: float,
+    planned_finish_s: float,
+    now: float,
+) -> PursuerForecast:
+    """The pursuer's finish distribution from his passings (durations since his gun) and his plan.
+
+    Before his first split: around his plan, heavy-tailed. After: his even-pace projection, moved
+    by what elite runners at the same point with the same pace against plan did (a slow first half
+    tends to be followed by a faster second), with a Student t spread that narrows as he nears the
+    finish."""
+    distance = float(at_m[-1])
+    kappa = distance_factor(distance)
+    t = model.pursuer_quantiles
+    read = ~np.isnan(elapsed_s) & (at_m > 0)
+    if read[-1]:
+        f = start + float(elapsed_s[-1])
+        return PursuerForecast(np.array([f]), f, f, f, f, "finished")
+    if not read.any():
+        centre, scale, basis = np.log(planned_finish_s), model.pursuer_prior_scale * kappa, "plan"
+        planned = start + planned_finish_s
+    else:
+        j = int(np.flatnonzero(read)[-1])
+        frac = at_m[j] / distance
+        e = float(elapsed_s[j]) / frac
+        row = int(np.abs(model.fractions - frac).argmin())
+        a, b = model.pursuer_coef[row]
+        centre = np.log(e) + (a + b * np.log(e / planned_finish_s)) * kappa
+        scale, basis = float(model.pursuer_scale[row]) * kappa, "splits"
+        planned = start + float(elapsed_s[j]) + planned_finish_s * (1.0 - frac)
+    nodes = start + np.exp(centre + scale * t)
+    # the pursuer cannot finish before now: nodes in the past are moved to now
+    nodes = np.maximum(nodes, now)
+    z_band = np.interp([(1 - COVERAGE) / 2, (1 + COVERAGE) / 2], np.linspace(0, 1, len(t) + 2)[1:-1], t)
+    low, high = (max(start + float(np.exp(centre + scale * z)), now) for z in z_band)
+    return PursuerForecast(nodes, max(start + float(np.exp(centre)), now), low, high, max(planned, now), basis)
+
+
+@dataclass(frozen=True)
+class WinForecast:
+    """Win probabilities and the count they add up to."""
+
+    win_probability: np.ndarray  # per runner, 0..1
+    predicted_finish: np.ndarray  # per runner, unix time (median); nan where settled
+    expected: float  # forecast winners: the sum of the probabilities
+    low: int  # band holding the true count with probability ``coverage``
+    high: int
+    coverage: float
+    at_plan: float  # forecast winners if the pursuer holds his planned pace
+    by_group: np.ndarray  # (G, 3): expected, low, high per group (pen)
+    pursuer: PursuerForecast
+
+
+def _mixture_band(mean: np.ndarray, var: np.ndarray, weight: np.ndarray) -> tuple[int, int]:
+    """The central COVERAGE interval of a weighted mixture of normals (the count at each node)."""
+    sd = np.sqrt(np.maximum(var, 0.25))
+    lo, hi = float((mean - 5 * sd).min()), float((mean + 5 * sd).max())
+    grid = np.linspace(lo, hi, 512)
+    cdf = (weight[None, :] * _normal_cdf((grid[:, None] - mean[None, :]) / sd[None, :])).sum(axis=1)
+    q = np.interp([(1 - COVERAGE) / 2, (1 + COVERAGE) / 2], cdf, grid)
+    return max(int(np.floor(q[0])), 0), int(np.ceil(q[1]))
+
+
+def forecast(
+    model: ForecastModel,
+    elapsed_s: np.ndarray,
+    at_m: np.ndarray,
+    start: np.ndarray,
+    since_s: np.ndarray,
+    prior_finish_s: np.ndarray,
+    settled: np.ndarray,
+    pursuer: PursuerForecast,
+    groups: np.ndarray,
+    n_groups: int,
+) -> WinForecast:
+    """Every runner's chance to beat the pursuer, and the count of winners with its band.
+
+    ``start`` (n,): each runner's start (unix); ``settled`` (n,): 1.0 for a runner who has won, 0.0
+    for one caught, out (DNF, DQ) or otherwise decided, nan for one still open; ``groups`` (n,) in
+    0..n_groups-1 (pens)."""
+    distance = float(at_m[-1])
+    state = runner_state(elapsed_s, at_m, since_s, prior_finish_s)
+    dist = runner_distributions(model, state, distance)
+    open_ = np.isnan(settled)
+    kappa = distance_factor(distance)
+    # common nodes: pursuer quantiles x a 3-point Gauss-Hermite race shift
+    shift_sd = model.race_shift_sd * kappa
+    shifts = np.array([-np.sqrt(3.0), 0.0, np.sqrt(3.0)]) * shift_sd
+    shift_w = np.array([1 / 6, 2 / 3, 1 / 6])
+    f_nodes = pursuer.finish_nodes
+    f_w = np.full(len(f_nodes), 1.0 / len(f_nodes))
+    finish_node = np.repeat(f_nodes, len(shifts))
+    shift_node = np.tile(shifts, len(f_nodes))
+    weight = np.repeat(f_w, len(shifts)) * np.tile(shift_w, len(f_nodes))
+
+    idx = np.flatnonzero(open_)
+    log_e = np.log(state.projection_s[idx])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        room = np.log(np.maximum(finish_node[None, :] - start[idx, None], 1e-3))
+    mu = dist.mu[idx, None] + shift_node[None, :] * dist.remaining[idx, None]
+    z = (room - log_e[:, None] - mu) / dist.scale[idx, None]
+    sub = RunnerDistributions(dist.mu[idx], dist.scale[idx], dist.row[idx], dist.remaining[idx])
+    cdf = np.nan_to_num(win_cdf(model, sub, z))  # (open runners, nodes); no projection: no chance
+
+    p = np.where(open_, 0.0, np.nan_to_num(settled))
+    p[idx] = cdf @ weight
+    won = float(np.nansum(np.where(open_, 0.0, settled)))
+    node_mean = won + cdf.sum(axis=0)
+    node_var = (cdf * (1 - cdf)).sum(axis=0)
+    low, high = _mixture_band(node_mean, node_var, weight)
+
+    by_group = np.zeros((n_groups, 3))
+    settled_won = np.where(open_, 0.0, np.nan_to_num(settled))
+    for g in range(n_groups):
+        in_g = groups[idx] == g
+        g_won = float(settled_won[groups == g].sum())
+        c = cdf[in_g]
+        g_mean = g_won + c.sum(axis=0)
+        g_low, g_high = _mixture_band(g_mean, (c * (1 - c)).sum(axis=0), weight)
+        by_group[g] = (float(g_mean @ weight), g_low, g_high)
+
+    # the count if he holds his plan: his finish fixed at the planned one, the race shift still open
+    room_plan = np.log(np.maximum(pursuer.planned - start[idx], 1e-3))
+    z_plan = (room_plan[:, None] - log_e[:, None] - dist.mu[idx, None] - shifts[None, :] * dist.remaining[idx, None])
+    z_plan = z_plan / dist.scale[idx, None]
+    at_plan = won + float((win_cdf(model, sub, z_plan) @ shift_w).sum())
+
+    median = np.full(len(p), np.nan)
+    median[idx] = start[idx] + median_finish_s(model, state, dist)[idx]
+    return WinForecast(
+        win_probability=p,
+        predicted_finish=median,
+        expected=float(node_mean @ weight),
+        low=low,
+        high=high,
+        coverage=COVERAGE,
+        at_plan=at_plan,
+        by_group=by_group,
+        pursuer=pursuer,
+    )

@@ -1,0 +1,151 @@
+"""Fitting the forecast model (:mod:`live.forecast`) on real races with splits.
+
+Each race is replayed as a chase: every runner starts at 0, the race's winner ``delay_s`` later. At
+moments spread over the pursuer's race, every runner still out gives one sample: his features from
+the splits seen by then, and the log of his true finish over his even-pace projection. A least
+squares fit per split point gives the mean; the residuals, scaled by a pace-dependent spread, give
+the shape. The fastest runners of each race give the pursuer's term. Pure NumPy, offline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from live.forecast import N_FEATURES, ForecastModel, design, runner_state
+
+DELAY_S = 5880.0  # the chase of SPEC §6 and issue 12: the winner starts 1 h 38 min after the field
+MOMENTS = np.round(np.arange(0.10, 0.951, 0.05), 2)  # pursuer fractions at which samples are drawn
+LEVELS = np.linspace(0.0025, 0.9975, 200)
+PURSUER_QUANTILE_BINS = 16
+PURSUER_NU = 3.0
+PURSUER_SCALE_FLOOR = 0.006  # a winner's finish is never known to better than ~0.6 % from his splits
+ELITES = 1  # the fastest runners of each race train the pursuer's term
+PRIOR_SCALE = 0.10  # a declared time is a guess: ~10 % either way before the first split
+
+
+@dataclass(frozen=True)
+class RaceSplits:
+    """One race: split distances, every finisher's elapsed splits (nan where missing), its winner."""
+
+    name: str
+    at_m: np.ndarray  # (k,) distances of the split columns, the finish last
+    elapsed_s: np.ndarray  # (n, k)
+    winner_row: int
+
+
+def chase_moment(race: RaceSplits, fraction: float, delay_s: float = DELAY_S) -> float:
+    """Race time (from the field's start) when the winner, started ``delay_s`` late, has run
+    ``fraction`` of the course."""
+    at = np.concatenate([[0.0], race.at_m])
+    w = np.concatenate([[0.0], race.elapsed_s[race.winner_row]])
+    ok = ~np.isnan(w)
+    return float(np.interp(fraction * at[-1], at[ok], w[ok]) + delay_s)
+
+
+def seen_state(race: RaceSplits, now: float, rows: np.ndarray | None = None):  # type: ignore[no-untyped-def]
+    """Features of the runners (``rows``, default all) from the splits before race time ``now``."""
+    e = race.elapsed_s if rows is None else race.elapsed_s[rows]
+    seen = np.where(e <= now, e, np.nan)
+    has = ~np.isnan(seen)
+    k = e.shape[1]
+    last = np.where(has.any(axis=1), k - 1 - np.argmax(has[:, ::-1], axis=1), -1)
+    t_last = np.where(last >= 0, seen[np.arange(len(e)), np.maximum(last, 0)], np.nan)
+    since = np.where(last >= 0, now - t_last, 0.0)
+    prior = np.full(len(e), np.nan)
+    return runner_state(seen, race.at_m, since, prior), last
+
+
+def _samples(races: list[RaceSplits]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Design rows, targets, split index, pace level and race index of every training sample."""
+    xs, ys, js, ls, rs = [], [], [], [], []
+    for ri, race in enumerate(races):
+        others = np.flatnonzero(np.arange(len(race.elapsed_s)) != race.winner_row)
+        finish = race.elapsed_s[others, -1]
+        k = len(race.at_m)
+        for f in MOMENTS:
+            now = chase_moment(race, float(f))
+            state, last = seen_state(race, now, others)
+            ok = (last >= 0) & (last < k - 1)
+            y = np.log(finish / state.projection_s)
+            xs.append(design(state)[ok])
+            ys.append(y[ok])
+            js.append(last[ok])
+            ls.append(state.pace_level[ok])
+            rs.append(np.full(int(ok.sum()), ri))
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(js), np.concatenate(ls), np.concatenate(rs)
+
+
+def _student_t_quantiles(nu: float, bins: int) -> np.ndarray:
+    """Quantiles of the standard Student t at the midpoints of ``bins`` equal-probability bins."""
+    x = np.linspace(-60.0, 60.0, 240_001)
+    pdf = (1.0 + x * x / nu) ** (-(nu + 1.0) / 2.0)
+    cdf = np.cumsum(pdf)
+    cdf /= cdf[-1]
+    return np.interp((np.arange(bins) + 0.5) / bins, cdf, x)
+
+
+def fit(races: list[RaceSplits]) -> ForecastModel:
+    """Fit the forecast model on ``races`` (all must share their split distances)."""
+    at_m = races[0].at_m
+    distance = float(at_m[-1])
+    x, y, j, level, race_of = _samples(races)
+    m = len(at_m) - 1
+    coef = np.zeros((m, N_FEATURES))
+    scale_coef = np.zeros((m, 2))
+    quantiles = np.zeros((m, len(LEVELS)))
+    race_shift = np.zeros((len(races), m))
+    for s in range(m):
+        sel = j == s
+        b, *_ = np.linalg.lstsq(x[sel], y[sel], rcond=None)
+        res = y[sel] - x[sel] @ b
+        a = np.column_stack([np.ones(int(sel.sum())), level[sel]])
+        c, *_ = np.linalg.lstsq(a, np.log(np.abs(res) + 1e-4), rcond=None)
+        z = res / np.exp(a @ c)
+        coef[s], scale_coef[s], quantiles[s] = b, c, np.quantile(z, LEVELS)
+        for ri in range(len(races)):
+            mine = race_of[sel] == ri
+            if mine.any():
+                race_shift[ri, s] = float(np.median(res[mine])) / (1.0 - at_m[s] / distance)
+    # one sd over races of their median shift per unit of course left, averaged over split points
+    shift_sd = float(np.mean(np.std(race_shift, axis=0))) if len(races) > 1 else 0.02
+
+    # the pursuer's term, from the fastest runners of each race
+    reference = float(np.mean([r.elapsed_s[r.winner_row, -1] for r in races]))
+    p_coef = np.zeros((m, 2))
+    p_scale = np.zeros(m)
+    for s in range(m):
+        zs, ts = [], []
+        for race in races:
+            fastest = np.argsort(race.elapsed_s[:, -1])[:ELITES]
+            e = race.elapsed_s[fastest]
+            ok = ~np.isnan(e[:, s])
+            proj = e[ok, s] / (at_m[s] / distance)
+            zs.append(np.log(proj / reference))
+            ts.append(np.log(e[ok, -1] / proj))
+        zv, tv = np.concatenate(zs), np.concatenate(ts)
+        a = np.column_stack([np.ones_like(zv), zv])
+        b, *_ = np.linalg.lstsq(a, tv, rcond=None)
+        res = tv - a @ b
+        p_coef[s] = b
+        # a Student t's scale from the residuals' median absolute deviation (t3: MAD = 0.765 scale)
+        p_scale[s] = max(float(np.median(np.abs(res - np.median(res)))) / 0.765, PURSUER_SCALE_FLOOR)
+    winners = np.array([r.elapsed_s[r.winner_row, -1] for r in races])
+    prior_scale = max(float(np.std(np.log(winners / reference))) * 1.5, 0.01)
+    return ForecastModel(
+        fractions=at_m[:-1] / distance,
+        coef=coef,
+        scale_coef=scale_coef,
+        levels=LEVELS,
+        residual_quantiles=quantiles,
+        pursuer_coef=p_coef,
+        pursuer_scale=p_scale,
+        pursuer_prior_scale=prior_scale,
+        pursuer_nu=PURSUER_NU,
+        pursuer_quantiles=_student_t_quantiles(PURSUER_NU, PURSUER_QUANTILE_BINS),
+        race_shift_sd=shift_sd,
+        prior_scale=PRIOR_SCALE,
+        reference_finish_s=reference,
+        trained_on=tuple(r.name for r in races),
+    )
