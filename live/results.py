@@ -1,6 +1,6 @@
 """Results files with intermediate splits (the dashathon/Berlin/Chicago format of ``shared/data``).
 
-Pipe-separated, a header row, split columns of elapsed seconds from the runner's own start,
+Pipe-separated (plain or gzipped, ``.gz``), a header row, split columns of elapsed seconds from the runner's own start,
 ``NaN`` for a missing split. Loaded into arrays: one row per finisher, one column per split.
 
 The scraped files do not quote their free-text fields, so a ``|`` inside a place name (Chicago 2017
@@ -12,6 +12,7 @@ columns after the last one (ranks, splits) from the right.
 from __future__ import annotations
 
 import csv
+import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,7 +95,8 @@ def load_results(paths: list[Path] | list[str]) -> Results:
     rows: list[list[float]] = []
     names: tuple[str, ...] | None = None
     for path in map(Path, paths):
-        with path.open(encoding="utf-8", newline="") as fh:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8", newline="") as fh:
             reader = csv.reader(fh, delimiter="|", quoting=csv.QUOTE_NONE)
             header = [h.strip() for h in next(reader, [])]
             split_cols = [i for i, h in enumerate(header) if h in SPLIT_DISTANCES_M]
