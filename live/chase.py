@@ -15,7 +15,7 @@ from live.projection import last_read, project
 from live.schedule import SpeedSchedule
 from live.snapshot import AHEAD, CAUGHT, DNF, DQ, REGISTERED, STARTED, WON
 
-UNCERTAINTY_SHARE = 0.03  # forecast band: ±3 % of a runner's remaining time
+UNCERTAINTY_SHARE = 0.03  # how far a predicted margin may move unnoticed: ±3 % of the time left
 UNCERTAINTY_MIN_S = 2.0
 
 
@@ -41,6 +41,7 @@ class ChaseResult:
     predicted_finish: np.ndarray
     pursuer: PursuerPosition
     speed_m_s: np.ndarray
+    confirmed: np.ndarray  # bool: caught on the mats (not only by the projections)
 
 
 def pursuer_position(
@@ -105,13 +106,12 @@ def evaluate(
     now: float,
     start_s: np.ndarray,
     manual_status: np.ndarray | None = None,
-    fade_per_m: float = 0.0,
 ) -> ChaseResult:
     """Every runner's numbers and status against the pursuer at race time ``now``.
 
     ``start_s`` is each runner's gun (his pen's, or its planned start): a runner not read yet is
-    predicted to leave then at his prior speed. ``fade_per_m`` (see :func:`field_fade_per_m`) slows
-    every runner's predicted pace over the distance he has left.
+    predicted to leave then at his prior speed. The predicted finish here is the point projection
+    (constant speed); :mod:`live.forecast` gives the distribution the margins and the forecast use.
     """
     n, k = times.shape
     distance = float(at_m[-1])
@@ -124,7 +124,7 @@ def evaluate(
     with np.errstate(invalid="ignore", divide="ignore"):
         from_s = np.where(started, now, np.maximum(now, start_s))
         remaining = distance - d
-        pred_finish = np.where(finished, finish, from_s + remaining / v * (1.0 + fade_per_m * remaining / 2.0))
+        pred_finish = np.where(finished, finish, from_s + remaining / v)
     p_finish = pursuer.finish if pursuer.finish is not None else pursuer.predicted_finish
     margin = p_finish - pred_finish
     gap_m = d - pursuer.distance_m
@@ -171,38 +171,8 @@ def evaluate(
         predicted_finish=pred_finish,
         pursuer=pursuer,
         speed_m_s=v,
+        confirmed=confirmed | ((pursuer.finish is not None) & ~finished & started),
     )
-
-
-MAX_FADE_PER_M = 2e-5  # pace +2 % per km at most: beyond that the estimate is noise
-
-
-def field_fade_per_m(times: np.ndarray, at_m: np.ndarray) -> float:
-    """How fast the field's pace is slowing, per metre, measured on the passings so far.
-
-    For each runner with at least two segments: the pace of his last segment against his average
-    pace before it, spread over the distance between their midpoints. The median over the field
-    makes it robust to walkers and sprinters; real races differ (Berlin 2017 fades about half as
-    much as Chicago 2017), so it is measured live rather than assumed.
-    """
-    last = last_read(times)
-    rows = np.arange(times.shape[0])
-    masked = np.where(np.arange(times.shape[1])[None, :] < last[:, None], times, np.nan)
-    prev = last_read(masked)
-    ok = (last >= 2) & (prev >= 1)
-    if not ok.any():
-        return 0.0
-    li, pi = last[ok], prev[ok]
-    t_last, t_prev, t0 = times[rows[ok], li], times[rows[ok], pi], times[rows[ok], 0]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pace_last = (t_last - t_prev) / (at_m[li] - at_m[pi])
-        pace_before = (t_prev - t0) / (at_m[pi] - at_m[0])
-        span = (at_m[li] + at_m[pi]) / 2 - (at_m[pi] + at_m[0]) / 2
-        fade = (pace_last / pace_before - 1.0) / span
-    fade = fade[np.isfinite(fade)]
-    if len(fade) == 0:
-        return 0.0
-    return float(np.clip(np.median(fade), 0.0, MAX_FADE_PER_M))
 
 
 # What a spectator's dot says: the status, and for a runner still out, how his predicted margin looks.
@@ -215,31 +185,21 @@ def margin_sigma(predicted_finish: np.ndarray, now: float) -> np.ndarray:
     return UNCERTAINTY_MIN_S + UNCERTAINTY_SHARE * remaining
 
 
-def margin_classes(status: np.ndarray, margin_s: np.ndarray, predicted_finish: np.ndarray, now: float) -> np.ndarray:
-    """A code into :data:`CLASSES` per runner (uint8)."""
-    sigma = margin_sigma(predicted_finish, now)
-    m = np.nan_to_num(margin_s, nan=-np.inf)
+SAFE_P = 0.8  # a runner this likely to win shows as safe
+DOOMED_P = 0.2  # and this unlikely as about to be caught; between: at risk
+
+
+def probability_classes(status: np.ndarray, win_probability: np.ndarray) -> np.ndarray:
+    """A code into :data:`CLASSES` per runner (uint8): settled statuses as they are; a runner still
+    out (or not started yet) by his chance to beat the pursuer."""
+    p = np.nan_to_num(win_probability, nan=0.0)
     out = np.select(
-        [status == REGISTERED, status == CAUGHT, status == WON, status == DNF, status == DQ, m > sigma, m >= -sigma],
-        [0, 5, 6, 7, 8, 2, 3],
+        [status == CAUGHT, status == WON, status == DNF, status == DQ, p >= SAFE_P, p >= DOOMED_P],
+        [5, 6, 7, 8, 2, 3],
         default=4,
     ).astype(np.uint8)
-    out[(status == STARTED) & (m > sigma)] = 2
+    out[(status == REGISTERED) & (out >= 2) & (out <= 4)] = 0
     return out
-
-
-def forecast_winners(
-    status: np.ndarray, margin_s: np.ndarray, predicted_finish: np.ndarray, now: float
-) -> tuple[int, int, int, np.ndarray, np.ndarray]:
-    """Expected winners, low, high, and per-runner (likely, possible) win masks."""
-    won = status == WON
-    open_ = (status == AHEAD) | (status == STARTED) | (status == REGISTERED)
-    sigma = margin_sigma(predicted_finish, now)
-    m = np.nan_to_num(margin_s, nan=-np.inf)
-    expected = won | (open_ & (m > 0))
-    likely = won | (open_ & (m > sigma))
-    possible = won | (open_ & (m > -sigma))
-    return int(expected.sum()), int(likely.sum()), int(possible.sum()), likely, possible
 
 
 def catch_point(

@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable
 
 import numpy as np
 
-from live.chase import evaluate, field_fade_per_m, forecast_winners, margin_classes, pursuer_position
+from live.chase import evaluate, probability_classes, pursuer_position
+from live.forecast import ForecastModel, WinForecast, default_model, forecast, pursuer_forecast
 from live.projection import last_read, plausible_passings
 from live.race import Race
 from live.snapshot import AHEAD, CAUGHT, DNF, DQ, STATUSES, WON, Forecast, PursuerState, Snapshot
@@ -23,9 +24,10 @@ TICK_S = 1.0
 class LiveEngine:
     """In-memory projection state of one race, rebuilt from Redis at start and kept current."""
 
-    def __init__(self, race: Race, store: Store) -> None:
+    def __init__(self, race: Race, store: Store | None, model: ForecastModel | None = None) -> None:
         self.race = race
-        self.store = store
+        self.store = store  # None: driven by hand (``pursuit evaluate`` sets the passings and calls compute)
+        self.model = model or default_model()
         runners = [p for p in race.participants if p.bib != race.pursuer.bib]
         self.bibs = np.array([p.bib for p in runners], dtype=object)
         self.pens = np.array([p.pen for p in runners], dtype=object)
@@ -63,6 +65,7 @@ class LiveEngine:
 
     async def refresh(self) -> Snapshot:
         """Read new passings, guns and the clock from Redis, then compute the snapshot."""
+        assert self.store is not None, "an engine without a store is computed by hand"
         while True:
             batch = await self.store.passings_after(self.last_id)
             for p in batch:
@@ -117,33 +120,26 @@ class LiveEngine:
             race.pursuer.schedule,
             self._gps_on_course(pursuer_start, pursuer_speed, now),
         )
+        runner_starts = pen_starts[self.runner_pen_index]
         result = evaluate(
-            times,
-            self.at_m,
-            self.prior_m_s,
-            pursuer_times[0],
-            pursuer,
-            now,
-            pen_starts[self.runner_pen_index],
-            self.manual_status,
-            fade_per_m=field_fade_per_m(times, self.at_m),
+            times, self.at_m, self.prior_m_s, pursuer_times[0], pursuer, now, runner_starts, self.manual_status
         )
+        win = self.win_forecast(times, pursuer_times[0], runner_starts, pursuer_start, result.status, result.confirmed, now)
+        # margins: pursuer's median finish - runner's median finish; settled runners keep the chase's
+        decided = np.isnan(win.predicted_finish) | (pursuer.finish is not None)
+        margin = np.where(decided, result.margin_s, win.pursuer.median - win.predicted_finish)
         lon, lat = race.course.lonlat_at(result.distance_m)
         p_lon, p_lat = race.course.lonlat_at(max(pursuer.distance_m, 0.0))
-        expected, low, high, likely, possible = forecast_winners(
-            result.status, result.margin_s, result.predicted_finish, now
-        )
         by_pen = {}
-        for pen in race.pens:
+        for g, pen in enumerate(race.pens):
             mask = self.pens == pen.id
+            expected, low, high = win.by_group[g]
             by_pen[pen.id] = {
                 "runners": int(mask.sum()),
                 "won": int((result.status[mask] == WON).sum()),
-                "winners": int(
-                    (((result.status == WON) | (result.margin_s > 0)) & mask & (result.status != CAUGHT)).sum()
-                ),
-                "low": int((likely & mask).sum()),
-                "high": int((possible & mask).sum()),
+                "winners": round(float(expected)),
+                "low": int(low),
+                "high": int(high),
             }
         counts = {
             "registered": int(len(self.bibs)),
@@ -176,15 +172,76 @@ class LiveEngine:
             lon=lon,
             gap_m=result.gap_m,
             gap_s=result.gap_s,
-            margin_s=result.margin_s,
+            margin_s=margin,
             catch_at_m=result.catch_at_m,
             catch_in_s=result.catch_in_s,
             overdue=result.overdue,
             counts=counts,
-            forecast=Forecast(winners=expected, low=low, high=high, quota=race.quota, by_pen=by_pen),
+            forecast=Forecast(
+                winners=round(win.expected),
+                low=win.low,
+                high=win.high,
+                quota=race.quota,
+                by_pen=by_pen,
+                level=win.coverage,
+                at_plan=round(win.at_plan),
+                pursuer_finish=win.pursuer.median,
+                pursuer_low=win.pursuer.low,
+                pursuer_high=win.pursuer.high,
+                pursuer_basis=win.pursuer.basis,
+            ),
             index=self.row,
             speed_m_s=result.speed_m_s,
-            margin_class=margin_classes(result.status, result.margin_s, result.predicted_finish, now),
+            margin_class=probability_classes(result.status, win.win_probability),
+            win_probability=win.win_probability,
+        )
+
+    def win_forecast(
+        self,
+        times: np.ndarray,
+        pursuer_times: np.ndarray,
+        runner_starts: np.ndarray,
+        pursuer_start: float,
+        status: np.ndarray,
+        confirmed: np.ndarray,
+        now: float,
+    ) -> WinForecast:
+        """Every runner's chance to beat the pursuer, from the passings the chase uses (SPEC §3)."""
+        race = self.race
+        start_col = self.at_m <= 0.0
+        # a runner's own start: his start-mat read, else his pen's gun (or its planned start)
+        own = np.where(start_col[None, :], times, np.nan)
+        read_start = np.nanmin(np.where(np.isnan(own), np.inf, own), axis=1)
+        starts = np.where(np.isfinite(read_start), read_start, runner_starts)
+        elapsed = times - starts[:, None]
+        last = last_read(np.where(start_col[None, :], np.nan, times))
+        last_t = times[np.arange(len(times)), np.maximum(last, 0)]
+        since = np.where(last >= 0, now - last_t, 0.0)
+        settled = np.full(len(status), np.nan)
+        settled[status == WON] = 1.0
+        settled[(status == CAUGHT) & confirmed] = 0.0
+        settled[(status == DNF) | (status == DQ)] = 0.0
+        gun = self.guns.get("pursuer", pursuer_start)
+        if race.pursuer.schedule is not None:
+            planned_s = float(race.pursuer.schedule.elapsed_at(race.distance_m))
+        else:
+            planned_s = race.distance_m * race.pursuer.pace_s_per_km / 1000.0
+        p_elapsed = pursuer_times - gun
+        p_elapsed[start_col] = np.nan
+        pf = pursuer_forecast(self.model, p_elapsed, self.at_m, gun, planned_s, now)
+        if pf.basis == "finished":
+            settled[np.isnan(settled)] = 0.0
+        return forecast(
+            self.model,
+            elapsed,
+            self.at_m,
+            starts,
+            since,
+            race.distance_m / self.prior_m_s,
+            settled,
+            pf,
+            self.runner_pen_index,
+            len(race.pens),
         )
 
     def _gps_on_course(self, start: float, speed_m_s: float, now: float) -> tuple[float, float] | None:

@@ -1,9 +1,12 @@
-"""Replay a real results file as a chase, and measure how well the live engine predicts it.
+"""Replay a real results file as a chase, through the live engine, and measure how well it predicted.
 
-Every runner starts at 0 (splits are elapsed from the runner's own start); the pursuer, one of the
-runners, starts ``delay_s`` later; the split columns are the timing points. At the moment the
-pursuer reaches a fraction of the course, the engine sees only the passings made so far and
-predicts each runner's outcome; the file's finish times give the truth (SPEC §6 ``evaluate``).
+Every runner starts at the gun (splits are elapsed from the runner's own start); the pursuer, one
+of the runners, starts ``delay_s`` later; the split columns are the timing points of a race
+directory written for the replay (``simulator.results.write_race``). At each chosen moment the
+engine holds only the passings made by then — masked here, exactly as Redis would have them — and
+computes its snapshot with the code the live race runs: plausibility filter, the pursuer from his
+passings and his planned pace, win probabilities. The file's finish times are the truth and reach
+nothing but the scores (SPEC §6 ``evaluate``).
 """
 
 from __future__ import annotations
@@ -12,83 +15,174 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from live.chase import evaluate, field_fade_per_m, pursuer_position
-from live.results import Results
-from live.snapshot import CAUGHT, WON
+from live.engine import LiveEngine
+from live.forecast import ForecastModel
+from live.race import Race
+from live.snapshot import CAUGHT, DNF, DQ, WON, Snapshot
+
+CALIBRATION_BINS = 10
 
 
 @dataclass(frozen=True)
 class Evaluation:
     """Predicted vs true outcome of every runner at one moment of a replayed chase."""
 
+    race: str
     bibs: np.ndarray
+    win_probability: np.ndarray
     predicted_won: np.ndarray
     predicted_margin_s: np.ndarray
+    naive_margin_s: np.ndarray  # constant pace from each one's last split, pursuer included
+    open_: np.ndarray  # bool: not yet decided at the moment (finished, caught on the mats)
     true_won: np.ndarray
     true_margin_s: np.ndarray
     at_fraction: float
     moment_s: float  # race time of the prediction, from the runners' start
+    winners_expected: float  # the forecast: the sum of the win probabilities
+    band: tuple[int, int]
+    level: float
+    at_plan: int | None
 
-    def summary(self) -> dict[str, float | int]:
-        """The figures ``pursuit evaluate`` prints."""
+    def summary(self) -> dict[str, float | int | str | bool]:
+        """The figures ``pursuit evaluate`` prints (SPEC §6; keys only ever added)."""
+        truth = int(self.true_won.sum())
         correct = self.predicted_won == self.true_won
+        mae = float(np.nanmean(np.abs(self.predicted_margin_s - self.true_margin_s)))
+        naive = float(np.nanmean(np.abs(self.naive_margin_s - self.true_margin_s)))
         return {
+            "race": self.race,
             "runners": int(len(self.bibs)),
             "at_fraction": self.at_fraction,
             "moment_s": round(self.moment_s, 1),
-            "winners_predicted": int(self.predicted_won.sum()),
-            "winners_true": int(self.true_won.sum()),
-            "winners_error_pct": round(
-                100.0 * (int(self.predicted_won.sum()) / max(int(self.true_won.sum()), 1) - 1.0), 2
-            ),
+            "winners_predicted": round(self.winners_expected, 1),
+            "winners_true": truth,
+            "winners_error_pct": round(100.0 * (self.winners_expected / max(truth, 1) - 1.0), 2),
             "accuracy": round(float(correct.mean()), 4),
-            "margin_mae_s": round(float(np.nanmean(np.abs(self.predicted_margin_s - self.true_margin_s))), 1),
+            "margin_mae_s": round(mae, 1),
+            "naive_margin_mae_s": round(naive, 1),
+            "brier": round(float(np.mean((self.win_probability - self.true_won) ** 2)), 4),
+            "band_low": self.band[0],
+            "band_high": self.band[1],
+            "band_level": self.level,
+            "band_holds_truth": bool(self.band[0] <= truth <= self.band[1]),
+            "winners_at_plan": -1 if self.at_plan is None else self.at_plan,
         }
 
-    def rows(self) -> list[tuple[str, str, float, str, float]]:
-        """``bib, predicted_status, predicted_margin_s, true_status, true_margin_s`` per runner."""
+    def calibration(self, bins: int = CALIBRATION_BINS) -> list[dict[str, float | int]]:
+        """Runners still open at the moment, by decile of predicted probability: how many, the mean
+        probability and the observed win rate."""
+        p, won = self.win_probability[self.open_], self.true_won[self.open_]
+        which = np.minimum((p * bins).astype(int), bins - 1)
+        out = []
+        for b in range(bins):
+            m = which == b
+            if m.any():
+                out.append(
+                    {
+                        "decile": b,
+                        "runners": int(m.sum()),
+                        "predicted": round(float(p[m].mean()), 4),
+                        "observed": round(float(won[m].mean()), 4),
+                    }
+                )
+        return out
+
+    def rows(self) -> list[tuple[str, str, float, str, float, float]]:
+        """``bib, predicted_status, predicted_margin_s, true_status, true_margin_s, win_probability``."""
         status = np.where(self.predicted_won, "won", "caught")
         truth = np.where(self.true_won, "won", "caught")
         return [
-            (str(b), str(s), round(float(m), 1), str(t), round(float(tm), 1))
-            for b, s, m, t, tm in zip(
-                self.bibs, status, self.predicted_margin_s, truth, self.true_margin_s, strict=True
+            (str(b), str(s), round(float(m), 1), str(t), round(float(tm), 1), round(float(p), 4))
+            for b, s, m, t, tm, p in zip(
+                self.bibs, status, self.predicted_margin_s, truth, self.true_margin_s, self.win_probability, strict=True
             )
         ]
 
 
-def replay_chase(results: Results, pursuer_bib: str, delay_s: float, at_fraction: float = 0.5) -> Evaluation:
-    """Predict every runner's outcome when the pursuer has covered ``at_fraction`` of the course."""
-    if not 0.0 < at_fraction < 1.0:
-        raise ValueError(f"at_fraction must be between 0 and 1, got {at_fraction}")
-    p = results.row_of(pursuer_bib)
-    at_m = np.concatenate([[0.0], results.at_m])
-    elapsed = np.hstack([np.zeros((len(results.bibs), 1)), results.elapsed_s])
-    pursuer_true = elapsed[p] + delay_s
-    others = np.arange(len(results.bibs)) != p
-    runners = elapsed[others]
-    distance = float(at_m[-1])
+class ChaseReplay:
+    """A results file's chase held by a live engine without Redis: passings set by hand, moment by
+    moment, then the engine's own compute."""
 
-    known = ~np.isnan(pursuer_true)
-    moment = float(np.interp(at_fraction * distance, at_m[known], pursuer_true[known]))
-    seen = np.where(runners <= moment, runners, np.nan)
-    pursuer_seen = np.where(pursuer_true <= moment, pursuer_true, np.nan)
+    def __init__(
+        self,
+        race: Race,
+        elapsed_s: np.ndarray,
+        pursuer_row: int,
+        delay_s: float,
+        first_gun: float,
+        model: ForecastModel | None = None,
+        name: str = "",
+    ) -> None:
+        if len(race.pens) != 1 or race.timing_points[0].at_m != 0.0:
+            raise ValueError("a chase replay needs one pen and a start mat at 0 m (simulator.results.write_race)")
+        self.race, self.name = race, name or race.id
+        self.engine = LiveEngine(race, None, model)
+        self.delay_s, self.first_gun = float(delay_s), float(first_gun)
+        others = np.arange(len(elapsed_s)) != pursuer_row
+        bibs = [p.bib for p in race.participants if p.bib != race.pursuer.bib]
+        if len(bibs) != int(others.sum()):
+            raise ValueError("the race's participants do not match the results' rows")
+        gun_col = np.zeros((len(elapsed_s), 1))
+        full = np.hstack([gun_col, elapsed_s]) + first_gun  # the start mat reads everyone at the gun
+        self.runner_times = full[others]
+        self.pursuer_times = full[pursuer_row] + delay_s
+        self.at_m = self.engine.at_m
+        self.true_finish = self.runner_times[:, -1]
+        self.pursuer_finish = float(self.pursuer_times[-1])
+        self.engine.guns = {f"pen:{race.pens[0].id}": first_gun, "pursuer": first_gun + delay_s}
 
-    median_finish = float(np.nanmedian(runners[:, -1]))
-    prior = np.full(len(runners), distance / median_finish)
-    fade = field_fade_per_m(seen, at_m)
-    first_split_speed = at_m[1] / (pursuer_true[1] - delay_s) if known[1] else distance / (pursuer_true[-1] - delay_s)
-    pursuer = pursuer_position(pursuer_seen, at_m, first_split_speed, delay_s, delay_s, moment)
-    result = evaluate(seen, at_m, prior, pursuer_seen, pursuer, moment, np.zeros(len(runners)), fade_per_m=fade)
+    def moment_at(self, fraction: float) -> float:
+        """Race time (s from the gun) when the pursuer has run ``fraction`` of the course."""
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f"at_fraction must be between 0 and 1, got {fraction}")
+        known = ~np.isnan(self.pursuer_times)
+        t = np.interp(fraction * self.at_m[-1], self.at_m[known], self.pursuer_times[known])
+        return float(t - self.first_gun)
 
-    predicted_won = (result.status == WON) | ((result.status != CAUGHT) & (result.margin_s > 0))
-    true_margin = pursuer_true[-1] - runners[:, -1]
-    return Evaluation(
-        bibs=results.bibs[others],
-        predicted_won=predicted_won,
-        predicted_margin_s=result.margin_s,
-        true_won=runners[:, -1] < pursuer_true[-1],
-        true_margin_s=true_margin,
-        at_fraction=at_fraction,
-        moment_s=moment,
-    )
+    def snapshot_at(self, moment_s: float) -> Snapshot:
+        """The engine's snapshot when the race has run ``moment_s``: only the passings made by then."""
+        now = self.first_gun + moment_s
+        self.engine.times = np.where(self.runner_times <= now, self.runner_times, np.nan)
+        self.engine.pursuer_times = np.where(self.pursuer_times <= now, self.pursuer_times, np.nan)
+        return self.engine.compute(now)
+
+    def evaluate(self, fraction: float) -> Evaluation:
+        """Score the engine's prediction at the pursuer's ``fraction`` of the course."""
+        moment = self.moment_at(fraction)
+        snap = self.snapshot_at(moment)
+        now = self.first_gun + moment
+        p = np.asarray(snap.win_probability)
+        status = snap.status
+        decided = (status == WON) | (status == DNF) | (status == DQ)
+        decided |= (status == CAUGHT) & (p == 0.0)
+        true_won = self.true_finish < self.pursuer_finish
+        naive = self._naive_finish(self.engine.times, now)
+        p_naive = self._naive_finish(self.engine.pursuer_times[None, :], now)[0]
+        f = snap.forecast
+        return Evaluation(
+            race=self.name,
+            bibs=self.engine.bibs,
+            win_probability=p,
+            predicted_won=p > 0.5,
+            predicted_margin_s=snap.margin_s,
+            naive_margin_s=p_naive - naive,
+            open_=~decided,
+            true_won=true_won,
+            true_margin_s=self.pursuer_finish - self.true_finish,
+            at_fraction=fraction,
+            moment_s=moment,
+            winners_expected=float(np.sum(p)),
+            band=(f.low, f.high),
+            level=f.level,
+            at_plan=f.at_plan,
+        )
+
+    def _naive_finish(self, times: np.ndarray, now: float) -> np.ndarray:
+        """Naive linear extrapolation: each one's average pace so far held to the finish."""
+        k = times.shape[1]
+        has = ~np.isnan(times) & (self.at_m[None, :] > 0)
+        last = np.where(has.any(axis=1), k - 1 - np.argmax(has[:, ::-1], axis=1), 0)
+        t_last = times[np.arange(len(times)), last]
+        start = np.nan_to_num(times[:, 0], nan=now)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(has.any(axis=1), start + (t_last - start) * self.at_m[-1] / self.at_m[last], np.nan)

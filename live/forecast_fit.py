@@ -149,3 +149,8 @@ def fit(races: list[RaceSplits]) -> ForecastModel:
         reference_finish_s=reference,
         trained_on=tuple(r.name for r in races),
     )
+
+
+def race_splits(name: str, elapsed_s: np.ndarray, at_m: np.ndarray) -> RaceSplits:
+    """A race from its finishers' splits; its winner (the fastest finish) plays the pursuer."""
+    return RaceSplits(name=name, at_m=at_m, elapsed_s=elapsed_s, winner_row=int(np.nanargmin(elapsed_s[:, -1])))

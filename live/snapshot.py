@@ -31,13 +31,20 @@ class PursuerState:
 
 @dataclass(frozen=True)
 class Forecast:
-    """Expected number of winners with a low–high band, overall and per pen, against the quota."""
+    """Expected number of winners (the sum of the win probabilities) with a band of stated coverage
+    ``level``, overall and per pen, against the quota; and what it assumes of the pursuer."""
 
     winners: int
     low: int
     high: int
     quota: int | None
     by_pen: dict[str, dict[str, int]]
+    level: float = 0.8
+    at_plan: int | None = None  # winners if the pursuer holds his planned pace
+    pursuer_finish: float | None = None  # his median predicted finish (unix)
+    pursuer_low: float | None = None  # the band (level) of his finish
+    pursuer_high: float | None = None
+    pursuer_basis: str = "plan"  # plan | splits | finished: what his forecast rests on
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,7 @@ class Snapshot:
     index: dict[str, int] = field(repr=False, default_factory=dict)  # bib -> row
     speed_m_s: np.ndarray | None = None  # projection speed, for extrapolating between ticks
     margin_class: np.ndarray | None = None  # uint8 codes into live.chase.CLASSES
+    win_probability: np.ndarray | None = None  # chance to finish before the pursuer, 0..1
 
     def status_name(self, row: int) -> str:
         return STATUSES[int(self.status[row])]

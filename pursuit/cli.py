@@ -138,26 +138,59 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Replay a results file as a chase and print how well the engine predicted it."""
+    """Replay results files as chases and print how well the engine predicted them."""
     import csv
 
     import orjson
 
-    from live.evaluation import replay_chase
-    from live.results import ResultsError, load_results
+    from live.results import ResultsError
+    from simulator.evaluation import RaceFiles, evaluate_races, fit_races, forecast_history
+    from simulator.report import evaluation_tables, forecast_history_plot
 
+    groups = args.results
+    pursuers = args.pursuer if len(args.pursuer) == len(groups) else args.pursuer[:1] * len(groups)
+    if len(args.pursuer) not in (1, len(groups)):
+        print("pursuit evaluate: give one --pursuer for all races or one per --results group", file=sys.stderr)
+        return 2
+    if args.loo and len(groups) < 2:
+        print("pursuit evaluate: --leave-one-out needs two or more --results groups", file=sys.stderr)
+        return 2
     try:
-        results = load_results(args.results)
-        evaluation = replay_chase(results, args.pursuer, args.delay, args.at)
+        races = [RaceFiles.load(g) for g in groups]
+        evaluations = evaluate_races(races, pursuers, args.delay, args.at, args.loo)
+        if args.plot:
+            model = fit_races(races[1:]) if args.loo else None
+            history, truth = forecast_history(races[0], pursuers[0], args.delay, model)
+            title = f"{races[0].name}: forecast of winners over the chase" + (" (out of sample)" if args.loo else "")
+            forecast_history_plot(history, truth, None, args.plot, title)
     except (ResultsError, ValueError, OSError) as exc:
         print(f"pursuit evaluate: {exc}", file=sys.stderr)
         return 2
     if args.out:
         with open(args.out, "w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh)
-            writer.writerow(["bib", "predicted_status", "predicted_margin_s", "true_status", "true_margin_s"])
-            writer.writerows(evaluation.rows())
-    print(orjson.dumps(evaluation.summary()).decode())
+            writer.writerow(["bib", "predicted_status", "predicted_margin_s", "true_status", "true_margin_s",
+                             "win_probability"])  # fmt: skip
+            writer.writerows(evaluations[0].rows())
+    if len(evaluations) == 1 and not args.table:
+        print(orjson.dumps(evaluations[0].summary()).decode())
+    else:
+        print(evaluation_tables(evaluations))
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    """Fit the forecast model on races with splits and write it as JSON."""
+    from live.results import ResultsError
+    from simulator.evaluation import RaceFiles, fit_races
+
+    try:
+        model = fit_races([RaceFiles.load(g) for g in args.results])
+        model.save(args.out)
+    except (ResultsError, ValueError, OSError) as exc:
+        print(f"pursuit fit: {exc}", file=sys.stderr)
+        return 2
+    print(f"pursuit fit: {len(args.results)} race(s) ({', '.join(model.trained_on)}) -> {args.out}")
     return 0
 
 
@@ -308,13 +341,28 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--results", nargs="+", help="last year's results (pipe-separated) instead of declared times")
     plan.set_defaults(func=cmd_plan)
 
-    ev = sub.add_parser("evaluate", help="replay a results file with splits as a chase; report prediction accuracy")
-    ev.add_argument("--results", nargs="+", required=True, help="results file(s) with 5 km splits (pipe-separated)")
-    ev.add_argument("--pursuer", required=True, help="bib of the runner who plays the pursuer")
+    ev = sub.add_parser("evaluate", help="replay results files with splits as chases; report prediction accuracy")
+    ev.add_argument("--results", nargs="+", action="append", required=True, metavar="FILE",
+                    help="results file(s) with 5 km splits of one race; repeat the option for more races")
+    ev.add_argument("--pursuer", action="append", required=True,
+                    help="bib of the runner who plays the pursuer ('winner': the fastest), one for all or one per race")
     ev.add_argument("--delay", type=float, required=True, help="seconds the pursuer starts after the field")
-    ev.add_argument("--at", type=float, default=0.5, help="fraction of the course the pursuer has run (default 0.5)")
-    ev.add_argument("--out", help="write bib,predicted_status,predicted_margin_s,true_status,true_margin_s CSV here")
+    ev.add_argument("--at", type=float, nargs="+", default=[0.5],
+                    help="fraction(s) of the course the pursuer has run (default 0.5)")
+    ev.add_argument("--leave-one-out", dest="loo", action="store_true",
+                    help="score each race with a model fitted on the other races only (out of sample)")
+    ev.add_argument("--table", action="store_true", help="print the tables even for one race and one moment")
+    ev.add_argument("--plot", help="write the forecast, its band and the true count over the first race (HTML)")
+    ev.add_argument("--out", help="write bib,predicted_status,predicted_margin_s,true_status,true_margin_s,"
+                    "win_probability CSV here (the first race, the first moment)")
     ev.set_defaults(func=cmd_evaluate)
+
+    ft = sub.add_parser("fit", help="fit the forecast model on races with splits (live/forecast_model.json)")
+    ft.add_argument("--results", nargs="+", action="append", required=True, metavar="FILE",
+                    help="results file(s) of one race; repeat the option for each race")
+    ft.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "live" / "forecast_model.json"),
+                    help="where to write the model (default: the shipped live/forecast_model.json)")
+    ft.set_defaults(func=cmd_fit)
 
     rp = sub.add_parser("replay", help="feed reader backup files (ChronoTrack, MYLAPS, JSON lines) through ingest")
     rp.add_argument("--race", help="race directory (default: the Paris J-1000)")

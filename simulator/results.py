@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from live.clock import RaceClock
+from live.forecast import MARATHON_M, default_model
 from live.race import Race
 from live.race_file import load_race
 from live.results import Results, load_results
@@ -99,11 +100,14 @@ class ChaseField:
         return {str(b) for b in self.bibs[won]}
 
 
-def chase_field(results: Results, pursuer_bib: str, delay_s: float, runners: int | None = None) -> ChaseField:
+def chase_field(
+    results: Results, pursuer_bib: str, delay_s: float, runners: int | None = None, wire: bool = True
+) -> ChaseField:
     """The chase of ``results``: bib ``pursuer_bib`` starts ``delay_s`` after the field.
 
     ``runners`` keeps that many runners (plus the pursuer), spread evenly over the field's finish
-    times, so a slice is a small copy of the whole race.
+    times, so a slice is a small copy of the whole race. ``wire``: the chase is to be played as
+    reader traffic, whose times of day bound its length.
     """
     if delay_s < 0:
         raise ReplayError(f"--delay must be 0 or more seconds, got {delay_s:g}")
@@ -131,7 +135,7 @@ def chase_field(results: Results, pursuer_bib: str, delay_s: float, runners: int
             order = order[np.linspace(0, len(order) - 1, runners).round().astype(int)]
         keep = np.sort(np.append(order, p))
     span = float(np.nanmax(elapsed[keep] + np.where(keep == p, delay_s, 0.0)[:, None]))
-    if span > MAX_SPAN_S:
+    if wire and span > MAX_SPAN_S:
         raise ReplayError(
             f"the replay would last {span / 3600:.1f} h from the first gun; ChronoTrack sends times of day, "
             f"which resolve only within 12 h: choose a shorter --delay"
@@ -169,16 +173,26 @@ def mat_ids(chase: ChaseField) -> list[str]:
 
 
 def write_race(
-    chase: ChaseField, directory: Path | str, first_gun: float, race_id: str, name: str | None = None
+    chase: ChaseField,
+    directory: Path | str,
+    first_gun: float,
+    race_id: str,
+    name: str | None = None,
+    pursuer_finish_s: float | None = None,
 ) -> Race:
     """Write the chase as a race directory (``race.toml``, ``participants.csv``, ``course.geojson``)
-    that ``pursuit serve --race`` loads, and load it."""
+    that ``pursuit serve --race`` loads, and load it.
+
+    The pursuer's planned pace is ``pursuer_finish_s`` over the distance; by default the forecast
+    model's reference (a marathon winner's typical finish, scaled to the distance), never his own
+    finish in the file: the live forecast must not be handed the result it is meant to predict."""
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
     tz = ZoneInfo(TIMEZONE)
     gun = datetime.fromtimestamp(first_gun, tz)
     pursuer_start = gun + timedelta(seconds=chase.delay_s)
-    finish_s = float(chase.elapsed_s[chase.pursuer_row, -1])
+    distance = float(chase.at_m[-1])
+    finish_s = pursuer_finish_s or default_model().reference_finish_s * distance / MARATHON_M
     bib = chase.pursuer_bib
     title = name or f"{race_id}: bib {bib} chases the field from {_hms(chase.delay_s)} behind"
     mats = "".join(
@@ -455,6 +469,6 @@ async def play_results(
 
 def race_id_for(paths: list[Path] | list[str]) -> str:
     """A race id from the results file name: ``berlin_marathon_2017_M.csv`` → ``berlin-marathon-2017``."""
-    stem = Path(paths[0]).stem.lower()
-    stem = re.sub(r"_(m|w|f|men|women)$", "", stem)
+    stem = Path(paths[0]).name.lower().removesuffix(".gz").removesuffix(".csv")
+    stem = re.sub(r"_(m|w|f|men|women)(_elite)?$", "", stem)
     return re.sub(r"[^a-z0-9]+", "-", stem).strip("-") or "results-replay"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from live.chase import catch_point, evaluate, forecast_winners, pursuer_position
+from live.chase import CLASSES, catch_point, evaluate, probability_classes, pursuer_position
 from live.projection import CLAMP_SHORT_M, project
 from live.snapshot import AHEAD, CAUGHT, REGISTERED, STARTED, WON
 
@@ -130,12 +130,11 @@ def test_before_the_pursuer_starts_runners_are_started_and_registered():
     assert r.margin_s[1] == pytest.approx(500)
 
 
-def test_forecast_band_widens_with_the_time_left():
-    status = np.array([WON, AHEAD, AHEAD, AHEAD, CAUGHT], dtype=np.int8)
-    margin = np.array([10, 40, 1, -1, -50.0])
-    finish = np.array([0, 1000, 1000, 1000, 1000.0])
-    winners, low, high, _, _ = forecast_winners(status, margin, finish, now=0)
-    assert (winners, low, high) == (3, 2, 4)
+def test_classes_come_from_the_win_probability():
+    status = np.array([AHEAD, AHEAD, AHEAD, CAUGHT, WON, REGISTERED], dtype=np.int8)
+    p = np.array([0.9, 0.5, 0.1, 0.0, 1.0, 0.95])
+    names = [CLASSES[c] for c in probability_classes(status, p)]
+    assert names == ["safe", "at_risk", "doomed", "caught", "won", "registered"]
 
 
 def test_a_pursuer_who_misses_a_mat_keeps_moving():

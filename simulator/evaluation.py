@@ -1,0 +1,99 @@
+"""``pursuit evaluate`` and ``pursuit fit``: real races with splits turned into chases and scored.
+
+A results file becomes the race directory of its chase (:func:`simulator.results.write_race`) and
+the live engine replays it (:class:`live.evaluation.ChaseReplay`). With several races, each may be
+scored by a model fitted on the others only (leave-one-race-out), so every figure is out of sample.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from live.evaluation import ChaseReplay, Evaluation
+from live.forecast import ForecastModel, default_model
+from live.forecast_fit import RaceSplits, fit, race_splits
+from live.results import Results, load_results
+from simulator.results import chase_field, race_id_for, write_race
+
+GUN = datetime(2026, 6, 7, 9, 0, tzinfo=ZoneInfo("Europe/Paris")).timestamp()  # any morning will do
+
+
+@dataclass(frozen=True)
+class RaceFiles:
+    """One race: its name and its results files (e.g. men, women, elite)."""
+
+    name: str
+    paths: tuple[Path, ...]
+    results: Results
+
+    @classmethod
+    def load(cls, paths: list[str] | list[Path]) -> RaceFiles:
+        return cls(race_id_for(paths), tuple(map(Path, paths)), load_results(paths))
+
+    def splits(self) -> RaceSplits:
+        return race_splits(self.name, self.results.elapsed_s, self.results.at_m)
+
+    def winner_bib(self) -> str:
+        return str(self.results.bibs[int(np.nanargmin(self.results.finish_s))])
+
+
+def fit_races(races: list[RaceFiles]) -> ForecastModel:
+    """The forecast model fitted on ``races`` (each one's winner as its pursuer)."""
+    return fit([r.splits() for r in races])
+
+
+def evaluate_race(
+    race: RaceFiles,
+    pursuer_bib: str,
+    delay_s: float,
+    fractions: list[float],
+    model: ForecastModel | None = None,
+    workdir: Path | None = None,
+) -> list[Evaluation]:
+    """The engine's prediction of ``race`` as a chase at each pursuer fraction."""
+    bib = race.winner_bib() if pursuer_bib == "winner" else pursuer_bib
+    chase = chase_field(race.results, bib, delay_s, wire=False)
+    model = model or default_model()
+    distance = float(chase.at_m[-1])
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        written = write_race(
+            chase, Path(tmp) / "race", GUN, race.name,
+            pursuer_finish_s=model.reference_finish_s * distance / 42195.0,
+        )  # fmt: skip
+    replay = ChaseReplay(written, chase.elapsed_s, chase.pursuer_row, delay_s, GUN, model, race.name)
+    return [replay.evaluate(f) for f in fractions]
+
+
+def evaluate_races(
+    races: list[RaceFiles],
+    pursuers: list[str],
+    delay_s: float,
+    fractions: list[float],
+    leave_one_out: bool,
+) -> list[Evaluation]:
+    """Every race at every moment; with ``leave_one_out`` each race by a model fitted on the others."""
+    out: list[Evaluation] = []
+    for i, race in enumerate(races):
+        model = fit_races([r for j, r in enumerate(races) if j != i]) if leave_one_out else None
+        out += evaluate_race(race, pursuers[i], delay_s, fractions, model)
+    return out
+
+
+def forecast_history(
+    race: RaceFiles, pursuer_bib: str, delay_s: float, model: ForecastModel | None = None, points: int = 60
+) -> tuple[list[tuple[float, float, float, float, float | None]], int]:
+    """The engine's forecast over the whole chase (``points`` moments from the pursuer's gun to his
+    finish): (race time s, forecast, band low, band high, count at his plan); and the true count."""
+    evaluations = evaluate_race(race, pursuer_bib, delay_s, list(np.linspace(0.02, 0.98, points)), model)
+    rows = [
+        (e.moment_s, e.winners_expected, float(e.band[0]), float(e.band[1]),
+         None if e.at_plan is None else float(e.at_plan))
+        for e in evaluations
+    ]  # fmt: skip
+    return rows, int(evaluations[0].true_won.sum())

@@ -1,0 +1,97 @@
+"""What ``pursuit evaluate`` prints and draws: tables per race and moment, calibration, a history plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from live.evaluation import Evaluation
+
+MIN_DECILE_RUNNERS = 200  # a decile with fewer runners says little about calibration
+
+
+def evaluation_tables(evaluations: list[Evaluation]) -> str:
+    """Per race and moment, the forecast against the truth; per moment, the error over the races;
+    the calibration of the probabilities by decile."""
+    lines = [
+        f"{'race':<22}{'at':>5}{'predicted':>11}{'true':>7}{'error':>8}{'band':>15}{'holds':>7}"
+        f"{'right':>8}{'MAE s':>7}{'naive':>7}{'ratio':>7}{'Brier':>7}{'at plan':>9}",
+    ]
+    for e in evaluations:
+        s = e.summary()
+        ratio = float(s["margin_mae_s"]) / max(float(s["naive_margin_mae_s"]), 1e-9)
+        lines.append(
+            f"{e.race:<22}{e.at_fraction:>5.2f}{float(s['winners_predicted']):>11,.0f}{int(s['winners_true']):>7,}"
+            f"{float(s['winners_error_pct']):>+7.1f}%{f'{e.band[0]:,}–{e.band[1]:,}':>15}"
+            f"{'yes' if s['band_holds_truth'] else 'no':>7}{100 * float(s['accuracy']):>7.2f}%"
+            f"{float(s['margin_mae_s']):>7.0f}{float(s['naive_margin_mae_s']):>7.0f}{ratio:>7.2f}"
+            f"{float(s['brier']):>7.4f}{int(s['winners_at_plan']):>9,}"
+        )
+    moments = sorted({e.at_fraction for e in evaluations})
+    if len(evaluations) > len(moments):
+        lines += ["", f"{'at':>5}{'races':>7}{'RMS error':>11}{'worst':>9}{'band holds':>12}{'level':>7}"]
+        for m in moments:
+            es = [e for e in evaluations if e.at_fraction == m]
+            err = np.array([float(e.summary()["winners_error_pct"]) for e in es])
+            holds = sum(bool(e.summary()["band_holds_truth"]) for e in es)
+            worst = err[np.argmax(np.abs(err))]
+            lines.append(
+                f"{m:>5.2f}{len(es):>7}{np.sqrt(np.mean(err**2)):>10.1f}%{worst:>+8.1f}%"
+                f"{f'{holds}/{len(es)}':>12}{es[0].level:>7.2f}"
+            )
+    for m in moments:
+        es = [e for e in evaluations if e.at_fraction == m]
+        lines += ["", f"calibration at {m:.2f} (runners still open; by decile of win probability)"]
+        lines.append(f"{'decile':>8}{'runners':>9}{'predicted':>11}{'observed':>10}{'worst race':>12}")
+        pooled: dict[int, list[tuple[int, float, float]]] = {}
+        for e in es:
+            for row in e.calibration():
+                pooled.setdefault(int(row["decile"]), []).append(
+                    (int(row["runners"]), float(row["predicted"]), float(row["observed"]))
+                )
+        for d in sorted(pooled):
+            rows = pooled[d]
+            n = sum(r[0] for r in rows)
+            pred = sum(r[0] * r[1] for r in rows) / n
+            obs = sum(r[0] * r[2] for r in rows) / n
+            gaps = [abs(r[2] - r[1]) for r in rows if r[0] >= MIN_DECILE_RUNNERS]
+            worst = f"{100 * max(gaps):.1f} pt" if gaps else "–"
+            lines.append(f"{d / 10:>5.1f}–{(d + 1) / 10:.1f}{n:>8,}{pred:>11.3f}{obs:>10.3f}{worst:>12}")
+    return "\n".join(lines)
+
+
+def forecast_history_plot(
+    history: list[tuple[float, float, float, float, float | None]],
+    truth: int | None,
+    quota: int | None,
+    path: str | Path,
+    title: str,
+) -> None:
+    """The forecast of winners, its band and the count at the pursuer's plan over race time, against
+    the true count (a finished replay) or the quota, as a self-contained HTML page (plotly)."""
+    import plotly.graph_objects as go
+
+    t = np.array([h[0] for h in history]) / 60.0
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=t, y=[h[3] for h in history], mode="lines", line={"width": 0}, showlegend=False))
+    fig.add_trace(
+        go.Scatter(
+            x=t, y=[h[2] for h in history], mode="lines", line={"width": 0}, fill="tonexty",
+            fillcolor="rgba(31,119,180,0.2)", name="band",
+        )
+    )  # fmt: skip
+    fig.add_trace(go.Scatter(x=t, y=[h[1] for h in history], mode="lines", name="forecast (sum of p)"))
+    if any(h[4] is not None for h in history):
+        fig.add_trace(
+            go.Scatter(x=t, y=[h[4] for h in history], mode="lines", line={"dash": "dot"}, name="if he holds his plan")
+        )
+    if truth is not None:
+        fig.add_hline(y=truth, line={"color": "black", "dash": "dash"}, annotation_text=f"true {truth:,}")
+    if quota is not None:
+        fig.add_hline(y=quota, line={"color": "firebrick", "dash": "dash"}, annotation_text=f"quota {quota:,}")
+    fig.update_layout(
+        title=title, xaxis_title="race time (min)", yaxis_title="winners", template="plotly_white",
+        width=900, height=450, margin={"l": 60, "r": 20, "t": 50, "b": 50},
+    )  # fmt: skip
+    fig.write_html(str(path), include_plotlyjs=True, full_html=True)

@@ -1,0 +1,136 @@
+"""Win probabilities and the forecast count (live/forecast.py): the maths on hand-built fields,
+the fit, and that ``pursuit evaluate`` sees neither more nor less than the live engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from live.forecast import (
+    COVERAGE,
+    PursuerForecast,
+    default_model,
+    distance_factor,
+    forecast,
+    pursuer_forecast,
+    runner_state,
+)
+from live.forecast_fit import RaceSplits, fit
+
+MARATHON = np.array([5000, 10000, 15000, 20000, 21097.5, 25000, 30000, 35000, 40000, 42195.0])
+DATA = Path(__file__).resolve().parents[2] / "data" / "results"
+
+
+def fixed_pursuer(finish: float) -> PursuerForecast:
+    """A pursuer whose finish is known exactly (no spread)."""
+    return PursuerForecast(np.array([finish]), finish, finish, finish, finish, "finished")
+
+
+def one_runner(elapsed_at_last: float, last: int, now: float, pursuer: PursuerForecast, race_shift: bool = True):
+    """A runner even-paced to split ``last`` (elapsed there), started at 0."""
+    model = default_model()
+    if not race_shift:
+        model = type(model)(**{**model.__dict__, "race_shift_sd": 0.0})
+    elapsed = np.full((1, len(MARATHON)), np.nan)
+    elapsed[0, : last + 1] = elapsed_at_last * MARATHON[: last + 1] / MARATHON[last]
+    return forecast(
+        model, elapsed, MARATHON, np.zeros(1), np.array([now - elapsed_at_last]), np.array([14400.0]),
+        np.array([np.nan]), pursuer, np.zeros(1, dtype=int), 1,
+    )  # fmt: skip
+
+
+def test_a_runner_exactly_on_the_pursuers_finish_is_near_even():
+    """A runner whose predicted median finish equals the pursuer's: about 50 %."""
+    model = default_model()
+    last = 8  # 40 km
+    elapsed = 12000.0 * MARATHON[last] / MARATHON[-1]
+    state = runner_state(
+        np.array([elapsed * MARATHON / MARATHON[last]]) * np.where(np.arange(10) <= last, 1, np.nan),
+        MARATHON, np.array([1.0]), np.array([np.nan]),
+    )  # fmt: skip
+    from live.forecast import median_finish_s, runner_distributions
+
+    median = float(median_finish_s(model, state, runner_distributions(model, state, MARATHON[-1]))[0])
+    w = one_runner(elapsed, last, elapsed + 1.0, fixed_pursuer(median), race_shift=False)
+    assert w.win_probability[0] == pytest.approx(0.5, abs=0.02)
+
+
+def test_the_spread_shrinks_as_the_finish_nears():
+    """The same margin of 2 % of the pursuer's finish is a surer thing at 40 km than at 10 km."""
+    pursuer = fixed_pursuer(14000.0)
+    far = one_runner(13720.0 * MARATHON[1] / MARATHON[-1], 1, 3000.0, pursuer, race_shift=False)
+    near = one_runner(13720.0 * MARATHON[8] / MARATHON[-1], 8, 13100.0, pursuer, race_shift=False)
+    assert 0.5 < far.win_probability[0] < near.win_probability[0] < 1.0
+
+
+def test_the_count_is_the_sum_of_the_probabilities_with_a_band_around_it():
+    model = default_model()
+    rng = np.random.default_rng(4)
+    n = 2000
+    finish = rng.uniform(9000, 20000, n)
+    last = 5  # everyone read at 25 km
+    elapsed = np.where(np.arange(10)[None, :] <= last, finish[:, None] * MARATHON[None, :] / MARATHON[-1], np.nan)
+    now = float(np.max(elapsed[:, last])) + 10.0
+    since = now - elapsed[:, last]
+    pursuer = pursuer_forecast(model, MARATHON * np.nan, MARATHON, 5880.0, 7400.0, now)
+    w = forecast(
+        model, elapsed, MARATHON, np.zeros(n), since, np.full(n, 14400.0), np.full(n, np.nan), pursuer,
+        (np.arange(n) % 2).astype(int), 2,
+    )  # fmt: skip
+    assert w.expected == pytest.approx(float(w.win_probability.sum()), rel=1e-9)
+    assert w.low <= w.expected <= w.high and w.coverage == COVERAGE
+    assert w.by_group[:, 0].sum() == pytest.approx(w.expected, rel=1e-6)
+    assert np.all(np.diff(w.win_probability[np.argsort(finish)]) <= 1e-12), "faster runners are likelier"
+
+
+def test_settled_runners_count_as_they_stand():
+    model = default_model()
+    elapsed = np.full((3, 10), np.nan)
+    pursuer = fixed_pursuer(13000.0)
+    w = forecast(
+        model, elapsed, MARATHON, np.zeros(3), np.zeros(3), np.full(3, 14400.0), np.array([1.0, 0.0, np.nan]),
+        pursuer, np.zeros(3, dtype=int), 1,
+    )  # fmt: skip
+    assert w.win_probability[0] == 1.0 and w.win_probability[1] == 0.0
+    assert 0.0 < w.win_probability[2] < 0.5, "a 4-hour declared time against a 3:37 pursuer"
+
+
+def test_the_pursuer_is_heavy_tailed_around_his_plan_then_his_splits():
+    model = default_model()
+    none = np.full(10, np.nan)
+    plan = pursuer_forecast(model, none, MARATHON, 0.0, 7400.0, 0.0)
+    assert plan.basis == "plan" and plan.median == pytest.approx(7400.0)
+    assert plan.low < 7400.0 < plan.high
+    tails = plan.finish_nodes[[0, -1]]
+    assert tails[1] - tails[0] > 2.5 * (plan.high - plan.low) / 2, "a t3's extreme nodes lie far out"
+    halfway = np.where(np.arange(10) <= 4, 3700.0 * MARATHON / MARATHON[4], np.nan)
+    split = pursuer_forecast(model, halfway, MARATHON, 0.0, 7400.0, 3800.0)
+    assert split.basis == "splits" and split.high - split.low < plan.high - plan.low
+    done = pursuer_forecast(model, np.append(halfway[:-1], 7390.0), MARATHON, 0.0, 7400.0, 7400.0)
+    assert done.basis == "finished" and done.median == 7390.0
+
+
+def test_a_short_course_is_given_less_fade_and_spread_than_a_marathon():
+    assert distance_factor(42195.0) == 1.0
+    assert distance_factor(5000.0) == pytest.approx((5000 / 42195) ** 0.5)
+
+
+def test_fit_recovers_a_field_that_fades_evenly():
+    """Runners who all slow by 10 % after halfway: the fitted mean at halfway says so."""
+    rng = np.random.default_rng(1)
+
+    def race(name: str) -> RaceSplits:
+        pace = rng.uniform(0.17, 0.4, 3000)  # s/m
+        d = MARATHON
+        e = np.where(d <= 21097.5, pace[:, None] * d, pace[:, None] * (21097.5 + 1.1 * (d - 21097.5)))
+        e = e * np.exp(rng.normal(0, 0.002, e.shape))
+        e[0] = 0.15 * d  # the winner
+        return RaceSplits(name, MARATHON, e, 0)
+
+    model = fit([race("a"), race("b")])
+    half = 4
+    # an even runner at halfway: E = 2 x his half; true finish = half + 1.1 x half
+    assert model.coef[half, 0] + model.coef[half, 1] * 0 == pytest.approx(np.log(1.05), abs=0.01)
+    assert model.trained_on == ("a", "b")
