@@ -22,6 +22,7 @@ PURSUER_QUANTILE_BINS = 16
 PURSUER_NU = 3.0
 PURSUER_SCALE_FLOOR = 0.006  # a winner's finish is never known to better than ~0.6 % from his splits
 ELITES = 1  # the fastest runners of each race train the pursuer's term
+MIN_SAMPLES = 50  # a split point with fewer samples borrows its neighbour's fit
 PRIOR_SCALE = 0.10  # a declared time is a guess: ~10 % either way before the first split
 
 
@@ -96,8 +97,11 @@ def fit(races: list[RaceSplits]) -> ForecastModel:
     scale_coef = np.zeros((m, 2))
     quantiles = np.zeros((m, len(LEVELS)))
     race_shift = np.zeros((len(races), m))
+    fitted = [s for s in range(m) if int((j == s).sum()) >= MIN_SAMPLES]
+    if not fitted:
+        raise ValueError("too few runners out on the course at the sampled moments to fit the forecast")
     for s in range(m):
-        sel = j == s
+        sel = j == (s if s in fitted else min(fitted, key=lambda f: abs(f - s)))  # borrow the nearest split's
         b, *_ = np.linalg.lstsq(x[sel], y[sel], rcond=None)
         res = y[sel] - x[sel] @ b
         a = np.column_stack([np.ones(int(sel.sum())), level[sel]])

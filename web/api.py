@@ -20,7 +20,7 @@ from live.engine import LiveEngine
 from live.events import MAT_SILENT_S
 from live.snapshot import STATUSES, Snapshot
 from web.http import NOT_READY, JSONResponse, error, is_stream_id, iso_time, num
-from web.messages import row_summary, runner_detail
+from web.messages import forecast_fields, probability, row_summary, runner_detail
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 50
@@ -118,7 +118,17 @@ class RaceAPI:
                     "pace_s_per_km": num(p.pace_s_per_km),
                 },
                 "counts": snap.counts,
-                "forecast": {"winners": f.winners, "low": f.low, "high": f.high, "quota": f.quota, "by_pen": f.by_pen},
+                "forecast": {
+                    **forecast_fields(snap),
+                    "by_pen": f.by_pen,
+                    "pursuer": {
+                        "basis": f.pursuer_basis,
+                        "finish": self.iso(f.pursuer_finish),
+                        "low": self.iso(f.pursuer_low),
+                        "high": self.iso(f.pursuer_high),
+                        "planned_pace_s_per_km": num(self.race.pursuer.pace_s_per_km),
+                    },
+                },
                 "tick_ms": num(self.engine.tick_ms, 2),
             }
         )
@@ -261,7 +271,7 @@ class RaceAPI:
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["place", "bib", "name", "pen", "sex", "category", "status", "finish_time", "gun_s", "net_s",
-                         "margin_s", "distance_m", "caught_at_m", "caught_time"])  # fmt: skip
+                         "margin_s", "distance_m", "caught_at_m", "caught_time", "win_probability"])  # fmt: skip
         place = 0
         for row in order:
             bib = str(snap.bibs[row])
@@ -289,6 +299,7 @@ class RaceAPI:
                     f"{snap.distance_m[row]:.1f}",
                     caught_at,
                     caught_time,
+                    "" if (p_win := probability(snap, int(row))) is None else f"{p_win:.3f}",
                 ]
             )
         return out.getvalue()

@@ -7,7 +7,8 @@ task, queue or await per client; under another server each client falls back to 
 task of its own. Runners are addressed by row: ``GET /api/roster`` gives bibs, names and pens in
 that order, once. A tick is sparse: only rows whose status or class changed, who got a new or
 corrected passing, or whose margin moved by more than its own uncertainty (``live.chase.margin_sigma``:
-±3 % of the time the runner has left) and at least ``MARGIN_RESEND_S`` since it was last sent.
+±3 % of the time the runner has left) and at least ``MARGIN_RESEND_S`` since it was last sent, or
+whose win probability (``win_pct``, whole percent) moved ``WIN_PCT_RESEND`` points.
 Distances are whole metres, speeds decimetres a second (``speed_dm_s``; 5 cm in a second, less than a
 dot) and margins whole seconds within ``MARGIN_FINE_S`` of zero, else multiples of ``MARGIN_STEP_S``
 (a margin is only resent past ``MARGIN_RESEND_S`` anyway): what keeps a 40,000-runner snapshot under
@@ -63,6 +64,7 @@ from web.messages import (
     parse_client_message,
     snapshot_message,
     tick_message,
+    win_percent,
 )
 from web.messages import runner_detail as runner_detail_of
 
@@ -71,6 +73,7 @@ log = logging.getLogger(__name__)
 QUEUE_TICKS = 4  # ticks a client may fall behind before it is dropped
 MAX_BUFFERED_BYTES = 4 * 1024 * 1024  # waiting to leave for one client (a 40,000-runner snapshot: ~0.5 MB)
 MAX_MESSAGES_PER_S = 10.0
+WIN_PCT_RESEND = 5  # a runner's win probability is resent when it moves this many points
 MARGIN_RESEND_S = 5.0  # the least move of a predicted margin that resends the runner (else his uncertainty)
 CLOSE_WAIT_S = 1.0  # a stuck client cannot take a close frame; give up on the handshake after this
 SLOW_CLIENT = 1013  # "try again later": reconnect and start from a snapshot
@@ -147,6 +150,7 @@ class LiveFeed:
         self._status: np.ndarray | None = None
         self._class: np.ndarray | None = None
         self._sent_margin = np.zeros(0)
+        self._sent_pct = np.zeros(0, dtype=np.int16)
         self._snapshot_frame: tuple[int, Outgoing] | None = None
         self._details: dict[str, bytes] = {}
         engine.listeners.append(self.on_tick)
@@ -240,9 +244,11 @@ class LiveFeed:
         resend at every 5 s of drift, common shifts (the pursuer's or the field's predicted pace)
         resent most of a 40,000-runner field every few ticks: about half of all rows sent."""
         margin = np.asarray(snap.margin_s, dtype=float)
+        pct = win_percent(snap.win_probability, len(snap.bibs))
         if self._times is None or self._times.shape != times.shape or self._status is None:
             changed = np.zeros(len(snap.bibs), dtype=bool)  # nobody can hold an older state yet
             self._sent_margin = margin.copy()
+            self._sent_pct = pct
         else:
             same = (times == self._times) | (np.isnan(times) & np.isnan(self._times))
             with np.errstate(invalid="ignore"):
@@ -255,7 +261,9 @@ class LiveFeed:
             changed = ~same.all(axis=1) | (snap.status != self._status) | drift
             if classes is not None and self._class is not None:
                 changed |= classes != self._class
+            changed |= np.abs(pct.astype(np.int32) - self._sent_pct) >= WIN_PCT_RESEND
             self._sent_margin[changed] = margin[changed]
+            self._sent_pct[changed] = pct[changed]
         self._times = times.copy()
         self._status = snap.status.copy()
         self._class = None if classes is None else classes.copy()

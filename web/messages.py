@@ -35,6 +35,20 @@ def rounded(values: np.ndarray, digits: int) -> list[Any]:
     return [None if v != v else v for v in r.tolist()]
 
 
+def win_percent(win_probability: np.ndarray | None, n: int) -> np.ndarray:
+    """Win probabilities as whole percent (int16), -1 where the engine has none."""
+    if win_probability is None:
+        return np.full(n, -1, dtype=np.int16)
+    p = np.asarray(win_probability, dtype=float)
+    return np.where(np.isfinite(p), np.rint(np.nan_to_num(p) * 100.0), -1).astype(np.int16)
+
+
+def probability(snap: Snapshot, i: int) -> float | None:
+    """A runner's chance to beat the pursuer, to three places; None where the engine has none."""
+    p = snap.win_probability
+    return None if p is None or not math.isfinite(p[i]) else round(float(p[i]), 3)
+
+
 def coarse_margins(margin_s: np.ndarray) -> list[Any]:
     """Margins as sent: whole seconds within ``MARGIN_FINE_S`` of zero, else to ``MARGIN_STEP_S``."""
     m = np.asarray(margin_s, dtype=float)
@@ -88,9 +102,18 @@ def error_message(message: str) -> bytes:
 
 
 def forecast_fields(snap: Snapshot) -> dict[str, Any]:
-    """The winners forecast without its per-pen breakdown."""
+    """The winners forecast without its per-pen breakdown: the count, its band and the band's level,
+    the count if the pursuer holds his plan, and what the pursuer's forecast rests on."""
     f = snap.forecast
-    return {"winners": f.winners, "low": f.low, "high": f.high, "quota": f.quota}
+    return {
+        "winners": f.winners,
+        "low": f.low,
+        "high": f.high,
+        "level": f.level,
+        "quota": f.quota,
+        "at_plan": f.at_plan,
+        "pursuer_basis": f.pursuer_basis,
+    }
 
 
 def pursuer_fields(snap: Snapshot) -> dict[str, Any]:
@@ -108,13 +131,14 @@ def pursuer_fields(snap: Snapshot) -> dict[str, Any]:
 def runner_arrays(
     snap: Snapshot, speed_m_s: np.ndarray, classes: np.ndarray | None, rows: np.ndarray | slice
 ) -> dict[str, Any]:
-    """Per-runner parallel arrays for ``rows``: status, class, distance, speed, margin."""
+    """Per-runner parallel arrays for ``rows``: status, class, distance, speed, margin, win percent."""
     out: dict[str, Any] = {"status": snap.status[rows].tolist()}
     if classes is not None:
         out["class"] = classes[rows].tolist()
     out["distance_m"] = rounded(snap.distance_m[rows], 0)
     out["speed_dm_s"] = rounded(speed_m_s[rows] * 10.0, 0)
     out["margin_s"] = coarse_margins(snap.margin_s[rows])
+    out["win_pct"] = win_percent(snap.win_probability, len(snap.bibs))[rows].tolist()
     return out
 
 
@@ -180,6 +204,7 @@ def row_summary(engine: LiveEngine, snap: Snapshot, i: int) -> dict[str, Any]:
         "distance_m": num(snap.distance_m[i]),
         "gap_m": num(snap.gap_m[i]),
         "margin_s": num(snap.margin_s[i]),
+        "win_probability": probability(snap, i),
     }
 
 
@@ -228,6 +253,7 @@ def runner_detail(engine: LiveEngine, bib: str) -> dict[str, Any] | None:
             "gap_m": 0.0,
             "gap_s": 0.0,
             "margin_s": 0.0,
+            "win_probability": None,
             "catch": None,
             "splits": splits,
             "caught": None,

@@ -46,7 +46,8 @@ def openapi_schema(race_name: str) -> dict[str, Any]:
         "type": "object",
         "required": ["bib", "name", "pen", "status", "distance_m", "gap_m", "margin_s"],
         "properties": {"bib": {"type": "string"}, "name": {"type": "string"}, "pen": {"type": "string"},
-                       "status": {"type": "string"}, "distance_m": _NUM, "gap_m": _NUM, "margin_s": _NUM},
+                       "status": {"type": "string"}, "distance_m": _NUM, "gap_m": _NUM, "margin_s": _NUM,
+                       "win_probability": _NUM},
     }  # fmt: skip
     feeds = {
         "type": "object",

@@ -14,7 +14,9 @@ from live.forecast import (
     default_model,
     distance_factor,
     forecast,
+    median_finish_s,
     pursuer_forecast,
+    runner_distributions,
     runner_state,
 )
 from live.forecast_fit import RaceSplits, fit
@@ -41,27 +43,26 @@ def one_runner(elapsed_at_last: float, last: int, now: float, pursuer: PursuerFo
     )  # fmt: skip
 
 
+def median_of(elapsed_at_last: float, last: int) -> float:
+    """The model's median finish for a runner even-paced to split ``last``, read just now."""
+    model = default_model()
+    elapsed = np.where(np.arange(10) <= last, elapsed_at_last * MARATHON / MARATHON[last], np.nan)[None, :]
+    state = runner_state(elapsed, MARATHON, np.array([1.0]), np.array([np.nan]))
+    return float(median_finish_s(model, state, runner_distributions(model, state, MARATHON[-1]))[0])
+
+
 def test_a_runner_exactly_on_the_pursuers_finish_is_near_even():
     """A runner whose predicted median finish equals the pursuer's: about 50 %."""
-    model = default_model()
-    last = 8  # 40 km
-    elapsed = 12000.0 * MARATHON[last] / MARATHON[-1]
-    state = runner_state(
-        np.array([elapsed * MARATHON / MARATHON[last]]) * np.where(np.arange(10) <= last, 1, np.nan),
-        MARATHON, np.array([1.0]), np.array([np.nan]),
-    )  # fmt: skip
-    from live.forecast import median_finish_s, runner_distributions
-
-    median = float(median_finish_s(model, state, runner_distributions(model, state, MARATHON[-1]))[0])
-    w = one_runner(elapsed, last, elapsed + 1.0, fixed_pursuer(median), race_shift=False)
+    elapsed = 12000.0 * MARATHON[8] / MARATHON[-1]
+    w = one_runner(elapsed, 8, elapsed + 1.0, fixed_pursuer(median_of(elapsed, 8)), race_shift=False)
     assert w.win_probability[0] == pytest.approx(0.5, abs=0.02)
 
 
 def test_the_spread_shrinks_as_the_finish_nears():
-    """The same margin of 2 % of the pursuer's finish is a surer thing at 40 km than at 10 km."""
-    pursuer = fixed_pursuer(14000.0)
-    far = one_runner(13720.0 * MARATHON[1] / MARATHON[-1], 1, 3000.0, pursuer, race_shift=False)
-    near = one_runner(13720.0 * MARATHON[8] / MARATHON[-1], 8, 13100.0, pursuer, race_shift=False)
+    """Predicted 2 % ahead of the pursuer: a surer thing at 40 km than at 10 km."""
+    at_10k, at_40k = 3300.0, 13000.0
+    far = one_runner(at_10k, 1, at_10k + 1.0, fixed_pursuer(1.02 * median_of(at_10k, 1)), race_shift=False)
+    near = one_runner(at_40k, 8, at_40k + 1.0, fixed_pursuer(1.02 * median_of(at_40k, 8)), race_shift=False)
     assert 0.5 < far.win_probability[0] < near.win_probability[0] < 1.0
 
 

@@ -68,15 +68,18 @@ async def test_state_has_clock_pursuer_counts_and_forecast(api):
     assert set(p) >= {"lat", "lon", "pace_s_per_km"}
     assert set(body["counts"]) == {"registered", "started", "ahead", "caught", "won", "dnf", "dq"}
     assert body["counts"]["registered"] == 3599 and body["counts"]["started"] == 1
-    assert set(body["forecast"]) == {"winners", "low", "high", "quota", "by_pen"}
-    assert body["forecast"]["quota"] == 500
+    f = body["forecast"]
+    assert set(f) == {"winners", "low", "high", "level", "quota", "by_pen", "at_plan", "pursuer"}
+    assert f["quota"] == 500 and f["level"] == 0.8 and f["low"] <= f["winners"] <= f["high"]
+    assert f["pursuer"]["basis"] == "plan" and f["pursuer"]["low"] < f["pursuer"]["finish"] < f["pursuer"]["high"]
+    assert sum(pen["winners"] for pen in f["by_pen"].values()) == pytest.approx(f["winners"], abs=len(f["by_pen"]))
 
 
 async def test_runner_detail_has_splits_and_live_numbers(api):
     client, runner = api
     body = (await client.get(f"/api/runners/{runner.bib}")).json()
     expected = {"bib", "name", "pen", "status", "distance_m", "lat", "lon", "gap_m", "gap_s", "margin_s", "catch",
-                "splits", "caught", "finish"}  # fmt: skip
+                "splits", "caught", "finish", "win_probability"}  # fmt: skip
     assert expected <= set(body)
     assert body["name"] == runner.name and body["status"] == "ahead"
     assert [s["mat"] for s in body["splits"]] == ["start", "marbeuf"]
@@ -85,6 +88,7 @@ async def test_runner_detail_has_splits_and_live_numbers(api):
     assert body["splits"][1]["net_s"] == pytest.approx(145, abs=0.01)
     assert body["distance_m"] > 400 and body["gap_m"] > 0
     assert body["finish"] is None and body["caught"] is None
+    assert 0.0 <= body["win_probability"] <= 1.0
 
 
 async def test_unknown_bib_and_unknown_endpoint_are_json_404(api):

@@ -98,6 +98,28 @@ async def test_a_margin_is_resent_only_when_it_moved_more_than_its_uncertainty(p
     assert await changed_after_shift(120.0) == [], "sent once"
 
 
+async def test_a_win_probability_is_resent_when_it_moves_five_points(paris):
+    engine = LiveEngine(paris, store=None)
+    feed = LiveFeed(engine, runner_detail=lambda bib: None)
+    t0 = 1_700_000_000.0
+    engine.guns = {f"pen:{p.id}": t0 for p in paris.pens}
+    engine.times[700, 0] = t0 + 10
+    snap = engine.compute(t0 + 60)
+    await feed.on_tick(snap)
+    assert snap.win_probability is not None
+
+    async def changed_after(delta: float) -> dict:
+        p = snap.win_probability.copy()
+        p[700] = min(max(p[700] + delta, 0.0), 1.0)
+        await feed.on_tick(dataclasses.replace(snap, win_probability=p))
+        return orjson.loads(feed.tick_frame.payload)["changed"]
+
+    assert (await changed_after(0.03))["index"] == [], "three points: not resent"
+    moved = await changed_after(0.2 if snap.win_probability[700] < 0.5 else -0.2)
+    assert moved["index"] == [700] and moved["win_pct"] == [round(100 * min(max(
+        snap.win_probability[700] + (0.2 if snap.win_probability[700] < 0.5 else -0.2), 0), 1))]  # fmt: skip
+
+
 async def test_a_tick_bigger_than_the_snapshot_is_sent_as_the_snapshot(paris):
     """At the pursuer's gun every started runner changes status at once: then the state itself is
     smaller than what changed (no index), and it goes out as the snapshot of that seq."""
@@ -145,7 +167,8 @@ async def test_snapshot_first_then_consecutive_sparse_ticks_with_a_new_passing(l
         n = len(roster["bibs"])
         assert n == 3599 and all(len(snap[k]) == n for k in ("status", "class", "distance_m", "speed_dm_s", "margin_s"))
         assert set(snap["pursuer"]) >= {"distance_m", "status", "pace_s_per_km", "lat", "lon"}
-        assert set(snap["forecast"]) == {"winners", "low", "high", "quota", "by_pen"}
+        assert set(snap["forecast"]) == {"winners", "low", "high", "level", "quota", "by_pen", "at_plan", "pursuer_basis"}
+        assert len(snap["win_pct"]) == n and all(0 <= p <= 100 for p in snap["win_pct"])
         assert snap["counts"]["registered"] == n
 
         ticks = [await recv(ws) for _ in range(2)]
