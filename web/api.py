@@ -119,7 +119,7 @@ class RaceAPI:
                 },
                 "counts": snap.counts,
                 "forecast": {
-                    **forecast_fields(snap),
+                    **{k: v for k, v in forecast_fields(snap).items() if k != "pursuer_basis"},
                     "by_pen": f.by_pen,
                     "pursuer": {
                         "basis": f.pursuer_basis,
