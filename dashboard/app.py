@@ -112,7 +112,12 @@ def basemap_endpoint(basemap: BasemapAsset) -> Callable:
     return endpoint
 
 
-def create_dashboard(server: FastAPI, race: Race, get_snapshot: Callable[[], Snapshot | None]) -> Dash:
+def create_dashboard(
+    server: FastAPI,
+    race: Race,
+    get_snapshot: Callable[[], Snapshot | None],
+    get_history: Callable[[], list[tuple[float, int, int, int, int | None]]] = list,
+) -> Dash:
     """Mount the three pages on ``server`` (call after the API routes are added)."""
     app = Dash(
         __name__,
@@ -131,7 +136,7 @@ def create_dashboard(server: FastAPI, race: Race, get_snapshot: Callable[[], Sna
     def route(pathname: str | None) -> html.Div:
         return layouts.get(pathname or "/", layouts["/"])
 
-    race_control.register(app, race, get_snapshot)
+    race_control.register(app, race, get_snapshot, get_history)
     server.router.routes.insert(0, Route(BASEMAP_PATH, basemap_endpoint(basemap)))  # ahead of Dash's page routes
     # Dash's FastAPI backend sets itself up (finds the assets, builds the script tags) on the first
     # request to "/" or "/_dash-*" only: a first visitor on /follow after a restart would get a page

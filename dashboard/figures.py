@@ -165,7 +165,12 @@ def kpi_texts(race: Race, snap: Snapshot) -> dict[str, str]:
         "kpi-caught": f"{snap.counts['caught']:,}",
         "kpi-won": f"{snap.counts['won']:,}",
         # nobody has started: no forecast to make yet
-        "kpi-forecast": f"{f.winners:,} ({f.low:,}–{f.high:,}){quota}" if snap.counts["started"] else "–",
+        "kpi-forecast": (
+            f"{f.winners:,} ({f.low:,}–{f.high:,} at {f.level:.0%}){quota}"
+            + (f" · at his plan {f.at_plan:,}" if f.at_plan is not None else "")
+        )
+        if snap.counts["started"]
+        else "–",
     }
 
 
@@ -235,6 +240,28 @@ def pen_forecast_figure(race: Race, snap: Snapshot) -> go.Figure:
     fig.update_layout(barmode="overlay")
     fig.update_yaxes(title_text="winners")
     return _base_layout(fig, "Winners per pen: forecast (band) and so far")
+
+
+def forecast_history_figure(race: Race, history: list[tuple[float, int, int, int, int | None]]) -> go.Figure:
+    """The forecast of winners over race time: the count (sum of the win probabilities), its band, the
+    count if the pursuer holds his plan, and the quota."""
+    fig = go.Figure()
+    if history:
+        first = history[0][0]
+        t = [(h[0] - first) / 60.0 for h in history]
+        fig.add_trace(go.Scatter(x=t, y=[h[3] for h in history], mode="lines", line={"width": 0}, showlegend=False,
+                                 hoverinfo="skip"))  # fmt: skip
+        fig.add_trace(go.Scatter(x=t, y=[h[2] for h in history], mode="lines", line={"width": 0}, fill="tonexty",
+                                 fillcolor="rgba(46,160,67,0.25)", name="band", hoverinfo="skip"))  # fmt: skip
+        fig.add_trace(go.Scatter(x=t, y=[h[1] for h in history], mode="lines", name="forecast",
+                                 line={"color": CLASS_COLOURS["safe"]}))  # fmt: skip
+        fig.add_trace(go.Scatter(x=t, y=[h[4] for h in history], mode="lines", name="at his plan",
+                                 line={"dash": "dot", "color": "#888"}))  # fmt: skip
+    if race.quota is not None:
+        fig.add_hline(y=race.quota, line={"color": "firebrick", "dash": "dash"})
+    fig.update_xaxes(title_text="minutes")
+    fig.update_yaxes(title_text="winners", rangemode="tozero")
+    return _base_layout(fig, "Forecast of winners over the race" + (f" (quota {race.quota:,})" if race.quota else ""))
 
 
 def next_to_be_caught(race: Race, snap: Snapshot, limit: int = 10) -> list[dict[str, str]]:

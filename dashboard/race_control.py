@@ -8,7 +8,14 @@ from collections.abc import Callable
 
 from dash import Dash, Input, Output, dcc, html
 
-from dashboard.figures import kpi_texts, map_figure, margin_histogram, next_to_be_caught, pen_forecast_figure
+from dashboard.figures import (
+    forecast_history_figure,
+    kpi_texts,
+    map_figure,
+    margin_histogram,
+    next_to_be_caught,
+    pen_forecast_figure,
+)
 from live.race import Race
 from live.snapshot import Snapshot
 
@@ -64,6 +71,7 @@ def layout(race: Race) -> html.Div:
                         [
                             dcc.Graph(id="margins", config={"displayModeBar": False}, className="chart"),
                             dcc.Graph(id="pens", config={"displayModeBar": False}, className="chart"),
+                            dcc.Graph(id="forecast-history", config={"displayModeBar": False}, className="chart"),
                         ],
                         className="panel panel-charts",
                     ),
@@ -93,13 +101,19 @@ def layout(race: Race) -> html.Div:
     )
 
 
-def register(app: Dash, race: Race, get_snapshot: Callable[[], Snapshot | None]) -> None:
+def register(
+    app: Dash,
+    race: Race,
+    get_snapshot: Callable[[], Snapshot | None],
+    get_history: Callable[[], list[tuple[float, int, int, int, int | None]]] = list,
+) -> None:
     """The race-control callback: one a second, only while a race-control page is open."""
 
     @app.callback(
         *(Output(kpi_id, "children") for kpi_id, _ in KPIS),
         Output("margins", "figure"),
         Output("pens", "figure"),
+        Output("forecast-history", "figure"),
         Output("next-caught", "children"),
         Input("tick", "n_intervals"),
     )
@@ -107,7 +121,7 @@ def register(app: Dash, race: Race, get_snapshot: Callable[[], Snapshot | None])
         snap = get_snapshot()
         if snap is None:
             empty = {"data": [], "layout": {"title": {"text": "waiting for the first tick"}}}
-            return (*("–" for _ in KPIS), empty, empty, "waiting for the first tick")
+            return (*("–" for _ in KPIS), empty, empty, empty, "waiting for the first tick")
         texts = kpi_texts(race, snap)
         rows = next_to_be_caught(race, snap)
         nxt = (
@@ -119,5 +133,6 @@ def register(app: Dash, race: Race, get_snapshot: Callable[[], Snapshot | None])
             *(texts[kpi_id] for kpi_id, _ in KPIS),
             margin_histogram(snap),
             pen_forecast_figure(race, snap),
+            forecast_history_figure(race, get_history()),
             nxt,
         )

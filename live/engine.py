@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 import numpy as np
@@ -19,6 +20,8 @@ from live.store import Store
 log = logging.getLogger(__name__)
 
 TICK_S = 1.0
+HISTORY_STEP_S = 10.0  # the forecast's history keeps a point every 10 s of race time…
+HISTORY_POINTS = 4320  # …for 12 hours at most
 
 
 class LiveEngine:
@@ -51,6 +54,8 @@ class LiveEngine:
         self.tick_ms = 0.0
         self.last_tick_wall = 0.0
         self.listeners: list[Callable[[Snapshot], Awaitable[None]]] = []  # called after every tick
+        # (race time, forecast, band low, band high, count at the pursuer's plan), for race control's chart
+        self.forecast_history: deque[tuple[float, int, int, int, int | None]] = deque(maxlen=HISTORY_POINTS)
 
     def _prior_speeds(self, runners: list) -> np.ndarray:
         """Speed before any split: the declared time, else the median declared time of the pen."""
@@ -87,6 +92,7 @@ class LiveEngine:
         clock = await self.store.clock()
         started = time.perf_counter()
         self.snapshot = self.compute(clock.now())
+        self._record_forecast(self.snapshot)
         self.last_tp = last_read(self.used_times)
         self.tick_ms = (time.perf_counter() - started) * 1000
         self.last_tick_wall = time.time()
@@ -124,7 +130,9 @@ class LiveEngine:
         result = evaluate(
             times, self.at_m, self.prior_m_s, pursuer_times[0], pursuer, now, runner_starts, self.manual_status
         )
-        win = self.win_forecast(times, pursuer_times[0], runner_starts, pursuer_start, result.status, result.confirmed, now)
+        win = self.win_forecast(
+            times, pursuer_times[0], runner_starts, pursuer_start, result.status, result.confirmed, now
+        )
         # margins: pursuer's median finish - runner's median finish; settled runners keep the chase's
         decided = np.isnan(win.predicted_finish) | (pursuer.finish is not None)
         margin = np.where(decided, result.margin_s, win.pursuer.median - win.predicted_finish)
@@ -195,6 +203,16 @@ class LiveEngine:
             margin_class=probability_classes(result.status, win.win_probability),
             win_probability=win.win_probability,
         )
+
+    def _record_forecast(self, snap: Snapshot) -> None:
+        """Keep a point of the forecast every ``HISTORY_STEP_S`` of race time (a rewound clock restarts it)."""
+        f = snap.forecast
+        last = self.forecast_history[-1][0] if self.forecast_history else None
+        if last is not None and snap.now < last:
+            self.forecast_history.clear()
+        elif last is not None and snap.now - last < HISTORY_STEP_S:
+            return
+        self.forecast_history.append((snap.now, f.winners, f.low, f.high, f.at_plan))
 
     def win_forecast(
         self,

@@ -187,9 +187,7 @@ def runner_distributions(model: ForecastModel, state: RunnerState, distance_m: f
     scale = np.exp(model.scale_coef[row, 0] + model.scale_coef[row, 1] * state.pace_level) * kappa
     mu = np.where(state.read, mu, 0.0)
     scale = np.where(state.read, scale, model.prior_scale * kappa)
-    return RunnerDistributions(
-        mu=mu, scale=scale, row=np.where(state.read, row, -1), remaining=1.0 - state.fraction
-    )
+    return RunnerDistributions(mu=mu, scale=scale, row=np.where(state.read, row, -1), remaining=1.0 - state.fraction)
 
 
 def median_finish_s(model: ForecastModel, state: RunnerState, dist: RunnerDistributions) -> np.ndarray:
@@ -358,7 +356,7 @@ def forecast(
 
     # the count if he holds his plan: his finish fixed at the planned one, the race shift still open
     room_plan = np.log(np.maximum(pursuer.planned - start[idx], 1e-3))
-    z_plan = (room_plan[:, None] - log_e[:, None] - dist.mu[idx, None] - shifts[None, :] * dist.remaining[idx, None])
+    z_plan = room_plan[:, None] - log_e[:, None] - dist.mu[idx, None] - shifts[None, :] * dist.remaining[idx, None]
     z_plan = z_plan / dist.scale[idx, None]
     at_plan = won + float((win_cdf(model, sub, z_plan) @ shift_w).sum())
 

@@ -144,10 +144,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import orjson
 
     from live.results import ResultsError
-    from simulator.evaluation import RaceFiles, evaluate_races, fit_races, forecast_history
-    from simulator.report import evaluation_tables, forecast_history_plot
+    from simulator.evaluation import RaceFiles, evaluate_races, fit_races, forecast_history, simulated_history
+    from simulator.report import evaluation_tables, forecast_history_plot, history_table
 
+    if args.simulated:
+        race = _race(args.race)
+        history, truth = simulated_history(race, args.seed)
+        print(history_table(history, truth, race.quota))
+        if args.plot:
+            forecast_history_plot(
+                history, truth, race.quota, args.plot, f"{race.name}: forecast of winners (simulated)"
+            )
+        return 0
     groups = args.results
+    if not groups or not args.pursuer or args.delay is None:
+        print("pursuit evaluate: give --results, --pursuer and --delay (or --simulated)", file=sys.stderr)
+        return 2
     pursuers = args.pursuer if len(args.pursuer) == len(groups) else args.pursuer[:1] * len(groups)
     if len(args.pursuer) not in (1, len(groups)):
         print("pursuit evaluate: give one --pursuer for all races or one per --results group", file=sys.stderr)
@@ -342,26 +354,58 @@ def build_parser() -> argparse.ArgumentParser:
     plan.set_defaults(func=cmd_plan)
 
     ev = sub.add_parser("evaluate", help="replay results files with splits as chases; report prediction accuracy")
-    ev.add_argument("--results", nargs="+", action="append", required=True, metavar="FILE",
-                    help="results file(s) with 5 km splits of one race; repeat the option for more races")
-    ev.add_argument("--pursuer", action="append", required=True,
-                    help="bib of the runner who plays the pursuer ('winner': the fastest), one for all or one per race")
-    ev.add_argument("--delay", type=float, required=True, help="seconds the pursuer starts after the field")
-    ev.add_argument("--at", type=float, nargs="+", default=[0.5],
-                    help="fraction(s) of the course the pursuer has run (default 0.5)")
-    ev.add_argument("--leave-one-out", dest="loo", action="store_true",
-                    help="score each race with a model fitted on the other races only (out of sample)")
+    ev.add_argument(
+        "--results",
+        nargs="+",
+        action="append",
+        metavar="FILE",
+        help="results file(s) with 5 km splits of one race; repeat the option for more races",
+    )
+    ev.add_argument(
+        "--pursuer",
+        action="append",
+        help="bib of the runner who plays the pursuer ('winner': the fastest), one for all or one per race",
+    )
+    ev.add_argument("--delay", type=float, help="seconds the pursuer starts after the field")
+    ev.add_argument(
+        "--simulated",
+        action="store_true",
+        help="instead: the forecast over a simulated race (--race, default the J-1000; --seed) and its truth",
+    )
+    ev.add_argument("--race", help="race directory for --simulated (default: the Paris J-1000)")
+    ev.add_argument("--seed", type=int, default=2021, help="simulation seed for --simulated (default 2021)")
+    ev.add_argument(
+        "--at", type=float, nargs="+", default=[0.5], help="fraction(s) of the course the pursuer has run (default 0.5)"
+    )
+    ev.add_argument(
+        "--leave-one-out",
+        dest="loo",
+        action="store_true",
+        help="score each race with a model fitted on the other races only (out of sample)",
+    )
     ev.add_argument("--table", action="store_true", help="print the tables even for one race and one moment")
-    ev.add_argument("--plot", help="write the forecast, its band and the true count over the first race (HTML)")
-    ev.add_argument("--out", help="write bib,predicted_status,predicted_margin_s,true_status,true_margin_s,"
-                    "win_probability CSV here (the first race, the first moment)")
+    ev.add_argument("--plot", help="write the forecast, its band and the true count over the (first) race (HTML)")
+    ev.add_argument(
+        "--out",
+        help="write bib,predicted_status,predicted_margin_s,true_status,true_margin_s,"
+        "win_probability CSV here (the first race, the first moment)",
+    )
     ev.set_defaults(func=cmd_evaluate)
 
     ft = sub.add_parser("fit", help="fit the forecast model on races with splits (live/forecast_model.json)")
-    ft.add_argument("--results", nargs="+", action="append", required=True, metavar="FILE",
-                    help="results file(s) of one race; repeat the option for each race")
-    ft.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "live" / "forecast_model.json"),
-                    help="where to write the model (default: the shipped live/forecast_model.json)")
+    ft.add_argument(
+        "--results",
+        nargs="+",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="results file(s) of one race; repeat the option for each race",
+    )
+    ft.add_argument(
+        "--out",
+        default=str(Path(__file__).resolve().parent.parent / "live" / "forecast_model.json"),
+        help="where to write the model (default: the shipped live/forecast_model.json)",
+    )
     ft.set_defaults(func=cmd_fit)
 
     rp = sub.add_parser("replay", help="feed reader backup files (ChronoTrack, MYLAPS, JSON lines) through ingest")

@@ -120,5 +120,5 @@ def create_app(race: Race, redis_url: str, *, dashboard: bool = True) -> FastAPI
     if dashboard:
         from dashboard.app import create_dashboard
 
-        create_dashboard(app, race, lambda: engine.snapshot)
+        create_dashboard(app, race, lambda: engine.snapshot, lambda: list(engine.forecast_history))
     return app

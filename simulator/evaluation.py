@@ -15,11 +15,14 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from live.engine import LiveEngine
 from live.evaluation import ChaseReplay, Evaluation
 from live.forecast import ForecastModel, default_model
 from live.forecast_fit import RaceSplits, fit, race_splits
+from live.race import Race
 from live.results import Results, load_results
 from simulator.results import chase_field, race_id_for, write_race
+from simulator.trajectory import plan_race, true_outcome
 
 GUN = datetime(2026, 6, 7, 9, 0, tzinfo=ZoneInfo("Europe/Paris")).timestamp()  # any morning will do
 
@@ -97,3 +100,27 @@ def forecast_history(
         for e in evaluations
     ]  # fmt: skip
     return rows, int(evaluations[0].true_won.sum())
+
+
+def simulated_history(
+    race: Race, seed: int = 2021, points: int = 60, model: ForecastModel | None = None
+) -> tuple[list[tuple[float, float, float, float, float | None]], int]:
+    """The engine's forecast over a simulated race (``simulator.trajectory``, the demo's field):
+    ``points`` moments from the first gun to the pursuer's finish; and the simulated true count."""
+    plan = plan_race(race, GUN, seed=seed)
+    truth = true_outcome(plan)
+    engine = LiveEngine(race, None, model)
+    row_of = {str(b): i for i, b in enumerate(plan.bibs)}
+    crossings = plan.crossings[[row_of[str(b)] for b in engine.bibs]]
+    pursuer = plan.crossings[row_of[race.pursuer.bib]]
+    guns = {("pursuer" if g.pen == "" else f"pen:{g.pen}"): g.time for g in plan.guns}
+    first = min(guns.values())
+    rows: list[tuple[float, float, float, float, float | None]] = []
+    for now in np.linspace(first + 30.0, truth.pursuer_finish + 1.0, points):
+        engine.guns = {k: t for k, t in guns.items() if t <= now}
+        engine.times = np.where(crossings <= now, crossings, np.nan)
+        engine.pursuer_times = np.where(pursuer <= now, pursuer, np.nan)
+        f = engine.compute(float(now)).forecast
+        rows.append((float(now - first), float(f.winners), float(f.low), float(f.high),
+                     None if f.at_plan is None else float(f.at_plan)))  # fmt: skip
+    return rows, truth.winners

@@ -94,4 +94,16 @@ def forecast_history_plot(
         title=title, xaxis_title="race time (min)", yaxis_title="winners", template="plotly_white",
         width=900, height=450, margin={"l": 60, "r": 20, "t": 50, "b": 50},
     )  # fmt: skip
-    fig.write_html(str(path), include_plotlyjs=True, full_html=True)
+    fig.write_html(str(path), include_plotlyjs=True, full_html=True, config={"displayModeBar": False})
+
+
+def history_table(history: list[tuple[float, float, float, float, float | None]], truth: int, quota: int | None) -> str:
+    """The forecast over a race as lines of text, against the true count."""
+    lines = [
+        f"{'minute':>7}{'forecast':>10}{'band':>15}{'at plan':>9}",
+    ]
+    for t, winners, low, high, plan in history:
+        at_plan = "–" if plan is None else f"{plan:,.0f}"
+        lines.append(f"{t / 60:>7.1f}{winners:>10,.0f}{f'{low:,.0f}–{high:,.0f}':>15}{at_plan:>9}")
+    lines.append(f"true winners {truth:,}" + (f", quota {quota:,}" if quota is not None else ""))
+    return "\n".join(lines)

@@ -112,6 +112,7 @@
       S.dist[r] = d === null ? 0 : d;
       S.speed[r] = (body.speed_dm_s[j] || 0) / 10;
       S.margin[r] = body.margin_s[j] === null ? NaN : body.margin_s[j];
+      S.winPct[r] = body.win_pct && body.win_pct[j] !== null ? body.win_pct[j] : -1;
       S.t0[r] = now;
       S.cap[r] = capFor(S.dist[r]);
     }
@@ -123,6 +124,7 @@
     S.n = n; S.seq = m.seq; S.statuses = m.statuses; S.classes = m.classes || meta.classes;
     S.status = new Int8Array(n); S.cls = new Int8Array(n); S.dist = new Float64Array(n); S.speed = new Float64Array(n);
     S.margin = new Float64Array(n); S.t0 = new Float64Array(n); S.cap = new Float64Array(n);
+    S.winPct = new Int16Array(n);
     var all = new Array(n); for (var i = 0; i < n; i++) all[i] = i;
     if (!m["class"]) m["class"] = m.status.map(function (s) { return statusToClass(s); });
     setRows(all, m, m.now);
@@ -373,9 +375,11 @@
     }
     if (!view.tip || !view.gd.contains(view.tip)) { view.tip = el("div", "map-tip"); view.gd.appendChild(view.tip); }
     if (best < 0) { view.tip.hidden = true; return; }
-    var m = S.margin[best], cls = S.classes[S.cls[best]];
+    var m = S.margin[best], cls = S.classes[S.cls[best]], w = S.winPct ? S.winPct[best] : -1;
+    var open = RUNNING[cls] && cls !== "caught";
     view.tip.textContent = roster.bibs[best] + " " + roster.names[best] + " · pen " + roster.pens[best] + " · " +
-      cls.replace("_", " ") + (isFinite(m) && RUNNING[cls] && cls !== "caught" ? " · margin " + fmtSigned(m) : "");
+      cls.replace("_", " ") + (isFinite(m) && open ? " · margin " + fmtSigned(m) : "") +
+      (w >= 0 && open ? " · " + w + " % to beat him" : "");
     view.tip.style.left = (x + 12) + "px"; view.tip.style.top = (y + 12) + "px";
     view.tip.hidden = false;
   }
@@ -621,6 +625,8 @@
     c.appendChild(el("div", "card-line card-distance", ((d.distance_m || 0) / 1000).toFixed(2) + " of " + (meta.distance_m / 1000).toFixed(2) + " km"));
     var lines = [];
     if (d.gap_m !== null && d.gap_m !== undefined) lines.push("gap to the pursuer: " + Math.round(d.gap_m) + " m" + (d.gap_s !== null && d.gap_s !== undefined ? " (" + fmtDur(d.gap_s) + ")" : ""));
+    var out = d.status === "started" || d.status === "ahead" || d.status === "registered";
+    if (d.win_probability !== null && d.win_probability !== undefined && out) lines.push(Math.round(100 * d.win_probability) + " % to beat him");
     if (d.margin_s !== null && d.margin_s !== undefined && (d.status === "started" || d.status === "ahead")) lines.push("predicted finish margin: " + fmtSigned(d.margin_s));
     if (d["catch"]) lines.push("caught at " + (d["catch"].at_m / 1000).toFixed(2) + " km in " + fmtDur(d["catch"].in_s) + " if nothing changes");
     if (d.caught) lines.push("caught at " + (d.caught.at_m / 1000).toFixed(2) + " km");

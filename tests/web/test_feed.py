@@ -167,7 +167,16 @@ async def test_snapshot_first_then_consecutive_sparse_ticks_with_a_new_passing(l
         n = len(roster["bibs"])
         assert n == 3599 and all(len(snap[k]) == n for k in ("status", "class", "distance_m", "speed_dm_s", "margin_s"))
         assert set(snap["pursuer"]) >= {"distance_m", "status", "pace_s_per_km", "lat", "lon"}
-        assert set(snap["forecast"]) == {"winners", "low", "high", "level", "quota", "by_pen", "at_plan", "pursuer_basis"}
+        assert set(snap["forecast"]) == {
+            "winners",
+            "low",
+            "high",
+            "level",
+            "quota",
+            "by_pen",
+            "at_plan",
+            "pursuer_basis",
+        }
         assert len(snap["win_pct"]) == n and all(0 <= p <= 100 for p in snap["win_pct"])
         assert snap["counts"]["registered"] == n
 
