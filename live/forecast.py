@@ -194,7 +194,8 @@ def median_finish_s(model: ForecastModel, state: RunnerState, dist: RunnerDistri
     """Median predicted finish duration of each runner."""
     z50 = np.array([np.interp(0.5, model.levels, q) for q in model.residual_quantiles])
     z = np.where(dist.row >= 0, z50[np.maximum(dist.row, 0)], 0.0)
-    return state.projection_s * np.exp(dist.mu + dist.scale * z)
+    out: np.ndarray = state.projection_s * np.exp(dist.mu + dist.scale * z)
+    return out
 
 
 def _normal_cdf(z: np.ndarray) -> np.ndarray:
@@ -203,7 +204,8 @@ def _normal_cdf(z: np.ndarray) -> np.ndarray:
     t = 1.0 / (1.0 + 0.3275911 * x)
     poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
     erf = 1.0 - poly * np.exp(-x * x)
-    return 0.5 * (1.0 + np.sign(z) * erf)
+    cdf: np.ndarray = 0.5 * (1.0 + np.sign(z) * erf)
+    return cdf
 
 
 def win_cdf(model: ForecastModel, dist: RunnerDistributions, z: np.ndarray) -> np.ndarray:

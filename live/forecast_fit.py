@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from live.forecast import N_FEATURES, ForecastModel, design, runner_state
+from live.forecast import N_FEATURES, ForecastModel, RunnerState, design, runner_state
 
 DELAY_S = 5880.0  # the chase of SPEC §6 and issue 12: the winner starts 1 h 38 min after the field
 MOMENTS = np.round(np.arange(0.10, 0.951, 0.05), 2)  # pursuer fractions at which samples are drawn
@@ -45,7 +45,7 @@ def chase_moment(race: RaceSplits, fraction: float, delay_s: float = DELAY_S) ->
     return float(np.interp(fraction * at[-1], at[ok], w[ok]) + delay_s)
 
 
-def seen_state(race: RaceSplits, now: float, rows: np.ndarray | None = None):  # type: ignore[no-untyped-def]
+def seen_state(race: RaceSplits, now: float, rows: np.ndarray | None = None) -> tuple[RunnerState, np.ndarray]:
     """Features of the runners (``rows``, default all) from the splits before race time ``now``."""
     e = race.elapsed_s if rows is None else race.elapsed_s[rows]
     seen = np.where(e <= now, e, np.nan)
