@@ -32,7 +32,7 @@ def snapshot(paris, *, status="running", distance_m=1234.0, start=0.0, now=3725.
         overdue=np.zeros(n, dtype=bool),
         counts={"started": 1200, "ahead": 3, "caught": 2, "won": 1},
         forecast=Forecast(winners=1018, low=950, high=1100, quota=500,
-                          by_pen={"1": {"runners": 2, "won": 1, "winners": 1, "low": 1, "high": 2}}),
+                          by_pen={"1": {"runners": 2, "won": 1, "winners": 1, "low": 1, "high": 2}}, at_plan=1040),
         margin_class=np.array([CLASSES.index(c) for c in ("safe", "at_risk", "caught", "doomed")], dtype=np.uint8),
     )  # fmt: skip
 
@@ -42,7 +42,7 @@ def test_kpis_are_plain_text(paris):
     assert texts["kpi-clock"] == "1:02:05"
     assert texts["kpi-pursuer"] == "1.23 km · 2:53/km · running"
     assert texts["kpi-started"] == "1,200"
-    assert texts["kpi-forecast"] == "1,018 (950–1,100) / quota 500"
+    assert texts["kpi-forecast"] == "1,018 (950–1,100 at 80%) / quota 500 · at his plan 1,040"
 
 
 def test_pursuer_against_his_plan(paris):
