@@ -25,6 +25,7 @@ from dashboard import commentary, follow, race_control
 from dashboard.figures import CLASS_COLOURS, course_samples
 from dashboard.map_data import BasemapAsset, race_labels
 from live.chase import CLASSES
+from live.events import ALERT_KINDS, STORY_KINDS
 from live.race import Race
 from live.snapshot import Snapshot
 
@@ -64,6 +65,8 @@ def race_meta(race: Race, basemap: BasemapAsset | None = None) -> dict[str, obje
         "pursuer": {"bib": race.pursuer.bib, "name": race.pursuer.name, "pace_s_per_km": race.pursuer.pace_s_per_km},
         "quota": race.quota,
         "classes": list(CLASSES),
+        "story_kinds": list(STORY_KINDS),
+        "alert_kinds": list(ALERT_KINDS),
         "colours": [CLASS_COLOURS[c] for c in CLASSES],
         "map": map_meta(race, basemap or BasemapAsset(race)),
     }

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 import time
+from collections.abc import Mapping
 
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -28,9 +28,9 @@ GPS_READER = "gps"
 MAX_MESSAGES_PER_S = 50
 
 
-def reader_tokens(env: str | None = None) -> dict[str, str]:
-    """``reader=token`` pairs from the environment."""
-    raw = env if env is not None else os.environ.get(TOKENS_ENV, "")
+def reader_tokens(raw: str) -> dict[str, str]:
+    """``reader=token`` pairs (``finish=abc,gps=xyz``, as ``TOKENS_ENV`` holds them); pairs without a
+    reader or a token are left out."""
     pairs = (p.split("=", 1) for p in raw.split(",") if "=" in p)
     return {r.strip(): t.strip() for r, t in pairs if r.strip() and t.strip()}
 
@@ -38,10 +38,10 @@ def reader_tokens(env: str | None = None) -> dict[str, str]:
 class JsonIngest:
     """WebSocket endpoint for JSON readers of one race."""
 
-    def __init__(self, race: Race, store: Store, tokens: dict[str, str] | None = None) -> None:
+    def __init__(self, race: Race, store: Store, tokens: Mapping[str, str]) -> None:
         self.race = race
         self.store = store
-        self.tokens = reader_tokens() if tokens is None else tokens
+        self.tokens = tokens
 
     def routes(self) -> list[WebSocketRoute]:
         return [WebSocketRoute("/ingest/ws", self.endpoint)]

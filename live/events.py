@@ -28,6 +28,20 @@ MAT_SILENT_S = 120.0
 CLOCK_ALERT_S = 0.5  # a decoder clock this far off the race clock moves every margin it times
 HEALTH_EVERY_S = 10.0
 
+# Every kind of event, by level: stories for commentators, alerts for race control. The dashboard gets
+# these lists with the race (``story_kinds``, ``alert_kinds``), as it gets the margin classes.
+STORY_KINDS = ("caught", "milestone", "pursuer_split", "pursuer_reaches_pen", "close_escape", "final", "forecast")
+ALERT_KINDS = (
+    "pursuer_missed_mat",
+    "catch_undone",
+    "runner_missed_mat",
+    "impossible_passing",
+    "runner_overdue",
+    "mat_clock",
+    "mat_silent",
+    "unknown_chip",
+)
+
 
 def clock_text(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
@@ -43,6 +57,12 @@ class _Pending:
     time: float
     text: str
     data: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        level = "story" if self.kind in STORY_KINDS else "alert" if self.kind in ALERT_KINDS else None
+        if level is None or self.data.get("level") != level:
+            raise ValueError(f"event kind {self.kind!r} (level {self.data.get('level')!r}) is not in "
+                             "STORY_KINDS or ALERT_KINDS at that level")  # fmt: skip
 
 
 class EventDetector:

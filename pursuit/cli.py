@@ -5,16 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 from collections import Counter
 from pathlib import Path
 
 from live.race import Race, RaceError
 from live.race_file import load_race
+from pursuit.settings import DEFAULT_REDIS_URL, Settings
 
 DEFAULT_RACE = Path(__file__).resolve().parent.parent / "races" / "paris-j1000"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def _race(path: str | None) -> Race:
@@ -55,18 +54,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from pursuit.demo import run_demo
     from pursuit.serve import run
 
+    settings: Settings = args.settings
     return run(run_demo(_race(args.race), runners=args.runners, speed=args.speed, port=args.port,
-                        ingest_port=args.ingest_port, seed=args.seed))  # fmt: skip
+                        ingest_port=args.ingest_port, seed=args.seed, settings=settings), settings.loop)  # fmt: skip
 
 
 def cmd_serve(args: argparse.Namespace, ingest: bool = True, web: bool = True) -> int:
     from pursuit.serve import run, serve
 
-    url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+    settings: Settings = args.settings
     race = _race(args.race)
     return run(
-        serve(race, url, port=args.port if web else None, ingest=ingest, ingest_port=args.ingest_port,
-              mylaps_port=args.mylaps_port, host=args.host)
+        serve(race, settings.redis_url or DEFAULT_REDIS_URL, port=args.port if web else None, ingest=ingest,
+              ingest_port=args.ingest_port, mylaps_port=args.mylaps_port, host=args.host, settings=settings),
+        settings.loop,
     )  # fmt: skip
 
 
@@ -98,7 +99,7 @@ def _simulate_results(args: argparse.Namespace) -> int:
     )
     print(f"playing to {args.host}:{port} {'as fast as possible' if speed is None else f'at {speed:g}x'}", flush=True)
     report = asyncio.run(play_results(replayed, host=args.host, port=port, speed=speed,
-                                      redis_url=os.environ.get("REDIS_URL")))  # fmt: skip
+                                      redis_url=args.settings.redis_url))  # fmt: skip
     print(report, flush=True)
     return 0
 
@@ -109,7 +110,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return _simulate_results(args)
     from pathlib import Path
 
-    from ingest.json_server import reader_tokens
     from simulator.faults import Faults
     from simulator.run import assign_protocols, play
 
@@ -124,11 +124,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     offsets = {m: args.clock_offset for m, p in protocols.items() if p == "raceresult"}
     try:
         report = asyncio.run(
-            play(race, host=args.host, speed=args.speed, redis_url=os.environ.get("REDIS_URL"),
+            play(race, host=args.host, speed=args.speed, redis_url=args.settings.redis_url,
                  ingest_port=args.ingest_port, raceresult_port=args.raceresult_port, mylaps_port=args.mylaps_port,
                  runners=args.runners, seed=args.seed, protocols=protocols, faults=faults, late_max_s=args.late,
                  miss_rates=args.miss_rate, record=Path(args.record) if args.record else None,
-                 clock_offsets=offsets, web_url=web, reader_tokens=reader_tokens())
+                 clock_offsets=offsets, web_url=web, reader_tokens=args.settings.reader_tokens)
         )  # fmt: skip
     except (ValueError, OSError) as exc:
         print(f"pursuit simulate: {exc}", file=sys.stderr)
@@ -240,12 +240,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _with_store(race: Race, work):  # type: ignore[no-untyped-def]
+async def _with_store(race: Race, redis_url: str | None, work):  # type: ignore[no-untyped-def]
     import redis.asyncio as aioredis
 
     from live.store import Store
 
-    redis = aioredis.Redis.from_url(os.environ.get("REDIS_URL", DEFAULT_REDIS_URL))
+    redis = aioredis.Redis.from_url(redis_url or DEFAULT_REDIS_URL)
     try:
         store = Store(redis, race)
         await store.setup()
@@ -262,7 +262,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     race = _race(args.race)
     try:
-        report = asyncio.run(_with_store(race, lambda store: replay_files(race, store, args.files, args.date)))
+        report = asyncio.run(
+            _with_store(race, args.settings.redis_url, lambda store: replay_files(race, store, args.files, args.date))
+        )
     except (OSError, ValueError) as exc:
         print(f"pursuit replay: {exc}", file=sys.stderr)
         return 2
@@ -277,7 +279,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     from ingest.replay import rebuild
 
     race = _race(args.race)
-    report = asyncio.run(_with_store(race, lambda store: rebuild(race, store)))
+    report = asyncio.run(_with_store(race, args.settings.redis_url, lambda store: rebuild(race, store)))
     print(orjson.dumps(report.as_dict()).decode())
     return 0
 
@@ -491,6 +493,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        args.settings = Settings.from_env()  # the environment, read once here and handed down
+    except ValueError as exc:
+        print(f"pursuit: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import secrets
 import socket
 import time
@@ -14,7 +13,6 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from ingest.chronotrack_server import ChronoTrackServer
-from ingest.json_server import TOKENS_ENV
 from ingest.mylaps_server import MyLapsServer
 from ingest.raceresult_client import RaceResultClient
 from live.clock import RaceClock
@@ -22,6 +20,7 @@ from live.race import Race, RaceResultDecoder
 from live.store import Store
 from pursuit.redis_server import RedisServer, free_port
 from pursuit.serve import uvicorn_server
+from pursuit.settings import Settings
 from pursuit.web import create_app
 from simulator.run import assign_protocols, simulate
 
@@ -49,6 +48,7 @@ async def run_demo(
     ingest_port: int | None,
     seed: int,
     protocols: str = "mixed",
+    settings: Settings | None = None,
 ) -> int:
     """Redis (private unless REDIS_URL is set), ingestor, web and the simulated race, until Ctrl-C.
 
@@ -59,10 +59,8 @@ async def run_demo(
     by_mat = assign_protocols(race, protocols)
     rr_ports = {mat: free_port() for mat, proto in by_mat.items() if proto == "raceresult"}
     tokens = {mat: secrets.token_hex(8) for mat, proto in by_mat.items() if proto == "json"}
-    if tokens:  # the web app reads reader tokens from the environment
-        known = os.environ.get(TOKENS_ENV, "")
-        os.environ[TOKENS_ENV] = ",".join(filter(None, [known, *(f"{m}={t}" for m, t in tokens.items())]))
-    redis_url = os.environ.get("REDIS_URL")
+    settings = (settings or Settings()).with_reader_tokens(tokens)  # the web app lets the demo's readers in
+    redis_url = settings.redis_url
     private = None
     if not redis_url:
         private = RedisServer(DATA_DIR / "redis").start()
@@ -97,7 +95,7 @@ async def run_demo(
         ]
         print("mats: " + ", ".join(f"{m} {p}" for m, p in by_mat.items()), flush=True)
 
-        web = uvicorn_server(create_app(race, redis_url), "127.0.0.1", port)
+        web = uvicorn_server(create_app(race, redis_url, settings=settings), "127.0.0.1", port)
         web_task = asyncio.create_task(web.serve(), name="web")
         while not web.started:
             if web_task.done():

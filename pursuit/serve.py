@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -17,23 +16,22 @@ from ingest.raceresult_client import RaceResultClient
 from ingest.tcp import ReaderServer
 from live.race import Race
 from live.store import Store
+from pursuit.settings import LOOPS, Settings
 from pursuit.web import create_app
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-LOOP_ENV = "PURSUIT_LOOP"  # "uvloop" to run a server on uvloop rather than asyncio's own event loop
 
 
-def run(main: Coroutine[Any, Any, T]) -> T:
+def run(main: Coroutine[Any, Any, T], loop: str = "asyncio") -> T:
     """Run a server's main coroutine to completion: on asyncio's own event loop, or on uvloop with
-    ``PURSUIT_LOOP=uvloop`` (asyncio's if uvloop is missing). uvloop is not the default: the live
-    feed's fan-out, which is mostly the kernel's ``send`` per client, measured the same on both
-    (docs/BENCHMARKS.md)."""
-    choice = os.environ.get(LOOP_ENV, "asyncio").strip().lower()
-    if choice not in ("uvloop", "asyncio"):
-        raise SystemExit(f"pursuit: {LOOP_ENV}={choice!r}: expected uvloop or asyncio")
-    if choice == "uvloop":
+    ``loop="uvloop"`` (``PURSUIT_LOOP=uvloop``; asyncio's if uvloop is missing). uvloop is not the
+    default: the live feed's fan-out, which is mostly the kernel's ``send`` per client, measured the
+    same on both (docs/BENCHMARKS.md)."""
+    if loop not in LOOPS:
+        raise ValueError(f"unknown event loop {loop!r}: expected uvloop or asyncio")
+    if loop == "uvloop":
         try:
             import uvloop
         except ImportError:
@@ -74,6 +72,7 @@ async def serve(
     ingest_port: int | None,
     mylaps_port: int | None = None,
     host: str = "0.0.0.0",
+    settings: Settings | None = None,
 ) -> int:
     """The ingestor (if ``ingest``) and the web app (if ``port`` is given) until interrupted."""
     tasks = []
@@ -89,7 +88,7 @@ async def serve(
                 f"ingest: pulling RACE RESULT decoder {decoder.host}:{decoder.port} for mat {decoder.mat}", flush=True
             )
     if port is not None:
-        web = uvicorn_server(create_app(race, redis_url), host, port)
+        web = uvicorn_server(create_app(race, redis_url, settings=settings), host, port)
         tasks.append(asyncio.create_task(web.serve()))
         print(f"web: http://{host}:{port}/ (API at /api/state)", flush=True)
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import AsyncIterator
 
@@ -28,6 +27,7 @@ from live.events import EventDetector
 from live.race import Race
 from live.store import Store
 from pursuit.metrics import CONTENT_TYPE_LATEST, render_metrics
+from pursuit.settings import Settings
 from web.admin import AdminAPI
 from web.api import RaceAPI
 from web.events_feed import EventsFeed
@@ -37,11 +37,11 @@ from web.openapi import openapi_schema
 
 log = logging.getLogger(__name__)
 
-CORS_ENV = "PURSUIT_CORS_ORIGINS"  # comma-separated origins allowed to read the API from a browser
 
-
-def create_app(race: Race, redis_url: str, *, dashboard: bool = True) -> FastAPI:
-    """Build the web app for one race against the Redis at ``redis_url``."""
+def create_app(race: Race, redis_url: str, *, dashboard: bool = True, settings: Settings | None = None) -> FastAPI:
+    """Build the web app for one race against the Redis at ``redis_url``; ``settings``: the process's
+    (reader and admin tokens, CORS origins), by default read from the environment now."""
+    settings = settings or Settings.from_env()
     redis = aioredis.Redis.from_url(redis_url)
     store = Store(redis, race)
     engine = LiveEngine(race, store)
@@ -64,7 +64,7 @@ def create_app(race: Race, redis_url: str, *, dashboard: bool = True) -> FastAPI
 
     # our own OpenAPI document (web/openapi.py); FastAPI's docs page would load its JS from a CDN
     app = FastAPI(title=f"pursuit — {race.name}", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    cors = [o.strip() for o in os.environ.get(CORS_ENV, "").split(",") if o.strip()]
+    cors = list(settings.cors_origins)
     if cors:  # closed unless configured
         app.add_middleware(CORSMiddleware, allow_origins=cors, allow_methods=["GET"], allow_headers=["Last-Event-ID"])
     app.add_middleware(GZipMiddleware, minimum_size=1024)
@@ -108,7 +108,8 @@ def create_app(race: Race, redis_url: str, *, dashboard: bool = True) -> FastAPI
     async def api_not_found(request: Request) -> JSONResponse:
         return error(404, f"no such API endpoint: {request.url.path}")
 
-    routes = [*api.routes(), *AdminAPI(engine).routes(), *JsonIngest(race, store).routes()]
+    admin = AdminAPI(engine, settings.admin_token(race.admin_token_env))
+    routes = [*api.routes(), *admin.routes(), *JsonIngest(race, store, settings.reader_tokens).routes()]
     routes += [*feed_routes(feed), *EventsFeed(store).routes()]
     for route in routes:
         app.router.routes.append(route)

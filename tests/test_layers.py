@@ -5,7 +5,9 @@ functions and ``if TYPE_CHECKING``):
   ``live/store.py``;
 - ``web``, ``ingest``, ``dashboard`` and ``simulator`` build on ``live`` and import none of each other
   (the simulator reaches the ingestor only over sockets, like a real decoder) nor ``pursuit``;
-- only ``pursuit/cli.py`` imports the benchmarks, ``pursuit.bench`` (and the bench's own modules).
+- only ``pursuit/cli.py`` imports the benchmarks, ``pursuit.bench`` (and the bench's own modules);
+- only ``pursuit/settings.py`` reads the environment (the benchmarks copy it into the environments of
+  the processes they start).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ EDGES = ("web", "ingest", "dashboard", "simulator")
 LIVE_THIRD_PARTY = {"numpy", "orjson"}
 LIVE_REDIS_MODULES = {"live/store.py"}
 BENCH_IMPORTERS = {"pursuit/cli.py"}
+ENVIRONMENT_READERS = {"pursuit/settings.py"}
 
 
 def imported(source: str, module: str) -> list[tuple[int, str]]:
@@ -63,6 +66,20 @@ def violations(path: str, source: str) -> list[str]:
     return found
 
 
+def environment_reads(path: str, source: str) -> list[str]:
+    """Where ``source`` touches ``os.environ`` or ``os.getenv`` outside the settings module."""
+    if path in ENVIRONMENT_READERS or path.startswith("pursuit/bench/"):
+        return []
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb"):
+            found.append(f"{path}:{node.lineno} reads os.{node.attr}: take it from pursuit.settings.Settings")
+        elif isinstance(node, ast.ImportFrom) and node.module == "os":
+            names = {a.name for a in node.names} & {"environ", "getenv", "environb"}
+            found += [f"{path}:{node.lineno} imports os.{n}" for n in sorted(names)]
+    return found
+
+
 def sources() -> list[Path]:
     return sorted(p for pkg in ("live", *EDGES, "pursuit") for p in (ROOT / pkg).rglob("*.py"))
 
@@ -78,6 +95,16 @@ def test_the_import_rules_hold():
     for path in sources():
         broken += violations(path.relative_to(ROOT).as_posix(), path.read_text(encoding="utf-8"))
     assert not broken, "\n".join(broken)
+
+
+def test_only_the_settings_read_the_environment():
+    reads = []
+    for path in sources():
+        reads += environment_reads(path.relative_to(ROOT).as_posix(), path.read_text(encoding="utf-8"))
+    assert not reads, "\n".join(reads)
+    assert environment_reads("web/admin.py", "import os\ntoken = os.environ.get('X', '')")
+    assert environment_reads("pursuit/demo.py", "from os import getenv")
+    assert not environment_reads("pursuit/settings.py", "import os\nenv = dict(os.environ)")
 
 
 @pytest.mark.parametrize(

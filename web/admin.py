@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hmac
 import math
-import os
 from datetime import datetime
 from typing import Any
 
@@ -24,9 +23,10 @@ MANUAL_STATUSES = ("dnf", "dq", "ok")
 
 
 class AdminAPI:
-    """Admin routes of one race."""
+    """Admin routes of one race, open to ``token`` (the race's admin token; empty: admin disabled)."""
 
-    def __init__(self, engine: LiveEngine) -> None:
+    def __init__(self, engine: LiveEngine, token: str) -> None:
+        self.token = token
         self.engine = engine
         self.race = engine.race
         self.store = engine.store
@@ -43,7 +43,7 @@ class AdminAPI:
 
     def _authorised(self, request: Request) -> JSONResponse | None:
         """None if the bearer token matches the race's; else the 401 to send."""
-        expected = os.environ.get(self.race.admin_token_env, "")
+        expected = self.token
         if not expected:
             return error(401, f"admin is disabled: set {self.race.admin_token_env} to enable race control actions")
         header = request.headers.get("authorization", "")

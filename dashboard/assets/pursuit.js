@@ -18,7 +18,6 @@
   var HOLD_SHORT_M = 3;        // an unread runner waits this far before the next timing point
   var MAX_COAST_S = 5;         // no tick for this long (wall time): stop extrapolating
   var RUNNING = { started: 1, safe: 1, at_risk: 1, doomed: 1, caught: 1 };
-  var STORY_KINDS = { caught: 1, milestone: 1, pursuer_split: 1, pursuer_reaches_pen: 1, close_escape: 1, final: 1, forecast: 1 };
   var TICKER_MAX = 3000;     // story events kept (catches in one tick are grouped into one line)
   var TICKER_LINES = 100;
   var ALERTS_MAX = 200;
@@ -454,7 +453,7 @@
 
   function onEvent(m) {
     if (m.level === "alert") addAlert(m);
-    else if (STORY_KINDS[m.kind]) addStory(m);
+    else if (meta && meta.story_kinds.indexOf(m.kind) >= 0) addStory(m);
   }
 
   var stories_ = [], alerts_ = [], dirty = { ticker: false, alerts: false };  // rendered at most twice a second

@@ -1,4 +1,5 @@
-"""``pursuit.serve.run``: the servers' event loop is asyncio's own, uvloop on request where installed."""
+"""``pursuit.serve.run``: the servers' event loop is asyncio's own, uvloop on request where installed;
+the request is ``PURSUIT_LOOP``, read into the settings once."""
 
 from __future__ import annotations
 
@@ -8,32 +9,42 @@ import sys
 import pytest
 import uvloop
 
-from pursuit.serve import LOOP_ENV, run
+from pursuit.serve import run
+from pursuit.settings import LOOP_ENV, Settings
 
 
 async def _loop_type() -> type:
     return type(asyncio.get_running_loop())
 
 
-def test_servers_run_on_asyncio_by_default_and_on_uvloop_on_request(monkeypatch):
-    monkeypatch.delenv(LOOP_ENV, raising=False)
-    assert run(_loop_type()) is not uvloop.Loop
-    monkeypatch.setenv(LOOP_ENV, "asyncio")
-    assert run(_loop_type()) is not uvloop.Loop
-    monkeypatch.setenv(LOOP_ENV, "uvloop")
-    assert run(_loop_type()) is uvloop.Loop
+def test_servers_run_on_asyncio_by_default_and_on_uvloop_on_request():
+    assert Settings.from_env({}).loop == "asyncio"
+    assert run(_loop_type(), Settings.from_env({}).loop) is not uvloop.Loop
+    assert run(_loop_type(), Settings.from_env({LOOP_ENV: "asyncio"}).loop) is not uvloop.Loop
+    assert run(_loop_type(), Settings.from_env({LOOP_ENV: " UVLoop "}).loop) is uvloop.Loop
 
 
 def test_asyncio_without_uvloop(monkeypatch, caplog):
-    monkeypatch.setenv(LOOP_ENV, "uvloop")
     monkeypatch.setitem(sys.modules, "uvloop", None)  # as if not installed: the import fails
-    assert run(_loop_type()) is not uvloop.Loop
+    assert run(_loop_type(), "uvloop") is not uvloop.Loop
     assert "uvloop is not installed" in caplog.text
 
 
-def test_an_unknown_loop_is_refused(monkeypatch):
-    monkeypatch.setenv(LOOP_ENV, "trio")
+def test_an_unknown_loop_is_refused():
+    with pytest.raises(ValueError, match="PURSUIT_LOOP='trio': expected uvloop or asyncio"):
+        Settings.from_env({LOOP_ENV: "trio"})
     coro = _loop_type()
-    with pytest.raises(SystemExit, match="expected uvloop or asyncio"):
-        run(coro)
+    with pytest.raises(ValueError, match="expected uvloop or asyncio"):
+        run(coro, "trio")
     coro.close()
+
+
+def test_settings_are_read_once_into_typed_values():
+    s = Settings.from_env({"REDIS_URL": "redis://h:1/0", "PURSUIT_READER_TOKENS": "finish=a, gps=b,bad",
+                           "PURSUIT_CORS_ORIGINS": "https://a.example, ,https://b.example", "MY_ADMIN": "t0k"})  # fmt: skip
+    assert s.redis_url == "redis://h:1/0"
+    assert dict(s.reader_tokens) == {"finish": "a", "gps": "b"}
+    assert s.cors_origins == ("https://a.example", "https://b.example")
+    assert s.admin_token("MY_ADMIN") == "t0k" and s.admin_token("PURSUIT_ADMIN_TOKEN") == ""
+    assert dict(s.with_reader_tokens({"start": "c"}).reader_tokens) == {"finish": "a", "gps": "b", "start": "c"}
+    assert Settings.from_env({"REDIS_URL": ""}).redis_url is None

@@ -1,0 +1,64 @@
+"""What pursuit takes from its environment, read once at the command line and handed down.
+
+Nothing else reads ``os.environ``: the parts get a :class:`Settings` (or the one value they need) from
+whoever starts them. Variables:
+
+- ``REDIS_URL``: the Redis to use; unset, ``pursuit serve`` uses ``redis://127.0.0.1:6379/0`` and
+  ``pursuit demo`` starts a private ``redis-server``;
+- ``PURSUIT_READER_TOKENS``: ``mat=token,…`` pairs of the JSON readers allowed on ``/ingest/ws``;
+- the race's admin token, in the variable its race file names (``admin_token_env``, by default
+  ``PURSUIT_ADMIN_TOKEN``); unset, race control actions are disabled;
+- ``PURSUIT_CORS_ORIGINS``: comma-separated origins allowed to read the API from a browser;
+- ``PURSUIT_LOOP``: ``uvloop`` to run the servers on uvloop, else ``asyncio``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from ingest.json_server import TOKENS_ENV, reader_tokens
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL_ENV = "REDIS_URL"
+CORS_ENV = "PURSUIT_CORS_ORIGINS"
+LOOP_ENV = "PURSUIT_LOOP"
+LOOPS = ("asyncio", "uvloop")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The environment of one pursuit process, as typed values."""
+
+    redis_url: str | None = None  # None: the command's default (see the module's docstring)
+    reader_tokens: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    cors_origins: tuple[str, ...] = ()
+    loop: str = "asyncio"
+    # every variable, for the one the race file names for its admin token (known once the race is loaded)
+    environ: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``environ`` (the process's environment by default); refuses a bad ``PURSUIT_LOOP``."""
+        env = dict(os.environ if environ is None else environ)
+        loop = env.get(LOOP_ENV, "asyncio").strip().lower() or "asyncio"
+        if loop not in LOOPS:
+            raise ValueError(f"{LOOP_ENV}={loop!r}: expected uvloop or asyncio")
+        return cls(
+            redis_url=env.get(REDIS_URL_ENV) or None,
+            reader_tokens=MappingProxyType(reader_tokens(env.get(TOKENS_ENV, ""))),
+            cors_origins=tuple(o.strip() for o in env.get(CORS_ENV, "").split(",") if o.strip()),
+            loop=loop,
+            environ=MappingProxyType(env),
+        )
+
+    def admin_token(self, variable: str) -> str:
+        """The admin token held in ``variable`` (a race's ``admin_token_env``); empty when unset."""
+        return self.environ.get(variable, "")
+
+    def with_reader_tokens(self, tokens: Mapping[str, str]) -> Settings:
+        """These settings with more reader tokens (the demo's made-up ones) added."""
+        return dataclasses.replace(self, reader_tokens=MappingProxyType({**self.reader_tokens, **tokens}))
