@@ -19,9 +19,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,embedded-redis]'
 	touch $@
 
-lint: $(VENV)/.installed
-	$(BIN)/pip install --quiet ruff
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+lint: $(VENV)/.installed  ## ruff (lint + format) and mypy --strict over the packages (config in pyproject.toml)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .pursuit test-artifacts

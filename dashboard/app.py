@@ -12,7 +12,7 @@ of screens, adds a server callback a second for its KPI strip, histogram, pen ba
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from dash import Dash, Input, Output, dcc, html
@@ -80,7 +80,7 @@ def shell(race: Race, basemap: BasemapAsset) -> html.Div:
             html.Div(
                 id="race-meta",
                 hidden=True,
-                **{"data-race": json.dumps(race_meta(race, basemap)), "data-course": course_samples(race)},
+                **{"data-race": json.dumps(race_meta(race, basemap)), "data-course": course_samples(race)},  # type: ignore[arg-type]
             ),
             html.Div(
                 [
@@ -99,7 +99,7 @@ def shell(race: Race, basemap: BasemapAsset) -> html.Div:
     )
 
 
-def basemap_endpoint(basemap: BasemapAsset) -> Callable:
+def basemap_endpoint(basemap: BasemapAsset) -> Callable[[Request], Awaitable[Response]]:
     """``GET /map/basemap.json``: the drawn basemap (gzipped by the app's middleware), cached by
     browsers for good: its URL changes with its content."""
 
@@ -124,16 +124,16 @@ def create_dashboard(
     """Mount the three pages on ``server`` (call after the API routes are added)."""
     app = Dash(
         __name__,
-        server=server,
+        server=server,  # type: ignore[arg-type]  # Dash's FastAPI backend takes the app; the annotation predates it
         title=f"pursuit — {race.name}",
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]
         serve_locally=True,
         assets_folder=str(ASSETS),  # absolute: Dash would resolve it against whatever module it sees as the caller
         suppress_callback_exceptions=True,  # each page's components exist only on that page
     )
     basemap = BasemapAsset(race)
     app.layout = shell(race, basemap)
-    layouts = {path: module.layout(race) for path, _, module in PAGES}
+    layouts: dict[str, html.Div] = {path: module.layout(race) for path, _, module in PAGES}
 
     @app.callback(Output("page", "children"), Input("url", "pathname"))
     def route(pathname: str | None) -> html.Div:
@@ -144,5 +144,5 @@ def create_dashboard(
     # Dash's FastAPI backend sets itself up (finds the assets, builds the script tags) on the first
     # request to "/" or "/_dash-*" only: a first visitor on /follow after a restart would get a page
     # without pursuit.js. Set it up now, with the layout and callbacks in place.
-    app._setup_server()
+    app._setup_server()  # type: ignore[no-untyped-call]
     return app

@@ -5,6 +5,7 @@ of screens, so a Python callback each is fine). Mat health and alerts come from 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from dash import Dash, Input, Output, dcc, html
 
@@ -36,7 +37,7 @@ GRAPH_CONFIG = {"displaylogo": False, "scrollZoom": True}
 
 def map_graph(race: Race) -> dcc.Graph:
     """The course map; ``assets/pursuit.js`` fills and moves its runner traces."""
-    return dcc.Graph(id="map", figure=map_figure(race), config=GRAPH_CONFIG, className="map")
+    return dcc.Graph(id="map", figure=map_figure(race), config=GRAPH_CONFIG, className="map")  # type: ignore[arg-type]
 
 
 def table(header: list[str], rows: list[list[str]], table_id: str) -> html.Table:
@@ -117,7 +118,7 @@ def register(
         Output("next-caught", "children"),
         Input("tick", "n_intervals"),
     )
-    def update(_n: int | None) -> tuple:
+    def update(_n: int | None) -> tuple[Any, ...]:
         snap = get_snapshot()
         if snap is None:
             empty = {"data": [], "layout": {"title": {"text": "waiting for the first tick"}}}

@@ -108,11 +108,11 @@ class ChronoTrackServer(ReaderServer):
             # sequence numbers in one round trip, the journal first; Redis works on it while the next
             # batch is parsed (one batch in flight, so batches still reach Redis in order)
             tag_reads, seq_gaps = bulk
-            gaps = {self.race.mat_for_location(loc) or "": n for loc, n in seq_gaps.items()}
+            bulk_gaps = {self.race.mat_for_location(loc) or "": n for loc, n in seq_gaps.items()}
             journaled = [ln.decode("latin-1") for ln in lines]
             await self._settle(conn)
             conn.in_flight = asyncio.create_task(
-                self.store.journal_and_apply("ctp01", conn.peer, wall, journaled, tag_reads, conn.last_seq, gaps)
+                self.store.journal_and_apply("ctp01", conn.peer, wall, journaled, tag_reads, conn.last_seq, bulk_gaps)
             )
             await asyncio.sleep(0)  # let it reach Redis
             return []

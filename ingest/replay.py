@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -104,8 +105,8 @@ class _Applier:
                 )
             elif proto in ("json", "replay-json"):
                 items, errors = json_lines.parse_message(raw)
-                for e in errors:
-                    self._error(f"{where}: {e.reason}")
+                for err in errors:
+                    self._error(f"{where}: {err.reason}")
                 for item in items:
                     if isinstance(item, json_lines.JsonRead):
                         self.reads.append(RawRead(self._mat(item.reader), item.chip, self._t(item.time, near_s)))
@@ -252,7 +253,7 @@ async def rebuild(race: Race, store: Store) -> ReplayReport:
     return report
 
 
-async def _admin(race: Race, store: Store, action: str, args: dict) -> None:
+async def _admin(race: Race, store: Store, action: str, args: dict[str, Any]) -> None:
     """Re-apply one journaled admin action (see ``web/admin.py``)."""
     if action == "start_pen":
         await store.set_gun(f"pen:{args['pen']}", float(args["time"]))

@@ -67,7 +67,8 @@ class Course:
 
     def _geom_m(self, distance_m: np.ndarray | float) -> np.ndarray:
         scale = self.measured_m / self.distance_m
-        return np.clip(np.asarray(distance_m, dtype=float), 0.0, self.distance_m) * scale
+        geom_m: np.ndarray = np.clip(np.asarray(distance_m, dtype=float), 0.0, self.distance_m) * scale
+        return geom_m
 
     def lonlat_at(self, distance_m: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
         """Longitude and latitude at race distances (clamped to the course)."""

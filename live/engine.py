@@ -13,7 +13,7 @@ import numpy as np
 from live.chase import evaluate, probability_classes, pursuer_position
 from live.forecast import ForecastModel, WinForecast, default_model, forecast, pursuer_forecast
 from live.projection import last_read, plausible_passings
-from live.race import Race
+from live.race import Participant, Race
 from live.snapshot import AHEAD, CAUGHT, DNF, DQ, STATUSES, WON, Forecast, PursuerState, Snapshot
 from live.store import Store
 
@@ -57,7 +57,7 @@ class LiveEngine:
         # (race time, forecast, band low, band high, count at the pursuer's plan), for race control's chart
         self.forecast_history: deque[tuple[float, int, int, int, int | None]] = deque(maxlen=HISTORY_POINTS)
 
-    def _prior_speeds(self, runners: list) -> np.ndarray:
+    def _prior_speeds(self, runners: list[Participant]) -> np.ndarray:
         """Speed before any split: the declared time, else the median declared time of the pen."""
         distance = self.race.distance_m
         declared = np.array([p.declared_s if p.declared_s else np.nan for p in runners], dtype=float)
@@ -281,7 +281,8 @@ class LiveEngine:
         """Passing times of one participant by timing point (nan where none)."""
         if bib == self.race.pursuer.bib:
             return self.pursuer_times.copy()
-        return self.times[self.row[bib]].copy()
+        times: np.ndarray = self.times[self.row[bib]].copy()
+        return times
 
     async def run(self, stop: asyncio.Event, tick_s: float = TICK_S) -> None:
         """Refresh every ``tick_s`` until ``stop`` is set; a failed tick is logged and retried.

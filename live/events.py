@@ -184,13 +184,13 @@ class EventDetector:
                     {"level": "story", "caught": int(len(caught_rows))},
                 )  # fmt: skip
             )
-        for pen, row in pen_first.items():
+        for pen, first_row in pen_first.items():
             out.append(
                 _Pending(
                     f"pen-reached:{pen}",
                     "pursuer_reaches_pen",
                     snap.now,
-                    f"{self.race.pursuer.name} reaches pen {pen}: first catch there, bib {snap.bibs[row]}.",
+                    f"{self.race.pursuer.name} reaches pen {pen}: first catch there, bib {snap.bibs[first_row]}.",
                     {"level": "story", "pen": pen},
                 )  # fmt: skip
             )

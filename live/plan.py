@@ -39,7 +39,8 @@ class PenPlan:
 
 def _win_probability(declared_s: np.ndarray, deadline_s: float, sigma: float) -> np.ndarray:
     z = (math.log(max(deadline_s, 1.0)) - np.log(declared_s)) / sigma
-    return 0.5 * (1.0 + np.vectorize(math.erf)(z / math.sqrt(2.0)))
+    p: np.ndarray = 0.5 * (1.0 + np.vectorize(math.erf)(z / math.sqrt(2.0)))
+    return p
 
 
 def expected_winners(

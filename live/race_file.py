@@ -5,12 +5,14 @@ reports every problem with the file, the line or key, and what is wrong.
 
 from __future__ import annotations
 
+import builtins
 import csv
 import json
 import tomllib
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -28,6 +30,9 @@ from live.race import (
     TimingPoint,
 )
 from live.schedule import SpeedSchedule
+
+if TYPE_CHECKING:
+    from live.basemap import Basemap, TileLayer
 
 DEFAULT_MAX_SPEED_M_S = 7.5  # 2:13/km: faster than any road runner over a segment; a read implying more is wrong
 MAT_SPREAD_LIMIT_M = 40.0  # the avenue is 70 m wide; a mat spans one carriageway
@@ -60,7 +65,7 @@ def load_race(directory: Path | str) -> Race:
 
     mats, timing_points = _load_mats(cfg, course.distance_m)
     for i, mat in enumerate(mats):
-        xs, ys = course.xy_at(list(mat.at_m))
+        xs, ys = course.xy_at(np.asarray(mat.at_m, dtype=float))
         spread = float(max(np.hypot(xs - xs[0], ys - ys[0])))
         if spread > MAT_SPREAD_LIMIT_M:
             raise RaceError(
@@ -81,7 +86,7 @@ def load_race(directory: Path | str) -> Race:
         schedule=schedule,
     )
 
-    pens = []
+    pens: list[Pen] = []
     for i, _ in enumerate(cfg.list("pens")):
         key = f"pens[{i}]"
         head = cfg.number(f"{key}.head_start_s", positive=True)
@@ -119,6 +124,7 @@ def load_race(directory: Path | str) -> Race:
     if quota is not None and (not isinstance(quota, int) or quota < 0):
         raise RaceError(toml_path, "race.quota", f"must be a whole number ≥ 0, got {quota!r}")
 
+    basemap, tiles = _load_map(root, cfg, course)
     return Race(
         id=race_id,
         name=cfg.str("race.name"),
@@ -139,7 +145,8 @@ def load_race(directory: Path | str) -> Race:
             time_window_s=3600 * cfg.number("readers.time_window_h", default=24, positive=True),
         ),
         directory=root,
-        **_load_map(root, cfg, course),
+        basemap=basemap,
+        tiles=tiles,
         _by_bib=by_bib,
         _by_chip=by_chip,
         _mat_by_alias=alias,
@@ -151,7 +158,7 @@ class _Toml:
 
     _MISSING = object()
 
-    def __init__(self, path: Path, doc: dict) -> None:
+    def __init__(self, path: Path, doc: dict[str, Any]) -> None:
         self.path = path
         self.doc = doc
 
@@ -174,13 +181,13 @@ class _Toml:
             raise RaceError(self.path, key, "missing")
         return value
 
-    def str(self, key: str, default: object = _MISSING) -> str:
+    def str(self, key: builtins.str, default: object = _MISSING) -> builtins.str:
         value = self._need(key, default)
         if not isinstance(value, str) or not value.strip():
             raise RaceError(self.path, key, f"must be a non-empty string, got {value!r}")
         return value.strip()
 
-    def number(self, key: str, default: object = _MISSING, positive: bool = False) -> float:
+    def number(self, key: builtins.str, default: object = _MISSING, positive: bool = False) -> float:
         value = self._need(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise RaceError(self.path, key, f"must be a number, got {value!r}")
@@ -188,13 +195,13 @@ class _Toml:
             raise RaceError(self.path, key, f"must be greater than 0, got {value!r}")
         return float(value)
 
-    def list(self, key: str) -> list:
+    def list(self, key: builtins.str) -> builtins.list[Any]:
         value = self.get(key, [])
         if not isinstance(value, list):
             raise RaceError(self.path, key, "must be an array of tables")
         return value
 
-    def date(self, key: str) -> date:
+    def date(self, key: builtins.str) -> date:
         value = self._need(key, self._MISSING)
         if isinstance(value, date) and not isinstance(value, datetime):
             return value
@@ -203,7 +210,7 @@ class _Toml:
         except ValueError as exc:
             raise RaceError(self.path, key, f"must be a date YYYY-MM-DD, got {value!r}") from exc
 
-    def time(self, key: str) -> time:
+    def time(self, key: builtins.str) -> time:
         value = self._need(key, self._MISSING)
         if isinstance(value, time):
             return value
@@ -231,13 +238,13 @@ def _load_schedule(cfg: _Toml) -> SpeedSchedule | None:
     if raw is None:
         return None
     try:
-        steps = tuple((float(a), float(b)) for a, b in raw)  # type: ignore[union-attr]
+        steps = tuple((float(a), float(b)) for a, b in raw)  # type: ignore[attr-defined]
         return SpeedSchedule(steps)
     except (TypeError, ValueError) as exc:
         raise RaceError(cfg.path, "pursuer.schedule", f"must be [[seconds, km/h], …] from 0 s: {exc}") from exc
 
 
-def _load_map(root: Path, cfg: _Toml, course: Course) -> dict[str, object]:
+def _load_map(root: Path, cfg: _Toml, course: Course) -> tuple[Basemap | None, TileLayer | None]:
     """The optional ``[race] basemap`` file and ``[map]`` table (live/basemap.py checks them)."""
     from live.basemap import load_basemap, tile_layer
 
@@ -246,7 +253,7 @@ def _load_map(root: Path, cfg: _Toml, course: Course) -> dict[str, object]:
     if attribution is not None and not isinstance(attribution, str):
         raise RaceError(cfg.path, "map.attribution", f"must be a string, got {attribution!r}")
     basemap = None if name is None else load_basemap(root / cfg.str("race.basemap"), course, attribution)
-    return {"basemap": basemap, "tiles": tile_layer(cfg.path, cfg.get("map", {}))}
+    return basemap, tile_layer(cfg.path, cfg.get("map", {}))
 
 
 def _load_course(root: Path, cfg: _Toml) -> Course:

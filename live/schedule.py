@@ -42,13 +42,15 @@ class SpeedSchedule:
         """Metres covered after ``elapsed_s`` seconds (0 before the start)."""
         t = np.maximum(np.asarray(elapsed_s, dtype=float), 0.0)
         i = np.searchsorted(self._from_s, t, side="right") - 1
-        return self._distance_at_step[i] + (t - self._from_s[i]) * self._speed_m_s[i]
+        distance_m: np.ndarray = self._distance_at_step[i] + (t - self._from_s[i]) * self._speed_m_s[i]
+        return distance_m
 
     def elapsed_at(self, distance_m: np.ndarray | float) -> np.ndarray:
         """Seconds after the start at which ``distance_m`` is reached."""
         d = np.maximum(np.asarray(distance_m, dtype=float), 0.0)
         i = np.searchsorted(self._distance_at_step, d, side="right") - 1
-        return self._from_s[i] + (d - self._distance_at_step[i]) / self._speed_m_s[i]
+        elapsed_s: np.ndarray = self._from_s[i] + (d - self._distance_at_step[i]) / self._speed_m_s[i]
+        return elapsed_s
 
     def speed_at(self, elapsed_s: float) -> float:
         """Speed in m/s at ``elapsed_s`` after the start."""

@@ -151,7 +151,7 @@ class Store:
         :meth:`record_sequences`, without waiting on each).
         """
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(self.keys.journal, _journal_entry(proto, reader, wall_s, lines))  # type: ignore[arg-type]
+            pipe.xadd(self.keys.journal, _journal_entry(proto, reader, wall_s, lines))
             applied = self._queue_apply(pipe, reads, wall_s)
             if last_seq:
                 self._queue_sequences(pipe, last_seq, seq_gaps or {})

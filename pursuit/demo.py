@@ -141,7 +141,7 @@ async def run_demo(
             private.stop()
 
 
-def _report_simulation(task: asyncio.Task) -> None:
+def _report_simulation(task: asyncio.Task[object]) -> None:
     if task.cancelled():
         return
     if task.exception() is not None:

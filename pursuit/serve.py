@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
@@ -41,7 +41,7 @@ def run(main: Coroutine[Any, Any, T], loop: str = "asyncio") -> T:
     return asyncio.run(main)
 
 
-def uvicorn_server(app: object, host: str, port: int) -> uvicorn.Server:
+def uvicorn_server(app: Callable[..., Any], host: str, port: int) -> uvicorn.Server:
     """A uvicorn server for our app: no per-message deflate (it costs ~50 KiB per connection)."""
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws_per_message_deflate=False, lifespan="on")
     return uvicorn.Server(config)

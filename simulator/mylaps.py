@@ -111,7 +111,7 @@ class EmulatedExporter:
         await self._send(writer, sorted(self.unacked))  # everything not yet acknowledged, again
         listener = asyncio.create_task(self._listen(reader))
         stopper = asyncio.create_task(stop.wait())
-        waker: asyncio.Task | None = None
+        waker: asyncio.Task[object] | None = None
         try:
             while not self.done and not stop.is_set():
                 if listener.done():

@@ -57,7 +57,7 @@ class EmulatedRaceResultDecoder:
     _done: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
     _drops: list[int] = field(default_factory=list, init=False, repr=False)
     _pushed: int = field(default=0, init=False, repr=False)
-    _handlers: set[asyncio.Task] = field(default_factory=set, init=False, repr=False)
+    _handlers: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
         box = f"{zlib.crc32(self.mat.encode()) & 0xFFFF:04X}"
@@ -116,7 +116,7 @@ class EmulatedRaceResultDecoder:
         assert task is not None
         self._handlers.add(task)
         self.connections += 1
-        pusher: asyncio.Task | None = None
+        pusher: asyncio.Task[None] | None = None
         lock = asyncio.Lock()  # a pushed line never lands inside an answer
         fetched = pushed_before = pushed_last = 0
         try:

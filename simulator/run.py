@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from live.clock import RaceClock
 from live.race import Race
@@ -197,7 +198,7 @@ async def play(
     redis_url: str | None,
     ingest_port: int | None = None,
     raceresult_port: int = 3601,
-    **options,  # type: ignore[no-untyped-def]
+    **options: Any,
 ) -> SimulationReport:
     """``pursuit simulate``: a race clock starting now at ``speed`` (written to Redis when
     ``redis_url`` is given, so the engine follows it), RACE RESULT decoders on the race file's

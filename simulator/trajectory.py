@@ -146,7 +146,8 @@ def pace_profile(fraction: np.ndarray, boost: np.ndarray, fade: np.ndarray, firs
     b, a = boost[:, None], fade[:, None]
     early = np.where(f < first_km, f - f**2 / (2 * first_km), first_km / 2)
     covered = f + a * (f**2 - f) / 2 - b * early
-    return covered / (1.0 - b * first_km / 2)
+    covered_fraction: np.ndarray = covered / (1.0 - b * first_km / 2)
+    return covered_fraction
 
 
 def fade_for(true_5k_s: np.ndarray) -> np.ndarray:

@@ -166,7 +166,7 @@ class RaceAPI:
         if pen := params.get("pen"):
             mask &= snap.pens == pen
         if q := params.get("q", "").strip().lower():
-            names = np.array([self.race.participant(str(b)).name.lower() for b in snap.bibs], dtype=object)  # type: ignore[union-attr]
+            names = [self.race.participant(str(b)).name.lower() for b in snap.bibs]  # type: ignore[union-attr]
             by_bib = np.array([str(b).startswith(q) for b in snap.bibs])
             by_name = np.array([n.startswith(q) or f" {q}" in n for n in names])
             mask &= by_bib | by_name

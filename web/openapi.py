@@ -22,7 +22,9 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(c): _json(_ERROR, text[c]) for c in codes}
 
 
-def _admin(summary: str, body: dict[str, Any] | None, *, path_params: list[dict[str, Any]] | None = None) -> dict:
+def _admin(
+    summary: str, body: dict[str, Any] | None, *, path_params: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
         "security": [{"bearer": []}],

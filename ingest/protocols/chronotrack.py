@@ -218,14 +218,14 @@ def parse_time(text: str) -> ChipTime:
         return ChipTime(seconds_of_day=h * 3600 + mi * 60 + s + frac)
     m = _ISO_RE.match(text)
     if m:
-        frac = m[7] or "0"
+        digits = m[7] or "0"
         try:
             local = datetime(int(m[1]), int(m[2]), int(m[3]), int(m[4]), int(m[5]), int(m[6]))
         except ValueError as exc:
             raise ValueError(f"ISO time {text!r}: {exc}") from exc
         if not EARLIEST_YEAR <= local.year <= LATEST_YEAR:
             raise ValueError(f"date {text!r} is implausible; is the reader's clock set?")
-        return ChipTime(local=local + timedelta(microseconds=round(float("0." + frac) * 1e6)))
+        return ChipTime(local=local + timedelta(microseconds=round(float("0." + digits) * 1e6)))
     try:
         value = float(text)
     except ValueError:

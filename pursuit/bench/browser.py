@@ -74,7 +74,7 @@ async def page_weight(browser: Any, url: str, ready_js: str) -> dict[str, Any]:
 
     context = await browser.new_context(**PHONE)
     parts: dict[str, int] = {}
-    pending: list[asyncio.Task] = []
+    pending: list[asyncio.Task[Any]] = []
 
     async def count(request: Any) -> None:
         sizes = await request.sizes()

@@ -4,6 +4,7 @@ the same run on the same machine so it is also a ratio (the machine is shared an
 from __future__ import annotations
 
 import asyncio
+import functools
 import gzip
 import math
 import os
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from live.engine import LiveEngine
 from live.race import Race
@@ -60,6 +62,15 @@ def race_with_runners(n: int, directory: Path) -> Race:
     return load_race(directory)
 
 
+def _distances_json(snap: Any) -> bytes:
+    return orjson.dumps({"d": np.round(snap.distance_m).astype(int).tolist()})
+
+
+def _read_and_place(times: np.ndarray, course: Any) -> object:
+    """The least a tick must do: read every passing once and place every runner on the map."""
+    return np.nanmax(times, axis=1), course.lonlat_at(times[:, 0] * 0)
+
+
 def bench_tick(sizes: tuple[int, ...] = (3_600, 40_000, 100_000), repeat: int = 15) -> dict[str, Any]:
     """Time to project every runner and compute the chase, and to serialise a full snapshot."""
     import orjson
@@ -79,18 +90,14 @@ def bench_tick(sizes: tuple[int, ...] = (3_600, 40_000, 100_000), repeat: int = 
             engine.times = times
             engine.pursuer_times[:2] = t0 + 1140 + engine.at_m[:2] * 0.173
             now = t0 + 1600
-            tick_ms = _median_ms(lambda e=engine, t=now: e.compute(t), repeat)
+            tick_ms = _median_ms(functools.partial(engine.compute, now), repeat)
             snap = engine.compute(now)
             frame = orjson.dumps({"class": snap.margin_class.tolist(),  # type: ignore[union-attr]
                                   "distance_m": np.round(snap.distance_m).astype(int).tolist(),
                                   "speed_dm_s": np.round(np.nan_to_num(snap.speed_m_s) * 10).astype(int).tolist()})  # type: ignore[arg-type]  # fmt: skip
-            frame_ms = _median_ms(
-                lambda s=snap: orjson.dumps({"d": np.round(s.distance_m).astype(int).tolist()}), repeat
-            )
+            frame_ms = _median_ms(functools.partial(_distances_json, snap), repeat)
             # baseline: the least a tick must do — read every passing once and place every runner on the map
-            baseline_ms = _median_ms(
-                lambda t=times, c=race.course: (np.nanmax(t, axis=1), c.lonlat_at(t[:, 0] * 0)), repeat
-            )
+            baseline_ms = _median_ms(functools.partial(_read_and_place, times, race.course), repeat)
             results.append({
                 "runners": n, "tick_ms": round(tick_ms, 2), "baseline_ms": round(baseline_ms, 3),
                 "ratio": round(tick_ms / baseline_ms, 1), "snapshot_frame_bytes": len(frame),
@@ -335,7 +342,7 @@ def _snapshot_gzip(feed: Any, samples: list[dict[str, Any]]) -> None:
     frame = feed.snapshot_frame()
     json_ms = (time.perf_counter() - t) * 1000
     sent = frame.gzipped().payload
-    gzip_ms = _median_ms(lambda p=frame.payload: gzip.compress(p, SNAPSHOT_GZIP_LEVEL, mtime=0), 3)
+    gzip_ms = _median_ms(functools.partial(gzip.compress, frame.payload, SNAPSHOT_GZIP_LEVEL, mtime=0), 3)
     samples.append({"bytes": len(frame.payload), "gzip_bytes": len(sent), "json_ms": json_ms, "gzip_ms": gzip_ms,
                     "payload": frame.payload})  # fmt: skip
 
@@ -344,7 +351,7 @@ def _gzip_levels(payload: bytes) -> dict[str, dict[str, float]]:
     """Size and time of a snapshot gzipped at each of ``GZIP_LEVELS`` (median of 5)."""
     return {
         str(level): {"bytes": len(gzip.compress(payload, level, mtime=0)),
-                     "ms": round(_median_ms(lambda lv=level: gzip.compress(payload, lv, mtime=0), 5), 1)}
+                     "ms": round(_median_ms(functools.partial(gzip.compress, payload, level, mtime=0), 5), 1)}
         for level in GZIP_LEVELS
     }  # fmt: skip
 

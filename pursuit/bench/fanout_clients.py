@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import builtins
 import gzip
 import hashlib
 import os
@@ -180,7 +181,7 @@ class Window:
     tick_bytes: list[int] = field(default_factory=list)  # the probe's ticks, in order
     snapshots: list[tuple[int, int]] = field(default_factory=list)  # raw and gzipped bytes
 
-    def count(self, payload: bytes, now: float, probe: bool, answer: bool = False) -> None:
+    def count(self, payload: builtins.bytes, now: float, probe: bool, answer: bool = False) -> None:
         """One message that arrived at ``now``, in the window: the shared frames count — every tick, and
         a snapshot the spectator did not ask for (the feed sends one instead of a tick bigger than the
         state); the probe's snapshots are also measured. ``answer``: a snapshot the spectator asked for."""

@@ -239,7 +239,7 @@ async def _pace(phase: _Phase, payload: list[bytes], write: Callable[[bytes], ob
     return time.perf_counter() - t0
 
 
-async def _watch_stream(redis: aioredis.Redis, key: str, after: str, on: Callable[[dict, float], None],
+async def _watch_stream(redis: aioredis.Redis, key: str, after: str, on: Callable[[dict[bytes, bytes], float], None],
                         stop: asyncio.Event) -> None:  # fmt: skip
     """XREAD BLOCK on ``key`` from ``after``: ``on(fields, perf_counter at arrival)`` per entry."""
     while not stop.is_set():
@@ -386,7 +386,7 @@ async def _layout_latency(
         crossed: set[str] = set()
         unexplained = 0
 
-        def on_passing(fields: dict, at: float) -> None:
+        def on_passing(fields: dict[bytes, bytes], at: float) -> None:
             c = key_of.get((fields[b"bib"].decode(), tp_mat[int(fields[b"tp"])]))
             if phase is not None and c is not None:
                 phase.saw(phase.state, c, at)

@@ -40,8 +40,9 @@ def test_an_unknown_loop_is_refused():
 
 
 def test_settings_are_read_once_into_typed_values():
-    s = Settings.from_env({"REDIS_URL": "redis://h:1/0", "PURSUIT_READER_TOKENS": "finish=a, gps=b,bad",
-                           "PURSUIT_CORS_ORIGINS": "https://a.example, ,https://b.example", "MY_ADMIN": "t0k"})  # fmt: skip
+    env = {"REDIS_URL": "redis://h:1/0", "PURSUIT_READER_TOKENS": "finish=a, gps=b,bad", "MY_ADMIN": "t0k",
+           "PURSUIT_CORS_ORIGINS": "https://a.example, ,https://b.example"}  # fmt: skip
+    s = Settings.from_env(env)
     assert s.redis_url == "redis://h:1/0"
     assert dict(s.reader_tokens) == {"finish": "a", "gps": "b"}
     assert s.cors_origins == ("https://a.example", "https://b.example")
