@@ -1,4 +1,4 @@
-"""Results files with intermediate splits (the dashathon/Berlin/Chicago format of ``shared/data``).
+"""Results files with intermediate splits (the dashathon/Berlin/Chicago format of ``data/results/``).
 
 Pipe-separated (plain or gzipped, ``.gz``), a header row, split columns of elapsed seconds from the runner's own start,
 ``NaN`` for a missing split. Loaded into arrays: one row per finisher, one column per split.

@@ -4,7 +4,7 @@ Like the real exporter it connects to the scoring software (our ingestor), says 
 for ``AckPong``, then sends ``Passing`` messages of up to 100 records as reads come due, with at
 most 10 messages unacknowledged, and a ``Marker`` (``mt=Gunshot``) for each gun. Every message is
 kept until ``AckPassing@n`` / ``AckMarker@n`` comes back; unacknowledged ones are resent every
-20 s and all of them after a reconnect (MYLAPS manual v2021.1, ``shared/research/ingest.md`` §2.3).
+20 s and all of them after a reconnect (MYLAPS manual v2021.1, ``docs/SOURCES.md`` §1).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What each mat's reader reports, and when: the planned reads, late, with faults of the data.
 
 A reader delivers what it saw up to ~6 s after the chip crossed (it reports a passage once the
-chip has left the field; ``shared/research/ingest.md`` §3.2: median 1.0–2.3 s late, max 6.1 s),
+chip has left the field; ``docs/SOURCES.md`` §2: median 1.0–2.3 s late, max 6.1 s),
 so arrival order is not time order. ChronoTrack controllers and JSON readers report every
 observation; MYLAPS and RACE RESULT decoders one passing per crossing (first read, hits, peak RSSI).
 

@@ -5,7 +5,7 @@ records them (one per crossing: first read, hits, peak RSSI), and answers the de
 ``SETPROTOCOL;2.0``, ``SETPUSHPASSINGS;1;0`` (then pushes ``#P;`` lines as passings are recorded),
 ``GETTIME`` (its own clock, ``clock_offset_s`` away from the race clock), ``PASSINGS`` (the count so
 far) and ``<from>:<count>`` (the records, then an empty line). It has no GPS: dates are
-``0000-00-00`` and times are its clock's time of day (``shared/research/ingest.md`` §2.2).
+``0000-00-00`` and times are its clock's time of day (``docs/SOURCES.md`` §1).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ the file has no geometry, so the course is a 42.195 km circle around Berlin's Ti
 a ChronoTrack decoder per mat (``simulator.chronotrack.EmulatedDecoder``) that reads each runner
 a few times as he crosses, first at the exact split time (by default twice: ChronoTrack
 controllers collapse raw reads themselves, and a real event's controller files hold 1.01–2.09
-observations per tag per passage on average, median 1 — ``shared/research/ingest.md`` §3.1).
+observations per tag per passage on average, median 1 — ``docs/SOURCES.md`` §2).
 The truth follows from the file: a runner wins iff his finish is strictly earlier than the
 pursuer's (SPEC §2).
 

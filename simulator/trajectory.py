@@ -2,7 +2,7 @@
 
 Pure and deterministic for a seed. Every runner has a true time for the course drawn log-normally
 around his declared time for the race (``declared_s``, as ``live.plan`` reads it), runs his first km faster and fades
-the more the slower he is (``shared/research/course.md`` §4: 2–4 % over a 5 km, fast starts the
+the more the slower he is (``docs/SOURCES.md`` §3: 2–4 % over a 5 km, fast starts the
 norm), and crosses the start mat 0–40 s after his pen's gun depending on where he stands in the
 pen. A few runners entered a slower pen than their level (they run faster than declared) and a few
 stop once for a while (a shoelace, a cramp, congestion); both are modelling choices, not measured
@@ -37,7 +37,7 @@ STOP_S = (15.0, 90.0)  # …for this long
 PURSUER_SPLIT_NOISE_S = 0.4
 PURSUER_START_S = (0.2, 0.5)  # he stands on the line: the start mat reads him just after his gun
 # RSSI of one crossing: rises to a peak as the chip passes over the antenna, then falls
-# (``shared/research/ingest.md`` §3.1: −61 → −39 → −66 dBm in CrossMgr's recorded Impinj crossing)
+# (``docs/SOURCES.md`` §2: −61 → −39 → −66 dBm in CrossMgr's recorded Impinj crossing)
 PEAK_RSSI_DBM = (-48.0, -38.0)
 RSSI_SWING_DB = (15.0, 25.0)  # how far below the peak the edges of the read window are
 

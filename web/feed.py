@@ -1,6 +1,6 @@
 """The live feed (SPEC §6) over WebSocket at ``/ws/live``: a snapshot on connect, then one tick a second.
 
-Every tick is serialised once and the same frame goes to every client (research/tech.md §4): under
+Every tick is serialised once and the same frame goes to every client (docs/SOURCES.md §4): under
 uvicorn's websockets sans-I/O implementation (our default) the WebSocket frame itself is built once and
 written straight to every connection's transport in one pass, like ``websockets.broadcast()``, with no
 task, queue or await per client; under another server each client falls back to a queue and a send
