@@ -18,6 +18,7 @@ import numpy as np
 from live.chase import catch_point
 from live.engine import LiveEngine
 from live.snapshot import AHEAD, CAUGHT, WON, Snapshot
+from live.store import attached
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ class EventDetector:
     def __init__(self, engine: LiveEngine) -> None:
         self.engine = engine
         self.race = engine.race
-        self.store = engine.store
+        self.store = attached(engine.store)
         self.emitted: set[str] | None = None
         self.announced_forecast: int | None = None
         self.health_checked = 0.0

@@ -41,6 +41,14 @@ _NEWER_GPS = _lua("newer_gps")  # the pursuer's GPS fix, never older than the on
 _EMIT_ONCE = _lua("emit_once")  # an event appended once, whichever process detects it first
 
 
+def attached(store: Store | None) -> Store:
+    """The store of an engine that runs against Redis; an engine computed by hand (``pursuit evaluate``)
+    has none, and whatever needs Redis cannot run on it."""
+    if store is None:
+        raise RuntimeError("this live engine has no store: it is computed by hand, not run against Redis")
+    return store
+
+
 class RawRead(NamedTuple):
     """One read of a chip at a mat, time already normalised to unix seconds.
 

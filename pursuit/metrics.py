@@ -10,6 +10,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from live.engine import LiveEngine
+from live.store import attached
 from web.feed import LiveFeed
 from web.frames import FANOUT_BUCKETS_S, FanoutTimes
 
@@ -80,5 +81,5 @@ def render_fanout_metrics(times: FanoutTimes) -> bytes:
 async def render_metrics(engine: LiveEngine, feed: LiveFeed) -> bytes:
     """The Prometheus text exposition of this process's metrics."""
     registry = CollectorRegistry()
-    registry.register(_Snapshot(await engine.store.mat_health(), engine, feed))
+    registry.register(_Snapshot(await attached(engine.store).mat_health(), engine, feed))
     return generate_latest(registry)

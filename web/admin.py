@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from live.clock import time_problem
 from live.engine import LiveEngine
-from live.store import RawRead
+from live.store import RawRead, attached
 from web.http import JSONResponse, error
 
 MANUAL_STATUSES = ("dnf", "dq", "ok")
@@ -29,7 +29,7 @@ class AdminAPI:
         self.token = token
         self.engine = engine
         self.race = engine.race
-        self.store = engine.store
+        self.store = attached(engine.store)
 
     def routes(self) -> list[Route]:
         return [

@@ -19,6 +19,7 @@ from live.chase import catch_point
 from live.engine import LiveEngine
 from live.events import MAT_SILENT_S
 from live.snapshot import STATUSES, Snapshot
+from live.store import attached
 from web.http import NOT_READY, JSONResponse, error, is_stream_id, iso_time, num
 from web.messages import forecast_fields, probability, row_summary, runner_detail
 
@@ -177,7 +178,7 @@ class RaceAPI:
         )
 
     async def get_mats(self, request: Request) -> JSONResponse:
-        health = await self.engine.store.mat_health()
+        health = await attached(self.engine.store).mat_health()
         now_wall = time.time()
         out = []
         for mat in self.race.mats:
@@ -240,7 +241,7 @@ class RaceAPI:
             return error(400, f"limit must be 1–{MAX_PAGE}")
         if kind := request.query_params.get("kind"):
             kinds = set(kind.split(","))
-        events = await self.engine.store.events_after(after, count=limit if not kind else 10_000)
+        events = await attached(self.engine.store).events_after(after, count=limit if not kind else 10_000)
         if kind:
             events = [e for e in events if e["kind"] in kinds][:limit]
         for e in events:

@@ -79,7 +79,7 @@ def bench_tick(sizes: tuple[int, ...] = (3_600, 40_000, 100_000), repeat: int = 
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             race = race_with_runners(n, Path(tmp) / f"r{n}")
-            engine = LiveEngine(race, store=None)  # type: ignore[arg-type]  # compute() needs no I/O
+            engine = LiveEngine(race, store=None)  # compute() needs no I/O
             rng = np.random.default_rng(1)
             t0 = 1_700_000_000.0
             engine.guns = {f"pen:{p.id}": t0 + i * 300 for i, p in enumerate(race.pens)} | {"pursuer": t0 + 1140}
@@ -370,7 +370,7 @@ def race_traffic(race: Race, tick_s: float = 1.0, after_pursuer_s: float = 600.0
 
     t0 = 1_700_000_000.0
     plan = plan_race(race, t0)
-    engine = LiveEngine(race, store=None)  # type: ignore[arg-type]  # compute() needs no I/O
+    engine = LiveEngine(race, store=None)  # compute() needs no I/O
     feed = LiveFeed(engine, runner_detail=lambda bib: None)
     is_runner = plan.bibs != race.pursuer.bib
     rows = np.array([engine.row[b] for b in plan.bibs[is_runner]])
