@@ -123,10 +123,13 @@
     var f = frame(gd);
     if (!f) return;
     var W = gd.clientWidth, H = gd.clientHeight, dpr = window.devicePixelRatio || 1;
-    var key = [W, H, dpr, f.l, f.t, f.w, f.h, f.x0, f.y1, f.kx, f.ky, !!M.doc].join(",");
+    credit();
+    var furniture = [M.gd.querySelector(".legend"), M.credit].map(obstacle).filter(Boolean);
+    var key = [W, H, dpr, f.l, f.t, f.w, f.h, f.x0, f.y1, f.kx, f.ky, !!M.doc].concat(furniture.map(function (o) {
+      return o.box.map(Math.round).join(" ");
+    })).join(",");  // a new view, or the legend or the credit changed size: lay the labels out again
     if (key === M.key) return;
     M.key = key;
-    credit();
     var c = M.canvas;
     if (c.width !== Math.round(W * dpr) || c.height !== Math.round(H * dpr)) {
       c.width = Math.round(W * dpr); c.height = Math.round(H * dpr);
@@ -138,7 +141,7 @@
     ctx.fillRect(0, 0, W, H);
     if (M.paths) drawBasemap(ctx, f, dpr);
     if (M.meta.tiles) drawTiles(f);
-    placeLabels(f, W, H);
+    placeLabels(f, W, H, furniture);
   }
 
   function drawBasemap(ctx, f, dpr) {
@@ -297,13 +300,13 @@
     return out;
   }
 
-  function placeLabels(f, W, H) {
+  function placeLabels(f, W, H, furniture) {
     if (!M.labels.length || M.labels.length !== M.meta.labels.length + (M.doc ? M.doc.labels.length : 0)) {
       M.labels.forEach(function (l) { l.el.remove(); });
       makeLabels();
     }
     M.layer.style.width = W + "px"; M.layer.style.height = H + "px";
-    var placed = [M.gd.querySelector(".legend"), M.credit].map(obstacle).filter(Boolean);
+    var placed = furniture.slice();
     var course = courseBoxes(f);
     var l0 = f.l + 2, t0 = f.t + 2, r0 = f.l + f.w - 2, b0 = f.t + f.h - 2;
     var count = 0;
@@ -352,7 +355,6 @@
     state: function () {
       return { basemap: !!M.doc, labels: M.labels.length, placed: M.placed, tilesOk: M.tilesOk, tileErrors: M.tileErrors };
     },
-    repaint: function () { M.key = ""; paint(); },
   };
   setInterval(tick, 250);
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", tick);

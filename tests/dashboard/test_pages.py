@@ -167,7 +167,6 @@ MAP_JS = """() => {
 async def check_map(page, where: str, landmarks: tuple[str, ...] = ("Arc de Triomphe",)) -> dict:  # type: ignore[no-untyped-def]
     """The basemap under the runners, labelled without overlaps, credited, filling its panel."""
     await page.wait_for_function("window.pursuitMap && window.pursuitMap.state().placed > 0", timeout=15000)
-    await page.evaluate("window.pursuitMap.repaint()")
     got = await page.evaluate(MAP_JS)
     assert got["overlaps"] == [], f"{where}: labels overlap: {got['overlaps']}"
     assert got["inside"], f"{where}: a label sticks out of the map"
