@@ -288,10 +288,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Run one benchmark and print its JSON."""
     import orjson
 
-    from pursuit.bench import fanout as bench
-
     if args.what == "tick":
-        result = bench.bench_tick()
+        from pursuit.bench.tick import bench_tick
+
+        result = bench_tick()
     elif args.what == "ingest":
         from pursuit.bench.ingest import bench_ingest
 
@@ -308,9 +308,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         result = bench_browser(tuple(args.runners), seconds=args.seconds)
     else:
-        result = bench.bench_fanout(tuple(args.clients), seconds=args.seconds, speed=args.speed,
-                                    procs=args.client_processes, traffic_runners=args.traffic_runners,
-                                    traffic_seconds=args.traffic_seconds)  # fmt: skip
+        from pursuit.bench.fanout import bench_fanout
+
+        result = bench_fanout(tuple(args.clients), seconds=args.seconds, speed=args.speed,
+                              procs=args.client_processes, traffic_runners=args.traffic_runners,
+                              traffic_seconds=args.traffic_seconds)  # fmt: skip
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
     return 0
 

@@ -1,6 +1,6 @@
 """``pursuit bench browser``: what the dashboard costs in a real Chromium with N runners at 1 Hz.
 
-For each field size: a generated Paris race (``bench.race_with_runners``), a private Redis, the web
+For each field size: a generated Paris race (``common.race_with_runners``), a private Redis, the web
 app under real uvicorn, and every runner's passings written as race time passes (so the live feed
 sends sparse 1 Hz ticks with new passings, as on race day). Headless Chromium (Debian's, software
 GL) opens a page and, after every runner is drawn, records for ``seconds``: the time of each
@@ -29,7 +29,7 @@ import redis.asyncio as aioredis
 from live.clock import RaceClock
 from live.race import Race
 from live.store import RawRead, Store
-from pursuit.bench.fanout import machine, race_with_runners
+from pursuit.bench.common import machine, race_with_runners
 from pursuit.redis_server import RedisServer, free_port
 from pursuit.serve import uvicorn_server
 

@@ -8,164 +8,27 @@ import functools
 import gzip
 import math
 import os
-import platform
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 
 from live.engine import LiveEngine
 from live.race import Race
 from live.race_file import load_race
-
-ROOT = Path(__file__).resolve().parents[2]
-PARIS = ROOT / "races" / "paris-j1000"
-
-
-def machine() -> dict[str, Any]:
-    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
-
-
-def _median_ms(fn: Callable[[], object], repeat: int) -> float:
-    samples = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t) * 1000)
-    return statistics.median(samples)
-
-
-def race_with_runners(n: int, directory: Path) -> Race:
-    """The default race with ``n`` generated runners (bibs and chips unique), written to ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for f in PARIS.iterdir():
-        if f.is_file() and f.name != "participants.csv":
-            shutil.copy(f, directory / f.name)
-    pens = ["1", "2", "3", "4", "5"]
-    lines = ["bib,chip,name,pen,sex,category,declared_s", "1,KIP001,Eliud Kipchoge,,M,Elite,865"]
-    rng = np.random.default_rng(7)
-    declared = rng.uniform(1000, 2700, n)
-    for i in range(n):
-        lines.append(
-            f"{100 + i},C{i:07d},Runner {i},{pens[min(4, int((2700 - declared[i]) / 340))]},M,Senior,{declared[i]:.0f}"
-        )
-    (directory / "participants.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return load_race(directory)
-
-
-def _distances_json(snap: Any) -> bytes:
-    return orjson.dumps({"d": np.round(snap.distance_m).astype(int).tolist()})
-
-
-def _read_and_place(times: np.ndarray, course: Any) -> object:
-    """The least a tick must do: read every passing once and place every runner on the map."""
-    return np.nanmax(times, axis=1), course.lonlat_at(times[:, 0] * 0)
-
-
-def bench_tick(sizes: tuple[int, ...] = (3_600, 40_000, 100_000), repeat: int = 15) -> dict[str, Any]:
-    """Time to project every runner and compute the chase, and to serialise a full snapshot."""
-    import orjson
-
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for n in sizes:
-            race = race_with_runners(n, Path(tmp) / f"r{n}")
-            engine = LiveEngine(race, store=None)  # compute() needs no I/O
-            rng = np.random.default_rng(1)
-            t0 = 1_700_000_000.0
-            engine.guns = {f"pen:{p.id}": t0 + i * 300 for i, p in enumerate(race.pens)} | {"pursuer": t0 + 1140}
-            pace = race.distance_m / rng.uniform(1000, 2700, n)
-            reached = rng.integers(0, len(engine.at_m), n)
-            times = t0 + engine.at_m[None, :] / pace[:, None]
-            times[np.arange(len(engine.at_m))[None, :] > reached[:, None]] = np.nan
-            engine.times = times
-            engine.pursuer_times[:2] = t0 + 1140 + engine.at_m[:2] * 0.173
-            now = t0 + 1600
-            tick_ms = _median_ms(functools.partial(engine.compute, now), repeat)
-            snap = engine.compute(now)
-            frame = orjson.dumps({"class": snap.margin_class.tolist(),  # type: ignore[union-attr]
-                                  "distance_m": np.round(snap.distance_m).astype(int).tolist(),
-                                  "speed_dm_s": np.round(np.nan_to_num(snap.speed_m_s) * 10).astype(int).tolist()})  # type: ignore[arg-type]  # fmt: skip
-            frame_ms = _median_ms(functools.partial(_distances_json, snap), repeat)
-            # baseline: the least a tick must do — read every passing once and place every runner on the map
-            baseline_ms = _median_ms(functools.partial(_read_and_place, times, race.course), repeat)
-            results.append({
-                "runners": n, "tick_ms": round(tick_ms, 2), "baseline_ms": round(baseline_ms, 3),
-                "ratio": round(tick_ms / baseline_ms, 1), "snapshot_frame_bytes": len(frame),
-                "snapshot_frame_gzip_bytes": len(gzip.compress(frame)), "frame_encode_ms": round(frame_ms, 2),
-            })  # fmt: skip
-    return {"bench": "tick", "machine": machine(), "target": "40,000 runners in <= 50 ms", "results": results}
-
+from pursuit.bench.common import PARIS, Server, busy_s, cpu_s, machine, median_ms, percentiles_ms, race_with_runners
 
 FANOUT_TARGET = "5,000 clients at 1 Hz with p99 delivery <= 500 ms; <= 5 KB/s per spectator; snapshot <= 200 KB gzipped"
 TRAFFIC_CLIENTS = 10
 SNAPSHOT_EVERY_S = 10.0
 
 
-def _cpu_s(pid: int) -> float:
-    """CPU time (user + system) a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _busy_s() -> float:
-    """CPU time all cores of the machine have spent busy so far (everything but idle and iowait)."""
-    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def _percentiles_ms(values_s: list[float]) -> dict[str, float | None]:
-    if not values_s:
-        return {"p50_ms": None, "p99_ms": None, "max_ms": None}
-    p50, p99 = np.percentile(values_s, [50, 99])
-    return {"p50_ms": round(float(p50) * 1000, 1), "p99_ms": round(float(p99) * 1000, 1),
-            "max_ms": round(max(values_s) * 1000, 1)}  # fmt: skip
-
-
-class _Server:
-    """A server process of the bench, on a free port, until it prints ``ready``; stopped as with Ctrl-C."""
-
-    port: int
-    url: str
-
-    def __init__(self, cmd: list[str], workdir: Path, ready: str, env: dict[str, str] | None = None) -> None:
-        import threading
-
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.workdir = workdir
-        self.process = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                        text=True)  # fmt: skip
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            if ready in line:
-                break
-        else:
-            raise RuntimeError(f"{' '.join(cmd[1:4])} exited with {self.process.wait()} before serving")
-        self.drain = threading.Thread(target=lambda out=self.process.stdout: [None for _ in out], daemon=True)
-        self.drain.start()
-
-    def close(self) -> None:
-        self.process.send_signal(signal.SIGINT)  # as Ctrl-C: the demo stops its private redis-server
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=30)
-        self.drain.join(timeout=10)
-        assert self.process.stdout is not None
-        self.process.stdout.close()
-
-
-class _Demo(_Server):
+class _Demo(Server):
     """``pursuit demo`` in a process of its own (private Redis, ingestor, web, simulator) on a free port."""
 
     def __init__(self, workdir: Path, speed: float, race_dir: Path | None = None) -> None:
@@ -182,7 +45,7 @@ class _Demo(_Server):
         self.first_gun_wall = time.time() + LEAD_IN_WALL_S
 
 
-class _Bare(_Server):
+class _Bare(Server):
     """``pursuit.bench.fanout_bare``: the least a fan-out server can do on this machine, ticks of ``tick_bytes``."""
 
     def __init__(self, workdir: Path, tick_bytes: int) -> None:
@@ -256,7 +119,7 @@ def _ratios(run: dict[str, Any], floor: dict[str, Any]) -> dict[str, float | Non
     }  # fmt: skip
 
 
-def _run_clients(demo: _Server, n: int, seconds: float, procs: int, snapshot_every_s: float | None = None
+def _run_clients(demo: Server, n: int, seconds: float, procs: int, snapshot_every_s: float | None = None
                  ) -> dict[str, Any]:  # fmt: skip
     """N spectators in ``procs`` client processes, measured over the same window of ``seconds``."""
     import json
@@ -280,10 +143,10 @@ def _run_clients(demo: _Server, n: int, seconds: float, procs: int, snapshot_eve
         c.stdin.write(f"{start!r}\n")
         c.stdin.close()
     time.sleep(max(0.0, start - time.time()))
-    load_before, server_cpu, busy = os.getloadavg(), _cpu_s(demo.process.pid), _busy_s()
+    load_before, server_cpu, busy = os.getloadavg(), cpu_s(demo.process.pid), busy_s()
     times_before = _feed_times(demo.port)
     time.sleep(max(0.0, start + seconds - time.time()))
-    server_cpu, busy = _cpu_s(demo.process.pid) - server_cpu, _busy_s() - busy
+    server_cpu, busy = cpu_s(demo.process.pid) - server_cpu, busy_s() - busy
     load_after = os.getloadavg()
     times_after = _feed_times(demo.port)
     outs = []
@@ -307,8 +170,8 @@ def _run_clients(demo: _Server, n: int, seconds: float, procs: int, snapshot_eve
         "clients": n, "client_processes": procs, "connected": sum(o["connected"] for o in outs),
         "held_to_the_end": held, "failed": sum(o["failed"] for o in outs), "ticks_in_window": len(complete),
         "frames_delivered_per_s": round(frames / seconds, 1),
-        "delay_from_first_arrival": _percentiles_ms(spread),
-        "delay_from_server_send": _percentiles_ms(from_sent),
+        "delay_from_first_arrival": percentiles_ms(spread),
+        "delay_from_server_send": percentiles_ms(from_sent),
         "bytes_per_client_per_s": round(sum(o["bytes"] for o in outs) / max(held, 1) / seconds, 1),
         "cpu_s_per_s": {"server": round(server_cpu / seconds, 2),
                         "clients": round(sum(o["cpu_s"] for o in outs) / seconds, 2),
@@ -342,7 +205,7 @@ def _snapshot_gzip(feed: Any, samples: list[dict[str, Any]]) -> None:
     frame = feed.snapshot_frame()
     json_ms = (time.perf_counter() - t) * 1000
     sent = frame.gzipped().payload
-    gzip_ms = _median_ms(functools.partial(gzip.compress, frame.payload, SNAPSHOT_GZIP_LEVEL, mtime=0), 3)
+    gzip_ms = median_ms(functools.partial(gzip.compress, frame.payload, SNAPSHOT_GZIP_LEVEL, mtime=0), 3)
     samples.append({"bytes": len(frame.payload), "gzip_bytes": len(sent), "json_ms": json_ms, "gzip_ms": gzip_ms,
                     "payload": frame.payload})  # fmt: skip
 
@@ -351,7 +214,7 @@ def _gzip_levels(payload: bytes) -> dict[str, dict[str, float]]:
     """Size and time of a snapshot gzipped at each of ``GZIP_LEVELS`` (median of 5)."""
     return {
         str(level): {"bytes": len(gzip.compress(payload, level, mtime=0)),
-                     "ms": round(_median_ms(functools.partial(gzip.compress, payload, level, mtime=0), 5), 1)}
+                     "ms": round(median_ms(functools.partial(gzip.compress, payload, level, mtime=0), 5), 1)}
         for level in GZIP_LEVELS
     }  # fmt: skip
 
@@ -494,4 +357,4 @@ def bench_fanout(
     return out
 
 
-__all__ = ["bench_fanout", "bench_tick"]
+__all__ = ["bench_fanout"]

@@ -24,7 +24,7 @@ import redis.asyncio as aioredis
 
 from live.race import Race
 from live.store import Store
-from pursuit.bench.fanout import _cpu_s, _percentiles_ms, _Server, machine, race_with_runners
+from pursuit.bench.common import Server, cpu_s, machine, percentiles_ms, race_with_runners
 from pursuit.redis_server import RedisServer, free_port
 
 LATENCY_RATES = (3_000, 50_000)  # reads/s: a big race's peak at its busiest mats, then near the ceiling
@@ -300,7 +300,7 @@ def _latencies(phase: _Phase, seen: np.ndarray, tracked: np.ndarray | None = Non
     written = ~np.isnan(phase.written) if tracked is None else ~np.isnan(phase.written) & tracked
     ok = written & ~np.isnan(seen)
     return {"count": int(ok.sum()), "missing": int((written & np.isnan(seen)).sum()),
-            **_percentiles_ms((seen[ok] - phase.written[ok]).tolist())}  # fmt: skip
+            **percentiles_ms((seen[ok] - phase.written[ok]).tolist())}  # fmt: skip
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -322,19 +322,19 @@ class _Processes:
         common = [sys.executable, "-m", "pursuit.cli"]
         args = ["--race", str(race.directory), "--host", "127.0.0.1", "--port", str(self.web_port),
                 "--ingest-port", str(self.ingest_port), "--mylaps-port", str(free_port())]  # fmt: skip
-        self.servers: dict[str, _Server] = {}
+        self.servers: dict[str, Server] = {}
         try:
             if layout == "serve":
-                self.servers["serve"] = _Server([*common, "serve", *args], workdir / "serve", "web:", env)
+                self.servers["serve"] = Server([*common, "serve", *args], workdir / "serve", "web:", env)
             else:
-                self.servers["ingest"] = _Server([*common, "ingest", *args], workdir / "ingest", "ingest:", env)
-                self.servers["web"] = _Server([*common, "web", *args], workdir / "web", "web:", env)
+                self.servers["ingest"] = Server([*common, "ingest", *args], workdir / "ingest", "ingest:", env)
+                self.servers["web"] = Server([*common, "web", *args], workdir / "web", "web:", env)
         except BaseException:
             self.close()
             raise
 
     def cpu_s(self) -> dict[str, float]:
-        return {name: _cpu_s(server.process.pid) for name, server in self.servers.items()}
+        return {name: cpu_s(server.process.pid) for name, server in self.servers.items()}
 
     def close(self) -> None:
         for server in self.servers.values():
@@ -426,11 +426,11 @@ async def _layout_latency(
             lines = plan.chronotrack_lines(race, time.time(), seq)
             seq += len(lines)
             load, redis_pid = os.getloadavg()[0], server.process.pid if server.process else os.getpid()
-            cpu, redis_cpu, own_cpu = processes.cpu_s(), _cpu_s(redis_pid), _cpu_s(os.getpid())
+            cpu, redis_cpu, own_cpu = processes.cpu_s(), cpu_s(redis_pid), cpu_s(os.getpid())
             sent_s = await _pace(phase, lines, writer.write)
             cpu = {name: round((s - cpu[name]) / sent_s, 2) for name, s in processes.cpu_s().items()}
-            cpu |= {"redis": round((_cpu_s(redis_pid) - redis_cpu) / sent_s, 2),
-                    "bench": round((_cpu_s(os.getpid()) - own_cpu) / sent_s, 2)}  # fmt: skip
+            cpu |= {"redis": round((cpu_s(redis_pid) - redis_cpu) / sent_s, 2),
+                    "bench": round((cpu_s(os.getpid()) - own_cpu) / sent_s, 2)}  # fmt: skip
             await _settle(phase.state, ~np.isnan(phase.written), DRAIN_TIMEOUT_S)
             await _settle(phase.feed, feed_tracked, FEED_WAIT_S)
             crossed.update(bib for _, bib, _ in plan.crossings)
@@ -502,7 +502,7 @@ async def _latency(
         "measured": "per crossing: its first read written to the ChronoTrack socket -> its passing on the passings "
                     "stream (read_to_state) -> its runner's row in a /ws/live tick (read_to_feed, only where it is "
                     "the runner's first passing); the repeat reads make no passing and are not timed",
-        "baseline_redis_ping_rtt": _percentiles_ms(ping),
+        "baseline_redis_ping_rtt": percentiles_ms(ping),
         "baseline_bare_xadd_to_xread": {str(rate): floor for rate, floor in floors.items()},
         **runs,
     }  # fmt: skip

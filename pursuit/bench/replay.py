@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from live.engine import LiveEngine
 from live.results import load_results
 from live.snapshot import WON
 from live.store import Store
+from pursuit.bench.common import ROOT, cpu_s, machine
 from pursuit.redis_server import RedisServer, free_port
 from simulator.results import (
     BERLIN_2017_GUN,
@@ -48,22 +48,11 @@ from simulator.results import (
     write_race,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 BERLIN_2017 = [ROOT / "data" / "results" / f"berlin_marathon_2017_{sex}.csv" for sex in ("M", "W")]
 TARGET = "a whole real marathon (~40,000 runners) replayed end to end in <= 60 s"
 PURSUER, DELAY_S = "2", 7200.0  # Kipchoge (2:03:32) starts two hours after the field
 TICK_S = 1.0
 JOURNAL_BATCH_LINES = 1300  # about what one 64 KiB read of the ingestor's socket holds
-
-
-def machine() -> dict[str, Any]:
-    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
-
-
-def _cpu_s(pid: int) -> float:
-    """CPU time (user + system) a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_port(port: int, process: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
@@ -144,7 +133,7 @@ async def _pipeline_baseline(redis: aioredis.Redis, passings: list[tuple[str, in
 
 
 def _cpu(processes: dict[str, int]) -> dict[str, float]:
-    return {name: _cpu_s(pid) for name, pid in processes.items()}
+    return {name: cpu_s(pid) for name, pid in processes.items()}
 
 
 async def _bench(

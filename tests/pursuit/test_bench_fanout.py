@@ -11,7 +11,8 @@ import orjson
 import pytest
 
 from live.engine import LiveEngine
-from pursuit.bench.fanout import bench_fanout, race_traffic, race_with_runners
+from pursuit.bench.common import race_with_runners
+from pursuit.bench.fanout import bench_fanout, race_traffic
 
 
 def test_clients_in_two_processes_are_measured_over_one_window():
