@@ -16,7 +16,8 @@ from ingest.protocols import chronotrack as ctp
 from ingest.tcp import READ_CHUNK_BYTES, ReaderServer
 from live.clock import time_problem
 from live.race import Race
-from live.store import RawRead, Store
+from live.reads import RawRead
+from live.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,12 @@ class ChronoTrackServer(ReaderServer):
     """Accepts ChronoTrack decoders (or SimpleClient) on a TCP port and ingests their reads."""
 
     protocol = "ChronoTrack CTP01"
+    DEFAULT_PORT = 61611  # the vendor's; a race file may set [readers] chronotrack_port
 
     def __init__(self, race: Race, store: Store, host: str = "0.0.0.0", port: int | None = None) -> None:
-        super().__init__(race, store, host, race.readers.chronotrack if port is None else port)
+        super().__init__(
+            race, store, host, race.readers.port("chronotrack", self.DEFAULT_PORT) if port is None else port
+        )
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> None:
         conn = _Connection(peer=peer)

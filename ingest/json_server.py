@@ -19,7 +19,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from ingest.protocols.json_lines import MAX_MESSAGE_BYTES, GpsFix, JsonRead, parse_message
 from live.clock import time_problem
 from live.race import Race
-from live.store import RawRead, Store
+from live.reads import RawRead
+from live.store import Store
 
 log = logging.getLogger(__name__)
 

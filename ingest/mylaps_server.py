@@ -15,7 +15,8 @@ from ingest.protocols import mylaps as ml
 from ingest.tcp import READ_CHUNK_BYTES, ReaderServer
 from live.clock import time_problem
 from live.race import Race
-from live.store import RawRead, Store
+from live.reads import RawRead
+from live.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +27,10 @@ class MyLapsServer(ReaderServer):
     """Accepts MYLAPS T&S exporters and ingests their passings and gun markers."""
 
     protocol = "MYLAPS T&S"
+    DEFAULT_PORT = 3097  # the exporter's; a race file may set [readers] mylaps_port
 
     def __init__(self, race: Race, store: Store, host: str = "0.0.0.0", port: int | None = None) -> None:
-        super().__init__(race, store, host, race.readers.mylaps if port is None else port)
+        super().__init__(race, store, host, race.readers.port("mylaps", self.DEFAULT_PORT) if port is None else port)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> None:
         buffer = b""

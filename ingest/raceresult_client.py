@@ -17,7 +17,8 @@ import time
 from ingest.protocols import raceresult as rr
 from live.clock import time_problem
 from live.race import Race, RaceResultDecoder
-from live.store import RawRead, Store
+from live.reads import RawRead
+from live.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ truth; crossings, passings, guns, unknown chips and mat counters are derived fro
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -18,17 +18,15 @@ from typing import Any
 
 import orjson
 
-from ingest.protocols import chronotrack as ctp
-from ingest.protocols import json_lines, mylaps
-from ingest.protocols import raceresult as rr
+from ingest.protocols import registry
 from live.clock import time_problem
 from live.race import Race
-from live.store import RawRead, Store
+from live.reads import ChipTime, RawRead, resolve_local
+from live.store import Store
 
 log = logging.getLogger(__name__)
 
 BATCH = 5000
-_RACERESULT_RE = re.compile(rb"^(#P;)?\d+;[^;]*;\d{4}-\d{2}-\d{2};")
 
 
 @dataclass
@@ -47,18 +45,7 @@ class ReplayReport:
 
 def detect_protocol(first_line: bytes) -> str:
     """``ctp01``, ``mylaps``, ``json`` or ``raceresult`` (a decoder's passing file) from a file's first line."""
-    text = first_line.strip()
-    if text.startswith((b"CT01_", b"TO~")) or b"~CTP01" in text:
-        return "ctp01"
-    if _RACERESULT_RE.match(text):
-        return "raceresult"
-    if text.startswith((b"{", b"[")):
-        return "json"
-    if text.endswith(b"$") and b"@" in text:
-        return "mylaps"
-    raise ValueError(
-        f"cannot tell the protocol of {first_line[:60]!r}: expected CT01_…, …@$, JSON or a RACE RESULT passing"
-    )
+    return registry.detect_protocol(first_line).name
 
 
 class _Applier:
@@ -69,49 +56,29 @@ class _Applier:
         self.reads: list[RawRead] = []
 
     async def line(self, proto: str, raw: bytes, near_s: float, where: str, mat: str = "") -> None:
+        """One journaled or replayed line (or message) of protocol ``proto``, read at ``mat`` if the
+        connection named it."""
         self.report.lines += 1
         tz = self.race.timezone
         try:
-            if proto in ("ctp01", "replay-ctp01"):
-                msg = ctp.parse_line(raw)
-                if isinstance(msg, ctp.ParseError):
-                    raise ValueError(msg.reason)
-                if isinstance(msg, ctp.TagRead | ctp.GunTime):
-                    mat = self._mat(msg.location)
-                    t = self._t(msg.time.resolve(tz, near_s), near_s)
-                    if isinstance(msg, ctp.GunTime):
-                        await self._gun(t)
-                    else:
-                        self.reads.append(RawRead(mat, msg.chip, t))
-            elif proto in ("mylaps", "replay-mylaps"):
-                m = mylaps.parse_message(raw)
-                if isinstance(m, mylaps.ParseError):
-                    raise ValueError(m.reason)
-                if isinstance(m, mylaps.Marker) and m.kind == "Gunshot" and m.time is not None:
-                    self._mat(m.source)
-                    await self._gun(self._t(m.time.resolve(tz, near_s), near_s))
-                elif isinstance(m, mylaps.Passings):
-                    mat = self._mat(m.source)
-                    self.reads += [RawRead(mat, r.chip, self._t(r.time.resolve(tz, near_s), near_s)) for r in m.records]
-                    for e in m.errors:
-                        self._error(f"{where}: record {e.index}: {e.reason}")
-            elif proto in ("raceresult", "replay-raceresult"):
-                p = rr.parse_passing(raw)
-                if isinstance(p, rr.RRParseError):
-                    raise ValueError(p.reason)
-                # a passing file names its decoder in <BoxName>: the mat's id or one of its aliases
-                self.reads.append(
-                    RawRead(self._mat(mat or p.box or ""), p.code, self._t(p.time.resolve(tz, near_s), near_s), p.rssi)
-                )
-            elif proto in ("json", "replay-json"):
-                items, errors = json_lines.parse_message(raw)
-                for err in errors:
-                    self._error(f"{where}: {err.reason}")
-                for item in items:
-                    if isinstance(item, json_lines.JsonRead):
-                        self.reads.append(RawRead(self._mat(item.reader), item.chip, self._t(item.time, near_s)))
-                    else:
-                        await self.store.set_pursuer_gps(item.lat, item.lon, self._t(item.time, near_s))
+            protocol = registry.protocol_of(proto)
+            if protocol is None:
+                raise ValueError(f"unknown protocol {proto!r}")
+            items, problems = protocol.decode(raw)
+            for problem in problems:
+                self._error(f"{where}: {problem}")
+            reads = []  # a unit's reads count all or none
+            for item in items:
+                if isinstance(item, registry.Read):
+                    location = mat or item.location if protocol.connection_names_mat else item.location
+                    at = self._mat(location)
+                    reads.append(RawRead(at, item.chip, self._t(item.time.resolve(tz, near_s), near_s), item.rssi))
+                elif isinstance(item, registry.Gun):
+                    self._mat(item.location)
+                    await self._gun(self._t(item.time.resolve(tz, near_s), near_s))
+                else:
+                    await self.store.set_pursuer_gps(item.lat, item.lon, self._t(item.time.resolve(tz, near_s), near_s))
+            self.reads += reads
         except ValueError as exc:
             self._error(f"{where}: {exc}")
         if len(self.reads) >= BATCH:
@@ -153,23 +120,21 @@ BEFORE_START_S = 6 * 3600.0
 NEAR_AFTER_START_S = 12 * 3600.0 - BEFORE_START_S
 
 
-def _first_gun(units_by_file: Iterable[tuple[str, list[bytes]]]) -> ctp.ChipTime | None:
+def _first_gun(units_by_file: Iterable[tuple[str, list[bytes]]]) -> ChipTime | None:
     """The time of the first gun (in file order) in reader backup files: a ChronoTrack ``guntime``
     line or a MYLAPS ``Gunshot`` marker."""
     for proto, units in units_by_file:
-        for unit in units:
-            if proto == "ctp01" and b"guntime" in unit:
-                msg = ctp.parse_line(unit)
-                if isinstance(msg, ctp.GunTime):
-                    return msg.time
-            elif proto == "mylaps" and b"Gunshot" in unit:
-                m = mylaps.parse_message(unit)
-                if isinstance(m, mylaps.Marker) and m.kind == "Gunshot" and m.time is not None:
-                    return m.time
+        hint = registry.PROTOCOLS[proto].gun_hint
+        for unit in units if hint is not None else ():
+            if hint is not None and hint in unit:
+                with contextlib.suppress(ValueError):
+                    guns = [i for i in registry.PROTOCOLS[proto].decode(unit)[0] if isinstance(i, registry.Gun)]
+                    if guns:
+                        return guns[0].time
     return None
 
 
-def race_start_s(race: Race, day: str | None, first_gun: ctp.ChipTime | None = None) -> float:
+def race_start_s(race: Race, day: str | None, first_gun: ChipTime | None = None) -> float:
     """The race's start, unix seconds: the first gun on ``day`` (YYYY-MM-DD, default the race file's
     date) if one is known, else the first pen's planned start of day on that date."""
     d = datetime.fromisoformat(day).date() if day else min(p.planned_start for p in race.pens).date()
@@ -180,7 +145,7 @@ def race_start_s(race: Race, day: str | None, first_gun: ctp.ChipTime | None = N
     else:
         planned = min(p.planned_start for p in race.pens)
         of_day = planned - datetime.combine(planned.date(), time(), planned.tzinfo)
-    return ctp.resolve_local(datetime.combine(d, time()) + of_day, race.timezone)
+    return resolve_local(datetime.combine(d, time()) + of_day, race.timezone)
 
 
 def time_of_day_anchor(start_s: float) -> float:
@@ -202,9 +167,8 @@ async def replay_files(race: Race, store: Store, paths: Iterable[Path], day: str
         data = path.read_bytes()
         if not data.strip():
             continue
-        proto = detect_protocol(data.lstrip().split(b"\n", 1)[0])
-        units = mylaps.split_messages(data)[0] if proto == "mylaps" else [ln.rstrip(b"\r") for ln in data.split(b"\n")]
-        files.append((path, proto, [u for u in units if u.strip()]))
+        protocol = registry.detect_protocol(data.lstrip().split(b"\n", 1)[0])
+        files.append((path, protocol.name, [u for u in protocol.split(data) if u.strip()]))
     near = time_of_day_anchor(race_start_s(race, day, _first_gun((proto, units) for _, proto, units in files)))
     for path, proto, units in files:
         for start in range(0, len(units), BATCH):
@@ -212,7 +176,7 @@ async def replay_files(race: Race, store: Store, paths: Iterable[Path], day: str
             lines = [u.decode("latin-1") for u in chunk]
             await store.journal_lines(f"replay-{proto}", path.name, 0.0, lines, near_s=near)
             for i, unit in enumerate(chunk, start + 1):
-                await applier.line(proto, unit, near, f"{path.name}: {'message' if proto == 'mylaps' else 'line'} {i}")
+                await applier.line(proto, unit, near, f"{path.name}: {registry.PROTOCOLS[proto].unit} {i}")
     await applier.flush()
     return report
 

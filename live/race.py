@@ -99,12 +99,17 @@ class RaceResultDecoder:
 
 @dataclass(frozen=True)
 class ReaderPorts:
-    """TCP ports of the reader protocols (vendor defaults, SPEC §5), and decoders to pull from."""
+    """Where the readers are (SPEC §5): the TCP port of each protocol we listen for, as the race file
+    sets it (``[readers] <protocol>_port``; else the protocol's own default, which its server knows),
+    the decoders we connect to (``[[readers.raceresult]]``), and how far a reader's time may be."""
 
-    chronotrack: int = 61611
-    mylaps: int = 3097
-    raceresult: tuple[RaceResultDecoder, ...] = ()
+    ports: tuple[tuple[str, int], ...] = ()  # (protocol, port), only those the race file sets
+    decoders: tuple[RaceResultDecoder, ...] = ()
     time_window_s: float = DEFAULT_TIME_WINDOW_S  # a time further than this from the race clock is refused
+
+    def port(self, protocol: str, default: int) -> int:
+        """The port the race file sets for ``protocol`` (``chronotrack``, ``mylaps``), else ``default``."""
+        return dict(self.ports).get(protocol, default)
 
 
 @dataclass(frozen=True)

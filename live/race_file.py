@@ -139,9 +139,8 @@ def load_race(directory: Path | str) -> Race:
         max_speed_m_s=cfg.number("race.max_speed_m_s", default=DEFAULT_MAX_SPEED_M_S, positive=True),
         admin_token_env=cfg.str("race.admin_token_env", default="PURSUIT_ADMIN_TOKEN"),
         readers=ReaderPorts(
-            chronotrack=int(cfg.number("readers.chronotrack_port", default=61611)),
-            mylaps=int(cfg.number("readers.mylaps_port", default=3097)),
-            raceresult=_load_decoders(cfg, {m.id for m in mats}),
+            ports=_load_ports(cfg),
+            decoders=_load_decoders(cfg, {m.id for m in mats}),
             time_window_s=3600 * cfg.number("readers.time_window_h", default=24, positive=True),
         ),
         directory=root,
@@ -218,6 +217,19 @@ class _Toml:
             return time.fromisoformat(str(value))
         except ValueError as exc:
             raise RaceError(self.path, key, f"must be a local time HH:MM:SS, got {value!r}") from exc
+
+
+def _load_ports(cfg: _Toml) -> tuple[tuple[str, int], ...]:
+    """``[readers] <protocol>_port = N``: the port each listening protocol takes, where the file sets one."""
+    table = cfg.get("readers", {})
+    keys = sorted(k for k in table if k.endswith("_port")) if isinstance(table, dict) else []
+    ports = []
+    for key in keys:
+        port = cfg.number(f"readers.{key}", positive=True)
+        if port != int(port) or port > 65535:
+            raise RaceError(cfg.path, f"readers.{key}", f"must be a TCP port 1–65535, got {port:g}")
+        ports.append((key.removesuffix("_port"), int(port)))
+    return tuple(ports)
 
 
 def _load_decoders(cfg: _Toml, mat_ids: set[str]) -> tuple[RaceResultDecoder, ...]:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 from live.clock import RaceClock
 from live.keys import RaceKeys
 from live.race import Race
+from live.reads import RawRead
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +48,6 @@ def attached(store: Store | None) -> Store:
     if store is None:
         raise RuntimeError("this live engine has no store: it is computed by hand, not run against Redis")
     return store
-
-
-class RawRead(NamedTuple):
-    """One read of a chip at a mat, time already normalised to unix seconds.
-
-    A named tuple rather than a frozen dataclass: ingest builds one per raw read, and a named tuple
-    is built in a third of the time.
-    """
-
-    mat: str
-    chip: str
-    time: float
-    rssi: float | None = None  # signal strength, where the reader sends it (peak-RSSI mats use it)
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,7 @@ def _simulate_results(args: argparse.Namespace) -> int:
     import math
     import time
 
+    from ingest.chronotrack_server import ChronoTrackServer
     from live.results import ResultsError
     from simulator.results import ReplayError, play_results, prepare_replay, race_id_for
 
@@ -91,7 +92,7 @@ def _simulate_results(args: argparse.Namespace) -> int:
     except (ResultsError, ReplayError, RaceError, OSError) as exc:
         print(f"pursuit simulate: {exc}", file=sys.stderr)
         return 2
-    port = args.ingest_port or replayed.race.readers.chronotrack
+    port = args.ingest_port or replayed.race.readers.port("chronotrack", ChronoTrackServer.DEFAULT_PORT)
     print(
         f"race written to {directory}/ ({replayed.chase.runners:,} runners, {len(replayed.race.mats)} mats, "
         f"{replayed.plan.reads:,} reads); the ingestor must run it: pursuit serve --race {directory}",

@@ -78,10 +78,10 @@ async def run_demo(
         clock = RaceClock(origin_wall=wall, origin_race=wall, speed=speed)
         await store.set_clock(clock)
 
-        wanted = ingest_port or race.readers.chronotrack
+        wanted = ingest_port or race.readers.port("chronotrack", ChronoTrackServer.DEFAULT_PORT)
         ingest = ChronoTrackServer(race, store, host="127.0.0.1", port=wanted if _port_free(wanted) else free_port())
         await ingest.start()
-        mylaps_port = race.readers.mylaps
+        mylaps_port = race.readers.port("mylaps", MyLapsServer.DEFAULT_PORT)
         mylaps = MyLapsServer(
             race, store, host="127.0.0.1", port=mylaps_port if _port_free(mylaps_port) else free_port()
         )

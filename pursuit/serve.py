@@ -82,7 +82,7 @@ async def serve(
         for server in ingestors:
             print(f"ingest: {server.protocol} on {host}:{server.port}", flush=True)
         store = Store(ingest_redis, race)
-        for decoder in race.readers.raceresult:
+        for decoder in race.readers.decoders:
             tasks.append(asyncio.create_task(RaceResultClient(race, store, decoder).run(stop)))
             print(
                 f"ingest: pulling RACE RESULT decoder {decoder.host}:{decoder.port} for mat {decoder.mat}", flush=True

@@ -34,6 +34,8 @@ LEAD_IN_WALL_S = 3.0  # wall seconds between start-up and the first gun
 PROTOCOLS = ("chronotrack", "mylaps", "raceresult", "json")
 PER_CROSSING = {"mylaps", "raceresult"}  # decoders that report one passing per crossing
 GUN_PROTOCOLS = ("chronotrack", "mylaps")
+# the vendors' ports, where the race file sets none: a decoder knows where its ingestor listens by default
+CHRONOTRACK_PORT, MYLAPS_PORT = 61611, 3097
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,7 @@ async def simulate(
             await d.start()
         for d in decoders:
             log.info("RACE RESULT decoder for mat %s listening on %s:%d", d.mat, d.host, d.port)
-        mylaps_port = mylaps_port or race.readers.mylaps
+        mylaps_port = mylaps_port or race.readers.port("mylaps", MYLAPS_PORT)
         runs = []
         for reader in readers.values():
             if isinstance(reader, EmulatedDecoder):
@@ -216,7 +218,7 @@ async def play(
     elif speed != 1.0:
         log.warning("REDIS_URL is unset: the live engine will not know the simulated clock runs at %gx", speed)
     protocols = options.get("protocols") or {}
-    tables = {d.mat for d in race.readers.raceresult}
+    tables = {d.mat for d in race.readers.decoders}
     loose = [m for m, p in protocols.items() if p == "raceresult" and m not in tables]
     options["raceresult_ports"] = ports = {m: raceresult_port + i for i, m in enumerate(loose)}
     if ports:
@@ -226,7 +228,7 @@ async def play(
     return await simulate(
         race,
         host,
-        ingest_port or race.readers.chronotrack,
+        ingest_port or race.readers.port("chronotrack", CHRONOTRACK_PORT),
         clock=clock,
         first_gun=clock.at_wall(time.time() + LEAD_IN_WALL_S),
         **options,
@@ -247,7 +249,7 @@ def _build_readers(
     web_url: str | None,
     tokens: Mapping[str, str],
 ) -> dict[str, Reader]:
-    tables = {d.mat: d for d in race.readers.raceresult}
+    tables = {d.mat: d for d in race.readers.decoders}
     readers: dict[str, Reader] = {}
     for mat in race.mats:
         observations = feeds.by_mat[mat.id]

@@ -16,7 +16,8 @@ from starlette.routing import Route
 
 from live.clock import time_problem
 from live.engine import LiveEngine
-from live.store import RawRead, attached
+from live.reads import RawRead
+from live.store import attached
 from web.http import JSONResponse, error
 
 MANUAL_STATUSES = ("dnf", "dq", "ok")

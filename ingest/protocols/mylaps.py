@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from ingest.protocols.chronotrack import EARLIEST_UNIX_S, LATEST_UNIX_S, ChipTime
+from live.reads import EARLIEST_UNIX_S, LATEST_UNIX_S, ChipTime
 
 MAX_MESSAGE_BYTES = 64 * 1024
 _TIME_RE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$")

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from ingest.protocols.chronotrack import ChipTime
+from live.reads import ChipTime
 
 MAX_LINE_BYTES = 1024
 _TIME_RE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$")

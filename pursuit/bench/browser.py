@@ -28,7 +28,8 @@ import redis.asyncio as aioredis
 
 from live.clock import RaceClock
 from live.race import Race
-from live.store import RawRead, Store
+from live.reads import RawRead
+from live.store import Store
 from pursuit.bench.common import machine, race_with_runners
 from pursuit.redis_server import RedisServer, free_port
 from pursuit.serve import uvicorn_server

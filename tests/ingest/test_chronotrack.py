@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.protocols import chronotrack as ctp
-from ingest.protocols.chronotrack import EARLIEST_UNIX_S
+from live import reads
+from live.reads import EARLIEST_UNIX_S
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -162,8 +163,8 @@ ZONES = [
     st.sampled_from(ZONES),
 )
 def test_cached_time_of_day_is_exactly_the_datetime_result(us_of_day, near, tz):
-    expected = ctp._resolve_by_datetimes(us_of_day / 1_000_000, tz, near)
-    assert ctp.resolve_time_of_day(us_of_day, tz, near) == expected
+    expected = reads._resolve_by_datetimes(us_of_day / 1_000_000, tz, near)
+    assert reads.resolve_time_of_day(us_of_day, tz, near) == expected
 
 
 @given(
@@ -171,7 +172,7 @@ def test_cached_time_of_day_is_exactly_the_datetime_result(us_of_day, near, tz):
     st.sampled_from(ZONES),
 )
 def test_cached_local_time_is_exactly_the_datetime_result(local, tz):
-    assert ctp.resolve_local(local, tz) == local.replace(tzinfo=tz).timestamp()
+    assert reads.resolve_local(local, tz) == local.replace(tzinfo=tz).timestamp()
 
 
 @pytest.mark.parametrize("tz", [PARIS, ZoneInfo("Asia/Tokyo"), UTC])
@@ -184,10 +185,10 @@ def test_time_of_day_across_midnight_with_the_day_start_cached(tz):
 
 
 def test_days_the_clocks_change_are_not_cached():
-    assert ctp._day_start_us(date(2021, 10, 31), PARIS) is None
-    assert ctp._day_start_us(date(2021, 3, 28), PARIS) is None
-    assert ctp._day_start_us(date(2021, 10, 30), PARIS) == datetime(2021, 10, 30, tzinfo=PARIS).timestamp() * 1e6
-    assert ctp._day_start_us(date(2021, 10, 31), ZoneInfo("Asia/Tokyo")) is not None
+    assert reads._day_start_us(date(2021, 10, 31), PARIS) is None
+    assert reads._day_start_us(date(2021, 3, 28), PARIS) is None
+    assert reads._day_start_us(date(2021, 10, 30), PARIS) == datetime(2021, 10, 30, tzinfo=PARIS).timestamp() * 1e6
+    assert reads._day_start_us(date(2021, 10, 31), ZoneInfo("Asia/Tokyo")) is not None
 
 
 def _field(alphabet: str, max_size: int = 12) -> st.SearchStrategy[str]:

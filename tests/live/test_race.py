@@ -73,6 +73,8 @@ def _edit(path: Path, old: str, new: str) -> None:
         ("race.toml", "at_m = [400, 4271]", "at_m = [400, 3000]", "mats[1].at_m", "apart on the course map"),
         ("race.toml", "distance_m = 5000", "distance_m = 8000", "race.distance_m", "differs from the measured"),
         ("race.toml", 'course = "course.geojson"', 'course = "nope.geojson"', "race.course", "not found"),
+        ("race.toml", "chronotrack_port = 61611", "chronotrack_port = 70000", "readers.chronotrack_port", "1–65535"),
+        ("race.toml", "chronotrack_port = 61611", 'chronotrack_port = "x"', "readers.chronotrack_port", "a number"),
         ("participants.csv", "100,", "101,", "line 4", "already used on line 3"),
         ("participants.csv", ",1,M,Senior,", ",9,M,Senior,", "line 3", "pen '9'"),
         ("participants.csv", "bib,chip", "bib,chips", "line 1", "header must be"),
@@ -133,3 +135,11 @@ def test_a_catcher_car_schedule_replaces_the_pace(race_dir):
     _edit(race_dir / "race.toml", "schedule = [[0, 15]", "schedule = [[60, 15]")
     with pytest.raises(RaceError, match="pursuer.schedule: must be"):
         load_race(race_dir)
+
+
+def test_reader_ports_are_the_race_files_per_protocol_else_the_protocols_own(paris, race_dir):
+    assert paris.readers.port("chronotrack", 1) == 61611, "set in the race file"
+    assert paris.readers.port("mylaps", 3097) == 3097 and paris.readers.port("newvendor", 4000) == 4000
+    _edit(race_dir / "race.toml", "chronotrack_port = 61611", "chronotrack_port = 61612\nnewvendor_port = 4001")
+    readers = load_race(race_dir).readers
+    assert readers.port("chronotrack", 1) == 61612 and readers.port("newvendor", 4000) == 4001
