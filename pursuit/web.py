@@ -100,13 +100,23 @@ def create_app(race: Race, redis_url: str, *, dashboard: bool = True, settings: 
     async def metrics(request: Request) -> Response:
         return Response(await render_metrics(engine, feed), media_type=CONTENT_TYPE_LATEST)
 
-    schema = orjson.dumps(openapi_schema(race.name))
+    schema = orjson.dumps(openapi_schema(race))
 
     async def openapi(request: Request) -> Response:
         return Response(schema, media_type="application/json")
 
     async def api_not_found(request: Request) -> JSONResponse:
-        return error(404, f"no such API endpoint: {request.url.path}")
+        """404 for a path no route has; 405 (with Allow) for a route asked with a method it lacks."""
+        path = request.url.path
+        allowed = sorted(
+            {m for r in app.router.routes if isinstance(r, Route) and r.endpoint is not api_not_found
+             and r.path_regex.match(path) for m in r.methods or ()} - {"HEAD"}
+        )  # fmt: skip
+        if allowed:
+            refused = error(405, f"{request.method} is not allowed on {path}: use {', '.join(allowed)}")
+            refused.headers["allow"] = ", ".join(allowed)
+            return refused
+        return error(404, f"no such API endpoint: {path}")
 
     admin = AdminAPI(engine, settings.admin_token(race.admin_token_env))
     routes = [*api.routes(), *admin.routes(), *JsonIngest(race, store, settings.reader_tokens).routes()]

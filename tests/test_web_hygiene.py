@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,8 +17,12 @@ import pytest
 from live.clock import RaceClock
 from live.store import RawRead, Store
 from pursuit.redis_server import free_port
+from pursuit.settings import Settings
 from pursuit.web import create_app
 from tests.helpers import eventually, running_uvicorn
+
+ROOT = Path(__file__).resolve().parent.parent  # schemathesis.toml
+ADMIN_TOKEN = "admin-token"
 
 
 @pytest.fixture
@@ -29,7 +34,8 @@ async def web(redis_server, redis, paris):
     await store.record_gun(now - 600)
     await store.journal([{"proto": "ctp01", "reader": "test", "wall": repr(now), "line": "CT01_33~…"}])
     await store.apply_reads([RawRead("start", paris.participants[3].chips[0], now - 590)], wall_s=now)
-    async with running_uvicorn(create_app(paris, redis_server.url, dashboard=False)) as base:
+    settings = Settings.from_env({paris.admin_token_env: ADMIN_TOKEN})
+    async with running_uvicorn(create_app(paris, redis_server.url, dashboard=False, settings=settings)) as base:
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:
             await eventually(lambda: _ok(client))
             yield base, client
@@ -48,18 +54,40 @@ async def test_openapi_schema_is_published(web):
         assert path in schema["paths"]
 
 
-async def test_schemathesis_finds_no_server_errors(web):
+@pytest.mark.parametrize(
+    "token",
+    [
+        None,
+        pytest.param(
+            ADMIN_TOKEN,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason=(
+                    "known bug, not the contract: a pen or pursuer start at some times makes live.engine.compute raise "
+                    "on round(win.at_plan) of NaN, so the admin action answers 500 (live/engine.py, the forecast)"
+                ),
+            ),
+        ),
+    ],
+    ids=["public", "admin"],
+)
+async def test_schemathesis_finds_the_api_as_its_schema_says(web, token):
+    """Every check schemathesis has (server errors, status codes and bodies as documented, schema-valid
+    requests accepted, schema-violating ones refused, 405 for a method a route lacks), as a public
+    client and as race control; ``schemathesis.toml`` at the root says which refusals depend on the
+    race's state."""
     base, _ = web
     st = shutil.which("st", path=os.path.dirname(sys.executable))
     assert st, "schemathesis is a test dependency"
+    auth = ["-H", f"Authorization: Bearer {token}"] if token else []
     proc = await asyncio.create_subprocess_exec(
-        st, "run", f"{base}/api/openapi.json", "--checks", "not_a_server_error", "--max-examples", "15",
-        "--generation-deterministic", "--request-timeout", "10",
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        st, "run", f"{base}/api/openapi.json", "--checks", "all", "--max-examples", "15", *auth,
+        "--generation-deterministic", "--request-timeout", "10", "--phases", "examples,coverage,fuzzing",
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     out, _ = await asyncio.wait_for(proc.communicate(), 150)
     text = out.decode(errors="replace")
-    assert proc.returncode == 0, text[-3000:]
+    assert proc.returncode == 0, text[-4000:]
 
 
 async def test_large_responses_are_gzipped_and_cors_is_closed(web):

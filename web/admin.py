@@ -21,6 +21,7 @@ from live.store import attached
 from web.http import JSONResponse, error
 
 MANUAL_STATUSES = ("dnf", "dq", "ok")
+MAX_CHIP_CHARS = 64
 
 
 class AdminAPI:
@@ -130,7 +131,9 @@ class AdminAPI:
         return await self._done("start_pursuer", f"Race control: {self.race.pursuer.name} started.", {}, t)
 
     def _passing_args(self, body: dict[str, Any]) -> tuple[str, str] | JSONResponse:
-        bib, mat = str(body.get("bib", "")), str(body.get("mat", ""))
+        if not isinstance(body.get("bib"), str) or not isinstance(body.get("mat"), str):
+            return error(422, "give the passing's bib and mat, as text")
+        bib, mat = body["bib"], body["mat"]
         if self.race.participant(bib) is None:
             return error(404, f"no participant with bib {bib!r}")
         if mat not in {m.id for m in self.race.mats}:
@@ -158,7 +161,7 @@ class AdminAPI:
         if isinstance(prepared, JSONResponse):
             return prepared
         body, t = prepared
-        if "time" not in body:
+        if body.get("time") is None:
             return error(422, "give the time of the passing to void")
         args = self._passing_args(body)
         if isinstance(args, JSONResponse):
@@ -176,7 +179,8 @@ class AdminAPI:
             return prepared
         body, t = prepared
         bib = request.path_params["bib"]
-        status = str(body.get("status", "")).lower()
+        status = body.get("status", "")
+        status = status.lower() if isinstance(status, str) else ""
         if self.race.participant(bib) is None or bib == self.race.pursuer.bib:
             return error(404, f"no runner with bib {bib!r}")
         if status not in MANUAL_STATUSES:
@@ -195,9 +199,11 @@ class AdminAPI:
         if isinstance(prepared, JSONResponse):
             return prepared
         body, t = prepared
-        chip, bib = str(body.get("chip", "")).strip(), str(body.get("bib", ""))
-        if not chip or len(chip) > 64:
-            return error(422, "chip must be a non-empty code of at most 64 characters")
+        if not isinstance(body.get("chip"), str) or not isinstance(body.get("bib"), str):
+            return error(422, "give the chip and the bib, as text")
+        chip, bib = body["chip"].strip(), body["bib"]
+        if not chip or len(chip) > MAX_CHIP_CHARS:
+            return error(422, f"chip must be a non-empty code of at most {MAX_CHIP_CHARS} characters")
         if self.race.participant(bib) is None:
             return error(404, f"no participant with bib {bib!r}")
         await self.store.log_admin("assign_chip", {"chip": chip, "bib": bib})

@@ -25,6 +25,8 @@ from web.messages import forecast_fields, probability, row_summary, runner_detai
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 50
+MAX_QUERY_CHARS = 64  # a name or bib prefix to search for
+MAX_PEN_CHARS = 32
 
 
 class RaceAPI:
@@ -160,6 +162,8 @@ class RaceAPI:
         if not 1 <= limit <= MAX_PAGE or offset < 0:
             return error(400, f"limit must be 1–{MAX_PAGE} and offset ≥ 0")
         mask = np.ones(len(snap.bibs), dtype=bool)
+        if len(params.get("q", "")) > MAX_QUERY_CHARS or len(params.get("pen", "")) > MAX_PEN_CHARS:
+            return error(400, f"q is at most {MAX_QUERY_CHARS} characters and pen at most {MAX_PEN_CHARS}")
         if status := params.get("status"):
             if status not in STATUSES:
                 return error(400, f"status must be one of {', '.join(STATUSES)}")

@@ -1,12 +1,20 @@
 """The OpenAPI 3.1 description of the JSON API (SPEC §6), published at ``/api/openapi.json``.
 
 Written by hand: the routes are plain Starlette, and the contract is the SPEC's, so the schema
-says exactly what clients may rely on. Schemathesis runs against it in the tests.
+says exactly what clients may rely on. Every limit the handlers enforce is stated here from the
+same constant the handler checks (page sizes, text lengths, statuses, the stream-id pattern, the
+race's mats), so the two cannot drift; ``schemathesis run --checks all`` runs against it in the tests.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from live.race import Race
+from live.snapshot import STATUSES
+from web.admin import MANUAL_STATUSES, MAX_CHIP_CHARS
+from web.api import DEFAULT_PAGE, MAX_PAGE, MAX_PEN_CHARS, MAX_QUERY_CHARS
+from web.http import STREAM_ID
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _NUM = {"type": ["number", "null"]}
@@ -34,16 +42,30 @@ def _admin(
     if path_params:
         op["parameters"] = path_params
     if body is not None:
-        op["requestBody"] = {"required": False, "content": {"application/json": {"schema": body}}}
+        required = bool(body.get("required"))
+        op["requestBody"] = {"required": required, "content": {"application/json": {"schema": body}}}
     return {"post": op}
 
 
-_TIME = {"oneOf": [{"type": "string", "format": "date-time"}, {"type": "number"}]}
+_TIME = {"oneOf": [{"type": "string", "format": "date-time"}, {"type": "number"}, {"type": "null"}],
+         "description": "ISO 8601, or unix seconds; absent or null: now. Refused (422) further than the "
+                        "race's [readers] time_window_h from the race clock"}  # fmt: skip
+_PAGE = {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE}
 _BIB = {"name": "bib", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 32}}
 
 
-def openapi_schema(race_name: str) -> dict[str, Any]:
-    """The schema document."""
+def _any_case(words: tuple[str, ...]) -> str:
+    """A pattern matching exactly one of ``words`` in any letter case (the handler lowers the case)."""
+    alternatives = ("".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in w) for w in words)
+    return "^(" + "|".join(alternatives) + ")$"
+
+
+def openapi_schema(race: Race) -> dict[str, Any]:
+    """The schema document of ``race``'s API."""
+    race_name = race.name
+    mat = {"type": "string", "enum": [m.id for m in race.mats]}
+    passing: dict[str, Any] = {"type": "object", "required": ["bib", "mat"],
+               "properties": {"bib": {"type": "string"}, "mat": mat, "time": _TIME}}  # fmt: skip
     runner_summary = {
         "type": "object",
         "required": ["bib", "name", "pen", "status", "distance_m", "gap_m", "margin_s"],
@@ -84,11 +106,11 @@ def openapi_schema(race_name: str) -> dict[str, Any]:
             "/api/runners": {"get": {
                 "summary": "Search and page runners",
                 "parameters": [
-                    {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 64}},
-                    {"name": "status", "in": "query", "schema": {"type": "string"}},
-                    {"name": "pen", "in": "query", "schema": {"type": "string", "maxLength": 32}},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer"}},
-                    {"name": "offset", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS}},
+                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["", *STATUSES]}},
+                    {"name": "pen", "in": "query", "schema": {"type": "string", "maxLength": MAX_PEN_CHARS}},
+                    {"name": "limit", "in": "query", "schema": _PAGE},
+                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
                 ],
                 "responses": {"200": _json({"type": "object", "required": ["runners", "total"], "properties": {
                     "runners": {"type": "array", "items": runner_summary}, "total": {"type": "integer"}}}),
@@ -99,8 +121,9 @@ def openapi_schema(race_name: str) -> dict[str, Any]:
             "/api/mats": {"get": {"summary": "Reader health per mat", "responses": {"200": _json({"type": "array"})}}},
             "/api/events": {"get": {
                 "summary": "Commentary and alert events, oldest first",
-                "parameters": [{"name": "after", "in": "query", "schema": {"type": "string"}},
-                               {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                "parameters": [{"name": "after", "in": "query",
+                                "schema": {"type": "string", "pattern": STREAM_ID.pattern}},
+                               {"name": "limit", "in": "query", "schema": {**_PAGE, "default": 100}},
                                {"name": "kind", "in": "query", "schema": {"type": "string"}}],
                 "responses": {"200": _json({"type": "array"}), **_errors(400)}}},
             "/api/roster": {"get": {"summary": "Bibs, names and pens in live-feed order",
@@ -114,13 +137,15 @@ def openapi_schema(race_name: str) -> dict[str, Any]:
                 "Start a pen", {"type": "object", "properties": {"time": _TIME}},
                 path_params=[{"name": "pen", "in": "path", "required": True, "schema": {"type": "string"}}]),
             "/api/admin/pursuer/start": _admin("Start the pursuer", {"type": "object", "properties": {"time": _TIME}}),
-            "/api/admin/passings": _admin("Add a manual passing", {"type": "object", "properties": {
-                "bib": {"type": "string"}, "mat": {"type": "string"}, "time": _TIME}}),
-            "/api/admin/passings/void": _admin("Void a passing", {"type": "object", "properties": {
-                "bib": {"type": "string"}, "mat": {"type": "string"}, "time": _TIME}}),
-            "/api/admin/runners/{bib}/status": _admin("Set DNF / DQ (or ok)", {"type": "object", "properties": {
-                "status": {"type": "string", "enum": ["dnf", "dq", "ok"]}}}, path_params=[_BIB]),
-            "/api/admin/chips": _admin("Assign a chip to a bib", {"type": "object", "properties": {
-                "chip": {"type": "string"}, "bib": {"type": "string"}}}),
+            "/api/admin/passings": _admin("Add a manual passing", passing),
+            "/api/admin/passings/void": _admin("Void a passing", {
+                **passing, "required": ["bib", "mat", "time"],
+                "properties": {**passing["properties"], "time": {"oneOf": _TIME["oneOf"][:2]}}}),
+            "/api/admin/runners/{bib}/status": _admin("Set DNF / DQ (or ok)", {"type": "object", "required": ["status"],
+                "properties": {"status": {"type": "string", "pattern": _any_case(MANUAL_STATUSES)}}},
+                path_params=[_BIB]),
+            "/api/admin/chips": _admin("Assign a chip to a bib", {"type": "object", "required": ["chip", "bib"],
+                "properties": {"chip": {"type": "string", "pattern": r"\S", "maxLength": MAX_CHIP_CHARS},
+                               "bib": {"type": "string"}}}),
         },
     }  # fmt: skip
