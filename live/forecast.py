@@ -30,13 +30,14 @@ import numpy as np
 
 MARATHON_M = 42195.0
 PACE_REFERENCE_S = 14400.0  # a 4-hour marathon: pace levels are logs relative to its pace
+DECIDED = 1e-6  # a chance this close to 0 or 1 at the extreme nodes is taken as decided at every node
 COVERAGE = 0.8  # the forecast band holds the true count with this probability (stated in the API)
 MODEL_FILE = Path(__file__).with_name("forecast_model.json")
 N_FEATURES = 6
 U_FLOOR, U_KNEE = -1.0, 0.0  # time-since-last-read feature: piecewise linear, knees in log units
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: its tables are cached per model
 class ForecastModel:
     """Fitted coefficients, one row per fitted course fraction (a marathon's split points)."""
 
@@ -181,7 +182,7 @@ class RunnerDistributions:
 def runner_distributions(model: ForecastModel, state: RunnerState, distance_m: float) -> RunnerDistributions:
     """Each runner's predictive distribution of his finish duration."""
     kappa = distance_factor(distance_m)
-    row = np.abs(state.fraction[:, None] - model.fractions[None, :]).argmin(axis=1)
+    row = np.searchsorted((model.fractions[1:] + model.fractions[:-1]) / 2, state.fraction)  # the nearest
     x = design(state)
     mu = np.einsum("ij,ij->i", x, model.coef[row]) * kappa
     scale = np.exp(model.scale_coef[row, 0] + model.scale_coef[row, 1] * state.pace_level) * kappa
@@ -208,15 +209,29 @@ def _normal_cdf(z: np.ndarray) -> np.ndarray:
     return cdf
 
 
+Z_GRID = np.linspace(-12.0, 12.0, 2401)  # standardised residuals, tabulated every 0.01
+
+
+@lru_cache(maxsize=4)
+def _cdf_tables(model: ForecastModel) -> np.ndarray:
+    """Each model row's residual CDF on ``Z_GRID``, and the standard normal's as the last row (for
+    runners not read yet): one gather per (runner, node) instead of a search per model row."""
+    rows = [np.interp(Z_GRID, q, model.levels, left=0.0, right=1.0) for q in model.residual_quantiles]
+    return np.vstack([*rows, _normal_cdf(Z_GRID)]).astype(np.float32)
+
+
 def win_cdf(model: ForecastModel, dist: RunnerDistributions, z: np.ndarray) -> np.ndarray:
-    """P(Z < z) for each runner's residual table; ``z`` is (n, nodes)."""
-    out = np.empty_like(z)
-    for r in np.unique(dist.row):
-        m = dist.row == r
-        if r < 0:
-            out[m] = _normal_cdf(z[m])
-        else:
-            out[m] = np.interp(z[m], model.residual_quantiles[r], model.levels, left=0.0, right=1.0)
+    """P(Z < z) for each runner's residual table; ``z`` is (n, nodes), never nan (−inf: no chance)."""
+    table = _cdf_tables(model)
+    offset = np.where(dist.row < 0, len(table) - 1, dist.row)[:, None] * len(Z_GRID)
+    pos = (z - np.float32(Z_GRID[0])) * np.float32(1.0 / (Z_GRID[1] - Z_GRID[0]))
+    np.clip(pos, 0.0, np.float32(len(Z_GRID) - 1.001), out=pos)
+    i = pos.astype(np.intp)
+    frac = pos - i
+    flat = table.ravel()
+    i += offset
+    lo = np.take(flat, i)
+    out: np.ndarray = lo + (np.take(flat, i + 1) - lo) * frac
     return out
 
 
@@ -292,7 +307,7 @@ def _mixture_band(mean: np.ndarray, var: np.ndarray, weight: np.ndarray) -> tupl
     """The central COVERAGE interval of a weighted mixture of normals (the count at each node)."""
     sd = np.sqrt(np.maximum(var, 0.25))
     lo, hi = float((mean - 5 * sd).min()), float((mean + 5 * sd).max())
-    grid = np.linspace(lo, hi, 512)
+    grid = np.linspace(lo, hi, 256)
     cdf = (weight[None, :] * _normal_cdf((grid[:, None] - mean[None, :]) / sd[None, :])).sum(axis=1)
     q = np.interp([(1 - COVERAGE) / 2, (1 + COVERAGE) / 2], cdf, grid)
     return max(int(np.floor(q[0])), 0), int(np.ceil(q[1]))
@@ -326,44 +341,74 @@ def forecast(
     shift_w = np.array([1 / 6, 2 / 3, 1 / 6])
     f_nodes = pursuer.finish_nodes
     f_w = np.full(len(f_nodes), 1.0 / len(f_nodes))
-    finish_node = np.repeat(f_nodes, len(shifts))
-    shift_node = np.tile(shifts, len(f_nodes))
     weight = np.repeat(f_w, len(shifts)) * np.tile(shift_w, len(f_nodes))
 
-    idx = np.flatnonzero(open_)
-    log_e = np.log(state.projection_s[idx])
+    open_rows = np.flatnonzero(open_)
     with np.errstate(invalid="ignore", divide="ignore"):
-        room = np.log(np.maximum(finish_node[None, :] - start[idx, None], 1e-3))
-    mu = dist.mu[idx, None] + shift_node[None, :] * dist.remaining[idx, None]
-    z = (room - log_e[:, None] - mu) / dist.scale[idx, None]
-    sub = RunnerDistributions(dist.mu[idx], dist.scale[idx], dist.row[idx], dist.remaining[idx])
-    cdf = np.nan_to_num(win_cdf(model, sub, z))  # (open runners, nodes); no projection: no chance
+        log_e_all = np.log(state.projection_s)
+    log_e_all[~np.isfinite(log_e_all)] = np.inf  # no projection at all: no chance (z = −inf)
+
+    def z_at(rows: np.ndarray, finish: np.ndarray, shift: np.ndarray) -> np.ndarray:
+        """Standardised room for each runner in ``rows`` at each (pursuer finish, race shift) pair."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            room = np.log(np.maximum(finish[None, :] - start[rows, None], 1e-3))
+        mu = dist.mu[rows, None] + shift[None, :] * dist.remaining[rows, None]
+        z: np.ndarray = (room - log_e_all[rows, None] - mu) / dist.scale[rows, None]
+        return z
+
+    def z_grid(rows: np.ndarray) -> np.ndarray:
+        """The same at every (pursuer finish × race shift) node, flattened finish-major: the logs
+        once per finish node, the shifts broadcast."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            room = np.log(np.maximum(f_nodes[None, :] - start[rows, None], 1e-3))
+        inv = 1.0 / dist.scale[rows]
+        base = ((room - (log_e_all[rows] + dist.mu[rows])[:, None]) * inv[:, None]).astype(np.float32)  # (n, K)
+        step = ((dist.remaining[rows] * inv)[:, None, None] * shifts[None, None, :]).astype(np.float32)  # (n, 1, L)
+        z: np.ndarray = (base[:, :, None] - step).reshape(len(rows), -1)  # single precision: ample, and half the bytes
+        return z
+
+    def cdf_at(rows: np.ndarray, z: np.ndarray) -> np.ndarray:
+        sub = RunnerDistributions(dist.mu[rows], dist.scale[rows], dist.row[rows], dist.remaining[rows])
+        return win_cdf(model, sub, z)
+
+    # most of a field is decided at every node (its chance 0 or 1 at the extreme nodes): only the
+    # rest, near the line, is computed node by node
+    # (and the count at his plan: his finish fixed at the planned one, in the race's expected conditions)
+    extreme_and_plan = cdf_at(
+        open_rows,
+        z_at(
+            open_rows,
+            np.array([f_nodes.min(), f_nodes.max(), pursuer.planned]),
+            np.array([shifts.max(), shifts.min(), 0.0]),
+        ),
+    )
+    sure_loss = extreme_and_plan[:, 1] <= DECIDED
+    sure_win = extreme_and_plan[:, 0] >= 1.0 - DECIDED
+    idx = open_rows[~sure_loss & ~sure_win]
+    cdf = cdf_at(idx, z_grid(idx))  # (runners near the line, nodes), single precision
 
     p = np.where(open_, 0.0, np.nan_to_num(settled))
-    p[idx] = cdf @ weight
-    won = float(np.nansum(np.where(open_, 0.0, settled)))
-    node_mean = won + cdf.sum(axis=0)
-    node_var = (cdf * (1 - cdf)).sum(axis=0)
+    p[open_rows[sure_win]] = 1.0
+    p[idx] = cdf @ weight.astype(np.float32)
+    decided_won = np.where(open_, 0.0, np.nan_to_num(settled))
+    decided_won[open_rows[sure_win]] = 1.0
+    # per pen, each node's expected count and its variance: two products with the pens' indicator
+    member = np.zeros((len(idx), n_groups), dtype=np.float32)
+    member[np.arange(len(idx)), groups[idx]] = 1.0
+    g_mean = member.T @ cdf + np.bincount(groups, weights=decided_won, minlength=n_groups)[:, None]
+    g_var = member.T @ (cdf * (1.0 - cdf))
+    g_mean, g_var = g_mean.astype(float), g_var.astype(float)
+    node_mean, node_var = g_mean.sum(axis=0), g_var.sum(axis=0)
     low, high = _mixture_band(node_mean, node_var, weight)
-
     by_group = np.zeros((n_groups, 3))
-    settled_won = np.where(open_, 0.0, np.nan_to_num(settled))
     for g in range(n_groups):
-        in_g = groups[idx] == g
-        g_won = float(settled_won[groups == g].sum())
-        c = cdf[in_g]
-        g_mean = g_won + c.sum(axis=0)
-        g_low, g_high = _mixture_band(g_mean, (c * (1 - c)).sum(axis=0), weight)
-        by_group[g] = (float(g_mean @ weight), g_low, g_high)
+        by_group[g] = (float(g_mean[g] @ weight), *_mixture_band(g_mean[g], g_var[g], weight))
 
-    # the count if he holds his plan: his finish fixed at the planned one, the race shift still open
-    room_plan = np.log(np.maximum(pursuer.planned - start[idx], 1e-3))
-    z_plan = room_plan[:, None] - log_e[:, None] - dist.mu[idx, None] - shifts[None, :] * dist.remaining[idx, None]
-    z_plan = z_plan / dist.scale[idx, None]
-    at_plan = won + float((win_cdf(model, sub, z_plan) @ shift_w).sum())
+    settled_won = float(np.where(open_, 0.0, np.nan_to_num(settled)).sum())
+    at_plan = settled_won + float(extreme_and_plan[:, 2].sum())
 
     median = np.full(len(p), np.nan)
-    median[idx] = start[idx] + median_finish_s(model, state, dist)[idx]
+    median[open_rows] = start[open_rows] + median_finish_s(model, state, dist)[open_rows]
     return WinForecast(
         win_probability=p,
         predicted_finish=median,

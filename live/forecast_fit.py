@@ -18,7 +18,7 @@ from live.forecast import N_FEATURES, ForecastModel, RunnerState, design, runner
 DELAY_S = 5880.0  # the chase of SPEC §6 and issue 12: the winner starts 1 h 38 min after the field
 MOMENTS = np.round(np.arange(0.10, 0.951, 0.05), 2)  # pursuer fractions at which samples are drawn
 LEVELS = np.linspace(0.0025, 0.9975, 200)
-PURSUER_QUANTILE_BINS = 16
+PURSUER_QUANTILE_BINS = 10
 PURSUER_NU = 3.0
 PURSUER_SCALE_FLOOR = 0.006  # a winner's finish is never known to better than ~0.6 % from his splits
 ELITES = 1  # the fastest runners of each race train the pursuer's term

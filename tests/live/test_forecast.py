@@ -80,7 +80,7 @@ def test_the_count_is_the_sum_of_the_probabilities_with_a_band_around_it():
         model, elapsed, MARATHON, np.zeros(n), since, np.full(n, 14400.0), np.full(n, np.nan), pursuer,
         (np.arange(n) % 2).astype(int), 2,
     )  # fmt: skip
-    assert w.expected == pytest.approx(float(w.win_probability.sum()), rel=1e-9)
+    assert w.expected == pytest.approx(float(w.win_probability.sum()), rel=1e-5)
     assert w.low <= w.expected <= w.high and w.coverage == COVERAGE
     assert w.by_group[:, 0].sum() == pytest.approx(w.expected, rel=1e-6)
     assert np.all(np.diff(w.win_probability[np.argsort(finish)]) <= 1e-12), "faster runners are likelier"
@@ -104,8 +104,10 @@ def test_the_pursuer_is_heavy_tailed_around_his_plan_then_his_splits():
     plan = pursuer_forecast(model, none, MARATHON, 0.0, 7400.0, 0.0)
     assert plan.basis == "plan" and plan.median == pytest.approx(7400.0)
     assert plan.low < 7400.0 < plan.high
-    tails = plan.finish_nodes[[0, -1]]
-    assert tails[1] - tails[0] > 2.5 * (plan.high - plan.low) / 2, "a t3's extreme nodes lie far out"
+    t = model.pursuer_quantiles
+    levels = (np.arange(len(t)) + 0.5) / len(t)
+    q75, q95 = np.interp([0.75, 0.95], levels, t)
+    assert q95 / q75 > 1.645 / 0.6745, "heavier tails than a normal of the same interquartile range"
     halfway = np.where(np.arange(10) <= 4, 3700.0 * MARATHON / MARATHON[4], np.nan)
     split = pursuer_forecast(model, halfway, MARATHON, 0.0, 7400.0, 3800.0)
     assert split.basis == "splits" and split.high - split.low < plan.high - plan.low
