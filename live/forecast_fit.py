@@ -104,14 +104,20 @@ def fit(races: list[RaceSplits]) -> ForecastModel:
         sel = j == (s if s in fitted else min(fitted, key=lambda f: abs(f - s)))  # borrow the nearest split's
         b, *_ = np.linalg.lstsq(x[sel], y[sel], rcond=None)
         res = y[sel] - x[sel] @ b
-        a = np.column_stack([np.ones(int(sel.sum())), level[sel]])
-        c, *_ = np.linalg.lstsq(a, np.log(np.abs(res) + 1e-4), rcond=None)
-        z = res / np.exp(a @ c)
-        coef[s], scale_coef[s], quantiles[s] = b, c, np.quantile(z, LEVELS)
+        # the race-wide part of the residuals is the forecast's common race shift; the table keeps
+        # what is left, each runner's own spread within his race (else it would be counted twice)
+        within = res.copy()
+        pooled = float(np.median(res))
         for ri in range(len(races)):
             mine = race_of[sel] == ri
             if mine.any():
-                race_shift[ri, s] = float(np.median(res[mine])) / (1.0 - at_m[s] / distance)
+                shift = float(np.median(res[mine])) - pooled
+                race_shift[ri, s] = shift / (1.0 - at_m[s] / distance)
+                within[mine] -= shift
+        a = np.column_stack([np.ones(int(sel.sum())), level[sel]])
+        c, *_ = np.linalg.lstsq(a, np.log(np.abs(within) + 1e-4), rcond=None)
+        z = within / np.exp(a @ c)
+        coef[s], scale_coef[s], quantiles[s] = b, c, np.quantile(z, LEVELS)
     # one sd over races of their median shift per unit of course left, averaged over split points
     shift_sd = float(np.mean(np.std(race_shift, axis=0))) if len(races) > 1 else 0.02
 
