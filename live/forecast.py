@@ -209,26 +209,37 @@ def _normal_cdf(z: np.ndarray) -> np.ndarray:
     return cdf
 
 
-Z_GRID = np.linspace(-12.0, 12.0, 2401)  # standardised residuals, tabulated every 0.01
+Z_STEP = 0.01  # standardised residuals are tabulated this finely
+
+
+@dataclass(frozen=True)
+class CdfTables:
+    """Each model row's residual CDF on one grid of z, and the standard normal's as the last row (for
+    runners not read yet): one gather per (runner, node) instead of a search per model row."""
+
+    z0: float
+    values: np.ndarray  # (rows + 1, grid), single precision
 
 
 @lru_cache(maxsize=4)
-def _cdf_tables(model: ForecastModel) -> np.ndarray:
-    """Each model row's residual CDF on ``Z_GRID``, and the standard normal's as the last row (for
-    runners not read yet): one gather per (runner, node) instead of a search per model row."""
-    rows = [np.interp(Z_GRID, q, model.levels, left=0.0, right=1.0) for q in model.residual_quantiles]
-    return np.vstack([*rows, _normal_cdf(Z_GRID)]).astype(np.float32)
+def _cdf_tables(model: ForecastModel) -> CdfTables:
+    lo = min(float(model.residual_quantiles.min()), -9.0) - 1.0  # both ends beyond every table: 0 and 1
+    hi = max(float(model.residual_quantiles.max()), 9.0) + 1.0
+    grid = np.arange(lo, hi + Z_STEP, Z_STEP)
+    rows = [np.interp(grid, q, model.levels, left=0.0, right=1.0) for q in model.residual_quantiles]
+    return CdfTables(lo, np.vstack([*rows, _normal_cdf(grid)]).astype(np.float32))
 
 
 def win_cdf(model: ForecastModel, dist: RunnerDistributions, z: np.ndarray) -> np.ndarray:
     """P(Z < z) for each runner's residual table; ``z`` is (n, nodes), never nan (−inf: no chance)."""
-    table = _cdf_tables(model)
-    offset = np.where(dist.row < 0, len(table) - 1, dist.row)[:, None] * len(Z_GRID)
-    pos = (z - np.float32(Z_GRID[0])) * np.float32(1.0 / (Z_GRID[1] - Z_GRID[0]))
-    np.clip(pos, 0.0, np.float32(len(Z_GRID) - 1.001), out=pos)
+    tables = _cdf_tables(model)
+    n_rows, n_grid = tables.values.shape
+    offset = np.where(dist.row < 0, n_rows - 1, dist.row)[:, None] * n_grid
+    pos = (z - np.float32(tables.z0)) * np.float32(1.0 / Z_STEP)
+    np.clip(pos, 0.0, np.float32(n_grid - 1.001), out=pos)
     i = pos.astype(np.intp)
     frac = pos - i
-    flat = table.ravel()
+    flat = tables.values.ravel()
     i += offset
     lo = np.take(flat, i)
     out: np.ndarray = lo + (np.take(flat, i + 1) - lo) * frac
@@ -305,12 +316,12 @@ class WinForecast:
 
 def _mixture_band(mean: np.ndarray, var: np.ndarray, weight: np.ndarray) -> tuple[int, int]:
     """The central COVERAGE interval of a weighted mixture of normals (the count at each node)."""
-    sd = np.sqrt(np.maximum(var, 0.25))
+    sd = np.sqrt(np.maximum(var, 0.01))
     lo, hi = float((mean - 5 * sd).min()), float((mean + 5 * sd).max())
     grid = np.linspace(lo, hi, 256)
     cdf = (weight[None, :] * _normal_cdf((grid[:, None] - mean[None, :]) / sd[None, :])).sum(axis=1)
     q = np.interp([(1 - COVERAGE) / 2, (1 + COVERAGE) / 2], cdf, grid)
-    return max(int(np.floor(q[0])), 0), int(np.ceil(q[1]))
+    return max(round(float(q[0])), 0), round(float(q[1]))  # counts: to the nearest runner
 
 
 def forecast(
@@ -364,7 +375,8 @@ def forecast(
         inv = 1.0 / dist.scale[rows]
         base = ((room - (log_e_all[rows] + dist.mu[rows])[:, None]) * inv[:, None]).astype(np.float32)  # (n, K)
         step = ((dist.remaining[rows] * inv)[:, None, None] * shifts[None, None, :]).astype(np.float32)  # (n, 1, L)
-        z: np.ndarray = (base[:, :, None] - step).reshape(len(rows), -1)  # single precision: ample, and half the bytes
+        # single precision: ample, and half the bytes
+        z: np.ndarray = (base[:, :, None] - step).reshape(len(rows), len(f_nodes) * len(shifts))
         return z
 
     def cdf_at(rows: np.ndarray, z: np.ndarray) -> np.ndarray:

@@ -137,3 +137,15 @@ def test_fit_recovers_a_field_that_fades_evenly():
     # an even runner at halfway: E = 2 x his half; true finish = half + 1.1 x half
     assert model.coef[half, 0] + model.coef[half, 1] * 0 == pytest.approx(np.log(1.05), abs=0.01)
     assert model.trained_on == ("a", "b")
+
+
+def test_a_field_with_nobody_near_the_line_still_has_a_forecast():
+    """Everyone far ahead or far behind: no runner needs the node grid, the count is exact."""
+    model = default_model()
+    elapsed = np.full((2, 10), np.nan)
+    elapsed[:, :9] = np.array([[8000.0], [30000.0]]) * MARATHON[:9] / MARATHON[-1]
+    w = forecast(
+        model, elapsed, MARATHON, np.zeros(2), np.ones(2), np.full(2, 14400.0), np.full(2, np.nan),
+        fixed_pursuer(14000.0), np.zeros(2, dtype=int), 1,
+    )  # fmt: skip
+    assert list(w.win_probability) == [1.0, 0.0] and w.expected == pytest.approx(1.0) and (w.low, w.high) == (1, 1)
