@@ -42,6 +42,7 @@ class ChaseResult:
     pursuer: PursuerPosition
     speed_m_s: np.ndarray
     confirmed: np.ndarray  # bool: caught on the mats (not only by the projections)
+    last_tp: np.ndarray  # index of each runner's last timing point read, -1 if none
 
 
 def pursuer_position(
@@ -172,6 +173,7 @@ def evaluate(
         pursuer=pursuer,
         speed_m_s=v,
         confirmed=confirmed | ((pursuer.finish is not None) & ~finished & started),
+        last_tp=proj.last_tp,
     )
 
 

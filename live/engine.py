@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import numpy as np
 
-from live.chase import evaluate, probability_classes, pursuer_position
+from live.chase import ChaseResult, evaluate, probability_classes, pursuer_position
 from live.forecast import ForecastModel, WinForecast, default_model, forecast, pursuer_forecast
 from live.projection import last_read, plausible_passings
 from live.race import Participant, Race
@@ -130,9 +130,7 @@ class LiveEngine:
         result = evaluate(
             times, self.at_m, self.prior_m_s, pursuer_times[0], pursuer, now, runner_starts, self.manual_status
         )
-        win = self.win_forecast(
-            times, pursuer_times[0], runner_starts, pursuer_start, result.status, result.confirmed, now
-        )
+        win = self.win_forecast(times, pursuer_times[0], runner_starts, pursuer_start, result, now)
         # margins: pursuer's median finish - runner's median finish; settled runners keep the chase's
         decided = np.isnan(win.predicted_finish) | (pursuer.finish is not None)
         margin = np.where(decided, result.margin_s, win.pursuer.median - win.predicted_finish)
@@ -220,19 +218,18 @@ class LiveEngine:
         pursuer_times: np.ndarray,
         runner_starts: np.ndarray,
         pursuer_start: float,
-        status: np.ndarray,
-        confirmed: np.ndarray,
+        chase: ChaseResult,
         now: float,
     ) -> WinForecast:
         """Every runner's chance to beat the pursuer, from the passings the chase uses (SPEC §3)."""
         race = self.race
+        status, confirmed, last = chase.status, chase.confirmed, chase.last_tp
         start_col = self.at_m <= 0.0
         # a runner's own start: his start-mat read, else his pen's gun (or its planned start)
-        own = np.where(start_col[None, :], times, np.nan)
-        read_start = np.nanmin(np.where(np.isnan(own), np.inf, own), axis=1)
-        starts = np.where(np.isfinite(read_start), read_start, runner_starts)
+        start_cols = np.flatnonzero(start_col)
+        read_start = np.fmin.reduce(times[:, start_cols], axis=1) if len(start_cols) else np.full(len(times), np.nan)
+        starts = np.where(np.isnan(read_start), runner_starts, read_start)
         elapsed = times - starts[:, None]
-        last = last_read(np.where(start_col[None, :], np.nan, times))
         last_t = times[np.arange(len(times)), np.maximum(last, 0)]
         since = np.where(last >= 0, now - last_t, 0.0)
         settled = np.full(len(status), np.nan)
@@ -260,6 +257,7 @@ class LiveEngine:
             pf,
             self.runner_pen_index,
             len(race.pens),
+            last,
         )
 
     def _gps_on_course(self, start: float, speed_m_s: float, now: float) -> tuple[float, float] | None:

@@ -121,26 +121,37 @@ def design(state: RunnerState) -> np.ndarray:
 
 
 def runner_state(
-    elapsed_s: np.ndarray, at_m: np.ndarray, since_s: np.ndarray, prior_finish_s: np.ndarray
+    elapsed_s: np.ndarray,
+    at_m: np.ndarray,
+    since_s: np.ndarray,
+    prior_finish_s: np.ndarray,
+    last_read: np.ndarray | None = None,
 ) -> RunnerState:
     """Features from passings as durations since each runner's own start.
 
     ``elapsed_s`` (n, k): time from the runner's start to each timing point (nan where not read; the
     start itself, at 0 m, may be a column); ``at_m`` (k,) distances; ``since_s`` (n,): now minus the
     runner's last read (or 0); ``prior_finish_s``: his declared or expected finish, used until he
-    is read past the start.
+    is read past the start. ``last_read`` (n,): the index of each one's last read (-1: none), if the
+    caller has it already.
     """
     n, k = elapsed_s.shape
     distance = float(at_m[-1])
     usable = ~np.isnan(elapsed_s) & (at_m[None, :] > 0)
-    has = usable.any(axis=1)
-    last = np.where(has, k - 1 - np.argmax(usable[:, ::-1], axis=1), 0)
+    # the last usable point at or before each one: one running maximum over the row
+    upto = np.maximum.accumulate(np.where(usable, np.arange(k, dtype=np.intp)[None, :], -1), axis=1)
     rows = np.arange(n)
+    if last_read is None:
+        last = upto[:, -1]
+    else:
+        last = np.where((last_read >= 0) & (at_m[np.maximum(last_read, 0)] > 0), last_read, -1)
+    has = last >= 0
+    last = np.maximum(last, 0)
     t_last = elapsed_s[rows, last]
     d_last = at_m[last]
-    before = usable & (np.arange(k)[None, :] < last[:, None])
-    has_prev = before.any(axis=1)
-    prev = np.where(has_prev, k - 1 - np.argmax(before[:, ::-1], axis=1), 0)
+    prev = np.where(last > 0, upto[rows, np.maximum(last - 1, 0)], -1)
+    has_prev = prev >= 0
+    prev = np.maximum(prev, 0)
     t_prev, d_prev = elapsed_s[rows, prev], at_m[prev]
     with np.errstate(invalid="ignore", divide="ignore"):
         pace = t_last / d_last
@@ -335,6 +346,7 @@ def forecast(
     pursuer: PursuerForecast,
     groups: np.ndarray,
     n_groups: int,
+    last_read: np.ndarray | None = None,
 ) -> WinForecast:
     """Every runner's chance to beat the pursuer, and the count of winners with its band.
 
@@ -342,7 +354,7 @@ def forecast(
     for one caught, out (DNF, DQ) or otherwise decided, nan for one still open; ``groups`` (n,) in
     0..n_groups-1 (pens)."""
     distance = float(at_m[-1])
-    state = runner_state(elapsed_s, at_m, since_s, prior_finish_s)
+    state = runner_state(elapsed_s, at_m, since_s, prior_finish_s, last_read)
     dist = runner_distributions(model, state, distance)
     open_ = np.isnan(settled)
     kappa = distance_factor(distance)
