@@ -189,17 +189,29 @@ def margin_sigma(predicted_finish: np.ndarray, now: float) -> np.ndarray:
 
 SAFE_P = 0.8  # a runner this likely to win shows as safe
 DOOMED_P = 0.2  # and this unlikely as about to be caught; between: at risk
+CLASS_HYSTERESIS_P = 0.03  # a runner keeps his class until his chance is this far past its threshold
 
 
-def probability_classes(status: np.ndarray, win_probability: np.ndarray) -> np.ndarray:
+def probability_classes(
+    status: np.ndarray, win_probability: np.ndarray, previous: np.ndarray | None = None
+) -> np.ndarray:
     """A code into :data:`CLASSES` per runner (uint8): settled statuses as they are; a runner still
-    out (or not started yet) by his chance to beat the pursuer."""
+    out (or not started yet) by his chance to beat the pursuer. With ``previous`` (last tick's
+    classes), a runner whose chance wanders around a threshold keeps his class until it is
+    ``CLASS_HYSTERESIS_P`` past it: his dot does not flicker, nor is he resent every tick."""
     p = np.nan_to_num(win_probability, nan=0.0)
     out = np.select(
         [status == CAUGHT, status == WON, status == DNF, status == DQ, p >= SAFE_P, p >= DOOMED_P],
         [5, 6, 7, 8, 2, 3],
         default=4,
     ).astype(np.uint8)
+    if previous is not None and len(previous) == len(out):
+        h = CLASS_HYSTERESIS_P
+        open_ = (out >= 2) & (out <= 4) & (previous >= 2) & (previous <= 4)
+        lo = np.where(previous == 2, SAFE_P - h, np.where(previous == 3, DOOMED_P - h, -1.0))
+        hi = np.where(previous == 2, 2.0, np.where(previous == 3, SAFE_P + h, DOOMED_P + h))
+        keep = open_ & (p >= lo) & (p < hi)
+        out[keep] = previous[keep]
     out[(status == REGISTERED) & (out >= 2) & (out <= 4)] = 0
     return out
 

@@ -51,6 +51,7 @@ class LiveEngine:
         self.used_times = self.times  # the passings after the plausibility rules (what the chase uses)
         self.used_pursuer_times = self.pursuer_times
         self.snapshot: Snapshot | None = None
+        self.classes: np.ndarray | None = None  # last computed classes (they hold near a threshold)
         self.tick_ms = 0.0
         self.last_tick_wall = 0.0
         self.listeners: list[Callable[[Snapshot], Awaitable[None]]] = []  # called after every tick
@@ -134,6 +135,8 @@ class LiveEngine:
         # margins: pursuer's median finish - runner's median finish; settled runners keep the chase's
         decided = np.isnan(win.predicted_finish) | (pursuer.finish is not None)
         margin = np.where(decided, result.margin_s, win.pursuer.median - win.predicted_finish)
+        classes = probability_classes(result.status, win.win_probability, self.classes)
+        self.classes = classes
         lon, lat = race.course.lonlat_at(result.distance_m)
         p_lon, p_lat = race.course.lonlat_at(max(pursuer.distance_m, 0.0))
         by_pen = {}
@@ -198,7 +201,7 @@ class LiveEngine:
             ),
             index=self.row,
             speed_m_s=result.speed_m_s,
-            margin_class=probability_classes(result.status, win.win_probability),
+            margin_class=classes,
             win_probability=win.win_probability,
         )
 

@@ -141,3 +141,13 @@ def test_a_pursuer_who_misses_a_mat_keeps_moving():
     pursuer_times = np.array([150, NAN, NAN, NAN])  # mat 1 never read him
     p = running_pursuer(pursuer_times, now=450)  # he should be at 1500 m
     assert p.distance_m == pytest.approx(1500)
+
+
+def test_a_class_holds_until_the_chance_is_clearly_past_its_threshold():
+    status = np.array([AHEAD, AHEAD, AHEAD], dtype=np.int8)
+    before = probability_classes(status, np.array([0.81, 0.21, 0.19]))
+    assert [CLASSES[c] for c in before] == ["safe", "at_risk", "doomed"]
+    wobble = probability_classes(status, np.array([0.79, 0.19, 0.21]), before)
+    assert [CLASSES[c] for c in wobble] == ["safe", "at_risk", "doomed"], "a point either way: no flicker"
+    moved = probability_classes(status, np.array([0.70, 0.10, 0.30]), before)
+    assert [CLASSES[c] for c in moved] == ["at_risk", "doomed", "at_risk"]
