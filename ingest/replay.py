@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -153,8 +153,15 @@ def time_of_day_anchor(start_s: float) -> float:
     return start_s + NEAR_AFTER_START_S
 
 
-async def replay_files(race: Race, store: Store, paths: Iterable[Path], day: str | None = None) -> ReplayReport:
-    """Feed reader backup files through ingest: journal every line, then apply it.
+async def replay_files(
+    race: Race,
+    store: Store,
+    paths: Iterable[Path],
+    day: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ReplayReport:
+    """Feed reader backup files through ingest: journal every line, then apply it; ``progress(done,
+    total)`` after every batch of lines or messages.
 
     A time of day takes the date that puts it in [start - 6 h, start + 18 h) of the race's start: the
     first gun in the files (else the first pen's planned start) on ``day`` (YYYY-MM-DD, default the
@@ -170,6 +177,7 @@ async def replay_files(race: Race, store: Store, paths: Iterable[Path], day: str
         protocol = registry.detect_protocol(data.lstrip().split(b"\n", 1)[0])
         files.append((path, protocol.name, [u for u in protocol.split(data) if u.strip()]))
     near = time_of_day_anchor(race_start_s(race, day, _first_gun((proto, units) for _, proto, units in files)))
+    total, done = sum(len(units) for _, _, units in files), 0
     for path, proto, units in files:
         for start in range(0, len(units), BATCH):
             chunk = units[start : start + BATCH]
@@ -177,6 +185,9 @@ async def replay_files(race: Race, store: Store, paths: Iterable[Path], day: str
             await store.journal_lines(f"replay-{proto}", path.name, 0.0, lines, near_s=near)
             for i, unit in enumerate(chunk, start + 1):
                 await applier.line(proto, unit, near, f"{path.name}: {registry.PROTOCOLS[proto].unit} {i}")
+            done += len(chunk)
+            if progress is not None:
+                progress(done, total)
     await applier.flush()
     return report
 

@@ -8,6 +8,7 @@ import logging
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from live.race import Race, RaceError
 from live.race_file import load_race
@@ -260,12 +261,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
     import orjson
 
     from ingest.replay import replay_files
+    from pursuit.progress import Progress
 
     race = _race(args.race)
     try:
-        report = asyncio.run(
-            _with_store(race, args.settings.redis_url, lambda store: replay_files(race, store, args.files, args.date))
-        )
+        with Progress("pursuit replay") as progress:
+            report = asyncio.run(
+                _with_store(race, args.settings.redis_url,
+                            lambda store: replay_files(race, store, args.files, args.date, progress.update))
+            )  # fmt: skip
+            progress.table("pursuit replay", report.as_dict())
     except (OSError, ValueError) as exc:
         print(f"pursuit replay: {exc}", file=sys.stderr)
         return 2
@@ -289,6 +294,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Run one benchmark and print its JSON."""
     import orjson
 
+    from pursuit.progress import Progress
+
+    with Progress(f"pursuit bench {args.what}") as progress:
+        result = _run_bench(args)
+        progress.table(f"pursuit bench {args.what}", result)
+    print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+    return 0
+
+
+def _run_bench(args: argparse.Namespace) -> dict[str, Any]:
+    """The bench ``args.what`` names, with its options."""
     if args.what == "tick":
         from pursuit.bench.tick import bench_tick
 
@@ -314,8 +330,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         result = bench_fanout(tuple(args.clients), seconds=args.seconds, speed=args.speed,
                               procs=args.client_processes, traffic_runners=args.traffic_runners,
                               traffic_seconds=args.traffic_seconds)  # fmt: skip
-    print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
-    return 0
+    return result
 
 
 def build_parser() -> argparse.ArgumentParser:
