@@ -2,7 +2,8 @@
 API and the feed share: plain functions from a snapshot to JSON-ready values, no connections.
 
 Distances are whole metres, speeds decimetres a second (``speed_dm_s``; 5 cm in a second, less than a
-dot) and margins whole seconds within ``MARGIN_FINE_S`` of zero, else multiples of ``MARGIN_STEP_S``:
+dot), win probabilities whole percent in steps of ``WIN_PCT_STEP`` (``win_pct``; -1 where none) and
+margins whole seconds within ``MARGIN_FINE_S`` of zero, else multiples of ``MARGIN_STEP_S``:
 what keeps a 40,000-runner snapshot under 200 KB gzipped.
 """
 
@@ -22,6 +23,7 @@ from web.http import iso_time, num
 
 MAX_FOLLOW = 50
 MAX_MESSAGE_CHARS = 4096
+WIN_PCT_STEP = 5  # the feed's win percent, in steps of this many points (the API's is to 0.1 %)
 MARGIN_FINE_S = 120.0  # margins this close to zero are sent to the second…
 MARGIN_STEP_S = 5  # …farther ones to this step
 
@@ -41,6 +43,14 @@ def win_percent(win_probability: np.ndarray | None, n: int) -> np.ndarray:
         return np.full(n, -1, dtype=np.int16)
     p = np.asarray(win_probability, dtype=float)
     return np.where(np.isfinite(p), np.rint(np.nan_to_num(p) * 100.0), -1).astype(np.int16)
+
+
+def stepped_percent(snap: Snapshot, rows: np.ndarray | slice) -> list[int]:
+    """Win percent of ``rows`` in steps of ``WIN_PCT_STEP``, -1 where none."""
+    pct = win_percent(snap.win_probability, len(snap.bibs))[rows]
+    stepped = np.where(pct < 0, -1, np.rint(pct / WIN_PCT_STEP) * WIN_PCT_STEP).astype(int)
+    out: list[int] = stepped.tolist()
+    return out
 
 
 def probability(snap: Snapshot, i: int) -> float | None:
@@ -138,15 +148,28 @@ def runner_arrays(
     out["distance_m"] = rounded(snap.distance_m[rows], 0)
     out["speed_dm_s"] = rounded(speed_m_s[rows] * 10.0, 0)
     out["margin_s"] = coarse_margins(snap.margin_s[rows])
-    out["win_pct"] = win_percent(snap.win_probability, len(snap.bibs))[rows].tolist()
+    # sent to 5 points (it is only resent once it moved 5): a fifth of the symbols, for gzip
+    out["win_pct"] = stepped_percent(snap, rows)
     return out
 
 
+def win_rows(snap: Snapshot, rows: np.ndarray) -> dict[str, Any]:
+    """Only the win percent of ``rows``: for runners whose chance moved and nothing else did."""
+    return {"index": rows.tolist(), "pct": stepped_percent(snap, rows)}
+
+
 def tick_message(
-    seq: int, snap: Snapshot, rows: np.ndarray, sent: float, speed_m_s: np.ndarray, classes: np.ndarray | None
+    seq: int,
+    snap: Snapshot,
+    rows: np.ndarray,
+    sent: float,
+    speed_m_s: np.ndarray,
+    classes: np.ndarray | None,
+    win_only: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """A sparse tick: the rows that changed, the pursuer, counts and forecast; ``sent`` the wall clock."""
-    return {
+    """A sparse tick: the rows that changed, the pursuer, counts and forecast; ``sent`` the wall clock.
+    ``win_only``: rows whose win percent alone moved, sent as ``win`` (index and percent), not whole."""
+    body: dict[str, Any] = {
         "type": "tick",
         "seq": seq,
         "now": round(snap.now, 3),
@@ -156,6 +179,9 @@ def tick_message(
         "forecast": forecast_fields(snap),
         "changed": {"index": rows.tolist(), **runner_arrays(snap, speed_m_s, classes, rows)},
     }
+    if win_only is not None and len(win_only):
+        body["win"] = win_rows(snap, win_only)
+    return body
 
 
 def snapshot_message(

@@ -146,6 +146,7 @@
     var c = m.changed;
     if (!c["class"]) c["class"] = c.status.map(function (s) { return statusToClass(s); });
     setRows(c.index, c, m.now);
+    if (m.win) for (var j = 0; j < m.win.index.length; j++) S.winPct[m.win.index[j]] = m.win.pct[j];
     onCommon(m);
   }
 

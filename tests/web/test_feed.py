@@ -108,16 +108,20 @@ async def test_a_win_probability_is_resent_when_it_moves_five_points(paris):
     await feed.on_tick(snap)
     assert snap.win_probability is not None
 
-    async def changed_after(delta: float) -> dict:
+    async def tick_after(delta: float) -> dict:
         p = snap.win_probability.copy()
         p[700] = min(max(p[700] + delta, 0.0), 1.0)
         await feed.on_tick(dataclasses.replace(snap, win_probability=p))
-        return orjson.loads(feed.tick_frame.payload)["changed"]
+        return orjson.loads(feed.tick_frame.payload)
 
-    assert (await changed_after(0.03))["index"] == [], "three points: not resent"
-    moved = await changed_after(0.2 if snap.win_probability[700] < 0.5 else -0.2)
-    assert moved["index"] == [700] and moved["win_pct"] == [round(100 * min(max(
-        snap.win_probability[700] + (0.2 if snap.win_probability[700] < 0.5 else -0.2), 0), 1))]  # fmt: skip
+    tick = await tick_after(0.03)
+    assert tick["changed"]["index"] == [] and "win" not in tick, "three points: not resent"
+    delta = 0.2 if snap.win_probability[700] < 0.5 else -0.2
+    tick = await tick_after(delta)
+    expected = 5 * round(20 * min(max(snap.win_probability[700] + delta, 0.0), 1.0))
+    assert tick["changed"]["index"] == [], "nothing else moved: not the whole row"
+    assert tick["win"] == {"index": [700], "pct": [expected]}, "only his chance, to 5 points"
+    assert "win" not in await tick_after(delta), "sent once"
 
 
 async def test_a_tick_bigger_than_the_snapshot_is_sent_as_the_snapshot(paris):
