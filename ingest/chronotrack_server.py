@@ -8,12 +8,14 @@ logged with the reader, the line and the reason, counted, and the connection car
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 
 from ingest.protocols import chronotrack as ctp
-from ingest.tcp import READ_CHUNK_BYTES, ReaderServer
+from ingest.tcp import IDLE_S, READ_CHUNK_BYTES, ReaderServer
 from live.clock import time_problem
 from live.race import Race
 from live.reads import RawRead
@@ -39,6 +41,7 @@ class _Connection:
     asked_locations: bool = False
     started: bool = False
     last_seq: dict[str, int] = field(default_factory=dict)
+    authorized: bool = False  # sent the shared secret (only asked when [readers] secret_env is set)
     lines: int = 0
     errors: int = 0
 
@@ -57,17 +60,25 @@ class ChronoTrackServer(ReaderServer):
         super().__init__(
             race, store, host, race.readers.port("chronotrack", self.DEFAULT_PORT) if port is None else port
         )
+        self.secret_env = race.readers.secret_env
+        self.secret = os.environ.get(self.secret_env) if self.secret_env else None
+        if self.secret_env and not self.secret:
+            raise ValueError(f"[readers] secret_env = {self.secret_env!r}, but ${self.secret_env} is not set")
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> None:
         conn = _Connection(peer=peer)
         writer.write(f"{SERVER_NAME}~{SERVER_VERSION}~CTP01\r\n".encode())
         buffer = b""
         discarding = False
+        heard = time.monotonic()
         try:
             while True:
                 try:
                     chunk = await asyncio.wait_for(reader.read(READ_CHUNK_BYTES), LOCATIONS_TIMEOUT_S)
+                    heard = time.monotonic()
                 except TimeoutError:
+                    if time.monotonic() - heard > IDLE_S:
+                        raise
                     if conn.asked_locations and not conn.started:
                         # the reader did not answer getlocations: start everything from its beginning
                         writer.write(b"start\r\n")
@@ -143,8 +154,7 @@ class ChronoTrackServer(ReaderServer):
                 if isinstance(msg, ctp.TagRead):
                     reads.append(RawRead(mat=mat, chip=msg.chip, time=t))
                 else:
-                    started = await self.store.record_gun(t)
-                    log.info("gun marker from %s at %.2f: %s", conn.who, t, started or "duplicate, ignored")
+                    await self.fire_gun(conn.who, mat, raw, t)
             elif isinstance(msg, ctp.Greeting):
                 conn.name = msg.name
                 replies += [f"{SERVER_NAME}~{SERVER_VERSION}~2", "stream-mode=push", "time-format=normal"]
@@ -160,7 +170,9 @@ class ChronoTrackServer(ReaderServer):
                     if conn.settings_left == 0:
                         replies += self._start(conn)
             elif isinstance(msg, ctp.Command):
-                if msg.name == "ping":
+                if msg.name == "authorize":
+                    replies.append(await self._authorize(conn, msg.args))
+                elif msg.name == "ping":
                     replies.append("ack~ping")
                 elif msg.name == "ack" and msg.args[:1] == ("getlocations",) and not conn.started:
                     replies += await self._resume(conn, [a for a in msg.args[1:] if a])
@@ -249,10 +261,27 @@ class ChronoTrackServer(ReaderServer):
                 log.info("%s: resuming %s from sequence %d", conn.who, location, seq + 1)
         return commands
 
+    async def _authorize(self, conn: _Connection, args: tuple[str, ...]) -> str:
+        """``authorize~<secret>``: the shared secret of ``[readers] secret_env``, compared in constant time."""
+        given = args[-1].encode() if args else b""
+        if self.secret is not None and hmac.compare_digest(given, self.secret.encode()):
+            conn.authorized = True
+            return "ack~authorize"
+        await self._reject(conn, None, b"authorize~***", "wrong secret")
+        return "err~authorize~wrong secret"
+
     async def _mat(self, conn: _Connection, location: str, raw: bytes) -> str | None:
         mat = self.race.mat_for_location(location)
         if mat is None:
             await self._reject(conn, None, raw, f"location {location!r} is no mat of race {self.race.id!r}")
+            return None
+        why = self.refusal(mat, conn.peer)
+        if why is None and self.secret is not None and not conn.authorized:
+            why = (
+                f"reader has not sent the shared secret (authorize~<secret>, [readers] secret_env = {self.secret_env})"
+            )
+        if why is not None:
+            await self._reject(conn, None, raw, why)
             return None
         if mat not in conn.mats:
             conn.mats.add(mat)

@@ -12,7 +12,7 @@ import logging
 import time
 
 from ingest.protocols import mylaps as ml
-from ingest.tcp import READ_CHUNK_BYTES, ReaderServer
+from ingest.tcp import IDLE_S, READ_CHUNK_BYTES, ReaderServer
 from live.clock import time_problem
 from live.race import Race
 from live.reads import RawRead
@@ -36,7 +36,7 @@ class MyLapsServer(ReaderServer):
         buffer = b""
         mats: set[str] = set()
         try:
-            while chunk := await reader.read(READ_CHUNK_BYTES):
+            while chunk := await asyncio.wait_for(reader.read(READ_CHUNK_BYTES), IDLE_S):
                 buffer += chunk
                 messages, buffer = ml.split_messages(buffer)
                 if len(buffer) > ml.MAX_MESSAGE_BYTES:
@@ -65,6 +65,9 @@ class MyLapsServer(ReaderServer):
             await self.reject(who, None, raw, msg.reason)
             return None
         mat = self.race.mat_for_location(msg.source)
+        if mat is not None and (why := self.refusal(mat, peer)) is not None:
+            await self.reject(who, None, raw, why)
+            return None  # not acknowledged
         if mat is not None and mat not in mats:
             mats.add(mat)
             await self.store.set_connected(mat, +1)
@@ -85,8 +88,7 @@ class MyLapsServer(ReaderServer):
                 if (why := time_problem(t, now, window_s)) is not None:
                     await self.reject(f"{who} ({msg.source})", mat, raw, f"gunshot: {why}")
                 else:
-                    started = await self.store.record_gun(t)
-                    log.info("gunshot marker from %s at %s: %s", who, msg.source, started or "duplicate, ignored")
+                    await self.fire_gun(who, mat, raw, t)
             return ml.ack(SERVER_NAME, "AckMarker", msg.number)
         errors = [f"record {e.index}: {e.reason}" for e in msg.errors]
         reads = []

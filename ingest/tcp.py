@@ -9,6 +9,7 @@ import time
 from abc import ABC, abstractmethod
 
 from live.clock import RaceClock
+from live.guns import gun_problem
 from live.race import Race
 from live.store import Store
 
@@ -16,6 +17,8 @@ log = logging.getLogger(__name__)
 
 READ_CHUNK_BYTES = 65_536
 CLOCK_REFRESH_S = 1.0
+MAX_CONNECTIONS = 100  # per port: a mat's reader reconnects, it does not open hundreds
+IDLE_S = 300.0  # a connection silent this long is closed (a reader that is still there reconnects)
 
 
 class ReaderServer(ABC):
@@ -62,11 +65,24 @@ class ReaderServer(ABC):
         self._handlers.add(task)
         host, port = writer.get_extra_info("peername")[:2]
         peer = f"{host}:{port}"
+        refused = None
+        if not self.race.readers.allows_any(host):
+            refused = "the address is in no [readers.allow] list"
+        elif len(self._handlers) > MAX_CONNECTIONS:
+            refused = f"{MAX_CONNECTIONS} connections are open on this port already"
+        if refused:
+            log.warning("%s connection from %s refused: %s", self.protocol, peer, refused)
+            await self.store.count_error(None, f"{self.protocol} connection from {peer} refused: {refused}")
+            self._handlers.discard(task)
+            writer.close()
+            return
         log.info("%s connection from %s", self.protocol, peer)
         try:
             await self.handle(reader, writer, peer)
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
             log.warning("%s connection from %s dropped: %s", self.protocol, peer, exc)
+        except TimeoutError:
+            log.warning("%s connection from %s closed: silent for %.0f s", self.protocol, peer, IDLE_S)
         except asyncio.CancelledError:
             log.info("%s connection from %s closed: the server shuts down", self.protocol, peer)
         finally:
@@ -76,6 +92,22 @@ class ReaderServer(ABC):
     @abstractmethod
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> None:
         """Serve one reader connection: framing, handshake, journal, apply, acks."""
+
+    def refusal(self, mat: str, peer: str) -> str | None:
+        """Why the reader at ``peer`` (``host:port``) may not speak for ``mat``; None if it may."""
+        host = peer.rsplit(":", 1)[0]
+        if self.race.readers.allows(mat, host):
+            return None
+        return f"source {host} may not speak for mat {mat!r} (not in [readers.allow])"
+
+    async def fire_gun(self, who: str, mat: str, raw: bytes, t: float) -> None:
+        """A gun marker from the wire: start the next pen if ``live/guns.py`` lets this one."""
+        started = await self.store.guns()
+        if (why := gun_problem(self.race, mat, t, started)) is not None:
+            await self.reject(who, mat, raw, f"gun refused: {why}")
+            return
+        result = await self.store.record_gun(t)
+        log.info("gun marker from %s at %s (%.2f): %s", who, mat, t, result or "duplicate, ignored")
 
     async def reject(self, who: str, mat: str | None, raw: bytes, reason: str) -> None:
         """Log and count a line or record that cannot be used; the connection carries on."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -14,6 +15,8 @@ from zoneinfo import ZoneInfo
 from live.clock import DEFAULT_TIME_WINDOW_S
 from live.course import Course
 from live.schedule import SpeedSchedule
+
+IPNetwork = IPv4Network | IPv6Network
 
 if TYPE_CHECKING:
     from live.basemap import Basemap, TileLayer
@@ -106,6 +109,26 @@ class ReaderPorts:
     ports: tuple[tuple[str, int], ...] = ()  # (protocol, port), only those the race file sets
     decoders: tuple[RaceResultDecoder, ...] = ()
     time_window_s: float = DEFAULT_TIME_WINDOW_S  # a time further than this from the race clock is refused
+    host: str | None = None  # the interface the reader ports listen on (None: the command line's --host)
+    allow: dict[str, tuple[IPNetwork, ...]] = field(default_factory=dict)  # mat (or "*") -> sources
+    gun_mats: tuple[str, ...] = ()  # mats whose readers may fire guns (empty: the start mat)
+    gun_window_s: float = 3600.0  # on race day, a gun this far from its pen's planned start is refused
+    secret_env: str | None = None  # variable holding a secret ChronoTrack readers must send (authorize~…)
+
+    def allows(self, mat: str, host: str) -> bool:
+        """May a reader at ``host`` speak for ``mat``? Yes when no allowlist names it (nor ``*``)."""
+        networks = self.allow.get(mat, self.allow.get("*"))
+        if networks is None:
+            return True
+        try:
+            address = ip_address(host)
+        except ValueError:
+            return False
+        return any(address in n for n in networks)
+
+    def allows_any(self, host: str) -> bool:
+        """May ``host`` speak for at least one mat (the check made when it connects)?"""
+        return not self.allow or any(self.allows(m, host) for m in self.allow)
 
     def port(self, protocol: str, default: int) -> int:
         """The port the race file sets for ``protocol`` (``chronotrack``, ``mylaps``), else ``default``."""

@@ -11,6 +11,7 @@ import json
 import tomllib
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
+from ipaddress import ip_network
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,6 +20,7 @@ import numpy as np
 
 from live.course import Course
 from live.race import (
+    IPNetwork,
     Mat,
     Participant,
     Pen,
@@ -142,6 +144,11 @@ def load_race(directory: Path | str) -> Race:
             ports=_load_ports(cfg),
             decoders=_load_decoders(cfg, {m.id for m in mats}),
             time_window_s=3600 * cfg.number("readers.time_window_h", default=24, positive=True),
+            host=cfg.str("readers.host") if cfg.get("readers.host") is not None else None,
+            allow=_load_allow(cfg, {m.id for m in mats}),
+            gun_mats=_load_gun_mats(cfg, {m.id for m in mats}),
+            gun_window_s=60 * cfg.number("readers.gun_window_min", default=60, positive=True),
+            secret_env=cfg.str("readers.secret_env") if cfg.get("readers.secret_env") is not None else None,
         ),
         directory=root,
         basemap=basemap,
@@ -230,6 +237,32 @@ def _load_ports(cfg: _Toml) -> tuple[tuple[str, int], ...]:
             raise RaceError(cfg.path, f"readers.{key}", f"must be a TCP port 1–65535, got {port:g}")
         ports.append((key.removesuffix("_port"), int(port)))
     return tuple(ports)
+
+
+def _load_allow(cfg: _Toml, mat_ids: set[str]) -> dict[str, tuple[IPNetwork, ...]]:
+    """``[readers.allow]``: mat id (or ``"*"`` for every mat not named) = source addresses or networks."""
+    raw = cfg.get("readers.allow", {})
+    if not isinstance(raw, dict):
+        raise RaceError(cfg.path, "readers.allow", 'must be a table: finish = ["10.0.0.21", "10.0.1.0/24"]')
+    allow = {}
+    for mat, sources in raw.items():
+        key = f"readers.allow.{mat}"
+        if mat != "*" and mat not in mat_ids:
+            raise RaceError(cfg.path, key, f"mat {mat!r} is not defined in [[mats]]")
+        if not isinstance(sources, list) or not all(isinstance(a, str) for a in sources):
+            raise RaceError(cfg.path, key, "must be a list of addresses or networks")
+        try:
+            allow[mat] = tuple(ip_network(a.strip(), strict=False) for a in sources)
+        except ValueError as exc:
+            raise RaceError(cfg.path, key, str(exc)) from exc
+    return allow
+
+
+def _load_gun_mats(cfg: _Toml, mat_ids: set[str]) -> tuple[str, ...]:
+    raw = cfg.get("readers.gun_mats", [])
+    if not isinstance(raw, list) or not all(isinstance(m, str) and m in mat_ids for m in raw):
+        raise RaceError(cfg.path, "readers.gun_mats", f"must be a list of mat ids from [[mats]], got {raw!r}")
+    return tuple(raw)
 
 
 def _load_decoders(cfg: _Toml, mat_ids: set[str]) -> tuple[RaceResultDecoder, ...]:

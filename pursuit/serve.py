@@ -41,10 +41,27 @@ def run(main: Coroutine[Any, Any, T], loop: str = "asyncio") -> T:
     return asyncio.run(main)
 
 
+WEB_MAX_CONNECTIONS = 10_000  # uvicorn answers 503 beyond this many connections and tasks at once
+WS_MAX_BYTES = 64 * 1024  # the largest WebSocket message read (uvicorn's default is 16 MiB)
+
+
 def uvicorn_server(app: Callable[..., Any], host: str, port: int) -> uvicorn.Server:
-    """A uvicorn server for our app: no per-message deflate (it costs ~50 KiB per connection)."""
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws_per_message_deflate=False, lifespan="on")
+    """A uvicorn server for our app: no per-message deflate (it costs ~50 KiB per connection), a
+    WebSocket message at most 64 KiB, at most ``WEB_MAX_CONNECTIONS`` connections."""
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws_per_message_deflate=False,
+                            lifespan="on", ws_max_size=WS_MAX_BYTES, limit_concurrency=WEB_MAX_CONNECTIONS)  # fmt: skip
     return uvicorn.Server(config)
+
+
+def readers_exposure(race: Race, host: str) -> str | None:
+    """A loud warning when the reader ports listen beyond this machine with no allowlist; None if not."""
+    if host in ("127.0.0.1", "::1", "localhost") or race.readers.allow:
+        return None
+    return (
+        f"WARNING: the reader ports listen on {host} and accept reads and guns from ANY address that "
+        "reaches them. Set [readers] host to the timing network's interface and [readers.allow] per mat "
+        "in race.toml (docs/OPERATIONS.md, 'Securing race day')."
+    )
 
 
 async def start_ingest(
@@ -78,9 +95,13 @@ async def serve(
     tasks = []
     stop = asyncio.Event()
     if ingest:
-        ingestors, ingest_redis = await start_ingest(race, redis_url, host, ingest_port, mylaps_port)
+        readers_host = race.readers.host or host
+        ingestors, ingest_redis = await start_ingest(race, redis_url, readers_host, ingest_port, mylaps_port)
         for server in ingestors:
-            print(f"ingest: {server.protocol} on {host}:{server.port}", flush=True)
+            print(f"ingest: {server.protocol} on {readers_host}:{server.port}", flush=True)
+        if warning := readers_exposure(race, readers_host):
+            print(warning, flush=True)
+            log.warning(warning)
         store = Store(ingest_redis, race)
         for decoder in race.readers.decoders:
             tasks.append(asyncio.create_task(RaceResultClient(race, store, decoder).run(stop)))

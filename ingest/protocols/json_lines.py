@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import orjson
 
-MAX_MESSAGE_BYTES = 256 * 1024
+MAX_MESSAGE_BYTES = 64 * 1024  # as the web server's WebSocket limit
 MAX_ITEMS = 1000
 _CHIP_RE = re.compile(r"^[0-9A-Za-z_\-]{1,64}$")
 EARLIEST_S = 978_307_200.0  # 2001-01-01: an unset reader clock says 2000

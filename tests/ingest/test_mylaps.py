@@ -139,7 +139,7 @@ async def test_bad_record_is_counted_and_the_good_ones_acked(exporter_server, pa
     chip = paris.participants[7].chips[0]
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     writer.write(f"finish@Passing@t=10:40:00.100|c={chip}|d=260510@t=10:40:01|c=bad chip@77@$".encode())
-    writer.write(b"moon@Passing@t=10:40:00.100|c=ABC@78@$finish@Marker@t=10:00:00.000|mt=Gunshot|n=G1@5@$")
+    writer.write(b"moon@Passing@t=10:40:00.100|c=ABC@78@$start@Marker@t=10:00:00.000|mt=Gunshot|n=G1@5@$")
     await writer.drain()
     acks = await read_acks(reader, 2)
     assert acks == [b"pursuit@AckPassing@77@$", b"pursuit@AckMarker@5@$"], "an unknown mat is not acknowledged"

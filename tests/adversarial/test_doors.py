@@ -1,0 +1,140 @@
+"""Who may speak for a mat, and fire a gun: probes against a real ``pursuit serve`` process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from pursuit.serve import readers_exposure
+from tests.adversarial.conftest import send_lines, serve
+from tests.adversarial.test_numbers import errors_at, hms
+from tests.helpers import eventually
+
+
+def readers_table(*lines: str):  # type: ignore[no-untyped-def]
+    """A ``prepare`` hook adding ``lines`` to race.toml's ``[readers]`` table."""
+
+    def prepare(directory: Path) -> None:
+        path = directory / "race.toml"
+        path.write_text(path.read_text().replace("[readers]\n", "[readers]\n" + "".join(f"{x}\n" for x in lines), 1))
+
+    return prepare
+
+
+def race_day_now(pursuer_in_s: float):  # type: ignore[no-untyped-def]
+    """A ``prepare`` hook making today race day, the pursuer planned ``pursuer_in_s`` from now."""
+
+    def prepare(directory: Path) -> None:
+        path = directory / "race.toml"
+        planned = datetime.now().astimezone().replace(microsecond=0) + timedelta(seconds=pursuer_in_s)
+        from zoneinfo import ZoneInfo
+
+        local = planned.astimezone(ZoneInfo("Europe/Paris"))
+        text = path.read_text().replace('date = "2021-10-31"', f'date = "{local:%Y-%m-%d}"')
+        path.write_text(text.replace('start = "10:19:00"', f'start = "{local:%H:%M:%S}"'))
+
+    return prepare
+
+
+async def test_a_guntime_line_from_a_mat_that_fires_no_guns_or_in_2030_starts_nothing(served):
+    now = time.time()
+    lines = (f"CT01_33~1~finish~guntime~{hms(served.race, now)}~0~X~0\r\n"
+             "CT01_33~2~start~guntime~2030-05-10T10:00:00.00~0~X~0\r\n")  # fmt: skip
+    await send_lines(served.ct_port, lines.encode())
+    await eventually(lambda: _errors_total(served, 2))
+    assert await served.store.guns() == {}, "no pen started"
+    assert served.alive()
+
+
+async def _errors_total(served, n: int) -> bool:  # type: ignore[no-untyped-def]
+    health = await served.store.mat_health()
+    return sum(int(h.get("errors", 0)) for h in health.values()) >= n
+
+
+async def test_on_race_day_a_gun_far_from_the_plan_is_refused_and_one_near_it_starts_pen_1(
+    redis_server, redis, tmp_path
+):
+    # the pursuer planned in 3 hours: pen 1 (19 minutes' head start) is 2 h 41 min away
+    async with serve(redis_server, redis, tmp_path, prepare=race_day_now(3 * 3600)) as served:
+        gun = f"CT01_33~1~start~guntime~{hms(served.race, time.time())}~0~X~0\r\n"
+        await send_lines(served.ct_port, gun.encode())
+        await eventually(lambda: _at_least_errors(served, "start", 1))
+        assert await served.store.guns() == {}
+        assert "gun_window_min" in (await served.store.mat_health())["start"]["last_error"]
+    await redis.flushall()
+    async with serve(redis_server, redis, tmp_path / "near", prepare=race_day_now(20 * 60)) as served:
+        gun = f"CT01_33~1~start~guntime~{hms(served.race, time.time())}~0~X~0\r\n"
+        await send_lines(served.ct_port, gun.encode())
+        await eventually(served.store.guns)
+        assert list(await served.store.guns()) == [f"pen:{served.race.pens[0].id}"]
+
+
+async def _at_least_errors(served, mat: str, n: int) -> bool:  # type: ignore[no-untyped-def]
+    return await errors_at(served, mat) >= n
+
+
+async def test_an_address_in_no_allow_list_is_refused_at_the_door(redis_server, redis, tmp_path):
+    extra = '[readers.allow]\n"*" = ["10.9.9.9"]\nfinish = ["127.0.0.1"]'
+    async with serve(redis_server, redis, tmp_path, extra) as served:
+        chip = served.race.participants[4].chips[0]
+        t = hms(served.race, time.time())
+        lines = f"CT01_33~1~start~{chip}~{t}~0~X~1\r\nCT01_33~1~finish~{chip}~{t}~0~X~1\r\n"
+        await send_lines(served.ct_port, lines.encode())
+        mylaps = f"start@Passing@c={chip}|ut={int(time.time() * 1000)}@1@$".encode()
+        answer = await send_lines(served.mylaps_port, mylaps)
+        assert b"AckPassing" not in answer, "a mat this address may not speak for is not acknowledged"
+
+        async def refused_twice() -> bool:
+            ingest = await served.store.redis.hget(served.store.keys.ingest, "errors")
+            return int(ingest or 0) >= 2
+
+        await eventually(refused_twice)
+        keys = await served.store.redis.hkeys(served.store.keys.crossings)
+        assert keys == [f"{served.race.bib_for_chip(chip)}|finish".encode()]
+        last = (await served.store.mat_health())["start"].get("last_error", "")
+        ingest = await served.store.redis.hget(served.store.keys.ingest, "last_error")
+        assert "[readers.allow]" in last + (ingest or b"").decode()
+
+
+async def test_with_a_shared_secret_lines_count_only_after_authorize(redis_server, redis, tmp_path):
+    env = {"PURSUIT_READER_SECRET": "s3cret-for-the-mats"}
+    prepare = readers_table('secret_env = "PURSUIT_READER_SECRET"')
+    async with serve(redis_server, redis, tmp_path, env=env, prepare=prepare) as served:
+        chips = [p.chips[0] for p in served.race.participants[20:23]]
+        t = hms(served.race, time.time())
+        before = f"CT01_33~1~finish~{chips[0]}~{t}~0~X~1\r\n"
+        wrong = await send_lines(served.ct_port, f"authorize~guess\r\n{before}".encode(), lambda b: b"err~" in b)
+        assert b"err~authorize" in wrong
+        good = f"authorize~s3cret-for-the-mats\r\nCT01_33~2~finish~{chips[1]}~{t}~0~X~1\r\nping\r\n"
+        answer = await send_lines(served.ct_port, good.encode(), lambda b: b"ack~ping" in b)
+        assert b"ack~authorize" in answer
+
+        async def only_after() -> list[bytes]:
+            return await served.store.redis.hkeys(served.store.keys.crossings)
+
+        assert await eventually(only_after) == [f"{served.race.bib_for_chip(chips[1])}|finish".encode()]
+
+
+async def test_a_reader_port_takes_at_most_100_connections(served):
+    conns = []
+    try:
+        for _ in range(110):
+            conns.append(await asyncio.open_connection("127.0.0.1", served.ct_port))
+        greeted = 0
+        for reader, _ in conns:
+            with contextlib.suppress(TimeoutError, ConnectionError):
+                if await asyncio.wait_for(reader.readline(), 5):
+                    greeted += 1
+        assert greeted == 100, "the 101st connection on is closed at once"
+    finally:
+        for _, writer in conns:
+            writer.close()
+    assert served.alive()
+
+
+def test_serve_says_loudly_when_reader_ports_are_open_to_every_address(paris):
+    assert "ANY address" in (readers_exposure(paris, "0.0.0.0") or "")
+    assert readers_exposure(paris, "127.0.0.1") is None
