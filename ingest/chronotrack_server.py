@@ -154,7 +154,7 @@ class ChronoTrackServer(ReaderServer):
                 if isinstance(msg, ctp.TagRead):
                     reads.append(RawRead(mat=mat, chip=msg.chip, time=t))
                 else:
-                    await self.fire_gun(conn.who, mat, raw, t)
+                    await self.fire_gun(conn.who, conn.peer, mat, raw, t)
             elif isinstance(msg, ctp.Greeting):
                 conn.name = msg.name
                 replies += [f"{SERVER_NAME}~{SERVER_VERSION}~2", "stream-mode=push", "time-format=normal"]
@@ -293,4 +293,4 @@ class ChronoTrackServer(ReaderServer):
         conn.errors += 1
         if mat is None and len(conn.mats) == 1:
             mat = next(iter(conn.mats))
-        await self.reject(conn.who, mat, raw, reason)
+        await self.reject(conn.who, mat, raw, reason, conn.peer)

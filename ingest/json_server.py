@@ -64,9 +64,11 @@ class JsonIngest:
 
     async def endpoint(self, ws: WebSocket) -> None:
         reader, why = self._authenticate(ws)
+        host, port = (ws.client.host, ws.client.port) if ws.client else ("?", 0)
+        source = (host, f"JSON reader {reader or ws.query_params.get('reader', '')!r} at {host}:{port}")
         if reader is None:
             log.warning("JSON reader refused from %s: %s", ws.client, why)
-            await self.store.count_error(None, f"json reader refused: {why}")
+            await self.store.count_error(None, f"json reader refused: {why}", source)
             await ws.close(code=1008, reason=why[:120])
             return
         await ws.accept()
@@ -84,21 +86,22 @@ class JsonIngest:
                 if time.monotonic() - window_start > 1.0:
                     window_start, in_window = time.monotonic(), 1
                 if in_window > MAX_MESSAGES_PER_S:
-                    await self.store.count_error(mat, f"reader {reader!r} exceeded {MAX_MESSAGES_PER_S} messages/s")
+                    reason = f"reader {reader!r} exceeded {MAX_MESSAGES_PER_S} messages/s"
+                    await self.store.count_error(mat, reason, source)
                     await ws.close(code=1008, reason="message rate limit exceeded")
                     break
-                await ws.send_json(await self._apply(reader, mat, raw))
+                await ws.send_json(await self._apply(reader, mat, raw, source))
         except WebSocketDisconnect:
             pass
         finally:
             if mat:
                 await self.store.set_connected(mat, -1)
 
-    async def _apply(self, reader: str, mat: str | None, raw: bytes) -> dict[str, object]:
+    async def _apply(self, reader: str, mat: str | None, raw: bytes, source: tuple[str, str]) -> dict[str, object]:
         wall = time.time()
         if len(raw) > MAX_MESSAGE_BYTES:  # refused before the journal: it must not fill Redis
             reason = f"message larger than {MAX_MESSAGE_BYTES} bytes"
-            await self.store.count_error(mat, f"reader {reader!r}: {reason}")
+            await self.store.count_error(mat, f"reader {reader!r}: {reason}", source)
             return {"accepted": 0, "rejected": 1, "errors": [reason]}
         await self.store.journal(
             [{"proto": "json", "reader": reader, "wall": repr(wall), "line": raw.decode("utf-8", "replace")}]
@@ -123,7 +126,7 @@ class JsonIngest:
                 reads.append(RawRead(mat=mat, chip=item.chip, time=item.time, rssi=item.rssi))
         for reason in reasons:
             log.warning("JSON reader %r: rejected: %s: %r", reader, reason, raw[:120])
-            await self.store.count_error(mat, f"{reason}: {raw[:120]!r}")
+            await self.store.count_error(mat, f"{reason}: {raw[:120]!r}", source)
         if reads:
             await self.store.apply_reads(reads, wall)
         return {"accepted": len(items) - (len(reasons) - len(errors)), "rejected": len(reasons), "errors": reasons[:20]}

@@ -40,7 +40,7 @@ class MyLapsServer(ReaderServer):
                 buffer += chunk
                 messages, buffer = ml.split_messages(buffer)
                 if len(buffer) > ml.MAX_MESSAGE_BYTES:
-                    await self.reject(f"exporter at {peer}", None, buffer[:200], "message without an end ('$')")
+                    await self.reject(f"exporter at {peer}", None, buffer[:200], "message without an end ('$')", peer)
                     buffer = b""
                 replies = []
                 for raw in messages:
@@ -62,11 +62,11 @@ class MyLapsServer(ReaderServer):
         msg = ml.parse_message(raw)
         who = f"exporter at {peer}"
         if isinstance(msg, ml.ParseError):
-            await self.reject(who, None, raw, msg.reason)
+            await self.reject(who, None, raw, msg.reason, peer)
             return None
         mat = self.race.mat_for_location(msg.source)
         if mat is not None and (why := self.refusal(mat, peer)) is not None:
-            await self.reject(who, None, raw, why)
+            await self.reject(who, None, raw, why, peer)
             return None  # not acknowledged
         if mat is not None and mat not in mats:
             mats.add(mat)
@@ -78,7 +78,7 @@ class MyLapsServer(ReaderServer):
                 return ml.ack(SERVER_NAME, "AckPing")
             return None
         if mat is None:
-            await self.reject(who, None, raw, f"source {msg.source!r} is no mat of race {self.race.id!r}")
+            await self.reject(who, None, raw, f"source {msg.source!r} is no mat of race {self.race.id!r}", peer)
             return None  # not acknowledged: the exporter keeps it until the race file knows the mat
         now = await self.now()
         window_s, tz = self.race.readers.time_window_s, self.race.timezone
@@ -86,9 +86,9 @@ class MyLapsServer(ReaderServer):
             if msg.kind == "Gunshot" and msg.time is not None:
                 t = msg.time.resolve(tz, now)
                 if (why := time_problem(t, now, window_s)) is not None:
-                    await self.reject(f"{who} ({msg.source})", mat, raw, f"gunshot: {why}")
+                    await self.reject(f"{who} ({msg.source})", mat, raw, f"gunshot: {why}", peer)
                 else:
-                    await self.fire_gun(who, mat, raw, t)
+                    await self.fire_gun(who, peer, mat, raw, t)
             return ml.ack(SERVER_NAME, "AckMarker", msg.number)
         errors = [f"record {e.index}: {e.reason}" for e in msg.errors]
         reads = []
@@ -99,7 +99,7 @@ class MyLapsServer(ReaderServer):
             else:
                 errors.append(f"chip {r.chip}: {why}")
         for reason in errors:
-            await self.reject(f"{who} ({msg.source})", mat, raw, reason)
+            await self.reject(f"{who} ({msg.source})", mat, raw, reason, peer)
         if reads:
             await self.store.apply_reads(reads, wall)
         # durable (journaled and applied) before the acknowledgement

@@ -154,7 +154,9 @@ class RaceResultClient:
                     p = rr.RRParseError(why, line, p.number)
             if isinstance(p, rr.RRParseError):
                 log.warning("%s: rejected %r: %s", self.who, line[:120], p.reason)
-                await self.store.count_error(self.decoder.mat, f"{p.reason}: {line[:120]!r}")
+                await self.store.count_error(
+                    self.decoder.mat, f"{p.reason}: {line[:120]!r}", (self.decoder.host, self.who)
+                )
             # a poison passing is skipped for good: resume after it, not into it again
             highest = max(highest, p.number or 0)
         if reads:

@@ -72,7 +72,8 @@ class ReaderServer(ABC):
             refused = f"{MAX_CONNECTIONS} connections are open on this port already"
         if refused:
             log.warning("%s connection from %s refused: %s", self.protocol, peer, refused)
-            await self.store.count_error(None, f"{self.protocol} connection from {peer} refused: {refused}")
+            reason = f"{self.protocol} connection from {peer} refused: {refused}"
+            await self.store.count_error(None, reason, (host, f"{self.protocol} at {peer}"))
             self._handlers.discard(task)
             writer.close()
             return
@@ -100,16 +101,18 @@ class ReaderServer(ABC):
             return None
         return f"source {host} may not speak for mat {mat!r} (not in [readers.allow])"
 
-    async def fire_gun(self, who: str, mat: str, raw: bytes, t: float) -> None:
+    async def fire_gun(self, who: str, peer: str, mat: str, raw: bytes, t: float) -> None:
         """A gun marker from the wire: start the next pen if ``live/guns.py`` lets this one."""
         started = await self.store.guns()
         if (why := gun_problem(self.race, mat, t, started)) is not None:
-            await self.reject(who, mat, raw, f"gun refused: {why}")
+            await self.reject(who, mat, raw, f"gun refused: {why}", peer)
             return
         result = await self.store.record_gun(t)
         log.info("gun marker from %s at %s (%.2f): %s", who, mat, t, result or "duplicate, ignored")
 
-    async def reject(self, who: str, mat: str | None, raw: bytes, reason: str) -> None:
-        """Log and count a line or record that cannot be used; the connection carries on."""
+    async def reject(self, who: str, mat: str | None, raw: bytes, reason: str, peer: str = "") -> None:
+        """Log and count a line or record that cannot be used, against its mat and the sending
+        address (``peer``, ``host:port``); the connection carries on."""
         log.warning("%s: rejected %r: %s", who, raw[:120], reason)
-        await self.store.count_error(mat, f"{reason}: {raw[:120]!r}")
+        source = (peer.rsplit(":", 1)[0], who) if peer else None
+        await self.store.count_error(mat, f"{reason}: {raw[:120]!r}", source)

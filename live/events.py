@@ -27,6 +27,7 @@ CLOSE_ESCAPE_S = 5.0
 FORECAST_SWING = 0.05  # announce the forecast when it moves by 5 % (at least 10 runners)
 MAT_SILENT_S = 120.0
 CLOCK_ALERT_S = 0.5  # a decoder clock this far off the race clock moves every margin it times
+READER_ERRORS_ALERT = 10  # refused lines from one address before race control is told (again at 100, 1,000, …)
 HEALTH_EVERY_S = 10.0
 
 # Every kind of event, by level: stories for commentators, alerts for race control. The dashboard gets
@@ -353,6 +354,20 @@ class EventDetector:
                         snap.now,
                         f"ALERT: mat {mat} is connected but has read nothing for {now_wall - last:.0f} s.",
                         {"level": "alert", "mat": mat, "silent_s": round(now_wall - last)},
+                    )  # fmt: skip
+                )
+        for address, r in (await self.store.reader_errors()).items():
+            errors = int(r.get("errors", 0))
+            if errors >= READER_ERRORS_ALERT:  # again at 100, 1,000, …
+                out.append(
+                    _Pending(
+                        f"garbage:{address}:{10 ** int(math.log10(errors))}",
+                        "reader_errors",
+                        snap.now,
+                        f"ALERT: {r.get('who', address)} has sent {errors} refused lines; last: "
+                        f"{r.get('last_error', '')[:160]}. Check the reader's settings, or who is on the "
+                        "timing network.",
+                        {"level": "alert", "address": address, "errors": errors, "last_error": r.get("last_error", "")},
                     )  # fmt: skip
                 )
         for chip, reads in (await self.store.unknown_chips()).items():

@@ -90,6 +90,11 @@ class RaceKeys:
         return f"{self.prefix}:ingest"
 
     @property
+    def readers(self) -> str:
+        """Hash ``<address>|errors``, ``|last_error``, ``|who``, ``|at``: refused input per source address."""
+        return f"{self.prefix}:readers"
+
+    @property
     def reader_seq(self) -> str:
         """Hash reader location → highest sequence number journaled, for resume after a reconnect."""
         return f"{self.prefix}:seq"

@@ -31,6 +31,7 @@ def _lua(name: str) -> str:
 
 
 BURST_WINDOW_S = 30.0  # reads of one chip at one mat closer than this are one crossing
+MAX_ERROR_SOURCES = 256  # source addresses whose refused input is counted apart, per process
 
 # each script's KEYS and ARGV are described at the top of its file
 _APPLY_READS = _lua("apply_reads")  # a batch of reads of several mats: bursts, crossings, passings
@@ -67,6 +68,7 @@ class Store:
         self.redis = redis
         self.race = race
         self.keys = RaceKeys(race.id)
+        self._error_sources: set[str] = set()
         self._gun = redis.register_script(_RECORD_GUN)
         self._emit_once = redis.register_script(_EMIT_ONCE)
         self._void = redis.register_script(_VOID_CROSSING)
@@ -329,13 +331,30 @@ class Store:
             )
         return out
 
-    async def count_error(self, mat: str | None, reason: str) -> None:
-        """Count a malformed or rejected line against its mat (or the ingest totals)."""
+    async def count_error(self, mat: str | None, reason: str, source: tuple[str, str] | None = None) -> None:
+        """Count a malformed or rejected line against its mat (or the ingest totals) and, given its
+        ``source`` (address, who: reader name and peer), against that address (at most
+        ``MAX_ERROR_SOURCES`` addresses per process, so a scan of many addresses cannot grow Redis)."""
         key = self.keys.mat(mat) if mat else self.keys.ingest
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hincrby(key, "errors", 1)
             pipe.hset(key, "last_error", reason[:300])
+            if source is not None:
+                address, who = source
+                if address in self._error_sources or len(self._error_sources) < MAX_ERROR_SOURCES:
+                    self._error_sources.add(address)
+                    pipe.hincrby(self.keys.readers, f"{address}|errors", 1)
+                    fields = {"last_error": reason[:300], "who": who[:200], "at": repr(time.time())}
+                    pipe.hset(self.keys.readers, mapping={f"{address}|{k}": v for k, v in fields.items()})
             await pipe.execute()
+
+    async def reader_errors(self) -> dict[str, dict[str, str]]:
+        """Refused input per source address: ``errors``, ``last_error``, ``who``, ``at`` (wall seconds)."""
+        out: dict[str, dict[str, str]] = {}
+        for field_, value in (await self.redis.hgetall(self.keys.readers)).items():
+            address, _, name = field_.decode().rpartition("|")
+            out.setdefault(address, {})[name] = value.decode()
+        return out
 
     async def set_clock_offset(self, mat: str, offset_s: float) -> None:
         """A reader's clock minus the race clock, where the protocol lets us measure it."""

@@ -20,8 +20,14 @@ __all__ = ["CONTENT_TYPE_LATEST", "fanout_families", "render_fanout_metrics", "r
 class _Snapshot(Collector):
     """Values fetched (async, from Redis) just before a scrape, exposed as metric families."""
 
-    def __init__(self, health: dict[str, dict[str, str]], engine: LiveEngine, feed: LiveFeed) -> None:
-        self.health, self.engine, self.feed = health, engine, feed
+    def __init__(
+        self,
+        health: dict[str, dict[str, str]],
+        engine: LiveEngine,
+        feed: LiveFeed,
+        readers: dict[str, dict[str, str]] | None = None,
+    ) -> None:
+        self.health, self.engine, self.feed, self.readers = health, engine, feed, readers or {}
 
     def collect(self) -> Iterator[Metric]:
         for name, key, help_text in (
@@ -34,6 +40,12 @@ class _Snapshot(Collector):
             for mat, h in self.health.items():
                 family.add_metric([mat], float(h.get(key, 0)))
             yield family
+        by_source = CounterMetricFamily(
+            "pursuit_reader_errors", "refused input per sending address", labels=["address"]
+        )
+        for address, r in self.readers.items():
+            by_source.add_metric([address], float(r.get("errors", 0)))
+        yield by_source
         connected = GaugeMetricFamily("pursuit_mat_connected", "reader connections per mat", labels=["mat"])
         for mat, h in self.health.items():
             connected.add_metric([mat], float(h.get("connected", 0)))
@@ -81,5 +93,6 @@ def render_fanout_metrics(times: FanoutTimes) -> bytes:
 async def render_metrics(engine: LiveEngine, feed: LiveFeed) -> bytes:
     """The Prometheus text exposition of this process's metrics."""
     registry = CollectorRegistry()
-    registry.register(_Snapshot(await attached(engine.store).mat_health(), engine, feed))
+    store = attached(engine.store)
+    registry.register(_Snapshot(await store.mat_health(), engine, feed, await store.reader_errors()))
     return generate_latest(registry)

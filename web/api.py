@@ -49,6 +49,7 @@ class RaceAPI:
             Route("/api/runners", self.list_runners),
             Route("/api/runners/{bib}", self.get_runner),
             Route("/api/mats", self.get_mats),
+            Route("/api/readers", self.get_readers),
             Route("/api/results.csv", self.results_csv),
             Route("/api/events", self.list_events),
             Route("/api/roster", self.roster),
@@ -179,6 +180,23 @@ class RaceAPI:
         page = rows[offset : offset + limit]
         return JSONResponse(
             {"runners": [row_summary(self.engine, snap, int(i)) for i in page], "total": int(len(rows))}
+        )
+
+    async def get_readers(self, request: Request) -> JSONResponse:
+        """Refused input per sending address (reader name and peer), most first, and the totals of
+        input refused before its mat was known."""
+        store = attached(self.engine.store)
+        readers = [
+            {"address": address, "who": r.get("who", ""), "errors": int(r.get("errors", 0)),
+             "last_error": r.get("last_error", ""), "last_error_at": self.iso(float(r["at"])) if "at" in r else None}
+            for address, r in (await store.reader_errors()).items()
+        ]  # fmt: skip
+        unplaced = {k.decode(): v.decode() for k, v in (await store.redis.hgetall(store.keys.ingest)).items()}
+        return JSONResponse(
+            {
+                "readers": sorted(readers, key=lambda r: -int(r["errors"])),  # type: ignore[call-overload]
+                "unplaced": {"errors": int(unplaced.get("errors", 0)), "last_error": unplaced.get("last_error", "")},
+            }
         )
 
     async def get_mats(self, request: Request) -> JSONResponse:

@@ -119,6 +119,8 @@ def openapi_schema(race: Race) -> dict[str, Any]:
                 "200": _json({"type": "object", "required": ["bib", "name", "status", "splits", "catch", "caught",
                                                              "finish"]}), **_errors(404, 503)}}},
             "/api/mats": {"get": {"summary": "Reader health per mat", "responses": {"200": _json({"type": "array"})}}},
+            "/api/readers": {"get": {"summary": "Refused input per sending address, and before its mat was known",
+                                     "responses": {"200": _json({"type": "object"})}}},  # fmt: skip
             "/api/events": {"get": {
                 "summary": "Commentary and alert events, oldest first",
                 "parameters": [{"name": "after", "in": "query",

@@ -138,3 +138,22 @@ async def test_a_reader_port_takes_at_most_100_connections(served):
 def test_serve_says_loudly_when_reader_ports_are_open_to_every_address(paris):
     assert "ANY address" in (readers_exposure(paris, "0.0.0.0") or "")
     assert readers_exposure(paris, "127.0.0.1") is None
+
+
+async def test_a_reader_sending_garbage_is_named_in_api_readers_metrics_and_an_alert(served):
+    garbage = b"".join(b"\x00\xff garbage %d\r\n" % i for i in range(12))
+    await send_lines(served.ct_port, b"Gremlin~1.0~CTP01\r\n" + garbage)
+
+    async def listed() -> dict | None:
+        readers = (await served.http.get("/api/readers")).json()["readers"]
+        return next((r for r in readers if r["address"] == "127.0.0.1" and r["errors"] >= 12), None)
+
+    row = await eventually(listed)
+    assert "Gremlin" in row["who"] and "not ASCII" in row["last_error"] and row["last_error_at"]
+    assert 'pursuit_reader_errors_total{address="127.0.0.1"} 12.0' in (await served.http.get("/metrics")).text
+
+    async def alerted() -> bool:
+        events = (await served.http.get("/api/events", params={"kind": "reader_errors"})).json()
+        return any(e["address"] == "127.0.0.1" and e["level"] == "alert" for e in events)
+
+    await eventually(alerted)
