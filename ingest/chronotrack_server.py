@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -56,12 +55,15 @@ class ChronoTrackServer(ReaderServer):
     protocol = "ChronoTrack CTP01"
     DEFAULT_PORT = 61611  # the vendor's; a race file may set [readers] chronotrack_port
 
-    def __init__(self, race: Race, store: Store, host: str = "0.0.0.0", port: int | None = None) -> None:
+    def __init__(
+        self, race: Race, store: Store, host: str = "0.0.0.0", port: int | None = None, secret: str | None = None
+    ) -> None:
+        """``secret``: the value of the race's ``[readers] secret_env``, which readers must send first."""
         super().__init__(
             race, store, host, race.readers.port("chronotrack", self.DEFAULT_PORT) if port is None else port
         )
         self.secret_env = race.readers.secret_env
-        self.secret = os.environ.get(self.secret_env) if self.secret_env else None
+        self.secret = secret
         if self.secret_env and not self.secret:
             raise ValueError(f"[readers] secret_env = {self.secret_env!r}, but ${self.secret_env} is not set")
 

@@ -42,6 +42,7 @@ ALERT_KINDS = (
     "mat_clock",
     "mat_silent",
     "unknown_chip",
+    "reader_errors",
 )
 
 

@@ -65,14 +65,20 @@ def readers_exposure(race: Race, host: str) -> str | None:
 
 
 async def start_ingest(
-    race: Race, redis_url: str, host: str, port: int | None, mylaps_port: int | None = None
+    race: Race,
+    redis_url: str,
+    host: str,
+    port: int | None,
+    mylaps_port: int | None = None,
+    secret: str | None = None,
 ) -> tuple[list[ReaderServer], aioredis.Redis]:
-    """Start the TCP reader servers (ChronoTrack, MYLAPS); returns them and their Redis client."""
+    """Start the TCP reader servers (ChronoTrack, MYLAPS); returns them and their Redis client.
+    ``secret``: the ChronoTrack readers' shared secret, when the race asks for one."""
     redis = aioredis.Redis.from_url(redis_url)
     store = Store(redis, race)
     await store.setup()
     servers: list[ReaderServer] = [
-        ChronoTrackServer(race, store, host=host, port=port),
+        ChronoTrackServer(race, store, host=host, port=port, secret=secret),
         MyLapsServer(race, store, host=host, port=mylaps_port),
     ]
     for server in servers:
@@ -96,7 +102,8 @@ async def serve(
     stop = asyncio.Event()
     if ingest:
         readers_host = race.readers.host or host
-        ingestors, ingest_redis = await start_ingest(race, redis_url, readers_host, ingest_port, mylaps_port)
+        secret = (settings or Settings()).reader_secret(race.readers.secret_env)
+        ingestors, ingest_redis = await start_ingest(race, redis_url, readers_host, ingest_port, mylaps_port, secret)
         for server in ingestors:
             print(f"ingest: {server.protocol} on {readers_host}:{server.port}", flush=True)
         if warning := readers_exposure(race, readers_host):

@@ -8,6 +8,7 @@ whoever starts them. Variables:
 - ``PURSUIT_READER_TOKENS``: ``mat=token,…`` pairs of the JSON readers allowed on ``/ingest/ws``;
 - the race's admin token, in the variable its race file names (``admin_token_env``, by default
   ``PURSUIT_ADMIN_TOKEN``); unset, race control actions are disabled;
+- the ChronoTrack readers' shared secret, in the variable its race file names (``[readers] secret_env``);
 - ``PURSUIT_CORS_ORIGINS``: comma-separated origins allowed to read the API from a browser;
 - ``PURSUIT_LOOP``: ``uvloop`` to run the servers on uvloop, else ``asyncio``.
 """
@@ -54,6 +55,10 @@ class Settings:
             loop=loop,
             environ=MappingProxyType(env),
         )
+
+    def reader_secret(self, variable: str | None) -> str | None:
+        """The ChronoTrack readers' shared secret held in ``variable`` (a race's ``[readers] secret_env``)."""
+        return (self.environ.get(variable) or None) if variable else None
 
     def admin_token(self, variable: str) -> str:
         """The admin token held in ``variable`` (a race's ``admin_token_env``); empty when unset."""

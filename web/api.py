@@ -194,7 +194,7 @@ class RaceAPI:
         unplaced = {k.decode(): v.decode() for k, v in (await store.redis.hgetall(store.keys.ingest)).items()}
         return JSONResponse(
             {
-                "readers": sorted(readers, key=lambda r: -int(r["errors"])),  # type: ignore[call-overload]
+                "readers": sorted(readers, key=lambda r: -int(r["errors"])),
                 "unplaced": {"errors": int(unplaced.get("errors", 0)), "last_error": unplaced.get("last_error", "")},
             }
         )

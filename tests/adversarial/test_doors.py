@@ -156,4 +156,4 @@ async def test_a_reader_sending_garbage_is_named_in_api_readers_metrics_and_an_a
         events = (await served.http.get("/api/events", params={"kind": "reader_errors"})).json()
         return any(e["address"] == "127.0.0.1" and e["level"] == "alert" for e in events)
 
-    await eventually(alerted)
+    await eventually(alerted, timeout_s=30)  # reader alerts are looked for every 10 s (HEALTH_EVERY_S)
