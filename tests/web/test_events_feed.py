@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import httpx
@@ -103,9 +104,15 @@ async def test_ws_events_start_after_the_id_the_client_sends_then_go_on_live(web
         error = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
         assert error["type"] == "error" and "after" in error["message"]
         await ws.send('{"after": "$"}')  # start over: only what comes next
-        await asyncio.sleep(0.2)
-        (latest,) = await append(store, now, 4)
-        assert orjson.loads(await asyncio.wait_for(ws.recv(), 5))["id"] == latest
+        appended: list[str] = []
+        for n in range(4, 54):  # until the restart has taken effect: no fixed wait for it
+            appended += await append(store, now, n)
+            with contextlib.suppress(TimeoutError):
+                first = orjson.loads(await asyncio.wait_for(ws.recv(), 0.2))
+                break
+        else:
+            raise AssertionError("no event after the restart at $")
+        assert first["id"] in appended, "nothing from before the restart"
 
 
 async def test_one_blocking_read_per_process_and_a_slow_subscriber_loses_nothing(redis, paris):
@@ -115,7 +122,11 @@ async def test_one_blocking_read_per_process_and_a_slow_subscriber_loses_nothing
     streams = [feed.events("0-0", frozenset({KIND})) for _ in range(3)]
     try:
         waiting = [asyncio.ensure_future(anext(s)) for s in streams]
-        await asyncio.sleep(0.3)  # all three caught up (nothing yet) and wait on the shared reader
+
+        async def subscribed() -> bool:  # all three caught up (nothing yet) and wait on the shared reader
+            return len(feed._subscribers) == 3 and feed._reader is not None
+
+        await eventually(subscribed)
 
         async def blocked_reads() -> int:
             clients = await redis.client_list()
@@ -141,8 +152,8 @@ async def test_an_idle_stream_keeps_blocking_within_the_redis_client_timeout(red
     feed = EventsFeed(Store(client, paris), block_ms=5_000, keepalive_s=0.3)
     stream = feed.events("$", frozenset({KIND}))
     try:
-        assert await asyncio.wait_for(anext(stream), 2) is None, "a keep-alive while nothing happens"
-        await asyncio.sleep(1.0)  # several blocking reads come back empty
+        for _ in range(4):  # keep-alives while nothing happens: over a second, several blocking reads come back empty
+            assert await asyncio.wait_for(anext(stream), 2) is None, "a keep-alive while nothing happens"
         (new,) = await append(Store(redis, paris), time.time(), 1)
         event = await asyncio.wait_for(anext(stream), 2)
         while event is None:
