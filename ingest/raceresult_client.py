@@ -105,7 +105,8 @@ class RaceResultClient:
             pushed.clear()
             if count > last:
                 await send(f"{last + 1}:{min(count - last, FETCH_MAX)}")
-                while (line := await answer(empty_ends=True)).strip():
+                # the answer ends with an empty line; a line of blanks is a (bad) passing, not the end
+                while (line := await answer(empty_ends=True)).strip(b"\r\n"):
                     lines.append(line)
             if lines:
                 await self._apply(lines, count)

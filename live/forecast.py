@@ -247,6 +247,7 @@ def win_cdf(model: ForecastModel, dist: RunnerDistributions, z: np.ndarray) -> n
     n_rows, n_grid = tables.values.shape
     offset = np.where(dist.row < 0, n_rows - 1, dist.row)[:, None] * n_grid
     pos = (z - np.float32(tables.z0)) * np.float32(1.0 / Z_STEP)
+    np.nan_to_num(pos, copy=False, nan=0.0)  # a nan z (hostile guns: inf − inf) is no chance, not a failed tick
     np.clip(pos, 0.0, np.float32(n_grid - 1.001), out=pos)
     i = pos.astype(np.intp)
     frac = pos - i

@@ -326,6 +326,10 @@ def _run_bench(args: argparse.Namespace) -> dict[str, Any]:
         runners = args.runners[0] if len(args.runners) == 1 else None  # --runners N; browser's default: all
         result = bench_replay(args.results, runners, reads_per_crossing=args.reads_per_crossing,
                               ingestors=args.ingestors)  # fmt: skip
+    elif args.what == "fuzz":
+        from pursuit.bench.fuzz import run_fuzz
+
+        result = run_fuzz(args.lines, args.seed, _race(args.race).directory)
     elif args.what == "browser":
         from pursuit.bench.browser import bench_browser
 
@@ -447,7 +451,10 @@ def build_parser() -> argparse.ArgumentParser:
     rb.set_defaults(func=cmd_rebuild)
 
     b = sub.add_parser("bench", help="performance figures (SPEC §8) as JSON, each with a same-run baseline")
-    b.add_argument("what", choices=["tick", "ingest", "fanout", "browser", "replay"])
+    b.add_argument("what", choices=["tick", "ingest", "fanout", "browser", "replay", "fuzz"])
+    b.add_argument("--lines", type=int, default=1_000_000, help="fuzz: hostile lines and messages, all protocols")
+    b.add_argument("--seed", type=int, default=1, help="fuzz: seed of the hostile generator")
+    b.add_argument("--race", help="fuzz: race directory (default: the Paris J-1000)")
     b.add_argument("--results", nargs="+", help="replay: results file(s) with 5 km splits (default: Berlin 2017)")
     b.add_argument("--reads-per-crossing", type=int, default=2, help="replay: raw reads per mat crossing (1-4)")
     b.add_argument("--ingestors", type=int, default=1, help="replay: ingest processes the mats are shared among")
