@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ingest.protocols import chronotrack as ctp
 from ingest.tcp import IDLE_S, READ_CHUNK_BYTES, ReaderServer
+from ingest.unknown import UnknownChips
 from live.clock import time_problem
 from live.race import Race
 from live.reads import RawRead
@@ -41,6 +42,7 @@ class _Connection:
     started: bool = False
     last_seq: dict[str, int] = field(default_factory=dict)
     authorized: bool = False  # sent the shared secret (only asked when [readers] secret_env is set)
+    unknown: UnknownChips | None = None  # chips no participant wears, sent on this connection
     lines: int = 0
     errors: int = 0
 
@@ -68,7 +70,7 @@ class ChronoTrackServer(ReaderServer):
             raise ValueError(f"[readers] secret_env = {self.secret_env!r}, but ${self.secret_env} is not set")
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> None:
-        conn = _Connection(peer=peer)
+        conn = _Connection(peer=peer, unknown=UnknownChips(self.race))
         writer.write(f"{SERVER_NAME}~{SERVER_VERSION}~CTP01\r\n".encode())
         buffer = b""
         discarding = False
@@ -147,6 +149,8 @@ class ChronoTrackServer(ReaderServer):
                 mat = await self._mat(conn, msg.location, raw)
                 t = msg.time.resolve(self.race.timezone, now)
                 why = time_problem(t, now, self.race.readers.time_window_s) or self._seq_problem(conn, msg)
+                if why is None and isinstance(msg, ctp.TagRead) and conn.unknown is not None:
+                    why = conn.unknown.refusal(msg.chip)
                 if mat is None:
                     continue
                 if why is not None:
@@ -206,12 +210,18 @@ class ChronoTrackServer(ReaderServer):
         mat_of = conn.mat_of
         window_s = self.race.readers.time_window_s
         earliest, latest = now - window_s, now + window_s
+        unknown = conn.unknown or UnknownChips(self.race)
         for tag in tags:
             if tag is None:
                 return None
             seq, location, chip, t = tag
             mat = mat_of.get(location)
-            if mat is None or not earliest <= t <= latest or seq > last_seq.get(location, 0) + MAX_SEQ_JUMP:
+            if (
+                mat is None
+                or not earliest <= t <= latest
+                or seq > last_seq.get(location, 0) + MAX_SEQ_JUMP
+                or unknown.refusal(chip) is not None
+            ):
                 return None  # the line by line path says why
             last = last_seq.get(location)
             if last is None or seq > last:

@@ -17,6 +17,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ingest.protocols.json_lines import MAX_MESSAGE_BYTES, GpsFix, JsonRead, parse_message
+from ingest.unknown import UnknownChips
 from live.clock import time_problem
 from live.race import Race
 from live.reads import RawRead
@@ -76,6 +77,7 @@ class JsonIngest:
         if mat:
             await self.store.set_connected(mat, +1)
         window_start, in_window = time.monotonic(), 0
+        unknown = UnknownChips(self.race)
         try:
             while True:
                 message = await ws.receive()
@@ -90,14 +92,16 @@ class JsonIngest:
                     await self.store.count_error(mat, reason, source)
                     await ws.close(code=1008, reason="message rate limit exceeded")
                     break
-                await ws.send_json(await self._apply(reader, mat, raw, source))
+                await ws.send_json(await self._apply(reader, mat, raw, source, unknown))
         except WebSocketDisconnect:
             pass
         finally:
             if mat:
                 await self.store.set_connected(mat, -1)
 
-    async def _apply(self, reader: str, mat: str | None, raw: bytes, source: tuple[str, str]) -> dict[str, object]:
+    async def _apply(
+        self, reader: str, mat: str | None, raw: bytes, source: tuple[str, str], unknown: UnknownChips
+    ) -> dict[str, object]:
         wall = time.time()
         if len(raw) > MAX_MESSAGE_BYTES:  # refused before the journal: it must not fill Redis
             reason = f"message larger than {MAX_MESSAGE_BYTES} bytes"
@@ -122,6 +126,9 @@ class JsonIngest:
             elif isinstance(item, JsonRead):
                 if item.reader != reader or mat is None:
                     reasons.append(f"read names reader {item.reader!r} but this connection is {reader!r}")
+                    continue
+                if (why := unknown.refusal(item.chip)) is not None:
+                    reasons.append(why)
                     continue
                 reads.append(RawRead(mat=mat, chip=item.chip, time=item.time, rssi=item.rssi))
         for reason in reasons:

@@ -13,6 +13,7 @@ import time
 
 from ingest.protocols import mylaps as ml
 from ingest.tcp import IDLE_S, READ_CHUNK_BYTES, ReaderServer
+from ingest.unknown import UnknownChips
 from live.clock import time_problem
 from live.race import Race
 from live.reads import RawRead
@@ -35,6 +36,7 @@ class MyLapsServer(ReaderServer):
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> None:
         buffer = b""
         mats: set[str] = set()
+        unknown = UnknownChips(self.race)
         try:
             while chunk := await asyncio.wait_for(reader.read(READ_CHUNK_BYTES), IDLE_S):
                 buffer += chunk
@@ -44,7 +46,7 @@ class MyLapsServer(ReaderServer):
                     buffer = b""
                 replies = []
                 for raw in messages:
-                    reply = await self._message(raw, peer, mats)
+                    reply = await self._message(raw, peer, mats, unknown)
                     if reply:
                         replies.append(reply)
                 if replies:
@@ -54,7 +56,7 @@ class MyLapsServer(ReaderServer):
             for mat in mats:
                 await asyncio.shield(self.store.set_connected(mat, -1))
 
-    async def _message(self, raw: bytes, peer: str, mats: set[str]) -> bytes | None:
+    async def _message(self, raw: bytes, peer: str, mats: set[str], unknown: UnknownChips) -> bytes | None:
         wall = time.time()
         await self.store.journal(
             [{"proto": "mylaps", "reader": peer, "wall": repr(wall), "line": raw.decode("latin-1")}]
@@ -94,7 +96,7 @@ class MyLapsServer(ReaderServer):
         reads = []
         for r in msg.records:
             t = r.time.resolve(tz, now)
-            if (why := time_problem(t, now, window_s)) is None:
+            if (why := time_problem(t, now, window_s) or unknown.refusal(r.chip)) is None:
                 reads.append(RawRead(mat, r.chip, t, r.rssi))
             else:
                 errors.append(f"chip {r.chip}: {why}")

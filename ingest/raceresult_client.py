@@ -15,6 +15,7 @@ import logging
 import time
 
 from ingest.protocols import raceresult as rr
+from ingest.unknown import UnknownChips
 from live.clock import time_problem
 from live.race import Race, RaceResultDecoder
 from live.reads import RawRead
@@ -38,6 +39,7 @@ class RaceResultClient:
         self.key = f"raceresult:{decoder.mat}"
         self.who = f"RACE RESULT decoder {decoder.host}:{decoder.port} ({decoder.mat})"
         self.sessions = 0
+        self.unknown = UnknownChips(race)
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = 0.2
@@ -149,7 +151,8 @@ class RaceResultClient:
             p = rr.parse_passing(line)
             if isinstance(p, rr.RRPassing):
                 t = p.time.resolve(self.race.timezone, now)
-                if (why := time_problem(t, now, self.race.readers.time_window_s)) is None:
+                why = time_problem(t, now, self.race.readers.time_window_s) or self.unknown.refusal(p.code)
+                if why is None:
                     reads.append(RawRead(self.decoder.mat, p.code, t, p.rssi))
                 else:
                     p = rr.RRParseError(why, line, p.number)

@@ -1,0 +1,46 @@
+"""What a hostile client costs is bounded: probes against a real ``pursuit serve`` process."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import websockets
+
+from ingest.unknown import MAX_UNKNOWN_CHIPS
+from tests.adversarial.conftest import send_lines, serve
+from tests.adversarial.test_numbers import hms
+from tests.helpers import eventually
+
+
+async def test_one_connection_adds_at_most_1000_unknown_chips(served):
+    t = hms(served.race, time.time())
+    lines = "".join(f"CT01_33~{i}~finish~NOBODY{i:05d}~{t}~0~R~1\r\n" for i in range(1, 1201))
+    await send_lines(served.ct_port, lines.encode())
+    store = served.store
+
+    async def refused() -> bool:
+        return int((await store.mat_health())["finish"].get("errors", 0)) >= 200
+
+    await eventually(refused, timeout_s=30)
+    assert await store.redis.hlen(store.keys.unknown_chips) == MAX_UNKNOWN_CHIPS
+
+
+async def test_a_websocket_message_over_64_kib_is_refused_before_the_journal(redis_server, redis, tmp_path):
+    env = {"PURSUIT_READER_TOKENS": "finish=tok"}
+    async with serve(redis_server, redis, tmp_path, env=env) as served:
+        url = f"ws://127.0.0.1:{served.web_port}"
+        big = "[" + ",".join(['{"reader": "finish", "chip": "X", "t": 1}'] * 2000) + "]"  # ~90 KB
+        async with websockets.connect(f"{url}/ingest/ws?reader=finish&token=tok", max_size=2**20) as ws:
+            await ws.send(big)
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009, "message too big"
+        assert await served.store.redis.xlen(served.store.keys.journal) == 0
+        async with websockets.connect(f"{url}/ws/live", max_size=2**24) as spectator:
+            await spectator.send("x" * 70_000)
+            with pytest.raises(websockets.ConnectionClosed):
+                while True:
+                    await asyncio.wait_for(spectator.recv(), 10)
+        assert served.alive()
