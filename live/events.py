@@ -18,7 +18,7 @@ import numpy as np
 from live.chase import catch_point
 from live.engine import LiveEngine
 from live.snapshot import AHEAD, CAUGHT, WON, Snapshot
-from live.store import attached
+from live.store import JOURNAL_MAXLEN, attached
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ CLOSE_ESCAPE_S = 5.0
 FORECAST_SWING = 0.05  # announce the forecast when it moves by 5 % (at least 10 runners)
 MAT_SILENT_S = 120.0
 CLOCK_ALERT_S = 0.5  # a decoder clock this far off the race clock moves every margin it times
+MEMORY_ALERT = 0.8  # Redis memory or journal length as a share of its cap before race control is told
 READER_ERRORS_ALERT = 10  # refused lines from one address before race control is told (again at 100, 1,000, …)
 HEALTH_EVERY_S = 10.0
 
@@ -43,6 +44,8 @@ ALERT_KINDS = (
     "mat_silent",
     "unknown_chip",
     "reader_errors",
+    "redis_memory",
+    "journal_full",
 )
 
 
@@ -329,6 +332,38 @@ class EventDetector:
             )
         return out
 
+    async def capacity_alerts(self, snap: Snapshot) -> list[_Pending]:
+        """Redis near its ``maxmemory``, the journal near its length cap."""
+        out = []
+        memory = await self.store.redis.info("memory")
+        used, limit = int(memory.get("used_memory", 0)), int(memory.get("maxmemory", 0))
+        if limit and used > MEMORY_ALERT * limit:  # no maxmemory: nothing to be near (OPERATIONS says set one)
+            share = f"{used / limit:.0%} of its maxmemory"
+            out.append(
+                _Pending(
+                    f"memory:{limit}:{int(10 * used / limit)}",
+                    "redis_memory",
+                    snap.now,
+                    f"ALERT: Redis uses {used / 2**20:.0f} MB, {share}; at the limit it refuses writes and reads "
+                    "are lost: raise maxmemory, or find what fills it (GET /api/readers).",
+                    {"level": "alert", "used_mb": round(used / 2**20), "maxmemory_mb": round(limit / 2**20)},
+                )  # fmt: skip
+            )
+        length = await self.store.redis.xlen(self.store.keys.journal)
+        if length > MEMORY_ALERT * JOURNAL_MAXLEN:
+            out.append(
+                _Pending(
+                    f"journal:{int(10 * length / JOURNAL_MAXLEN)}",
+                    "journal_full",
+                    snap.now,
+                    f"ALERT: the journal holds {length:,} entries, {length / JOURNAL_MAXLEN:.0%} of its cap; past it "
+                    "the oldest are trimmed and a rebuild could no longer replay the race: copy the journal "
+                    "(redis-cli XRANGE) and find who floods the readers (GET /api/readers).",
+                    {"level": "alert", "entries": length, "cap": JOURNAL_MAXLEN},
+                )  # fmt: skip
+            )
+        return out
+
     async def reader_alerts(self, snap: Snapshot) -> list[_Pending]:
         """Silent mats, decoder clocks off the race clock, and chips nobody wears."""
         out = []
@@ -357,6 +392,7 @@ class EventDetector:
                         {"level": "alert", "mat": mat, "silent_s": round(now_wall - last)},
                     )  # fmt: skip
                 )
+        out += await self.capacity_alerts(snap)
         for address, r in (await self.store.reader_errors()).items():
             errors = int(r.get("errors", 0))
             if errors >= READER_ERRORS_ALERT:  # again at 100, 1,000, …

@@ -32,6 +32,10 @@ def _lua(name: str) -> str:
 
 BURST_WINDOW_S = 30.0  # reads of one chip at one mat closer than this are one crossing
 MAX_ERROR_SOURCES = 256  # source addresses whose refused input is counted apart, per process
+# Journal entries kept (XADD MAXLEN ~): an entry is a batch of lines, so a 40,000-runner race's
+# ~600,000 reads take far fewer; rebuild needs every entry since the race began, so the cap is there
+# only against a flood, and the journal_full alert fires at 80 % of it (docs/OPERATIONS.md).
+JOURNAL_MAXLEN = 5_000_000
 
 # each script's KEYS and ARGV are described at the top of its file
 _APPLY_READS = _lua("apply_reads")  # a batch of reads of several mats: bursts, crossings, passings
@@ -105,7 +109,7 @@ class Store:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
             for entry in entries:
-                pipe.xadd(self.keys.journal, entry)
+                pipe.xadd(self.keys.journal, entry, maxlen=JOURNAL_MAXLEN, approximate=True)
             ids = await pipe.execute()
         return [i.decode() if isinstance(i, bytes) else i for i in ids]
 
@@ -117,7 +121,7 @@ class Store:
         entry = _journal_entry(proto, reader, wall_s, lines, mat)
         if near_s is not None:
             entry["near"] = repr(float(near_s))
-        entry_id = await self.redis.xadd(self.keys.journal, entry)
+        entry_id = await self.redis.xadd(self.keys.journal, entry, maxlen=JOURNAL_MAXLEN, approximate=True)
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
     async def apply_reads(self, reads: Iterable[RawRead], wall_s: float) -> int:
@@ -149,7 +153,7 @@ class Store:
         :meth:`record_sequences`, without waiting on each).
         """
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(self.keys.journal, _journal_entry(proto, reader, wall_s, lines))
+            pipe.xadd(self.keys.journal, _journal_entry(proto, reader, wall_s, lines), maxlen=JOURNAL_MAXLEN)
             applied = self._queue_apply(pipe, reads, wall_s)
             if last_seq:
                 self._queue_sequences(pipe, last_seq, seq_gaps or {})

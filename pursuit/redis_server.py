@@ -97,6 +97,7 @@ class RedisServer:
             "--save", "",
             "--appendonly", "yes" if self.appendonly else "no",
             "--appendfsync", "everysec",
+            "--maxmemory", "2gb", "--maxmemory-policy", "noeviction",  # refuse writes rather than lose keys
             "--daemonize", "no",
             "--logfile", "redis.log",
         ]  # fmt: skip

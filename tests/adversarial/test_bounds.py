@@ -44,3 +44,19 @@ async def test_a_websocket_message_over_64_kib_is_refused_before_the_journal(red
                 while True:
                     await asyncio.wait_for(spectator.recv(), 10)
         assert served.alive()
+
+
+async def test_redis_near_its_maxmemory_is_an_alert(served):
+    redis = served.store.redis
+    before = (await redis.config_get("maxmemory"))["maxmemory"]
+    used = int((await redis.info("memory"))["used_memory"])
+    try:
+        await redis.config_set("maxmemory", str(int(used / 0.85)))  # 85 % used: past the 80 % alert
+
+        async def alerted() -> bool:
+            events = (await served.http.get("/api/events", params={"kind": "redis_memory"})).json()
+            return any(e["level"] == "alert" and e["maxmemory_mb"] >= 0 for e in events)
+
+        await eventually(alerted, timeout_s=30)  # capacity is looked at every 10 s
+    finally:
+        await redis.config_set("maxmemory", before)
