@@ -3,7 +3,9 @@
 ``GET /api/events/stream`` resumes after the ``Last-Event-ID`` header (what a browser's EventSource
 sends when it reconnects) or ``?after=``; ``/ws/events`` after ``?after=`` or a first message
 ``{"after": "<id>"}`` (sent within ``HELLO_WAIT_S``; a later one starts over from that id). Without
-either, everything from the start; ``$`` means only new events. ``?kind=catch,milestone`` filters.
+either, from the start, but never more than the last ``REPLAY_MAX`` (1,000) events, whatever id a
+client asks to resume after (``GET /api/events`` pages through all); ``$`` means only new events.
+``?kind=catch,milestone`` filters.
 
 A client first catches up from Redis (XRANGE pages, :meth:`Store.events_after`), then takes live
 events from one ``XREAD BLOCK`` per process shared by all clients, each with a bounded queue. Ids are
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -36,6 +39,8 @@ BLOCK_MS = 2_000  # one blocking XREAD at a time per process, well inside the cl
 PAGE = 500
 QUEUE_EVENTS = 1_000  # live events a client may have waiting before it falls back to catching up
 KEEPALIVE_S = 15.0  # an SSE comment when idle, so proxies keep the connection and gone clients show
+REPLAY_MAX = 1_000  # events a new stream replays at most (GET /api/events pages through all of them)
+WINDOW_REFRESH_S = 5.0
 HELLO_WAIT_S = 0.5
 RETRY_MS = 2_000
 SEND_TIMEOUT_S = 10.0
@@ -97,6 +102,7 @@ class EventsFeed:
         self._subscribers: set[_Subscriber] = set()
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._floor: tuple[float, str] | None = None  # (when looked up, id) of the replay window's start
 
     def routes(self) -> list[BaseRoute]:
         """``/api/events/stream`` (SSE) and ``/ws/events``."""
@@ -122,6 +128,9 @@ class EventsFeed:
         try:
             await self._ensure_reader()
             last = await self._stream_end() if after == "$" else after
+            floor = await self._window_start()
+            if stream_id(last) < stream_id(floor):
+                last = floor  # a new client replays the last REPLAY_MAX events, not the whole race
             while True:
                 while True:  # catch up from Redis
                     page = await self.store.events_after(last, count=PAGE)
@@ -152,6 +161,16 @@ class EventsFeed:
     def _public(self, event: dict[str, Any]) -> dict[str, Any]:
         t = float(event["time"])
         return {**event, "time": datetime.fromtimestamp(t, self.tz).isoformat(timespec="milliseconds")}
+
+    async def _window_start(self) -> str:
+        """The id after which the last ``REPLAY_MAX`` events lie (``0-0`` while there are fewer),
+        looked up at most every ``WINDOW_REFRESH_S`` however many clients connect."""
+        now = time.monotonic()
+        if self._floor is None or now - self._floor[0] > WINDOW_REFRESH_S:
+            newest = await self.store.redis.xrevrange(self.store.keys.events, count=REPLAY_MAX + 1)
+            floor = newest[-1][0].decode() if len(newest) > REPLAY_MAX else "0-0"
+            self._floor = (now, floor)
+        return self._floor[1]
 
     async def _stream_end(self) -> str:
         last = await self.store.redis.xrevrange(self.store.keys.events, count=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import orjson
 import pytest
 import websockets
 
@@ -60,3 +61,13 @@ async def test_redis_near_its_maxmemory_is_an_alert(served):
         await eventually(alerted, timeout_s=30)  # capacity is looked at every 10 s
     finally:
         await redis.config_set("maxmemory", before)
+
+
+async def test_a_new_events_client_replays_at_most_the_last_1000_events(served):
+    store = served.store
+    ids = [await store.append_event("admin", time.time(), f"note {i}", {"level": "info"}) for i in range(1_050)]
+    async with websockets.connect(f"ws://127.0.0.1:{served.web_port}/ws/events?after=0-0&kind=admin") as ws:
+        first = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert first["id"] == ids[50], "the 1,000 newest, not the whole stream"
+    page = (await served.http.get("/api/events", params={"after": "0-0", "limit": 1})).json()
+    assert page[0]["id"] == ids[0], "the paged API still has everything"
