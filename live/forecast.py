@@ -149,6 +149,9 @@ def runner_state(
     last = np.maximum(last, 0)
     t_last = elapsed_s[rows, last]
     d_last = at_m[last]
+    # a read no later than the runner's start (a gun entered after it, no start-mat read) says nothing
+    # of his pace: he is forecast from his prior until a read makes sense
+    has &= np.isfinite(t_last) & (t_last > 0)
     prev = np.where(last > 0, upto[rows, np.maximum(last - 1, 0)], -1)
     has_prev = prev >= 0
     prev = np.maximum(prev, 0)
@@ -161,7 +164,9 @@ def runner_state(
         since = np.log(np.maximum(since_s, 1.0) / expected_next)
     trend = np.where(has & has_prev & np.isfinite(trend), trend, 0.0)
     projection = np.where(has, pace * distance, prior_finish_s)
-    level = np.log(projection * (MARATHON_M / distance) / PACE_REFERENCE_S)
+    projection = np.where(np.isfinite(projection) & (projection > 0), projection, np.nan)  # nan: no chance
+    with np.errstate(invalid="ignore"):
+        level = np.log(projection * (MARATHON_M / distance) / PACE_REFERENCE_S)
     since = np.where(has & (last < k - 1) & np.isfinite(since), since, np.nan)
     return RunnerState(
         fraction=np.where(has, d_last / distance, 0.0),
@@ -249,6 +254,7 @@ def win_cdf(model: ForecastModel, dist: RunnerDistributions, z: np.ndarray) -> n
     pos = (z - np.float32(tables.z0)) * np.float32(1.0 / Z_STEP)
     np.nan_to_num(pos, copy=False, nan=0.0)  # a nan z (hostile guns: inf − inf) is no chance, not a failed tick
     np.clip(pos, 0.0, np.float32(n_grid - 1.001), out=pos)
+    np.nan_to_num(pos, copy=False, nan=0.0)  # a nan never reaches an index: no chance
     i = pos.astype(np.intp)
     frac = pos - i
     flat = tables.values.ravel()
@@ -287,7 +293,8 @@ def pursuer_forecast(
     distance = float(at_m[-1])
     kappa = distance_factor(distance)
     t = model.pursuer_quantiles
-    read = ~np.isnan(elapsed_s) & (at_m > 0)
+    with np.errstate(invalid="ignore"):
+        read = ~np.isnan(elapsed_s) & (at_m > 0) & (elapsed_s > 0)  # a read before his gun: not his pace
     if read[-1]:
         f = start + float(elapsed_s[-1])
         return PursuerForecast(np.array([f]), f, f, f, f, "finished")
@@ -355,6 +362,7 @@ def forecast(
     for one caught, out (DNF, DQ) or otherwise decided, nan for one still open; ``groups`` (n,) in
     0..n_groups-1 (pens)."""
     distance = float(at_m[-1])
+    start = np.where(np.isfinite(start), start, np.inf)  # no known start: no chance, never a nan
     state = runner_state(elapsed_s, at_m, since_s, prior_finish_s, last_read)
     dist = runner_distributions(model, state, distance)
     open_ = np.isnan(settled)

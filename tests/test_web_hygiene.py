@@ -54,23 +54,7 @@ async def test_openapi_schema_is_published(web):
         assert path in schema["paths"]
 
 
-@pytest.mark.parametrize(
-    "token",
-    [
-        None,
-        pytest.param(
-            ADMIN_TOKEN,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "known bug, not the contract: a pen or pursuer start at some times makes live.engine.compute raise "
-                    "on round(win.at_plan) of NaN, so the admin action answers 500 (live/engine.py, the forecast)"
-                ),
-            ),
-        ),
-    ],
-    ids=["public", "admin"],
-)
+@pytest.mark.parametrize("token", [None, ADMIN_TOKEN], ids=["public", "admin"])
 async def test_schemathesis_finds_the_api_as_its_schema_says(web, token):
     """Every check schemathesis has (server errors, status codes and bodies as documented, schema-valid
     requests accepted, schema-violating ones refused, 405 for a method a route lacks), as a public

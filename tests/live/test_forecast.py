@@ -149,3 +149,22 @@ def test_a_field_with_nobody_near_the_line_still_has_a_forecast():
         fixed_pursuer(14000.0), np.zeros(2, dtype=int), 1,
     )  # fmt: skip
     assert list(w.win_probability) == [1.0, 0.0] and w.expected == pytest.approx(1.0) and (w.low, w.high) == (1, 1)
+
+
+def test_reads_before_a_gun_entered_late_never_make_a_nan():
+    """Race control enters a pen's gun (or the pursuer's) after his first reads, with no start-mat
+    read: the elapsed times are negative. The forecast falls back on the prior, and every number is
+    finite (an API answer or a tick must never fail on it)."""
+    model = default_model()
+    elapsed = np.full((3, 10), np.nan)
+    elapsed[0, :3] = [-200.0, 100.0, 1500.0]  # first read before the gun
+    elapsed[1, :2] = [-300.0, -10.0]  # every read before it
+    elapsed[2, :2] = [1500.0, 3000.0]
+    starts = np.array([0.0, np.nan, 0.0])
+    pursuer = pursuer_forecast(model, np.array([-50.0, 400.0, *[np.nan] * 8]), MARATHON, 5880.0, 7400.0, 6500.0)
+    w = forecast(
+        model, elapsed, MARATHON, starts, np.ones(3), np.full(3, 14400.0), np.full(3, np.nan), pursuer,
+        np.zeros(3, dtype=int), 1,
+    )  # fmt: skip
+    assert np.isfinite(w.win_probability).all() and np.isfinite([w.expected, w.at_plan, w.low, w.high]).all()
+    assert np.isfinite(pursuer.finish_nodes).all()
