@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 READ_CHUNK_BYTES = 65_536
 CLOCK_REFRESH_S = 1.0
 MAX_CONNECTIONS = 100  # per port: a mat's reader reconnects, it does not open hundreds
+CANCEL_RETRY_S = 0.5  # a connection still running this long after its cancel is cancelled again
 IDLE_S = 300.0  # a connection silent this long is closed (a reader that is still there reconnects)
 
 
@@ -43,12 +44,19 @@ class ReaderServer(ABC):
         log.info("%s server listening on %s:%d", self.protocol, self.host, self.port)
 
     async def close(self) -> None:
-        """Stop listening and end every open connection."""
+        """Stop listening and end every open connection.
+
+        Each connection is cancelled until it has ended: on Python 3.11 ``asyncio.wait_for`` (the read
+        with a timeout every handler waits in) can swallow a cancellation that arrives as its read
+        completes, and the handler would read on until the reader hangs up (seen under load: a test
+        waiting on the close while its reader waited on the test)."""
         if self._server is not None:
             self._server.close()
-            for task in list(self._handlers):
-                task.cancel()
-            await asyncio.gather(*self._handlers, return_exceptions=True)
+            pending = set(self._handlers)
+            while pending:
+                for task in pending:
+                    task.cancel()
+                _, pending = await asyncio.wait(pending, timeout=CANCEL_RETRY_S)
             await self._server.wait_closed()
 
     async def now(self) -> float:
