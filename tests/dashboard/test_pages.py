@@ -229,9 +229,11 @@ async def test_three_pages_live_in_a_real_browser(site: str):
         # a dropped connection says so, then comes back by itself, from a new (gzipped) snapshot
         binary = await page.evaluate("window.pursuit.feed.binary")
         await page.evaluate("window.pursuit.drop()")
-        await page.wait_for_function("document.querySelector('#conn').innerText.includes('reconnecting')", timeout=5000)
+        await page.wait_for_function(
+            "document.querySelector('#conn')?.innerText.includes('reconnecting')", timeout=5000
+        )
         await page.wait_for_function("document.body.classList.contains('feed-stale')", timeout=5000)  # greyed
-        await page.wait_for_function("document.querySelector('#conn').innerText === 'live'", timeout=15000)
+        await page.wait_for_function("document.querySelector('#conn')?.innerText === 'live'", timeout=15000)
         assert not await page.evaluate("document.body.classList.contains('feed-stale')")
         assert await page.evaluate("window.pursuit.feed.binary") > binary
         seq = await page.evaluate("window.pursuit.state.seq")
@@ -279,7 +281,9 @@ async def test_three_pages_live_in_a_real_browser(site: str):
 
         # commentators: the story numbers and the ticker
         page = await open_page(context, site, "/commentary", errors)
-        await page.wait_for_function("document.querySelector('#story-forecast').innerText !== '–'", timeout=15000)
+        await page.wait_for_function(
+            "(document.querySelector('#story-forecast')?.innerText ?? '–') !== '–'", timeout=15000
+        )
         await page.wait_for_selector("#ticker li", timeout=60000)
         assert await page.inner_text("#story-pursuer-sub") != ""
         await check_map(page, "commentary", ("Arc de Triomphe", "concorde"))
@@ -325,7 +329,7 @@ async def test_pages_before_any_data_claim_nothing(no_data_yet: str):
             await page.route_web_socket("**/ws/live*", handler)
             await page.goto(no_data_yet + "/commentary")
             await page.wait_for_function("window.pursuitMap && window.pursuitMap.state().placed > 0", timeout=15000)
-            await page.wait_for_function("document.querySelector('#ticker').dataset.bound === '1'", timeout=10000)
+            await page.wait_for_function("document.querySelector('#ticker')?.dataset.bound === '1'", timeout=10000)
             await page.wait_for_timeout(
                 1200
             )  # two of the page's refreshes after binding: it has had its chance to claim
@@ -333,12 +337,12 @@ async def test_pages_before_any_data_claim_nothing(no_data_yet: str):
             assert len(cards) == 5 and all(value == "–" and sub == "" for value, sub in cards), f"{case}: {cards}"
             assert "every pen reached" not in await page.inner_text("body")
             if case == "refused":
-                await page.wait_for_function("document.querySelector('#conn').innerText.includes('reconnecting')")
+                await page.wait_for_function("document.querySelector('#conn')?.innerText.includes('reconnecting')")
             await page.close()
         # connected, the race not started: what is shown is true (0 started), and no forecast is made yet
         page = await context.new_page()
         await page.goto(no_data_yet + "/commentary")
-        await page.wait_for_function("document.querySelector('#conn').innerText === 'live'", timeout=15000)
+        await page.wait_for_function("document.querySelector('#conn')?.innerText === 'live'", timeout=15000)
         await two_refreshes(page)
         assert await page.inner_text("#story-forecast") == "–" and await page.inner_text("#story-won") == "0"
         assert "every pen reached" not in await page.inner_text("body")
