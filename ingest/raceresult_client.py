@@ -135,7 +135,7 @@ class RaceResultClient:
             log.warning("%s: GETTIME answer %r: %s", self.who, reply, why)
             return
         offset = theirs - ours
-        await self.store.set_clock_offset(self.decoder.mat, offset)
+        await self.store.set_clock_offset(self.decoder.mat, offset, got - sent)
         log.info("%s: clock offset %+.3f s", self.who, offset)
 
     async def _apply(self, lines: list[bytes], count: int) -> None:

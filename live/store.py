@@ -360,9 +360,13 @@ class Store:
             out.setdefault(address, {})[name] = value.decode()
         return out
 
-    async def set_clock_offset(self, mat: str, offset_s: float) -> None:
-        """A reader's clock minus the race clock, where the protocol lets us measure it."""
-        await self.redis.hset(self.keys.mat(mat), "clock_offset_s", f"{offset_s:.3f}")
+    async def set_clock_offset(self, mat: str, offset_s: float, round_trip_s: float | None = None) -> None:
+        """A reader's clock minus the race clock, where the protocol lets us measure it, and the round
+        trip of that measurement (the offset is right to half of it)."""
+        fields = {"clock_offset_s": f"{offset_s:.3f}"}
+        if round_trip_s is not None:
+            fields["clock_round_trip_s"] = f"{round_trip_s:.4f}"
+        await self.redis.hset(self.keys.mat(mat), mapping=fields)
 
     async def set_connected(self, mat: str, delta: int) -> None:
         await self.redis.hincrby(self.keys.mat(mat), "connected", delta)

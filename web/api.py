@@ -232,6 +232,7 @@ class RaceAPI:
                     "errors": int(h.get("errors", 0)),
                     "last_error": h.get("last_error"),
                     "clock_offset_s": float(h["clock_offset_s"]) if "clock_offset_s" in h else None,
+                    "clock_round_trip_s": float(h["clock_round_trip_s"]) if "clock_round_trip_s" in h else None,
                     "seq_gaps": int(h.get("seq_gaps", 0)),
                 }
             )
