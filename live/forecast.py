@@ -247,14 +247,13 @@ def _cdf_tables(model: ForecastModel) -> CdfTables:
 
 
 def win_cdf(model: ForecastModel, dist: RunnerDistributions, z: np.ndarray) -> np.ndarray:
-    """P(Z < z) for each runner's residual table; ``z`` is (n, nodes), never nan (−inf: no chance)."""
+    """P(Z < z) for each runner's residual table; ``z`` is (n, nodes); −inf or nan: no chance."""
     tables = _cdf_tables(model)
     n_rows, n_grid = tables.values.shape
     offset = np.where(dist.row < 0, n_rows - 1, dist.row)[:, None] * n_grid
     pos = (z - np.float32(tables.z0)) * np.float32(1.0 / Z_STEP)
     np.nan_to_num(pos, copy=False, nan=0.0)  # a nan z (hostile guns: inf − inf) is no chance, not a failed tick
     np.clip(pos, 0.0, np.float32(n_grid - 1.001), out=pos)
-    np.nan_to_num(pos, copy=False, nan=0.0)  # a nan never reaches an index: no chance
     i = pos.astype(np.intp)
     frac = pos - i
     flat = tables.values.ravel()
