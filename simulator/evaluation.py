@@ -17,7 +17,7 @@ import numpy as np
 
 from live.engine import LiveEngine
 from live.evaluation import ChaseReplay, Evaluation
-from live.forecast import ForecastModel, default_model
+from live.forecast import MARATHON_M, ForecastModel, default_model
 from live.forecast_fit import RaceSplits, fit, race_splits
 from live.race import Race
 from live.results import Results, load_results
@@ -67,7 +67,7 @@ def evaluate_race(
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         written = write_race(
             chase, Path(tmp) / "race", GUN, race.name,
-            pursuer_finish_s=model.reference_finish_s * distance / 42195.0,
+            pursuer_finish_s=model.reference_finish_s * distance / MARATHON_M,
         )  # fmt: skip
     replay = ChaseReplay(written, chase.elapsed_s, chase.pursuer_row, delay_s, GUN, model, race.name)
     return [replay.evaluate(f) for f in fractions]
