@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from ingest.protocols import chronotrack as ctp
-from ingest.tcp import IDLE_S, READ_CHUNK_BYTES, ReaderServer
+from ingest.tcp import READ_CHUNK_BYTES, ReaderServer
 from ingest.unknown import UnknownChips
 from live.clock import time_problem
 from live.race import Race
@@ -78,10 +78,11 @@ class ChronoTrackServer(ReaderServer):
         try:
             while True:
                 try:
-                    chunk = await asyncio.wait_for(reader.read(READ_CHUNK_BYTES), LOCATIONS_TIMEOUT_S)
+                    wait_s = min(LOCATIONS_TIMEOUT_S, heard + self.idle_s - time.monotonic())
+                    chunk = await asyncio.wait_for(reader.read(READ_CHUNK_BYTES), max(wait_s, 0.0))
                     heard = time.monotonic()
                 except TimeoutError:
-                    if time.monotonic() - heard > IDLE_S:
+                    if time.monotonic() - heard >= self.idle_s:
                         raise
                     if conn.asked_locations and not conn.started:
                         # the reader did not answer getlocations: start everything from its beginning

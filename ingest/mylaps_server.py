@@ -12,7 +12,7 @@ import logging
 import time
 
 from ingest.protocols import mylaps as ml
-from ingest.tcp import IDLE_S, READ_CHUNK_BYTES, ReaderServer
+from ingest.tcp import READ_CHUNK_BYTES, ReaderServer
 from ingest.unknown import UnknownChips
 from live.clock import time_problem
 from live.race import Race
@@ -38,7 +38,7 @@ class MyLapsServer(ReaderServer):
         mats: set[str] = set()
         unknown = UnknownChips(self.race)
         try:
-            while chunk := await asyncio.wait_for(reader.read(READ_CHUNK_BYTES), IDLE_S):
+            while chunk := await asyncio.wait_for(reader.read(READ_CHUNK_BYTES), self.idle_s):
                 buffer += chunk
                 messages, buffer = ml.split_messages(buffer)
                 if len(buffer) > ml.MAX_MESSAGE_BYTES:

@@ -19,7 +19,6 @@ READ_CHUNK_BYTES = 65_536
 CLOCK_REFRESH_S = 1.0
 MAX_CONNECTIONS = 100  # per port: a mat's reader reconnects, it does not open hundreds
 CANCEL_RETRY_S = 0.5  # a connection still running this long after its cancel is cancelled again
-IDLE_S = 300.0  # a connection silent this long is closed (a reader that is still there reconnects)
 
 
 class ReaderServer(ABC):
@@ -36,6 +35,7 @@ class ReaderServer(ABC):
         self._clock: RaceClock = RaceClock.real_time()
         self._clock_read_at = 0.0
         self._handlers: set[asyncio.Task[None]] = set()
+        self.idle_s = race.readers.idle_timeout_s  # a connection silent this long is closed
 
     async def start(self) -> None:
         """Listen; the bound port is in :attr:`port` (useful with port 0)."""
@@ -91,7 +91,7 @@ class ReaderServer(ABC):
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
             log.warning("%s connection from %s dropped: %s", self.protocol, peer, exc)
         except TimeoutError:
-            log.warning("%s connection from %s closed: silent for %.0f s", self.protocol, peer, IDLE_S)
+            log.warning("%s connection from %s closed: silent for %.0f s", self.protocol, peer, self.idle_s)
         except asyncio.CancelledError:
             log.info("%s connection from %s closed: the server shuts down", self.protocol, peer)
         finally:

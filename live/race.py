@@ -114,6 +114,7 @@ class ReaderPorts:
     gun_mats: tuple[str, ...] = ()  # mats whose readers may fire guns (empty: the start mat)
     gun_window_s: float = 3600.0  # on race day, a gun this far from its pen's planned start is refused
     secret_env: str | None = None  # variable holding a secret ChronoTrack readers must send (authorize~…)
+    idle_timeout_s: float = 300.0  # a reader connection silent this long is closed (a live reader reconnects)
 
     def allows(self, mat: str, host: str) -> bool:
         """May a reader at ``host`` speak for ``mat``? Yes when no allowlist names it (nor ``*``)."""

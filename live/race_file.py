@@ -149,6 +149,7 @@ def load_race(directory: Path | str) -> Race:
             gun_mats=_load_gun_mats(cfg, {m.id for m in mats}),
             gun_window_s=60 * cfg.number("readers.gun_window_min", default=60, positive=True),
             secret_env=cfg.str("readers.secret_env") if cfg.get("readers.secret_env") is not None else None,
+            idle_timeout_s=cfg.number("readers.idle_timeout_s", default=300, positive=True),
         ),
         directory=root,
         basemap=basemap,

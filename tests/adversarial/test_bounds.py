@@ -11,7 +11,8 @@ import websockets
 
 from ingest.unknown import MAX_UNKNOWN_CHIPS
 from tests.adversarial.conftest import send_lines, serve
-from tests.adversarial.test_numbers import hms
+from tests.adversarial.test_doors import readers_table
+from tests.adversarial.test_numbers import errors_at, hms
 from tests.helpers import eventually
 
 
@@ -26,6 +27,20 @@ async def test_one_connection_adds_at_most_1000_unknown_chips(served):
 
     await eventually(refused, timeout_s=30)
     assert await store.redis.hlen(store.keys.unknown_chips) == MAX_UNKNOWN_CHIPS
+
+
+async def test_one_mylaps_connection_adds_at_most_1000_unknown_chips(served):
+    ut = int(time.time() * 1000)
+    messages = b"".join(
+        b"finish@Passing@" + b"@".join(b"c=N%06d|ut=%d" % (m * 100 + i, ut) for i in range(100)) + b"@%d@$" % m
+        for m in range(12)
+    )
+    answer = await send_lines(served.mylaps_port, messages, lambda got: got.count(b"AckPassing") == 12)
+    assert answer.count(b"AckPassing") == 12, "a message with refused records is still acknowledged"
+    store = served.store
+    assert await store.redis.hlen(store.keys.unknown_chips) == MAX_UNKNOWN_CHIPS
+    assert await errors_at(served, "finish") == 200
+    assert "this connection sent 1000 such already" in (await store.mat_health())["finish"]["last_error"]
 
 
 async def test_a_websocket_message_over_64_kib_is_refused_before_the_journal(redis_server, redis, tmp_path):
@@ -71,3 +86,41 @@ async def test_a_new_events_client_replays_at_most_the_last_1000_events(served):
     assert first["id"] == ids[50], "the 1,000 newest, not the whole stream"
     page = (await served.http.get("/api/events", params={"after": "0-0", "limit": 1})).json()
     assert page[0]["id"] == ids[0], "the paged API still has everything"
+
+
+async def _closed_by_server(reader: asyncio.StreamReader) -> bytes:
+    """Read until the server closes the connection; what it sent before."""
+    got = b""
+    while chunk := await asyncio.wait_for(reader.read(65536), 30):
+        got += chunk
+    return got
+
+
+async def test_a_silent_connection_on_either_reader_port_is_closed_after_the_idle_timeout(
+    redis_server, redis, tmp_path
+):
+    async with serve(redis_server, redis, tmp_path, prepare=readers_table("idle_timeout_s = 2")) as served:
+        ct_silent = await asyncio.open_connection("127.0.0.1", served.ct_port)
+        mylaps_silent = await asyncio.open_connection("127.0.0.1", served.mylaps_port)
+        talking_reader, talking = await asyncio.open_connection("127.0.0.1", served.ct_port)
+        closing = asyncio.gather(_closed_by_server(ct_silent[0]), _closed_by_server(mylaps_silent[0]))
+        deadline = asyncio.get_running_loop().time() + 30
+        try:
+            acks = 0
+            while not closing.done():  # a reader that keeps talking is not silent: it stays
+                assert asyncio.get_running_loop().time() < deadline, "silent connections still open after 30 s"
+                talking.write(b"ping\r\n")
+                await talking.drain()
+                line = await asyncio.wait_for(talking_reader.readline(), 10)
+                acks += line == b"ack~ping\r\n"
+            ct_sent, mylaps_sent = await closing
+            assert ct_sent.startswith(b"pursuit~"), "greeted, then closed when it said nothing"
+            assert mylaps_sent == b""
+            assert acks > 0
+            talking.write(b"ping\r\n")
+            assert await asyncio.wait_for(talking_reader.readline(), 10) == b"ack~ping\r\n"
+        finally:
+            for _, writer in (ct_silent, mylaps_silent, (talking_reader, talking)):
+                writer.close()
+        assert "closed: silent for 2 s" in served.log()
+        assert served.alive()
