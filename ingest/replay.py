@@ -1,9 +1,10 @@
 """Replay reader backup files, and rebuild a race's live state from its journal.
 
 Both go through the same parsers and the same Lua ``apply_read`` as live ingest, so a replayed or
-rebuilt race ends in the same passings as the live one. Rebuild re-applies, in order, every line
-of the journal and then every admin action of the admin log: the two append-only logs are the
-truth; crossings, passings, guns, unknown chips and mat counters are derived from them.
+rebuilt race ends in the same passings as the live one. Rebuild re-applies every line of the journal
+and every admin action of the admin log, interleaved in the order Redis appended them: the two
+append-only logs are the truth; crossings, passings, guns, unknown chips, manual statuses, mat
+counters and alert acknowledgements are derived from them.
 """
 
 from __future__ import annotations
@@ -192,16 +193,43 @@ async def replay_files(
     return report
 
 
+def _stream_order(entry_id: bytes | str) -> tuple[int, int]:
+    """A Redis stream id as a number pair, to merge two streams of one Redis in the order written."""
+    ms, _, seq = (entry_id.decode() if isinstance(entry_id, bytes) else entry_id).partition("-")
+    return int(ms), int(seq or 0)
+
+
 async def rebuild(race: Race, store: Store) -> ReplayReport:
-    """Recompute every derived key of the race from the journal and the admin log."""
+    """Recompute every derived key of the race from the journal and the admin log, each entry in the
+    order Redis appended it (both streams' ids are that Redis's clock), so an admin action meets the
+    state its operator saw: a gun set by hand before a reader's marker, a chip assigned before its
+    later reads, a passing voided before a resend."""
     k = store.keys
     derived = [k.crossings, k.passings, k.guns, k.unknown_chips, k.reader_seq, k.ingest, k.manual_status, k.pursuer_gps]
-    derived += [k.mat(m.id) for m in race.mats]
+    derived += [k.acks, *(k.mat(m.id) for m in race.mats)]
     await store.redis.delete(*derived)
     await store.setup()
     clock = await store.clock()
     report = ReplayReport()
     applier = _Applier(race, store, report)
+    admin = list(await store.redis.xrange(k.admin_log))
+    results = await store.redis.hgetall(k.admin_results)
+    admin.reverse()  # pop() the oldest
+
+    async def admin_before(entry_id: bytes | None) -> None:
+        """Apply the admin actions journaled before ``entry_id`` (all that are left if None)."""
+        flushed = False
+        while admin and (entry_id is None or _stream_order(admin[-1][0]) < _stream_order(entry_id)):
+            admin_id, f = admin.pop()
+            if not flushed:
+                await applier.flush()  # the reads before it are applied before it
+                flushed = True
+            if _refused(results.get(admin_id)):
+                continue
+            operator = f.get(b"operator", b"").decode()
+            await _admin(race, store, f[b"action"].decode(), orjson.loads(f[b"args"]), operator)
+            report.admin_actions += 1
+
     last = "-"
     while True:
         entries = await store.redis.xrange(k.journal, min=last, count=BATCH)
@@ -210,6 +238,7 @@ async def rebuild(race: Race, store: Store) -> ReplayReport:
         if not entries:
             break
         for entry_id, f in entries:
+            await admin_before(entry_id)
             wall = float(f.get(b"wall", b"0") or 0)
             if b"near" in f:
                 near = float(f[b"near"])
@@ -222,18 +251,23 @@ async def rebuild(race: Race, store: Store) -> ReplayReport:
                 await applier.line(proto, raw, near, f"journal {entry_id.decode()} line {n}", mat)
         last = entries[-1][0].decode()
     await applier.flush()
-    for _, f in await store.redis.xrange(k.admin_log):
-        await _admin(race, store, f[b"action"].decode(), orjson.loads(f[b"args"]))
-        report.admin_actions += 1
+    await admin_before(None)
     return report
 
 
-async def _admin(race: Race, store: Store, action: str, args: dict[str, Any]) -> None:
+def _refused(result: bytes | None) -> bool:
+    """Whether an admin action's kept result says it changed nothing (a void of no passing)."""
+    return result is not None and orjson.loads(result).get("http") != 200
+
+
+async def _admin(race: Race, store: Store, action: str, args: dict[str, Any], operator: str = "") -> None:
     """Re-apply one journaled admin action (see ``web/admin.py``)."""
     if action == "start_pen":
         await store.set_gun(f"pen:{args['pen']}", float(args["time"]))
     elif action == "start_pursuer":
         await store.set_gun("pursuer", float(args["time"]))
+    elif action == "undo_start":
+        await store.clear_gun(str(args["target"]))
     elif action == "add_passing":
         participant = race.participant(args["bib"])
         if participant:
@@ -244,3 +278,5 @@ async def _admin(race: Race, store: Store, action: str, args: dict[str, Any]) ->
         await store.set_manual_status(args["bib"], None if args["status"] == "ok" else args["status"])
     elif action == "assign_chip":
         await store.assign_chip(args["chip"], args["bib"])
+    elif action == "ack_alert":
+        await store.ack_alert(str(args["event"]), operator, float(args["at"]))

@@ -51,6 +51,22 @@ class RaceKeys:
         return f"{self.prefix}:admin"
 
     @property
+    def admin_results(self) -> str:
+        """Hash admin-log entry id → the action's result (JSON: HTTP status and answer)."""
+        return f"{self.prefix}:admin-results"
+
+    @property
+    def admin_idempotency(self) -> str:
+        """Hash ``Idempotency-Key`` of an admin request → ``pending`` or its answer (JSON), so a retry
+        or a double click is applied once."""
+        return f"{self.prefix}:admin-idem"
+
+    @property
+    def acks(self) -> str:
+        """Hash alert event id → who acknowledged it and when (JSON ``by``, ``at``), shared by every screen."""
+        return f"{self.prefix}:acks"
+
+    @property
     def chips(self) -> str:
         """Hash chip code → bib."""
         return f"{self.prefix}:chips"

@@ -68,6 +68,14 @@ class Pen:
 
 
 @dataclass(frozen=True)
+class Operator:
+    """A race-control operator: signs in with a token whose SHA-256 (hex) the race file holds."""
+
+    name: str
+    token_sha256: str
+
+
+@dataclass(frozen=True)
 class Pursuer:
     """The elite chaser: a participant with his own start and planned pace."""
 
@@ -156,6 +164,7 @@ class Race:
     directory: Path
     basemap: Basemap | None = None  # streets, water, parks, landmarks drawn under the course (live/basemap.py)
     tiles: TileLayer | None = None  # an online tile layer over the basemap, for viewers with internet
+    operators: tuple[Operator, ...] = ()  # race control's named sign-ins, besides the shared admin token
     _by_bib: dict[str, Participant] = field(repr=False, compare=False, default_factory=dict)
     _by_chip: dict[str, str] = field(repr=False, compare=False, default_factory=dict)
     _mat_by_alias: dict[str, str] = field(repr=False, compare=False, default_factory=dict)

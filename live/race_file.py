@@ -22,6 +22,7 @@ from live.course import Course
 from live.race import (
     IPNetwork,
     Mat,
+    Operator,
     Participant,
     Pen,
     Pursuer,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_SPEED_M_S = 7.5  # 2:13/km: faster than any road runner over a segment; a read implying more is wrong
 MAT_SPREAD_LIMIT_M = 40.0  # the avenue is 70 m wide; a mat spans one carriageway
+MAX_OPERATOR_NAME = 60
 PARTICIPANT_COLUMNS = ("bib", "chip", "name", "pen", "sex", "category", "declared_s")
 
 
@@ -154,6 +156,7 @@ def load_race(directory: Path | str) -> Race:
         directory=root,
         basemap=basemap,
         tiles=tiles,
+        operators=_load_operators(cfg),
         _by_bib=by_bib,
         _by_chip=by_chip,
         _mat_by_alias=alias,
@@ -257,6 +260,26 @@ def _load_allow(cfg: _Toml, mat_ids: set[str]) -> dict[str, tuple[IPNetwork, ...
         except ValueError as exc:
             raise RaceError(cfg.path, key, str(exc)) from exc
     return allow
+
+
+def _load_operators(cfg: _Toml) -> tuple[Operator, ...]:
+    """``[[operators]]`` tables: ``name`` and ``token_sha256`` (64 hex digits: the SHA-256 of the
+    operator's token, never the token itself; ``pursuit token NAME`` makes a pair)."""
+    operators: list[Operator] = []
+    for i, _ in enumerate(cfg.list("operators")):
+        key = f"operators[{i}]"
+        name = cfg.str(f"{key}.name")
+        if len(name) > MAX_OPERATOR_NAME:
+            raise RaceError(cfg.path, f"{key}.name", f"at most {MAX_OPERATOR_NAME} characters, got {len(name)}")
+        digest = cfg.str(f"{key}.token_sha256").lower()
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise RaceError(cfg.path, f"{key}.token_sha256", "must be 64 hex digits (the SHA-256 of the token)")
+        if any(o.name == name for o in operators):
+            raise RaceError(cfg.path, f"{key}.name", f"operator {name!r} is listed twice")
+        if any(o.token_sha256 == digest for o in operators):
+            raise RaceError(cfg.path, f"{key}.token_sha256", "two operators share one token")
+        operators.append(Operator(name=name, token_sha256=digest))
+    return tuple(operators)
 
 
 def _load_gun_mats(cfg: _Toml, mat_ids: set[str]) -> tuple[str, ...]:

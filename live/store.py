@@ -8,6 +8,7 @@ repeated, resent or out-of-order reads end in the same passings as one clean in-
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ MAX_ERROR_SOURCES = 256  # source addresses whose refused input is counted apart
 # ~600,000 reads take far fewer; rebuild needs every entry since the race began, so the cap is there
 # only against a flood, and the journal_full alert fires at 80 % of it (docs/OPERATIONS.md).
 JOURNAL_MAXLEN = 5_000_000
+
+_CROSSING_TIME = re.compile(r"\d+(?:\.\d+)?")  # the time a crossing list starts with ("…250r-61b")
 
 # each script's KEYS and ARGV are described at the top of its file
 _APPLY_READS = _lua("apply_reads")  # a batch of reads of several mats: bursts, crossings, passings
@@ -226,11 +229,103 @@ class Store:
         raw = await self.redis.hgetall(self.keys.manual_status)
         return {k.decode(): v.decode() for k, v in raw.items()}
 
-    async def log_admin(self, action: str, args: dict[str, object]) -> str:
-        """Journal an admin action before it is applied."""
-        entry = {"action": action, "args": orjson.dumps(args).decode(), "wall": repr(time.time())}
+    async def log_admin(self, action: str, args: dict[str, object], operator: str = "") -> str:
+        """Journal an admin action (who, what, arguments) before it is applied; returns its id."""
+        entry = {"action": action, "args": orjson.dumps(args).decode(), "operator": operator, "wall": repr(time.time())}
         entry_id = await self.redis.xadd(self.keys.admin_log, entry)
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+    async def set_admin_result(self, entry_id: str, result: dict[str, object]) -> None:
+        """Record what a journaled admin action ended in (its HTTP status and answer)."""
+        await self.redis.hset(self.keys.admin_results, entry_id, orjson.dumps(result))
+
+    async def admin_log(self, count: int = 100, before: str | None = None) -> list[dict[str, Any]]:
+        """Admin actions, newest first (before ``before`` if given): ``id``, ``wall``, ``operator``,
+        ``action``, ``args`` and ``result`` (None while unknown: the process stopped before it)."""
+        high = f"({before}" if before else "+"
+        raw = await self.redis.xrevrange(self.keys.admin_log, max=high, min="-", count=count)
+        if not raw:
+            return []
+        results = await self.redis.hmget(self.keys.admin_results, [entry_id for entry_id, _ in raw])
+        out = []
+        for (entry_id, f), result in zip(raw, results, strict=True):
+            out.append(
+                {
+                    "id": entry_id.decode(),
+                    "wall": float(f.get(b"wall", b"0") or 0),
+                    "operator": f.get(b"operator", b"").decode(),
+                    "action": f[b"action"].decode(),
+                    "args": orjson.loads(f[b"args"]),
+                    "result": orjson.loads(result) if result is not None else None,
+                }
+            )
+        return out
+
+    async def claim_idempotency(self, key: str) -> bytes | None:
+        """Claim an ``Idempotency-Key``: None if this request is the first with it, else what is held
+        (``pending`` while the first is being applied, then its answer)."""
+        if await self.redis.hsetnx(self.keys.admin_idempotency, key, "pending"):
+            return None
+        held = await self.redis.hget(self.keys.admin_idempotency, key)
+        return held if held is not None else b"pending"
+
+    async def settle_idempotency(self, key: str, answer: bytes | None) -> None:
+        """Keep the answer of the request that claimed ``key`` (None: it failed, release the key)."""
+        if answer is None:
+            await self.redis.hdel(self.keys.admin_idempotency, key)
+        else:
+            await self.redis.hset(self.keys.admin_idempotency, key, answer)
+
+    async def ack_alert(self, event_id: str, by: str, at: float) -> dict[str, Any]:
+        """Acknowledge an alert for every screen, once: the first acknowledgement stays; returns it."""
+        mine = orjson.dumps({"by": by, "at": at})
+        if await self.redis.hsetnx(self.keys.acks, event_id, mine):
+            return {"by": by, "at": at}
+        held = await self.redis.hget(self.keys.acks, event_id)
+        return orjson.loads(held) if held is not None else {"by": by, "at": at}
+
+    async def acks(self) -> dict[str, dict[str, Any]]:
+        """Every acknowledged alert: event id → ``by``, ``at``."""
+        return {k.decode(): orjson.loads(v) for k, v in (await self.redis.hgetall(self.keys.acks)).items()}
+
+    async def event(self, event_id: str) -> dict[str, object] | None:
+        """One event of the events stream by its id, None if there is none."""
+        raw = await self.redis.xrange(self.keys.events, min=event_id, max=event_id, count=1)
+        if not raw:
+            return None
+        entry_id, f = raw[0]
+        return {"id": entry_id.decode(), "kind": f[b"kind"].decode(), "time": float(f[b"time"]),
+                "text": f[b"text"].decode(), **orjson.loads(f[b"data"])}  # fmt: skip
+
+    async def chip_bib(self, chip: str) -> str | None:
+        """The bib a chip is assigned to now (the race file's, or race control's), None if none."""
+        bib = await self.redis.hget(self.keys.chips, chip)
+        return bib.decode() if bib is not None else None
+
+    async def unknown_chip_reads(self, limit: int) -> list[dict[str, Any]]:
+        """The ``limit`` unknown chips read most: ``chip``, ``reads``, and per mat that read it the
+        crossing times (``mats``: mat → first crossing, unix seconds)."""
+        counts = sorted((await self.unknown_chips()).items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        mains = [m.id for m in self.race.mats if not m.backup_of]
+        if not counts:
+            return []
+        fields = [f"chip:{chip}|{mat}" for chip, _ in counts for mat in mains]
+        values = await self.redis.hmget(self.keys.crossings, fields)
+        out = []
+        for i, (chip, reads) in enumerate(counts):
+            mats: dict[str, float] = {}
+            for j, mat in enumerate(mains):
+                v = values[i * len(mains) + j]
+                if v is not None:
+                    first = _CROSSING_TIME.match(v.decode())
+                    if first:
+                        mats[mat] = float(first.group())
+            out.append({"chip": chip, "reads": reads, "mats": mats})
+        return out
+
+    async def clear_gun(self, target: str) -> bool:
+        """Remove a gun set by mistake (``pen:<id>`` or ``pursuer``); True if there was one."""
+        return bool(await self.redis.hdel(self.keys.guns, target))
 
     async def set_gun(self, target: str, time_s: float) -> None:
         """Set a gun time explicitly (race control, or the race file's plan)."""

@@ -284,6 +284,24 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_token(args: argparse.Namespace) -> int:
+    """A new race-control operator token: the token for the operator (keep it secret), and the
+    ``[[operators]]`` table for race.toml, which holds only its SHA-256."""
+    import hashlib
+    import json
+    import secrets
+
+    name = args.name.strip()
+    if not name:
+        print("pursuit token: give the operator's name", file=sys.stderr)
+        return 2
+    token = secrets.token_urlsafe(24)
+    print(f"token for {name} (give it to them; it is not stored anywhere): {token}", file=sys.stderr)
+    print(f"[[operators]]\nname = {json.dumps(name, ensure_ascii=False)}")
+    print(f'token_sha256 = "{hashlib.sha256(token.encode()).hexdigest()}"')
+    return 0
+
+
 def cmd_rebuild(args: argparse.Namespace) -> int:
     """Recompute the race's live state from its journal and admin log (against REDIS_URL)."""
     import orjson
@@ -445,6 +463,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rp.add_argument("files", nargs="+", help="backup files")
     rp.set_defaults(func=cmd_replay)
+
+    tk = sub.add_parser("token", help="a new race-control operator token and its [[operators]] table for race.toml")
+    tk.add_argument("name", help="the operator's name, as the audit log will show it")
+    tk.set_defaults(func=cmd_token)
 
     rb = sub.add_parser("rebuild", help="recompute the live state from the journal and the admin log")
     rb.add_argument("--race", help="race directory (default: the Paris J-1000)")

@@ -1,12 +1,25 @@
-"""Race control actions (SPEC §6 admin): start pens and the pursuer, manual and voided passings,
-DNF/DQ, chip assignment. Every action needs the race's bearer token, is journaled before it is
-applied, and is announced on the events stream.
+"""Race control actions (SPEC §6 admin): start pens and the pursuer and undo a gun, manual and voided
+passings, DNF/DQ, chip assignment, shared alert acknowledgements, and the audit log.
+
+Every route needs a bearer token: the race's shared admin token, or one of the race file's
+``[[operators]]`` (a name and the SHA-256 of its token), so the log says who did what. An action is
+journaled in the admin log (operator, time, arguments) before it is applied, its result is kept
+with it, and it is announced on the events stream; ``pursuit rebuild`` replays the log. A request
+with an ``Idempotency-Key`` header is applied once, however often it is sent (a double click, a
+retry after a lost answer). Failed sign-ins and requests are rate-limited per client address and
+per operator.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import hmac
 import math
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -16,43 +29,214 @@ from starlette.routing import Route
 
 from live.clock import time_problem
 from live.engine import LiveEngine
+from live.race import Operator
 from live.reads import RawRead
 from live.store import attached
-from web.http import JSONResponse, error
+from web.http import JSONResponse, error, is_stream_id
 
 MANUAL_STATUSES = ("dnf", "dq", "ok")
 MAX_CHIP_CHARS = 64
+MAX_REASON_CHARS = 200
+MAX_IDEMPOTENCY_KEY = 100
+SHARED_OPERATOR = "admin"  # the name the log gives whoever signs in with the shared admin token
+GUN_SAME_S = 1.0  # a gun asked within this of the one set is the same gun (a retry): nothing changes
+LOG_PAGE, LOG_MAX = 100, 1000
+UNKNOWN_CHIPS_LISTED = 200
+# Rate limits (token buckets): requests per operator, failed sign-ins per client address
+REQUEST_BURST, REQUEST_PER_S = 50, 5.0
+FAILED_BURST, FAILED_PER_S = 20, 1 / 3
+MAX_BUCKETS = 10_000  # addresses or operators tracked per process (least recently seen dropped)
+
+_PRINTABLE = re.compile(r"^[\x20-\x7e]+$")
+
+Handler = Callable[[Request, dict[str, Any], float, str], Awaitable[JSONResponse]]
+
+
+class RateLimit:
+    """Token buckets per key: ``burst`` at once, refilled at ``per_s``; at most ``max_keys`` held."""
+
+    def __init__(self, burst: float, per_s: float, max_keys: int = MAX_BUCKETS) -> None:
+        self.burst, self.per_s, self.max_keys = burst, per_s, max_keys
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key → tokens, at
+
+    def _level(self, key: str, now: float) -> float:
+        tokens, at = self._buckets.get(key, (self.burst, now))
+        return min(self.burst, tokens + (now - at) * self.per_s)
+
+    def wait_s(self, key: str) -> float:
+        """Seconds until ``key`` has a token (0: it has one now); takes nothing."""
+        level = self._level(key, time.monotonic())
+        return 0.0 if level >= 1 else (1 - level) / self.per_s
+
+    def take(self, key: str) -> float:
+        """Take a token for ``key``: 0 if there was one, else the seconds until there is (nothing taken)."""
+        now = time.monotonic()
+        level = self._level(key, now)
+        if level < 1:
+            return (1 - level) / self.per_s
+        self._buckets[key] = (level - 1, now)
+        self._buckets.move_to_end(key)
+        while len(self._buckets) > self.max_keys:
+            self._buckets.popitem(last=False)
+        return 0.0
+
+
+def _limited(status: int, message: str, wait_s: float) -> JSONResponse:
+    refused = error(status, message)
+    refused.headers["retry-after"] = str(max(1, math.ceil(wait_s)))
+    return refused
 
 
 class AdminAPI:
-    """Admin routes of one race, open to ``token`` (the race's admin token; empty: admin disabled)."""
+    """Admin routes of one race, open to ``token`` (the shared admin token; empty: none) and to the
+    race's ``[[operators]]``; with neither, admin is disabled."""
 
-    def __init__(self, engine: LiveEngine, token: str) -> None:
+    def __init__(self, engine: LiveEngine, token: str, operators: tuple[Operator, ...] | None = None) -> None:
         self.token = token
         self.engine = engine
         self.race = engine.race
         self.store = attached(engine.store)
+        self.operators = self.race.operators if operators is None else operators
+        self.requests = RateLimit(REQUEST_BURST, REQUEST_PER_S)
+        self.failures = RateLimit(FAILED_BURST, FAILED_PER_S)
 
     def routes(self) -> list[Route]:
+        post = ["POST"]
         return [
-            Route("/api/admin/pens/{pen}/start", self.start_pen, methods=["POST"]),
-            Route("/api/admin/pursuer/start", self.start_pursuer, methods=["POST"]),
-            Route("/api/admin/passings", self.add_passing, methods=["POST"]),
-            Route("/api/admin/passings/void", self.void_passing, methods=["POST"]),
-            Route("/api/admin/runners/{bib}/status", self.set_status, methods=["POST"]),
-            Route("/api/admin/chips", self.assign_chip, methods=["POST"]),
+            Route("/api/admin/whoami", self.whoami, methods=["GET"]),
+            Route("/api/admin/log", self.log, methods=["GET"]),
+            Route("/api/admin/unknown-chips", self.unknown_chips, methods=["GET"]),
+            Route("/api/admin/pens/{pen}/start", self._action(self.start_pen), methods=post),
+            Route("/api/admin/pens/{pen}/undo", self._action(self.undo_pen), methods=post),
+            Route("/api/admin/pursuer/start", self._action(self.start_pursuer), methods=post),
+            Route("/api/admin/pursuer/undo", self._action(self.undo_pursuer), methods=post),
+            Route("/api/admin/passings", self._action(self.add_passing), methods=post),
+            Route("/api/admin/passings/void", self._action(self.void_passing), methods=post),
+            Route("/api/admin/runners/{bib}/status", self._action(self.set_status), methods=post),
+            Route("/api/admin/chips", self._action(self.assign_chip), methods=post),
+            Route("/api/admin/alerts/{event}/ack", self._action(self.ack_alert), methods=post),
         ]
 
-    def _authorised(self, request: Request) -> JSONResponse | None:
-        """None if the bearer token matches the race's; else the 401 to send."""
-        expected = self.token
-        if not expected:
-            return error(401, f"admin is disabled: set {self.race.admin_token_env} to enable race control actions")
+    # ---- who asks ------------------------------------------------------------------------------
+
+    def _operator(self, token: str) -> str | None:
+        """The name signed in with ``token``; every candidate is compared, in constant time."""
+        found = None
+        if self.token and hmac.compare_digest(token.encode(), self.token.encode()):
+            found = SHARED_OPERATOR
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        for op in self.operators:
+            if hmac.compare_digest(digest, op.token_sha256):
+                found = op.name
+        return found
+
+    def _authorised(self, request: Request) -> str | JSONResponse:
+        """The operator's name if the bearer token is one of the race's; else the 401 (or 429) to send."""
+        if not self.token and not self.operators:
+            return error(
+                401,
+                f"admin is disabled: set {self.race.admin_token_env} or list [[operators]] in race.toml "
+                "to enable race control actions",
+            )
+        address = request.client.host if request.client else "?"
+        if (wait := self.failures.wait_s(address)) > 0:
+            return _limited(401, f"too many failed sign-ins from {address}: try again in {math.ceil(wait)} s", wait)
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
-            return error(401, "admin actions need 'Authorization: Bearer <token>' with the race's admin token")
-        return None
+        name = self._operator(token) if scheme.lower() == "bearer" and token else None
+        if name is None:
+            self.failures.take(address)
+            return error(401, "admin actions need 'Authorization: Bearer <token>' with the race's admin token "
+                              "or an operator's token")  # fmt: skip
+        if (wait := self.requests.take(name)) > 0:
+            return _limited(429, f"too many admin requests from {name}: try again in {math.ceil(wait)} s", wait)
+        return name
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    async def whoami(self, request: Request) -> JSONResponse:
+        who = self._authorised(request)
+        if isinstance(who, JSONResponse):
+            return who
+        return JSONResponse({"operator": who})
+
+    async def log(self, request: Request) -> JSONResponse:
+        """``GET /api/admin/log?limit=&before=``: the audit trail, newest first."""
+        who = self._authorised(request)
+        if isinstance(who, JSONResponse):
+            return who
+        raw_limit = request.query_params.get("limit", str(LOG_PAGE))
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= LOG_MAX:
+            return error(400, f"limit must be a whole number from 1 to {LOG_MAX}")
+        before = request.query_params.get("before")
+        if before is not None and not is_stream_id(before):
+            return error(400, f"before {before[:40]!r} is not an admin log id (like 1700000000000-0)")
+        entries = await self.store.admin_log(int(raw_limit), before)
+        for e in entries:
+            e["time"] = self._iso(e["wall"])
+        return JSONResponse({"entries": entries})
+
+    async def unknown_chips(self, request: Request) -> JSONResponse:
+        """``GET /api/admin/unknown-chips``: chips no participant wears, most read first, with the mats
+        that read them and when."""
+        who = self._authorised(request)
+        if isinstance(who, JSONResponse):
+            return who
+        chips = await self.store.unknown_chip_reads(UNKNOWN_CHIPS_LISTED)
+        for c in chips:
+            c["mats"] = [{"mat": mat, "first": self._iso(t)} for mat, t in c["mats"].items()]
+        return JSONResponse({"chips": chips})
+
+    # ---- acting --------------------------------------------------------------------------------
+
+    def _action(self, handler: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
+        """An admin POST: signed in, body and time parsed, applied once per ``Idempotency-Key``."""
+
+        async def endpoint(request: Request) -> JSONResponse:
+            who = self._authorised(request)
+            if isinstance(who, JSONResponse):
+                return who
+            body = await self._body(request)
+            if isinstance(body, JSONResponse):
+                return body
+            if not isinstance(body.get("override", False), bool):
+                return error(422, "override must be true or false")
+            t = await self._time(body)
+            if isinstance(t, JSONResponse):
+                return t
+            key = request.headers.get("idempotency-key")
+            if key is None:
+                return await handler(request, body, t, who)
+            if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY or not _PRINTABLE.match(key):
+                return error(400, f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters")
+            held = await self.store.claim_idempotency(key)
+            if held is not None:
+                return await self._replay(key, held)
+            answer: bytes | None = None
+            try:
+                response = await handler(request, body, t, who)
+                answer = orjson.dumps({"status": response.status_code, "body": orjson.loads(response.body)})
+                return response
+            finally:
+                await self.store.settle_idempotency(key, answer)
+
+        return endpoint
+
+    async def _replay(self, key: str, held: bytes) -> JSONResponse:
+        """The answer of the first request with ``key``, once it has one (it may still be applying)."""
+        for _ in range(100):
+            if held != b"pending":
+                first = orjson.loads(held)
+                response = JSONResponse(first["body"], status_code=first["status"])
+                response.headers["idempotent-replayed"] = "true"
+                return response
+            await asyncio.sleep(0.05)
+            fresh = await self.store.claim_idempotency(key)
+            if fresh is None:  # the first failed and let the key go: this one is now the first
+                await self.store.settle_idempotency(key, None)
+                return error(409, "the first request with this Idempotency-Key failed: send it again")
+            held = fresh
+        return error(409, "the first request with this Idempotency-Key is still being applied")
 
     async def _body(self, request: Request) -> dict[str, Any] | JSONResponse:
         raw = await request.body()
@@ -90,45 +274,95 @@ class AdminAPI:
             return error(422, why)
         return t
 
-    async def _prepare(self, request: Request) -> tuple[dict[str, Any], float] | JSONResponse:
-        if (denied := self._authorised(request)) is not None:
-            return denied
-        body = await self._body(request)
-        if isinstance(body, JSONResponse):
-            return body
-        t = await self._time(body)
-        if isinstance(t, JSONResponse):
-            return t
-        return body, t
-
-    async def _done(self, action: str, text: str, data: dict[str, Any], t: float) -> JSONResponse:
-        await self.store.append_event("admin", t, text, {"level": "alert", "action": action, **data})
+    async def _commit(
+        self,
+        who: str,
+        action: str,
+        args: dict[str, Any],
+        apply: Callable[[], Awaitable[JSONResponse | None]],
+        text: str,
+        data: dict[str, Any],
+        t: float,
+    ) -> JSONResponse:
+        """Journal ``action`` with its operator, apply it, keep its result, announce it, refresh the
+        live state so every screen shows it on the next tick. ``apply`` answers an error response
+        when the action turns out not to apply (nothing was changed)."""
+        entry = await self.store.log_admin(action, args, who)
+        refused = await apply()
+        if refused is not None:
+            await self.store.set_admin_result(
+                entry, {"http": refused.status_code, "answer": orjson.loads(refused.body)}
+            )
+            return refused
+        answer = {"ok": True, "action": action, "operator": who, "log_id": entry, **data}
+        await self.store.set_admin_result(entry, {"http": 200, "answer": answer})
+        event = {"level": "alert", "action": action, "operator": who, **data}
+        await self.store.append_event("admin", t, f"{text} ({who})", event)
         await self.engine.refresh()
-        return JSONResponse({"ok": True, "action": action, **data})
+        return JSONResponse(answer)
 
     def _iso(self, t: float) -> str:
         return datetime.fromtimestamp(t, self.race.timezone).isoformat(timespec="milliseconds")
 
-    async def start_pen(self, request: Request) -> JSONResponse:
-        prepared = await self._prepare(request)
-        if isinstance(prepared, JSONResponse):
-            return prepared
-        _, t = prepared
+    def _clock(self, t: float) -> str:
+        return datetime.fromtimestamp(t, self.race.timezone).strftime("%H:%M:%S")
+
+    async def _start(self, body: dict[str, Any], t: float, who: str, target: str, what: str) -> JSONResponse:
+        """Set the gun ``target`` (``pen:<id>`` or ``pursuer``) at ``t``. One already set (by a reader's
+        gun marker or by race control) is moved only with ``"override": true``; the same gun again
+        (within a second) changes nothing."""
+        current = (await self.store.guns()).get(target)
+        if current is not None and abs(current - t) <= GUN_SAME_S:
+            return JSONResponse({"ok": True, "action": "start", "unchanged": True, "gun": self._iso(current)})
+        if current is not None and body.get("override") is not True:
+            return error(
+                409,
+                f"{what} already started at {self._iso(current)}; to move its gun to {self._iso(t)} "
+                'send "override": true (every runner\'s time from it is recomputed)',
+            )
+        args = {"target": target, "time": t, **({"previous": current} if current is not None else {})}
+        action = "start_pen" if target.startswith("pen:") else "start_pursuer"
+        if action == "start_pen":
+            args["pen"] = target.removeprefix("pen:")
+
+        async def apply() -> None:
+            await self.store.set_gun(target, t)
+
+        moved = f" (was {self._clock(current)})" if current is not None else ""
+        data = {"gun": self._iso(t), **({"pen": args["pen"]} if "pen" in args else {})}
+        return await self._commit(who, action, args, apply, f"Race control: {what} started at {self._clock(t)}{moved}.",
+                                  data, t)  # fmt: skip
+
+    async def _undo(self, t: float, who: str, target: str, what: str) -> JSONResponse:
+        """Remove the gun ``target`` set by mistake: its runners are not started until a new gun."""
+        current = (await self.store.guns()).get(target)
+        if current is None:
+            return error(404, f"{what} has no gun to undo")
+
+        async def apply() -> None:
+            await self.store.clear_gun(target)
+
+        text = f"Race control: {what}'s gun ({self._clock(current)}) undone; not started until a new gun."
+        return await self._commit(who, "undo_start", {"target": target, "previous": current}, apply, text,
+                                  {"target": target}, t)  # fmt: skip
+
+    async def start_pen(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
         pen = request.path_params["pen"]
         if self.race.pen(pen) is None:
             return error(404, f"no pen {pen!r} in race {self.race.id!r}")
-        await self.store.log_admin("start_pen", {"pen": pen, "time": t})
-        await self.store.set_gun(f"pen:{pen}", t)
-        return await self._done("start_pen", f"Race control: pen {pen} started at {self._iso(t)}.", {"pen": pen}, t)
+        return await self._start(body, t, who, f"pen:{pen}", f"pen {pen}")
 
-    async def start_pursuer(self, request: Request) -> JSONResponse:
-        prepared = await self._prepare(request)
-        if isinstance(prepared, JSONResponse):
-            return prepared
-        _, t = prepared
-        await self.store.log_admin("start_pursuer", {"time": t})
-        await self.store.set_gun("pursuer", t)
-        return await self._done("start_pursuer", f"Race control: {self.race.pursuer.name} started.", {}, t)
+    async def undo_pen(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
+        pen = request.path_params["pen"]
+        if self.race.pen(pen) is None:
+            return error(404, f"no pen {pen!r} in race {self.race.id!r}")
+        return await self._undo(t, who, f"pen:{pen}", f"pen {pen}")
+
+    async def start_pursuer(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
+        return await self._start(body, t, who, "pursuer", self.race.pursuer.name)
+
+    async def undo_pursuer(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
+        return await self._undo(t, who, "pursuer", self.race.pursuer.name)
 
     def _passing_args(self, body: dict[str, Any]) -> tuple[str, str] | JSONResponse:
         if not isinstance(body.get("bib"), str) or not isinstance(body.get("mat"), str):
@@ -140,65 +374,60 @@ class AdminAPI:
             return error(422, f"mat {mat!r} is not one of {', '.join(m.id for m in self.race.mats)}")
         return bib, mat
 
-    async def add_passing(self, request: Request) -> JSONResponse:
-        prepared = await self._prepare(request)
-        if isinstance(prepared, JSONResponse):
-            return prepared
-        body, t = prepared
+    async def add_passing(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
         args = self._passing_args(body)
         if isinstance(args, JSONResponse):
             return args
         bib, mat = args
         participant = self.race.participant(bib)
         assert participant is not None
-        await self.store.log_admin("add_passing", {"bib": bib, "mat": mat, "time": t})
-        await self.store.apply_reads([RawRead(mat, participant.chips[0], t)], wall_s=t)
-        text = f"Race control: manual passing for bib {bib} at {mat}, {self._iso(t)}."
-        return await self._done("add_passing", text, {"bib": bib, "mat": mat}, t)
 
-    async def void_passing(self, request: Request) -> JSONResponse:
-        prepared = await self._prepare(request)
-        if isinstance(prepared, JSONResponse):
-            return prepared
-        body, t = prepared
+        async def apply() -> None:
+            await self.store.apply_reads([RawRead(mat, participant.chips[0], t)], wall_s=t)
+
+        text = f"Race control: manual passing for bib {bib} at {mat}, {self._clock(t)}."
+        return await self._commit(who, "add_passing", {"bib": bib, "mat": mat, "time": t}, apply, text,
+                                  {"bib": bib, "mat": mat, "time": self._iso(t)}, t)  # fmt: skip
+
+    async def void_passing(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
         if body.get("time") is None:
             return error(422, "give the time of the passing to void")
         args = self._passing_args(body)
         if isinstance(args, JSONResponse):
             return args
         bib, mat = args
-        await self.store.log_admin("void_passing", {"bib": bib, "mat": mat, "time": t})
-        if not await self.store.void_passing(bib, mat, t):
-            return error(404, f"bib {bib} has no passing at {mat} within 1 s of {self._iso(t)}")
-        return await self._done("void_passing", f"Race control: passing of bib {bib} at {mat} voided.",
-                                {"bib": bib, "mat": mat}, t)  # fmt: skip
 
-    async def set_status(self, request: Request) -> JSONResponse:
-        prepared = await self._prepare(request)
-        if isinstance(prepared, JSONResponse):
-            return prepared
-        body, t = prepared
+        async def apply() -> JSONResponse | None:
+            if not await self.store.void_passing(bib, mat, t):
+                return error(404, f"bib {bib} has no passing at {mat} within 1 s of {self._iso(t)}")
+            return None
+
+        return await self._commit(who, "void_passing", {"bib": bib, "mat": mat, "time": t}, apply,
+                                  f"Race control: passing of bib {bib} at {mat} ({self._clock(t)}) voided.",
+                                  {"bib": bib, "mat": mat}, t)  # fmt: skip
+
+    async def set_status(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
         bib = request.path_params["bib"]
         status = body.get("status", "")
         status = status.lower() if isinstance(status, str) else ""
+        reason = body.get("reason", "")
         if self.race.participant(bib) is None or bib == self.race.pursuer.bib:
             return error(404, f"no runner with bib {bib!r}")
         if status not in MANUAL_STATUSES:
             return error(422, f"status must be one of {', '.join(MANUAL_STATUSES)}")
-        await self.store.log_admin("set_status", {"bib": bib, "status": status})
-        await self.store.set_manual_status(bib, None if status == "ok" else status)
-        text = (
-            f"Race control: bib {bib} is {status.upper()}."
-            if status != "ok"
-            else f"Race control: bib {bib} reinstated."
-        )
-        return await self._done("set_status", text, {"bib": bib, "status": status}, t)
+        if not isinstance(reason, str) or len(reason) > MAX_REASON_CHARS:
+            return error(422, f"reason must be text of at most {MAX_REASON_CHARS} characters")
+        reason = reason.strip()
 
-    async def assign_chip(self, request: Request) -> JSONResponse:
-        prepared = await self._prepare(request)
-        if isinstance(prepared, JSONResponse):
-            return prepared
-        body, t = prepared
+        async def apply() -> None:
+            await self.store.set_manual_status(bib, None if status == "ok" else status)
+
+        said = f"is {status.upper()}" if status != "ok" else "reinstated"
+        text = f"Race control: bib {bib} {said}{': ' + reason if reason else ''}."
+        return await self._commit(who, "set_status", {"bib": bib, "status": status, "reason": reason}, apply, text,
+                                  {"bib": bib, "status": status, "reason": reason}, t)  # fmt: skip
+
+    async def assign_chip(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
         if not isinstance(body.get("chip"), str) or not isinstance(body.get("bib"), str):
             return error(422, "give the chip and the bib, as text")
         chip, bib = body["chip"].strip(), body["bib"]
@@ -206,7 +435,43 @@ class AdminAPI:
             return error(422, f"chip must be a non-empty code of at most {MAX_CHIP_CHARS} characters")
         if self.race.participant(bib) is None:
             return error(404, f"no participant with bib {bib!r}")
-        await self.store.log_admin("assign_chip", {"chip": chip, "bib": bib})
-        moved = await self.store.assign_chip(chip, bib)
-        text = f"Race control: chip {chip} assigned to bib {bib} ({moved} mats back-filled)."
-        return await self._done("assign_chip", text, {"chip": chip, "bib": bib, "mats_backfilled": moved}, t)
+        worn_by = await self.store.chip_bib(chip)
+        if worn_by == bib:
+            return JSONResponse({"ok": True, "action": "assign_chip", "unchanged": True, "chip": chip, "bib": bib})
+        if worn_by is not None and body.get("override") is not True:
+            return error(409, f'chip {chip} is bib {worn_by}\'s; to give it to bib {bib} send "override": true')
+        moved = 0
+
+        async def apply() -> None:
+            nonlocal moved
+            moved = await self.store.assign_chip(chip, bib)
+
+        entry_args = {"chip": chip, "bib": bib, **({"previous": worn_by} if worn_by else {})}
+        # the text is written before the action is applied, so it cannot say how many mats moved
+        text = f"Race control: chip {chip} assigned to bib {bib}."
+        response = await self._commit(who, "assign_chip", entry_args, apply, text, {"chip": chip, "bib": bib}, t)
+        if response.status_code == 200:
+            answer = orjson.loads(response.body)
+            answer["mats_backfilled"] = moved
+            return JSONResponse(answer)
+        return response
+
+    async def ack_alert(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
+        event_id = request.path_params["event"]
+        if not is_stream_id(event_id):
+            return error(404, f"{event_id[:40]!r} is not an event id")
+        event = await self.store.event(event_id)
+        if event is None or event.get("level") != "alert":
+            return error(404, f"no alert {event_id}")
+        held = (await self.store.acks()).get(event_id)
+        if held is not None:
+            return JSONResponse({"ok": True, "action": "ack_alert", "unchanged": True, "event": event_id, **held})
+        wall = time.time()
+        acked: dict[str, Any] = {}
+
+        async def apply() -> None:
+            acked.update(await self.store.ack_alert(event_id, who, wall))
+
+        text = f"Race control: alert acknowledged: {event['text']}"
+        args = {"event": event_id, "at": wall}
+        return await self._commit(who, "ack_alert", args, apply, text, {"event": event_id}, t)

@@ -12,7 +12,7 @@ from typing import Any
 
 from live.race import Race
 from live.snapshot import STATUSES
-from web.admin import MANUAL_STATUSES, MAX_CHIP_CHARS
+from web.admin import LOG_MAX, LOG_PAGE, MANUAL_STATUSES, MAX_CHIP_CHARS, MAX_IDEMPOTENCY_KEY, MAX_REASON_CHARS
 from web.api import DEFAULT_PAGE, MAX_PAGE, MAX_PEN_CHARS, MAX_QUERY_CHARS
 from web.http import STREAM_ID
 
@@ -25,8 +25,9 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    text = {400: "bad parameters", 401: "admin token missing or wrong", 404: "not found",
-            422: "invalid body", 503: "no live state yet"}  # fmt: skip
+    text = {400: "bad parameters", 401: "admin token missing or wrong (or too many wrong ones from this address)",
+            404: "not found", 409: "contradicts the state: resend with override, or a retry still applying",
+            422: "invalid body", 429: "too many admin requests: see Retry-After", 503: "no live state yet"}  # fmt: skip
     return {str(c): _json(_ERROR, text[c]) for c in codes}
 
 
@@ -36,11 +37,12 @@ def _admin(
     op: dict[str, Any] = {
         "summary": summary,
         "security": [{"bearer": []}],
+        "parameters": [_IDEMPOTENCY],
         "responses": {"200": _json({"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}}}),
-                      **_errors(400, 401, 404, 422)},
+                      **_errors(400, 401, 404, 409, 422, 429)},
     }  # fmt: skip
     if path_params:
-        op["parameters"] = path_params
+        op["parameters"] = [*path_params, _IDEMPOTENCY]
     if body is not None:
         required = bool(body.get("required"))
         op["requestBody"] = {"required": required, "content": {"application/json": {"schema": body}}}
@@ -50,6 +52,18 @@ def _admin(
 _TIME = {"oneOf": [{"type": "string", "format": "date-time"}, {"type": "number"}, {"type": "null"}],
          "description": "ISO 8601, or unix seconds; absent or null: now. Refused (422) further than the "
                         "race's [readers] time_window_h from the race clock"}  # fmt: skip
+_IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
+                "description": "the same key again answers the first request's answer, applied once",
+                "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY,
+                           "pattern": "^[\\x20-\\x7e]+$"}}  # fmt: skip
+
+
+def _admin_get(summary: str, parameters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"get": {"summary": summary, "security": [{"bearer": []}], "parameters": parameters or [],
+                    "responses": {"200": _json({"type": "object"}), **_errors(400, 401, 429)}}}  # fmt: skip
+
+
+_OVERRIDE = {"type": "boolean", "description": "true: replace what is set (a gun, a chip's bib); else 409"}
 _PAGE = {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE}
 _BIB = {"name": "bib", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 32}}
 
@@ -136,18 +150,33 @@ def openapi_schema(race: Race) -> dict[str, Any]:
             "/healthz": {"get": {"summary": "Redis reachable, ingest and tick lag",
                                  "responses": {"200": _json({"type": "object"}), "503": _json({"type": "object"})}}},
             "/api/admin/pens/{pen}/start": _admin(
-                "Start a pen", {"type": "object", "properties": {"time": _TIME}},
+                "Start a pen", {"type": "object", "properties": {"time": _TIME, "override": _OVERRIDE}},
                 path_params=[{"name": "pen", "in": "path", "required": True, "schema": {"type": "string"}}]),
-            "/api/admin/pursuer/start": _admin("Start the pursuer", {"type": "object", "properties": {"time": _TIME}}),
+            "/api/admin/pens/{pen}/undo": _admin(
+                "Undo a pen's gun set by mistake", {"type": "object"},
+                path_params=[{"name": "pen", "in": "path", "required": True, "schema": {"type": "string"}}]),
+            "/api/admin/pursuer/start": _admin(
+                "Start the pursuer", {"type": "object", "properties": {"time": _TIME, "override": _OVERRIDE}}),
+            "/api/admin/pursuer/undo": _admin("Undo the pursuer's gun set by mistake", {"type": "object"}),
+            "/api/admin/whoami": _admin_get("Who the bearer token signs in as"),
+            "/api/admin/log": _admin_get("The audit trail of admin actions, newest first", [
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": LOG_MAX,
+                                                            "default": LOG_PAGE}},
+                {"name": "before", "in": "query", "schema": {"type": "string", "pattern": STREAM_ID.pattern}}]),
+            "/api/admin/unknown-chips": _admin_get("Chips no participant wears, with the mats that read them"),
+            "/api/admin/alerts/{event}/ack": _admin("Acknowledge an alert for every screen", {"type": "object"},
+                path_params=[{"name": "event", "in": "path", "required": True,
+                              "schema": {"type": "string", "pattern": STREAM_ID.pattern}}]),
             "/api/admin/passings": _admin("Add a manual passing", passing),
             "/api/admin/passings/void": _admin("Void a passing", {
                 **passing, "required": ["bib", "mat", "time"],
                 "properties": {**passing["properties"], "time": {"oneOf": _TIME["oneOf"][:2]}}}),
             "/api/admin/runners/{bib}/status": _admin("Set DNF / DQ (or ok)", {"type": "object", "required": ["status"],
-                "properties": {"status": {"type": "string", "pattern": _any_case(MANUAL_STATUSES)}}},
+                "properties": {"status": {"type": "string", "pattern": _any_case(MANUAL_STATUSES)},
+                               "reason": {"type": "string", "maxLength": MAX_REASON_CHARS}}},
                 path_params=[_BIB]),
             "/api/admin/chips": _admin("Assign a chip to a bib", {"type": "object", "required": ["chip", "bib"],
                 "properties": {"chip": {"type": "string", "pattern": r"\S", "maxLength": MAX_CHIP_CHARS},
-                               "bib": {"type": "string"}}}),
+                               "bib": {"type": "string"}, "override": _OVERRIDE}}),
         },
     }  # fmt: skip

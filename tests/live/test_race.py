@@ -143,3 +143,32 @@ def test_reader_ports_are_the_race_files_per_protocol_else_the_protocols_own(par
     _edit(race_dir / "race.toml", "chronotrack_port = 61611", "chronotrack_port = 61612\nnewvendor_port = 4001")
     readers = load_race(race_dir).readers
     assert readers.port("chronotrack", 1) == 61612 and readers.port("newvendor", 4000) == 4001
+
+
+OPERATORS = (
+    '\n[[operators]]\nname = "Alice"\ntoken_sha256 = "' + "ab" * 32 + '"\n'
+    '\n[[operators]]\nname = "Bob"\ntoken_sha256 = "' + "CD" * 32 + '"\n'
+)
+
+
+def test_operators_are_names_and_token_hashes(race_dir):
+    (race_dir / "race.toml").write_text((race_dir / "race.toml").read_text() + OPERATORS, encoding="utf-8")
+    race = load_race(race_dir)
+    assert [(o.name, o.token_sha256) for o in race.operators] == [("Alice", "ab" * 32), ("Bob", "cd" * 32)]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where", "says"),
+    [
+        ('"' + "ab" * 32 + '"', '"secret-token"', "operators[0].token_sha256", "64 hex digits"),
+        ('name = "Bob"', 'name = "Alice"', "operators[1].name", "listed twice"),
+        ('"' + "CD" * 32 + '"', '"' + "ab" * 32 + '"', "operators[1].token_sha256", "share one token"),
+        ('name = "Bob"', 'name = ""', "operators[1].name", "non-empty"),
+    ],
+)
+def test_a_wrong_operator_is_named(race_dir, old, new, where, says):
+    (race_dir / "race.toml").write_text((race_dir / "race.toml").read_text() + OPERATORS, encoding="utf-8")
+    _edit(race_dir / "race.toml", old, new)
+    with pytest.raises(RaceError) as err:
+        load_race(race_dir)
+    assert err.value.where == where and says in err.value.message

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import hashlib
 import time
+from datetime import datetime
 
 import httpx
 import pytest
 
+from ingest.replay import rebuild
 from live.clock import RaceClock
+from live.race import Operator
 from live.store import RawRead, Store
+from pursuit.settings import Settings
 from pursuit.web import create_app
 from tests.helpers import eventually, running_uvicorn
 
@@ -101,3 +108,220 @@ async def test_assigning_an_unknown_chip_backfills_its_passings(admin, paris):
         return len((await client.get(f"/api/runners/{bib}")).json()["splits"]) == 3
 
     await eventually(three)
+
+
+# ---- operators, audit trail, safety ------------------------------------------------------------
+
+ALICE, BOB = "alice-token-1234", "bob-token-5678"
+
+
+def _sha(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@pytest.fixture
+async def console(redis_server, redis, paris):
+    """The web app with the shared admin token and two named operators; yields (base URL, store, now)."""
+    race = dataclasses.replace(paris, operators=(Operator("Alice Martin", _sha(ALICE)), Operator("Bob", _sha(BOB))))
+    store = Store(redis, race)
+    await store.setup()
+    now = time.time()
+    await store.set_clock(RaceClock(origin_wall=now, origin_race=now, speed=1.0))
+    settings = Settings.from_env({race.admin_token_env: TOKEN})
+    app = create_app(race, redis_server.url, dashboard=False, settings=settings)
+    async with running_uvicorn(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
+        await eventually(lambda: _ok(client))
+        yield base, store, now
+
+
+def _as(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+async def _everything(store: Store) -> dict[str, object]:
+    """What an admin action can change, read from Redis."""
+    k = store.keys
+    out: dict[str, object] = {}
+    for key in (k.guns, k.manual_status, k.chips, k.crossings, k.acks, k.admin_results, k.unknown_chips):
+        out[key] = await store.redis.hgetall(key)
+    for key in (k.passings, k.admin_log, k.events):
+        out[key] = await store.redis.xlen(key)
+    return out
+
+
+ADMIN_POSTS = [
+    ("/api/admin/pens/1/start", {}),
+    ("/api/admin/pens/1/undo", {}),
+    ("/api/admin/pursuer/start", {}),
+    ("/api/admin/pursuer/undo", {}),
+    ("/api/admin/passings", {"bib": "100", "mat": "start"}),
+    ("/api/admin/passings/void", {"bib": "100", "mat": "start", "time": 0}),
+    ("/api/admin/runners/100/status", {"status": "dnf"}),
+    ("/api/admin/chips", {"chip": "X1", "bib": "100"}),
+    ("/api/admin/alerts/1-0/ack", {}),
+]
+ADMIN_GETS = ["/api/admin/whoami", "/api/admin/log", "/api/admin/unknown-chips"]
+
+
+async def test_every_admin_route_is_401_without_or_with_a_wrong_token_and_nothing_changes(console):
+    base, store, now = console
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        # something to change: a gun, an alert
+        assert (await client.post("/api/admin/pens/1/start", headers=_as(ALICE))).status_code == 200
+        before = await _everything(store)
+        for headers in ({}, _as("wrong"), {"authorization": f"Basic {ALICE}"}, _as(_sha(ALICE))):
+            for path, body in ADMIN_POSTS:
+                r = await client.post(path, json=body, headers=headers)
+                assert r.status_code == 401, (path, headers, r.text)
+            for path in ADMIN_GETS:
+                assert (await client.get(path, headers=headers)).status_code == 401, path
+        assert await _everything(store) == before
+        openapi = (await client.get("/api/openapi.json")).json()["paths"]
+        documented = {p for p in openapi if p.startswith("/api/admin/")}
+        tried = {p.replace("/1/", "/{pen}/").replace("/100/", "/{bib}/").replace("/1-0/", "/{event}/")
+                 for p in [*(p for p, _ in ADMIN_POSTS), *ADMIN_GETS]}  # fmt: skip
+        assert documented == tried, "every admin route is tried here"
+
+
+async def test_operators_sign_in_by_name_and_the_log_says_who_did_what(console, paris):
+    base, store, now = console
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        assert (await client.get("/api/admin/whoami", headers=_as(ALICE))).json() == {"operator": "Alice Martin"}
+        assert (await client.get("/api/admin/whoami", headers=_as(TOKEN))).json() == {"operator": "admin"}
+        bib = paris.participants[40].bib
+        r = await client.post("/api/admin/pens/1/start", json={"time": now - 300}, headers=_as(ALICE))
+        assert r.json()["operator"] == "Alice Martin"
+        await client.post(f"/api/admin/runners/{bib}/status", json={"status": "dnf", "reason": "ankle"},
+                          headers=_as(BOB))  # fmt: skip
+        await client.post("/api/admin/passings/void", json={"bib": bib, "mat": "finish", "time": now},
+                          headers=_as(TOKEN))  # fmt: skip
+        log = (await client.get("/api/admin/log", headers=_as(BOB))).json()["entries"]
+    assert [(e["operator"], e["action"]) for e in log] == [
+        ("admin", "void_passing"), ("Bob", "set_status"), ("Alice Martin", "start_pen")]  # fmt: skip
+    assert log[1]["args"] == {"bib": bib, "status": "dnf", "reason": "ankle"}
+    assert log[1]["result"]["http"] == 200 and log[0]["result"]["http"] == 404, "a void of nothing is kept as such"
+    assert log[2]["args"]["time"] == pytest.approx(now - 300) and log[2]["time"].endswith("+01:00")
+    texts = [e["text"] for e in await store.events_after() if e["kind"] == "admin"]
+    assert texts[1] == f"Race control: bib {bib} is DNF: ankle. (Bob)"
+
+
+async def test_a_gun_already_set_is_moved_only_on_override_and_a_mistaken_gun_is_undone(console):
+    base, store, now = console
+    async with httpx.AsyncClient(base_url=base, timeout=10, headers=_as(ALICE)) as client:
+        await store.record_gun(now - 600)  # pen 1 from the wire
+        r = await client.post("/api/admin/pens/1/start", json={"time": now - 500})
+        assert r.status_code == 409 and "override" in r.json()["error"]
+        assert (await store.guns())["pen:1"] == pytest.approx(now - 600, abs=0.001)
+        r = await client.post("/api/admin/pens/1/start", json={"time": now - 600.5})
+        assert r.status_code == 200 and r.json()["unchanged"], "the same gun again changes nothing"
+        r = await client.post("/api/admin/pens/1/start", json={"time": now - 500, "override": True})
+        assert r.status_code == 200 and (await store.guns())["pen:1"] == pytest.approx(now - 500, abs=0.001)
+        assert (await client.post("/api/admin/pens/1/start", json={"override": "yes"})).status_code == 422
+        r = await client.post("/api/admin/pens/1/undo")
+        assert r.status_code == 200 and "pen:1" not in await store.guns()
+        assert (await client.post("/api/admin/pens/1/undo")).status_code == 404
+        assert (await client.post("/api/admin/pursuer/undo")).status_code == 404
+    actions = [e["action"] for e in await store.admin_log()]
+    assert actions == ["undo_start", "start_pen"], "refusals and repeats are not actions"
+
+
+async def test_a_double_click_with_one_idempotency_key_is_applied_once(console, paris):
+    base, store, now = console
+    bib = paris.participants[44].bib
+    async with httpx.AsyncClient(base_url=base, timeout=10, headers=_as(ALICE)) as client:
+        headers = {"idempotency-key": "release-pen-2-a1"}
+        first, second = await asyncio.gather(
+            client.post("/api/admin/pens/2/start", headers=headers),
+            client.post("/api/admin/pens/2/start", headers=headers),
+        )
+        assert first.status_code == second.status_code == 200
+        assert first.json() == second.json()
+        again = await client.post("/api/admin/pens/2/start", json={"time": now - 3000}, headers=headers)
+        assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+        key = {"idempotency-key": "manual-1"}
+        for _ in range(3):
+            r = await client.post(
+                "/api/admin/passings", json={"bib": bib, "mat": "start", "time": now - 9}, headers=key
+            )
+            assert r.status_code == 200
+        assert (await client.post("/api/admin/pens/2/start", headers={"idempotency-key": "x" * 101})).status_code == 400
+    assert [e["action"] for e in await store.admin_log()] == ["add_passing", "start_pen"]
+
+
+async def test_failed_sign_ins_and_bursts_are_rate_limited(console):
+    base, store, _ = console
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        codes = [(await client.get("/api/admin/whoami", headers=_as(f"guess-{i}"))).status_code for i in range(25)]
+        assert codes == [401] * 25
+        r = await client.get("/api/admin/whoami", headers=_as(ALICE))
+        assert r.status_code == 401 and "too many failed sign-ins" in r.json()["error"], "the right token waits too"
+        assert int(r.headers["retry-after"]) >= 1
+
+
+async def test_an_operator_flooding_admin_routes_gets_429(console):
+    base, store, _ = console
+    async with httpx.AsyncClient(base_url=base, timeout=10, headers=_as(BOB)) as client:
+        codes = [(await client.get("/api/admin/whoami")).status_code for _ in range(80)]
+        assert codes[0] == 200 and codes[-1] == 429
+        assert (await client.get("/api/admin/whoami", headers=_as(ALICE))).status_code == 200, "per operator"
+
+
+async def test_an_alert_is_acknowledged_once_for_everyone(console):
+    base, store, now = console
+    alert = await store.append_event("unknown_chip", now, "Unknown chip X9", {"level": "alert", "chip": "X9"})
+    story = await store.append_event("caught", now, "caught", {"bib": "3"})
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        r = await client.post(f"/api/admin/alerts/{alert}/ack", headers=_as(ALICE))
+        assert r.status_code == 200 and r.json()["event"] == alert
+        r = await client.post(f"/api/admin/alerts/{alert}/ack", headers=_as(BOB))
+        assert r.json()["unchanged"] and r.json()["by"] == "Alice Martin", "the first acknowledgement stays"
+        assert (await client.post(f"/api/admin/alerts/{story}/ack", headers=_as(BOB))).status_code == 404
+        assert (await client.post("/api/admin/alerts/12-0/ack", headers=_as(BOB))).status_code == 404
+    acks = await store.acks()
+    assert list(acks) == [alert] and acks[alert]["by"] == "Alice Martin"
+    announced = [e for e in await store.events_after() if e["kind"] == "admin"]
+    assert announced[-1]["action"] == "ack_alert" and announced[-1]["event"] == alert
+
+
+def _ct(seq: int, mat: str, tag: str, t: float, race) -> str:  # type: ignore[no-untyped-def]
+    """A ChronoTrack line as a decoder sends it (time of day to the hundredth, in the race's zone)."""
+    return f"CT01_33~{seq}~{mat}~{tag}~{datetime.fromtimestamp(t, race.timezone):%H:%M:%S.%f}"[:-4] + "~0~A~1"
+
+
+async def test_rebuild_from_the_journal_gives_the_same_state(console, paris):
+    """Every kind of admin action, interleaved with reads and a gun journaled as the ingestor does,
+    then a rebuild from the two logs ends in the same state."""
+    base, store, now = console
+    now = round(now)  # times of day on the wire are to the hundredth
+    runner, other = paris.participants[60], paris.participants[61]
+
+    async def wire(seq: int, mat: str, tag: str, t: float) -> None:
+        await store.journal_and_apply("ctp01", "test", time.time(), [_ct(seq, mat, tag, t, paris)],
+                                      [] if tag == "guntime" else [RawRead(mat, tag, t)])  # fmt: skip
+        if tag == "guntime":
+            await store.record_gun(t)
+
+    async with httpx.AsyncClient(base_url=base, timeout=10, headers=_as(ALICE)) as client:
+        assert (await client.post("/api/admin/pens/1/start", json={"time": now - 900})).status_code == 200
+        await wire(1, "start", "guntime", now - 880)  # the wire's marker now starts pen 2, not pen 1
+        await wire(2, "start", "LOST1", now - 870)
+        await wire(3, "start", other.chips[0], now - 860)
+        await client.post("/api/admin/passings", json={"bib": runner.bib, "mat": "start", "time": now - 850})
+        await client.post("/api/admin/passings", json={"bib": runner.bib, "mat": "marbeuf", "time": now - 700})
+        await client.post("/api/admin/passings/void", json={"bib": runner.bib, "mat": "marbeuf", "time": now - 700})
+        await client.post(f"/api/admin/runners/{other.bib}/status", json={"status": "dq", "reason": "shortcut"})
+        r = await client.post("/api/admin/chips", json={"chip": "LOST1", "bib": runner.bib}, headers=_as(BOB))
+        assert r.status_code == 200 and r.json()["mats_backfilled"] == 1
+        await wire(4, "concorde", "LOST1", now - 500)  # read after the assignment: counts for the bib
+        alert = await store.append_event("mat_silent", now, "mat silent", {"level": "alert"})
+        await client.post(f"/api/admin/alerts/{alert}/ack")
+        await client.post("/api/admin/pursuer/start", json={"time": now - 400})
+        await client.post("/api/admin/pursuer/undo")
+    k = store.keys
+    derived = (k.guns, k.manual_status, k.chips, k.crossings, k.acks, k.unknown_chips)
+    before = {key: await store.redis.hgetall(key) for key in derived}
+    assert before[k.guns].keys() == {b"pen:1", b"pen:2"} and before[k.acks]
+    assert f"{runner.bib}|concorde".encode() in before[k.crossings] and not before[k.unknown_chips]
+    report = await rebuild(paris, store)
+    assert report.admin_actions == 9 and report.errors == 0
+    assert {key: await store.redis.hgetall(key) for key in derived} == before
