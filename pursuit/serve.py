@@ -16,6 +16,7 @@ from ingest.raceresult_client import RaceResultClient
 from ingest.tcp import ReaderServer
 from live.race import Race
 from live.store import Store
+from pursuit.http_guard import REQUEST_TIMEOUT_S, GuardedHttp
 from pursuit.settings import LOOPS, Settings
 from pursuit.web import create_app
 
@@ -43,13 +44,20 @@ def run(main: Coroutine[Any, Any, T], loop: str = "asyncio") -> T:
 
 WEB_MAX_CONNECTIONS = 10_000  # uvicorn answers 503 beyond this many connections and tasks at once
 WS_MAX_BYTES = 64 * 1024  # the largest WebSocket message read (uvicorn's default is 16 MiB)
+KEEP_ALIVE_S = 5  # an idle keep-alive HTTP connection is closed after this (uvicorn's default, made explicit)
 
 
-def uvicorn_server(app: Callable[..., Any], host: str, port: int) -> uvicorn.Server:
+def uvicorn_server(
+    app: Callable[..., Any], host: str, port: int, request_timeout_s: float = REQUEST_TIMEOUT_S
+) -> uvicorn.Server:
     """A uvicorn server for our app: no per-message deflate (it costs ~50 KiB per connection), a
-    WebSocket message at most 64 KiB, at most ``WEB_MAX_CONNECTIONS`` connections."""
+    WebSocket message at most 64 KiB, at most ``WEB_MAX_CONNECTIONS`` connections, an idle
+    keep-alive connection closed after ``KEEP_ALIVE_S``, and every request wholly received within
+    ``request_timeout_s`` of its start, with a head of at most 64 KiB (``pursuit/http_guard.py``)."""
+    http = type("GuardedHttp", (GuardedHttp,), {"request_timeout_s": request_timeout_s})
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws_per_message_deflate=False,
-                            lifespan="on", ws_max_size=WS_MAX_BYTES, limit_concurrency=WEB_MAX_CONNECTIONS)  # fmt: skip
+                            lifespan="on", ws_max_size=WS_MAX_BYTES, limit_concurrency=WEB_MAX_CONNECTIONS,
+                            timeout_keep_alive=KEEP_ALIVE_S, http=http)  # fmt: skip
     return uvicorn.Server(config)
 
 

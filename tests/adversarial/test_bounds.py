@@ -5,11 +5,17 @@ from __future__ import annotations
 import asyncio
 import time
 
+import httpx
 import orjson
 import pytest
 import websockets
 
 from ingest.unknown import MAX_UNKNOWN_CHIPS
+from live.store import Store
+from pursuit.redis_server import free_port
+from pursuit.serve import uvicorn_server
+from pursuit.settings import Settings
+from pursuit.web import create_app
 from tests.adversarial.conftest import send_lines, serve
 from tests.adversarial.test_doors import readers_table
 from tests.adversarial.test_numbers import errors_at, hms
@@ -124,3 +130,40 @@ async def test_a_silent_connection_on_either_reader_port_is_closed_after_the_idl
                 writer.close()
         assert "closed: silent for 2 s" in served.log()
         assert served.alive()
+
+
+async def test_the_web_port_closes_a_request_not_wholly_sent_and_refuses_a_huge_head(redis_server, redis, paris):
+    store = Store(redis, paris)
+    await store.setup()
+    app = create_app(paris, redis_server.url, dashboard=False, settings=Settings.from_env({"PURSUIT_ADMIN_TOKEN": "a"}))
+    port = free_port()
+    server = uvicorn_server(app, "127.0.0.1", port, request_timeout_s=1.0)
+    serving = asyncio.create_task(server.serve())
+    try:
+        await eventually(lambda: asyncio.sleep(0, server.started))
+        async with websockets.connect(f"ws://127.0.0.1:{port}/ws/live", max_size=2**24) as spectator:
+            await asyncio.wait_for(spectator.recv(), 10)  # the snapshot
+            silent = await asyncio.open_connection("127.0.0.1", port)
+            half = await asyncio.open_connection("127.0.0.1", port)
+            half[1].write(b"GET /api/state HTTP/1.1\r\nHost: x\r\n")  # no blank line: the head never ends
+            slow = await asyncio.open_connection("127.0.0.1", port)
+            slow[1].write(b"POST /api/admin/chips HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\r\n"
+                          b"Content-Length: 100\r\n\r\n{")  # fmt: skip
+            for reader, _ in (silent, half, slow):
+                assert await _closed_by_server(reader) == b"", "closed without an answer"
+            ticks = 0  # the WebSocket upgraded before its deadline: it goes on
+            while ticks < 2:
+                ticks += isinstance(await asyncio.wait_for(spectator.recv(), 10), str)
+            for _, writer in (silent, half, slow):
+                writer.close()
+        big = await asyncio.open_connection("127.0.0.1", port)
+        big[1].write(b"GET /api/state HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: " + b"a" * 70_000 + b"\r\n")
+        answer = await _closed_by_server(big[0])
+        big[1].close()
+        assert answer.startswith(b"HTTP/1.1 400") and b"Request head larger than 65536 bytes" in answer
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            assert (await http.get("/healthz")).status_code in (200, 503), "a whole request is served"
+            assert (await http.get("/api/race")).status_code == 200, "and the next one on the same connection"
+    finally:
+        server.should_exit = True
+        await serving
