@@ -59,7 +59,9 @@ def race_meta(race: Race, basemap: BasemapAsset | None = None) -> dict[str, obje
     return {
         "id": race.id,
         "name": race.name,
+        "timezone": race.timezone.key,
         "distance_m": race.distance_m,
+        "mats": [m.id for m in race.mats],
         "timing_at_m": sorted({tp.at_m for tp in race.timing_points}),
         "pens": [{"id": p.id, "name": p.name} for p in race.pens],
         "pursuer": {"bib": race.pursuer.bib, "name": race.pursuer.name, "pace_s_per_km": race.pursuer.pace_s_per_km},

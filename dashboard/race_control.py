@@ -1,6 +1,7 @@
 """Race control (``/``): the big screen. The map moves in the browser; a server callback a second
 fills the KPI strip, the margin histogram, the per-pen forecast and "next to be caught" (a handful
-of screens, so a Python callback each is fine). Mat health and alerts come from the browser too."""
+of screens, so a Python callback each is fine). Mat health and alerts come from the browser too; so
+does the console (``dashboard/console.py``), where a signed-in operator acts."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from dash import Dash, Input, Output, dcc, html
 
+from dashboard import console
 from dashboard.figures import (
     forecast_history_figure,
     kpi_texts,
@@ -88,7 +90,13 @@ def layout(race: Race) -> html.Div:
                     ),
                     html.Div(
                         [
-                            html.H2(["Alerts ", html.Span("", id="alert-count", className="badge")]),
+                            html.H2(
+                                [
+                                    "Alerts ",
+                                    html.Span("", id="alert-count", className="badge"),
+                                    html.Span(id="alerts-tools", className="alerts-tools"),  # the open-only filter
+                                ]
+                            ),
                             html.Ul(id="alerts", className="alerts"),
                         ],
                         className="panel panel-alerts",
@@ -96,6 +104,7 @@ def layout(race: Race) -> html.Div:
                 ],
                 className="row row-tables",
             ),
+            console.panel(),
             dcc.Interval(id="tick", interval=TICK_MS),
         ],
         className="page page-control",

@@ -21,6 +21,7 @@ import orjson
 
 from ingest.protocols import registry
 from live.clock import time_problem
+from live.guns import gun_problem
 from live.race import Race
 from live.reads import ChipTime, RawRead, resolve_local
 from live.store import Store
@@ -75,8 +76,8 @@ class _Applier:
                     at = self._mat(location)
                     reads.append(RawRead(at, item.chip, self._t(item.time.resolve(tz, near_s), near_s), item.rssi))
                 elif isinstance(item, registry.Gun):
-                    self._mat(item.location)
-                    await self._gun(self._t(item.time.resolve(tz, near_s), near_s))
+                    gun_mat = self._mat(mat or item.location if protocol.connection_names_mat else item.location)
+                    await self._gun(gun_mat, self._t(item.time.resolve(tz, near_s), near_s), where)
                 else:
                     await self.store.set_pursuer_gps(item.lat, item.lon, self._t(item.time.resolve(tz, near_s), near_s))
             self.reads += reads
@@ -97,8 +98,13 @@ class _Applier:
             raise ValueError(f"location {location!r} is no mat of race {self.race.id!r}")
         return mat
 
-    async def _gun(self, t: float) -> None:
+    async def _gun(self, mat: str, t: float, where: str) -> None:
+        """A gun marker, refused as live ingest refuses it (``live/guns.py``: a mat that may not fire
+        guns, or too far from its pen's planned start on race day)."""
         await self.flush()
+        if (why := gun_problem(self.race, mat, t, await self.store.guns())) is not None:
+            self._error(f"{where}: gun refused: {why}")
+            return
         if await self.store.record_gun(t):
             self.report.guns += 1
 

@@ -104,6 +104,7 @@ class AdminAPI:
         post = ["POST"]
         return [
             Route("/api/admin/whoami", self.whoami, methods=["GET"]),
+            Route("/api/admin/signin", self._action(self.sign_in), methods=post),
             Route("/api/admin/log", self.log, methods=["GET"]),
             Route("/api/admin/unknown-chips", self.unknown_chips, methods=["GET"]),
             Route("/api/admin/pens/{pen}/start", self._action(self.start_pen), methods=post),
@@ -296,7 +297,9 @@ class AdminAPI:
             return refused
         answer = {"ok": True, "action": action, "operator": who, "log_id": entry, **data}
         await self.store.set_admin_result(entry, {"http": 200, "answer": answer})
-        event = {"level": "alert", "action": action, "operator": who, **data}
+        # the event's own fields (id, kind, time, text) are not data: a "time" in it would replace the event's
+        event = {"level": "alert", "action": action, "operator": who,
+                 **{k: v for k, v in data.items() if k not in ("id", "kind", "time", "text")}}  # fmt: skip
         await self.store.append_event("admin", t, f"{text} ({who})", event)
         await self.engine.refresh()
         return JSONResponse(answer)
@@ -387,7 +390,7 @@ class AdminAPI:
 
         text = f"Race control: manual passing for bib {bib} at {mat}, {self._clock(t)}."
         return await self._commit(who, "add_passing", {"bib": bib, "mat": mat, "time": t}, apply, text,
-                                  {"bib": bib, "mat": mat, "time": self._iso(t)}, t)  # fmt: skip
+                                  {"bib": bib, "mat": mat, "at": self._iso(t)}, t)  # fmt: skip
 
     async def void_passing(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
         if body.get("time") is None:
@@ -455,6 +458,14 @@ class AdminAPI:
             answer["mats_backfilled"] = moved
             return JSONResponse(answer)
         return response
+
+    async def sign_in(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
+        """An operator signs in at a screen: journaled, so the log shows who was at race control when."""
+
+        async def apply() -> None:
+            return None
+
+        return await self._commit(who, "sign_in", {}, apply, "Race control: signed in", {}, t)
 
     async def ack_alert(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
         event_id = request.path_params["event"]

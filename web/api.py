@@ -93,6 +93,7 @@ class RaceAPI:
                     "name": race.pursuer.name,
                     "pace_s_per_km": race.pursuer.pace_s_per_km,
                     "start": self.iso(guns.get("pursuer", race.pursuer.planned_start.timestamp())),
+                    "started": "pursuer" in guns,
                 },
                 "quota": race.quota,
                 "feeds": {

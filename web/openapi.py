@@ -159,6 +159,7 @@ def openapi_schema(race: Race) -> dict[str, Any]:
                 "Start the pursuer", {"type": "object", "properties": {"time": _TIME, "override": _OVERRIDE}}),
             "/api/admin/pursuer/undo": _admin("Undo the pursuer's gun set by mistake", {"type": "object"}),
             "/api/admin/whoami": _admin_get("Who the bearer token signs in as"),
+            "/api/admin/signin": _admin("Sign in at a screen (journaled); answers the operator", {"type": "object"}),
             "/api/admin/log": _admin_get("The audit trail of admin actions, newest first", [
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": LOG_MAX,
                                                             "default": LOG_PAGE}},

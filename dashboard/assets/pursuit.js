@@ -31,7 +31,7 @@
   var follow = { bibs: loadList("pursuit.follow"), detail: {} };
   var escapes = [];
   var frames = [];  // how long each redraw took (ms), for pursuit bench browser
-  var acked = null;
+  var acks = {};  // alert event id -> who acknowledged it, for every screen (from the admin events)
 
   // ---- small helpers -------------------------------------------------------------------------
 
@@ -450,9 +450,11 @@
 
   // ---- events: commentary ticker, closest escapes, race-control alerts ------------------------
 
-  function ackKey() { return "pursuit.acked." + (meta ? meta.id : ""); }
-
   function onEvent(m) {
+    if (m.kind === "admin") {  // race control acted: done by whoever did it; an acknowledgement marks its alert
+      if (m.action === "ack_alert") { if (!acks[m.event]) acks[m.event] = m.operator || "race control"; dirty.alerts = true; return; }
+      acks[m.id] = m.operator || "race control";
+    }
     if (m.level === "alert") addAlert(m);
     else if (meta && meta.story_kinds.indexOf(m.kind) >= 0) addStory(m);
   }
@@ -511,25 +513,31 @@
   }
 
   function renderAlerts() {
+    // acknowledgements are shared (stored in Redis, announced on the events stream); only a screen
+    // signed in to race control (assets/console.js) has the button
     var list = $("alerts");
     if (!list) return;
-    if (acked === null) acked = new Set(loadList(ackKey()));
-    var open = 0;
-    var items = alerts_.slice().reverse().map(function (m) {
-      var done = acked.has(m.id);
-      if (!done) open += 1;
-      var li = el("li", done ? "alert alert-acked" : "alert");
+    var signedIn = !!(window.pursuitConsole && window.pursuitConsole.operator());
+    var onlyOpen = !!($("alerts-open-only") && $("alerts-open-only").checked);
+    var open = 0, items = [], done_ = [];
+    alerts_.slice().reverse().forEach(function (m) {
+      var by = acks[m.id];
+      if (!by) open += 1;
+      if (by && onlyOpen) return;
+      var li = el("li", by ? "alert alert-acked" : "alert");
+      li.setAttribute("data-event", m.id);
       li.appendChild(el("span", "ev-time", (m.time || "").slice(11, 19)));
       li.appendChild(el("span", "ev-text", m.text));
-      if (!done) {
-        var b = el("button", "ack", "acknowledge");
+      if (by) li.appendChild(el("span", "ack-by", m.kind === "admin" ? "by " + by : "acknowledged by " + by));
+      else if (signedIn) {
+        var b = el("button", "ack admin-control", "acknowledge");
         b.type = "button";
-        b.addEventListener("click", function () { acked.add(m.id); saveList(ackKey(), Array.from(acked).slice(-2000)); renderAlerts(); });
+        b.addEventListener("click", function () { window.pursuitConsole.ack(m); });
         li.appendChild(b);
       }
-      return li;
+      (by ? done_ : items).push(li);
     });
-    items.sort(function (a, b) { return (a.className === "alert" ? 0 : 1) - (b.className === "alert" ? 0 : 1); });
+    items = items.concat(done_);  // open alerts first
     list.replaceChildren.apply(list, items);
     setText("alert-count", open ? String(open) : "");
   }
@@ -696,6 +704,15 @@
     if (t && !t.dataset.bound) { t.dataset.bound = "1"; renderTicker(); stories(); }
     var a = $("alerts");
     if (a && !a.dataset.bound) { a.dataset.bound = "1"; renderAlerts(); pollMats(); }
+    var tools = $("alerts-tools");
+    if (tools && !tools.dataset.bound) {  // the filter: open alerts only (a view, not an action: on every screen)
+      tools.dataset.bound = "1";
+      var label = el("label", "alerts-filter"), box = el("input");
+      box.type = "checkbox"; box.id = "alerts-open-only";
+      box.addEventListener("change", renderAlerts);
+      label.appendChild(box); label.appendChild(document.createTextNode(" open only"));
+      tools.replaceChildren(label);
+    }
   }
 
   function start() {
@@ -717,6 +734,7 @@
   window.pursuit = {
     state: S, view: view, follow: setFollow, frames: frames, feed: feed, refreshes: 0,
     roster: function () { return roster; },
+    alertsChanged: function () { dirty.alerts = true; },  // signed in or out (assets/console.js)
     drop: function () { if (live.ws) live.ws.close(); },  // what a network blip does (browser tests use it)
   };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

@@ -73,6 +73,8 @@ async def test_manual_passing_void_and_dnf(admin, paris):
     r = await client.post("/api/admin/passings", json={"bib": bib, "mat": "start", "time": now - 100})
     assert r.status_code == 200
     r = await client.post("/api/admin/passings", json={"bib": bib, "mat": "marbeuf", "time": now - 10})
+    events = (await client.get("/api/events", params={"kind": "admin"})).json()  # an action's event reads back
+    assert [e["text"][:36] for e in events] == ["Race control: manual passing for bib"] * 2, events
     body = (await client.get(f"/api/runners/{bib}")).json()
     assert [s["mat"] for s in body["splits"]] == ["start", "marbeuf"]
     r = await client.post("/api/admin/passings/void", json={"bib": bib, "mat": "marbeuf", "time": now - 10})
@@ -150,6 +152,7 @@ async def _everything(store: Store) -> dict[str, object]:
 
 
 ADMIN_POSTS = [
+    ("/api/admin/signin", {}),
     ("/api/admin/pens/1/start", {}),
     ("/api/admin/pens/1/undo", {}),
     ("/api/admin/pursuer/start", {}),

@@ -1,0 +1,367 @@
+"""Race control acts from its screen (issue 16), in a real headless Chromium against a real
+``pursuit web`` process (uvicorn) and a simulated race played into the ChronoTrack ingestor.
+
+The race file lists two operators and lets only the finish mat fire guns, so the start mat's gun
+markers are refused and race control releases the pen by hand. Operator Alice, on one race-control
+screen, signs in, releases pen 1, adds the passing a mat missed, sets a DNF, gives an unknown chip
+to a bib and acknowledges an alert; a second race-control screen (Bob) and a spectator page each
+show every effect by their next tick or poll (counted, not timed: the wall time is printed). A
+screen nobody signed in to shows no control, a wrong token is refused and changes nothing; the
+audit log lists the actions with their operator; ``pursuit rebuild`` from the journal ends in the
+same state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ingest.chronotrack_server import ChronoTrackServer
+from live.clock import RaceClock
+from live.race import Race
+from live.race_file import load_race
+from live.store import Store
+from pursuit.redis_server import free_port
+from simulator.faults import Faults
+from simulator.run import simulate
+from simulator.trajectory import plan_race
+from tests.conftest import PARIS
+from tests.dashboard.test_pages import ARTIFACTS, CHROMIUM_ARGS, require_chromium
+
+pytestmark = pytest.mark.browser
+
+ADMIN, ALICE, BOB = "admin-token-0", "alice-token-1", "bob-token-2"
+RUNNERS, SPEED, SEED = 150, 90.0, 16
+# within a tick: the other screen shows it by its 2nd live tick / console poll / redraw after the answer
+TICKS = 2
+
+
+def _sha(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def console_race(tmp: Path) -> Race:
+    """The default race with two operators, guns from the finish mat only (none of the simulator's)."""
+    shutil.copytree(PARIS, tmp, dirs_exist_ok=True)
+    toml = tmp / "race.toml"
+    text = toml.read_text(encoding="utf-8")
+    text = text.replace("chronotrack_port = 61611", 'chronotrack_port = 61611\ngun_mats = ["finish"]', 1)
+    text += f'\n[[operators]]\nname = "Alice Martin"\ntoken_sha256 = "{_sha(ALICE)}"\n'
+    text += f'\n[[operators]]\nname = "Bob"\ntoken_sha256 = "{_sha(BOB)}"\n'
+    toml.write_text(text, encoding="utf-8")
+    return load_race(tmp)
+
+
+@dataclass
+class Site:
+    base: str
+    race: Race
+    store: Store
+    clock: RaceClock
+    first_gun: float
+    env: dict[str, str]
+    stop: asyncio.Event
+    sim: asyncio.Task[object]
+    ingest: ChronoTrackServer
+    finished: bool = False
+
+    async def finish(self) -> None:
+        """Stop the simulator and the ingestor (once)."""
+        if not self.finished:
+            self.finished = True
+            self.stop.set()
+            await self.sim
+            await self.ingest.close()
+
+
+@pytest.fixture
+async def site(redis_server, redis, tmp_path) -> AsyncIterator[Site]:
+    race = console_race(tmp_path / "race")
+    store = Store(redis, race)
+    await store.setup()
+    wall = time.time()
+    clock = RaceClock(origin_wall=wall, origin_race=wall, speed=SPEED)
+    await store.set_clock(clock)
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": redis_server.url, race.admin_token_env: ADMIN}
+    log = (tmp_path / "web.log").open("wb")
+    web = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pursuit.cli", "web", "--race", str(race.directory), "--host", "127.0.0.1",
+        "--port", str(port), env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    ingest = ChronoTrackServer(race, store, host="127.0.0.1", port=0)
+    await ingest.start()
+    stop = asyncio.Event()
+    first_gun = float(round(clock.now()) + 60)
+    site: Site | None = None
+    sim = asyncio.create_task(
+        simulate(race, "127.0.0.1", ingest.port, clock=clock, first_gun=first_gun, runners=RUNNERS, stop_event=stop,
+                 faults=Faults(unknown=True), miss_rates={"marbeuf": 0.08}, seed=SEED)
+    )  # fmt: skip
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=5) as client:
+            for _ in range(300):
+                try:
+                    if (await client.get("/api/state")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("pursuit web did not answer: " + (tmp_path / "web.log").read_text()[-2000:])
+        site = Site(base, race, store, clock, first_gun, env, stop, sim, ingest)
+        yield site
+    finally:
+        if site is None:
+            stop.set()
+            await sim
+            await ingest.close()
+        else:
+            await site.finish()
+        web.terminate()
+        await asyncio.wait_for(web.wait(), 20)
+        log.close()
+
+
+async def open_page(context, base: str, path: str, errors: list[str]):  # type: ignore[no-untyped-def]
+    page = await context.new_page()
+    page.on("console", lambda m: errors.append(f"{path}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"{path}: {e}"))
+    await page.goto(base + path)
+    await page.wait_for_function("window.pursuit && document.querySelector('#conn')?.innerText === 'live'",
+                                 timeout=30000)  # fmt: skip
+    return page
+
+
+async def sign_in(page, token: str) -> None:  # type: ignore[no-untyped-def]
+    await page.wait_for_selector("#signin-token", timeout=15000)
+    await page.fill("#signin-token", token)
+    await page.click("#signin-go")
+
+
+async def confirm(page, says: str) -> str:  # type: ignore[no-untyped-def]
+    """Read the confirmation, check it says ``says``, confirm (twice: a double click), wait for the answer."""
+    await page.wait_for_selector("#confirm:not([hidden])", timeout=5000)
+    text = await page.inner_text("#confirm-text")
+    assert says in text, text
+    await page.evaluate("() => { const b = document.querySelector('#confirm-ok'); b.click(); b.click(); }")
+    await page.wait_for_function("document.querySelector('#console-msg')?.innerText.match(/^(?!sending)./)",
+                                 timeout=10000)  # fmt: skip
+    msg = await page.inner_text("#console-msg")
+    assert "console-msg-ok" in (await page.get_attribute("#console-msg", "class") or ""), msg
+    return text
+
+
+class Watch:
+    """The other screens' clocks when an action was answered: live ticks, console polls, redraws."""
+
+    def __init__(self, pages: dict[str, object]) -> None:
+        self.pages = pages
+        self.at: dict[str, dict[str, int]] = {}
+        self.wall = 0.0
+        self.latencies: list[tuple[str, float]] = []
+
+    async def mark(self) -> None:
+        self.wall = time.monotonic()
+        for name, page in self.pages.items():
+            self.at[name] = await page.evaluate(  # type: ignore[attr-defined]
+                "() => ({seq: window.pursuit.state.seq, polls: window.pursuitConsole.polls(),"
+                " redraws: window.pursuit.refreshes})"
+            )
+
+    async def sees(self, name: str, what: str, condition: str, clock: str = "seq") -> None:
+        """Wait for ``condition`` on page ``name``; it must hold by that page's TICKS-th tick (or poll, or
+        redraw × 2) after the answer."""
+        page = self.pages[name]
+        try:
+            got = await page.wait_for_function(  # type: ignore[attr-defined]
+                f"() => ({condition}) ? ({{seq: window.pursuit.state.seq, polls: window.pursuitConsole.polls(),"
+                f" redraws: window.pursuit.refreshes}}) : false",
+                timeout=15000,
+            )
+        except Exception as exc:
+            shown = await page.evaluate(
+                "document.querySelector('#alerts')?.innerText.slice(0, 1500) + ' // '"
+                " + document.querySelector('#console')?.innerText.slice(0, 1500)"
+            )  # type: ignore[attr-defined]
+            raise AssertionError(f"{name} never saw {what}; the page shows: {shown}") from exc
+        now = (await got.json_value())[clock]
+        self.latencies.append((f"{name}: {what}", time.monotonic() - self.wall))
+        limit = TICKS * (2 if clock == "redraws" else 1)
+        assert now - self.at[name][clock] <= limit, f"{name} saw {what} only after {now - self.at[name][clock]} {clock}"
+
+
+def _hhmmss(t: float, race: Race) -> str:
+    return datetime.fromtimestamp(t, race.timezone).strftime("%H:%M:%S")
+
+
+async def test_race_control_acts_from_its_screen_and_every_screen_sees_it(site: Site):
+    chromium = require_chromium()
+    from playwright.async_api import async_playwright
+
+    race, store = site.race, site.store
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors: list[str] = []
+    async with async_playwright() as pw, httpx.AsyncClient(base_url=site.base, timeout=10) as http:
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        context = await browser.new_context(viewport={"width": 1600, "height": 1400})
+
+        # nobody signed in: no control anywhere; a wrong token is refused and changes nothing
+        other = await open_page(context, site.base, "/", errors)
+        spectator = await open_page(context, site.base, "/follow", errors)
+        await other.wait_for_selector("#signin-token", timeout=15000)
+        assert await other.locator(".admin-control").count() == 0
+        assert await spectator.locator("#console, #signin-token, .admin-control").count() == 0
+        before = await store.redis.xlen(store.keys.admin_log)
+        await sign_in(other, "not-the-token")
+        await other.wait_for_function("document.querySelector('#signin-error')?.innerText.includes('Bearer')")
+        assert await other.locator(".admin-control").count() == 0
+        assert await store.redis.xlen(store.keys.admin_log) == before and await store.guns() == {}
+
+        # two race-control screens: Alice acts, Bob watches; a spectator follows two runners
+        alice = await open_page(context, site.base, "/", errors)
+        await sign_in(alice, ALICE)
+        await alice.wait_for_selector("#gun-start", timeout=10000)
+        assert await alice.inner_text("#operator-name") == "Alice Martin"
+        assert await alice.evaluate("sessionStorage.getItem('pursuit.admin.token')") == ALICE
+        assert await alice.evaluate("localStorage.length") == 0 or ALICE not in await alice.evaluate(
+            "JSON.stringify(localStorage)"
+        ), "the token is never kept in localStorage"
+        await alice.reload()  # kept for the tab: a reload stays signed in
+        await alice.wait_for_selector("#gun-start", timeout=15000)
+        assert await alice.inner_text("#operator-name") == "Alice Martin"
+        await sign_in(other, BOB)
+        await other.wait_for_selector("#gun-starts .start", timeout=10000)
+        watch = Watch({"bob": other, "spectator": spectator})
+
+        # 1. release pen 1 at its planned gun, typed on the race clock
+        pen = race.pens[0]
+        in_pen = sum(1 for p in race.participants if p.pen == pen.id and p.bib != race.pursuer.bib)
+        gun = _hhmmss(site.first_gun, race)
+        await alice.select_option("#gun-target", pen.id)
+        await alice.fill("#gun-time", gun)
+        await alice.click("#gun-start")
+        await confirm(alice, f"Release {pen.name} — {in_pen:,} runners — at {gun}?")
+        await watch.mark()
+        await watch.sees("bob", "pen released", f"document.querySelector('#gun-starts')?.innerText.includes("
+                                                f"{pen.name + ': ' + gun!r})", "polls")  # fmt: skip
+        assert (await store.guns())[f"pen:{pen.id}"] == pytest.approx(site.first_gun, abs=0.001)
+
+        # 2. a runner the marbeuf mat missed: Alice adds his passing there
+        async def missed() -> dict | None:
+            events = (await http.get("/api/events", params={"kind": "runner_missed_mat", "limit": 50})).json()
+            return next((e for e in events if e["mat"] == "marbeuf"), None)
+
+        missed_event = None
+        for _ in range(300):
+            if missed_event := await missed():
+                break
+            await asyncio.sleep(0.1)
+        assert missed_event, "the simulator's marbeuf mat missed someone"
+        bib = missed_event["bib"]
+        runner = (await http.get(f"/api/runners/{bib}")).json()
+        splits = {s["mat"]: s for s in runner["splits"]}
+        assert "marbeuf" not in splits and "start" in splits
+        at = datetime.fromisoformat(splits["start"]["time"]).timestamp() + 100  # ~400 m from the start
+        await spectator.evaluate(f"window.pursuit.follow([{bib!r}])")
+        await spectator.wait_for_selector(f".card[data-bib='{bib}'] .card-status", timeout=15000)
+        await alice.fill("#runner-bib", bib)
+        await alice.wait_for_function("document.querySelector('#runner-card .split-missing')", timeout=5000)
+        await alice.select_option("#pass-mat", "marbeuf")
+        await alice.fill("#pass-time", _hhmmss(at, race))
+        await alice.click("#pass-add")
+        await confirm(alice, f"Add a passing for bib {bib} ({runner['name']}) at marbeuf at {_hhmmss(at, race)}?")
+        await watch.mark()
+        splits_of = "Array.from(document.querySelectorAll(\".card[data-bib='{}'] .splits td\"))"
+        await watch.sees(
+            "spectator", "manual passing", splits_of.format(bib) + ".some(td => td.innerText === 'marbeuf')"
+        )
+
+        # 3. DNF with a reason, seen on the spectator's card
+        await alice.select_option("#status-value", "dnf")
+        await alice.fill("#status-reason", "stopped at the Concorde, medical tent")
+        await alice.click("#status-set")
+        await confirm(alice, f"Set bib {bib} ({runner['name']}) DNF — reason: stopped at the Concorde")
+        await watch.mark()
+        await watch.sees("spectator", "DNF", f"document.querySelector(\".card[data-bib='{bib}'] .card-status\")"
+                                             "?.textContent.startsWith('dnf')")  # fmt: skip
+
+        # 4. an unknown chip (the simulator's neighbouring-event burst at the finish) given to a bib
+        #    nobody in the simulation wears: its reads become his passings
+        await alice.wait_for_selector("#chips .chip-row", timeout=60000)
+        chip = await alice.get_attribute("#chips .chip-row", "data-chip")
+        assert chip
+        simulated = set(map(str, plan_race(race, site.first_gun, seed=SEED, runners=RUNNERS).bibs))
+        target = next(p.bib for p in race.participants if p.bib not in simulated)
+        await spectator.evaluate(f"window.pursuit.follow([{bib!r}, {target!r}])")
+        await spectator.wait_for_selector(f".card[data-bib='{target}'] .card-status", timeout=15000)
+        await alice.fill(f"#chips tr[data-chip='{chip}'] .chip-bib", target)
+        await alice.click(f"#chips tr[data-chip='{chip}'] .chip-assign")
+        await confirm(alice, f"Give chip {chip} to bib {target}")
+        await watch.mark()
+        await watch.sees("bob", "chip assigned", f"!document.querySelector(\"#chips tr[data-chip='{chip}']\")", "polls")
+        await watch.sees("spectator", "chip's reads as passings",
+                         splits_of.format(target) + ".some(td => td.innerText === 'finish')")  # fmt: skip
+
+        # 5. acknowledge an open alert for everyone; Bob's screen shows who did
+        alert = other.locator("#alerts li.alert:not(.alert-acked)").first
+        await alert.wait_for(timeout=15000)
+        event = await alert.get_attribute("data-event")
+        await alice.click(f"#alerts li[data-event='{event}'] button.ack")
+        await confirm(alice, "Acknowledge for every screen")
+        await watch.mark()
+        acked = f"document.querySelector(\"#alerts li[data-event='{event}']\")"
+        await watch.sees("bob", "acknowledgement", acked + "?.innerText.includes('acknowledged by Alice Martin')",
+                         "redraws")  # fmt: skip
+        await other.check("#alerts-open-only")
+        assert await other.locator(f"#alerts li[data-event='{event}']").count() == 0, "open only hides it"
+
+        # the audit log on the screen: the six actions, Alice's
+        await alice.wait_for_function("document.querySelectorAll('#audit .audit-row').length >= 7", timeout=5000)
+        rows = await alice.evaluate(
+            "Array.from(document.querySelectorAll('#audit .audit-row')).map(r => [r.querySelector('.audit-operator')"
+            ".innerText, r.querySelector('.audit-action').innerText, r.querySelector('.audit-result').innerText])"
+        )
+        mine = [(a, r) for o, a, r in rows if o == "Alice Martin"]
+        assert mine == [("ack_alert", "ok"), ("assign_chip", "ok"), ("set_status", "ok"), ("add_passing", "ok"),
+                        ("start_pen", "ok"), ("sign_in", "ok")], rows  # fmt: skip
+        await alice.screenshot(path=str(ARTIFACTS / "dashboard-race-control-console.png"), full_page=True)
+        assert await spectator.locator(".admin-control, #console").count() == 0, "spectators never get a control"
+        await browser.close()
+
+    log = (await http_log(site)).get("entries", [])
+    assert [e["action"] for e in log if e["operator"] == "Alice Martin"].count("start_pen") == 1, "one release"
+    print("seen on the other screens after the answer (s):", [(w, round(s, 2)) for w, s in watch.latencies])
+    refused = [e for e in errors if "status of 401" in e]  # Chromium logs the wrong token's answer
+    assert len(refused) == 1 and [e for e in errors if e not in refused] == [], errors
+
+    # a rebuild from the journal and the admin log ends in the same state
+    await site.finish()
+    k = store.keys
+    keys = (k.guns, k.manual_status, k.chips, k.crossings, k.acks, k.unknown_chips)
+    before = {key: await store.redis.hgetall(key) for key in keys}
+    assert before[k.acks] and before[k.manual_status] == {bib.encode(): b"dnf"}
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "pursuit.cli", "rebuild", "--race", str(race.directory)],
+        env=site.env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert {key: await store.redis.hgetall(key) for key in keys} == before
+
+
+async def http_log(site: Site) -> dict:
+    async with httpx.AsyncClient(base_url=site.base, timeout=10) as http:
+        return (await http.get("/api/admin/log", headers={"authorization": f"Bearer {ADMIN}"})).json()
