@@ -57,9 +57,12 @@ class _Applier:
         self.race, self.store, self.report = race, store, report
         self.reads: list[RawRead] = []
 
-    async def line(self, proto: str, raw: bytes, near_s: float, where: str, mat: str = "") -> None:
+    async def line(
+        self, proto: str, raw: bytes, near_s: float, where: str, mat: str = "", guns_checked: bool = True
+    ) -> None:
         """One journaled or replayed line (or message) of protocol ``proto``, read at ``mat`` if the
-        connection named it."""
+        connection named it. ``guns_checked``: a gun marker is refused as live ingest refuses it (a line
+        live ingest journaled); False for a backup file's (``pursuit replay``), applied as given."""
         self.report.lines += 1
         tz = self.race.timezone
         try:
@@ -77,7 +80,7 @@ class _Applier:
                     reads.append(RawRead(at, item.chip, self._t(item.time.resolve(tz, near_s), near_s), item.rssi))
                 elif isinstance(item, registry.Gun):
                     gun_mat = self._mat(mat or item.location if protocol.connection_names_mat else item.location)
-                    await self._gun(gun_mat, self._t(item.time.resolve(tz, near_s), near_s), where)
+                    await self._gun(gun_mat, self._t(item.time.resolve(tz, near_s), near_s), where, guns_checked)
                 else:
                     await self.store.set_pursuer_gps(item.lat, item.lon, self._t(item.time.resolve(tz, near_s), near_s))
             self.reads += reads
@@ -98,11 +101,11 @@ class _Applier:
             raise ValueError(f"location {location!r} is no mat of race {self.race.id!r}")
         return mat
 
-    async def _gun(self, mat: str, t: float, where: str) -> None:
-        """A gun marker, refused as live ingest refuses it (``live/guns.py``: a mat that may not fire
-        guns, or too far from its pen's planned start on race day)."""
+    async def _gun(self, mat: str, t: float, where: str, checked: bool) -> None:
+        """A gun marker; ``checked``: refused as live ingest refuses it (``live/guns.py``: a mat that
+        may not fire guns, or too far from its pen's planned start on race day)."""
         await self.flush()
-        if (why := gun_problem(self.race, mat, t, await self.store.guns())) is not None:
+        if checked and (why := gun_problem(self.race, mat, t, await self.store.guns())) is not None:
             self._error(f"{where}: gun refused: {why}")
             return
         if await self.store.record_gun(t):
@@ -191,7 +194,8 @@ async def replay_files(
             lines = [u.decode("latin-1") for u in chunk]
             await store.journal_lines(f"replay-{proto}", path.name, 0.0, lines, near_s=near)
             for i, unit in enumerate(chunk, start + 1):
-                await applier.line(proto, unit, near, f"{path.name}: {registry.PROTOCOLS[proto].unit} {i}")
+                await applier.line(proto, unit, near, f"{path.name}: {registry.PROTOCOLS[proto].unit} {i}",
+                                   guns_checked=False)  # fmt: skip
             done += len(chunk)
             if progress is not None:
                 progress(done, total)
@@ -254,7 +258,8 @@ async def rebuild(race: Race, store: Store) -> ReplayReport:
             raw_lines = f[b"lines"].split(b"\n") if b"lines" in f else [f[b"line"]]
             mat = f.get(b"mat", b"").decode()
             for n, raw in enumerate(raw_lines, 1):
-                await applier.line(proto, raw, near, f"journal {entry_id.decode()} line {n}", mat)
+                await applier.line(proto, raw, near, f"journal {entry_id.decode()} line {n}", mat,
+                                   guns_checked=not proto.startswith("replay-"))  # fmt: skip
         last = entries[-1][0].decode()
     await applier.flush()
     await admin_before(None)
