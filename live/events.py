@@ -18,7 +18,7 @@ import numpy as np
 from live.chase import catch_point
 from live.engine import LiveEngine
 from live.snapshot import AHEAD, CAUGHT, WON, Snapshot
-from live.store import JOURNAL_MAXLEN, attached
+from live.store import attached
 
 log = logging.getLogger(__name__)
 
@@ -349,17 +349,17 @@ class EventDetector:
                     {"level": "alert", "used_mb": round(used / 2**20), "maxmemory_mb": round(limit / 2**20)},
                 )  # fmt: skip
             )
-        length = await self.store.redis.xlen(self.store.keys.journal)
-        if length > MEMORY_ALERT * JOURNAL_MAXLEN:
+        length, cap = await self.store.redis.xlen(self.store.keys.journal), self.store.journal_maxlen
+        if length > MEMORY_ALERT * cap:
             out.append(
                 _Pending(
-                    f"journal:{int(10 * length / JOURNAL_MAXLEN)}",
+                    f"journal:{int(10 * length / cap)}",
                     "journal_full",
                     snap.now,
-                    f"ALERT: the journal holds {length:,} entries, {length / JOURNAL_MAXLEN:.0%} of its cap; past it "
+                    f"ALERT: the journal holds {length:,} entries, {length / cap:.0%} of its cap; past it "
                     "the oldest are trimmed and a rebuild could no longer replay the race: copy the journal "
                     "(redis-cli XRANGE) and find who floods the readers (GET /api/readers).",
-                    {"level": "alert", "entries": length, "cap": JOURNAL_MAXLEN},
+                    {"level": "alert", "entries": length, "cap": cap},
                 )  # fmt: skip
             )
         return out

@@ -76,6 +76,7 @@ class Store:
         self.race = race
         self.keys = RaceKeys(race.id)
         self._error_sources: set[str] = set()
+        self.journal_maxlen = JOURNAL_MAXLEN  # entries the journal stream keeps (a test may lower it)
         self._gun = redis.register_script(_RECORD_GUN)
         self._emit_once = redis.register_script(_EMIT_ONCE)
         self._void = redis.register_script(_VOID_CROSSING)
@@ -112,7 +113,7 @@ class Store:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
             for entry in entries:
-                pipe.xadd(self.keys.journal, entry, maxlen=JOURNAL_MAXLEN, approximate=True)
+                pipe.xadd(self.keys.journal, entry, maxlen=self.journal_maxlen, approximate=True)
             ids = await pipe.execute()
         return [i.decode() if isinstance(i, bytes) else i for i in ids]
 
@@ -124,7 +125,7 @@ class Store:
         entry = _journal_entry(proto, reader, wall_s, lines, mat)
         if near_s is not None:
             entry["near"] = repr(float(near_s))
-        entry_id = await self.redis.xadd(self.keys.journal, entry, maxlen=JOURNAL_MAXLEN, approximate=True)
+        entry_id = await self.redis.xadd(self.keys.journal, entry, maxlen=self.journal_maxlen, approximate=True)
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
     async def apply_reads(self, reads: Iterable[RawRead], wall_s: float) -> int:
@@ -156,7 +157,12 @@ class Store:
         :meth:`record_sequences`, without waiting on each).
         """
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(self.keys.journal, _journal_entry(proto, reader, wall_s, lines), maxlen=JOURNAL_MAXLEN)
+            pipe.xadd(
+                self.keys.journal,
+                _journal_entry(proto, reader, wall_s, lines),
+                maxlen=self.journal_maxlen,
+                approximate=True,
+            )
             applied = self._queue_apply(pipe, reads, wall_s)
             if last_seq:
                 self._queue_sequences(pipe, last_seq, seq_gaps or {})

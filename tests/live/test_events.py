@@ -116,3 +116,23 @@ async def test_many_events_go_in_one_round_trip_each_key_once(race_day):
     events = await store.events_after()
     expected = [("k0", "event 0", 0), ("k1", "event 1", 1), ("k2", "event 2", 2)]
     assert [(e["key"], e["text"], e["n"]) for e in events] == expected
+
+
+async def test_a_journal_past_80_percent_of_its_cap_is_an_alert_and_the_cap_holds(race_day, paris):
+    store, _, now = race_day
+    store.journal_maxlen = 1_000  # the real cap (5,000,000) would take a flood of minutes to reach
+    await store.journal([{"proto": "ctp01", "reader": "10.0.0.9:1", "line": f"noise {i}"} for i in range(850)])
+    events = await detect(store, paris)
+    full = [e for e in events if e["kind"] == "journal_full"]
+    assert len(full) == 1 and full[0]["level"] == "alert"
+    assert full[0]["entries"] == 850 and full[0]["cap"] == 1_000 and "85% of its cap" in full[0]["text"]
+    await store.journal([{"proto": "ctp01", "reader": "10.0.0.9:1", "line": f"more {i}"} for i in range(3_000)])
+    # XADD MAXLEN ~ trims whole stream nodes (100 entries each): the cap holds to within one node
+    assert 1_000 <= await store.redis.xlen(store.keys.journal) <= 1_100
+
+
+async def test_a_journal_under_80_percent_of_its_cap_is_no_alert(race_day, paris):
+    store, _, _ = race_day
+    store.journal_maxlen = 1_000
+    await store.journal([{"proto": "ctp01", "reader": "10.0.0.9:1", "line": f"noise {i}"} for i in range(790)])
+    assert not [e for e in await detect(store, paris) if e["kind"] == "journal_full"]
