@@ -7,9 +7,10 @@ import asyncio
 import logging
 import time
 from abc import ABC, abstractmethod
+from datetime import datetime
 
 from live.clock import RaceClock
-from live.guns import gun_problem
+from live.guns import gun_problem, next_start, second_gun, start_route
 from live.race import Race
 from live.store import Store
 
@@ -114,9 +115,29 @@ class ReaderServer(ABC):
         started = await self.store.guns()
         if (why := gun_problem(self.race, mat, t, started)) is not None:
             await self.reject(who, mat, raw, f"gun refused: {why}", peer)
+            if why == second_gun(self.race, t, started):  # held, not refused: race control may confirm it
+                await self._announce_held(who, mat, t, started)
             return
         result = await self.store.record_gun(t)
         log.info("gun marker from %s at %s (%.2f): %s", who, mat, t, result or "duplicate, ignored")
+
+    async def _announce_held(self, who: str, mat: str, t: float, started: dict[str, float]) -> None:
+        """A second gun for the last start, held: an alert race control can act on (once per gun)."""
+        target = next_start(self.race, started)
+        assert target is not None
+        last = max(started, key=started.__getitem__)
+        at = datetime.fromtimestamp(t, self.race.timezone)
+        clock = f"{at:%H:%M:%S}.{at.microsecond // 10_000:02d}"
+        would, route = target[0], start_route(target[0])
+        text = (
+            f"ALERT: a gun from {who} at {mat}, {clock}, {t - started[last]:+.0f} s from {last}'s start, is held "
+            f"as a second gun for {last}: {would} is not started. If it was {would}'s gun, start {would} at "
+            f"{clock} (POST {route}); if {last} was recalled, re-time {last}."
+        )
+        iso = at.isoformat(timespec="milliseconds")
+        data = {"level": "alert", "mat": mat, "reader": who, "gun_at": t, "gun_iso": iso,
+                "would_start": would, "second_for": last, "confirm": route}  # fmt: skip
+        await self.store.emit_once(f"gun_held:{t:.2f}", "gun_held", t, text, data)
 
     async def reject(self, who: str, mat: str | None, raw: bytes, reason: str, peer: str = "") -> None:
         """Log and count a line or record that cannot be used, against its mat and the sending

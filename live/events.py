@@ -46,6 +46,7 @@ ALERT_KINDS = (
     "reader_errors",
     "redis_memory",
     "journal_full",
+    "gun_held",
 )
 
 

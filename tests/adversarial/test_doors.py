@@ -157,3 +157,37 @@ async def test_a_reader_sending_garbage_is_named_in_api_readers_metrics_and_an_a
         return any(e["address"] == "127.0.0.1" and e["level"] == "alert" for e in events)
 
     await eventually(alerted, timeout_s=30)  # reader alerts are looked for every 10 s (HEALTH_EVERY_S)
+
+
+async def test_a_second_gun_for_a_pen_is_held_until_race_control_starts_the_next_pen_by_hand(served):
+    store, race = served.store, served.race
+    t1 = float(int(time.time()) - 120)  # whole seconds: the line carries milliseconds
+    t2, t3 = t1 + 60, t1 + 60 + 300  # pen 2 is planned 300 s after pen 1: a gun 60 s after is pen 1's again
+    first = f"CT01_33~1~start~guntime~{hms(race, t1)}~0~X~0\r\nCT01_33~2~start~guntime~{hms(race, t1)}~0~X~0\r\n"
+    await send_lines(served.ct_port, first.encode())  # a gun and its resend
+    assert await eventually(store.guns) == {"pen:1": t1}
+    assert await errors_at(served, "start") == 0, "a resend is no second gun"
+    await send_lines(served.ct_port, f"CT01_33~3~start~guntime~{hms(race, t2)}~0~X~0\r\n".encode())
+
+    async def held() -> dict | None:
+        events = (await served.http.get("/api/events", params={"kind": "gun_held"})).json()
+        return events[0] if events else None
+
+    alert = await eventually(held)
+    assert alert["level"] == "alert" and alert["second_for"] == "pen:1" and alert["would_start"] == "pen:2"
+    assert alert["confirm"] == "/api/admin/pens/2/start" and "is held as a second gun for pen:1" in alert["text"]
+    assert list(await store.guns()) == ["pen:1"], "pen 2 not started by the wire"
+    assert "a second gun for pen:1" in (await store.mat_health())["start"]["last_error"]
+
+    confirmed = await served.http.post(alert["confirm"], json={"time": alert["gun_at"]},
+                                       headers={"Authorization": "Bearer admin"})  # fmt: skip
+    assert confirmed.status_code == 200, confirmed.text
+    assert (await store.guns())["pen:2"] == alert["gun_at"] == t2
+
+    await send_lines(served.ct_port, f"CT01_33~4~start~guntime~{hms(race, t3)}~0~X~0\r\n".encode())
+    assert (await eventually(lambda: _started(store, "pen:3")))["pen:3"] == t3, "a gun at its gap starts"
+
+
+async def _started(store, target: str) -> dict | None:  # type: ignore[no-untyped-def]
+    guns = await store.guns()
+    return guns if target in guns else None
