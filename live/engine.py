@@ -11,7 +11,9 @@ from collections.abc import Awaitable, Callable
 import numpy as np
 
 from live.chase import ChaseResult, evaluate, probability_classes, pursuer_position
+from live.clock import RaceClock
 from live.forecast import ForecastModel, WinForecast, default_model, forecast, pursuer_forecast
+from live.leader import STANDBY_POLL_S, Lease
 from live.projection import last_read, plausible_passings
 from live.race import Participant, Race
 from live.snapshot import AHEAD, CAUGHT, DNF, DQ, STATUSES, WON, Forecast, PursuerState, Snapshot
@@ -55,6 +57,7 @@ class LiveEngine:
         self.tick_ms = 0.0
         self.last_tick_wall = 0.0
         self.listeners: list[Callable[[Snapshot], Awaitable[None]]] = []  # called after every tick
+        self.lease: Lease | None = None  # None: this engine always computes (one process, or by hand)
         # (race time, forecast, band low, band high, count at the pursuer's plan), for race control's chart
         self.forecast_history: deque[tuple[float, int, int, int, int | None]] = deque(maxlen=HISTORY_POINTS)
 
@@ -70,7 +73,49 @@ class LiveEngine:
         return distance / declared
 
     async def refresh(self) -> Snapshot:
-        """Read new passings, guns and the clock from Redis, then compute the snapshot."""
+        """Read new passings, guns and the clock from Redis, then compute the snapshot (the engine
+        leader's tick; a relay's engine only reads, :meth:`mirror` gives it the leader's snapshot)."""
+        clock = await self.load()
+        if self.lease is not None and not self.lease.held:  # what an action just wrote shows in the API
+            if self.snapshot is None:  # until the leader's first frame
+                self.snapshot = self.compute(clock.now())
+            else:
+                self._use_passings()
+            return self.snapshot
+        started = time.perf_counter()
+        self.snapshot = self.compute(clock.now())
+        self._record_forecast(self.snapshot)
+        self.last_tp = last_read(self.used_times)
+        self.tick_ms = (time.perf_counter() - started) * 1000
+        self.last_tick_wall = time.time()
+        for listener in self.listeners:
+            try:
+                await listener(self.snapshot)
+            except Exception:  # one broken listener must not stop the tick
+                log.exception("tick listener %r failed", listener)
+        return self.snapshot
+
+    def mirror(self, snap: Snapshot, tick_ms: float) -> None:
+        """Take the engine leader's snapshot as this process's own (a relay: the API, the dashboard and
+        followed runners then show the leader's numbers), with the passings this process read."""
+        self._use_passings()
+        self.snapshot = snap
+        self.classes = snap.margin_class
+        self._record_forecast(snap)
+        self.last_tp = last_read(self.used_times)
+        self.tick_ms = tick_ms
+        self.last_tick_wall = time.time()
+
+    def _use_passings(self) -> None:
+        """The passings the chase would use, from those read (as :meth:`compute` finds them)."""
+        self.used_times, self.flagged = plausible_passings(
+            self.times, self.at_m, self.mat_of_tp, self.race.max_speed_m_s
+        )
+        pursuer, _ = plausible_passings(self.pursuer_times[None, :], self.at_m, self.mat_of_tp, self.race.max_speed_m_s)
+        self.used_pursuer_times = pursuer[0]
+
+    async def load(self) -> RaceClock:
+        """Read new passings, the guns, the pursuer's GPS, manual statuses and the clock from Redis."""
         assert self.store is not None, "an engine without a store is computed by hand"
         while True:
             batch = await self.store.passings_after(self.last_id)
@@ -90,19 +135,7 @@ class LiveEngine:
         for bib, status in manual.items():
             if (r := self.row.get(bib)) is not None:
                 self.manual_status[r] = DNF if status == "dnf" else DQ
-        clock = await self.store.clock()
-        started = time.perf_counter()
-        self.snapshot = self.compute(clock.now())
-        self._record_forecast(self.snapshot)
-        self.last_tp = last_read(self.used_times)
-        self.tick_ms = (time.perf_counter() - started) * 1000
-        self.last_tick_wall = time.time()
-        for listener in self.listeners:
-            try:
-                await listener(self.snapshot)
-            except Exception:  # one broken listener must not stop the tick
-                log.exception("tick listener %r failed", listener)
-        return self.snapshot
+        return await self.store.clock()
 
     def compute(self, now: float) -> Snapshot:
         """The live state at race time ``now`` from what the engine holds."""
@@ -286,7 +319,9 @@ class LiveEngine:
         return times
 
     async def run(self, stop: asyncio.Event, tick_s: float = TICK_S) -> None:
-        """Refresh every ``tick_s`` until ``stop`` is set; a failed tick is logged and retried.
+        """Refresh every ``tick_s`` until ``stop`` is set; a failed tick is logged and retried. With a
+        ``lease``, only while this process holds it (renewed each tick); else try to take it every
+        ``STANDBY_POLL_S``, and let it go when stopped.
 
         Ticks keep a fixed cadence: the time a tick takes (its fan-out to 5,000 clients: ~0.1 s) is not
         added to the period; a tick that overruns the next is followed by the next at once."""
@@ -294,7 +329,10 @@ class LiveEngine:
         due = loop.time()
         while not stop.is_set():
             try:
-                await self.refresh()
+                if self.lease is None or await self.lease.hold():
+                    await self.refresh()
+                else:  # a standby: try again soon, the leader's lease lapses 2 s after it dies
+                    due = loop.time() - tick_s + STANDBY_POLL_S
             except Exception:  # keep serving the last good snapshot
                 log.exception("live tick failed")
             due = max(due + tick_s, loop.time())
@@ -302,6 +340,11 @@ class LiveEngine:
                 await asyncio.wait_for(stop.wait(), timeout=due - loop.time())
             except TimeoutError:
                 pass
+        if self.lease is not None:
+            try:
+                await self.lease.release()
+            except Exception as exc:  # Redis away: the lease lapses by itself
+                log.warning("could not release the engine lease: %r", exc)
 
 
 __all__ = ["LiveEngine", "STATUSES"]

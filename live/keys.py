@@ -114,3 +114,23 @@ class RaceKeys:
     def reader_seq(self) -> str:
         """Hash reader location → highest sequence number journaled, for resume after a reconnect."""
         return f"{self.prefix}:seq"
+
+    @property
+    def engine_lease(self) -> str:
+        """String with an expiry: the token of the process that runs the live engine (``live.leader``)."""
+        return f"{self.prefix}:engine-lease"
+
+    @property
+    def feed_seq(self) -> str:
+        """String: the last live-feed ``seq`` the engine leader published (never goes down)."""
+        return f"{self.prefix}:feed-seq"
+
+    @property
+    def frames(self) -> str:
+        """Stream: the live feed's ticks as the leader built them (``seq``, ``body``, ``snapshot``), short."""
+        return f"{self.prefix}:frames"
+
+    @property
+    def feed_state(self) -> str:
+        """String: the leader's last snapshot and its seq, encoded (``live.snapshot.encode``), for relays."""
+        return f"{self.prefix}:feed-state"

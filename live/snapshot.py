@@ -6,9 +6,11 @@ dashboard read. Per-runner values are NumPy arrays aligned with :attr:`Snapshot.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import struct
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
+import orjson
 
 # Runner statuses (SPEC §2), as small integers in the arrays and names on the wire.
 STATUSES = ("registered", "started", "ahead", "caught", "won", "dnf", "dq")
@@ -75,3 +77,41 @@ class Snapshot:
 
     def status_name(self, row: int) -> str:
         return STATUSES[int(self.status[row])]
+
+
+# what ``encode`` carries of a snapshot, per runner; bibs, pens and the index are the race's own
+_ARRAYS = ("status", "distance_m", "lat", "lon", "gap_m", "gap_s", "margin_s", "catch_at_m", "catch_in_s",
+           "overdue", "speed_m_s", "margin_class", "win_probability")  # fmt: skip
+
+
+def encode(snap: Snapshot, seq: int = 0, tick_ms: float = 0.0) -> bytes:
+    """A snapshot (the state at live-feed ``seq``) as bytes for the processes that relay the engine
+    leader's ticks (``decode``): its scalars as JSON, then its per-runner arrays as they are in memory."""
+    arrays = [(name, np.ascontiguousarray(a)) for name in _ARRAYS if (a := getattr(snap, name)) is not None]
+    head = orjson.dumps({
+        "now": snap.now, "elapsed_s": snap.elapsed_s, "pursuer": asdict(snap.pursuer), "counts": snap.counts,
+        "forecast": asdict(snap.forecast), "seq": seq, "tick_ms": tick_ms,
+        "arrays": [[name, a.dtype.str, len(a)] for name, a in arrays],
+    })  # fmt: skip
+    return b"".join([struct.pack("<I", len(head)), head, *(a.tobytes() for _, a in arrays)])
+
+
+def decode(blob: bytes, bibs: np.ndarray, pens: np.ndarray, index: dict[str, int]) -> tuple[Snapshot, int, float]:
+    """The snapshot ``encode`` wrote, for the race whose runners are ``bibs``, ``pens`` and ``index``
+    (in the leader's order), its seq and the leader's tick time in ms; ``ValueError`` if it is not one."""
+    try:
+        (size,) = struct.unpack_from("<I", blob)
+        head = orjson.loads(blob[4 : 4 + size])
+        offset, arrays = 4 + size, {}
+        for name, dtype, n in head["arrays"]:
+            if name not in _ARRAYS or n != len(bibs):
+                raise ValueError(f"array {name!r} of {n} runners in a race of {len(bibs)}")
+            a = np.frombuffer(blob, dtype=np.dtype(dtype), count=n, offset=offset)
+            arrays[name] = a.copy()  # writable, like the engine's own
+            offset += a.nbytes
+        snap = Snapshot(now=head["now"], elapsed_s=head["elapsed_s"], pursuer=PursuerState(**head["pursuer"]),
+                        bibs=bibs, pens=pens, counts=head["counts"], forecast=Forecast(**head["forecast"]),
+                        index=index, **arrays)  # fmt: skip
+    except (struct.error, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"not an encoded snapshot: {exc!r}") from exc
+    return snap, int(head.get("seq", 0)), float(head.get("tick_ms", 0.0))

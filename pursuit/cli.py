@@ -73,9 +73,19 @@ def cmd_serve(args: argparse.Namespace, ingest: bool = True, web: bool = True) -
     race = _race(args.race)
     return run(
         serve(race, settings.redis_url or DEFAULT_REDIS_URL, port=args.port if web else None, ingest=ingest,
-              ingest_port=args.ingest_port, mylaps_port=args.mylaps_port, host=args.host, settings=settings),
+              ingest_port=args.ingest_port, mylaps_port=args.mylaps_port, host=args.host, settings=settings,
+              engine=getattr(args, "engine", True)),
         settings.loop,
     )  # fmt: skip
+
+
+def cmd_engine(args: argparse.Namespace) -> int:
+    """The live engine alone: it takes the engine lease when free and publishes every tick for the web
+    processes to relay; while another process holds the lease it stands by."""
+    from pursuit.serve import run, run_engine
+
+    settings: Settings = args.settings
+    return run(run_engine(_race(args.race), settings.redis_url or DEFAULT_REDIS_URL), settings.loop)
 
 
 def _simulate_results(args: argparse.Namespace) -> int:
@@ -392,7 +402,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=int, default=8000, help="web port")
         p.add_argument("--ingest-port", type=int, default=None, help="ChronoTrack port (default: the race's)")
         p.add_argument("--mylaps-port", type=int, default=None, help="MYLAPS T&S port (default: the race's, 3097)")
+        if web:
+            p.add_argument("--no-engine", dest="engine", action="store_false",
+                           help="never run the live engine here: relay the ticks of the process that does")  # fmt: skip
         p.set_defaults(func=lambda a, i=ingest, w=web: cmd_serve(a, ingest=i, web=w))
+
+    eng = sub.add_parser("engine", help="the live engine only, against REDIS_URL: leads, or stands by to")
+    eng.add_argument("--race", help="race directory (default: the Paris J-1000)")
+    eng.set_defaults(func=cmd_engine)
 
     plan = sub.add_parser("plan", help="pre-race: expected winners per pen vs quota; head starts that meet it")
     plan.add_argument("--race", help="race directory (default: the Paris J-1000)")

@@ -104,6 +104,7 @@ async def serve(
     mylaps_port: int | None = None,
     host: str = "0.0.0.0",
     settings: Settings | None = None,
+    engine: bool = True,
 ) -> int:
     """The ingestor (if ``ingest``) and the web app (if ``port`` is given) until interrupted."""
     tasks = []
@@ -124,7 +125,7 @@ async def serve(
                 f"ingest: pulling RACE RESULT decoder {decoder.host}:{decoder.port} for mat {decoder.mat}", flush=True
             )
     if port is not None:
-        web = uvicorn_server(create_app(race, redis_url, settings=settings), host, port)
+        web = uvicorn_server(create_app(race, redis_url, settings=settings, engine=engine), host, port)
         tasks.append(asyncio.create_task(web.serve()))
         print(f"web: http://{host}:{port}/ (API at /api/state)", flush=True)
     try:
@@ -138,4 +139,30 @@ async def serve(
             for server in ingestors:
                 await server.close()
             await ingest_redis.aclose()
+    return 0
+
+
+async def run_engine(race: Race, redis_url: str, stop: asyncio.Event | None = None) -> int:
+    """The live engine of one race in this process, until interrupted (or ``stop``): while it holds the
+    engine lease it ticks, emits the race's events and publishes each tick's frame for the web
+    processes to relay; otherwise it stands by, ready to take the lease when it lapses."""
+    from live.engine import LiveEngine
+    from live.events import EventDetector
+    from live.leader import FrameChannel, Lease
+    from web.feed import LiveFeed, Publisher
+
+    redis = aioredis.Redis.from_url(redis_url)
+    store = Store(redis, race)
+    await store.setup()
+    engine = LiveEngine(race, store)
+    engine.lease = lease = Lease(store)
+    engine.listeners.append(EventDetector(engine))
+    feed = LiveFeed(engine, publisher=Publisher(FrameChannel(store), lease))  # builds the frames; no clients here
+    print(f"engine: race {race.id}, lease {lease.key} as {lease.token}", flush=True)
+    stop = stop or asyncio.Event()
+    try:
+        await engine.run(stop)
+    finally:
+        await feed.close()
+        await redis.aclose()
     return 0

@@ -24,6 +24,7 @@ from starlette.routing import Route
 from ingest.json_server import JsonIngest
 from live.engine import TICK_S, LiveEngine
 from live.events import EventDetector
+from live.leader import FrameChannel, Lease
 from live.race import Race
 from live.store import Store
 from pursuit.metrics import CONTENT_TYPE_LATEST, render_metrics
@@ -31,35 +32,46 @@ from pursuit.settings import Settings
 from web.admin import AdminAPI
 from web.api import RaceAPI
 from web.events_feed import EventsFeed
-from web.feed import LiveFeed, feed_routes
+from web.feed import LiveFeed, Publisher, feed_routes
 from web.http import JSONResponse, error
 from web.openapi import openapi_schema
+from web.relay import FrameRelay
 
 log = logging.getLogger(__name__)
 
 
-def create_app(race: Race, redis_url: str, *, dashboard: bool = True, settings: Settings | None = None) -> FastAPI:
+def create_app(
+    race: Race, redis_url: str, *, dashboard: bool = True, settings: Settings | None = None, engine: bool = True
+) -> FastAPI:
     """Build the web app for one race against the Redis at ``redis_url``; ``settings``: the process's
-    (reader and admin tokens, CORS origins), by default read from the environment now."""
+    (reader and admin tokens, CORS origins), by default read from the environment now. With ``engine``
+    the process stands for the engine lease and runs the live engine while it holds it; otherwise, and
+    while another process holds it, it relays the leader's ticks (``web.relay``)."""
     settings = settings or Settings.from_env()
     redis = aioredis.Redis.from_url(redis_url)
     store = Store(redis, race)
-    engine = LiveEngine(race, store)
-    engine.listeners.append(EventDetector(engine))
-    api = RaceAPI(engine)
-    feed = LiveFeed(engine)
+    live = LiveEngine(race, store)
+    live.lease = Lease(store)
+    live.listeners.append(EventDetector(live))
+    api = RaceAPI(live)
+    channel = FrameChannel(store)
+    feed = LiveFeed(live, publisher=Publisher(channel, live.lease))
+    relay = FrameRelay(live, feed, channel)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await store.setup()
         stop = asyncio.Event()
-        ticker = asyncio.create_task(engine.run(stop), name="live-tick")
+        relay.start()
+        ticker = asyncio.create_task(live.run(stop), name="live-tick") if engine else None
         try:
             yield
         finally:
             await feed.close()
+            await relay.close()
             stop.set()
-            await ticker
+            if ticker is not None:
+                await ticker
             await redis.aclose()
 
     # our own OpenAPI document (web/openapi.py); FastAPI's docs page would load its JS from a CDN
@@ -68,7 +80,7 @@ def create_app(race: Race, redis_url: str, *, dashboard: bool = True, settings: 
     if cors:  # closed unless configured
         app.add_middleware(CORSMiddleware, allow_origins=cors, allow_methods=["GET"], allow_headers=["Last-Event-ID"])
     app.add_middleware(GZipMiddleware, minimum_size=1024)
-    app.state.engine = engine
+    app.state.engine = live
     app.state.feed = feed
     app.state.store = store
 
@@ -84,21 +96,23 @@ def create_app(race: Race, redis_url: str, *, dashboard: bool = True, settings: 
             aof = None
         now = time.time()
         last_read_age = now - int(newest[0][0].split(b"-")[0]) / 1000 if newest else None
-        tick_age = now - engine.last_tick_wall if engine.last_tick_wall else None
+        tick_age = now - live.last_tick_wall if live.last_tick_wall else None
         ok = tick_age is not None and tick_age < 5 * TICK_S
         body = {
             "ok": ok,
             "redis": "ok",
-            "tick_ms": round(engine.tick_ms, 2),
+            "tick_ms": round(live.tick_ms, 2),
             "tick_age_s": round(tick_age, 2) if tick_age is not None else None,
             "last_read_age_s": round(last_read_age, 2) if last_read_age is not None else None,
             "feed_clients": len(feed.clients),
+            "engine": "leader" if live.lease is not None and live.lease.held else ("standby" if engine else "relay"),
+            "seq": feed.seq,
             "redis_aof": aof,
         }
         return JSONResponse(body, status_code=200 if ok else 503)
 
     async def metrics(request: Request) -> Response:
-        return Response(await render_metrics(engine, feed), media_type=CONTENT_TYPE_LATEST)
+        return Response(await render_metrics(live, feed), media_type=CONTENT_TYPE_LATEST)
 
     schema = orjson.dumps(openapi_schema(race))
 
@@ -118,7 +132,7 @@ def create_app(race: Race, redis_url: str, *, dashboard: bool = True, settings: 
             return refused
         return error(404, f"no such API endpoint: {path}")
 
-    admin = AdminAPI(engine, settings.admin_token(race.admin_token_env))
+    admin = AdminAPI(live, settings.admin_token(race.admin_token_env))
     routes = [*api.routes(), *admin.routes(), *JsonIngest(race, store, settings.reader_tokens).routes()]
     routes += [*feed_routes(feed), *EventsFeed(store).routes()]
     for route in routes:
@@ -131,5 +145,5 @@ def create_app(race: Race, redis_url: str, *, dashboard: bool = True, settings: 
     if dashboard:
         from dashboard.app import create_dashboard
 
-        create_dashboard(app, race, lambda: engine.snapshot, lambda: list(engine.forecast_history))
+        create_dashboard(app, race, lambda: live.snapshot, lambda: list(live.forecast_history))
     return app

@@ -54,8 +54,10 @@ from websockets.protocol import State
 
 from live.chase import margin_sigma
 from live.engine import LiveEngine
+from live.leader import Frame, FrameChannel, Lease
 from live.projection import estimate_speed
 from live.snapshot import AHEAD, STARTED, Snapshot
+from live.snapshot import encode as encode_snapshot
 from web.frames import FanoutTimes, Outgoing, RateLimit, Wire, WireEndpoint
 from web.messages import (
     FollowRequest,
@@ -82,6 +84,14 @@ GOING_AWAY = 1001
 ENCODINGS = ("gzip",)  # what ``/ws/live?encoding=`` may ask for; without it, snapshots are JSON text
 
 RunnerDetail = Callable[[str], "dict[str, Any] | None"]
+
+
+@dataclass(frozen=True)
+class Publisher:
+    """Where the engine leader publishes its ticks for the relays, and the lease it must hold to."""
+
+    channel: FrameChannel
+    lease: Lease
 
 
 @dataclass(eq=False)
@@ -130,6 +140,7 @@ class LiveFeed:
         queue_ticks: int = QUEUE_TICKS,
         max_messages_per_s: float = MAX_MESSAGES_PER_S,
         direct: bool = True,
+        publisher: Publisher | None = None,
     ) -> None:
         self.engine = engine
         self.race = engine.race
@@ -153,6 +164,9 @@ class LiveFeed:
         self._sent_pct = np.zeros(0, dtype=np.int16)
         self._snapshot_frame: tuple[int, Outgoing] | None = None
         self._details: dict[str, bytes] = {}
+        self.snapshot_seq = 0  # the seq ``snapshot`` is the state at
+        self.publisher = publisher  # the engine leader's channel to the relays, with its lease
+        self._term = 0  # the lease term the seq was taken in
         engine.listeners.append(self.on_tick)
 
     def routes(self) -> list[BaseRoute]:
@@ -169,14 +183,52 @@ class LiveFeed:
         if speed is None:  # a snapshot built without the projection's speeds
             speed = estimate_speed(times, self.engine.at_m, self.engine.prior_m_s)
         classes = snap.margin_class
+        new_term = self.publisher is not None and self.publisher.lease.term != self._term
+        if new_term:  # this process has just become the engine leader: it numbers the ticks from now on
+            assert self.publisher is not None
+            self._term = self.publisher.lease.term
+            self.seq = await self.publisher.channel.take_seq(self.seq)
+            self._times = None
         changed, win_only = self._changed_rows(snap, times, speed, classes)
         self.seq += 1
         self.snapshot, self.speed_m_s, self.classes = snap, speed, classes
+        self.snapshot_seq = self.seq
         self._snapshot_frame = None
         self._details = {}
         tick = Outgoing(orjson.dumps(tick_message(self.seq, snap, changed, time.time(), speed, classes, win_only)))
-        if len(changed) * 2 > len(snap.bibs) and len(self.snapshot_frame().payload) < len(tick.payload):
-            tick = self.snapshot_frame()  # most of the field at once (the pursuer's gun): the state is smaller
+        if (new_term and self.seq > 1) or (
+            len(changed) * 2 > len(snap.bibs) and len(self.snapshot_frame().payload) < len(tick.payload)
+        ):  # clients hold an earlier leader's state; or most of the field at once (the pursuer's gun)
+            tick = self.snapshot_frame()
+        if self.publisher is not None:  # relays send the same bytes; a leader fenced off sends nothing
+            state = encode_snapshot(snap, self.seq, self.engine.tick_ms)
+            if not await self.publisher.channel.publish(
+                self.publisher.lease, self.seq, tick.payload, tick.snapshot, state
+            ):
+                return
+        self._fan_out(tick, started)
+
+    def relay(self, frame: Frame, state: tuple[Snapshot, int] | None) -> None:
+        """A tick the engine leader published, for this process's clients: the same bytes; ``state``, the
+        leader's last snapshot and its seq, gives new clients theirs. Ticks older than the last sent
+        are skipped; after a gap, clients get the next snapshot instead."""
+        if frame.seq <= self.seq:
+            return
+        gap = self.seq > 0 and frame.seq != self.seq + 1 and not frame.snapshot
+        self.seq = frame.seq
+        self._details = {}
+        if state is not None and state[1] != self.snapshot_seq:
+            snap = state[0]
+            self.snapshot, self.snapshot_seq, self.classes = snap, state[1], snap.margin_class
+            self.speed_m_s = snap.speed_m_s if snap.speed_m_s is not None else np.zeros(len(snap.bibs))
+            self._snapshot_frame = None
+        if gap:
+            for client in self.clients:
+                client.needs_snapshot = True
+        self._fan_out(Outgoing(frame.body, snapshot=frame.snapshot), time.perf_counter())
+
+    def _fan_out(self, tick: Outgoing, started: float) -> None:
+        """Write (or queue) ``tick`` for every client: straight to the transport in the common case."""
         self.tick_frame = tick
         frame = tick.wire  # framed once, here, for every client
         gzipped = tick.snapshot and any(c.gzip for c in self.clients)
@@ -224,6 +276,8 @@ class LiveFeed:
                 self._drop(client)
                 return
         if client.needs_snapshot:
+            if not self.has_snapshot:
+                return  # a relay without the state at this seq yet: the client waits for the next
             client.needs_snapshot = False
             self._offer(client, self.snapshot_frame(), *self._follow_frames(client))
         else:
@@ -304,10 +358,15 @@ class LiveFeed:
 
     # ---- messages ----------------------------------------------------------------------------
 
+    @property
+    def has_snapshot(self) -> bool:
+        """Whether this process holds the state at ``seq`` (a relay may hold an older one for a moment)."""
+        return self.snapshot is not None and self.snapshot_seq == self.seq
+
     def snapshot_frame(self) -> Outgoing:
         """The full state at ``seq`` as parallel arrays in roster order, serialised once per tick."""
         snap = self.snapshot
-        assert snap is not None, "no tick yet"
+        assert snap is not None and self.snapshot_seq == self.seq, "no state at this seq yet"
         if self._snapshot_frame is None or self._snapshot_frame[0] != self.seq:
             body = snapshot_message(self.seq, self.race.id, snap, self.speed_m_s, self.classes)
             self._snapshot_frame = (self.seq, Outgoing(orjson.dumps(body), snapshot=True))
@@ -338,7 +397,7 @@ class LiveFeed:
         wire = wire if self.direct else None
         client = FeedClient(ws, wire, asyncio.Queue(maxsize=self.queue_ticks), RateLimit(self.max_messages_per_s),
                             deque(maxlen=self.queue_ticks), gzip=encoding == "gzip")  # fmt: skip
-        if self.snapshot is None:
+        if not self.has_snapshot:
             client.needs_snapshot = True
         else:
             self._offer(client, self.snapshot_frame())
@@ -391,7 +450,7 @@ class LiveFeed:
                 continue
             if isinstance(request, FollowRequest):
                 self._follow(client, request.bibs)
-            elif self.snapshot is None:
+            elif not self.has_snapshot:
                 client.needs_snapshot = True
             else:
                 self._offer(client, self.snapshot_frame())
