@@ -85,7 +85,12 @@ def layout(race: Race) -> html.Div:
                 [
                     html.Div([html.H2("Next to be caught"), html.Div(id="next-caught")], className="panel"),
                     html.Div(
-                        [html.H2("Mats"), html.Div(id="mat-table", children="waiting for /api/mats")],
+                        [
+                            html.H2("Mats"),
+                            html.Div(id="mat-table", children="waiting for /api/mats"),
+                            html.H2("Readers with refused input"),
+                            html.Div(id="reader-errors", children="waiting for /api/readers"),
+                        ],
                         className="panel",
                     ),
                     html.Div(

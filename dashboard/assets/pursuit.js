@@ -411,7 +411,34 @@
     return "#b0b7c3";
   }
 
+  function pollReaders() {  // race control: the readers whose input was refused (name, address, why)
+    var box = $("reader-errors");
+    if (!box) return;
+    fetch("/api/readers").then(function (r) { return r.ok ? r.json() : null; }).then(function (d) {
+      if (!d) return;
+      var parts = [];
+      if (d.readers.length) {
+        var t = el("table", "table"), head = el("tr"), thead = el("thead"), tb = el("tbody");
+        ["reader", "address", "refused", "last error", "at"].forEach(function (h) { head.appendChild(el("th", null, h)); });
+        thead.appendChild(head); t.appendChild(thead);
+        d.readers.forEach(function (r) {
+          var tr = el("tr");
+          [r.who, r.address, fmtInt(r.errors), r.last_error, r.last_error_at ? r.last_error_at.slice(11, 19) : "–"]
+            .forEach(function (c, i) { var td = el("td", i === 3 ? "reader-error" : null, c); if (i === 3) td.title = c; tr.appendChild(td); });
+          tb.appendChild(tr);
+        });
+        t.appendChild(tb);
+        parts.push(t);
+      } else {
+        parts.push(el("p", "muted", "no reader has sent refused input"));
+      }
+      if (d.unplaced.errors) parts.push(el("p", "muted", fmtInt(d.unplaced.errors) + " refused before their mat was known: " + d.unplaced.last_error));
+      box.replaceChildren.apply(box, parts);
+    }).catch(function () { /* the connection state says enough */ });
+  }
+
   function pollMats() {
+    pollReaders();
     var gd = document.querySelector("#map .js-plotly-plot"), table = $("mat-table");
     if (!gd && !table) return;
     fetch("/api/mats").then(function (r) { return r.ok ? r.json() : null; }).then(function (mats) {
