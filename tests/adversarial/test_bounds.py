@@ -95,6 +95,12 @@ async def test_a_new_events_client_replays_at_most_the_last_1000_events(served):
     async with websockets.connect(f"ws://127.0.0.1:{served.web_port}/ws/events?after=0-0&kind=admin") as ws:
         first = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
     assert first["id"] == ids[50], "the 1,000 newest, not the whole stream"
+    params = {"after": "0-0", "kind": "admin"}
+    async with served.http.stream("GET", "/api/events/stream", params=params) as sse:
+        async for line in sse.aiter_lines():
+            if line.startswith("id: "):
+                assert line == f"id: {ids[50]}", "Server-Sent Events too"
+                break
     page = (await served.http.get("/api/events", params={"after": "0-0", "limit": 1})).json()
     assert page[0]["id"] == ids[0], "the paged API still has everything"
 

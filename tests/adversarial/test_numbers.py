@@ -107,6 +107,8 @@ async def test_thousands_of_made_up_locations_add_nothing_to_redis(served: Serve
 
     await eventually(all_refused, timeout_s=30)
     assert await store.redis.hlen(store.keys.reader_seq) == 0, "no sequence kept for a location that is no mat"
+    unplaced = (await served.http.get("/api/readers")).json()["unplaced"]
+    assert unplaced["errors"] >= 2000 and "is no mat of race" in unplaced["last_error"], "shown, not only counted"
     assert served.alive()
 
 
