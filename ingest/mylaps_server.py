@@ -2,7 +2,9 @@
 
 The exporter resends every unacknowledged message every 20 s and may send up to 10 at once, out of
 order; so every message is journaled and its records applied before ``AckPassing`` goes back, and
-a resend changes nothing (the store collapses it). The source name is the mat (or an alias).
+a resend changes nothing (the store collapses it). Behind Redis Sentinel it is acknowledged only once
+a replica has it too (``Store.replicated``: ``WAIT``), so a failover cannot lose an acknowledged
+passing. The source name is the mat (or an alias).
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ class MyLapsServer(ReaderServer):
                     await self.reject(f"{who} ({msg.source})", mat, raw, f"gunshot: {why}", peer)
                 else:
                     await self.fire_gun(who, peer, mat, raw, t)
-            return ml.ack(SERVER_NAME, "AckMarker", msg.number)
+            return ml.ack(SERVER_NAME, "AckMarker", msg.number) if await self.store.replicated(mat) else None
         errors = [f"record {e.index}: {e.reason}" for e in msg.errors]
         reads = []
         for r in msg.records:
@@ -104,5 +106,8 @@ class MyLapsServer(ReaderServer):
             await self.reject(f"{who} ({msg.source})", mat, raw, reason, peer)
         if reads:
             await self.store.apply_reads(reads, wall)
-        # durable (journaled and applied) before the acknowledgement
+        # durable (journaled and applied, and on a replica when there is one) before the acknowledgement
+        if not await self.store.replicated(mat):
+            log.warning("%s: passing %s not acknowledged: no replica has it yet (resent later)", who, msg.number)
+            return None
         return ml.ack(SERVER_NAME, "AckStore" if msg.v1 else "AckPassing", msg.number)

@@ -54,15 +54,23 @@ class RaceResultClient:
                 continue
             backoff = 0.2
             self.sessions += 1
-            await self.store.set_connected(self.decoder.mat, +1)
+            connected = False
             try:
+                await self.store.set_connected(self.decoder.mat, +1)
+                connected = True
                 await self._session(reader, writer, stop)
             except (ConnectionError, asyncio.IncompleteReadError, TimeoutError, ValueError) as exc:
                 # ValueError: a line over the stream limit (64 KiB) from a confused decoder
                 log.warning("%s: connection lost (%s); reconnecting", self.who, exc)
+            except Exception as exc:  # Redis away or failing over: pull again from the passing number it holds
+                log.warning("%s: %r; reconnecting, from the passing number Redis holds", self.who, exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.5)
             finally:
-                await self.store.set_connected(self.decoder.mat, -1)
                 writer.close()
+                if connected:
+                    with contextlib.suppress(Exception):
+                        await self.store.set_connected(self.decoder.mat, -1)
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stop: asyncio.Event) -> None:
         pushed: list[bytes] = []

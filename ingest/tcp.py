@@ -36,6 +36,7 @@ class ReaderServer(ABC):
         self._clock: RaceClock = RaceClock.real_time()
         self._clock_read_at = 0.0
         self._handlers: set[asyncio.Task[None]] = set()
+        self._resetting: dict[asyncio.Task[None], str] = {}  # connections closed on purpose, and why
         self.idle_s = race.readers.idle_timeout_s  # a connection silent this long is closed
 
     async def start(self) -> None:
@@ -59,6 +60,14 @@ class ReaderServer(ABC):
                     task.cancel()
                 _, pending = await asyncio.wait(pending, timeout=CANCEL_RETRY_S)
             await self._server.wait_closed()
+
+    def reset_connections(self, why: str) -> int:
+        """Close every reader connection (a Redis failover: each reader reconnects and is asked to resume
+        after what the new master holds); returns how many."""
+        for task in self._handlers:
+            self._resetting[task] = why
+            task.cancel()
+        return len(self._handlers)
 
     async def now(self) -> float:
         """Race time now (the race clock is re-read from Redis at most once a second)."""
@@ -94,8 +103,14 @@ class ReaderServer(ABC):
         except TimeoutError:
             log.warning("%s connection from %s closed: silent for %.0f s", self.protocol, peer, self.idle_s)
         except asyncio.CancelledError:
-            log.info("%s connection from %s closed: the server shuts down", self.protocol, peer)
+            if task in self._resetting:
+                log.warning("%s connection from %s closed: %s", self.protocol, peer, self._resetting[task])
+            else:
+                log.info("%s connection from %s closed: the server shuts down", self.protocol, peer)
+        except Exception as exc:  # Redis away or failing over: the reader reconnects and resumes from what it holds
+            log.warning("%s connection from %s closed: %r; the reader reconnects and resumes", self.protocol, peer, exc)
         finally:
+            self._resetting.pop(task, None)
             self._handlers.discard(task)
             writer.close()
 

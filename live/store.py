@@ -37,6 +37,7 @@ MAX_ERROR_SOURCES = 256  # source addresses whose refused input is counted apart
 # ~600,000 reads take far fewer; rebuild needs every entry since the race began, so the cap is there
 # only against a flood, and the journal_full alert fires at 80 % of it (docs/OPERATIONS.md).
 JOURNAL_MAXLEN = 5_000_000
+REPLICA_WAIT_MS = 1_000  # how long a MYLAPS acknowledgement waits for a replica (else the exporter resends)
 
 _CROSSING_TIME = re.compile(r"\d+(?:\.\d+)?")  # the time a crossing list starts with ("…250r-61b")
 
@@ -77,6 +78,7 @@ class Store:
         self.keys = RaceKeys(race.id)
         self._error_sources: set[str] = set()
         self.journal_maxlen = JOURNAL_MAXLEN  # entries the journal stream keeps (a test may lower it)
+        self.wait_replicas = 0  # replicas a write must reach before a reader is told it is kept (Sentinel: 1)
         self._gun = redis.register_script(_RECORD_GUN)
         self._emit_once = redis.register_script(_EMIT_ONCE)
         self._void = redis.register_script(_VOID_CROSSING)
@@ -91,6 +93,18 @@ class Store:
                    self._main_of[m.id] in self._peak_mats)
             for m in race.mats
         }  # fmt: skip
+
+    async def replicated(self, mat: str) -> bool:
+        """Whether everything this process wrote so far is on ``wait_replicas`` replicas (True if none
+        is asked for). ``WAIT`` counts a connection's own writes: a write on the same connection, issued
+        after the others completed, stands for them all (replication keeps the order)."""
+        if self.wait_replicas <= 0:
+            return True
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hincrby(self.keys.mat(mat), "replicated", 1)
+            pipe.wait(self.wait_replicas, REPLICA_WAIT_MS)
+            _, acked = await pipe.execute()
+        return int(acked) >= self.wait_replicas
 
     async def setup(self) -> None:
         """Write the chip → bib map of the race (idempotent)."""

@@ -259,11 +259,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 async def _with_store(race: Race, redis_url: str | None, work):  # type: ignore[no-untyped-def]
-    import redis.asyncio as aioredis
-
+    from live.connection import redis_client
     from live.store import Store
 
-    redis = aioredis.Redis.from_url(redis_url or DEFAULT_REDIS_URL)
+    redis = redis_client(redis_url or DEFAULT_REDIS_URL)
     try:
         store = Store(redis, race)
         await store.setup()

@@ -10,12 +10,11 @@ import socket
 import time
 from pathlib import Path
 
-import redis.asyncio as aioredis
-
 from ingest.chronotrack_server import ChronoTrackServer
 from ingest.mylaps_server import MyLapsServer
 from ingest.raceresult_client import RaceResultClient
 from live.clock import RaceClock
+from live.connection import redis_client
 from live.race import Race, RaceResultDecoder
 from live.store import Store
 from pursuit.redis_server import RedisServer, free_port
@@ -66,7 +65,7 @@ async def run_demo(
         private = RedisServer(DATA_DIR / "redis", die_with_parent=True).start()
         redis_url = private.url
         print(f"redis: private redis-server on port {private.port} (data in {private.data_dir})", flush=True)
-    redis = aioredis.Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     ingest = mylaps = None
     stopping = asyncio.Event()
     pulls: list[asyncio.Task[None]] = []

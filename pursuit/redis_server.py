@@ -69,7 +69,12 @@ class RedisServer:
     """A ``redis-server`` child process with its data under ``data_dir``."""
 
     def __init__(
-        self, data_dir: Path, port: int | None = None, appendonly: bool = True, die_with_parent: bool = False
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        appendonly: bool = True,
+        die_with_parent: bool = False,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         """``die_with_parent``: the server gets SIGTERM when this process ends, however it ends (Linux),
         so a demo stopped by SIGTERM or SIGKILL leaves no ``redis-server`` behind."""
@@ -77,6 +82,7 @@ class RedisServer:
         self.port = port or free_port()
         self.appendonly = appendonly
         self.die_with_parent = die_with_parent
+        self.extra_args = extra_args  # e.g. ("--replicaof", "127.0.0.1", "6379")
         self.process: subprocess.Popen[bytes] | None = None
         self._lock: IO[str] | None = None
 
@@ -100,6 +106,7 @@ class RedisServer:
             "--maxmemory", "2gb", "--maxmemory-policy", "noeviction",  # refuse writes rather than lose keys
             "--daemonize", "no",
             "--logfile", "redis.log",
+            *self.extra_args,
         ]  # fmt: skip
         self.process = subprocess.Popen(
             args,
@@ -163,6 +170,108 @@ class RedisServer:
             self.process.stderr.close()
 
     def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+SENTINEL_SERVICE = "pursuit"
+
+
+class SentinelServer:
+    """``redis-server --sentinel`` watching one master, on a free port, its config file in ``data_dir``."""
+
+    def __init__(self, data_dir: Path, master_port: int, quorum: int = 2, down_after_ms: int = 1000) -> None:
+        self.data_dir = Path(data_dir)
+        self.port = free_port()
+        self.master_port = master_port
+        self.quorum = quorum
+        self.down_after_ms = down_after_ms
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 10.0) -> SentinelServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config = self.data_dir / "sentinel.conf"
+        if not config.exists():  # the sentinel rewrites it with what it learns; a restart keeps that
+            config.write_text(
+                f"port {self.port}\nbind 127.0.0.1\ndir {self.data_dir.resolve()}\nlogfile sentinel.log\n"
+                f"sentinel monitor {SENTINEL_SERVICE} 127.0.0.1 {self.master_port} {self.quorum}\n"
+                f"sentinel down-after-milliseconds {SENTINEL_SERVICE} {self.down_after_ms}\n"
+                f"sentinel failover-timeout {SENTINEL_SERVICE} 10000\n"
+                f"sentinel parallel-syncs {SENTINEL_SERVICE} 1\n"
+            )
+        self.process = subprocess.Popen([find_redis_server(), str(config), "--sentinel"], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)  # fmt: skip
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(64).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RedisServerError(f"redis-server --sentinel did not answer on port {self.port} within {timeout_s} s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=5)
+
+
+class SentinelCluster:
+    """A master, a replica and three Sentinels on 127.0.0.1, for tests and ``pursuit rehearse``:
+    ``url`` is the ``redis+sentinel://`` URL the processes are given."""
+
+    def __init__(self, data_dir: Path, down_after_ms: int = 1000) -> None:
+        data_dir = Path(data_dir)
+        self.master = RedisServer(data_dir / "master", appendonly=True)
+        self.replica = RedisServer(data_dir / "replica", appendonly=True,
+                                   extra_args=("--replicaof", "127.0.0.1", str(self.master.port)))  # fmt: skip
+        self.sentinels = [SentinelServer(data_dir / f"sentinel-{i}", self.master.port, down_after_ms=down_after_ms)
+                          for i in range(3)]  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
+        return f"redis+sentinel://{hosts}/{SENTINEL_SERVICE}/0"
+
+    def servers(self) -> list[RedisServer]:
+        return [self.master, self.replica]
+
+    def start(self, timeout_s: float = 30.0) -> SentinelCluster:
+        """Start all five and wait until the replica is in sync and every Sentinel knows the replica and
+        the two other Sentinels (what a failover needs)."""
+        import redis
+
+        self.master.start()
+        self.replica.start()
+        for sentinel in self.sentinels:
+            sentinel.start()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with redis.Redis(port=self.replica.port) as replica:
+                synced = replica.info("replication").get("master_link_status") == "up"
+            ready = synced
+            for sentinel in self.sentinels:
+                with redis.Redis(port=sentinel.port) as client:
+                    state = client.sentinel_master(SENTINEL_SERVICE)
+                ready = ready and int(state["num-slaves"]) >= 1 and int(state["num-other-sentinels"]) >= 2
+            if ready:
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RedisServerError(f"the Sentinel group did not come together within {timeout_s} s")
+
+    def stop(self) -> None:
+        for sentinel in self.sentinels:
+            sentinel.stop()
+        self.replica.stop()
+        self.master.stop()
+
+    def __enter__(self) -> SentinelCluster:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

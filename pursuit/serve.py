@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 import uvicorn
+from redis.asyncio.sentinel import SentinelConnectionPool
 
 from ingest.chronotrack_server import ChronoTrackServer
 from ingest.mylaps_server import MyLapsServer
 from ingest.raceresult_client import RaceResultClient
 from ingest.tcp import ReaderServer
+from live.connection import master_address, redis_client, replicas_to_wait_for
 from live.race import Race
 from live.store import Store
 from pursuit.http_guard import REQUEST_TIMEOUT_S, GuardedHttp
@@ -42,6 +45,7 @@ def run(main: Coroutine[Any, Any, T], loop: str = "asyncio") -> T:
     return asyncio.run(main)
 
 
+MASTER_WATCH_S = 0.5  # how often the ingestor asks the Sentinels where the master is
 WEB_MAX_CONNECTIONS = 10_000  # uvicorn answers 503 beyond this many connections and tasks at once
 WS_MAX_BYTES = 64 * 1024  # the largest WebSocket message read (uvicorn's default is 16 MiB)
 KEEP_ALIVE_S = 5  # an idle keep-alive HTTP connection is closed after this (uvicorn's default, made explicit)
@@ -82,8 +86,9 @@ async def start_ingest(
 ) -> tuple[list[ReaderServer], aioredis.Redis]:
     """Start the TCP reader servers (ChronoTrack, MYLAPS); returns them and their Redis client.
     ``secret``: the ChronoTrack readers' shared secret, when the race asks for one."""
-    redis = aioredis.Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     store = Store(redis, race)
+    store.wait_replicas = replicas_to_wait_for(redis_url)
     await store.setup()
     servers: list[ReaderServer] = [
         ChronoTrackServer(race, store, host=host, port=port, secret=secret),
@@ -92,6 +97,29 @@ async def start_ingest(
     for server in servers:
         await server.start()
     return servers, redis
+
+
+async def watch_master(redis: aioredis.Redis, servers: list[ReaderServer], stop: asyncio.Event) -> None:
+    """Behind Sentinel: when the master changes, close every reader connection, so that each reader is
+    asked to resume after the last line the *new* master holds (a failover may lose the last writes the
+    old one acknowledged). Nothing to do for a single server."""
+    last = None
+    while not stop.is_set():
+        try:
+            now = await master_address(redis)
+        except Exception as exc:  # no Sentinel answers, or none knows a master yet: ask again
+            log.warning("Sentinel: no master address (%r)", exc)
+            now = last
+        if now is None and last is None and not isinstance(redis.connection_pool, SentinelConnectionPool):
+            await stop.wait()  # one server: nothing moves
+            return
+        if last is not None and now is not None and now != last:
+            closed = sum(server.reset_connections(f"Redis master moved to {now[0]}:{now[1]}") for server in servers)
+            log.warning("Redis master moved from %s:%d to %s:%d: %d reader connections closed to resume there",
+                        *last, *now, closed)  # fmt: skip
+        last = now or last
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), MASTER_WATCH_S)
 
 
 async def serve(
@@ -119,6 +147,7 @@ async def serve(
             print(warning, flush=True)
             log.warning(warning)
         store = Store(ingest_redis, race)
+        tasks.append(asyncio.create_task(watch_master(ingest_redis, ingestors, stop), name="watch-master"))
         for decoder in race.readers.decoders:
             tasks.append(asyncio.create_task(RaceResultClient(race, store, decoder).run(stop)))
             print(
@@ -151,7 +180,7 @@ async def run_engine(race: Race, redis_url: str, stop: asyncio.Event | None = No
     from live.leader import FrameChannel, Lease
     from web.feed import LiveFeed, Publisher
 
-    redis = aioredis.Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     store = Store(redis, race)
     await store.setup()
     engine = LiveEngine(race, store)

@@ -13,7 +13,6 @@ import time
 from collections.abc import AsyncIterator
 
 import orjson
-import redis.asyncio as aioredis
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -22,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ingest.json_server import JsonIngest
+from live.connection import redis_client
 from live.engine import TICK_S, LiveEngine
 from live.events import EventDetector
 from live.leader import FrameChannel, Lease
@@ -48,7 +48,7 @@ def create_app(
     the process stands for the engine lease and runs the live engine while it holds it; otherwise, and
     while another process holds it, it relays the leader's ticks (``web.relay``)."""
     settings = settings or Settings.from_env()
-    redis = aioredis.Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     store = Store(redis, race)
     live = LiveEngine(race, store)
     live.lease = Lease(store)

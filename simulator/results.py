@@ -453,11 +453,10 @@ async def play_results(
     for d in decoders:
         d.clock = clock  # started only now: building a marathon's decoders takes a few seconds
     if redis_url:
-        import redis.asyncio as aioredis
-
+        from live.connection import redis_client
         from live.store import Store
 
-        redis = aioredis.Redis.from_url(redis_url)
+        redis = redis_client(redis_url)
         try:
             await Store(redis, replayed.race).set_clock(clock)
         finally:

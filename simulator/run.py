@@ -208,9 +208,9 @@ async def play(
     wall = time.time()
     clock = RaceClock(origin_wall=wall, origin_race=wall, speed=speed)
     if redis_url:
-        import redis.asyncio as aioredis
+        from live.connection import redis_client
 
-        redis = aioredis.Redis.from_url(redis_url)
+        redis = redis_client(redis_url)
         try:
             await Store(redis, race).set_clock(clock)
         finally:

@@ -2,7 +2,7 @@
 functions and ``if TYPE_CHECKING``):
 
 - ``live`` (the domain) imports the standard library, NumPy, orjson and itself; ``redis`` only in
-  ``live/store.py``;
+  ``live/store.py`` and ``live/connection.py``;
 - ``web``, ``ingest``, ``dashboard`` and ``simulator`` build on ``live`` and import none of each other
   (the simulator reaches the ingestor only over sockets, like a real decoder) nor ``pursuit``;
 - only ``pursuit/cli.py`` imports the benchmarks, ``pursuit.bench`` (and the bench's own modules);
@@ -21,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 EDGES = ("web", "ingest", "dashboard", "simulator")
 LIVE_THIRD_PARTY = {"numpy", "orjson"}
-LIVE_REDIS_MODULES = {"live/store.py"}
+LIVE_REDIS_MODULES = {"live/store.py", "live/connection.py"}
 BENCH_IMPORTERS = {"pursuit/cli.py"}
 ENVIRONMENT_READERS = {"pursuit/settings.py"}
 
