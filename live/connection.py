@@ -58,6 +58,16 @@ class SentinelGroup:
         return cls(tuple(sentinels), path[0], int(path[1]) if len(path) == 2 else 0, password or None)
 
 
+class SentinelRedis(aioredis.Redis):  # type: ignore[misc]  # redis-py is untyped here
+    """A client of a Sentinel group's master that closes its Sentinel connections with its own."""
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        pool = self.connection_pool
+        if isinstance(pool, SentinelConnectionPool):
+            await pool.sentinel_manager.aclose()
+
+
 def is_sentinel_url(url: str) -> bool:
     return url.startswith(f"{SENTINEL_SCHEME}://")
 
@@ -69,7 +79,8 @@ def redis_client(url: str, **kwargs: Any) -> aioredis.Redis:
     group = SentinelGroup.parse(url)
     timeouts = {"socket_timeout": SOCKET_TIMEOUT_S, "socket_connect_timeout": CONNECT_TIMEOUT_S}
     sentinel = Sentinel(group.sentinels, sentinel_kwargs=timeouts)
-    return sentinel.master_for(group.service, db=group.db, password=group.password, **{**timeouts, **kwargs})
+    return sentinel.master_for(group.service, redis_class=SentinelRedis, db=group.db, password=group.password,
+                               **{**timeouts, **kwargs})  # fmt: skip
 
 
 async def master_address(redis: aioredis.Redis) -> tuple[str, int] | None:
