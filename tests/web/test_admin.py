@@ -306,7 +306,9 @@ async def test_rebuild_from_the_journal_gives_the_same_state(console, paris):
 
     async with httpx.AsyncClient(base_url=base, timeout=10, headers=_as(ALICE)) as client:
         assert (await client.post("/api/admin/pens/1/start", json={"time": now - 900})).status_code == 200
-        await wire(1, "start", "guntime", now - 880)  # the wire's marker now starts pen 2, not pen 1
+        # the wire's marker now starts pen 2, not pen 1 (160 s on: a gun sooner than half the 300 s
+        # planned between them would be held as pen 1's second gun, by the ingestor and the rebuild)
+        await wire(1, "start", "guntime", now - 740)
         await wire(2, "start", "LOST1", now - 870)
         await wire(3, "start", other.chips[0], now - 860)
         await client.post("/api/admin/passings", json={"bib": runner.bib, "mat": "start", "time": now - 850})
