@@ -43,7 +43,8 @@ GUN_SAME_S = 1.0  # a gun asked within this of the one set is the same gun (a re
 LOG_PAGE, LOG_MAX = 100, 1000
 UNKNOWN_CHIPS_LISTED = 200
 # Rate limits (token buckets): requests per operator, failed sign-ins per client address
-REQUEST_BURST, REQUEST_PER_S = 50, 5.0
+REQUEST_BURST, REQUEST_PER_S = 50, 5.0  # actions (POST)
+READ_BURST, READ_PER_S = 100, 20.0  # reads (GET): every signed-in screen polls twice a second
 FAILED_BURST, FAILED_PER_S = 20, 1 / 3
 MAX_BUCKETS = 10_000  # addresses or operators tracked per process (least recently seen dropped)
 
@@ -98,6 +99,7 @@ class AdminAPI:
         self.store = attached(engine.store)
         self.operators = self.race.operators if operators is None else operators
         self.requests = RateLimit(REQUEST_BURST, REQUEST_PER_S)
+        self.reads = RateLimit(READ_BURST, READ_PER_S)
         self.failures = RateLimit(FAILED_BURST, FAILED_PER_S)
 
     def routes(self) -> list[Route]:
@@ -149,7 +151,8 @@ class AdminAPI:
             self.failures.take(address)
             return error(401, "admin actions need 'Authorization: Bearer <token>' with the race's admin token "
                               "or an operator's token")  # fmt: skip
-        if (wait := self.requests.take(name)) > 0:
+        bucket = self.reads if request.method == "GET" else self.requests
+        if (wait := bucket.take(name)) > 0:
             return _limited(429, f"too many admin requests from {name}: try again in {math.ceil(wait)} s", wait)
         return name
 
