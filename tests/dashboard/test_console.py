@@ -109,7 +109,7 @@ async def site(redis_server, redis, tmp_path) -> AsyncIterator[Site]:
     site: Site | None = None
     sim = asyncio.create_task(
         simulate(race, "127.0.0.1", ingest.port, clock=clock, first_gun=first_gun, runners=RUNNERS, stop_event=stop,
-                 faults=Faults(unknown=True), miss_rates={"marbeuf": 0.08}, seed=SEED)
+                 faults=Faults(unknown=True), miss_rates={"concorde": 0.08}, seed=SEED)
     )  # fmt: skip
     try:
         async with httpx.AsyncClient(base_url=base, timeout=5) as client:
@@ -260,41 +260,44 @@ async def test_race_control_acts_from_its_screen_and_every_screen_sees_it(site: 
                                                 f"{pen.name + ': ' + gun!r})", "polls")  # fmt: skip
         assert (await store.guns())[f"pen:{pen.id}"] == pytest.approx(site.first_gun, abs=0.001)
 
-        # 2. a runner the marbeuf mat missed: Alice adds his passing there
+        # 2. a runner the concorde mat (crossed once) missed: Alice adds his passing there
         async def missed() -> dict | None:
             events = (await http.get("/api/events", params={"kind": "runner_missed_mat", "limit": 50})).json()
-            return next((e for e in events if e["mat"] == "marbeuf"), None)
+            return next((e for e in events if e["mat"] == "concorde"), None)
 
         missed_event = None
         for _ in range(300):
             if missed_event := await missed():
                 break
             await asyncio.sleep(0.1)
-        assert missed_event, "the simulator's marbeuf mat missed someone"
+        assert missed_event, "the simulator's concorde mat missed someone"
         bib = missed_event["bib"]
         runner = (await http.get(f"/api/runners/{bib}")).json()
-        splits = {s["mat"]: s for s in runner["splits"]}
-        assert "marbeuf" not in splits and "start" in splits
-        at = datetime.fromisoformat(splits["start"]["time"]).timestamp() + 100  # ~400 m from the start
+        missing_m = missed_event["at_m"]
+        assert all(s["at_m"] != missing_m for s in runner["splits"])
+        before = max((s for s in runner["splits"] if s["at_m"] < missing_m), key=lambda s: s["at_m"])
+        after = min((s for s in runner["splits"] if s["at_m"] > missing_m), key=lambda s: s["at_m"])
+        t0, t1 = (datetime.fromisoformat(s["time"]).timestamp() for s in (before, after))
+        at = round(t0 + (t1 - t0) * (missing_m - before["at_m"]) / (after["at_m"] - before["at_m"]))
         await spectator.evaluate(f"window.pursuit.follow([{bib!r}])")
         await spectator.wait_for_selector(f".card[data-bib='{bib}'] .card-status", timeout=15000)
         await alice.fill("#runner-bib", bib)
         await alice.wait_for_function("document.querySelector('#runner-card .split-missing')", timeout=5000)
-        await alice.select_option("#pass-mat", "marbeuf")
+        await alice.select_option("#pass-mat", "concorde")
         await alice.fill("#pass-time", _hhmmss(at, race))
         await alice.click("#pass-add")
-        await confirm(alice, f"Add a passing for bib {bib} ({runner['name']}) at marbeuf at {_hhmmss(at, race)}?")
+        await confirm(alice, f"Add a passing for bib {bib} ({runner['name']}) at concorde at {_hhmmss(at, race)}?")
         await watch.mark()
         splits_of = "Array.from(document.querySelectorAll(\".card[data-bib='{}'] .splits td\"))"
-        await watch.sees(
-            "spectator", "manual passing", splits_of.format(bib) + ".some(td => td.innerText === 'marbeuf')"
-        )
+        rows = f"Array.from(document.querySelectorAll(\".card[data-bib='{bib}'] .splits tr\"))"
+        split_row = f".some(tr => tr.innerText.startsWith('concorde\\t{missing_m / 1000:.2f}'))"
+        await watch.sees("spectator", "manual passing", rows + split_row)
 
         # 3. DNF with a reason, seen on the spectator's card
         await alice.select_option("#status-value", "dnf")
-        await alice.fill("#status-reason", "stopped at the Concorde, medical tent")
+        await alice.fill("#status-reason", "stopped at the Rond-Point, medical tent")
         await alice.click("#status-set")
-        await confirm(alice, f"Set bib {bib} ({runner['name']}) DNF — reason: stopped at the Concorde")
+        await confirm(alice, f"Set bib {bib} ({runner['name']}) DNF — reason: stopped at the Rond-Point")
         await watch.mark()
         await watch.sees("spectator", "DNF", f"document.querySelector(\".card[data-bib='{bib}'] .card-status\")"
                                              "?.textContent.startsWith('dnf')")  # fmt: skip
