@@ -79,6 +79,17 @@ def cmd_serve(args: argparse.Namespace, ingest: bool = True, web: bool = True) -
     )  # fmt: skip
 
 
+def cmd_rehearse(args: argparse.Namespace) -> int:
+    """The scale-out rehearsal (pursuit/rehearse.py): its measurements as JSON."""
+    import orjson
+
+    from pursuit.rehearse import rehearse
+
+    report = asyncio.run(rehearse(_race(args.race), Path(args.dir), args.runners, args.speed, args.seed))
+    print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    return 0 if report["same_winners_bib_for_bib"] else 1
+
+
 def cmd_engine(args: argparse.Namespace) -> int:
     """The live engine alone: it takes the engine lease when free and publishes every tick for the web
     processes to relay; while another process holds the lease it stands by."""
@@ -405,6 +416,14 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--no-engine", dest="engine", action="store_false",
                            help="never run the live engine here: relay the ticks of the process that does")  # fmt: skip
         p.set_defaults(func=lambda a, i=ingest, w=web: cmd_serve(a, ingest=i, web=w))
+
+    reh = sub.add_parser("rehearse", help="the scale-out layout on this machine with faults; prints what it measured")
+    reh.add_argument("--race", help="race directory (default: the Paris J-1000)")
+    reh.add_argument("--runners", type=int, default=300, help="runners simulated (default 300)")
+    reh.add_argument("--speed", type=float, default=60.0, help="simulated seconds per real second (default 60)")
+    reh.add_argument("--seed", type=int, default=5, help="simulation seed")
+    reh.add_argument("--dir", default=".pursuit/rehearsal", help="logs and Redis data (default .pursuit/rehearsal)")
+    reh.set_defaults(func=cmd_rehearse)
 
     eng = sub.add_parser("engine", help="the live engine only, against REDIS_URL: leads, or stands by to")
     eng.add_argument("--race", help="race directory (default: the Paris J-1000)")
