@@ -372,6 +372,11 @@ def _run_bench(args: argparse.Namespace) -> dict[str, Any]:
         from pursuit.bench.browser import bench_browser
 
         result = bench_browser(tuple(args.runners), seconds=args.seconds)
+    elif args.balanced:
+        from pursuit.bench.balanced import bench_fanout_balanced
+
+        result = bench_fanout_balanced(tuple(args.clients), seconds=args.seconds, speed=args.speed,
+                                       procs=args.client_processes)  # fmt: skip
     else:
         from pursuit.bench.fanout import bench_fanout
 
@@ -523,6 +528,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--layouts", nargs="+", choices=["serve", "split"], default=["serve", "split"],
                    help="ingest: latency via pursuit serve (one process), pursuit ingest + pursuit web")  # fmt: skip
     b.add_argument("--clients", type=int, nargs="+", default=[1_000, 5_000], help="fanout: client counts")
+    b.add_argument("--balanced", action="store_true",
+                   help="fanout: through HAProxy on 3 web processes relaying one engine (scale-out)")  # fmt: skip
     b.add_argument("--client-processes", type=int, default=2, help="fanout: processes the clients are spread over")
     b.add_argument("--speed", type=float, default=10.0, help="fanout: simulated seconds per real second")
     b.add_argument(

@@ -82,6 +82,19 @@ def _feed_times(port: int) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _feed_times_of(ports: list[int]) -> dict[str, dict[str, Any]]:
+    """The fan-out histograms of several web processes, added together (ticks counted per process)."""
+    scraped = [_feed_times(port) for port in ports]
+    out = scraped[0]
+    for more in scraped[1:]:
+        for name, h in more.items():
+            total = out[name]
+            total["count"] += h["count"]
+            total["sum"] += h["sum"]
+            total["buckets"] = [(le, n + m) for (le, n), (_, m) in zip(total["buckets"], h["buckets"], strict=True)]
+    return out
+
+
 def _fanout_per_tick(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], clients: int
                      ) -> dict[str, Any]:  # fmt: skip
     """What the server's own ticks took between two scrapes: mean build and write time per tick, and the
@@ -143,12 +156,14 @@ def _run_clients(demo: Server, n: int, seconds: float, procs: int, snapshot_ever
         c.stdin.write(f"{start!r}\n")
         c.stdin.close()
     time.sleep(max(0.0, start - time.time()))
-    load_before, server_cpu, busy = os.getloadavg(), cpu_s(demo.process.pid), busy_s()
-    times_before = _feed_times(demo.port)
+    pids = getattr(demo, "server_pids", None) or [demo.process.pid]  # the balanced layout: its web processes
+    ports = getattr(demo, "metrics_ports", None) or [demo.port]
+    load_before, server_cpu, busy = os.getloadavg(), sum(cpu_s(p) for p in pids), busy_s()
+    times_before = _feed_times_of(ports)
     time.sleep(max(0.0, start + seconds - time.time()))
-    server_cpu, busy = cpu_s(demo.process.pid) - server_cpu, busy_s() - busy
+    server_cpu, busy = sum(cpu_s(p) for p in pids) - server_cpu, busy_s() - busy
     load_after = os.getloadavg()
-    times_after = _feed_times(demo.port)
+    times_after = _feed_times_of(ports)
     outs = []
     for i, c in enumerate(clients):
         c.wait(timeout=seconds + 120)

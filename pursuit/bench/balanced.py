@@ -1,0 +1,112 @@
+"""``pursuit bench fanout --balanced``: spectators through HAProxy on three web processes that relay
+one engine's ticks, while the default race is simulated (docs/BENCHMARKS.md, "Fan-out past one
+process"). The layout is the rehearsal's (``pursuit.rehearse``) without Sentinel and without faults:
+a private Redis, one ingestor, one engine, ``webs`` web processes (``--no-engine``), the balancer."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.request import urlopen
+
+from pursuit.bench.common import cpu_s, machine
+from pursuit.bench.fanout import FANOUT_TARGET, _run_clients
+from pursuit.redis_server import RedisServer, free_port
+from pursuit.rehearse import find_haproxy, haproxy_config
+
+
+class _Balanced:
+    """The processes of the balanced layout; ``url`` is the live feed through the balancer."""
+
+    def __init__(self, workdir: Path, speed: float, webs: int) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir = workdir
+        self.redis = RedisServer(workdir / "redis", appendonly=False).start()
+        self.env = {**os.environ, "REDIS_URL": self.redis.url}
+        self.metrics_ports = [free_port() for _ in range(webs)]
+        ct, ml, self.port = free_port(), free_port(), free_port()
+        ct_ingest, ml_ingest = free_port(), free_port()
+        self.url = f"ws://127.0.0.1:{self.port}/ws/live"
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self._start("ingest", "ingest", "--host", "127.0.0.1", "--ingest-port", str(ct_ingest),
+                    "--mylaps-port", str(ml_ingest))  # fmt: skip
+        self.engine = self._start("engine", "engine")
+        self.web = [self._start(f"web-{i}", "web", "--no-engine", "--host", "127.0.0.1", "--port", str(p))
+                    for i, p in enumerate(self.metrics_ports)]  # fmt: skip
+        config = workdir / "haproxy.cfg"
+        config.write_text(haproxy_config(self.port, self.metrics_ports, ct, [ct_ingest], ml, [ml_ingest]))
+        haproxy = find_haproxy()
+        if haproxy is None:
+            raise RuntimeError("haproxy is not installed (Debian: apt-get install haproxy)")
+        self.balancer = self._start("haproxy", cmd=[haproxy, "-f", str(config), "-db"])
+        deadline = time.monotonic() + 90
+        while not self._healthy():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the web processes did not answer through the balancer; logs in {workdir}")
+            time.sleep(0.2)
+        self._start("simulate", "simulate", "--ingest-port", str(ct), "--mylaps-port", str(ml), "--speed", f"{speed:g}")
+        time.sleep(5)  # runners on the course: ticks that carry passings
+
+    @property
+    def server_pids(self) -> list[int]:
+        return [p.pid for p in self.web]
+
+    def _start(self, name: str, *args: str, cmd: list[str] | None = None) -> subprocess.Popen[bytes]:
+        with (self.workdir / f"{name}.log").open("ab") as log:
+            argv = cmd or [sys.executable, "-m", "pursuit.cli", *args]
+            proc = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
+
+    def _healthy(self) -> bool:
+        try:
+            return all(urlopen(f"http://127.0.0.1:{p}/healthz", timeout=2).status == 200 for p in self.metrics_ports)
+        except OSError:
+            return False
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.redis.stop()
+
+
+def bench_fanout_balanced(
+    clients: tuple[int, ...] = (3_000, 9_000), seconds: float = 20.0, speed: float = 10.0, procs: int = 2, webs: int = 3
+) -> dict[str, Any]:
+    """Spectators through HAProxy on ``webs`` relaying web processes: delivery delay from the engine's
+    send time (each tick's ``sent``), clients per web process and per core, CPU of the web processes."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by the child processes
+    cores = os.cpu_count() or 1
+    out: dict[str, Any] = {"bench": "fanout --balanced", "machine": machine(), "target": FANOUT_TARGET,
+                           "seconds": seconds, "layout": f"HAProxy, {webs} web processes (--no-engine), one engine, "
+                           "one ingestor, one Redis; the default race simulated", "results": []}  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        layout = _Balanced(Path(tmp) / "balanced", speed, webs)
+        try:
+            for n in clients:
+                others = {"engine": layout.engine.pid, "balancer": layout.balancer.pid}
+                before = {name: cpu_s(pid) for name, pid in others.items()}
+                run = _run_clients(layout, n, seconds, procs)  # type: ignore[arg-type]
+                for name, pid in others.items():  # over the window and the clients' connecting and closing
+                    run["cpu_s_per_s"][f"{name}_over_the_run"] = round((cpu_s(pid) - before[name]) / seconds, 2)
+                run["clients_per_web_process"] = round(run["held_to_the_end"] / webs)
+                run["clients_per_core"] = round(run["held_to_the_end"] / cores)
+                out["results"].append(run)
+        finally:
+            layout.close()
+    return out
