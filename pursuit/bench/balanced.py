@@ -105,6 +105,9 @@ def bench_fanout_balanced(
                 for name, pid in others.items():  # over the window and the clients' connecting and closing
                     run["cpu_s_per_s"][f"{name}_over_the_run"] = round((cpu_s(pid) - before[name]) / seconds, 2)
                 run["clients_per_web_process"] = round(run["held_to_the_end"] / webs)
+                fanout = run["server_fanout_per_tick"]  # its write time is per tick of one web process
+                if fanout.get("ticks"):
+                    fanout["write_per_client_us"] = round(fanout["write_mean_ms"] * 1000 * webs / max(n, 1), 2)
                 run["clients_per_core"] = round(run["held_to_the_end"] / cores)
                 out["results"].append(run)
         finally:
