@@ -33,8 +33,10 @@ PACE_REFERENCE_S = 14400.0  # a 4-hour marathon: pace levels are logs relative t
 DECIDED = 1e-6  # a chance this close to 0 or 1 at the extreme nodes is taken as decided at every node
 COVERAGE = 0.8  # the forecast band holds the true count with this probability (stated in the API)
 MODEL_FILE = Path(__file__).with_name("forecast_model.json")
-N_FEATURES = 6
+N_FEATURES = 7
 U_FLOOR, U_KNEE = -1.0, 0.0  # time-since-last-read feature: piecewise linear, knees in log units
+SEGMENT_GRACE = 1.4  # a segment is judged once this multiple of its expected time has passed
+SEGMENT_MIN = 100  # runners in the slower half of a segment's cohort before it says anything
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: its tables are cached per model
@@ -52,6 +54,7 @@ class ForecastModel:
     pursuer_nu: float  # degrees of freedom of the pursuer's Student t (heavy tails)
     pursuer_quantiles: np.ndarray  # (K,) standard Student t quantiles at the midpoints of K bins
     race_shift_sd: float  # sd of the race-wide shift of log finish per unit of course left
+    segment_coef: np.ndarray  # (m, 3) expected log(segment pace / pace before it), quadratic in pace level
     prior_scale: float  # spread of log(finish / declared) for a runner not yet read
     reference_finish_s: float  # a marathon winner's finish (mean of the training winners)
     trained_on: tuple[str, ...]
@@ -71,6 +74,7 @@ class ForecastModel:
             pursuer_nu=float(d["pursuer_nu"]),  # type: ignore[arg-type]
             pursuer_quantiles=arr["pursuer_quantiles"],
             race_shift_sd=float(d["race_shift_sd"]),  # type: ignore[arg-type]
+            segment_coef=arr["segment_coef"],
             prior_scale=float(d["prior_scale"]),  # type: ignore[arg-type]
             reference_finish_s=float(d["reference_finish_s"]),  # type: ignore[arg-type]
             trained_on=tuple(d.get("trained_on", ())),  # type: ignore[arg-type]
@@ -111,13 +115,102 @@ class RunnerState:
     trend: np.ndarray  # log(last segment pace / pace before it); 0 if unknown
     since_read: np.ndarray  # log(time since his last read / expected time to the next point)
     read: np.ndarray  # bool: has at least one read past the start
+    live: np.ndarray  # this race's excess slowing on the segments ahead of him, learned live (0: none)
+    slowing: np.ndarray  # per segment, the race's excess slowing (nan: not learned yet; empty: not learned)
 
 
 def design(state: RunnerState) -> np.ndarray:
     """The model's features for each runner: (n, N_FEATURES)."""
     x = state.pace_level
     u = np.nan_to_num(state.since_read, nan=U_FLOOR - 4.0)
-    return np.column_stack([np.ones_like(x), x, x * x, state.trend, np.maximum(u, U_FLOOR), np.maximum(u, U_KNEE)])
+    return np.column_stack(
+        [np.ones_like(x), x, x * x, state.trend, np.maximum(u, U_FLOOR), np.maximum(u, U_KNEE), state.live]
+    )
+
+
+def segment_slowing(elapsed_s: np.ndarray, at_m: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pace level at split ``a`` and log(pace from ``a`` to ``b`` / pace up to ``a``), clipped to
+    ±log(SEGMENT_GRACE), for every row (nan where a split is missing)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pace = elapsed_s[:, a] / at_m[a]
+        level = np.log(pace * MARATHON_M / PACE_REFERENCE_S)
+        y = np.log((elapsed_s[:, b] - elapsed_s[:, a]) / (at_m[b] - at_m[a]) / pace)
+    bound = np.log(SEGMENT_GRACE)
+    return level, np.clip(y, -bound, bound)
+
+
+def segment_expected(coef: np.ndarray, level: np.ndarray) -> np.ndarray:
+    out: np.ndarray = coef[0] + coef[1] * level + coef[2] * level * level
+    return out
+
+
+def split_columns(at_m: np.ndarray) -> np.ndarray:
+    """The columns of the timing points past the start (a start mat, at 0 m, is not a split)."""
+    return np.flatnonzero(at_m > 0)
+
+
+def learns_live(model: ForecastModel, at_m: np.ndarray) -> bool:
+    """Whether the course's split points are the model's (a marathon's), so that its per-segment
+    expectations apply and the race's own slowing can be learned live."""
+    splits = at_m[split_columns(at_m)]
+    fractions = splits[:-1] / splits[-1]
+    return (
+        len(fractions) == len(model.fractions)
+        and abs(float(splits[-1]) - MARATHON_M) < 0.01 * MARATHON_M
+        and bool(np.allclose(fractions, model.fractions, atol=0.005))
+    )
+
+
+def live_slowing(
+    segment_coef: np.ndarray, elapsed_s: np.ndarray, at_m: np.ndarray, since_s: np.ndarray, last: np.ndarray
+) -> np.ndarray:
+    """How much more than usual this race's runners slow on each segment, learned from those who have
+    run it: per segment (one split to the next), the mean over the slower half of its cohort of
+    the observed slowing minus the model's for their pace level; nan where too few have run it.
+
+    The cohort is everyone read at the segment's first split long enough ago (SEGMENT_GRACE times
+    the segment at his pace) that he should have reached the next; one not read there yet counts
+    as slowed by that much (censored), one read further on without it (a missed mat) is left out.
+    Its slower half is the nearest to the runners still to run it. Columns as in
+    :func:`runner_state`; ``last``: each runner's last read column (-1: none)."""
+    n = len(elapsed_s)
+    rows = np.arange(n)
+    now_s = np.where(last >= 0, elapsed_s[rows, np.maximum(last, 0)] + since_s, np.nan)  # each one's clock
+    cols = split_columns(at_m)
+    out = np.full(len(cols) - 1, np.nan)
+    for i, (a, b) in enumerate(zip(cols[:-1], cols[1:], strict=True)):
+        t_a = elapsed_s[:, a]
+        with np.errstate(invalid="ignore"):
+            due = (t_a > 0) & (now_s - t_a >= SEGMENT_GRACE * t_a / at_m[a] * (at_m[b] - at_m[a]))
+        reached = ~np.isnan(elapsed_s[:, b])
+        cohort = due & (reached | (last <= b))  # read further on without ``b``: a missed mat, left out
+        if int(cohort.sum()) < 2 * SEGMENT_MIN:
+            continue
+        level, y = segment_slowing(elapsed_s[cohort], at_m, a, b)
+        y = np.where(reached[cohort], y, np.log(SEGMENT_GRACE))
+        ok = np.isfinite(level) & np.isfinite(y)
+        level, y = level[ok], y[ok]
+        slower = level >= np.median(level)
+        if int(slower.sum()) < SEGMENT_MIN:
+            continue
+        out[i] = float(
+            np.mean(y[slower] - segment_expected(segment_coef[min(i, len(segment_coef) - 1)], level[slower]))
+        )
+    return out
+
+
+def live_feature(slowing: np.ndarray, last: np.ndarray, at_m: np.ndarray) -> np.ndarray:
+    """Each runner's live feature: the excess slowing of the segment he runs next, else of the
+    nearest earlier segment the race has learned, else of the first it has; 0 if none yet."""
+    known = np.isfinite(slowing)
+    if not known.any():
+        return np.zeros(len(last))
+    idx = np.arange(len(slowing))
+    nearest = np.maximum.accumulate(np.where(known, idx, -1))
+    nearest = np.where(nearest >= 0, nearest, int(idx[known][0]))
+    seg = np.clip(np.searchsorted(split_columns(at_m), np.maximum(last, 0)), 0, len(slowing) - 1)
+    out: np.ndarray = np.where(last >= 0, slowing[nearest[seg]], 0.0)
+    return out
 
 
 def runner_state(
@@ -126,6 +219,7 @@ def runner_state(
     since_s: np.ndarray,
     prior_finish_s: np.ndarray,
     last_read: np.ndarray | None = None,
+    segment_coef: np.ndarray | None = None,
 ) -> RunnerState:
     """Features from passings as durations since each runner's own start.
 
@@ -133,7 +227,8 @@ def runner_state(
     start itself, at 0 m, may be a column); ``at_m`` (k,) distances; ``since_s`` (n,): now minus the
     runner's last read (or 0); ``prior_finish_s``: his declared or expected finish, used until he
     is read past the start. ``last_read`` (n,): the index of each one's last read (-1: none), if the
-    caller has it already.
+    caller has it already. ``segment_coef``: the model's per-segment expectations, to learn the
+    race's own slowing live (:func:`live_slowing`); None: not learned (another course).
     """
     n, k = elapsed_s.shape
     distance = float(at_m[-1])
@@ -168,6 +263,12 @@ def runner_state(
     with np.errstate(invalid="ignore"):
         level = np.log(projection * (MARATHON_M / distance) / PACE_REFERENCE_S)
     since = np.where(has & (last < k - 1) & np.isfinite(since), since, np.nan)
+    last = np.where(has, last, -1)
+    if segment_coef is None:
+        slowing, live = np.zeros(0), np.zeros(n)
+    else:
+        slowing = live_slowing(segment_coef, elapsed_s, at_m, since_s, last)
+        live = np.where(has, live_feature(slowing, last, at_m), 0.0)
     return RunnerState(
         fraction=np.where(has, d_last / distance, 0.0),
         projection_s=projection,
@@ -175,6 +276,8 @@ def runner_state(
         trend=trend,
         since_read=since,
         read=has,
+        live=live,
+        slowing=slowing,
     )
 
 
@@ -362,7 +465,8 @@ def forecast(
     0..n_groups-1 (pens)."""
     distance = float(at_m[-1])
     start = np.where(np.isfinite(start), start, np.inf)  # no known start: no chance, never a nan
-    state = runner_state(elapsed_s, at_m, since_s, prior_finish_s, last_read)
+    segments = model.segment_coef if learns_live(model, at_m) else None
+    state = runner_state(elapsed_s, at_m, since_s, prior_finish_s, last_read, segments)
     dist = runner_distributions(model, state, distance)
     open_ = np.isnan(settled)
     kappa = distance_factor(distance)

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from live.forecast import N_FEATURES, ForecastModel, RunnerState, design, runner_state
+from live.forecast import (
+    N_FEATURES,
+    ForecastModel,
+    RunnerState,
+    design,
+    runner_state,
+    segment_slowing,
+)
 
 DELAY_S = 5880.0  # the chase of SPEC §6 and issue 12: the winner starts 1 h 38 min after the field
 MOMENTS = np.round(np.arange(0.10, 0.951, 0.05), 2)  # pursuer fractions at which samples are drawn
@@ -45,8 +52,11 @@ def chase_moment(race: RaceSplits, fraction: float, delay_s: float = DELAY_S) ->
     return float(np.interp(fraction * at[-1], at[ok], w[ok]) + delay_s)
 
 
-def seen_state(race: RaceSplits, now: float, rows: np.ndarray | None = None) -> tuple[RunnerState, np.ndarray]:
-    """Features of the runners (``rows``, default all) from the splits before race time ``now``."""
+def seen_state(
+    race: RaceSplits, now: float, rows: np.ndarray | None = None, segment_coef: np.ndarray | None = None
+) -> tuple[RunnerState, np.ndarray]:
+    """Features of the runners (``rows``, default all) from the splits before race time ``now``
+    (with the race's slowing learned live from them if ``segment_coef`` is given)."""
     e = race.elapsed_s if rows is None else race.elapsed_s[rows]
     seen = np.where(e <= now, e, np.nan)
     has = ~np.isnan(seen)
@@ -55,19 +65,36 @@ def seen_state(race: RaceSplits, now: float, rows: np.ndarray | None = None) -> 
     t_last = np.where(last >= 0, seen[np.arange(len(e)), np.maximum(last, 0)], np.nan)
     since = np.where(last >= 0, now - t_last, 0.0)
     prior = np.full(len(e), np.nan)
-    return runner_state(seen, race.at_m, since, prior), last
+    return runner_state(seen, race.at_m, since, prior, None, segment_coef), last
+
+
+def segment_curves(races: list[RaceSplits]) -> np.ndarray:
+    """Per segment (split to next split), the usual slowing log(segment pace / pace before it) as a
+    quadratic in pace level, over every finisher of ``races`` (clipped as :func:`live_slowing` does)."""
+    at_m = races[0].at_m
+    out = np.zeros((len(at_m) - 1, 3))
+    for s in range(len(at_m) - 1):
+        parts = [segment_slowing(r.elapsed_s, at_m, s, s + 1) for r in races]
+        level = np.concatenate([p[0] for p in parts])
+        y = np.concatenate([p[1] for p in parts])
+        ok = np.isfinite(level) & np.isfinite(y)
+        a = np.column_stack([np.ones(int(ok.sum())), level[ok], level[ok] ** 2])
+        out[s], *_ = np.linalg.lstsq(a, y[ok], rcond=None)
+    return out
 
 
 def _samples(races: list[RaceSplits]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Design rows, targets, split index, pace level and race index of every training sample."""
     xs, ys, js, ls, rs = [], [], [], [], []
     for ri, race in enumerate(races):
+        # the race's live slowing is judged against expectations it did not shape (as a new race's is)
+        curves = segment_curves([r for r in races if r is not race]) if len(races) > 1 else segment_curves(races)
         others = np.flatnonzero(np.arange(len(race.elapsed_s)) != race.winner_row)
         finish = race.elapsed_s[others, -1]
         k = len(race.at_m)
         for f in MOMENTS:
             now = chase_moment(race, float(f))
-            state, last = seen_state(race, now, others)
+            state, last = seen_state(race, now, others, curves)
             ok = (last >= 0) & (last < k - 1)
             y = np.log(finish / state.projection_s)
             xs.append(design(state)[ok])
@@ -155,6 +182,7 @@ def fit(races: list[RaceSplits]) -> ForecastModel:
         pursuer_nu=PURSUER_NU,
         pursuer_quantiles=_student_t_quantiles(PURSUER_NU, PURSUER_QUANTILE_BINS),
         race_shift_sd=shift_sd,
+        segment_coef=segment_curves(races),
         prior_scale=PRIOR_SCALE,
         reference_finish_s=reference,
         trained_on=tuple(r.name for r in races),

@@ -168,3 +168,54 @@ def test_reads_before_a_gun_entered_late_never_make_a_nan():
     )  # fmt: skip
     assert np.isfinite(w.win_probability).all() and np.isfinite([w.expected, w.at_plan, w.low, w.high]).all()
     assert np.isfinite(pursuer.finish_nodes).all()
+
+
+def _field_through_segment(extra: float, n: int = 600) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` runners read at 25 and 30 km, their 25→30 km slowing ``extra`` (log) above the
+    model's expectation for their pace; and each one's last read column."""
+    model = default_model()
+    rng = np.random.default_rng(7)
+    level = rng.uniform(-0.2, 0.2, n)  # pace levels around a 4-hour marathon
+    pace = np.exp(level) * 14400.0 / MARATHON[-1]  # s per m
+    expected = model.segment_coef[5, 0] + model.segment_coef[5, 1] * level + model.segment_coef[5, 2] * level**2
+    elapsed = np.full((n, len(MARATHON)), np.nan)
+    elapsed[:, :6] = pace[:, None] * MARATHON[None, :6]
+    elapsed[:, 6] = elapsed[:, 5] + 5000.0 * pace * np.exp(expected + extra)
+    return elapsed, np.full(n, 6)
+
+
+def test_the_race_slowing_is_learned_live_from_those_who_ran_the_segment():
+    """A field that slows 4 % more than usual from 25 to 30 km: the engine learns +0.04 on that
+    segment, nothing on segments nobody has finished, and a runner still to run it moves later."""
+    from live.forecast import learns_live, live_slowing
+
+    model = default_model()
+    assert learns_live(model, MARATHON) and learns_live(model, np.concatenate([[0.0], MARATHON]))
+    assert not learns_live(model, np.array([1000.0, 2500.0, 5000.0]))  # a 5 km course: not a marathon's
+    elapsed, last = _field_through_segment(0.04)
+    slowing = live_slowing(model.segment_coef, elapsed, MARATHON, np.full(len(last), 600.0), last)
+    assert slowing[5] == pytest.approx(0.04, abs=0.002)
+    assert np.isnan(slowing[6:]).all()  # 30 km onwards: nobody has run them yet
+    # a runner at 25 km, read just now: his median finish is later in the slow race than in a usual one
+    me = np.where(np.arange(10) <= 5, 7200.0 * MARATHON / MARATHON[5], np.nan)[None, :]
+    medians = []
+    for extra in (0.0, 0.04):
+        field, lasts = _field_through_segment(extra)
+        everyone = np.vstack([field, me])
+        since = np.concatenate([np.full(len(lasts), 600.0), [1.0]])
+        state = runner_state(everyone, MARATHON, since, np.full(len(everyone), np.nan), None, model.segment_coef)
+        medians.append(median_finish_s(model, state, runner_distributions(model, state, MARATHON[-1]))[-1])
+    assert medians[1] > medians[0] * 1.002
+
+
+def test_a_segment_is_not_judged_before_its_runners_are_due():
+    """Runners read at 25 km a moment ago are not yet a cohort: nothing is learned from them."""
+    from live.forecast import live_slowing
+
+    model = default_model()
+    elapsed, _ = _field_through_segment(0.04)
+    elapsed[:, 6] = np.nan
+    last = np.full(len(elapsed), 5)
+    slowing = live_slowing(model.segment_coef, elapsed, MARATHON, np.full(len(last), 30.0), last)
+    assert np.isnan(slowing[5])  # 25→30 km: not due yet (30 s after 25 km)
+    assert np.isfinite(slowing[:4]).all()  # the segments they ran long ago are learned
