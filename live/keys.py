@@ -126,8 +126,15 @@ class RaceKeys:
         return f"{self.prefix}:feed-seq"
 
     @property
+    def feed_epoch(self) -> str:
+        """String: the numbering the live feed's ``seq`` belongs to, made once (``live.leader``); a Redis
+        that lost it starts a new one, and a spectator's ``seq`` from before is not resumed."""
+        return f"{self.prefix}:feed-epoch"
+
+    @property
     def frames(self) -> str:
-        """Stream: the live feed's ticks as the leader built them (``seq``, ``body``, ``snapshot``), short."""
+        """Stream: the live feed's ticks as the leader built them (``seq``, ``body``, ``snapshot``,
+        ``epoch``), short."""
         return f"{self.prefix}:frames"
 
     @property

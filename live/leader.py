@@ -12,6 +12,12 @@ exactly as its own clients get it, with a ``seq`` that never goes down (the scri
 one); other web processes relay those bytes to their clients, so every spectator sees the same
 ``seq`` and the same tick whichever process serves him. With each tick it stores the snapshot it
 was computed from, encoded: a relay's API, dashboard and new clients use that state.
+
+Each frame also carries the feed's ``epoch``, a token made once in the race's Redis data and kept
+by every later leader: ``seq`` is comparable across leaders within an epoch (it never goes down),
+so a spectator who reconnects to another process can continue from his ``seq``
+(``/ws/live?after=``); a Redis that lost everything starts a new epoch, and his ``seq`` from
+before, which may now name another tick, is answered with a snapshot.
 """
 
 from __future__ import annotations
@@ -95,6 +101,7 @@ class Frame:
     seq: int
     body: bytes  # the message, exactly as the leader's own clients got it
     snapshot: bool  # the tick is a snapshot message (most of the field changed, or a new leader)
+    epoch: str  # the numbering ``seq`` belongs to (``FrameChannel.epoch``)
 
 
 class FrameChannel:
@@ -105,14 +112,14 @@ class FrameChannel:
         self.keys = store.keys
         self._publish = self.redis.register_script(_PUBLISH)
 
-    async def publish(self, lease: Lease, seq: int, body: bytes, snapshot: bool, state: bytes) -> bool:
-        """Append a tick if ``lease`` is held (renewing it), with ``state``, the snapshot at ``seq``
-        encoded for the relays' API and new clients. False if not appended (the lease is lost, or a
-        later ``seq`` was published)."""
+    async def publish(self, lease: Lease, seq: int, body: bytes, snapshot: bool, state: bytes, epoch: str) -> bool:
+        """Append a tick of ``epoch`` if ``lease`` is held (renewing it), with ``state``, the snapshot at
+        ``seq`` encoded for the relays' API and new clients. False if not appended (the lease is lost,
+        or a later ``seq`` was published)."""
         keys = self.keys
         result = await self._publish(
             keys=[keys.engine_lease, keys.feed_seq, keys.frames, keys.feed_state],
-            args=[lease.token, lease.ttl_ms, seq, body, int(snapshot), FRAMES_MAXLEN, state],
+            args=[lease.token, lease.ttl_ms, seq, body, int(snapshot), FRAMES_MAXLEN, state, epoch],
         )
         if result == 0:
             lease.lost("another process holds it (a frame was refused)")
@@ -132,6 +139,14 @@ class FrameChannel:
         last = max(await self.last_seq(), seen)
         return last + TERM_SEQ_STEP if last else 0
 
+    async def epoch(self) -> str:
+        """The feed's epoch, made now if the race's Redis data has none (a new leader asks, with
+        ``take_seq``): the same for every leader as long as Redis keeps its data."""
+        key = self.keys.feed_epoch
+        await self.redis.set(key, secrets.token_hex(8), nx=True)
+        value = await self.redis.get(key)
+        return value.decode() if isinstance(value, bytes) else str(value)
+
     async def after(self, last_id: str, block_ms: int) -> list[Frame]:
         """Ticks after the entry ``last_id`` (``$``: only new ones), waiting up to ``block_ms`` for one."""
         raw = await self.redis.xread({self.keys.frames: last_id}, block=block_ms)
@@ -139,7 +154,8 @@ class FrameChannel:
         for _, entries in raw or ():
             for entry_id, fields in entries:
                 eid = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-                out.append(Frame(eid, int(fields[b"seq"]), fields[b"body"], fields[b"snapshot"] == b"1"))
+                epoch = fields.get(b"epoch", b"").decode(errors="replace")
+                out.append(Frame(eid, int(fields[b"seq"]), fields[b"body"], fields[b"snapshot"] == b"1", epoch))
         return out
 
     async def state(self) -> bytes | None:

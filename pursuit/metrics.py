@@ -52,6 +52,11 @@ class _Snapshot(Collector):
         yield connected
         yield GaugeMetricFamily("pursuit_feed_clients", "live-feed WebSocket clients", value=len(self.feed.clients))
         yield CounterMetricFamily("pursuit_feed_dropped", "slow live-feed clients dropped", value=self.feed.dropped)
+        yield CounterMetricFamily(
+            "pursuit_feed_resumed",
+            "live-feed clients that reconnected with ?after= and continued from their seq, without a snapshot",
+            value=self.feed.resumed,
+        )
         yield from fanout_families(self.feed.times)
         yield GaugeMetricFamily("pursuit_tick_seconds", "time of the last live tick", value=self.engine.tick_ms / 1000)
         counts = GaugeMetricFamily("pursuit_runners", "runners by status", labels=["status"])

@@ -32,6 +32,16 @@ sent instead of a tick) as a binary message holding the gzip of exactly the JSON
 gets; ticks, follow and error messages stay text. Each snapshot is compressed once, for everyone who
 gets it, and only when a gzip client needs it (at 40,000 runners mid-race 674 KB of JSON is 191 KB
 gzipped at ``web.frames.SNAPSHOT_GZIP_LEVEL``). Any other ``encoding`` is refused (closed with 1008, saying why).
+
+A client that reconnects, to this process or another, may continue where it was instead of taking a
+new snapshot: ``/ws/live?after=SEQ&epoch=E`` (``epoch`` from its last snapshot; optional, but without
+it a ``seq`` from before a Redis that lost everything could be taken for another tick). If this
+process sent every tick from ``SEQ + 1`` to now in that epoch (it keeps the last ``RESUME_TICKS``
+as sent, the same objects every client got, so nothing grows per client), the client gets those
+ticks, in order, then the live ones, and no snapshot. Otherwise — ``SEQ`` too old, ahead of this
+process, not a number, another epoch, or a gap in between — it gets the snapshot as any new client
+does; a bad ``after`` is never an error. Ticks across a change of leader resume too: ``seq`` keeps
+rising, and a new leader's first tick is a snapshot.
 """
 
 from __future__ import annotations
@@ -39,7 +49,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 import logging
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable
@@ -54,7 +66,7 @@ from websockets.protocol import State
 
 from live.chase import margin_sigma
 from live.engine import LiveEngine
-from live.leader import Frame, FrameChannel, Lease
+from live.leader import FRAMES_MAXLEN, Frame, FrameChannel, Lease
 from live.projection import estimate_speed
 from live.snapshot import AHEAD, STARTED, Snapshot
 from live.snapshot import encode as encode_snapshot
@@ -82,6 +94,8 @@ SLOW_CLIENT = 1013  # "try again later": reconnect and start from a snapshot
 POLICY = 1008
 GOING_AWAY = 1001
 ENCODINGS = ("gzip",)  # what ``/ws/live?encoding=`` may ask for; without it, snapshots are JSON text
+RESUME_TICKS = FRAMES_MAXLEN  # ticks kept for a client that reconnects with ``?after=`` (as long as a relay's)
+MAX_SEQ_DIGITS = 18  # an ``after`` longer than this is no seq of ours
 
 RunnerDetail = Callable[[str], "dict[str, Any] | None"]
 
@@ -167,6 +181,9 @@ class LiveFeed:
         self.snapshot_seq = 0  # the seq ``snapshot`` is the state at
         self.publisher = publisher  # the engine leader's channel to the relays, with its lease
         self._term = 0  # the lease term the seq was taken in
+        self.epoch = secrets.token_hex(8)  # what ``seq`` counts in; the leader's, once there is one
+        self.recent: deque[tuple[int, Outgoing]] = deque(maxlen=RESUME_TICKS)  # (seq, tick) as sent, oldest first
+        self.resumed = 0  # clients that reconnected with ``?after=`` and continued without a snapshot
         engine.listeners.append(self.on_tick)
 
     def routes(self) -> list[BaseRoute]:
@@ -188,6 +205,7 @@ class LiveFeed:
             assert self.publisher is not None
             self._term = self.publisher.lease.term
             self.seq = await self.publisher.channel.take_seq(self.seq)
+            self._set_epoch(await self.publisher.channel.epoch())
             self._times = None
         changed, win_only = self._changed_rows(snap, times, speed, classes)
         self.seq += 1
@@ -203,7 +221,7 @@ class LiveFeed:
         if self.publisher is not None:  # relays send the same bytes; a leader fenced off sends nothing
             state = encode_snapshot(snap, self.seq, self.engine.tick_ms)
             if not await self.publisher.channel.publish(
-                self.publisher.lease, self.seq, tick.payload, tick.snapshot, state
+                self.publisher.lease, self.seq, tick.payload, tick.snapshot, state, self.epoch
             ):
                 return
         self._fan_out(tick, started)
@@ -214,6 +232,7 @@ class LiveFeed:
         are skipped; after a gap, clients get the next snapshot instead."""
         if frame.seq <= self.seq:
             return
+        self._set_epoch(frame.epoch)
         gap = self.seq > 0 and frame.seq != self.seq + 1 and not frame.snapshot
         self.seq = frame.seq
         self._details = {}
@@ -227,9 +246,17 @@ class LiveFeed:
                 client.needs_snapshot = True
         self._fan_out(Outgoing(frame.body, snapshot=frame.snapshot), time.perf_counter())
 
+    def _set_epoch(self, epoch: str) -> None:
+        """Number the ticks in ``epoch`` from now on: the ticks kept from another cannot be resumed."""
+        if epoch != self.epoch:
+            self.epoch = epoch
+            self.recent.clear()
+            self._snapshot_frame = None
+
     def _fan_out(self, tick: Outgoing, started: float) -> None:
         """Write (or queue) ``tick`` for every client: straight to the transport in the common case."""
         self.tick_frame = tick
+        self.recent.append((self.seq, tick))
         frame = tick.wire  # framed once, here, for every client
         gzipped = tick.snapshot and any(c.gzip for c in self.clients)
         if gzipped:
@@ -368,7 +395,7 @@ class LiveFeed:
         snap = self.snapshot
         assert snap is not None and self.snapshot_seq == self.seq, "no state at this seq yet"
         if self._snapshot_frame is None or self._snapshot_frame[0] != self.seq:
-            body = snapshot_message(self.seq, self.race.id, snap, self.speed_m_s, self.classes)
+            body = snapshot_message(self.seq, self.race.id, snap, self.speed_m_s, self.classes, self.epoch)
             self._snapshot_frame = (self.seq, Outgoing(orjson.dumps(body), snapshot=True))
         return self._snapshot_frame[1]
 
@@ -386,8 +413,9 @@ class LiveFeed:
     # ---- connections -------------------------------------------------------------------------
 
     async def endpoint(self, ws: WebSocket, wire: Wire | None) -> None:
-        """One spectator: a snapshot first (at the first tick if none yet), then every tick; written
-        straight to ``wire`` where there is one and ``direct`` allows it."""
+        """One spectator: a snapshot first (at the first tick if none yet), or the ticks he missed if
+        he reconnects with ``?after=`` and this process has them all, then every tick; written straight
+        to ``wire`` where there is one and ``direct`` allows it."""
         encoding = ws.query_params.get("encoding")
         await ws.accept()
         if encoding is not None and encoding not in ENCODINGS:
@@ -397,7 +425,12 @@ class LiveFeed:
         wire = wire if self.direct else None
         client = FeedClient(ws, wire, asyncio.Queue(maxsize=self.queue_ticks), RateLimit(self.max_messages_per_s),
                             deque(maxlen=self.queue_ticks), gzip=encoding == "gzip")  # fmt: skip
-        if not self.has_snapshot:
+        missed = self.missed_ticks(ws.query_params.get("after"), ws.query_params.get("epoch"))
+        if missed is not None:
+            self.resumed += 1
+            if missed:
+                self._offer(client, *missed)
+        elif not self.has_snapshot:
             client.needs_snapshot = True
         else:
             self._offer(client, self.snapshot_frame())
@@ -417,6 +450,30 @@ class LiveFeed:
             if client.close_code is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(ws.close(client.close_code, client.close_reason), CLOSE_WAIT_S)
+
+    def missed_ticks(self, after: str | None, epoch: str | None) -> list[Outgoing] | None:
+        """The ticks after ``after`` (a reconnecting client's last ``seq``, as the query gave it) up to
+        now, oldest first, if this process sent every one of them in ``epoch`` (if given): ``[]`` if he
+        is up to date. None, and he gets a snapshot, if ``after`` is no seq, too old, ahead of this
+        process, of another epoch, or a tick in between is missing (a relay that missed a frame)."""
+        if after is None or not after.isascii() or not after.isdigit() or len(after) > MAX_SEQ_DIGITS:
+            return None
+        seq = int(after)
+        recent = self.recent
+        if seq < 1 or not recent or (epoch is not None and epoch != self.epoch):
+            return None  # seq 0 is no state at all
+        if seq == self.seq == recent[-1][0]:
+            return []
+        start = next((i for i, (at, _) in enumerate(recent) if at == seq + 1), None)
+        if start is None:
+            return None
+        missed, last = [], seq
+        for at, tick in itertools.islice(recent, start, None):
+            if at != last + 1 and not tick.snapshot:
+                return None  # he would see the gap and ask for a snapshot anyway
+            missed.append(tick)
+            last = at
+        return missed
 
     async def _send_loop(self, client: FeedClient) -> None:
         try:

@@ -185,14 +185,16 @@ def tick_message(
 
 
 def snapshot_message(
-    seq: int, race_id: str, snap: Snapshot, speed_m_s: np.ndarray, classes: np.ndarray | None
+    seq: int, race_id: str, snap: Snapshot, speed_m_s: np.ndarray, classes: np.ndarray | None, epoch: str
 ) -> dict[str, Any]:
-    """The full state at ``seq`` as parallel arrays in roster order."""
+    """The full state at ``seq`` as parallel arrays in roster order; ``epoch``, what ``seq`` counts in
+    (a client that reconnects names it with his ``seq``: ``/ws/live?after=SEQ&epoch=E``)."""
     p = snap.pursuer
     body: dict[str, Any] = {
         "type": "snapshot",
         "seq": seq,
         "race": race_id,
+        "epoch": epoch,
         "now": round(snap.now, 3),
         "elapsed_s": num(snap.elapsed_s),
         "statuses": list(STATUSES),

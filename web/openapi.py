@@ -92,7 +92,9 @@ def openapi_schema(race: Race) -> dict[str, Any]:
         "required": ["live", "events"],
         "properties": {
             "live": {"type": "string", "description": "WebSocket: a snapshot, then one sparse tick a second, "
-                                                      "all JSON text"},
+                                                      "all JSON text; ?after=SEQ&epoch=E (a reconnecting "
+                                                      "client's last seq and its snapshot's epoch): the "
+                                                      "ticks since instead of a snapshot, if still held"},
             "live_gzip": {"type": "string", "description": "The same feed with every snapshot sent as a binary "
                           "message holding the gzip of the same JSON text; ticks stay text (?encoding=gzip)"},
             "events": {"type": "string", "description": "WebSocket: commentary and alert events"},

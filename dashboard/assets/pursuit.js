@@ -2,7 +2,9 @@
  *
  * One client per tab, whatever the page: it takes the roster once (GET /api/roster), then the live
  * feed (/ws/live: a snapshot, then sparse ticks with consecutive seq; a gap asks for a new snapshot;
- * snapshots come gzipped, as binary messages, where the browser has DecompressionStream) and the
+ * snapshots come gzipped, as binary messages, where the browser has DecompressionStream; after a
+ * drop it reconnects with ?after=<last seq>&epoch=<its snapshot's>, and keeps its state if the
+ * process it lands on sends the ticks it missed, else takes the snapshot it sends) and the
  * events stream (/ws/events, resumed after the last id seen). Between ticks every runner is
  * moved here (distance + speed × elapsed race time, held short of the next timing point until read
  * there), so the server never sends positions it can predict. Both sockets reconnect by themselves
@@ -26,7 +28,8 @@
   var roster = null, rowOf = {};
   var S = { seq: -1, n: 0 };
   var live = { ws: null, open: false, retry: 0, timer: null };
-  var feed = { gzip: typeof DecompressionStream === "function", binary: 0 };  // snapshots as gzip; how many came
+  var feed = { gzip: typeof DecompressionStream === "function", binary: 0,  // snapshots as gzip; how many came
+               resume: -1, resumed: 0 };  // the seq held when the feed dropped; reconnections that kept the state
   var events = { ws: null, open: false, retry: 0, last: null, timer: null };
   var follow = { bibs: loadList("pursuit.follow"), detail: {} };
   var escapes = [];
@@ -118,9 +121,10 @@
   }
 
   function onSnapshot(m) {
+    feed.resume = -1;
     if (!roster || roster.bibs.length !== m.status.length) { S.seq = -1; loadRoster(true); return; }
     var n = m.status.length;
-    S.n = n; S.seq = m.seq; S.statuses = m.statuses; S.classes = m.classes || meta.classes;
+    S.n = n; S.seq = m.seq; S.epoch = m.epoch; S.statuses = m.statuses; S.classes = m.classes || meta.classes;
     S.status = new Int8Array(n); S.cls = new Int8Array(n); S.dist = new Float64Array(n); S.speed = new Float64Array(n);
     S.margin = new Float64Array(n); S.t0 = new Float64Array(n); S.cap = new Float64Array(n);
     S.winPct = new Int16Array(n);
@@ -137,7 +141,10 @@
   }
 
   function onTick(m) {
-    if (m.seq !== S.seq + 1) {  // a gap: the state may be wrong, ask for all of it again
+    var held = S.seq >= 0 ? S.seq : feed.resume;  // just reconnected: the state held when the feed dropped
+    if (S.seq < 0 && feed.resume >= 0 && m.seq === held + 1) feed.resumed += 1;
+    feed.resume = -1;
+    if (m.seq !== held + 1) {  // a gap: the state may be wrong, ask for all of it again
       S.seq = -1;
       send(live, { resync: true });
       return;
@@ -213,7 +220,13 @@
   function openLive() {
     clearTimeout(live.timer);
     loadRoster(false).then(function () {
-      var ws = new WebSocket(wsUrl("/ws/live" + (feed.gzip ? "?encoding=gzip" : "")));
+      var query = [];
+      if (feed.gzip) query.push("encoding=gzip");
+      if (feed.resume >= 0) {  // continue from the seq held, in the numbering of the snapshot it came from
+        query.push("after=" + feed.resume);
+        if (S.epoch) query.push("epoch=" + encodeURIComponent(S.epoch));
+      }
+      var ws = new WebSocket(wsUrl("/ws/live" + (query.length ? "?" + query.join("&") : "")));
       ws.binaryType = "arraybuffer";
       live.ws = ws;
       // a gzipped snapshot decodes asynchronously: what comes meanwhile waits here, and is applied in order after it
@@ -230,7 +243,7 @@
           }, function (err) {
             decoding = false;
             console.warn("live feed: a snapshot did not decode (" + err + "); asking for another");
-            S.seq = -1; send(live, { resync: true });
+            S.seq = -1; feed.resume = -1; send(live, { resync: true });
             drain();
           });
         }
@@ -238,6 +251,7 @@
       ws.onopen = function () { live.open = true; live.retry = 0; if (follow.bibs.length) send(live, { follow: follow.bibs }); connState(); };
       ws.onmessage = function (e) { pending.push(e.data); drain(); };
       ws.onclose = function () {
+        if (S.seq >= 0) feed.resume = S.seq;  // kept: the next connection may continue from it
         live.open = false; live.ws = null; S.seq = -1; live.retry += 1; connState();
         live.timer = setTimeout(openLive, backoff(live.retry));
       };

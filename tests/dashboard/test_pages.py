@@ -226,8 +226,13 @@ async def test_three_pages_live_in_a_real_browser(site: str):
         kept = await page.evaluate(f"{graph}._fullLayout.xaxis.range")
         assert kept == zoomed, "the zoom was kept across two ticks"
 
-        # a dropped connection says so, then comes back by itself, from a new (gzipped) snapshot
-        binary = await page.evaluate("window.pursuit.feed.binary")
+        # a dropped connection says so, then comes back by itself and continues from the seq it held
+        # (/ws/live?after=…&epoch=…): the ticks it missed, no new snapshot
+        sockets: list[str] = []
+        page.on("websocket", lambda ws: sockets.append(ws.url))
+        before = await page.evaluate("window.pursuit.feed")
+        held = await page.evaluate("window.pursuit.state.seq")
+        epoch = await page.evaluate("window.pursuit.state.epoch")
         await page.evaluate("window.pursuit.drop()")
         await page.wait_for_function(
             "document.querySelector('#conn')?.innerText.includes('reconnecting')", timeout=5000
@@ -235,9 +240,28 @@ async def test_three_pages_live_in_a_real_browser(site: str):
         await page.wait_for_function("document.body.classList.contains('feed-stale')", timeout=5000)  # greyed
         await page.wait_for_function("document.querySelector('#conn')?.innerText === 'live'", timeout=15000)
         assert not await page.evaluate("document.body.classList.contains('feed-stale')")
-        assert await page.evaluate("window.pursuit.feed.binary") > binary
+        live_urls = [u for u in sockets if "/ws/live" in u]
+        assert live_urls and live_urls[-1].endswith(f"?encoding=gzip&after={held}&epoch={epoch}"), live_urls
+        after = await page.evaluate("window.pursuit.feed")
+        assert after["resumed"] == before["resumed"] + 1, "it kept its state"
+        assert after["binary"] == before["binary"], "no snapshot came"
         seq = await page.evaluate("window.pursuit.state.seq")
         await page.wait_for_function(f"window.pursuit.state.seq >= {seq + 2}", timeout=15000)  # ticks applied after it
+
+        # a seq the server cannot continue from (here: ahead of its feed, as after a restart from nothing)
+        # gets a new (gzipped) snapshot, and the page goes on from it
+        await page.evaluate("window.pursuit.drop()")
+        await page.wait_for_function(
+            "document.querySelector('#conn')?.innerText.includes('reconnecting')", timeout=5000
+        )
+        await page.evaluate("window.pursuit.feed.resume = 1000000000")  # before its retry (0.75 s at least)
+        await page.wait_for_function("document.querySelector('#conn')?.innerText === 'live'", timeout=15000)
+        assert "after=1000000000&" in [u for u in sockets if "/ws/live" in u][-1]
+        fallback = await page.evaluate("window.pursuit.feed")
+        assert fallback["binary"] > after["binary"] and fallback["resumed"] == after["resumed"], fallback
+        seq = await page.evaluate("window.pursuit.state.seq")
+        assert seq < 1000000000
+        await page.wait_for_function(f"window.pursuit.state.seq >= {seq + 2}", timeout=15000)
         await page.close()
 
         # spectators: search by bib, follow, a card with the name as text, kept across a reload
@@ -292,7 +316,7 @@ async def test_three_pages_live_in_a_real_browser(site: str):
 
         # a browser without DecompressionStream does not ask for gzip, and gets the JSON text as before
         page = await open_page(context, site, "/commentary", errors, "delete window.DecompressionStream")
-        assert await page.evaluate("window.pursuit.feed") == {"gzip": False, "binary": 0}
+        assert await page.evaluate("window.pursuit.feed") == {"gzip": False, "binary": 0, "resume": -1, "resumed": 0}
         await page.close()
         await browser.close()
     assert errors == [], f"console errors: {errors}"

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -157,4 +158,82 @@ def test_spectators_on_two_web_processes_get_the_same_ticks_and_the_lease_moves_
     assert len(ticks) >= 6
     for key in sorted(common):
         assert bodies[0][key] == bodies[1][key], f"seq {key[0]} ({key[1]}) differs between the two web processes"
+    r.close()
+
+
+def test_a_spectator_who_reconnects_to_another_web_process_continues_from_his_seq(
+    cluster: tuple[Cluster, RedisServer], paris: Race
+):
+    """``/ws/live?after=SEQ&epoch=E``: the ticks he missed, from the process he lands on, the same bytes
+    as on the first process, and no snapshot; anything else it cannot continue gets the snapshot."""
+    procs, server = cluster
+    keys = RaceKeys(paris.id)
+    r = sync_redis.Redis.from_url(server.url)
+    now = time.time()
+    r.hset(keys.clock, mapping=RaceClock(origin_wall=now, origin_race=now, speed=30.0).as_fields())
+    r.hset(keys.guns, mapping={f"pen:{p.id}": f"{now - 900 + 60 * i:.3f}" for i, p in enumerate(paris.pens)})
+    r.set(keys.feed_seq, 1000)  # a race long under way: its early seqs are gone from every process
+    procs.start("engine", "engine")
+    a, b = free_port(), free_port()
+    for name, port in (("web-a", a), ("web-b", b)):
+        procs.start(name, "web", "--no-engine", "--host", "127.0.0.1", "--port", str(port))
+    for name, port in (("web-a", a), ("web-b", b)):
+        wait_for(lambda p=port: httpx.get(f"http://127.0.0.1:{p}/healthz", timeout=2).status_code == 200, 60,
+                 f"{name} relays ticks\n{procs.log(name)}")  # fmt: skip
+
+    async def first_messages(url: str, n: int) -> list[bytes]:
+        async with connect(url, max_size=None) as ws:
+            return [await asyncio.wait_for(ws.recv(decode=False), 10) for _ in range(n)]
+
+    async def scenario() -> tuple[int, str, list[bytes], dict[int, bytes], dict[str, list[Any]]]:
+        on_a: list[tuple[int, str, bytes]] = []  # another spectator on A, for the bytes A sent
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(collect(f"ws://127.0.0.1:{a}/ws/live", on_a, stop))
+        async with connect(f"ws://127.0.0.1:{a}/ws/live", max_size=None) as ws:
+            snapshot = orjson.loads(await ws.recv(decode=False))
+            assert snapshot["type"] == "snapshot" and snapshot["seq"] > 1010, snapshot["seq"]
+            epoch, last = snapshot["epoch"], snapshot["seq"]
+            for _ in range(3):
+                msg = orjson.loads(await asyncio.wait_for(ws.recv(decode=False), 10))
+                assert msg["seq"] == last + 1, "consecutive on A"
+                last = msg["seq"]
+        await asyncio.sleep(2.5)  # away for a while: ticks go by
+        on_b = await first_messages(f"ws://127.0.0.1:{b}/ws/live?after={last}&epoch={epoch}", 5)
+        fallback = {
+            "too old": f"after={last - 40}&epoch={epoch}",
+            "ahead of the feed": f"after={last + 100_000}&epoch={epoch}",
+            "another epoch": f"after={last}&epoch=0123456789abcdef",
+            "not a number": "after=abc",
+            "empty": "after=",
+            "negative": "after=-3",
+            "huge": "after=" + "9" * 5000,
+            "no seq at all": "after=0",
+        }
+        answers = await asyncio.gather(
+            *(first_messages(f"ws://127.0.0.1:{b}/ws/live?{query}", 2) for query in fallback.values())
+        )
+        stop.set()
+        await watcher
+        sent_on_a = {seq: raw for seq, _, raw in on_a}
+        return (
+            last,
+            epoch,
+            on_b,
+            sent_on_a,
+            {k: [orjson.loads(m) for m in v] for k, v in zip(fallback, answers, strict=True)},
+        )
+
+    last, epoch, on_b, sent_on_a, fallbacks = asyncio.run(scenario())
+    got = [orjson.loads(raw) for raw in on_b]
+    assert [m["seq"] for m in got] == list(range(last + 1, last + 6)), "from his seq on, none missed, none twice"
+    assert got[0]["type"] == "tick", [m["type"] for m in got]
+    for raw, m in zip(on_b, got, strict=True):
+        if m["seq"] in sent_on_a:
+            assert raw == sent_on_a[m["seq"]], f"seq {m['seq']}: B sent other bytes than A"
+    assert last + 1 in sent_on_a and last + 2 in sent_on_a, "the ticks he missed were compared"
+    metrics = httpx.get(f"http://127.0.0.1:{b}/metrics", timeout=5).text
+    assert "pursuit_feed_resumed_total 1.0" in metrics, "continued without a snapshot, once"
+    for case, (first, second) in fallbacks.items():
+        assert first["type"] == "snapshot" and first["epoch"] == epoch, f"{case}: {first['type']}"
+        assert second["seq"] == first["seq"] + 1, f"{case}: the feed goes on after the snapshot"
     r.close()
