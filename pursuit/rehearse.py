@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,22 @@ def haproxy_config(web_port: int, webs: list[int], ct_port: int, cts: list[int],
                   f"backend {name}s", "  mode tcp", "  balance roundrobin",
                   *(f"  server {name}{i} 127.0.0.1:{p} check inter 500" for i, p in enumerate(backends))]  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def stop_processes(procs: Iterable[subprocess.Popen[bytes]], timeout_s: float = 10.0) -> None:
+    """SIGTERM every process still running first, then wait for each, SIGKILL one that outlives
+    ``timeout_s``: all of them shut down at once (a web process releases its lease, an engine its
+    lease) instead of one after the other, and none is left behind."""
+    procs = list(procs)
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @dataclass
@@ -152,15 +169,7 @@ class Rehearsal:
                    "--speed", str(self.speed), "--seed", str(self.seed))  # fmt: skip
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes(self.procs.values())
         self.redis.stop()
 
 

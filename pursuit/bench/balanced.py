@@ -17,7 +17,7 @@ from urllib.request import urlopen
 from pursuit.bench.common import cpu_s, machine
 from pursuit.bench.fanout import FANOUT_TARGET, _run_clients
 from pursuit.redis_server import RedisServer, free_port
-from pursuit.rehearse import find_haproxy, haproxy_config
+from pursuit.rehearse import find_haproxy, haproxy_config, stop_processes
 
 
 class _Balanced:
@@ -70,15 +70,7 @@ class _Balanced:
             return False
 
     def close(self) -> None:
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes(reversed(self.procs), timeout_s=15)
         self.redis.stop()
 
 

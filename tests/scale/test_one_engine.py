@@ -25,6 +25,7 @@ from live.clock import RaceClock
 from live.keys import RaceKeys
 from live.race import Race
 from pursuit.redis_server import RedisServer, free_port
+from pursuit.rehearse import stop_processes
 
 
 class Cluster:
@@ -46,14 +47,7 @@ class Cluster:
         return (self.tmp / f"{name}.log").read_text()[-3000:]
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(self.procs.values())
 
 
 @pytest.fixture
