@@ -529,7 +529,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ingest: latency via pursuit serve (one process), pursuit ingest + pursuit web")  # fmt: skip
     b.add_argument("--clients", type=int, nargs="+", default=[1_000, 5_000], help="fanout: client counts")
     b.add_argument("--balanced", action="store_true",
-                   help="fanout: through HAProxy on 3 web processes relaying one engine (scale-out)")  # fmt: skip
+                   help="fanout: through HAProxy on 3 web processes relaying one engine (scale-out), then the "
+                        "same clients on one of them directly (the same-run baseline)")  # fmt: skip
     b.add_argument("--client-processes", type=int, default=2, help="fanout: processes the clients are spread over")
     b.add_argument("--speed", type=float, default=10.0, help="fanout: simulated seconds per real second")
     b.add_argument(

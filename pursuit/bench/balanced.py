@@ -1,7 +1,9 @@
 """``pursuit bench fanout --balanced``: spectators through HAProxy on three web processes that relay
 one engine's ticks, while the default race is simulated (docs/BENCHMARKS.md, "Fan-out past one
 process"). The layout is the rehearsal's (``pursuit.rehearse``) without Sentinel and without faults:
-a private Redis, one ingestor, one engine, ``webs`` web processes (``--no-engine``), the balancer."""
+a private Redis, one ingestor, one engine, ``webs`` web processes (``--no-engine``), the balancer.
+Each client count is then run again, in the same layout and run, against the first web process
+directly: the baseline the balanced figures are compared with (``ratio_balanced_to_direct``)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
@@ -74,11 +77,44 @@ class _Balanced:
         self.redis.stop()
 
 
+@dataclass(frozen=True)
+class _Direct:
+    """One web process of the layout, its spectators connecting to it without the balancer: the same
+    engine, race and machine as the balanced run it is the baseline of."""
+
+    workdir: Path
+    url: str
+    server_pids: list[int]
+    metrics_ports: list[int]
+
+    @classmethod
+    def first_of(cls, layout: _Balanced) -> _Direct:
+        workdir = layout.workdir / "direct"
+        workdir.mkdir(exist_ok=True)
+        port = layout.metrics_ports[0]
+        return cls(workdir, f"ws://127.0.0.1:{port}/ws/live", [layout.web[0].pid], [port])
+
+
+def _ratio(balanced: dict[str, Any], direct: dict[str, Any]) -> dict[str, float | None]:
+    """The balanced run's delays and web CPU over the direct run's, for the same clients."""
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return None if a is None or not b else round(a / b, 2)
+
+    bal, base = balanced["delay_from_server_send"], direct["delay_from_server_send"]
+    return {
+        "from_sent_p50": ratio(bal.get("p50_ms"), base.get("p50_ms")),
+        "from_sent_p99": ratio(bal.get("p99_ms"), base.get("p99_ms")),
+        "web_cpu": ratio(balanced["cpu_s_per_s"]["server"], direct["cpu_s_per_s"]["server"]),
+    }
+
+
 def bench_fanout_balanced(
     clients: tuple[int, ...] = (3_000, 9_000), seconds: float = 20.0, speed: float = 10.0, procs: int = 2, webs: int = 3
 ) -> dict[str, Any]:
     """Spectators through HAProxy on ``webs`` relaying web processes: delivery delay from the engine's
-    send time (each tick's ``sent``), clients per web process and per core, CPU of the web processes."""
+    send time (each tick's ``sent``), clients per web process and per core, CPU of the web processes;
+    then the same clients on one of those web processes directly, and the ratios."""
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -101,6 +137,9 @@ def bench_fanout_balanced(
                 if fanout.get("ticks"):
                     fanout["write_per_client_us"] = round(fanout["write_mean_ms"] * 1000 * webs / max(n, 1), 2)
                 run["clients_per_core"] = round(run["held_to_the_end"] / cores)
+                direct = _run_clients(_Direct.first_of(layout), n, seconds, procs)  # type: ignore[arg-type]
+                run["direct_to_one_web_process"] = direct
+                run["ratio_balanced_to_direct"] = _ratio(run, direct)
                 out["results"].append(run)
         finally:
             layout.close()
