@@ -4,9 +4,16 @@ A runner at his last timing point has run ``elapsed_s`` over a fraction ``f`` of
 even-pace projection is ``E = elapsed_s / f``. The model gives the distribution of
 ``log(finish / E)`` from where he is (the fraction reached), how fast he is (pace level), whether
 his last segment was slower than his average (trend) and how long ago he was last read against how
-long the next segment should take (a runner not read for a while is slower than his average says).
+long the next segment should take (a runner not read for a while is slower than his average says),
+plus what this race's conditions add on the course he has left: on each segment, how much more
+(or less) than usual the runners who already ran it slowed, learned live (:func:`live_slowing`),
+weighted by the segment's share of the course (:func:`live_offset`).
 The shape of that distribution (skewed: runners fade more often than they speed up) is kept as an
-empirical table of standardised residuals, not assumed normal.
+empirical table of standardised residuals, not assumed normal, one per pace band: how often a
+runner beats his projection by a wide margin depends on his pace (in units of his spread, the
+slower the runner, the heavier his speed-up tail), and one table for all, dominated by the many
+slow runners, would lend their tail to the runners near the line, who need exactly that tail to
+win.
 
 The pursuer's own finish is uncertain too and common to every runner: a heavy-tailed (Student t)
 distribution around his planned finish, or around a projection from his splits once he has some.
@@ -33,7 +40,7 @@ PACE_REFERENCE_S = 14400.0  # a 4-hour marathon: pace levels are logs relative t
 DECIDED = 1e-6  # a chance this close to 0 or 1 at the extreme nodes is taken as decided at every node
 COVERAGE = 0.8  # the forecast band holds the true count with this probability (stated in the API)
 MODEL_FILE = Path(__file__).with_name("forecast_model.json")
-N_FEATURES = 7
+N_FEATURES = 6
 U_FLOOR, U_KNEE = -1.0, 0.0  # time-since-last-read feature: piecewise linear, knees in log units
 SEGMENT_GRACE = 1.4  # a segment is judged once this multiple of its expected time has passed
 SEGMENT_MIN = 100  # runners in the slower half of a segment's cohort before it says anything
@@ -47,7 +54,8 @@ class ForecastModel:
     coef: np.ndarray  # (m, N_FEATURES) mean of log(finish / E)
     scale_coef: np.ndarray  # (m, 2) log of the residual scale: intercept, slope in pace level
     levels: np.ndarray  # (q,) probability levels of the residual table
-    residual_quantiles: np.ndarray  # (m, q) standardised residuals at ``levels``
+    residual_quantiles: np.ndarray  # (m, G, q) standardised residuals at ``levels``, per pace band
+    level_edges: np.ndarray  # (G - 1,) pace levels between the bands of ``residual_quantiles``
     pursuer_coef: np.ndarray  # (m, 2) pursuer log(finish / E): intercept, slope in log(E / plan)
     pursuer_scale: np.ndarray  # (m,) scale of the pursuer's Student t, by fraction reached
     pursuer_prior_scale: float  # scale around his plan before his first split
@@ -67,7 +75,12 @@ class ForecastModel:
             coef=arr["coef"],
             scale_coef=arr["scale_coef"],
             levels=arr["levels"],
-            residual_quantiles=arr["residual_quantiles"],
+            residual_quantiles=(
+                arr["residual_quantiles"][:, None, :]  # a model from before the pace bands: one band
+                if arr["residual_quantiles"].ndim == 2
+                else arr["residual_quantiles"]
+            ),
+            level_edges=arr.get("level_edges", np.zeros(0)),
             pursuer_coef=arr["pursuer_coef"],
             pursuer_scale=arr["pursuer_scale"],
             pursuer_prior_scale=float(d["pursuer_prior_scale"]),  # type: ignore[arg-type]
@@ -115,7 +128,7 @@ class RunnerState:
     trend: np.ndarray  # log(last segment pace / pace before it); 0 if unknown
     since_read: np.ndarray  # log(time since his last read / expected time to the next point)
     read: np.ndarray  # bool: has at least one read past the start
-    live: np.ndarray  # this race's excess slowing on the segments ahead of him, learned live (0: none)
+    live: np.ndarray  # log of what this race's excess slowing adds to his finish, learned live (0: none)
     slowing: np.ndarray  # per segment, the race's excess slowing (nan: not learned yet; empty: not learned)
 
 
@@ -123,9 +136,7 @@ def design(state: RunnerState) -> np.ndarray:
     """The model's features for each runner: (n, N_FEATURES)."""
     x = state.pace_level
     u = np.nan_to_num(state.since_read, nan=U_FLOOR - 4.0)
-    return np.column_stack(
-        [np.ones_like(x), x, x * x, state.trend, np.maximum(u, U_FLOOR), np.maximum(u, U_KNEE), state.live]
-    )
+    return np.column_stack([np.ones_like(x), x, x * x, state.trend, np.maximum(u, U_FLOOR), np.maximum(u, U_KNEE)])
 
 
 def segment_slowing(elapsed_s: np.ndarray, at_m: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
@@ -199,17 +210,26 @@ def live_slowing(
     return out
 
 
-def live_feature(slowing: np.ndarray, last: np.ndarray, at_m: np.ndarray) -> np.ndarray:
-    """Each runner's live feature: the excess slowing of the segment he runs next, else of the
-    nearest earlier segment the race has learned, else of the first it has; 0 if none yet."""
+def live_offset(slowing: np.ndarray, last: np.ndarray, at_m: np.ndarray) -> np.ndarray:
+    """What this race's excess slowing adds to each runner's log finish time: over the segments he
+    has still to run, each one's learned excess times its share of the course. A segment nobody
+    has run long enough yet takes the nearest earlier learned one's (conditions that slowed the
+    runners ahead are taken to hold further on), else the first learned; 0 if none is learned yet.
+
+    A fixed offset, not a fitted coefficient: excess slowing on a stretch lengthens the finish by
+    exactly that share, and a coefficient fitted over a handful of training races would be fitted
+    on as many points."""
     known = np.isfinite(slowing)
     if not known.any():
         return np.zeros(len(last))
     idx = np.arange(len(slowing))
     nearest = np.maximum.accumulate(np.where(known, idx, -1))
-    nearest = np.where(nearest >= 0, nearest, int(idx[known][0]))
+    filled = slowing[np.where(nearest >= 0, nearest, int(idx[known][0]))]
+    splits = at_m[split_columns(at_m)]
+    share = np.diff(splits) / splits[-1]
+    ahead = np.cumsum((filled * share)[::-1])[::-1]  # from each segment to the finish
     seg = np.clip(np.searchsorted(split_columns(at_m), np.maximum(last, 0)), 0, len(slowing) - 1)
-    out: np.ndarray = np.where(last >= 0, slowing[nearest[seg]], 0.0)
+    out: np.ndarray = np.where(last >= 0, ahead[seg], 0.0)
     return out
 
 
@@ -268,7 +288,7 @@ def runner_state(
         slowing, live = np.zeros(0), np.zeros(n)
     else:
         slowing = live_slowing(segment_coef, elapsed_s, at_m, since_s, last)
-        live = np.where(has, live_feature(slowing, last, at_m), 0.0)
+        live = np.where(has, live_offset(slowing, last, at_m), 0.0)
     return RunnerState(
         fraction=np.where(has, d_last / distance, 0.0),
         projection_s=projection,
@@ -294,7 +314,7 @@ class RunnerDistributions:
 
     mu: np.ndarray
     scale: np.ndarray
-    row: np.ndarray  # model row per runner (-1: not read yet, standard normal)
+    row: np.ndarray  # residual table per runner: model row x pace band (-1: not read yet, standard normal)
     remaining: np.ndarray  # fraction of the course left
 
 
@@ -303,16 +323,17 @@ def runner_distributions(model: ForecastModel, state: RunnerState, distance_m: f
     kappa = distance_factor(distance_m)
     row = np.searchsorted((model.fractions[1:] + model.fractions[:-1]) / 2, state.fraction)  # the nearest
     x = design(state)
-    mu = np.einsum("ij,ij->i", x, model.coef[row]) * kappa
+    mu = np.einsum("ij,ij->i", x, model.coef[row]) * kappa + state.live
     scale = np.exp(model.scale_coef[row, 0] + model.scale_coef[row, 1] * state.pace_level) * kappa
     mu = np.where(state.read, mu, 0.0)
     scale = np.where(state.read, scale, model.prior_scale * kappa)
-    return RunnerDistributions(mu=mu, scale=scale, row=np.where(state.read, row, -1), remaining=1.0 - state.fraction)
+    table = row * model.residual_quantiles.shape[1] + np.searchsorted(model.level_edges, state.pace_level)
+    return RunnerDistributions(mu=mu, scale=scale, row=np.where(state.read, table, -1), remaining=1.0 - state.fraction)
 
 
 def median_finish_s(model: ForecastModel, state: RunnerState, dist: RunnerDistributions) -> np.ndarray:
     """Median predicted finish duration of each runner."""
-    z50 = np.array([np.interp(0.5, model.levels, q) for q in model.residual_quantiles])
+    z50 = np.array([np.interp(0.5, model.levels, q) for q in _tables(model)])
     z = np.where(dist.row >= 0, z50[np.maximum(dist.row, 0)], 0.0)
     out: np.ndarray = state.projection_s * np.exp(dist.mu + dist.scale * z)
     return out
@@ -331,6 +352,12 @@ def _normal_cdf(z: np.ndarray) -> np.ndarray:
 Z_STEP = 0.01  # standardised residuals are tabulated this finely
 
 
+def _tables(model: ForecastModel) -> np.ndarray:
+    """The residual tables, one per (model row, pace band), in the order of ``RunnerDistributions.row``."""
+    out: np.ndarray = model.residual_quantiles.reshape(-1, len(model.levels))
+    return out
+
+
 @dataclass(frozen=True)
 class CdfTables:
     """Each model row's residual CDF on one grid of z, and the standard normal's as the last row (for
@@ -345,7 +372,7 @@ def _cdf_tables(model: ForecastModel) -> CdfTables:
     lo = min(float(model.residual_quantiles.min()), -9.0) - 1.0  # both ends beyond every table: 0 and 1
     hi = max(float(model.residual_quantiles.max()), 9.0) + 1.0
     grid = np.arange(lo, hi + Z_STEP, Z_STEP)
-    rows = [np.interp(grid, q, model.levels, left=0.0, right=1.0) for q in model.residual_quantiles]
+    rows = [np.interp(grid, q, model.levels, left=0.0, right=1.0) for q in _tables(model)]
     return CdfTables(lo, np.vstack([*rows, _normal_cdf(grid)]).astype(np.float32))
 
 

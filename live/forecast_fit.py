@@ -30,6 +30,9 @@ PURSUER_NU = 3.0
 PURSUER_SCALE_FLOOR = 0.006  # a winner's finish is never known to better than ~0.6 % from his splits
 ELITES = 1  # the fastest runners of each race train the pursuer's term
 MIN_SAMPLES = 50  # a split point with fewer samples borrows its neighbour's fit
+# pace bands of the residual tables, as pace levels: 2:58, 3:27, 3:48, 4:12 and 4:39 marathons between them
+LEVEL_EDGES = np.array([-0.3, -0.15, -0.05, 0.05, 0.15])
+MIN_BAND = 2000  # a pace band with fewer samples at a split point takes the point's pooled table
 PRIOR_SCALE = 0.10  # a declared time is a guess: ~10 % either way before the first split
 
 
@@ -96,13 +99,25 @@ def _samples(races: list[RaceSplits]) -> tuple[np.ndarray, np.ndarray, np.ndarra
             now = chase_moment(race, float(f))
             state, last = seen_state(race, now, others, curves)
             ok = (last >= 0) & (last < k - 1)
-            y = np.log(finish / state.projection_s)
+            y = np.log(finish / state.projection_s) - state.live  # the live offset is added, not fitted
             xs.append(design(state)[ok])
             ys.append(y[ok])
             js.append(last[ok])
             ls.append(state.pace_level[ok])
             rs.append(np.full(int(ok.sum()), ri))
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(js), np.concatenate(ls), np.concatenate(rs)
+
+
+def _band_quantiles(z: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """The standardised residuals' quantiles in each pace band (the pooled ones where a band is thin)."""
+    pooled = np.quantile(z, LEVELS)
+    band = np.searchsorted(LEVEL_EDGES, level)
+    out = np.tile(pooled, (len(LEVEL_EDGES) + 1, 1))
+    for g in range(len(LEVEL_EDGES) + 1):
+        mine = band == g
+        if int(mine.sum()) >= MIN_BAND:
+            out[g] = np.quantile(z[mine], LEVELS)
+    return out
 
 
 def _student_t_quantiles(nu: float, bins: int) -> np.ndarray:
@@ -122,7 +137,7 @@ def fit(races: list[RaceSplits]) -> ForecastModel:
     m = len(at_m) - 1
     coef = np.zeros((m, N_FEATURES))
     scale_coef = np.zeros((m, 2))
-    quantiles = np.zeros((m, len(LEVELS)))
+    quantiles = np.zeros((m, len(LEVEL_EDGES) + 1, len(LEVELS)))
     race_shift = np.zeros((len(races), m))
     fitted = [s for s in range(m) if int((j == s).sum()) >= MIN_SAMPLES]
     if not fitted:
@@ -144,7 +159,8 @@ def fit(races: list[RaceSplits]) -> ForecastModel:
         a = np.column_stack([np.ones(int(sel.sum())), level[sel]])
         c, *_ = np.linalg.lstsq(a, np.log(np.abs(within) + 1e-4), rcond=None)
         z = within / np.exp(a @ c)
-        coef[s], scale_coef[s], quantiles[s] = b, c, np.quantile(z, LEVELS)
+        coef[s], scale_coef[s] = b, c
+        quantiles[s] = _band_quantiles(z, level[sel])
     # one sd over races of their median shift per unit of course left, averaged over split points
     shift_sd = float(np.mean(np.std(race_shift, axis=0))) if len(races) > 1 else 0.02
 
@@ -176,6 +192,7 @@ def fit(races: list[RaceSplits]) -> ForecastModel:
         scale_coef=scale_coef,
         levels=LEVELS,
         residual_quantiles=quantiles,
+        level_edges=LEVEL_EDGES,
         pursuer_coef=p_coef,
         pursuer_scale=p_scale,
         pursuer_prior_scale=prior_scale,

@@ -219,3 +219,58 @@ def test_a_segment_is_not_judged_before_its_runners_are_due():
     slowing = live_slowing(model.segment_coef, elapsed, MARATHON, np.full(len(last), 30.0), last)
     assert np.isnan(slowing[5])  # 25→30 km: not due yet (30 s after 25 km)
     assert np.isfinite(slowing[:4]).all()  # the segments they ran long ago are learned
+
+
+def test_the_race_slowing_lengthens_a_finish_by_each_segments_share_of_the_course_left():
+    """What a runner's finish is moved by: each learned segment's excess times its share of the
+    course, over the segments he has still to run; an unlearned one takes the nearest earlier."""
+    from live.forecast import live_offset
+
+    slowing = np.full(9, np.nan)
+    slowing[1], slowing[4] = 0.02, 0.05  # learned: 10→15 km and 21.1→25 km
+    last = np.array([1, 6, 0, -1])  # last read at 10 km, at 30 km, at 5 km; not read
+    d, half = MARATHON[-1], 21097.5
+    out = live_offset(slowing, last, MARATHON)
+    assert out[0] == pytest.approx(0.02 * (half - 10000) / d + 0.05 * (d - half) / d)
+    assert out[1] == pytest.approx(0.05 * (d - 30000) / d)  # 30 km on: 21.1→25 km's, the nearest earlier
+    assert out[2] == pytest.approx(0.02 * (half - 5000) / d + 0.05 * (d - half) / d)  # 5→10 km: the first learned
+    assert out[3] == 0.0
+    assert (live_offset(np.full(9, np.nan), last, MARATHON) == 0.0).all()
+
+
+def test_a_runners_speed_up_tail_comes_from_his_own_pace_band():
+    """Fast runners who speed up as often as they fade, slow ones who only ever fade: the fitted
+    tables give the slow band a far lighter speed-up tail, and a slow runner is read with his."""
+    rng = np.random.default_rng(3)
+
+    def race(name: str) -> RaceSplits:
+        fast = rng.uniform(0.20, 0.24, 3000)  # s/m: 2:21–2:49 marathons (the fastest band)
+        slow = rng.uniform(0.40, 0.44, 3000)  # 4:41–5:09 (the slowest)
+        pace = np.concatenate([fast, slow])
+        fade = np.concatenate([rng.normal(0, 0.05, 3000), np.abs(rng.normal(0, 0.05, 3000))])
+        d = MARATHON
+        e = np.where(d <= 21097.5, pace[:, None] * d, pace[:, None] * (21097.5 + (1 + fade[:, None]) * (d - 21097.5)))
+        e[0] = 0.15 * d  # the winner
+        return RaceSplits(name, MARATHON, e, 0)
+
+    model = fit([race("a"), race("b")])
+    at = 5  # 25 km: both groups are out there at some of the moments sampled
+    fast_band, slow_band = model.residual_quantiles[at, 0], model.residual_quantiles[at, -1]
+    two_percent = int(np.searchsorted(model.levels, 0.02))
+    assert slow_band[two_percent] > fast_band[two_percent] + 0.5
+    elapsed = np.where(np.arange(10) <= at, 0.42 * MARATHON, np.nan)[None, :]
+    state = runner_state(elapsed, MARATHON, np.array([1.0]), np.array([np.nan]))
+    bands = model.residual_quantiles.shape[1]
+    assert runner_distributions(model, state, MARATHON[-1]).row[0] == at * bands + bands - 1
+
+
+def test_a_model_file_from_before_the_pace_bands_still_loads():
+    model = default_model()
+    old = model.to_dict()
+    old["residual_quantiles"] = np.asarray(old["residual_quantiles"])[:, 2, :].tolist()
+    del old["level_edges"]
+    loaded = type(model).from_dict(old)
+    assert loaded.residual_quantiles.shape == (len(model.fractions), 1, len(model.levels))
+    elapsed = np.where(np.arange(10) <= 6, 9000.0 * MARATHON / MARATHON[6], np.nan)[None, :]
+    state = runner_state(elapsed, MARATHON, np.array([1.0]), np.array([np.nan]))
+    assert np.isfinite(median_finish_s(loaded, state, runner_distributions(loaded, state, MARATHON[-1]))).all()
