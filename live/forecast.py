@@ -142,10 +142,15 @@ def design(state: RunnerState) -> np.ndarray:
 def segment_slowing(elapsed_s: np.ndarray, at_m: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
     """Pace level at split ``a`` and log(pace from ``a`` to ``b`` / pace up to ``a``), clipped to
     ±log(SEGMENT_GRACE), for every row (nan where a split is missing)."""
+    return _slowing(elapsed_s[:, a], elapsed_s[:, b], float(at_m[a]), float(at_m[b]))
+
+
+def _slowing(t_a: np.ndarray, t_b: np.ndarray, d_a: float, d_b: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`segment_slowing` on the two columns alone."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        pace = elapsed_s[:, a] / at_m[a]
-        level = np.log(pace * MARATHON_M / PACE_REFERENCE_S)
-        y = np.log((elapsed_s[:, b] - elapsed_s[:, a]) / (at_m[b] - at_m[a]) / pace)
+        pace = t_a / d_a
+        level = np.log(pace * (MARATHON_M / PACE_REFERENCE_S))
+        y = np.log((t_b - t_a) / ((d_b - d_a) * pace))
     bound = np.log(SEGMENT_GRACE)
     return level, np.clip(y, -bound, bound)
 
@@ -187,26 +192,28 @@ def live_slowing(
     n = len(elapsed_s)
     rows = np.arange(n)
     now_s = np.where(last >= 0, elapsed_s[rows, np.maximum(last, 0)] + since_s, np.nan)  # each one's clock
+    columns = np.ascontiguousarray(elapsed_s.T)  # one column per split, each read whole below
     cols = split_columns(at_m)
     out = np.full(len(cols) - 1, np.nan)
     for i, (a, b) in enumerate(zip(cols[:-1], cols[1:], strict=True)):
-        t_a = elapsed_s[:, a]
+        t_a, t_b = columns[a], columns[b]
         with np.errstate(invalid="ignore"):
-            due = (t_a > 0) & (now_s - t_a >= SEGMENT_GRACE * t_a / at_m[a] * (at_m[b] - at_m[a]))
-        reached = ~np.isnan(elapsed_s[:, b])
-        cohort = due & (reached | (last <= b))  # read further on without ``b``: a missed mat, left out
-        if int(cohort.sum()) < 2 * SEGMENT_MIN:
+            due = (t_a > 0) & (now_s - t_a >= t_a * (SEGMENT_GRACE * (at_m[b] - at_m[a]) / at_m[a]))
+        reached = ~np.isnan(t_b)
+        cohort = np.flatnonzero(due & (reached | (last <= b)))  # read further on without ``b``: a missed mat, left out
+        if len(cohort) < 2 * SEGMENT_MIN:
             continue
-        level, y = segment_slowing(elapsed_s[cohort], at_m, a, b)
-        y = np.where(reached[cohort], y, np.log(SEGMENT_GRACE))
-        ok = np.isfinite(level) & np.isfinite(y)
-        level, y = level[ok], y[ok]
-        slower = level >= np.median(level)
+        t_a, t_b, reached = t_a[cohort], t_b[cohort], reached[cohort]
+        ok = ~reached | (t_b > t_a)  # a segment run in no time says nothing
+        t_a, t_b, reached = t_a[ok], t_b[ok], reached[ok]
+        if len(t_a) == 0:
+            continue
+        slower = t_a >= np.median(t_a)  # the slower half: the pace level grows with the time to ``a``
         if int(slower.sum()) < SEGMENT_MIN:
             continue
-        out[i] = float(
-            np.mean(y[slower] - segment_expected(segment_coef[min(i, len(segment_coef) - 1)], level[slower]))
-        )
+        level, y = _slowing(t_a[slower], t_b[slower], float(at_m[a]), float(at_m[b]))
+        y = np.where(reached[slower], y, np.log(SEGMENT_GRACE))
+        out[i] = float(np.mean(y - segment_expected(segment_coef[min(i, len(segment_coef) - 1)], level)))
     return out
 
 

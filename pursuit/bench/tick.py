@@ -55,4 +55,34 @@ def bench_tick(sizes: tuple[int, ...] = (3_600, 40_000, 100_000), repeat: int = 
                 "ratio": round(tick_ms / baseline_ms, 1), "snapshot_frame_bytes": len(frame),
                 "snapshot_frame_gzip_bytes": len(gzip.compress(frame)), "frame_encode_ms": round(frame_ms, 2),
             })  # fmt: skip
+    results.append(_marathon_tick(repeat))
     return {"bench": "tick", "machine": machine(), "target": "40,000 runners in <= 50 ms", "results": results}
+
+
+def _marathon_tick(repeat: int) -> dict[str, Any]:
+    """Berlin 2017's chase (39,224 runners, 11 timing points) at the pursuer's halfway: the marathon
+    path, where each tick also learns the race's slowing segment by segment from the runners who
+    ran it. Same baseline: read every passing once, place every runner."""
+    from live.evaluation import ChaseReplay
+    from live.forecast import MARATHON_M, default_model, learns_live
+    from pursuit.bench.replay import BERLIN_2017
+    from simulator.evaluation import GUN, RaceFiles
+    from simulator.results import chase_field, write_race
+
+    files = RaceFiles.load(BERLIN_2017)
+    chase = chase_field(files.results, files.winner_bib(), 5880.0, wire=False)
+    model = default_model()
+    with tempfile.TemporaryDirectory() as tmp:
+        race = write_race(chase, Path(tmp) / "berlin", GUN, files.name,
+                          pursuer_finish_s=model.reference_finish_s * float(chase.at_m[-1]) / MARATHON_M)  # fmt: skip
+    replay = ChaseReplay(race, chase.elapsed_s, chase.pursuer_row, 5880.0, GUN, model, files.name)
+    moment = replay.moment_at(0.5)
+    replay.snapshot_at(moment)  # the passings made by then
+    now = GUN + moment
+    tick_ms = median_ms(functools.partial(replay.engine.compute, now), repeat)
+    baseline_ms = median_ms(functools.partial(_read_and_place, replay.engine.times, race.course), repeat)
+    return {
+        "runners": len(replay.runner_times), "course": "marathon (Berlin 2017 at the pursuer's halfway)",
+        "tick_ms": round(tick_ms, 2), "baseline_ms": round(baseline_ms, 3), "ratio": round(tick_ms / baseline_ms, 1),
+        "learns_slowing_live": learns_live(model, replay.engine.at_m),
+    }  # fmt: skip
