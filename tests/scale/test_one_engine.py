@@ -84,15 +84,21 @@ async def collect(url: str, into: list[tuple[int, str, bytes]], stop: asyncio.Ev
             into.append((msg["seq"], msg["type"], raw))
 
 
-def test_spectators_on_two_web_processes_get_the_same_ticks_and_the_lease_moves_when_the_leader_dies(
-    cluster: tuple[Cluster, RedisServer], paris: Race
-):
-    procs, server = cluster
+def race_under_way(server: RedisServer, paris: Race) -> tuple[sync_redis.Redis, RaceKeys]:
+    """The race's clock at 30x and its pens started 15 minutes ago, in the cluster's Redis."""
     keys = RaceKeys(paris.id)
     r = sync_redis.Redis.from_url(server.url)
     now = time.time()
     r.hset(keys.clock, mapping=RaceClock(origin_wall=now, origin_race=now, speed=30.0).as_fields())
     r.hset(keys.guns, mapping={f"pen:{p.id}": f"{now - 900 + 60 * i:.3f}" for i, p in enumerate(paris.pens)})
+    return r, keys
+
+
+def test_spectators_on_two_web_processes_get_the_same_ticks_and_the_lease_moves_when_the_leader_dies(
+    cluster: tuple[Cluster, RedisServer], paris: Race
+):
+    procs, server = cluster
+    r, keys = race_under_way(server, paris)
 
     def holder() -> str | None:
         value = r.get(keys.engine_lease)
@@ -161,11 +167,7 @@ def test_a_spectator_who_reconnects_to_another_web_process_continues_from_his_se
     """``/ws/live?after=SEQ&epoch=E``: the ticks he missed, from the process he lands on, the same bytes
     as on the first process, and no snapshot; anything else it cannot continue gets the snapshot."""
     procs, server = cluster
-    keys = RaceKeys(paris.id)
-    r = sync_redis.Redis.from_url(server.url)
-    now = time.time()
-    r.hset(keys.clock, mapping=RaceClock(origin_wall=now, origin_race=now, speed=30.0).as_fields())
-    r.hset(keys.guns, mapping={f"pen:{p.id}": f"{now - 900 + 60 * i:.3f}" for i, p in enumerate(paris.pens)})
+    r, keys = race_under_way(server, paris)
     r.set(keys.feed_seq, 1000)  # a race long under way: its early seqs are gone from every process
     procs.start("engine", "engine")
     a, b = free_port(), free_port()
