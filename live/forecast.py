@@ -61,7 +61,7 @@ class ForecastModel:
     pursuer_prior_scale: float  # scale around his plan before his first split
     pursuer_nu: float  # degrees of freedom of the pursuer's Student t (heavy tails)
     pursuer_quantiles: np.ndarray  # (K,) standard Student t quantiles at the midpoints of K bins
-    race_shift_sd: float  # sd of the race-wide shift of log finish per unit of course left
+    race_shift_sd: np.ndarray  # (m,) sd of the race-wide shift of log finish per unit of course left, by row
     segment_coef: np.ndarray  # (m, 3) expected log(segment pace / pace before it), quadratic in pace level
     prior_scale: float  # spread of log(finish / declared) for a runner not yet read
     reference_finish_s: float  # a marathon winner's finish (mean of the training winners)
@@ -86,7 +86,9 @@ class ForecastModel:
             pursuer_prior_scale=float(d["pursuer_prior_scale"]),  # type: ignore[arg-type]
             pursuer_nu=float(d["pursuer_nu"]),  # type: ignore[arg-type]
             pursuer_quantiles=arr["pursuer_quantiles"],
-            race_shift_sd=float(d["race_shift_sd"]),  # type: ignore[arg-type]
+            race_shift_sd=np.broadcast_to(  # a model from before it was by split point: one for all
+                np.asarray(d["race_shift_sd"], dtype=float), arr["fractions"].shape
+            ).copy(),
             segment_coef=arr["segment_coef"],
             prior_scale=float(d["prior_scale"]),  # type: ignore[arg-type]
             reference_finish_s=float(d["reference_finish_s"]),  # type: ignore[arg-type]
@@ -323,6 +325,7 @@ class RunnerDistributions:
     scale: np.ndarray
     row: np.ndarray  # residual table per runner: model row x pace band (-1: not read yet, standard normal)
     remaining: np.ndarray  # fraction of the course left
+    shift_sd: np.ndarray  # sd of the race-wide shift of his log finish (the common factor's weight on him)
 
 
 def runner_distributions(model: ForecastModel, state: RunnerState, distance_m: float) -> RunnerDistributions:
@@ -335,7 +338,14 @@ def runner_distributions(model: ForecastModel, state: RunnerState, distance_m: f
     mu = np.where(state.read, mu, 0.0)
     scale = np.where(state.read, scale, model.prior_scale * kappa)
     table = row * model.residual_quantiles.shape[1] + np.searchsorted(model.level_edges, state.pace_level)
-    return RunnerDistributions(mu=mu, scale=scale, row=np.where(state.read, table, -1), remaining=1.0 - state.fraction)
+    remaining = 1.0 - state.fraction
+    return RunnerDistributions(
+        mu=mu,
+        scale=scale,
+        row=np.where(state.read, table, -1),
+        remaining=remaining,
+        shift_sd=model.race_shift_sd[row] * kappa * remaining,
+    )
 
 
 def median_finish_s(model: ForecastModel, state: RunnerState, dist: RunnerDistributions) -> np.ndarray:
@@ -503,10 +513,9 @@ def forecast(
     state = runner_state(elapsed_s, at_m, since_s, prior_finish_s, last_read, segments)
     dist = runner_distributions(model, state, distance)
     open_ = np.isnan(settled)
-    kappa = distance_factor(distance)
-    # common nodes: pursuer quantiles x a 3-point Gauss-Hermite race shift
-    shift_sd = model.race_shift_sd * kappa
-    shifts = np.array([-np.sqrt(3.0), 0.0, np.sqrt(3.0)]) * shift_sd
+    # common nodes: pursuer quantiles x a 3-point Gauss-Hermite race shift (in sds: each runner's own
+    # sd of it, ``dist.shift_sd``, is by where he is and what is left)
+    shifts = np.array([-np.sqrt(3.0), 0.0, np.sqrt(3.0)])
     shift_w = np.array([1 / 6, 2 / 3, 1 / 6])
     f_nodes = pursuer.finish_nodes
     f_w = np.full(len(f_nodes), 1.0 / len(f_nodes))
@@ -521,7 +530,7 @@ def forecast(
         """Standardised room for each runner in ``rows`` at each (pursuer finish, race shift) pair."""
         with np.errstate(invalid="ignore", divide="ignore"):
             room = np.log(np.maximum(finish[None, :] - start[rows, None], 1e-3))
-        mu = dist.mu[rows, None] + shift[None, :] * dist.remaining[rows, None]
+        mu = dist.mu[rows, None] + shift[None, :] * dist.shift_sd[rows, None]
         z: np.ndarray = (room - log_e_all[rows, None] - mu) / dist.scale[rows, None]
         return z
 
@@ -532,13 +541,15 @@ def forecast(
             room = np.log(np.maximum(f_nodes[None, :] - start[rows, None], 1e-3))
         inv = 1.0 / dist.scale[rows]
         base = ((room - (log_e_all[rows] + dist.mu[rows])[:, None]) * inv[:, None]).astype(np.float32)  # (n, K)
-        step = ((dist.remaining[rows] * inv)[:, None, None] * shifts[None, None, :]).astype(np.float32)  # (n, 1, L)
+        step = ((dist.shift_sd[rows] * inv)[:, None, None] * shifts[None, None, :]).astype(np.float32)  # (n, 1, L)
         # single precision: ample, and half the bytes
         z: np.ndarray = (base[:, :, None] - step).reshape(len(rows), len(f_nodes) * len(shifts))
         return z
 
     def cdf_at(rows: np.ndarray, z: np.ndarray) -> np.ndarray:
-        sub = RunnerDistributions(dist.mu[rows], dist.scale[rows], dist.row[rows], dist.remaining[rows])
+        sub = RunnerDistributions(
+            dist.mu[rows], dist.scale[rows], dist.row[rows], dist.remaining[rows], dist.shift_sd[rows]
+        )
         return win_cdf(model, sub, z)
 
     # most of a field is decided at every node (its chance 0 or 1 at the extreme nodes): only the

@@ -161,8 +161,9 @@ def fit(races: list[RaceSplits]) -> ForecastModel:
         z = within / np.exp(a @ c)
         coef[s], scale_coef[s] = b, c
         quantiles[s] = _band_quantiles(z, level[sel])
-    # one sd over races of their median shift per unit of course left, averaged over split points
-    shift_sd = float(np.mean(np.std(race_shift, axis=0))) if len(races) > 1 else 0.02
+    # the sd over races of their median shift per unit of course left, at each split point: early on
+    # the races differ most, later the live slowing has taken up much of what made them differ
+    shift_sd = np.std(race_shift, axis=0) if len(races) > 1 else np.full(m, 0.02)
 
     # the pursuer's term, from the fastest runners of each race
     reference = float(np.mean([r.elapsed_s[r.winner_row, -1] for r in races]))

@@ -34,7 +34,7 @@ def one_runner(elapsed_at_last: float, last: int, now: float, pursuer: PursuerFo
     """A runner even-paced to split ``last`` (elapsed there), started at 0."""
     model = default_model()
     if not race_shift:
-        model = type(model)(**{**model.__dict__, "race_shift_sd": 0.0})
+        model = type(model)(**{**model.__dict__, "race_shift_sd": np.zeros(len(model.fractions))})
     elapsed = np.full((1, len(MARATHON)), np.nan)
     elapsed[0, : last + 1] = elapsed_at_last * MARATHON[: last + 1] / MARATHON[last]
     return forecast(
@@ -269,8 +269,25 @@ def test_a_model_file_from_before_the_pace_bands_still_loads():
     old = model.to_dict()
     old["residual_quantiles"] = np.asarray(old["residual_quantiles"])[:, 2, :].tolist()
     del old["level_edges"]
+    old["race_shift_sd"] = 0.026  # one for every split point, as it was
     loaded = type(model).from_dict(old)
     assert loaded.residual_quantiles.shape == (len(model.fractions), 1, len(model.levels))
+    assert (loaded.race_shift_sd == 0.026).all() and loaded.race_shift_sd.shape == model.fractions.shape
     elapsed = np.where(np.arange(10) <= 6, 9000.0 * MARATHON / MARATHON[6], np.nan)[None, :]
     state = runner_state(elapsed, MARATHON, np.array([1.0]), np.array([np.nan]))
     assert np.isfinite(median_finish_s(loaded, state, runner_distributions(loaded, state, MARATHON[-1]))).all()
+
+
+def test_the_race_wide_shift_weighs_on_each_runner_by_where_he_is_and_what_is_left():
+    """The common shift's sd is the model's at the runner's split point, times the course he has
+    left: a runner at 35 km carries less of it than one at 10 km, and none once at the finish."""
+    model = default_model()
+    elapsed = np.full((2, 10), np.nan)
+    elapsed[0, :2] = 3000.0 * MARATHON[:2] / MARATHON[1]  # read at 10 km
+    elapsed[1, :8] = 10500.0 * MARATHON[:8] / MARATHON[7]  # read at 35 km
+    state = runner_state(elapsed, MARATHON, np.ones(2), np.full(2, np.nan))
+    dist = runner_distributions(model, state, MARATHON[-1])
+    rows = [int(np.abs(model.fractions - f).argmin()) for f in (10000 / MARATHON[-1], 35000 / MARATHON[-1])]
+    expected = model.race_shift_sd[rows] * (1.0 - np.array([10000.0, 35000.0]) / MARATHON[-1])
+    assert dist.shift_sd == pytest.approx(expected)
+    assert dist.shift_sd[1] < dist.shift_sd[0]
