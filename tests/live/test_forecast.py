@@ -291,3 +291,11 @@ def test_the_race_wide_shift_weighs_on_each_runner_by_where_he_is_and_what_is_le
     expected = model.race_shift_sd[rows] * (1.0 - np.array([10000.0, 35000.0]) / MARATHON[-1])
     assert dist.shift_sd == pytest.approx(expected)
     assert dist.shift_sd[1] < dist.shift_sd[0]
+
+
+def test_the_calibration_bound_judges_only_deciles_with_enough_runners():
+    from simulator.calibration_bound import worst_decile_gap
+
+    p = np.concatenate([np.full(300, 0.55), np.full(100, 0.15)])
+    won = np.concatenate([np.arange(300) < 195, np.zeros(100, dtype=bool)])  # 65 % won at 55 %; 0 % at 15 %
+    assert worst_decile_gap(p, won) == pytest.approx(10.0)  # the 0.1–0.2 decile has too few to judge
