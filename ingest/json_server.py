@@ -4,15 +4,23 @@ A reader connects with ``?reader=<id>`` and its token (``Authorization: Bearer <
 ``&token=``); tokens come from ``PURSUIT_READER_TOKENS`` (``reader=token,reader=token``). The
 reader id is the mat it stands at; the reader ``gps`` carries the pursuer's GPS fixes. Each
 message is journaled, then its good items applied; every bad item is answered, logged and counted.
+
+Behind Redis Sentinel the answer waits until a replica has the message (``Store.replicated``:
+``WAIT``, as a MYLAPS acknowledgement) and says so in ``"replicated"``: false means the master has it
+but no replica confirmed it in time, so a failover could lose it and the reader sends it again. A
+Redis error (the master gone, a failover under way) closes the connection (code 1011): the reader
+reconnects and sends again what was not answered. Repeats collapse onto the same passings.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 import time
 from collections.abc import Mapping
 
+from redis.exceptions import RedisError
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -28,6 +36,7 @@ log = logging.getLogger(__name__)
 TOKENS_ENV = "PURSUIT_READER_TOKENS"
 GPS_READER = "gps"
 MAX_MESSAGES_PER_S = 50
+STORE_AWAY_CODE = 1011  # WebSocket close code "internal error": Redis failed; the reader sends again
 
 
 def reader_tokens(raw: str) -> dict[str, str]:
@@ -69,10 +78,23 @@ class JsonIngest:
         source = (host, f"JSON reader {reader or ws.query_params.get('reader', '')!r} at {host}:{port}")
         if reader is None:
             log.warning("JSON reader refused from %s: %s", ws.client, why)
-            await self.store.count_error(None, f"json reader refused: {why}", source)
+            with contextlib.suppress(RedisError):  # counted if Redis answers; refused either way
+                await self.store.count_error(None, f"json reader refused: {why}", source)
             await ws.close(code=1008, reason=why[:120])
             return
         await ws.accept()
+        try:
+            await self._session(ws, reader, source)
+        except WebSocketDisconnect:
+            pass
+        except RedisError as exc:  # the master gone or failing over: what was not answered comes again
+            log.warning("JSON reader %r at %s:%d closed: Redis failed (%r); it sends again what was not answered",
+                        reader, host, port, exc)  # fmt: skip
+            with contextlib.suppress(RuntimeError, OSError):  # the reader may have gone meanwhile
+                await ws.close(code=STORE_AWAY_CODE, reason="store unavailable: send again what was not answered")
+
+    async def _session(self, ws: WebSocket, reader: str, source: tuple[str, str]) -> None:
+        """Answer the reader's messages in order until it leaves or exceeds the message rate."""
         mat = self.race.mat_for_location(reader)
         if mat:
             await self.store.set_connected(mat, +1)
@@ -92,12 +114,20 @@ class JsonIngest:
                     await self.store.count_error(mat, reason, source)
                     await ws.close(code=1008, reason="message rate limit exceeded")
                     break
-                await ws.send_json(await self._apply(reader, mat, raw, source, unknown))
-        except WebSocketDisconnect:
-            pass
+                answer = await self._apply(reader, mat, raw, source, unknown)
+                if self.store.wait_replicas > 0:  # behind Sentinel: kept only once a replica has it
+                    answer["replicated"] = await self.store.replicated(mat)
+                await ws.send_json(answer)
         finally:
             if mat:
-                await self.store.set_connected(mat, -1)
+                await self._disconnected(mat)
+
+    async def _disconnected(self, mat: str) -> None:
+        """Count the reader off its mat; with Redis away the count stays one too high (logged)."""
+        try:
+            await self.store.set_connected(mat, -1)
+        except RedisError as exc:
+            log.warning("mat %r: the reader that left is still counted connected: Redis failed (%r)", mat, exc)
 
     async def _apply(
         self, reader: str, mat: str | None, raw: bytes, source: tuple[str, str], unknown: UnknownChips

@@ -37,7 +37,7 @@ MAX_ERROR_SOURCES = 256  # source addresses whose refused input is counted apart
 # ~600,000 reads take far fewer; rebuild needs every entry since the race began, so the cap is there
 # only against a flood, and the journal_full alert fires at 80 % of it (docs/OPERATIONS.md).
 JOURNAL_MAXLEN = 5_000_000
-REPLICA_WAIT_MS = 1_000  # how long a MYLAPS acknowledgement waits for a replica (else the exporter resends)
+REPLICA_WAIT_MS = 1_000  # how long a MYLAPS ack or a JSON answer waits for a replica (else the reader resends)
 
 _CROSSING_TIME = re.compile(r"\d+(?:\.\d+)?")  # the time a crossing list starts with ("…250r-61b")
 
@@ -94,14 +94,15 @@ class Store:
             for m in race.mats
         }  # fmt: skip
 
-    async def replicated(self, mat: str) -> bool:
+    async def replicated(self, mat: str | None) -> bool:
         """Whether everything this process wrote so far is on ``wait_replicas`` replicas (True if none
         is asked for). ``WAIT`` counts a connection's own writes: a write on the same connection, issued
-        after the others completed, stands for them all (replication keeps the order)."""
+        after the others completed, stands for them all (replication keeps the order). The write counts
+        on ``mat``'s health (the ingest totals for a reader of no mat, the pursuer's GPS)."""
         if self.wait_replicas <= 0:
             return True
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hincrby(self.keys.mat(mat), "replicated", 1)
+            pipe.hincrby(self.keys.mat(mat) if mat else self.keys.ingest, "replicated", 1)
             pipe.wait(self.wait_replicas, REPLICA_WAIT_MS)
             _, acked = await pipe.execute()
         return int(acked) >= self.wait_replicas

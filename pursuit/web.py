@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ingest.json_server import JsonIngest
-from live.connection import redis_client
+from live.connection import redis_client, replicas_to_wait_for
 from live.engine import TICK_S, LiveEngine
 from live.events import EventDetector
 from live.leader import FrameChannel, Lease
@@ -50,6 +50,7 @@ def create_app(
     settings = settings or Settings.from_env()
     redis = redis_client(redis_url)
     store = Store(redis, race)
+    store.wait_replicas = replicas_to_wait_for(redis_url)  # JSON readers' answers wait for a replica, as MYLAPS acks
     live = LiveEngine(race, store)
     live.lease = Lease(store)
     live.listeners.append(EventDetector(live))
