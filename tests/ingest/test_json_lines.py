@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
 import orjson
 import pytest
+import redis.asyncio as aioredis
 import websockets
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,6 +17,8 @@ from ingest.json_server import TOKENS_ENV, reader_tokens
 from ingest.protocols.json_lines import GpsFix, JsonRead, parse_message
 from live.clock import RaceClock
 from live.store import Store
+from pursuit.redis_server import RedisServer
+from pursuit.settings import Settings
 from pursuit.web import create_app
 from tests.helpers import eventually, running_uvicorn
 
@@ -115,3 +119,54 @@ async def test_reads_and_gps_reach_the_live_state(web, paris):
         body = (await client.get(f"/api/runners/{runner.bib}")).json()
         assert [s["mat"] for s in body["splits"]] == ["finish"]
     assert (await store.mat_health())["finish"]["errors"] == "2"
+
+
+async def test_without_sentinel_the_answer_is_unchanged_and_a_read_sent_again_is_one_passing(web, paris):
+    ws_base, _, store, now = web
+    runner = paris.participants[61]
+    read = orjson.dumps([{"reader": "finish", "chip": runner.chips[0], "t": now - 3, "rssi": -60, "seq": 1}])
+    answers = []
+    for _ in range(2):  # sent, then sent again on a new connection, as a reader resends what it kept
+        async with websockets.connect(f"{ws_base}/ingest/ws?reader=finish&token=fin-token") as ws:
+            await ws.send(read)
+            answers.append(orjson.loads(await ws.recv()))
+    assert answers == [{"accepted": 1, "rejected": 0, "errors": []}] * 2, "one server: no replicated field"
+    assert await store.redis.xlen(store.keys.journal) == 2, "both journaled"
+    # the same passing: one crossing, one (bib, timing point, time); the stream may carry it twice
+    # (a time finer than the millisecond is re-stamped at its own rounding), readers of it keep the last
+    passings = {(p.bib, p.tp, p.time) for p in await store.passings_after()}
+    assert passings == {(runner.bib, paris.timing_points_of("finish")[0].index, round(now - 3, 3))}
+    crossing = await store.redis.hget(store.keys.crossings, f"{runner.bib}|finish")
+    assert crossing is not None and b"," not in crossing, f"one crossing, not two: {crossing!r}"
+    assert (await store.mat_health())["finish"]["passings"] == "1"
+
+
+async def test_redis_gone_closes_the_reader_with_1011_and_it_is_answered_again_once_redis_is_back(tmp_path, paris):
+    server = RedisServer(tmp_path / "redis", appendonly=True).start()
+    settings = Settings.from_env({TOKENS_ENV: "finish=fin-token"})
+    runner = paris.participants[62]
+    try:
+        store = Store(aioredis.Redis.from_url(server.url), paris)
+        now = time.time()
+        await store.set_clock(RaceClock(origin_wall=now, origin_race=now, speed=1.0))
+        read = orjson.dumps({"reader": "finish", "chip": runner.chips[0], "t": round(now - 2, 3)})
+        app = create_app(paris, server.url, dashboard=False, engine=False, settings=settings)
+        async with running_uvicorn(app) as base:
+            url = f"{base.replace('http://', 'ws://')}/ingest/ws?reader=finish&token=fin-token"
+            async with websockets.connect(url) as ws:
+                server.process.kill()  # type: ignore[union-attr]
+                server.process.wait()  # type: ignore[union-attr]
+                await ws.send(read)
+                with pytest.raises(websockets.exceptions.ConnectionClosedError) as closed:
+                    await asyncio.wait_for(ws.recv(), 10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
+            assert "send again" in closed.value.rcvd.reason
+            server.start()  # the same data (append-only file): the reader sends again what was not answered
+            async with websockets.connect(url) as ws:
+                await ws.send(read)
+                answer = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert answer == {"accepted": 1, "rejected": 0, "errors": []}
+        assert [p.bib for p in await store.passings_after()] == [runner.bib]
+        await store.redis.aclose()
+    finally:
+        server.stop()

@@ -24,6 +24,8 @@ from live.snapshot import STATUSES
 from live.store import Store
 from pursuit.redis_server import free_port
 from simulator.faults import Faults
+from simulator.jsonws import MESSAGE_BYTES, EmulatedJsonReader
+from simulator.observations import Observation
 from simulator.run import SimulationReport, assign_protocols, simulate
 from simulator.trajectory import RacePlan, plan_race
 from tests.helpers import eventually, running_uvicorn
@@ -192,3 +194,17 @@ def test_protocol_assignment(paris: Race):
     with pytest.raises(ValueError, match="unknown fault"):
         Faults.parse("drop,flood")
     assert Faults.parse("all") == Faults(True, True, True, True, True, True)
+
+
+async def test_a_json_reader_with_a_backlog_sends_messages_the_ingestor_takes(redis, paris: Race):
+    """2,000 reads due at once: 1,000 to a message would be ~81 kB, over the web server's 64 KiB."""
+    chips = [p.chips[0] for p in paris.participants]
+    reads = [Observation(ORIGIN - 60, ORIGIN - 600 + 0.25 * i, chips[i % len(chips)], -60.0, 1) for i in range(2000)]
+    async with ingestor(redis, paris) as ing:
+        reader = EmulatedJsonReader("george-v", ing.clock, reads, ing.web_url, ing.tokens["george-v"])
+        await asyncio.wait_for(reader.run(), 30)
+        health = (await ing.store.mat_health())["george-v"]
+        lines = [f[b"line"] for _, f in await redis.xrange(ing.store.keys.journal)]
+    assert reader.done and reader.connections == 1 and reader.resent == 0
+    assert len(lines) >= 3 and max(len(line) for line in lines) <= MESSAGE_BYTES
+    assert int(health["reads"]) == 2000 and int(health.get("errors", 0)) == 0
