@@ -6,7 +6,8 @@ watch a master and its replicas: the client asks them for the master's address a
 connection (redis-py's ``redis.asyncio.sentinel.Sentinel``), so after a failover every process
 reconnects to the new master by itself; a connection to a master demoted to replica is dropped on
 its first ``READONLY`` reply. With a Sentinel group the race is written to a replica too: MYLAPS
-passings are acknowledged only once ``WAIT`` says one replica has them (``Store.replicated``).
+passings are acknowledged, and JSON readers' messages answered ``"replicated": true``, only once
+``WAIT`` says one replica has them (``Store.replicated``).
 """
 
 from __future__ import annotations

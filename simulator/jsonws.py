@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 BATCH_WALL_S = 0.05  # at least this between two messages: at most 20 a second (the ingestor allows 50)
 READS_PER_MESSAGE = 1000  # the protocol's limit on the items of one message
 MESSAGE_BYTES = 60_000  # under the 64 KiB the ingestor takes in one message (about 700 reads)
-MAX_UNCONFIRMED = 100  # messages kept until confirmed: at most 100 x 60 kB = 6 MB, 70,000 reads
+MAX_UNCONFIRMED = 100  # messages kept until confirmed: at most 6 MB, 100,000 reads
 RESEND_S = 5.0  # an unconfirmed message goes again after this long without a newer one to send
 ANSWER_TIMEOUT_S = 10.0
 BACKOFF_S = (0.2, 2.0)
