@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from live.projection import last_read, project
+from live.projection import Reads, last_read, project, project_reads
 from live.schedule import SpeedSchedule
-from live.snapshot import AHEAD, CAUGHT, DNF, DQ, REGISTERED, STARTED, WON
+from live.snapshot import AHEAD, CAUGHT, DNF, DQ, REGISTERED, STARTED, STATUSES, WON
 
 UNCERTAINTY_SHARE = 0.03  # how far a predicted margin may move unnoticed: ±3 % of the time left
 UNCERTAINTY_MIN_S = 2.0
@@ -99,7 +99,7 @@ def pursuer_position(
 
 
 def evaluate(
-    times: np.ndarray,
+    times: np.ndarray | Reads,
     at_m: np.ndarray,
     prior_m_s: np.ndarray,
     pursuer_times: np.ndarray,
@@ -113,12 +113,14 @@ def evaluate(
     ``start_s`` is each runner's gun (his pen's, or its planned start): a runner not read yet is
     predicted to leave then at his prior speed. The predicted finish here is the point projection
     (constant speed); :mod:`live.forecast` gives the distribution the margins and the forecast use.
+    ``times``: the passings (runners, timing points), or their :class:`Reads` if the caller has them.
     """
-    n, k = times.shape
+    reads = times if isinstance(times, Reads) else Reads.of(times)
+    n = reads.columns.shape[1]
     distance = float(at_m[-1])
-    proj = project(times, at_m, prior_m_s, now)
+    proj = project_reads(reads, at_m, prior_m_s, now)
     d, v = proj.distance_m, proj.speed_m_s
-    finish = times[:, -1]
+    finish = reads.columns[-1]
     finished = ~np.isnan(finish)
     started = proj.last_tp >= 0
 
@@ -131,12 +133,7 @@ def evaluate(
     gap_m = d - pursuer.distance_m
     gap_s = gap_m / pursuer.speed_m_s
 
-    # confirmed catch: the pursuer was read at a timing point the runner reached later or not yet
-    p_read = ~np.isnan(pursuer_times)
-    with np.errstate(invalid="ignore"):
-        behind_at = p_read[None, :] & (np.isnan(times) | (times > pursuer_times[None, :]))
-    beyond = np.arange(k)[None, :] > proj.last_tp[:, None]
-    confirmed = (behind_at & (beyond | ~np.isnan(times))).any(axis=1) & started & ~finished
+    confirmed = _caught_on_mats(reads, pursuer_times) & started & ~finished
     provisional = started & ~finished & (pursuer.status == "running") & (gap_m <= 0)
 
     status = np.full(n, REGISTERED, dtype=np.int8)
@@ -177,6 +174,17 @@ def evaluate(
     )
 
 
+def _caught_on_mats(reads: Reads, pursuer_times: np.ndarray) -> np.ndarray:
+    """Runners the pursuer was read ahead of: at a timing point he passed first, or one he passed that
+    the runner has not reached yet (a point the runner missed but was read beyond says nothing)."""
+    caught = np.zeros(reads.columns.shape[1], dtype=bool)
+    for j in np.flatnonzero(~np.isnan(pursuer_times)):
+        t = reads.columns[j]
+        caught |= t > pursuer_times[j]
+        caught |= np.isnan(t) & (reads.last < j)
+    return caught
+
+
 # What a spectator's dot says: the status, and for a runner still out, how his predicted margin looks.
 CLASSES = ("registered", "started", "safe", "at_risk", "doomed", "caught", "won", "dnf", "dq")
 
@@ -186,6 +194,10 @@ def margin_sigma(predicted_finish: np.ndarray, now: float) -> np.ndarray:
     remaining = np.maximum(np.nan_to_num(predicted_finish - now, nan=0.0), 0.0)
     return UNCERTAINTY_MIN_S + UNCERTAINTY_SHARE * remaining
 
+
+# the class of each status that is one whatever the chance (caught, won, dnf, dq); 0: by the chance
+_SETTLED_CLASS = np.zeros(len(STATUSES), dtype=np.uint8)
+_SETTLED_CLASS[[CAUGHT, WON, DNF, DQ]] = [5, 6, 7, 8]
 
 SAFE_P = 0.8  # a runner this likely to win shows as safe
 DOOMED_P = 0.2  # and this unlikely as about to be caught; between: at risk
@@ -200,11 +212,10 @@ def probability_classes(
     classes), a runner whose chance wanders around a threshold keeps his class until it is
     ``CLASS_HYSTERESIS_P`` past it: his dot does not flicker, nor is he resent every tick."""
     p = np.nan_to_num(win_probability, nan=0.0)
-    out = np.select(
-        [status == CAUGHT, status == WON, status == DNF, status == DQ, p >= SAFE_P, p >= DOOMED_P],
-        [5, 6, 7, 8, 2, 3],
-        default=4,
-    ).astype(np.uint8)
+    # 2 safe, 3 at risk, 4 doomed; then the settled statuses' own: sums of masks, no branch per runner
+    by_chance = 4 - (p >= DOOMED_P).view(np.uint8) - (p >= SAFE_P).view(np.uint8)
+    settled = _SETTLED_CLASS[status]
+    out: np.ndarray = settled + (settled == 0).view(np.uint8) * by_chance
     if previous is not None and len(previous) == len(out):
         h = CLASS_HYSTERESIS_P
         open_ = (out >= 2) & (out <= 4) & (previous >= 2) & (previous <= 4)

@@ -14,7 +14,7 @@ from live.chase import ChaseResult, evaluate, probability_classes, pursuer_posit
 from live.clock import RaceClock
 from live.forecast import ForecastModel, WinForecast, default_model, forecast, pursuer_forecast
 from live.leader import STANDBY_POLL_S, Lease
-from live.projection import last_read, plausible_passings
+from live.projection import Reads, plausible_reads
 from live.race import Participant, Race
 from live.snapshot import AHEAD, CAUGHT, DNF, DQ, STATUSES, WON, Forecast, PursuerState, Snapshot
 from live.store import Store
@@ -39,12 +39,14 @@ class LiveEngine:
         self.row = {p.bib: i for i, p in enumerate(runners)}
         self.at_m = np.array([tp.at_m for tp in race.timing_points], dtype=float)
         self.mat_of_tp = [tp.mat for tp in race.timing_points]
-        self.times = np.full((len(runners), len(self.at_m)), np.nan)
+        # by timing point in memory (column-major): each tick reads the passings point by point
+        self.times = np.full((len(runners), len(self.at_m)), np.nan, order="F")
         self.pursuer_times = np.full(len(self.at_m), np.nan)
         self.manual_status = np.zeros(len(runners), dtype=np.int8)
         self.prior_m_s = self._prior_speeds(runners)
         self.pen_gun_index = {p.id: i for i, p in enumerate(race.pens)}
         self.runner_pen_index = np.array([self.pen_gun_index[p.pen] for p in runners], dtype=int)
+        self.pen_sizes = np.bincount(self.runner_pen_index, minlength=len(race.pens))
         self.guns: dict[str, float] = {}
         self.gps: tuple[float, float, float] | None = None  # lat, lon, t of the pursuer's last fix
         self.last_id = "0-0"
@@ -52,6 +54,7 @@ class LiveEngine:
         self.flagged = np.zeros_like(self.times, dtype=bool)  # passings the engine ignores as impossible
         self.used_times = self.times  # the passings after the plausibility rules (what the chase uses)
         self.used_pursuer_times = self.pursuer_times
+        self.used_last = self.last_tp  # each runner's last timing point in ``used_times``
         self.snapshot: Snapshot | None = None
         self.classes: np.ndarray | None = None  # last computed classes (they hold near a threshold)
         self.tick_ms = 0.0
@@ -85,7 +88,7 @@ class LiveEngine:
         started = time.perf_counter()
         self.snapshot = self.compute(clock.now())
         self._record_forecast(self.snapshot)
-        self.last_tp = last_read(self.used_times)
+        self.last_tp = self.used_last
         self.tick_ms = (time.perf_counter() - started) * 1000
         self.last_tick_wall = time.time()
         for listener in self.listeners:
@@ -102,17 +105,19 @@ class LiveEngine:
         self.snapshot = snap
         self.classes = snap.margin_class
         self._record_forecast(snap)
-        self.last_tp = last_read(self.used_times)
+        self.last_tp = self.used_last
         self.tick_ms = tick_ms
         self.last_tick_wall = time.time()
 
-    def _use_passings(self) -> None:
-        """The passings the chase would use, from those read (as :meth:`compute` finds them)."""
-        self.used_times, self.flagged = plausible_passings(
-            self.times, self.at_m, self.mat_of_tp, self.race.max_speed_m_s
-        )
-        pursuer, _ = plausible_passings(self.pursuer_times[None, :], self.at_m, self.mat_of_tp, self.race.max_speed_m_s)
-        self.used_pursuer_times = pursuer[0]
+    def _use_passings(self) -> tuple[Reads, Reads]:
+        """The passings the chase uses, from those read: the runners' and the pursuer's reads after
+        the plausibility rules, kept as ``used_times``, ``flagged``, ``used_pursuer_times``."""
+        speed = self.race.max_speed_m_s
+        reads, flagged = plausible_reads(self.times.T, self.at_m, self.mat_of_tp, speed)
+        pursuer, _ = plausible_reads(self.pursuer_times[:, None], self.at_m, self.mat_of_tp, speed)
+        self.used_times, self.flagged, self.used_last = reads.times, flagged.T, reads.last
+        self.used_pursuer_times = pursuer.columns[:, 0]
+        return reads, pursuer
 
     async def load(self) -> RaceClock:
         """Read new passings, the guns, the pursuer's GPS, manual statuses and the clock from Redis."""
@@ -145,13 +150,10 @@ class LiveEngine:
         pen_starts = np.array(
             [self.guns.get(f"pen:{p.id}", pursuer_start - p.head_start_s) for p in race.pens], dtype=float
         )
-        times, self.flagged = plausible_passings(self.times, self.at_m, self.mat_of_tp, race.max_speed_m_s)
-        pursuer_times, _ = plausible_passings(
-            self.pursuer_times[None, :], self.at_m, self.mat_of_tp, race.max_speed_m_s
-        )
-        self.used_times, self.used_pursuer_times = times, pursuer_times[0]
+        reads, _ = self._use_passings()
+        pursuer_times = self.used_pursuer_times
         pursuer = pursuer_position(
-            pursuer_times[0],
+            pursuer_times,
             self.at_m,
             pursuer_speed,
             self.guns.get("pursuer"),
@@ -162,9 +164,9 @@ class LiveEngine:
         )
         runner_starts = pen_starts[self.runner_pen_index]
         result = evaluate(
-            times, self.at_m, self.prior_m_s, pursuer_times[0], pursuer, now, runner_starts, self.manual_status
+            reads, self.at_m, self.prior_m_s, pursuer_times, pursuer, now, runner_starts, self.manual_status
         )
-        win = self.win_forecast(times, pursuer_times[0], runner_starts, pursuer_start, result, now)
+        win = self.win_forecast(reads, pursuer_times, runner_starts, pursuer_start, result, now)
         # margins: pursuer's median finish - runner's median finish; settled runners keep the chase's
         decided = np.isnan(win.predicted_finish) | (pursuer.finish is not None)
         margin = np.where(decided, result.margin_s, win.pursuer.median - win.predicted_finish)
@@ -172,25 +174,27 @@ class LiveEngine:
         self.classes = classes
         lon, lat = race.course.lonlat_at(result.distance_m)
         p_lon, p_lat = race.course.lonlat_at(max(pursuer.distance_m, 0.0))
+        won_by_pen = np.bincount(self.runner_pen_index[result.status == WON], minlength=len(race.pens))
         by_pen = {}
         for g, pen in enumerate(race.pens):
-            mask = self.pens == pen.id
             expected, low, high = win.by_group[g]
             by_pen[pen.id] = {
-                "runners": int(mask.sum()),
-                "won": int((result.status[mask] == WON).sum()),
+                "runners": int(self.pen_sizes[g]),
+                "won": int(won_by_pen[g]),
                 "winners": round(float(expected)),
                 "low": int(low),
                 "high": int(high),
             }
+        by_status = np.bincount(result.status, minlength=len(STATUSES))
         counts = {
             "registered": int(len(self.bibs)),
-            "started": int((~np.isnan(self.times)).any(axis=1).sum()),
-            "ahead": int((result.status == AHEAD).sum()),
-            "caught": int((result.status == CAUGHT).sum()),
-            "won": int((result.status == WON).sum()),
-            "dnf": int((result.status == DNF).sum()),
-            "dq": int((result.status == DQ).sum()),
+            # read anywhere: the plausibility rules move reads but never drop a runner's first
+            "started": int(np.count_nonzero(reads.last >= 0)),
+            "ahead": int(by_status[AHEAD]),
+            "caught": int(by_status[CAUGHT]),
+            "won": int(by_status[WON]),
+            "dnf": int(by_status[DNF]),
+            "dq": int(by_status[DQ]),
         }
         first_gun = min(self.guns.values()) if self.guns else None
         return Snapshot(
@@ -250,7 +254,7 @@ class LiveEngine:
 
     def win_forecast(
         self,
-        times: np.ndarray,
+        reads: Reads,
         pursuer_times: np.ndarray,
         runner_starts: np.ndarray,
         pursuer_start: float,
@@ -260,14 +264,15 @@ class LiveEngine:
         """Every runner's chance to beat the pursuer, from the passings the chase uses (SPEC §3)."""
         race = self.race
         status, confirmed, last = chase.status, chase.confirmed, chase.last_tp
+        columns = reads.columns
         start_col = self.at_m <= 0.0
         # a runner's own start: his start-mat read, else his pen's gun (or its planned start)
         start_cols = np.flatnonzero(start_col)
-        read_start = np.fmin.reduce(times[:, start_cols], axis=1) if len(start_cols) else np.full(len(times), np.nan)
+        n = columns.shape[1]
+        read_start = np.fmin.reduce(columns[start_cols], axis=0) if len(start_cols) else np.full(n, np.nan)
         starts = np.where(np.isnan(read_start), runner_starts, read_start)
-        elapsed = times - starts[:, None]
-        last_t = times[np.arange(len(times)), np.maximum(last, 0)]
-        since = np.where(last >= 0, now - last_t, 0.0)
+        elapsed = (columns - starts).T  # (runners, points), column-major: the forecast reads it by point
+        since = np.where(last >= 0, now - reads.t_last, 0.0)
         settled = np.full(len(status), np.nan)
         settled[status == WON] = 1.0
         settled[(status == CAUGHT) & confirmed] = 0.0

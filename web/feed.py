@@ -350,7 +350,7 @@ class LiveFeed:
             win_only = win_moved & ~changed
             self._sent_margin[changed] = margin[changed]
             self._sent_pct[changed | win_only] = pct[changed | win_only]
-        self._times = times.copy()
+        self._times = times.copy(order="K")  # as laid out: the engine keeps its passings by timing point
         self._status = snap.status.copy()
         self._class = None if classes is None else classes.copy()
         return np.flatnonzero(changed), np.flatnonzero(win_only)
