@@ -587,6 +587,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_blas_thread() -> None:
+    """The forecast's matrix products are small: split over every core, they wait on whatever else
+    the machine runs (a web process, Redis). With the other core busy, 100,000 runners ticked in
+    126–139 ms with two BLAS threads against 103–108 ms with one (docs/BENCHMARKS.md)."""
+    import numpy  # noqa: F401  (its BLAS must be loaded for the limit to reach it)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -598,6 +608,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    one_blas_thread()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
