@@ -184,6 +184,7 @@ class LiveFeed:
         self.epoch = secrets.token_hex(8)  # what ``seq`` counts in; the leader's, once there is one
         self.recent: deque[tuple[int, Outgoing]] = deque(maxlen=RESUME_TICKS)  # (seq, tick) as sent, oldest first
         self.resumed = 0  # clients that reconnected with ``?after=`` and continued without a snapshot
+        self._in_flight = False  # a tick's state is taken but not yet sent (its publication awaited)
         engine.listeners.append(self.on_tick)
 
     def routes(self) -> list[BaseRoute]:
@@ -220,9 +221,16 @@ class LiveFeed:
             tick = self.snapshot_frame()
         if self.publisher is not None:  # relays send the same bytes; a leader fenced off sends nothing
             state = encode_snapshot(snap, self.seq, self.engine.tick_ms)
-            if not await self.publisher.channel.publish(
-                self.publisher.lease, self.seq, tick.payload, tick.snapshot, state, self.epoch
-            ):
+            # while the publication is awaited, a client who joins (or asks for a snapshot) must not
+            # get the state at this seq now and this seq's tick again at the fan-out: he waits for it
+            self._in_flight = True
+            try:
+                published = await self.publisher.channel.publish(
+                    self.publisher.lease, self.seq, tick.payload, tick.snapshot, state, self.epoch
+                )
+            finally:
+                self._in_flight = False
+            if not published:
                 return
         self._fan_out(tick, started)
 
@@ -387,8 +395,9 @@ class LiveFeed:
 
     @property
     def has_snapshot(self) -> bool:
-        """Whether this process holds the state at ``seq`` (a relay may hold an older one for a moment)."""
-        return self.snapshot is not None and self.snapshot_seq == self.seq
+        """Whether this process holds the state at ``seq`` (a relay may hold an older one for a moment)
+        and that seq's tick has gone out (else a client given the state now would get the tick too)."""
+        return self.snapshot is not None and self.snapshot_seq == self.seq and not self._in_flight
 
     def snapshot_frame(self) -> Outgoing:
         """The full state at ``seq`` as parallel arrays in roster order, serialised once per tick."""

@@ -240,6 +240,40 @@ async def snapshot_of(ws, ask: str) -> tuple[int, bytes]:
 
 
 @pytest.mark.parametrize("direct", [True, False], ids=["direct", "queued"])
+async def test_a_client_who_joins_while_a_tick_is_published_gets_its_seq_once(live, direct):
+    """A tick's state is taken before its publication to Redis is awaited: a spectator who joins
+    (or asks for a snapshot) in between gets the snapshot at that seq in its place, not the snapshot
+    and then the same seq's tick (seen in CI under load: ticks 1, 2 after snapshot 1)."""
+    http, url, _, feed, _ = live
+    feed.direct = direct
+    channel = feed.publisher.channel
+    publish = channel.publish
+    gate, entered = asyncio.Event(), asyncio.Event()
+
+    async def held(*args, **kwargs):
+        entered.set()
+        await gate.wait()
+        return await publish(*args, **kwargs)
+
+    channel.publish = held  # this channel's publication waits for the gate
+    try:
+        await asyncio.wait_for(entered.wait(), 5.0)  # a tick is in flight
+        async with websockets.connect(url, compression=None) as ws, websockets.connect(url, compression=None) as old:
+            await asyncio.sleep(0.2)  # both in, nothing sent to them yet
+            await old.send('{"snapshot": true}')
+            await asyncio.sleep(0.2)
+            gate.set()
+            first, second = await recv(ws), await recv(ws)
+            asked = await recv_until(old, "snapshot")
+            after = await recv(old)
+    finally:
+        channel.publish = publish
+        gate.set()
+    assert first["type"] == "snapshot" and second["seq"] == first["seq"] + 1
+    assert after["seq"] == asked["seq"] + 1
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "queued"])
 async def test_a_gzip_client_gets_snapshots_gzipped_and_ticks_as_text(live, direct):
     http, url, _, feed, _ = live
     feed.direct = direct
