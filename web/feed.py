@@ -471,8 +471,8 @@ class LiveFeed:
         recent = self.recent
         if seq < 1 or not recent or (epoch is not None and epoch != self.epoch):
             return None  # seq 0 is no state at all
-        if seq == self.seq == recent[-1][0]:
-            return []
+        if seq == recent[-1][0]:
+            return []  # up to date with every tick sent (one in flight comes with the fan-out)
         start = next((i for i, (at, _) in enumerate(recent) if at == seq + 1), None)
         if start is None:
             return None

@@ -164,10 +164,38 @@ MAP_JS = """() => {
 }"""
 
 
+async def shown_box(locator, timeout_s: float = 5.0) -> dict:  # type: ignore[no-untyped-def]
+    """The element's box once it is on the screen: one redrawn each tick is briefly not (None)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while (box := await locator.bounding_box()) is None:
+        assert asyncio.get_running_loop().time() < deadline, "the element never showed"
+        await asyncio.sleep(0.05)
+    return box  # type: ignore[no-any-return]
+
+
+async def settled_map(page, timeout_s: float = 5.0) -> dict:  # type: ignore[no-untyped-def]
+    """MAP_JS's report once the map has settled: a moment after its first drawing plotly may still be
+    adding its layers or resizing the plot to its panel (seen on a loaded machine)."""
+    from playwright.async_api import Error as PlaywrightError
+
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        late = asyncio.get_running_loop().time() > deadline
+        try:
+            got: dict = await page.evaluate(MAP_JS)
+        except PlaywrightError:
+            if late:
+                raise
+        else:
+            if late or got["plot"] == got["graph"] == got["canvas"]:
+                return got
+        await asyncio.sleep(0.1)
+
+
 async def check_map(page, where: str, landmarks: tuple[str, ...] = ("Arc de Triomphe",)) -> dict:  # type: ignore[no-untyped-def]
     """The basemap under the runners, labelled without overlaps, credited, filling its panel."""
     await page.wait_for_function("window.pursuitMap && window.pursuitMap.state().placed > 0", timeout=15000)
-    got = await page.evaluate(MAP_JS)
+    got = await settled_map(page)
     assert got["overlaps"] == [], f"{where}: labels overlap: {got['overlaps']}"
     assert got["inside"], f"{where}: a label sticks out of the map"
     for name in landmarks:
@@ -296,7 +324,8 @@ async def test_three_pages_live_in_a_real_browser(site: str):
         search, graph = await phone.locator("#follow-search").bounding_box(), await phone.locator("#map").bounding_box()
         assert search and graph and search["y"] + search["height"] <= graph["y"], "the search comes before the map"
         assert graph["height"] >= 400 and graph["width"] >= 370, f"the map is usable: {graph}"
-        assert graph["y"] + graph["height"] <= (await phone.locator(card).bounding_box())["y"], "then the cards"
+        card_box = await shown_box(phone.locator(card))  # the cards are redrawn with each tick
+        assert graph["y"] + graph["height"] <= card_box["y"], "then the cards"
         await phone.fill("#follow-search", "121")
         await phone.tap(".result:has(.result-bib:text-is('121')) .result-add")
         await phone.wait_for_selector(".card[data-bib='121'] .card-status", timeout=15000)
