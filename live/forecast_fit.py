@@ -55,19 +55,27 @@ def chase_moment(race: RaceSplits, fraction: float, delay_s: float = DELAY_S) ->
     return float(np.interp(fraction * at[-1], at[ok], w[ok]) + delay_s)
 
 
-def seen_state(
-    race: RaceSplits, now: float, rows: np.ndarray | None = None, segment_coef: np.ndarray | None = None
-) -> tuple[RunnerState, np.ndarray]:
-    """Features of the runners (``rows``, default all) from the splits before race time ``now``
-    (with the race's slowing learned live from them if ``segment_coef`` is given)."""
+def seen_splits(
+    race: RaceSplits, now: float, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the runners (``rows``, default all) have run by race time ``now``: their splits made by
+    then (nan after), the time since each one's last (0 if none) and its column (-1: none)."""
     e = race.elapsed_s if rows is None else race.elapsed_s[rows]
     seen = np.where(e <= now, e, np.nan)
     has = ~np.isnan(seen)
     k = e.shape[1]
     last = np.where(has.any(axis=1), k - 1 - np.argmax(has[:, ::-1], axis=1), -1)
     t_last = np.where(last >= 0, seen[np.arange(len(e)), np.maximum(last, 0)], np.nan)
-    since = np.where(last >= 0, now - t_last, 0.0)
-    prior = np.full(len(e), np.nan)
+    return seen, np.where(last >= 0, now - t_last, 0.0), last
+
+
+def seen_state(
+    race: RaceSplits, now: float, rows: np.ndarray | None = None, segment_coef: np.ndarray | None = None
+) -> tuple[RunnerState, np.ndarray]:
+    """Features of the runners (``rows``, default all) from the splits before race time ``now``
+    (with the race's slowing learned live from them if ``segment_coef`` is given)."""
+    seen, since, last = seen_splits(race, now, rows)
+    prior = np.full(len(seen), np.nan)
     return runner_state(seen, race.at_m, since, prior, None, segment_coef), last
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from live import forecast as fc
-from live.forecast_fit import DELAY_S, RaceSplits, chase_moment, fit
+from live.forecast_fit import DELAY_S, RaceSplits, chase_moment, fit, seen_splits
 from simulator.evaluation import RaceFiles
 
 RACES = (
@@ -40,12 +40,7 @@ def chase_forecast(
     now = chase_moment(race, fraction)
     rows = np.flatnonzero(np.arange(len(race.elapsed_s)) != race.winner_row)
     e = race.elapsed_s[rows]
-    seen = np.where(e <= now, e, np.nan)
-    has = ~np.isnan(seen)
-    k = e.shape[1]
-    last = np.where(has.any(axis=1), k - 1 - np.argmax(has[:, ::-1], axis=1), -1)
-    t_last = np.where(last >= 0, seen[np.arange(len(e)), np.maximum(last, 0)], np.nan)
-    since = np.where(last >= 0, now - t_last, 0.0)
+    seen, since, _ = seen_splits(race, now, rows)
     w = race.elapsed_s[race.winner_row]
     truth = float(w[-1] + DELAY_S)
     if oracle:
