@@ -234,10 +234,11 @@ def live_offset(slowing: np.ndarray, last: np.ndarray, at_m: np.ndarray) -> np.n
     idx = np.arange(len(slowing))
     nearest = np.maximum.accumulate(np.where(known, idx, -1))
     filled = slowing[np.where(nearest >= 0, nearest, int(idx[known][0]))]
-    splits = at_m[split_columns(at_m)]
+    cols = split_columns(at_m)
+    splits = at_m[cols]
     share = np.diff(splits) / splits[-1]
     ahead = np.cumsum((filled * share)[::-1])[::-1]  # from each segment to the finish
-    seg = np.clip(np.searchsorted(split_columns(at_m), np.maximum(last, 0)), 0, len(slowing) - 1)
+    seg = np.clip(np.searchsorted(cols, np.maximum(last, 0)), 0, len(slowing) - 1)
     out: np.ndarray = np.where(last >= 0, ahead[seg], 0.0)
     return out
 
@@ -324,7 +325,6 @@ class RunnerDistributions:
     mu: np.ndarray
     scale: np.ndarray
     row: np.ndarray  # residual table per runner: model row x pace band (-1: not read yet, standard normal)
-    remaining: np.ndarray  # fraction of the course left
     shift_sd: np.ndarray  # sd of the race-wide shift of his log finish (the common factor's weight on him)
 
 
@@ -338,13 +338,11 @@ def runner_distributions(model: ForecastModel, state: RunnerState, distance_m: f
     mu = np.where(state.read, mu, 0.0)
     scale = np.where(state.read, scale, model.prior_scale * kappa)
     table = row * model.residual_quantiles.shape[1] + np.searchsorted(model.level_edges, state.pace_level)
-    remaining = 1.0 - state.fraction
     return RunnerDistributions(
         mu=mu,
         scale=scale,
         row=np.where(state.read, table, -1),
-        remaining=remaining,
-        shift_sd=model.race_shift_sd[row] * kappa * remaining,
+        shift_sd=model.race_shift_sd[row] * kappa * (1.0 - state.fraction),  # per unit of course left
     )
 
 
@@ -547,9 +545,7 @@ def forecast(
         return z
 
     def cdf_at(rows: np.ndarray, z: np.ndarray) -> np.ndarray:
-        sub = RunnerDistributions(
-            dist.mu[rows], dist.scale[rows], dist.row[rows], dist.remaining[rows], dist.shift_sd[rows]
-        )
+        sub = RunnerDistributions(dist.mu[rows], dist.scale[rows], dist.row[rows], dist.shift_sd[rows])
         return win_cdf(model, sub, z)
 
     # most of a field is decided at every node (its chance 0 or 1 at the extreme nodes): only the

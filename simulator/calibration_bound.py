@@ -82,7 +82,7 @@ def with_common_shift(model: fc.ForecastModel, race: RaceSplits, fraction: float
 
             def moved(m: fc.ForecastModel, s: fc.RunnerState, d: float, shift: float = delta) -> fc.RunnerDistributions:
                 dist = original(m, s, d)
-                return dataclasses.replace(dist, mu=dist.mu + shift * dist.remaining)
+                return dataclasses.replace(dist, mu=dist.mu + shift * (1.0 - s.fraction))
 
             fc.runner_distributions = moved  # type: ignore[assignment]
             win, won, open_ = chase_forecast(model, race, fraction, oracle=True)
