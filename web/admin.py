@@ -30,7 +30,7 @@ from starlette.routing import Route
 from live.clock import time_problem
 from live.engine import LiveEngine
 from live.race import Operator
-from live.reads import RawRead
+from live.reads import RawRead, resolve_time_of_day
 from live.store import attached
 from web.http import JSONResponse, error, is_stream_id
 
@@ -49,6 +49,7 @@ FAILED_BURST, FAILED_PER_S = 20, 1 / 3
 MAX_BUCKETS = 10_000  # addresses or operators tracked per process (least recently seen dropped)
 
 _PRINTABLE = re.compile(r"^[\x20-\x7e]+$")
+_TIME_OF_DAY = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?", re.ASCII)  # HH:MM[:SS[.ffffff]]
 
 Handler = Callable[[Request, dict[str, Any], float, str], Awaitable[JSONResponse]]
 
@@ -257,13 +258,22 @@ class AdminAPI:
         return body
 
     async def _time(self, body: dict[str, Any]) -> float | JSONResponse:
-        """``time`` from the body (ISO 8601 with offset, or unix seconds); the race clock's now if absent."""
+        """``time`` from the body (ISO 8601 with offset, a time of day ``HH:MM[:SS[.fff]]`` in the race's
+        zone on the date nearest the race clock, or unix seconds); the race clock's now if absent."""
         value = body.get("time")
         now = (await self.store.clock()).now()
         if value is None:
             return now
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             t = float(value)
+        elif isinstance(value, str) and (m := _TIME_OF_DAY.fullmatch(value.strip())):
+            # a time of day as race control types it: the date that puts it nearest the race clock, so
+            # a gun typed at 00:05 for 23:58 is the night before (readers' times of day resolve alike)
+            h, mi, s = int(m[1]), int(m[2]), int(m[3] or 0)
+            if h > 23 or mi > 59 or s > 59:
+                return error(422, f"time of day {value!r} is out of range (00:00:00 to 23:59:59)")
+            us = ((h * 60 + mi) * 60 + s) * 1_000_000 + round(float("0." + (m[4] or "0")) * 1e6)
+            t = resolve_time_of_day(us, self.race.timezone, now)
         elif isinstance(value, str):
             try:
                 parsed = datetime.fromisoformat(value)

@@ -49,9 +49,13 @@ def _admin(
     return {"post": op}
 
 
-_TIME = {"oneOf": [{"type": "string", "format": "date-time"}, {"type": "number"}, {"type": "null"}],
-         "description": "ISO 8601, or unix seconds; absent or null: now. Refused (422) further than the "
-                        "race's [readers] time_window_h from the race clock"}  # fmt: skip
+_TIME = {"oneOf": [{"type": "string", "format": "date-time"},
+                   {"type": "string", "pattern": "^\\s*\\d{1,2}:\\d{2}(:\\d{2}(\\.\\d{1,6})?)?\\s*$"},
+                   {"type": "number"}, {"type": "null"}],
+         "description": "ISO 8601, unix seconds, or a time of day HH:MM[:SS[.ffffff]] in the race's zone on the "
+                        "date that puts it nearest the race clock (23:58 sent at 00:05 is the night before); absent "
+                        "or null: now. Refused (422) further than the race's [readers] time_window_h from the race "
+                        "clock"}  # fmt: skip
 _IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
                 "description": "the same key again answers the first request's answer, applied once",
                 "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY,
@@ -173,7 +177,7 @@ def openapi_schema(race: Race) -> dict[str, Any]:
             "/api/admin/passings": _admin("Add a manual passing", passing),
             "/api/admin/passings/void": _admin("Void a passing", {
                 **passing, "required": ["bib", "mat", "time"],
-                "properties": {**passing["properties"], "time": {"oneOf": _TIME["oneOf"][:2]}}}),
+                "properties": {**passing["properties"], "time": {"oneOf": _TIME["oneOf"][:3]}}}),
             "/api/admin/runners/{bib}/status": _admin("Set DNF / DQ (or ok)", {"type": "object", "required": ["status"],
                 "properties": {"status": {"type": "string", "pattern": _any_case(MANUAL_STATUSES)},
                                "reason": {"type": "string", "maxLength": MAX_REASON_CHARS}}},

@@ -68,21 +68,16 @@
     var st = window.pursuit && window.pursuit.state;
     return st && st.now ? st.now : Date.now() / 1000;
   }
-  function raceDate() {  // the race clock's day, in the race's time zone (YYYY-MM-DD)
-    var parts = new Intl.DateTimeFormat("en-CA", { timeZone: raceMeta().timezone, year: "numeric", month: "2-digit",
-      day: "2-digit" }).formatToParts(new Date(raceNow() * 1000));
-    var get = function (t) { return parts.find(function (p) { return p.type === t; }).value; };
-    return get("year") + "-" + get("month") + "-" + get("day");
-  }
-  // a typed time of day (HH:MM, HH:MM:SS or HH:MM:SS.ss) on the race clock's day, in the race's zone:
-  // {iso, label}; null for an empty box; throws with a message for anything else
+  // a typed time of day (HH:MM, HH:MM:SS or HH:MM:SS.ss) in the race's zone: {time, label}; the server
+  // puts it on the date nearest its race clock (23:58 typed at 00:05 is the night before); null for an
+  // empty box; throws with a message for anything else
   function typedTime(id) {
     var v = ($(id).value || "").trim();
     if (!v) return null;
     var m = /^(\d{1,2}):(\d{2})(?::(\d{2})(\.\d{1,3})?)?$/.exec(v);
     if (!m || +m[1] > 23 || +m[2] > 59 || (m[3] && +m[3] > 59)) throw new Error("time " + JSON.stringify(v) + ": type HH:MM:SS");
-    var hh = m[1].padStart(2, "0"), text = hh + ":" + m[2] + ":" + (m[3] || "00") + (m[4] || "");
-    return { iso: raceDate() + "T" + text, label: text };
+    var text = m[1].padStart(2, "0") + ":" + m[2] + ":" + (m[3] || "00") + (m[4] || "");
+    return { time: text, label: text };
   }
   function roster() { return window.pursuit && window.pursuit.roster ? window.pursuit.roster() : null; }
   function who(bib) {
@@ -189,7 +184,7 @@
     var runners = n === null ? "" : " — " + n.toLocaleString("en-GB") + " runners —";
     var verb = g.pen !== null ? "Release " : "Start ";
     var q = verb + g.name + runners + " at " + when + "?";
-    var body = t ? { time: t.iso } : {};
+    var body = t ? { time: t.time } : {};
     if (g.gun && g.gun.started) {
       q = g.name + " already started at " + fmtIso(g.gun.start) + ". Move its gun to " + when +
         "? Every time counted from it is recomputed.";
@@ -220,7 +215,7 @@
     try { t = typedTime("pass-time"); } catch (e) { say(e.message, true); return; }
     var mat = $("pass-mat").value, when = t ? t.label : "now (" + fmtClock(raceNow()) + ")";
     var body = { bib: bib, mat: mat };
-    if (t) body.time = t.iso;
+    if (t) body.time = t.time;
     act("Add a passing for " + who(bib) + " at " + mat + " at " + when + "?", "/api/admin/passings", body,
       function () { return "passing added for bib " + bib + " at " + mat + "."; });
   }
@@ -229,14 +224,14 @@
     var bib = runnerBib(), t;
     if (bib === null) return;
     try { t = typedTime("pass-time"); } catch (e) { say(e.message, true); return; }
-    var mat = $("pass-mat").value, iso = t ? t.iso : null, label = t ? t.label : null;
-    if (!iso && S.runner && S.runner.bib === bib) {  // the runner's passing at that mat, as looked up
+    var mat = $("pass-mat").value, time = t ? t.time : null, label = t ? t.label : null;
+    if (!time && S.runner && S.runner.bib === bib) {  // the runner's passing at that mat, as looked up
       var split = (S.runner.splits || []).find(function (s) { return s.mat === mat; });
-      if (split) { iso = split.time; label = fmtIso(split.time); }
+      if (split) { time = split.time; label = fmtIso(split.time); }
     }
-    if (!iso) { say("type the time of the passing to void (HH:MM:SS)", true); return; }
+    if (!time) { say("type the time of the passing to void (HH:MM:SS)", true); return; }
     act("Void the passing of " + who(bib) + " at " + mat + " at " + label + "? Later crossings of that mat move up.",
-      "/api/admin/passings/void", { bib: bib, mat: mat, time: iso },
+      "/api/admin/passings/void", { bib: bib, mat: mat, time: time },
       function () { return "passing of bib " + bib + " at " + mat + " voided."; });
   }
 

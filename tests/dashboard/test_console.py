@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -91,8 +91,13 @@ async def site(redis_server, redis, tmp_path) -> AsyncIterator[Site]:
     race = console_race(tmp_path / "race")
     store = Store(redis, race)
     await store.setup()
+    # the race clock starts so that the first gun goes 2 s before midnight in the race's zone: race control
+    # types it ("23:59:58") after midnight on the race clock, as a race over midnight does (CI once ran
+    # this test at 23:52 in Paris and the typed gun landed on the next day)
     wall = time.time()
-    clock = RaceClock(origin_wall=wall, origin_race=wall, speed=SPEED)
+    midnight = datetime.combine(datetime.now(race.timezone).date() + timedelta(days=1), datetime.min.time(),
+                                tzinfo=race.timezone).timestamp()  # fmt: skip
+    clock = RaceClock(origin_wall=wall, origin_race=midnight - 62, speed=SPEED)
     await store.set_clock(clock)
     port = free_port()
     env = {**os.environ, "REDIS_URL": redis_server.url, race.admin_token_env: ADMIN}

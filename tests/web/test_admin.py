@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import hashlib
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -65,6 +65,22 @@ async def test_start_pen_and_pursuer(admin, paris):
     assert [entry[b"action"] for _, entry in log] == [b"start_pen", b"start_pursuer"]
     kinds = [e["kind"] for e in await store.events_after()]
     assert kinds.count("admin") == 2
+
+
+async def test_a_time_of_day_takes_the_date_nearest_the_race_clock_over_midnight(admin, paris):
+    client, store, _ = admin
+    midnight = datetime.combine(datetime.now(paris.timezone).date(), datetime.min.time(), tzinfo=paris.timezone)
+    at = midnight.timestamp() + 300  # the race clock shows 00:05:00
+    await store.set_clock(RaceClock(origin_wall=time.time(), origin_race=at, speed=1.0))
+    r = await client.post("/api/admin/pens/1/start", json={"time": "23:58"})
+    assert r.status_code == 200 and r.json()["gun"].startswith((midnight - timedelta(days=1)).date().isoformat())
+    assert (await store.guns())["pen:1"] == pytest.approx(at - 420, abs=0.001), "typed after midnight: the night before"
+    r = await client.post("/api/admin/pursuer/start", json={"time": " 00:04:30.25 "})
+    assert r.status_code == 200 and (await store.guns())["pursuer"] == pytest.approx(at - 29.75, abs=1e-6)
+    for bad in ("24:00", "23:60:00", "12:00:61", "7:5", "12:00:00.1234567", "１２:00"):
+        r = await client.post("/api/admin/pens/2/start", json={"time": bad})
+        assert r.status_code == 422 and bad.strip() in r.json()["error"], bad
+    assert set(await store.guns()) == {"pen:1", "pursuer"}
 
 
 async def test_manual_passing_void_and_dnf(admin, paris):
