@@ -29,6 +29,7 @@ and shipped as ``live/forecast_model.json``; nothing here reads a finish time th
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -183,8 +184,19 @@ def live_slowing(
     segment_coef: np.ndarray, elapsed_s: np.ndarray, at_m: np.ndarray, since_s: np.ndarray, last: np.ndarray
 ) -> np.ndarray:
     """How much more than usual this race's runners slow on each segment, learned from those who have
-    run it: per segment (one split to the next), the mean over the slower half of its cohort of
-    the observed slowing minus the model's for their pace level; nan where too few have run it.
+    run it: per segment (one split to the next), the mean of :func:`segment_excess`; nan where too
+    few have run it."""
+    out = np.full(len(split_columns(at_m)) - 1, np.nan)
+    for i, excess in segment_excess(segment_coef, elapsed_s, at_m, since_s, last):
+        out[i] = float(np.mean(excess))
+    return out
+
+
+def segment_excess(
+    segment_coef: np.ndarray, elapsed_s: np.ndarray, at_m: np.ndarray, since_s: np.ndarray, last: np.ndarray
+) -> Iterator[tuple[int, np.ndarray]]:
+    """For each segment (one split to the next) enough runners have run, its index and, over the
+    slower half of its cohort, each one's observed slowing minus the model's for his pace level.
 
     The cohort is everyone read at the segment's first split long enough ago (SEGMENT_GRACE times
     the segment at his pace) that he should have reached the next; one not read there yet counts
@@ -196,7 +208,6 @@ def live_slowing(
     now_s = np.where(last >= 0, elapsed_s[rows, np.maximum(last, 0)] + since_s, np.nan)  # each one's clock
     columns = np.ascontiguousarray(elapsed_s.T)  # one column per split, each read whole below
     cols = split_columns(at_m)
-    out = np.full(len(cols) - 1, np.nan)
     for i, (a, b) in enumerate(zip(cols[:-1], cols[1:], strict=True)):
         t_a, t_b = columns[a], columns[b]
         with np.errstate(invalid="ignore"):
@@ -215,8 +226,7 @@ def live_slowing(
             continue
         level, y = _slowing(t_a[slower], t_b[slower], float(at_m[a]), float(at_m[b]))
         y = np.where(reached[slower], y, np.log(SEGMENT_GRACE))
-        out[i] = float(np.mean(y - segment_expected(segment_coef[min(i, len(segment_coef) - 1)], level)))
-    return out
+        yield i, y - segment_expected(segment_coef[min(i, len(segment_coef) - 1)], level)
 
 
 def live_offset(slowing: np.ndarray, last: np.ndarray, at_m: np.ndarray) -> np.ndarray:

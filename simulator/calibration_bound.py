@@ -8,10 +8,15 @@ each of the eight races (each scored by a model fitted on the seven others), the
 gap (a) as forecast, and (b) with the pursuer's true finish, no race-wide spread, and every
 runner's mean moved by the one common shift (per unit of course left) that makes the count exact.
 If (b) is still above 5 points, no better estimate of the race's conditions alone meets it.
+(c) Then also every runner's spread multiplied by the one factor (of ``SPREADS``) that suits the race
+best: what is left once a race's own dispersion is given too. Last, the dispersion the race shows
+live at that moment (the median over the segments learned of the interquartile range of the
+excess slowing of :func:`live.forecast.segment_excess`): whether the factor (c) wants could be
+read from it.
 
 The forecast here is :func:`live.forecast.forecast` on the splits directly (no engine, no Redis),
 the way :mod:`live.forecast_fit` samples races; it agrees with ``pursuit evaluate`` within 0.1 %
-of the count. About two minutes.
+of the count. About five minutes.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ RACES = (
 )  # fmt: skip
 DATA = Path(__file__).resolve().parents[1] / "data" / "results"
 MIN_RUNNERS = 200  # a decile with fewer runners in the race is not judged (the issue's rule)
+SPREADS = (0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.4)  # factors on every runner's spread tried in (c)
 
 
 def chase_forecast(
@@ -69,20 +75,22 @@ def worst_decile_gap(p: np.ndarray, won: np.ndarray) -> float:
     return max(gaps, default=0.0)
 
 
-def with_common_shift(model: fc.ForecastModel, race: RaceSplits, fraction: float) -> tuple[float, float]:
+def with_common_shift(
+    model: fc.ForecastModel, race: RaceSplits, fraction: float, spread: float = 1.0
+) -> tuple[float, float]:
     """The common shift per unit of course left that makes the count exact (pursuer known, no race
-    spread), found by bisection; and the worst decile gap then."""
+    spread, every runner's spread times ``spread``), found by bisection; and the worst decile gap then."""
     model = dataclasses.replace(model, race_shift_sd=np.zeros_like(model.race_shift_sd))
     original = fc.runner_distributions
     lo, hi = -0.1, 0.1
     gap = 0.0
     try:
-        for _ in range(20):
+        for _ in range(16):
             delta = (lo + hi) / 2
 
             def moved(m: fc.ForecastModel, s: fc.RunnerState, d: float, shift: float = delta) -> fc.RunnerDistributions:
                 dist = original(m, s, d)
-                return dataclasses.replace(dist, mu=dist.mu + shift * (1.0 - s.fraction))
+                return dataclasses.replace(dist, mu=dist.mu + shift * (1.0 - s.fraction), scale=dist.scale * spread)
 
             fc.runner_distributions = moved  # type: ignore[assignment]
             win, won, open_ = chase_forecast(model, race, fraction, oracle=True)
@@ -93,17 +101,29 @@ def with_common_shift(model: fc.ForecastModel, race: RaceSplits, fraction: float
     return (lo + hi) / 2, gap
 
 
+def live_dispersion(model: fc.ForecastModel, race: RaceSplits, fraction: float) -> float:
+    """The median over the segments learned by then of the interquartile range of their excess slowing."""
+    rows = np.flatnonzero(np.arange(len(race.elapsed_s)) != race.winner_row)
+    seen, since, last = seen_splits(race, chase_moment(race, fraction), rows)
+    ranges = [float(np.subtract(*np.quantile(excess, [0.75, 0.25])))
+              for _, excess in fc.segment_excess(model.segment_coef, seen, race.at_m, since, last)]  # fmt: skip
+    return float(np.median(ranges)) if ranges else float("nan")
+
+
 def main(fraction: float = 0.5) -> None:
     races = [RaceFiles.load(sorted(DATA.glob(f"{name}_*"))).splits() for name in RACES]
     print(f"at the pursuer's {fraction:.0%}: worst decile gap (points; deciles of >= {MIN_RUNNERS} runners)")
-    print(f"{'race':24}{'count':>9}{'as forecast':>13}{'shift':>9}{'common terms given':>20}")
+    print(f"{'race':24}{'count':>8}{'as forecast':>13}{'shift':>9}{'common terms given':>20}"
+          f"{'best spread':>13}{'then':>6}{'live IQR':>10}")  # fmt: skip
     for i, race in enumerate(races):
         model = fit([r for j, r in enumerate(races) if j != i])
         win, won, open_ = chase_forecast(model, race, fraction)
         error = 100.0 * (win.expected - won.sum()) / won.sum()
         as_is = worst_decile_gap(win.win_probability[open_], won[open_])
         shift, given = with_common_shift(model, race, fraction)
-        print(f"{race.name:24}{error:>+8.1f}%{as_is:>13.1f}{shift:>+9.4f}{given:>20.1f}", flush=True)
+        spread, best = min(((k, with_common_shift(model, race, fraction, k)[1]) for k in SPREADS), key=lambda kg: kg[1])
+        print(f"{race.name:24}{error:>+7.1f}%{as_is:>13.1f}{shift:>+9.4f}{given:>20.1f}"
+              f"{spread:>12.2f}x{best:>6.1f}{live_dispersion(model, race, fraction):>10.3f}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
