@@ -4,7 +4,8 @@
 The race file lists two operators and lets only the finish mat fire guns, so the start mat's gun
 markers are refused and race control releases the pen by hand. Operator Alice, on one race-control
 screen, signs in, releases pen 1, adds the passing a mat missed, sets a DNF, gives an unknown chip
-to a bib and acknowledges an alert; a second race-control screen (Bob) and a spectator page each
+to a bib, acknowledges an alert, then voids the passing she added and undoes the pen's gun (typed
+times of day on a race clock that has just passed midnight); a second race-control screen (Bob) and a spectator page each
 show every effect by their next tick or poll (counted, not timed: the wall time is printed). A
 screen nobody signed in to shows no control, a wrong token is refused and changes nothing; the
 audit log lists the actions with their operator; ``pursuit rebuild`` from the journal ends in the
@@ -337,15 +338,34 @@ async def test_race_control_acts_from_its_screen_and_every_screen_sees_it(site: 
         await other.check("#alerts-open-only")
         assert await other.locator(f"#alerts li[data-event='{event}']").count() == 0, "open only hides it"
 
-        # the audit log on the screen: the six actions, Alice's
-        await alice.wait_for_function("document.querySelectorAll('#audit .audit-row').length >= 7", timeout=5000)
+        # 6. the added passing was a mistake: Alice voids it, typed as a time of day after midnight
+        await alice.fill("#runner-bib", bib)
+        await alice.select_option("#pass-mat", "concorde")
+        await alice.fill("#pass-time", _hhmmss(at, race))
+        await alice.click("#pass-void")
+        await confirm(alice, f"Void the passing of bib {bib} ({runner['name']}) at concorde at {_hhmmss(at, race)}?")
+        await watch.mark()
+        await watch.sees("spectator", "passing voided", f"!{rows}{split_row}")
+
+        # 7. and pen 1's gun goes: its runners are back to not started, on every screen
+        await alice.select_option("#gun-target", pen.id)
+        await alice.click("#gun-undo")
+        await confirm(alice, f"Undo the gun of {pen.name} (set at {gun})? Its {in_pen:,} runners go back")
+        await watch.mark()
+        await watch.sees("bob", "gun undone", f"document.querySelector('#gun-starts')?.innerText.includes("
+                                              f"{pen.name + ': not started'!r})", "polls")  # fmt: skip
+        assert f"pen:{pen.id}" not in await store.guns()
+
+        # the audit log on the screen: the eight actions, Alice's
+        await alice.wait_for_function("document.querySelectorAll('#audit .audit-row').length >= 9", timeout=5000)
         rows = await alice.evaluate(
             "Array.from(document.querySelectorAll('#audit .audit-row')).map(r => [r.querySelector('.audit-operator')"
             ".innerText, r.querySelector('.audit-action').innerText, r.querySelector('.audit-result').innerText])"
         )
         mine = [(a, r) for o, a, r in rows if o == "Alice Martin"]
-        assert mine == [("ack_alert", "ok"), ("assign_chip", "ok"), ("set_status", "ok"), ("add_passing", "ok"),
-                        ("start_pen", "ok"), ("sign_in", "ok")], rows  # fmt: skip
+        assert [a for a, _ in mine] == ["undo_start", "void_passing", "ack_alert", "assign_chip", "set_status",
+                                        "add_passing", "start_pen", "sign_in"], rows  # fmt: skip
+        assert {r for _, r in mine} == {"ok"}, rows
         await alice.screenshot(path=str(ARTIFACTS / "dashboard-race-control-console.png"), full_page=True)
         assert await spectator.locator(".admin-control, #console").count() == 0, "spectators never get a control"
         await browser.close()
