@@ -5,8 +5,9 @@ The race file lists two operators and lets only the finish mat fire guns, so the
 markers are refused and race control releases the pen by hand. Operator Alice, on one race-control
 screen, signs in, releases pen 1, adds the passing a mat missed, sets a DNF, gives an unknown chip
 to a bib, acknowledges an alert, then voids the passing she added and undoes the pen's gun (typed
-times of day on a race clock that has just passed midnight); a second race-control screen (Bob) and a spectator page each
-show every effect by their next tick or poll (counted, not timed: the wall time is printed). A
+times of day on a race clock that has just passed midnight); a second race-control screen (Bob)
+and a spectator page each show every effect by their next tick or poll (counted, not timed: the
+wall time is printed). A
 screen nobody signed in to shows no control, a wrong token is refused and changes nothing; the
 audit log lists the actions with their operator; ``pursuit rebuild`` from the journal ends in the
 same state.
