@@ -12,7 +12,8 @@ import numpy as np
 
 from live.chase import ChaseResult, evaluate, probability_classes, pursuer_position
 from live.clock import RaceClock
-from live.forecast import ForecastModel, WinForecast, default_model, forecast, pursuer_forecast
+from live.forecast import WinForecast, forecast, pursuer_forecast
+from live.forecast_model import ForecastModel, default_model
 from live.leader import STANDBY_POLL_S, Lease
 from live.projection import Reads, plausible_reads
 from live.race import Participant, Race

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from live.engine import LiveEngine
-from live.forecast import ForecastModel
+from live.forecast_model import ForecastModel
 from live.race import Race
 from live.snapshot import CAUGHT, DNF, DQ, WON, Snapshot
 

@@ -13,14 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from live.forecast import (
-    N_FEATURES,
-    ForecastModel,
-    RunnerState,
-    design,
-    runner_state,
-    segment_slowing,
-)
+from live.forecast_model import ForecastModel
+from live.race_conditions import segment_slowing
+from live.runner_state import N_FEATURES, RunnerState, design, runner_state
 
 DELAY_S = 5880.0  # the chase of SPEC §6 and issue 12: the winner starts 1 h 38 min after the field
 MOMENTS = np.round(np.arange(0.10, 0.951, 0.05), 2)  # pursuer fractions at which samples are drawn

@@ -11,7 +11,7 @@ If (b) is still above 5 points, no better estimate of the race's conditions alon
 (c) Then also every runner's spread multiplied by the one factor (of ``SPREADS``) that suits the race
 best: what is left once a race's own dispersion is given too. Last, the dispersion the race shows
 live at that moment (the median over the segments learned of the interquartile range of the
-excess slowing of :func:`live.forecast.segment_excess`): whether the factor (c) wants could be
+excess slowing of :func:`live.race_conditions.segment_excess`): whether the factor (c) wants could be
 read from it.
 
 The forecast here is :func:`live.forecast.forecast` on the splits directly (no engine, no Redis),
@@ -28,6 +28,9 @@ import numpy as np
 
 from live import forecast as fc
 from live.forecast_fit import DELAY_S, RaceSplits, chase_moment, fit, seen_splits
+from live.forecast_model import ForecastModel
+from live.race_conditions import segment_excess
+from live.runner_state import RunnerState
 from simulator.evaluation import RaceFiles
 
 RACES = (
@@ -40,7 +43,7 @@ SPREADS = (0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.4)  # factors on every runner's spre
 
 
 def chase_forecast(
-    model: fc.ForecastModel, race: RaceSplits, fraction: float, oracle: bool = False
+    model: ForecastModel, race: RaceSplits, fraction: float, oracle: bool = False
 ) -> tuple[fc.WinForecast, np.ndarray, np.ndarray]:
     """The forecast at the pursuer's ``fraction``: (forecast, true wins, still open) over the field."""
     now = chase_moment(race, fraction)
@@ -76,7 +79,7 @@ def worst_decile_gap(p: np.ndarray, won: np.ndarray) -> float:
 
 
 def with_common_shift(
-    model: fc.ForecastModel, race: RaceSplits, fraction: float, spread: float = 1.0
+    model: ForecastModel, race: RaceSplits, fraction: float, spread: float = 1.0
 ) -> tuple[float, float]:
     """The common shift per unit of course left that makes the count exact (pursuer known, no race
     spread, every runner's spread times ``spread``), found by bisection; and the worst decile gap then."""
@@ -88,7 +91,7 @@ def with_common_shift(
         for _ in range(16):
             delta = (lo + hi) / 2
 
-            def moved(m: fc.ForecastModel, s: fc.RunnerState, d: float, shift: float = delta) -> fc.RunnerDistributions:
+            def moved(m: ForecastModel, s: RunnerState, d: float, shift: float = delta) -> fc.RunnerDistributions:
                 dist = original(m, s, d)
                 return dataclasses.replace(dist, mu=dist.mu + shift * (1.0 - s.fraction), scale=dist.scale * spread)
 
@@ -101,12 +104,12 @@ def with_common_shift(
     return (lo + hi) / 2, gap
 
 
-def live_dispersion(model: fc.ForecastModel, race: RaceSplits, fraction: float) -> float:
+def live_dispersion(model: ForecastModel, race: RaceSplits, fraction: float) -> float:
     """The median over the segments learned by then of the interquartile range of their excess slowing."""
     rows = np.flatnonzero(np.arange(len(race.elapsed_s)) != race.winner_row)
     seen, since, last = seen_splits(race, chase_moment(race, fraction), rows)
     ranges = [float(np.subtract(*np.quantile(excess, [0.75, 0.25])))
-              for _, excess in fc.segment_excess(model.segment_coef, seen, race.at_m, since, last)]  # fmt: skip
+              for _, excess in segment_excess(model.segment_coef, seen, race.at_m, since, last)]  # fmt: skip
     return float(np.median(ranges)) if ranges else float("nan")
 
 

@@ -17,8 +17,8 @@ import numpy as np
 
 from live.engine import LiveEngine
 from live.evaluation import ChaseReplay, Evaluation
-from live.forecast import MARATHON_M, ForecastModel, default_model
 from live.forecast_fit import RaceSplits, fit, race_splits
+from live.forecast_model import MARATHON_M, ForecastModel, default_model
 from live.race import Race
 from live.results import Results, load_results
 from simulator.results import chase_field, race_id_for, write_race

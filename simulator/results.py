@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from live.clock import RaceClock
-from live.forecast import MARATHON_M, default_model
+from live.forecast_model import MARATHON_M, default_model
 from live.race import Race
 from live.race_file import load_race
 from live.results import Results, load_results

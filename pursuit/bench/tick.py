@@ -64,7 +64,8 @@ def _marathon_tick(repeat: int) -> dict[str, Any]:
     path, where each tick also learns the race's slowing segment by segment from the runners who
     ran it. Same baseline: read every passing once, place every runner."""
     from live.evaluation import ChaseReplay
-    from live.forecast import MARATHON_M, default_model, learns_live
+    from live.forecast_model import MARATHON_M, default_model
+    from live.race_conditions import learns_live
     from pursuit.bench.replay import BERLIN_2017
     from simulator.evaluation import GUN, RaceFiles
     from simulator.results import chase_field, write_race

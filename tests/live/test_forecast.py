@@ -11,15 +11,15 @@ import pytest
 from live.forecast import (
     COVERAGE,
     PursuerForecast,
-    default_model,
     distance_factor,
     forecast,
     median_finish_s,
     pursuer_forecast,
     runner_distributions,
-    runner_state,
 )
 from live.forecast_fit import RaceSplits, fit
+from live.forecast_model import default_model
+from live.runner_state import runner_state
 
 MARATHON = np.array([5000, 10000, 15000, 20000, 21097.5, 25000, 30000, 35000, 40000, 42195.0])
 DATA = Path(__file__).resolve().parents[2] / "data" / "results"
@@ -187,7 +187,7 @@ def _field_through_segment(extra: float, n: int = 600) -> tuple[np.ndarray, np.n
 def test_the_race_slowing_is_learned_live_from_those_who_ran_the_segment():
     """A field that slows 4 % more than usual from 25 to 30 km: the engine learns +0.04 on that
     segment, nothing on segments nobody has finished, and a runner still to run it moves later."""
-    from live.forecast import learns_live, live_slowing
+    from live.race_conditions import learns_live, live_slowing
 
     model = default_model()
     assert learns_live(model, MARATHON) and learns_live(model, np.concatenate([[0.0], MARATHON]))
@@ -210,7 +210,7 @@ def test_the_race_slowing_is_learned_live_from_those_who_ran_the_segment():
 
 def test_a_segment_is_not_judged_before_its_runners_are_due():
     """Runners read at 25 km a moment ago are not yet a cohort: nothing is learned from them."""
-    from live.forecast import live_slowing
+    from live.race_conditions import live_slowing
 
     model = default_model()
     elapsed, _ = _field_through_segment(0.04)
@@ -224,7 +224,7 @@ def test_a_segment_is_not_judged_before_its_runners_are_due():
 def test_the_race_slowing_lengthens_a_finish_by_each_segments_share_of_the_course_left():
     """What a runner's finish is moved by: each learned segment's excess times its share of the
     course, over the segments he has still to run; an unlearned one takes the nearest earlier."""
-    from live.forecast import live_offset
+    from live.race_conditions import live_offset
 
     slowing = np.full(9, np.nan)
     slowing[1], slowing[4] = 0.02, 0.05  # learned: 10→15 km and 21.1→25 km

@@ -13,7 +13,7 @@ import pytest
 
 from live.clock import RaceClock
 from live.evaluation import ChaseReplay
-from live.forecast import default_model
+from live.forecast_model import default_model
 from live.store import RawRead, Store
 from pursuit.web import create_app
 from simulator.evaluation import GUN, RaceFiles

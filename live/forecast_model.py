@@ -1,0 +1,91 @@
+"""The forecast's fitted model (:class:`ForecastModel`): coefficients and residual tables, one row per
+split point of a marathon, fitted offline on real marathons (:mod:`live.forecast_fit`, ``pursuit
+fit``) and shipped as ``live/forecast_model.json``; and the units its pace levels are in.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+MARATHON_M = 42195.0
+PACE_REFERENCE_S = 14400.0  # a 4-hour marathon: pace levels are logs relative to its pace
+MODEL_FILE = Path(__file__).with_name("forecast_model.json")
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: its tables are cached per model
+class ForecastModel:
+    """Fitted coefficients, one row per fitted course fraction (a marathon's split points)."""
+
+    fractions: np.ndarray  # (m,) fraction of the course at which each row was fitted
+    coef: np.ndarray  # (m, features) mean of log(finish / E)
+    scale_coef: np.ndarray  # (m, 2) log of the residual scale: intercept, slope in pace level
+    levels: np.ndarray  # (q,) probability levels of the residual table
+    residual_quantiles: np.ndarray  # (m, G, q) standardised residuals at ``levels``, per pace band
+    level_edges: np.ndarray  # (G - 1,) pace levels between the bands of ``residual_quantiles``
+    pursuer_coef: np.ndarray  # (m, 2) pursuer log(finish / E): intercept, slope in log(E / plan)
+    pursuer_scale: np.ndarray  # (m,) scale of the pursuer's Student t, by fraction reached
+    pursuer_prior_scale: float  # scale around his plan before his first split
+    pursuer_nu: float  # degrees of freedom of the pursuer's Student t (heavy tails)
+    pursuer_quantiles: np.ndarray  # (K,) standard Student t quantiles at the midpoints of K bins
+    race_shift_sd: np.ndarray  # (m,) sd of the race-wide shift of log finish per unit of course left, by row
+    segment_coef: np.ndarray  # (m, 3) expected log(segment pace / pace before it), quadratic in pace level
+    prior_scale: float  # spread of log(finish / declared) for a runner not yet read
+    reference_finish_s: float  # a marathon winner's finish (mean of the training winners)
+    trained_on: tuple[str, ...]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, object]) -> ForecastModel:
+        arr = {k: np.asarray(v, dtype=float) for k, v in d.items() if isinstance(v, list) and k != "trained_on"}
+        return cls(
+            fractions=arr["fractions"],
+            coef=arr["coef"],
+            scale_coef=arr["scale_coef"],
+            levels=arr["levels"],
+            residual_quantiles=(
+                arr["residual_quantiles"][:, None, :]  # a model from before the pace bands: one band
+                if arr["residual_quantiles"].ndim == 2
+                else arr["residual_quantiles"]
+            ),
+            level_edges=arr.get("level_edges", np.zeros(0)),
+            pursuer_coef=arr["pursuer_coef"],
+            pursuer_scale=arr["pursuer_scale"],
+            pursuer_prior_scale=float(d["pursuer_prior_scale"]),  # type: ignore[arg-type]
+            pursuer_nu=float(d["pursuer_nu"]),  # type: ignore[arg-type]
+            pursuer_quantiles=arr["pursuer_quantiles"],
+            race_shift_sd=np.broadcast_to(  # a model from before it was by split point: one for all
+                np.asarray(d["race_shift_sd"], dtype=float), arr["fractions"].shape
+            ).copy(),
+            segment_coef=arr["segment_coef"],
+            prior_scale=float(d["prior_scale"]),  # type: ignore[arg-type]
+            reference_finish_s=float(d["reference_finish_s"]),  # type: ignore[arg-type]
+            trained_on=tuple(d.get("trained_on", ())),  # type: ignore[arg-type]
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for name, value in self.__dict__.items():
+            if isinstance(value, np.ndarray):
+                out[name] = np.round(value, 6).tolist()
+            elif isinstance(value, tuple):
+                out[name] = list(value)
+            else:
+                out[name] = round(float(value), 6)
+        return out
+
+    def save(self, path: Path | str) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path | str) -> ForecastModel:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=1)
+def default_model() -> ForecastModel:
+    """The shipped model, fitted on the eight marathons of ``data/results/``."""
+    return ForecastModel.load(MODEL_FILE)

@@ -1,0 +1,106 @@
+"""What the passings so far say about each runner (:class:`RunnerState`): how far he is, how fast, his
+last segment against his average, how long since his last read, and what the race's conditions
+add on the course he has left (:mod:`live.race_conditions`); and the forecast model's features
+from it (:func:`design`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from live.forecast_model import MARATHON_M, PACE_REFERENCE_S
+from live.race_conditions import live_offset, live_slowing
+
+N_FEATURES = 6
+U_FLOOR, U_KNEE = -1.0, 0.0  # time-since-last-read feature: piecewise linear, knees in log units
+
+
+@dataclass(frozen=True)
+class RunnerState:
+    """What the passings so far say about each runner (arrays over runners)."""
+
+    fraction: np.ndarray  # of the course at his last read; 0 if none
+    projection_s: np.ndarray  # even-pace finish time E (duration), or his prior finish if not read
+    pace_level: np.ndarray  # log of his pace over a 4-hour marathon's
+    trend: np.ndarray  # log(last segment pace / pace before it); 0 if unknown
+    since_read: np.ndarray  # log(time since his last read / expected time to the next point)
+    read: np.ndarray  # bool: has at least one read past the start
+    live: np.ndarray  # log of what this race's excess slowing adds to his finish, learned live (0: none)
+    slowing: np.ndarray  # per segment, the race's excess slowing (nan: not learned yet; empty: not learned)
+
+
+def design(state: RunnerState) -> np.ndarray:
+    """The model's features for each runner: (n, N_FEATURES)."""
+    x = state.pace_level
+    u = np.nan_to_num(state.since_read, nan=U_FLOOR - 4.0)
+    return np.column_stack([np.ones_like(x), x, x * x, state.trend, np.maximum(u, U_FLOOR), np.maximum(u, U_KNEE)])
+
+
+def runner_state(
+    elapsed_s: np.ndarray,
+    at_m: np.ndarray,
+    since_s: np.ndarray,
+    prior_finish_s: np.ndarray,
+    last_read: np.ndarray | None = None,
+    segment_coef: np.ndarray | None = None,
+) -> RunnerState:
+    """Features from passings as durations since each runner's own start.
+
+    ``elapsed_s`` (n, k): time from the runner's start to each timing point (nan where not read; the
+    start itself, at 0 m, may be a column); ``at_m`` (k,) distances; ``since_s`` (n,): now minus the
+    runner's last read (or 0); ``prior_finish_s``: his declared or expected finish, used until he
+    is read past the start. ``last_read`` (n,): the index of each one's last read (-1: none), if the
+    caller has it already. ``segment_coef``: the model's per-segment expectations, to learn the
+    race's own slowing live (:func:`live.race_conditions.live_slowing`); None: not learned (another course).
+    """
+    n, k = elapsed_s.shape
+    distance = float(at_m[-1])
+    usable = ~np.isnan(elapsed_s) & (at_m[None, :] > 0)
+    # the last usable point at or before each one: one running maximum over the row
+    upto = np.maximum.accumulate(np.where(usable, np.arange(k, dtype=np.intp)[None, :], -1), axis=1)
+    rows = np.arange(n)
+    if last_read is None:
+        last = upto[:, -1]
+    else:
+        last = np.where((last_read >= 0) & (at_m[np.maximum(last_read, 0)] > 0), last_read, -1)
+    has = last >= 0
+    last = np.maximum(last, 0)
+    t_last = elapsed_s[rows, last]
+    d_last = at_m[last]
+    # a read no later than the runner's start (a gun entered after it, no start-mat read) says nothing
+    # of his pace: he is forecast from his prior until a read makes sense
+    has &= np.isfinite(t_last) & (t_last > 0)
+    prev = np.where(last > 0, upto[rows, np.maximum(last - 1, 0)], -1)
+    has_prev = prev >= 0
+    prev = np.maximum(prev, 0)
+    t_prev, d_prev = elapsed_s[rows, prev], at_m[prev]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pace = t_last / d_last
+        trend = np.log(((t_last - t_prev) / (d_last - d_prev)) / (t_prev / d_prev))
+        nxt = np.minimum(last + 1, k - 1)
+        expected_next = np.maximum(at_m[nxt] - d_last, 1.0) * pace
+        since = np.log(np.maximum(since_s, 1.0) / expected_next)
+    trend = np.where(has & has_prev & np.isfinite(trend), trend, 0.0)
+    projection = np.where(has, pace * distance, prior_finish_s)
+    projection = np.where(np.isfinite(projection) & (projection > 0), projection, np.nan)  # nan: no chance
+    with np.errstate(invalid="ignore"):
+        level = np.log(projection * (MARATHON_M / distance) / PACE_REFERENCE_S)
+    since = np.where(has & (last < k - 1) & np.isfinite(since), since, np.nan)
+    last = np.where(has, last, -1)
+    if segment_coef is None:
+        slowing, live = np.zeros(0), np.zeros(n)
+    else:
+        slowing = live_slowing(segment_coef, elapsed_s, at_m, since_s, last)
+        live = np.where(has, live_offset(slowing, last, at_m), 0.0)
+    return RunnerState(
+        fraction=np.where(has, d_last / distance, 0.0),
+        projection_s=projection,
+        pace_level=np.nan_to_num(level, nan=0.0),
+        trend=trend,
+        since_read=since,
+        read=has,
+        live=live,
+        slowing=slowing,
+    )
