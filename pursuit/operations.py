@@ -1,0 +1,269 @@
+"""The commands that prepare and run a race: check a race directory (``race check``), plan its head
+starts (``plan``), issue operator tokens (``token``), run its processes (``serve``, ``ingest``, ``web``,
+``engine``; ``demo`` and ``rehearse`` on one machine), play emulated readers at them (``simulate``), and
+feed backup files or rebuild the live state (``replay``, ``rebuild``). Each takes the options
+``pursuit/cli.py`` parsed and returns the exit status."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections import Counter
+from pathlib import Path
+
+from live.race import Race, RaceError
+from live.race_file import load_race
+from pursuit.settings import DEFAULT_REDIS_URL, Settings
+
+DEFAULT_RACE = Path(__file__).resolve().parent.parent / "races" / "paris-j1000"
+
+
+def race_or_exit(path: str | None) -> Race:
+    """The race directory at ``path`` (default: the Paris J-1000); on a race error, the message on
+    stderr and exit status 2, as for every command that takes ``--race``."""
+    try:
+        return load_race(path or DEFAULT_RACE)
+    except RaceError as exc:
+        print(f"pursuit: race error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+
+
+def cmd_race_check(args: argparse.Namespace) -> int:
+    """Validate a race directory and print a summary."""
+    race = race_or_exit(args.dir)
+    pens = Counter(p.pen for p in race.participants if p.bib != race.pursuer.bib)
+    print(f"{race.name} ({race.id})")
+    measured = race.course.measured_m
+    print(f"  course     {race.distance_m:,.0f} m ({measured:,.0f} m measured), time zone {race.timezone.key}")
+    print(f"  mats       {len(race.mats)}, timing points {len(race.timing_points)}:")
+    for tp in race.timing_points:
+        print(f"               {tp.at_m:>7,.0f} m  {tp.id}")
+    print(f"  pursuer    bib {race.pursuer.bib} {race.pursuer.name}, {race.pursuer.pace_s_per_km:.0f} s/km, "
+          f"start {race.pursuer.planned_start:%H:%M:%S}")  # fmt: skip
+    for p in race.pens:
+        print(f"  pen {p.id:<6} {p.name}: {pens[p.id]:,} runners, head start {p.head_start_s / 60:.0f} min, "
+              f"start {p.planned_start:%H:%M:%S}")  # fmt: skip
+    print(f"  runners    {sum(pens.values()):,} (+ the pursuer), quota {race.quota}")
+    if race.basemap is not None:
+        kinds = Counter(f.kind for f in race.basemap.features)
+        print(f"  basemap    {race.basemap.path.name}: " + ", ".join(f"{n:,} {k}" for k, n in kinds.items())
+              + f"; credited \"{race.basemap.attribution}\"")  # fmt: skip
+    if race.tiles is not None:
+        print(f'  tiles      {race.tiles.url} (online, over the basemap), credited "{race.tiles.attribution}"')
+    print("OK")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pursuit.demo import run_demo
+    from pursuit.redis_server import RedisServerError
+    from pursuit.serve import run
+
+    settings: Settings = args.settings
+    try:
+        demo = run_demo(race_or_exit(args.race), runners=args.runners, speed=args.speed, port=args.port,
+                        ingest_port=args.ingest_port, seed=args.seed, settings=settings)  # fmt: skip
+        return run(demo, settings.loop)
+    except RedisServerError as exc:
+        print(f"pursuit demo: {exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_serve(args: argparse.Namespace, ingest: bool = True, web: bool = True) -> int:
+    from pursuit.serve import run, serve
+
+    settings: Settings = args.settings
+    race = race_or_exit(args.race)
+    return run(
+        serve(race, settings.redis_url or DEFAULT_REDIS_URL, port=args.port if web else None, ingest=ingest,
+              ingest_port=args.ingest_port, mylaps_port=args.mylaps_port, host=args.host, settings=settings,
+              engine=getattr(args, "engine", True)),
+        settings.loop,
+    )  # fmt: skip
+
+
+def cmd_rehearse(args: argparse.Namespace) -> int:
+    """The scale-out rehearsal (pursuit/rehearse.py): its measurements as JSON."""
+    import orjson
+
+    from pursuit.rehearse import rehearse
+
+    report = asyncio.run(rehearse(race_or_exit(args.race), Path(args.dir), args.runners, args.speed, args.seed))
+    print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    return 0 if report["same_winners_bib_for_bib"] else 1
+
+
+def cmd_engine(args: argparse.Namespace) -> int:
+    """The live engine alone: it takes the engine lease when free and publishes every tick for the web
+    processes to relay; while another process holds the lease it stands by."""
+    from pursuit.serve import run, run_engine
+
+    settings: Settings = args.settings
+    return run(run_engine(race_or_exit(args.race), settings.redis_url or DEFAULT_REDIS_URL), settings.loop)
+
+
+def _simulate_results(args: argparse.Namespace) -> int:
+    """``simulate --results``: the file as a chase written as a race directory (``--race``, default
+    ``.pursuit/replay/<id>``), then one ChronoTrack decoder per split mat played to the ingestor."""
+    import math
+    import time
+
+    from ingest.chronotrack_server import ChronoTrackServer
+    from live.results import ResultsError
+    from simulator.results import ReplayError, play_results, prepare_replay, race_id_for
+
+    if args.pursuer is None or args.delay is None:
+        print("pursuit simulate: --results needs --pursuer BIB and --delay S", file=sys.stderr)
+        return 2
+    speed = None if args.speed <= 0 or math.isinf(args.speed) else args.speed
+    directory = Path(args.race) if args.race else Path(".pursuit") / "replay" / race_id_for(args.results)
+    try:
+        replayed = prepare_replay(args.results, args.pursuer, args.delay, directory, speed=speed, now=time.time(),
+                                  runners=args.runners)  # fmt: skip
+    except (ResultsError, ReplayError, RaceError, OSError) as exc:
+        print(f"pursuit simulate: {exc}", file=sys.stderr)
+        return 2
+    port = args.ingest_port or replayed.race.readers.port("chronotrack", ChronoTrackServer.DEFAULT_PORT)
+    print(
+        f"race written to {directory}/ ({replayed.chase.runners:,} runners, {len(replayed.race.mats)} mats, "
+        f"{replayed.plan.reads:,} reads); the ingestor must run it: pursuit serve --race {directory}",
+        flush=True,
+    )
+    print(f"playing to {args.host}:{port} {'as fast as possible' if speed is None else f'at {speed:g}x'}", flush=True)
+    report = asyncio.run(play_results(replayed, host=args.host, port=port, speed=speed,
+                                      redis_url=args.settings.redis_url))  # fmt: skip
+    print(report, flush=True)
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Emulated readers, each in its protocol's role, against a running ingestor (and web app)."""
+    if args.results:
+        return _simulate_results(args)
+    from pathlib import Path
+
+    from simulator.faults import Faults
+    from simulator.run import assign_protocols, play
+
+    race = race_or_exit(args.race)
+    try:
+        faults = Faults.parse(args.faults)
+        protocols = assign_protocols(race, args.protocols)
+    except ValueError as exc:
+        print(f"pursuit simulate: {exc}", file=sys.stderr)
+        return 2
+    web = args.web.replace("http://", "ws://").replace("https://", "wss://").rstrip("/") if args.web else None
+    offsets = {m: args.clock_offset for m, p in protocols.items() if p == "raceresult"}
+    try:
+        report = asyncio.run(
+            play(race, host=args.host, speed=args.speed, redis_url=args.settings.redis_url,
+                 ingest_port=args.ingest_port, raceresult_port=args.raceresult_port, mylaps_port=args.mylaps_port,
+                 runners=args.runners, seed=args.seed, protocols=protocols, faults=faults, late_max_s=args.late,
+                 miss_rates=args.miss_rate, record=Path(args.record) if args.record else None,
+                 clock_offsets=offsets, web_url=web, reader_tokens=args.settings.reader_tokens)
+        )  # fmt: skip
+    except (ValueError, OSError) as exc:
+        print(f"pursuit simulate: {exc}", file=sys.stderr)
+        return 2
+    print(report, flush=True)
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Expected winners per pen for the race's head starts, and head starts that meet the quota."""
+    from live.plan import plan_race
+
+    race = race_or_exit(args.race)
+    source = "declared times"
+    try:
+        times = None
+        if args.results:
+            from live.plan import field_times
+            from live.results import load_results
+
+            times, column = field_times(load_results(args.results), race.distance_m)
+            source = f"last year's results ({len(times):,} times, column {column!r}), dealt to the pens slowest first"
+        plans = plan_race(race, quota=args.quota, sigma=args.sigma, field_times_s=times)
+    except (ValueError, OSError) as exc:  # ResultsError is a ValueError
+        print(f"pursuit plan: {exc}", file=sys.stderr)
+        return 2
+    quota = args.quota if args.quota is not None else race.quota
+    total = sum(p.expected for p in plans)
+    print(f"{race.name}: quota {quota:,}, pursuer {race.pursuer.pace_s_per_km:.0f} s/km, from {source}")
+    header = ("pen", "runners", "head start", "expected", "band", "fair share", "proposed", "then")
+    widths = (-6, 8, 12, 10, 13, 12, 10, 8)
+    print("".join(f"{h:<{-w}}" if w < 0 else f"{h:>{w}}" for h, w in zip(header, widths, strict=True)))
+    for p in plans:
+        print(f"{p.pen:<6}{p.runners:>8,}{p.head_start_s / 60:>10.1f} m{p.expected:>10.0f}{f'{p.low}–{p.high}':>13}"
+              f"{p.fair_share:>12.0f}{p.proposed_head_start_s / 60:>8.1f} m{p.proposed_expected:>8.0f}")  # fmt: skip
+    print(f"{'all':<6}{sum(p.runners for p in plans):>8,}{'':>12}{total:>10.0f}")
+    starved = [p.pen for p in plans if p.expected < 0.25 * p.fair_share]
+    if starved:
+        print(f"warning: pen(s) {', '.join(starved)} can hardly win with these head starts")
+    return 0
+
+
+async def _with_store(race: Race, redis_url: str | None, work):  # type: ignore[no-untyped-def]
+    from live.connection import redis_client
+    from live.store import Store
+
+    redis = redis_client(redis_url or DEFAULT_REDIS_URL)
+    try:
+        store = Store(redis, race)
+        await store.setup()
+        return await work(store)
+    finally:
+        await redis.aclose()
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Feed reader backup files through ingest (against REDIS_URL)."""
+    import orjson
+
+    from ingest.replay import replay_files
+    from pursuit.progress import Progress
+
+    race = race_or_exit(args.race)
+    try:
+        with Progress("pursuit replay") as progress:
+            report = asyncio.run(
+                _with_store(race, args.settings.redis_url,
+                            lambda store: replay_files(race, store, args.files, args.date, progress.update))
+            )  # fmt: skip
+            progress.table("pursuit replay", report.as_dict())
+    except (OSError, ValueError) as exc:
+        print(f"pursuit replay: {exc}", file=sys.stderr)
+        return 2
+    print(orjson.dumps(report.as_dict()).decode())
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    """A new race-control operator token: the token for the operator (keep it secret), and the
+    ``[[operators]]`` table for race.toml, which holds only its SHA-256."""
+    import hashlib
+    import json
+    import secrets
+
+    name = args.name.strip()
+    if not name:
+        print("pursuit token: give the operator's name", file=sys.stderr)
+        return 2
+    token = secrets.token_urlsafe(24)
+    print(f"token for {name} (give it to them; it is not stored anywhere): {token}", file=sys.stderr)
+    print(f"[[operators]]\nname = {json.dumps(name, ensure_ascii=False)}")
+    print(f'token_sha256 = "{hashlib.sha256(token.encode()).hexdigest()}"')
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    """Recompute the race's live state from its journal and admin log (against REDIS_URL)."""
+    import orjson
+
+    from ingest.replay import rebuild
+
+    race = race_or_exit(args.race)
+    report = asyncio.run(_with_store(race, args.settings.redis_url, lambda store: rebuild(race, store)))
+    print(orjson.dumps(report.as_dict()).decode())
+    return 0
