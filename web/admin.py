@@ -7,7 +7,7 @@ journaled in the admin log (operator, time, arguments) before it is applied, its
 with it, and it is announced on the events stream; ``pursuit rebuild`` replays the log. A request
 with an ``Idempotency-Key`` header is applied once, however often it is sent (a double click, a
 retry after a lost answer). Failed sign-ins and requests are rate-limited per client address and
-per operator.
+per operator (``web.limits``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import hmac
 import math
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -33,6 +32,7 @@ from live.race import Operator
 from live.reads import RawRead, resolve_time_of_day
 from live.store import attached
 from web.http import JSONResponse, error, is_stream_id
+from web.limits import AdminLimits
 
 MANUAL_STATUSES = ("dnf", "dq", "ok")
 MAX_CHIP_CHARS = 64
@@ -42,51 +42,11 @@ SHARED_OPERATOR = "admin"  # the name the log gives whoever signs in with the sh
 GUN_SAME_S = 1.0  # a gun asked within this of the one set is the same gun (a retry): nothing changes
 LOG_PAGE, LOG_MAX = 100, 1000
 UNKNOWN_CHIPS_LISTED = 200
-# Rate limits (token buckets): requests per operator, failed sign-ins per client address
-REQUEST_BURST, REQUEST_PER_S = 50, 5.0  # actions (POST)
-READ_BURST, READ_PER_S = 100, 20.0  # reads (GET): every signed-in screen polls twice a second
-FAILED_BURST, FAILED_PER_S = 20, 1 / 3
-MAX_BUCKETS = 10_000  # addresses or operators tracked per process (least recently seen dropped)
 
 _PRINTABLE = re.compile(r"^[\x20-\x7e]+$")
 _TIME_OF_DAY = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?", re.ASCII)  # HH:MM[:SS[.ffffff]]
 
 Handler = Callable[[Request, dict[str, Any], float, str], Awaitable[JSONResponse]]
-
-
-class RateLimit:
-    """Token buckets per key: ``burst`` at once, refilled at ``per_s``; at most ``max_keys`` held."""
-
-    def __init__(self, burst: float, per_s: float, max_keys: int = MAX_BUCKETS) -> None:
-        self.burst, self.per_s, self.max_keys = burst, per_s, max_keys
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key → tokens, at
-
-    def _level(self, key: str, now: float) -> float:
-        tokens, at = self._buckets.get(key, (self.burst, now))
-        return min(self.burst, tokens + (now - at) * self.per_s)
-
-    def wait_s(self, key: str) -> float:
-        """Seconds until ``key`` has a token (0: it has one now); takes nothing."""
-        level = self._level(key, time.monotonic())
-        return 0.0 if level >= 1 else (1 - level) / self.per_s
-
-    def take(self, key: str) -> float:
-        """Take a token for ``key``: 0 if there was one, else the seconds until there is (nothing taken)."""
-        now = time.monotonic()
-        level = self._level(key, now)
-        if level < 1:
-            return (1 - level) / self.per_s
-        self._buckets[key] = (level - 1, now)
-        self._buckets.move_to_end(key)
-        while len(self._buckets) > self.max_keys:
-            self._buckets.popitem(last=False)
-        return 0.0
-
-
-def _limited(status: int, message: str, wait_s: float) -> JSONResponse:
-    refused = error(status, message)
-    refused.headers["retry-after"] = str(max(1, math.ceil(wait_s)))
-    return refused
 
 
 class AdminAPI:
@@ -99,9 +59,7 @@ class AdminAPI:
         self.race = engine.race
         self.store = attached(engine.store)
         self.operators = self.race.operators if operators is None else operators
-        self.requests = RateLimit(REQUEST_BURST, REQUEST_PER_S)
-        self.reads = RateLimit(READ_BURST, READ_PER_S)
-        self.failures = RateLimit(FAILED_BURST, FAILED_PER_S)
+        self.limits = AdminLimits()
 
     def routes(self) -> list[Route]:
         post = ["POST"]
@@ -143,18 +101,17 @@ class AdminAPI:
                 "to enable race control actions",
             )
         address = request.client.host if request.client else "?"
-        if (wait := self.failures.wait_s(address)) > 0:
-            return _limited(401, f"too many failed sign-ins from {address}: try again in {math.ceil(wait)} s", wait)
+        if (refused := self.limits.address_refusal(address)) is not None:
+            return refused
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         name = self._operator(token) if scheme.lower() == "bearer" and token else None
         if name is None:
-            self.failures.take(address)
+            self.limits.failed(address)
             return error(401, "admin actions need 'Authorization: Bearer <token>' with the race's admin token "
                               "or an operator's token")  # fmt: skip
-        bucket = self.reads if request.method == "GET" else self.requests
-        if (wait := bucket.take(name)) > 0:
-            return _limited(429, f"too many admin requests from {name}: try again in {math.ceil(wait)} s", wait)
+        if (refused := self.limits.operator_refusal(name, request.method)) is not None:
+            return refused
         return name
 
     # ---- reading -------------------------------------------------------------------------------

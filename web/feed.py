@@ -20,12 +20,10 @@ the state itself (most of the field changed at once: the pursuer's gun turns eve
 Every message carries ``seq``; ticks are consecutive. A client that sees a gap sends
 ``{"resync": true}`` (or ``{"snapshot": true}``) and gets a fresh snapshot. ``{"follow": ["123", …]}``
 (at most ``MAX_FOLLOW`` bibs, ``[]`` to stop) adds a ``follow`` message with full detail for those
-bibs after every tick. A client may fall ``QUEUE_TICKS`` ticks behind (what was written that many
-ticks ago still waiting to leave, or that many ticks queued); one that falls further behind, or has
-more than ``MAX_BUFFERED_BYTES`` waiting, is disconnected (1013, try again later) rather than waited
-for, and one that sends more than ``MAX_MESSAGES_PER_S`` messages a second is closed with 1008. Each
-tick carries ``sent``, the server's wall clock (unix seconds) when it was sent, so a client can tell
-how late it is.
+bibs after every tick. A client that falls too far behind is disconnected (1013, try again later)
+rather than waited for, and one that floods the server is closed with 1008 (``web.feed_client``: each
+connection, its queue or direct writes, and when it is let go). Each tick carries ``sent``, the
+server's wall clock (unix seconds) when it was sent, so a client can tell how late it is.
 
 A client that connects as ``/ws/live?encoding=gzip`` gets every snapshot (on connect, asked for, or
 sent instead of a tick) as a binary message holding the gzip of exactly the JSON text another client
@@ -55,7 +53,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -70,12 +68,13 @@ from live.leader import FRAMES_MAXLEN, Frame, FrameChannel, Lease
 from live.projection import estimate_speed
 from live.snapshot import AHEAD, STARTED, Snapshot
 from live.snapshot import encode as encode_snapshot
-from web.frames import FanoutTimes, Outgoing, RateLimit, Wire, WireEndpoint
+from web.feed_client import CLOSE_WAIT_S, GOING_AWAY, MAX_BUFFERED_BYTES, MAX_MESSAGES_PER_S, QUEUE_TICKS, FeedClient
+from web.frames import FanoutTimes, Outgoing, Wire, WireEndpoint
 from web.messages import (
     FollowRequest,
+    SnapshotRequest,
     error_message,
     follow_message,
-    parse_client_message,
     snapshot_message,
     tick_message,
     win_percent,
@@ -84,16 +83,8 @@ from web.messages import runner_detail as runner_detail_of
 
 log = logging.getLogger(__name__)
 
-QUEUE_TICKS = 4  # ticks a client may fall behind before it is dropped
-MAX_BUFFERED_BYTES = 4 * 1024 * 1024  # waiting to leave for one client (a 40,000-runner snapshot: ~0.5 MB)
-MAX_MESSAGES_PER_S = 10.0
 WIN_PCT_RESEND = 5  # a runner's win probability is resent when it moves this many points
 MARGIN_RESEND_S = 5.0  # the least move of a predicted margin that resends the runner (else his uncertainty)
-CLOSE_WAIT_S = 1.0  # a stuck client cannot take a close frame; give up on the handshake after this
-SLOW_CLIENT = 1013  # "try again later": reconnect and start from a snapshot
-POLICY = 1008
-GOING_AWAY = 1001
-ENCODINGS = ("gzip",)  # what ``/ws/live?encoding=`` may ask for; without it, snapshots are JSON text
 RESUME_TICKS = FRAMES_MAXLEN  # ticks kept for a client that reconnects with ``?after=`` (as long as a relay's)
 MAX_SEQ_DIGITS = 18  # an ``after`` longer than this is no seq of ours
 
@@ -106,37 +97,6 @@ class Publisher:
 
     channel: FrameChannel
     lease: Lease
-
-
-@dataclass(eq=False)
-class FeedClient:
-    """One connected spectator: his queue of frames, what he follows, how he is to be closed."""
-
-    ws: WebSocket
-    wire: Wire | None  # direct writes; else ``queue`` and a send task
-    queue: asyncio.Queue[tuple[Outgoing, ...]]
-    limit: RateLimit
-    marks: deque[int]  # ``wire.written`` after each of the last ticks
-    follow: tuple[str, ...] = ()
-    gzip: bool = False  # snapshots as gzip in binary messages (``?encoding=gzip``)
-    needs_snapshot: bool = False
-    dropped: bool = False  # disconnected for being too slow
-    close_code: int | None = None
-    close_reason: str = ""
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-    def behind(self, buffered: int) -> bool:
-        """Written directly and, with ``buffered`` bytes still waiting, holding back part of what was
-        written ``marks.maxlen`` ticks ago."""
-        wire, marks = self.wire, self.marks
-        return wire is not None and len(marks) == marks.maxlen and wire.written - buffered < marks[0]
-
-    def stop(self, code: int, reason: str) -> None:
-        """End this client's send and receive loops; its endpoint then closes with ``code``."""
-        if self.close_code is None:
-            self.close_code, self.close_reason = code, reason
-        for task in self.tasks:
-            task.cancel()
 
 
 class LiveFeed:
@@ -292,9 +252,9 @@ class LiveFeed:
                 continue  # closing: its endpoint is on its way out
             buffered = transport.get_write_buffer_size()
             if client.behind(buffered):
-                self._drop(client)
+                client.drop()
             elif buffered > MAX_BUFFERED_BYTES:
-                self._drop(client, f"more than {MAX_BUFFERED_BYTES // 1024**2} MB waiting")
+                client.drop(f"more than {MAX_BUFFERED_BYTES // 1024**2} MB waiting")
             else:
                 transport.write(frame)
                 wire.written += len(frame)
@@ -308,15 +268,15 @@ class LiveFeed:
             if not wire.open:
                 return  # closing: its endpoint is on its way out
             if client.behind(wire.buffered):
-                self._drop(client)
+                client.drop()
                 return
         if client.needs_snapshot:
             if not self.has_snapshot:
                 return  # a relay without the state at this seq yet: the client waits for the next
             client.needs_snapshot = False
-            self._offer(client, self.snapshot_frame(), *self._follow_frames(client))
+            client.offer(self.snapshot_frame(), *self._follow_frames(client))
         else:
-            self._offer(client, tick, *self._follow_frames(client))
+            client.offer(tick, *self._follow_frames(client))
         if wire is not None:
             client.marks.append(wire.written)
 
@@ -363,33 +323,11 @@ class LiveFeed:
         self._class = None if classes is None else classes.copy()
         return np.flatnonzero(changed), np.flatnonzero(win_only)
 
-    def _offer(self, client: FeedClient, *frames: Outgoing) -> None:
-        """Write (or queue) frames for a client; one too far behind is dropped, never waited for."""
-        if client.close_code is not None:
-            return
-        if client.gzip:
-            frames = tuple(f.gzipped() if f.snapshot else f for f in frames)
-        if client.wire is None:
-            try:
-                client.queue.put_nowait(frames)
-            except asyncio.QueueFull:
-                self._drop(client)
-            return
-        if not client.wire.open:
-            return
-        if client.wire.buffered > MAX_BUFFERED_BYTES:
-            self._drop(client, f"more than {MAX_BUFFERED_BYTES // 1024**2} MB waiting")
-            return
-        for frame in frames:
-            client.wire.write(frame.wire)
-
-    def _drop(self, client: FeedClient, why: str = "") -> None:
+    def _dropped(self, client: FeedClient, why: str) -> None:
+        """A client let go for being too slow: counted, and sent nothing more."""
         self.dropped += 1
-        self.last_drop_reason = why or f"{self.queue_ticks} ticks behind"
-        client.dropped = True
+        self.last_drop_reason = why
         self.clients.discard(client)
-        log.info("live feed: dropped a client %s (%s)", self.last_drop_reason, client.ws.client)
-        client.stop(SLOW_CLIENT, f"too slow: {self.last_drop_reason}; reconnect for a snapshot")
 
     # ---- messages ----------------------------------------------------------------------------
 
@@ -425,40 +363,26 @@ class LiveFeed:
         """One spectator: a snapshot first (at the first tick if none yet), or the ticks he missed if
         he reconnects with ``?after=`` and this process has them all, then every tick; written straight
         to ``wire`` where there is one and ``direct`` allows it."""
-        encoding = ws.query_params.get("encoding")
-        await ws.accept()
-        if encoding is not None and encoding not in ENCODINGS:
-            reason = f"unknown encoding {ascii(encoding)[:24]}: ask for encoding=gzip, or leave it out for JSON text"
-            await ws.close(POLICY, reason)
-            return
         wire = wire if self.direct else None
-        client = FeedClient(ws, wire, asyncio.Queue(maxsize=self.queue_ticks), RateLimit(self.max_messages_per_s),
-                            deque(maxlen=self.queue_ticks), gzip=encoding == "gzip")  # fmt: skip
+        client = await FeedClient.accept(ws, wire, self.queue_ticks, self.max_messages_per_s, self._dropped)
+        if client is None:
+            return  # refused: an encoding we do not speak
         missed = self.missed_ticks(ws.query_params.get("after"), ws.query_params.get("epoch"))
         if missed is not None:
             self.resumed += 1
             if missed:
-                self._offer(client, *missed)
+                client.offer(*missed)
         elif not self.has_snapshot:
             client.needs_snapshot = True
         else:
-            self._offer(client, self.snapshot_frame())
-        client.tasks = [asyncio.create_task(self._receive_loop(client), name="live-feed-receive")]
-        if wire is None:
-            client.tasks.append(asyncio.create_task(self._send_loop(client), name="live-feed-send"))
+            client.offer(self.snapshot_frame())
+        client.start(self._request)
         self.clients.add(client)
         try:
             await asyncio.wait(client.tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self.clients.discard(client)
-            for task in client.tasks:
-                task.cancel()
-            for result in await asyncio.gather(*client.tasks, return_exceptions=True):
-                if isinstance(result, Exception):
-                    log.error("live feed: client %s failed", ws.client, exc_info=result)
-            if client.close_code is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(ws.close(client.close_code, client.close_reason), CLOSE_WAIT_S)
+            await client.finish()
 
     def missed_ticks(self, after: str | None, epoch: str | None) -> list[Outgoing] | None:
         """The ticks after ``after`` (a reconnecting client's last ``seq``, as the query gave it) up to
@@ -484,42 +408,14 @@ class LiveFeed:
             last = at
         return missed
 
-    async def _send_loop(self, client: FeedClient) -> None:
-        try:
-            while True:
-                for frame in await client.queue.get():
-                    if frame.binary:
-                        await client.ws.send({"type": "websocket.send", "bytes": frame.payload})
-                    else:
-                        await client.ws.send({"type": "websocket.send", "text": frame.text})
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the client went away mid-send
-            log.debug("live feed: send failed: %r", exc)
-
-    async def _receive_loop(self, client: FeedClient) -> None:
-        while True:
-            message = await client.ws.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            if not client.limit.allow():
-                client.close_code = POLICY
-                client.close_reason = f"more than {self.max_messages_per_s:g} messages per second"
-                return
-            raw = message.get("text")
-            if raw is None:
-                raw = message.get("bytes") or b""
-            try:
-                request = parse_client_message(raw)
-            except ValueError as exc:
-                self._offer(client, Outgoing(error_message(str(exc))))
-                continue
-            if isinstance(request, FollowRequest):
-                self._follow(client, request.bibs)
-            elif not self.has_snapshot:
-                client.needs_snapshot = True
-            else:
-                self._offer(client, self.snapshot_frame())
+    def _request(self, client: FeedClient, request: SnapshotRequest | FollowRequest) -> None:
+        """What a client asked for: bibs to follow, or a snapshot (at the next tick if none yet)."""
+        if isinstance(request, FollowRequest):
+            self._follow(client, request.bibs)
+        elif not self.has_snapshot:
+            client.needs_snapshot = True
+        else:
+            client.offer(self.snapshot_frame())
 
     def _follow(self, client: FeedClient, bibs: tuple[str, ...]) -> None:
         known = tuple(b for b in bibs if self.race.participant(b) is not None)
@@ -531,7 +427,7 @@ class LiveFeed:
         if known and self.snapshot is not None:
             frames.append(self.follow_frame(known))  # the detail now, not at the next tick
         if frames:
-            self._offer(client, *frames)
+            client.offer(*frames)
 
     async def close(self) -> None:
         """Stop listening to the engine and disconnect every client (1001, going away)."""
