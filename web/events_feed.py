@@ -30,8 +30,8 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from live.store import Store
-from web.frames import RateLimit
 from web.http import error, is_stream_id
+from web.limits import TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +240,7 @@ class EventsFeed:
         if after is not None and not valid_after(after):
             await ws.close(1008, "after must be an event id like 1700000000000-0, or $")
             return
-        limit = RateLimit(MAX_MESSAGES_PER_S)
+        limit = TokenBucket(MAX_MESSAGES_PER_S, MAX_MESSAGES_PER_S)
         sender: asyncio.Task[None] | None = None
 
         def restart(start: str) -> None:

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 from starlette.websockets import WebSocket
 
-from web.frames import Outgoing, RateLimit, Wire
+from web.frames import Outgoing, Wire
+from web.limits import TokenBucket
 from web.messages import FollowRequest, SnapshotRequest, error_message, parse_client_message
 
 log = logging.getLogger("web.feed")  # the feed's log: its clients' drops and failures read as the feed's
@@ -44,7 +45,7 @@ class FeedClient:
     ws: WebSocket
     wire: Wire | None  # direct writes; else ``queue`` and a send task
     queue: asyncio.Queue[tuple[Outgoing, ...]]
-    limit: RateLimit
+    limit: TokenBucket
     marks: deque[int]  # ``wire.written`` after each of the last ticks
     on_drop: Callable[[FeedClient, str], None]  # tells the feed he was dropped, and why
     follow: tuple[str, ...] = ()
@@ -74,7 +75,7 @@ class FeedClient:
             await ws.close(POLICY, reason)
             return None
         queue: asyncio.Queue[tuple[Outgoing, ...]] = asyncio.Queue(maxsize=queue_ticks)
-        limit = RateLimit(max_messages_per_s)
+        limit = TokenBucket(max_messages_per_s, max_messages_per_s)
         return cls(ws, wire, queue, limit, deque(maxlen=queue_ticks), on_drop, gzip=encoding == "gzip")
 
     def behind(self, buffered: int) -> bool:

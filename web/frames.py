@@ -1,14 +1,12 @@
 """WebSocket frames built once and written straight to many connections (``web.feed`` and the
 events feed use them): a message and its frame (``Outgoing``), a connection's transport under
 uvicorn's websockets implementation (``Wire``), the time each tick's fan-out took (``FanoutTimes``)
-a per-client message rate limit (``RateLimit``) and the ASGI endpoint that hands a connection its wire
-(``WireEndpoint``). Nothing here knows what the messages say."""
+and the ASGI endpoint that hands a connection its wire (``WireEndpoint``). Nothing here knows what the messages say."""
 
 from __future__ import annotations
 
 import asyncio
 import gzip
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import cast
@@ -22,24 +20,6 @@ from websockets.protocol import Protocol, State
 # 4 197 KB in 9 ms, 5 191 KB in 25 ms, 6 180 KB in 57 ms; on the event loop, at most once a tick, and
 # only when a gzip client needs a snapshot (docs/BENCHMARKS.md, "Traffic during a 40,000-runner race")
 SNAPSHOT_GZIP_LEVEL = 5
-
-
-class RateLimit:
-    """Token bucket: ``per_s`` messages a second, bursts of ``per_s``."""
-
-    def __init__(self, per_s: float) -> None:
-        self.per_s = per_s
-        self.tokens = per_s
-        self.at = time.monotonic()
-
-    def allow(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.per_s, self.tokens + (now - self.at) * self.per_s)
-        self.at = now
-        if self.tokens < 1.0:
-            return False
-        self.tokens -= 1.0
-        return True
 
 
 class Outgoing:

@@ -1,5 +1,6 @@
-"""Rate limits of race control (``web.admin``): token buckets of failed sign-ins per client address,
-and of requests per operator, reads (GET) and actions (POST) apart.
+"""Rate limits: a token bucket (``TokenBucket``: each live or events feed client's messages) and
+buckets per key (``RateLimit``) for race control (``web.admin``): failed sign-ins per client address,
+and requests per operator, reads (GET) and actions (POST) apart.
 
 A key's bucket holds a burst and refills at a steady rate; a refused request is answered with
 ``Retry-After``, the whole seconds until the bucket has a token again. Each limit tracks at most
@@ -21,33 +22,56 @@ FAILED_BURST, FAILED_PER_S = 20, 1 / 3
 MAX_BUCKETS = 10_000  # addresses or operators tracked per process (least recently seen dropped)
 
 
+class TokenBucket:
+    """One token bucket: ``burst`` at once, refilled at ``per_s`` a second (a feed client's messages)."""
+
+    __slots__ = ("at", "burst", "per_s", "tokens")
+
+    def __init__(self, burst: float, per_s: float) -> None:
+        self.burst, self.per_s = burst, per_s
+        self.tokens, self.at = burst, time.monotonic()
+
+    def level(self, now: float) -> float:
+        """The tokens it holds at ``now``."""
+        return min(self.burst, self.tokens + (now - self.at) * self.per_s)
+
+    def take(self, now: float | None = None) -> float:
+        """Take a token: 0 if there was one, else the seconds until there is (nothing taken)."""
+        now = time.monotonic() if now is None else now
+        level = self.level(now)
+        if level < 1:
+            return (1 - level) / self.per_s
+        self.tokens, self.at = level - 1, now
+        return 0.0
+
+    def allow(self) -> bool:
+        """Take a token if there is one."""
+        return self.take() == 0.0
+
+
 class RateLimit:
-    """Token buckets per key: ``burst`` at once, refilled at ``per_s``; at most ``max_keys`` held."""
+    """A token bucket per key (an address, an operator): ``burst`` at once, refilled at ``per_s``; at
+    most ``max_keys`` held, the least recently seen dropped (a dropped key starts full again)."""
 
     def __init__(self, burst: float, per_s: float, max_keys: int = MAX_BUCKETS) -> None:
         self.burst, self.per_s, self.max_keys = burst, per_s, max_keys
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key → tokens, at
-
-    def _level(self, key: str, now: float) -> float:
-        tokens, at = self._buckets.get(key, (self.burst, now))
-        return min(self.burst, tokens + (now - at) * self.per_s)
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
 
     def wait_s(self, key: str) -> float:
         """Seconds until ``key`` has a token (0: it has one now); takes nothing."""
-        level = self._level(key, time.monotonic())
+        bucket = self._buckets.get(key)
+        level = self.burst if bucket is None else bucket.level(time.monotonic())
         return 0.0 if level >= 1 else (1 - level) / self.per_s
 
     def take(self, key: str) -> float:
         """Take a token for ``key``: 0 if there was one, else the seconds until there is (nothing taken)."""
-        now = time.monotonic()
-        level = self._level(key, now)
-        if level < 1:
-            return (1 - level) / self.per_s
-        self._buckets[key] = (level - 1, now)
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(self.burst, self.per_s)
         self._buckets.move_to_end(key)
         while len(self._buckets) > self.max_keys:
             self._buckets.popitem(last=False)
-        return 0.0
+        return bucket.take()
 
 
 def limited(status: int, message: str, wait_s: float) -> JSONResponse:

@@ -280,8 +280,10 @@ async def test_failed_sign_ins_and_bursts_are_rate_limited(console):
 async def test_an_operator_flooding_admin_routes_gets_429(console):
     base, store, _ = console
     async with httpx.AsyncClient(base_url=base, timeout=10, headers=_as(BOB)) as client:
-        codes = [(await client.post("/api/admin/pens/99/start")).status_code for _ in range(80)]
-        assert codes[0] == 404 and codes[-1] == 429, "actions: 50 at once, then 5 a second"
+        # at once, not one after another: on a loaded machine 80 round trips in a row outlast the refill
+        flood = await asyncio.gather(*(client.post("/api/admin/pens/99/start") for _ in range(120)))
+        codes = [r.status_code for r in flood]
+        assert 50 <= codes.count(404) < 120 and codes.count(429) == 120 - codes.count(404), "50, then 5 a second"
         assert (await client.post("/api/admin/pens/99/start", headers=_as(ALICE))).status_code == 404, "per operator"
         assert (await client.get("/api/admin/whoami")).status_code == 200, "reads have their own, larger budget"
         codes = [r.status_code for r in await asyncio.gather(*(client.get("/api/admin/whoami") for _ in range(300)))]
