@@ -45,6 +45,8 @@ UNKNOWN_CHIPS_LISTED = 200
 
 _PRINTABLE = re.compile(r"^[\x20-\x7e]+$")
 _TIME_OF_DAY = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?", re.ASCII)  # HH:MM[:SS[.ffffff]]
+# the times of day ``_time`` takes, as the OpenAPI document states them (the ranges checked there too)
+TIME_OF_DAY_PATTERN = r"^\s*([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?\s*$"
 
 Handler = Callable[[Request, dict[str, Any], float, str], Awaitable[JSONResponse]]
 

@@ -12,7 +12,15 @@ from typing import Any
 
 from live.race import Race
 from live.snapshot import STATUSES
-from web.admin import LOG_MAX, LOG_PAGE, MANUAL_STATUSES, MAX_CHIP_CHARS, MAX_IDEMPOTENCY_KEY, MAX_REASON_CHARS
+from web.admin import (
+    LOG_MAX,
+    LOG_PAGE,
+    MANUAL_STATUSES,
+    MAX_CHIP_CHARS,
+    MAX_IDEMPOTENCY_KEY,
+    MAX_REASON_CHARS,
+    TIME_OF_DAY_PATTERN,
+)
 from web.api import DEFAULT_PAGE, MAX_PAGE, MAX_PEN_CHARS, MAX_QUERY_CHARS
 from web.http import STREAM_ID
 
@@ -50,7 +58,7 @@ def _admin(
 
 
 _TIME = {"oneOf": [{"type": "string", "format": "date-time"},
-                   {"type": "string", "pattern": "^\\s*\\d{1,2}:\\d{2}(:\\d{2}(\\.\\d{1,6})?)?\\s*$"},
+                   {"type": "string", "pattern": TIME_OF_DAY_PATTERN},
                    {"type": "number"}, {"type": "null"}],
          "description": "ISO 8601, unix seconds, or a time of day HH:MM[:SS[.ffffff]] in the race's zone on the "
                         "date that puts it nearest the race clock (23:58 sent at 00:05 is the night before); absent "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import re
 import time
 from datetime import datetime, timedelta
 
@@ -18,6 +19,7 @@ from live.store import RawRead, Store
 from pursuit.settings import Settings
 from pursuit.web import create_app
 from tests.helpers import eventually, running_uvicorn
+from web.admin import TIME_OF_DAY_PATTERN
 
 TOKEN = "s3cret-token"
 
@@ -80,6 +82,9 @@ async def test_a_time_of_day_takes_the_date_nearest_the_race_clock_over_midnight
     for bad in ("24:00", "23:60:00", "12:00:61", "7:5", "12:00:00.1234567", "１２:00"):
         r = await client.post("/api/admin/pens/2/start", json={"time": bad})
         assert r.status_code == 422 and bad.strip() in r.json()["error"], bad
+        assert not re.match(TIME_OF_DAY_PATTERN, bad), f"the OpenAPI document refuses {bad!r} too"
+    for good in ("23:58", " 00:04:30.25 ", "7:05:09", "23:59:59.999999"):
+        assert re.match(TIME_OF_DAY_PATTERN, good), f"the OpenAPI document takes {good!r}, as the API does"
     assert set(await store.guns()) == {"pen:1", "pursuer"}
 
 
