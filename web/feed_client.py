@@ -24,7 +24,7 @@ from web.frames import Outgoing, Wire
 from web.limits import TokenBucket
 from web.messages import FollowRequest, SnapshotRequest, error_message, parse_client_message
 
-log = logging.getLogger("web.feed")  # the feed's log: its clients' drops and failures read as the feed's
+log = logging.getLogger(__name__)
 
 QUEUE_TICKS = 4  # ticks a client may fall behind before it is dropped
 MAX_BUFFERED_BYTES = 4 * 1024 * 1024  # waiting to leave for one client (a 40,000-runner snapshot: ~0.5 MB)
