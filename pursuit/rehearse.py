@@ -45,12 +45,12 @@ def find_haproxy() -> str | None:
 
 
 def haproxy_config(web_port: int, webs: list[int], ct_port: int, cts: list[int], ml_port: int, mls: list[int]) -> str:
-    """HTTP and WebSocket to the web processes (checked every 0.5 s), the reader ports (TCP) to the
-    ingestors, round robin."""
+    """HTTP and WebSocket to the web processes (checked every 0.5 s; each request naming its client in
+    ``X-Forwarded-For``), the reader ports (TCP) to the ingestors, round robin."""
     lines = [
         "global", "  maxconn 9500",  # two descriptors a connection, under a 20,000 descriptor limit
         "defaults", "  timeout connect 2s", "  timeout client 1h", "  timeout server 1h", "  timeout tunnel 1h",
-        "frontend web", "  mode http", f"  bind 127.0.0.1:{web_port}", "  default_backend webs",
+        "frontend web", "  mode http", f"  bind 127.0.0.1:{web_port}", "  option forwardfor", "  default_backend webs",
         "backend webs", "  mode http", "  balance roundrobin", "  option httpchk GET /api/race",
         *(f"  server web{i} 127.0.0.1:{p} check inter 500 fall 2 rise 1" for i, p in enumerate(webs)),
     ]  # fmt: skip

@@ -20,7 +20,7 @@ from live.connection import master_address, redis_client, replicas_to_wait_for
 from live.race import Race
 from live.store import Store
 from pursuit.http_guard import REQUEST_TIMEOUT_S, GuardedHttp
-from pursuit.settings import LOOPS, Settings
+from pursuit.settings import LOCAL_BALANCER, LOOPS, Settings
 from pursuit.web import create_app
 
 log = logging.getLogger(__name__)
@@ -52,16 +52,23 @@ KEEP_ALIVE_S = 5  # an idle keep-alive HTTP connection is closed after this (uvi
 
 
 def uvicorn_server(
-    app: Callable[..., Any], host: str, port: int, request_timeout_s: float = REQUEST_TIMEOUT_S
+    app: Callable[..., Any],
+    host: str,
+    port: int,
+    request_timeout_s: float = REQUEST_TIMEOUT_S,
+    forwarded_allow_ips: tuple[str, ...] = LOCAL_BALANCER,
 ) -> uvicorn.Server:
     """A uvicorn server for our app: no per-message deflate (it costs ~50 KiB per connection), a
     WebSocket message at most 64 KiB, at most ``WEB_MAX_CONNECTIONS`` connections, an idle
     keep-alive connection closed after ``KEEP_ALIVE_S``, and every request wholly received within
-    ``request_timeout_s`` of its start, with a head of at most 64 KiB (``pursuit/http_guard.py``)."""
+    ``request_timeout_s`` of its start, with a head of at most 64 KiB (``pursuit/http_guard.py``).
+    A request through a balancer at one of ``forwarded_allow_ips`` has the client its
+    ``X-Forwarded-For`` names; from anywhere else the header is ignored."""
     http = type("GuardedHttp", (GuardedHttp,), {"request_timeout_s": request_timeout_s})
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws_per_message_deflate=False,
                             lifespan="on", ws_max_size=WS_MAX_BYTES, limit_concurrency=WEB_MAX_CONNECTIONS,
-                            timeout_keep_alive=KEEP_ALIVE_S, http=http)  # fmt: skip
+                            timeout_keep_alive=KEEP_ALIVE_S, http=http, proxy_headers=True,
+                            forwarded_allow_ips=list(forwarded_allow_ips))  # fmt: skip
     return uvicorn.Server(config)
 
 
@@ -154,7 +161,8 @@ async def serve(
                 f"ingest: pulling RACE RESULT decoder {decoder.host}:{decoder.port} for mat {decoder.mat}", flush=True
             )
     if port is not None:
-        web = uvicorn_server(create_app(race, redis_url, settings=settings, engine=engine), host, port)
+        app = create_app(race, redis_url, settings=settings, engine=engine)
+        web = uvicorn_server(app, host, port, forwarded_allow_ips=(settings or Settings()).forwarded_allow_ips)
         tasks.append(asyncio.create_task(web.serve()))
         print(f"web: http://{host}:{port}/ (API at /api/state)", flush=True)
     try:

@@ -10,7 +10,11 @@ whoever starts them. Variables:
   ``PURSUIT_ADMIN_TOKEN``); unset, race control actions are disabled;
 - the ChronoTrack readers' shared secret, in the variable its race file names (``[readers] secret_env``);
 - ``PURSUIT_CORS_ORIGINS``: comma-separated origins allowed to read the API from a browser;
-- ``PURSUIT_LOOP``: ``uvloop`` to run the servers on uvloop, else ``asyncio``.
+- ``PURSUIT_LOOP``: ``uvloop`` to run the servers on uvloop, else ``asyncio``;
+- ``PURSUIT_FORWARDED_ALLOW_IPS``: comma-separated addresses of the load balancers in front of the
+  web port, whose ``X-Forwarded-For`` names the client (default ``127.0.0.1,::1``, a balancer on the
+  same machine). Behind a balancer not listed every client has its address, so race control's
+  failed sign-ins, counted per address, would lock every operator out after one stranger's guesses.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ REDIS_URL_ENV = "REDIS_URL"
 CORS_ENV = "PURSUIT_CORS_ORIGINS"
 LOOP_ENV = "PURSUIT_LOOP"
 LOOPS = ("asyncio", "uvloop")
+FORWARDED_ENV = "PURSUIT_FORWARDED_ALLOW_IPS"
+LOCAL_BALANCER = ("127.0.0.1", "::1")
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,7 @@ class Settings:
     reader_tokens: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     cors_origins: tuple[str, ...] = ()
     loop: str = "asyncio"
+    forwarded_allow_ips: tuple[str, ...] = LOCAL_BALANCER  # balancers trusted to name the client
     # every variable, for the one the race file names for its admin token (known once the race is loaded)
     environ: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 
@@ -53,6 +60,8 @@ class Settings:
             reader_tokens=MappingProxyType(reader_tokens(env.get(TOKENS_ENV, ""))),
             cors_origins=tuple(o.strip() for o in env.get(CORS_ENV, "").split(",") if o.strip()),
             loop=loop,
+            forwarded_allow_ips=tuple(a.strip() for a in env.get(FORWARDED_ENV, "").split(",") if a.strip())
+            or LOCAL_BALANCER,
             environ=MappingProxyType(env),
         )
 

@@ -49,3 +49,6 @@ def test_settings_are_read_once_into_typed_values():
     assert s.admin_token("MY_ADMIN") == "t0k" and s.admin_token("PURSUIT_ADMIN_TOKEN") == ""
     assert dict(s.with_reader_tokens({"start": "c"}).reader_tokens) == {"finish": "a", "gps": "b", "start": "c"}
     assert Settings.from_env({"REDIS_URL": ""}).redis_url is None
+    assert Settings.from_env({}).forwarded_allow_ips == ("127.0.0.1", "::1"), "a balancer on this machine"
+    balancers = Settings.from_env({"PURSUIT_FORWARDED_ALLOW_IPS": " 10.0.0.5, ,10.0.0.6"}).forwarded_allow_ips
+    assert balancers == ("10.0.0.5", "10.0.0.6")
