@@ -68,16 +68,15 @@
     var st = window.pursuit && window.pursuit.state;
     return st && st.now ? st.now : Date.now() / 1000;
   }
-  // a typed time of day (HH:MM, HH:MM:SS or HH:MM:SS.ss) in the race's zone: {time, label}; the server
-  // puts it on the date nearest its race clock (23:58 typed at 00:05 is the night before); null for an
-  // empty box; throws with a message for anything else
+  // a typed time of day (HH:MM, HH:MM:SS or HH:MM:SS.ss) in the race's zone, as HH:MM:SS[.ss]: sent as
+  // it is, the server puts it on the date nearest its race clock (23:58 typed at 00:05 is the night
+  // before); null for an empty box; throws with a message for anything else
   function typedTime(id) {
     var v = ($(id).value || "").trim();
     if (!v) return null;
     var m = /^(\d{1,2}):(\d{2})(?::(\d{2})(\.\d{1,3})?)?$/.exec(v);
     if (!m || +m[1] > 23 || +m[2] > 59 || (m[3] && +m[3] > 59)) throw new Error("time " + JSON.stringify(v) + ": type HH:MM:SS");
-    var text = m[1].padStart(2, "0") + ":" + m[2] + ":" + (m[3] || "00") + (m[4] || "");
-    return { time: text, label: text };
+    return m[1].padStart(2, "0") + ":" + m[2] + ":" + (m[3] || "00") + (m[4] || "");
   }
   function roster() { return window.pursuit && window.pursuit.roster ? window.pursuit.roster() : null; }
   function who(bib) {
@@ -179,12 +178,12 @@
   function startGun() {
     var t;
     try { t = typedTime("gun-time"); } catch (e) { say(e.message, true); return; }
-    var g = gunTarget(), when = t ? t.label : "now (" + fmtClock(raceNow()) + " on the race clock)";
+    var g = gunTarget(), when = t ? t : "now (" + fmtClock(raceNow()) + " on the race clock)";
     var n = g.pen !== null ? penCount(g.pen) : null;
     var runners = n === null ? "" : " — " + n.toLocaleString("en-GB") + " runners —";
     var verb = g.pen !== null ? "Release " : "Start ";
     var q = verb + g.name + runners + " at " + when + "?";
-    var body = t ? { time: t.time } : {};
+    var body = t ? { time: t } : {};
     if (g.gun && g.gun.started) {
       q = g.name + " already started at " + fmtIso(g.gun.start) + ". Move its gun to " + when +
         "? Every time counted from it is recomputed.";
@@ -213,9 +212,9 @@
     var bib = runnerBib(), t;
     if (bib === null) return;
     try { t = typedTime("pass-time"); } catch (e) { say(e.message, true); return; }
-    var mat = $("pass-mat").value, when = t ? t.label : "now (" + fmtClock(raceNow()) + ")";
+    var mat = $("pass-mat").value, when = t ? t : "now (" + fmtClock(raceNow()) + ")";
     var body = { bib: bib, mat: mat };
-    if (t) body.time = t.time;
+    if (t) body.time = t;
     act("Add a passing for " + who(bib) + " at " + mat + " at " + when + "?", "/api/admin/passings", body,
       function () { return "passing added for bib " + bib + " at " + mat + "."; });
   }
@@ -224,7 +223,7 @@
     var bib = runnerBib(), t;
     if (bib === null) return;
     try { t = typedTime("pass-time"); } catch (e) { say(e.message, true); return; }
-    var mat = $("pass-mat").value, time = t ? t.time : null, label = t ? t.label : null;
+    var mat = $("pass-mat").value, time = t, label = t;
     if (!time && S.runner && S.runner.bib === bib) {  // the runner's passing at that mat, as looked up
       var split = (S.runner.splits || []).find(function (s) { return s.mat === mat; });
       if (split) { time = split.time; label = fmtIso(split.time); }
