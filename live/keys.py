@@ -141,3 +141,12 @@ class RaceKeys:
     def feed_state(self) -> str:
         """String: the leader's last snapshot and its seq, encoded (``live.snapshot.encode``), for relays."""
         return f"{self.prefix}:feed-state"
+
+    def bucket(self, kind: str, key: str) -> str:
+        """Hash: one token bucket of race control's limits (``t`` tokens, ``at`` when counted), shared
+        by every web process (``live.buckets``); ``kind`` is ``failed``, ``actions`` or ``reads``."""
+        return f"{self.prefix}:limit:{kind}:{key}"
+
+    def bucket_gate(self, kind: str) -> str:
+        """Hash: the bucket new ``kind`` buckets take a token from, so clients cannot make them without bound."""
+        return f"{self.prefix}:limit-gate:{kind}"

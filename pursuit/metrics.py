@@ -26,8 +26,10 @@ class _Snapshot(Collector):
         engine: LiveEngine,
         feed: LiveFeed,
         readers: dict[str, dict[str, str]] | None = None,
+        signins_untracked: int = 0,
     ) -> None:
         self.health, self.engine, self.feed, self.readers = health, engine, feed, readers or {}
+        self.signins_untracked = signins_untracked
 
     def collect(self) -> Iterator[Metric]:
         for name, key, help_text in (
@@ -56,6 +58,11 @@ class _Snapshot(Collector):
             "pursuit_feed_resumed",
             "live-feed clients that reconnected with ?after= and continued from their seq, without a snapshot",
             value=self.feed.resumed,
+        )
+        yield CounterMetricFamily(
+            "pursuit_admin_signins_untracked",
+            "failed race-control sign-ins from new addresses refused but not remembered: many addresses at once",
+            value=self.signins_untracked,
         )
         yield from fanout_families(self.feed.times)
         yield GaugeMetricFamily("pursuit_tick_seconds", "time of the last live tick", value=self.engine.tick_ms / 1000)
@@ -95,9 +102,11 @@ def render_fanout_metrics(times: FanoutTimes) -> bytes:
     return generate_latest(registry)
 
 
-async def render_metrics(engine: LiveEngine, feed: LiveFeed) -> bytes:
-    """The Prometheus text exposition of this process's metrics."""
+async def render_metrics(engine: LiveEngine, feed: LiveFeed, signins_untracked: int = 0) -> bytes:
+    """The Prometheus text exposition of this process's metrics (``signins_untracked``: its race
+    control's failed sign-ins it could not remember, ``web.limits.AdminLimits.untracked``)."""
     registry = CollectorRegistry()
     store = attached(engine.store)
-    registry.register(_Snapshot(await store.mat_health(), engine, feed, await store.reader_errors()))
+    health, readers = await store.mat_health(), await store.reader_errors()
+    registry.register(_Snapshot(health, engine, feed, readers, signins_untracked))
     return generate_latest(registry)

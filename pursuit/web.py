@@ -113,7 +113,7 @@ def create_app(
         return JSONResponse(body, status_code=200 if ok else 503)
 
     async def metrics(request: Request) -> Response:
-        return Response(await render_metrics(live, feed), media_type=CONTENT_TYPE_LATEST)
+        return Response(await render_metrics(live, feed, admin.limits.untracked), media_type=CONTENT_TYPE_LATEST)
 
     schema = orjson.dumps(openapi_schema(race))
 

@@ -7,7 +7,7 @@ journaled in the admin log (operator, time, arguments) before it is applied, its
 with it, and it is announced on the events stream; ``pursuit rebuild`` replays the log. A request
 with an ``Idempotency-Key`` header is applied once, however often it is sent (a double click, a
 retry after a lost answer). Failed sign-ins and requests are rate-limited per client address and
-per operator (``web.limits``).
+per operator, in buckets every web process shares (``web.limits``).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class AdminAPI:
         self.race = engine.race
         self.store = attached(engine.store)
         self.operators = self.race.operators if operators is None else operators
-        self.limits = AdminLimits()
+        self.limits = AdminLimits(self.store)
 
     def routes(self) -> list[Route]:
         post = ["POST"]
@@ -94,7 +94,7 @@ class AdminAPI:
                 found = op.name
         return found
 
-    def _authorised(self, request: Request) -> str | JSONResponse:
+    async def _authorised(self, request: Request) -> str | JSONResponse:
         """The operator's name if the bearer token is one of the race's; else the 401 (or 429) to send."""
         if not self.token and not self.operators:
             return error(
@@ -103,30 +103,30 @@ class AdminAPI:
                 "to enable race control actions",
             )
         address = request.client.host if request.client else "?"
-        if (refused := self.limits.address_refusal(address)) is not None:
+        if (refused := await self.limits.address_refusal(address)) is not None:
             return refused
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         name = self._operator(token) if scheme.lower() == "bearer" and token else None
         if name is None:
-            self.limits.failed(address)
+            await self.limits.failed(address)
             return error(401, "admin actions need 'Authorization: Bearer <token>' with the race's admin token "
                               "or an operator's token")  # fmt: skip
-        if (refused := self.limits.operator_refusal(name, request.method)) is not None:
+        if (refused := await self.limits.operator_refusal(name, request.method)) is not None:
             return refused
         return name
 
     # ---- reading -------------------------------------------------------------------------------
 
     async def whoami(self, request: Request) -> JSONResponse:
-        who = self._authorised(request)
+        who = await self._authorised(request)
         if isinstance(who, JSONResponse):
             return who
         return JSONResponse({"operator": who})
 
     async def log(self, request: Request) -> JSONResponse:
         """``GET /api/admin/log?limit=&before=``: the audit trail, newest first."""
-        who = self._authorised(request)
+        who = await self._authorised(request)
         if isinstance(who, JSONResponse):
             return who
         raw_limit = request.query_params.get("limit", str(LOG_PAGE))
@@ -143,7 +143,7 @@ class AdminAPI:
     async def unknown_chips(self, request: Request) -> JSONResponse:
         """``GET /api/admin/unknown-chips``: chips no participant wears, most read first, with the mats
         that read them and when."""
-        who = self._authorised(request)
+        who = await self._authorised(request)
         if isinstance(who, JSONResponse):
             return who
         chips = await self.store.unknown_chip_reads(UNKNOWN_CHIPS_LISTED)
@@ -157,7 +157,7 @@ class AdminAPI:
         """An admin POST: signed in, body and time parsed, applied once per ``Idempotency-Key``."""
 
         async def endpoint(request: Request) -> JSONResponse:
-            who = self._authorised(request)
+            who = await self._authorised(request)
             if isinstance(who, JSONResponse):
                 return who
             body = await self._body(request)

@@ -1,25 +1,31 @@
-"""Rate limits: a token bucket (``TokenBucket``: each live or events feed client's messages) and
-buckets per key (``RateLimit``) for race control (``web.admin``): failed sign-ins per client address,
-and requests per operator, reads (GET) and actions (POST) apart.
+"""Rate limits: a token bucket (``TokenBucket``: each live or events feed client's messages, kept by
+the process that serves him) and race control's limits (``AdminLimits``): failed sign-ins per client
+address, and requests per operator, reads (GET) and actions (POST) apart.
 
-A key's bucket holds a burst and refills at a steady rate; a refused request is answered with
-``Retry-After``, the whole seconds until the bucket has a token again. Each limit tracks at most
-``MAX_BUCKETS`` keys per process, dropping the least recently seen, so addresses that try once and
-never come back cannot grow it without bound.
+Race control's buckets are held in Redis (``live.buckets``), so they are the race's budgets, the
+same whichever web process a request reaches behind a load balancer. A bucket holds a burst and
+refills at a steady rate; a refused request is answered with ``Retry-After``, the whole seconds
+until the bucket has a token again. An IPv6 client is counted by its /64 (one subscriber's
+network); new addresses take a token from a gate first, so addresses that try once and never come
+back cannot fill Redis.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
-from collections import OrderedDict
 
+from live.buckets import SharedBuckets
+from live.store import Store
 from web.http import JSONResponse, error
 
 REQUEST_BURST, REQUEST_PER_S = 50, 5.0  # actions (POST)
 READ_BURST, READ_PER_S = 100, 20.0  # reads (GET): every signed-in screen polls twice a second
 FAILED_BURST, FAILED_PER_S = 20, 1 / 3
-MAX_BUCKETS = 10_000  # addresses or operators tracked per process (least recently seen dropped)
+# new addresses with a failed sign-in: at most 2,200 tracked at once (1,000 + 20/s × the 60 s a
+# bucket of 20 takes to refill); past that, a stranger's failure is refused but not remembered
+NEW_FAILING_BURST, NEW_FAILING_PER_S = 1000, 20.0
 
 
 class TokenBucket:
@@ -49,31 +55,6 @@ class TokenBucket:
         return self.take() == 0.0
 
 
-class RateLimit:
-    """A token bucket per key (an address, an operator): ``burst`` at once, refilled at ``per_s``; at
-    most ``max_keys`` held, the least recently seen dropped (a dropped key starts full again)."""
-
-    def __init__(self, burst: float, per_s: float, max_keys: int = MAX_BUCKETS) -> None:
-        self.burst, self.per_s, self.max_keys = burst, per_s, max_keys
-        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
-
-    def wait_s(self, key: str) -> float:
-        """Seconds until ``key`` has a token (0: it has one now); takes nothing."""
-        bucket = self._buckets.get(key)
-        level = self.burst if bucket is None else bucket.level(time.monotonic())
-        return 0.0 if level >= 1 else (1 - level) / self.per_s
-
-    def take(self, key: str) -> float:
-        """Take a token for ``key``: 0 if there was one, else the seconds until there is (nothing taken)."""
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = self._buckets[key] = TokenBucket(self.burst, self.per_s)
-        self._buckets.move_to_end(key)
-        while len(self._buckets) > self.max_keys:
-            self._buckets.popitem(last=False)
-        return bucket.take()
-
-
 def limited(status: int, message: str, wait_s: float) -> JSONResponse:
     """The refusal ``status`` saying ``message``, with ``Retry-After`` the whole seconds of ``wait_s``."""
     refused = error(status, message)
@@ -81,28 +62,46 @@ def limited(status: int, message: str, wait_s: float) -> JSONResponse:
     return refused
 
 
+def client_key(address: str) -> str:
+    """What failed sign-ins are counted by: an IPv4 address, an IPv6 address's /64, else the text."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 class AdminLimits:
-    """The admin API's limits: failed sign-ins per client address, reads and actions per operator."""
+    """The admin API's limits, shared by every web process of the race: failed sign-ins per client
+    address, reads and actions per operator."""
 
-    def __init__(self) -> None:
-        self.requests = RateLimit(REQUEST_BURST, REQUEST_PER_S)
-        self.reads = RateLimit(READ_BURST, READ_PER_S)
-        self.failures = RateLimit(FAILED_BURST, FAILED_PER_S)
+    def __init__(self, store: Store) -> None:
+        self.requests = SharedBuckets(store, "actions", REQUEST_BURST, REQUEST_PER_S)
+        self.reads = SharedBuckets(store, "reads", READ_BURST, READ_PER_S)
+        gate = (NEW_FAILING_BURST, NEW_FAILING_PER_S)
+        self.failures = SharedBuckets(store, "failed", FAILED_BURST, FAILED_PER_S, gate=gate)
+        self.untracked = 0  # failed sign-ins from new addresses the gate had no room for
 
-    def address_refusal(self, address: str) -> JSONResponse | None:
+    async def address_refusal(self, address: str) -> JSONResponse | None:
         """The 401 for ``address`` if it failed to sign in too often to try again yet, else None."""
-        if (wait := self.failures.wait_s(address)) > 0:
-            return limited(401, f"too many failed sign-ins from {address}: try again in {math.ceil(wait)} s", wait)
+        client = client_key(address)
+        if (wait := await self.failures.wait_s(client)) > 0:
+            return limited(401, f"too many failed sign-ins from {client}: try again in {math.ceil(wait)} s", wait)
         return None
 
-    def failed(self, address: str) -> None:
+    async def failed(self, address: str) -> None:
         """Count a failed sign-in from ``address``."""
-        self.failures.take(address)
+        if await self.failures.take(client_key(address)) is None:
+            self.untracked += 1
 
-    def operator_refusal(self, name: str, method: str) -> JSONResponse | None:
+    async def operator_refusal(self, name: str, method: str) -> JSONResponse | None:
         """Count a request of operator ``name``: the 429 if he is over his limit for ``method`` (GET
         reads, anything else acts), else None."""
         bucket = self.reads if method == "GET" else self.requests
-        if (wait := bucket.take(name)) > 0:
+        if (wait := await bucket.take(name) or 0.0) > 0:
             return limited(429, f"too many admin requests from {name}: try again in {math.ceil(wait)} s", wait)
         return None

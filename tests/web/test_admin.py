@@ -38,8 +38,8 @@ async def admin(redis_server, redis, paris, monkeypatch):
         yield client, store, now
 
 
-async def _ok(client):
-    return (await client.get("/api/state")).status_code == 200
+async def _ok(client, base=""):
+    return (await client.get(f"{base}/api/state")).status_code == 200
 
 
 @pytest.mark.parametrize("header", [None, "Bearer wrong", "Basic s3cret-token", f"bearer {TOKEN}x"])
@@ -143,18 +143,31 @@ def _sha(token: str) -> str:
 
 
 @pytest.fixture
-async def console(redis_server, redis, paris):
-    """The web app with the shared admin token and two named operators; yields (base URL, store, now)."""
+async def consoles(redis_server, redis, paris):
+    """Two web processes' apps of one race, with the shared admin token and two named operators;
+    yields (base URL of each, store, now)."""
     race = dataclasses.replace(paris, operators=(Operator("Alice Martin", _sha(ALICE)), Operator("Bob", _sha(BOB))))
     store = Store(redis, race)
     await store.setup()
     now = time.time()
     await store.set_clock(RaceClock(origin_wall=now, origin_race=now, speed=1.0))
     settings = Settings.from_env({race.admin_token_env: TOKEN})
-    app = create_app(race, redis_server.url, dashboard=False, settings=settings)
-    async with running_uvicorn(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
-        await eventually(lambda: _ok(client))
-        yield base, store, now
+    apps = [create_app(race, redis_server.url, dashboard=False, settings=settings) for _ in range(2)]
+    async with (
+        running_uvicorn(apps[0]) as one,
+        running_uvicorn(apps[1]) as two,
+        httpx.AsyncClient(timeout=10) as client,
+    ):
+        for base in (one, two):
+            await eventually(lambda base=base: _ok(client, base))
+        yield (one, two), store, now
+
+
+@pytest.fixture
+async def console(consoles):
+    """The first of ``consoles``: (base URL, store, now)."""
+    (base, _), store, now = consoles
+    yield base, store, now
 
 
 def _as(token: str) -> dict[str, str]:
@@ -272,26 +285,56 @@ async def test_a_double_click_with_one_idempotency_key_is_applied_once(console, 
     assert [e["action"] for e in await store.admin_log()] == ["add_passing", "start_pen"]
 
 
-async def test_failed_sign_ins_and_bursts_are_rate_limited(console):
-    base, store, _ = console
-    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-        codes = [(await client.get("/api/admin/whoami", headers=_as(f"guess-{i}"))).status_code for i in range(25)]
+async def test_failed_sign_ins_are_limited_per_address_across_web_processes(consoles):
+    """20 failures from one address, wherever they land, then 401 for it, the right token too."""
+    (one, two), store, _ = consoles
+    async with httpx.AsyncClient(timeout=10) as client:
+        # 12 on one process and 13 on the other: under the burst in each, over it for the race
+        codes = [(await client.get(f"{(one, two)[i % 2]}/api/admin/whoami", headers=_as(f"guess-{i}"))).status_code
+                 for i in range(25)]  # fmt: skip
         assert codes == [401] * 25
-        r = await client.get("/api/admin/whoami", headers=_as(ALICE))
-        assert r.status_code == 401 and "too many failed sign-ins" in r.json()["error"], "the right token waits too"
-        assert int(r.headers["retry-after"]) >= 1
+        for base in (one, two):
+            r = await client.get(f"{base}/api/admin/whoami", headers=_as(ALICE))
+            assert r.status_code == 401 and "too many failed sign-ins from 127.0.0.1" in r.json()["error"], base
+            assert int(r.headers["retry-after"]) >= 1
+    buckets = [k async for k in store.redis.scan_iter(match=f"{store.keys.prefix}:limit*")]
+    assert sorted(buckets) == sorted([store.keys.bucket("failed", "127.0.0.1").encode(),
+                                      store.keys.bucket_gate("failed").encode()])  # fmt: skip
+    assert 0 < await store.redis.pttl(store.keys.bucket("failed", "127.0.0.1")) <= 61_000, "gone once refilled"
 
 
-async def test_an_operator_flooding_admin_routes_gets_429(console):
-    base, store, _ = console
-    async with httpx.AsyncClient(base_url=base, timeout=10, headers=_as(BOB)) as client:
-        # at once, not one after another: on a loaded machine 80 round trips in a row outlast the refill
-        flood = await asyncio.gather(*(client.post("/api/admin/pens/99/start") for _ in range(120)))
+async def test_when_too_many_new_addresses_fail_a_stranger_is_refused_but_not_remembered(consoles):
+    """The gate on new addresses' buckets is empty (a thousand addresses failed this minute): a
+    failure from yet another is refused and counted in /metrics, but keeps no bucket in Redis."""
+    (one, two), store, _ = consoles
+    seconds, _ = await store.redis.time()
+    await store.redis.hset(store.keys.bucket_gate("failed"), mapping={"t": 0, "at": seconds + 60})
+    async with httpx.AsyncClient(timeout=10) as client:
+        codes = [(await client.get(f"{(one, two)[i % 2]}/api/admin/whoami", headers=_as("guess"))).status_code
+                 for i in range(25)]  # fmt: skip
+        assert codes == [401] * 25
+        assert (await client.get(f"{one}/api/admin/whoami", headers=_as(ALICE))).status_code == 200
+        untracked = 0.0
+        for base in (one, two):
+            metrics = (await client.get(f"{base}/metrics")).text
+            untracked += float(re.search(r"^pursuit_admin_signins_untracked_total (\S+)$", metrics, re.M)[1])
+    assert untracked == 25
+    assert not await store.redis.exists(store.keys.bucket("failed", "127.0.0.1"))
+
+
+async def test_an_operator_flooding_admin_routes_gets_429_from_every_web_process(consoles):
+    (one, two), store, _ = consoles
+    async with httpx.AsyncClient(timeout=10, headers=_as(BOB)) as client:
+        # at once, not one after another: on a loaded machine 80 round trips in a row outlast the refill;
+        # half to each process: a budget per process would let about 100 through
+        flood = await asyncio.gather(*(client.post(f"{(one, two)[i % 2]}/api/admin/pens/99/start") for i in range(120)))
         codes = [r.status_code for r in flood]
-        assert 50 <= codes.count(404) < 120 and codes.count(429) == 120 - codes.count(404), "50, then 5 a second"
-        assert (await client.post("/api/admin/pens/99/start", headers=_as(ALICE))).status_code == 404, "per operator"
-        assert (await client.get("/api/admin/whoami")).status_code == 200, "reads have their own, larger budget"
-        codes = [r.status_code for r in await asyncio.gather(*(client.get("/api/admin/whoami") for _ in range(300)))]
+        assert 50 <= codes.count(404) < 100 and codes.count(429) == 120 - codes.count(404), "50, then 5 a second"
+        alice = await client.post(f"{two}/api/admin/pens/99/start", headers=_as(ALICE))
+        assert alice.status_code == 404, "per operator"
+        assert (await client.get(f"{one}/api/admin/whoami")).status_code == 200, "reads have their own, larger budget"
+        reads = await asyncio.gather(*(client.get(f"{(one, two)[i % 2]}/api/admin/whoami") for i in range(300)))
+        codes = [r.status_code for r in reads]
         assert 100 <= codes.count(200) < 300 and codes.count(429) == 300 - codes.count(200)
 
 
