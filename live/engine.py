@@ -18,7 +18,7 @@ from live.leader import STANDBY_POLL_S, Lease
 from live.projection import Reads, plausible_reads
 from live.race import Participant, Race
 from live.snapshot import AHEAD, CAUGHT, DNF, DQ, STATUSES, WON, Forecast, PursuerState, Snapshot
-from live.store import Store
+from live.store import RedisError, Store
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ class LiveEngine:
         self.last_tick_wall = 0.0
         self.listeners: list[Callable[[Snapshot], Awaitable[None]]] = []  # called after every tick
         self.lease: Lease | None = None  # None: this engine always computes (one process, or by hand)
+        self.redis_failing_since: float | None = None  # wall time of the first tick Redis failed, while it does
         # (race time, forecast, band low, band high, count at the pursuer's plan), for race control's chart
         self.forecast_history: deque[tuple[float, int, int, int, int | None]] = deque(maxlen=HISTORY_POINTS)
 
@@ -339,8 +340,16 @@ class LiveEngine:
                     await self.refresh()
                 else:  # a standby: try again soon, the leader's lease lapses 2 s after it dies
                     due = loop.time() - tick_s + STANDBY_POLL_S
+            except RedisError as exc:  # away or failing over: keep serving the last good snapshot, say so once
+                if self.redis_failing_since is None:
+                    self.redis_failing_since = time.time()
+                    log.warning("live tick: Redis failed (%s); serving the last snapshot until it answers", exc)
             except Exception:  # keep serving the last good snapshot
                 log.exception("live tick failed")
+            else:
+                if self.redis_failing_since is not None:
+                    log.warning("live tick: Redis answers again, after %.1f s", time.time() - self.redis_failing_since)
+                    self.redis_failing_since = None
             due = max(due + tick_s, loop.time())
             try:
                 await asyncio.wait_for(stop.wait(), timeout=due - loop.time())

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError as RedisError  # what a failed command raises, for live's callers
 
 from live.clock import RaceClock
 from live.keys import RaceKeys

@@ -10,10 +10,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import orjson
 from fastapi import FastAPI
+from redis.exceptions import RedisError
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
@@ -38,6 +39,7 @@ from web.openapi import openapi_schema
 from web.relay import FrameRelay
 
 log = logging.getLogger(__name__)
+REDIS_DOWN_LOG_EVERY_S = 10.0  # while Redis fails, one log line per this many seconds, with the count
 
 
 def create_app(
@@ -84,6 +86,7 @@ def create_app(
     app.state.engine = live
     app.state.feed = feed
     app.state.store = store
+    app.add_exception_handler(RedisError, _redis_unavailable_handler())
 
     async def healthz(request: Request) -> JSONResponse:
         try:
@@ -148,3 +151,23 @@ def create_app(
 
         create_dashboard(app, race, lambda: live.snapshot, lambda: list(live.forecast_history))
     return app
+
+
+def _redis_unavailable_handler() -> Callable[[Request, Exception], Awaitable[Response]]:
+    """A request that needed Redis while it fails (down, failing over, refusing writes at maxmemory)
+    is answered 503 with what Redis said and ``Retry-After``, not 500; logged once per
+    ``REDIS_DOWN_LOG_EVERY_S`` with the count since, not a traceback per request."""
+    logged = {"at": 0.0, "since": 0}
+
+    async def redis_unavailable(request: Request, exc: Exception) -> Response:
+        logged["since"] += 1
+        now = time.monotonic()
+        if now - logged["at"] >= REDIS_DOWN_LOG_EVERY_S:
+            log.warning("Redis failed %d request(s), the last %s %s: %s",
+                        logged["since"], request.method, request.url.path, exc)  # fmt: skip
+            logged["at"], logged["since"] = now, 0
+        refused = error(503, f"the race's Redis is unavailable, try again shortly: {exc}")
+        refused.headers["retry-after"] = "1"
+        return refused
+
+    return redis_unavailable

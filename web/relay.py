@@ -54,9 +54,13 @@ class FrameRelay:
         """Read the stream until cancelled; Redis away or a failover: retry, resuming after the last
         entry seen (a lost entry is a gap in ``seq``: the clients get the next snapshot)."""
         last_id = "$"
+        failing = False  # said once when reading fails, and once when it works again
         while True:
             try:
                 frames = await self.channel.after(last_id, self.block_ms)
+                if failing:
+                    log.warning("relay: reading the engine leader's ticks again")
+                    failing = False
                 if frames:
                     last_id = frames[-1].id
                     if not self.leading:
@@ -64,7 +68,9 @@ class FrameRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("relay: reading the engine leader's ticks failed (%r); retrying in 0.5 s", exc)
+                if not failing:
+                    log.warning("relay: reading the engine leader's ticks failed (%r); retrying every 0.5 s", exc)
+                    failing = True
                 await asyncio.sleep(0.5)
 
     async def relay(self, frames: list[Frame]) -> None:
