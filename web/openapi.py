@@ -35,8 +35,9 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
 def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "bad parameters", 401: "admin token missing or wrong (or too many wrong ones from this address)",
             404: "not found", 409: "contradicts the state: resend with override, or a retry still applying",
-            422: "invalid body", 429: "too many admin requests: see Retry-After", 503: "no live state yet"}  # fmt: skip
-    return {str(c): _json(_ERROR, text[c]) for c in codes}
+            422: "invalid body", 429: "too many admin requests: see Retry-After",
+            503: "no live state yet, or the race's Redis is unavailable: see Retry-After"}  # fmt: skip
+    return {str(c): _json(_ERROR, text[c]) for c in (*codes, 503)}
 
 
 def _admin(
@@ -146,9 +147,11 @@ def openapi_schema(race: Race) -> dict[str, Any]:
             "/api/runners/{bib}": {"get": {"summary": "One runner in full", "parameters": [_BIB], "responses": {
                 "200": _json({"type": "object", "required": ["bib", "name", "status", "splits", "catch", "caught",
                                                              "finish"]}), **_errors(404, 503)}}},
-            "/api/mats": {"get": {"summary": "Reader health per mat", "responses": {"200": _json({"type": "array"})}}},
-            "/api/readers": {"get": {"summary": "Refused input per sending address, and before its mat was known",
-                                     "responses": {"200": _json({"type": "object"})}}},  # fmt: skip
+            "/api/mats": {"get": {"summary": "Reader health per mat",
+                                  "responses": {"200": _json({"type": "array"}), **_errors()}}},
+            "/api/readers": {"get": {
+                "summary": "Refused input per sending address, and before its mat was known",
+                "responses": {"200": _json({"type": "object"}), **_errors()}}},
             "/api/events": {"get": {
                 "summary": "Commentary and alert events, oldest first",
                 "parameters": [{"name": "after", "in": "query",
