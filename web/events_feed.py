@@ -19,9 +19,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import orjson
 from starlette.requests import Request
@@ -29,7 +30,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from live.store import Store
+from live.store import RedisError, Store
 from web.http import error, is_stream_id
 from web.limits import TokenBucket
 
@@ -44,6 +45,8 @@ WINDOW_REFRESH_S = 5.0
 HELLO_WAIT_S = 0.5
 RETRY_MS = 2_000
 SEND_TIMEOUT_S = 10.0
+T = TypeVar("T")
+REDIS_RETRY_S = 1.0  # a client's catch-up waits this long between tries while Redis fails
 MAX_MESSAGES_PER_S = 10.0
 
 
@@ -126,14 +129,15 @@ class EventsFeed:
         sub = _Subscriber(self.queue_events)
         self._subscribers.add(sub)  # before catching up: whatever the reader sees next is ours too
         try:
-            await self._ensure_reader()
-            last = await self._stream_end() if after == "$" else after
-            floor = await self._window_start()
+            asked_ms = int(time.time() * 1000)
+            await _retried(self._ensure_reader)
+            last = await self._start_of_now(asked_ms) if after == "$" else after
+            floor = await _retried(self._window_start)
             if stream_id(last) < stream_id(floor):
                 last = floor  # a new client replays the last REPLAY_MAX events, not the whole race
             while True:
                 while True:  # catch up from Redis
-                    page = await self.store.events_after(last, count=PAGE)
+                    page = await _retried(partial(self.store.events_after, last, count=PAGE))
                     for event in page:
                         last = str(event["id"])
                         if kinds is None or event["kind"] in kinds:
@@ -172,8 +176,17 @@ class EventsFeed:
             self._floor = (now, floor)
         return self._floor[1]
 
-    async def _stream_end(self) -> str:
-        last = await self.store.redis.xrevrange(self.store.keys.events, count=1)
+    async def _start_of_now(self, asked_ms: int) -> str:
+        """Where ``$`` (only what comes next) starts for a client who asked at ``asked_ms``: the stream's
+        last id; if Redis was away then, the last id from before he asked, once it is back (events
+        appended between its return and our next try are his)."""
+        try:
+            return await self._stream_end()
+        except RedisError:
+            return await _retried(lambda: self._stream_end(upto=str(asked_ms)))
+
+    async def _stream_end(self, upto: str = "+") -> str:
+        last = await self.store.redis.xrevrange(self.store.keys.events, max=upto, count=1)
         if not last:
             return "0-0"
         entry_id = last[0][0]
@@ -188,15 +201,22 @@ class EventsFeed:
     async def _read(self, last: str) -> None:
         """The shared reader: block on the stream after ``last``, hand every event to every subscriber."""
         redis, key = self.store.redis, self.store.keys.events
+        failing = False  # said once when reading fails, and once when it works again
         while self._subscribers:
             try:
-                if not await redis.xread({key: last}, count=1, block=self.block_ms):
+                ready = await redis.xread({key: last}, count=1, block=self.block_ms)
+                if failing:
+                    log.warning("events feed: reading %s again", key)
+                    failing = False
+                if not ready:
                     continue
                 page = await self.store.events_after(last, count=PAGE)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis away: subscribers wait, nothing is lost (they resume from ids)
-                log.warning("events feed: reading %s failed (%r); retrying in 1 s", key, exc)
+                if not failing:
+                    log.warning("events feed: reading %s failed (%r); retrying every 1 s", key, exc)
+                    failing = True
                 await asyncio.sleep(1.0)
                 continue
             for event in page:
@@ -307,6 +327,16 @@ class EventsFeed:
             log.exception("events feed: sending to %s failed", ws.client)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(ws.close(1011), 1.0)
+
+
+async def _retried(call: Callable[[], Awaitable[T]]) -> T:
+    """``call()``, tried again every ``REDIS_RETRY_S`` while Redis fails (down, failing over): the
+    client's stream stays open and goes on from where it was; the shared reader says it in the log."""
+    while True:
+        try:
+            return await call()
+        except RedisError:
+            await asyncio.sleep(REDIS_RETRY_S)
 
 
 def events_routes(feed: EventsFeed) -> list[BaseRoute]:
