@@ -349,17 +349,29 @@
       if (r === undefined || r >= n) return;
       ctx.strokeStyle = "#6a0dad"; ctx.fillStyle = "#6a0dad";
       ctx.beginPath(); ctx.arc(px[r], py[r], 9, 0, 2 * Math.PI); ctx.stroke();
-      halo(ctx, b, px[r] + 11, py[r] - 8);
+      beside(ctx, f, b, px[r], py[r], 11, [-8, 24], 15);
     });
     if (view.pd !== null) {
       var x = f.l + (view.pxy[0] - f.x0) * f.kx, y = f.t + (f.y1 - view.pxy[1]) * f.ky;
       ctx.fillStyle = "#111111"; ctx.strokeStyle = "#ffffff"; ctx.lineWidth = 2;
       star(ctx, x, y, 14, 6);
       ctx.font = "700 18px system-ui, sans-serif";
-      halo(ctx, meta.pursuer.name, x + 16, y + 22);
+      beside(ctx, f, meta.pursuer.name, x, y, 16, [22, -18], 18);
     }
     ctx.restore();
     view.painted = n;
+  }
+
+  // A name beside a mark at (x, y): right of it by dx, its baseline dys[0] below (negative: above), or
+  // where the plot area would cut it off, on the left and at dys[1] (the pursuer at the Concorde on a
+  // phone).
+  function beside(ctx, f, text, x, y, dx, dys, size) {
+    var w = ctx.measureText(text).width, right = f.l + f.w - 2, bottom = f.t + f.h - 2;
+    var lx = x + dx + w <= right ? x + dx : x - dx - w;
+    var fits = function (dy) { return y + dy - size >= f.t + 2 && y + dy + 4 <= bottom; };
+    var ly = y + (fits(dys[0]) || !fits(dys[1]) ? dys[0] : dys[1]);
+    lx = Math.max(f.l + 2, Math.min(lx, right - w));
+    halo(ctx, text, lx, ly);
   }
 
   function halo(ctx, text, x, y) {  // text readable over the map: a white rim, then the text

@@ -481,3 +481,65 @@ async def test_online_tiles_over_the_basemap_and_the_same_page_without_them(redi
                     assert "© OpenStreetMap contributors" in credit and "test tiles" not in credit
                 await page.close()
         await browser.close()
+
+
+# In the page: put the pursuer (waiting at the start) at fraction (fx, fy) of the plot area by
+# zooming the map, keeping the plot's aspect ratio.
+PUT_PURSUER_JS = """([fx, fy]) => {
+  const gd = document.querySelector('#map .js-plotly-plot'), f = window.pursuitMap.frame(gd);
+  const [X, Y] = window.pursuit.view.pxy, w = 600, h = w * f.h / f.w;
+  return Plotly.relayout(gd, {'xaxis.range': [X - fx * w, X + (1 - fx) * w],
+                              'yaxis.range': [Y - (1 - fy) * h, Y + fy * h]});
+}"""
+# In the page: the pursuer's mark and the plot area in the graph's pixels, and how many pixels of his
+# name (drawn near-black on the runners' canvas, away from his star) are on the screen.
+PURSUER_NAME_JS = """() => {
+  const gd = document.querySelector('#map .js-plotly-plot'), f = window.pursuitMap.frame(gd);
+  const [X, Y] = window.pursuit.view.pxy, mx = f.l + (X - f.x0) * f.kx, my = f.t + (f.y1 - Y) * f.ky;
+  const c = gd.querySelector('canvas.runners-layer'), k = c.width / gd.clientWidth;
+  const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let ink = 0;
+  for (let i = 0; i < px.length; i += 4) {
+    if (px[i + 3] < 200 || px[i] > 60 || px[i + 1] > 60 || px[i + 2] > 60) continue;
+    const x = (i / 4) % c.width / k, y = Math.floor(i / 4 / c.width) / k;
+    if (Math.hypot(x - mx, y - my) > 17) ink++;
+  }
+  return {mark: [mx, my], plot: [f.l, f.t, f.l + f.w, f.t + f.h], ink};
+}"""
+
+
+async def test_the_pursuers_name_is_never_cut_off_by_the_edge_of_the_map(no_data_yet: str):
+    """Wherever the pursuer is on the screen — at the Concorde, the right edge of a phone's map — his
+    name is drawn whole inside the map, on whichever side of him there is room."""
+    chromium = require_chromium()
+    from playwright.async_api import async_playwright
+
+    errors: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        context = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+        page = await context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        await page.goto(no_data_yet + "/follow")
+        await page.wait_for_function("window.pursuit?.view.pxy !== undefined", timeout=20000)
+        whole = None
+        for where, at in (("middle", (0.5, 0.5)), ("right edge", (0.97, 0.5)), ("bottom edge", (0.5, 0.97)),
+                          ("corner", (0.97, 0.97))):  # fmt: skip
+            await page.evaluate(PUT_PURSUER_JS, list(at))
+            deadline, last = asyncio.get_running_loop().time() + 5, None
+            while True:  # repainted at the new zoom: the mark in place, the same ink twice
+                got = await page.evaluate(PURSUER_NAME_JS)
+                (x, y), (left, top, right, bottom) = got["mark"], got["plot"]
+                near = abs(x - (left + at[0] * (right - left))) < 3 and abs(y - (top + at[1] * (bottom - top))) < 3
+                if near and last == got["ink"] or asyncio.get_running_loop().time() > deadline:
+                    break
+                last = got["ink"]
+                await asyncio.sleep(0.3)
+            assert near, f"{where}: the pursuer was put at {at} of the plot: {got}"
+            if whole is None:
+                whole = got["ink"]
+                assert whole > 300, f"his name is drawn beside him: {got}"
+            else:
+                assert got["ink"] >= 0.9 * whole, f"{where}: his name is cut off ({got['ink']} of {whole} px)"
+        await browser.close()
+    assert errors == []
