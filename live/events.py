@@ -57,6 +57,13 @@ def clock_text(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+def schedule_text(delta_s: float) -> str:
+    """A split against the plan in words (``delta_s`` > 0: late), "on schedule" within what rounds to 0 s."""
+    if round(abs(delta_s)) == 0:
+        return "on schedule"
+    return f"{abs(delta_s):.0f} s {'behind' if delta_s > 0 else 'ahead of'} schedule"
+
+
 @dataclass
 class _Pending:
     key: str
@@ -121,7 +128,7 @@ class EventDetector:
                 planned = race.pursuer.pace_s_per_km * tp.at_m / 1000.0
                 pace = (t - prev_t) / ((tp.at_m - prev_m) / 1000.0) if prev_t is not None and tp.at_m > prev_m else None
                 delta = split - planned
-                ahead = f"{abs(delta):.0f} s {'behind' if delta > 0 else 'ahead of'} schedule"
+                ahead = schedule_text(delta)
                 pace_text = f", {clock_text(pace)}/km" if pace else ""
                 out.append(
                     _Pending(

@@ -66,6 +66,18 @@ async def test_pursuer_split_missed_mat_and_a_catch(race_day, paris):
     assert len(events) == len({e["key"] for e in events})
 
 
+async def test_a_split_on_his_plan_is_said_on_schedule(race_day, paris):
+    """Within half a second of his plan the commentators read "on schedule", not "0 s ahead of"."""
+    store, _, now = race_day
+    kip = paris.participant(paris.pursuer.bib).chips[0]
+    gun = now - 240
+    on_plan = gun + 173 * 0.4  # marbeuf, 400 m at 2:53/km
+    await store.apply_reads([RawRead("start", kip, gun + 0.2), RawRead("marbeuf", kip, on_plan - 0.3)], wall_s=now)
+    split = next(e for e in await detect(store, paris) if e["kind"] == "pursuer_split")
+    assert split["vs_schedule_s"] == pytest.approx(-0.3, abs=0.01)
+    assert split["text"].endswith(", on schedule."), split["text"]
+
+
 async def test_runner_missing_a_mat_and_unknown_chip_are_alerts(race_day, paris):
     store, t0, now = race_day
     runner = paris.participants[8]
