@@ -17,6 +17,7 @@ import numpy as np
 
 from live.chase import catch_point
 from live.engine import LiveEngine
+from live.race import Pursuer
 from live.snapshot import AHEAD, CAUGHT, WON, Snapshot
 from live.store import attached
 
@@ -55,6 +56,14 @@ def clock_text(seconds: float) -> str:
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def planned_split_s(pursuer: Pursuer, at_m: float) -> float:
+    """Seconds after his start the pursuer's plan has him at ``at_m``: his speed schedule (a catcher
+    car), else his planned pace."""
+    if pursuer.schedule is not None:
+        return float(pursuer.schedule.elapsed_at(at_m))
+    return pursuer.pace_s_per_km * at_m / 1000.0
 
 
 def schedule_text(delta_s: float) -> str:
@@ -125,7 +134,7 @@ class EventDetector:
                 continue
             if gun is not None and tp.at_m > 0:
                 split = t - gun
-                planned = race.pursuer.pace_s_per_km * tp.at_m / 1000.0
+                planned = planned_split_s(race.pursuer, tp.at_m)
                 pace = (t - prev_t) / ((tp.at_m - prev_m) / 1000.0) if prev_t is not None and tp.at_m > prev_m else None
                 delta = split - planned
                 ahead = schedule_text(delta)

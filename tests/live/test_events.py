@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import pytest
@@ -9,7 +10,9 @@ import pytest
 from live.clock import RaceClock
 from live.engine import LiveEngine
 from live.events import EventDetector
+from live.race_file import load_race
 from live.store import RawRead, Store
+from tests.conftest import PARIS
 
 
 @pytest.fixture
@@ -76,6 +79,32 @@ async def test_a_split_on_his_plan_is_said_on_schedule(race_day, paris):
     split = next(e for e in await detect(store, paris) if e["kind"] == "pursuer_split")
     assert split["vs_schedule_s"] == pytest.approx(-0.3, abs=0.01)
     assert split["text"].endswith(", on schedule."), split["text"]
+
+
+async def test_a_catcher_cars_split_is_against_his_speed_schedule(redis, paris, tmp_path):
+    """A pursuer on a speed schedule (12 km/h for a minute, then 24 km/h) is timed against it, not
+    against the pace of its first step."""
+    shutil.copytree(PARIS, tmp_path, dirs_exist_ok=True)
+    toml = tmp_path / "race.toml"
+    text = toml.read_text(encoding="utf-8").replace("pace_s_per_km = 173 ", "schedule = [[0, 12], [60, 24]] ", 1)
+    toml.write_text(text, encoding="utf-8")
+    race = load_race(tmp_path)
+    assert race.pursuer.schedule is not None
+    store = Store(redis, race)
+    await store.setup()
+    now = time.time()
+    await store.set_clock(RaceClock(origin_wall=now, origin_race=now, speed=1.0))
+    gun = now - 400
+    for i, _ in enumerate(race.pens):
+        await store.record_gun(gun - 600 + 60 * i)  # a gun marker within 5 s of the last is the same gun
+    await store.record_gun(gun)
+    planned = 60 + (1930 - 200) / (24 / 3.6)  # concorde: 200 m in the first minute, then 24 km/h
+    car = race.participant(race.pursuer.bib).chips[0]
+    await store.apply_reads([RawRead("start", car, gun), RawRead("concorde", car, gun + planned + 10)], wall_s=now)
+    events = await detect(store, race)
+    splits = [e for e in events if e["kind"] == "pursuer_split" and e["mat"] == "concorde"]
+    assert splits[0]["vs_schedule_s"] == pytest.approx(10, abs=0.1)
+    assert splits[0]["text"].endswith(", 10 s behind schedule."), splits[0]["text"]
 
 
 async def test_runner_missing_a_mat_and_unknown_chip_are_alerts(race_day, paris):
