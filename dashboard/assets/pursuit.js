@@ -684,8 +684,16 @@
     fill.style.width = Math.max(0, Math.min(100, 100 * (d.distance_m || 0) / meta.distance_m)).toFixed(1) + "%";
     bar.appendChild(fill); c.appendChild(bar);
     c.appendChild(el("div", "card-line card-distance", ((d.distance_m || 0) / 1000).toFixed(2) + " of " + (meta.distance_m / 1000).toFixed(2) + " km"));
-    var lines = [];
-    if (d.gap_m !== null && d.gap_m !== undefined) lines.push("gap to the pursuer: " + Math.round(d.gap_m) + " m" + (d.gap_s !== null && d.gap_s !== undefined ? " (" + fmtDur(d.gap_s) + ")" : ""));
+    var lines = [], over = (S.pursuer || {}).status === "finished", m = d.margin_s;
+    var known = function (v) { return v !== null && v !== undefined; };
+    // once the runner is home or the pursuer is, the gap means nothing: the margin at the line does
+    if (d.finish && known(m) && (over || d.status === "won")) {
+      var by = Math.abs(m) < 10 ? Math.abs(m).toFixed(2) + " s" : fmtDur(Math.abs(m));
+      if (!over) lines.push("home before him: by about " + by + " if he keeps his pace");
+      else if (d.status === "won") lines.push("beat him by " + by);
+      else if (d.status === "caught") lines.push("finished " + by + " after him");
+    }
+    if (known(d.gap_m) && !d.finish && !over) lines.push("gap to the pursuer: " + Math.round(d.gap_m) + " m" + (d.gap_s !== null && d.gap_s !== undefined ? " (" + fmtDur(d.gap_s) + ")" : ""));
     var out = d.status === "started" || d.status === "ahead" || d.status === "registered";
     if (d.win_probability !== null && d.win_probability !== undefined && out) lines.push(Math.round(100 * d.win_probability) + " % to beat him");
     if (d.margin_s !== null && d.margin_s !== undefined && (d.status === "started" || d.status === "ahead")) lines.push("predicted finish margin: " + fmtSigned(d.margin_s));

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
+import math
 import os
 import shutil
 import time
@@ -28,7 +30,7 @@ from live.store import Store
 from pursuit.web import create_app
 from simulator.run import simulate
 from tests.conftest import PARIS
-from tests.helpers import running_uvicorn
+from tests.helpers import eventually, running_uvicorn
 
 pytestmark = pytest.mark.browser
 
@@ -543,3 +545,62 @@ async def test_the_pursuers_name_is_never_cut_off_by_the_edge_of_the_map(no_data
                 assert got["ink"] >= 0.9 * whole, f"{where}: his name is cut off ({got['ink']} of {whole} px)"
         await browser.close()
     assert errors == []
+
+
+@pytest.fixture
+async def finished_race(redis_server, redis, paris) -> AsyncIterator[str]:
+    """A race of 150 runners played to its end at 300× (every runner home), then served."""
+    store = Store(redis, paris)
+    await store.setup()
+    wall = time.time()
+    clock = RaceClock(origin_wall=wall, origin_race=wall, speed=300.0)
+    await store.set_clock(clock)
+    ingest = ChronoTrackServer(paris, store, host="127.0.0.1", port=0)
+    await ingest.start()
+    try:
+        await simulate(paris, "127.0.0.1", ingest.port, clock=clock, first_gun=clock.now() + 5, runners=150)
+        async with running_uvicorn(create_app(paris, redis_server.url)) as base:
+            yield base
+    finally:
+        await ingest.close()
+
+
+async def test_a_followed_runner_after_the_race_shows_his_margin_at_the_line(finished_race: str):
+    """After the race a spectator's card says by how much his runner beat the pursuer (or finished
+    after him), as the results do, and no longer a gap to a pursuer who has stopped."""
+    import httpx
+
+    chromium = require_chromium()
+    from playwright.async_api import async_playwright
+
+    async with httpx.AsyncClient(base_url=finished_race) as http:
+
+        async def first_state() -> dict | None:
+            r = await http.get("/api/state")
+            return r.json() if r.status_code == 200 else None
+
+        state = await eventually(first_state, timeout_s=15)
+        assert state["pursuer"]["status"] == "finished", state["pursuer"]
+        won = (await http.get("/api/runners", params={"status": "won", "limit": 1})).json()["runners"][0]["bib"]
+        lost = (await http.get("/api/runners", params={"status": "caught", "limit": 1})).json()["runners"][0]["bib"]
+        winner, loser = [(await http.get(f"/api/runners/{bib}")).json() for bib in (won, lost)]
+    assert winner["finish"] and loser["finish"], "both home"
+    errors: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        context = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+        await context.add_init_script(f"localStorage.setItem('pursuit.follow', '{json.dumps([won, lost])}')")
+        page = await open_page(context, finished_race, "/follow", errors)
+        cards = {}
+        for bib in (won, lost):
+            await page.wait_for_selector(f".card[data-bib='{bib}'] .card-status", timeout=15000)
+            cards[bib] = await page.inner_text(f".card[data-bib='{bib}']")
+        await browser.close()
+    assert errors == []
+    for bib, person, said in ((won, winner, "beat him by "), (lost, loser, "finished ")):
+        m = abs(person["margin_s"])
+        whole = math.floor(m + 0.5)  # as the page rounds (JavaScript's Math.round), not to even
+        by = f"{m:.2f} s" if m < 10 else f"{whole // 60}:{whole % 60:02d}"
+        assert said + by in cards[bib], f"bib {bib} ({person['status']}, margin {person['margin_s']}): {cards[bib]}"
+        assert "gap to the pursuer" not in cards[bib], cards[bib]
+    assert "after him" in cards[lost]
