@@ -106,8 +106,12 @@
     return fetch(path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body) })
       .then(function (r) {
         return r.json().catch(function () { return {}; }).then(function (b) {
-          if (r.status === 401 && !token && S.token) signOut("signed out: " + (b.error || "the token was refused"));
-          return { status: r.status, body: b };
+          // a 401 with Retry-After refuses this address for a while (someone here failed to sign in
+          // too often), not this token: keep the operator signed in and say so; the polls go on
+          var held = r.headers.get("retry-after");
+          if (r.status === 401 && !token && S.token && !held) signOut("signed out: " + (b.error || "the token was refused"));
+          else if (r.status === 401 && held && S.token) say(b.error || "refused for " + held + " s", true);
+          return { status: r.status, body: b, retryAfter: held ? Number(held) : 0 };
         });
       });
   }
@@ -469,6 +473,11 @@
     var check = remembered ? api("GET", "/api/admin/whoami", undefined, null, token)
       : api("POST", "/api/admin/signin", {}, newKey(), token);
     check.then(function (r) {
+      if (r.status !== 200 && remembered && r.retryAfter) {  // the address is held, not the token: try again
+        setText("signin-error", r.body.error || "HTTP " + r.status);
+        setTimeout(function () { if (!S.token) trySignIn(token, true); }, 1000 * r.retryAfter);
+        return;
+      }
       if (r.status !== 200) {
         setText("signin-error", remembered ? "" : (r.body.error || "HTTP " + r.status));
         if (remembered) { try { sessionStorage.removeItem(TOKEN_KEY); } catch (e) { /* private mode */ } }

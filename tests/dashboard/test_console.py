@@ -394,3 +394,42 @@ async def test_race_control_acts_from_its_screen_and_every_screen_sees_it(site: 
 async def http_log(site: Site) -> dict:
     async with httpx.AsyncClient(base_url=site.base, timeout=10) as http:
         return (await http.get("/api/admin/log", headers={"authorization": f"Bearer {ADMIN}"})).json()
+
+
+async def test_a_stranger_failing_to_sign_in_does_not_sign_race_control_out(redis_server, redis, paris):
+    """Someone at the same address (the same NAT, or a balancer not yet trusted to name clients)
+    failing to sign in 20 times holds the address for a few seconds: the operator's screen says so
+    and stays signed in, and a screen reloaded meanwhile signs in again by itself when it may."""
+    from playwright.async_api import async_playwright
+
+    from pursuit.settings import Settings
+    from pursuit.web import create_app
+    from tests.helpers import running_uvicorn
+
+    chromium = require_chromium()
+    settings = Settings(environ={paris.admin_token_env: ADMIN})
+    async with running_uvicorn(create_app(paris, redis_server.url, settings=settings)) as base:
+        errors: list[str] = []
+        async with async_playwright() as pw, httpx.AsyncClient(base_url=base) as stranger:
+            browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            context = await browser.new_context(viewport={"width": 1600, "height": 1000})
+            page = await context.new_page()
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            await page.goto(base + "/")
+            await sign_in(page, ADMIN)
+            await page.wait_for_function("window.pursuitConsole.operator() === 'admin'", timeout=15000)
+            wrong = {"Authorization": "Bearer not-the-token"}
+            codes = [(await stranger.get("/api/admin/whoami", headers=wrong)).status_code for _ in range(25)]
+            held = await stranger.get("/api/admin/whoami", headers={"Authorization": f"Bearer {ADMIN}"})
+            assert codes == [401] * 25 and held.status_code == 401 and "retry-after" in held.headers, held.text
+            polls = await page.evaluate("window.pursuitConsole.polls()")
+            await page.wait_for_function(  # two more polls, or signed out (and no longer polling)
+                f"window.pursuitConsole.polls() >= {polls + 2} || window.pursuitConsole.operator() === null",
+                timeout=15000,
+            )
+            assert await page.evaluate("window.pursuitConsole.operator()") == "admin", await page.inner_text("#console")
+            assert "too many failed sign-ins" in await page.inner_text("#console-msg")
+            await page.reload()  # the token kept in this tab is tried again once the address may
+            await page.wait_for_function("window.pursuitConsole.operator() === 'admin'", timeout=20000)
+            await browser.close()
+        assert errors == []
