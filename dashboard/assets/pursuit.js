@@ -199,6 +199,7 @@
       roster = body; rowOf = {};
       for (var i = 0; i < body.bibs.length; i++) rowOf[body.bibs[i]] = i;
       roster.offsets = body.bibs.map(function (b) { return (hash(b) * 2 - 1) * LATERAL_M; });
+      renderCards();  // a followed bib not in it can say so now
       if (force) send(live, { resync: true });
       return roster;
     });
@@ -678,7 +679,11 @@
     x.addEventListener("click", function () { setFollow(follow.bibs.filter(function (b) { return b !== bib; })); });
     head.appendChild(x);
     c.appendChild(head);
-    if (!d) { c.appendChild(el("div", "card-line", "waiting for the next tick…")); return c; }
+    if (!d) {  // a bib kept in this browser from another race (or mistyped) never gets a tick: say so
+      var unknown = roster && rowOf[bib] === undefined && bib !== meta.pursuer.bib;
+      c.appendChild(el("div", "card-line", unknown ? "no runner with bib " + bib + " in this race" : "waiting for the next tick…"));
+      return c;
+    }
     c.appendChild(el("div", "card-status status-" + d.status, d.status + (d.pen ? " · pen " + d.pen : "")));
     var bar = el("div", "progress"), fill = el("div", "progress-fill");
     fill.style.width = Math.max(0, Math.min(100, 100 * (d.distance_m || 0) / meta.distance_m)).toFixed(1) + "%";

@@ -604,3 +604,25 @@ async def test_a_followed_runner_after_the_race_shows_his_margin_at_the_line(fin
         assert said + by in cards[bib], f"bib {bib} ({person['status']}, margin {person['margin_s']}): {cards[bib]}"
         assert "gap to the pursuer" not in cards[bib], cards[bib]
     assert "after him" in cards[lost]
+
+
+async def test_a_followed_bib_not_in_the_race_says_so(no_data_yet: str):
+    """A bib kept in this browser's follow list that the race does not have (last year's race on the
+    same address, or a bib typed into the storage) says so on its card, not 'waiting' for ever."""
+    chromium = require_chromium()
+    from playwright.async_api import async_playwright
+
+    errors: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        context = await browser.new_context(viewport={"width": 1600, "height": 1000})
+        await context.add_init_script("localStorage.setItem('pursuit.follow', '[\"99999\"]')")
+        page = await context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        await page.goto(no_data_yet + "/follow")
+        await page.wait_for_function("document.querySelector('#conn')?.innerText === 'live'", timeout=20000)
+        await page.wait_for_function("window.pursuit.roster() !== null", timeout=10000)
+        await two_refreshes(page)
+        assert await page.inner_text(".card[data-bib='99999'] .card-line") == "no runner with bib 99999 in this race"
+        await browser.close()
+    assert errors == []
