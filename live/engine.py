@@ -245,7 +245,10 @@ class LiveEngine:
         )
 
     def _record_forecast(self, snap: Snapshot) -> None:
-        """Keep a point of the forecast every ``HISTORY_STEP_S`` of race time (a rewound clock restarts it)."""
+        """Keep a point of the forecast every ``HISTORY_STEP_S`` of race time (a rewound clock restarts it),
+        from the first start: before it there is nothing to forecast (the screens show "–")."""
+        if not snap.counts.get("started"):
+            return
         f = snap.forecast
         last = self.forecast_history[-1][0] if self.forecast_history else None
         if last is not None and snap.now < last:
