@@ -91,7 +91,7 @@ def layout(race: Race) -> html.Div:
                             html.H2("Readers with refused input"),
                             html.Div(id="reader-errors", children="waiting for /api/readers"),
                         ],
-                        className="panel",
+                        className="panel panel-mats",
                     ),
                     html.Div(
                         [

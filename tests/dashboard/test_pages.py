@@ -626,3 +626,25 @@ async def test_a_followed_bib_not_in_the_race_says_so(no_data_yet: str):
         assert await page.inner_text(".card[data-bib='99999'] .card-line") == "no runner with bib 99999 in this race"
         await browser.close()
     assert errors == []
+
+
+async def test_race_control_shows_the_whole_mat_table_on_a_1600_pixel_screen(no_data_yet: str):
+    """Every column of the mat table (the decoder clock last) is on the screen, not behind a
+    horizontal scrollbar that a big screen across the room never shows; the panels beside it keep
+    room for their tables."""
+    chromium = require_chromium()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = await browser.new_page(viewport={"width": 1600, "height": 1000})
+        await page.goto(no_data_yet + "/")
+        await page.wait_for_selector("#mat-table table", timeout=20000)
+        panels = await page.evaluate(
+            "() => [...document.querySelectorAll('.row-tables > .panel')].map((e) => [e.clientWidth, e.scrollWidth])"
+        )
+        await browser.close()
+    assert len(panels) == 3, panels
+    (_, _), (mats_width, mats_needs), (_, _) = panels
+    assert mats_needs <= mats_width, f"the mat table is cut off: {panels}"
+    assert all(width >= 400 for width, _ in panels), f"a panel is squeezed: {panels}"
