@@ -204,6 +204,12 @@ def margin_histogram(snap: Snapshot) -> go.Figure:
     fig = go.Figure(go.Bar(x=centres, y=counts, marker={"color": colours}, width=18, hovertemplate="%{x:+.0f} s: %{y}"))
     fig.update_xaxes(title_text="predicted finish margin (s) — right of 0 wins", zeroline=True, zerolinewidth=3)
     fig.update_yaxes(title_text="runners")
+    if not running.any():  # an empty frame would look like a chart that failed: say why it is empty
+        why = "every runner has won, been caught or stopped"
+        if not snap.counts.get("started"):
+            why = "no runner has started yet"
+        fig.add_annotation(text=why, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 18})
+        fig.update_yaxes(showticklabels=False, zeroline=False)
     return _base_layout(fig, f"Margins of the {int(running.sum()):,} runners on the course")
 
 

@@ -74,6 +74,24 @@ def test_margin_histogram_counts_only_runners_on_the_course(paris):
     assert by_bin[130.0] == 1 and by_bin[-30.0] == 1 and by_bin[-250.0] == 1
 
 
+def test_an_empty_margin_histogram_says_why(paris):
+    """After the race (and before it) nobody is out racing the pursuer: the chart says so instead of
+    showing an empty frame with a −1…1 axis."""
+    code = STATUSES.index
+    over = snapshot(paris, status="finished", distance_m=5000.0)
+    over.status[:] = [code("won"), code("caught"), code("caught"), code("won")]
+    over.margin_class[:] = [CLASSES.index(c) for c in ("won", "caught", "caught", "won")]
+    fig = margin_histogram(over)
+    assert sum(fig.data[0].y) == 0 and "0 runners" in fig.layout.title.text
+    assert [a.text for a in fig.layout.annotations] == ["every runner has won, been caught or stopped"]
+    before = snapshot(paris, status="waiting", distance_m=0.0)
+    before.status[:] = code("registered")
+    before.margin_class[:] = CLASSES.index("registered")
+    before.counts["started"] = 0
+    assert [a.text for a in margin_histogram(before).layout.annotations] == ["no runner has started yet"]
+    assert margin_histogram(snapshot(paris)).layout.annotations == (), "a chart with bars needs no words"
+
+
 def test_pen_forecast_bars(paris):
     fig = pen_forecast_figure(paris, snapshot(paris))
     forecast, won = fig.data
