@@ -698,7 +698,10 @@
       else if (d.status === "won") lines.push("beat him by " + by);
       else if (d.status === "caught") lines.push("finished " + by + " after him");
     }
-    if (known(d.gap_m) && !d.finish && !over) lines.push("gap to the pursuer: " + Math.round(d.gap_m) + " m" + (d.gap_s !== null && d.gap_s !== undefined ? " (" + fmtDur(d.gap_s) + ")" : ""));
+    if (known(d.gap_m) && !d.finish && !over) {  // caught: how far behind him, not a "-106 m (0:00)" gap
+      var behind = d.gap_m < 0, gs = known(d.gap_s) ? " (" + fmtDur(Math.abs(d.gap_s)) + ")" : "";
+      lines.push((behind ? "behind the pursuer: " : "gap to the pursuer: ") + Math.round(Math.abs(d.gap_m)) + " m" + gs);
+    }
     var out = d.status === "started" || d.status === "ahead" || d.status === "registered";
     if (d.win_probability !== null && d.win_probability !== undefined && out) lines.push(Math.round(100 * d.win_probability) + " % to beat him");
     if (d.margin_s !== null && d.margin_s !== undefined && (d.status === "started" || d.status === "ahead")) lines.push("predicted finish margin: " + fmtSigned(d.margin_s));

@@ -26,7 +26,7 @@ from ingest.chronotrack_server import ChronoTrackServer
 from live.clock import RaceClock
 from live.race import Race
 from live.race_file import load_race
-from live.store import Store
+from live.store import RawRead, Store
 from pursuit.web import create_app
 from simulator.run import simulate
 from tests.conftest import PARIS
@@ -648,3 +648,61 @@ async def test_race_control_shows_the_whole_mat_table_on_a_1600_pixel_screen(no_
     (_, _), (mats_width, mats_needs), (_, _) = panels
     assert mats_needs <= mats_width, f"the mat table is cut off: {panels}"
     assert all(width >= 400 for width, _ in panels), f"a panel is squeezed: {panels}"
+
+
+@pytest.fixture
+async def one_caught(redis_server, redis, paris) -> AsyncIterator[tuple[str, str]]:
+    """Pens out for 10 minutes, the pursuer for 4 and read at the Concorde; a walker read at
+    marbeuf long before him and not since: caught, well behind him. Yields (base URL, his bib)."""
+    store = Store(redis, paris)
+    await store.setup()
+    now = time.time()
+    await store.set_clock(RaceClock(origin_wall=now, origin_race=now, speed=1.0))
+    t0, gun = now - 600, now - 240
+    for i, _ in enumerate(paris.pens):
+        await store.record_gun(t0 + 60 * i)
+    await store.record_gun(gun)
+    kip, walker = paris.participant(paris.pursuer.bib).chips[0], paris.participants[3]
+    await store.apply_reads(
+        [
+            RawRead("start", walker.chips[0], t0 + 5),
+            RawRead("marbeuf", walker.chips[0], gun + 60),  # 400 m in 415 s
+            RawRead("start", kip, gun + 0.5),
+            RawRead("marbeuf", kip, gun + 69),
+            RawRead("concorde", kip, gun + 334),
+        ],
+        wall_s=now,
+    )
+    async with running_uvicorn(create_app(paris, redis_server.url)) as base:
+        yield base, walker.bib
+
+
+async def test_a_caught_runner_is_said_to_be_behind_the_pursuer(one_caught: tuple[str, str]):
+    """A caught runner's card says how far behind the pursuer he is, in metres and seconds, not a
+    negative gap with a time of 0:00."""
+    import httpx
+
+    chromium = require_chromium()
+    from playwright.async_api import async_playwright
+
+    base, bib = one_caught
+    errors: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        context = await browser.new_context(viewport={"width": 1600, "height": 1000})
+        await context.add_init_script(f"localStorage.setItem('pursuit.follow', '[\"{bib}\"]')")
+        page = await open_page(context, base, "/follow", errors)
+        card = f".card[data-bib='{bib}']"
+        await page.wait_for_selector(f"{card} .card-status", timeout=15000)
+        await two_refreshes(page)
+        async with httpx.AsyncClient(base_url=base) as http:
+            runner = (await http.get(f"/api/runners/{bib}")).json()
+        text = await page.inner_text(card)
+        await browser.close()
+    assert errors == []
+    assert runner["status"] == "caught" and runner["gap_m"] < -500 and runner["gap_s"] < -60, runner
+    line = next(x for x in text.splitlines() if "pursuer" in x)
+    metres, seconds = line.removeprefix("behind the pursuer: ").removesuffix(")").split(" m (")
+    assert abs(int(metres) + runner["gap_m"]) < 20, f"{line!r} vs {runner['gap_m']} m"  # a tick apart at most
+    minutes, secs = seconds.split(":")
+    assert abs(60 * int(minutes) + int(secs) + runner["gap_s"]) < 5, f"{line!r} vs {runner['gap_s']} s"
