@@ -2,7 +2,10 @@
 
 Outcome rule (SPEC §2): a runner wins iff his finish passing is strictly earlier than the
 pursuer's. Caught is confirmed when the pursuer is read at a timing point the runner has not
-reached yet (or reached later); provisional when the projections cross.
+reached yet (or reached later); provisional when the projections have crossed by more than the
+runner's projection can be trusted: ``CATCH_SLACK_M`` plus ``CATCH_SLACK_SHARE`` of the metres he
+is projected past his last read (a runner read 300 m back is caught once the pursuer is 20 m past
+where he is thought to be, one just read once he is 5 m past).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from live.snapshot import AHEAD, CAUGHT, DNF, DQ, REGISTERED, STARTED, STATUSES,
 
 UNCERTAINTY_SHARE = 0.03  # how far a predicted margin may move unnoticed: ±3 % of the time left
 UNCERTAINTY_MIN_S = 2.0
+CATCH_SLACK_M = 5.0  # a provisional catch: the pursuer projected at least this far past the runner
+CATCH_SLACK_SHARE = 0.05  # plus this share of the runner's metres projected since his last read
 
 
 @dataclass(frozen=True)
@@ -134,7 +139,9 @@ def evaluate(
     gap_s = gap_m / pursuer.speed_m_s
 
     confirmed = _caught_on_mats(reads, pursuer_times) & started & ~finished
-    provisional = started & ~finished & (pursuer.status == "running") & (gap_m <= 0)
+    unread_m = np.where(started, d - at_m[np.maximum(proj.last_tp, 0)], 0.0)
+    slack_m = CATCH_SLACK_M + CATCH_SLACK_SHARE * unread_m
+    provisional = started & ~finished & (pursuer.status == "running") & (gap_m <= -slack_m)
 
     status = np.full(n, REGISTERED, dtype=np.int8)
     status[started] = STARTED if pursuer.status == "waiting" else AHEAD

@@ -96,6 +96,7 @@ class EventDetector:
         self.race = engine.race
         self.store = attached(engine.store)
         self.emitted: set[str] | None = None
+        self.caught_reads: dict[str, int] = {}  # passings each runner had when first seen caught, this process
         self.announced_forecast: int | None = None
         self.health_checked = 0.0
         self.names = {p.bib: p.name for p in self.race.participants}
@@ -181,6 +182,7 @@ class EventDetector:
         for row in caught_rows:
             bib = str(snap.bibs[row])
             pen_first.setdefault(str(snap.pens[row]), int(row))
+            self.caught_reads.setdefault(bib, int(np.count_nonzero(~np.isnan(self.engine.used_times[row]))))
             if f"caught:{bib}" in self.emitted:
                 continue
             point = catch_point(self.engine.used_times[row], self.engine.used_pursuer_times, self.engine.at_m)
@@ -217,10 +219,13 @@ class EventDetector:
                     {"level": "story", "pen": pen},
                 )  # fmt: skip
             )
+        # a correction only when a read says so: a runner whose projection alone moves back ahead
+        # (the pursuer held at a mat that has not read him yet) is caught again at that read
         back = np.flatnonzero(snap.status == AHEAD)
         for row in back:
             bib = str(snap.bibs[row])
-            if f"caught:{bib}" in self.emitted:
+            reads = int(np.count_nonzero(~np.isnan(self.engine.used_times[row])))
+            if f"caught:{bib}" in self.emitted and reads > self.caught_reads.get(bib, -1):
                 out.append(
                     _Pending(
                         f"undone:{bib}",

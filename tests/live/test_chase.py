@@ -74,6 +74,18 @@ def test_projections_crossing_is_a_provisional_catch_and_a_late_read_undoes_it()
     assert r.status[0] == AHEAD
 
 
+def test_projections_that_have_barely_crossed_are_no_catch_yet():
+    """A runner is projected from his last read: only once the pursuer is past him by more than that
+    projection can be wrong (5 m and 5 % of the metres since the read) is he provisionally caught."""
+    pursuer_times = np.array([150, NAN, NAN, NAN])
+    times = rows([0, NAN, NAN, NAN], [0, NAN, NAN, NAN], [0, NAN, NAN, NAN])
+    p = running_pursuer(pursuer_times, now=330)  # pursuer projected at 900 m
+    prior = np.array([897.5, 860.0, 845.0]) / 330  # runners projected 2.5, 40 and 55 m behind him
+    r = evaluate(times, AT, prior, pursuer_times, p, 330, np.zeros(3))
+    assert list(np.round(r.gap_m, 1)) == [-2.5, -40.0, -55.0]
+    assert list(r.status) == [AHEAD, AHEAD, CAUGHT], "slack: 49.9, 48.0 and 47.3 m"
+
+
 def test_a_runner_who_finishes_half_a_second_before_the_pursuer_wins():
     pursuer_times = np.array([150, 350, 550, 750.0])
     times = rows([0, 400, 600, 749.5], [0, 400, 600, 750.0], [0, 400, 600, 750.5])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 
@@ -11,6 +12,7 @@ from live.clock import RaceClock
 from live.engine import LiveEngine
 from live.events import EventDetector
 from live.race_file import load_race
+from live.snapshot import AHEAD, CAUGHT
 from live.store import RawRead, Store
 from tests.conftest import PARIS
 
@@ -177,3 +179,30 @@ async def test_a_journal_under_80_percent_of_its_cap_is_no_alert(race_day, paris
     store.journal_maxlen = 1_000
     await store.journal([{"proto": "ctp01", "reader": "10.0.0.9:1", "line": f"noise {i}"} for i in range(790)])
     assert not [e for e in await detect(store, paris) if e["kind"] == "journal_full"]
+
+
+async def test_a_catch_is_corrected_only_when_a_read_of_the_runner_says_so(redis, paris):
+    """A runner caught on the projections who moves back ahead on them alone (the pursuer held short
+    of a mat that has not read him yet) gets no correction; a new passing of the runner does."""
+    engine = LiveEngine(paris, Store(redis, paris))
+    detector = EventDetector(engine)
+    detector.emitted = set()
+    gun = 1_700_000_000.0
+    engine.guns = {**{f"pen:{pen.id}": gun - 600 + 60 * i for i, pen in enumerate(paris.pens)}, "pursuer": gun}
+    row = 3
+    engine.times[row, 0] = gun - 590
+    engine.pursuer_times[0] = gun + 0.5
+
+    def seen(now: float, status: int) -> list[str]:
+        snap = engine.compute(now)
+        statuses = snap.status.copy()
+        statuses[row] = status
+        keys = [e.key for e in detector.catch_events(dataclasses.replace(snap, status=statuses))]
+        detector.emitted |= set(keys)
+        return [k for k in keys if k.endswith(f":{engine.bibs[row]}")]
+
+    bib = engine.bibs[row]
+    assert seen(gun + 60, CAUGHT) == [f"caught:{bib}"]
+    assert seen(gun + 62, AHEAD) == [], "the projections alone moved him back: no correction"
+    engine.times[row, 1] = gun + 58  # his read at marbeuf arrives: ahead of the pursuer after all
+    assert seen(gun + 64, AHEAD) == [f"undone:{bib}"]

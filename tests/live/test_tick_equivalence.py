@@ -16,7 +16,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from live.chase import ChaseResult, PursuerPosition, evaluate, probability_classes, pursuer_position
+from live.chase import (
+    CATCH_SLACK_M,
+    CATCH_SLACK_SHARE,
+    ChaseResult,
+    PursuerPosition,
+    evaluate,
+    probability_classes,
+    pursuer_position,
+)
 from live.engine import LiveEngine
 from live.forecast import WinForecast, forecast, pursuer_forecast
 from live.projection import (
@@ -153,7 +161,9 @@ def ref_evaluate(
         behind_at = p_read[None, :] & (np.isnan(times) | (times > pursuer_times[None, :]))
     beyond = np.arange(k)[None, :] > proj.last_tp[:, None]
     confirmed = (behind_at & (beyond | ~np.isnan(times))).any(axis=1) & started & ~finished
-    provisional = started & ~finished & (pursuer.status == "running") & (gap_m <= 0)
+    # the rule of a provisional catch (since replaced), not the one-pass structure: as live.chase has it
+    slack_m = CATCH_SLACK_M + CATCH_SLACK_SHARE * np.where(started, d - at_m[np.maximum(proj.last_tp, 0)], 0.0)
+    provisional = started & ~finished & (pursuer.status == "running") & (gap_m <= -slack_m)
     status = np.full(n, REGISTERED, dtype=np.int8)
     status[started] = STARTED if pursuer.status == "waiting" else AHEAD
     status[confirmed | provisional] = CAUGHT
