@@ -432,11 +432,20 @@
 
   // ---- mat health ----------------------------------------------------------------------------
 
-  function matColour(m) {
-    if (m.online) return "#2ca02c";
-    if (m.connected || m.reads > 0) return "#d62728";
-    return "#b0b7c3";
+  // a mat's state on race control: online (connected, read in the last 2 minutes), quiet (connected,
+  // nothing read since: normal before the field arrives, the mat_silent alert says when it is not),
+  // disconnected (its reader has gone after reading), not seen (no reader yet)
+  var MAT_STATES = {
+    "online": "#2ca02c", "quiet": "#e08e0b", "disconnected": "#d62728", "not seen": "#b0b7c3"
+  };
+
+  function matState(m) {
+    if (m.online) return "online";
+    if (m.connected) return "quiet";
+    return m.reads > 0 ? "disconnected" : "not seen";
   }
+
+  function matColour(m) { return MAT_STATES[matState(m)]; }
 
   function pollReaders() {  // race control: the readers whose input was refused (name, address, why)
     var box = $("reader-errors");
@@ -485,7 +494,7 @@
         var tb = el("tbody");
         mats.forEach(function (m) {
           var tr = el("tr");
-          var state = m.online ? "online" : (m.connected || m.reads > 0) ? "silent" : "not seen";
+          var state = matState(m);
           var cells = [m.id, state, m.last_read_age_s === null ? "never" : fmtDur(m.last_read_age_s) + " ago",
             m.reads_per_s === null ? "–" : m.reads_per_s, fmtInt(m.passings), fmtInt(m.unknown_chips), fmtInt(m.errors),
             m.clock_offset_s === null ? "–" : m.clock_offset_s.toFixed(2) + " s"];

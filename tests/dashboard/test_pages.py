@@ -650,6 +650,46 @@ async def test_race_control_shows_the_whole_mat_table_on_a_1600_pixel_screen(no_
     assert all(width >= 400 for width, _ in panels), f"a panel is squeezed: {panels}"
 
 
+async def test_the_mat_table_tells_a_quiet_mat_from_a_lost_one(redis_server, redis, paris):
+    """Race control's mat table and map: online (read in the last 2 minutes), quiet (connected, nothing
+    read since: every mat before the field arrives, not an alarm), disconnected (its reader gone after
+    reading: the alarm) and not seen, each in its own colour."""
+    store = Store(redis, paris)
+    await store.setup()
+    now = time.time()
+    await store.redis.hset(store.keys.mat("start"), mapping={"connected": 1, "reads": 40, "last_read_wall": now})
+    await store.set_connected("marbeuf", 1)
+    await store.redis.hset(store.keys.mat("concorde"), mapping={"connected": 0, "reads": 12, "last_read_wall": now})
+    chromium = require_chromium()
+    from playwright.async_api import async_playwright
+
+    async with running_uvicorn(create_app(paris, redis_server.url)) as base, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = await browser.new_page(viewport={"width": 1600, "height": 1000})
+        await page.goto(base + "/")
+        await page.wait_for_selector("#mat-table table", timeout=20000)
+        states = dict(
+            await page.evaluate(
+                """() => [...document.querySelectorAll('#mat-table tbody tr')].map((tr) =>
+                     [tr.cells[0].innerText, [tr.cells[1].innerText, tr.cells[1].className]])"""
+            )
+        )
+        colours = await page.evaluate(
+            """() => { const t = document.querySelector('#map .js-plotly-plot').data.find((d) => d.name === 'mats');
+                       return Object.fromEntries(t.customdata.map((id, i) => [id, t.marker.color[i]])); }"""
+        )
+        await browser.close()
+    assert states == {
+        "start": ["online", "mat-online"],
+        "marbeuf": ["quiet", "mat-quiet"],
+        "concorde": ["disconnected", "mat-disconnected"],
+        "george-v": ["not seen", "mat-not-seen"],
+        "finish": ["not seen", "mat-not-seen"],
+    }
+    assert colours["start"] != colours["marbeuf"] != colours["concorde"] != colours["george-v"]
+    assert colours["concorde"] == "#d62728" and colours["marbeuf"] != "#d62728", "red is for a lost mat only"
+
+
 @pytest.fixture
 async def one_caught(redis_server, redis, paris) -> AsyncIterator[tuple[str, str]]:
     """Pens out for 10 minutes, the pursuer for 4 and read at the Concorde; a walker read at
