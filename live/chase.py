@@ -135,8 +135,11 @@ def evaluate(
         pred_finish = np.where(finished, finish, from_s + remaining / v)
     p_finish = pursuer.finish if pursuer.finish is not None else pursuer.predicted_finish
     margin = p_finish - pred_finish
-    gap_m = d - pursuer.distance_m
-    gap_s = gap_m / pursuer.speed_m_s
+    # on his trajectory (before his gun, where it would be: behind the line), for the time he needs and
+    # where he meets a runner; the gap shown is to where he is (at the start line until his gun)
+    trail_m = d - pursuer.distance_m
+    gap_m = d - max(pursuer.distance_m, 0.0)
+    gap_s = trail_m / pursuer.speed_m_s
 
     confirmed = _caught_on_mats(reads, pursuer_times) & started & ~finished
     unread_m = np.where(started, d - at_m[np.maximum(proj.last_tp, 0)], 0.0)
@@ -158,7 +161,7 @@ def evaluate(
     # where the projected trajectories meet, if before the finish
     closing = pursuer.speed_m_s - v
     with np.errstate(invalid="ignore", divide="ignore"):
-        in_s = np.where((closing > 0) & (gap_m > 0), gap_m / closing, np.nan)
+        in_s = np.where((closing > 0) & (trail_m > 0), trail_m / closing, np.nan)
         at = d + v * in_s
     meets = (status == AHEAD) | (status == STARTED)
     meets &= np.isfinite(at) & (at < distance)

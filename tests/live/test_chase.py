@@ -86,6 +86,19 @@ def test_projections_that_have_barely_crossed_are_no_catch_yet():
     assert list(r.status) == [AHEAD, AHEAD, CAUGHT], "slack: 49.9, 48.0 and 47.3 m"
 
 
+def test_before_his_gun_the_gap_is_to_the_pursuer_on_the_start_line():
+    """Waiting for his gun, the pursuer stands at the start (the API says 0 m): a runner's gap is his
+    distance, not the 5 km and more his trajectory would put between them; the time he needs to
+    reach the runner, and where he would, count the wait."""
+    times = rows([0, NAN, NAN, NAN])
+    p = pursuer_position(np.full(4, NAN), AT, 5.0, None, 150.0, 100.0)  # planned for 150, 5 m/s
+    assert p.status == "waiting" and p.distance_m == pytest.approx(-250)
+    r = evaluate(times, AT, np.array([2.5]), np.full(4, NAN), p, 100, np.zeros(1))
+    assert r.gap_m[0] == pytest.approx(250), "2.5 m/s for 100 s, and he is on the line"
+    assert r.gap_s[0] == pytest.approx((250 + 250) / 5), "50 s to wait, then 50 s to run"
+    assert r.catch_in_s[0] == pytest.approx(500 / 2.5) and r.catch_at_m[0] == pytest.approx(750)
+
+
 def test_a_runner_who_finishes_half_a_second_before_the_pursuer_wins():
     pursuer_times = np.array([150, 350, 550, 750.0])
     times = rows([0, 400, 600, 749.5], [0, 400, 600, 750.0], [0, 400, 600, 750.5])
