@@ -18,7 +18,7 @@ from live.leader import STANDBY_POLL_S, Lease
 from live.projection import Reads, plausible_reads
 from live.race import Participant, Race
 from live.snapshot import AHEAD, CAUGHT, DNF, DQ, STATUSES, WON, Forecast, PursuerState, Snapshot
-from live.store import RedisError, Store
+from live.store import REDIS_UNAVAILABLE, Store
 
 log = logging.getLogger(__name__)
 
@@ -343,7 +343,7 @@ class LiveEngine:
                     await self.refresh()
                 else:  # a standby: try again soon, the leader's lease lapses 2 s after it dies
                     due = loop.time() - tick_s + STANDBY_POLL_S
-            except RedisError as exc:  # away or failing over: keep serving the last good snapshot, say so once
+            except REDIS_UNAVAILABLE as exc:  # away or failing over: keep serving the last good snapshot, say so once
                 if self.redis_failing_since is None:
                     self.redis_failing_since = time.time()
                     log.warning("live tick: Redis failed (%s); serving the last snapshot until it answers", exc)

@@ -17,7 +17,14 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError as RedisError  # what a failed command raises, for live's callers
+from redis.exceptions import (
+    BusyLoadingError,
+    MasterDownError,
+    OutOfMemoryError,
+    ReadOnlyError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from live.clock import RaceClock
 from live.keys import RaceKeys
@@ -25,6 +32,18 @@ from live.race import Race
 from live.reads import RawRead
 
 log = logging.getLogger(__name__)
+
+
+# Redis away or not taking writes: down, restarting, failing over (a demoted master), at maxmemory.
+# What a caller may wait out or answer 503 for; any other Redis error is a bug and is raised as one.
+REDIS_UNAVAILABLE: tuple[type[Exception], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    BusyLoadingError,
+    ReadOnlyError,
+    MasterDownError,
+    OutOfMemoryError,
+)
 
 
 def _lua(name: str) -> str:

@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import orjson
 from fastapi import FastAPI
-from redis.exceptions import RedisError
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
@@ -27,7 +26,7 @@ from live.engine import TICK_S, LiveEngine
 from live.events import EventDetector
 from live.leader import FrameChannel, Lease
 from live.race import Race
-from live.store import Store
+from live.store import REDIS_UNAVAILABLE, Store
 from pursuit.metrics import CONTENT_TYPE_LATEST, render_metrics
 from pursuit.settings import Settings
 from web.admin import AdminAPI
@@ -86,7 +85,9 @@ def create_app(
     app.state.engine = live
     app.state.feed = feed
     app.state.store = store
-    app.add_exception_handler(RedisError, _redis_unavailable_handler())
+    unavailable = _redis_unavailable_handler()
+    for kind in REDIS_UNAVAILABLE:
+        app.add_exception_handler(kind, unavailable)
 
     async def healthz(request: Request) -> JSONResponse:
         try:

@@ -30,7 +30,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from live.store import RedisError, Store
+from live.store import REDIS_UNAVAILABLE, Store
 from web.http import error, is_stream_id
 from web.limits import TokenBucket
 
@@ -182,7 +182,7 @@ class EventsFeed:
         appended between its return and our next try are his)."""
         try:
             return await self._stream_end()
-        except RedisError:
+        except REDIS_UNAVAILABLE:
             return await _retried(lambda: self._stream_end(upto=str(asked_ms)))
 
     async def _stream_end(self, upto: str = "+") -> str:
@@ -335,7 +335,7 @@ async def _retried(call: Callable[[], Awaitable[T]]) -> T:
     while True:
         try:
             return await call()
-        except RedisError:
+        except REDIS_UNAVAILABLE:
             await asyncio.sleep(REDIS_RETRY_S)
 
 

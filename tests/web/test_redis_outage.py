@@ -88,3 +88,26 @@ async def note(url: str, race, text: str) -> str:  # type: ignore[no-untyped-def
 
 async def _answers(client: httpx.AsyncClient, path: str, status: int) -> bool:
     return (await client.get(path)).status_code == status
+
+
+async def test_a_redis_refusing_writes_at_maxmemory_is_503_and_reads_go_on(redis_server, redis, paris):
+    """At ``maxmemory`` (policy ``noeviction``) Redis refuses writes: an action is answered 503 with
+    what Redis said; the reads still answer, and the action goes through once memory is freed."""
+    store = Store(redis, paris)
+    await store.setup()
+    now = time.time()
+    await store.set_clock(RaceClock(origin_wall=now, origin_race=now, speed=1.0))
+    app = create_app(
+        paris, redis_server.url, dashboard=False, settings=Settings.from_env({paris.admin_token_env: TOKEN})
+    )
+    headers = {"authorization": f"Bearer {TOKEN}"}
+    async with running_uvicorn(app) as base, httpx.AsyncClient(base_url=base, timeout=20, headers=headers) as c:
+        await eventually(lambda: _answers(c, "/api/state", 200))
+        await redis.config_set("maxmemory", "1")
+        try:
+            r = await c.post("/api/admin/pens/1/start")
+            assert r.status_code == 503 and "maxmemory" in r.json()["error"], r.text
+            assert (await c.get("/api/mats")).status_code == 200, "reads go on"
+        finally:
+            await redis.config_set("maxmemory", "2gb")
+        assert (await c.post("/api/admin/pens/1/start")).status_code == 200
