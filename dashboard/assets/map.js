@@ -337,8 +337,23 @@
         if (l.el.style.transform !== tf) l.el.style.transform = tf;
       }
       if (l.on !== !!got) { l.on = !!got; l.el.classList.toggle("off", !got); }
+      l.box = got ? got.q.box : null;
     });
     M.placed = count;
+    M.covered = null;
+  }
+
+  function cover() {  // a place name under the pursuer's or a followed runner's name is hidden while it is
+    var marks = (window.pursuit && window.pursuit.view && window.pursuit.view.marks) || [];
+    var key = marks.map(function (m) { return m.map(Math.round).join(" "); }).join(",");
+    if (key === M.covered) return;
+    M.covered = key;
+    M.labels.forEach(function (l) {
+      var under = !!l.box && marks.some(function (m) {
+        return l.box[0] < m[2] && m[0] < l.box[2] && l.box[1] < m[3] && m[1] < l.box[3];
+      });
+      if (l.under !== under) { l.under = under; l.el.classList.toggle("covered", under); }
+    });
   }
 
   // ---- wiring ---------------------------------------------------------------------------------
@@ -348,12 +363,14 @@
     var gd = document.querySelector("#map .js-plotly-plot");
     if (gd && (gd !== M.gd || !gd.contains(M.canvas))) attach(gd);
     paint();
+    cover();
   }
 
   window.pursuitMap = {
     frame: frame,
     state: function () {
-      return { basemap: !!M.doc, labels: M.labels.length, placed: M.placed, tilesOk: M.tilesOk, tileErrors: M.tileErrors };
+      return { basemap: !!M.doc, labels: M.labels.length, placed: M.placed, tilesOk: M.tilesOk, tileErrors: M.tileErrors,
+               covered: M.labels.filter(function (l) { return l.under; }).map(function (l) { return l.el.textContent; }) };
     },
   };
   setInterval(tick, 250);

@@ -283,7 +283,9 @@
   // the runners, the followed and the pursuer are drawn on a canvas laid over its plot area, so
   // moving 40,000 dots is one pass of fillRect, not a re-plot (measured in docs/BENCHMARKS.md).
 
-  var view = { gd: null, canvas: null, xs: null, ys: null, n: 0, px: null, py: null, tip: null };
+  // marks: the boxes of the names drawn on the runners' layer this paint (the pursuer's, followed
+  // bibs'); the map's place names under one are hidden (assets/map.js), not left half showing
+  var view = { gd: null, canvas: null, xs: null, ys: null, n: 0, px: null, py: null, tip: null, marks: [] };
 
   function pursuerDistance(now) {
     var p = S.pursuer;
@@ -345,6 +347,7 @@
     }
     ctx.font = "600 15px system-ui, sans-serif";
     ctx.lineWidth = 3;
+    view.marks = [];
     follow.bibs.forEach(function (b) {
       var r = rowOf[b];
       if (r === undefined || r >= n) return;
@@ -372,6 +375,7 @@
     var fits = function (dy) { return y + dy - size >= f.t + 2 && y + dy + 4 <= bottom; };
     var ly = y + (fits(dys[0]) || !fits(dys[1]) ? dys[0] : dys[1]);
     lx = Math.max(f.l + 2, Math.min(lx, right - w));
+    view.marks.push([lx - 3, ly - size, lx + w + 3, ly + 5]);
     halo(ctx, text, lx, ly);
   }
 

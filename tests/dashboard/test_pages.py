@@ -547,6 +547,56 @@ async def test_the_pursuers_name_is_never_cut_off_by_the_edge_of_the_map(no_data
     assert errors == []
 
 
+WHOLE_COURSE_JS = """() => Plotly.relayout(document.querySelector('#map .js-plotly-plot'),
+                                            {'xaxis.autorange': true, 'yaxis.autorange': true})"""
+# In the page: every shown or covered place name of the map with its box in the graph's pixels, and
+# the boxes of the names drawn on the runners' layer (the pursuer's, followed bibs')
+LABELS_UNDER_MARKS_JS = """() => {
+  const gd = document.querySelector('#map .js-plotly-plot'), g = gd.getBoundingClientRect();
+  const labels = [...document.querySelectorAll('.map-label:not(.off)')].map((e) => {
+    const r = e.getBoundingClientRect();
+    const box = [r.left - g.left, r.top - g.top, r.right - g.left, r.bottom - g.top];
+    return [e.textContent, e.classList.contains('covered'), box];
+  });
+  return {labels, marks: window.pursuit.view.marks};
+}"""
+
+
+async def test_a_place_name_under_the_pursuers_name_is_hidden_not_half_shown(no_data_yet: str):
+    """On a phone the pursuer's name lands on the map's place names (at the start: the Arc, the
+    start mat; later the Rond-Point). A name under it is hidden while it is there, every other
+    one is shown, and moving him on shows it again."""
+    chromium = require_chromium()
+    from playwright.async_api import async_playwright
+
+    def overlaps(a: list[float], b: list[float], by: float) -> bool:
+        return a[0] < b[2] - by and b[0] + by < a[2] and a[1] < b[3] - by and b[1] + by < a[3]
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        context = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+        page = await context.new_page()
+        await page.goto(no_data_yet + "/follow")
+        await page.wait_for_function("window.pursuit?.view.marks.length > 0", timeout=20000)
+        seen_covered: set[str] = set()
+        for at in (None, (0.5, 0.5), (0.2, 0.5), None):  # None: the whole course, names crowd at the start
+            if at is None:
+                await page.evaluate(WHOLE_COURSE_JS)
+            else:
+                await page.evaluate(PUT_PURSUER_JS, list(at))
+            await page.wait_for_timeout(800)  # repainted, and the labels laid out and covered again
+            got = await page.evaluate(LABELS_UNDER_MARKS_JS)
+            marks = got["marks"]
+            for text, covered, box in got["labels"]:
+                if covered:
+                    seen_covered.add(text)
+                    assert any(overlaps(box, m, -2) for m in marks), f"{text!r} hidden, but nothing is over it"
+                else:
+                    assert not any(overlaps(box, m, 2) for m in marks), f"{text!r} shown under {marks}"
+        await browser.close()
+    assert seen_covered, "the pursuer's name met no place name: the test did not test"
+
+
 @pytest.fixture
 async def finished_race(redis_server, redis, paris) -> AsyncIterator[str]:
     """A race of 150 runners played to its end at 300× (every runner home), then served."""
