@@ -8,6 +8,7 @@ from __future__ import annotations
 import builtins
 import csv
 import json
+import math
 import tomllib
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
@@ -201,6 +202,8 @@ class _Toml:
         value = self._need(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise RaceError(self.path, key, f"must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise RaceError(self.path, key, f"must be a finite number, got {value!r}")
         if positive and value <= 0:
             raise RaceError(self.path, key, f"must be greater than 0, got {value!r}")
         return float(value)
@@ -297,7 +300,10 @@ def _load_decoders(cfg: _Toml, mat_ids: set[str]) -> tuple[RaceResultDecoder, ..
         mat = cfg.str(f"{key}.mat")
         if mat not in mat_ids:
             raise RaceError(cfg.path, f"{key}.mat", f"mat {mat!r} is not defined in [[mats]]")
-        decoders.append(RaceResultDecoder(mat, cfg.str(f"{key}.host"), int(cfg.number(f"{key}.port", default=3601))))
+        port = cfg.number(f"{key}.port", default=3601, positive=True)
+        if port != int(port) or port > 65535:
+            raise RaceError(cfg.path, f"{key}.port", f"must be a TCP port 1–65535, got {port:g}")
+        decoders.append(RaceResultDecoder(mat, cfg.str(f"{key}.host"), int(port)))
     return tuple(decoders)
 
 
@@ -308,6 +314,8 @@ def _load_schedule(cfg: _Toml) -> SpeedSchedule | None:
         return None
     try:
         steps = tuple((float(a), float(b)) for a, b in raw)  # type: ignore[attr-defined]
+        if not all(math.isfinite(x) for step in steps for x in step):
+            raise ValueError("every time and speed must be a finite number")
         return SpeedSchedule(steps)
     except (TypeError, ValueError) as exc:
         raise RaceError(cfg.path, "pursuer.schedule", f"must be [[seconds, km/h], …] from 0 s: {exc}") from exc
@@ -336,7 +344,7 @@ def _load_course(root: Path, cfg: _Toml) -> Course:
     distance = cfg.get("race.distance_m")
     if distance is None:
         return course
-    if isinstance(distance, bool) or not isinstance(distance, int | float) or distance <= 0:
+    if isinstance(distance, bool) or not isinstance(distance, int | float) or not 0 < distance < math.inf:
         raise RaceError(cfg.path, "race.distance_m", f"must be a positive number, got {distance!r}")
     if abs(course.measured_m - distance) > 0.02 * distance:
         raise RaceError(
@@ -410,7 +418,7 @@ def _load_mats(cfg: _Toml, distance_m: float) -> tuple[list[Mat], tuple[TimingPo
         at = cfg.get(f"{key}.at_m")
         if isinstance(at, int | float) and not isinstance(at, bool):
             at = [at]
-        if not isinstance(at, list) or not at or not all(isinstance(a, int | float) for a in at):
+        if not isinstance(at, list) or not at or not all(isinstance(a, int | float) and math.isfinite(a) for a in at):
             raise RaceError(cfg.path, f"{key}.at_m", f"must be a distance or a list of distances, got {at!r}")
         for a in at:
             if not 0 <= a <= distance_m:
@@ -460,6 +468,10 @@ def _read_participants(path: Path, pen_ids: set[str], pursuer_bib: str) -> Itera
                 if c in seen_chips:
                     raise RaceError(path, f"line {line}", f"chip {c!r} already worn by the bib on line {seen_chips[c]}")
                 seen_chips[c] = line
+            if not pen and bib != pursuer_bib:
+                raise RaceError(
+                    path, f"line {line}", f"bib {bib!r} has no pen (only the pursuer, bib {pursuer_bib!r}, has none)"
+                )
             if pen not in pen_ids and not (bib == pursuer_bib and not pen):
                 raise RaceError(path, f"line {line}", f"pen {pen!r} of bib {bib!r} is not defined in race.toml")
             declared_s: float | None = None
@@ -470,6 +482,8 @@ def _read_participants(path: Path, pen_ids: set[str], pursuer_bib: str) -> Itera
                     raise RaceError(
                         path, f"line {line}", f"declared_s {declared!r} is not a number of seconds"
                     ) from exc
-                if declared_s <= 0:
-                    raise RaceError(path, f"line {line}", f"declared_s must be positive, got {declared!r}")
+                if not 0 < declared_s < math.inf:
+                    raise RaceError(
+                        path, f"line {line}", f"declared_s must be a positive number of seconds, got {declared!r}"
+                    )
             yield Participant(bib, chips, name, pen, sex, category, declared_s)

@@ -75,7 +75,22 @@ def _edit(path: Path, old: str, new: str) -> None:
         ("race.toml", 'course = "course.geojson"', 'course = "nope.geojson"', "race.course", "not found"),
         ("race.toml", "chronotrack_port = 61611", "chronotrack_port = 70000", "readers.chronotrack_port", "1–65535"),
         ("race.toml", "chronotrack_port = 61611", 'chronotrack_port = "x"', "readers.chronotrack_port", "a number"),
+        ("race.toml", "pace_s_per_km = 173", "pace_s_per_km = nan", "pursuer.pace_s_per_km", "finite number"),
+        ("race.toml", "head_start_s = 60", "head_start_s = inf", "pens[4].head_start_s", "finite number"),
+        ("race.toml", "quota = 500", "quota = 500\nmax_speed_m_s = nan", "race.max_speed_m_s", "finite number"),
+        ("race.toml", "distance_m = 5000", "distance_m = nan", "race.distance_m", "positive number"),
+        ("race.toml", "at_m = [400, 4271]", "at_m = [400, inf]", "mats[1].at_m", "list of distances"),
+        ("race.toml", "[readers]", "[readers]\ntime_window_h = inf", "readers.time_window_h", "finite number"),
+        ("race.toml", "pace_s_per_km = 173", "schedule = [[0, inf]]", "pursuer.schedule", "finite number"),
+        (
+            "race.toml",
+            "chronotrack_port = 61611",
+            'chronotrack_port = 61611\n[[readers.raceresult]]\nmat = "finish"\nhost = "10.0.0.21"\nport = 70000',
+            "readers.raceresult[0].port",
+            "1–65535",
+        ),
         ("participants.csv", "100,", "101,", "line 4", "already used on line 3"),
+        ("participants.csv", ",1,M,Senior,", ",,M,Senior,", "line 3", "has no pen"),
         ("participants.csv", ",1,M,Senior,", ",9,M,Senior,", "line 3", "pen '9'"),
         ("participants.csv", "bib,chip", "bib,chips", "line 1", "header must be"),
     ],
@@ -101,6 +116,18 @@ def test_declared_time_must_be_a_number(race_dir):
     lines[2] = lines[2].rsplit(",", 1)[0] + ",fast"
     csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(RaceError, match=r"participants.csv: line 3: declared_s 'fast'"):
+        load_race(race_dir)
+
+
+@pytest.mark.parametrize("declared", ["nan", "inf", "-60"])
+def test_declared_time_must_be_a_positive_finite_number(race_dir, declared):
+    csv = race_dir / "participants.csv"
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    lines[2] = lines[2].rsplit(",", 1)[0] + "," + declared
+    csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(
+        RaceError, match=rf"participants.csv: line 3: declared_s must be a positive number .*'{declared}'"
+    ):
         load_race(race_dir)
 
 
