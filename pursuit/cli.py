@@ -52,10 +52,20 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(name, help=help_text)
         p.add_argument("--race", help="race directory (default: the Paris J-1000)")
-        p.add_argument("--host", default="0.0.0.0", help="address to listen on")
-        p.add_argument("--port", type=int, default=8000, help="web port")
-        p.add_argument("--ingest-port", type=int, default=None, help="ChronoTrack port (default: the race's)")
-        p.add_argument("--mylaps-port", type=int, default=None, help="MYLAPS T&S port (default: the race's, 3097)")
+        p.add_argument(
+            "--host",
+            default="0.0.0.0",
+            help="address to listen on (default 0.0.0.0, every interface"
+            + ("; the reader ports take [readers] host from race.toml if it is set)" if ingest else ")"),
+        )
+        if web:
+            p.add_argument("--port", type=int, default=8000, help="web port (default 8000)")
+        if ingest:
+            where = "the race's [readers] {}_port, else {}"
+            p.add_argument(
+                "--ingest-port", type=int, help=f"ChronoTrack port (default: {where.format('chronotrack', 61611)})"
+            )
+            p.add_argument("--mylaps-port", type=int, help=f"MYLAPS T&S port (default: {where.format('mylaps', 3097)})")
         if web:
             p.add_argument("--no-engine", dest="engine", action="store_false",
                            help="never run the live engine here: relay the ticks of the process that does")  # fmt: skip
@@ -69,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     reh.add_argument("--dir", default=".pursuit/rehearsal", help="logs and Redis data (default .pursuit/rehearsal)")
     reh.set_defaults(func=cmd_rehearse)
 
-    eng = sub.add_parser("engine", help="the live engine only, against REDIS_URL: leads, or stands by to")
+    eng = sub.add_parser(
+        "engine", help="the live engine only, against REDIS_URL: leads while it holds the engine lease, else stands by"
+    )
     eng.add_argument("--race", help="race directory (default: the Paris J-1000)")
     eng.set_defaults(func=cmd_engine)
 
@@ -135,7 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ft.set_defaults(func=cmd_fit)
 
-    rp = sub.add_parser("replay", help="feed reader backup files (ChronoTrack, MYLAPS, JSON lines) through ingest")
+    rp = sub.add_parser(
+        "replay", help="feed reader backup files (ChronoTrack, MYLAPS, RACE RESULT, JSON lines) through ingest"
+    )
     rp.add_argument("--race", help="race directory (default: the Paris J-1000)")
     rp.add_argument(
         "--date", help="date the race started, YYYY-MM-DD, for time-of-day reads (default: the race file's)"
@@ -194,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--mylaps-port", type=int, default=None, help="ingestor MYLAPS T&S port (default: the race's)")
     sim.add_argument("--runners", type=int, help="simulate only this many runners")
     sim.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
-    sim.add_argument("--seed", type=int, default=2021)
+    sim.add_argument("--seed", type=int, default=2021, help="simulation seed (default 2021)")
     sim.add_argument(
         "--protocols",
         default="chronotrack",

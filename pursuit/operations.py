@@ -77,7 +77,8 @@ def cmd_serve(args: argparse.Namespace, ingest: bool = True, web: bool = True) -
     race = race_or_exit(args.race)
     return run(
         serve(race, settings.redis_url or DEFAULT_REDIS_URL, port=args.port if web else None, ingest=ingest,
-              ingest_port=args.ingest_port, mylaps_port=args.mylaps_port, host=args.host, settings=settings,
+              ingest_port=getattr(args, "ingest_port", None), mylaps_port=getattr(args, "mylaps_port", None),
+              host=args.host, settings=settings,
               engine=getattr(args, "engine", True)),
         settings.loop,
     )  # fmt: skip

@@ -320,15 +320,20 @@ class _Processes:
         self.web_port, self.ingest_port = free_port(), free_port()
         env = {**os.environ, "REDIS_URL": redis_url}
         common = [sys.executable, "-m", "pursuit.cli"]
-        args = ["--race", str(race.directory), "--host", "127.0.0.1", "--port", str(self.web_port),
-                "--ingest-port", str(self.ingest_port), "--mylaps-port", str(free_port())]  # fmt: skip
+        args = ["--race", str(race.directory), "--host", "127.0.0.1"]
+        web = ["--port", str(self.web_port)]
+        readers = ["--ingest-port", str(self.ingest_port), "--mylaps-port", str(free_port())]
         self.servers: dict[str, Server] = {}
         try:
             if layout == "serve":
-                self.servers["serve"] = Server([*common, "serve", *args], workdir / "serve", "web:", env)
+                self.servers["serve"] = Server(
+                    [*common, "serve", *args, *web, *readers], workdir / "serve", "web:", env
+                )
             else:
-                self.servers["ingest"] = Server([*common, "ingest", *args], workdir / "ingest", "ingest:", env)
-                self.servers["web"] = Server([*common, "web", *args], workdir / "web", "web:", env)
+                self.servers["ingest"] = Server(
+                    [*common, "ingest", *args, *readers], workdir / "ingest", "ingest:", env
+                )
+                self.servers["web"] = Server([*common, "web", *args, *web], workdir / "web", "web:", env)
         except BaseException:
             self.close()
             raise

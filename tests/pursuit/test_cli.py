@@ -1,4 +1,4 @@
-"""The command line: race check prints a summary or a located error."""
+"""The command line: race check prints a summary or a located error; every command says what it takes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import shutil
 import subprocess
 import sys
 
+from pursuit.cli import build_parser
 from tests.conftest import PARIS
+from tests.test_operations_doc import _subparsers
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -36,3 +38,37 @@ def test_help_lists_the_commands():
     result = run("--help")
     for command in ("demo", "serve", "ingest", "web", "simulate", "race"):
         assert command in result.stdout
+
+
+def _options(*command: str) -> set[str]:
+    parser = build_parser()
+    for word in command:
+        parser = _subparsers(parser)[word]
+    return {o for a in parser._actions for o in a.option_strings}
+
+
+def test_each_process_offers_only_the_ports_it_opens():
+    """`pursuit ingest --port 8000` opened no web port and said nothing; `pursuit web --ingest-port` neither."""
+    assert {"--ingest-port", "--mylaps-port"} <= _options("ingest") and "--port" not in _options("ingest")
+    assert "--port" in _options("web") and not {"--ingest-port", "--mylaps-port"} & _options("web")
+    assert {"--port", "--ingest-port", "--mylaps-port", "--no-engine"} <= _options("serve")
+    refused = run("ingest", "--port", "8000")
+    assert refused.returncode == 2 and "unrecognized arguments: --port" in refused.stderr
+
+
+def test_every_option_and_command_says_what_it_is():
+    """Every command and option has a help text, and none stops mid-sentence (the engine's said 'stands by to')."""
+
+    def walk(parser, path):  # type: ignore[no-untyped-def]
+        for action in parser._actions:
+            if action.option_strings and action.help != "==SUPPRESS==":
+                assert action.help, f"pursuit {path} {action.option_strings[0]} has no help"
+        sub = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"]
+        for choice in sub[0]._choices_actions if sub else []:
+            assert choice.help and not choice.help.rstrip().endswith((" to", " or", " and", ",")), (
+                f"pursuit {path} {choice.dest}: {choice.help!r}"
+            )
+        for name, child in _subparsers(parser).items():
+            walk(child, f"{path} {name}".strip())
+
+    walk(build_parser(), "")
