@@ -247,9 +247,14 @@ def cmd_token(args: argparse.Namespace) -> int:
     import json
     import secrets
 
+    from live.race_file import MAX_OPERATOR_NAME
+
     name = args.name.strip()
     if not name:
         print("pursuit token: give the operator's name", file=sys.stderr)
+        return 2
+    if len(name) > MAX_OPERATOR_NAME:  # race.toml would refuse the table
+        print(f"pursuit token: the name has {len(name)} characters, at most {MAX_OPERATOR_NAME}", file=sys.stderr)
         return 2
     token = secrets.token_urlsafe(24)
     print(f"token for {name} (give it to them; it is not stored anywhere): {token}", file=sys.stderr)

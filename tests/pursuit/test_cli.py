@@ -72,3 +72,25 @@ def test_every_option_and_command_says_what_it_is():
             walk(child, f"{path} {name}".strip())
 
     walk(build_parser(), "")
+
+
+def test_token_prints_a_table_race_toml_accepts(tmp_path):
+    import hashlib
+
+    from live.race_file import load_race
+
+    made = run("token", "Marie Dubois")
+    assert made.returncode == 0, made.stderr
+    token = made.stderr.rsplit(": ", 1)[1].strip()
+    race = tmp_path / "race"
+    shutil.copytree(PARIS, race)
+    with (race / "race.toml").open("a", encoding="utf-8") as fh:
+        fh.write("\n" + made.stdout)
+    (operator,) = load_race(race).operators
+    assert operator.name == "Marie Dubois"
+    assert operator.token_sha256 == hashlib.sha256(token.encode()).hexdigest()
+
+
+def test_token_refuses_a_name_race_toml_would_refuse():
+    refused = run("token", "x" * 61)
+    assert refused.returncode == 2 and "at most 60" in refused.stderr and not refused.stdout
