@@ -101,7 +101,10 @@ def load_results(paths: list[Path] | list[str]) -> Results:
             header = [h.strip() for h in next(reader, [])]
             split_cols = [i for i, h in enumerate(header) if h in SPLIT_DISTANCES_M]
             if "bib" not in header or "finish" not in header:
-                raise ResultsError(f"{path}: line 1: needs 'bib' and 'finish' columns, got {header!r}")
+                hint = ""
+                if len(header) == 1 and ("," in header[0] or ";" in header[0] or "\t" in header[0]):
+                    hint = " (the file must be separated by '|', as in data/results/)"
+                raise ResultsError(f"{path}: line 1: needs 'bib' and 'finish' columns, got {header!r}{hint}")
             these = tuple(header[i] for i in split_cols)
             if names is not None and these != names:
                 raise ResultsError(f"{path}: line 1: split columns {these} differ from the first file's {names}")

@@ -88,3 +88,14 @@ def test_cli_plans_from_results_and_names_a_missing_file(tmp_path):
     assert "from last year's results (39,225 times, column '5k')" in result.stdout
     missing = subprocess.run([*run, str(tmp_path / "nope.csv")], capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "nope.csv" in missing.stderr
+
+
+def test_a_comma_separated_results_file_is_told_to_use_pipes(tmp_path):
+    """The runbook's `--results last-year.csv`: a CSV from a spreadsheet is the first thing a crew tries."""
+    commas = tmp_path / "last-year.csv"
+    commas.write_text("bib,finish\n101,1500\n102,1620\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"last-year.csv: line 1: .*separated by '\|'"):
+        load_results([commas])
+    pipes = tmp_path / "last-year-pipes.csv"
+    pipes.write_text("bib|finish\n101|1500\n102|1620\n", encoding="utf-8")
+    assert list(load_results([pipes]).finish_s) == [1500.0, 1620.0]
