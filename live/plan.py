@@ -108,6 +108,8 @@ def plan_race(
     runners = [p for p in race.participants if p.bib != race.pursuer.bib]
     by_pen = times_by_pen(race, field_times_s) if field_times_s is not None else None
     total = len(runners)
+    if quota >= total:  # no head start gives it: the search would stop at its bound and propose that
+        raise ValueError(f"quota {quota:,} is not below the field of {total:,} runners: no head starts can meet it")
     plans = []
     for pen in race.pens:
         if by_pen is not None:

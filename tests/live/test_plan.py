@@ -99,3 +99,13 @@ def test_a_comma_separated_results_file_is_told_to_use_pipes(tmp_path):
     pipes = tmp_path / "last-year-pipes.csv"
     pipes.write_text("bib|finish\n101|1500\n102|1620\n", encoding="utf-8")
     assert list(load_results([pipes]).finish_s) == [1500.0, 1620.0]
+
+
+def test_a_quota_the_field_cannot_give_is_refused_not_planned_at_four_hours(paris):
+    """A quota of 500 for a 300-runner race proposed a 240.0 m head start for every pen."""
+    with pytest.raises(ValueError, match="quota 3,599 is not below the field of 3,599 runners"):
+        plan_race(paris, quota=3599)
+    run = [sys.executable, "-m", "pursuit.cli", "plan", "--quota", "5000"]
+    result = subprocess.run(run, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "quota 5,000 is not below the field of 3,599 runners" in result.stderr
+    assert plan_race(paris, quota=3598)  # one short of everybody can still be planned
