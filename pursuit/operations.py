@@ -29,6 +29,41 @@ def race_or_exit(path: str | None) -> Race:
         raise SystemExit(2) from exc
 
 
+def redis_or_exit(url: str | None, command: str) -> str:
+    """``url`` (``REDIS_URL``, or the default) once its Redis answers a PING; else the reason on stderr
+    and exit status 1 (a supervisor starts the process again), rather than a traceback."""
+    from urllib.parse import urlsplit
+
+    from redis.asyncio.sentinel import MasterNotFoundError
+    from redis.exceptions import RedisError
+
+    from live.connection import redis_client
+
+    url = url or DEFAULT_REDIS_URL
+
+    async def ping() -> None:
+        redis = redis_client(url)
+        try:
+            await redis.ping()
+        finally:
+            await redis.aclose()
+
+    parts = urlsplit(url)
+    shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()  # never print a password
+    try:
+        asyncio.run(ping())
+    except ValueError as exc:
+        print(f"pursuit {command}: REDIS_URL={shown} cannot be used: {exc}", file=sys.stderr)
+        raise SystemExit(1) from exc
+    except (RedisError, OSError) as exc:
+        reason = str(exc)
+        if isinstance(exc, MasterNotFoundError):  # its message carries the client's whole repr: keep the cause
+            reason = f"no Sentinel names the master ({reason.rpartition(' - ')[2]})"
+        print(f"pursuit {command}: no answer from Redis at {shown} (REDIS_URL): {reason}", file=sys.stderr)
+        raise SystemExit(1) from exc
+    return url
+
+
 def cmd_race_check(args: argparse.Namespace) -> int:
     """Validate a race directory and print a summary."""
     race = race_or_exit(args.dir)
@@ -75,8 +110,9 @@ def cmd_serve(args: argparse.Namespace, ingest: bool = True, web: bool = True) -
 
     settings: Settings = args.settings
     race = race_or_exit(args.race)
+    redis_url = redis_or_exit(settings.redis_url, args.command)
     return run(
-        serve(race, settings.redis_url or DEFAULT_REDIS_URL, port=args.port if web else None, ingest=ingest,
+        serve(race, redis_url, port=args.port if web else None, ingest=ingest,
               ingest_port=getattr(args, "ingest_port", None), mylaps_port=getattr(args, "mylaps_port", None),
               host=args.host, settings=settings,
               engine=getattr(args, "engine", True)),
@@ -101,7 +137,8 @@ def cmd_engine(args: argparse.Namespace) -> int:
     from pursuit.serve import run, run_engine
 
     settings: Settings = args.settings
-    return run(run_engine(race_or_exit(args.race), settings.redis_url or DEFAULT_REDIS_URL), settings.loop)
+    race = race_or_exit(args.race)
+    return run(run_engine(race, redis_or_exit(settings.redis_url, "engine")), settings.loop)
 
 
 def _simulate_results(args: argparse.Namespace) -> int:
@@ -148,6 +185,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from simulator.run import assign_protocols, play
 
     race = race_or_exit(args.race)
+    if args.settings.redis_url:  # the simulated clock goes there
+        redis_or_exit(args.settings.redis_url, "simulate")
     try:
         faults = Faults.parse(args.faults)
         protocols = assign_protocols(race, args.protocols)
@@ -226,6 +265,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from pursuit.progress import Progress
 
     race = race_or_exit(args.race)
+    redis_or_exit(args.settings.redis_url, "replay")
     try:
         with Progress("pursuit replay") as progress:
             report = asyncio.run(
@@ -270,6 +310,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     from ingest.replay import rebuild
 
     race = race_or_exit(args.race)
+    redis_or_exit(args.settings.redis_url, "rebuild")
     report = asyncio.run(_with_store(race, args.settings.redis_url, lambda store: rebuild(race, store)))
     print(orjson.dumps(report.as_dict()).decode())
     return 0

@@ -6,6 +6,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from pursuit.cli import build_parser
 from tests.conftest import PARIS
 from tests.test_operations_doc import _subparsers
@@ -94,3 +96,20 @@ def test_token_prints_a_table_race_toml_accepts(tmp_path):
 def test_token_refuses_a_name_race_toml_would_refuse():
     refused = run("token", "x" * 61)
     assert refused.returncode == 2 and "at most 60" in refused.stderr and not refused.stdout
+
+
+@pytest.mark.parametrize("command", [["ingest"], ["web"], ["engine"], ["rebuild"], ["replay", "backup.txt"]])
+def test_a_redis_that_does_not_answer_is_one_line_not_a_traceback(command):
+    """Race morning, Redis not started yet or REDIS_URL mistyped: the crew reads what is wrong."""
+    import os
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "REDIS_URL": f"redis://:hunter2@127.0.0.1:{port}/0"}
+    result = subprocess.run([sys.executable, "-m", "pursuit.cli", *command], capture_output=True, text=True,
+                            timeout=60, env=env)  # fmt: skip
+    assert result.returncode == 1
+    assert f"pursuit {command[0]}: no answer from Redis at redis://127.0.0.1:{port}/0 (REDIS_URL)" in result.stderr
+    assert "Traceback" not in result.stderr and "hunter2" not in result.stderr
