@@ -184,7 +184,10 @@ async def replay_files(
         data = path.read_bytes()
         if not data.strip():
             continue
-        protocol = registry.detect_protocol(data.lstrip().split(b"\n", 1)[0])
+        try:
+            protocol = registry.detect_protocol(data.lstrip().split(b"\n", 1)[0])
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from exc
         files.append((path, protocol.name, [u for u in protocol.split(data) if u.strip()]))
     near = time_of_day_anchor(race_start_s(race, day, _first_gun((proto, units) for _, proto, units in files)))
     total, done = sum(len(units) for _, _, units in files), 0

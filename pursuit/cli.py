@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from datetime import date
 from pathlib import Path
 
 from pursuit.measurement import cmd_bench, cmd_evaluate, cmd_fit
@@ -23,6 +24,15 @@ from pursuit.operations import (
     cmd_token,
 )
 from pursuit.settings import Settings
+
+
+def _race_day(text: str) -> str:
+    """``--date``: a calendar date, YYYY-MM-DD (kept as text for the command)."""
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected the date the race started, YYYY-MM-DD, got {text!r}") from None
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,7 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rp.add_argument("--race", help="race directory (default: the Paris J-1000)")
     rp.add_argument(
-        "--date", help="date the race started, YYYY-MM-DD, for time-of-day reads (default: the race file's)"
+        "--date",
+        type=_race_day,
+        help="date the race started, YYYY-MM-DD, for time-of-day reads (default: the race file's)",
     )
     rp.add_argument("files", nargs="+", help="backup files")
     rp.set_defaults(func=cmd_replay)

@@ -99,6 +99,20 @@ def test_cli_replay_against_a_redis(redis_server, tmp_path, paris):
     assert orjson.loads(result.stdout)["reads"] == 1
 
 
+def test_cli_replay_names_the_file_it_cannot_read_and_a_bad_date(redis_server, tmp_path):
+    (tmp_path / "good.ctp").write_text("CT01_33~1~finish~058A3F~10:31:00.00~0~A~1\n")
+    (tmp_path / "notes.txt").write_text("hello world\n")
+    env = {"REDIS_URL": redis_server.url, "PATH": "/usr/bin:/bin"}
+    run = [sys.executable, "-m", "pursuit.cli", "replay"]
+    result = subprocess.run([*run, str(tmp_path / "good.ctp"), str(tmp_path / "notes.txt")],
+                            capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+    assert result.returncode == 2
+    assert f"pursuit replay: {tmp_path / 'notes.txt'}: cannot tell the protocol of b'hello world'" in result.stderr
+    result = subprocess.run([*run, "--date", "2026-13-01", str(tmp_path / "good.ctp")],
+                            capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+    assert result.returncode == 2 and "argument --date: expected the date the race started" in result.stderr
+
+
 async def test_a_race_result_passing_file_names_its_mat_in_box_name_and_survives_rebuild(redis, paris, tmp_path):
     store = Store(redis, paris)
     await store.setup()
