@@ -25,6 +25,16 @@ from pursuit.operations import (
 )
 from pursuit.settings import Settings
 
+ENVIRONMENT = """environment (docs/OPERATIONS.md):
+  REDIS_URL                    redis://host:6379/0, or redis+sentinel://h1:26379,h2:26379/pursuit/0
+                               (default redis://127.0.0.1:6379/0; pursuit demo starts its own)
+  PURSUIT_ADMIN_TOKEN          race control's shared token (the variable race.toml's admin_token_env names)
+  PURSUIT_READER_TOKENS        finish=...,gps=...: the JSON readers of /ingest/ws
+  PURSUIT_CORS_ORIGINS         comma-separated origins that may read the API from a browser
+  PURSUIT_FORWARDED_ALLOW_IPS  load balancers trusted to name the client (default 127.0.0.1,::1)
+  PURSUIT_LOOP                 uvloop or asyncio (default)
+  [readers] secret_env         names the variable holding the ChronoTrack readers' secret"""
+
 
 def _race_day(text: str) -> str:
     """``--date``: a calendar date, YYYY-MM-DD (kept as text for the command)."""
@@ -36,7 +46,12 @@ def _race_day(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pursuit", description="Race-day tracking for chase races.")
+    parser = argparse.ArgumentParser(
+        prog="pursuit",
+        description="Race-day tracking for chase races.",
+        epilog=ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     sub = parser.add_subparsers(dest="command", required=True)
 

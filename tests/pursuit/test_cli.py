@@ -113,3 +113,13 @@ def test_a_redis_that_does_not_answer_is_one_line_not_a_traceback(command):
     assert result.returncode == 1
     assert f"pursuit {command[0]}: no answer from Redis at redis://127.0.0.1:{port}/0 (REDIS_URL)" in result.stderr
     assert "Traceback" not in result.stderr and "hunter2" not in result.stderr
+
+
+def test_help_names_every_environment_variable_the_settings_read():
+    from ingest.json_server import TOKENS_ENV
+    from pursuit import settings
+
+    text = run("--help").stdout
+    variables = [settings.REDIS_URL_ENV, settings.CORS_ENV, settings.LOOP_ENV, settings.FORWARDED_ENV, TOKENS_ENV]
+    for variable in [*variables, "PURSUIT_ADMIN_TOKEN", "secret_env"]:
+        assert variable in text, f"pursuit --help does not name {variable}"
