@@ -237,7 +237,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     for p in plans:
         print(f"{p.pen:<6}{p.runners:>8,}{p.head_start_s / 60:>10.1f} m{p.expected:>10.0f}{f'{p.low}–{p.high}':>13}"
               f"{p.fair_share:>12.0f}{p.proposed_head_start_s / 60:>8.1f} m{p.proposed_expected:>8.0f}")  # fmt: skip
-    print(f"{'all':<6}{sum(p.runners for p in plans):>8,}{'':>12}{total:>10.0f}")
+    print(f"{'all':<6}{sum(p.runners for p in plans):>8,}{'':>12}{total:>10,.0f}")
     starved = [p.pen for p in plans if p.expected < 0.25 * p.fair_share]
     if starved:
         print(f"warning: pen(s) {', '.join(starved)} can hardly win with these head starts")

@@ -47,6 +47,7 @@ def test_cli_prints_the_table():
     result = subprocess.run([sys.executable, "-m", "pursuit.cli", "plan"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "fair share" in result.stdout and "pen(s) 4, 5 can hardly win" in result.stdout
+    assert result.stdout.splitlines()[-2].split() == ["all", "3,599", "1,122"]  # the README's 1,122, as printed
 
 
 BERLIN = [ROOT / "data" / "results" / f"berlin_marathon_2017_{s}.csv" for s in ("M", "W")]
