@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from abc import ABC, abstractmethod
 from datetime import datetime
@@ -20,6 +21,10 @@ READ_CHUNK_BYTES = 65_536
 CLOCK_REFRESH_S = 1.0
 MAX_CONNECTIONS = 100  # per port: a mat's reader reconnects, it does not open hundreds
 CANCEL_RETRY_S = 0.5  # a connection still running this long after its cancel is cancelled again
+
+
+class ReaderPortError(OSError):
+    """A reader port that cannot be opened: which protocol, address and port, and why."""
 
 
 class ReaderServer(ABC):
@@ -41,7 +46,11 @@ class ReaderServer(ABC):
 
     async def start(self) -> None:
         """Listen; the bound port is in :attr:`port` (useful with port 0)."""
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        try:
+            self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        except OSError as exc:  # in use, or an address this machine does not have: the operator must act
+            why = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+            raise ReaderPortError(f"cannot listen for {self.protocol} on {self.host}:{self.port}: {why}") from exc
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("%s server listening on %s:%d", self.protocol, self.host, self.port)
 

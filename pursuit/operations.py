@@ -106,18 +106,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, ingest: bool = True, web: bool = True) -> int:
-    from pursuit.serve import run, serve
+    from ingest.tcp import ReaderPortError
+    from pursuit.serve import WebStartError, run, serve
 
     settings: Settings = args.settings
     race = race_or_exit(args.race)
     redis_url = redis_or_exit(settings.redis_url, args.command)
-    return run(
-        serve(race, redis_url, port=args.port if web else None, ingest=ingest,
-              ingest_port=getattr(args, "ingest_port", None), mylaps_port=getattr(args, "mylaps_port", None),
-              host=args.host, settings=settings,
-              engine=getattr(args, "engine", True)),
-        settings.loop,
-    )  # fmt: skip
+    try:
+        return run(
+            serve(race, redis_url, port=args.port if web else None, ingest=ingest,
+                  ingest_port=getattr(args, "ingest_port", None), mylaps_port=getattr(args, "mylaps_port", None),
+                  host=args.host, settings=settings,
+                  engine=getattr(args, "engine", True)),
+            settings.loop,
+        )  # fmt: skip
+    except ReaderPortError as exc:
+        print(f"pursuit {args.command}: {exc} (another ingestor on this machine? [readers] in race.toml, "
+              "--ingest-port, --mylaps-port)", file=sys.stderr)  # fmt: skip
+        return 1
+    except WebStartError as exc:
+        print(f"pursuit {args.command}: {exc}", file=sys.stderr)
+        return 1
 
 
 def cmd_rehearse(args: argparse.Namespace) -> int:

@@ -129,6 +129,22 @@ async def watch_master(redis: aioredis.Redis, servers: list[ReaderServer], stop:
             await asyncio.wait_for(stop.wait(), MASTER_WATCH_S)
 
 
+class WebStartError(RuntimeError):
+    """The web app could not start (its port in use, say): uvicorn has logged why."""
+
+
+async def _serve_web(web: uvicorn.Server, host: str, port: int) -> None:
+    """``web.serve()``, with uvicorn's ``sys.exit`` on a failed start turned into :class:`WebStartError`,
+    so that ``pursuit serve`` stops its ingestor too rather than printing a task's traceback and
+    going on without a web port."""
+    try:
+        await web.serve()
+    except SystemExit as exc:
+        raise WebStartError(
+            f"the web app could not start on {host}:{port} (uvicorn's ERROR line above says why)"
+        ) from exc
+
+
 async def serve(
     race: Race,
     redis_url: str,
@@ -163,7 +179,7 @@ async def serve(
     if port is not None:
         app = create_app(race, redis_url, settings=settings, engine=engine)
         web = uvicorn_server(app, host, port, forwarded_allow_ips=(settings or Settings()).forwarded_allow_ips)
-        tasks.append(asyncio.create_task(web.serve()))
+        tasks.append(asyncio.create_task(_serve_web(web, host, port)))
         print(f"web: http://{host}:{port}/ (API at /api/state)", flush=True)
     try:
         if tasks:

@@ -38,3 +38,34 @@ def test_serve_listens_for_readers_and_answers_the_api(redis_server):
         proc.terminate()
         out, _ = proc.communicate(timeout=15)
     assert "ChronoTrack CTP01" in out and "MYLAPS T&S" in out
+
+
+def _occupied() -> tuple[socket.socket, int]:
+    """A port some other process already listens on (a second ingestor, a forgotten demo)."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    return taken, taken.getsockname()[1]
+
+
+def test_a_port_already_taken_is_one_line_and_the_process_ends(redis_server):
+    """The reader port in use gave a traceback; the web port in use under `serve` gave a task's
+    traceback ('SystemExit: 3') instead of stopping the ingestor with it."""
+    env = {**os.environ, "REDIS_URL": redis_server.url}
+    cli = [sys.executable, "-m", "pursuit.cli"]
+    taken, port = _occupied()
+    with taken:
+        reader = subprocess.run([*cli, "ingest", "--host", "127.0.0.1", "--ingest-port", str(port),
+                                 "--mylaps-port", str(free_port())],
+                                env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+        web = subprocess.run([*cli, "serve", "--host", "127.0.0.1", "--port", str(port),
+                              "--ingest-port", str(free_port()), "--mylaps-port", str(free_port())],
+                             env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert reader.returncode == 1, reader.stderr
+    assert f"pursuit ingest: cannot listen for ChronoTrack CTP01 on 127.0.0.1:{port}: address already in use" in (
+        reader.stderr
+    )
+    assert web.returncode == 1, web.stderr
+    assert f"pursuit serve: the web app could not start on 127.0.0.1:{port}" in web.stderr
+    for result in (reader, web):
+        assert "Traceback" not in result.stderr + result.stdout
