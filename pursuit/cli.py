@@ -36,6 +36,17 @@ ENVIRONMENT = """environment (docs/OPERATIONS.md):
   [readers] secret_env         names the variable holding the ChronoTrack readers' secret"""
 
 
+def _port(text: str) -> int:
+    """A TCP port, 1–65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"expected a TCP port 1–65535, got {text!r}")
+    return port
+
+
 def _race_day(text: str) -> str:
     """``--date``: a calendar date, YYYY-MM-DD (kept as text for the command)."""
     try:
@@ -65,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--race", help="race directory (default: the Paris J-1000)")
     demo.add_argument("--runners", type=int, help="simulate only this many runners (default: all)")
     demo.add_argument("--speed", type=float, default=10.0, help="simulated seconds per real second (default 10)")
-    demo.add_argument("--port", type=int, default=8000, help="web port (default 8000)")
-    demo.add_argument("--ingest-port", type=int, default=None, help="ChronoTrack port (default: the race's, 61611)")
+    demo.add_argument("--port", type=_port, default=8000, help="web port (default 8000)")
+    demo.add_argument("--ingest-port", type=_port, default=None, help="ChronoTrack port (default: the race's, 61611)")
     demo.add_argument("--seed", type=int, default=2021, help="simulation seed")
     demo.set_defaults(func=cmd_demo)
 
@@ -84,13 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
             + ("; the reader ports take [readers] host from race.toml if it is set)" if ingest else ")"),
         )
         if web:
-            p.add_argument("--port", type=int, default=8000, help="web port (default 8000)")
+            p.add_argument("--port", type=_port, default=8000, help="web port (default 8000)")
         if ingest:
             where = "the race's [readers] {}_port, else {}"
             p.add_argument(
-                "--ingest-port", type=int, help=f"ChronoTrack port (default: {where.format('chronotrack', 61611)})"
+                "--ingest-port", type=_port, help=f"ChronoTrack port (default: {where.format('chronotrack', 61611)})"
             )
-            p.add_argument("--mylaps-port", type=int, help=f"MYLAPS T&S port (default: {where.format('mylaps', 3097)})")
+            p.add_argument(
+                "--mylaps-port", type=_port, help=f"MYLAPS T&S port (default: {where.format('mylaps', 3097)})"
+            )
         if web:
             p.add_argument("--no-engine", dest="engine", action="store_false",
                            help="never run the live engine here: relay the ticks of the process that does")  # fmt: skip
@@ -231,8 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("simulate", help="emulated readers in every protocol against a running ingestor")
     sim.add_argument("--race", help="race directory (default: the Paris J-1000)")
     sim.add_argument("--host", default="127.0.0.1", help="ingestor host")
-    sim.add_argument("--ingest-port", type=int, default=None, help="ingestor ChronoTrack port (default: the race's)")
-    sim.add_argument("--mylaps-port", type=int, default=None, help="ingestor MYLAPS T&S port (default: the race's)")
+    sim.add_argument("--ingest-port", type=_port, default=None, help="ingestor ChronoTrack port (default: the race's)")
+    sim.add_argument("--mylaps-port", type=_port, default=None, help="ingestor MYLAPS T&S port (default: the race's)")
     sim.add_argument("--runners", type=int, help="simulate only this many runners")
     sim.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
     sim.add_argument("--seed", type=int, default=2021, help="simulation seed (default 2021)")
@@ -244,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--raceresult-port",
-        type=int,
+        type=_port,
         default=3601,
         help="RACE RESULT decoders without a [[readers.raceresult]] table listen here and upwards; the tables the "
         "ingestor's race file needs are printed",

@@ -123,3 +123,10 @@ def test_help_names_every_environment_variable_the_settings_read():
     variables = [settings.REDIS_URL_ENV, settings.CORS_ENV, settings.LOOP_ENV, settings.FORWARDED_ENV, TOKENS_ENV]
     for variable in [*variables, "PURSUIT_ADMIN_TOKEN", "secret_env"]:
         assert variable in text, f"pursuit --help does not name {variable}"
+
+
+@pytest.mark.parametrize("option", ["--ingest-port", "--mylaps-port"])
+def test_a_port_out_of_range_is_an_argument_error(option):
+    """--ingest-port 70000 ended in 'OverflowError: bind(): port must be 0-65535' after Redis was set up."""
+    result = run("ingest", option, "70000")
+    assert result.returncode == 2 and f"argument {option}: expected a TCP port 1–65535, got '70000'" in result.stderr
