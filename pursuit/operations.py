@@ -194,14 +194,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from simulator.run import assign_protocols, play
 
     race = race_or_exit(args.race)
-    if args.settings.redis_url:  # the simulated clock goes there
-        redis_or_exit(args.settings.redis_url, "simulate")
     try:
         faults = Faults.parse(args.faults)
         protocols = assign_protocols(race, args.protocols)
     except ValueError as exc:
         print(f"pursuit simulate: {exc}", file=sys.stderr)
         return 2
+    if args.web and not args.web.startswith(("http://", "https://", "ws://", "wss://")):
+        print(f"pursuit simulate: --web {args.web!r}: give the web app's URL, http://host:port", file=sys.stderr)
+        return 2
+    if args.settings.redis_url:  # the simulated clock goes there
+        redis_or_exit(args.settings.redis_url, "simulate")
     web = args.web.replace("http://", "ws://").replace("https://", "wss://").rstrip("/") if args.web else None
     offsets = {m: args.clock_offset for m, p in protocols.items() if p == "raceresult"}
     try:

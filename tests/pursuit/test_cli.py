@@ -130,3 +130,11 @@ def test_a_port_out_of_range_is_an_argument_error(option):
     """--ingest-port 70000 ended in 'OverflowError: bind(): port must be 0-65535' after Redis was set up."""
     result = run("ingest", option, "70000")
     assert result.returncode == 2 and f"argument {option}: expected a TCP port 1–65535, got '70000'" in result.stderr
+
+
+def test_simulate_refuses_a_web_url_without_its_scheme():
+    """`--web 127.0.0.1:8000` made the JSON reader retry 'isn't a valid URI' every 2 s, for ever."""
+    result = run("simulate", "--protocols", "george-v=json", "--web", "127.0.0.1:8000", "--ingest-port", "9")
+    assert (
+        result.returncode == 2 and "--web '127.0.0.1:8000': give the web app's URL, http://host:port" in result.stderr
+    )
