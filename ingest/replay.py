@@ -27,6 +27,8 @@ from live.reads import ChipTime, RawRead, resolve_local
 from live.store import Store
 
 log = logging.getLogger(__name__)
+REASONS_KEPT = 100  # refused lines the report names (all are counted)
+REASONS_LOGGED = 20  # of them, one log line each; then one line that says the rest are counted
 
 BATCH = 5000
 
@@ -113,9 +115,13 @@ class _Applier:
 
     def _error(self, reason: str) -> None:
         self.report.errors += 1
-        if len(self.report.reasons) < 100:
+        if len(self.report.reasons) < REASONS_KEPT:
             self.report.reasons.append(reason)
-        log.warning("replay: %s", reason)
+        if self.report.errors <= REASONS_LOGGED:
+            log.warning("replay: %s", reason)
+        elif self.report.errors == REASONS_LOGGED + 1:
+            log.warning("replay: more refused lines are counted, not logged; the report names the first %d",
+                        REASONS_KEPT)  # fmt: skip
 
     async def flush(self) -> None:
         if self.reads:

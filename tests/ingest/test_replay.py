@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ import orjson
 import pytest
 
 from ingest.chronotrack_server import ChronoTrackServer
-from ingest.replay import detect_protocol, rebuild, replay_files
+from ingest.replay import REASONS_KEPT, REASONS_LOGGED, detect_protocol, rebuild, replay_files
 from live.clock import RaceClock
 from live.store import Store
 from simulator.run import simulate
@@ -131,3 +132,17 @@ async def test_a_race_result_passing_file_names_its_mat_in_box_name_and_survives
     assert await passings(store) == pytest.approx(expected, abs=0.001)
     await rebuild(paris, store)
     assert await passings(store) == pytest.approx(expected, abs=0.001), "the journal's replay lines rebuild the same"
+
+
+async def test_a_file_of_refused_lines_is_counted_in_full_and_logged_in_brief(redis, paris, tmp_path, caplog):
+    """500 broken lines: all counted, the first 100 named in the report, 20 logged and one line that
+    says the rest are counted (a rebuild of a journal full of refused lines does not flood the log)."""
+    store = Store(redis, paris)
+    await store.setup()
+    lines = "".join(f"CT01_33~{i}~start~broken\r\n" for i in range(1, 501))
+    (tmp_path / "start.ctp").write_text("CT01_33~0~start~guntime~10:00:00.00~0~A~0\r\n" + lines, encoding="ascii")
+    with caplog.at_level(logging.WARNING, logger="ingest.replay"):
+        report = await replay_files(paris, store, [tmp_path / "start.ctp"])
+    assert (report.guns, report.errors, len(report.reasons)) == (1, 500, REASONS_KEPT)
+    said = [r.getMessage() for r in caplog.records if r.name == "ingest.replay"]
+    assert len(said) == REASONS_LOGGED + 1 and "counted, not logged" in said[-1], said[-3:]
