@@ -134,15 +134,27 @@ class WebStartError(RuntimeError):
 
 
 async def _serve_web(web: uvicorn.Server, host: str, port: int) -> None:
-    """``web.serve()``, with uvicorn's ``sys.exit`` on a failed start turned into :class:`WebStartError`,
-    so that ``pursuit serve`` stops its ingestor too rather than printing a task's traceback and
-    going on without a web port."""
+    """``web.serve()``, saying its URL once it listens (not before: a script that waits for the line
+    may then connect), with uvicorn's ``sys.exit`` on a failed start turned into
+    :class:`WebStartError`, so that ``pursuit serve`` stops its ingestor too rather than printing a
+    task's traceback and going on without a web port."""
+
+    async def announce() -> None:
+        while not web.started:  # noqa: ASYNC110 - uvicorn sets a flag, there is no event to await
+            await asyncio.sleep(0.05)
+        print(f"web: http://{host}:{port}/ (API at /api/state)", flush=True)
+
+    # uvicorn's serve() runs here, not in a task of its own: the SystemExit of a failed start must
+    # reach the except below, and a task would hand it to the event loop instead
+    announcer = asyncio.create_task(announce(), name="web-announce")
     try:
         await web.serve()
     except SystemExit as exc:
         raise WebStartError(
             f"the web app could not start on {host}:{port} (uvicorn's ERROR line above says why)"
         ) from exc
+    finally:
+        announcer.cancel()
 
 
 async def serve(
@@ -180,7 +192,6 @@ async def serve(
         app = create_app(race, redis_url, settings=settings, engine=engine)
         web = uvicorn_server(app, host, port, forwarded_allow_ips=(settings or Settings()).forwarded_allow_ips)
         tasks.append(asyncio.create_task(_serve_web(web, host, port)))
-        print(f"web: http://{host}:{port}/ (API at /api/state)", flush=True)
     try:
         if tasks:
             await asyncio.gather(*tasks)
