@@ -182,7 +182,8 @@ class EventDetector:
         for row in caught_rows:
             bib = str(snap.bibs[row])
             pen_first.setdefault(str(snap.pens[row]), int(row))
-            self.caught_reads.setdefault(bib, int(np.count_nonzero(~np.isnan(self.engine.used_times[row]))))
+            if bib not in self.caught_reads:  # counted once, not every tick for everyone caught
+                self.caught_reads[bib] = self._passings(int(row))
             if f"caught:{bib}" in self.emitted:
                 continue
             point = catch_point(self.engine.used_times[row], self.engine.used_pursuer_times, self.engine.at_m)
@@ -224,8 +225,7 @@ class EventDetector:
         back = np.flatnonzero(snap.status == AHEAD)
         for row in back:
             bib = str(snap.bibs[row])
-            reads = int(np.count_nonzero(~np.isnan(self.engine.used_times[row])))
-            if f"caught:{bib}" in self.emitted and reads > self.caught_reads.get(bib, -1):
+            if f"caught:{bib}" in self.emitted and self._passings(int(row)) > self.caught_reads.get(bib, -1):
                 out.append(
                     _Pending(
                         f"undone:{bib}",
@@ -236,6 +236,10 @@ class EventDetector:
                     )  # fmt: skip
                 )
         return out
+
+    def _passings(self, row: int) -> int:
+        """How many passings the runner at ``row`` has (after the plausibility rules)."""
+        return int(np.count_nonzero(~np.isnan(self.engine.used_times[row])))
 
     def winner_events(self, snap: Snapshot) -> list[_Pending]:
         """Milestones of winners, closest escapes, and the final count when the pursuer finishes."""
