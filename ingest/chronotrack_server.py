@@ -109,8 +109,7 @@ class ChronoTrackServer(ReaderServer):
             try:
                 await self._settle(conn)
             finally:
-                for mat in conn.mats:
-                    await asyncio.shield(self.store.set_connected(mat, -1))
+                await self.disconnected(conn.mats)
             log.info("%s closed after %d lines, %d errors", conn.who, conn.lines, conn.errors)
 
     async def _process(self, conn: _Connection, lines: list[bytes]) -> list[str]:
@@ -198,7 +197,7 @@ class ChronoTrackServer(ReaderServer):
         """Wait for the batch in flight to be journaled and applied (it completes even if we are cancelled)."""
         if conn.in_flight is not None:
             task, conn.in_flight = conn.in_flight, None
-            await asyncio.shield(task)
+            await self.finish(task)
 
     def _tag_reads(
         self, conn: _Connection, tags: list[ctp.TimedRead | None], now: float

@@ -55,8 +55,7 @@ class MyLapsServer(ReaderServer):
                     writer.write(b"".join(replies))
                     await writer.drain()
         finally:
-            for mat in mats:
-                await asyncio.shield(self.store.set_connected(mat, -1))
+            await self.disconnected(mats)
 
     async def _message(self, raw: bytes, peer: str, mats: set[str], unknown: UnknownChips) -> bytes | None:
         wall = time.time()

@@ -8,7 +8,9 @@ import logging
 import os
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Iterable
 from datetime import datetime
+from typing import Any, TypeVar
 
 from live.clock import RaceClock
 from live.guns import gun_problem, next_start, second_gun, start_route
@@ -21,6 +23,9 @@ READ_CHUNK_BYTES = 65_536
 CLOCK_REFRESH_S = 1.0
 MAX_CONNECTIONS = 100  # per port: a mat's reader reconnects, it does not open hundreds
 CANCEL_RETRY_S = 0.5  # a connection still running this long after its cancel is cancelled again
+FINISH_WAIT_S = 10.0  # how long close() waits for work its cancelled connections left (Redis may be away)
+
+T = TypeVar("T")
 
 
 class ReaderPortError(OSError):
@@ -42,6 +47,7 @@ class ReaderServer(ABC):
         self._clock_read_at = 0.0
         self._handlers: set[asyncio.Task[None]] = set()
         self._resetting: dict[asyncio.Task[None], str] = {}  # connections closed on purpose, and why
+        self._finishing: set[asyncio.Future[Any]] = set()  # see finish()
         self.idle_s = race.readers.idle_timeout_s  # a connection silent this long is closed
 
     async def start(self) -> None:
@@ -68,7 +74,34 @@ class ReaderServer(ABC):
                 for task in pending:
                     task.cancel()
                 _, pending = await asyncio.wait(pending, timeout=CANCEL_RETRY_S)
+            if self._finishing:
+                await asyncio.wait(set(self._finishing), timeout=FINISH_WAIT_S)
             await self._server.wait_closed()
+
+    async def finish(self, work: Awaitable[T]) -> T:
+        """Await ``work`` to its end even if the connection is cancelled meanwhile: a batch being
+        journaled and applied, a mat's connection count going down. :meth:`close` waits for it, and a
+        failure nobody is left to hear is logged."""
+        task = asyncio.ensure_future(work)
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(self._log_orphan)
+            raise
+
+    def _log_orphan(self, task: asyncio.Future[Any]) -> None:
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.warning("%s: work left by a closed connection failed: %r", self.protocol, exc)
+
+    async def disconnected(self, mats: Iterable[str]) -> None:
+        """A connection that spoke for ``mats`` has ended (cancelled or not, every mat is counted down)."""
+        await self.finish(self._count_down(list(mats)))
+
+    async def _count_down(self, mats: list[str]) -> None:
+        for mat in mats:
+            await self.store.set_connected(mat, -1)
 
     def reset_connections(self, why: str) -> int:
         """Close every reader connection (a Redis failover: each reader reconnects and is asked to resume

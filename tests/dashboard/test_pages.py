@@ -724,6 +724,10 @@ async def test_the_mat_table_tells_a_quiet_mat_from_a_lost_one(redis_server, red
                      [tr.cells[0].innerText, [tr.cells[1].innerText, tr.cells[1].className]])"""
             )
         )
+        # the map may be drawn after the first poll of /api/mats has filled the table: its marks are
+        # coloured at the next poll
+        mats_trace = "document.querySelector('#map .js-plotly-plot')?.data?.find((d) => d.name === 'mats')"
+        await page.wait_for_function(f"Array.isArray({mats_trace}?.marker?.color)", timeout=20000)
         colours = await page.evaluate(
             """() => { const t = document.querySelector('#map .js-plotly-plot').data.find((d) => d.name === 'mats');
                        return Object.fromEntries(t.customdata.map((id, i) => [id, t.marker.color[i]])); }"""

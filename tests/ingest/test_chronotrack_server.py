@@ -197,3 +197,19 @@ async def test_every_batch_sent_to_redis_is_applied_before_the_connection_ends(i
     reads = int((await store.mat_health())["marbeuf"]["reads"])
     assert journaled == reads, "each read journaled is applied"
     assert await store.last_sequences(["marbeuf"]) == {"marbeuf": reads}
+
+
+async def test_closing_the_server_counts_its_mats_down_even_while_redis_is_slow(ingest, redis, paris):
+    """An ingestor shutting down must leave no mat shown connected: close() waits for the count to go
+    down, even when Redis takes longer to answer than a connection takes to be cancelled."""
+    server, store = ingest
+    reader, writer = await connect_as_pointcam(server.port, location="marbeuf")
+    writer.write(f"CT01_33~1~marbeuf~{paris.participants[5].chips[0]}~10:05:00.00~0~ABC123~1\r\nping\r\n".encode())
+    await writer.drain()
+    assert await read_line(reader) == "ack~ping"
+    assert (await store.mat_health())["marbeuf"]["connected"] == "1"
+    await redis.execute_command("CLIENT", "PAUSE", 1500, "WRITE")  # writes wait 1.5 s, reads go on
+    await server.close()
+    assert (await store.mat_health())["marbeuf"]["connected"] == "0"
+    writer.close()
+    await writer.wait_closed()
