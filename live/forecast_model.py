@@ -15,6 +15,24 @@ import numpy as np
 MARATHON_M = 42195.0
 PACE_REFERENCE_S = 14400.0  # a 4-hour marathon: pace levels are logs relative to its pace
 MODEL_FILE = Path(__file__).with_name("forecast_model.json")
+# pace levels at which a segment's usual slowing is tabulated (``segment_coef``), from a 2:10 to a
+# 7:50 marathon; between them it is linear, beyond them flat (:func:`live.race_conditions.segment_expected`)
+SEGMENT_LEVELS = np.array([-0.6, -0.45, -0.35, -0.25, -0.15, -0.05, 0.05, 0.15, 0.25, 0.35, 0.5, 0.65])
+
+
+def _segment_table(coef: np.ndarray) -> np.ndarray:
+    """A model file's segment expectations on :data:`SEGMENT_LEVELS`; from before the table, a
+    quadratic per segment, evaluated there."""
+    x = SEGMENT_LEVELS
+    if coef.ndim == 2 and coef.shape[1] == 3:
+        out: np.ndarray = coef[:, :1] + coef[:, 1:2] * x + coef[:, 2:3] * x * x
+        return out
+    if coef.ndim != 2 or coef.shape[1] != len(x):
+        raise ValueError(
+            f"segment_coef has {coef.shape[-1]} values per segment; this version expects {len(x)} "
+            "(one per SEGMENT_LEVELS) or 3 (a quadratic): refit the model with `pursuit fit`"
+        )
+    return coef
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: its tables are cached per model
@@ -33,7 +51,7 @@ class ForecastModel:
     pursuer_nu: float  # degrees of freedom of the pursuer's Student t (heavy tails)
     pursuer_quantiles: np.ndarray  # (K,) standard Student t quantiles at the midpoints of K bins
     race_shift_sd: np.ndarray  # (m,) sd of the race-wide shift of log finish per unit of course left, by row
-    segment_coef: np.ndarray  # (m, 3) expected log(segment pace / pace before it), quadratic in pace level
+    segment_coef: np.ndarray  # (m, L) expected log(segment pace / pace before it) at SEGMENT_LEVELS
     prior_scale: float  # spread of log(finish / declared) for a runner not yet read
     reference_finish_s: float  # a marathon winner's finish (mean of the training winners)
     trained_on: tuple[str, ...]
@@ -60,7 +78,7 @@ class ForecastModel:
             race_shift_sd=np.broadcast_to(  # a model from before it was by split point: one for all
                 np.asarray(d["race_shift_sd"], dtype=float), arr["fractions"].shape
             ).copy(),
-            segment_coef=arr["segment_coef"],
+            segment_coef=_segment_table(arr["segment_coef"]),
             prior_scale=float(d["prior_scale"]),  # type: ignore[arg-type]
             reference_finish_s=float(d["reference_finish_s"]),  # type: ignore[arg-type]
             trained_on=tuple(d.get("trained_on", ())),  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from live.forecast_model import MARATHON_M, PACE_REFERENCE_S, ForecastModel
+from live.forecast_model import MARATHON_M, PACE_REFERENCE_S, SEGMENT_LEVELS, ForecastModel
 
 SEGMENT_GRACE = 1.4  # a segment is judged once this multiple of its expected time has passed
 SEGMENT_MIN = 100  # runners in the slower half of a segment's cohort before it says anything
@@ -34,8 +34,10 @@ def _slowing(t_a: np.ndarray, t_b: np.ndarray, d_a: float, d_b: float) -> tuple[
     return level, np.clip(y, -bound, bound)
 
 
-def segment_expected(coef: np.ndarray, level: np.ndarray) -> np.ndarray:
-    out: np.ndarray = coef[0] + coef[1] * level + coef[2] * level * level
+def segment_expected(values: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """A segment's usual slowing at each pace level, from its row of the model's table (one value
+    per :data:`SEGMENT_LEVELS`)."""
+    out: np.ndarray = np.interp(level, SEGMENT_LEVELS, values)
     return out
 
 

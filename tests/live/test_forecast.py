@@ -19,6 +19,7 @@ from live.forecast import (
 )
 from live.forecast_fit import RaceSplits, fit
 from live.forecast_model import default_model
+from live.race_conditions import segment_expected
 from live.runner_state import runner_state
 
 MARATHON = np.array([5000, 10000, 15000, 20000, 21097.5, 25000, 30000, 35000, 40000, 42195.0])
@@ -177,7 +178,7 @@ def _field_through_segment(extra: float, n: int = 600) -> tuple[np.ndarray, np.n
     rng = np.random.default_rng(7)
     level = rng.uniform(-0.2, 0.2, n)  # pace levels around a 4-hour marathon
     pace = np.exp(level) * 14400.0 / MARATHON[-1]  # s per m
-    expected = model.segment_coef[5, 0] + model.segment_coef[5, 1] * level + model.segment_coef[5, 2] * level**2
+    expected = segment_expected(model.segment_coef[5], level)
     elapsed = np.full((n, len(MARATHON)), np.nan)
     elapsed[:, :6] = pace[:, None] * MARATHON[None, :6]
     elapsed[:, 6] = elapsed[:, 5] + 5000.0 * pace * np.exp(expected + extra)
@@ -262,6 +263,39 @@ def test_a_runners_speed_up_tail_comes_from_his_own_pace_band():
     state = runner_state(elapsed, MARATHON, np.array([1.0]), np.array([np.nan]))
     bands = model.residual_quantiles.shape[1]
     assert runner_distributions(model, state, MARATHON[-1]).row[0] == at * bands + bands - 1
+
+
+def test_the_usual_slowing_of_a_segment_follows_each_pace_level_not_a_curve_through_them_all():
+    """Runners under 3:10 who fade 4 % from 30 to 35 km and everyone slower who holds pace: a kink a
+    quadratic cannot follow (it would leave the fastest slowing more than it says, and early in a
+    chase the race's slowing is learned from them). The table follows it on both sides."""
+    from live.forecast_fit import segment_curves
+
+    rng = np.random.default_rng(3)
+    level = rng.uniform(-0.55, 0.5, 20_000)
+    pace = np.exp(level) * 14400.0 / MARATHON[-1]
+    fade = np.where(level < np.log(11400 / 14400), 0.04, 0.0)  # a 3:10 marathon
+    e = pace[:, None] * MARATHON[None, :]
+    e[:, 7:] += (np.expm1(fade) * pace * 5000.0)[:, None]  # the 30→35 km segment, then even again
+    table = segment_curves([RaceSplits("kink", MARATHON, e, 0)])[6]
+    assert segment_expected(table, np.array([-0.55, -0.45, -0.35])) == pytest.approx(0.04, abs=0.003)
+    assert segment_expected(table, np.array([-0.05, 0.05, 0.25, 0.45])) == pytest.approx(0.0, abs=0.003)
+
+
+def test_a_model_file_from_before_the_segment_table_still_loads():
+    """A quadratic per segment (models fitted before the table) is read onto the table's levels."""
+    from live.forecast_model import SEGMENT_LEVELS
+
+    model = default_model()
+    old = model.to_dict()
+    old["segment_coef"] = [[0.01, 0.02, -0.03]] * len(model.fractions)
+    loaded = type(model).from_dict(old)
+    x = np.array([-0.5, 0.0, 0.3])
+    assert segment_expected(loaded.segment_coef[4], x) == pytest.approx(0.01 + 0.02 * x - 0.03 * x * x, abs=0.002)
+    assert loaded.segment_coef.shape == (len(model.fractions), len(SEGMENT_LEVELS))
+    old["segment_coef"] = [[0.01] * 5] * len(model.fractions)  # neither: said, not misread
+    with pytest.raises(ValueError, match="5 values per segment.*pursuit fit"):
+        type(model).from_dict(old)
 
 
 def test_a_model_file_from_before_the_pace_bands_still_loads():
