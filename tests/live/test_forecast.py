@@ -333,3 +333,24 @@ def test_the_calibration_bound_judges_only_deciles_with_enough_runners():
     p = np.concatenate([np.full(300, 0.55), np.full(100, 0.15)])
     won = np.concatenate([np.arange(300) < 195, np.zeros(100, dtype=bool)])  # 65 % won at 55 %; 0 % at 15 %
     assert worst_decile_gap(p, won) == pytest.approx(10.0)  # the 0.1–0.2 decile has too few to judge
+
+
+def test_the_segment_fit_diagnostic_shows_what_a_quadratic_leaves_at_the_ends():
+    """``python -m simulator.segment_fit`` on races whose fastest runners fade more than a curve
+    through the rest says: the quadratic leaves the fastest decile's residual, the table does not."""
+    from simulator.segment_fit import residuals_by_decile
+
+    rng = np.random.default_rng(11)
+
+    def race(name: str) -> RaceSplits:
+        level = rng.uniform(-0.55, 0.5, 6000)
+        pace = np.exp(level) * 14400.0 / MARATHON[-1]
+        fade = np.where(level < -0.4, 0.03, 0.0)  # the fastest fade 3 % on every segment from 20 km
+        seg = np.diff(np.concatenate([[0.0], MARATHON]))
+        grow = np.where(MARATHON > 21097.5, np.exp(fade)[:, None], 1.0)
+        e = np.cumsum(pace[:, None] * seg[None, :] * grow, axis=1)
+        return RaceSplits(name, MARATHON, e * np.exp(rng.normal(0, 0.001, e.shape)), 0)
+
+    result = residuals_by_decile([race("a"), race("b"), race("c")])
+    assert np.abs(result["quadratic"][:, 0]).max() > 0.004
+    assert np.abs(result["table"][:, 0]).max() < 0.002
