@@ -82,9 +82,9 @@ def segment_curves(races: list[RaceSplits]) -> np.ndarray:
     of :data:`SEGMENT_LEVELS`, linear between them, fitted over every finisher of ``races`` (clipped as
     :func:`live_slowing` does).
 
-    A table, not a curve with few parameters: a quadratic left the fastest runners 0.7–0.9 % per
-    segment slower than it said, and early in a chase the race's slowing is learned from exactly them,
-    then carried to the slower runners near the line."""
+    A table, not a curve with few parameters: a quadratic left the fastest decile slowing up to 1 %
+    more per segment than it said (``python -m simulator.segment_fit``), and early in a chase the
+    race's slowing is learned from exactly them, then carried to the slower runners near the line."""
     at_m = races[0].at_m
     knots = SEGMENT_LEVELS
     second = np.diff(np.eye(len(knots)), n=2, axis=0)  # second differences of the table
