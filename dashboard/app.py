@@ -24,10 +24,10 @@ from starlette.routing import Route
 from dashboard import commentary, follow, race_control
 from dashboard.figures import CLASS_COLOURS, course_samples
 from dashboard.map_data import BasemapAsset, race_labels
-from live.chase import CLASSES
-from live.events import ALERT_KINDS, STORY_KINDS
-from live.race import Race
-from live.snapshot import Snapshot
+from live.chase.chase import CLASSES
+from live.chase.snapshot import Snapshot
+from live.engine.events import ALERT_KINDS, STORY_KINDS
+from live.race.race import Race
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 PAGES = (

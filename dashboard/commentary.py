@@ -6,7 +6,7 @@ from __future__ import annotations
 from dash import html
 
 from dashboard.race_control import map_graph
-from live.race import Race
+from live.race.race import Race
 
 STORY = (
     ("story-won", "winners so far"),

@@ -15,11 +15,11 @@ import json
 import numpy as np
 import plotly.graph_objects as go
 
-from live.chase import CLASSES
-from live.race import Race
-from live.snapshot import STATUSES, Snapshot
+from live.chase.chase import CLASSES
+from live.chase.snapshot import STATUSES, Snapshot
+from live.race.race import Race
 
-# Runners are coloured by predicted margin class (live.chase.CLASSES).
+# Runners are coloured by predicted margin class (live.chase.chase.CLASSES).
 CLASS_COLOURS = {
     "registered": "#b0b7c3",
     "started": "#4c78a8",

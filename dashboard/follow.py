@@ -7,7 +7,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from dashboard.race_control import map_graph
-from live.race import Race
+from live.race.race import Race
 
 
 def layout(race: Race) -> html.Div:

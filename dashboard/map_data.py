@@ -1,6 +1,6 @@
 """What the map draws of the race's basemap, as one small JSON document the browser fetches once.
 
-The basemap file (live/basemap.py) holds every footway and tunnel of the area in lon/lat, 1.1 MB.
+The basemap file (live/race/basemap.py) holds every footway and tunnel of the area in lon/lat, 1.1 MB.
 The page needs much less: streets a spectator recognises (main avenues, streets, squares), the
 Seine and the parks, and the places to name. :func:`basemap_document` keeps those, projects them
 into the metres the map is drawn in (``Course.project``), simplifies every line to
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from live.basemap import Basemap
-from live.race import Race
+from live.race.basemap import Basemap
+from live.race.race import Race
 
 SIMPLIFY_M = 1.5
 # highway value -> the class it is drawn in; any other (footways, paths, cycleways, service roads,

@@ -19,8 +19,8 @@ from dashboard.figures import (
     next_to_be_caught,
     pen_forecast_figure,
 )
-from live.race import Race
-from live.snapshot import Snapshot
+from live.chase.snapshot import Snapshot
+from live.race.race import Race
 
 TICK_MS = 1000
 KPIS = (

@@ -27,9 +27,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from ingest.protocols.json_lines import MAX_MESSAGE_BYTES, GpsFix, JsonRead, parse_message
 from ingest.unknown import UnknownChips
 from live.clock import time_problem
-from live.race import Race
+from live.race.race import Race
 from live.reads import RawRead
-from live.store import Store
+from live.store.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from ingest.protocols import mylaps as ml
 from ingest.tcp import READ_CHUNK_BYTES, ReaderServer
 from ingest.unknown import UnknownChips
 from live.clock import time_problem
-from live.race import Race
+from live.race.race import Race
 from live.reads import RawRead
-from live.store import Store
+from live.store.store import Store
 
 log = logging.getLogger(__name__)
 

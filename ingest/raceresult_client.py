@@ -17,9 +17,9 @@ import time
 from ingest.protocols import raceresult as rr
 from ingest.unknown import UnknownChips
 from live.clock import time_problem
-from live.race import Race, RaceResultDecoder
+from live.race.race import Race, RaceResultDecoder
 from live.reads import RawRead
-from live.store import Store
+from live.store.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -21,10 +21,10 @@ import orjson
 
 from ingest.protocols import registry
 from live.clock import time_problem
-from live.guns import gun_problem
-from live.race import Race
+from live.race.guns import gun_problem
+from live.race.race import Race
 from live.reads import ChipTime, RawRead, resolve_local
-from live.store import Store
+from live.store.store import Store
 
 log = logging.getLogger(__name__)
 REASONS_KEPT = 100  # refused lines the report names (all are counted)
@@ -104,7 +104,7 @@ class _Applier:
         return mat
 
     async def _gun(self, mat: str, t: float, where: str, checked: bool) -> None:
-        """A gun marker; ``checked``: refused as live ingest refuses it (``live/guns.py``: a mat that
+        """A gun marker; ``checked``: refused as live ingest refuses it (``live/race/guns.py``: a mat that
         may not fire guns, or too far from its pen's planned start on race day)."""
         await self.flush()
         if checked and (why := gun_problem(self.race, mat, t, await self.store.guns())) is not None:

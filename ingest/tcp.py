@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from live.clock import RaceClock
-from live.guns import gun_problem, next_start, second_gun, start_route
-from live.race import Race
-from live.store import Store
+from live.race.guns import gun_problem, next_start, second_gun, start_route
+from live.race.race import Race
+from live.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ class ReaderServer(ABC):
         return f"source {host} may not speak for mat {mat!r} (not in [readers.allow])"
 
     async def fire_gun(self, who: str, peer: str, mat: str, raw: bytes, t: float) -> None:
-        """A gun marker from the wire: start the next pen if ``live/guns.py`` lets this one."""
+        """A gun marker from the wire: start the next pen if ``live/race/guns.py`` lets this one."""
         started = await self.store.guns()
         if (why := gun_problem(self.race, mat, t, started)) is not None:
             await self.reject(who, mat, raw, f"gun refused: {why}", peer)

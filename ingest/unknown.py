@@ -7,7 +7,7 @@ connection is sending noise, and reads of yet more are refused with that reason.
 
 from __future__ import annotations
 
-from live.race import Race
+from live.race.race import Race
 
 MAX_UNKNOWN_CHIPS = 1_000  # distinct chips no participant wears, per connection
 

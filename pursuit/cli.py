@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.set_defaults(func=cmd_evaluate)
 
-    ft = sub.add_parser("fit", help="fit the forecast model on races with splits (live/forecast_model.json)")
+    ft = sub.add_parser("fit", help="fit the forecast model on races with splits (live/forecast/model.json)")
     ft.add_argument(
         "--results",
         nargs="+",
@@ -180,8 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ft.add_argument(
         "--out",
-        default=str(Path(__file__).resolve().parent.parent / "live" / "forecast_model.json"),
-        help="where to write the model (default: the shipped live/forecast_model.json)",
+        default=str(Path(__file__).resolve().parent.parent / "live" / "forecast" / "model.json"),
+        help="where to write the model (default: the shipped live/forecast/model.json)",
     )
     ft.set_defaults(func=cmd_fit)
 

@@ -14,9 +14,9 @@ from ingest.chronotrack_server import ChronoTrackServer
 from ingest.mylaps_server import MyLapsServer
 from ingest.raceresult_client import RaceResultClient
 from live.clock import RaceClock
-from live.connection import redis_client
-from live.race import Race, RaceResultDecoder
-from live.store import Store
+from live.race.race import Race, RaceResultDecoder
+from live.store.connection import redis_client
+from live.store.store import Store
 from pursuit.redis_server import RedisServer, free_port
 from pursuit.serve import uvicorn_server
 from pursuit.settings import Settings

@@ -18,7 +18,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     import orjson
 
-    from live.results import ResultsError
+    from live.forecast.results import ResultsError
     from simulator.evaluation import RaceFiles, evaluate_races, fit_races, forecast_history, simulated_history
     from simulator.report import evaluation_tables, forecast_history_plot, history_table
 
@@ -68,7 +68,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     """Fit the forecast model on races with splits and write it as JSON."""
-    from live.results import ResultsError
+    from live.forecast.results import ResultsError
     from simulator.evaluation import RaceFiles, fit_races
 
     try:

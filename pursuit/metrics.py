@@ -9,8 +9,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from live.engine import LiveEngine
-from live.store import attached
+from live.engine.engine import LiveEngine
+from live.store.store import attached
 from web.feed import LiveFeed
 from web.frames import FANOUT_BUCKETS_S, FanoutTimes
 

@@ -12,8 +12,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from live.race import Race, RaceError
-from live.race_file import load_race
+from live.race.errors import RaceError
+from live.race.race import Race
+from live.race.race_file import load_race
 from pursuit.settings import DEFAULT_REDIS_URL, Settings
 
 DEFAULT_RACE = Path(__file__).resolve().parent.parent / "races" / "paris-j1000"
@@ -37,7 +38,7 @@ def redis_or_exit(url: str | None, command: str) -> str:
     from redis.asyncio.sentinel import MasterNotFoundError
     from redis.exceptions import RedisError
 
-    from live.connection import redis_client
+    from live.store.connection import redis_client
 
     url = url or DEFAULT_REDIS_URL
 
@@ -157,7 +158,7 @@ def _simulate_results(args: argparse.Namespace) -> int:
     import time
 
     from ingest.chronotrack_server import ChronoTrackServer
-    from live.results import ResultsError
+    from live.forecast.results import ResultsError
     from simulator.results import ReplayError, play_results, prepare_replay, race_id_for
 
     if args.pursuer is None or args.delay is None:
@@ -224,15 +225,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     """Expected winners per pen for the race's head starts, and head starts that meet the quota."""
-    from live.plan import plan_race
+    from live.forecast.plan import plan_race
 
     race = race_or_exit(args.race)
     source = "declared times"
     try:
         times = None
         if args.results:
-            from live.plan import field_times
-            from live.results import load_results
+            from live.forecast.plan import field_times
+            from live.forecast.results import load_results
 
             times, column = field_times(load_results(args.results), race.distance_m)
             source = f"last year's results ({len(times):,} times, column {column!r}), dealt to the pens slowest first"
@@ -257,8 +258,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 async def _with_store(race: Race, redis_url: str | None, work):  # type: ignore[no-untyped-def]
-    from live.connection import redis_client
-    from live.store import Store
+    from live.store.connection import redis_client
+    from live.store.store import Store
 
     redis = redis_client(redis_url or DEFAULT_REDIS_URL)
     try:
@@ -299,7 +300,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     import json
     import secrets
 
-    from live.race_file import MAX_OPERATOR_NAME
+    from live.race.race_file import MAX_OPERATOR_NAME
 
     name = args.name.strip()
     if not name:

@@ -30,9 +30,9 @@ import httpx
 import orjson
 from websockets.asyncio.client import connect
 
-from live.connection import redis_client
-from live.keys import RaceKeys
-from live.race import Race
+from live.race.race import Race
+from live.store.connection import redis_client
+from live.store.keys import RaceKeys
 from pursuit.redis_server import SentinelCluster, free_port
 from simulator.trajectory import plan_race, true_outcome
 

@@ -16,9 +16,9 @@ from ingest.chronotrack_server import ChronoTrackServer
 from ingest.mylaps_server import MyLapsServer
 from ingest.raceresult_client import RaceResultClient
 from ingest.tcp import ReaderServer
-from live.connection import master_address, redis_client, replicas_to_wait_for
-from live.race import Race
-from live.store import Store
+from live.race.race import Race
+from live.store.connection import master_address, redis_client, replicas_to_wait_for
+from live.store.store import Store
 from pursuit.http_guard import REQUEST_TIMEOUT_S, GuardedHttp
 from pursuit.settings import LOCAL_BALANCER, LOOPS, Settings
 from pursuit.web import create_app
@@ -210,9 +210,9 @@ async def run_engine(race: Race, redis_url: str, stop: asyncio.Event | None = No
     """The live engine of one race in this process, until interrupted (or ``stop``): while it holds the
     engine lease it ticks, emits the race's events and publishes each tick's frame for the web
     processes to relay; otherwise it stands by, ready to take the lease when it lapses."""
-    from live.engine import LiveEngine
-    from live.events import EventDetector
-    from live.leader import FrameChannel, Lease
+    from live.engine.engine import LiveEngine
+    from live.engine.events import EventDetector
+    from live.store.leader import FrameChannel, Lease
     from web.feed import LiveFeed, Publisher
 
     redis = redis_client(redis_url)

@@ -21,12 +21,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ingest.json_server import JsonIngest
-from live.connection import redis_client, replicas_to_wait_for
-from live.engine import TICK_S, LiveEngine
-from live.events import EventDetector
-from live.leader import FrameChannel, Lease
-from live.race import Race
-from live.store import REDIS_UNAVAILABLE, Store
+from live.engine.engine import TICK_S, LiveEngine
+from live.engine.events import EventDetector
+from live.race.race import Race
+from live.store.connection import redis_client, replicas_to_wait_for
+from live.store.leader import FrameChannel, Lease
+from live.store.store import REDIS_UNAVAILABLE, Store
 from pursuit.metrics import CONTENT_TYPE_LATEST, render_metrics
 from pursuit.settings import Settings
 from web.admin import AdminAPI

@@ -11,11 +11,11 @@ If (b) is still above 5 points, no better estimate of the race's conditions alon
 (c) Then also every runner's spread multiplied by the one factor (of ``SPREADS``) that suits the race
 best: what is left once a race's own dispersion is given too. Last, the dispersion the race shows
 live at that moment (the median over the segments learned of the interquartile range of the
-excess slowing of :func:`live.race_conditions.segment_excess`): whether the factor (c) wants could be
+excess slowing of :func:`live.forecast.race_conditions.segment_excess`): whether the factor (c) wants could be
 read from it.
 
-The forecast here is :func:`live.forecast.forecast` on the splits directly (no engine, no Redis),
-the way :mod:`live.forecast_fit` samples races; it agrees with ``pursuit evaluate`` within 0.1 %
+The forecast here is :func:`live.forecast.forecast.forecast` on the splits directly (no engine, no Redis),
+the way :mod:`live.forecast.fit` samples races; it agrees with ``pursuit evaluate`` within 0.1 %
 of the count. About five minutes.
 """
 
@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from live import forecast as fc
-from live.forecast_fit import DELAY_S, RaceSplits, chase_moment, fit, seen_splits
-from live.forecast_model import ForecastModel
-from live.race_conditions import segment_excess
-from live.runner_state import RunnerState
+from live.forecast import forecast as fc
+from live.forecast.fit import DELAY_S, RaceSplits, chase_moment, fit, seen_splits
+from live.forecast.model import ForecastModel
+from live.forecast.race_conditions import segment_excess
+from live.forecast.runner_state import RunnerState
 from simulator.evaluation import RaceFiles
 
 RACES = (

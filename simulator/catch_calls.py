@@ -2,7 +2,7 @@
 ``python -m simulator.catch_calls [SEED …]``.
 
 A runner between two mats is where his projection puts him; the pursuer catches him there, by the
-projections, before any mat confirms it (``live.chase``: provisional). Called as soon as the two
+projections, before any mat confirms it (``live.chase.chase``: provisional). Called as soon as the two
 projected positions cross, half of the close ones are wrong: the runner was a few metres further
 on, and his next read shows him ahead — the commentary has said "caught", then "Correction". With
 the slack (``CATCH_SLACK_M`` + ``CATCH_SLACK_SHARE`` of the metres he is projected past his last
@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from live import chase
-from live.engine import LiveEngine
-from live.race import Race
-from live.race_file import load_race
-from live.snapshot import AHEAD, CAUGHT, WON
+from live.chase import chase
+from live.chase.snapshot import AHEAD, CAUGHT, WON
+from live.engine.engine import LiveEngine
+from live.race.race import Race
+from live.race.race_file import load_race
 from simulator.evaluation import GUN
 from simulator.trajectory import plan_race
 

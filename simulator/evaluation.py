@@ -1,7 +1,7 @@
 """``pursuit evaluate`` and ``pursuit fit``: real races with splits turned into chases and scored.
 
 A results file becomes the race directory of its chase (:func:`simulator.results.write_race`) and
-the live engine replays it (:class:`live.evaluation.ChaseReplay`). With several races, each may be
+the live engine replays it (:class:`live.engine.evaluation.ChaseReplay`). With several races, each may be
 scored by a model fitted on the others only (leave-one-race-out), so every figure is out of sample.
 """
 
@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from live.engine import LiveEngine
-from live.evaluation import ChaseReplay, Evaluation
-from live.forecast_fit import RaceSplits, fit, race_splits
-from live.forecast_model import MARATHON_M, ForecastModel, default_model
-from live.race import Race
-from live.results import Results, load_results
+from live.engine.engine import LiveEngine
+from live.engine.evaluation import ChaseReplay, Evaluation
+from live.forecast.fit import RaceSplits, fit, race_splits
+from live.forecast.model import MARATHON_M, ForecastModel, default_model
+from live.forecast.results import Results, load_results
+from live.race.race import Race
 from simulator.results import chase_field, race_id_for, write_race
 from simulator.trajectory import plan_race, true_outcome
 

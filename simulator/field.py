@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
-from live.race import Participant
+from live.race.race import Participant
 
 FIRST_NAMES = (
     "Camille Léa Manon Chloé Inès Sarah Jade Louise Emma Alice Julie Marie Claire Anaïs Pauline Lucie "

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from live.race import Race
+from live.race.race import Race
 from simulator.faults import Faults
 from simulator.trajectory import Crossing, RacePlan, RawRead
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from live.course import EARTH_RADIUS_M
+from live.race.course import EARTH_RADIUS_M
 from simulator.field import generate_field
 
 RACE_DISTANCE_M = 5000.0

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from live.evaluation import Evaluation
+from live.engine.evaluation import Evaluation
 
 MIN_DECILE_RUNNERS = 200  # a decile with fewer runners says little about calibration
 

@@ -1,6 +1,6 @@
 """A real results file replayed as reader traffic: every split becomes reads at a timing mat.
 
-The chase is the one ``pursuit evaluate`` builds (``live/evaluation.py``): every runner starts at
+The chase is the one ``pursuit evaluate`` builds (``live/engine/evaluation.py``): every runner starts at
 the first gun (the file's splits are elapsed seconds from the runner's own start), the pursuer —
 the runner with bib BIB — starts ``delay_s`` later, and each split column is a timing point. Here
 that chase becomes a race directory the ingestor and the web app load like any other (a start
@@ -36,10 +36,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from live.clock import RaceClock
-from live.forecast_model import MARATHON_M, default_model
-from live.race import Race
-from live.race_file import load_race
-from live.results import Results, load_results
+from live.forecast.model import MARATHON_M, default_model
+from live.forecast.results import Results, load_results
+from live.race.race import Race
+from live.race.race_file import load_race
 from simulator.chronotrack import EmulatedDecoder
 
 log = logging.getLogger(__name__)
@@ -453,8 +453,8 @@ async def play_results(
     for d in decoders:
         d.clock = clock  # started only now: building a marathon's decoders takes a few seconds
     if redis_url:
-        from live.connection import redis_client
-        from live.store import Store
+        from live.store.connection import redis_client
+        from live.store.store import Store
 
         redis = redis_client(redis_url)
         try:

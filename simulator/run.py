@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from live.clock import RaceClock
-from live.race import Race
-from live.store import Store
+from live.race.race import Race
+from live.store.store import Store
 from simulator.chronotrack import EmulatedDecoder
 from simulator.faults import Faults, WireFaults
 from simulator.jsonws import EmulatedJsonReader
@@ -208,7 +208,7 @@ async def play(
     wall = time.time()
     clock = RaceClock(origin_wall=wall, origin_race=wall, speed=speed)
     if redis_url:
-        from live.connection import redis_client
+        from live.store.connection import redis_client
 
         redis = redis_client(redis_url)
         try:

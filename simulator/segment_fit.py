@@ -1,12 +1,12 @@
 """How well the usual slowing of each segment is followed across pace levels: ``python -m simulator.segment_fit``.
 
 The race's own slowing is learned live as the excess over the usual slowing at each runner's pace
-level (:mod:`live.race_conditions`). Early in a chase the segments far ahead have been run only by
+level (:mod:`live.forecast.race_conditions`). Early in a chase the segments far ahead have been run only by
 the fastest, and what they show is carried to the runners near the line; an expectation that is
 off for the fastest by a few tenths of a percent moves every forecast by that much over the course
 left. This fits the expectation on each of the eight races' finishers, leave-one-race-out as the
 forecast is fitted, both as a quadratic in pace level (before) and as the table by pace level
-(:func:`live.forecast_fit.segment_curves`), and prints the mean residual per decile of pace level,
+(:func:`live.forecast.fit.segment_curves`), and prints the mean residual per decile of pace level,
 over the segments from 20 km on: the fastest decile's is the one that matters. About a minute.
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from live.forecast_fit import RaceSplits, segment_curves
-from live.race_conditions import segment_expected, segment_slowing
+from live.forecast.fit import RaceSplits, segment_curves
+from live.forecast.race_conditions import segment_expected, segment_slowing
 from simulator.calibration_bound import DATA, RACES
 from simulator.evaluation import RaceFiles
 

@@ -1,7 +1,8 @@
 """Runner trajectories: when each runner crosses each timing point, and the raw reads it makes.
 
 Pure and deterministic for a seed. Every runner has a true time for the course drawn log-normally
-around his declared time for the race (``declared_s``, as ``live.plan`` reads it), runs his first km faster and fades
+around his declared time for the race (``declared_s``, as ``live.forecast.plan`` reads it), runs his first km
+faster and fades
 the more the slower he is (``docs/SOURCES.md`` §3: 2–4 % over a 5 km, fast starts the
 norm), and crosses the start mat 0–40 s after his pen's gun depending on where he stands in the
 pen. A few runners entered a slower pen than their level (they run faster than declared) and a few
@@ -19,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from live.race import Participant, Race
+from live.race.race import Participant, Race
 
 TIME_NOISE_SIGMA = 0.05  # log-normal spread of the true time around the declared time
 RIEGEL_EXPONENT = 1.06  # scales a time to its 5 km equivalent, for the fade

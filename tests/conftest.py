@@ -9,8 +9,8 @@ import pytest
 import redis.asyncio as aioredis
 from hypothesis import HealthCheck, settings
 
-from live.race import Race
-from live.race_file import load_race
+from live.race.race import Race
+from live.race.race_file import load_race
 from pursuit.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,8 +15,8 @@ import redis.asyncio as aioredis
 
 from ingest.chronotrack_server import ChronoTrackServer
 from live.clock import RaceClock
-from live.race import Race
-from live.store import Store
+from live.race.race import Race
+from live.store.store import Store
 from pursuit.redis_server import RedisServer, free_port
 from pursuit.serve import uvicorn_server
 

@@ -2,7 +2,7 @@
 functions and ``if TYPE_CHECKING``):
 
 - ``live`` (the domain) imports the standard library, NumPy, orjson and itself; ``redis`` only in
-  ``live/store.py`` and ``live/connection.py``;
+  ``live/store/store.py`` and ``live/store/connection.py``;
 - ``web``, ``ingest``, ``dashboard`` and ``simulator`` build on ``live`` and import none of each other
   (the simulator reaches the ingestor only over sockets, like a real decoder) nor ``pursuit``;
 - only the command line imports the benchmarks, ``pursuit.bench``: ``pursuit/cli.py`` and the module of
@@ -22,7 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 EDGES = ("web", "ingest", "dashboard", "simulator")
 LIVE_THIRD_PARTY = {"numpy", "orjson"}
-LIVE_REDIS_MODULES = {"live/store.py", "live/connection.py"}
+LIVE_REDIS_MODULES = {"live/store/store.py", "live/store/connection.py"}
 BENCH_IMPORTERS = {"pursuit/cli.py", "pursuit/measurement.py"}
 ENVIRONMENT_READERS = {"pursuit/settings.py"}
 
@@ -88,7 +88,7 @@ def sources() -> list[Path]:
 def test_every_package_is_checked():
     names = {p.relative_to(ROOT).parts[0] for p in sources()}
     assert names == {"live", *EDGES, "pursuit"}
-    assert (ROOT / "live" / "store.py") in sources() and (ROOT / "pursuit" / "cli.py") in sources()
+    assert (ROOT / "live" / "store" / "store.py") in sources() and (ROOT / "pursuit" / "cli.py") in sources()
 
 
 def test_the_import_rules_hold():
@@ -111,9 +111,9 @@ def test_only_the_settings_read_the_environment():
 @pytest.mark.parametrize(
     ("path", "source"),
     [
-        ("live/engine.py", "import redis.asyncio as aioredis"),
-        ("live/chase.py", "from starlette.responses import Response"),
-        ("live/events.py", "def f():\n    from web.http import num"),
+        ("live/engine/engine.py", "import redis.asyncio as aioredis"),
+        ("live/chase/chase.py", "from starlette.responses import Response"),
+        ("live/engine/events.py", "def f():\n    from web.http import num"),
         ("web/api.py", "from dashboard.figures import map_figure"),
         ("dashboard/app.py", "from web import messages"),
         ("simulator/run.py", "from ingest.chronotrack_server import ChronoTrackServer"),
@@ -132,9 +132,9 @@ def test_a_broken_rule_is_reported(path: str, source: str):
 @pytest.mark.parametrize(
     ("path", "source"),
     [
-        ("live/store.py", "import redis.asyncio as aioredis"),
-        ("live/chase.py", "import numpy as np\nfrom live.projection import project"),
-        ("web/api.py", "from live.engine import LiveEngine\nfrom web.http import num\nimport starlette"),
+        ("live/store/store.py", "import redis.asyncio as aioredis"),
+        ("live/chase/chase.py", "import numpy as np\nfrom live.chase.projection import project"),
+        ("web/api.py", "from live.engine.engine import LiveEngine\nfrom web.http import num\nimport starlette"),
         ("pursuit/cli.py", "from pursuit.bench.fanout import bench_tick"),
         ("pursuit/measurement.py", "from pursuit.bench.tick import bench_tick"),
         ("pursuit/bench/ingest.py", "from pursuit.bench.fanout import machine"),

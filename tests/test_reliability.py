@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from live.race import Race
+from live.race.race import Race
 from pursuit.redis_server import RedisServer, free_port
 from simulator.trajectory import plan_race, true_outcome
 

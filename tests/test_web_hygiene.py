@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from live.clock import RaceClock
-from live.store import RawRead, Store
+from live.store.store import RawRead, Store
 from pursuit.redis_server import free_port
 from pursuit.settings import Settings
 from pursuit.web import create_app

@@ -27,10 +27,10 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from live.clock import time_problem
-from live.engine import LiveEngine
-from live.race import Operator
+from live.engine.engine import LiveEngine
+from live.race.race import Operator
 from live.reads import RawRead, resolve_time_of_day
-from live.store import attached
+from live.store.store import attached
 from web.http import JSONResponse, error, is_stream_id
 from web.limits import AdminLimits
 

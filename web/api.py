@@ -15,11 +15,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from live.chase import catch_point
-from live.engine import LiveEngine
-from live.events import MAT_SILENT_S
-from live.snapshot import STATUSES, Snapshot
-from live.store import attached
+from live.chase.chase import catch_point
+from live.chase.snapshot import STATUSES, Snapshot
+from live.engine.engine import LiveEngine
+from live.engine.events import MAT_SILENT_S
+from live.store.store import attached
 from web.http import NOT_READY, JSONResponse, error, is_stream_id, iso_time, num
 from web.messages import forecast_fields, probability, row_summary, runner_detail
 

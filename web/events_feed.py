@@ -30,7 +30,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from live.store import REDIS_UNAVAILABLE, Store
+from live.store.store import REDIS_UNAVAILABLE, Store
 from web.http import error, is_stream_id
 from web.limits import TokenBucket
 

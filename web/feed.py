@@ -6,7 +6,7 @@ written straight to every connection's transport in one pass, like ``websockets.
 task, queue or await per client; under another server each client falls back to a queue and a send
 task of its own. Runners are addressed by row: ``GET /api/roster`` gives bibs, names and pens in
 that order, once. A tick is sparse: only rows whose status or class changed, who got a new or
-corrected passing, or whose margin moved by more than its own uncertainty (``live.chase.margin_sigma``:
+corrected passing, or whose margin moved by more than its own uncertainty (``live.chase.chase.margin_sigma``:
 ±3 % of the time the runner has left) and at least ``MARGIN_RESEND_S`` since it was last sent, or
 whose win probability (``win_pct``, whole percent) moved ``WIN_PCT_RESEND`` points.
 Distances are whole metres, speeds decimetres a second (``speed_dm_s``; 5 cm in a second, less than a
@@ -62,12 +62,12 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket
 from websockets.protocol import State
 
-from live.chase import margin_sigma
-from live.engine import LiveEngine
-from live.leader import FRAMES_MAXLEN, Frame, FrameChannel, Lease
-from live.projection import estimate_speed
-from live.snapshot import AHEAD, STARTED, Snapshot
-from live.snapshot import encode as encode_snapshot
+from live.chase.chase import margin_sigma
+from live.chase.projection import estimate_speed
+from live.chase.snapshot import AHEAD, STARTED, Snapshot
+from live.chase.snapshot import encode as encode_snapshot
+from live.engine.engine import LiveEngine
+from live.store.leader import FRAMES_MAXLEN, Frame, FrameChannel, Lease
 from web.feed_client import CLOSE_WAIT_S, GOING_AWAY, MAX_BUFFERED_BYTES, MAX_MESSAGES_PER_S, QUEUE_TICKS, FeedClient
 from web.frames import FanoutTimes, Outgoing, Wire, WireEndpoint
 from web.messages import (
@@ -125,7 +125,7 @@ class LiveFeed:
         self.seq = 0
         self.snapshot: Snapshot | None = None  # the state at ``seq``
         self.speed_m_s: np.ndarray = np.zeros(0)  # runners' projection speed at ``seq``
-        self.classes: np.ndarray | None = None  # codes into ``live.chase.CLASSES``
+        self.classes: np.ndarray | None = None  # codes into ``live.chase.chase.CLASSES``
         self.tick_frame = Outgoing(b"")  # the last tick's message (or snapshot), serialised once for everyone
         self.clients: set[FeedClient] = set()
         self.dropped = 0  # clients disconnected for being too slow

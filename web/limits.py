@@ -2,7 +2,7 @@
 the process that serves him) and race control's limits (``AdminLimits``): failed sign-ins per client
 address, and requests per operator, reads (GET) and actions (POST) apart.
 
-Race control's buckets are held in Redis (``live.buckets``), so they are the race's budgets, the
+Race control's buckets are held in Redis (``live.store.buckets``), so they are the race's budgets, the
 same whichever web process a request reaches behind a load balancer. A bucket holds a burst and
 refills at a steady rate; a refused request is answered with ``Retry-After``, the whole seconds
 until the bucket has a token again. An IPv6 client is counted by its /64 (one subscriber's
@@ -16,8 +16,8 @@ import ipaddress
 import math
 import time
 
-from live.buckets import SharedBuckets
-from live.store import Store
+from live.store.buckets import SharedBuckets
+from live.store.store import Store
 from web.http import JSONResponse, error
 
 REQUEST_BURST, REQUEST_PER_S = 50, 5.0  # actions (POST)

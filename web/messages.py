@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import orjson
 
-from live.chase import CLASSES, catch_point
-from live.engine import LiveEngine
-from live.snapshot import CAUGHT, STATUSES, Snapshot
+from live.chase.chase import CLASSES, catch_point
+from live.chase.snapshot import CAUGHT, STATUSES, Snapshot
+from live.engine.engine import LiveEngine
 from web.http import iso_time, num
 
 MAX_FOLLOW = 50

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from live.race import Race
-from live.snapshot import STATUSES
+from live.chase.snapshot import STATUSES
+from live.race.race import Race
 from web.admin import (
     LOG_MAX,
     LOG_PAGE,

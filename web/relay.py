@@ -1,6 +1,6 @@
 """A web process that is not the engine leader relays the leader's ticks to its own clients.
 
-It reads the frames stream (``live.leader.FrameChannel``) with one blocking read per process, hands
+It reads the frames stream (``live.store.leader.FrameChannel``) with one blocking read per process, hands
 each tick to the live feed as published (same ``seq``, same bytes), and takes the leader's last
 snapshot as its engine's state, so its API, dashboard, followed runners and new clients show the
 leader's numbers. While this process holds the lease itself, its engine ticks and the feed sends
@@ -13,9 +13,9 @@ import asyncio
 import contextlib
 import logging
 
-from live.engine import LiveEngine
-from live.leader import Frame, FrameChannel
-from live.snapshot import Snapshot, decode
+from live.chase.snapshot import Snapshot, decode
+from live.engine.engine import LiveEngine
+from live.store.leader import Frame, FrameChannel
 from web.feed import LiveFeed
 
 log = logging.getLogger(__name__)

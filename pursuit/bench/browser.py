@@ -27,9 +27,9 @@ import numpy as np
 import redis.asyncio as aioredis
 
 from live.clock import RaceClock
-from live.race import Race
+from live.race.race import Race
 from live.reads import RawRead
-from live.store import Store
+from live.store.store import Store
 from pursuit.bench.common import machine, race_with_runners
 from pursuit.redis_server import RedisServer, free_port
 from pursuit.serve import uvicorn_server

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from live.race import Race
-from live.race_file import load_race
+from live.race.race import Race
+from live.race.race_file import load_race
 
 ROOT = Path(__file__).resolve().parents[2]
 PARIS = ROOT / "races" / "paris-j1000"

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from live.engine import LiveEngine
-from live.race import Race
-from live.race_file import load_race
+from live.engine.engine import LiveEngine
+from live.race.race import Race
+from live.race.race_file import load_race
 from pursuit.bench.common import PARIS, Server, busy_s, cpu_s, machine, median_ms, percentiles_ms, race_with_runners
 
 FANOUT_TARGET = "5,000 clients at 1 Hz with p99 delivery <= 500 ms; <= 5 KB/s per spectator; snapshot <= 200 KB gzipped"

@@ -28,9 +28,9 @@ from typing import Any
 import redis.asyncio as aioredis
 import websockets
 
-from live.race import Race
-from live.race_file import load_race
-from live.store import Store
+from live.race.race import Race
+from live.race.race_file import load_race
+from live.store.store import Store
 from pursuit.redis_server import RedisServer, free_port
 
 NUMBERS = ["0", "-1", "-5000", "9" * 400, "1e400", "nan", "inf", "-0", "99999999999999999999", "1.5e308", "",

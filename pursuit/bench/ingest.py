@@ -22,8 +22,8 @@ import numpy as np
 import orjson
 import redis.asyncio as aioredis
 
-from live.race import Race
-from live.store import Store
+from live.race.race import Race
+from live.store.store import Store
 from pursuit.bench.common import Server, cpu_s, machine, percentiles_ms, race_with_runners
 from pursuit.redis_server import RedisServer, free_port
 

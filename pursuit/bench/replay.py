@@ -29,10 +29,10 @@ from typing import Any
 import numpy as np
 import redis.asyncio as aioredis
 
-from live.engine import LiveEngine
-from live.results import load_results
-from live.snapshot import WON
-from live.store import Store
+from live.chase.snapshot import WON
+from live.engine.engine import LiveEngine
+from live.forecast.results import load_results
+from live.store.store import Store
 from pursuit.bench.common import ROOT, cpu_s, machine
 from pursuit.redis_server import RedisServer, free_port
 from simulator.results import (

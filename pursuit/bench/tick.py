@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from live.engine import LiveEngine
+from live.engine.engine import LiveEngine
 from pursuit.bench.common import machine, median_ms, race_with_runners
 
 
@@ -63,9 +63,9 @@ def _marathon_tick(repeat: int) -> dict[str, Any]:
     """Berlin 2017's chase (39,224 runners, 11 timing points) at the pursuer's halfway: the marathon
     path, where each tick also learns the race's slowing segment by segment from the runners who
     ran it. Same baseline: read every passing once, place every runner."""
-    from live.evaluation import ChaseReplay
-    from live.forecast_model import MARATHON_M, default_model
-    from live.race_conditions import learns_live
+    from live.engine.evaluation import ChaseReplay
+    from live.forecast.model import MARATHON_M, default_model
+    from live.forecast.race_conditions import learns_live
     from pursuit.bench.replay import BERLIN_2017
     from simulator.evaluation import GUN, RaceFiles
     from simulator.results import chase_field, write_race

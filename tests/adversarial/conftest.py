@@ -16,9 +16,9 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from live.race import Race
-from live.race_file import load_race
-from live.store import Store
+from live.race.race import Race
+from live.race.race_file import load_race
+from live.store.store import Store
 from pursuit.redis_server import RedisServer, free_port
 from tests.conftest import PARIS
 from tests.helpers import eventually

@@ -11,7 +11,7 @@ import pytest
 import websockets
 
 from ingest.unknown import MAX_UNKNOWN_CHIPS
-from live.store import Store
+from live.store.store import Store
 from pursuit.redis_server import free_port
 from pursuit.serve import uvicorn_server
 from pursuit.settings import Settings

@@ -32,9 +32,9 @@ import pytest
 
 from ingest.chronotrack_server import ChronoTrackServer
 from live.clock import RaceClock
-from live.race import Race
-from live.race_file import load_race
-from live.store import Store
+from live.race.race import Race
+from live.race.race_file import load_race
+from live.store.store import Store
 from pursuit.redis_server import free_port
 from simulator.faults import Faults
 from simulator.run import simulate

@@ -11,7 +11,7 @@ import numpy as np
 
 from dashboard.app import BASEMAP_PATH, race_meta
 from dashboard.map_data import OFF_COURSE_M, SIMPLIFY_M, BasemapAsset, basemap_document, race_labels, simplify
-from live.race_file import load_race
+from live.race.race_file import load_race
 from pursuit.web import create_app
 from tests.conftest import PARIS
 from tests.helpers import running_uvicorn

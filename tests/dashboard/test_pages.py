@@ -24,9 +24,9 @@ import pytest
 
 from ingest.chronotrack_server import ChronoTrackServer
 from live.clock import RaceClock
-from live.race import Race
-from live.race_file import load_race
-from live.store import RawRead, Store
+from live.race.race import Race
+from live.race.race_file import load_race
+from live.store.store import RawRead, Store
 from pursuit.web import create_app
 from simulator.run import simulate
 from tests.conftest import PARIS

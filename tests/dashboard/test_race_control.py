@@ -13,8 +13,8 @@ from dashboard.figures import (
     pen_forecast_figure,
     schedule_delta_s,
 )
-from live.chase import CLASSES
-from live.snapshot import STATUSES, Forecast, PursuerState, Snapshot
+from live.chase.chase import CLASSES
+from live.chase.snapshot import STATUSES, Forecast, PursuerState, Snapshot
 
 
 def snapshot(paris, *, status="running", distance_m=1234.0, start=0.0, now=3725.0) -> Snapshot:

@@ -8,7 +8,7 @@ import pytest
 
 from ingest.chronotrack_server import ChronoTrackServer
 from live.clock import RaceClock
-from live.store import Store
+from live.store.store import Store
 from pursuit.web import create_app
 from tests.adversarial.conftest import send_lines
 from tests.dashboard.test_pages import CHROMIUM_ARGS, require_chromium

@@ -8,7 +8,7 @@ import pytest
 
 from ingest.chronotrack_server import ChronoTrackServer
 from live.clock import RaceClock
-from live.store import Store
+from live.store.store import Store
 from tests.ingest.chronotrack_client import RACE_DAY
 
 

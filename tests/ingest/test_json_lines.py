@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from ingest.json_server import TOKENS_ENV, reader_tokens
 from ingest.protocols.json_lines import GpsFix, JsonRead, parse_message
 from live.clock import RaceClock
-from live.store import Store
+from live.store.store import Store
 from pursuit.redis_server import RedisServer
 from pursuit.settings import Settings
 from pursuit.web import create_app

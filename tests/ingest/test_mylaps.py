@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from ingest.mylaps_server import MyLapsServer
 from ingest.protocols import mylaps as ml
 from live.clock import RaceClock
-from live.store import Store
+from live.store.store import Store
 
 PASSING = (
     b"10KM@Passing@t=13:11:30.904|c=0000041|ct=UH|d=120606|l=13|dv=4|re=0|an=00001111|g=0|b=41|n=41"

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from ingest.protocols import raceresult as rr
 from ingest.raceresult_client import RaceResultClient
 from live.clock import RaceClock
-from live.race import RaceResultDecoder
-from live.store import Store
+from live.race.race import RaceResultDecoder
+from live.store.store import Store
 
 
 def test_literal_records():

@@ -15,7 +15,7 @@ import pytest
 from ingest.chronotrack_server import ChronoTrackServer
 from ingest.replay import REASONS_KEPT, REASONS_LOGGED, detect_protocol, rebuild, replay_files
 from live.clock import RaceClock
-from live.store import Store
+from live.store.store import Store
 from simulator.run import simulate
 
 

@@ -8,7 +8,7 @@ import asyncio
 import random
 
 from ingest.chronotrack_server import ChronoTrackServer
-from live.store import Store
+from live.store.store import Store
 from tests.ingest.chronotrack_client import connect_as_pointcam, read_line, wait_for
 
 

@@ -1,4 +1,4 @@
-"""Token buckets in a real Redis, shared by every client of it (``live.buckets``)."""
+"""Token buckets in a real Redis, shared by every client of it (``live.store.buckets``)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
-from live.buckets import SharedBuckets
-from live.store import Store
+from live.store.buckets import SharedBuckets
+from live.store.store import Store
 
 
 @pytest.fixture

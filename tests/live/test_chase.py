@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from live.chase import CLASSES, catch_point, evaluate, probability_classes, pursuer_position
-from live.projection import CLAMP_SHORT_M, project
-from live.snapshot import AHEAD, CAUGHT, REGISTERED, STARTED, WON
+from live.chase.chase import CLASSES, catch_point, evaluate, probability_classes, pursuer_position
+from live.chase.projection import CLAMP_SHORT_M, project
+from live.chase.snapshot import AHEAD, CAUGHT, REGISTERED, STARTED, WON
 
 AT = np.array([0.0, 1000.0, 2000.0, 3000.0])
 NAN = np.nan

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 from live.clock import RaceClock
-from live.engine import HISTORY_STEP_S, LiveEngine
-from live.store import RawRead, Store
+from live.engine.engine import HISTORY_STEP_S, LiveEngine
+from live.store.store import RawRead, Store
 
 
 async def test_the_forecast_history_starts_with_the_first_runner(redis, paris):

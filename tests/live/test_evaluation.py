@@ -11,7 +11,7 @@ import numpy as np
 import orjson
 import pytest
 
-from live.results import ResultsError, load_results
+from live.forecast.results import ResultsError, load_results
 from simulator.evaluation import RaceFiles, evaluate_race, fit_races
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "results"

@@ -8,12 +8,12 @@ import time
 
 import pytest
 
+from live.chase.snapshot import AHEAD, CAUGHT
 from live.clock import RaceClock
-from live.engine import LiveEngine
-from live.events import EventDetector
-from live.race_file import load_race
-from live.snapshot import AHEAD, CAUGHT
-from live.store import RawRead, Store
+from live.engine.engine import LiveEngine
+from live.engine.events import EventDetector
+from live.race.race_file import load_race
+from live.store.store import RawRead, Store
 from tests.conftest import PARIS
 
 

@@ -1,4 +1,4 @@
-"""Win probabilities and the forecast count (live/forecast.py): the maths on hand-built fields,
+"""Win probabilities and the forecast count (live/forecast/forecast.py): the maths on hand-built fields,
 the fit, and that ``pursuit evaluate`` sees neither more nor less than the live engine."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from live.forecast import (
+from live.forecast.fit import RaceSplits, fit
+from live.forecast.forecast import (
     COVERAGE,
     PursuerForecast,
     distance_factor,
@@ -17,10 +18,9 @@ from live.forecast import (
     pursuer_forecast,
     runner_distributions,
 )
-from live.forecast_fit import RaceSplits, fit
-from live.forecast_model import default_model
-from live.race_conditions import segment_expected
-from live.runner_state import runner_state
+from live.forecast.model import default_model
+from live.forecast.race_conditions import segment_expected
+from live.forecast.runner_state import runner_state
 
 MARATHON = np.array([5000, 10000, 15000, 20000, 21097.5, 25000, 30000, 35000, 40000, 42195.0])
 DATA = Path(__file__).resolve().parents[2] / "data" / "results"
@@ -188,7 +188,7 @@ def _field_through_segment(extra: float, n: int = 600) -> tuple[np.ndarray, np.n
 def test_the_race_slowing_is_learned_live_from_those_who_ran_the_segment():
     """A field that slows 4 % more than usual from 25 to 30 km: the engine learns +0.04 on that
     segment, nothing on segments nobody has finished, and a runner still to run it moves later."""
-    from live.race_conditions import learns_live, live_slowing
+    from live.forecast.race_conditions import learns_live, live_slowing
 
     model = default_model()
     assert learns_live(model, MARATHON) and learns_live(model, np.concatenate([[0.0], MARATHON]))
@@ -211,7 +211,7 @@ def test_the_race_slowing_is_learned_live_from_those_who_ran_the_segment():
 
 def test_a_segment_is_not_judged_before_its_runners_are_due():
     """Runners read at 25 km a moment ago are not yet a cohort: nothing is learned from them."""
-    from live.race_conditions import live_slowing
+    from live.forecast.race_conditions import live_slowing
 
     model = default_model()
     elapsed, _ = _field_through_segment(0.04)
@@ -225,7 +225,7 @@ def test_a_segment_is_not_judged_before_its_runners_are_due():
 def test_the_race_slowing_lengthens_a_finish_by_each_segments_share_of_the_course_left():
     """What a runner's finish is moved by: each learned segment's excess times its share of the
     course, over the segments he has still to run; an unlearned one takes the nearest earlier."""
-    from live.race_conditions import live_offset
+    from live.forecast.race_conditions import live_offset
 
     slowing = np.full(9, np.nan)
     slowing[1], slowing[4] = 0.02, 0.05  # learned: 10→15 km and 21.1→25 km
@@ -269,7 +269,7 @@ def test_the_usual_slowing_of_a_segment_follows_each_pace_level_not_a_curve_thro
     """Runners under 3:10 who fade 4 % from 30 to 35 km and everyone slower who holds pace: a kink a
     quadratic cannot follow (it would leave the fastest slowing more than it says, and early in a
     chase the race's slowing is learned from them). The table follows it on both sides."""
-    from live.forecast_fit import segment_curves
+    from live.forecast.fit import segment_curves
 
     rng = np.random.default_rng(3)
     level = rng.uniform(-0.55, 0.5, 20_000)
@@ -284,7 +284,7 @@ def test_the_usual_slowing_of_a_segment_follows_each_pace_level_not_a_curve_thro
 
 def test_a_model_file_from_before_the_segment_table_still_loads():
     """A quadratic per segment (models fitted before the table) is read onto the table's levels."""
-    from live.forecast_model import SEGMENT_LEVELS
+    from live.forecast.model import SEGMENT_LEVELS
 
     model = default_model()
     old = model.to_dict()

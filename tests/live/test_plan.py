@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from live.plan import expected_winners, field_times, head_start_for, plan_race, times_by_pen
-from live.results import load_results
+from live.forecast.plan import expected_winners, field_times, head_start_for, plan_race, times_by_pen
+from live.forecast.results import load_results
 from simulator.trajectory import plan_race as simulate_plan
 
 ROOT = Path(__file__).resolve().parents[2]

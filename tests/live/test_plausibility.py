@@ -7,11 +7,11 @@ import time
 import numpy as np
 import pytest
 
+from live.chase.projection import plausible_passings
 from live.clock import RaceClock
-from live.engine import LiveEngine
-from live.events import EventDetector
-from live.projection import plausible_passings
-from live.store import RawRead, Store
+from live.engine.engine import LiveEngine
+from live.engine.events import EventDetector
+from live.store.store import RawRead, Store
 
 AT = np.array([0.0, 400, 1930, 3400, 4271, 4560, 5000])
 MATS = ["start", "marbeuf", "concorde", "george-v", "marbeuf", "george-v", "finish"]

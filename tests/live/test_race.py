@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from live.race import RaceError
-from live.race_file import load_race
+from live.race.errors import RaceError
+from live.race.race_file import load_race
 from tests.conftest import PARIS
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from live.chase import evaluate, pursuer_position
-from live.schedule import WINGS_FOR_LIFE, WINGS_FOR_LIFE_DELAY_S, SpeedSchedule
-from live.snapshot import AHEAD, CAUGHT
+from live.chase.chase import evaluate, pursuer_position
+from live.chase.snapshot import AHEAD, CAUGHT
+from live.race.schedule import WINGS_FOR_LIFE, WINGS_FOR_LIFE_DELAY_S, SpeedSchedule
 
 
 def car_km_at_race_time(race_s: float) -> float:

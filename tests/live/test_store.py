@@ -7,7 +7,7 @@ import random
 import pytest
 
 from live.clock import RaceClock
-from live.store import RawRead, Store
+from live.store.store import RawRead, Store
 
 T0 = 1_700_000_000.0
 
@@ -118,7 +118,7 @@ async def test_reset_removes_only_this_race(store, redis):
 def race_with_backup(tmp_path, paris):
     import shutil
 
-    from live.race_file import load_race
+    from live.race.race_file import load_race
     from tests.conftest import PARIS
 
     target = tmp_path / "race"
@@ -154,7 +154,7 @@ async def test_a_backup_mat_only_fills_holes(redis, race_with_backup):
 async def test_a_peak_rssi_mat_times_the_passing_by_the_strongest_read(redis, tmp_path):
     import shutil
 
-    from live.race_file import load_race
+    from live.race.race_file import load_race
     from tests.conftest import PARIS
 
     target = tmp_path / "race"

@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 
-from live.race import Race
-from live.race_file import load_race
-from live.store import RawRead, Store
+from live.race.race import Race
+from live.race.race_file import load_race
+from live.store.store import RawRead, Store
 from tests.conftest import PARIS
 
 T0 = 1_700_000_000.0

@@ -1,6 +1,6 @@
 """The one-pass tick gives the numbers of the straightforward one, bit for bit.
 
-The engine reads the passings once per tick, by timing point (``live.projection.Reads``): the
+The engine reads the passings once per tick, by timing point (``live.chase.projection.Reads``): the
 plausibility rules, each runner's last, previous and first read, the projection, the catches on the
 mats, the forecast's inputs and the counts all come from that pass. The reference implementations
 below are the code it replaced, kept as written (one search of every row per question): each test
@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from live.chase import (
+from live.chase.chase import (
     CATCH_SLACK_M,
     CATCH_SLACK_SHARE,
     ChaseResult,
@@ -25,9 +25,7 @@ from live.chase import (
     probability_classes,
     pursuer_position,
 )
-from live.engine import LiveEngine
-from live.forecast import WinForecast, forecast, pursuer_forecast
-from live.projection import (
+from live.chase.projection import (
     CLAMP_SHORT_M,
     OVERDUE_MIN_S,
     OVERDUE_SHARE,
@@ -39,8 +37,10 @@ from live.projection import (
     plausible_passings,
     project,
 )
-from live.race import Race
-from live.snapshot import AHEAD, CAUGHT, DNF, DQ, REGISTERED, STARTED, WON, Snapshot
+from live.chase.snapshot import AHEAD, CAUGHT, DNF, DQ, REGISTERED, STARTED, WON, Snapshot
+from live.engine.engine import LiveEngine
+from live.forecast.forecast import WinForecast, forecast, pursuer_forecast
+from live.race.race import Race
 
 J1000_AT = np.array([0.0, 400, 1930, 3400, 4271, 4560, 5000])
 J1000_MATS = ["start", "marbeuf", "concorde", "george-v", "marbeuf", "george-v", "finish"]
@@ -164,7 +164,7 @@ def ref_evaluate(
         behind_at = p_read[None, :] & (np.isnan(times) | (times > pursuer_times[None, :]))
     beyond = np.arange(k)[None, :] > proj.last_tp[:, None]
     confirmed = (behind_at & (beyond | ~np.isnan(times))).any(axis=1) & started & ~finished
-    # the rule of a provisional catch (since replaced), not the one-pass structure: as live.chase has it
+    # the rule of a provisional catch (since replaced), not the one-pass structure: as live.chase.chase has it
     slack_m = CATCH_SLACK_M + CATCH_SLACK_SHARE * np.where(started, d - at_m[np.maximum(proj.last_tp, 0)], 0.0)
     provisional = started & ~finished & (pursuer.status == "running") & (gap_m <= -slack_m)
     status = np.full(n, REGISTERED, dtype=np.int8)

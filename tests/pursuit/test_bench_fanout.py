@@ -10,7 +10,7 @@ import math
 import orjson
 import pytest
 
-from live.engine import LiveEngine
+from live.engine.engine import LiveEngine
 from pursuit.bench.common import race_with_runners
 from pursuit.bench.fanout import bench_fanout, race_traffic
 

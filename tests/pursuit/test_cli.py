@@ -79,7 +79,7 @@ def test_every_option_and_command_says_what_it_is():
 def test_token_prints_a_table_race_toml_accepts(tmp_path):
     import hashlib
 
-    from live.race_file import load_race
+    from live.race.race_file import load_race
 
     made = run("token", "Marie Dubois")
     assert made.returncode == 0, made.stderr

@@ -1,4 +1,4 @@
-"""The engine lease and the frames channel (live/leader.py) on a real Redis, and what a relay makes of
+"""The engine lease and the frames channel (live/store/leader.py) on a real Redis, and what a relay makes of
 the leader's frames (web/feed.py ``relay``), without processes."""
 
 from __future__ import annotations
@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from live.engine import LiveEngine
-from live.leader import Frame, FrameChannel, Lease
-from live.snapshot import decode, encode
-from live.store import Store
+from live.chase.snapshot import decode, encode
+from live.engine.engine import LiveEngine
+from live.store.leader import Frame, FrameChannel, Lease
+from live.store.store import Store
 from web.feed import LiveFeed
 
 

@@ -22,8 +22,8 @@ import redis as sync_redis
 from websockets.asyncio.client import connect
 
 from live.clock import RaceClock
-from live.keys import RaceKeys
-from live.race import Race
+from live.race.race import Race
+from live.store.keys import RaceKeys
 from pursuit.redis_server import RedisServer, free_port
 from pursuit.rehearse import stop_processes
 

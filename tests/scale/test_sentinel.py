@@ -1,4 +1,4 @@
-"""Redis through Sentinel (live/connection.py): a master, a replica and three Sentinels on free ports.
+"""Redis through Sentinel (live/store/connection.py): a master, a replica and three Sentinels on free ports.
 The master is killed after writes its replica never got: the ingestor follows the new master, a
 ChronoTrack reader is asked to resume after the last line the *new* master holds, a MYLAPS passing
 is acknowledged only once a replica has it, and a JSON reader keeps and sends again every message whose
@@ -21,8 +21,8 @@ import redis.asyncio as aioredis
 import websockets
 
 from live.clock import RaceClock
-from live.connection import SentinelGroup, master_address, redis_client
-from live.store import Store
+from live.store.connection import SentinelGroup, master_address, redis_client
+from live.store.store import Store
 from pursuit.redis_server import SentinelCluster
 from pursuit.serve import start_ingest, watch_master
 from pursuit.settings import Settings

@@ -11,8 +11,8 @@ from ingest.chronotrack_server import ChronoTrackServer
 from ingest.mylaps_server import MyLapsServer
 from ingest.raceresult_client import RaceResultClient
 from live.clock import RaceClock
-from live.race import Race, RaceResultDecoder
-from live.store import Store
+from live.race.race import Race, RaceResultDecoder
+from live.store.store import Store
 from pursuit.redis_server import free_port
 from tests.conftest import PARIS
 from tests.helpers import eventually

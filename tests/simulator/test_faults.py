@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingest.replay import replay_files
-from live.race import Race
-from live.store import Store
+from live.race.race import Race
+from live.store.store import Store
 from simulator.faults import Faults
 from simulator.observations import fault_mat
 from tests.simulator.test_readers import MIXED, crossings, ingestor, results, run_race, same_crossings

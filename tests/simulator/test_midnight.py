@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from ingest.replay import rebuild, replay_files
-from live.race import Race
-from live.store import Store
+from live.race.race import Race
+from live.store.store import Store
 from simulator.trajectory import plan_race
 from tests.conftest import PARIS
 from tests.simulator.test_cli import cli

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from live.race import Race
+from live.race.race import Race
 from simulator.faults import Faults, WireFaults
 from simulator.observations import mat_feeds
 from simulator.trajectory import plan_race

@@ -17,11 +17,11 @@ from ingest.chronotrack_server import ChronoTrackServer
 from ingest.json_server import JsonIngest
 from ingest.mylaps_server import MyLapsServer
 from ingest.raceresult_client import RaceResultClient
+from live.chase.snapshot import STATUSES
 from live.clock import RaceClock
-from live.engine import LiveEngine
-from live.race import Race, RaceResultDecoder
-from live.snapshot import STATUSES
-from live.store import Store
+from live.engine.engine import LiveEngine
+from live.race.race import Race, RaceResultDecoder
+from live.store.store import Store
 from pursuit.redis_server import free_port
 from simulator.faults import Faults
 from simulator.jsonws import MESSAGE_BYTES, EmulatedJsonReader

@@ -14,11 +14,11 @@ import pytest
 import redis.asyncio as aioredis
 
 from ingest.chronotrack_server import ChronoTrackServer
-from live.engine import LiveEngine
-from live.race_file import load_race
-from live.results import Results, load_results
-from live.snapshot import WON
-from live.store import Store
+from live.chase.snapshot import WON
+from live.engine.engine import LiveEngine
+from live.forecast.results import Results, load_results
+from live.race.race_file import load_race
+from live.store.store import Store
 from pursuit.redis_server import RedisServer, free_port
 from simulator.results import (
     BERLIN_2017_GUN,

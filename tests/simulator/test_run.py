@@ -7,7 +7,7 @@ import time
 from collections import defaultdict
 
 from live.clock import RaceClock
-from live.race import Race
+from live.race.race import Race
 from simulator.chronotrack import time_of_day
 from simulator.run import simulate
 from simulator.trajectory import plan_race, true_outcome

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from live.race import Race
+from live.race.race import Race
 from simulator import trajectory
 from simulator.trajectory import Crossing, RacePlan, plan_race, true_outcome
 

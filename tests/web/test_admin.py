@@ -14,8 +14,8 @@ import pytest
 
 from ingest.replay import rebuild
 from live.clock import RaceClock
-from live.race import Operator
-from live.store import RawRead, Store
+from live.race.race import Operator
+from live.store.store import RawRead, Store
 from pursuit.settings import Settings
 from pursuit.web import create_app
 from tests.helpers import eventually, running_uvicorn

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from live.clock import RaceClock
-from live.store import RawRead, Store
+from live.store.store import RawRead, Store
 from pursuit.web import create_app
 from tests.helpers import eventually, running_uvicorn
 

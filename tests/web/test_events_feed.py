@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 import websockets
 
 from live.clock import RaceClock
-from live.store import Store
+from live.store.store import Store
 from pursuit.web import create_app
 from tests.helpers import eventually, running_uvicorn
 from web.events_feed import EventsFeed, stream_id

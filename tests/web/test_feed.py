@@ -15,10 +15,10 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from live.chase import CLASSES
-from live.engine import LiveEngine
-from live.snapshot import STATUSES
-from live.store import RawRead
+from live.chase.chase import CLASSES
+from live.chase.snapshot import STATUSES
+from live.engine.engine import LiveEngine
+from live.store.store import RawRead
 from tests.helpers import eventually, pens_started
 from web.feed import MARGIN_RESEND_S, LiveFeed
 from web.frames import FANOUT_BUCKETS_S, SNAPSHOT_GZIP_LEVEL, FanoutTimes

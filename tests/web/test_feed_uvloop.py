@@ -12,7 +12,7 @@ import uvloop
 import websockets
 
 from live.clock import RaceClock
-from live.store import Store
+from live.store.store import Store
 from pursuit.web import create_app
 from tests.helpers import running_uvicorn
 

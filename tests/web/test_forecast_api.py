@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from live.clock import RaceClock
-from live.evaluation import ChaseReplay
-from live.forecast_model import default_model
-from live.store import RawRead, Store
+from live.engine.evaluation import ChaseReplay
+from live.forecast.model import default_model
+from live.store.store import RawRead, Store
 from pursuit.web import create_app
 from simulator.evaluation import GUN, RaceFiles
 from simulator.results import chase_field, chip_of, mat_ids, write_race

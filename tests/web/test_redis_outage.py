@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 import websockets
 
 from live.clock import RaceClock
-from live.store import Store
+from live.store.store import Store
 from pursuit.redis_server import RedisServer
 from pursuit.settings import Settings
 from pursuit.web import create_app

@@ -6,7 +6,7 @@ import asyncio
 
 from starlette.routing import Route
 
-from live.snapshot import Snapshot
+from live.chase.snapshot import Snapshot
 from tests.helpers import eventually, pens_started
 
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from live.engine import LiveEngine
-from live.forecast_model import ForecastModel
-from live.race import Race
-from live.snapshot import CAUGHT, DNF, DQ, WON, Snapshot
+from live.chase.snapshot import CAUGHT, DNF, DQ, WON, Snapshot
+from live.engine.engine import LiveEngine
+from live.forecast.model import ForecastModel
+from live.race.race import Race
 
 CALIBRATION_BINS = 10
 

@@ -6,9 +6,9 @@ even-pace projection is ``E = elapsed_s / f``. The model gives the distribution 
 his last segment was slower than his average (trend) and how long ago he was last read against how
 long the next segment should take (a runner not read for a while is slower than his average says),
 plus what this race's conditions add on the course he has left: on each segment, how much more
-(or less) than usual the runners who already ran it slowed, learned live (:mod:`live.race_conditions`),
+(or less) than usual the runners who already ran it slowed, learned live (:mod:`live.forecast.race_conditions`),
 weighted by the segment's share of the course. What the passings say of each runner is
-:mod:`live.runner_state`; the fitted model, :mod:`live.forecast_model`.
+:mod:`live.forecast.runner_state`; the fitted model, :mod:`live.forecast.model`.
 The shape of that distribution (skewed: runners fade more often than they speed up) is kept as an
 empirical table of standardised residuals, not assumed normal, one per pace band: how often a
 runner beats his projection by a wide margin depends on his pace (in units of his spread, the
@@ -23,8 +23,8 @@ distribution and over a race-wide shift (heat, wind: every runner's remaining ti
 way); the forecast count of winners is the sum of the probabilities, and its band comes from the same
 mixture (the common terms, plus the runners' own independent spread).
 
-The coefficients are fitted offline on real marathons (:mod:`live.forecast_fit`, ``pursuit fit``)
-and shipped as ``live/forecast_model.json``; nothing here reads a finish time that is not yet known.
+The coefficients are fitted offline on real marathons (:mod:`live.forecast.fit`, ``pursuit fit``)
+and shipped as ``live/forecast/model.json``; nothing here reads a finish time that is not yet known.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from live.forecast_model import MARATHON_M, ForecastModel
-from live.race_conditions import learns_live
-from live.runner_state import RunnerState, design, runner_state
+from live.forecast.model import MARATHON_M, ForecastModel
+from live.forecast.race_conditions import learns_live
+from live.forecast.runner_state import RunnerState, design, runner_state
 
 DECIDED = 1e-6  # a chance this close to 0 or 1 at the extreme nodes is taken as decided at every node
 COVERAGE = 0.8  # the forecast band holds the true count with this probability (stated in the API)

@@ -1,6 +1,6 @@
 """The race model: course, mats and timing points, pens, the pursuer and the participants.
 
-A race lives in a directory; ``live.race_file.load_race`` reads it into these typed objects.
+A race lives in a directory; ``live.race.race_file.load_race`` reads it into these typed objects.
 """
 
 from __future__ import annotations
@@ -13,23 +13,13 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from live.clock import DEFAULT_TIME_WINDOW_S
-from live.course import Course
-from live.schedule import SpeedSchedule
+from live.race.course import Course
+from live.race.schedule import SpeedSchedule
 
 IPNetwork = IPv4Network | IPv6Network
 
 if TYPE_CHECKING:
-    from live.basemap import Basemap, TileLayer
-
-
-class RaceError(ValueError):
-    """A race directory is wrong: names the file, the line or key, and what is wrong."""
-
-    def __init__(self, file: Path | str, where: str, message: str) -> None:
-        self.file = str(file)
-        self.where = where
-        self.message = message
-        super().__init__(f"{self.file}: {where}: {message}" if where else f"{self.file}: {message}")
+    from live.race.basemap import Basemap, TileLayer
 
 
 @dataclass(frozen=True)
@@ -162,7 +152,7 @@ class Race:
     admin_token_env: str
     readers: ReaderPorts
     directory: Path
-    basemap: Basemap | None = None  # streets, water, parks, landmarks drawn under the course (live/basemap.py)
+    basemap: Basemap | None = None  # streets, water, parks, landmarks drawn under the course (live/race/basemap.py)
     tiles: TileLayer | None = None  # an online tile layer over the basemap, for viewers with internet
     operators: tuple[Operator, ...] = ()  # race control's named sign-ins, besides the shared admin token
     _by_bib: dict[str, Participant] = field(repr=False, compare=False, default_factory=dict)

@@ -29,7 +29,7 @@ import socket
 from dataclasses import dataclass
 from importlib import resources
 
-from live.store import Store
+from live.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ TERM_SEQ_STEP = 10  # a new leader's first seq is this far past the last one it 
 
 
 def _lua(name: str) -> str:
-    return (resources.files("live") / "lua" / f"{name}.lua").read_text(encoding="utf-8")
+    return (resources.files("live.store") / "lua" / f"{name}.lua").read_text(encoding="utf-8")
 
 
 _RENEW = _lua("lease_renew")
@@ -159,6 +159,6 @@ class FrameChannel:
         return out
 
     async def state(self) -> bytes | None:
-        """The leader's last snapshot and its seq, encoded (``live.snapshot.encode``)."""
+        """The leader's last snapshot and its seq, encoded (``live.chase.snapshot.encode``)."""
         value = await self.redis.get(self.keys.feed_state)
         return bytes(value) if value is not None else None

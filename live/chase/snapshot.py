@@ -72,7 +72,7 @@ class Snapshot:
     forecast: Forecast
     index: dict[str, int] = field(repr=False, default_factory=dict)  # bib -> row
     speed_m_s: np.ndarray | None = None  # projection speed, for extrapolating between ticks
-    margin_class: np.ndarray | None = None  # uint8 codes into live.chase.CLASSES
+    margin_class: np.ndarray | None = None  # uint8 codes into live.chase.chase.CLASSES
     win_probability: np.ndarray | None = None  # chance to finish before the pursuer, 0..1
 
     def status_name(self, row: int) -> str:

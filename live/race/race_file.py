@@ -1,5 +1,5 @@
 """Loading and validating a race directory: ``race.toml``, ``participants.csv`` and the course geometry
-(GeoJSON LineString, or GPX). :func:`load_race` reads it into the typed objects of ``live.race`` and
+(GeoJSON LineString, or GPX). :func:`load_race` reads it into the typed objects of ``live.race.race`` and
 reports every problem with the file, the line or key, and what is wrong.
 """
 
@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
-from live.course import Course
-from live.race import (
+from live.race.course import Course
+from live.race.errors import RaceError
+from live.race.race import (
     IPNetwork,
     Mat,
     Operator,
@@ -28,15 +29,14 @@ from live.race import (
     Pen,
     Pursuer,
     Race,
-    RaceError,
     RaceResultDecoder,
     ReaderPorts,
     TimingPoint,
 )
-from live.schedule import SpeedSchedule
+from live.race.schedule import SpeedSchedule
 
 if TYPE_CHECKING:
-    from live.basemap import Basemap, TileLayer
+    from live.race.basemap import Basemap, TileLayer
 
 DEFAULT_MAX_SPEED_M_S = 7.5  # 2:13/km: faster than any road runner over a segment; a read implying more is wrong
 MAT_SPREAD_LIMIT_M = 40.0  # the avenue is 70 m wide; a mat spans one carriageway
@@ -322,8 +322,8 @@ def _load_schedule(cfg: _Toml) -> SpeedSchedule | None:
 
 
 def _load_map(root: Path, cfg: _Toml, course: Course) -> tuple[Basemap | None, TileLayer | None]:
-    """The optional ``[race] basemap`` file and ``[map]`` table (live/basemap.py checks them)."""
-    from live.basemap import load_basemap, tile_layer
+    """The optional ``[race] basemap`` file and ``[map]`` table (live/race/basemap.py checks them)."""
+    from live.race.basemap import load_basemap, tile_layer
 
     name = cfg.get("race.basemap")
     attribution = cfg.get("map.attribution")

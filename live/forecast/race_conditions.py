@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from live.forecast_model import MARATHON_M, PACE_REFERENCE_S, SEGMENT_LEVELS, ForecastModel
+from live.forecast.model import MARATHON_M, PACE_REFERENCE_S, SEGMENT_LEVELS, ForecastModel
 
 SEGMENT_GRACE = 1.4  # a segment is judged once this multiple of its expected time has passed
 SEGMENT_MIN = 100  # runners in the slower half of a segment's cohort before it says anything
@@ -80,7 +80,7 @@ def segment_excess(
     the segment at his pace) that he should have reached the next; one not read there yet counts
     as slowed by that much (censored), one read further on without it (a missed mat) is left out.
     Its slower half is the nearest to the runners still to run it. Columns as in
-    :func:`live.runner_state.runner_state`; ``last``: each runner's last read column (-1: none)."""
+    :func:`live.forecast.runner_state.runner_state`; ``last``: each runner's last read column (-1: none)."""
     n = len(elapsed_s)
     rows = np.arange(n)
     now_s = np.where(last >= 0, elapsed_s[rows, np.maximum(last, 0)] + since_s, np.nan)  # each one's clock

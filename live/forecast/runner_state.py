@@ -1,6 +1,6 @@
 """What the passings so far say about each runner (:class:`RunnerState`): how far he is, how fast, his
 last segment against his average, how long since his last read, and what the race's conditions
-add on the course he has left (:mod:`live.race_conditions`); and the forecast model's features
+add on the course he has left (:mod:`live.forecast.race_conditions`); and the forecast model's features
 from it (:func:`design`).
 """
 
@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from live.forecast_model import MARATHON_M, PACE_REFERENCE_S
-from live.race_conditions import live_offset, live_slowing
+from live.forecast.model import MARATHON_M, PACE_REFERENCE_S
+from live.forecast.race_conditions import live_offset, live_slowing
 
 N_FEATURES = 6
 U_FLOOR, U_KNEE = -1.0, 0.0  # time-since-last-read feature: piecewise linear, knees in log units
@@ -53,7 +53,7 @@ def runner_state(
     runner's last read (or 0); ``prior_finish_s``: his declared or expected finish, used until he
     is read past the start. ``last_read`` (n,): the index of each one's last read (-1: none), if the
     caller has it already. ``segment_coef``: the model's per-segment expectations, to learn the
-    race's own slowing live (:func:`live.race_conditions.live_slowing`); None: not learned (another course).
+    race's own slowing live (:func:`live.forecast.race_conditions.live_slowing`); None: not learned (another course).
     """
     n, k = elapsed_s.shape
     distance = float(at_m[-1])

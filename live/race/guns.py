@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from live.race import Race
+from live.race.race import Race
 
 RESEND_S = 5.0  # a gun marker this close to a start already set is its resend (Store.record_gun ignores it)
 

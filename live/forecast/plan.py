@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from live.race import Race
-from live.results import Results
+from live.forecast.results import Results
+from live.race.race import Race
 
 DECLARED_SIGMA = 0.06  # spread of actual vs declared 5 km time (log scale)
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from importlib import resources
 
-from live.store import Store
+from live.store.store import Store
 
-_TOKEN_BUCKET = (resources.files("live") / "lua" / "token_bucket.lua").read_text(encoding="utf-8")
+_TOKEN_BUCKET = (resources.files("live.store") / "lua" / "token_bucket.lua").read_text(encoding="utf-8")
 MAX_KEY_CHARS = 100  # a longer key is cut: it names a bucket, nothing more
 
 

@@ -1,4 +1,4 @@
-"""Fitting the forecast model (:mod:`live.forecast`) on real races with splits.
+"""Fitting the forecast model (:mod:`live.forecast.forecast`) on real races with splits.
 
 Each race is replayed as a chase: every runner starts at 0, the race's winner ``delay_s`` later. At
 moments spread over the pursuer's race, every runner still out gives one sample: his features from
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from live.forecast_model import SEGMENT_LEVELS, ForecastModel
-from live.race_conditions import segment_slowing
-from live.runner_state import N_FEATURES, RunnerState, design, runner_state
+from live.forecast.model import SEGMENT_LEVELS, ForecastModel
+from live.forecast.race_conditions import segment_slowing
+from live.forecast.runner_state import N_FEATURES, RunnerState, design, runner_state
 
 DELAY_S = 5880.0  # the chase of SPEC §6 and issue 12: the winner starts 1 h 38 min after the field
 MOMENTS = np.round(np.arange(0.10, 0.951, 0.05), 2)  # pursuer fractions at which samples are drawn

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from live.projection import Reads, last_read, project, project_reads
-from live.schedule import SpeedSchedule
-from live.snapshot import AHEAD, CAUGHT, DNF, DQ, REGISTERED, STARTED, STATUSES, WON
+from live.chase.projection import Reads, last_read, project, project_reads
+from live.chase.snapshot import AHEAD, CAUGHT, DNF, DQ, REGISTERED, STARTED, STATUSES, WON
+from live.race.schedule import SpeedSchedule
 
 UNCERTAINTY_SHARE = 0.03  # how far a predicted margin may move unnoticed: ±3 % of the time left
 UNCERTAINTY_MIN_S = 2.0
@@ -117,7 +117,7 @@ def evaluate(
 
     ``start_s`` is each runner's gun (his pen's, or its planned start): a runner not read yet is
     predicted to leave then at his prior speed. The predicted finish here is the point projection
-    (constant speed); :mod:`live.forecast` gives the distribution the margins and the forecast use.
+    (constant speed); :mod:`live.forecast.forecast` gives the distribution the margins and the forecast use.
     ``times``: the passings (runners, timing points), or their :class:`Reads` if the caller has them.
     """
     reads = times if isinstance(times, Reads) else Reads.of(times)

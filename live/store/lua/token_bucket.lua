@@ -1,4 +1,4 @@
--- A token bucket shared by every process (live.buckets). KEYS: the bucket (hash: t tokens, at the
+-- A token bucket shared by every process (live.store.buckets). KEYS: the bucket (hash: t tokens, at the
 -- Redis time they were counted), optionally the gate a bucket not yet held must take a token from.
 -- ARGV: burst, refill per second, '1' to take a token or '0' to look, the gate's burst and refill.
 -- Returns, as a string (Redis would cut a number to an integer): '0' if the bucket has a token (and

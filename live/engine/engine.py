@@ -10,15 +10,15 @@ from collections.abc import Awaitable, Callable
 
 import numpy as np
 
-from live.chase import ChaseResult, evaluate, probability_classes, pursuer_position
+from live.chase.chase import ChaseResult, evaluate, probability_classes, pursuer_position
+from live.chase.projection import Reads, plausible_reads
+from live.chase.snapshot import AHEAD, CAUGHT, DNF, DQ, STATUSES, WON, Forecast, PursuerState, Snapshot
 from live.clock import RaceClock
-from live.forecast import WinForecast, forecast, pursuer_forecast
-from live.forecast_model import ForecastModel, default_model
-from live.leader import STANDBY_POLL_S, Lease
-from live.projection import Reads, plausible_reads
-from live.race import Participant, Race
-from live.snapshot import AHEAD, CAUGHT, DNF, DQ, STATUSES, WON, Forecast, PursuerState, Snapshot
-from live.store import REDIS_UNAVAILABLE, Store
+from live.forecast.forecast import WinForecast, forecast, pursuer_forecast
+from live.forecast.model import ForecastModel, default_model
+from live.race.race import Participant, Race
+from live.store.leader import STANDBY_POLL_S, Lease
+from live.store.store import REDIS_UNAVAILABLE, Store
 
 log = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from live.clock import RaceClock
-from live.keys import RaceKeys
-from live.race import Race
+from live.race.race import Race
 from live.reads import RawRead
+from live.store.keys import RaceKeys
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,8 @@ REDIS_UNAVAILABLE: tuple[type[Exception], ...] = (
 
 
 def _lua(name: str) -> str:
-    """A Lua script of the store, shipped as package data in ``live/lua/``."""
-    return (resources.files("live") / "lua" / f"{name}.lua").read_text(encoding="utf-8")
+    """A Lua script of the store, shipped as package data in ``live/store/lua/``."""
+    return (resources.files("live.store") / "lua" / f"{name}.lua").read_text(encoding="utf-8")
 
 
 BURST_WINDOW_S = 30.0  # reads of one chip at one mat closer than this are one crossing

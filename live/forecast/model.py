@@ -1,6 +1,6 @@
 """The forecast's fitted model (:class:`ForecastModel`): coefficients and residual tables, one row per
-split point of a marathon, fitted offline on real marathons (:mod:`live.forecast_fit`, ``pursuit
-fit``) and shipped as ``live/forecast_model.json``; and the units its pace levels are in.
+split point of a marathon, fitted offline on real marathons (:mod:`live.forecast.fit`, ``pursuit
+fit``) and shipped as ``live/forecast/model.json``; and the units its pace levels are in.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import numpy as np
 
 MARATHON_M = 42195.0
 PACE_REFERENCE_S = 14400.0  # a 4-hour marathon: pace levels are logs relative to its pace
-MODEL_FILE = Path(__file__).with_name("forecast_model.json")
+MODEL_FILE = Path(__file__).with_name("model.json")
 # pace levels at which a segment's usual slowing is tabulated (``segment_coef``), from a 2:10 to a
-# 7:50 marathon; between them it is linear, beyond them flat (:func:`live.race_conditions.segment_expected`)
+# 7:50 marathon; between them it is linear, beyond them flat (:func:`live.forecast.race_conditions.segment_expected`)
 SEGMENT_LEVELS = np.array([-0.6, -0.45, -0.35, -0.25, -0.15, -0.05, 0.05, 0.15, 0.25, 0.35, 0.5, 0.65])
 
 

@@ -22,8 +22,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from live.course import Course
-from live.race import RaceError
+from live.race.course import Course
+from live.race.errors import RaceError
 
 GEOMETRIES = {
     "street": ("LineString", "MultiLineString"),

@@ -117,7 +117,7 @@ class RaceKeys:
 
     @property
     def engine_lease(self) -> str:
-        """String with an expiry: the token of the process that runs the live engine (``live.leader``)."""
+        """String with an expiry: the token of the process that runs the live engine (``live.store.leader``)."""
         return f"{self.prefix}:engine-lease"
 
     @property
@@ -127,7 +127,7 @@ class RaceKeys:
 
     @property
     def feed_epoch(self) -> str:
-        """String: the numbering the live feed's ``seq`` belongs to, made once (``live.leader``); a Redis
+        """String: the numbering the live feed's ``seq`` belongs to, made once (``live.store.leader``); a Redis
         that lost it starts a new one, and a spectator's ``seq`` from before is not resumed."""
         return f"{self.prefix}:feed-epoch"
 
@@ -139,12 +139,12 @@ class RaceKeys:
 
     @property
     def feed_state(self) -> str:
-        """String: the leader's last snapshot and its seq, encoded (``live.snapshot.encode``), for relays."""
+        """String: the leader's last snapshot and its seq, encoded (``live.chase.snapshot.encode``), for relays."""
         return f"{self.prefix}:feed-state"
 
     def bucket(self, kind: str, key: str) -> str:
         """Hash: one token bucket of race control's limits (``t`` tokens, ``at`` when counted), shared
-        by every web process (``live.buckets``); ``kind`` is ``failed``, ``actions`` or ``reads``."""
+        by every web process (``live.store.buckets``); ``kind`` is ``failed``, ``actions`` or ``reads``."""
         return f"{self.prefix}:limit:{kind}:{key}"
 
     def bucket_gate(self, kind: str) -> str:

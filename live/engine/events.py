@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from live.chase import catch_point
-from live.engine import LiveEngine
-from live.race import Pursuer
-from live.snapshot import AHEAD, CAUGHT, WON, Snapshot
-from live.store import attached
+from live.chase.chase import catch_point
+from live.chase.snapshot import AHEAD, CAUGHT, WON, Snapshot
+from live.engine.engine import LiveEngine
+from live.race.race import Pursuer
+from live.store.store import attached
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The chase maths: projection between mats, gaps, margins, catches, the snapshot."""

@@ -1,0 +1,1 @@
+"""The live engine: the tick, event detection, evaluation in virtual time."""

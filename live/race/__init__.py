@@ -1,0 +1,1 @@
+"""The race definition: race files, course geometry, basemap, speed schedules, guns."""

@@ -1,0 +1,1 @@
+"""The only door to Redis: keys, connection, Lua scripts, leases, the store."""
