@@ -12,6 +12,7 @@ of screens, adds a server callback a second for its KPI strip, histogram, pen ba
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -38,26 +39,29 @@ PAGES = (
 
 
 BASEMAP_PATH = "/map/basemap.json"
+RACE_PREFIX = re.compile(r"^/races/[^/]+")
 
 
-def map_meta(race: Race, basemap: BasemapAsset) -> dict[str, object]:
+def map_meta(race: Race, basemap: BasemapAsset, base: str = "/") -> dict[str, object]:
     """What ``assets/map.js`` draws under the course: where to fetch the basemap (versioned, so it
     is cached for good), the race's own labels, the online tile layer if any, and the projection
     (the course's, ``Course.project``) that places tiles given in lon/lat."""
     lat0, lon0 = race.course.origin
     tiles = race.tiles
     return {
-        "basemap": f"{BASEMAP_PATH}?v={basemap.etag}" if basemap.body else None,
+        "basemap": f"{base.rstrip('/')}{BASEMAP_PATH}?v={basemap.etag}" if basemap.body else None,
         "labels": race_labels(race),
         "origin": [round(lat0, 7), round(lon0, 7)],
         "tiles": {"url": tiles.url, "attribution": tiles.attribution, "max_zoom": tiles.max_zoom} if tiles else None,
     }
 
 
-def race_meta(race: Race, basemap: BasemapAsset | None = None) -> dict[str, object]:
-    """What the browser needs to know about the race, once."""
+def race_meta(race: Race, basemap: BasemapAsset | None = None, base: str = "/") -> dict[str, object]:
+    """What the browser needs to know about the race, once; ``base``: the path its API and feeds are
+    under (``""`` at the root, ``/races/10k`` for an event's other races)."""
     return {
         "id": race.id,
+        "base": base.rstrip("/"),
         "name": race.name,
         "timezone": race.timezone.key,
         "distance_m": race.distance_m,
@@ -70,11 +74,11 @@ def race_meta(race: Race, basemap: BasemapAsset | None = None) -> dict[str, obje
         "story_kinds": list(STORY_KINDS),
         "alert_kinds": list(ALERT_KINDS),
         "colours": [CLASS_COLOURS[c] for c in CLASSES],
-        "map": map_meta(race, basemap or BasemapAsset(race)),
+        "map": map_meta(race, basemap or BasemapAsset(race), base),
     }
 
 
-def shell(race: Race, basemap: BasemapAsset) -> html.Div:
+def shell(race: Race, basemap: BasemapAsset, base: str = "/") -> html.Div:
     """The frame every page shares."""
     return html.Div(
         [
@@ -82,13 +86,13 @@ def shell(race: Race, basemap: BasemapAsset) -> html.Div:
             html.Div(
                 id="race-meta",
                 hidden=True,
-                **{"data-race": json.dumps(race_meta(race, basemap)), "data-course": course_samples(race)},  # type: ignore[arg-type]
+                **{"data-race": json.dumps(race_meta(race, basemap, base)), "data-course": course_samples(race)},  # type: ignore[arg-type]
             ),
             html.Div(
                 [
                     html.H1(race.name, className="title"),
                     html.Nav(
-                        [dcc.Link(label, href=path, className="nav-link") for path, label, _ in PAGES],
+                        [dcc.Link(label, href=base + path[1:], className="nav-link") for path, label, _ in PAGES],
                         className="nav",
                     ),
                     html.Div("connecting…", id="conn", className="conn conn-wait", role="status"),
@@ -122,10 +126,14 @@ def create_dashboard(
     race: Race,
     get_snapshot: Callable[[], Snapshot | None],
     get_history: Callable[[], list[tuple[float, int, int, int, int | None]]] = list,
+    base: str = "/",
 ) -> Dash:
-    """Mount the three pages on ``server`` (call after the API routes are added)."""
+    """Mount the three pages on ``server`` (call after the API routes are added); ``base``: the path
+    the server is mounted under (``/races/10k/``), which the browser's requests carry."""
     app = Dash(
         __name__,
+        requests_pathname_prefix=base,
+        routes_pathname_prefix="/",
         server=server,  # type: ignore[arg-type]  # Dash's FastAPI backend takes the app; the annotation predates it
         title=f"pursuit — {race.name}",
         update_title=None,  # type: ignore[arg-type]
@@ -134,12 +142,13 @@ def create_dashboard(
         suppress_callback_exceptions=True,  # each page's components exist only on that page
     )
     basemap = BasemapAsset(race)
-    app.layout = shell(race, basemap)
+    app.layout = shell(race, basemap, base)
     layouts: dict[str, html.Div] = {path: module.layout(race) for path, _, module in PAGES}
 
     @app.callback(Output("page", "children"), Input("url", "pathname"))
     def route(pathname: str | None) -> html.Div:
-        return layouts.get(pathname or "/", layouts["/"])
+        page = RACE_PREFIX.sub("", pathname or "/") or "/"  # /races/10k/follow is 10k's /follow
+        return layouts.get(page, layouts["/"])
 
     race_control.register(app, race, get_snapshot, get_history)
     server.router.routes.insert(0, Route(BASEMAP_PATH, basemap_endpoint(basemap)))  # ahead of Dash's page routes

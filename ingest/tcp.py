@@ -169,21 +169,22 @@ class ReaderServer(ABC):
 
     async def fire_gun(self, who: str, peer: str, mat: str, raw: bytes, t: float) -> None:
         """A gun marker from the wire: start the next pen if ``live/race/guns.py`` lets this one."""
-        started = await self.store.guns()
-        if (why := gun_problem(self.race, mat, t, started)) is not None:
+        target = await self.store.gun_store()  # of an event's races, the one with a start to fire
+        started = await target.guns()
+        if (why := gun_problem(target.race, mat, t, started)) is not None:
             await self.reject(who, mat, raw, f"gun refused: {why}", peer)
-            if why == second_gun(self.race, t, started):  # held, not refused: race control may confirm it
-                await self._announce_held(who, mat, t, started)
+            if why == second_gun(target.race, t, started):  # held, not refused: race control may confirm it
+                await self._announce_held(target, who, mat, t, started)
             return
-        result = await self.store.record_gun(t)
+        result = await target.record_gun(t)
         log.info("gun marker from %s at %s (%.2f): %s", who, mat, t, result or "duplicate, ignored")
 
-    async def _announce_held(self, who: str, mat: str, t: float, started: dict[str, float]) -> None:
+    async def _announce_held(self, store: Store, who: str, mat: str, t: float, started: dict[str, float]) -> None:
         """A second gun for the last start, held: an alert race control can act on (once per gun)."""
-        target = next_start(self.race, started)
+        target = next_start(store.race, started)
         assert target is not None
         last = max(started, key=started.__getitem__)
-        at = datetime.fromtimestamp(t, self.race.timezone)
+        at = datetime.fromtimestamp(t, store.race.timezone)
         clock = f"{at:%H:%M:%S}.{at.microsecond // 10_000:02d}"
         would, route = target[0], start_route(target[0])
         text = (
@@ -194,7 +195,7 @@ class ReaderServer(ABC):
         iso = at.isoformat(timespec="milliseconds")
         data = {"level": "alert", "mat": mat, "reader": who, "gun_at": t, "gun_iso": iso,
                 "would_start": would, "second_for": last, "confirm": route}  # fmt: skip
-        await self.store.emit_once(f"gun_held:{t:.2f}", "gun_held", t, text, data)
+        await store.emit_once(f"gun_held:{t:.2f}", "gun_held", t, text, data)
 
     async def reject(self, who: str, mat: str | None, raw: bytes, reason: str, peer: str = "") -> None:
         """Log and count a line or record that cannot be used, against its mat and the sending

@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from live.race.errors import RaceError
+from live.race.event import Event, load_event
 from live.race.race import Race
 from live.race.race_file import load_race
 from pursuit.settings import DEFAULT_REDIS_URL, Settings
@@ -25,6 +26,16 @@ def race_or_exit(path: str | None) -> Race:
     stderr and exit status 2, as for every command that takes ``--race``."""
     try:
         return load_race(path or DEFAULT_RACE)
+    except RaceError as exc:
+        print(f"pursuit: race error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+
+
+def event_or_exit(path: str | None) -> Event:
+    """The event at ``path``: an event directory (``event.toml``) or a race directory as an event of one
+    race (default: the Paris J-1000); on an error, the message on stderr and exit status 2."""
+    try:
+        return load_event(path or DEFAULT_RACE)
     except RaceError as exc:
         print(f"pursuit: race error: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
@@ -66,8 +77,21 @@ def redis_or_exit(url: str | None, command: str) -> str:
 
 
 def cmd_race_check(args: argparse.Namespace) -> int:
-    """Validate a race directory and print a summary."""
-    race = race_or_exit(args.dir)
+    """Validate a race or event directory and print a summary of each race."""
+    event = event_or_exit(args.dir)
+    if len(event.races) > 1:
+        print(f"{event.name} ({event.id}), {event.date}, time zone {event.timezone.key}: {len(event.races)} races")
+        uses = Counter(m.id for r in event.races for m in r.mats)
+        shared = sorted(mat for mat, n in uses.items() if n > 1)
+        print(f"  shared mats {', '.join(shared) or 'none'} (one reader connection each)\n")
+    for race in event.races:
+        print_race(race)
+    print("OK")
+    return 0
+
+
+def print_race(race: Race) -> None:
+    """A race's summary, as ``race check`` prints it."""
     pens = Counter(p.pen for p in race.participants if p.bib != race.pursuer.bib)
     print(f"{race.name} ({race.id})")
     measured = race.course.measured_m
@@ -87,8 +111,6 @@ def cmd_race_check(args: argparse.Namespace) -> int:
               + f"; credited \"{race.basemap.attribution}\"")  # fmt: skip
     if race.tiles is not None:
         print(f'  tiles      {race.tiles.url} (online, over the basemap), credited "{race.tiles.attribution}"')
-    print("OK")
-    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -111,7 +133,7 @@ def cmd_serve(args: argparse.Namespace, ingest: bool = True, web: bool = True) -
     from pursuit.serve import WebStartError, run, serve
 
     settings: Settings = args.settings
-    race = race_or_exit(args.race)
+    race = event_or_exit(args.race)
     redis_url = redis_or_exit(settings.redis_url, args.command)
     try:
         return run(
@@ -144,11 +166,11 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
 def cmd_engine(args: argparse.Namespace) -> int:
     """The live engine alone: it takes the engine lease when free and publishes every tick for the web
     processes to relay; while another process holds the lease it stands by."""
-    from pursuit.serve import run, run_engine
+    from pursuit.serve import run, run_engines
 
     settings: Settings = args.settings
-    race = race_or_exit(args.race)
-    return run(run_engine(race, redis_or_exit(settings.redis_url, "engine")), settings.loop)
+    event = event_or_exit(args.race)
+    return run(run_engines(event, redis_or_exit(settings.redis_url, "engine")), settings.loop)
 
 
 def _simulate_results(args: argparse.Namespace) -> int:

@@ -16,9 +16,12 @@ from ingest.chronotrack_server import ChronoTrackServer
 from ingest.mylaps_server import MyLapsServer
 from ingest.raceresult_client import RaceResultClient
 from ingest.tcp import ReaderServer
+from live.race.event import Event, event_of
 from live.race.race import Race
 from live.store.connection import master_address, redis_client, replicas_to_wait_for
+from live.store.event_store import ingest_store
 from live.store.store import Store
+from pursuit.event_web import create_event_app
 from pursuit.http_guard import REQUEST_TIMEOUT_S, GuardedHttp
 from pursuit.settings import LOCAL_BALANCER, LOOPS, Settings
 from pursuit.web import create_app
@@ -84,17 +87,20 @@ def readers_exposure(race: Race, host: str) -> str | None:
 
 
 async def start_ingest(
-    race: Race,
+    race: Race | Event,
     redis_url: str,
     host: str,
     port: int | None,
     mylaps_port: int | None = None,
     secret: str | None = None,
 ) -> tuple[list[ReaderServer], aioredis.Redis]:
-    """Start the TCP reader servers (ChronoTrack, MYLAPS); returns them and their Redis client.
+    """Start the TCP reader servers (ChronoTrack, MYLAPS) of a race or of every race of an event (one
+    server per protocol, each read to the race of its chip); returns them and their Redis client.
     ``secret``: the ChronoTrack readers' shared secret, when the race asks for one."""
+    event = race if isinstance(race, Event) else event_of(race)
     redis = redis_client(redis_url)
-    store = Store(redis, race)
+    store = ingest_store(redis, event)
+    race = store.race
     store.wait_replicas = replicas_to_wait_for(redis_url)
     await store.setup()
     servers: list[ReaderServer] = [
@@ -158,7 +164,7 @@ async def _serve_web(web: uvicorn.Server, host: str, port: int) -> None:
 
 
 async def serve(
-    race: Race,
+    race: Race | Event,
     redis_url: str,
     *,
     port: int | None,
@@ -169,19 +175,22 @@ async def serve(
     settings: Settings | None = None,
     engine: bool = True,
 ) -> int:
-    """The ingestor (if ``ingest``) and the web app (if ``port`` is given) until interrupted."""
+    """The ingestor (if ``ingest``) and the web app (if ``port`` is given) of a race, or of every race
+    of an event, until interrupted."""
+    event = race if isinstance(race, Event) else event_of(race)
+    race = event.ingest_race()
     tasks = []
     stop = asyncio.Event()
     if ingest:
         readers_host = race.readers.host or host
         secret = (settings or Settings()).reader_secret(race.readers.secret_env)
-        ingestors, ingest_redis = await start_ingest(race, redis_url, readers_host, ingest_port, mylaps_port, secret)
+        ingestors, ingest_redis = await start_ingest(event, redis_url, readers_host, ingest_port, mylaps_port, secret)
         for server in ingestors:
             print(f"ingest: {server.protocol} on {readers_host}:{server.port}", flush=True)
         if warning := readers_exposure(race, readers_host):
             print(warning, flush=True)
             log.warning(warning)
-        store = Store(ingest_redis, race)
+        store = ingest_store(ingest_redis, event)
         tasks.append(asyncio.create_task(watch_master(ingest_redis, ingestors, stop), name="watch-master"))
         for decoder in race.readers.decoders:
             tasks.append(asyncio.create_task(RaceResultClient(race, store, decoder).run(stop)))
@@ -189,7 +198,11 @@ async def serve(
                 f"ingest: pulling RACE RESULT decoder {decoder.host}:{decoder.port} for mat {decoder.mat}", flush=True
             )
     if port is not None:
-        app = create_app(race, redis_url, settings=settings, engine=engine)
+        app: Callable[..., Any] = (
+            create_app(event.first, redis_url, settings=settings, engine=engine)
+            if len(event.races) == 1
+            else create_event_app(event, redis_url, settings=settings, engine=engine)
+        )
         web = uvicorn_server(app, host, port, forwarded_allow_ips=(settings or Settings()).forwarded_allow_ips)
         tasks.append(asyncio.create_task(_serve_web(web, host, port)))
     try:
@@ -203,6 +216,13 @@ async def serve(
             for server in ingestors:
                 await server.close()
             await ingest_redis.aclose()
+    return 0
+
+
+async def run_engines(event: Event, redis_url: str, stop: asyncio.Event | None = None) -> int:
+    """The live engines of every race of an event in this process (one lease each)."""
+    stop = stop or asyncio.Event()
+    await asyncio.gather(*(run_engine(race, redis_url, stop) for race in event.races))
     return 0
 
 

@@ -18,13 +18,15 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from ingest.json_server import JsonIngest
 from live.engine.engine import TICK_S, LiveEngine
 from live.engine.events import EventDetector
+from live.race.event import Event
 from live.race.race import Race
 from live.store.connection import redis_client, replicas_to_wait_for
+from live.store.event_store import EventStore
 from live.store.leader import FrameChannel, Lease
 from live.store.store import REDIS_UNAVAILABLE, Store
 from pursuit.metrics import CONTENT_TYPE_LATEST, render_metrics
@@ -42,16 +44,27 @@ REDIS_DOWN_LOG_EVERY_S = 10.0  # while Redis fails, one log line per this many s
 
 
 def create_app(
-    race: Race, redis_url: str, *, dashboard: bool = True, settings: Settings | None = None, engine: bool = True
+    race: Race,
+    redis_url: str,
+    *,
+    dashboard: bool = True,
+    settings: Settings | None = None,
+    engine: bool = True,
+    base: str = "/",
+    event: Event | None = None,
 ) -> FastAPI:
     """Build the web app for one race against the Redis at ``redis_url``; ``settings``: the process's
     (reader and admin tokens, CORS origins), by default read from the environment now. With ``engine``
     the process stands for the engine lease and runs the live engine while it holds it; otherwise, and
-    while another process holds it, it relays the leader's ticks (``web.relay``)."""
+    while another process holds it, it relays the leader's ticks (``web.relay``). ``base``: the path
+    the race's pages are served under (``/races/10k/`` for an event's other races). ``event``: the
+    event whose JSON readers this app takes (``/ingest/ws``, routed by chip); None: the race alone."""
     settings = settings or Settings.from_env()
     redis = redis_client(redis_url)
     store = Store(redis, race)
     store.wait_replicas = replicas_to_wait_for(redis_url)  # JSON readers' answers wait for a replica, as MYLAPS acks
+    ingest_store = store if event is None else EventStore(redis, event.ingest_race(), event.races)
+    ingest_store.wait_replicas = store.wait_replicas
     live = LiveEngine(race, store)
     live.lease = Lease(store)
     live.listeners.append(EventDetector(live))
@@ -62,7 +75,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await store.setup()
+        await (store if base != "/" else ingest_store).setup()
         stop = asyncio.Event()
         relay.start()
         ticker = asyncio.create_task(live.run(stop), name="live-tick") if engine else None
@@ -138,7 +151,9 @@ def create_app(
         return error(404, f"no such API endpoint: {path}")
 
     admin = AdminAPI(live, settings.admin_token(race.admin_token_env))
-    routes = [*api.routes(), *admin.routes(), *JsonIngest(race, store, settings.reader_tokens).routes()]
+    routes: list[BaseRoute] = [*api.routes(), *admin.routes()]
+    if base == "/":  # the JSON readers of an event connect once, to the first race's app
+        routes += JsonIngest(ingest_store.race, ingest_store, settings.reader_tokens).routes()
     routes += [*feed_routes(feed), *EventsFeed(store).routes()]
     for route in routes:
         app.router.routes.append(route)
@@ -150,7 +165,7 @@ def create_app(
     if dashboard:
         from dashboard.app import create_dashboard
 
-        create_dashboard(app, race, lambda: live.snapshot, lambda: list(live.forecast_history))
+        create_dashboard(app, race, lambda: live.snapshot, lambda: list(live.forecast_history), base=base)
     return app
 
 

@@ -8,6 +8,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -121,3 +122,30 @@ async def pens_started(redis_server: RedisServer, redis: aioredis.Redis, race: R
 
         await eventually(ready)
         yield PensStarted(base, base.replace("http://", "ws://"), http, store, app, now)
+
+
+def write_event(root: Path, runners: int = 40, second: str = "chase-b") -> Path:
+    """An event directory at ``root``: two copies of the Paris J-1000 with ``runners`` runners each
+    (and the pursuer), sharing every mat; the second race's id is ``second`` and its chips differ."""
+    import csv
+    import shutil
+
+    paris = Path(__file__).resolve().parent.parent / "races" / "paris-j1000"
+    for name, prefix in (("chase-a", ""), (second, "B")):
+        directory = root / name
+        shutil.copytree(paris, directory)
+        toml = (directory / "race.toml").read_text(encoding="utf-8")
+        (directory / "race.toml").write_text(toml.replace('id = "paris-j1000"', f'id = "{name}"'), encoding="utf-8")
+        with (paris / "participants.csv").open(encoding="utf-8", newline="") as f:
+            rows = list(csv.reader(f))
+        with (directory / "participants.csv").open("w", encoding="utf-8", newline="") as f:
+            out = csv.writer(f)
+            out.writerow(rows[0])
+            for row in rows[1 : runners + 2]:
+                out.writerow([row[0], prefix + row[1], *row[2:]])
+    (root / "event.toml").write_text(
+        '[event]\nid = "paris-2024"\nname = "Paris 2024"\ntimezone = "Europe/Paris"\ndate = 2021-10-31\n'
+        f'races = ["chase-a", "{second}"]\n',
+        encoding="utf-8",
+    )
+    return root

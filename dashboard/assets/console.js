@@ -54,6 +54,7 @@
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
     return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
   }
+  function base() { return raceMeta().base || ""; }  // "/races/10k" on an event's other races
   function raceMeta() {
     if (!S.meta) { var m = $("race-meta"); if (m) S.meta = JSON.parse(m.getAttribute("data-race")); }
     return S.meta;
@@ -103,7 +104,7 @@
     var headers = { "Authorization": "Bearer " + (token || S.token) };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (key) headers["Idempotency-Key"] = key;
-    return fetch(path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body) })
+    return fetch(base() + path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body) })
       .then(function (r) {
         return r.json().catch(function () { return {}; }).then(function (b) {
           // a 401 with Retry-After refuses this address for a while (someone here failed to sign in
@@ -361,7 +362,7 @@
   function refresh() {
     if (!S.token) return;
     var asked = [];
-    asked.push(fetch("/api/race").then(function (r) { return r.ok ? r.json() : null; }).then(function (race) {
+    asked.push(fetch(base() + "/api/race").then(function (r) { return r.ok ? r.json() : null; }).then(function (race) {
       if (!race) return;
       S.race = race; S.timing = race.timing_points; renderStarts();
     }).catch(function () { /* the connection state says enough */ }));
@@ -369,7 +370,7 @@
     asked.push(api("GET", "/api/admin/log?limit=" + LOG_ROWS).then(function (r) { if (r.status === 200) renderLog(r.body.entries); }));
     var bib = $("runner-bib") ? $("runner-bib").value.trim() : "";
     if (bib) {
-      asked.push(fetch("/api/runners/" + encodeURIComponent(bib)).then(function (r) {
+      asked.push(fetch(base() + "/api/runners/" + encodeURIComponent(bib)).then(function (r) {
         return r.json().then(function (b) { return r.ok ? b : { bib: bib, error: b.error || "HTTP " + r.status }; });
       }).then(function (b) { if ($("runner-bib") && $("runner-bib").value.trim() === bib) { S.runner = b; renderRunner(); } })
         .catch(function () { /* next poll */ }));

@@ -65,7 +65,8 @@
     for (var i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193) >>> 0; }
     return h / 4294967296;
   }
-  function wsUrl(path) { return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path; }
+  function base() { return (meta && meta.base) || ""; }  // "/races/10k" on an event's other races
+  function wsUrl(path) { return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + base() + path; }
   function backoff(n) { return Math.min(10000, 500 * Math.pow(2, n)) * (0.75 + Math.random() / 2); }
 
   // ---- the race and the course ---------------------------------------------------------------
@@ -192,7 +193,7 @@
 
   function loadRoster(force) {
     if (roster && !force) return Promise.resolve(roster);
-    return fetch("/api/roster").then(function (r) {
+    return fetch(base() + "/api/roster").then(function (r) {
       if (!r.ok) throw new Error("GET /api/roster: HTTP " + r.status);
       return r.json();
     }).then(function (body) {
@@ -454,7 +455,7 @@
   function pollReaders() {  // race control: the readers whose input was refused (name, address, why)
     var box = $("reader-errors");
     if (!box) return;
-    fetch("/api/readers").then(function (r) { return r.ok ? r.json() : null; }).then(function (d) {
+    fetch(base() + "/api/readers").then(function (r) { return r.ok ? r.json() : null; }).then(function (d) {
       if (!d) return;
       var parts = [];
       if (d.readers.length) {
@@ -481,7 +482,7 @@
     pollReaders();
     var gd = document.querySelector("#map .js-plotly-plot"), table = $("mat-table");
     if (!gd && !table) return;
-    fetch("/api/mats").then(function (r) { return r.ok ? r.json() : null; }).then(function (mats) {
+    fetch(base() + "/api/mats").then(function (r) { return r.ok ? r.json() : null; }).then(function (mats) {
       if (!mats) return;
       if (gd && gd.data) {
         var mi = gd.data.findIndex(function (t) { return t.name === "mats"; });
@@ -751,7 +752,7 @@
     q = q.trim();
     if (!q) { list.replaceChildren(); return; }
     var mine = ++searchSeq;
-    fetch("/api/runners?limit=8&q=" + encodeURIComponent(q)).then(function (r) { return r.ok ? r.json() : { runners: [] }; }).then(function (body) {
+    fetch(base() + "/api/runners?limit=8&q=" + encodeURIComponent(q)).then(function (r) { return r.ok ? r.json() : { runners: [] }; }).then(function (body) {
       if (mine !== searchSeq) return;
       var items = body.runners.map(function (r) {
         var li = el("li", "result");

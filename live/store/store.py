@@ -226,6 +226,10 @@ class Store:
                   orjson.dumps(flat))  # fmt: skip
         return 1
 
+    async def gun_store(self) -> Store:
+        """The store of the race a gun marker from the wire is for: this one (an event's may choose)."""
+        return self
+
     async def record_gun(self, time_s: float) -> str | None:
         """A gun marker from the wire: start the next pen without a gun, then the pursuer."""
         targets = [f"pen:{p.id}" for p in self.race.pens] + ["pursuer"]

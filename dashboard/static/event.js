@@ -1,0 +1,49 @@
+/* The event view (/event): polls /api/event and fills one card per race with its clock, its
+ * pursuer (or its leader, for a race without one), its counts and its forecast against the quota. */
+(function () {
+  "use strict";
+  var main = document.querySelector(".cards");
+  var every = 1000 * Number(main.getAttribute("data-poll-s") || 2);
+  var fmt = new Intl.NumberFormat(document.documentElement.lang || "en");
+  function km(m) { return m == null ? "–" : (m / 1000).toFixed(2) + " km"; }
+  function clock(s) {
+    if (s == null) return "–";
+    s = Math.max(0, Math.floor(s));
+    var h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, x = s % 60;
+    return h + ":" + String(m).padStart(2, "0") + ":" + String(x).padStart(2, "0");
+  }
+  function row(dl, label, value, cls) {
+    var dt = document.createElement("dt"), dd = document.createElement("dd");
+    dt.textContent = label; dd.textContent = value;
+    if (cls) dd.className = cls;
+    dl.appendChild(dt); dl.appendChild(dd);
+  }
+  function fill(card, r) {
+    var dl = document.createElement("dl");
+    dl.className = "card-body";
+    if (!r.ready) { row(dl, "state", "waiting for the engine"); card.querySelector(".card-body").replaceWith(dl); return; }
+    row(dl, "clock", clock(r.clock.elapsed_s));
+    if (r.pursuer) row(dl, "pursuer", r.pursuer.name + " · " + km(r.pursuer.distance_m) + " · " + r.pursuer.status);
+    else row(dl, "leader", r.leader ? "bib " + r.leader.bib + " · " + km(r.leader.distance_m) : "–");
+    var c = r.counts || {};
+    var shown = ["started", "ahead", "caught", "won", "finished", "dnf"].filter(function (k) { return c[k]; });
+    row(dl, "runners", fmt.format(r.participants) + (shown.length ? " · " + shown.map(function (k) { return k + " " + fmt.format(c[k]); }).join(" · ") : ""));
+    if (r.forecast) {
+      var f = r.forecast, q = f.quota;
+      var text = fmt.format(f.winners) + " winners (" + fmt.format(f.low) + "–" + fmt.format(f.high) + ", " + Math.round(100 * f.level) + " %)";
+      row(dl, "forecast", q == null ? text : text + " vs quota " + fmt.format(q), q == null ? "" : (f.low > q ? "over" : f.high < q ? "under" : ""));
+    }
+    card.querySelector(".card-body").replaceWith(dl);
+  }
+  function conn(state, text) { var el = document.getElementById("conn"); el.className = "conn conn-" + state; el.textContent = text; }
+  function poll() {
+    fetch("/api/event").then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); }).then(function (body) {
+      body.races.forEach(function (r) {
+        var card = main.querySelector('[data-race="' + CSS.escape(r.id) + '"]');
+        if (card) fill(card, r);
+      });
+      conn("ok", "live");
+    }).catch(function () { conn("lost", "reconnecting…"); }).then(function () { setTimeout(poll, every); });
+  }
+  poll();
+})();

@@ -1,0 +1,91 @@
+"""The store the readers of an event write through: one journal, each read to the race of its chip.
+
+A mat shared by several races of an event is one reader connection: its raw lines are journaled
+once, in the keys of the event's first race (the event's journal, which ``pursuit rebuild`` and
+``replay`` read), and each read is applied to the race whose participant wears the chip. A chip no
+race knows is the event's: it is kept with the first race's unknown chips, where race control
+sees and assigns it. Mat health (connected, errors, clock offset) is written to every race that
+has the mat, so each race's ``/api/mats`` is whole.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from live.clock import RaceClock
+from live.race.event import Event
+from live.race.guns import next_start
+from live.race.race import Race
+from live.reads import RawRead
+from live.store.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class EventStore(Store):
+    """A :class:`Store` over the event's ingest race (every race's mats) that routes reads by chip."""
+
+    def __init__(self, redis: aioredis.Redis, ingest_race: Race, races: Sequence[Race]) -> None:
+        super().__init__(redis, ingest_race)
+        self.stores = [Store(redis, race) for race in races]
+        self._race_of_chip = {chip: i for i, race in enumerate(races) for chip in race.chip_map()}
+        self.off_course = 0  # reads of a chip at a mat its race does not have (counted, not applied)
+
+    def _stores_with(self, mat: str | None) -> list[Store]:
+        found = [s for s in self.stores if mat is not None and s.race.mat_for_location(mat) is not None]
+        return found or self.stores[:1]
+
+    async def setup(self) -> None:
+        for store in self.stores:
+            await store.setup()
+
+    async def set_clock(self, clock: RaceClock) -> None:
+        for store in self.stores:
+            await store.set_clock(clock)
+
+    def _queue_apply(self, pipe: Any, reads: Iterable[RawRead], wall_s: float) -> int:
+        """Queue one apply call per race that has reads in the batch; returns how many were queued."""
+        by_race: dict[int, list[RawRead]] = {}
+        off = 0
+        for read in reads:
+            i = self._race_of_chip.get(read.chip, 0)
+            if read.mat not in self.stores[i]._spec_of_mat:
+                off += 1
+                continue
+            by_race.setdefault(i, []).append(read)
+        if off:
+            self.off_course += off
+            log.warning("%d reads of chips at mats their race does not have: not applied", off)
+        return sum(self.stores[i]._queue_apply(pipe, rs, wall_s) for i, rs in sorted(by_race.items()))
+
+    async def count_error(self, mat: str | None, reason: str, source: tuple[str, str] | None = None) -> None:
+        for store in self._stores_with(mat):
+            await store.count_error(mat, reason, source)
+
+    async def set_clock_offset(self, mat: str, offset_s: float, round_trip_s: float | None = None) -> None:
+        for store in self._stores_with(mat):
+            await store.set_clock_offset(mat, offset_s, round_trip_s)
+
+    async def set_connected(self, mat: str, delta: int) -> None:
+        for store in self._stores_with(mat):
+            await store.set_connected(mat, delta)
+
+    async def gun_store(self) -> Store:
+        """The race a gun marker from the wire starts: the first, in the event's order, with a start
+        (a pen, or its pursuer) still to fire; the last race when every start has fired (its gun
+        checks then hold the marker as a second gun)."""
+        for store in self.stores:
+            if next_start(store.race, await store.guns()) is not None:
+                return store
+        return self.stores[-1]
+
+
+def ingest_store(redis: aioredis.Redis, event: Event) -> Store:
+    """The store an event's readers write through: the race's own for a one-race event."""
+    if len(event.races) == 1:
+        return Store(redis, event.first)
+    return EventStore(redis, event.ingest_race(), event.races)
