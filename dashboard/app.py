@@ -17,9 +17,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from dash import Dash, Input, Output, dcc, html
+from dash.backends._fastapi import reset_current_request, set_current_request
 from fastapi import FastAPI
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from dashboard import commentary, follow, race_control
@@ -156,4 +157,16 @@ def create_dashboard(
     # request to "/" or "/_dash-*" only: a first visitor on /follow after a restart would get a page
     # without pursuit.js. Set it up now, with the layout and callbacks in place.
     app._setup_server()  # type: ignore[no-untyped-call]
+
+    # Dash adds its catch-all page route at the lifespan's start, for the app ``dash.get_app()`` names:
+    # the last Dash made in the process. An event has one Dash per race and runs the races' lifespans
+    # itself, so each Dash serves its own pages (/follow, /commentary) here, bound to it.
+    async def page(request: Request) -> Response:
+        token = set_current_request(request)  # type: ignore[no-untyped-call]  # what Dash's own catch-all does around index()
+        try:
+            return HTMLResponse(app.index())  # type: ignore[no-untyped-call]
+        finally:
+            reset_current_request(token)  # type: ignore[no-untyped-call]
+
+    server.router.routes.append(Route("/{path:path}", page, methods=["GET"]))
     return app

@@ -2,18 +2,21 @@
 at the root, and the event's own routes (``/api/event``, ``/event``) beside them.
 
 A one-race directory gets :func:`pursuit.web.create_app` alone, exactly as before. Every race app
-keeps its own engine (its own lease), feed, store and dashboard; this app only routes to them and
-runs their lifespans, which Starlette does not pass on to mounted apps.
+keeps its own engine (its own lease), feed, store and dashboard; the event app only routes to them
+and runs their lifespans, which Starlette does not pass on to mounted apps.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dashboard.event_page import event_routes
 from live.race.event import Event
@@ -22,10 +25,41 @@ from pursuit.web import create_app
 from web.event_api import EventAPI, race_path
 from web.http import JSONResponse, error
 
+RACE_PATH = re.compile(r"^/races/([^/]+)(/.*)?$")
+
+
+class EventApp:
+    """ASGI: ``/races/{id}/…`` to race ``id``'s app with the prefix taken off the path (and added to
+    ``root_path``), so each race app, Dash's middleware included, sees the paths it sees alone;
+    the event's own routes to :attr:`own`; anything else to the first race's app."""
+
+    def __init__(self, event: Event, own: Starlette, apps: list[Any]) -> None:
+        self.event = event
+        self.own = own
+        self.apps = apps
+        self.by_id: dict[str, ASGIApp] = {race.id: app for race, app in zip(event.races, apps, strict=True)}
+        self.own_paths = {r.path for r in own.routes if isinstance(r, Route) and "{" not in r.path}
+        self.state = own.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.own(scope, receive, send)  # the lifespan: the event's, which runs every race's
+            return
+        path: str = scope["path"]
+        if (found := RACE_PATH.match(path)) and found[1] in self.by_id:
+            rest = found[2] or "/"
+            root = scope.get("root_path", "") + f"/races/{found[1]}"
+            scope = dict(scope, path=rest, raw_path=rest.encode(), root_path=root)
+            await self.by_id[found[1]](scope, receive, send)
+        elif path in self.own_paths or found:
+            await self.own(scope, receive, send)
+        else:
+            await self.apps[0](scope, receive, send)
+
 
 def create_event_app(
     event: Event, redis_url: str, *, dashboard: bool = True, settings: Settings | None = None, engine: bool = True
-) -> Starlette:
+) -> EventApp:
     """The root ASGI app of ``event`` (several races) against the Redis at ``redis_url``."""
     settings = settings or Settings.from_env()
     apps = [
@@ -47,12 +81,8 @@ def create_event_app(
             yield
 
     routes: list[BaseRoute] = [*api.routes(), *event_routes(event)]
-    routes += [
-        Mount(race_path(event, race.id).rstrip("/"), app=sub) for race, sub in zip(event.races, apps, strict=True)
-    ]
     routes.append(Route("/races/{race_id}/{rest:path}", no_such_race, methods=["GET", "HEAD", "POST"]))
-    routes.append(Mount("", app=apps[0]))  # everything else: the first race, as a one-race directory has it
-    app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.race_apps = apps
-    app.state.event = event
-    return app
+    own = Starlette(routes=routes, lifespan=lifespan)
+    own.state.race_apps = apps
+    own.state.event = event
+    return EventApp(event, own, apps)

@@ -40,6 +40,7 @@ from web.openapi import openapi_schema
 from web.relay import FrameRelay
 
 log = logging.getLogger(__name__)
+PAGES_ROUTE = "/{path:path}"  # the dashboard's pages: any other GET (not an API answer for /api/…)
 REDIS_DOWN_LOG_EVERY_S = 10.0  # while Redis fails, one log line per this many seconds, with the count
 
 
@@ -139,10 +140,10 @@ def create_app(
 
     async def api_not_found(request: Request) -> JSONResponse:
         """404 for a path no route has; 405 (with Allow) for a route asked with a method it lacks."""
-        path = request.url.path
+        path = request.url.path.removeprefix(request.scope.get("root_path", ""))  # an event's /races/{id}
         allowed = sorted(
             {m for r in app.router.routes if isinstance(r, Route) and r.endpoint is not api_not_found
-             and r.path_regex.match(path) for m in r.methods or ()} - {"HEAD"}
+             and r.path != PAGES_ROUTE and r.path_regex.match(path) for m in r.methods or ()} - {"HEAD"}
         )  # fmt: skip
         if allowed:
             refused = error(405, f"{request.method} is not allowed on {path}: use {', '.join(allowed)}")

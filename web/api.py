@@ -63,6 +63,7 @@ class RaceAPI:
         guns = self.engine.guns
         host = request.headers.get("host", f"{request.url.hostname}:{request.url.port}")
         scheme = "wss" if request.url.scheme == "https" else "ws"
+        root = request.scope.get("root_path", "")  # an event's race: /races/{id}
         mats = []
         for m in race.mats:
             lon, lat = race.course.lonlat_at(m.at_m[0])
@@ -97,9 +98,9 @@ class RaceAPI:
                 },
                 "quota": race.quota,
                 "feeds": {
-                    "live": f"{scheme}://{host}/ws/live",
-                    "live_gzip": f"{scheme}://{host}/ws/live?encoding=gzip",  # snapshots gzipped, binary
-                    "events": f"{scheme}://{host}/ws/events",
+                    "live": f"{scheme}://{host}{root}/ws/live",
+                    "live_gzip": f"{scheme}://{host}{root}/ws/live?encoding=gzip",  # snapshots gzipped, binary
+                    "events": f"{scheme}://{host}{root}/ws/events",
                 },
             }
         )

@@ -1,0 +1,76 @@
+"""An event's readers over a real socket into a real Redis: one connection and one journal per shared
+mat, each read applied to the race of its chip (live/store/event_store.py)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ingest.chronotrack_server import ChronoTrackServer
+from live.clock import RaceClock
+from live.race.event import load_event
+from live.store.event_store import EventStore, ingest_store
+from live.store.store import Store
+from tests.helpers import write_event
+from tests.ingest.chronotrack_client import RACE_DAY, connect_as_pointcam, read_line, wait_for
+
+
+async def test_a_shared_mat_journals_once_and_each_read_lands_in_its_race(redis, tmp_path: Path):
+    event = load_event(write_event(tmp_path))
+    a, b = event.races
+    store = ingest_store(redis, event)
+    assert isinstance(store, EventStore)
+    await store.setup()
+    now = RACE_DAY.replace(tzinfo=a.timezone).timestamp()
+    await store.set_clock(RaceClock(origin_wall=time.time(), origin_race=now, speed=1.0))
+    server = ChronoTrackServer(event.ingest_race(), store, host="127.0.0.1", port=0)
+    await server.start()
+    try:
+        runner_a, runner_b = a.participants[5], b.participants[6]
+        reader, writer = await connect_as_pointcam(server.port)
+        writer.write(
+            f"CT01_33~1~marbeuf~{runner_a.chips[0]}~10:05:01.20~0~ABC123~1\r\n"
+            f"CT01_33~2~marbeuf~{runner_b.chips[0]}~10:05:02.40~0~ABC123~1\r\n"
+            "CT01_33~3~marbeuf~STRANGER~10:05:03.00~0~ABC123~1\r\n"
+            "ping\r\n".encode()
+        )
+        await writer.drain()
+        assert await read_line(reader) == "ack~ping"
+        race_a, race_b = Store(redis, a), Store(redis, b)
+        passings_a = await wait_for(race_a.passings_after)
+        passings_b = await wait_for(race_b.passings_after)
+        assert [x.bib for x in passings_a] == [runner_a.bib], "race A sees its runner only"
+        assert [x.bib for x in passings_b] == [runner_b.bib], "race B sees its runner only"
+        assert await race_a.unknown_chips() == {"STRANGER": 1}, "a chip no race knows is the event's (the first race's)"
+        assert await race_b.unknown_chips() == {}
+        journal_a = await redis.xrange(race_a.keys.journal)
+        assert len(journal_a) >= 1 and b"STRANGER" in b"".join(f[b"lines"] for _, f in journal_a)
+        assert await redis.xlen(race_b.keys.journal) == 0, "one journal per event: the first race's keys"
+        for race in (race_a, race_b):  # the connection counts on every race that has the mat
+            assert (await race.mat_health())["marbeuf"]["connected"] == "1"
+        writer.close()
+
+        async def disconnected() -> bool:
+            counts = [(await s.mat_health())["marbeuf"]["connected"] for s in (race_a, race_b)]
+            return counts == ["0", "0"]
+
+        await wait_for(disconnected)
+    finally:
+        await server.close()
+
+
+async def test_a_gun_from_the_wire_starts_the_race_with_a_start_to_fire(redis, tmp_path: Path):
+    event = load_event(write_event(tmp_path))
+    a, b = event.races
+    store = ingest_store(redis, event)
+    assert isinstance(store, EventStore)
+    await store.setup()
+    race_a, race_b = Store(redis, a), Store(redis, b)
+    for i, pen in enumerate(a.pens):
+        await race_a.set_gun(f"pen:{pen.id}", 1000.0 + i)
+    await race_a.set_gun("pursuer", 2000.0)
+    assert await store.gun_store() is store.stores[1], "every start of race A fired: the next gun is race B's"
+    await race_b.set_gun("pursuer", 2000.0)
+    for i, pen in enumerate(b.pens):
+        await race_b.set_gun(f"pen:{pen.id}", 1000.0 + i)
+    assert await store.gun_store() is store.stores[-1]
