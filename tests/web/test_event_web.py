@@ -17,7 +17,9 @@ from pursuit.event_web import create_event_app
 from tests.helpers import eventually, running_uvicorn, write_event
 
 
-async def test_every_race_is_served_under_its_prefix_and_the_first_also_at_the_root(redis_server, redis, tmp_path: Path):
+async def test_every_race_is_served_under_its_prefix_and_the_first_also_at_the_root(
+    redis_server, redis, tmp_path: Path
+):
     event = load_event(write_event(tmp_path))
     a, b = event.races
     now = time.time()
