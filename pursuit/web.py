@@ -36,7 +36,7 @@ from web.api import RaceAPI
 from web.events_feed import EventsFeed
 from web.feed import LiveFeed, Publisher, feed_routes
 from web.http import JSONResponse, error
-from web.openapi import openapi_schema
+from web.openapi import openapi_schema, with_event
 from web.relay import FrameRelay
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,9 @@ def create_app(
     async def metrics(request: Request) -> Response:
         return Response(await render_metrics(live, feed, admin.limits.untracked), media_type=CONTENT_TYPE_LATEST)
 
-    schema = orjson.dumps(openapi_schema(race))
+    schema = orjson.dumps(
+        openapi_schema(race) if event is None else with_event(openapi_schema(race), [r.id for r in event.races])
+    )
 
     async def openapi(request: Request) -> Response:
         return Response(schema, media_type="application/json")

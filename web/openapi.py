@@ -198,3 +198,22 @@ def openapi_schema(race: Race) -> dict[str, Any]:
                                "bib": {"type": "string"}, "override": _OVERRIDE}}),
         },
     }  # fmt: skip
+
+
+def with_event(schema: dict[str, Any], race_ids: list[str]) -> dict[str, Any]:
+    """``schema`` for an event of several races: ``/api/event``, and every path of the first race's
+    also under ``/races/{race_id}`` for each race of the event (without it: the first race)."""
+    race_id = {"name": "race_id", "in": "path", "required": True, "schema": {"type": "string", "enum": race_ids}}
+    paths = dict(schema["paths"])
+    for path, item in schema["paths"].items():
+        prefixed = {}
+        for method, operation in item.items():
+            parameters = [race_id, *operation.get("parameters", [])]
+            prefixed[method] = {**operation, "parameters": parameters}
+        paths[f"/races/{{race_id}}{path}"] = prefixed
+    card = {"type": "object", "required": ["id", "name", "outcome", "distance_m", "counts", "forecast", "links"]}
+    event = {"type": "object", "required": ["id", "name", "races"],
+             "properties": {"races": {"type": "array", "items": card}}}  # fmt: skip
+    summary = "The event's races: what each is, its clock, counts and forecast"
+    paths["/api/event"] = {"get": {"summary": summary, "responses": {"200": _json(event)}}}
+    return {**schema, "paths": paths}

@@ -73,6 +73,11 @@ async def test_every_race_is_served_under_its_prefix_and_the_first_also_at_the_r
         assert event_page.status_code == 200 and event_page.text.count('class="card"') == 2
         assert (await http.get("/event/event.js")).status_code == 200
 
+        paths = (await http.get("/api/openapi.json")).json()["paths"]
+        assert "/api/event" in paths and "/races/{race_id}/api/state" in paths and "/api/state" in paths
+        race_param = paths["/races/{race_id}/api/runners/{bib}"]["get"]["parameters"][0]
+        assert race_param["schema"]["enum"] == ["chase-a", "chase-b"]
+
         missing = await http.get("/races/nowhere/api/state")
         assert missing.status_code == 404 and "chase-a, chase-b" in missing.json()["error"]
 
