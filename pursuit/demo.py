@@ -9,14 +9,18 @@ import secrets
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 from ingest.chronotrack_server import ChronoTrackServer
 from ingest.mylaps_server import MyLapsServer
 from ingest.raceresult_client import RaceResultClient
 from live.clock import RaceClock
+from live.race.event import Event, event_of
 from live.race.race import Race, RaceResultDecoder
 from live.store.connection import redis_client
+from live.store.event_store import ingest_store
 from live.store.store import Store
+from pursuit.event_web import create_event_app
 from pursuit.redis_server import RedisServer, free_port
 from pursuit.serve import uvicorn_server
 from pursuit.settings import Settings
@@ -39,7 +43,7 @@ def _port_free(port: int) -> bool:
 
 
 async def run_demo(
-    race: Race,
+    race: Race | Event,
     *,
     runners: int | None,
     speed: float,
@@ -49,12 +53,15 @@ async def run_demo(
     protocols: str = "mixed",
     settings: Settings | None = None,
 ) -> int:
-    """Redis (private unless REDIS_URL is set), ingestor, web and the simulated race, until Ctrl-C.
+    """Redis (private unless REDIS_URL is set), ingestor, web and the simulated race (or every race of
+    an event, each starting when its race file says), until Ctrl-C.
 
     By default the mats speak every protocol (``assign_protocols(race, "mixed")``): ChronoTrack to
     our CTP01 server, MYLAPS to our T&S server, RACE RESULT decoders that our client pulls from, and
     JSON over ``/ingest/ws`` with tokens made up for the demo, so the demo exercises all of ingest.
     """
+    event = race if isinstance(race, Event) else event_of(race)
+    race = event.ingest_race()
     by_mat = assign_protocols(race, protocols)
     rr_ports = {mat: free_port() for mat, proto in by_mat.items() if proto == "raceresult"}
     tokens = {mat: secrets.token_hex(8) for mat, proto in by_mat.items() if proto == "json"}
@@ -70,8 +77,9 @@ async def run_demo(
     stopping = asyncio.Event()
     pulls: list[asyncio.Task[None]] = []
     try:
-        store = Store(redis, race)
-        await store.reset()
+        for each in event.races:
+            await Store(redis, each).reset()
+        store = ingest_store(redis, event)
         await store.setup()
         wall = time.time()
         clock = RaceClock(origin_wall=wall, origin_race=wall, speed=speed)
@@ -94,7 +102,12 @@ async def run_demo(
         ]
         print("mats: " + ", ".join(f"{m} {p}" for m, p in by_mat.items()), flush=True)
 
-        web = uvicorn_server(create_app(race, redis_url, settings=settings), "127.0.0.1", port)
+        app: Any = (
+            create_app(race, redis_url, settings=settings)
+            if len(event.races) == 1
+            else create_event_app(event, redis_url, settings=settings)
+        )
+        web = uvicorn_server(app, "127.0.0.1", port)
         web_task = asyncio.create_task(web.serve(), name="web")
         while not web.started:
             if web_task.done():
@@ -103,12 +116,17 @@ async def run_demo(
             await asyncio.sleep(0.05)
 
         first_gun = clock.at_wall(time.time() + LEAD_IN_WALL_S)
-        field = f"{runners:,}" if runners else f"{len(race.participants) - 1:,}"
-        print(f"simulating {race.name}: {field} runners at {speed:g}x real time", flush=True)
-        print(f"\n  dashboard: http://127.0.0.1:{port}/\n  API:       http://127.0.0.1:{port}/api/state\n", flush=True)
+        for each in event.races:
+            runners_of = len(each.participants) - (each.pursuer is not None)
+            field = f"{min(runners, runners_of):,}" if runners else f"{runners_of:,}"
+            print(f"simulating {each.name}: {field} runners at {speed:g}x real time", flush=True)
+        print(f"\n  dashboard: http://127.0.0.1:{port}/\n  API:       http://127.0.0.1:{port}/api/state", flush=True)
+        if len(event.races) > 1:
+            print(f"  event:     http://127.0.0.1:{port}/event (each race under /races/<id>/)", flush=True)
+        print(flush=True)
         sim_task = asyncio.create_task(
             simulate(
-                race,
+                event,
                 "127.0.0.1",
                 ingest.port,
                 clock=clock,

@@ -120,7 +120,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     settings: Settings = args.settings
     try:
-        demo = run_demo(race_or_exit(args.race), runners=args.runners, speed=args.speed, port=args.port,
+        demo = run_demo(event_or_exit(args.race), runners=args.runners, speed=args.speed, port=args.port,
                         ingest_port=args.ingest_port, seed=args.seed, settings=settings)  # fmt: skip
         return run(demo, settings.loop)
     except RedisServerError as exc:
@@ -216,7 +216,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from simulator.faults import Faults
     from simulator.run import assign_protocols, play
 
-    race = race_or_exit(args.race)
+    event = event_or_exit(args.race)
+    race = event.ingest_race()
     try:
         faults = Faults.parse(args.faults)
         protocols = assign_protocols(race, args.protocols)
@@ -232,7 +233,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     offsets = {m: args.clock_offset for m, p in protocols.items() if p == "raceresult"}
     try:
         report = asyncio.run(
-            play(race, host=args.host, speed=args.speed, redis_url=args.settings.redis_url,
+            play(event, host=args.host, speed=args.speed, redis_url=args.settings.redis_url,
                  ingest_port=args.ingest_port, raceresult_port=args.raceresult_port, mylaps_port=args.mylaps_port,
                  runners=args.runners, seed=args.seed, protocols=protocols, faults=faults, late_max_s=args.late,
                  miss_rates=args.miss_rate, record=Path(args.record) if args.record else None,

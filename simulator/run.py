@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from live.clock import RaceClock
+from live.race.event import Event, event_of
 from live.race.race import Race
 from live.store.store import Store
 from simulator.chronotrack import EmulatedDecoder
+from simulator.event import event_feeds, plan_event
 from simulator.faults import Faults, WireFaults
 from simulator.jsonws import EmulatedJsonReader
 from simulator.mylaps import EmulatedExporter
@@ -54,6 +56,7 @@ class SimulationReport:
     noise: int = 0  # garbled lines or messages sent
     backups: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    outcomes: dict[str, Outcome] = field(default_factory=dict)  # race id -> its true outcome (an event's races)
 
     @property
     def winners(self) -> int:
@@ -118,7 +121,7 @@ def raceresult_tables(ports: Mapping[str, int], host: str = "127.0.0.1") -> str:
 
 
 async def simulate(
-    race: Race,
+    race: Race | Event,
     host: str,
     port: int,
     *,
@@ -147,10 +150,18 @@ async def simulate(
     with ``reader_tokens``. The race itself depends on neither the clock's speed nor the faults.
     """
     faults = faults or Faults()
+    event = race if isinstance(race, Event) else event_of(race)
+    race = event.ingest_race()  # an event's readers: one per mat, whichever races share it
     protocols = dict(protocols or dict.fromkeys((m.id for m in race.mats), "chronotrack"))
-    plan = plan_race(race, first_gun, seed=seed, runners=runners, miss_rates=miss_rates)
     per_crossing = {m for m, p in protocols.items() if p in PER_CROSSING}
-    feeds = mat_feeds(race, plan, per_crossing=per_crossing, late_max_s=late_max_s, faults=faults, seed=seed)
+    if len(event.races) == 1:
+        planned = [(race, plan_race(race, first_gun, seed=seed, runners=runners, miss_rates=miss_rates))]
+        feeds = mat_feeds(race, planned[0][1], per_crossing=per_crossing, late_max_s=late_max_s, faults=faults,
+                          seed=seed)  # fmt: skip
+    else:
+        planned = plan_event(event, first_gun, seed=seed, runners=runners, miss_rates=miss_rates)
+        feeds = event_feeds(planned, per_crossing=per_crossing, late_max_s=late_max_s, faults=faults, seed=seed)
+    plan = planned[0][1]
     readers = _build_readers(race, feeds, protocols, clock, faults, raceresult_ports or {}, clock_offsets or {},
                              web_url, reader_tokens or {})  # fmt: skip
     decoders = [r for r in readers.values() if isinstance(r, EmulatedRaceResultDecoder)]
@@ -178,10 +189,11 @@ async def simulate(
     backups = [] if record is None else _write_backups(record, list(readers.values()))
     return SimulationReport(
         lines_per_mat={m: _delivered(r) for m, r in readers.items()},
-        reads=len(plan.reads),
-        guns=plan.guns,
+        reads=sum(len(p.reads) for _, p in planned),
+        guns=[g for _, p in planned for g in p.guns],
         connections=sum(r.connections for r in readers.values()),
         outcome=true_outcome(plan),
+        outcomes={r.id: true_outcome(p) for r, p in planned},
         protocols=protocols,
         faults=faults,
         missing=feeds.missing,
@@ -193,7 +205,7 @@ async def simulate(
 
 
 async def play(
-    race: Race,
+    race: Race | Event,
     *,
     host: str,
     speed: float,
@@ -207,12 +219,15 @@ async def play(
     ports or ``raceresult_port`` upwards, then ``simulate``."""
     wall = time.time()
     clock = RaceClock(origin_wall=wall, origin_race=wall, speed=speed)
+    event = race if isinstance(race, Event) else event_of(race)
+    race = event.ingest_race()
     if redis_url:
         from live.store.connection import redis_client
 
         redis = redis_client(redis_url)
         try:
-            await Store(redis, race).set_clock(clock)
+            for each in event.races:
+                await Store(redis, each).set_clock(clock)
         finally:
             await redis.aclose()
     elif speed != 1.0:
@@ -226,7 +241,7 @@ async def play(
             f"RACE RESULT decoders listen; add to the ingestor's race.toml:\n\n{raceresult_tables(ports)}", flush=True
         )
     return await simulate(
-        race,
+        event,
         host,
         ingest_port or race.readers.port("chronotrack", CHRONOTRACK_PORT),
         clock=clock,

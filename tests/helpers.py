@@ -124,9 +124,10 @@ async def pens_started(redis_server: RedisServer, redis: aioredis.Redis, race: R
         yield PensStarted(base, base.replace("http://", "ws://"), http, store, app, now)
 
 
-def write_event(root: Path, runners: int = 40, second: str = "chase-b") -> Path:
+def write_event(root: Path, runners: int = 40, second: str = "chase-b", delay_min: int = 0) -> Path:
     """An event directory at ``root``: two copies of the Paris J-1000 with ``runners`` runners each
-    (and the pursuer), sharing every mat; the second race's id is ``second`` and its chips differ."""
+    (and the pursuer), sharing every mat; the second race's id is ``second``, its chips differ and it
+    starts ``delay_min`` minutes after the first."""
     import csv
     import shutil
 
@@ -134,8 +135,10 @@ def write_event(root: Path, runners: int = 40, second: str = "chase-b") -> Path:
     for name, prefix in (("chase-a", ""), (second, "B")):
         directory = root / name
         shutil.copytree(paris, directory)
-        toml = (directory / "race.toml").read_text(encoding="utf-8")
-        (directory / "race.toml").write_text(toml.replace('id = "paris-j1000"', f'id = "{name}"'), encoding="utf-8")
+        toml = (directory / "race.toml").read_text(encoding="utf-8").replace('id = "paris-j1000"', f'id = "{name}"')
+        if prefix:
+            toml = toml.replace('start = "10:19:00"', f'start = "10:{19 + delay_min:02d}:00"')
+        (directory / "race.toml").write_text(toml, encoding="utf-8")
         with (paris / "participants.csv").open(encoding="utf-8", newline="") as f:
             rows = list(csv.reader(f))
         with (directory / "participants.csv").open("w", encoding="utf-8", newline="") as f:
