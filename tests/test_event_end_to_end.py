@@ -32,10 +32,10 @@ async def test_an_event_served_by_pursuit_serve_times_each_race_apart(redis_serv
     for race in event.races:
         await Store(redis, race).set_clock(clock)
     web, ct, ml = free_port(), free_port(), free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pursuit.cli", "serve", "--race", str(tmp_path), "--host", "127.0.0.1",
-         "--port", str(web), "--ingest-port", str(ct), "--mylaps-port", str(ml)],
-        env={**os.environ, "REDIS_URL": redis_server.url}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pursuit.cli", "serve", "--race", str(tmp_path), "--host", "127.0.0.1",
+        "--port", str(web), "--ingest-port", str(ct), "--mylaps-port", str(ml),
+        env={**os.environ, "REDIS_URL": redis_server.url}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{web}", timeout=20) as http:
@@ -70,5 +70,5 @@ async def test_an_event_served_by_pursuit_serve_times_each_race_apart(redis_serv
             assert [r["counts"]["won"] for r in body["races"]] == [report.outcomes[r.id].winners for r in event.races]
     finally:
         proc.terminate()
-        out, _ = await asyncio.to_thread(proc.communicate, timeout=20)
-    assert "Traceback" not in out, out
+        out, _ = await asyncio.wait_for(proc.communicate(), 20)
+    assert b"Traceback" not in out, out.decode()

@@ -22,7 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 EDGES = ("web", "ingest", "dashboard", "simulator")
 LIVE_THIRD_PARTY = {"numpy", "orjson"}
-LIVE_REDIS_MODULES = {"live/store/store.py", "live/store/connection.py"}
+LIVE_REDIS_MODULES = {"live/store/store.py", "live/store/connection.py", "live/store/event_store.py"}
 BENCH_IMPORTERS = {"pursuit/cli.py", "pursuit/measurement.py"}
 ENVIRONMENT_READERS = {"pursuit/settings.py"}
 
