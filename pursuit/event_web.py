@@ -23,15 +23,16 @@ from live.race.event import Event
 from pursuit.settings import Settings
 from pursuit.web import create_app
 from web.event_api import EventAPI, race_path
-from web.http import JSONResponse, error
+from web.http import RACE_BASE, JSONResponse, error
 
 RACE_PATH = re.compile(r"^/races/([^/]+)(/.*)?$")
 
 
 class EventApp:
-    """ASGI: ``/races/{id}/…`` to race ``id``'s app with the prefix taken off the path (and added to
-    ``root_path``), so each race app, Dash's middleware included, sees the paths it sees alone;
-    the event's own routes to :attr:`own`; anything else to the first race's app."""
+    """ASGI: ``/races/{id}/…`` to race ``id``'s app with the prefix taken off the path (and kept in the
+    scope's ``RACE_BASE`` for the URLs the app gives out), so each race app (Dash's middleware, its
+    static assets) sees the paths it sees alone; the event's own routes to :attr:`own`; anything
+    else to the first race's app. Not ``root_path``: Starlette expects it at the head of ``path``."""
 
     def __init__(self, event: Event, own: Starlette, apps: list[Any]) -> None:
         self.event = event
@@ -48,8 +49,7 @@ class EventApp:
         path: str = scope["path"]
         if (found := RACE_PATH.match(path)) and found[1] in self.by_id:
             rest = found[2] or "/"
-            root = scope.get("root_path", "") + f"/races/{found[1]}"
-            scope = dict(scope, path=rest, raw_path=rest.encode(), root_path=root)
+            scope = dict(scope, path=rest, raw_path=rest.encode(), **{RACE_BASE: f"/races/{found[1]}"})
             await self.by_id[found[1]](scope, receive, send)
         elif path in self.own_paths or found:
             await self.own(scope, receive, send)

@@ -142,7 +142,7 @@ def create_app(
 
     async def api_not_found(request: Request) -> JSONResponse:
         """404 for a path no route has; 405 (with Allow) for a route asked with a method it lacks."""
-        path = request.url.path.removeprefix(request.scope.get("root_path", ""))  # an event's /races/{id}
+        path = request.url.path
         allowed = sorted(
             {m for r in app.router.routes if isinstance(r, Route) and r.endpoint is not api_not_found
              and r.path != PAGES_ROUTE and r.path_regex.match(path) for m in r.methods or ()} - {"HEAD"}

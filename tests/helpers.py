@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import redis.asyncio as aioredis
 
 from ingest.chronotrack_server import ChronoTrackServer
@@ -152,3 +155,36 @@ def write_event(root: Path, runners: int = 40, second: str = "chase-b", delay_mi
         encoding="utf-8",
     )
     return root
+
+
+# Browser tests: Debian's Chromium driven by Playwright; screenshots go to test-artifacts/.
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader", "--disable-quic",
+    "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+def require_chromium() -> str:
+    if CHROMIUM:
+        return CHROMIUM
+    if os.environ.get("PURSUIT_REQUIRE_BROWSER"):
+        pytest.fail("chromium is not installed but PURSUIT_REQUIRE_BROWSER is set (CI): install Debian's chromium")
+    pytest.skip("chromium not installed (apt-get install chromium); CI runs this test")
+
+
+async def open_page(browser, base: str, path: str, errors: list[str], init_script: str = ""):  # type: ignore[no-untyped-def]
+    page = await browser.new_page()
+    if init_script:
+        await page.add_init_script(init_script)
+    page.on("console", lambda m: errors.append(f"{path}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"{path}: {e}"))
+    page.on("dialog", lambda d: errors.append(f"{path}: a dialog opened: {d.message}"))
+    await page.goto(base + path)
+    await page.wait_for_function(
+        "window.pursuit && document.querySelector('#conn')?.innerText === 'live'", timeout=30000
+    )
+    if path != "/commentary":  # the pages with a map: the runners are drawn
+        await page.wait_for_function("window.pursuit.view.painted > 0", timeout=10000)
+    return page

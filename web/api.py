@@ -20,7 +20,7 @@ from live.chase.snapshot import STATUSES, Snapshot
 from live.engine.engine import LiveEngine
 from live.engine.events import MAT_SILENT_S
 from live.store.store import attached
-from web.http import NOT_READY, JSONResponse, error, is_stream_id, iso_time, num
+from web.http import NOT_READY, RACE_BASE, JSONResponse, error, is_stream_id, iso_time, num
 from web.messages import forecast_fields, probability, row_summary, runner_detail
 
 MAX_PAGE = 500
@@ -63,7 +63,7 @@ class RaceAPI:
         guns = self.engine.guns
         host = request.headers.get("host", f"{request.url.hostname}:{request.url.port}")
         scheme = "wss" if request.url.scheme == "https" else "ws"
-        root = request.scope.get("root_path", "")  # an event's race: /races/{id}
+        root = request.scope.get(RACE_BASE, "")  # an event's race: /races/{id}
         mats = []
         for m in race.mats:
             lon, lat = race.course.lonlat_at(m.at_m[0])

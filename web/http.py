@@ -14,6 +14,7 @@ from starlette.responses import Response
 # a Redis stream id: ``ms`` or ``ms-seq``, each part at most 19 digits (Redis refuses one above
 # 2^64 - 1, a 20-digit number; event ids are 13-digit milliseconds and small sequence numbers)
 STREAM_ID = re.compile(r"^(\d{1,19})(?:-(\d{1,19}))?$")
+RACE_BASE = "pursuit.race_base"  # scope key: the path an event's race is served under (/races/10k), if any
 NOT_READY = "the live engine has not computed a state yet; retry in a second"
 
 

@@ -33,6 +33,13 @@ def next_start(race: Race, started: Mapping[str, float]) -> tuple[str, datetime]
     return None if "pursuer" in started else ("pursuer", race.pursuer.planned_start)
 
 
+def planned_starts(race: Race) -> dict[str, float]:
+    """Every start of the race (``pen:<id>``, ``pursuer``) and its planned time (unix seconds)."""
+    return {f"pen:{p.id}": p.planned_start.timestamp() for p in race.pens} | {
+        "pursuer": race.pursuer.planned_start.timestamp()
+    }
+
+
 def second_gun(race: Race, t: float, started: Mapping[str, float]) -> str | None:
     """Why a gun marker at ``t`` looks like a second gun for the start set last (once per pen); None
     if it may be the next start's. ``started``: the starts set so far and their times."""
@@ -40,9 +47,7 @@ def second_gun(race: Race, t: float, started: Mapping[str, float]) -> str | None
     if target is None or not started or any(abs(t - v) <= RESEND_S for v in started.values()):
         return None  # nothing left to start, or a resend: the store ignores it
     last, last_t = max(started.items(), key=lambda kv: kv[1])
-    planned = {f"pen:{p.id}": p.planned_start.timestamp() for p in race.pens} | {
-        "pursuer": race.pursuer.planned_start.timestamp()
-    }
+    planned = planned_starts(race)
     if last not in planned:
         return None
     gap = planned[target[0]] - planned[last]

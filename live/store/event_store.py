@@ -11,6 +11,7 @@ has the mat, so each race's ``/api/mats`` is whole.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -18,7 +19,7 @@ import redis.asyncio as aioredis
 
 from live.clock import RaceClock
 from live.race.event import Event
-from live.race.guns import next_start
+from live.race.guns import next_start, planned_starts
 from live.race.race import Race
 from live.reads import RawRead
 from live.store.store import Store
@@ -74,14 +75,30 @@ class EventStore(Store):
         for store in self._stores_with(mat):
             await store.set_connected(mat, delta)
 
-    async def gun_store(self) -> Store:
-        """The race a gun marker from the wire starts: the first, in the event's order, with a start
-        (a pen, or its pursuer) still to fire; the last race when every start has fired (its gun
-        checks then hold the marker as a second gun)."""
-        for store in self.stores:
-            if next_start(store.race, await store.guns()) is not None:
-                return store
-        return self.stores[-1]
+    async def gun_store(self, time_s: float) -> Store:
+        """The race a gun marker from the wire at ``time_s`` starts: of the races with a start still to
+        fire, the one whose next start is planned nearest it. Planned times are carried to the day's
+        clock by the starts already fired (the event's races keep their planned gaps); before any,
+        the race whose next start is planned first. Every start fired: the last race (whose gun checks
+        then hold the marker as a second gun)."""
+        fired = [await store.guns() for store in self.stores]
+        shift: float | None = None  # fired minus planned, at the latest start fired anywhere
+        latest = -math.inf
+        for store, guns in zip(self.stores, fired, strict=True):
+            planned = planned_starts(store.race)
+            for target, at in guns.items():
+                if target in planned and at > latest:
+                    latest, shift = at, at - planned[target]
+        best: tuple[float, Store] | None = None
+        for store, guns in zip(self.stores, fired, strict=True):
+            upcoming = next_start(store.race, guns)
+            if upcoming is None:
+                continue
+            planned_s = upcoming[1].timestamp()
+            distance = abs(planned_s + shift - time_s) if shift is not None else planned_s
+            if best is None or distance < best[0]:
+                best = (distance, store)
+        return best[1] if best is not None else self.stores[-1]
 
 
 def ingest_store(redis: aioredis.Redis, event: Event) -> Store:

@@ -226,8 +226,9 @@ class Store:
                   orjson.dumps(flat))  # fmt: skip
         return 1
 
-    async def gun_store(self) -> Store:
-        """The store of the race a gun marker from the wire is for: this one (an event's may choose)."""
+    async def gun_store(self, time_s: float) -> Store:
+        """The store of the race a gun marker from the wire at ``time_s`` is for: this one (an event's
+        store chooses among its races)."""
         return self
 
     async def record_gun(self, time_s: float) -> str | None:

@@ -40,7 +40,7 @@ from simulator.faults import Faults
 from simulator.run import simulate
 from simulator.trajectory import plan_race
 from tests.conftest import PARIS
-from tests.dashboard.test_pages import ARTIFACTS, CHROMIUM_ARGS, require_chromium
+from tests.helpers import ARTIFACTS, CHROMIUM_ARGS, require_chromium
 
 pytestmark = pytest.mark.browser
 

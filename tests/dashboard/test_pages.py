@@ -14,7 +14,6 @@ import asyncio
 import csv
 import json
 import math
-import os
 import shutil
 import time
 from collections.abc import AsyncIterator
@@ -30,27 +29,13 @@ from live.store.store import RawRead, Store
 from pursuit.web import create_app
 from simulator.run import simulate
 from tests.conftest import PARIS
-from tests.helpers import eventually, running_uvicorn
+from tests.helpers import ARTIFACTS, CHROMIUM_ARGS, eventually, open_page, require_chromium, running_uvicorn
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader", "--disable-quic",
-    "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 XSS_BIB = "120"
 XSS_NAME = "<img src=x onerror=alert(1)>"
 RUNNERS = 800
-
-
-def require_chromium() -> str:
-    if CHROMIUM:
-        return CHROMIUM
-    if os.environ.get("PURSUIT_REQUIRE_BROWSER"):
-        pytest.fail("chromium is not installed but PURSUIT_REQUIRE_BROWSER is set (CI): install Debian's chromium")
-    pytest.skip("chromium not installed (apt-get install chromium); CI runs this test")
 
 
 def race_with_a_hostile_name(tmp: Path) -> Race:
@@ -93,22 +78,6 @@ async def site(redis_server, redis, tmp_path) -> AsyncIterator[str]:
         stop.set()
         await sim
         await ingest.close()
-
-
-async def open_page(browser, base: str, path: str, errors: list[str], init_script: str = ""):  # type: ignore[no-untyped-def]
-    page = await browser.new_page()
-    if init_script:
-        await page.add_init_script(init_script)
-    page.on("console", lambda m: errors.append(f"{path}: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(f"{path}: {e}"))
-    page.on("dialog", lambda d: errors.append(f"{path}: a dialog opened: {d.message}"))
-    await page.goto(base + path)
-    await page.wait_for_function(
-        "window.pursuit && document.querySelector('#conn')?.innerText === 'live'", timeout=30000
-    )
-    if path != "/commentary":  # the pages with a map: the runners are drawn
-        await page.wait_for_function("window.pursuit.view.painted > 0", timeout=10000)
-    return page
 
 
 # In the page: what the map shows. Every visible label's box as rendered (its size turned by its CSS

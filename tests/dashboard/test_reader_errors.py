@@ -11,8 +11,7 @@ from live.clock import RaceClock
 from live.store.store import Store
 from pursuit.web import create_app
 from tests.adversarial.conftest import send_lines
-from tests.dashboard.test_pages import CHROMIUM_ARGS, require_chromium
-from tests.helpers import running_uvicorn
+from tests.helpers import CHROMIUM_ARGS, require_chromium, running_uvicorn
 
 pytestmark = pytest.mark.browser
 

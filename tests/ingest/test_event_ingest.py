@@ -59,18 +59,23 @@ async def test_a_shared_mat_journals_once_and_each_read_lands_in_its_race(redis,
         await server.close()
 
 
-async def test_a_gun_from_the_wire_starts_the_race_with_a_start_to_fire(redis, tmp_path: Path):
-    event = load_event(write_event(tmp_path))
-    a, b = event.races
+async def test_a_gun_from_the_wire_starts_the_race_whose_start_is_planned_nearest(redis, tmp_path: Path):
+    """Races whose starts interleave (race B's pens 2 minutes after race A's): each gun marker goes to
+    the race whose next start, carried to the day's clock by the starts already fired, is nearest."""
+    event = load_event(write_event(tmp_path, delay_min=2))
     store = ingest_store(redis, event)
     assert isinstance(store, EventStore)
     await store.setup()
-    race_a, race_b = Store(redis, a), Store(redis, b)
-    for i, pen in enumerate(a.pens):
-        await race_a.set_gun(f"pen:{pen.id}", 1000.0 + i)
-    await race_a.set_gun("pursuer", 2000.0)
-    assert await store.gun_store() is store.stores[1], "every start of race A fired: the next gun is race B's"
-    await race_b.set_gun("pursuer", 2000.0)
-    for i, pen in enumerate(b.pens):
-        await race_b.set_gun(f"pen:{pen.id}", 1000.0 + i)
-    assert await store.gun_store() is store.stores[-1]
+    race_a, race_b = store.stores
+    t0 = 1_700_000_000.0  # race day's clock: nothing to do with the planned date
+    assert await store.gun_store(t0) is race_a, "no start fired: the start planned first"
+    await race_a.record_gun(t0)  # A's pen 1
+    assert await store.gun_store(t0 + 121) is race_b, "B's pen 1 is planned 2 min after A's"
+    await race_b.record_gun(t0 + 121)
+    assert await store.gun_store(t0 + 299) is race_a, "A's pen 2, 5 min after its pen 1"
+    await race_a.record_gun(t0 + 299)
+    assert await store.gun_store(t0 + 420) is race_b
+    for i in range(3):  # A's pens 3-5, then its pursuer: A has nothing left to fire
+        await race_a.record_gun(t0 + 600 + 300 * i)
+    await race_a.record_gun(t0 + 1500)
+    assert await store.gun_store(t0 + 1500) is race_b

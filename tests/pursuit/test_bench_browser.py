@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dashboard.test_pages import require_chromium
+from tests.helpers import require_chromium
 
 pytestmark = pytest.mark.browser
 

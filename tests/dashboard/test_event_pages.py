@@ -1,0 +1,80 @@
+"""An event's pages in a real headless Chromium: race control's /event view, and a race's pages under
+/races/{id}/ talking to that race (its feed, its API, its server callbacks), not to the first race."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from ingest.chronotrack_server import ChronoTrackServer
+from live.clock import RaceClock
+from live.race.event import load_event
+from live.store.event_store import ingest_store
+from pursuit.event_web import create_event_app
+from simulator.run import simulate
+from tests.helpers import ARTIFACTS, CHROMIUM_ARGS, open_page, require_chromium, running_uvicorn, write_event
+
+pytestmark = pytest.mark.browser
+
+
+async def test_the_event_view_and_a_race_under_its_prefix(redis_server, redis, tmp_path: Path):
+    chromium = require_chromium()
+    from playwright.async_api import async_playwright
+
+    event = load_event(write_event(tmp_path, runners=300, delay_min=2))
+    store = ingest_store(redis, event)
+    await store.setup()
+    wall = time.time()
+    clock = RaceClock(origin_wall=wall, origin_race=wall, speed=60.0)
+    await store.set_clock(clock)
+    ingest = ChronoTrackServer(event.ingest_race(), store, host="127.0.0.1", port=0)
+    await ingest.start()
+    stop = asyncio.Event()
+    sim = asyncio.create_task(
+        simulate(event, "127.0.0.1", ingest.port, clock=clock, first_gun=clock.now() + 20, runners=300, stop_event=stop)
+    )
+    errors: list[str] = []
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        async with running_uvicorn(create_event_app(event, redis_server.url)) as base, async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = await browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("console", lambda m: errors.append(f"/event: {m.text}") if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(f"/event: {e}"))
+            await page.goto(base + "/event")
+            await page.wait_for_function("document.querySelector('#conn').innerText === 'live'", timeout=30000)
+            await page.wait_for_function(
+                "[...document.querySelectorAll('.card dt')].filter(d => d.innerText === 'pursuer').length === 2",
+                timeout=30000,
+            )
+            cards = await page.eval_on_selector_all(".card", "cs => cs.map(c => c.innerText)")
+            assert len(cards) == 2 and all("Eliud Kipchoge" in c and "forecast" in c for c in cards)
+            await page.screenshot(path=str(ARTIFACTS / "event.png"))
+            await page.click('.card[data-race="chase-b"] .card-links a[href$="/follow"]')
+            await page.wait_for_url("**/races/chase-b/follow")
+            await page.close()
+
+            follow = await open_page(browser, base, "/races/chase-b/follow", errors)
+            meta = await follow.evaluate("JSON.parse(document.querySelector('#race-meta').dataset.race)")
+            assert meta["id"] == "chase-b" and meta["base"] == "/races/chase-b"
+            asked: list[str] = []
+            follow.on("request", lambda r: asked.append(r.url))
+            await follow.fill("#follow-search", "1")
+            await follow.wait_for_timeout(1500)
+            assert any("/races/chase-b/api/runners?" in u for u in asked), asked
+            await follow.screenshot(path=str(ARTIFACTS / "event-race-b-follow.png"))
+            control = await open_page(browser, base, "/races/chase-b/", errors)
+            await control.wait_for_function(
+                "/\\d/.test(document.querySelector('#kpi-started')?.innerText || '')",
+                timeout=30000,
+            )
+            await control.screenshot(path=str(ARTIFACTS / "event-race-b-control.png"))
+            await browser.close()
+    finally:
+        stop.set()
+        await sim
+        await ingest.close()
+    assert not errors, errors
