@@ -30,7 +30,9 @@ def next_start(race: Race, started: Mapping[str, float]) -> tuple[str, datetime]
     for pen in race.pens:
         if f"pen:{pen.id}" not in started:
             return f"pen:{pen.id}", pen.planned_start
-    return None if "pursuer" in started else ("pursuer", race.pursuer.planned_start)
+    if race.pursuer is None or "pursuer" in started:
+        return None
+    return "pursuer", race.pursuer.planned_start
 
 
 def second_gun(race: Race, t: float, started: Mapping[str, float]) -> str | None:
@@ -40,9 +42,9 @@ def second_gun(race: Race, t: float, started: Mapping[str, float]) -> str | None
     if target is None or not started or any(abs(t - v) <= RESEND_S for v in started.values()):
         return None  # nothing left to start, or a resend: the store ignores it
     last, last_t = max(started.items(), key=lambda kv: kv[1])
-    planned = {f"pen:{p.id}": p.planned_start.timestamp() for p in race.pens} | {
-        "pursuer": race.pursuer.planned_start.timestamp()
-    }
+    planned = {f"pen:{p.id}": p.planned_start.timestamp() for p in race.pens}
+    if race.pursuer is not None:
+        planned["pursuer"] = race.pursuer.planned_start.timestamp()
     if last not in planned:
         return None
     gap = planned[target[0]] - planned[last]
