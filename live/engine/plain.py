@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from live.chase.chase import probability_classes
+from live.chase.chase import CLASSES, probability_classes
 from live.chase.projection import Reads
 from live.chase.snapshot import AHEAD, CAUGHT, DNF, DQ, FINISHED, STARTED, STATUSES, WON, Snapshot
 from live.chase.timed import TimedResult
@@ -38,6 +38,8 @@ def plain_snapshot(
         "running": int(by_status[STARTED]),
     }
     nan = np.full(len(bibs), np.nan)
+    classes = probability_classes(result.status, nan)  # settled statuses as they are (finished: its own)
+    classes[result.status == STARTED] = CLASSES.index("started")  # running: no chance to colour it by
     return Snapshot(
         now=now,
         elapsed_s=max(0.0, now - first_gun) if first_gun is not None else 0.0,
@@ -58,5 +60,5 @@ def plain_snapshot(
         forecast=None,
         index=index,
         speed_m_s=result.speed_m_s,
-        margin_class=probability_classes(result.status, nan),
+        margin_class=classes,
     )
