@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -87,9 +86,7 @@ async def test_the_three_pages_render_without_a_pursuer(plain_site):
         assert "overall" not in running, "not placed until home"
 
         commentary = await open_page(context, base, "/commentary", errors)
-        await commentary.wait_for_function(
-            "document.querySelector('#story-won')?.innerText === '3'", timeout=15000
-        )
+        await commentary.wait_for_function("document.querySelector('#story-won')?.innerText === '3'", timeout=15000)
         assert await commentary.inner_text("#story-forecast") == "1"
         assert who["running"] in await commentary.inner_text("#story-pursuer-sub")
         await commentary.wait_for_function(
