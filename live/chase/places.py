@@ -37,39 +37,59 @@ class Places:
         return tuple(int(a[row]) or None for a in (self.place, self.place_sex, self.place_category))  # type: ignore[return-value]
 
 
-def rank(
-    key: np.ndarray,
-    sex: np.ndarray,
-    category: np.ndarray,
-    tiebreak: np.ndarray | None = None,
-) -> Places:
+@dataclass(frozen=True)
+class Groups:
+    """The runners' groups for places, built once per race: a code per sex and per sex-and-category,
+    and whether the runner has a sex (and a category) at all."""
+
+    sex: np.ndarray  # int codes
+    sex_category: np.ndarray  # int codes
+    known_sex: np.ndarray  # bool
+    known_category: np.ndarray  # bool: a sex and a category
+
+    @classmethod
+    def of(cls, sex: np.ndarray, category: np.ndarray) -> Groups:
+        """From the labels per runner ("" where unknown)."""
+        n = len(sex)
+        sexes = np.asarray(sex).astype(str) if n else np.zeros(0, dtype=str)
+        categories = np.asarray(category).astype(str) if n else np.zeros(0, dtype=str)
+        both = np.char.add(np.char.add(sexes, "\x1f"), categories) if n else sexes
+        known_sex = sexes != ""
+        return cls(np.unique(sexes, return_inverse=True)[1].reshape(n),
+                   np.unique(both, return_inverse=True)[1].reshape(n), known_sex,
+                   known_sex & (categories != ""))  # fmt: skip
+
+
+def rank(key: np.ndarray, groups: Groups, tiebreak: np.ndarray | None = None) -> Places:
     """Places by ``key`` (smaller is better; nan: not placed), overall, within sex, and within sex and
-    category. ``sex`` and ``category`` are labels per runner ("" where unknown)."""
+    category; equal keys in ``tiebreak`` order (smaller first, nan last), then in roster order."""
     key = np.asarray(key, dtype=float)
     n = len(key)
-    placed = ~np.isnan(key)
-    second = np.zeros(n) if tiebreak is None else np.nan_to_num(np.asarray(tiebreak, dtype=float), nan=np.inf)
-    order = np.lexsort((np.arange(n), second, np.where(placed, key, np.inf)))
-    order = order[placed[order]]
+    rows = np.flatnonzero(~np.isnan(key))  # only the placed are sorted: few of them early in a race
+    if tiebreak is None:
+        order = rows[np.argsort(key[rows], kind="stable")]
+    else:
+        second = np.nan_to_num(np.asarray(tiebreak, dtype=float)[rows], nan=np.inf)
+        order = rows[np.lexsort((second, key[rows]))]  # lexsort is stable: roster order breaks what is left
     place = np.zeros(n, dtype=np.int64)
     place[order] = np.arange(1, len(order) + 1)
-    sexes = np.asarray(sex, dtype=object)
-    groups = np.array([f"{s}\x1f{c}" for s, c in zip(sexes.tolist(), np.asarray(category).tolist(), strict=True)],
-                      dtype=object)  # fmt: skip
-    known_sex = np.array([bool(s) for s in sexes.tolist()], dtype=bool)
-    known_cat = known_sex & np.array([bool(c) for c in np.asarray(category).tolist()], dtype=bool)
-    return Places(place, _within(order, sexes, known_sex), _within(order, groups, known_cat))
+    return Places(place, _within(order, groups.sex, groups.known_sex),
+                  _within(order, groups.sex_category, groups.known_category))  # fmt: skip
 
 
-def _within(order: np.ndarray, labels: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """The rank of each placed runner (``order``: best first) among those of his label."""
-    out = np.zeros(len(labels), dtype=np.int64)
-    seen: dict[object, int] = {}
-    for row in order.tolist():
-        if known[row]:
-            label = labels[row]
-            seen[label] = seen.get(label, 0) + 1
-            out[row] = seen[label]
+def _within(order: np.ndarray, codes: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """The rank of each placed runner (``order``: best first) among those of his group code, for the
+    runners whose label is ``known``: a stable sort by group keeps the best first within each."""
+    out = np.zeros(len(codes), dtype=np.int64)
+    rows = order[known[order]]
+    if not len(rows):
+        return out
+    g = codes[rows]
+    by_group = np.argsort(g, kind="stable")
+    sorted_g = g[by_group]
+    starts = np.flatnonzero(np.r_[True, sorted_g[1:] != sorted_g[:-1]])
+    first = np.repeat(starts, np.diff(np.r_[starts, len(sorted_g)]))
+    out[rows[by_group]] = np.arange(len(sorted_g)) - first + 1
     return out
 
 

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 import numpy as np
 
 from live.chase.chase import ChaseResult, evaluate, probability_classes, pursuer_position
-from live.chase.places import Places, rank
+from live.chase.places import Groups, Places, rank
 from live.chase.projection import Reads, plausible_reads
 from live.chase.snapshot import AHEAD, CAUGHT, DNF, DQ, FINISHED, STATUSES, WON, Forecast, PursuerState, Snapshot
 from live.chase.timed import evaluate_timed
@@ -42,6 +42,7 @@ class LiveEngine:
         self.pens = np.array([p.pen for p in runners], dtype=object)
         self.sexes = np.array([p.sex for p in runners], dtype=object)
         self.categories = np.array([p.category for p in runners], dtype=object)
+        self.groups = Groups.of(self.sexes, self.categories)  # for places, once
         self._places: tuple[Snapshot, Places] | None = None
         self.row = {p.bib: i for i, p in enumerate(runners)}
         self.at_m = np.array([tp.at_m for tp in race.timing_points], dtype=float)
@@ -286,9 +287,9 @@ class LiveEngine:
             if self.race.pursuer is None:
                 gun = self.pen_starts(None)[self.runner_pen_index]
                 key = np.where(snap.status == FINISHED, finish - gun, np.nan)
-                places = rank(key, self.sexes, self.categories, tiebreak=finish - self.used_times[:, 0])
+                places = rank(key, self.groups, tiebreak=finish - self.used_times[:, 0])
             else:
-                places = rank(np.where(snap.status == WON, finish, np.nan), self.sexes, self.categories)
+                places = rank(np.where(snap.status == WON, finish, np.nan), self.groups)
             self._places = (snap, places)
         return self._places[1]
 

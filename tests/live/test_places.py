@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from live.chase.places import counts_by, rank
+from live.chase.places import Groups, counts_by, rank
 
 nan = np.nan
 
@@ -15,7 +15,7 @@ def test_places_overall_within_sex_and_within_sex_and_category():
     key = np.array([300.0, 100.0, nan, 200.0, 150.0, 400.0])
     sex = np.array(["F", "M", "F", "F", "M", "F"], dtype=object)
     cat = np.array(["Senior", "Master", "Senior", "Master", "Master", "Senior"], dtype=object)
-    p = rank(key, sex, cat)
+    p = rank(key, Groups.of(sex, cat))
     assert p.place.tolist() == [4, 1, 0, 3, 2, 5]
     assert p.place_sex.tolist() == [2, 1, 0, 1, 2, 3]
     # category places count within the sex: F Senior, M Master, F Master are three groups
@@ -27,9 +27,9 @@ def test_equal_results_get_consecutive_places_by_tiebreak_then_roster_order():
     key = np.array([50.0, 50.0, 50.0, 10.0])
     sex = np.array(["M"] * 4, dtype=object)
     cat = np.array(["Senior"] * 4, dtype=object)
-    assert rank(key, sex, cat).place.tolist() == [2, 3, 4, 1], "no tiebreak: the roster's order"
+    assert rank(key, Groups.of(sex, cat)).place.tolist() == [2, 3, 4, 1], "no tiebreak: the roster's order"
     net = np.array([49.0, 47.0, nan, 9.0])
-    p = rank(key, sex, cat, tiebreak=net)
+    p = rank(key, Groups.of(sex, cat), tiebreak=net)
     assert p.place.tolist() == [3, 2, 4, 1], "the shorter net time first; a runner with none last"
     assert p.place_sex.tolist() == p.place.tolist() and p.place_category.tolist() == p.place.tolist()
 
@@ -38,23 +38,24 @@ def test_a_runner_without_sex_or_category_keeps_his_overall_place_only():
     key = np.array([1.0, 2.0, 3.0, 4.0])
     sex = np.array(["", "F", "F", "F"], dtype=object)
     cat = np.array(["Senior", "", "Senior", "Senior"], dtype=object)
-    p = rank(key, sex, cat)
+    p = rank(key, Groups.of(sex, cat))
     assert p.place.tolist() == [1, 2, 3, 4]
     assert p.place_sex.tolist() == [0, 1, 2, 3], "no sex: no place within one, and the others are not pushed down"
     assert p.place_category.tolist() == [0, 0, 1, 2]
 
 
 def test_nobody_placed_and_nobody_at_all():
-    p = rank(np.full(3, nan), np.array(["F"] * 3, dtype=object), np.array(["S"] * 3, dtype=object))
+    p = rank(np.full(3, nan), Groups.of(np.array(["F"] * 3, dtype=object), np.array(["S"] * 3, dtype=object)))
     assert p.place.tolist() == [0, 0, 0]
-    empty = rank(np.zeros(0), np.zeros(0, dtype=object), np.zeros(0, dtype=object))
+    empty = rank(np.zeros(0), Groups.of(np.zeros(0, dtype=object), np.zeros(0, dtype=object)))
     assert len(empty.place) == 0
 
 
 def test_a_distance_ranks_by_its_negative():
     """The catcher-car format ranks by the distance at which the car passed: the farthest first."""
     caught_at_m = np.array([12_300.0, 25_100.0, 8_000.0])
-    p = rank(-caught_at_m, np.array(["F", "M", "F"], dtype=object), np.array(["S", "S", "S"], dtype=object))
+    groups = Groups.of(np.array(["F", "M", "F"], dtype=object), np.array(["S", "S", "S"], dtype=object))
+    p = rank(-caught_at_m, groups)
     assert p.place.tolist() == [2, 1, 3] and p.place_sex.tolist() == [1, 1, 2]
 
 
@@ -63,7 +64,7 @@ def test_places_are_a_permutation_within_every_group(rows):
     key = np.array([nan if k is None else float(k) for k, _, _ in rows])
     sex = np.array([s for _, s, _ in rows], dtype=object)
     cat = np.array([c for _, _, c in rows], dtype=object)
-    p = rank(key, sex, cat)
+    p = rank(key, Groups.of(sex, cat))
     placed = ~np.isnan(key)
     assert sorted(p.place[placed].tolist()) == list(range(1, int(placed.sum()) + 1))
     for s in "FM":
