@@ -94,10 +94,15 @@ def group_rows(race: Race, snap: Snapshot) -> list[list[str]]:
     rows = []
     for group, labels in table.items():
         for label, c in labels.items():
-            quota = c["quota"]
-            reached = f"{quota:,}" + (" ✓ reached" if quota is not None and (c["done"] or 0) >= quota else "")
-            rows.append([f"{group} {label or '(none)'}", f"{c['runners']:,}", f"{c['done']:,}", f"{c['running']:,}",
-                         reached if quota is not None else "–"])  # fmt: skip
+            quota, done = c["quota"], c["done"] or 0
+            against = (
+                "–"
+                if quota is None
+                else f"{quota:,}" + (" ✓ reached" if done >= quota else f" ({quota - done:,} to go)")
+            )
+            rows.append(
+                [f"{group} {label or '(none)'}", f"{c['runners']:,}", f"{done:,}", f"{c['running']:,}", against]
+            )
     return rows
 
 
