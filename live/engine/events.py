@@ -106,15 +106,11 @@ class EventDetector:
         if self.emitted is None:
             keys = await self.store.redis.hkeys(self.store.keys.event_keys)
             self.emitted = {k.decode() for k in keys}
-        if self.race.pursuer is not None:
-            pending = (
-                self.pursuer_events(snap)
-                + self.catch_events(snap)
-                + self.winner_events(snap)
-                + self.forecast_event(snap)
-            )
-        else:  # a race without a pursuer: its finishers' stories, the same alerts
+        if self.race.pursuer is None:  # a race without a pursuer: its finishers' stories, the same alerts
             pending = [_Pending(*s) for s in finisher_stories(self.engine, snap, self.names)]
+        else:
+            pending = self.pursuer_events(snap) + self.catch_events(snap) + self.winner_events(snap)
+            pending += self.forecast_event(snap)
         pending += self.missed_mat_alerts(snap) + self.overdue_alerts(snap)
         pending += self.impossible_alerts(snap)
         if time.time() - self.health_checked > HEALTH_EVERY_S:
