@@ -15,10 +15,19 @@ STORY = (
     ("story-next-pen", "next pen he reaches"),
     ("story-caught", "caught so far"),
 )
+# the same boxes in a race without a pursuer (filled by assets/pursuit.js from the counts)
+STORY_TIMED = (
+    ("story-won", "finishers so far"),
+    ("story-forecast", "running"),
+    ("story-pursuer", "leader on the course"),
+    ("story-next-pen", "started"),
+    ("story-caught", "stopped (DNF)"),
+)
 
 
 def layout(race: Race) -> html.Div:
     quota = f"quota {race.quota:,}" if race.quota is not None else "no quota set"
+    chase = race.pursuer is not None
     return html.Div(
         [
             html.Div(
@@ -31,7 +40,7 @@ def layout(race: Race) -> html.Div:
                         ],
                         className="story",
                     )
-                    for story_id, label in STORY
+                    for story_id, label in (STORY if chase else STORY_TIMED)
                 ],  # fmt: skip
                 className="stories",
             ),
@@ -43,7 +52,12 @@ def layout(race: Race) -> html.Div:
                             html.H2("Live"),
                             html.Div("", id="story-split", className="story-split"),
                             html.Ol(id="ticker", className="ticker"),
-                            html.P("Catches, splits and milestones appear here as they happen.", className="hint"),
+                            html.P(
+                                "Catches, splits and milestones appear here as they happen."
+                                if chase
+                                else "First finishers and milestones appear here as they happen.",
+                                className="hint",
+                            ),
                         ],
                         className="panel panel-ticker",
                     ),
@@ -54,9 +68,14 @@ def layout(race: Race) -> html.Div:
                 [
                     html.Div(
                         [
-                            html.H2("Closest escapes"),
+                            html.H2("Closest escapes" if chase else "Finishers"),
                             html.Ol(id="escapes", className="escapes"),
-                            html.P(f"Runners who beat him by under 5 s appear here ({quota}).", className="hint"),
+                            html.P(
+                                f"Runners who beat him by under 5 s appear here ({quota})."
+                                if chase
+                                else "The first finishers and milestones appear in the ticker.",
+                                className="hint",
+                            ),
                         ],
                         className="panel panel-escapes",
                     ),

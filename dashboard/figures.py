@@ -30,8 +30,10 @@ CLASS_COLOURS = {
     "won": "#f2b700",
     "dnf": "#555555",
     "dq": "#555555",
+    "finished": "#f2b700",
 }
 CLASS_LABELS = {"safe": "safe", "at_risk": "at risk", "doomed": "about to be caught", "caught": "caught", "won": "won"}
+TIMED_LABELS = {"started": "running", "finished": "finished", "dnf": "stopped"}  # a race without a pursuer
 COURSE_COLOUR = "#1f3b73"
 ARROW_EVERY_M = 250.0
 COURSE_SAMPLES_MAX = 2000
@@ -99,7 +101,7 @@ def map_figure(race: Race) -> go.Figure:
                    showlegend=False),
     ]  # fmt: skip
     fig = go.Figure(traces)
-    for cls, label in CLASS_LABELS.items():  # legend only
+    for cls, label in (CLASS_LABELS if race.pursuer is not None else TIMED_LABELS).items():  # legend only
         fig.add_trace(
             go.Scatter(x=[None], y=[None], mode="markers", marker={"size": 12, "color": CLASS_COLOURS[cls]}, name=label)
         )
@@ -126,13 +128,13 @@ def format_duration(seconds: float) -> str:
 
 def schedule_delta_s(race: Race, snap: Snapshot) -> float | None:
     """Seconds the pursuer is ahead of (positive) or behind his plan, at his current distance."""
-    p = snap.pursuer
-    if p.status != "running" or p.start is None or p.distance_m <= 0:
+    p, pursuer = snap.pursuer, race.pursuer
+    if p is None or pursuer is None or p.status != "running" or p.start is None or p.distance_m <= 0:
         return None
-    if race.pursuer.schedule is not None:
-        planned_s = float(race.pursuer.schedule.elapsed_at(p.distance_m))
+    if pursuer.schedule is not None:
+        planned_s = float(pursuer.schedule.elapsed_at(p.distance_m))
     else:
-        planned_s = p.distance_m / 1000.0 * race.pursuer.pace_s_per_km
+        planned_s = p.distance_m / 1000.0 * pursuer.pace_s_per_km
     return planned_s - (snap.now - p.start)
 
 
@@ -143,16 +145,19 @@ def signed_duration(seconds: float) -> str:
 def waiting_text(snap: Snapshot) -> str:
     """The pursuer's state when he is not running: when he starts, or that he has finished."""
     p = snap.pursuer
+    if p is None:
+        return "no pursuer"
     if p.status == "waiting" and p.start is not None and p.start > snap.now:
         return f"starts in {format_duration(p.start - snap.now)}"
     return p.status
 
 
 def kpi_texts(race: Race, snap: Snapshot) -> dict[str, str]:
-    """The KPI strip, as plain strings (rendered as text, never HTML)."""
-    p = snap.pursuer
+    """The KPI strip of a chase, as plain strings (rendered as text, never HTML)."""
+    p, f = snap.pursuer, snap.forecast
+    if p is None or f is None:
+        raise ValueError("a race without a pursuer has its own KPIs (dashboard.timed)")
     pace = format_duration(p.pace_s_per_km)
-    f = snap.forecast
     quota = f" / quota {f.quota:,}" if f.quota is not None else ""
     delta = schedule_delta_s(race, snap)
     plan = "on plan" if delta is None or abs(delta) < 0.5 else f"{signed_duration(delta)} vs plan"
@@ -215,7 +220,7 @@ def margin_histogram(snap: Snapshot) -> go.Figure:
 
 def pen_forecast_figure(race: Race, snap: Snapshot) -> go.Figure:
     """Per pen: winners so far (gold) and the forecast (green) with its low–high band."""
-    by_pen = snap.forecast.by_pen
+    by_pen = snap.forecast.by_pen if snap.forecast is not None else {}
     names = [p.name for p in race.pens]
     row = [by_pen.get(p.id, {}) for p in race.pens]
     won = [int(r.get("won", 0)) for r in row]

@@ -10,7 +10,7 @@ from typing import Any
 
 from dash import Dash, Input, Output, dcc, html
 
-from dashboard import console
+from dashboard import console, timed
 from dashboard.figures import (
     forecast_history_figure,
     kpi_texts,
@@ -54,7 +54,19 @@ def table(header: list[str], rows: list[list[str]], table_id: str) -> html.Table
     )
 
 
+def kpis(race: Race) -> tuple[tuple[str, str], ...]:
+    """The KPI strip's ids and labels: a chase's, or a race without a pursuer's (``dashboard.timed``)."""
+    return KPIS if race.pursuer is not None else timed.KPIS
+
+
 def layout(race: Race) -> html.Div:
+    chase = race.pursuer is not None
+    charts = [
+        dcc.Graph(id="margins", config={"displayModeBar": False}, className="chart"),
+        dcc.Graph(id="pens", config={"displayModeBar": False}, className="chart"),
+    ]
+    if chase:
+        charts.append(dcc.Graph(id="forecast-history", config={"displayModeBar": False}, className="chart"))
     return html.Div(
         [
             html.Div(
@@ -63,27 +75,28 @@ def layout(race: Race) -> html.Div:
                         [html.Div("–", id=kpi_id, className="kpi-value"), html.Div(label, className="kpi-label")],
                         className="kpi",
                     )
-                    for kpi_id, label in KPIS
+                    for kpi_id, label in kpis(race)
                 ],  # fmt: skip
                 className="kpis",
             ),
             html.Div(
                 [
                     html.Div(map_graph(race), className="panel panel-map"),
-                    html.Div(
-                        [
-                            dcc.Graph(id="margins", config={"displayModeBar": False}, className="chart"),
-                            dcc.Graph(id="pens", config={"displayModeBar": False}, className="chart"),
-                            dcc.Graph(id="forecast-history", config={"displayModeBar": False}, className="chart"),
-                        ],
-                        className="panel panel-charts",
-                    ),
+                    html.Div(charts, className="panel panel-charts"),
                 ],
                 className="row row-main",
             ),
             html.Div(
                 [
-                    html.Div([html.H2("Next to be caught"), html.Div(id="next-caught")], className="panel"),
+                    html.Div(
+                        [
+                            html.H2("Next to be caught" if chase else "Leaders on the course"),
+                            html.Div(id="next-caught"),
+                            html.H2("By sex and category" + (" (winners)" if chase else " (finishers)")),
+                            html.Div(id="group-table"),
+                        ],
+                        className="panel",
+                    ),
                     html.Div(
                         [
                             html.H2("Mats"),
@@ -123,6 +136,9 @@ def register(
     get_history: Callable[[], list[tuple[float, int, int, int, int | None]]] = list,
 ) -> None:
     """The race-control callback: one a second, only while a race-control page is open."""
+    if race.pursuer is None:
+        register_timed(app, race, get_snapshot)
+        return
 
     @app.callback(
         *(Output(kpi_id, "children") for kpi_id, _ in KPIS),
@@ -130,13 +146,14 @@ def register(
         Output("pens", "figure"),
         Output("forecast-history", "figure"),
         Output("next-caught", "children"),
+        Output("group-table", "children"),
         Input("tick", "n_intervals"),
     )
     def update(_n: int | None) -> tuple[Any, ...]:
         snap = get_snapshot()
         if snap is None:
             empty = {"data": [], "layout": {"title": {"text": "waiting for the first tick"}}}
-            return (*("–" for _ in KPIS), empty, empty, empty, "waiting for the first tick")
+            return (*("–" for _ in KPIS), empty, empty, empty, "waiting for the first tick", "–")
         texts = kpi_texts(race, snap)
         rows = next_to_be_caught(race, snap)
         nxt = (
@@ -150,4 +167,39 @@ def register(
             pen_forecast_figure(race, snap),
             forecast_history_figure(race, get_history()),
             nxt,
+            table(timed.group_header(race), timed.group_rows(race, snap), "group-rows"),
+        )
+
+
+def register_timed(app: Dash, race: Race, get_snapshot: Callable[[], Snapshot | None]) -> None:
+    """Race control's callback for a race without a pursuer: the leader and counts, the field by km,
+    per pen, the leaders, finishers by sex and category."""
+
+    @app.callback(
+        *(Output(kpi_id, "children") for kpi_id, _ in timed.KPIS),
+        Output("margins", "figure"),
+        Output("pens", "figure"),
+        Output("next-caught", "children"),
+        Output("group-table", "children"),
+        Input("tick", "n_intervals"),
+    )
+    def update(_n: int | None) -> tuple[Any, ...]:
+        snap = get_snapshot()
+        if snap is None:
+            empty = {"data": [], "layout": {"title": {"text": "waiting for the first tick"}}}
+            return (*("–" for _ in timed.KPIS), empty, empty, "waiting for the first tick", "–")
+        texts = timed.kpi_texts(race, snap)
+        rows = timed.leaders_on_course(race, snap)
+        cols = timed.LEADER_COLUMNS
+        leaders = (
+            table([h for _, h in cols], [[r[k] for k, _ in cols] for r in rows], "next-table")
+            if rows
+            else "nobody on the course"
+        )
+        return (
+            *(texts[kpi_id] for kpi_id, _ in timed.KPIS),
+            timed.field_figure(race, snap),
+            timed.pen_progress_figure(race, snap),
+            leaders,
+            table(timed.group_header(race), timed.group_rows(race, snap), "group-rows"),
         )

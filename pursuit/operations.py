@@ -92,19 +92,25 @@ def cmd_race_check(args: argparse.Namespace) -> int:
 
 def print_race(race: Race) -> None:
     """A race's summary, as ``race check`` prints it."""
-    pens = Counter(p.pen for p in race.participants if p.bib != race.pursuer.bib)
+    pens = Counter(p.pen for p in race.runners)
     print(f"{race.name} ({race.id})")
     measured = race.course.measured_m
     print(f"  course     {race.distance_m:,.0f} m ({measured:,.0f} m measured), time zone {race.timezone.key}")
     print(f"  mats       {len(race.mats)}, timing points {len(race.timing_points)}:")
     for tp in race.timing_points:
         print(f"               {tp.at_m:>7,.0f} m  {tp.id}")
-    print(f"  pursuer    bib {race.pursuer.bib} {race.pursuer.name}, {race.pursuer.pace_s_per_km:.0f} s/km, "
-          f"start {race.pursuer.planned_start:%H:%M:%S}")  # fmt: skip
+    if (pursuer := race.pursuer) is not None:
+        print(f"  pursuer    bib {pursuer.bib} {pursuer.name}, {pursuer.pace_s_per_km:.0f} s/km, "
+              f"start {pursuer.planned_start:%H:%M:%S}")  # fmt: skip
+    else:
+        print("  pursuer    none: a timed race, placed by gun time")
     for p in race.pens:
-        print(f"  pen {p.id:<6} {p.name}: {pens[p.id]:,} runners, head start {p.head_start_s / 60:.0f} min, "
-              f"start {p.planned_start:%H:%M:%S}")  # fmt: skip
-    print(f"  runners    {sum(pens.values()):,} (+ the pursuer), quota {race.quota}")
+        head = f"head start {p.head_start_s / 60:.0f} min, " if p.head_start_s is not None else ""
+        print(f"  pen {p.id:<6} {p.name}: {pens[p.id]:,} runners, {head}start {p.planned_start:%H:%M:%S}")
+    plus = " (+ the pursuer)" if race.pursuer is not None else ""
+    print(f"  runners    {sum(pens.values()):,}{plus}, quota {race.quota}")
+    for group, table in race.quotas.items():
+        print(f"  quotas     {group}: " + ", ".join(f"{label} {n:,}" for label, n in table.items()))
     if race.basemap is not None:
         kinds = Counter(f.kind for f in race.basemap.features)
         print(f"  basemap    {race.basemap.path.name}: " + ", ".join(f"{n:,} {k}" for k, n in kinds.items())
@@ -266,7 +272,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return 2
     quota = args.quota if args.quota is not None else race.quota
     total = sum(p.expected for p in plans)
-    print(f"{race.name}: quota {quota:,}, pursuer {race.pursuer.pace_s_per_km:.0f} s/km, from {source}")
+    pace = race.require_pursuer("pursuit plan").pace_s_per_km
+    print(f"{race.name}: quota {quota:,}, pursuer {pace:.0f} s/km, from {source}")
     header = ("pen", "runners", "head start", "expected", "band", "fair share", "proposed", "then")
     widths = (-6, 8, 12, 10, 13, 12, 10, 8)
     print("".join(f"{h:<{-w}}" if w < 0 else f"{h:>{w}}" for h, w in zip(header, widths, strict=True)))

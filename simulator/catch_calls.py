@@ -61,7 +61,7 @@ def calls(race: Race, seed: int) -> Calls:
     engine = LiveEngine(race, None)
     row_of = {str(b): i for i, b in enumerate(plan.bibs)}
     crossings = plan.crossings[[row_of[str(b)] for b in engine.bibs]]
-    pursuer = plan.crossings[row_of[race.pursuer.bib]]
+    pursuer = plan.crossings[row_of[race.require_pursuer("catch calls").bib]]
     guns = {("pursuer" if g.pen == "" else f"pen:{g.pen}"): g.time for g in plan.guns}
     n = len(engine.bibs)
     first = np.full(n, np.nan)

@@ -112,7 +112,7 @@ def simulated_history(
     engine = LiveEngine(race, None, model)
     row_of = {str(b): i for i, b in enumerate(plan.bibs)}
     crossings = plan.crossings[[row_of[str(b)] for b in engine.bibs]]
-    pursuer = plan.crossings[row_of[race.pursuer.bib]]
+    pursuer = plan.crossings[row_of[race.require_pursuer("a forecast replay").bib]]
     guns = {("pursuer" if g.pen == "" else f"pen:{g.pen}"): g.time for g in plan.guns}
     first = min(guns.values())
     rows: list[tuple[float, float, float, float, float | None]] = []
@@ -121,6 +121,7 @@ def simulated_history(
         engine.times = np.where(crossings <= now, crossings, np.nan)
         engine.pursuer_times = np.where(pursuer <= now, pursuer, np.nan)
         f = engine.compute(float(now)).forecast
+        assert f is not None, "a race with a pursuer has a forecast"
         rows.append((float(now - first), float(f.winners), float(f.low), float(f.high),
                      None if f.at_plan is None else float(f.at_plan)))  # fmt: skip
     return rows, truth.winners

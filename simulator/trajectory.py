@@ -131,9 +131,10 @@ def true_outcome(plan: RacePlan) -> Outcome:
 
 def guns(race: Race, first_gun: float) -> list[Gun]:
     """Pen guns in release order (pen k at ``first_gun + max head start − head start k``), then the pursuer's."""
-    max_head_s = max(p.head_start_s for p in race.pens)
-    out = [Gun(round(first_gun + max_head_s - p.head_start_s, 2), p.id) for p in race.pens]
-    out.append(Gun(round(first_gun + max_head_s, 2), ""))
+    pursuer = race.require_pursuer("the simulator")
+    max_head_s = max(p.head_start_s or 0.0 for p in race.pens)
+    out = [Gun(round(first_gun + max_head_s - (p.head_start_s or 0.0), 2), p.id) for p in race.pens]
+    out.append(Gun(round(first_gun + (pursuer.planned_start - race.pens[0].planned_start).total_seconds(), 2), ""))
     return out
 
 
@@ -171,10 +172,11 @@ def plan_race(
     id) is the chance that a mat does not read a crossing at all; such crossings are in
     ``missed`` and make no reads. The true outcome does not depend on them.
     """
-    field = [p for p in race.participants if p.bib != race.pursuer.bib]
-    pursuer = race.participant(race.pursuer.bib)
+    chaser = race.require_pursuer("the simulator")
+    field = list(race.runners)
+    pursuer = race.participant(chaser.bib)
     if pursuer is None:
-        raise ValueError(f"race {race.id!r}: the pursuer's bib {race.pursuer.bib!r} is not in participants.csv")
+        raise ValueError(f"race {race.id!r}: the pursuer's bib {chaser.bib!r} is not in participants.csv")
     streams = np.random.SeedSequence(seed).spawn(7)  # spawn keys are indices: earlier streams draw as before
     times_rng, profile_rng, start_rng, sample_rng, reads_rng, miss_rng, quirk_rng = (
         np.random.default_rng(s) for s in streams
@@ -215,10 +217,10 @@ def plan_race(
         keep = np.sort(sample_rng.choice(n, size=max(runners, 0), replace=False))
 
     pursuer_gun = gun_list[-1].time
-    if race.pursuer.schedule is not None:
-        pursuer_elapsed = np.asarray(race.pursuer.schedule.elapsed_at(at_m), dtype=float)
+    if chaser.schedule is not None:
+        pursuer_elapsed = np.asarray(chaser.schedule.elapsed_at(at_m), dtype=float)
     else:
-        pursuer_elapsed = race.pursuer.pace_s_per_km * at_m / 1000.0
+        pursuer_elapsed = chaser.pace_s_per_km * at_m / 1000.0
     pursuer_row = pursuer_gun + pursuer_elapsed
     pursuer_row[1:-1] += start_rng.normal(0.0, PURSUER_SPLIT_NOISE_S, len(at_m) - 2)
     pursuer_row[0] += start_rng.uniform(*PURSUER_START_S)

@@ -334,10 +334,14 @@ class AdminAPI:
         return await self._undo(t, who, f"pen:{pen}", f"pen {pen}")
 
     async def start_pursuer(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
-        return await self._start(body, t, who, "pursuer", self.race.pursuer.name)
+        if (pursuer := self.race.pursuer) is None:
+            return error(404, f"race {self.race.id!r} has no pursuer: start its pens")
+        return await self._start(body, t, who, "pursuer", pursuer.name)
 
     async def undo_pursuer(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
-        return await self._undo(t, who, "pursuer", self.race.pursuer.name)
+        if (pursuer := self.race.pursuer) is None:
+            return error(404, f"race {self.race.id!r} has no pursuer")
+        return await self._undo(t, who, "pursuer", pursuer.name)
 
     def _passing_args(self, body: dict[str, Any]) -> tuple[str, str] | JSONResponse:
         if not isinstance(body.get("bib"), str) or not isinstance(body.get("mat"), str):
@@ -386,7 +390,7 @@ class AdminAPI:
         status = body.get("status", "")
         status = status.lower() if isinstance(status, str) else ""
         reason = body.get("reason", "")
-        if self.race.participant(bib) is None or bib == self.race.pursuer.bib:
+        if self.race.participant(bib) is None or bib == self.race.pursuer_bib:
             return error(404, f"no runner with bib {bib!r}")
         if status not in MANUAL_STATUSES:
             return error(422, f"status must be one of {', '.join(MANUAL_STATUSES)}")

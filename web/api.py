@@ -16,7 +16,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from live.chase.chase import catch_point
-from live.chase.snapshot import STATUSES, Snapshot
+from live.chase.places import counts_by
+from live.chase.snapshot import AHEAD, FINISHED, STARTED, STATUSES, WON, Snapshot
 from live.engine.engine import LiveEngine
 from live.engine.events import MAT_SILENT_S
 from live.store.store import attached
@@ -27,6 +28,7 @@ MAX_PAGE = 500
 DEFAULT_PAGE = 50
 MAX_QUERY_CHARS = 64  # a name or bib prefix to search for
 MAX_PEN_CHARS = 32
+MAX_LABEL_CHARS = 32  # a sex or category to filter by
 
 
 class RaceAPI:
@@ -38,6 +40,7 @@ class RaceAPI:
         self._mat_rates: dict[str, tuple[float, int, float]] = {}
         self._roster: bytes | None = None
         self._csv: tuple[Snapshot, str] | None = None  # the results CSV of the last tick asked for
+        self._counts_by: tuple[Snapshot, dict[str, Any]] | None = None  # the same for counts by sex and category
 
     def iso(self, unix_s: float | None) -> str | None:
         return iso_time(unix_s, self.race.timezone)
@@ -90,13 +93,16 @@ class RaceAPI:
                     for p in race.pens
                 ],
                 "pursuer": {
-                    "bib": race.pursuer.bib,
-                    "name": race.pursuer.name,
-                    "pace_s_per_km": race.pursuer.pace_s_per_km,
-                    "start": self.iso(guns.get("pursuer", race.pursuer.planned_start.timestamp())),
+                    "bib": pursuer.bib,
+                    "name": pursuer.name,
+                    "pace_s_per_km": pursuer.pace_s_per_km,
+                    "start": self.iso(guns.get("pursuer", pursuer.planned_start.timestamp())),
                     "started": "pursuer" in guns,
-                },
+                }
+                if (pursuer := race.pursuer) is not None
+                else None,
                 "quota": race.quota,
+                "quotas": race.quotas,
                 "feeds": {
                     "live": f"{scheme}://{host}{root}/ws/live",
                     "live_gzip": f"{scheme}://{host}{root}/ws/live?encoding=gzip",  # snapshots gzipped, binary
@@ -109,35 +115,50 @@ class RaceAPI:
         snap = self._snapshot()
         if snap is None:
             return error(503, NOT_READY)
-        p = snap.pursuer
-        f = snap.forecast
+        p, f, pursuer = snap.pursuer, snap.forecast, self.race.pursuer
         return JSONResponse(
             {
                 "clock": {"now": self.iso(snap.now), "elapsed_s": num(snap.elapsed_s)},
                 "pursuer": {
                     "bib": p.bib,
-                    "name": self.race.pursuer.name,
+                    "name": pursuer.name,
                     "status": p.status,
                     "distance_m": num(p.distance_m),
                     "lat": p.lat,
                     "lon": p.lon,
                     "pace_s_per_km": num(p.pace_s_per_km),
-                },
+                }
+                if p is not None and pursuer is not None
+                else None,
                 "counts": snap.counts,
+                "counts_by": self.counts_by(snap),
                 "forecast": {
-                    **{k: v for k, v in forecast_fields(snap).items() if k != "pursuer_basis"},
+                    **{k: v for k, v in (forecast_fields(snap) or {}).items() if k != "pursuer_basis"},
                     "by_pen": f.by_pen,
                     "pursuer": {
                         "basis": f.pursuer_basis,
                         "finish": self.iso(f.pursuer_finish),
                         "low": self.iso(f.pursuer_low),
                         "high": self.iso(f.pursuer_high),
-                        "planned_pace_s_per_km": num(self.race.pursuer.pace_s_per_km),
+                        "planned_pace_s_per_km": num(pursuer.pace_s_per_km),
                     },
-                },
+                }
+                if f is not None and pursuer is not None
+                else None,
                 "tick_ms": num(self.engine.tick_ms, 2),
             }
         )
+
+    def counts_by(self, snap: Snapshot) -> dict[str, Any]:
+        """Per sex and per category: runners, winners (``won``; ``finished`` in a race without a
+        pursuer), those still running, and the ``[quotas]`` set for them (once per tick)."""
+        if self._counts_by is None or self._counts_by[0] is not snap:
+            e, plain = self.engine, self.race.pursuer is None
+            done = snap.status == (FINISHED if plain else WON)
+            running = (snap.status == STARTED) | (snap.status == AHEAD)
+            table = counts_by(e.sexes, e.categories, done, running, self.race.quotas, "finished" if plain else "won")
+            self._counts_by = (snap, table)
+        return self._counts_by[1]
 
     async def get_runner(self, request: Request) -> JSONResponse:
         bib = request.path_params["bib"]
@@ -167,6 +188,11 @@ class RaceAPI:
         mask = np.ones(len(snap.bibs), dtype=bool)
         if len(params.get("q", "")) > MAX_QUERY_CHARS or len(params.get("pen", "")) > MAX_PEN_CHARS:
             return error(400, f"q is at most {MAX_QUERY_CHARS} characters and pen at most {MAX_PEN_CHARS}")
+        for label, values in (("sex", self.engine.sexes), ("category", self.engine.categories)):
+            if len(wanted := params.get(label, "")) > MAX_LABEL_CHARS:
+                return error(400, f"{label} is at most {MAX_LABEL_CHARS} characters")
+            if wanted:  # an unknown one matches nobody
+                mask &= values == wanted
         if status := params.get("status"):
             if status not in STATUSES:
                 return error(400, f"status must be one of {', '.join(STATUSES)}")
@@ -274,8 +300,8 @@ class RaceAPI:
         return JSONResponse(events)
 
     async def results_csv(self, request: Request) -> Response:
-        """Results export: winners by finish time, then everyone else by status and distance (built
-        once per tick, however many ask)."""
+        """Results export: those placed (winners by finish time; in a race without a pursuer, finishers
+        by gun time), then everyone else by status and distance (built once per tick, however many ask)."""
         snap = self._snapshot()
         if snap is None:
             return error(503, NOT_READY)
@@ -293,12 +319,14 @@ class RaceAPI:
         start_read = times[:, 0]
         guns = self.engine.guns
         pen_gun = {p.id: guns.get(f"pen:{p.id}") for p in self.race.pens}
-        order = np.lexsort((np.nan_to_num(finish, nan=np.inf), -snap.distance_m, _STATUS_ORDER[snap.status]))
+        places = self.engine.places()
+        placed = np.where(places.place > 0, places.place, np.iinfo(np.int64).max)
+        order = np.lexsort((np.nan_to_num(finish, nan=np.inf), -snap.distance_m, _STATUS_ORDER[snap.status], placed))
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["place", "bib", "name", "pen", "sex", "category", "status", "finish_time", "gun_s", "net_s",
-                         "margin_s", "distance_m", "caught_at_m", "caught_time", "win_probability"])  # fmt: skip
-        place = 0
+                         "margin_s", "distance_m", "caught_at_m", "caught_time", "win_probability",
+                         "place_sex", "place_category"])  # fmt: skip
         for row in order:
             bib = str(snap.bibs[row])
             p = self.race.participant(bib)
@@ -306,8 +334,7 @@ class RaceAPI:
             status = STATUSES[int(snap.status[row])]
             gun = pen_gun.get(p.pen)
             f = finish[row]
-            won = status == "won"
-            place = place + 1 if won else place
+            place, place_sex, place_category = places.of(int(row))
             caught_at, caught_time = "", ""
             if status == "caught":
                 point = catch_point(times[row], self.engine.used_pursuer_times, self.engine.at_m)
@@ -315,7 +342,7 @@ class RaceAPI:
                     caught_at, caught_time = f"{point[0]:.1f}", self.iso(point[1]) or ""
             writer.writerow(
                 [
-                    place if won else "",
+                    place or "",
                     *map(csv_text, (bib, p.name, p.pen, p.sex, p.category)),
                     status,
                     self.iso(f) or "",
@@ -326,6 +353,8 @@ class RaceAPI:
                     caught_at,
                     caught_time,
                     "" if (p_win := probability(snap, int(row))) is None else f"{p_win:.3f}",
+                    place_sex or "",
+                    place_category or "",
                 ]
             )
         return out.getvalue()
@@ -337,5 +366,5 @@ def csv_text(text: str) -> str:
     return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-# won first, then runners still out, then caught, then dnf/dq
-_STATUS_ORDER = np.array([3, 2, 1, 4, 0, 5, 6])  # by status code
+# won (finished) first, then runners still out, then caught, then dnf/dq
+_STATUS_ORDER = np.array([3, 2, 1, 4, 0, 5, 6, 0])  # by status code

@@ -64,11 +64,10 @@ def race_summary(event: Event, engine: LiveEngine) -> dict[str, Any]:
     body["clock"] = {"now": iso_time(snap.now, race.timezone), "elapsed_s": num(snap.elapsed_s)}
     body["counts"] = snap.counts
     body["leader"] = leader(snap)
-    if pursuer is not None:
-        p = snap.pursuer
+    if pursuer is not None and (p := snap.pursuer) is not None:
         body["pursuer"] = {"bib": p.bib, "name": pursuer.name, "status": p.status,
                            "distance_m": num(p.distance_m), "pace_s_per_km": num(p.pace_s_per_km)}  # fmt: skip
-        f = snap.forecast
+    if (f := snap.forecast) is not None:
         body["forecast"] = {"winners": f.winners, "low": f.low, "high": f.high, "level": f.level, "quota": f.quota}
     return body
 

@@ -111,10 +111,13 @@ def error_message(message: str) -> bytes:
 # ---- what the feed sends -----------------------------------------------------------------------
 
 
-def forecast_fields(snap: Snapshot) -> dict[str, Any]:
+def forecast_fields(snap: Snapshot) -> dict[str, Any] | None:
     """The winners forecast without its per-pen breakdown: the count, its band and the band's level,
-    the count if the pursuer holds his plan, and what the pursuer's forecast rests on."""
+    the count if the pursuer holds his plan, and what the pursuer's forecast rests on (None in a race
+    without a pursuer)."""
     f = snap.forecast
+    if f is None:
+        return None
     return {
         "winners": f.winners,
         "low": f.low,
@@ -126,9 +129,11 @@ def forecast_fields(snap: Snapshot) -> dict[str, Any]:
     }
 
 
-def pursuer_fields(snap: Snapshot) -> dict[str, Any]:
-    """Where the pursuer is, as every tick carries it."""
+def pursuer_fields(snap: Snapshot) -> dict[str, Any] | None:
+    """Where the pursuer is, as every tick carries it (None in a race without a pursuer)."""
     p = snap.pursuer
+    if p is None:
+        return None
     return {
         "status": p.status,
         "distance_m": num(p.distance_m),
@@ -189,7 +194,7 @@ def snapshot_message(
 ) -> dict[str, Any]:
     """The full state at ``seq`` as parallel arrays in roster order; ``epoch``, what ``seq`` counts in
     (a client that reconnects names it with his ``seq``: ``/ws/live?after=SEQ&epoch=E``)."""
-    p = snap.pursuer
+    p, f = snap.pursuer, snap.forecast
     body: dict[str, Any] = {
         "type": "snapshot",
         "seq": seq,
@@ -203,9 +208,11 @@ def snapshot_message(
         body["classes"] = list(CLASSES)
     body.update(
         {
-            "pursuer": {**pursuer_fields(snap), "bib": p.bib, "start": p.start, "finish": p.finish},
+            "pursuer": {**(pursuer_fields(snap) or {}), "bib": p.bib, "start": p.start, "finish": p.finish}
+            if p is not None
+            else None,
             "counts": snap.counts,
-            "forecast": {**forecast_fields(snap), "by_pen": snap.forecast.by_pen},
+            "forecast": {**(forecast_fields(snap) or {}), "by_pen": f.by_pen} if f is not None else None,
             **runner_arrays(snap, speed_m_s, classes, slice(None)),
         }
     )
@@ -245,8 +252,8 @@ def runner_detail(engine: LiveEngine, bib: str) -> dict[str, Any] | None:
         return None
     tz = race.timezone
     times = engine.passings_of(bib)
-    if bib == race.pursuer.bib:
-        gun = snap.pursuer.start
+    if bib == race.pursuer_bib:
+        gun = snap.pursuer.start if snap.pursuer is not None else None
     else:
         gun = engine.guns.get(f"pen:{participant.pen}")
     start_read = times[0]
@@ -267,8 +274,7 @@ def runner_detail(engine: LiveEngine, bib: str) -> dict[str, Any] | None:
         )
     finish = splits[-1] if splits and splits[-1]["at_m"] == race.distance_m else None
     finish_obj = {k: finish[k] for k in ("time", "gun_s", "net_s")} if finish else None
-    if bib == race.pursuer.bib:
-        p = snap.pursuer
+    if bib == race.pursuer_bib and (p := snap.pursuer) is not None:
         return {
             "bib": bib,
             "name": participant.name,
@@ -297,8 +303,10 @@ def runner_detail(engine: LiveEngine, bib: str) -> dict[str, Any] | None:
     if math.isfinite(snap.catch_at_m[i]):
         catch = {"at_m": num(snap.catch_at_m[i]), "in_s": num(snap.catch_in_s[i])}
     body = row_summary(engine, snap, i)
+    place, place_sex, place_category = engine.places().of(i)
     body.update(
         {
+            "sex": participant.sex,
             "category": participant.category,
             "lat": float(snap.lat[i]),
             "lon": float(snap.lon[i]),
@@ -308,6 +316,9 @@ def runner_detail(engine: LiveEngine, bib: str) -> dict[str, Any] | None:
             "splits": splits,
             "caught": caught,
             "finish": finish_obj,
+            "place": place,  # by the race's outcome; None until placed (live.chase.places)
+            "place_sex": place_sex,
+            "place_category": place_category,
         }
     )
     return body

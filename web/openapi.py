@@ -21,7 +21,7 @@ from web.admin import (
     MAX_REASON_CHARS,
     TIME_OF_DAY_PATTERN,
 )
-from web.api import DEFAULT_PAGE, MAX_PAGE, MAX_PEN_CHARS, MAX_QUERY_CHARS
+from web.api import DEFAULT_PAGE, MAX_LABEL_CHARS, MAX_PAGE, MAX_PEN_CHARS, MAX_QUERY_CHARS
 from web.http import STREAM_ID
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -100,6 +100,23 @@ def openapi_schema(race: Race) -> dict[str, Any]:
                        "status": {"type": "string"}, "distance_m": _NUM, "gap_m": _NUM, "margin_s": _NUM,
                        "win_probability": _NUM},
     }  # fmt: skip
+    group = {
+        "type": "object",
+        "additionalProperties": {
+            "type": "object",
+            "required": ["runners", "running", "quota"],
+            "properties": {
+                "runners": {"type": "integer"},
+                "won": {"type": "integer"},
+                "finished": {"type": "integer"},
+                "running": {"type": "integer"},
+                "quota": {"type": ["integer", "null"]},
+            },
+        },
+    }
+    counts_by = {"type": "object", "required": ["sex", "category"], "properties": {"sex": group, "category": group},
+                 "description": "per sex and per category label (across sexes): runners, winners (won; finished "
+                                "in a race without a pursuer), still running, and the race's [quotas]"}  # fmt: skip
     feeds = {
         "type": "object",
         "required": ["live", "events"],
@@ -130,7 +147,12 @@ def openapi_schema(race: Race) -> dict[str, Any]:
                                                              "pursuer", "feeds"],
                               "properties": {"feeds": feeds}})}}},
             "/api/state": {"get": {"summary": "Clock, pursuer, counts and forecast", "responses": {
-                "200": _json({"type": "object", "required": ["clock", "pursuer", "counts", "forecast"]}),
+                "200": _json({"type": "object", "required": ["clock", "pursuer", "counts", "forecast"],
+                              "properties": {"pursuer": {"type": ["object", "null"],
+                                                         "description": "null: a race without a pursuer"},
+                                             "forecast": {"type": ["object", "null"],
+                                                          "description": "null: a race without a pursuer"},
+                                             "counts_by": counts_by}}),
                 **_errors(503)}}},
             "/api/runners": {"get": {
                 "summary": "Search and page runners",
@@ -138,6 +160,10 @@ def openapi_schema(race: Race) -> dict[str, Any]:
                     {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS}},
                     {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["", *STATUSES]}},
                     {"name": "pen", "in": "query", "schema": {"type": "string", "maxLength": MAX_PEN_CHARS}},
+                    {"name": "sex", "in": "query", "description": "as participants.csv has it; unknown: no runner",
+                     "schema": {"type": "string", "maxLength": MAX_LABEL_CHARS}},
+                    {"name": "category", "in": "query", "description": "as participants.csv has it; unknown: "
+                     "no runner", "schema": {"type": "string", "maxLength": MAX_LABEL_CHARS}},
                     {"name": "limit", "in": "query", "schema": _PAGE},
                     {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
                 ],
@@ -146,7 +172,13 @@ def openapi_schema(race: Race) -> dict[str, Any]:
                     **_errors(400, 503)}}},
             "/api/runners/{bib}": {"get": {"summary": "One runner in full", "parameters": [_BIB], "responses": {
                 "200": _json({"type": "object", "required": ["bib", "name", "status", "splits", "catch", "caught",
-                                                             "finish"]}), **_errors(404, 503)}}},
+                                                             "finish"],
+                              "properties": {k: {"type": ["integer", "null"], "description": d} for k, d in (
+                                  ("place", "by the race's outcome (winners by finish time; finishers by gun "
+                                            "time in a race without a pursuer); null until placed"),
+                                  ("place_sex", "within his sex"),
+                                  ("place_category", "within his sex and category"))}}),
+                **_errors(404, 503)}}},
             "/api/mats": {"get": {"summary": "Reader health per mat",
                                   "responses": {"200": _json({"type": "array"}), **_errors()}}},
             "/api/readers": {"get": {
@@ -161,7 +193,9 @@ def openapi_schema(race: Race) -> dict[str, Any]:
                 "responses": {"200": _json({"type": "array"}), **_errors(400)}}},
             "/api/roster": {"get": {"summary": "Bibs, names and pens in live-feed order",
                                     "responses": {"200": _json({"type": "object"})}}},
-            "/api/results.csv": {"get": {"summary": "Results export", "responses": {
+            "/api/results.csv": {"get": {"summary": "Results export; place, place_sex (within sex) and "
+                                                    "place_category (within sex and category) by the race's "
+                                                    "outcome", "responses": {
                 "200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
                 **_errors(503)}}},
             "/healthz": {"get": {"summary": "Redis reachable, ingest and tick lag",

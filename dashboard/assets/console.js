@@ -275,9 +275,11 @@
       return el("span", "start " + (p.started ? "start-set" : "start-planned"),
         p.name + ": " + (p.started ? fmtIso(p.start) : "not started"));
     });
-    var pursuerSet = !!S.race.pursuer.started;
-    items.push(el("span", "start " + (pursuerSet ? "start-set" : "start-planned"),
-      S.race.pursuer.name + ": " + (pursuerSet ? fmtIso(S.race.pursuer.start) : "not started")));
+    var pursuerSet = !!(S.race.pursuer && S.race.pursuer.started);
+    if (S.race.pursuer) {  // a race without a pursuer has only its pens to start
+      items.push(el("span", "start " + (pursuerSet ? "start-set" : "start-planned"),
+        S.race.pursuer.name + ": " + (pursuerSet ? fmtIso(S.race.pursuer.start) : "not started")));
+    }
     box.replaceChildren.apply(box, items);
   }
 
@@ -391,7 +393,8 @@
   function build() {
     var box = $("console-controls"), m = raceMeta();
     if (!box || !m) return;
-    var targets = m.pens.map(function (p) { return [p.id, p.name]; }).concat([["pursuer", m.pursuer.name + " (pursuer)"]]);
+    var targets = m.pens.map(function (p) { return [p.id, p.name]; })
+      .concat(m.pursuer ? [["pursuer", m.pursuer.name + " (pursuer)"]] : []);
     var mats = m.mats.map(function (x) { return [x, x]; });
     var starts = el("div", "starts"); starts.id = "gun-starts";
     var card = el("div", "runner-card"); card.id = "runner-card";

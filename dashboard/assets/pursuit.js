@@ -165,8 +165,9 @@
       S.rate = S.rate ? 0.7 * S.rate + 0.3 * rate : rate;
     }
     S.now = m.now; S.wallAt = wall;
-    S.pursuer = Object.assign(S.pursuer || {}, m.pursuer);
-    S.counts = m.counts; S.forecast = Object.assign(S.forecast || {}, m.forecast);
+    // a race without a pursuer sends null for both: nothing to draw, no forecast to show
+    S.pursuer = m.pursuer ? Object.assign(S.pursuer || {}, m.pursuer) : null;
+    S.counts = m.counts; S.forecast = m.forecast ? Object.assign(S.forecast || {}, m.forecast) : null;
     S.pursuerAt = m.now;
     if (m.elapsed_s !== undefined) S.elapsed0 = m.now - m.elapsed_s;
     stories();
@@ -356,7 +357,7 @@
       ctx.beginPath(); ctx.arc(px[r], py[r], 9, 0, 2 * Math.PI); ctx.stroke();
       beside(ctx, f, b, px[r], py[r], 11, [-8, 24], 15);
     });
-    if (view.pd !== null) {
+    if (view.pd !== null && meta.pursuer) {
       var x = f.l + (view.pxy[0] - f.x0) * f.kx, y = f.t + (f.y1 - view.pxy[1]) * f.ky;
       ctx.fillStyle = "#111111"; ctx.strokeStyle = "#ffffff"; ctx.lineWidth = 2;
       star(ctx, x, y, 14, 6);
@@ -408,7 +409,7 @@
     if (!view.tip || !view.gd.contains(view.tip)) { view.tip = el("div", "map-tip"); view.gd.appendChild(view.tip); }
     if (best < 0) { view.tip.hidden = true; return; }
     var m = S.margin[best], cls = S.classes[S.cls[best]], w = S.winPct ? S.winPct[best] : -1;
-    var open = RUNNING[cls] && cls !== "caught";
+    var open = RUNNING[cls] && cls !== "caught" && !!meta.pursuer;
     view.tip.textContent = roster.bibs[best] + " " + roster.names[best] + " · pen " + roster.pens[best] + " · " +
       cls.replace("_", " ") + (isFinite(m) && open ? " · margin " + fmtSigned(m) : "") +
       (w >= 0 && open ? " · " + w + " % to beat him" : "");
@@ -554,7 +555,7 @@
       var names = g.group.slice(0, 4).map(function (m) { return m.name + " (" + m.bib + ")"; }).join(", ");
       var more = g.group.length > 4 ? " and " + (g.group.length - 4) + " more" : "";
       return { kind: "caught", time: g.time,
-        text: meta.pursuer.name + " catches " + g.group.length + " runners at " + (lo === hi ? lo : lo + "–" + hi) + " km: " + names + more + "." };
+        text: (meta.pursuer ? meta.pursuer.name : "the pursuer") + " catches " + g.group.length + " runners at " + (lo === hi ? lo : lo + "–" + hi) + " km: " + names + more + "." };
     });
   }
 
@@ -633,12 +634,35 @@
 
   var STORY_IDS = ["story-won", "story-forecast", "story-pursuer", "story-next-pen", "story-caught"];
 
+  function leaderOnCourse() {  // a race without a pursuer: the running runner furthest along, or null
+    var best = -1;
+    for (var r = 0; r < S.n; r++) {
+      if (S.statuses[S.status[r]] === "started" && (best < 0 || S.dist[r] > S.dist[best])) best = r;
+    }
+    return best < 0 || !roster ? null : { bib: roster.bibs[best], name: roster.names[best], d: runnerDistance(best, raceNow()) };
+  }
+
+  function timedStories(c) {  // the commentary boxes of a race without a pursuer (dashboard/commentary.py STORY_TIMED)
+    setText("story-won", fmtInt(c.finished));
+    setText("story-won-sub", c.started ? "of " + fmtInt(c.started) + " started" : "");
+    setText("story-forecast", fmtInt(c.running));
+    setText("story-forecast-sub", "on the course");
+    var lead = leaderOnCourse();
+    setText("story-pursuer", lead ? (lead.d / 1000).toFixed(2) + " km" : "–");
+    setText("story-pursuer-sub", lead ? lead.bib + " " + lead.name : "");
+    setText("story-next-pen", fmtInt(c.started));
+    setText("story-next-pen-sub", "of " + fmtInt(c.registered) + " registered");
+    setText("story-caught", fmtInt(c.dnf));
+    setText("story-caught-sub", c.dq ? fmtInt(c.dq) + " disqualified" : "");
+  }
+
   function stories() {
     if (!$("story-won")) return;
     if (!S.counts) {  // nothing from the feed yet: claim nothing
       STORY_IDS.forEach(function (id) { setText(id, "–"); setText(id + "-sub", ""); });
       return;
     }
+    if (!meta.pursuer) { timedStories(S.counts); return; }
     var c = S.counts, f = S.forecast || {}, p = S.pursuer || {};
     setText("story-won", fmtInt(c.won));
     setText("story-won-sub", c.started ? "of " + fmtInt(c.started) + " started" : "");
@@ -694,7 +718,7 @@
     head.appendChild(x);
     c.appendChild(head);
     if (!d) {  // a bib kept in this browser from another race (or mistyped) never gets a tick: say so
-      var unknown = roster && rowOf[bib] === undefined && bib !== meta.pursuer.bib;
+      var unknown = roster && rowOf[bib] === undefined && !(meta.pursuer && bib === meta.pursuer.bib);
       c.appendChild(el("div", "card-line", unknown ? "no runner with bib " + bib + " in this race" : "waiting for the next tick…"));
       return c;
     }
@@ -704,6 +728,7 @@
     bar.appendChild(fill); c.appendChild(bar);
     c.appendChild(el("div", "card-line card-distance", ((d.distance_m || 0) / 1000).toFixed(2) + " of " + (meta.distance_m / 1000).toFixed(2) + " km"));
     var lines = [], over = (S.pursuer || {}).status === "finished", m = d.margin_s;
+    if (d.place) lines.push(placeText(d));
     var known = function (v) { return v !== null && v !== undefined; };
     // once the runner is home or the pursuer is, the gap means nothing: the margin at the line does
     if (d.finish && known(m) && (over || d.status === "won")) {
@@ -735,6 +760,19 @@
       c.appendChild(t);
     }
     return c;
+  }
+
+  function ordinal(n) {
+    var s = ["th", "st", "nd", "rd"], v = n % 100;
+    return n + (s[(v - 20) % 10] || s[v] || s[0]);
+  }
+
+  function placeText(d) {  // "12th overall · 3rd woman · 2nd in Master (F)"
+    var sex = { F: "woman", M: "man" }[d.sex] || ("in " + d.sex);
+    var parts = [ordinal(d.place) + " overall"];
+    if (d.place_sex) parts.push(ordinal(d.place_sex) + " " + sex);
+    if (d.place_category) parts.push(ordinal(d.place_category) + " in " + d.category + " (" + d.sex + ")");
+    return parts.join(" · ");
   }
 
   function renderCards() {

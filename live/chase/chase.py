@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from live.chase.projection import Reads, last_read, project, project_reads
-from live.chase.snapshot import AHEAD, CAUGHT, DNF, DQ, REGISTERED, STARTED, STATUSES, WON
+from live.chase.snapshot import AHEAD, CAUGHT, DNF, DQ, FINISHED, REGISTERED, STARTED, STATUSES, WON
 from live.race.schedule import SpeedSchedule
 
 UNCERTAINTY_SHARE = 0.03  # how far a predicted margin may move unnoticed: ±3 % of the time left
@@ -196,7 +196,7 @@ def _caught_on_mats(reads: Reads, pursuer_times: np.ndarray) -> np.ndarray:
 
 
 # What a spectator's dot says: the status, and for a runner still out, how his predicted margin looks.
-CLASSES = ("registered", "started", "safe", "at_risk", "doomed", "caught", "won", "dnf", "dq")
+CLASSES = ("registered", "started", "safe", "at_risk", "doomed", "caught", "won", "dnf", "dq", "finished")
 
 
 def margin_sigma(predicted_finish: np.ndarray, now: float) -> np.ndarray:
@@ -207,7 +207,7 @@ def margin_sigma(predicted_finish: np.ndarray, now: float) -> np.ndarray:
 
 # the class of each status that is one whatever the chance (caught, won, dnf, dq); 0: by the chance
 _SETTLED_CLASS = np.zeros(len(STATUSES), dtype=np.uint8)
-_SETTLED_CLASS[[CAUGHT, WON, DNF, DQ]] = [5, 6, 7, 8]
+_SETTLED_CLASS[[CAUGHT, WON, DNF, DQ, FINISHED]] = [5, 6, 7, 8, 9]
 
 SAFE_P = 0.8  # a runner this likely to win shows as safe
 DOOMED_P = 0.2  # and this unlikely as about to be caught; between: at risk

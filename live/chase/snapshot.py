@@ -12,9 +12,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import orjson
 
-# Runner statuses (SPEC §2), as small integers in the arrays and names on the wire.
-STATUSES = ("registered", "started", "ahead", "caught", "won", "dnf", "dq")
-REGISTERED, STARTED, AHEAD, CAUGHT, WON, DNF, DQ = range(len(STATUSES))
+# Runner statuses (SPEC §2), as small integers in the arrays and names on the wire; ``finished`` is a race
+# without a pursuer's (a chase's finishers have won or been caught). New codes only ever go at the end.
+STATUSES = ("registered", "started", "ahead", "caught", "won", "dnf", "dq", "finished")
+REGISTERED, STARTED, AHEAD, CAUGHT, WON, DNF, DQ, FINISHED = range(len(STATUSES))
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class Snapshot:
 
     now: float
     elapsed_s: float  # since the first gun, 0 before it
-    pursuer: PursuerState
+    pursuer: PursuerState | None  # None: a race without a pursuer
     bibs: np.ndarray  # str, the runners (the pursuer excluded)
     pens: np.ndarray  # str
     status: np.ndarray  # int8 codes into STATUSES
@@ -69,7 +70,7 @@ class Snapshot:
     catch_in_s: np.ndarray  # in how many seconds; nan if they do not
     overdue: np.ndarray  # bool: expected at the next mat, late by a margin
     counts: dict[str, int]
-    forecast: Forecast
+    forecast: Forecast | None  # None: a race without a pursuer has no winners to forecast
     index: dict[str, int] = field(repr=False, default_factory=dict)  # bib -> row
     speed_m_s: np.ndarray | None = None  # projection speed, for extrapolating between ticks
     margin_class: np.ndarray | None = None  # uint8 codes into live.chase.chase.CLASSES
@@ -89,8 +90,9 @@ def encode(snap: Snapshot, seq: int = 0, tick_ms: float = 0.0) -> bytes:
     leader's ticks (``decode``): its scalars as JSON, then its per-runner arrays as they are in memory."""
     arrays = [(name, np.ascontiguousarray(a)) for name in _ARRAYS if (a := getattr(snap, name)) is not None]
     head = orjson.dumps({
-        "now": snap.now, "elapsed_s": snap.elapsed_s, "pursuer": asdict(snap.pursuer), "counts": snap.counts,
-        "forecast": asdict(snap.forecast), "seq": seq, "tick_ms": tick_ms,
+        "now": snap.now, "elapsed_s": snap.elapsed_s, "counts": snap.counts, "seq": seq, "tick_ms": tick_ms,
+        "pursuer": asdict(snap.pursuer) if snap.pursuer else None,
+        "forecast": asdict(snap.forecast) if snap.forecast else None,
         "arrays": [[name, a.dtype.str, len(a)] for name, a in arrays],
     })  # fmt: skip
     return b"".join([struct.pack("<I", len(head)), head, *(a.tobytes() for _, a in arrays)])
@@ -109,9 +111,10 @@ def decode(blob: bytes, bibs: np.ndarray, pens: np.ndarray, index: dict[str, int
             a = np.frombuffer(blob, dtype=np.dtype(dtype), count=n, offset=offset)
             arrays[name] = a.copy()  # writable, like the engine's own
             offset += a.nbytes
-        snap = Snapshot(now=head["now"], elapsed_s=head["elapsed_s"], pursuer=PursuerState(**head["pursuer"]),
-                        bibs=bibs, pens=pens, counts=head["counts"], forecast=Forecast(**head["forecast"]),
-                        index=index, **arrays)  # fmt: skip
+        pursuer = PursuerState(**head["pursuer"]) if head["pursuer"] is not None else None
+        forecast = Forecast(**head["forecast"]) if head["forecast"] is not None else None
+        snap = Snapshot(now=head["now"], elapsed_s=head["elapsed_s"], pursuer=pursuer, bibs=bibs, pens=pens,
+                        counts=head["counts"], forecast=forecast, index=index, **arrays)  # fmt: skip
     except (struct.error, orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise ValueError(f"not an encoded snapshot: {exc!r}") from exc
     return snap, int(head.get("seq", 0)), float(head.get("tick_ms", 0.0))

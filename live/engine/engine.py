@@ -11,12 +11,15 @@ from collections.abc import Awaitable, Callable
 import numpy as np
 
 from live.chase.chase import ChaseResult, evaluate, probability_classes, pursuer_position
+from live.chase.places import Groups, Places, rank
 from live.chase.projection import Reads, plausible_reads
-from live.chase.snapshot import AHEAD, CAUGHT, DNF, DQ, STATUSES, WON, Forecast, PursuerState, Snapshot
+from live.chase.snapshot import AHEAD, CAUGHT, DNF, DQ, FINISHED, STATUSES, WON, Forecast, PursuerState, Snapshot
+from live.chase.timed import evaluate_timed
 from live.clock import RaceClock
+from live.engine.plain import plain_snapshot
 from live.forecast.forecast import WinForecast, forecast, pursuer_forecast
 from live.forecast.model import ForecastModel, default_model
-from live.race.race import Participant, Race
+from live.race.race import Participant, Pursuer, Race
 from live.store.leader import STANDBY_POLL_S, Lease
 from live.store.store import REDIS_UNAVAILABLE, Store
 
@@ -34,9 +37,13 @@ class LiveEngine:
         self.race = race
         self.store = store  # None: driven by hand (``pursuit evaluate`` sets the passings and calls compute)
         self.model = model or default_model()
-        runners = [p for p in race.participants if p.bib != race.pursuer.bib]
+        runners = list(race.runners)
         self.bibs = np.array([p.bib for p in runners], dtype=object)
         self.pens = np.array([p.pen for p in runners], dtype=object)
+        self.sexes = np.array([p.sex for p in runners], dtype=object)
+        self.categories = np.array([p.category for p in runners], dtype=object)
+        self.groups = Groups.of(self.sexes, self.categories)  # for places, once
+        self._places: tuple[Snapshot, Places] | None = None
         self.row = {p.bib: i for i, p in enumerate(runners)}
         self.at_m = np.array([tp.at_m for tp in race.timing_points], dtype=float)
         self.mat_of_tp = [tp.mat for tp in race.timing_points]
@@ -127,7 +134,7 @@ class LiveEngine:
         while True:
             batch = await self.store.passings_after(self.last_id)
             for p in batch:
-                if p.bib == self.race.pursuer.bib:
+                if p.bib == self.race.pursuer_bib:
                     self.pursuer_times[p.tp] = p.time
                 elif (r := self.row.get(p.bib)) is not None:
                     self.times[r, p.tp] = p.time
@@ -144,14 +151,29 @@ class LiveEngine:
                 self.manual_status[r] = DNF if status == "dnf" else DQ
         return await self.store.clock()
 
+    def pen_starts(self, pursuer_start: float | None) -> np.ndarray:
+        """Each pen's gun, else its start implied by the pursuer's expected start and its head start,
+        else (a race without a pursuer) its planned start."""
+        return np.array(
+            [
+                self.guns[f"pen:{p.id}"]
+                if f"pen:{p.id}" in self.guns
+                else pursuer_start - p.head_start_s
+                if pursuer_start is not None and p.head_start_s is not None
+                else p.planned_start.timestamp()
+                for p in self.race.pens
+            ],
+            dtype=float,
+        )
+
     def compute(self, now: float) -> Snapshot:
         """The live state at race time ``now`` from what the engine holds."""
         race = self.race
+        if race.pursuer is None:
+            return self.compute_timed(now)
         pursuer_speed = 1000.0 / race.pursuer.pace_s_per_km
         pursuer_start = self.expected_pursuer_start()
-        pen_starts = np.array(
-            [self.guns.get(f"pen:{p.id}", pursuer_start - p.head_start_s) for p in race.pens], dtype=float
-        )
+        pen_starts = self.pen_starts(pursuer_start)
         reads, _ = self._use_passings()
         pursuer_times = self.used_pursuer_times
         pursuer = pursuer_position(
@@ -244,12 +266,39 @@ class LiveEngine:
             win_probability=win.win_probability,
         )
 
+    def compute_timed(self, now: float) -> Snapshot:
+        """The live state of a race without a pursuer (``live.engine.plain``)."""
+        reads, _ = self._use_passings()
+        starts = self.pen_starts(None)[self.runner_pen_index]
+        result = evaluate_timed(reads, self.at_m, self.prior_m_s, now, starts, self.manual_status)
+        first_gun = min(self.guns.values()) if self.guns else None
+        snap = plain_snapshot(self.race, now, first_gun, self.bibs, self.pens, self.row, reads, result)
+        self.classes = snap.margin_class
+        return snap
+
+    def places(self) -> Places:
+        """Every runner's place overall, within his sex and within his sex and category (0: none) by
+        the race's outcome: a chase's winners by finish time, a race without a pursuer's finishers
+        by gun time (net time breaks a tie); computed once per snapshot."""
+        snap = self.snapshot
+        assert snap is not None, "places come after the first tick"
+        if self._places is None or self._places[0] is not snap:
+            finish = self.used_times[:, -1]
+            if self.race.pursuer is None:
+                gun = self.pen_starts(None)[self.runner_pen_index]
+                key = np.where(snap.status == FINISHED, finish - gun, np.nan)
+                places = rank(key, self.groups, tiebreak=finish - self.used_times[:, 0])
+            else:
+                places = rank(np.where(snap.status == WON, finish, np.nan), self.groups)
+            self._places = (snap, places)
+        return self._places[1]
+
     def _record_forecast(self, snap: Snapshot) -> None:
         """Keep a point of the forecast every ``HISTORY_STEP_S`` of race time (a rewound clock restarts it),
         from the first start: before it there is nothing to forecast (the screens show "–")."""
-        if not snap.counts.get("started"):
-            return
         f = snap.forecast
+        if not snap.counts.get("started") or f is None:
+            return
         last = self.forecast_history[-1][0] if self.forecast_history else None
         if last is not None and snap.now < last:
             self.forecast_history.clear()
@@ -268,6 +317,7 @@ class LiveEngine:
     ) -> WinForecast:
         """Every runner's chance to beat the pursuer, from the passings the chase uses (SPEC §3)."""
         race = self.race
+        pursuer = self._pursuer()
         status, confirmed, last = chase.status, chase.confirmed, chase.last_tp
         columns = reads.columns
         start_col = self.at_m <= 0.0
@@ -283,10 +333,10 @@ class LiveEngine:
         settled[(status == CAUGHT) & confirmed] = 0.0
         settled[(status == DNF) | (status == DQ)] = 0.0
         gun = self.guns.get("pursuer", pursuer_start)
-        if race.pursuer.schedule is not None:
-            planned_s = float(race.pursuer.schedule.elapsed_at(race.distance_m))
+        if pursuer.schedule is not None:
+            planned_s = float(pursuer.schedule.elapsed_at(race.distance_m))
         else:
-            planned_s = race.distance_m * race.pursuer.pace_s_per_km / 1000.0
+            planned_s = race.distance_m * pursuer.pace_s_per_km / 1000.0
         p_elapsed = pursuer_times - gun
         p_elapsed[start_col] = np.nan
         pf = pursuer_forecast(self.model, p_elapsed, self.at_m, gun, planned_s, now)
@@ -314,16 +364,26 @@ class LiveEngine:
         expected_m = max(0.0, min(speed_m_s * (t - start), self.race.distance_m))
         return self.race.course.locate(lat, lon, near_m=expected_m), t
 
+    def _pursuer(self) -> Pursuer:
+        """The race's pursuer (the chase's computations are never reached in a race without one)."""
+        if self.race.pursuer is None:
+            raise ValueError(f"race {self.race.id!r} has no pursuer")
+        return self.race.pursuer
+
     def expected_pursuer_start(self) -> float:
         """The pursuer's gun if fired; else implied by the pens already released and their head starts."""
         if "pursuer" in self.guns:
             return self.guns["pursuer"]
-        implied = [self.guns[f"pen:{p.id}"] + p.head_start_s for p in self.race.pens if f"pen:{p.id}" in self.guns]
-        return max(implied) if implied else self.race.pursuer.planned_start.timestamp()
+        implied = [
+            self.guns[f"pen:{p.id}"] + p.head_start_s
+            for p in self.race.pens
+            if f"pen:{p.id}" in self.guns and p.head_start_s is not None
+        ]
+        return max(implied) if implied else self._pursuer().planned_start.timestamp()
 
     def passings_of(self, bib: str) -> np.ndarray:
         """Passing times of one participant by timing point (nan where none)."""
-        if bib == self.race.pursuer.bib:
+        if bib == self.race.pursuer_bib:
             return self.pursuer_times.copy()
         times: np.ndarray = self.times[self.row[bib]].copy()
         return times

@@ -119,7 +119,8 @@ class ChaseReplay:
         self.engine = LiveEngine(race, None, model)
         self.delay_s, self.first_gun = float(delay_s), float(first_gun)
         others = np.arange(len(elapsed_s)) != pursuer_row
-        bibs = [p.bib for p in race.participants if p.bib != race.pursuer.bib]
+        race.require_pursuer("a chase replay")
+        bibs = [p.bib for p in race.runners]
         if len(bibs) != int(others.sum()):
             raise ValueError("the race's participants do not match the results' rows")
         gun_col = np.zeros((len(elapsed_s), 1))
@@ -159,6 +160,7 @@ class ChaseReplay:
         naive = self._naive_finish(self.engine.times, now)
         p_naive = self._naive_finish(self.engine.pursuer_times[None, :], now)[0]
         f = snap.forecast
+        assert f is not None, "a chase replay has a pursuer, hence a forecast"
         return Evaluation(
             race=self.name,
             bibs=self.engine.bibs,

@@ -18,6 +18,7 @@ import numpy as np
 from live.chase.chase import catch_point
 from live.chase.snapshot import AHEAD, CAUGHT, WON, Snapshot
 from live.engine.engine import LiveEngine
+from live.engine.finishers import finisher_stories
 from live.race.race import Pursuer
 from live.store.store import attached
 
@@ -105,8 +106,12 @@ class EventDetector:
         if self.emitted is None:
             keys = await self.store.redis.hkeys(self.store.keys.event_keys)
             self.emitted = {k.decode() for k in keys}
-        pending = self.pursuer_events(snap) + self.catch_events(snap) + self.winner_events(snap)
-        pending += self.forecast_event(snap) + self.missed_mat_alerts(snap) + self.overdue_alerts(snap)
+        if self.race.pursuer is None:  # a race without a pursuer: its finishers' stories, the same alerts
+            pending = [_Pending(*s) for s in finisher_stories(self.engine, snap, self.names)]
+        else:
+            pending = self.pursuer_events(snap) + self.catch_events(snap) + self.winner_events(snap)
+            pending += self.forecast_event(snap)
+        pending += self.missed_mat_alerts(snap) + self.overdue_alerts(snap)
         pending += self.impossible_alerts(snap)
         if time.time() - self.health_checked > HEALTH_EVERY_S:
             self.health_checked = time.time()
@@ -124,10 +129,10 @@ class EventDetector:
     def pursuer_events(self, snap: Snapshot) -> list[_Pending]:
         """The pursuer's splits (vs his planned pace) and the mats he was not read at."""
         race, e = self.race, self.engine
-        gun = snap.pursuer.start
+        pursuer, gun = race.require_pursuer("the pursuer's splits"), snap.pursuer.start if snap.pursuer else None
         out: list[_Pending] = []
         times = e.pursuer_times
-        name = race.pursuer.name
+        name = pursuer.name
         prev_t, prev_m = gun, 0.0
         for tp in race.timing_points:
             t = times[tp.index]
@@ -135,7 +140,7 @@ class EventDetector:
                 continue
             if gun is not None and tp.at_m > 0:
                 split = t - gun
-                planned = planned_split_s(race.pursuer, tp.at_m)
+                planned = planned_split_s(pursuer, tp.at_m)
                 pace = (t - prev_t) / ((tp.at_m - prev_m) / 1000.0) if prev_t is not None and tp.at_m > prev_m else None
                 delta = split - planned
                 ahead = schedule_text(delta)
@@ -177,7 +182,7 @@ class EventDetector:
         assert self.emitted is not None
         out: list[_Pending] = []
         caught_rows = np.flatnonzero(snap.status == CAUGHT)
-        gun = snap.pursuer.start
+        gun, name = snap.pursuer.start if snap.pursuer else None, self.race.require_pursuer("a catch").name
         pen_first: dict[str, int] = {}
         for row in caught_rows:
             bib = str(snap.bibs[row])
@@ -195,8 +200,7 @@ class EventDetector:
                     f"caught:{bib}",
                     "caught",
                     t,
-                    f"{self.race.pursuer.name} catches {who['name']} (bib {bib}, pen {who['pen']}) "
-                    f"at {at_m / 1000:.2f} km{after}.",
+                    f"{name} catches {who['name']} (bib {bib}, pen {who['pen']}) at {at_m / 1000:.2f} km{after}.",
                     {"level": "story", **who, "at_m": round(at_m, 1), "confirmed": point is not None},
                 )
             )
@@ -206,7 +210,7 @@ class EventDetector:
                     "milestone:first-catch",
                     "milestone",
                     snap.now,
-                    f"First catch: {self.race.pursuer.name} is in the field.",
+                    f"First catch: {name} is in the field.",
                     {"level": "story", "caught": int(len(caught_rows))},
                 )  # fmt: skip
             )
@@ -216,7 +220,7 @@ class EventDetector:
                     f"pen-reached:{pen}",
                     "pursuer_reaches_pen",
                     snap.now,
-                    f"{self.race.pursuer.name} reaches pen {pen}: first catch there, bib {snap.bibs[first_row]}.",
+                    f"{name} reaches pen {pen}: first catch there, bib {snap.bibs[first_row]}.",
                     {"level": "story", "pen": pen},
                 )  # fmt: skip
             )
@@ -231,7 +235,7 @@ class EventDetector:
                         f"undone:{bib}",
                         "catch_undone",
                         snap.now,
-                        f"Correction: bib {bib} was read ahead of {self.race.pursuer.name}; not caught after all.",
+                        f"Correction: bib {bib} was read ahead of {name}; not caught after all.",
                         {"level": "alert", **self._runner(bib, int(row), snap)},
                     )  # fmt: skip
                 )
@@ -245,14 +249,14 @@ class EventDetector:
         """Milestones of winners, closest escapes, and the final count when the pursuer finishes."""
         out: list[_Pending] = []
         won = int((snap.status == WON).sum())
-        name = self.race.pursuer.name
+        name = self.race.require_pursuer("a winner").name
         for m in [1, *range(WINNER_STEP, won + 1, WINNER_STEP)]:
             if m <= won:
                 text = "First runner home ahead of" if m == 1 else f"{m:,} runners have beaten"
                 out.append(
                     _Pending(f"winners:{m}", "milestone", snap.now, f"{text} {name}.", {"level": "story", "won": m})
                 )
-        if snap.pursuer.finish is not None:
+        if snap.pursuer is not None and snap.forecast is not None and snap.pursuer.finish is not None:
             rows = np.flatnonzero((snap.status == WON) & (snap.margin_s < CLOSE_ESCAPE_S))
             for row in rows:
                 bib = str(snap.bibs[row])
@@ -282,7 +286,7 @@ class EventDetector:
     def forecast_event(self, snap: Snapshot) -> list[_Pending]:
         """The forecast of winners, when it moves by more than a few percent."""
         f = snap.forecast
-        if snap.pursuer.status != "running":
+        if snap.pursuer is None or f is None or snap.pursuer.status != "running":
             return []
         last = self.announced_forecast
         if last is not None and abs(f.winners - last) < max(10, FORECAST_SWING * last):

@@ -81,7 +81,7 @@ def times_by_pen(race: Race, field_times_s: np.ndarray) -> dict[str, np.ndarray]
     times = np.sort(times[np.isfinite(times) & (times > 0)])[::-1]  # a missing split: NaN, or 0 in some files
     if len(times) == 0:
         raise ValueError("no runner's time in the results")
-    runners = [p for p in race.participants if p.bib != race.pursuer.bib]
+    runners = race.runners
     sizes = {pen.id: sum(1 for p in runners if p.pen == pen.id) for pen in race.pens}
     total = sum(sizes.values())
     if total == 0:
@@ -90,7 +90,7 @@ def times_by_pen(race: Race, field_times_s: np.ndarray) -> dict[str, np.ndarray]
     positions = (np.arange(total) + 0.5) / total * (len(times) - 1)
     ranked = np.interp(positions, np.arange(len(times)), times)
     out, start = {}, 0
-    for pen in sorted(race.pens, key=lambda q: -q.head_start_s):
+    for pen in race.pens:  # in release order
         out[pen.id] = ranked[start : start + sizes[pen.id]]
         start += sizes[pen.id]
     return out
@@ -104,26 +104,27 @@ def plan_race(
     quota = quota if quota is not None else race.quota
     if quota is None:
         raise ValueError("no quota: give one, or set race.quota in race.toml")
-    pursuer_s = race.pursuer.pace_s_per_km * race.distance_m / 1000.0
-    runners = [p for p in race.participants if p.bib != race.pursuer.bib]
+    pursuer_s = race.require_pursuer("a handicap plan").pace_s_per_km * race.distance_m / 1000.0
+    runners = race.runners
     by_pen = times_by_pen(race, field_times_s) if field_times_s is not None else None
     total = len(runners)
     if quota >= total:  # no head start gives it: the search would stop at its bound and propose that
         raise ValueError(f"quota {quota:,} is not below the field of {total:,} runners: no head starts can meet it")
     plans = []
     for pen in race.pens:
+        head_start_s = pen.head_start_s or 0.0  # a race with a pursuer: every pen has one
         if by_pen is not None:
             declared = by_pen[pen.id]
         else:
             declared = np.array([p.declared_s for p in runners if p.pen == pen.id and p.declared_s], dtype=float)
-        expected, sd = expected_winners(declared, pen.head_start_s, pursuer_s, sigma)
+        expected, sd = expected_winners(declared, head_start_s, pursuer_s, sigma)
         share = quota * len(declared) / total if total else 0.0
-        proposed = head_start_for(declared, share, pursuer_s, sigma) if len(declared) else pen.head_start_s
+        proposed = head_start_for(declared, share, pursuer_s, sigma) if len(declared) else head_start_s
         plans.append(
             PenPlan(
                 pen=pen.id,
                 runners=len(declared),
-                head_start_s=pen.head_start_s,
+                head_start_s=head_start_s,
                 expected=expected,
                 low=max(0, math.floor(expected - 2 * sd)),
                 high=math.ceil(expected + 2 * sd),

@@ -30,14 +30,17 @@ def next_start(race: Race, started: Mapping[str, float]) -> tuple[str, datetime]
     for pen in race.pens:
         if f"pen:{pen.id}" not in started:
             return f"pen:{pen.id}", pen.planned_start
-    return None if "pursuer" in started else ("pursuer", race.pursuer.planned_start)
+    if race.pursuer is None or "pursuer" in started:
+        return None
+    return "pursuer", race.pursuer.planned_start
 
 
 def planned_starts(race: Race) -> dict[str, float]:
     """Every start of the race (``pen:<id>``, ``pursuer``) and its planned time (unix seconds)."""
-    return {f"pen:{p.id}": p.planned_start.timestamp() for p in race.pens} | {
-        "pursuer": race.pursuer.planned_start.timestamp()
-    }
+    planned = {f"pen:{p.id}": p.planned_start.timestamp() for p in race.pens}
+    if race.pursuer is not None:
+        planned["pursuer"] = race.pursuer.planned_start.timestamp()
+    return planned
 
 
 def second_gun(race: Race, t: float, started: Mapping[str, float]) -> str | None:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from live.clock import DEFAULT_TIME_WINDOW_S
 from live.race.course import Course
+from live.race.errors import RaceError
 from live.race.schedule import SpeedSchedule
 
 IPNetwork = IPv4Network | IPv6Network
@@ -49,11 +50,12 @@ class TimingPoint:
 
 @dataclass(frozen=True)
 class Pen:
-    """A start pen (wave): released ``head_start_s`` before the pursuer."""
+    """A start pen (wave): released ``head_start_s`` before the pursuer, or, in a race without a
+    pursuer, at its own planned start (``head_start_s`` None)."""
 
     id: str
     name: str
-    head_start_s: float
+    head_start_s: float | None
     planned_start: datetime
 
 
@@ -145,7 +147,7 @@ class Race:
     mats: tuple[Mat, ...]
     timing_points: tuple[TimingPoint, ...]
     pens: tuple[Pen, ...]
-    pursuer: Pursuer
+    pursuer: Pursuer | None  # None: a plain timed race (no gaps, margins nor winners forecast)
     participants: tuple[Participant, ...]
     quota: int | None
     max_speed_m_s: float
@@ -155,6 +157,7 @@ class Race:
     basemap: Basemap | None = None  # streets, water, parks, landmarks drawn under the course (live/race/basemap.py)
     tiles: TileLayer | None = None  # an online tile layer over the basemap, for viewers with internet
     operators: tuple[Operator, ...] = ()  # race control's named sign-ins, besides the shared admin token
+    quotas: dict[str, dict[str, int]] = field(default_factory=dict)  # "sex"/"category" -> label -> winners wanted
     _by_bib: dict[str, Participant] = field(repr=False, compare=False, default_factory=dict)
     _by_chip: dict[str, str] = field(repr=False, compare=False, default_factory=dict)
     _mat_by_alias: dict[str, str] = field(repr=False, compare=False, default_factory=dict)
@@ -162,6 +165,23 @@ class Race:
     @property
     def distance_m(self) -> float:
         return self.course.distance_m
+
+    @property
+    def pursuer_bib(self) -> str | None:
+        """The pursuer's bib, None in a race without one."""
+        return self.pursuer.bib if self.pursuer is not None else None
+
+    def require_pursuer(self, what: str) -> Pursuer:
+        """The pursuer, for ``what`` needs one; a :class:`RaceError` naming ``[pursuer]`` if there is none."""
+        if self.pursuer is None:
+            raise RaceError(self.directory / "race.toml", "pursuer", f"{what} needs a pursuer; this race has none")
+        return self.pursuer
+
+    @property
+    def runners(self) -> tuple[Participant, ...]:
+        """The participants who run for a result: everyone but the pursuer."""
+        bib = self.pursuer_bib
+        return tuple(p for p in self.participants if p.bib != bib)
 
     def participant(self, bib: str) -> Participant | None:
         return self._by_bib.get(bib)

@@ -11,7 +11,7 @@ import json
 import math
 import tomllib
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from ipaddress import ip_network
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,14 +26,13 @@ from live.race.race import (
     Mat,
     Operator,
     Participant,
-    Pen,
-    Pursuer,
     Race,
     RaceResultDecoder,
     ReaderPorts,
     TimingPoint,
 )
 from live.race.schedule import SpeedSchedule
+from live.race.starts import load_pens, load_pursuer, load_quotas
 
 if TYPE_CHECKING:
     from live.race.basemap import Basemap, TileLayer
@@ -80,39 +79,14 @@ def load_race(directory: Path | str) -> Race:
                 "one mat must sit at one place",
             )
 
-    pursuer_start = datetime.combine(day, cfg.time("pursuer.start"), tzinfo=tz)
-    schedule = _load_schedule(cfg)
-    pace_default: object = 3600.0 / schedule.steps[0][1] if schedule else _Toml._MISSING
-    pursuer = Pursuer(
-        bib=cfg.str("pursuer.bib"),
-        name=cfg.str("pursuer.name"),
-        pace_s_per_km=cfg.number("pursuer.pace_s_per_km", default=pace_default, positive=True),
-        planned_start=pursuer_start,
-        schedule=schedule,
-    )
-
-    pens: list[Pen] = []
-    for i, _ in enumerate(cfg.list("pens")):
-        key = f"pens[{i}]"
-        head = cfg.number(f"{key}.head_start_s", positive=True)
-        pen_id = cfg.str(f"{key}.id")
-        if any(p.id == pen_id for p in pens):
-            raise RaceError(toml_path, f"{key}.id", f"pen {pen_id!r} is defined twice")
-        pens.append(
-            Pen(
-                id=pen_id,
-                name=cfg.str(f"{key}.name", default=f"Pen {pen_id}"),
-                head_start_s=head,
-                planned_start=pursuer_start - timedelta(seconds=head),
-            )
-        )
-    if not pens:
-        raise RaceError(toml_path, "pens", "at least one [[pens]] table is needed")
+    pursuer = load_pursuer(cfg, day, tz, _load_schedule(cfg))
+    pens = load_pens(cfg, day, tz, pursuer)
 
     participants_path = root / cfg.str("race.participants", default="participants.csv")
-    participants = tuple(_read_participants(participants_path, {p.id for p in pens}, pursuer.bib))
+    pursuer_bib = pursuer.bib if pursuer is not None else None
+    participants = tuple(_read_participants(participants_path, {p.id for p in pens}, pursuer_bib))
     by_bib = {p.bib: p for p in participants}
-    if pursuer.bib not in by_bib:
+    if pursuer is not None and pursuer.bib not in by_bib:
         raise RaceError(toml_path, "pursuer.bib", f"bib {pursuer.bib!r} is not in {participants_path.name}")
     by_chip: dict[str, str] = {}
     for p in participants:
@@ -137,7 +111,7 @@ def load_race(directory: Path | str) -> Race:
         course=course,
         mats=tuple(mats),
         timing_points=timing_points,
-        pens=tuple(sorted(pens, key=lambda p: -p.head_start_s)),
+        pens=pens,
         pursuer=pursuer,
         participants=participants,
         quota=quota,
@@ -158,6 +132,7 @@ def load_race(directory: Path | str) -> Race:
         basemap=basemap,
         tiles=tiles,
         operators=_load_operators(cfg),
+        quotas=load_quotas(cfg, participants),
         _by_bib=by_bib,
         _by_chip=by_chip,
         _mat_by_alias=alias,
@@ -439,7 +414,7 @@ def _load_mats(cfg: _Toml, distance_m: float) -> tuple[list[Mat], tuple[TimingPo
     return mats, points
 
 
-def _read_participants(path: Path, pen_ids: set[str], pursuer_bib: str) -> Iterator[Participant]:
+def _read_participants(path: Path, pen_ids: set[str], pursuer_bib: str | None) -> Iterator[Participant]:
     if not path.is_file():
         raise RaceError(path, "", "participants file not found")
     seen_bibs: dict[str, int] = {}
@@ -469,9 +444,8 @@ def _read_participants(path: Path, pen_ids: set[str], pursuer_bib: str) -> Itera
                     raise RaceError(path, f"line {line}", f"chip {c!r} already worn by the bib on line {seen_chips[c]}")
                 seen_chips[c] = line
             if not pen and bib != pursuer_bib:
-                raise RaceError(
-                    path, f"line {line}", f"bib {bib!r} has no pen (only the pursuer, bib {pursuer_bib!r}, has none)"
-                )
+                who = f"only the pursuer, bib {pursuer_bib!r}, has none" if pursuer_bib else "the race has no pursuer"
+                raise RaceError(path, f"line {line}", f"bib {bib!r} has no pen ({who})")
             if pen not in pen_ids and not (bib == pursuer_bib and not pen):
                 raise RaceError(path, f"line {line}", f"pen {pen!r} of bib {bib!r} is not defined in race.toml")
             declared_s: float | None = None

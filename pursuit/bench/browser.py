@@ -110,10 +110,10 @@ def _stats(samples: list[float]) -> dict[str, float | int]:
 
 def crossings(race: Race, first_gun: float) -> list[RawRead]:
     """Every runner's read at every timing point at his declared pace, in time order."""
-    gun = {p.id: first_gun + (race.pens[0].head_start_s - p.head_start_s) for p in race.pens}
+    gun = {p.id: first_gun + (p.planned_start - race.pens[0].planned_start).total_seconds() for p in race.pens}
     reads = []
     for person in race.participants:
-        if person.bib == race.pursuer.bib or person.declared_s is None:
+        if person.bib == race.pursuer_bib or person.declared_s is None:
             continue
         start = gun[person.pen] + int(person.bib) % 60  # the pen takes a minute to cross
         for tp in race.timing_points:
@@ -146,8 +146,11 @@ async def _one_size(browser: Any, runners: int, seconds: float, work: Path, redi
     await store.setup()
     first_gun = time.time() - RACE_MINUTE * 60
     for pen in race.pens:
-        await store.set_gun(f"pen:{pen.id}", first_gun + race.pens[0].head_start_s - pen.head_start_s)
-    await store.set_gun("pursuer", first_gun + race.pens[0].head_start_s)
+        await store.set_gun(
+            f"pen:{pen.id}", first_gun + (pen.planned_start - race.pens[0].planned_start).total_seconds()
+        )
+    pursuer = race.require_pursuer("the browser benchmark")
+    await store.set_gun("pursuer", first_gun + (pursuer.planned_start - race.pens[0].planned_start).total_seconds())
     clock = RaceClock(origin_wall=time.time(), origin_race=time.time(), speed=1.0)
     await store.set_clock(clock)
     stop = asyncio.Event()

@@ -250,7 +250,7 @@ def race_traffic(race: Race, tick_s: float = 1.0, after_pursuer_s: float = 600.0
     plan = plan_race(race, t0)
     engine = LiveEngine(race, store=None)  # compute() needs no I/O
     feed = LiveFeed(engine, runner_detail=lambda bib: None)
-    is_runner = plan.bibs != race.pursuer.bib
+    is_runner = plan.bibs != race.require_pursuer("the fan-out benchmark").bib
     rows = np.array([engine.row[b] for b in plan.bibs[is_runner]])
     crossings = np.empty_like(plan.crossings[is_runner])
     crossings[rows] = plan.crossings[is_runner]
@@ -354,8 +354,9 @@ def bench_fanout(
             run["ratio_to_bare_server"] = _ratios(run, floor)
         if traffic_runners:
             race = race_with_runners(traffic_runners, Path(tmp) / "traffic-race")
-            pens_s = max(p.head_start_s for p in race.pens)
-            window = traffic_seconds or (pens_s + race.pursuer.pace_s_per_km * race.distance_m / 1000 + 600) / speed
+            pens_s = max(p.head_start_s or 0.0 for p in race.pens)
+            pace = race.require_pursuer("the fan-out benchmark").pace_s_per_km
+            window = traffic_seconds or (pens_s + pace * race.distance_m / 1000 + 600) / speed
             demo = _Demo(Path(tmp) / "traffic", speed, Path(tmp) / "traffic-race")
             try:
                 run = _run_clients(demo, TRAFFIC_CLIENTS, window, 1, SNAPSHOT_EVERY_S)

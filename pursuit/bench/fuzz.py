@@ -66,7 +66,7 @@ class Hostile:
 
     def __init__(self, race: Race, seed: int, good_every: int = 100) -> None:
         self.race, self.rng, self.good_every = race, random.Random(seed), good_every
-        self.chips = [p.chips[0] for p in race.participants if p.bib != race.pursuer.bib]
+        self.chips = [p.chips[0] for p in race.runners]
         self.locations = [m.id for m in race.mats] + ["moon", "x" * 80, "", "START", "start "]
         self.next_chip: dict[str, int] = {}
         self.good: list[tuple[str, str]] = []

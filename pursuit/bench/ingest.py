@@ -476,7 +476,7 @@ async def _latency(
     connection) and → its runner's row in a ``/ws/live`` tick (a runner with no passing yet is in no
     tick until his first). Baselines in the same run, with only Redis running: a PING round trip, and
     the same reads at the same pace as bare ``XADD``s seen by XREAD BLOCK."""
-    runners = [p for p in race.participants if p.bib != race.pursuer.bib]
+    runners = list(race.runners)
     order = np.random.default_rng(11).permutation(len(runners)).tolist()
     # the start mat first, so that a crossing is a runner's first passing for as long as there are runners
     pool = [(runners[i].chips[0], runners[i].bib, m.id) for m in race.mats for i in order]
