@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 
 # A chip (a transponder code, or a bib where the decoder sends one): 1 to 64 letters, digits, '-', '_'.
+# Matched with ``^…$`` as the parsers always did, so a final newline passes ("ABC\n" is a chip): kept,
+# since this module changes no parser's behaviour; ``fullmatch`` would refuse it.
 CHIP_PATTERN = r"[0-9A-Za-z_\-]{1,64}"
 CHIP_RE = re.compile(rf"^{CHIP_PATTERN}$")
 CHIP_BYTES_RE = re.compile(CHIP_PATTERN.encode())  # for fullmatch on raw fields (the bulk CTP01 path)
