@@ -8,13 +8,20 @@ functions and ``if TYPE_CHECKING``):
 - only the command line imports the benchmarks, ``pursuit.bench``: ``pursuit/cli.py`` and the module of
   the ``bench`` command, ``pursuit/measurement.py`` (and the bench's own modules);
 - only ``pursuit/settings.py`` reads the environment (the benchmarks and the rehearsal copy it into the
-  environments of the processes they start).
+  environments of the processes they start);
+- inside ``live``, the rooms import one way: ``race/`` at the bottom; ``chase/``, ``forecast/`` and
+  ``store/`` on it and not on each other; ``engine/`` on top. ``clock.py`` and ``reads.py`` stay at the
+  root, importable by every room, and import no room;
+- no import cycle anywhere: the graph of imports between the project's own modules has no strongly
+  connected component of two or more modules.
 """
 
 from __future__ import annotations
 
 import ast
 import sys
+from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -143,3 +150,225 @@ def test_a_broken_rule_is_reported(path: str, source: str):
 )
 def test_an_allowed_import_passes(path: str, source: str):
     assert not violations(path, source)
+
+
+# The rooms of live/ and the rooms each may import, besides itself and the root modules (clock, reads).
+LIVE_ROOMS: dict[str, set[str]] = {
+    "race": set(),
+    "chase": {"race"},
+    "forecast": {"race"},
+    "store": {"race"},
+    "engine": {"race", "chase", "forecast", "store"},
+}
+LIVE_ROOT_MODULES = {"live", "live.clock", "live.reads"}
+
+
+def module_of(path: str) -> str:
+    """The dotted name of the file at ``path`` (relative to the repository)."""
+    return path.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+
+
+def project_files() -> dict[str, str]:
+    """Every Python file of the packages, by path relative to the repository, with its source."""
+    return {p.relative_to(ROOT).as_posix(): p.read_text(encoding="utf-8") for p in sources()}
+
+
+@lru_cache(maxsize=1024)
+def import_statements(source: str) -> tuple[ast.Import | ast.ImportFrom, ...]:
+    """Every import statement of ``source``, at any depth (parsed once per source text)."""
+    return tuple(n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Import | ast.ImportFrom))
+
+
+def import_graph(files: Mapping[str, str]) -> dict[str, dict[str, int]]:
+    """Which of the project's modules each module imports, with the line of the first such import.
+
+    Every import statement counts (inside functions and ``if TYPE_CHECKING`` too); ``from a import b``
+    is an edge to the module ``a.b`` when there is one, else to ``a``; ``import a.b.c`` to the longest
+    of ``a.b.c``, ``a.b``, ``a`` that is a module. Third-party and standard-library imports are no edges.
+    """
+    modules = {module_of(path) for path in files}
+
+    def known(name: str) -> str | None:
+        parts = name.split(".")
+        while parts and ".".join(parts) not in modules:
+            parts.pop()
+        return ".".join(parts) or None
+
+    graph: dict[str, dict[str, int]] = {m: {} for m in modules}
+    for path, source in files.items():
+        module = module_of(path)
+        package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
+        for node in import_statements(source):
+            targets: list[str | None] = []
+            if isinstance(node, ast.Import):
+                targets = [known(alias.name) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    name = ".".join([*base, node.module] if node.module else base)
+                else:
+                    name = node.module or ""
+                targets = [f"{name}.{a.name}" if f"{name}.{a.name}" in modules else known(name) for a in node.names]
+            for target in targets:
+                if target is not None and target != module:
+                    graph[module].setdefault(target, node.lineno)
+    return graph
+
+
+def room_of(module: str) -> str | None:
+    """The room of a module of ``live`` (``""`` for the root modules), None outside ``live``."""
+    parts = module.split(".")
+    if parts[0] != "live":
+        return None
+    return parts[1] if len(parts) > 1 and parts[1] in LIVE_ROOMS else ""
+
+
+def room_violations(graph: Mapping[str, Mapping[str, int]]) -> list[str]:
+    """The imports between modules of ``live`` that run against the order of its rooms."""
+    found = []
+    for module, targets in sorted(graph.items()):
+        room = room_of(module)
+        if room is None:
+            continue
+        for target, line in sorted(targets.items()):
+            other = room_of(target)
+            if other is None or other == room or other == "":
+                continue
+            if room == "":
+                found.append(f"{module}:{line} imports {target}: the root modules (clock, reads) import no room")
+            elif other not in LIVE_ROOMS[room]:
+                allowed = ", ".join(f"live/{r}/" for r in sorted(LIVE_ROOMS[room])) or "no other room"
+                found.append(f"{module}:{line} imports {target}: live/{room}/ may import {allowed}")
+    return found
+
+
+def import_cycles(graph: Mapping[str, Mapping[str, int]]) -> list[list[str]]:
+    """The strongly connected components of two or more modules (Tarjan's algorithm), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for target in graph.get(module, {}):
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in on_stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == module:
+                    break
+            if len(component) > 1:
+                components.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return sorted(components)
+
+
+def describe(cycle: list[str], graph: Mapping[str, Mapping[str, int]]) -> str:
+    """A cycle's modules and the imports that bind them (module:line -> module)."""
+    members = set(cycle)
+    edges = [f"{m}:{line} -> {t}" for m in cycle for t, line in sorted(graph[m].items()) if t in members]
+    return f"import cycle among {', '.join(cycle)}: " + "; ".join(edges)
+
+
+def test_live_is_five_rooms_and_two_root_modules():
+    live = {m for m in import_graph(project_files()) if m.startswith("live")}
+    assert {m for m in live if room_of(m) == ""} == LIVE_ROOT_MODULES
+    assert {room_of(m) for m in live} == {"", *LIVE_ROOMS}
+    for room in LIVE_ROOMS:
+        assert (ROOT / "live" / room / "__init__.py").is_file()
+
+
+def test_the_rooms_of_live_import_one_way():
+    graph = import_graph(project_files())
+    assert not room_violations(graph), "\n".join(room_violations(graph))
+    # the graph sees the imports the order is about: the checks are not vacuous
+    assert "live.race.race" in graph["live.engine.engine"]
+    assert "live.race.schedule" in graph["live.chase.chase"]
+    assert "live.clock" in graph["live.store.store"]
+
+
+def test_no_import_cycle_in_the_project():
+    graph = import_graph(project_files())
+    cycles = import_cycles(graph)
+    assert not cycles, "\n".join(describe(c, graph) for c in cycles)
+    assert len(graph) > 80 and sum(len(t) for t in graph.values()) > 250  # the whole project was read
+
+
+@pytest.mark.parametrize(
+    ("path", "added"),
+    [
+        ("live/race/course.py", "from live.chase.projection import project"),
+        ("live/race/race.py", "def f():\n    from live.forecast import model"),
+        ("live/chase/chase.py", "from live.store.store import Store"),
+        ("live/chase/snapshot.py", "import live.forecast.forecast"),
+        ("live/forecast/plan.py", "from live.chase import chase"),
+        ("live/store/store.py", "from live.engine.engine import LiveEngine"),
+        ("live/store/keys.py", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from live import engine"),
+        ("live/clock.py", "from live.race.race import Race"),
+        ("live/reads.py", "from .store import keys"),
+        ("live/race/guns.py", "from ..chase import snapshot"),
+    ],
+)
+def test_an_import_against_the_room_order_is_reported(path: str, added: str):
+    files = project_files()
+    files[path] += "\n" + added + "\n"
+    found = room_violations(import_graph(files))
+    assert len(found) == 1 and found[0].startswith(module_of(path) + ":"), found
+
+
+@pytest.mark.parametrize(
+    ("path", "added"),
+    [
+        ("live/engine/engine.py", "from live.store.keys import Keys\nfrom live.chase import projection"),
+        ("live/forecast/plan.py", "from live.race.course import Course\nfrom live.reads import ChipTime"),
+        ("live/store/keys.py", "from live import clock"),
+    ],
+)
+def test_an_import_along_the_room_order_passes(path: str, added: str):
+    files = project_files()
+    files[path] += "\n" + added + "\n"
+    assert not room_violations(import_graph(files))
+
+
+@pytest.mark.parametrize(
+    ("files", "cycle"),
+    [
+        (
+            {"live/a.py": "from live import b\n", "live/b.py": "def f():\n    import live.a\n"},
+            ["live.a", "live.b"],
+        ),
+        (
+            {
+                "web/a.py": "from .b import x\n",
+                "web/b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from web.a import y\n",
+            },
+            ["web.a", "web.b"],
+        ),
+    ],
+)
+def test_a_cycle_of_two_synthetic_modules_is_found(files: dict[str, str], cycle: list[str]):
+    graph = import_graph({"live/__init__.py": "", "web/__init__.py": "", **files})
+    assert import_cycles(graph) == [cycle]
+    assert describe(cycle, graph).startswith("import cycle among")
+
+
+def test_a_cycle_added_to_the_project_is_found():
+    files = project_files()
+    assert "live.race.errors" in import_graph(files)["live.race.basemap"]
+    files["live/race/errors.py"] += "\ndef f() -> None:\n    from live.race import basemap\n"
+    cycles = import_cycles(import_graph(files))
+    assert cycles == [["live.race.basemap", "live.race.errors"]]

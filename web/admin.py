@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
 
@@ -31,7 +32,7 @@ from live.engine.engine import LiveEngine
 from live.race.race import Operator
 from live.reads import RawRead, resolve_time_of_day
 from live.store.store import attached
-from web.http import JSONResponse, error, is_stream_id
+from web.http import JSONResponse, answers_errors, error_body, error_of, is_stream_id, refuse
 from web.limits import AdminLimits
 
 MANUAL_STATUSES = ("dnf", "dq", "ok")
@@ -64,21 +65,25 @@ class AdminAPI:
         self.limits = AdminLimits(self.store)
 
     def routes(self) -> list[Route]:
-        post = ["POST"]
+        """Every admin route; a handler refuses by raising ``refuse(...)``, answered as ``web.http.error``."""
+        get, post = ["GET"], ["POST"]
         return [
-            Route("/api/admin/whoami", self.whoami, methods=["GET"]),
-            Route("/api/admin/signin", self._action(self.sign_in), methods=post),
-            Route("/api/admin/log", self.log, methods=["GET"]),
-            Route("/api/admin/unknown-chips", self.unknown_chips, methods=["GET"]),
-            Route("/api/admin/pens/{pen}/start", self._action(self.start_pen), methods=post),
-            Route("/api/admin/pens/{pen}/undo", self._action(self.undo_pen), methods=post),
-            Route("/api/admin/pursuer/start", self._action(self.start_pursuer), methods=post),
-            Route("/api/admin/pursuer/undo", self._action(self.undo_pursuer), methods=post),
-            Route("/api/admin/passings", self._action(self.add_passing), methods=post),
-            Route("/api/admin/passings/void", self._action(self.void_passing), methods=post),
-            Route("/api/admin/runners/{bib}/status", self._action(self.set_status), methods=post),
-            Route("/api/admin/chips", self._action(self.assign_chip), methods=post),
-            Route("/api/admin/alerts/{event}/ack", self._action(self.ack_alert), methods=post),
+            Route(path, answers_errors(endpoint), methods=methods)
+            for path, endpoint, methods in (
+                ("/api/admin/whoami", self.whoami, get),
+                ("/api/admin/signin", self._action(self.sign_in), post),
+                ("/api/admin/log", self.log, get),
+                ("/api/admin/unknown-chips", self.unknown_chips, get),
+                ("/api/admin/pens/{pen}/start", self._action(self.start_pen), post),
+                ("/api/admin/pens/{pen}/undo", self._action(self.undo_pen), post),
+                ("/api/admin/pursuer/start", self._action(self.start_pursuer), post),
+                ("/api/admin/pursuer/undo", self._action(self.undo_pursuer), post),
+                ("/api/admin/passings", self._action(self.add_passing), post),
+                ("/api/admin/passings/void", self._action(self.void_passing), post),
+                ("/api/admin/runners/{bib}/status", self._action(self.set_status), post),
+                ("/api/admin/chips", self._action(self.assign_chip), post),
+                ("/api/admin/alerts/{event}/ack", self._action(self.ack_alert), post),
+            )
         ]
 
     # ---- who asks ------------------------------------------------------------------------------
@@ -94,47 +99,43 @@ class AdminAPI:
                 found = op.name
         return found
 
-    async def _authorised(self, request: Request) -> str | JSONResponse:
-        """The operator's name if the bearer token is one of the race's; else the 401 (or 429) to send."""
+    async def _authorised(self, request: Request) -> str:
+        """The operator's name if the bearer token is one of the race's; else raises the 401 (or 429)."""
         if not self.token and not self.operators:
-            return error(
+            raise refuse(
                 401,
                 f"admin is disabled: set {self.race.admin_token_env} or list [[operators]] in race.toml "
                 "to enable race control actions",
             )
         address = request.client.host if request.client else "?"
         if (refused := await self.limits.address_refusal(address)) is not None:
-            return refused
+            raise refused
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         name = self._operator(token) if scheme.lower() == "bearer" and token else None
         if name is None:
             await self.limits.failed(address)
-            return error(401, "admin actions need 'Authorization: Bearer <token>' with the race's admin token "
+            raise refuse(401, "admin actions need 'Authorization: Bearer <token>' with the race's admin token "
                               "or an operator's token")  # fmt: skip
         if (refused := await self.limits.operator_refusal(name, request.method)) is not None:
-            return refused
+            raise refused
         return name
 
     # ---- reading -------------------------------------------------------------------------------
 
     async def whoami(self, request: Request) -> JSONResponse:
         who = await self._authorised(request)
-        if isinstance(who, JSONResponse):
-            return who
         return JSONResponse({"operator": who})
 
     async def log(self, request: Request) -> JSONResponse:
         """``GET /api/admin/log?limit=&before=``: the audit trail, newest first."""
-        who = await self._authorised(request)
-        if isinstance(who, JSONResponse):
-            return who
+        await self._authorised(request)
         raw_limit = request.query_params.get("limit", str(LOG_PAGE))
         if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= LOG_MAX:
-            return error(400, f"limit must be a whole number from 1 to {LOG_MAX}")
+            raise refuse(400, f"limit must be a whole number from 1 to {LOG_MAX}")
         before = request.query_params.get("before")
         if before is not None and not is_stream_id(before):
-            return error(400, f"before {before[:40]!r} is not an admin log id (like 1700000000000-0)")
+            raise refuse(400, f"before {before[:40]!r} is not an admin log id (like 1700000000000-0)")
         entries = await self.store.admin_log(int(raw_limit), before)
         for e in entries:
             e["time"] = self._iso(e["wall"])
@@ -143,9 +144,7 @@ class AdminAPI:
     async def unknown_chips(self, request: Request) -> JSONResponse:
         """``GET /api/admin/unknown-chips``: chips no participant wears, most read first, with the mats
         that read them and when."""
-        who = await self._authorised(request)
-        if isinstance(who, JSONResponse):
-            return who
+        await self._authorised(request)
         chips = await self.store.unknown_chip_reads(UNKNOWN_CHIPS_LISTED)
         for c in chips:
             c["mats"] = [{"mat": mat, "first": self._iso(t)} for mat, t in c["mats"].items()]
@@ -158,27 +157,24 @@ class AdminAPI:
 
         async def endpoint(request: Request) -> JSONResponse:
             who = await self._authorised(request)
-            if isinstance(who, JSONResponse):
-                return who
             body = await self._body(request)
-            if isinstance(body, JSONResponse):
-                return body
             if not isinstance(body.get("override", False), bool):
-                return error(422, "override must be true or false")
+                raise refuse(422, "override must be true or false")
             t = await self._time(body)
-            if isinstance(t, JSONResponse):
-                return t
             key = request.headers.get("idempotency-key")
             if key is None:
                 return await handler(request, body, t, who)
             if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY or not _PRINTABLE.match(key):
-                return error(400, f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters")
+                raise refuse(400, f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters")
             held = await self.store.claim_idempotency(key)
             if held is not None:
                 return await self._replay(key, held)
             answer: bytes | None = None
             try:
-                response = await handler(request, body, t, who)
+                try:
+                    response = await handler(request, body, t, who)
+                except HTTPException as exc:  # a refusal is the answer too: sent again to a retry
+                    response = error_of(exc)
                 answer = orjson.dumps({"status": response.status_code, "body": orjson.loads(response.body)})
                 return response
             finally:
@@ -198,25 +194,25 @@ class AdminAPI:
             fresh = await self.store.claim_idempotency(key)
             if fresh is None:  # the first failed and let the key go: this one is now the first
                 await self.store.settle_idempotency(key, None)
-                return error(409, "the first request with this Idempotency-Key failed: send it again")
+                raise refuse(409, "the first request with this Idempotency-Key failed: send it again")
             held = fresh
-        return error(409, "the first request with this Idempotency-Key is still being applied")
+        raise refuse(409, "the first request with this Idempotency-Key is still being applied")
 
-    async def _body(self, request: Request) -> dict[str, Any] | JSONResponse:
+    async def _body(self, request: Request) -> dict[str, Any]:
         raw = await request.body()
         if not raw:
             return {}
         if len(raw) > 10_000:
-            return error(400, "request body too large")
+            raise refuse(400, "request body too large")
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            return error(400, f"body is not JSON: {exc}")
+            raise refuse(400, f"body is not JSON: {exc}") from None
         if not isinstance(body, dict):
-            return error(400, "body must be a JSON object")
+            raise refuse(400, "body must be a JSON object")
         return body
 
-    async def _time(self, body: dict[str, Any]) -> float | JSONResponse:
+    async def _time(self, body: dict[str, Any]) -> float:
         """``time`` from the body (ISO 8601 with offset, a time of day ``HH:MM[:SS[.fff]]`` in the race's
         zone on the date nearest the race clock, or unix seconds); the race clock's now if absent."""
         value = body.get("time")
@@ -230,21 +226,21 @@ class AdminAPI:
             # a gun typed at 00:05 for 23:58 is the night before (readers' times of day resolve alike)
             h, mi, s = int(m[1]), int(m[2]), int(m[3] or 0)
             if h > 23 or mi > 59 or s > 59:
-                return error(422, f"time of day {value!r} is out of range (00:00:00 to 23:59:59)")
+                raise refuse(422, f"time of day {value!r} is out of range (00:00:00 to 23:59:59)")
             us = ((h * 60 + mi) * 60 + s) * 1_000_000 + round(float("0." + (m[4] or "0")) * 1e6)
             t = resolve_time_of_day(us, self.race.timezone, now)
         elif isinstance(value, str):
             try:
                 parsed = datetime.fromisoformat(value)
             except ValueError:
-                return error(422, f"time {value!r} is not ISO 8601")
+                raise refuse(422, f"time {value!r} is not ISO 8601") from None
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=self.race.timezone)
             t = parsed.timestamp()
         else:
-            return error(422, "time must be ISO 8601 text or unix seconds")
+            raise refuse(422, "time must be ISO 8601 text or unix seconds")
         if (why := time_problem(t, now, self.race.readers.time_window_s)) is not None:
-            return error(422, why)
+            raise refuse(422, why)
         return t
 
     async def _commit(
@@ -252,21 +248,21 @@ class AdminAPI:
         who: str,
         action: str,
         args: dict[str, Any],
-        apply: Callable[[], Awaitable[JSONResponse | None]],
+        apply: Callable[[], Awaitable[None]],
         text: str,
         data: dict[str, Any],
         t: float,
     ) -> JSONResponse:
         """Journal ``action`` with its operator, apply it, keep its result, announce it, refresh the
-        live state so every screen shows it on the next tick. ``apply`` answers an error response
-        when the action turns out not to apply (nothing was changed)."""
+        live state so every screen shows it on the next tick. ``apply`` raises ``refuse(...)`` when the
+        action turns out not to apply (nothing was changed): kept as its result, and raised on."""
         entry = await self.store.log_admin(action, args, who)
-        refused = await apply()
-        if refused is not None:
-            await self.store.set_admin_result(
-                entry, {"http": refused.status_code, "answer": orjson.loads(refused.body)}
-            )
-            return refused
+        try:
+            await apply()
+        except HTTPException as refused:
+            answer = error_body(refused.status_code, refused.detail)
+            await self.store.set_admin_result(entry, {"http": refused.status_code, "answer": answer})
+            raise
         answer = {"ok": True, "action": action, "operator": who, "log_id": entry, **data}
         await self.store.set_admin_result(entry, {"http": 200, "answer": answer})
         # the event's own fields (id, kind, time, text) are not data: a "time" in it would replace the event's
@@ -290,7 +286,7 @@ class AdminAPI:
         if current is not None and abs(current - t) <= GUN_SAME_S:
             return JSONResponse({"ok": True, "action": "start", "unchanged": True, "gun": self._iso(current)})
         if current is not None and body.get("override") is not True:
-            return error(
+            raise refuse(
                 409,
                 f"{what} already started at {self._iso(current)}; to move its gun to {self._iso(t)} "
                 'send "override": true (every runner\'s time from it is recomputed)',
@@ -312,7 +308,7 @@ class AdminAPI:
         """Remove the gun ``target`` set by mistake: its runners are not started until a new gun."""
         current = (await self.store.guns()).get(target)
         if current is None:
-            return error(404, f"{what} has no gun to undo")
+            raise refuse(404, f"{what} has no gun to undo")
 
         async def apply() -> None:
             await self.store.clear_gun(target)
@@ -324,40 +320,37 @@ class AdminAPI:
     async def start_pen(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
         pen = request.path_params["pen"]
         if self.race.pen(pen) is None:
-            return error(404, f"no pen {pen!r} in race {self.race.id!r}")
+            raise refuse(404, f"no pen {pen!r} in race {self.race.id!r}")
         return await self._start(body, t, who, f"pen:{pen}", f"pen {pen}")
 
     async def undo_pen(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
         pen = request.path_params["pen"]
         if self.race.pen(pen) is None:
-            return error(404, f"no pen {pen!r} in race {self.race.id!r}")
+            raise refuse(404, f"no pen {pen!r} in race {self.race.id!r}")
         return await self._undo(t, who, f"pen:{pen}", f"pen {pen}")
 
     async def start_pursuer(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
         if (pursuer := self.race.pursuer) is None:
-            return error(404, f"race {self.race.id!r} has no pursuer: start its pens")
+            raise refuse(404, f"race {self.race.id!r} has no pursuer: start its pens")
         return await self._start(body, t, who, "pursuer", pursuer.name)
 
     async def undo_pursuer(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
         if (pursuer := self.race.pursuer) is None:
-            return error(404, f"race {self.race.id!r} has no pursuer")
+            raise refuse(404, f"race {self.race.id!r} has no pursuer")
         return await self._undo(t, who, "pursuer", pursuer.name)
 
-    def _passing_args(self, body: dict[str, Any]) -> tuple[str, str] | JSONResponse:
+    def _passing_args(self, body: dict[str, Any]) -> tuple[str, str]:
         if not isinstance(body.get("bib"), str) or not isinstance(body.get("mat"), str):
-            return error(422, "give the passing's bib and mat, as text")
+            raise refuse(422, "give the passing's bib and mat, as text")
         bib, mat = body["bib"], body["mat"]
         if self.race.participant(bib) is None:
-            return error(404, f"no participant with bib {bib!r}")
+            raise refuse(404, f"no participant with bib {bib!r}")
         if mat not in {m.id for m in self.race.mats}:
-            return error(422, f"mat {mat!r} is not one of {', '.join(m.id for m in self.race.mats)}")
+            raise refuse(422, f"mat {mat!r} is not one of {', '.join(m.id for m in self.race.mats)}")
         return bib, mat
 
     async def add_passing(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
-        args = self._passing_args(body)
-        if isinstance(args, JSONResponse):
-            return args
-        bib, mat = args
+        bib, mat = self._passing_args(body)
         participant = self.race.participant(bib)
         assert participant is not None
 
@@ -370,16 +363,12 @@ class AdminAPI:
 
     async def void_passing(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
         if body.get("time") is None:
-            return error(422, "give the time of the passing to void")
-        args = self._passing_args(body)
-        if isinstance(args, JSONResponse):
-            return args
-        bib, mat = args
+            raise refuse(422, "give the time of the passing to void")
+        bib, mat = self._passing_args(body)
 
-        async def apply() -> JSONResponse | None:
+        async def apply() -> None:
             if not await self.store.void_passing(bib, mat, t):
-                return error(404, f"bib {bib} has no passing at {mat} within 1 s of {self._iso(t)}")
-            return None
+                raise refuse(404, f"bib {bib} has no passing at {mat} within 1 s of {self._iso(t)}")
 
         return await self._commit(who, "void_passing", {"bib": bib, "mat": mat, "time": t}, apply,
                                   f"Race control: passing of bib {bib} at {mat} ({self._clock(t)}) voided.",
@@ -391,11 +380,11 @@ class AdminAPI:
         status = status.lower() if isinstance(status, str) else ""
         reason = body.get("reason", "")
         if self.race.participant(bib) is None or bib == self.race.pursuer_bib:
-            return error(404, f"no runner with bib {bib!r}")
+            raise refuse(404, f"no runner with bib {bib!r}")
         if status not in MANUAL_STATUSES:
-            return error(422, f"status must be one of {', '.join(MANUAL_STATUSES)}")
+            raise refuse(422, f"status must be one of {', '.join(MANUAL_STATUSES)}")
         if not isinstance(reason, str) or len(reason) > MAX_REASON_CHARS:
-            return error(422, f"reason must be text of at most {MAX_REASON_CHARS} characters")
+            raise refuse(422, f"reason must be text of at most {MAX_REASON_CHARS} characters")
         reason = reason.strip()
 
         async def apply() -> None:
@@ -408,17 +397,17 @@ class AdminAPI:
 
     async def assign_chip(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
         if not isinstance(body.get("chip"), str) or not isinstance(body.get("bib"), str):
-            return error(422, "give the chip and the bib, as text")
+            raise refuse(422, "give the chip and the bib, as text")
         chip, bib = body["chip"].strip(), body["bib"]
         if not chip or len(chip) > MAX_CHIP_CHARS:
-            return error(422, f"chip must be a non-empty code of at most {MAX_CHIP_CHARS} characters")
+            raise refuse(422, f"chip must be a non-empty code of at most {MAX_CHIP_CHARS} characters")
         if self.race.participant(bib) is None:
-            return error(404, f"no participant with bib {bib!r}")
+            raise refuse(404, f"no participant with bib {bib!r}")
         worn_by = await self.store.chip_bib(chip)
         if worn_by == bib:
             return JSONResponse({"ok": True, "action": "assign_chip", "unchanged": True, "chip": chip, "bib": bib})
         if worn_by is not None and body.get("override") is not True:
-            return error(409, f'chip {chip} is bib {worn_by}\'s; to give it to bib {bib} send "override": true')
+            raise refuse(409, f'chip {chip} is bib {worn_by}\'s; to give it to bib {bib} send "override": true')
         moved = 0
 
         async def apply() -> None:
@@ -429,11 +418,7 @@ class AdminAPI:
         # the text is written before the action is applied, so it cannot say how many mats moved
         text = f"Race control: chip {chip} assigned to bib {bib}."
         response = await self._commit(who, "assign_chip", entry_args, apply, text, {"chip": chip, "bib": bib}, t)
-        if response.status_code == 200:
-            answer = orjson.loads(response.body)
-            answer["mats_backfilled"] = moved
-            return JSONResponse(answer)
-        return response
+        return JSONResponse({**orjson.loads(response.body), "mats_backfilled": moved})
 
     async def sign_in(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
         """An operator signs in at a screen: journaled, so the log shows who was at race control when."""
@@ -446,10 +431,10 @@ class AdminAPI:
     async def ack_alert(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
         event_id = request.path_params["event"]
         if not is_stream_id(event_id):
-            return error(404, f"{event_id[:40]!r} is not an event id")
+            raise refuse(404, f"{event_id[:40]!r} is not an event id")
         event = await self.store.event(event_id)
         if event is None or event.get("level") != "alert":
-            return error(404, f"no alert {event_id}")
+            raise refuse(404, f"no alert {event_id}")
         held = (await self.store.acks()).get(event_id)
         if held is not None:
             return JSONResponse({"ok": True, "action": "ack_alert", "unchanged": True, "event": event_id, **held})

@@ -1,14 +1,22 @@
-"""What the web edge's handlers share: JSON responses and errors, numbers and times as sent, stream ids."""
+"""What the web edge's handlers share: JSON responses and errors, numbers and times as sent, stream ids.
+
+A handler refuses a request by raising ``refuse(status, message)`` (an ``HTTPException``); its route,
+wrapped in ``answers_errors``, answers it as ``error`` does.
+"""
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.responses import Response
 
 # a Redis stream id: ``ms`` or ``ms-seq``, each part at most 19 digits (Redis refuses one above
@@ -27,9 +35,42 @@ class JSONResponse(Response):
         return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-def error(status: int, message: str) -> JSONResponse:
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def error_body(status: int, message: str) -> dict[str, Any]:
     """The error body every route answers with: ``{"error": message, "status": status}``."""
-    return JSONResponse({"error": message, "status": status}, status_code=status)
+    return {"error": message, "status": status}
+
+
+def error(status: int, message: str) -> JSONResponse:
+    """The error answer every route gives: :func:`error_body` with ``status``."""
+    return JSONResponse(error_body(status, message), status_code=status)
+
+
+def refuse(status: int, message: str, headers: Mapping[str, str] | None = None) -> HTTPException:
+    """What a handler raises to answer ``error(status, message)`` (with ``headers``, e.g. ``Retry-After``)."""
+    return HTTPException(status, message, headers)
+
+
+def error_of(exc: HTTPException) -> JSONResponse:
+    """The answer to a raised ``HTTPException``: :func:`error` with its status, message and headers."""
+    response = error(exc.status_code, exc.detail)
+    response.headers.update(exc.headers or {})
+    return response
+
+
+def answers_errors(endpoint: Endpoint) -> Endpoint:
+    """``endpoint`` with the ``HTTPException`` it raises answered by :func:`error_of`."""
+
+    @functools.wraps(endpoint)
+    async def answered(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except HTTPException as exc:
+            return error_of(exc)
+
+    return answered
 
 
 def is_stream_id(value: str) -> bool:

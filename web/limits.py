@@ -16,9 +16,11 @@ import ipaddress
 import math
 import time
 
+from starlette.exceptions import HTTPException
+
 from live.store.buckets import SharedBuckets
 from live.store.store import Store
-from web.http import JSONResponse, error
+from web.http import refuse
 
 REQUEST_BURST, REQUEST_PER_S = 50, 5.0  # actions (POST)
 READ_BURST, READ_PER_S = 100, 20.0  # reads (GET): every signed-in screen polls twice a second
@@ -55,11 +57,9 @@ class TokenBucket:
         return self.take() == 0.0
 
 
-def limited(status: int, message: str, wait_s: float) -> JSONResponse:
+def limited(status: int, message: str, wait_s: float) -> HTTPException:
     """The refusal ``status`` saying ``message``, with ``Retry-After`` the whole seconds of ``wait_s``."""
-    refused = error(status, message)
-    refused.headers["retry-after"] = str(max(1, math.ceil(wait_s)))
-    return refused
+    return refuse(status, message, {"retry-after": str(max(1, math.ceil(wait_s)))})
 
 
 def client_key(address: str) -> str:
@@ -86,7 +86,7 @@ class AdminLimits:
         self.failures = SharedBuckets(store, "failed", FAILED_BURST, FAILED_PER_S, gate=gate)
         self.untracked = 0  # failed sign-ins from new addresses the gate had no room for
 
-    async def address_refusal(self, address: str) -> JSONResponse | None:
+    async def address_refusal(self, address: str) -> HTTPException | None:
         """The 401 for ``address`` if it failed to sign in too often to try again yet, else None."""
         client = client_key(address)
         if (wait := await self.failures.wait_s(client)) > 0:
@@ -98,7 +98,7 @@ class AdminLimits:
         if await self.failures.take(client_key(address)) is None:
             self.untracked += 1
 
-    async def operator_refusal(self, name: str, method: str) -> JSONResponse | None:
+    async def operator_refusal(self, name: str, method: str) -> HTTPException | None:
         """Count a request of operator ``name``: the 429 if he is over his limit for ``method`` (GET
         reads, anything else acts), else None."""
         bucket = self.reads if method == "GET" else self.requests

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import NamedTuple
 
+from ingest.protocols.common import CHIP_BYTES_RE, Unreadable, decode_line, is_chip, microseconds_of_day, seconds_of_day
 from live.reads import (
     EARLIEST_UNIX_S,
     EARLIEST_YEAR,
@@ -27,10 +28,6 @@ from live.reads import (
 MAX_LINE_BYTES = 1024
 MAX_FIELD_CHARS = 64
 
-_CHIP_RE = re.compile(r"^[0-9A-Za-z_\-]{1,64}$")
-_TIME_OF_DAY_RE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$")
-_CHIP_BYTES_RE = re.compile(rb"[0-9A-Za-z_\-]{1,64}")
-_TIME_OF_DAY_BYTES_RE = re.compile(rb"(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?")
 _ISO_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$")
 MS_PER_DAY = 86_400_000
 
@@ -114,13 +111,9 @@ COMMANDS = frozenset(
 def parse_time(text: str) -> ChipTime:
     """One of the four CTP01 time formats; raises ValueError with the reason."""
     text = text.strip()
-    m = _TIME_OF_DAY_RE.match(text)
-    if m:
-        h, mi, s = int(m[1]), int(m[2]), int(m[3])
-        if h > 23 or mi > 59 or s > 59:
-            raise ValueError(f"time of day {text!r} out of range")
-        frac = float("0." + m[4]) if m[4] else 0.0
-        return ChipTime(seconds_of_day=h * 3600 + mi * 60 + s + frac)
+    of_day_s = seconds_of_day(text)  # raises "time of day … out of range"
+    if of_day_s is not None:
+        return ChipTime(seconds_of_day=of_day_s)
     m = _ISO_RE.match(text)
     if m:
         digits = m[7] or "0"
@@ -148,12 +141,10 @@ def parse_time(text: str) -> ChipTime:
 
 def parse_line(raw: bytes) -> Message | ParseError:
     """Parse one line (without or with its CRLF) into a message, or say why it is not one."""
-    if len(raw) > MAX_LINE_BYTES:
-        return ParseError(f"line longer than {MAX_LINE_BYTES} bytes", raw[:200])
     try:
-        line = raw.decode("ascii").strip()
-    except UnicodeDecodeError as exc:
-        return ParseError(f"not ASCII at byte {exc.start}", raw)
+        line = decode_line(raw, MAX_LINE_BYTES)
+    except Unreadable as exc:
+        return ParseError(str(exc), raw[:200] if exc.too_long else raw)
     if not line:
         return ParseError("empty line", raw)
     if line.startswith("CT01_13"):
@@ -196,7 +187,7 @@ def _parse_tag(fields: list[str], raw: bytes) -> Message | ParseError:
         return ParseError(str(exc), raw)
     if tag == "guntime":
         return GunTime(seq, location, t)
-    if not _CHIP_RE.match(tag):
+    if not is_chip(tag):
         return ParseError(f"chip {tag[:20]!r} has characters other than letters, digits, '-' or '_'", raw)
     return TagRead(seq, location, tag, t, tuple(meta))
 
@@ -229,26 +220,20 @@ def parse_tag_reads(lines: Sequence[bytes], tz: tzinfo, near_unix_s: float) -> l
         if (
             not seq.isdigit()
             or not 0 < len(location) <= MAX_FIELD_CHARS
-            or _CHIP_BYTES_RE.fullmatch(tag) is None
+            or CHIP_BYTES_RE.fullmatch(tag) is None
             or tag == b"guntime"
             or tag == b"newlocation"
         ):
             append(None)
             continue
-        m = _TIME_OF_DAY_BYTES_RE.fullmatch(text)
-        if m is None:  # another time format: the general parser
+        us = microseconds_of_day(text)
+        if us is None:  # another time format, or out of range: the general parser says which
             try:
                 t = parse_time(text.decode()).resolve(tz, near_unix_s)
             except ValueError:
                 append(None)
                 continue
         else:
-            h, mi, sec, frac = m.groups()
-            of_day_s = int(h) * 3600 + int(mi) * 60 + int(sec)
-            if of_day_s >= 86_400 or int(mi) > 59 or int(sec) > 59:
-                append(None)
-                continue
-            us = of_day_s * 1_000_000 + (int(frac.ljust(6, b"0")) if frac else 0)
             if starts is None:
                 t = resolve_time_of_day(us, tz, near_unix_s)
             else:  # resolve_time_of_day, inline

@@ -8,14 +8,14 @@ One WebSocket message is a JSON object or a list of them (SPEC §5):
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import orjson
 
+from ingest.protocols.common import is_chip
+
 MAX_MESSAGE_BYTES = 64 * 1024  # as the web server's WebSocket limit
 MAX_ITEMS = 1000
-_CHIP_RE = re.compile(r"^[0-9A-Za-z_\-]{1,64}$")
 EARLIEST_S = 978_307_200.0  # 2001-01-01: an unset reader clock says 2000
 LATEST_S = 4_102_444_800.0  # 2100-01-01
 
@@ -67,7 +67,7 @@ def _item(obj: object, where: str) -> JsonRead | GpsFix:
     reader, chip = obj.get("reader"), obj.get("chip")
     if not isinstance(reader, str) or not 0 < len(reader) <= 64:
         raise ValueError(f"{where}: reader must be a non-empty string")
-    if not isinstance(chip, str) or not _CHIP_RE.match(chip):
+    if not isinstance(chip, str) or not is_chip(chip):
         raise ValueError(f"{where}: chip must be 1–64 letters, digits, '-' or '_'")
     rssi = obj.get("rssi")
     if rssi is not None and (isinstance(rssi, bool) or not isinstance(rssi, int | float)):

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
-from live.reads import EARLIEST_UNIX_S, LATEST_UNIX_S, ChipTime
+from ingest.protocols.common import TimeOfDayOutOfRange, Unreadable, decode_line, is_chip, seconds_of_day
+from live.reads import EARLIEST_UNIX_S, EARLIEST_YEAR, LATEST_UNIX_S, LATEST_YEAR, ChipTime
 
 MAX_MESSAGE_BYTES = 64 * 1024
-_TIME_RE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$")
-_CHIP_RE = re.compile(r"^[0-9A-Za-z_\-]{1,64}$")
 _UT_RE = re.compile(r"^[0-9]{1,16}$")
 
 
@@ -80,19 +79,18 @@ def split_messages(buffer: bytes) -> tuple[list[bytes], bytes]:
 
 def parse_time_of_day(text: str, day: str | None) -> ChipTime:
     """``hh:mm:ss.fff`` local, with ``YYMMDD`` when the decoder sent a date."""
-    m = _TIME_RE.match(text.strip())
-    if not m:
+    try:
+        seconds = seconds_of_day(text.strip())
+    except TimeOfDayOutOfRange:
+        raise ValueError(f"time {text!r} out of range") from None
+    if seconds is None:
         raise ValueError(f"time {text!r} is not hh:mm:ss.fff")
-    h, mi, s = int(m[1]), int(m[2]), int(m[3])
-    if h > 23 or mi > 59 or s > 59:
-        raise ValueError(f"time {text!r} out of range")
-    seconds = h * 3600 + mi * 60 + s + (float("0." + m[4]) if m[4] else 0.0)
     if day:
         try:
             d = datetime.strptime(day, "%y%m%d").date()
         except ValueError as exc:
             raise ValueError(f"date {day!r} is not YYMMDD") from exc
-        if not date(2001, 1, 1) <= d <= date(2079, 12, 31):
+        if not EARLIEST_YEAR <= d.year <= LATEST_YEAR:
             raise ValueError(f"date {day!r} is implausible; is the decoder's clock set?")
         return ChipTime(local=datetime(d.year, d.month, d.day) + timedelta(seconds=seconds))
     return ChipTime(seconds_of_day=seconds)
@@ -106,7 +104,7 @@ def _v2_record(text: str) -> ChipRecord:
             raise ValueError(f"{pair[:30]!r} is not key=value")
         fields[key.strip()] = value.strip()
     chip = fields.get("c", "")
-    if not _CHIP_RE.match(chip):
+    if not is_chip(chip):
         raise ValueError(f"chip c={chip[:20]!r} is missing or has odd characters")
     if "ut" in fields:  # UNIX milliseconds: absolute, no time zone question
         ut = fields["ut"]
@@ -126,19 +124,17 @@ def _v1_record(text: str) -> ChipRecord:
     if len(text) < 27:
         raise ValueError(f"V1 record {text!r} is too short")
     chip, time_text, day = text[0:7].strip(), text[7:19].strip(), text[-8:-2]
-    if not _CHIP_RE.match(chip):
+    if not is_chip(chip):
         raise ValueError(f"chip {chip!r} has odd characters")
     return ChipRecord(chip, parse_time_of_day(time_text, day if day.isdigit() else None), {"raw": text})
 
 
 def parse_message(raw: bytes) -> Message | Passings | Marker | ParseError:
     """One ``…@$`` message."""
-    if len(raw) > MAX_MESSAGE_BYTES:
-        return ParseError(f"message longer than {MAX_MESSAGE_BYTES} bytes", raw[:200])
     try:
-        text = raw.decode("ascii").strip()
-    except UnicodeDecodeError as exc:
-        return ParseError(f"not ASCII at byte {exc.start}", raw[:200])
+        text = decode_line(raw, MAX_MESSAGE_BYTES, "message")
+    except Unreadable as exc:
+        return ParseError(str(exc), raw[:200])
     if not text.endswith("@$"):
         return ParseError("a message must end with '@$'", raw[:200])
     fields = text[:-2].split("@")

@@ -12,12 +12,11 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from live.reads import ChipTime
+from ingest.protocols.common import TimeOfDayOutOfRange, Unreadable, decode_line, is_chip, seconds_of_day
+from live.reads import EARLIEST_YEAR, LATEST_YEAR, ChipTime
 
 MAX_LINE_BYTES = 1024
-_TIME_RE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$")
 _DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_CODE_RE = re.compile(r"^[0-9A-Za-z_\-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -52,12 +51,10 @@ def parse_passing(raw: bytes) -> RRPassing | RRParseError:
 
 
 def _parse_passing(raw: bytes) -> RRPassing | RRParseError:
-    if len(raw) > MAX_LINE_BYTES:
-        return RRParseError(f"line longer than {MAX_LINE_BYTES} bytes", raw[:200])
     try:
-        line = raw.decode("ascii").strip()
-    except UnicodeDecodeError as exc:
-        return RRParseError(f"not ASCII at byte {exc.start}", raw[:200])
+        line = decode_line(raw, MAX_LINE_BYTES)
+    except Unreadable as exc:
+        return RRParseError(str(exc), raw[:200])
     if line.startswith("#P;"):
         line = line[3:]
     f = line.split(";")
@@ -65,13 +62,14 @@ def _parse_passing(raw: bytes) -> RRPassing | RRParseError:
         return RRParseError(f"a passing needs at least 4 fields, got {len(f)}", raw)
     if not f[0].isdigit():
         return RRParseError(f"passing number {f[0][:20]!r} is not a whole number", raw)
-    if not _CODE_RE.match(f[1]):
+    if not is_chip(f[1]):
         return RRParseError(f"transponder code {f[1][:20]!r} has odd characters", raw)
-    m = _TIME_RE.match(f[3])
-    if m:
-        seconds = int(m[1]) * 3600 + int(m[2]) * 60 + int(m[3]) + (float("0." + m[4]) if m[4] else 0.0)
-        if int(m[1]) > 23 or int(m[2]) > 59 or int(m[3]) > 59:
-            return RRParseError(f"time {f[3]!r} out of range", raw)
+    try:
+        of_day_s = seconds_of_day(f[3])
+    except TimeOfDayOutOfRange:
+        return RRParseError(f"time {f[3]!r} out of range", raw)
+    if of_day_s is not None:
+        seconds = of_day_s
     else:
         try:  # some firmware sends seconds since midnight ("1874.975")
             seconds = float(f[3])
@@ -86,7 +84,7 @@ def _parse_passing(raw: bytes) -> RRPassing | RRParseError:
     if year == 0:  # no GPS: 0000-00-00, then 0000-00-01 after 24 hours
         t = ChipTime(seconds_of_day=(seconds + 86400 * day) % 86400)
     else:
-        if not 2001 <= year <= 2079:
+        if not EARLIEST_YEAR <= year <= LATEST_YEAR:
             return RRParseError(f"date {f[2]!r} is implausible; is the decoder's clock set?", raw)
         try:
             local = datetime.combine(date(year, month, day), datetime.min.time()) + timedelta(seconds=seconds)

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import tomllib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from live.race.errors import RaceError
 from live.race.race import Mat, Race
-from live.race.race_file import _Toml, load_race
+from live.race.race_file import load_race
+from live.race.toml import read_toml
 
 
 @dataclass(frozen=True)
@@ -86,19 +86,9 @@ def load_event(directory: Path | str) -> Event:
     if not is_event(root):
         return event_of(load_race(root))
     path = root / "event.toml"
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise RaceError(path, "", f"not valid TOML: {exc}") from exc
-    cfg = _Toml(path, doc)
-    event_id = cfg.str("event.id")
-    if not event_id.replace("-", "").replace("_", "").isalnum():
-        raise RaceError(path, "event.id", f"{event_id!r} must use only letters, digits, '-' and '_'")
-    tz_name = cfg.str("event.timezone")
-    try:
-        tz = ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise RaceError(path, "event.timezone", f"unknown time zone {tz_name!r}") from exc
+    cfg = read_toml(path, "an event directory needs event.toml")
+    event_id = cfg.identifier("event.id")
+    tz = cfg.zone("event.timezone")
     day = cfg.date("event.date")
     key = "event.races" if cfg.get("event.races") is not None else "races"  # in [event], or before it
     dirs = cfg.get(key)

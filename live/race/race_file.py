@@ -5,17 +5,13 @@ reports every problem with the file, the line or key, and what is wrong.
 
 from __future__ import annotations
 
-import builtins
 import csv
 import json
 import math
-import tomllib
 from collections.abc import Iterator
-from datetime import date, datetime, time
 from ipaddress import ip_network
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,6 +29,7 @@ from live.race.race import (
 )
 from live.race.schedule import SpeedSchedule
 from live.race.starts import load_pens, load_pursuer, load_quotas
+from live.race.toml import TomlDoc, read_toml
 
 if TYPE_CHECKING:
     from live.race.basemap import Basemap, TileLayer
@@ -47,22 +44,9 @@ def load_race(directory: Path | str) -> Race:
     """Read and validate a race directory."""
     root = Path(directory)
     toml_path = root / "race.toml"
-    if not toml_path.is_file():
-        raise RaceError(toml_path, "", "file not found; a race directory needs race.toml")
-    try:
-        doc = tomllib.loads(toml_path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise RaceError(toml_path, "", f"not valid TOML: {exc}") from exc
-    cfg = _Toml(toml_path, doc)
-
-    race_id = cfg.str("race.id")
-    if not race_id.replace("-", "").replace("_", "").isalnum():
-        raise RaceError(toml_path, "race.id", f"{race_id!r} must use only letters, digits, '-' and '_'")
-    tz_name = cfg.str("race.timezone")
-    try:
-        tz = ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise RaceError(toml_path, "race.timezone", f"unknown time zone {tz_name!r}") from exc
+    cfg = read_toml(toml_path, "a race directory needs race.toml")
+    race_id = cfg.identifier("race.id")
+    tz = cfg.zone("race.timezone")
     day = cfg.date("race.date")
 
     course = _load_course(root, cfg)
@@ -139,76 +123,7 @@ def load_race(directory: Path | str) -> Race:
     )
 
 
-class _Toml:
-    """Typed access to a parsed TOML document that reports the dotted key on error."""
-
-    _MISSING = object()
-
-    def __init__(self, path: Path, doc: dict[str, Any]) -> None:
-        self.path = path
-        self.doc = doc
-
-    def get(self, key: str, default: object = None) -> object:
-        node: object = self.doc
-        for part in key.replace("]", "").replace("[", ".").split("."):
-            if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            elif isinstance(node, dict) and part in node:
-                node = node[part]
-            else:
-                return default
-        return node
-
-    def _need(self, key: str, default: object) -> object:
-        value = self.get(key, self._MISSING)
-        if value is self._MISSING:
-            if default is not self._MISSING:
-                return default
-            raise RaceError(self.path, key, "missing")
-        return value
-
-    def str(self, key: builtins.str, default: object = _MISSING) -> builtins.str:
-        value = self._need(key, default)
-        if not isinstance(value, str) or not value.strip():
-            raise RaceError(self.path, key, f"must be a non-empty string, got {value!r}")
-        return value.strip()
-
-    def number(self, key: builtins.str, default: object = _MISSING, positive: bool = False) -> float:
-        value = self._need(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise RaceError(self.path, key, f"must be a number, got {value!r}")
-        if not math.isfinite(value):
-            raise RaceError(self.path, key, f"must be a finite number, got {value!r}")
-        if positive and value <= 0:
-            raise RaceError(self.path, key, f"must be greater than 0, got {value!r}")
-        return float(value)
-
-    def list(self, key: builtins.str) -> builtins.list[Any]:
-        value = self.get(key, [])
-        if not isinstance(value, list):
-            raise RaceError(self.path, key, "must be an array of tables")
-        return value
-
-    def date(self, key: builtins.str) -> date:
-        value = self._need(key, self._MISSING)
-        if isinstance(value, date) and not isinstance(value, datetime):
-            return value
-        try:
-            return date.fromisoformat(str(value))
-        except ValueError as exc:
-            raise RaceError(self.path, key, f"must be a date YYYY-MM-DD, got {value!r}") from exc
-
-    def time(self, key: builtins.str) -> time:
-        value = self._need(key, self._MISSING)
-        if isinstance(value, time):
-            return value
-        try:
-            return time.fromisoformat(str(value))
-        except ValueError as exc:
-            raise RaceError(self.path, key, f"must be a local time HH:MM:SS, got {value!r}") from exc
-
-
-def _load_ports(cfg: _Toml) -> tuple[tuple[str, int], ...]:
+def _load_ports(cfg: TomlDoc) -> tuple[tuple[str, int], ...]:
     """``[readers] <protocol>_port = N``: the port each listening protocol takes, where the file sets one."""
     table = cfg.get("readers", {})
     keys = sorted(k for k in table if k.endswith("_port")) if isinstance(table, dict) else []
@@ -221,7 +136,7 @@ def _load_ports(cfg: _Toml) -> tuple[tuple[str, int], ...]:
     return tuple(ports)
 
 
-def _load_allow(cfg: _Toml, mat_ids: set[str]) -> dict[str, tuple[IPNetwork, ...]]:
+def _load_allow(cfg: TomlDoc, mat_ids: set[str]) -> dict[str, tuple[IPNetwork, ...]]:
     """``[readers.allow]``: mat id (or ``"*"`` for every mat not named) = source addresses or networks."""
     raw = cfg.get("readers.allow", {})
     if not isinstance(raw, dict):
@@ -240,7 +155,7 @@ def _load_allow(cfg: _Toml, mat_ids: set[str]) -> dict[str, tuple[IPNetwork, ...
     return allow
 
 
-def _load_operators(cfg: _Toml) -> tuple[Operator, ...]:
+def _load_operators(cfg: TomlDoc) -> tuple[Operator, ...]:
     """``[[operators]]`` tables: ``name`` and ``token_sha256`` (64 hex digits: the SHA-256 of the
     operator's token, never the token itself; ``pursuit token NAME`` makes a pair)."""
     operators: list[Operator] = []
@@ -260,14 +175,14 @@ def _load_operators(cfg: _Toml) -> tuple[Operator, ...]:
     return tuple(operators)
 
 
-def _load_gun_mats(cfg: _Toml, mat_ids: set[str]) -> tuple[str, ...]:
+def _load_gun_mats(cfg: TomlDoc, mat_ids: set[str]) -> tuple[str, ...]:
     raw = cfg.get("readers.gun_mats", [])
     if not isinstance(raw, list) or not all(isinstance(m, str) and m in mat_ids for m in raw):
         raise RaceError(cfg.path, "readers.gun_mats", f"must be a list of mat ids from [[mats]], got {raw!r}")
     return tuple(raw)
 
 
-def _load_decoders(cfg: _Toml, mat_ids: set[str]) -> tuple[RaceResultDecoder, ...]:
+def _load_decoders(cfg: TomlDoc, mat_ids: set[str]) -> tuple[RaceResultDecoder, ...]:
     """``[[readers.raceresult]]`` tables: ``mat``, ``host``, optional ``port`` (3601)."""
     decoders = []
     for i, _ in enumerate(cfg.list("readers.raceresult")):
@@ -282,7 +197,7 @@ def _load_decoders(cfg: _Toml, mat_ids: set[str]) -> tuple[RaceResultDecoder, ..
     return tuple(decoders)
 
 
-def _load_schedule(cfg: _Toml) -> SpeedSchedule | None:
+def _load_schedule(cfg: TomlDoc) -> SpeedSchedule | None:
     """``[pursuer] schedule = [[0, 15], [3600, 16], …]``: km/h from seconds after his start."""
     raw = cfg.get("pursuer.schedule")
     if raw is None:
@@ -296,7 +211,7 @@ def _load_schedule(cfg: _Toml) -> SpeedSchedule | None:
         raise RaceError(cfg.path, "pursuer.schedule", f"must be [[seconds, km/h], …] from 0 s: {exc}") from exc
 
 
-def _load_map(root: Path, cfg: _Toml, course: Course) -> tuple[Basemap | None, TileLayer | None]:
+def _load_map(root: Path, cfg: TomlDoc, course: Course) -> tuple[Basemap | None, TileLayer | None]:
     """The optional ``[race] basemap`` file and ``[map]`` table (live/race/basemap.py checks them)."""
     from live.race.basemap import load_basemap, tile_layer
 
@@ -308,7 +223,7 @@ def _load_map(root: Path, cfg: _Toml, course: Course) -> tuple[Basemap | None, T
     return basemap, tile_layer(cfg.path, cfg.get("map", {}))
 
 
-def _load_course(root: Path, cfg: _Toml) -> Course:
+def _load_course(root: Path, cfg: TomlDoc) -> Course:
     geo_path = root / cfg.str("race.course")
     if not geo_path.is_file():
         raise RaceError(cfg.path, "race.course", f"course file {geo_path.name!r} not found in {root}")
@@ -372,7 +287,7 @@ def _read_gpx(path: Path) -> list[tuple[float, float]]:
     return points
 
 
-def _load_mats(cfg: _Toml, distance_m: float) -> tuple[list[Mat], tuple[TimingPoint, ...]]:
+def _load_mats(cfg: TomlDoc, distance_m: float) -> tuple[list[Mat], tuple[TimingPoint, ...]]:
     mats: list[Mat] = []
     crossings: list[tuple[float, str, int]] = []
     for i, _ in enumerate(cfg.list("mats")):

@@ -9,20 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from live.race.errors import RaceError
 from live.race.race import Participant, Pen, Pursuer
 from live.race.schedule import SpeedSchedule
-
-if TYPE_CHECKING:
-    from live.race.race_file import _Toml
+from live.race.toml import TomlDoc
 
 QUOTA_GROUPS = ("sex", "category")  # [quotas] sex.F = 250, category.Master = 100
 
 
-def load_pursuer(cfg: _Toml, day: date, tz: ZoneInfo, schedule: SpeedSchedule | None) -> Pursuer | None:
+def load_pursuer(cfg: TomlDoc, day: date, tz: ZoneInfo, schedule: SpeedSchedule | None) -> Pursuer | None:
     """The ``[pursuer]`` table, or None when the race has none (a plain timed race)."""
     if cfg.get("pursuer") is None:
         return None
@@ -36,7 +33,7 @@ def load_pursuer(cfg: _Toml, day: date, tz: ZoneInfo, schedule: SpeedSchedule | 
     )
 
 
-def load_pens(cfg: _Toml, day: date, tz: ZoneInfo, pursuer: Pursuer | None) -> tuple[Pen, ...]:
+def load_pens(cfg: TomlDoc, day: date, tz: ZoneInfo, pursuer: Pursuer | None) -> tuple[Pen, ...]:
     """The ``[[pens]]`` tables in release order (earliest start first). Each pen gives ``head_start_s``
     (seconds before the pursuer's start) or ``start`` (its time of day on the race date), not both;
     without a pursuer only ``start`` means anything."""
@@ -80,7 +77,7 @@ def load_pens(cfg: _Toml, day: date, tz: ZoneInfo, pursuer: Pursuer | None) -> t
     return tuple(sorted(pens, key=lambda p: p.planned_start))
 
 
-def load_quotas(cfg: _Toml, participants: Iterable[Participant]) -> dict[str, dict[str, int]]:
+def load_quotas(cfg: TomlDoc, participants: Iterable[Participant]) -> dict[str, dict[str, int]]:
     """The optional ``[quotas]`` table: winners (finishers in a race without a pursuer) wanted per sex
     and per category, ``sex.F = 250``, ``category.Master = 100``; a label nobody has is an error."""
     raw = cfg.get("quotas", {})

@@ -285,6 +285,33 @@ async def test_a_double_click_with_one_idempotency_key_is_applied_once(console, 
     assert [e["action"] for e in await store.admin_log()] == ["add_passing", "start_pen"]
 
 
+async def test_every_refusal_has_one_shape_and_a_refused_action_keeps_it(console, paris):
+    """Refusals raised at each step (sign-in, body, time, the handler, the action as applied) answer
+    ``{"error", "status"}`` as JSON; the action's refusal is the log's result and a retry's answer."""
+    base, store, now = console
+    bib = paris.participants[40].bib
+    void = {"bib": bib, "mat": "finish", "time": now}
+    async with httpx.AsyncClient(base_url=base, timeout=10, headers=_as(ALICE)) as client:
+        refusals = [
+            (await client.get("/api/admin/whoami", headers=_as("nobody")), 401, "admin actions need 'Authorization"),
+            (await client.post("/api/admin/pens/1/start", content=b"[1]"), 400, "body must be a JSON object"),
+            (await client.post("/api/admin/pens/1/start", json={"time": "25:00"}), 422, "time of day '25:00' is"),
+            (await client.post("/api/admin/pens/9/start"), 404, "no pen '9' in race"),
+            (await client.get("/api/admin/log", params={"limit": "0"}), 400, "limit must be a whole number"),
+        ]
+        key = {"idempotency-key": "void-nothing-1"}
+        first = await client.post("/api/admin/passings/void", json=void, headers=key)
+        again = await client.post("/api/admin/passings/void", json=void, headers=key)
+        refusals.append((first, 404, f"bib {bib} has no passing at finish within 1 s of"))
+        log = (await client.get("/api/admin/log")).json()["entries"]
+    for r, status, start in refusals:
+        assert r.status_code == status and r.headers["content-type"] == "application/json", (r.url, r.text)
+        assert r.json() == {"error": r.json()["error"], "status": status} and r.json()["error"].startswith(start)
+    assert again.status_code == 404 and again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    assert [e["action"] for e in log] == ["void_passing"], "one action journaled, however often it is sent"
+    assert log[0]["result"] == {"http": 404, "answer": first.json()}
+
+
 async def test_failed_sign_ins_are_limited_per_address_across_web_processes(consoles):
     """20 failures from one address, wherever they land, then 401 for it, the right token too."""
     (one, two), store, _ = consoles
