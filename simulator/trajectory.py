@@ -22,6 +22,7 @@ import numpy as np
 
 from live.race.race import Participant, Race
 
+NOBODY = Participant("", ("-",), "", "", "", "", None)  # the pursuer's row of a race without one
 TIME_NOISE_SIGMA = 0.05  # log-normal spread of the true time around the declared time
 RIEGEL_EXPONENT = 1.06  # scales a time to its 5 km equivalent, for the fade
 START_DELAY_MAX_S = 38.0  # the back of a pen reaches the start mat this long after the gun…
@@ -130,11 +131,12 @@ def true_outcome(plan: RacePlan) -> Outcome:
 
 
 def guns(race: Race, first_gun: float) -> list[Gun]:
-    """Pen guns in release order (pen k at ``first_gun + max head start − head start k``), then the pursuer's."""
-    pursuer = race.require_pursuer("the simulator")
-    max_head_s = max(p.head_start_s or 0.0 for p in race.pens)
-    out = [Gun(round(first_gun + max_head_s - (p.head_start_s or 0.0), 2), p.id) for p in race.pens]
-    out.append(Gun(round(first_gun + (pursuer.planned_start - race.pens[0].planned_start).total_seconds(), 2), ""))
+    """Pen guns in release order, each as long after ``first_gun`` as it is planned after the first
+    pen's, then the pursuer's (none in a race without a pursuer)."""
+    first = race.pens[0].planned_start
+    out = [Gun(round(first_gun + (p.planned_start - first).total_seconds(), 2), p.id) for p in race.pens]
+    if race.pursuer is not None:
+        out.append(Gun(round(first_gun + (race.pursuer.planned_start - first).total_seconds(), 2), ""))
     return out
 
 
@@ -172,11 +174,12 @@ def plan_race(
     id) is the chance that a mat does not read a crossing at all; such crossings are in
     ``missed`` and make no reads. The true outcome does not depend on them.
     """
-    chaser = race.require_pursuer("the simulator")
+    chaser = race.pursuer
     field = list(race.runners)
-    pursuer = race.participant(chaser.bib)
+    # a race without a pursuer: a row that never starts, is never read, and that nobody reaches
+    pursuer = race.participant(chaser.bib) if chaser is not None else NOBODY
     if pursuer is None:
-        raise ValueError(f"race {race.id!r}: the pursuer's bib {chaser.bib!r} is not in participants.csv")
+        raise ValueError(f"race {race.id!r}: the pursuer's bib {chaser.bib!r} is not in participants.csv")  # type: ignore[union-attr]
     streams = np.random.SeedSequence(seed).spawn(7)  # spawn keys are indices: earlier streams draw as before
     times_rng, profile_rng, start_rng, sample_rng, reads_rng, miss_rng, quirk_rng = (
         np.random.default_rng(s) for s in streams
@@ -216,8 +219,10 @@ def plan_race(
     if runners is not None and runners < n:
         keep = np.sort(sample_rng.choice(n, size=max(runners, 0), replace=False))
 
-    pursuer_gun = gun_list[-1].time
-    if chaser.schedule is not None:
+    pursuer_gun = gun_list[-1].time if chaser is not None else np.inf
+    if chaser is None:
+        pursuer_elapsed = np.zeros(len(at_m))
+    elif chaser.schedule is not None:
         pursuer_elapsed = np.asarray(chaser.schedule.elapsed_at(at_m), dtype=float)
     else:
         pursuer_elapsed = chaser.pace_s_per_km * at_m / 1000.0
@@ -237,6 +242,8 @@ def plan_race(
     draws = miss_rng.uniform(0.0, 1.0, size=(n + 1, len(mats)))
     missed = draws[np.append(keep, n)] < rates[None, :]
     reads = raw_reads(all_crossings, chips, mats, reads_rng)
+    if chaser is None:
+        reads = [r for r in reads if r.chip != NOBODY.chips[0]]
     bibs = np.array([p.bib for p in rows], dtype=object)
     missed_list: tuple[Crossing, ...] = ()
     if missed.any():
