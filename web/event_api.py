@@ -21,12 +21,12 @@ def race_path(event: Event, race_id: str) -> str:
 
 
 def leader(snap: Snapshot) -> dict[str, Any] | None:
-    """The runner furthest along the course (None before anyone is placed)."""
+    """The runner furthest along the course (None before anyone has left the start)."""
     if not len(snap.bibs):
         return None
     distance = np.nan_to_num(np.asarray(snap.distance_m, dtype=float), nan=-1.0)
     row = int(np.argmax(distance))
-    if distance[row] < 0:
+    if distance[row] <= 0:  # nobody past the start yet
         return None
     return {"bib": str(snap.bibs[row]), "distance_m": num(float(distance[row]))}
 
