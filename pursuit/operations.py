@@ -253,10 +253,25 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    """Expected winners per pen for the race's head starts, and head starts that meet the quota."""
+    """Expected winners per pen for the race's head starts, and head starts that meet the quota; for
+    an event, for each of its chases (a race without a pursuer has no head starts to plan)."""
+    event = event_or_exit(args.race)
+    if len(event.races) == 1:
+        return plan_one(event.first, args)
+    status = 0
+    for race in event.races:
+        if race.pursuer is None:
+            print(f"{race.name} ({race.id}): no pursuer, no head starts to plan\n")
+            continue
+        status = max(status, plan_one(race, args))
+        print()
+    return status
+
+
+def plan_one(race: Race, args: argparse.Namespace) -> int:
+    """``plan`` for one race (the table and the warning), its exit status."""
     from live.forecast.plan import plan_race
 
-    race = race_or_exit(args.race)
     source = "declared times"
     try:
         times = None
