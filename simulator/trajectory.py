@@ -187,7 +187,9 @@ def plan_race(
 
     # the whole field, so that a sample runs exactly like the full race
     n = len(field)
-    declared_s = np.array([_declared_s(p, distance_m) for p in field])
+    declared_s = np.array([_declared_s(p, race.declared_distance_m) for p in field]) * (
+        distance_m / race.declared_distance_m
+    )
     true_s = declared_s * np.exp(times_rng.normal(0.0, TIME_NOISE_SIGMA, n))
     # one draw of each per runner whatever the shares, so that one quirk never reshuffles the other
     quirks = quirk_rng.uniform(0.0, 1.0, size=(5, n))

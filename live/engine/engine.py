@@ -68,7 +68,7 @@ class LiveEngine:
 
     def _prior_speeds(self, runners: list[Participant]) -> np.ndarray:
         """Speed before any split: the declared time, else the median declared time of the pen."""
-        distance = self.race.distance_m
+        distance = self.race.declared_distance_m
         declared = np.array([p.declared_s if p.declared_s else np.nan for p in runners], dtype=float)
         pens = np.array([p.pen for p in runners], dtype=object)
         for pen in set(pens):

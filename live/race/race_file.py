@@ -21,6 +21,7 @@ import numpy as np
 
 from live.race.course import Course
 from live.race.errors import RaceError
+from live.race.outcome import parse_outcome
 from live.race.race import (
     IPNetwork,
     Mat,
@@ -82,6 +83,9 @@ def load_race(directory: Path | str) -> Race:
 
     pursuer_start = datetime.combine(day, cfg.time("pursuer.start"), tzinfo=tz)
     schedule = _load_schedule(cfg)
+    outcome, milestones = parse_outcome(
+        toml_path, cfg.get("race.outcome"), cfg.get("race.milestones_m"), course.distance_m, schedule
+    )
     pace_default: object = 3600.0 / schedule.steps[0][1] if schedule else _Toml._MISSING
     pursuer = Pursuer(
         bib=cfg.str("pursuer.bib"),
@@ -158,6 +162,8 @@ def load_race(directory: Path | str) -> Race:
         basemap=basemap,
         tiles=tiles,
         operators=_load_operators(cfg),
+        outcome=outcome,
+        milestones_m=milestones,
         _by_bib=by_bib,
         _by_chip=by_chip,
         _mat_by_alias=alias,
