@@ -47,6 +47,9 @@ class Forecast:
     pursuer_low: float | None = None  # the band (level) of his finish
     pursuer_high: float | None = None
     pursuer_basis: str = "plan"  # plan | splits | finished: what his forecast rests on
+    # a catcher-car race: at each milestone, the expected count still running there ({at_m, expected,
+    # low, high, passed}; passed: the car is past it and ``expected`` is the count); None otherwise
+    milestones: list[dict[str, float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,13 @@ class Snapshot:
     speed_m_s: np.ndarray | None = None  # projection speed, for extrapolating between ticks
     margin_class: np.ndarray | None = None  # uint8 codes into live.chase.chase.CLASSES
     win_probability: np.ndarray | None = None  # chance to finish before the pursuer, 0..1
+    # a catcher-car race (live/engine/catcher.py): where the car passed him (nan: not yet), and for a
+    # runner still out, the median and band (``forecast.level``) of where it will
+    caught_at_m: np.ndarray | None = None
+    caught_time: np.ndarray | None = None
+    predicted_catch_m: np.ndarray | None = None
+    catch_low_m: np.ndarray | None = None
+    catch_high_m: np.ndarray | None = None
 
     def status_name(self, row: int) -> str:
         return STATUSES[int(self.status[row])]
@@ -81,7 +91,8 @@ class Snapshot:
 
 # what ``encode`` carries of a snapshot, per runner; bibs, pens and the index are the race's own
 _ARRAYS = ("status", "distance_m", "lat", "lon", "gap_m", "gap_s", "margin_s", "catch_at_m", "catch_in_s",
-           "overdue", "speed_m_s", "margin_class", "win_probability")  # fmt: skip
+           "overdue", "speed_m_s", "margin_class", "win_probability", "caught_at_m", "caught_time",
+           "predicted_catch_m", "catch_low_m", "catch_high_m")  # fmt: skip
 
 
 def encode(snap: Snapshot, seq: int = 0, tick_ms: float = 0.0) -> bytes:

@@ -12,8 +12,9 @@ import numpy as np
 
 from live.chase.chase import ChaseResult, evaluate, probability_classes, pursuer_position
 from live.chase.projection import Reads, plausible_reads
-from live.chase.snapshot import AHEAD, CAUGHT, DNF, DQ, STATUSES, WON, Forecast, PursuerState, Snapshot
+from live.chase.snapshot import AHEAD, CAUGHT, DNF, DQ, STARTED, STATUSES, WON, Forecast, PursuerState, Snapshot
 from live.clock import RaceClock
+from live.engine.catcher import catcher_tick
 from live.forecast.forecast import WinForecast, forecast, pursuer_forecast
 from live.forecast.model import ForecastModel, default_model
 from live.race.race import Participant, Race
@@ -168,11 +169,20 @@ class LiveEngine:
         result = evaluate(
             reads, self.at_m, self.prior_m_s, pursuer_times, pursuer, now, runner_starts, self.manual_status
         )
-        win = self.win_forecast(reads, pursuer_times, runner_starts, pursuer_start, result, now)
+        catcher = None
+        if race.by_distance:  # the catcher-car format: caught where the car passed him, nobody wins
+            catcher = catcher_tick(race, self.model, reads, self.at_m, result, runner_starts, self.prior_m_s,
+                                   self.guns.get("pursuer"), pursuer_start, pursuer_times, now)  # fmt: skip
+            result, win = catcher.result, catcher.win
+        else:
+            win = self.win_forecast(reads, pursuer_times, runner_starts, pursuer_start, result, now)
         # margins: pursuer's median finish - runner's median finish; settled runners keep the chase's
         decided = np.isnan(win.predicted_finish) | (pursuer.finish is not None)
         margin = np.where(decided, result.margin_s, win.pursuer.median - win.predicted_finish)
-        classes = probability_classes(result.status, win.win_probability, self.classes)
+        if catcher is None:
+            classes = probability_classes(result.status, win.win_probability, self.classes)
+        else:
+            classes = catcher.classes
         self.classes = classes
         lon, lat = race.course.lonlat_at(result.distance_m)
         p_lon, p_lat = race.course.lonlat_at(max(pursuer.distance_m, 0.0))
@@ -198,6 +208,8 @@ class LiveEngine:
             "dnf": int(by_status[DNF]),
             "dq": int(by_status[DQ]),
         }
+        if catcher is not None:
+            counts["running"] = int(by_status[AHEAD] + by_status[STARTED])
         first_gun = min(self.guns.values()) if self.guns else None
         return Snapshot(
             now=now,
@@ -237,11 +249,13 @@ class LiveEngine:
                 pursuer_low=win.pursuer.low,
                 pursuer_high=win.pursuer.high,
                 pursuer_basis=win.pursuer.basis,
+                milestones=catcher.milestones() if catcher is not None else None,
             ),
             index=self.row,
             speed_m_s=result.speed_m_s,
             margin_class=classes,
             win_probability=win.win_probability,
+            **({} if catcher is None else catcher.arrays()),
         )
 
     def _record_forecast(self, snap: Snapshot) -> None:
