@@ -270,7 +270,7 @@ def plan_race(
         crossings=all_crossings,
         reads=reads,
         missed=missed_list,
-        caught_at_m=np.append(caught_at[keep], np.nan),
+        caught_at_m=np.append(caught_at[keep], np.nan) if race.by_distance else None,
     )
 
 
