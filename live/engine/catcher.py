@@ -29,7 +29,8 @@ AT_RISK_S = 900.0  # within 15
 @dataclass(frozen=True)
 class CatcherTick:
     """The chase result with the format's statuses, a win forecast of nobody (the shape the rest of the
-    tick expects), the classes, and the format's own per-runner arrays and milestones."""
+    tick expects), the classes, and the format's own per-runner arrays and milestones. ``caught_at_m``
+    and ``caught_time`` are a confirmed catch's (nan while it is provisional: status caught, no distance)."""
 
     result: ChaseResult
     win: WinForecast
@@ -108,5 +109,6 @@ def catcher_tick(
         win_probability=nan, predicted_finish=nan, expected=0.0, low=0, high=0, coverage=COVERAGE, at_plan=0.0,
         by_group=np.zeros((len(race.pens), 3)), pursuer=pursuer,
     )  # fmt: skip
-    return CatcherTick(chased, win, classes, np.where(status == CAUGHT, caught.at_m, np.nan),
-                       np.where(status == CAUGHT, caught.time, np.nan), forecast)  # fmt: skip
+    final = (status == CAUGHT) & caught.confirmed  # a provisional catch has no distance yet
+    return CatcherTick(chased, win, classes, np.where(final, caught.at_m, np.nan),
+                       np.where(final, caught.time, np.nan), forecast)  # fmt: skip

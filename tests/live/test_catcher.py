@@ -12,6 +12,7 @@ from live.chase.catcher import CONFIRM_GRACE_S, catches
 from live.chase.places import places_by_distance
 from live.chase.projection import Reads, project_reads
 from live.chase.snapshot import AHEAD, CAUGHT, STARTED
+from live.engine.catcher_events import catcher_events
 from live.engine.engine import LiveEngine
 from live.race.race_file import load_race
 from live.race.schedule import WINGS_FOR_LIFE
@@ -135,3 +136,44 @@ def test_predicted_catch_band_holds_the_truth(world_run_plan):
     far = ms[30000.0]
     assert far["low"] <= far["expected"] <= far["high"] and far["high"] > far["low"]
     assert abs(far["expected"] - np.count_nonzero(truth > 30000)) < 0.25 * np.count_nonzero(truth > 30000)
+
+
+def test_commentary_counts_milestones_and_names_the_last_man_and_woman(world_run_plan):
+    race, plan = world_run_plan
+    truth = plan.caught_at_m[:-1]
+    bibs = [str(b) for b in plan.bibs[:-1]]
+    sex = np.array([race.participant(b).sex for b in bibs])
+    schedule, car_gun = race.pursuer.schedule, plan.guns[1].time
+    caught_time = car_gun + schedule.elapsed_at(truth)
+    men = np.argsort(np.where(sex == "M", truth, -1))[::-1]
+    last_man, second_man = int(men[0]), int(men[1])
+    # between the second-last man's catch and the last man's: one man still running
+    now = (caught_time[second_man] + caught_time[last_man]) / 2
+    assert caught_time[last_man] - caught_time[second_man] > 2 * CONFIRM_GRACE_S
+    engine, _ = _engine_at(race, plan, now)
+    events = {e[0]: e for e in catcher_events(race, engine.compute(now))}
+    key, kind, _, text, data = events["last-running:M"]
+    assert kind == "last_running" and data["bib"] == bibs[last_man] and race.participant(bibs[last_man]).name in text
+    assert text.startswith("Last man still running: ")
+
+    end = car_gun + float(schedule.elapsed_at(race.distance_m)) + 60
+    engine, _ = _engine_at(race, plan, end)
+    events = {e[0]: e for e in catcher_events(race, engine.compute(end))}
+    for sex_code, word in (("M", "man"), ("F", "woman")):
+        mine = np.flatnonzero(sex == sex_code)
+        last = int(mine[np.argmax(truth[mine])])
+        _, kind, t, text, data = events[f"last-caught:{sex_code}"]
+        assert kind == "last_caught" and data["bib"] == bibs[last]
+        name = race.participant(bibs[last]).name
+        assert text == f"Last {word} caught at {truth[last] / 1000:.1f} km: {name} (bib {bibs[last]})."
+        assert t == pytest.approx(caught_time[last], abs=10)
+    for m in race.milestones_m:
+        _, kind, _, text, data = events[f"car-milestone:{m:g}"]
+        count = int(np.count_nonzero(truth > m))
+        assert (
+            kind == "car_milestone"
+            and data["running"] == count
+            and text.startswith(f"{count:,} runners still running at")
+        )
+    caught = [e for e in events.values() if e[1] == "caught"]
+    assert len(caught) == len(bibs) and "Catcher Car catches " in caught[0][3]
