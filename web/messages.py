@@ -124,6 +124,8 @@ def forecast_fields(snap: Snapshot) -> dict[str, Any]:
         "quota": f.quota,
         "at_plan": f.at_plan,
         "pursuer_basis": f.pursuer_basis,
+        # a catcher-car race: the expected count still running at each milestone, with its band (level)
+        **({} if f.milestones is None else {"milestones": f.milestones}),
     }
 
 
