@@ -10,7 +10,7 @@ from typing import Any
 
 from dash import Dash, Input, Output, dcc, html
 
-from dashboard import console
+from dashboard import catcher, console
 from dashboard.figures import (
     forecast_history_figure,
     kpi_texts,
@@ -63,7 +63,7 @@ def layout(race: Race) -> html.Div:
                         [html.Div("–", id=kpi_id, className="kpi-value"), html.Div(label, className="kpi-label")],
                         className="kpi",
                     )
-                    for kpi_id, label in KPIS
+                    for kpi_id, label in ((k, catcher.KPI_LABELS.get(k, v) if race.by_distance else v) for k, v in KPIS)
                 ],  # fmt: skip
                 className="kpis",
             ),
@@ -138,6 +138,8 @@ def register(
             empty = {"data": [], "layout": {"title": {"text": "waiting for the first tick"}}}
             return (*("–" for _ in KPIS), empty, empty, empty, "waiting for the first tick")
         texts = kpi_texts(race, snap)
+        if race.by_distance:  # a catcher-car race: the car and the milestones, not winners against a quota
+            texts |= catcher.kpi_texts(race, snap)
         rows = next_to_be_caught(race, snap)
         nxt = (
             table([h for _, h in NEXT_COLUMNS], [[r[k] for k, _ in NEXT_COLUMNS] for r in rows], "next-table")
@@ -146,8 +148,8 @@ def register(
         )
         return (
             *(texts[kpi_id] for kpi_id, _ in KPIS),
-            margin_histogram(snap),
-            pen_forecast_figure(race, snap),
+            catcher.catch_histogram(snap) if race.by_distance else margin_histogram(snap),
+            catcher.milestone_figure(race, snap) if race.by_distance else pen_forecast_figure(race, snap),
             forecast_history_figure(race, get_history()),
             nxt,
         )

@@ -701,7 +701,8 @@
     var bar = el("div", "progress"), fill = el("div", "progress-fill");
     fill.style.width = Math.max(0, Math.min(100, 100 * (d.distance_m || 0) / meta.distance_m)).toFixed(1) + "%";
     bar.appendChild(fill); c.appendChild(bar);
-    c.appendChild(el("div", "card-line card-distance", ((d.distance_m || 0) / 1000).toFixed(2) + " of " + (meta.distance_m / 1000).toFixed(2) + " km"));
+    var byDistance = d.caught_at_m !== undefined;  // a catcher-car race: no finish, a result in km
+    c.appendChild(el("div", "card-line card-distance", ((d.distance_m || 0) / 1000).toFixed(2) + (byDistance ? "" : " of " + (meta.distance_m / 1000).toFixed(2)) + " km"));
     var lines = [], over = (S.pursuer || {}).status === "finished", m = d.margin_s;
     var known = function (v) { return v !== null && v !== undefined; };
     // once the runner is home or the pursuer is, the gap means nothing: the margin at the line does
@@ -719,7 +720,9 @@
     if (d.win_probability !== null && d.win_probability !== undefined && out) lines.push(Math.round(100 * d.win_probability) + " % to beat him");
     if (d.margin_s !== null && d.margin_s !== undefined && (d.status === "started" || d.status === "ahead")) lines.push("predicted finish margin: " + fmtSigned(d.margin_s));
     if (d["catch"]) lines.push("caught at " + (d["catch"].at_m / 1000).toFixed(2) + " km in " + fmtDur(d["catch"].in_s) + " if nothing changes");
-    if (d.caught) lines.push("caught at " + (d.caught.at_m / 1000).toFixed(2) + " km");
+    if (d.caught) lines.push("caught at " + (d.caught.at_m / 1000).toFixed(byDistance ? 1 : 2) + " km");
+    var pc = d.predicted_catch, km1 = function (v) { return (v / 1000).toFixed(1); };
+    if (pc && out) lines.push("predicted catch: " + km1(pc.at_m) + " km (" + km1(pc.low) + "–" + km1(pc.high) + ")");
     if (d.finish) lines.push("finished in " + fmtDur(d.finish.net_s) + " (net)");
     lines.forEach(function (t) { c.appendChild(el("div", "card-line", t)); });
     if (d.splits && d.splits.length) {

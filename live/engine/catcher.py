@@ -101,14 +101,21 @@ def catcher_tick(
     classes[status == DNF] = 7
     classes[status == DQ] = 8
     nan = np.full(n, np.nan)
+    # in how long the car reaches his predicted catch (race control's "next to be caught")
+    catch_in = gun + np.asarray(schedule.elapsed_at(np.nan_to_num(forecast.median_m)), dtype=float) - now
+    catch_in = np.where(np.isfinite(forecast.median_m) & (car_gun is not None), np.maximum(catch_in, 0.0), np.nan)
+    # a runner caught stops there (the format's rule): he is where the car passed him, not projected on
+    final = (status == CAUGHT) & caught.confirmed
+    distance = np.where(final, caught.at_m, result.distance_m)
+    gap = np.where(final, distance - car_m, result.gap_m)
     chased = replace(result, status=status, confirmed=caught.confirmed, margin_s=nan, catch_at_m=forecast.median_m,
-                     catch_in_s=nan, predicted_finish=nan)  # fmt: skip
+                     catch_in_s=catch_in, predicted_finish=nan, distance_m=distance, gap_m=gap)  # fmt: skip
     finish = result.pursuer.finish if result.pursuer.finish is not None else result.pursuer.predicted_finish
     pursuer = PursuerForecast(np.array([finish]), finish, finish, finish, finish, "plan")
     win = WinForecast(
         win_probability=nan, predicted_finish=nan, expected=0.0, low=0, high=0, coverage=COVERAGE, at_plan=0.0,
         by_group=np.zeros((len(race.pens), 3)), pursuer=pursuer,
     )  # fmt: skip
-    final = (status == CAUGHT) & caught.confirmed  # a provisional catch has no distance yet
+    # a provisional catch has no distance yet
     return CatcherTick(chased, win, classes, np.where(final, caught.at_m, np.nan),
                        np.where(final, caught.time, np.nan), forecast)  # fmt: skip
