@@ -48,7 +48,7 @@ class Forecast:
     pursuer_high: float | None = None
     pursuer_basis: str = "plan"  # plan | splits | finished: what his forecast rests on
     # a catcher-car race: at each milestone, the expected count still running there ({at_m, expected,
-    # low, high, passed}; passed: the car is past it and ``expected`` is the count); None otherwise
+    # low, high, passed}; passed 1: the car is past it and ``expected`` is the count); None otherwise
     milestones: list[dict[str, float]] | None = None
 
 

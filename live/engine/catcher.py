@@ -46,9 +46,12 @@ class CatcherTick:
                 "catch_low_m": f.low_m, "catch_high_m": f.high_m}  # fmt: skip
 
     def milestones(self) -> list[dict[str, float]]:
-        """The milestone forecast as the snapshot carries it."""
+        """The milestone forecast as the snapshot carries it (``passed``: 1 once the car is past it, and
+        the count is counted, else 0)."""
+        car_m = max(self.result.pursuer.distance_m, 0.0)
         return [
-            {"at_m": m, "expected": round(e, 1), "low": lo, "high": hi} for m, e, lo, hi in self.forecast.milestones
+            {"at_m": m, "expected": round(e, 1), "low": lo, "high": hi, "passed": int(m <= car_m)}
+            for m, e, lo, hi in self.forecast.milestones
         ]
 
 

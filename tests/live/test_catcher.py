@@ -114,6 +114,7 @@ def test_engine_finds_every_catch_within_20_m_of_the_truth(world_run_plan):
     assert snap.forecast.milestones is not None
     for m in snap.forecast.milestones:  # the car is past every milestone: the counts are the truth
         assert m["expected"] == m["low"] == m["high"] == int(np.count_nonzero(truth > m["at_m"]))
+        assert m["passed"] == 1
 
 
 def test_predicted_catch_band_holds_the_truth(world_run_plan):
@@ -134,6 +135,7 @@ def test_predicted_catch_band_holds_the_truth(world_run_plan):
     ms = {m["at_m"]: m for m in snap.forecast.milestones}
     assert ms[5000.0]["expected"] == int(np.count_nonzero(truth > 5000))  # the car is past 5 km (at 15 km)
     far = ms[30000.0]
+    assert ms[5000.0]["passed"] == 1 and far["passed"] == 0
     assert far["low"] <= far["expected"] <= far["high"] and far["high"] > far["low"]
     assert abs(far["expected"] - np.count_nonzero(truth > 30000)) < 0.25 * np.count_nonzero(truth > 30000)
 
