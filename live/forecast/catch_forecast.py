@@ -11,9 +11,11 @@ function of his catch distance, whose median and ``COVERAGE`` band are his predi
 expected count still running at a milestone is the sum of those probabilities (plus the runners
 already settled past it), and its band the mixture of the race-wide shift's nodes, as the winners'.
 
-An assumption, not a measurement: the model is fitted on marathons (fractions 0.12–0.95); a runner
-early on a virtual course takes the nearest fitted row, and beyond a marathon the spread stays a
-marathon's (``distance_factor``). ``pursuit evaluate`` has not scored it yet (README).
+An assumption, measured and found wanting (README, ``pursuit evaluate --catcher-car``): the model is
+fitted on marathons' finishes (fractions 0.12–0.95); a course ending at ``d`` gets a marathon's fade
+squeezed into it, too much for a distance inside a marathon (most of the fade comes after 30 km), so
+the counts at 21.1 and 30 km come out 3–18 % low an hour after the car's start while the spread is
+right. Beyond a marathon the spread stays a marathon's (``distance_factor``).
 """
 
 from __future__ import annotations
