@@ -77,6 +77,12 @@ def cmd_race_check(args: argparse.Namespace) -> int:
         print(f"               {tp.at_m:>7,.0f} m  {tp.id}")
     print(f"  pursuer    bib {race.pursuer.bib} {race.pursuer.name}, {race.pursuer.pace_s_per_km:.0f} s/km, "
           f"start {race.pursuer.planned_start:%H:%M:%S}")  # fmt: skip
+    if (schedule := race.pursuer.schedule) is not None:
+        steps = ", ".join(f"{v:g} km/h from {s / 3600:g} h" for s, v in schedule.steps)
+        print(f"  schedule   {steps}")
+    if race.by_distance:
+        marks = ", ".join(f"{m / 1000:g} km" for m in race.milestones_m) or "none"
+        print(f"  outcome    distance (catcher car: the result is where it passes each runner); milestones {marks}")
     for p in race.pens:
         print(f"  pen {p.id:<6} {p.name}: {pens[p.id]:,} runners, head start {p.head_start_s / 60:.0f} min, "
               f"start {p.planned_start:%H:%M:%S}")  # fmt: skip
