@@ -84,3 +84,16 @@ def catch_histogram(snap: Snapshot) -> go.Figure:
     fig.update_xaxes(title_text="catch distance (km)")
     fig.update_yaxes(title_text="runners")
     return _base_layout(fig, f"Catch distances: {len(caught):,} caught, {len(predicted):,} predicted")
+
+
+def running_history_figure(history: list[tuple[float, int, int, int, int | None]]) -> go.Figure:
+    """The count still running over race time (the engine's history of a catcher-car race)."""
+    fig = go.Figure()
+    if history:
+        first = history[0][0]
+        minutes = [(h[0] - first) / 60.0 for h in history]
+        line = {"color": CLASS_COLOURS["safe"]}
+        fig.add_trace(go.Scatter(x=minutes, y=[h[1] for h in history], mode="lines", name="still running", line=line))
+    fig.update_xaxes(title_text="minutes")
+    fig.update_yaxes(title_text="runners", rangemode="tozero")
+    return _base_layout(fig, "Runners still running over the race")

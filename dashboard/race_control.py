@@ -150,6 +150,8 @@ def register(
             *(texts[kpi_id] for kpi_id, _ in KPIS),
             catcher.catch_histogram(snap) if race.by_distance else margin_histogram(snap),
             catcher.milestone_figure(race, snap) if race.by_distance else pen_forecast_figure(race, snap),
-            forecast_history_figure(race, get_history()),
+            catcher.running_history_figure(get_history())
+            if race.by_distance
+            else forecast_history_figure(race, get_history()),
             nxt,
         )

@@ -64,7 +64,8 @@ class LiveEngine:
         self.listeners: list[Callable[[Snapshot], Awaitable[None]]] = []  # called after every tick
         self.lease: Lease | None = None  # None: this engine always computes (one process, or by hand)
         self.redis_failing_since: float | None = None  # wall time of the first tick Redis failed, while it does
-        # (race time, forecast, band low, band high, count at the pursuer's plan), for race control's chart
+        # (race time, forecast, band low, band high, count at the pursuer's plan), for race control's chart;
+        # a catcher-car race's: (race time, still running, the same twice, None)
         self.forecast_history: deque[tuple[float, int, int, int, int | None]] = deque(maxlen=HISTORY_POINTS)
 
     def _prior_speeds(self, runners: list[Participant]) -> np.ndarray:
@@ -268,6 +269,10 @@ class LiveEngine:
         if last is not None and snap.now < last:
             self.forecast_history.clear()
         elif last is not None and snap.now - last < HISTORY_STEP_S:
+            return
+        if self.race.by_distance:  # a catcher-car race: the count still running, instead of winners
+            running = snap.counts.get("running", 0)
+            self.forecast_history.append((snap.now, running, running, running, None))
             return
         self.forecast_history.append((snap.now, f.winners, f.low, f.high, f.at_plan))
 

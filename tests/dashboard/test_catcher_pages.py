@@ -110,6 +110,7 @@ async def test_catcher_car_follow_card_and_race_control(world_run_site):
         title = await page.text_content("#pens .gtitle")
         assert title.startswith("Still running at each milestone"), title
         assert (await page.text_content("#margins .gtitle")).startswith("Catch distances")
+        assert await page.text_content("#forecast-history .gtitle") == "Runners still running over the race"
         await page.screenshot(path=str(ARTIFACTS / "dashboard-catcher-control.png"))
         await page.close()
         await browser.close()
