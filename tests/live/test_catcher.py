@@ -11,7 +11,7 @@ import pytest
 from live.chase.catcher import CONFIRM_GRACE_S, catches
 from live.chase.places import places_by_distance
 from live.chase.projection import Reads, project_reads
-from live.chase.snapshot import AHEAD, CAUGHT, STARTED
+from live.chase.snapshot import AHEAD, CAUGHT, STARTED, decode, encode
 from live.engine.catcher_events import catcher_events
 from live.engine.engine import LiveEngine
 from live.race.race_file import load_race
@@ -179,3 +179,17 @@ def test_commentary_counts_milestones_and_names_the_last_man_and_woman(world_run
         )
     caught = [e for e in events.values() if e[1] == "caught"]
     assert len(caught) == len(bibs) and "Catcher Car catches " in caught[0][3]
+
+
+def test_a_relay_gets_the_catcher_car_numbers(world_run_plan):
+    """The engine leader's snapshot, encoded for the relays and decoded: the catch distances, the
+    predicted catches and the milestone forecast arrive as computed."""
+    race, plan = world_run_plan
+    now = plan.guns[1].time + 3600
+    engine, _ = _engine_at(race, plan, now)
+    snap = engine.compute(now)
+    back, seq, _ = decode(encode(snap, seq=7), engine.bibs, engine.pens, engine.row)
+    assert seq == 7 and back.forecast.milestones == snap.forecast.milestones
+    for name in ("caught_at_m", "caught_time", "predicted_catch_m", "catch_low_m", "catch_high_m"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(snap, name))
+    assert np.isfinite(back.caught_at_m).sum() > 100 and np.isfinite(back.predicted_catch_m).sum() > 100
