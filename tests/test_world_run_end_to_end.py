@@ -52,6 +52,7 @@ async def test_world_run_catch_distances_match_the_simulated_truth(redis_server,
         report = sim.result()
         truth = report.outcome.caught_at_m
         assert len(truth) == RUNNERS and seen_predictions > 0
+        assert f"the car caught {RUNNERS:,} runners, half of them by " in str(report)
 
         async def all_caught():
             state = (await client.get("/api/state")).json()

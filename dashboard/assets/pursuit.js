@@ -646,6 +646,12 @@
     setText("story-forecast", c.started ? fmtInt(f.winners) : "–");  // nobody started: nothing to forecast
     var band = !c.started || f.low === undefined || f.low === null ? "" : fmtInt(f.low) + "–" + fmtInt(f.high);
     setText("story-forecast-sub", band + (f.quota ? (band ? " · " : "") + "quota " + fmtInt(f.quota) : ""));
+    if (f.milestones) {  // a catcher-car race: nobody wins; who is still running, and at the next milestone
+      setText("story-won", fmtInt(c.running));
+      var next = f.milestones.filter(function (m) { return !m.passed; })[0];
+      setText("story-forecast", next && c.started ? fmtInt(Math.round(next.expected)) : "–");
+      setText("story-forecast-sub", next ? "at " + (next.at_m / 1000).toFixed(1) + " km (" + fmtInt(next.low) + "–" + fmtInt(next.high) + ")" : "the car is past every milestone");
+    }
     var pd = pursuerDistance(raceNow());
     setText("story-pursuer", pd === null ? "–" : (pd / 1000).toFixed(2) + " km");
     setText("story-pursuer-sub", [meta.pursuer.name, p.pace_s_per_km ? fmtDur(p.pace_s_per_km) + "/km" : "", p.status || ""]

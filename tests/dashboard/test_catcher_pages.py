@@ -113,6 +113,17 @@ async def test_catcher_car_follow_card_and_race_control(world_run_site):
         assert await page.text_content("#forecast-history .gtitle") == "Runners still running over the race"
         await page.screenshot(path=str(ARTIFACTS / "dashboard-catcher-control.png"))
         await page.close()
+
+        # commentary: the count still running and the next milestone's forecast, not winners
+        page = await open_page(context, site, "/commentary", errors)
+        await page.wait_for_function(
+            "document.querySelector('#story-forecast-sub')?.innerText.startsWith('at ')", timeout=20000
+        )
+        labels = [t.lower() for t in await page.locator(".story-label").all_inner_texts()]
+        assert {"still running", "at the next milestone", "the car"} <= set(labels), labels
+        assert re.fullmatch(r"at [\d.]+ km \([\d,]+–[\d,]+\)", await page.inner_text("#story-forecast-sub"))
+        assert re.fullmatch(r"[\d,]+", await page.inner_text("#story-won"))
+        await page.close()
         await browser.close()
     assert not errors, errors
     assert np.isfinite(truth[early])
