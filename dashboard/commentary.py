@@ -24,10 +24,18 @@ STORY_TIMED = (
     ("story-caught", "stopped (DNF)"),
 )
 
+# a catcher-car race's labels (``assets/pursuit.js`` fills them with the count still running and the
+# next milestone's forecast)
+CATCHER_LABELS = {"story-won": "still running", "story-forecast": "at the next milestone", "story-pursuer": "the car"}
+
 
 def layout(race: Race) -> html.Div:
     quota = f"quota {race.quota:,}" if race.quota is not None else "no quota set"
     chase = race.pursuer is not None
+    labels = [
+        (i, CATCHER_LABELS.get(i, label) if race.by_distance else label)
+        for i, label in (STORY if chase else STORY_TIMED)
+    ]
     return html.Div(
         [
             html.Div(
@@ -40,7 +48,7 @@ def layout(race: Race) -> html.Div:
                         ],
                         className="story",
                     )
-                    for story_id, label in (STORY if chase else STORY_TIMED)
+                    for story_id, label in labels
                 ],  # fmt: skip
                 className="stories",
             ),

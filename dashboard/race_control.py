@@ -10,7 +10,7 @@ from typing import Any
 
 from dash import Dash, Input, Output, dcc, html
 
-from dashboard import console, timed
+from dashboard import catcher, console, timed
 from dashboard.figures import (
     forecast_history_figure,
     kpi_texts,
@@ -56,7 +56,11 @@ def table(header: list[str], rows: list[list[str]], table_id: str) -> html.Table
 
 def kpis(race: Race) -> tuple[tuple[str, str], ...]:
     """The KPI strip's ids and labels: a chase's, or a race without a pursuer's (``dashboard.timed``)."""
-    return KPIS if race.pursuer is not None else timed.KPIS
+    if race.pursuer is None:
+        return timed.KPIS
+    if race.by_distance:  # a catcher-car race: the car and the milestones, not winners against a quota
+        return tuple((k, catcher.KPI_LABELS.get(k, v)) for k, v in KPIS)
+    return KPIS
 
 
 def layout(race: Race) -> html.Div:
@@ -155,6 +159,8 @@ def register(
             empty = {"data": [], "layout": {"title": {"text": "waiting for the first tick"}}}
             return (*("–" for _ in KPIS), empty, empty, empty, "waiting for the first tick", "–")
         texts = kpi_texts(race, snap)
+        if race.by_distance:  # a catcher-car race: the car and the milestones, not winners against a quota
+            texts |= catcher.kpi_texts(race, snap)
         rows = next_to_be_caught(race, snap)
         nxt = (
             table([h for _, h in NEXT_COLUMNS], [[r[k] for k, _ in NEXT_COLUMNS] for r in rows], "next-table")
@@ -163,9 +169,11 @@ def register(
         )
         return (
             *(texts[kpi_id] for kpi_id, _ in KPIS),
-            margin_histogram(snap),
-            pen_forecast_figure(race, snap),
-            forecast_history_figure(race, get_history()),
+            catcher.catch_histogram(snap) if race.by_distance else margin_histogram(snap),
+            catcher.milestone_figure(race, snap) if race.by_distance else pen_forecast_figure(race, snap),
+            catcher.running_history_figure(get_history())
+            if race.by_distance
+            else forecast_history_figure(race, get_history()),
             nxt,
             table(timed.group_header(race), timed.group_rows(race, snap), "group-rows"),
         )

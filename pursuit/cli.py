@@ -149,6 +149,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="instead: the forecast over a simulated race (--race, default the J-1000; --seed) and its truth",
     )
+    ev.add_argument(
+        "--catcher-car",
+        dest="catcher_car",
+        action="store_true",
+        help="instead: replay the --results races under the World Run's catcher car (30 min behind, its "
+        "schedule); score the forecast count still running at 10, 21.1 and 30 km at --hours",
+    )
+    ev.add_argument(
+        "--hours", type=float, nargs="+", default=[1.0, 2.0], help="for --catcher-car: hours after the car's start"
+    )
     ev.add_argument("--race", help="race directory for --simulated (default: the Paris J-1000)")
     ev.add_argument("--seed", type=int, default=2021, help="simulation seed for --simulated (default 2021)")
     ev.add_argument(

@@ -32,6 +32,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             )
         return 0
     groups = args.results
+    if args.catcher_car:
+        return _evaluate_catcher_car(args)
     if not groups or not args.pursuer or args.delay is None:
         print("pursuit evaluate: give --results, --pursuer and --delay (or --simulated)", file=sys.stderr)
         return 2
@@ -63,6 +65,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(orjson.dumps(evaluations[0].summary()).decode())
     else:
         print(evaluation_tables(evaluations))
+    return 0
+
+
+def _evaluate_catcher_car(args: argparse.Namespace) -> int:
+    """``pursuit evaluate --catcher-car``: the races under the World Run's car, milestone counts scored."""
+    from live.forecast.results import ResultsError
+    from simulator.catcher_evaluation import catcher_table, evaluate_catcher_races
+    from simulator.evaluation import RaceFiles
+
+    if not args.results or (args.loo and len(args.results) < 2):
+        print(
+            "pursuit evaluate --catcher-car: give --results (two or more groups with --leave-one-out)", file=sys.stderr
+        )
+        return 2
+    try:
+        scores = evaluate_catcher_races([RaceFiles.load(g) for g in args.results], args.hours, args.loo)
+    except (ResultsError, ValueError, OSError) as exc:
+        print(f"pursuit evaluate: {exc}", file=sys.stderr)
+        return 2
+    print(catcher_table(scores))
     return 0
 
 

@@ -102,8 +102,14 @@ def print_race(race: Race) -> None:
     if (pursuer := race.pursuer) is not None:
         print(f"  pursuer    bib {pursuer.bib} {pursuer.name}, {pursuer.pace_s_per_km:.0f} s/km, "
               f"start {pursuer.planned_start:%H:%M:%S}")  # fmt: skip
+        if (schedule := pursuer.schedule) is not None:
+            steps = ", ".join(f"{v:g} km/h from {s / 3600:g} h" for s, v in schedule.steps)
+            print(f"  schedule   {steps}")
     else:
         print("  pursuer    none: a timed race, placed by gun time")
+    if race.by_distance:
+        marks = ", ".join(f"{m / 1000:g} km" for m in race.milestones_m) or "none"
+        print(f"  outcome    distance (catcher car: the result is where it passes each runner); milestones {marks}")
     for p in race.pens:
         head = f"head start {p.head_start_s / 60:.0f} min, " if p.head_start_s is not None else ""
         print(f"  pen {p.id:<6} {p.name}: {pens[p.id]:,} runners, {head}start {p.planned_start:%H:%M:%S}")

@@ -70,6 +70,10 @@ class SimulationReport:
         pens = ", ".join(f"pen {k}: {v}" for k, v in self.winners_per_pen.items())
         lines = sum(self.lines_per_mat.values())
         text = f"{lines:,} reports sent over {len(self.lines_per_mat)} mats; true winners {self.winners:,} ({pens})"
+        if caught := sorted(self.outcome.caught_at_m.values()):  # a catcher-car race: nobody wins
+            median_km, furthest_km = caught[len(caught) // 2] / 1000, caught[-1] / 1000
+            text = (f"{lines:,} reports sent over {len(self.lines_per_mat)} mats; the car caught {len(caught):,} "
+                    f"runners, half of them by {median_km:.1f} km, the last at {furthest_km:.1f} km")  # fmt: skip
         if self.faults != Faults():
             text += f"\nfaults: {self.faults}; {self.noise} garbled lines, {len(self.unknown_chips)} unknown chips"
         for note in self.notes:

@@ -14,13 +14,14 @@ own gun.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
 
 from live.race.race import Participant, Race
+from simulator.catcher_truth import RunnerPaths, covered_share, distance_race_pacing, true_catch_m
 
 NOBODY = Participant("", ("-",), "", "", "", "", None)  # the pursuer's row of a race without one
 TIME_NOISE_SIGMA = 0.05  # log-normal spread of the true time around the declared time
@@ -78,6 +79,7 @@ class Outcome:
     finish: dict[str, float]  # bib -> finish time (unix seconds), runners only
     won: dict[str, bool]  # bib -> finished strictly before the pursuer
     winners_per_pen: dict[str, int]  # every pen of the race, in release order
+    caught_at_m: dict[str, float] = field(default_factory=dict)  # a catcher-car race: bib -> true catch distance
 
     @property
     def winners(self) -> int:
@@ -97,6 +99,7 @@ class RacePlan:
     crossings: np.ndarray  # (participants, timing points) unix seconds, to the hundredth
     reads: list[RawRead]  # sorted by time; none for a missed crossing
     missed: tuple[Crossing, ...] = ()  # crossings their mat never read (``miss_rates``), in time order
+    caught_at_m: np.ndarray | None = None  # a catcher-car race: where the car truly passed each (nan: the car)
 
     @property
     def pursuer_finish(self) -> float:
@@ -127,6 +130,7 @@ def true_outcome(plan: RacePlan) -> Outcome:
         finish=dict(zip(bibs, finish_s.tolist(), strict=True)),
         won=dict(zip(bibs, won.tolist(), strict=True)),
         winners_per_pen={pen: int(won[runner_pens == pen].sum()) for pen in plan.pen_ids},
+        caught_at_m={} if plan.caught_at_m is None else dict(zip(bibs, plan.caught_at_m[:-1].tolist(), strict=True)),
     )
 
 
@@ -146,12 +150,7 @@ def pace_profile(fraction: np.ndarray, boost: np.ndarray, fade: np.ndarray, firs
     Pace relative to the mean is ``1 + fade·(f − ½) − boost·max(0, 1 − f/first_km)``: a faster
     first km, then a steady fade; integrated and normalised so the whole course takes 1.
     """
-    f = fraction[None, :]
-    b, a = boost[:, None], fade[:, None]
-    early = np.where(f < first_km, f - f**2 / (2 * first_km), first_km / 2)
-    covered = f + a * (f**2 - f) / 2 - b * early
-    covered_fraction: np.ndarray = covered / (1.0 - b * first_km / 2)
-    return covered_fraction
+    return covered_share(fraction[None, :], boost[:, None], fade[:, None], first_km)
 
 
 def fade_for(true_5k_s: np.ndarray) -> np.ndarray:
@@ -192,7 +191,9 @@ def plan_race(
 
     # the whole field, so that a sample runs exactly like the full race
     n = len(field)
-    declared_s = np.array([_declared_s(p, distance_m) for p in field])
+    declared_s = np.array([_declared_s(p, race.declared_distance_m) for p in field]) * (
+        distance_m / race.declared_distance_m
+    )
     true_s = declared_s * np.exp(times_rng.normal(0.0, TIME_NOISE_SIGMA, n))
     # one draw of each per runner whatever the shares, so that one quirk never reshuffles the other
     quirks = quirk_rng.uniform(0.0, 1.0, size=(5, n))
@@ -201,6 +202,8 @@ def plan_race(
     true_5k_s = true_s * (5000.0 / distance_m) ** RIEGEL_EXPONENT
     boost = profile_rng.uniform(*FIRST_KM_BOOST, n)
     fade = fade_for(true_5k_s) + profile_rng.normal(0.0, FADE_NOISE, n)
+    if race.by_distance:  # a course longer than anyone runs: fade by the 10 km, not by the course
+        true_s, fade = distance_race_pacing(true_s, fade, distance_m)
     pens = np.array([p.pen for p in field], dtype=object)
     delay_s = start_rng.uniform(0.0, START_JITTER_S, n)
     for pen in set(pens.tolist()):
@@ -214,6 +217,14 @@ def plan_race(
     stop_at = np.interp(quirks[3][stops], (0.0, 1.0), (0.05, 0.95))  # where, as a fraction of the course
     stop_s = np.interp(quirks[4][stops], (0.0, 1.0), STOP_S)
     crossings[stops] += np.where(fraction[None, :] > stop_at[:, None], stop_s[:, None], 0.0)
+    caught_at = np.full(n, np.nan)
+    if race.by_distance:  # the catcher-car format: each runner stops where the car passes him
+        stop_frac, stop_len = np.full(n, np.inf), np.zeros(n)
+        stop_frac[stops], stop_len[stops] = stop_at, stop_s
+        runner = RunnerPaths(start, true_s, boost, fade, first_km, distance_m, stop_frac, stop_len)
+        schedule = race.require_pursuer("a catcher-car race").schedule
+        caught_at = true_catch_m(runner, schedule, gun_list[-1].time)  # type: ignore[arg-type]
+        crossings[at_m[None, :] > caught_at[:, None]] = np.nan
 
     keep = np.arange(n)
     if runners is not None and runners < n:
@@ -244,6 +255,8 @@ def plan_race(
     reads = raw_reads(all_crossings, chips, mats, reads_rng)
     if chaser is None:
         reads = [r for r in reads if r.chip != NOBODY.chips[0]]
+    if race.by_distance:
+        reads = [r for r in reads if r.chip != chips[-1] and r.time == r.time]
     bibs = np.array([p.bib for p in rows], dtype=object)
     missed_list: tuple[Crossing, ...] = ()
     if missed.any():
@@ -267,6 +280,7 @@ def plan_race(
         crossings=all_crossings,
         reads=reads,
         missed=missed_list,
+        caught_at_m=np.append(caught_at[keep], np.nan) if race.by_distance else None,
     )
 
 

@@ -21,6 +21,7 @@ from live.chase.snapshot import AHEAD, FINISHED, STARTED, STATUSES, WON, Snapsho
 from live.engine.engine import LiveEngine
 from live.engine.events import MAT_SILENT_S
 from live.store.store import attached
+from web.catcher_results import distance_results_csv
 from web.http import NOT_READY, RACE_BASE, JSONResponse, error, is_stream_id, iso_time, num
 from web.messages import forecast_fields, probability, row_summary, runner_detail
 
@@ -314,6 +315,8 @@ class RaceAPI:
         )
 
     def _results_csv(self, snap: Snapshot) -> str:
+        if self.race.by_distance:  # the catcher-car format: ranked by where the car passed each runner
+            return distance_results_csv(self.engine, snap, csv_text)
         times = self.engine.used_times
         finish = times[:, -1]
         start_read = times[:, 0]

@@ -19,6 +19,7 @@ import orjson
 from live.chase.chase import CLASSES, catch_point
 from live.chase.snapshot import CAUGHT, STATUSES, Snapshot
 from live.engine.engine import LiveEngine
+from web.catcher_results import caught_at, detail_fields
 from web.http import iso_time, num
 
 MAX_FOLLOW = 50
@@ -126,6 +127,8 @@ def forecast_fields(snap: Snapshot) -> dict[str, Any] | None:
         "quota": f.quota,
         "at_plan": f.at_plan,
         "pursuer_basis": f.pursuer_basis,
+        # a catcher-car race: the expected count still running at each milestone, with its band (level)
+        **({} if f.milestones is None else {"milestones": f.milestones}),
     }
 
 
@@ -240,6 +243,7 @@ def row_summary(engine: LiveEngine, snap: Snapshot, i: int) -> dict[str, Any]:
         "gap_m": num(snap.gap_m[i]),
         "margin_s": num(snap.margin_s[i]),
         "win_probability": probability(snap, i),
+        **({} if snap.caught_at_m is None else {"caught_at_m": caught_at(snap, i)}),
     }
 
 
@@ -295,7 +299,7 @@ def runner_detail(engine: LiveEngine, bib: str) -> dict[str, Any] | None:
         }
     i = snap.index[bib]
     caught = None
-    if snap.status[i] == CAUGHT:
+    if snap.status[i] == CAUGHT and not engine.race.by_distance:
         point = catch_point(engine.used_times[i], engine.used_pursuer_times, engine.at_m)
         at_m, t = point if point else (float(snap.distance_m[i]), snap.now)
         caught = {"at_m": num(at_m), "time": iso_time(t, tz)}
@@ -321,4 +325,6 @@ def runner_detail(engine: LiveEngine, bib: str) -> dict[str, Any] | None:
             "place_category": place_category,
         }
     )
+    if engine.race.by_distance:  # the catcher-car format: caught where the car passed him, predicted catch
+        body.update(detail_fields(engine, snap, i))
     return body

@@ -98,7 +98,8 @@ def openapi_schema(race: Race) -> dict[str, Any]:
         "required": ["bib", "name", "pen", "status", "distance_m", "gap_m", "margin_s"],
         "properties": {"bib": {"type": "string"}, "name": {"type": "string"}, "pen": {"type": "string"},
                        "status": {"type": "string"}, "distance_m": _NUM, "gap_m": _NUM, "margin_s": _NUM,
-                       "win_probability": _NUM},
+                       "win_probability": _NUM,
+                       "caught_at_m": {**_NUM, "description": "a catcher-car race: where the car passed him"}},
     }  # fmt: skip
     group = {
         "type": "object",

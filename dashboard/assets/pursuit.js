@@ -671,6 +671,12 @@
     setText("story-forecast", c.started ? fmtInt(f.winners) : "–");  // nobody started: nothing to forecast
     var band = !c.started || f.low === undefined || f.low === null ? "" : fmtInt(f.low) + "–" + fmtInt(f.high);
     setText("story-forecast-sub", band + (f.quota ? (band ? " · " : "") + "quota " + fmtInt(f.quota) : ""));
+    if (f.milestones) {  // a catcher-car race: nobody wins; who is still running, and at the next milestone
+      setText("story-won", fmtInt(c.running));
+      var next = f.milestones.filter(function (m) { return !m.passed; })[0];
+      setText("story-forecast", next && c.started ? fmtInt(Math.round(next.expected)) : "–");
+      setText("story-forecast-sub", next ? "at " + (next.at_m / 1000).toFixed(1) + " km (" + fmtInt(next.low) + "–" + fmtInt(next.high) + ")" : "the car is past every milestone");
+    }
     var pd = pursuerDistance(raceNow());
     setText("story-pursuer", pd === null ? "–" : (pd / 1000).toFixed(2) + " km");
     setText("story-pursuer-sub", [meta.pursuer.name, p.pace_s_per_km ? fmtDur(p.pace_s_per_km) + "/km" : "", p.status || ""]
@@ -726,7 +732,8 @@
     var bar = el("div", "progress"), fill = el("div", "progress-fill");
     fill.style.width = Math.max(0, Math.min(100, 100 * (d.distance_m || 0) / meta.distance_m)).toFixed(1) + "%";
     bar.appendChild(fill); c.appendChild(bar);
-    c.appendChild(el("div", "card-line card-distance", ((d.distance_m || 0) / 1000).toFixed(2) + " of " + (meta.distance_m / 1000).toFixed(2) + " km"));
+    var byDistance = d.caught_at_m !== undefined;  // a catcher-car race: no finish, a result in km
+    c.appendChild(el("div", "card-line card-distance", ((d.distance_m || 0) / 1000).toFixed(2) + (byDistance ? "" : " of " + (meta.distance_m / 1000).toFixed(2)) + " km"));
     var lines = [], over = (S.pursuer || {}).status === "finished", m = d.margin_s;
     if (d.place) lines.push(placeText(d));
     var known = function (v) { return v !== null && v !== undefined; };
@@ -745,7 +752,9 @@
     if (d.win_probability !== null && d.win_probability !== undefined && out) lines.push(Math.round(100 * d.win_probability) + " % to beat him");
     if (d.margin_s !== null && d.margin_s !== undefined && (d.status === "started" || d.status === "ahead")) lines.push("predicted finish margin: " + fmtSigned(d.margin_s));
     if (d["catch"]) lines.push("caught at " + (d["catch"].at_m / 1000).toFixed(2) + " km in " + fmtDur(d["catch"].in_s) + " if nothing changes");
-    if (d.caught) lines.push("caught at " + (d.caught.at_m / 1000).toFixed(2) + " km");
+    if (d.caught) lines.push("caught at " + (d.caught.at_m / 1000).toFixed(byDistance ? 1 : 2) + " km");
+    var pc = d.predicted_catch, km1 = function (v) { return (v / 1000).toFixed(1); };
+    if (pc && out) lines.push("predicted catch: " + km1(pc.at_m) + " km (" + km1(pc.low) + "–" + km1(pc.high) + ")");
     if (d.finish) lines.push("finished in " + fmtDur(d.finish.net_s) + " (net)");
     lines.forEach(function (t) { c.appendChild(el("div", "card-line", t)); });
     if (d.splits && d.splits.length) {

@@ -77,6 +77,17 @@ def rank(key: np.ndarray, groups: Groups, tiebreak: np.ndarray | None = None) ->
                   _within(order, groups.sex_category, groups.known_category))  # fmt: skip
 
 
+def listing_order(places: Places) -> np.ndarray:
+    """The rows in results order: the placed by place, then the others in roster order."""
+    n = len(places.place)
+    return np.lexsort((np.arange(n), np.where(places.place > 0, places.place, np.iinfo(np.int64).max)))
+
+
+def by_distance(distance_m: np.ndarray, ranked: np.ndarray, groups: Groups) -> Places:
+    """Places by distance, further first (the catcher-car format), for the ``ranked`` runners."""
+    return rank(np.where(ranked, -np.asarray(distance_m, dtype=float), np.nan), groups)
+
+
 def _within(order: np.ndarray, codes: np.ndarray, known: np.ndarray) -> np.ndarray:
     """The rank of each placed runner (``order``: best first) among those of his group code, for the
     runners whose label is ``known``: a stable sort by group keeps the best first within each."""

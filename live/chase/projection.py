@@ -182,7 +182,9 @@ def _second_crossings(t: np.ndarray, mat_of_tp: list[str]) -> None:
     k = t.shape[0]
     for mat in dict.fromkeys(mat_of_tp):
         cols = [j for j in range(k) if mat_of_tp[j] == mat]
-        for a, b in zip(cols, cols[1:], strict=False):
+        # from the last crossing back: on a lap course a missed lap shifts every later crossing one
+        # early, and each moves only once the one after it is free
+        for a, b in reversed(list(zip(cols, cols[1:], strict=False))):
             between = [j for j in range(a + 1, b) if mat_of_tp[j] != mat]
             if not between:
                 continue

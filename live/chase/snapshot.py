@@ -48,6 +48,9 @@ class Forecast:
     pursuer_low: float | None = None  # the band (level) of his finish
     pursuer_high: float | None = None
     pursuer_basis: str = "plan"  # plan | splits | finished: what his forecast rests on
+    # a catcher-car race: at each milestone, the expected count still running there ({at_m, expected,
+    # low, high, passed}; passed 1: the car is past it and ``expected`` is the count); None otherwise
+    milestones: list[dict[str, float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,20 @@ class Snapshot:
     speed_m_s: np.ndarray | None = None  # projection speed, for extrapolating between ticks
     margin_class: np.ndarray | None = None  # uint8 codes into live.chase.chase.CLASSES
     win_probability: np.ndarray | None = None  # chance to finish before the pursuer, 0..1
+    # a catcher-car race (live/engine/catcher.py): where the car passed him (nan: not yet), and for a
+    # runner still out, the median and band (``forecast.level``) of where it will
+    caught_at_m: np.ndarray | None = None
+    caught_time: np.ndarray | None = None
+    predicted_catch_m: np.ndarray | None = None
+    catch_low_m: np.ndarray | None = None
+    catch_high_m: np.ndarray | None = None
+
+    def chase(self) -> tuple[PursuerState, Forecast]:
+        """The pursuer's state and the forecast, which every race with a pursuer has (a chase, a
+        catcher car); a ValueError for a race without one."""
+        if self.pursuer is None or self.forecast is None:
+            raise ValueError("a race without a pursuer has no pursuer state nor forecast")
+        return self.pursuer, self.forecast
 
     def status_name(self, row: int) -> str:
         return STATUSES[int(self.status[row])]
@@ -82,7 +99,8 @@ class Snapshot:
 
 # what ``encode`` carries of a snapshot, per runner; bibs, pens and the index are the race's own
 _ARRAYS = ("status", "distance_m", "lat", "lon", "gap_m", "gap_s", "margin_s", "catch_at_m", "catch_in_s",
-           "overdue", "speed_m_s", "margin_class", "win_probability")  # fmt: skip
+           "overdue", "speed_m_s", "margin_class", "win_probability", "caught_at_m", "caught_time",
+           "predicted_catch_m", "catch_low_m", "catch_high_m")  # fmt: skip
 
 
 def encode(snap: Snapshot, seq: int = 0, tick_ms: float = 0.0) -> bytes:

@@ -11,11 +11,24 @@ from collections.abc import Awaitable, Callable
 import numpy as np
 
 from live.chase.chase import ChaseResult, evaluate, probability_classes, pursuer_position
-from live.chase.places import Groups, Places, rank
+from live.chase.places import Groups, Places, by_distance, rank
 from live.chase.projection import Reads, plausible_reads
-from live.chase.snapshot import AHEAD, CAUGHT, DNF, DQ, FINISHED, STATUSES, WON, Forecast, PursuerState, Snapshot
+from live.chase.snapshot import (
+    AHEAD,
+    CAUGHT,
+    DNF,
+    DQ,
+    FINISHED,
+    STARTED,
+    STATUSES,
+    WON,
+    Forecast,
+    PursuerState,
+    Snapshot,
+)
 from live.chase.timed import evaluate_timed
 from live.clock import RaceClock
+from live.engine.catcher import catcher_tick
 from live.engine.plain import plain_snapshot
 from live.forecast.forecast import WinForecast, forecast, pursuer_forecast
 from live.forecast.model import ForecastModel, default_model
@@ -70,12 +83,13 @@ class LiveEngine:
         self.listeners: list[Callable[[Snapshot], Awaitable[None]]] = []  # called after every tick
         self.lease: Lease | None = None  # None: this engine always computes (one process, or by hand)
         self.redis_failing_since: float | None = None  # wall time of the first tick Redis failed, while it does
-        # (race time, forecast, band low, band high, count at the pursuer's plan), for race control's chart
+        # (race time, forecast, band low, band high, count at the pursuer's plan), for race control's chart;
+        # a catcher-car race's: (race time, still running, the same twice, None)
         self.forecast_history: deque[tuple[float, int, int, int, int | None]] = deque(maxlen=HISTORY_POINTS)
 
     def _prior_speeds(self, runners: list[Participant]) -> np.ndarray:
         """Speed before any split: the declared time, else the median declared time of the pen."""
-        distance = self.race.distance_m
+        distance = self.race.declared_distance_m
         declared = np.array([p.declared_s if p.declared_s else np.nan for p in runners], dtype=float)
         pens = np.array([p.pen for p in runners], dtype=object)
         for pen in set(pens):
@@ -190,11 +204,20 @@ class LiveEngine:
         result = evaluate(
             reads, self.at_m, self.prior_m_s, pursuer_times, pursuer, now, runner_starts, self.manual_status
         )
-        win = self.win_forecast(reads, pursuer_times, runner_starts, pursuer_start, result, now)
+        catcher = None
+        if race.by_distance:  # the catcher-car format: caught where the car passed him, nobody wins
+            catcher = catcher_tick(race, self.model, reads, self.at_m, result, runner_starts, self.prior_m_s,
+                                   self.guns.get("pursuer"), pursuer_start, pursuer_times, now)  # fmt: skip
+            result, win = catcher.result, catcher.win
+        else:
+            win = self.win_forecast(reads, pursuer_times, runner_starts, pursuer_start, result, now)
         # margins: pursuer's median finish - runner's median finish; settled runners keep the chase's
         decided = np.isnan(win.predicted_finish) | (pursuer.finish is not None)
         margin = np.where(decided, result.margin_s, win.pursuer.median - win.predicted_finish)
-        classes = probability_classes(result.status, win.win_probability, self.classes)
+        if catcher is None:
+            classes = probability_classes(result.status, win.win_probability, self.classes)
+        else:
+            classes = catcher.classes
         self.classes = classes
         lon, lat = race.course.lonlat_at(result.distance_m)
         p_lon, p_lat = race.course.lonlat_at(max(pursuer.distance_m, 0.0))
@@ -220,6 +243,8 @@ class LiveEngine:
             "dnf": int(by_status[DNF]),
             "dq": int(by_status[DQ]),
         }
+        if catcher is not None:
+            counts["running"] = int(by_status[AHEAD] + by_status[STARTED])
         first_gun = min(self.guns.values()) if self.guns else None
         return Snapshot(
             now=now,
@@ -259,11 +284,13 @@ class LiveEngine:
                 pursuer_low=win.pursuer.low,
                 pursuer_high=win.pursuer.high,
                 pursuer_basis=win.pursuer.basis,
+                milestones=catcher.milestones() if catcher is not None else None,
             ),
             index=self.row,
             speed_m_s=result.speed_m_s,
             margin_class=classes,
             win_probability=win.win_probability,
+            **({} if catcher is None else catcher.arrays()),
         )
 
     def compute_timed(self, now: float) -> Snapshot:
@@ -284,7 +311,12 @@ class LiveEngine:
         assert snap is not None, "places come after the first tick"
         if self._places is None or self._places[0] is not snap:
             finish = self.used_times[:, -1]
-            if self.race.pursuer is None:
+            if self.race.by_distance:  # where the car passed him, or where he is while he runs
+                caught = snap.status == CAUGHT
+                at = snap.caught_at_m if snap.caught_at_m is not None else np.full(len(snap.bibs), np.nan)
+                ranked = caught | (snap.status == AHEAD) | (snap.status == STARTED)
+                places = by_distance(np.where(caught, at, snap.distance_m), ranked, self.groups)
+            elif self.race.pursuer is None:
                 gun = self.pen_starts(None)[self.runner_pen_index]
                 key = np.where(snap.status == FINISHED, finish - gun, np.nan)
                 places = rank(key, self.groups, tiebreak=finish - self.used_times[:, 0])
@@ -303,6 +335,10 @@ class LiveEngine:
         if last is not None and snap.now < last:
             self.forecast_history.clear()
         elif last is not None and snap.now - last < HISTORY_STEP_S:
+            return
+        if self.race.by_distance:  # a catcher-car race: the count still running, instead of winners
+            running = snap.counts.get("running", 0)
+            self.forecast_history.append((snap.now, running, running, running, None))
             return
         self.forecast_history.append((snap.now, f.winners, f.low, f.high, f.at_plan))
 

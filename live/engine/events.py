@@ -17,6 +17,7 @@ import numpy as np
 
 from live.chase.chase import catch_point
 from live.chase.snapshot import AHEAD, CAUGHT, WON, Snapshot
+from live.engine.catcher_events import catcher_events
 from live.engine.engine import LiveEngine
 from live.engine.finishers import finisher_stories
 from live.race.race import Pursuer
@@ -33,9 +34,10 @@ MEMORY_ALERT = 0.8  # Redis memory or journal length as a share of its cap befor
 READER_ERRORS_ALERT = 10  # refused lines from one address before race control is told (again at 100, 1,000, …)
 HEALTH_EVERY_S = 10.0
 
-# Every kind of event, by level: stories for commentators, alerts for race control. The dashboard gets
-# these lists with the race (``story_kinds``, ``alert_kinds``), as it gets the margin classes.
-STORY_KINDS = ("caught", "milestone", "pursuer_split", "pursuer_reaches_pen", "close_escape", "final", "forecast")
+# Every kind of event, by level: stories for commentators (the last three: a catcher-car race's), alerts
+# for race control. The dashboard gets these lists with the race (``story_kinds``, ``alert_kinds``).
+STORY_KINDS = ("caught", "milestone", "pursuer_split", "pursuer_reaches_pen", "close_escape", "final", "forecast",
+               "car_milestone", "last_running", "last_caught")  # fmt: skip
 ALERT_KINDS = (
     "pursuer_missed_mat",
     "catch_undone",
@@ -113,6 +115,8 @@ class EventDetector:
             pending += self.forecast_event(snap)
         pending += self.missed_mat_alerts(snap) + self.overdue_alerts(snap)
         pending += self.impossible_alerts(snap)
+        if self.race.by_distance:  # a catcher-car race's own stories, its catches among them
+            pending += [_Pending(*event) for event in catcher_events(self.race, snap)]
         if time.time() - self.health_checked > HEALTH_EVERY_S:
             self.health_checked = time.time()
             pending += await self.reader_alerts(snap)
@@ -189,7 +193,7 @@ class EventDetector:
             pen_first.setdefault(str(snap.pens[row]), int(row))
             if bib not in self.caught_reads:  # counted once, not every tick for everyone caught
                 self.caught_reads[bib] = self._passings(int(row))
-            if f"caught:{bib}" in self.emitted:
+            if f"caught:{bib}" in self.emitted or self.race.by_distance:
                 continue
             point = catch_point(self.engine.used_times[row], self.engine.used_pursuer_times, self.engine.at_m)
             at_m, t = point if point else (float(snap.distance_m[row]), snap.now)

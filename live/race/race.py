@@ -158,6 +158,8 @@ class Race:
     tiles: TileLayer | None = None  # an online tile layer over the basemap, for viewers with internet
     operators: tuple[Operator, ...] = ()  # race control's named sign-ins, besides the shared admin token
     quotas: dict[str, dict[str, int]] = field(default_factory=dict)  # "sex"/"category" -> label -> winners wanted
+    outcome: str = "finish"  # "finish", or "distance": the catcher-car format (live/race/outcome.py)
+    milestones_m: tuple[float, ...] = ()  # a distance race's milestones: forecast and announced
     _by_bib: dict[str, Participant] = field(repr=False, compare=False, default_factory=dict)
     _by_chip: dict[str, str] = field(repr=False, compare=False, default_factory=dict)
     _mat_by_alias: dict[str, str] = field(repr=False, compare=False, default_factory=dict)
@@ -206,6 +208,19 @@ class Race:
         """The mat whose timing points a mat's reads count for: itself, or the mat it backs up."""
         m = next((x for x in self.mats if x.id == mat), None)
         return m.backup_of if m is not None and m.backup_of else mat
+
+    @property
+    def by_distance(self) -> bool:
+        """A catcher-car race: results are the distances where the pursuer passed each runner."""
+        return self.outcome == "distance"
+
+    @property
+    def declared_distance_m(self) -> float:
+        """The distance a participant's ``declared_s`` is a time for: the course, or for a catcher-car
+        race (whose course is longer than anyone runs) a 10 km (live/race/outcome.py)."""
+        from live.race.outcome import DECLARED_DISTANCE_M
+
+        return DECLARED_DISTANCE_M if self.by_distance else self.distance_m
 
     @property
     def start_mat(self) -> TimingPoint:

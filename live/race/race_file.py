@@ -17,6 +17,7 @@ import numpy as np
 
 from live.race.course import Course
 from live.race.errors import RaceError
+from live.race.outcome import parse_outcome
 from live.race.race import (
     IPNetwork,
     Mat,
@@ -63,7 +64,11 @@ def load_race(directory: Path | str) -> Race:
                 "one mat must sit at one place",
             )
 
-    pursuer = load_pursuer(cfg, day, tz, _load_schedule(cfg))
+    schedule = _load_schedule(cfg)
+    outcome, milestones = parse_outcome(
+        toml_path, cfg.get("race.outcome"), cfg.get("race.milestones_m"), course.distance_m, schedule
+    )
+    pursuer = load_pursuer(cfg, day, tz, schedule)
     pens = load_pens(cfg, day, tz, pursuer)
 
     participants_path = root / cfg.str("race.participants", default="participants.csv")
@@ -117,6 +122,8 @@ def load_race(directory: Path | str) -> Race:
         tiles=tiles,
         operators=_load_operators(cfg),
         quotas=load_quotas(cfg, participants),
+        outcome=outcome,
+        milestones_m=milestones,
         _by_bib=by_bib,
         _by_chip=by_chip,
         _mat_by_alias=alias,

@@ -24,6 +24,14 @@ def test_race_check_prints_a_summary():
     assert result.stdout.strip().endswith("OK")
 
 
+def test_race_check_summarises_a_catcher_car_race():
+    result = run("race", "check", str(PARIS.parent / "world-run-paris"))
+    assert result.returncode == 0, result.stderr
+    assert "20 km/h from 3 h, 35 km/h from 5 h" in result.stdout and "arc#27" in result.stdout
+    assert "outcome    distance" in result.stdout and "milestones 5 km, 10 km, 21.0975 km" in result.stdout
+    assert "outcome" not in run("race", "check", str(PARIS)).stdout
+
+
 def test_race_check_names_the_file_and_line_of_an_error(tmp_path):
     race = tmp_path / "race"
     shutil.copytree(PARIS, race)

@@ -1,0 +1,99 @@
+"""Race control for a catcher-car race (``[race] outcome = "distance"``): the car's km and speed, the
+count still running, and the milestone forecast instead of winners against a quota; a histogram of
+catch distances (caught, and predicted for those still running) instead of the margins."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from dashboard.figures import CLASS_COLOURS, _base_layout
+from live.chase.snapshot import Snapshot
+from live.race.race import Race
+
+# the KPI strip's labels that differ from a chase's (the values: ``kpi_texts``)
+KPI_LABELS = {"kpi-ahead": "still running", "kpi-won": "car speed", "kpi-forecast": "next milestone"}
+CATCH_BIN_M = 2000.0
+
+
+def kpi_texts(race: Race, snap: Snapshot) -> dict[str, str]:
+    """The KPIs a catcher-car race shows instead of the winners': the car's speed, the runners still
+    running, and the forecast count at the next milestone the car has not reached."""
+    p = snap.chase()[0]
+    speed = 3600.0 / p.pace_s_per_km if p.pace_s_per_km else 0.0
+    out = {
+        "kpi-pursuer": f"{p.distance_m / 1000:.2f} km · {speed:.0f} km/h · {p.status}",
+        "kpi-ahead": f"{snap.counts.get('running', 0):,}",
+        "kpi-won": f"{speed:.0f} km/h",
+        "kpi-forecast": "–",
+    }
+    ahead = [m for m in snap.chase()[1].milestones or [] if m["at_m"] > p.distance_m]
+    if ahead and snap.counts.get("started"):
+        m = ahead[0]
+        out["kpi-forecast"] = (
+            f"{m['expected']:,.0f} running at {m['at_m'] / 1000:g} km "
+            f"({m['low']:,}–{m['high']:,} at {snap.chase()[1].level:.0%})"
+        )
+    elif snap.chase()[1].milestones:
+        out["kpi-forecast"] = "the car is past every milestone"
+    return out
+
+
+def milestone_figure(race: Race, snap: Snapshot) -> go.Figure:
+    """Per milestone: the count still running there, as counted once the car is past it (gold), else
+    forecast (green) with its band."""
+    milestones = snap.chase()[1].milestones or []
+    names = [f"{m['at_m'] / 1000:g} km" for m in milestones]
+    passed = [m["at_m"] <= snap.chase()[0].distance_m for m in milestones]
+    expected = [float(m["expected"]) for m in milestones]
+    fig = go.Figure(
+        go.Bar(
+            x=names,
+            y=expected,
+            marker={"color": [CLASS_COLOURS["won"] if done else CLASS_COLOURS["safe"] for done in passed]},
+            error_y={"type": "data", "symmetric": False, "thickness": 2,
+                     "array": [m["high"] - m["expected"] for m in milestones],
+                     "arrayminus": [m["expected"] - m["low"] for m in milestones]},
+            text=[f"{e:,.0f}" + (" (counted)" if done else "") for e, done in zip(expected, passed, strict=True)],
+            textposition="outside",
+            hovertemplate="%{x}: %{y:,.0f} still running",
+        )
+    )  # fmt: skip
+    fig.update_yaxes(title_text="runners still running")
+    return _base_layout(fig, f"Still running at each milestone ({snap.chase()[1].level:.0%} band)")
+
+
+def catch_histogram(snap: Snapshot) -> go.Figure:
+    """Where the car passed the runners it caught (red) and where it is predicted to pass those still
+    running (green), by 2 km."""
+    caught = snap.caught_at_m if snap.caught_at_m is not None else np.zeros(0)
+    predicted = snap.predicted_catch_m if snap.predicted_catch_m is not None else np.zeros(0)
+    caught, predicted = caught[np.isfinite(caught)], predicted[np.isfinite(predicted)]
+    top = max([CATCH_BIN_M * 10, *caught.tolist(), *predicted.tolist()])
+    bins = np.arange(0.0, top + CATCH_BIN_M, CATCH_BIN_M)
+    centres = (bins[:-1] + bins[1:]) / 2000.0
+    fig = go.Figure(
+        [
+            go.Bar(x=centres, y=np.histogram(caught, bins)[0], marker={"color": CLASS_COLOURS["caught"]},
+                   name="caught", hovertemplate="%{x:.0f} km: %{y} caught"),
+            go.Bar(x=centres, y=np.histogram(predicted, bins)[0], marker={"color": CLASS_COLOURS["safe"]},
+                   name="predicted", hovertemplate="%{x:.0f} km: %{y} predicted"),
+        ]
+    )  # fmt: skip
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(title_text="catch distance (km)")
+    fig.update_yaxes(title_text="runners")
+    return _base_layout(fig, f"Catch distances: {len(caught):,} caught, {len(predicted):,} predicted")
+
+
+def running_history_figure(history: list[tuple[float, int, int, int, int | None]]) -> go.Figure:
+    """The count still running over race time (the engine's history of a catcher-car race)."""
+    fig = go.Figure()
+    if history:
+        first = history[0][0]
+        minutes = [(h[0] - first) / 60.0 for h in history]
+        line = {"color": CLASS_COLOURS["safe"]}
+        fig.add_trace(go.Scatter(x=minutes, y=[h[1] for h in history], mode="lines", name="still running", line=line))
+    fig.update_xaxes(title_text="minutes")
+    fig.update_yaxes(title_text="runners", rangemode="tozero")
+    return _base_layout(fig, "Runners still running over the race")
