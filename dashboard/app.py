@@ -80,7 +80,7 @@ def race_meta(race: Race, basemap: BasemapAsset | None = None, base: str = "/") 
     }
 
 
-def shell(race: Race, basemap: BasemapAsset, base: str = "/") -> html.Div:
+def shell(race: Race, basemap: BasemapAsset, base: str = "/", event_view: str | None = None) -> html.Div:
     """The frame every page shares."""
     return html.Div(
         [
@@ -94,7 +94,8 @@ def shell(race: Race, basemap: BasemapAsset, base: str = "/") -> html.Div:
                 [
                     html.H1(race.name, className="title"),
                     html.Nav(
-                        [dcc.Link(label, href=base + path[1:], className="nav-link") for path, label, _ in PAGES],
+                        [dcc.Link(label, href=base + path[1:], className="nav-link") for path, label, _ in PAGES]
+                        + ([html.A("All races", href=event_view, className="nav-link")] if event_view else []),
                         className="nav",
                     ),
                     html.Div("connecting…", id="conn", className="conn conn-wait", role="status"),
@@ -129,9 +130,11 @@ def create_dashboard(
     get_snapshot: Callable[[], Snapshot | None],
     get_history: Callable[[], list[tuple[float, int, int, int, int | None]]] = list,
     base: str = "/",
+    event_view: str | None = None,
 ) -> Dash:
     """Mount the three pages on ``server`` (call after the API routes are added); ``base``: the path
-    the server is mounted under (``/races/10k/``), which the browser's requests carry."""
+    the server is mounted under (``/races/10k/``), which the browser's requests carry; ``event_view``:
+    where the event's view of every race is (a link in the header), None for a race alone."""
     app = Dash(
         __name__,
         requests_pathname_prefix=base,
@@ -144,7 +147,7 @@ def create_dashboard(
         suppress_callback_exceptions=True,  # each page's components exist only on that page
     )
     basemap = BasemapAsset(race)
-    app.layout = shell(race, basemap, base)
+    app.layout = shell(race, basemap, base, event_view)
     layouts: dict[str, html.Div] = {path: module.layout(race) for path, _, module in PAGES}
 
     @app.callback(Output("page", "children"), Input("url", "pathname"))

@@ -64,7 +64,8 @@ def create_event_app(
     settings = settings or Settings.from_env()
     apps = [
         create_app(race, redis_url, dashboard=dashboard, settings=settings, engine=engine,
-                   base="/" if i == 0 else race_path(event, race.id), event=event if i == 0 else None)
+                   base="/" if i == 0 else race_path(event, race.id), event=event if i == 0 else None,
+                   in_event=True)
         for i, race in enumerate(event.races)
     ]  # fmt: skip
     api = EventAPI(event, [a.state.engine for a in apps])

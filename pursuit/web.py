@@ -53,13 +53,15 @@ def create_app(
     engine: bool = True,
     base: str = "/",
     event: Event | None = None,
+    in_event: bool = False,
 ) -> FastAPI:
     """Build the web app for one race against the Redis at ``redis_url``; ``settings``: the process's
     (reader and admin tokens, CORS origins), by default read from the environment now. With ``engine``
     the process stands for the engine lease and runs the live engine while it holds it; otherwise, and
     while another process holds it, it relays the leader's ticks (``web.relay``). ``base``: the path
     the race's pages are served under (``/races/10k/`` for an event's other races). ``event``: the
-    event whose JSON readers this app takes (``/ingest/ws``, routed by chip); None: the race alone."""
+    event whose JSON readers this app takes (``/ingest/ws``, routed by chip); None: the race alone.
+    ``in_event``: the race is one of an event's, whose pages link to the event's view."""
     settings = settings or Settings.from_env()
     redis = redis_client(redis_url)
     store = Store(redis, race)
@@ -168,7 +170,8 @@ def create_app(
     if dashboard:
         from dashboard.app import create_dashboard
 
-        create_dashboard(app, race, lambda: live.snapshot, lambda: list(live.forecast_history), base=base)
+        create_dashboard(app, race, lambda: live.snapshot, lambda: list(live.forecast_history), base=base,
+                         event_view="/event" if in_event else None)  # fmt: skip
     return app
 
 

@@ -1,5 +1,6 @@
 """An event's pages in a real headless Chromium: race control's /event view, and a race's pages under
-/races/{id}/ talking to that race (its feed, its API, its server callbacks), not to the first race."""
+/races/{id}/ talking to that race (its feed, its API, its server callbacks), not to the first race:
+two chases on interleaved starts, and the shipped races/paris-2024 with its 10 km at /races/10k/."""
 
 from __future__ import annotations
 
@@ -72,6 +73,64 @@ async def test_the_event_view_and_a_race_under_its_prefix(redis_server, redis, t
                 timeout=30000,
             )
             await control.screenshot(path=str(ARTIFACTS / "event-race-b-control.png"))
+            await browser.close()
+    finally:
+        stop.set()
+        await sim
+        await ingest.close()
+    assert not errors, errors
+
+
+PARIS_2024 = Path(__file__).resolve().parents[2] / "races" / "paris-2024"
+
+
+async def test_the_shipped_event_s_10k_under_races_10k(redis_server, redis):
+    """races/paris-2024 with the chase over and the 10 km under way: /event shows the chase's
+    pursuer and the 10 km's leader; /races/10k/follow and /races/10k/ draw the 10 km, live."""
+    chromium = require_chromium()
+    from playwright.async_api import async_playwright
+
+    event = load_event(PARIS_2024)
+    store = ingest_store(redis, event)
+    await store.setup()
+    wall = time.time()
+    clock = RaceClock(origin_wall=wall, origin_race=wall, speed=30.0)
+    await store.set_clock(clock)
+    ingest = ChronoTrackServer(event.ingest_race(), store, host="127.0.0.1", port=0)
+    await ingest.start()
+    stop = asyncio.Event()
+    ten_k_gun = 2700.0  # the 10 km is released 45 min after the chase's first pen
+    sim = asyncio.create_task(
+        simulate(event, "127.0.0.1", ingest.port, clock=clock, first_gun=clock.now() - ten_k_gun + 10, runners=300,
+                 stop_event=stop)
+    )  # fmt: skip
+    errors: list[str] = []
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        async with running_uvicorn(create_event_app(event, redis_server.url)) as base, async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = await browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("pageerror", lambda e: errors.append(f"/event: {e}"))
+            await page.goto(base + "/event")
+            await page.wait_for_function(
+                "document.querySelector('.card[data-race=\"10k\"]').innerText.includes('leader')"
+                " && document.querySelector('.card[data-race=\"paris-j1000\"]').innerText.includes('Kipchoge')",
+                timeout=30000,
+            )
+            await page.screenshot(path=str(ARTIFACTS / "event-paris-2024.png"))
+            await page.close()
+
+            follow = await open_page(browser, base, "/races/10k/follow", errors)
+            meta = await follow.evaluate("JSON.parse(document.querySelector('#race-meta').dataset.race)")
+            assert meta["id"] == "10k" and meta["base"] == "/races/10k" and meta["pursuer"] is None
+            assert await follow.get_attribute(".nav a[href='/event']", "href") == "/event", "back to every race"
+            await follow.screenshot(path=str(ARTIFACTS / "event-10k-follow.png"))
+            control = await open_page(browser, base, "/races/10k/", errors)
+            await control.wait_for_function(
+                "/\\d/.test(document.querySelector('#kpi-running')?.innerText || '')", timeout=30000
+            )
+            assert await control.locator("#kpi-forecast").count() == 0, "a race without a pursuer: no forecast"
+            await control.screenshot(path=str(ARTIFACTS / "event-10k-control.png"))
             await browser.close()
     finally:
         stop.set()
