@@ -20,7 +20,6 @@ import logging
 import time
 from collections.abc import Mapping
 
-from redis.exceptions import RedisError
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -29,7 +28,7 @@ from ingest.unknown import UnknownChips
 from live.clock import time_problem
 from live.race.race import Race
 from live.reads import RawRead
-from live.store.store import Store
+from live.store.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +77,7 @@ class JsonIngest:
         source = (host, f"JSON reader {reader or ws.query_params.get('reader', '')!r} at {host}:{port}")
         if reader is None:
             log.warning("JSON reader refused from %s: %s", ws.client, why)
-            with contextlib.suppress(RedisError):  # counted if Redis answers; refused either way
+            with contextlib.suppress(StoreError):  # counted if Redis answers; refused either way
                 await self.store.count_error(None, f"json reader refused: {why}", source)
             await ws.close(code=1008, reason=why[:120])
             return
@@ -87,7 +86,7 @@ class JsonIngest:
             await self._session(ws, reader, source)
         except WebSocketDisconnect:
             pass
-        except RedisError as exc:  # the master gone or failing over: what was not answered comes again
+        except StoreError as exc:  # the master gone or failing over: what was not answered comes again
             log.warning("JSON reader %r at %s:%d closed: Redis failed (%r); it sends again what was not answered",
                         reader, host, port, exc)  # fmt: skip
             with contextlib.suppress(RuntimeError, OSError):  # the reader may have gone meanwhile
@@ -126,7 +125,7 @@ class JsonIngest:
         """Count the reader off its mat; with Redis away the count stays one too high (logged)."""
         try:
             await self.store.set_connected(mat, -1)
-        except RedisError as exc:
+        except StoreError as exc:
             log.warning("mat %r: the reader that left is still counted connected: Redis failed (%r)", mat, exc)
 
     async def _apply(

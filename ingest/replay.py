@@ -223,16 +223,12 @@ async def rebuild(race: Race, store: Store) -> ReplayReport:
     order Redis appended it (both streams' ids are that Redis's clock), so an admin action meets the
     state its operator saw: a gun set by hand before a reader's marker, a chip assigned before its
     later reads, a passing voided before a resend."""
-    k = store.keys
-    derived = [k.crossings, k.passings, k.guns, k.unknown_chips, k.reader_seq, k.ingest, k.manual_status, k.pursuer_gps]
-    derived += [k.acks, *(k.mat(m.id) for m in race.mats)]
-    await store.redis.delete(*derived)
+    await store.clear_derived()
     await store.setup()
     clock = await store.clock()
     report = ReplayReport()
     applier = _Applier(race, store, report)
-    admin = list(await store.redis.xrange(k.admin_log))
-    results = await store.redis.hgetall(k.admin_results)
+    admin, results = await store.admin_entries()
     admin.reverse()  # pop() the oldest
 
     async def admin_before(entry_id: bytes | None) -> None:
@@ -251,9 +247,7 @@ async def rebuild(race: Race, store: Store) -> ReplayReport:
 
     last = "-"
     while True:
-        entries = await store.redis.xrange(k.journal, min=last, count=BATCH)
-        if last != "-":
-            entries = entries[1:]
+        entries = await store.journal_entries(last, BATCH)
         if not entries:
             break
         for entry_id, f in entries:

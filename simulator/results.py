@@ -453,14 +453,9 @@ async def play_results(
     for d in decoders:
         d.clock = clock  # started only now: building a marathon's decoders takes a few seconds
     if redis_url:
-        from live.store.connection import redis_client
-        from live.store.store import Store
+        from live.store.store import write_clock
 
-        redis = redis_client(redis_url)
-        try:
-            await Store(redis, replayed.race).set_clock(clock)
-        finally:
-            await redis.aclose()
+        await write_clock(redis_url, [replayed.race], clock)
     elif speed is not None and speed != 1.0:
         log.warning("REDIS_URL is unset: the ingestor and the engine run on real time, not the replay's clock")
     return await replay(decoders, host, port, replayed.plan, replayed.chase, stop)

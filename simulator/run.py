@@ -19,7 +19,7 @@ from typing import Any
 from live.clock import RaceClock
 from live.race.event import Event, event_of
 from live.race.race import Race
-from live.store.store import Store
+from live.store.store import write_clock
 from simulator.chronotrack import EmulatedDecoder
 from simulator.event import event_feeds, plan_event
 from simulator.faults import Faults, WireFaults
@@ -226,14 +226,7 @@ async def play(
     event = race if isinstance(race, Event) else event_of(race)
     race = event.ingest_race()
     if redis_url:
-        from live.store.connection import redis_client
-
-        redis = redis_client(redis_url)
-        try:
-            for each in event.races:
-                await Store(redis, each).set_clock(clock)
-        finally:
-            await redis.aclose()
+        await write_clock(redis_url, event.races, clock)
     elif speed != 1.0:
         log.warning("REDIS_URL is unset: the live engine will not know the simulated clock runs at %gx", speed)
     protocols = options.get("protocols") or {}

@@ -2,7 +2,8 @@
 functions and ``if TYPE_CHECKING``):
 
 - ``live`` (the domain) imports the standard library, NumPy, orjson and itself; ``redis`` only in
-  ``live/store/store.py`` and ``live/store/connection.py``;
+  ``live/store/``, the one door to Redis: nothing outside it imports ``redis`` or reaches for a
+  store's ``.redis`` connection (``web``, ``ingest``, ``dashboard`` and ``simulator`` included);
 - ``web``, ``ingest``, ``dashboard`` and ``simulator`` build on ``live`` and import none of each other
   (the simulator reaches the ingestor only over sockets, like a real decoder) nor ``pursuit``;
 - only the command line imports the benchmarks, ``pursuit.bench``: ``pursuit/cli.py`` and the module of
@@ -29,7 +30,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 EDGES = ("web", "ingest", "dashboard", "simulator")
 LIVE_THIRD_PARTY = {"numpy", "orjson"}
-LIVE_REDIS_MODULES = {"live/store/store.py", "live/store/connection.py", "live/store/event_store.py"}
+REDIS_DOOR = "live/store/"
 BENCH_IMPORTERS = {"pursuit/cli.py", "pursuit/measurement.py"}
 ENVIRONMENT_READERS = {"pursuit/settings.py"}
 
@@ -63,14 +64,22 @@ def violations(path: str, source: str) -> list[str]:
         if package == "live":
             if top in ("live", "__future__") or top in sys.stdlib_module_names or top in LIVE_THIRD_PARTY:
                 continue
-            if top == "redis" and path in LIVE_REDIS_MODULES:
+            if top == "redis" and path.startswith(REDIS_DOOR):
                 continue
-            found.append(f"{where}: live imports the standard library, numpy, orjson (and redis in store.py)")
+            found.append(f"{where}: live imports the standard library, numpy, orjson (and redis in live/store/)")
         elif package in EDGES and top != package and top in (*EDGES, "pursuit"):
             found.append(f"{where}: {package} builds on live alone")
+        elif package in EDGES and top == "redis":
+            found.append(f"{where}: only live/store/ talks to Redis")
         if (name == "pursuit.bench" or name.startswith("pursuit.bench.")) and path not in BENCH_IMPORTERS:
             if not path.startswith("pursuit/bench/"):
                 found.append(f"{where}: only the command line (cli.py, measurement.py) imports the benchmarks")
+    if package in ("live", *EDGES) and not path.startswith(REDIS_DOOR):
+        found += [
+            f"{path}:{node.lineno} uses .redis: only live/store/ talks to Redis (ask the store)"
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Attribute) and node.attr == "redis"
+        ]
     return found
 
 
@@ -119,6 +128,9 @@ def test_only_the_settings_read_the_environment():
     ("path", "source"),
     [
         ("live/engine/engine.py", "import redis.asyncio as aioredis"),
+        ("ingest/json_server.py", "from redis.exceptions import RedisError"),
+        ("web/api.py", "async def f(store):\n    return await store.redis.hgetall('x')"),
+        ("live/engine/events.py", "async def f(self):\n    await self.store.redis.xlen('j')"),
         ("live/chase/chase.py", "from starlette.responses import Response"),
         ("live/engine/events.py", "def f():\n    from web.http import num"),
         ("web/api.py", "from dashboard.figures import map_figure"),

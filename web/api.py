@@ -220,7 +220,7 @@ class RaceAPI:
              "last_error": r.get("last_error", ""), "last_error_at": self.iso(float(r["at"])) if "at" in r else None}
             for address, r in (await store.reader_errors()).items()
         ]  # fmt: skip
-        unplaced = {k.decode(): v.decode() for k, v in (await store.redis.hgetall(store.keys.ingest)).items()}
+        unplaced = await store.ingest_totals()
         return JSONResponse(
             {
                 "readers": sorted(readers, key=lambda r: -int(r["errors"])),

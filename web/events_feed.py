@@ -98,7 +98,7 @@ class EventsFeed:
         self.store = store
         self.tz = store.race.timezone
         # redis-py gives up on a read after socket_timeout (5 s by default): a longer block would fail
-        timeout_s = store.redis.connection_pool.connection_kwargs.get("socket_timeout")
+        timeout_s = store.read_timeout_s()
         self.block_ms = min(block_ms, int(timeout_s * 500)) if timeout_s else block_ms
         self.keepalive_s = keepalive_s
         self.queue_events = queue_events
@@ -171,8 +171,8 @@ class EventsFeed:
         looked up at most every ``WINDOW_REFRESH_S`` however many clients connect."""
         now = time.monotonic()
         if self._floor is None or now - self._floor[0] > WINDOW_REFRESH_S:
-            newest = await self.store.redis.xrevrange(self.store.keys.events, count=REPLAY_MAX + 1)
-            floor = newest[-1][0].decode() if len(newest) > REPLAY_MAX else "0-0"
+            newest = await self.store.newest_event_ids(REPLAY_MAX + 1)
+            floor = newest[-1] if len(newest) > REPLAY_MAX else "0-0"
             self._floor = (now, floor)
         return self._floor[1]
 
@@ -186,11 +186,7 @@ class EventsFeed:
             return await _retried(lambda: self._stream_end(upto=str(asked_ms)))
 
     async def _stream_end(self, upto: str = "+") -> str:
-        last = await self.store.redis.xrevrange(self.store.keys.events, max=upto, count=1)
-        if not last:
-            return "0-0"
-        entry_id = last[0][0]
-        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        return await self.store.last_event_id(upto)
 
     async def _ensure_reader(self) -> None:
         async with self._lock:
@@ -200,11 +196,11 @@ class EventsFeed:
 
     async def _read(self, last: str) -> None:
         """The shared reader: block on the stream after ``last``, hand every event to every subscriber."""
-        redis, key = self.store.redis, self.store.keys.events
+        key = self.store.keys.events
         failing = False  # said once when reading fails, and once when it works again
         while self._subscribers:
             try:
-                ready = await redis.xread({key: last}, count=1, block=self.block_ms)
+                ready = await self.store.wait_for_events(last, self.block_ms)
                 if failing:
                     log.warning("events feed: reading %s again", key)
                     failing = False

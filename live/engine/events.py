@@ -106,8 +106,7 @@ class EventDetector:
 
     async def __call__(self, snap: Snapshot) -> None:
         if self.emitted is None:
-            keys = await self.store.redis.hkeys(self.store.keys.event_keys)
-            self.emitted = {k.decode() for k in keys}
+            self.emitted = await self.store.emitted_keys()
         if self.race.pursuer is None:  # a race without a pursuer: its finishers' stories, the same alerts
             pending = [_Pending(*s) for s in finisher_stories(self.engine, snap, self.names)]
         else:
@@ -369,8 +368,7 @@ class EventDetector:
     async def capacity_alerts(self, snap: Snapshot) -> list[_Pending]:
         """Redis near its ``maxmemory``, the journal near its length cap."""
         out = []
-        memory = await self.store.redis.info("memory")
-        used, limit = int(memory.get("used_memory", 0)), int(memory.get("maxmemory", 0))
+        used, limit = await self.store.memory()
         if limit and used > MEMORY_ALERT * limit:  # no maxmemory: nothing to be near (OPERATIONS says set one)
             share = f"{used / limit:.0%} of its maxmemory"
             out.append(
@@ -383,7 +381,7 @@ class EventDetector:
                     {"level": "alert", "used_mb": round(used / 2**20), "maxmemory_mb": round(limit / 2**20)},
                 )  # fmt: skip
             )
-        length, cap = await self.store.redis.xlen(self.store.keys.journal), self.store.journal_maxlen
+        length, cap = await self.store.journal_length(), self.store.journal_maxlen
         if length > MEMORY_ALERT * cap:
             out.append(
                 _Pending(
