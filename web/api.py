@@ -19,7 +19,7 @@ from live.chase.chase import catch_point
 from live.chase.places import counts_by
 from live.chase.snapshot import AHEAD, FINISHED, STARTED, STATUSES, WON, Snapshot
 from live.engine.engine import LiveEngine
-from live.engine.events import MAT_SILENT_S
+from live.engine.health import MAT_SILENT_S
 from live.store.store import attached
 from web.catcher_results import distance_results_csv
 from web.http import NOT_READY, RACE_BASE, JSONResponse, error, is_stream_id, iso_time, num

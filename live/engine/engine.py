@@ -11,25 +11,14 @@ from collections.abc import Awaitable, Callable
 import numpy as np
 
 from live.chase.chase import ChaseResult, evaluate, probability_classes, pursuer_position
-from live.chase.places import Groups, Places, by_distance, rank
+from live.chase.places import Groups, Places
 from live.chase.projection import Reads, plausible_reads
-from live.chase.snapshot import (
-    AHEAD,
-    CAUGHT,
-    DNF,
-    DQ,
-    FINISHED,
-    STARTED,
-    STATUSES,
-    WON,
-    Forecast,
-    PursuerState,
-    Snapshot,
-)
+from live.chase.snapshot import AHEAD, CAUGHT, DNF, DQ, STARTED, STATUSES, WON, Forecast, PursuerState, Snapshot
 from live.chase.timed import evaluate_timed
 from live.clock import RaceClock
 from live.engine.catcher import catcher_tick
 from live.engine.plain import plain_snapshot
+from live.engine.standings import standings
 from live.forecast.forecast import WinForecast, forecast, pursuer_forecast
 from live.forecast.model import ForecastModel, default_model
 from live.race.race import Participant, Pursuer, Race
@@ -310,19 +299,8 @@ class LiveEngine:
         snap = self.snapshot
         assert snap is not None, "places come after the first tick"
         if self._places is None or self._places[0] is not snap:
-            finish = self.used_times[:, -1]
-            if self.race.by_distance:  # where the car passed him, or where he is while he runs
-                caught = snap.status == CAUGHT
-                at = snap.caught_at_m if snap.caught_at_m is not None else np.full(len(snap.bibs), np.nan)
-                ranked = caught | (snap.status == AHEAD) | (snap.status == STARTED)
-                places = by_distance(np.where(caught, at, snap.distance_m), ranked, self.groups)
-            elif self.race.pursuer is None:
-                gun = self.pen_starts(None)[self.runner_pen_index]
-                key = np.where(snap.status == FINISHED, finish - gun, np.nan)
-                places = rank(key, self.groups, tiebreak=finish - self.used_times[:, 0])
-            else:
-                places = rank(np.where(snap.status == WON, finish, np.nan), self.groups)
-            self._places = (snap, places)
+            gun = self.pen_starts(None)[self.runner_pen_index] if self.race.pursuer is None else None
+            self._places = (snap, standings(self.race, snap, self.used_times, gun, self.groups))
         return self._places[1]
 
     def _record_forecast(self, snap: Snapshot) -> None:

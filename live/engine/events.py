@@ -8,8 +8,6 @@ Every event carries a readable sentence and structured fields; ``level`` is ``st
 from __future__ import annotations
 
 import logging
-import math
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +18,7 @@ from live.chase.snapshot import AHEAD, CAUGHT, WON, Snapshot
 from live.engine.catcher_events import catcher_events
 from live.engine.engine import LiveEngine
 from live.engine.finishers import finisher_stories
+from live.engine.health import HealthMonitor
 from live.race.race import Pursuer
 from live.store.store import attached
 
@@ -28,11 +27,6 @@ log = logging.getLogger(__name__)
 WINNER_STEP = 100  # a milestone every 100 winners
 CLOSE_ESCAPE_S = 5.0
 FORECAST_SWING = 0.05  # announce the forecast when it moves by 5 % (at least 10 runners)
-MAT_SILENT_S = 120.0
-CLOCK_ALERT_S = 0.5  # a decoder clock this far off the race clock moves every margin it times
-MEMORY_ALERT = 0.8  # Redis memory or journal length as a share of its cap before race control is told
-READER_ERRORS_ALERT = 10  # refused lines from one address before race control is told (again at 100, 1,000, …)
-HEALTH_EVERY_S = 10.0
 
 # Every kind of event, by level: stories for commentators (the last three: a catcher-car race's), alerts
 # for race control. The dashboard gets these lists with the race (``story_kinds``, ``alert_kinds``).
@@ -101,7 +95,7 @@ class EventDetector:
         self.emitted: set[str] | None = None
         self.caught_reads: dict[str, int] = {}  # passings each runner had when first seen caught, this process
         self.announced_forecast: int | None = None
-        self.health_checked = 0.0
+        self.health = HealthMonitor(self.store)  # the infrastructure's alerts: mats, readers, Redis
         self.names = {p.bib: p.name for p in self.race.participants}
 
     async def __call__(self, snap: Snapshot) -> None:
@@ -116,9 +110,7 @@ class EventDetector:
         pending += self.impossible_alerts(snap)
         if self.race.by_distance:  # a catcher-car race's own stories, its catches among them
             pending += [_Pending(*event) for event in catcher_events(self.race, snap)]
-        if time.time() - self.health_checked > HEALTH_EVERY_S:
-            self.health_checked = time.time()
-            pending += await self.reader_alerts(snap)
+        pending += [_Pending(*alert) for alert in await self.health.alerts(snap)]
         fresh = []
         for e in pending:
             if e.key not in self.emitted:
@@ -361,92 +353,6 @@ class EventDetector:
                     snap.now,
                     f"ALERT: bib {bib} is overdue at {nxt.mat} ({nxt.at_m / 1000:.2f} km).",
                     {"level": "alert", **self._runner(bib, int(row), snap), "mat": nxt.mat, "at_m": nxt.at_m},
-                )  # fmt: skip
-            )
-        return out
-
-    async def capacity_alerts(self, snap: Snapshot) -> list[_Pending]:
-        """Redis near its ``maxmemory``, the journal near its length cap."""
-        out = []
-        used, limit = await self.store.memory()
-        if limit and used > MEMORY_ALERT * limit:  # no maxmemory: nothing to be near (OPERATIONS says set one)
-            share = f"{used / limit:.0%} of its maxmemory"
-            out.append(
-                _Pending(
-                    f"memory:{limit}:{int(10 * used / limit)}",
-                    "redis_memory",
-                    snap.now,
-                    f"ALERT: Redis uses {used / 2**20:.0f} MB, {share}; at the limit it refuses writes and reads "
-                    "are lost: raise maxmemory, or find what fills it (GET /api/readers).",
-                    {"level": "alert", "used_mb": round(used / 2**20), "maxmemory_mb": round(limit / 2**20)},
-                )  # fmt: skip
-            )
-        length, cap = await self.store.journal_length(), self.store.journal_maxlen
-        if length > MEMORY_ALERT * cap:
-            out.append(
-                _Pending(
-                    f"journal:{int(10 * length / cap)}",
-                    "journal_full",
-                    snap.now,
-                    f"ALERT: the journal holds {length:,} entries, {length / cap:.0%} of its cap; past it "
-                    "the oldest are trimmed and a rebuild could no longer replay the race: copy the journal "
-                    "(redis-cli XRANGE) and find who floods the readers (GET /api/readers).",
-                    {"level": "alert", "entries": length, "cap": cap},
-                )  # fmt: skip
-            )
-        return out
-
-    async def reader_alerts(self, snap: Snapshot) -> list[_Pending]:
-        """Silent mats, decoder clocks off the race clock, and chips nobody wears."""
-        out = []
-        now_wall = time.time()
-        for mat, h in (await self.store.mat_health()).items():
-            offset = float(h.get("clock_offset_s", 0) or 0)
-            if abs(offset) > CLOCK_ALERT_S:
-                out.append(
-                    _Pending(
-                        f"clock:{mat}:{math.floor(offset)}",  # again when it crosses a whole second
-                        "mat_clock",
-                        snap.now,
-                        f"ALERT: mat {mat}'s decoder clock is {offset:+.2f} s off the race clock; its times are "
-                        "taken as the decoder gives them: check its time sync (GPS) or correct the clock.",
-                        {"level": "alert", "mat": mat, "clock_offset_s": round(offset, 3)},
-                    )  # fmt: skip
-                )
-            last = float(h.get("last_read_wall", 0) or 0)
-            if int(h.get("connected", 0)) > 0 and last and now_wall - last > MAT_SILENT_S and snap.counts["started"]:
-                out.append(
-                    _Pending(
-                        f"silent:{mat}:{int(last)}",
-                        "mat_silent",
-                        snap.now,
-                        f"ALERT: mat {mat} is connected but has read nothing for {now_wall - last:.0f} s.",
-                        {"level": "alert", "mat": mat, "silent_s": round(now_wall - last)},
-                    )  # fmt: skip
-                )
-        out += await self.capacity_alerts(snap)
-        for address, r in (await self.store.reader_errors()).items():
-            errors = int(r.get("errors", 0))
-            if errors >= READER_ERRORS_ALERT:  # again at 100, 1,000, …
-                out.append(
-                    _Pending(
-                        f"garbage:{address}:{10 ** int(math.log10(errors))}",
-                        "reader_errors",
-                        snap.now,
-                        f"ALERT: {r.get('who', address)} has sent {errors} refused lines; last: "
-                        f"{r.get('last_error', '')[:160]}. Check the reader's settings, or who is on the "
-                        "timing network.",
-                        {"level": "alert", "address": address, "errors": errors, "last_error": r.get("last_error", "")},
-                    )  # fmt: skip
-                )
-        for chip, reads in (await self.store.unknown_chips()).items():
-            out.append(
-                _Pending(
-                    f"unknown:{chip}",
-                    "unknown_chip",
-                    snap.now,
-                    f"ALERT: chip {chip} is worn by no participant ({reads} reads); assign it to a bib if known.",
-                    {"level": "alert", "chip": chip, "reads": reads},
                 )  # fmt: skip
             )
         return out
