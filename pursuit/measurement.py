@@ -44,6 +44,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 2
     try:
         races = [RaceFiles.load(g) for g in groups]
+        for line in (line for r in races for line in r.report()):
+            print(f"pursuit evaluate: {line}", file=sys.stderr)
         evaluations = evaluate_races(races, pursuers, args.delay, args.at, args.loo)
         if args.plot:
             model = fit_races(races[1:]) if args.loo else None
@@ -72,7 +74,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from simulator.evaluation import RaceFiles, fit_races
 
     try:
-        model = fit_races([RaceFiles.load(g) for g in args.results])
+        races = [RaceFiles.load(g) for g in args.results]
+        for line in (line for r in races for line in r.report()):
+            print(f"pursuit fit: {line}", file=sys.stderr)
+        model = fit_races(races)
         model.save(args.out)
     except (ResultsError, ValueError, OSError) as exc:
         print(f"pursuit fit: {exc}", file=sys.stderr)

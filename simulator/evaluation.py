@@ -19,7 +19,7 @@ from live.engine.engine import LiveEngine
 from live.engine.evaluation import ChaseReplay, Evaluation
 from live.forecast.fit import RaceSplits, fit, race_splits
 from live.forecast.model import MARATHON_M, ForecastModel, default_model
-from live.forecast.results import Results, load_results
+from live.forecast.results import Results, load_results, skip_report
 from live.race.race import Race
 from simulator.results import chase_field, race_id_for, write_race
 from simulator.trajectory import plan_race, true_outcome
@@ -40,7 +40,12 @@ class RaceFiles:
         return cls(race_id_for(paths), tuple(map(Path, paths)), load_results(paths))
 
     def splits(self) -> RaceSplits:
-        return race_splits(self.name, self.results.elapsed_s, self.results.at_m)
+        finishers = self.results.finishers()  # a runner who did not finish has no finish to learn from
+        return race_splits(self.name, finishers.elapsed_s, finishers.at_m)
+
+    def report(self) -> list[str]:
+        """What was skipped in the race's files (by file and line) and who did not finish."""
+        return skip_report(self.results)
 
     def winner_bib(self) -> str:
         return str(self.results.bibs[int(np.nanargmin(self.results.finish_s))])
