@@ -20,7 +20,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     from live.forecast.results import ResultsError
     from simulator.evaluation import RaceFiles, evaluate_races, fit_races, forecast_history, simulated_history
-    from simulator.report import evaluation_tables, forecast_history_plot, history_table
+    from simulator.report import evaluation_tables, forecast_history_plot, history_table, reliability_plot
 
     if args.simulated:
         race = race_or_exit(args.race)
@@ -52,6 +52,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             history, truth = forecast_history(races[0], pursuers[0], args.delay, model)
             title = f"{races[0].name}: forecast of winners over the chase" + (" (out of sample)" if args.loo else "")
             forecast_history_plot(history, truth, None, args.plot, title)
+            reliability = reliability_path(args.plot)
+            reliability_plot(evaluations, reliability, "Calibration: predicted vs observed win rate per decile"
+                             + (" (out of sample)" if args.loo else ""))  # fmt: skip
+            print(f"pursuit evaluate: plots written to {args.plot} and {reliability}", file=sys.stderr)
     except (ResultsError, ValueError, OSError) as exc:
         print(f"pursuit evaluate: {exc}", file=sys.stderr)
         return 2
@@ -66,6 +70,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     else:
         print(evaluation_tables(evaluations))
     return 0
+
+
+def reliability_path(plot: str) -> str:
+    """Where ``--plot FILE.html`` puts the reliability plot: ``FILE-reliability.html`` beside it."""
+    stem = plot[: -len(".html")] if plot.endswith(".html") else plot
+    return f"{stem}-reliability.html"
 
 
 def cmd_fit(args: argparse.Namespace) -> int:

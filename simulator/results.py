@@ -126,7 +126,7 @@ def chase_field(
         raise ReplayError(f"bib {pursuer_bib!r} (the pursuer) is not among the finishers of the results")
     p = int(rows[0])
     if np.isnan(elapsed[p, -1]):
-        raise ReplayError(f"bib {pursuer_bib!r} (the pursuer) is not among the finishers of the results: he did not finish")
+        raise ReplayError(f"bib {pursuer_bib!r} (the pursuer) is not among the finishers of the results (no finish)")
     notes += skip_report(results)
     keep = np.arange(len(bibs))
     if runners is not None:
