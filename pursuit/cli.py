@@ -160,6 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="score each race with a model fitted on the other races only (out of sample)",
     )
+    ev.add_argument(
+        "--dropouts",
+        type=float,
+        default=0.0,
+        help="make this share of each race's runners (e.g. 0.02) stop at a random split point and never finish",
+    )
+    ev.add_argument("--dropout-seed", type=int, default=26, help="seed of the --dropouts draw (default 26)")
     ev.add_argument("--table", action="store_true", help="print the tables even for one race and one moment")
     ev.add_argument(
         "--plot",

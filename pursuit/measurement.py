@@ -46,7 +46,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         races = [RaceFiles.load(g) for g in groups]
         for line in (line for r in races for line in r.report()):
             print(f"pursuit evaluate: {line}", file=sys.stderr)
-        evaluations = evaluate_races(races, pursuers, args.delay, args.at, args.loo)
+        evaluations = evaluate_races(races, pursuers, args.delay, args.at, args.loo, args.dropouts, args.dropout_seed)
         if args.plot:
             model = fit_races(races[1:]) if args.loo else None
             history, truth = forecast_history(races[0], pursuers[0], args.delay, model)

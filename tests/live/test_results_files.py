@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from live.forecast.results import ResultsError, load_results, skip_report
-from simulator.evaluation import RaceFiles, evaluate_race
+from simulator.evaluation import RaceFiles, evaluate_race, with_dropouts
 from simulator.results import chase_field
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "results"
@@ -136,3 +136,26 @@ def test_evaluate_on_a_messy_copy_of_berlin_2017_gives_the_clean_figures(tmp_pat
     assert abs(got["winners_error_pct"] - clean["winners_error_pct"]) <= 0.2
     assert abs(got["accuracy"] - clean["accuracy"]) * 100 <= 0.2
     assert abs(got["winners_true"] / clean["winners_true"] - 1) * 100 <= 0.2
+
+
+def test_simulated_dropouts_stop_runners_at_a_split_and_they_lose(tmp_path):
+    """Issue 26, part 4: ``--dropouts`` makes that share of runners (never the pursuer) stop at a
+    random split point; each is read up to it and never again, and scored as a loser."""
+    rows = [row("P", 7200), *(row(f"r{i}", 8000.0 + 60 * i) for i in range(200))]
+    path = tmp_path / "field_2017_M.csv"
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    race = RaceFiles.load([path])
+    chase = chase_field(race.results, "P", 3600, wire=False)
+    dropped = with_dropouts(chase, 0.05, seed=3)
+    stopped = np.isnan(dropped.elapsed_s[:, -1])
+    assert int(stopped.sum()) == 10 and not stopped[dropped.pursuer_row]
+    for e in dropped.elapsed_s[stopped]:
+        read = np.flatnonzero(~np.isnan(e))
+        assert len(read) >= 1 and list(read) == list(range(len(read))), "read up to a split, never after"
+    assert with_dropouts(chase, 0.0) is chase
+    assert dropped.true_winners() == chase.true_winners() - {str(b) for b in dropped.bibs[stopped]}
+    clean = evaluate_race(race, "P", 3600, [0.5])[0]
+    ev = evaluate_race(race, "P", 3600, [0.5], dropouts=0.05, seed=3)[0]
+    assert ev.summary()["winners_true"] == len(dropped.true_winners()) < clean.summary()["winners_true"]
+    with pytest.raises(ValueError, match="--dropouts must be a fraction"):
+        with_dropouts(chase, 1.5)
