@@ -20,7 +20,7 @@ RACES = ("berlin_marathon_2014", "berlin_marathon_2017", "chicago_marathon_2014"
 AT = np.array([5000, 10000, 15000, 20000, 21097.5, 25000, 30000, 35000, 40000, 42195.0])
 
 
-def test_student_t_quantiles_are_the_known_ones():
+def test_student_t_quantiles_are_the_known_ones() -> None:
     # tables: t3 0.9 → 1.638, t5 0.9 → 1.476, t6 0.975 → 2.447; a huge nu is the normal's 1.2816
     assert student_t_quantiles(3.0, (0.1, 0.9)) == pytest.approx([-1.6377, 1.6377], abs=2e-3)
     assert student_t_quantiles(5.0, (0.9,))[0] == pytest.approx(1.4759, abs=2e-3)
@@ -29,7 +29,7 @@ def test_student_t_quantiles_are_the_known_ones():
     assert list(node_levels(10)) == pytest.approx([0.05 + 0.1 * k for k in range(10)])
 
 
-def test_the_pursuers_band_is_his_t_at_the_stated_level_not_the_nodes_at_k_over_k_plus_one():
+def test_the_pursuers_band_is_his_t_at_the_stated_level_not_the_nodes_at_k_over_k_plus_one() -> None:
     model = default_model()
     z = pursuer_band_z(model)
     assert z == pytest.approx(student_t_quantiles(model.pursuer_nu, (0.1, 0.9)), abs=1e-9)
@@ -44,7 +44,7 @@ def test_the_pursuers_band_is_his_t_at_the_stated_level_not_the_nodes_at_k_over_
     assert (plan.low, plan.high) == pytest.approx(tuple(expect), rel=1e-9)
 
 
-def test_race_shift_spread_is_small_sample_corrected_and_t_distributed():
+def test_race_shift_spread_is_small_sample_corrected_and_t_distributed() -> None:
     shifts = np.array([[0.01], [-0.02], [0.015], [0.0], [-0.005], [0.03], [-0.01]])
     scale, nu = race_shift_spread(shifts)
     assert nu == 6.0
@@ -64,7 +64,7 @@ def _on_pace(finish_s: float, upto_m: float) -> np.ndarray:
 
 
 @pytest.mark.parametrize("plan_s", [7380.0, 7800.0, 8400.0])  # 2:03, 2:10, 2:20
-def test_a_pursuer_on_his_own_plan_is_not_pulled_to_the_reference_winner(plan_s):
+def test_a_pursuer_on_his_own_plan_is_not_pulled_to_the_reference_winner(plan_s: float) -> None:
     """The slope acts on log(projection / his plan): on plan, his forecast is his plan times the
     fitted mean ratio, whatever the plan; a 2:20 pursuer is not expected to speed up to a 2:05."""
     model = default_model()
@@ -74,7 +74,7 @@ def test_a_pursuer_on_his_own_plan_is_not_pulled_to_the_reference_winner(plan_s)
     assert f.low < plan_s * np.exp(a) < f.high
 
 
-def test_with_the_same_splits_a_faster_plan_means_an_earlier_pursuer_and_fewer_winners():
+def test_with_the_same_splits_a_faster_plan_means_an_earlier_pursuer_and_fewer_winners() -> None:
     """Splits on a 2:10 pace to halfway: a 2:03 plan says he is behind it and will speed up, a 2:20
     plan that he is ahead and will slow; the forecast moves that way, and more at 25 % than at 75 %."""
     model = default_model()
@@ -88,7 +88,7 @@ def test_with_the_same_splits_a_faster_plan_means_an_earlier_pursuer_and_fewer_w
 
 
 @pytest.mark.timeout(600)
-def test_the_pursuers_stated_interval_holds_the_winners_finish_as_often_as_it_says():
+def test_the_pursuers_stated_interval_holds_the_winners_finish_as_often_as_it_says() -> None:
     """Leave-one-race-out over the eight winners at 25, 50 and 75 % of their race: the 80 % interval
     holds the true finish in a share of the 24 cases within binomial noise of 80 % (and each winner's
     own term never saw his race)."""

@@ -21,14 +21,14 @@ def fake(race: str, at: float, p: list[float], won: list[bool]) -> Evaluation:
                       np.ones(n, dtype=bool), np.array(won), z, at, 0.0, float(sum(p)), (0, n), 0.8, None)  # fmt: skip
 
 
-def test_wilson_interval_is_the_textbook_one():
+def test_wilson_interval_is_the_textbook_one() -> None:
     low, high = wilson(50, 100)
     assert (low, high) == pytest.approx((0.4038, 0.5962), abs=1e-4)
     assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == pytest.approx(1.0)
     assert wilson(0, 10)[1] == pytest.approx(0.2775, abs=1e-4)
 
 
-def test_pooled_calibration_weighs_races_by_runners_and_keeps_moments_apart():
+def test_pooled_calibration_weighs_races_by_runners_and_keeps_moments_apart() -> None:
     a = fake("a", 0.5, [0.15] * 300 + [0.95] * 10, [True] * 60 + [False] * 240 + [True] * 10)
     b = fake("b", 0.5, [0.12] * 100, [True] * 10 + [False] * 90)
     c = fake("a", 0.25, [0.15] * 50, [False] * 50)
@@ -54,7 +54,7 @@ def write(path: Path, rows: dict[str, float]) -> Path:
 
 
 @pytest.mark.timeout(600)
-def test_evaluate_prints_calibration_intervals_and_draws_the_reliability_plot(tmp_path):
+def test_evaluate_prints_calibration_intervals_and_draws_the_reliability_plot(tmp_path: Path) -> None:
     a = write(tmp_path / "a_2017_M.csv", {"P": 7200, **{f"r{i}": 9000.0 + 150 * i for i in range(40)}})
     b = write(tmp_path / "b_2017_M.csv", {"P": 7300, **{f"s{i}": 9500.0 + 120 * i for i in range(40)}})
     plot = tmp_path / "f.html"
