@@ -159,3 +159,27 @@ def test_simulated_dropouts_stop_runners_at_a_split_and_they_lose(tmp_path: Path
     assert int(ev.summary()["winners_true"]) == len(dropped.true_winners()) < int(clean.summary()["winners_true"])
     with pytest.raises(ValueError, match="--dropouts must be a fraction"):
         with_dropouts(chase, 1.5)
+
+
+@pytest.mark.timeout(600)
+def test_fit_and_plan_read_a_messy_file_and_say_what_they_skipped(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    rows = [row("P", 7200), *(row(f"r{i}", float(f)) for i, f in enumerate(rng.uniform(9000, 18000, 400)))]
+    rows[7] = rows[7].replace("|r6|", "||")  # a blank bib
+    rows.append(rows[20])  # an exact copy
+    rows.append(row("quit", 12000, upto=4))  # did not finish
+    rng.shuffle(rows)
+    path = tmp_path / "messy_2017_M.csv"
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    out = tmp_path / "model.json"
+    fit = subprocess.run([sys.executable, "-m", "pursuit.cli", "fit", "--results", str(path), "--out", str(out)],
+                         capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert fit.returncode == 0, fit.stderr
+    assert f"pursuit fit: {path}: 2 row(s) skipped: 1 bib is empty (line " in fit.stderr
+    assert "1 same bib and splits (line " in fit.stderr and "did not finish" in fit.stderr and out.exists()
+    plan = subprocess.run([sys.executable, "-m", "pursuit.cli", "plan", "--results", str(path)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert plan.returncode == 0, plan.stderr
+    assert f"pursuit plan: {path}: 2 row(s) skipped" in plan.stderr
+    # P and 400 runners, less the blank bib, plus the one who did not finish: he ran the 5 km the plan reads
+    assert "from last year's results (401 times" in plan.stdout
