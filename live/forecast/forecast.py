@@ -38,6 +38,7 @@ from live.forecast.model import MARATHON_M, ForecastModel, node_levels, student_
 from live.forecast.race_conditions import learns_live
 from live.forecast.runner_state import RunnerState, design, runner_state
 
+STOPPED_AFTER = 3.0  # unread for this multiple of the time his next segment should take: he has stopped
 DECIDED = 1e-6  # a chance this close to 0 or 1 at the extreme nodes is taken as decided at every node
 COVERAGE = 0.8  # the forecast band holds the true count with this probability (stated in the API)
 
@@ -47,6 +48,15 @@ def distance_factor(distance_m: float) -> float:
     fitted on marathons; a shorter race leaves less time to fade. An assumption (sqrt of the
     distance ratio), not a measurement: no shorter race with splits is in the data."""
     return float(min(1.0, distance_m / MARATHON_M) ** 0.5)
+
+
+def has_stopped(state: RunnerState) -> np.ndarray:
+    """Runners read on the course but not since for STOPPED_AFTER times what their next segment
+    should take at their pace: not a slow runner any more but one who has stopped (a mat that
+    missed him once reads him again by twice that). No chance until he is read again."""
+    with np.errstate(invalid="ignore"):
+        out: np.ndarray = state.read & (state.since_read > np.log(STOPPED_AFTER))
+    return out
 
 
 @dataclass(frozen=True)
@@ -311,7 +321,7 @@ def forecast(
             np.array([shifts.max(), shifts.min(), 0.0]),
         ),
     )
-    sure_loss = extreme_and_plan[:, 1] <= DECIDED
+    sure_loss = (extreme_and_plan[:, 1] <= DECIDED) | has_stopped(state)[open_rows]
     sure_win = extreme_and_plan[:, 0] >= 1.0 - DECIDED
     idx = open_rows[~sure_loss & ~sure_win]
     cdf = cdf_at(idx, z_grid(idx))  # (runners near the line, nodes), single precision

@@ -88,10 +88,13 @@ def test_a_runner_who_did_not_finish_stops_at_his_last_split_and_loses(tmp_path:
     race = RaceFiles.load([path])
     assert race.winner_bib() == "P" and "quit" in set(race.results.bibs)
     assert len(race.splits().elapsed_s) == 21  # the fit learns from finishers only
-    late = evaluate_race(race, "P", 3600, [0.9])[0]
+    early, late = evaluate_race(race, "P", 3600, [0.1, 0.9])
     i = list(late.bibs).index("quit")
     assert not late.true_won[i] and np.isnan(late.true_margin_s[i])
-    assert late.win_probability[i] < 0.5 and not late.predicted_won[i]
+    # just read at halfway on a 2:22 pace he looks a sure winner; unread for 7 times what his next
+    # segment should take, he has stopped, not slowed: no chance (issue 26, part 4)
+    assert early.win_probability[i] > 0.9
+    assert late.win_probability[i] == 0.0 and not late.predicted_won[i]
     assert late.summary()["winners_true"] == 18  # r0..r17 finish under 3:00:00; "quit" would have, had he finished
 
 
