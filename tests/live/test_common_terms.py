@@ -116,5 +116,4 @@ def test_the_pursuers_stated_interval_holds_the_winners_finish_as_often_as_it_sa
             held += int(f.low <= e[-1] <= f.high)
             cases += 1
     # 24 cases at 80 %: mean 19.2, sd 1.96; two sd either way
-    print(f"pursuer interval: {held} of {cases} held")
     assert cases == 24 and 15 <= held <= 23, f"{held} of 24 held, stated {COVERAGE:.0%}"
