@@ -170,8 +170,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="score each race with a model fitted on the other races only (out of sample)",
     )
+    ev.add_argument(
+        "--dropouts",
+        type=float,
+        default=0.0,
+        help="make this share of each race's runners (e.g. 0.02) stop at a random split point and never finish",
+    )
+    ev.add_argument("--dropout-seed", type=int, default=26, help="seed of the --dropouts draw (default 26)")
     ev.add_argument("--table", action="store_true", help="print the tables even for one race and one moment")
-    ev.add_argument("--plot", help="write the forecast, its band and the true count over the (first) race (HTML)")
+    ev.add_argument(
+        "--plot",
+        help="write the forecast, its band and the true count over the (first) race (HTML), "
+        "and beside it FILE-reliability.html: predicted vs observed per decile with its 95 %% interval",
+    )
     ev.add_argument(
         "--out",
         help="write bib,predicted_status,predicted_margin_s,true_status,true_margin_s,"

@@ -20,7 +20,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     from live.forecast.results import ResultsError
     from simulator.evaluation import RaceFiles, evaluate_races, fit_races, forecast_history, simulated_history
-    from simulator.report import evaluation_tables, forecast_history_plot, history_table
+    from simulator.report import evaluation_tables, forecast_history_plot, history_table, reliability_plot
 
     if args.simulated:
         race = race_or_exit(args.race)
@@ -46,12 +46,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 2
     try:
         races = [RaceFiles.load(g) for g in groups]
-        evaluations = evaluate_races(races, pursuers, args.delay, args.at, args.loo)
+        for line in (line for r in races for line in r.report()):
+            print(f"pursuit evaluate: {line}", file=sys.stderr)
+        evaluations = evaluate_races(races, pursuers, args.delay, args.at, args.loo, args.dropouts, args.dropout_seed)
         if args.plot:
             model = fit_races(races[1:]) if args.loo else None
             history, truth = forecast_history(races[0], pursuers[0], args.delay, model)
             title = f"{races[0].name}: forecast of winners over the chase" + (" (out of sample)" if args.loo else "")
             forecast_history_plot(history, truth, None, args.plot, title)
+            reliability = reliability_path(args.plot)
+            reliability_plot(evaluations, reliability, "Calibration: predicted vs observed win rate per decile"
+                             + (" (out of sample)" if args.loo else ""))  # fmt: skip
+            print(f"pursuit evaluate: plots written to {args.plot} and {reliability}", file=sys.stderr)
     except (ResultsError, ValueError, OSError) as exc:
         print(f"pursuit evaluate: {exc}", file=sys.stderr)
         return 2
@@ -88,13 +94,22 @@ def _evaluate_catcher_car(args: argparse.Namespace) -> int:
     return 0
 
 
+def reliability_path(plot: str) -> str:
+    """Where ``--plot FILE.html`` puts the reliability plot: ``FILE-reliability.html`` beside it."""
+    stem = plot[: -len(".html")] if plot.endswith(".html") else plot
+    return f"{stem}-reliability.html"
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     """Fit the forecast model on races with splits and write it as JSON."""
     from live.forecast.results import ResultsError
     from simulator.evaluation import RaceFiles, fit_races
 
     try:
-        model = fit_races([RaceFiles.load(g) for g in args.results])
+        races = [RaceFiles.load(g) for g in args.results]
+        for line in (line for r in races for line in r.report()):
+            print(f"pursuit fit: {line}", file=sys.stderr)
+        model = fit_races(races)
         model.save(args.out)
     except (ResultsError, ValueError, OSError) as exc:
         print(f"pursuit fit: {exc}", file=sys.stderr)

@@ -283,9 +283,12 @@ def plan_one(race: Race, args: argparse.Namespace) -> int:
         times = None
         if args.results:
             from live.forecast.plan import field_times
-            from live.forecast.results import load_results
+            from live.forecast.results import load_results, skip_report
 
-            times, column = field_times(load_results(args.results), race.distance_m)
+            results = load_results(args.results)
+            for line in skip_report(results):
+                print(f"pursuit plan: {line}", file=sys.stderr)
+            times, column = field_times(results, race.distance_m)
             source = f"last year's results ({len(times):,} times, column {column!r}), dealt to the pens slowest first"
         plans = plan_race(race, quota=args.quota, sigma=args.sigma, field_times_s=times)
     except (ValueError, OSError) as exc:  # ResultsError is a ValueError

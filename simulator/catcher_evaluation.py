@@ -53,7 +53,8 @@ class MilestoneScore:
 
 def true_catches(at_m: np.ndarray, elapsed_s: np.ndarray, delay_s: float) -> np.ndarray:
     """Where the car (``delay_s`` after the runners, on the World Run schedule) reaches each runner,
-    from his splits (linear between them, from 0 at 0 m); inf if not before his last split."""
+    from his splits (linear between them, from 0 at 0 m); inf if not before his last split, unless he
+    did not finish: then where he stopped, his last split (his result, as the World Run's)."""
     car = delay_s + np.asarray(WINGS_FOR_LIFE.elapsed_at(at_m), dtype=float)
     out = np.full(len(elapsed_s), np.inf)
     for i, row in enumerate(elapsed_s):
@@ -61,6 +62,8 @@ def true_catches(at_m: np.ndarray, elapsed_s: np.ndarray, delay_s: float) -> np.
         a, t = np.concatenate([[0.0], at_m[read]]), np.concatenate([[0.0], row[read]])
         late = np.flatnonzero(t[1:] > car[read])
         if not len(late):
+            if np.isnan(row[-1]):  # no finish: he stopped at his last split
+                out[i] = a[-1]
             continue
         j = int(late[0]) + 1  # the first split the car reached first; he was ahead at a[j - 1]
         lo, hi = a[j - 1], a[j]

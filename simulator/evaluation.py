@@ -8,7 +8,7 @@ scored by a model fitted on the others only (leave-one-race-out), so every figur
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,9 +19,9 @@ from live.engine.engine import LiveEngine
 from live.engine.evaluation import ChaseReplay, Evaluation
 from live.forecast.fit import RaceSplits, fit, race_splits
 from live.forecast.model import MARATHON_M, ForecastModel, default_model
-from live.forecast.results import Results, load_results
+from live.forecast.results import Results, load_results, skip_report
 from live.race.race import Race
-from simulator.results import chase_field, race_id_for, write_race
+from simulator.results import ChaseField, chase_field, race_id_for, write_race
 from simulator.trajectory import plan_race, true_outcome
 
 GUN = datetime(2026, 6, 7, 9, 0, tzinfo=ZoneInfo("Europe/Paris")).timestamp()  # any morning will do
@@ -40,7 +40,12 @@ class RaceFiles:
         return cls(race_id_for(paths), tuple(map(Path, paths)), load_results(paths))
 
     def splits(self) -> RaceSplits:
-        return race_splits(self.name, self.results.elapsed_s, self.results.at_m)
+        finishers = self.results.finishers()  # a runner who did not finish has no finish to learn from
+        return race_splits(self.name, finishers.elapsed_s, finishers.at_m)
+
+    def report(self) -> list[str]:
+        """What was skipped in the race's files (by file and line) and who did not finish."""
+        return skip_report(self.results)
 
     def winner_bib(self) -> str:
         return str(self.results.bibs[int(np.nanargmin(self.results.finish_s))])
@@ -51,6 +56,25 @@ def fit_races(races: list[RaceFiles]) -> ForecastModel:
     return fit([r.splits() for r in races])
 
 
+def with_dropouts(chase: ChaseField, rate: float, seed: int = 26) -> ChaseField:
+    """The chase with ``rate`` of its runners (the pursuer never) stopping at a random split point:
+    read there, never again, no finish (did not finish). The training files hold finishers only and
+    their real rate of runners who did not finish is unknown: 1–3 % is what big marathons report."""
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"--dropouts must be a fraction from 0 to 1, got {rate:g}")
+    if rate == 0.0:
+        return chase
+    rng = np.random.default_rng(seed)
+    others = np.flatnonzero(np.arange(len(chase.bibs)) != chase.pursuer_row)
+    stop = rng.choice(others, size=round(rate * len(others)), replace=False)
+    last = rng.integers(0, chase.elapsed_s.shape[1] - 1, size=len(stop))  # a split before the finish
+    elapsed = chase.elapsed_s.copy()
+    after = np.arange(elapsed.shape[1])[None, :] > last[:, None]
+    elapsed[stop] = np.where(after, np.nan, elapsed[stop])
+    note = f"{len(stop):,} runner(s) made to stop at a random split point (--dropouts {rate:g}, seed {seed})"
+    return replace(chase, elapsed_s=elapsed, notes=(*chase.notes, note))
+
+
 def evaluate_race(
     race: RaceFiles,
     pursuer_bib: str,
@@ -58,10 +82,13 @@ def evaluate_race(
     fractions: list[float],
     model: ForecastModel | None = None,
     workdir: Path | None = None,
+    dropouts: float = 0.0,
+    seed: int = 26,
 ) -> list[Evaluation]:
-    """The engine's prediction of ``race`` as a chase at each pursuer fraction."""
+    """The engine's prediction of ``race`` as a chase at each pursuer fraction (with ``dropouts`` of
+    the runners made to stop at a random split point, :func:`with_dropouts`)."""
     bib = race.winner_bib() if pursuer_bib == "winner" else pursuer_bib
-    chase = chase_field(race.results, bib, delay_s, wire=False)
+    chase = with_dropouts(chase_field(race.results, bib, delay_s, wire=False), dropouts, seed)
     model = model or default_model()
     distance = float(chase.at_m[-1])
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
@@ -79,12 +106,15 @@ def evaluate_races(
     delay_s: float,
     fractions: list[float],
     leave_one_out: bool,
+    dropouts: float = 0.0,
+    seed: int = 26,
 ) -> list[Evaluation]:
-    """Every race at every moment; with ``leave_one_out`` each race by a model fitted on the others."""
+    """Every race at every moment; with ``leave_one_out`` each race by a model fitted on the others;
+    with ``dropouts``, that share of each race's runners stopping at a random split point."""
     out: list[Evaluation] = []
     for i, race in enumerate(races):
         model = fit_races([r for j, r in enumerate(races) if j != i]) if leave_one_out else None
-        out += evaluate_race(race, pursuers[i], delay_s, fractions, model)
+        out += evaluate_race(race, pursuers[i], delay_s, fractions, model, dropouts=dropouts, seed=seed + i)
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,77 @@ import numpy as np
 from live.engine.evaluation import Evaluation
 
 MIN_DECILE_RUNNERS = 200  # a decile with fewer runners says little about calibration
+Z95 = 1.959964
+
+
+@dataclass(frozen=True)
+class CalibrationRow:
+    """One decile of win probability pooled over races at one moment: runners, mean probability, the
+    observed win rate with its 95 % binomial (Wilson) interval, and the worst single race's gap."""
+
+    decile: int
+    runners: int
+    predicted: float
+    observed: float
+    low: float
+    high: float
+    worst_gap: float | None  # over races with MIN_DECILE_RUNNERS in the decile
+
+
+def wilson(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval of a binomial proportion."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
+
+
+def pooled_calibration(evaluations: list[Evaluation], moment: float) -> list[CalibrationRow]:
+    """The calibration of the evaluations at ``moment`` (pursuer fraction), pooled over their races."""
+    pooled: dict[int, list[tuple[int, float, float]]] = {}
+    for e in (e for e in evaluations if e.at_fraction == moment):
+        for row in e.calibration():
+            pooled.setdefault(int(row["decile"]), []).append(
+                (int(row["runners"]), float(row["predicted"]), float(row["observed"]))
+            )
+    out = []
+    for d in sorted(pooled):
+        rows = pooled[d]
+        n = sum(r[0] for r in rows)
+        pred = sum(r[0] * r[1] for r in rows) / n
+        won = sum(r[0] * r[2] for r in rows)
+        gaps = [abs(r[2] - r[1]) for r in rows if r[0] >= MIN_DECILE_RUNNERS]
+        out.append(CalibrationRow(d, n, pred, won / n, *wilson(won, n), max(gaps) if gaps else None))
+    return out
+
+
+def reliability_plot(evaluations: list[Evaluation], path: str | Path, title: str) -> None:
+    """Predicted against observed win rate per decile, pooled over the races, one series per moment,
+    with each decile's 95 % binomial interval, as a self-contained HTML page (plotly)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": "grey", "dash": "dash"},
+                             name="perfect"))  # fmt: skip
+    for m in sorted({e.at_fraction for e in evaluations}):
+        rows = pooled_calibration(evaluations, m)
+        fig.add_trace(
+            go.Scatter(
+                x=[r.predicted for r in rows], y=[r.observed for r in rows], mode="lines+markers",
+                name=f"at {m:.0%} of the pursuer's race",
+                error_y={"type": "data", "symmetric": False, "array": [r.high - r.observed for r in rows],
+                         "arrayminus": [r.observed - r.low for r in rows]},
+                text=[f"{r.runners:,} runners" for r in rows],
+            )
+        )  # fmt: skip
+    fig.update_layout(
+        title=title, xaxis_title="predicted win probability (decile mean)", yaxis_title="observed win rate",
+        template="plotly_white", width=900, height=450, margin={"l": 60, "r": 20, "t": 50, "b": 50},
+        xaxis={"range": [0, 1]}, yaxis={"range": [0, 1]},
+    )  # fmt: skip
+    fig.write_html(str(path), include_plotlyjs=True, full_html=True, config={"displayModeBar": False})
 
 
 def evaluation_tables(evaluations: list[Evaluation]) -> str:
@@ -41,23 +113,16 @@ def evaluation_tables(evaluations: list[Evaluation]) -> str:
                 f"{f'{holds}/{len(es)}':>12}{es[0].level:>7.2f}"
             )
     for m in moments:
-        es = [e for e in evaluations if e.at_fraction == m]
-        lines += ["", f"calibration at {m:.2f} (runners still open; by decile of win probability)"]
-        lines.append(f"{'decile':>8}{'runners':>9}{'predicted':>11}{'observed':>10}{'worst race':>12}")
-        pooled: dict[int, list[tuple[int, float, float]]] = {}
-        for e in es:
-            for row in e.calibration():
-                pooled.setdefault(int(row["decile"]), []).append(
-                    (int(row["runners"]), float(row["predicted"]), float(row["observed"]))
-                )
-        for d in sorted(pooled):
-            rows = pooled[d]
-            n = sum(r[0] for r in rows)
-            pred = sum(r[0] * r[1] for r in rows) / n
-            obs = sum(r[0] * r[2] for r in rows) / n
-            gaps = [abs(r[2] - r[1]) for r in rows if r[0] >= MIN_DECILE_RUNNERS]
-            worst = f"{100 * max(gaps):.1f} pt" if gaps else "–"
-            lines.append(f"{d / 10:>5.1f}–{(d + 1) / 10:.1f}{n:>8,}{pred:>11.3f}{obs:>10.3f}{worst:>12}")
+        lines += ["", f"calibration at {m:.2f} (runners still open; by decile of win probability, pooled)"]
+        lines.append(f"{'decile':>8}{'runners':>9}{'predicted':>11}{'observed':>10}{'95 % interval':>16}"
+                     f"{'gap':>8}{'worst race':>12}")  # fmt: skip
+        for row in pooled_calibration(evaluations, m):
+            worst = "–" if row.worst_gap is None else f"{100 * row.worst_gap:.1f} pt"
+            lines.append(
+                f"{row.decile / 10:>5.1f}–{(row.decile + 1) / 10:.1f}{row.runners:>8,}{row.predicted:>11.3f}"
+                f"{row.observed:>10.3f}{f'{row.low:.3f}–{row.high:.3f}':>16}"
+                f"{100 * (row.observed - row.predicted):>+6.1f}pt{worst:>12}"
+            )
     return "\n".join(lines)
 
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from live.clock import RaceClock
 from live.forecast.model import MARATHON_M, default_model
-from live.forecast.results import Results, load_results
+from live.forecast.results import Results, load_results, skip_report
 from live.race.race import Race
 from live.race.race_file import load_race
 from simulator.chronotrack import EmulatedDecoder
@@ -125,6 +125,9 @@ def chase_field(
     if len(rows) == 0:
         raise ReplayError(f"bib {pursuer_bib!r} (the pursuer) is not among the finishers of the results")
     p = int(rows[0])
+    if np.isnan(elapsed[p, -1]):
+        raise ReplayError(f"bib {pursuer_bib!r} (the pursuer) is not among the finishers of the results (no finish)")
+    notes += skip_report(results)
     keep = np.arange(len(bibs))
     if runners is not None:
         if runners < 1:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from live.forecast.model import SEGMENT_LEVELS, ForecastModel
+from live.forecast.model import SEGMENT_LEVELS, ForecastModel, node_levels, student_t_quantiles
 from live.forecast.race_conditions import segment_slowing
 from live.forecast.runner_state import N_FEATURES, RunnerState, design, runner_state
 
@@ -22,7 +22,8 @@ MOMENTS = np.round(np.arange(0.10, 0.951, 0.05), 2)  # pursuer fractions at whic
 LEVELS = np.linspace(0.0025, 0.9975, 200)
 PURSUER_QUANTILE_BINS = 10
 PURSUER_NU = 3.0
-PURSUER_SCALE_FLOOR = 0.006  # a winner's finish is never known to better than ~0.6 % from his splits
+PURSUER_SCALE_FLOOR = 0.006  # with fewer than 4 races: a winner's finish known to ~0.6 % from his splits
+PURSUER_SCALE_MIN = 0.001  # the small-sample scale's floor (a regression on 4+ winners that fits exactly)
 ELITES = 1  # the fastest runners of each race train the pursuer's term
 MIN_SAMPLES = 50  # a split point with fewer samples borrows its neighbour's fit
 # pace bands of the residual tables, as pace levels: 2:58, 3:27, 3:48, 4:12 and 4:39 marathons between them
@@ -149,11 +150,54 @@ def _band_quantiles(z: np.ndarray, level: np.ndarray) -> np.ndarray:
 
 def _student_t_quantiles(nu: float, bins: int) -> np.ndarray:
     """Quantiles of the standard Student t at the midpoints of ``bins`` equal-probability bins."""
-    x = np.linspace(-60.0, 60.0, 240_001)
-    pdf = (1.0 + x * x / nu) ** (-(nu + 1.0) / 2.0)
-    cdf = np.cumsum(pdf)
-    cdf /= cdf[-1]
-    return np.interp((np.arange(bins) + 0.5) / bins, cdf, x)
+    return student_t_quantiles(nu, tuple(node_levels(bins).tolist()))
+
+
+def race_shift_spread(race_shift: np.ndarray) -> tuple[np.ndarray, float]:
+    """The predictive spread of a new race's shift from the training races' (races × split points):
+    the sample sd (n − 1), times sqrt(1 + 1/n) for the mean estimated from the same n races, as the
+    scale of a Student t with n − 1 degrees of freedom (the sd itself is estimated from n races).
+    Returns the scale per split point and the degrees of freedom (0: normal, fewer than 3 races)."""
+    n = len(race_shift)
+    if n < 3:
+        return np.full(race_shift.shape[1], 0.02), 0.0
+    return np.std(race_shift, axis=0, ddof=1) * np.sqrt(1.0 + 1.0 / n), float(n - 1)
+
+
+def fit_pursuer(races: list[RaceSplits], reference: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """The pursuer's term from each race's winner: per split point, log(finish / E) = a + b log(E / plan)
+    (the training winners' plan is the reference winner time: the regressor is the same quantity the
+    forecast applies to a live pursuer's own plan), and the scale of a Student t predictive for a new
+    winner: the residual sd (n − 2) times sqrt(1 + 2/n), with n − 2 degrees of freedom. Returns the
+    coefficients, the scales and the degrees of freedom (3, the floor's scale, with fewer than 4 races)."""
+    at_m = races[0].at_m
+    distance = float(at_m[-1])
+    m = len(at_m) - 1
+    p_coef = np.zeros((m, 2))
+    p_scale = np.zeros(m)
+    counts = []
+    for s in range(m):
+        zs, ts = [], []
+        for race in races:
+            fastest = np.argsort(race.elapsed_s[:, -1])[:ELITES]
+            e = race.elapsed_s[fastest]
+            ok = ~np.isnan(e[:, s])
+            proj = e[ok, s] / (at_m[s] / distance)
+            zs.append(np.log(proj / reference))
+            ts.append(np.log(e[ok, -1] / proj))
+        zv, tv = np.concatenate(zs), np.concatenate(ts)
+        a = np.column_stack([np.ones_like(zv), zv])
+        b, *_ = np.linalg.lstsq(a, tv, rcond=None)
+        res = tv - a @ b
+        p_coef[s] = b
+        n = len(tv)
+        counts.append(n)
+        if n >= 4:
+            p_scale[s] = max(float(np.sqrt(res @ res / (n - 2) * (1.0 + 2.0 / n))), PURSUER_SCALE_MIN)
+        else:
+            p_scale[s] = PURSUER_SCALE_FLOOR
+    n_min = min(counts) if counts else 0
+    return p_coef, p_scale, float(n_min - 2) if n_min >= 4 else PURSUER_NU
 
 
 def fit(races: list[RaceSplits]) -> ForecastModel:
@@ -190,28 +234,11 @@ def fit(races: list[RaceSplits]) -> ForecastModel:
         quantiles[s] = _band_quantiles(z, level[sel])
     # the sd over races of their median shift per unit of course left, at each split point: early on
     # the races differ most, later the live slowing has taken up much of what made them differ
-    shift_sd = np.std(race_shift, axis=0) if len(races) > 1 else np.full(m, 0.02)
+    shift_sd, shift_nu = race_shift_spread(race_shift)
 
-    # the pursuer's term, from the fastest runners of each race
+    # the pursuer's term, from the fastest runner of each race
     reference = float(np.mean([r.elapsed_s[r.winner_row, -1] for r in races]))
-    p_coef = np.zeros((m, 2))
-    p_scale = np.zeros(m)
-    for s in range(m):
-        zs, ts = [], []
-        for race in races:
-            fastest = np.argsort(race.elapsed_s[:, -1])[:ELITES]
-            e = race.elapsed_s[fastest]
-            ok = ~np.isnan(e[:, s])
-            proj = e[ok, s] / (at_m[s] / distance)
-            zs.append(np.log(proj / reference))
-            ts.append(np.log(e[ok, -1] / proj))
-        zv, tv = np.concatenate(zs), np.concatenate(ts)
-        a = np.column_stack([np.ones_like(zv), zv])
-        b, *_ = np.linalg.lstsq(a, tv, rcond=None)
-        res = tv - a @ b
-        p_coef[s] = b
-        # a Student t's scale from the residuals' median absolute deviation (t3: MAD = 0.765 scale)
-        p_scale[s] = max(float(np.median(np.abs(res - np.median(res)))) / 0.765, PURSUER_SCALE_FLOOR)
+    p_coef, p_scale, p_nu = fit_pursuer(races, reference)
     winners = np.array([r.elapsed_s[r.winner_row, -1] for r in races])
     prior_scale = max(float(np.std(np.log(winners / reference))) * 1.5, 0.01)
     return ForecastModel(
@@ -224,13 +251,14 @@ def fit(races: list[RaceSplits]) -> ForecastModel:
         pursuer_coef=p_coef,
         pursuer_scale=p_scale,
         pursuer_prior_scale=prior_scale,
-        pursuer_nu=PURSUER_NU,
-        pursuer_quantiles=_student_t_quantiles(PURSUER_NU, PURSUER_QUANTILE_BINS),
+        pursuer_nu=p_nu,
+        pursuer_quantiles=_student_t_quantiles(p_nu, PURSUER_QUANTILE_BINS),
         race_shift_sd=shift_sd,
         segment_coef=segment_curves(races),
         prior_scale=PRIOR_SCALE,
         reference_finish_s=reference,
         trained_on=tuple(r.name for r in races),
+        race_shift_nu=shift_nu,
     )
 
 

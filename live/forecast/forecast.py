@@ -34,10 +34,11 @@ from functools import lru_cache
 
 import numpy as np
 
-from live.forecast.model import MARATHON_M, ForecastModel
+from live.forecast.model import MARATHON_M, ForecastModel, node_levels, student_t_quantiles
 from live.forecast.race_conditions import learns_live
 from live.forecast.runner_state import RunnerState, design, runner_state
 
+STOPPED_AFTER = 3.0  # unread for this multiple of the time his next segment should take: he has stopped
 DECIDED = 1e-6  # a chance this close to 0 or 1 at the extreme nodes is taken as decided at every node
 COVERAGE = 0.8  # the forecast band holds the true count with this probability (stated in the API)
 
@@ -47,6 +48,15 @@ def distance_factor(distance_m: float) -> float:
     fitted on marathons; a shorter race leaves less time to fade. An assumption (sqrt of the
     distance ratio), not a measurement: no shorter race with splits is in the data."""
     return float(min(1.0, distance_m / MARATHON_M) ** 0.5)
+
+
+def has_stopped(state: RunnerState) -> np.ndarray:
+    """Runners read on the course but not since for STOPPED_AFTER times what their next segment
+    should take at their pace: not a slow runner any more but one who has stopped (a mat that
+    missed him once reads him again by twice that). No chance until he is read again."""
+    with np.errstate(invalid="ignore"):
+        out: np.ndarray = state.read & (state.since_read > np.log(STOPPED_AFTER))
+    return out
 
 
 @dataclass(frozen=True)
@@ -139,6 +149,28 @@ def win_cdf(model: ForecastModel, dist: RunnerDistributions, z: np.ndarray) -> n
     return out
 
 
+def pursuer_band_z(model: ForecastModel) -> np.ndarray:
+    """The ends of the pursuer's COVERAGE interval in units of his scale: his Student t's own quantiles
+    (the nodes sit at the midpoints of equal-probability bins, (k + ½)/K, not at k/(K + 1))."""
+    return student_t_quantiles(model.pursuer_nu, ((1 - COVERAGE) / 2, (1 + COVERAGE) / 2))
+
+
+SHIFT_NODES = 5  # equal-probability nodes of a Student t race shift
+
+
+@lru_cache(maxsize=8)
+def shift_nodes(nu: float) -> tuple[np.ndarray, np.ndarray]:
+    """The race shift's nodes (in units of its scale) and weights: a normal's 3-point Gauss–Hermite
+    rule (``nu`` 0), else a Student t's equal-probability nodes, spread so that they carry the t's
+    variance nu / (nu − 2) (midpoints alone would carry less: its tails would be cut)."""
+    if nu <= 0:
+        return np.array([-np.sqrt(3.0), 0.0, np.sqrt(3.0)]), np.array([1 / 6, 2 / 3, 1 / 6])
+    z = student_t_quantiles(nu, tuple(node_levels(SHIFT_NODES).tolist()))
+    target = nu / (nu - 2.0) if nu > 2.0 else 3.0  # a t with 2 or fewer degrees has no variance: as t3
+    z = z * np.sqrt(target / float(np.mean(z * z)))
+    return z, np.full(SHIFT_NODES, 1.0 / SHIFT_NODES)
+
+
 @dataclass(frozen=True)
 class PursuerForecast:
     """The pursuer's finish (unix time) at the nodes of his distribution, and his plan."""
@@ -188,7 +220,7 @@ def pursuer_forecast(
     nodes = start + np.exp(centre + scale * t)
     # the pursuer cannot finish before now: nodes in the past are moved to now
     nodes = np.maximum(nodes, now)
-    z_band = np.interp([(1 - COVERAGE) / 2, (1 + COVERAGE) / 2], np.linspace(0, 1, len(t) + 2)[1:-1], t)
+    z_band = pursuer_band_z(model)
     low, high = (max(start + float(np.exp(centre + scale * z)), now) for z in z_band)
     return PursuerForecast(nodes, max(start + float(np.exp(centre)), now), low, high, max(planned, now), basis)
 
@@ -242,10 +274,9 @@ def forecast(
     state = runner_state(elapsed_s, at_m, since_s, prior_finish_s, last_read, segments)
     dist = runner_distributions(model, state, distance)
     open_ = np.isnan(settled)
-    # common nodes: pursuer quantiles x a 3-point Gauss-Hermite race shift (in sds: each runner's own
+    # common nodes: pursuer quantiles x the race shift's nodes (in sds: each runner's own
     # sd of it, ``dist.shift_sd``, is by where he is and what is left)
-    shifts = np.array([-np.sqrt(3.0), 0.0, np.sqrt(3.0)])
-    shift_w = np.array([1 / 6, 2 / 3, 1 / 6])
+    shifts, shift_w = shift_nodes(model.race_shift_nu)
     f_nodes = pursuer.finish_nodes
     f_w = np.full(len(f_nodes), 1.0 / len(f_nodes))
     weight = np.repeat(f_w, len(shifts)) * np.tile(shift_w, len(f_nodes))
@@ -290,7 +321,7 @@ def forecast(
             np.array([shifts.max(), shifts.min(), 0.0]),
         ),
     )
-    sure_loss = extreme_and_plan[:, 1] <= DECIDED
+    sure_loss = (extreme_and_plan[:, 1] <= DECIDED) | has_stopped(state)[open_rows]
     sure_win = extreme_and_plan[:, 0] >= 1.0 - DECIDED
     idx = open_rows[~sure_loss & ~sure_win]
     cdf = cdf_at(idx, z_grid(idx))  # (runners near the line, nodes), single precision

@@ -55,6 +55,7 @@ class ForecastModel:
     prior_scale: float  # spread of log(finish / declared) for a runner not yet read
     reference_finish_s: float  # a marathon winner's finish (mean of the training winners)
     trained_on: tuple[str, ...]
+    race_shift_nu: float = 0.0  # degrees of freedom of the race shift's Student t; 0: normal (models before it)
 
     @classmethod
     def from_dict(cls, d: dict[str, object]) -> ForecastModel:
@@ -82,6 +83,7 @@ class ForecastModel:
             prior_scale=float(d["prior_scale"]),  # type: ignore[arg-type]
             reference_finish_s=float(d["reference_finish_s"]),  # type: ignore[arg-type]
             trained_on=tuple(d.get("trained_on", ())),  # type: ignore[arg-type]
+            race_shift_nu=float(d.get("race_shift_nu", 0.0)),  # type: ignore[arg-type]
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -101,6 +103,24 @@ class ForecastModel:
     @classmethod
     def load(cls, path: Path | str) -> ForecastModel:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=16)
+def student_t_quantiles(nu: float, levels: tuple[float, ...]) -> np.ndarray:
+    """Quantiles of the standard Student t with ``nu`` degrees of freedom at ``levels`` (numerically,
+    to about 1e-4)."""
+    x = np.linspace(-80.0, 80.0, 320_001)
+    pdf = (1.0 + x * x / nu) ** (-(nu + 1.0) / 2.0)
+    cdf = np.cumsum(pdf) - 0.5 * pdf  # the midpoint rule: symmetric about 0
+    cdf /= cdf[-1] + 0.5 * pdf[-1]
+    out: np.ndarray = np.interp(np.asarray(levels), cdf, x)
+    return out
+
+
+def node_levels(k: int) -> np.ndarray:
+    """The probability levels of ``k`` equal-probability nodes: the midpoints of ``k`` bins, (i + ½)/k."""
+    out: np.ndarray = (np.arange(k) + 0.5) / k
+    return out
 
 
 @lru_cache(maxsize=1)

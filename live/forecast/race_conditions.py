@@ -15,6 +15,7 @@ import numpy as np
 from live.forecast.model import MARATHON_M, PACE_REFERENCE_S, SEGMENT_LEVELS, ForecastModel
 
 SEGMENT_GRACE = 1.4  # a segment is judged once this multiple of its expected time has passed
+STOPPED_AFTER = 3.0  # not read at a segment's end by this multiple of its expected time: stopped, not slow
 SEGMENT_MIN = 100  # runners in the slower half of a segment's cohort before it says anything
 
 
@@ -78,7 +79,8 @@ def segment_excess(
 
     The cohort is everyone read at the segment's first split long enough ago (SEGMENT_GRACE times
     the segment at his pace) that he should have reached the next; one not read there yet counts
-    as slowed by that much (censored), one read further on without it (a missed mat) is left out.
+    as slowed by that much (censored), one read further on without it (a missed mat) is left out,
+    and so is one not read there by STOPPED_AFTER times the segment (he has stopped: a dropout).
     Its slower half is the nearest to the runners still to run it. Columns as in
     :func:`live.forecast.runner_state.runner_state`; ``last``: each runner's last read column (-1: none)."""
     n = len(elapsed_s)
@@ -91,6 +93,9 @@ def segment_excess(
         with np.errstate(invalid="ignore"):
             due = (t_a > 0) & (now_s - t_a >= t_a * (SEGMENT_GRACE * (at_m[b] - at_m[a]) / at_m[a]))
         reached = ~np.isnan(t_b)
+        with np.errstate(invalid="ignore"):
+            stopped = ~reached & (now_s - t_a >= t_a * (STOPPED_AFTER * (at_m[b] - at_m[a]) / at_m[a]))
+        due &= ~stopped  # one who has stopped says nothing of how the others slow
         cohort = np.flatnonzero(due & (reached | (last <= b)))  # read further on without ``b``: a missed mat, left out
         if len(cohort) < 2 * SEGMENT_MIN:
             continue

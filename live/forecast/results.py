@@ -1,7 +1,14 @@
 """Results files with intermediate splits (the dashathon/Berlin/Chicago format of ``data/results/``).
 
 Pipe-separated (plain or gzipped, ``.gz``), a header row, split columns of elapsed seconds from the runner's own start,
-``NaN`` for a missing split. Loaded into arrays: one row per finisher, one column per split.
+``NaN`` for a missing split. Loaded into arrays: one row per runner, one column per split.
+
+Real files come as they come. A row is skipped only when nothing in it can be used, and every skip
+is reported with the user's file and line (:attr:`Results.skipped`, :func:`skip_report`): no bib,
+fewer fields than the header, no split at all, or an exact copy of an earlier row. A split that is
+empty, ``NaN``, ``0`` or text is a split the timing missed (counted, :attr:`Results.unreadable`). A
+row with splits but no finish is a runner who did not finish (DNF): kept, his finish ``NaN``; a
+replay plays him up to his last split and he never wins. Rows may come in any order.
 
 The scraped files do not quote their free-text fields, so a ``|`` inside a place name (Chicago 2017
 women, line 8752: ``RIO|DE JANEIRO``) gives a row more fields than the header. Such a row is still
@@ -38,18 +45,42 @@ class ResultsError(ValueError):
 
 
 @dataclass(frozen=True)
+class Skipped:
+    """A row of a results file that could not be used (or a split in it that could not), and why."""
+
+    path: str
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class Results:
-    """Finishers with their elapsed split times (seconds from their own start)."""
+    """Runners with their elapsed split times (seconds from their own start): finishers, and runners
+    who did not finish (finish ``nan``)."""
 
     bibs: np.ndarray  # str
     sex: np.ndarray  # str
     split_names: tuple[str, ...]
     at_m: np.ndarray  # distance of each split column
     elapsed_s: np.ndarray  # (runners, splits); nan where a split is missing
+    skipped: tuple[Skipped, ...] = ()  # rows left out, by file and line
+    unreadable: tuple[Skipped, ...] = ()  # splits that were not a number (the row kept, the split missing)
 
     @property
     def finish_s(self) -> np.ndarray:
         return self.elapsed_s[:, -1]
+
+    @property
+    def finished(self) -> np.ndarray:
+        """bool per row: the runner has a finish time (the others did not finish)."""
+        out: np.ndarray = ~np.isnan(self.elapsed_s[:, -1])
+        return out
+
+    def finishers(self) -> Results:
+        """The same results without the runners who did not finish (what a fit learns from)."""
+        keep = self.finished
+        return Results(self.bibs[keep], self.sex[keep], self.split_names, self.at_m, self.elapsed_s[keep],
+                       self.skipped, self.unreadable)  # fmt: skip
 
     def row_of(self, bib: str) -> int:
         rows = np.flatnonzero(self.bibs == bib)
@@ -88,11 +119,26 @@ def _clean_splits(values: list[float]) -> list[float]:
     return out
 
 
+def _number(cell: str) -> tuple[float, bool]:
+    """A split cell as seconds, and whether it was readable: empty, ``NaN`` and text are missing."""
+    text = cell.strip()
+    if not text or text.lower() in ("nan", "na", "-", "--"):
+        return float("nan"), True
+    try:
+        return float(text), True
+    except ValueError:
+        return float("nan"), False
+
+
 def load_results(paths: list[Path] | list[str]) -> Results:
-    """Read one or more results files (e.g. men's and women's) into one field of finishers."""
+    """Read one or more results files (e.g. men's and women's) into one field: every row that can be
+    used, the others reported in ``skipped`` by file and line."""
     bibs: list[str] = []
     sexes: list[str] = []
     rows: list[list[float]] = []
+    skipped: list[Skipped] = []
+    unreadable: list[Skipped] = []
+    seen: dict[tuple[str, tuple[float, ...]], str] = {}
     names: tuple[str, ...] | None = None
     for path in map(Path, paths):
         opener = gzip.open if path.suffix == ".gz" else open
@@ -112,26 +158,68 @@ def load_results(paths: list[Path] | list[str]) -> Results:
             bib_col, sex_col = header.index("bib"), header.index("gender") if "gender" in header else None
             text_cols = [i for i, h in enumerate(header) if h in FREE_TEXT_COLUMNS]
             for row in reader:
+                line = reader.line_num
                 if not row or all(not c.strip() for c in row):
                     continue
                 if len(row) != len(header):
-                    row = _realign(row, header, text_cols, f"{path}: line {reader.line_num}")
-                try:
-                    values = [float(row[i]) for i in split_cols]
-                except ValueError as exc:
-                    raise ResultsError(f"{path}: line {reader.line_num}: a split is not a number: {exc}") from exc
-                values = _clean_splits(values)
-                if np.isnan(values[-1]):
-                    continue  # not a finisher
-                bibs.append(row[bib_col].strip())
+                    try:
+                        row = _realign(row, header, text_cols, f"{path}: line {line}")
+                    except ResultsError:
+                        skipped.append(Skipped(str(path), line, f"{len(row)} fields, header has {len(header)}"))
+                        continue
+                cells = [_number(row[i]) for i in split_cols]
+                bad = [header[c] for c, (_, ok) in zip(split_cols, cells, strict=True) if not ok]
+                values = _clean_splits([v for v, _ in cells])
+                bib = row[bib_col].strip()
+                if not bib:
+                    skipped.append(Skipped(str(path), line, "bib is empty"))
+                    continue
+                if all(np.isnan(values)):
+                    why = "a split is not a number" if bad else "no split and no finish (did not start)"
+                    skipped.append(Skipped(str(path), line, why))
+                    continue
+                key = (bib, tuple(np.nan_to_num(values, nan=-1.0).tolist()))
+                if key in seen:
+                    skipped.append(Skipped(str(path), line, f"same bib and splits as {seen[key]}"))
+                    continue
+                seen[key] = f"{path.name}: line {line}"
+                if bad:
+                    unreadable.append(Skipped(str(path), line, f"{', '.join(bad)}: not a number"))
+                bibs.append(bib)
                 sexes.append(row[sex_col].strip() if sex_col is not None else "")
                 rows.append(values)
     if names is None or not rows:
-        raise ResultsError(f"no finishers in {', '.join(map(str, paths))}")
+        why = "".join(f"\n{s.path}: line {s.line}: {s.reason}" for s in skipped[:5])
+        raise ResultsError(f"no runners in {', '.join(map(str, paths))}{why}")
     return Results(
         bibs=np.array(bibs, dtype=object),
         sex=np.array(sexes, dtype=object),
         split_names=names,
         at_m=np.array([SPLIT_DISTANCES_M[n] for n in names]),
         elapsed_s=np.array(rows, dtype=float),
+        skipped=tuple(skipped),
+        unreadable=tuple(unreadable),
     )
+
+
+def skip_report(results: Results, shown: int = 5) -> list[str]:
+    """One line per file with rows skipped or splits unreadable: how many, why, and the first lines;
+    and the runners who did not finish."""
+    out = []
+    for what, items in (("row(s) skipped", results.skipped), ("split(s) not a number, read as missing",
+                                                               results.unreadable)):  # fmt: skip
+        by_file: dict[str, dict[str, list[int]]] = {}
+        for s in items:
+            reason = s.reason if what.startswith("row") else "not a number"
+            by_file.setdefault(s.path, {}).setdefault(reason.split(" as ")[0], []).append(s.line)
+        for path, reasons in by_file.items():
+            parts = [
+                f"{len(lines)} {reason} (line{'s' if len(lines) > 1 else ''} "
+                f"{', '.join(map(str, lines[:shown]))}{', …' if len(lines) > shown else ''})"
+                for reason, lines in reasons.items()
+            ]
+            out.append(f"{path}: {sum(map(len, reasons.values()))} {what}: {'; '.join(parts)}")
+    dnf = int((~results.finished).sum())
+    if dnf:
+        out.append(f"{dnf:,} runner(s) with splits but no finish: did not finish, replayed up to their last split")
+    return out

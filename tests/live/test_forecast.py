@@ -209,6 +209,32 @@ def test_the_race_slowing_is_learned_live_from_those_who_ran_the_segment():
     assert medians[1] > medians[0] * 1.002
 
 
+def test_runners_who_stopped_long_ago_do_not_make_the_race_look_slow():
+    """Issue 26, part 4: 40 runners read at 25 km, then never again (they dropped out), do not count
+    as slowed 1.4x for ever: past STOPPED_AFTER times the segment they leave the cohort; before that,
+    between 1.4x and 3x, they are still counted as slow (they may be)."""
+    from live.forecast.race_conditions import live_slowing
+
+    model = default_model()
+    field, last = _field_through_segment(0.04)
+    out = field[:40].copy()
+    out[:, 6:] = np.nan
+    elapsed = np.vstack([field, out])
+    lasts = np.concatenate([last, np.full(40, 5)])
+    at_25 = out[:, 5]
+    segment = out[:, 5] * (5000.0 / 25000.0)  # what 25 -> 30 km takes at each one's pace
+    for after, learned in ((3.5, "clean"), (2.0, "censored")):
+        # the field's clock: each dropout's 25 km read plus ``after`` segments ago
+        since = np.concatenate([np.full(len(last), 600.0), after * segment])
+        now = at_25 + after * segment
+        assert (now > at_25).all()
+        slowing = live_slowing(model.segment_coef, elapsed, MARATHON, since, lasts)
+        if learned == "clean":
+            assert slowing[5] == pytest.approx(0.04, abs=0.003)
+        else:
+            assert slowing[5] > 0.04 + 0.01
+
+
 def test_a_segment_is_not_judged_before_its_runners_are_due():
     """Runners read at 25 km a moment ago are not yet a cohort: nothing is learned from them."""
     from live.forecast.race_conditions import live_slowing
