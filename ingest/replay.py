@@ -24,6 +24,7 @@ from live.clock import time_problem
 from live.race.guns import gun_problem
 from live.race.race import Race
 from live.reads import ChipTime, RawRead, resolve_local
+from live.store.event_store import EventStore
 from live.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -107,10 +108,11 @@ class _Applier:
         """A gun marker; ``checked``: refused as live ingest refuses it (``live/race/guns.py``: a mat that
         may not fire guns, or too far from its pen's planned start on race day)."""
         await self.flush()
-        if checked and (why := gun_problem(self.race, mat, t, await self.store.guns())) is not None:
+        target = await self.store.gun_store(t)  # of an event's races, the one with a start to fire
+        if checked and (why := gun_problem(target.race, mat, t, await target.guns())) is not None:
             self._error(f"{where}: gun refused: {why}")
             return
-        if await self.store.record_gun(t):
+        if await target.record_gun(t):
             self.report.guns += 1
 
     def _error(self, reason: str) -> None:
@@ -222,27 +224,33 @@ async def rebuild(race: Race, store: Store) -> ReplayReport:
     """Recompute every derived key of the race from the journal and the admin log, each entry in the
     order Redis appended it (both streams' ids are that Redis's clock), so an admin action meets the
     state its operator saw: a gun set by hand before a reader's marker, a chip assigned before its
-    later reads, a passing voided before a resend."""
-    await store.clear_derived()
+    later reads, a passing voided before a resend. ``store``: an event's (``EventStore``) rebuilds
+    every race of the event from the event's journal, each race's admin log merged in."""
+    stores = store.stores if isinstance(store, EventStore) else [store]  # an event: every race's
+    for each in stores:
+        await each.clear_derived()
     await store.setup()
     clock = await store.clock()
     report = ReplayReport()
     applier = _Applier(race, store, report)
-    admin, results = await store.admin_entries()
-    admin.reverse()  # pop() the oldest
+    admin: list[tuple[bytes, dict[bytes, bytes], Store, bytes | None]] = []
+    for each in stores:  # an event's races' admin logs, merged in the order one Redis wrote them
+        entries, results = await each.admin_entries()
+        admin += [(entry_id, f, each, results.get(entry_id)) for entry_id, f in entries]
+    admin.sort(key=lambda a: _stream_order(a[0]), reverse=True)  # pop() the oldest
 
     async def admin_before(entry_id: bytes | None) -> None:
         """Apply the admin actions journaled before ``entry_id`` (all that are left if None)."""
         flushed = False
         while admin and (entry_id is None or _stream_order(admin[-1][0]) < _stream_order(entry_id)):
-            admin_id, f = admin.pop()
+            _, f, target, result = admin.pop()
             if not flushed:
                 await applier.flush()  # the reads before it are applied before it
                 flushed = True
-            if _refused(results.get(admin_id)):
+            if _refused(result):
                 continue
             operator = f.get(b"operator", b"").decode()
-            await _admin(race, store, f[b"action"].decode(), orjson.loads(f[b"args"]), operator)
+            await _admin(target.race, target, f[b"action"].decode(), orjson.loads(f[b"args"]), operator)
             report.admin_actions += 1
 
     last = "-"

@@ -311,13 +311,14 @@ def plan_one(race: Race, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _with_store(race: Race, redis_url: str | None, work):  # type: ignore[no-untyped-def]
+async def _with_store(event: Event, redis_url: str | None, work):  # type: ignore[no-untyped-def]
+    """``work(store)`` on the store the event's readers write through (a race's own, for one race)."""
     from live.store.connection import redis_client
-    from live.store.store import Store
+    from live.store.event_store import ingest_store
 
     redis = redis_client(redis_url or DEFAULT_REDIS_URL)
     try:
-        store = Store(redis, race)
+        store = ingest_store(redis, event)
         await store.setup()
         return await work(store)
     finally:
@@ -331,12 +332,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from ingest.replay import replay_files
     from pursuit.progress import Progress
 
-    race = race_or_exit(args.race)
+    event = event_or_exit(args.race)
+    race = event.ingest_race()  # an event's backup files: each read to the race of its chip
     redis_or_exit(args.settings.redis_url, "replay")
     try:
         with Progress("pursuit replay") as progress:
             report = asyncio.run(
-                _with_store(race, args.settings.redis_url,
+                _with_store(event, args.settings.redis_url,
                             lambda store: replay_files(race, store, args.files, args.date, progress.update))
             )  # fmt: skip
             progress.table("pursuit replay", report.as_dict())
@@ -376,8 +378,9 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
     from ingest.replay import rebuild
 
-    race = race_or_exit(args.race)
+    event = event_or_exit(args.race)
+    race = event.ingest_race()
     redis_or_exit(args.settings.redis_url, "rebuild")
-    report = asyncio.run(_with_store(race, args.settings.redis_url, lambda store: rebuild(race, store)))
+    report = asyncio.run(_with_store(event, args.settings.redis_url, lambda store: rebuild(race, store)))
     print(orjson.dumps(report.as_dict()).decode())
     return 0

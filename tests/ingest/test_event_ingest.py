@@ -79,3 +79,47 @@ async def test_a_gun_from_the_wire_starts_the_race_whose_start_is_planned_neares
         await race_a.record_gun(t0 + 600 + 300 * i)
     await race_a.record_gun(t0 + 1500)
     assert await store.gun_store(t0 + 1500) is race_b
+
+
+async def test_rebuild_of_an_event_gives_back_every_race_from_the_one_journal(redis, tmp_path: Path):
+    """`pursuit rebuild` of an event: the event's journal replayed through the event's store (each read
+    to its chip's race) and each race's admin log merged in order: the same passings, statuses and
+    guns in every race as before, and no race's chips taken for unknown ones in another."""
+    from ingest.replay import rebuild
+
+    event = load_event(write_event(tmp_path))
+    a, b = event.races
+    store = ingest_store(redis, event)
+    assert isinstance(store, EventStore)
+    await store.setup()
+    now = RACE_DAY.replace(tzinfo=a.timezone).timestamp()
+    await store.set_clock(RaceClock(origin_wall=time.time(), origin_race=now, speed=1.0))
+    server = ChronoTrackServer(event.ingest_race(), store, host="127.0.0.1", port=0)
+    await server.start()
+    race_a, race_b = store.stores
+    try:
+        reader, writer = await connect_as_pointcam(server.port)
+        lines = [f"CT01_33~{i}~marbeuf~{p.chips[0]}~10:05:{i:02d}.20~0~ABC123~1\r\n"
+                 for i, p in enumerate((*a.runners[:4], *b.runners[:5]), 1)]  # fmt: skip
+        writer.write(("".join(lines) + "ping\r\n").encode())
+        await writer.drain()
+        assert await read_line(reader) == "ack~ping"
+        await wait_for(lambda: _count(race_b, 5))
+        writer.close()
+    finally:
+        await server.close()
+    entry = await race_b.log_admin("set_status", {"bib": b.runners[0].bib, "status": "dnf"}, "crew")
+    await race_b.set_manual_status(b.runners[0].bib, "dnf")
+    await race_b.set_admin_result(entry, {"http": 200})
+    before = [sorted((x.bib, x.tp, x.time) for x in await s.passings_after()) for s in (race_a, race_b)]
+    assert [len(x) for x in before] == [4, 5]
+
+    report = await rebuild(event.ingest_race(), store)
+    after = [sorted((x.bib, x.tp, x.time) for x in await s.passings_after()) for s in (race_a, race_b)]
+    assert after == before and report.admin_actions == 1
+    assert await race_b.manual_statuses() == {b.runners[0].bib: "dnf"}
+    assert await race_a.unknown_chips() == {} and await race_b.unknown_chips() == {}
+
+
+async def _count(store: Store, n: int) -> bool:
+    return len(await store.passings_after()) == n
