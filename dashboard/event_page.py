@@ -36,6 +36,9 @@ def event_html(event: Event) -> str:
         f'<header class="header"><h1 class="title">{escape(event.name)}</h1>'
         '<span id="conn" class="conn conn-wait" role="status">connecting…</span></header>'
         f'<main class="cards" data-poll-s="{POLL_S}">{cards}</main>'
+        '<section id="leaderboard" class="board" hidden><h2>Leaderboard: every location, by distance</h2>'
+        "<table><thead><tr><th>place</th><th>runner</th><th>sex</th><th>race</th><th>distance</th><th>status</th>"
+        "</tr></thead><tbody></tbody></table></section>"
         '<script src="/event/event.js"></script></body></html>'
     )
 

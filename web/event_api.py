@@ -9,10 +9,14 @@ import numpy as np
 from starlette.requests import Request
 from starlette.routing import Route
 
-from live.chase.snapshot import Snapshot
+from live.chase.places import Groups, by_distance, listing_order
+from live.chase.snapshot import AHEAD, CAUGHT, STARTED, Snapshot
 from live.engine.engine import LiveEngine
 from live.race.event import Event
-from web.http import JSONResponse, iso_time, num
+from web.http import JSONResponse, error, iso_time, num
+
+MAX_PAGE = 1000
+MAX_LABEL = 32
 
 
 def race_path(event: Event, race_id: str) -> str:
@@ -67,9 +71,49 @@ def race_summary(event: Event, engine: LiveEngine) -> dict[str, Any]:
     if pursuer is not None and (p := snap.pursuer) is not None:
         body["pursuer"] = {"bib": p.bib, "name": pursuer.name, "status": p.status,
                            "distance_m": num(p.distance_m), "pace_s_per_km": num(p.pace_s_per_km)}  # fmt: skip
-    if (f := snap.forecast) is not None:
+    if (f := snap.forecast) is not None and race.by_distance:  # the count still running at each milestone
+        body["forecast"] = {"milestones": f.milestones or [], "level": f.level}
+    elif f is not None:
         body["forecast"] = {"winners": f.winners, "low": f.low, "high": f.high, "level": f.level, "quota": f.quota}
     return body
+
+
+def leaderboard(engines: Sequence[LiveEngine]) -> list[dict[str, Any]]:
+    """Every runner of the event's catcher-car races in one ranking, by distance, further first: where
+    the car passed him, or where he is while he runs (as each race's own results rank them); places
+    overall, within sex and within sex and category, across the races."""
+    rows: list[tuple[LiveEngine, Snapshot, np.ndarray]] = []
+    for engine in engines:
+        if engine.race.by_distance and (snap := engine.snapshot) is not None:
+            rows += [(engine, snap, np.arange(len(snap.bibs)))]
+    if not rows:
+        return []
+    sex, category, distance, ranked, caught_at, who = [], [], [], [], [], []
+    for engine, snap, index in rows:
+        people = [engine.race.participant(str(b)) for b in snap.bibs]
+        sex += [p.sex if p else "" for p in people]
+        category += [p.category if p else "" for p in people]
+        caught = snap.status == CAUGHT
+        at = snap.caught_at_m if snap.caught_at_m is not None else np.full(len(snap.bibs), np.nan)
+        distance.append(np.where(caught, at, snap.distance_m))
+        ranked.append(caught | (snap.status == AHEAD) | (snap.status == STARTED))
+        caught_at.append(np.where(caught, at, np.nan))
+        who += [(engine, snap, int(i), people[int(i)]) for i in index]
+    places = by_distance(np.concatenate(distance), np.concatenate(ranked),
+                         Groups.of(np.array(sex, dtype=object), np.array(category, dtype=object)))  # fmt: skip
+    at_all, distance_all = np.concatenate(caught_at), np.concatenate(distance)
+    out = []
+    for row in listing_order(places).tolist():
+        if not places.place[row]:
+            break
+        engine, snap, i, person = who[row]
+        place, place_sex, place_category = places.of(row)
+        out.append({"place": place, "place_sex": place_sex, "place_category": place_category,
+                    "bib": str(snap.bibs[i]), "name": person.name if person else "", "sex": sex[row],
+                    "category": category[row], "race": engine.race.id, "race_name": engine.race.name,
+                    "status": snap.status_name(i), "distance_m": num(float(distance_all[row])),
+                    "caught_at_m": num(float(at_all[row]))})  # fmt: skip
+    return out
 
 
 class EventAPI:
@@ -78,9 +122,10 @@ class EventAPI:
     def __init__(self, event: Event, engines: Sequence[LiveEngine]) -> None:
         self.event = event
         self.engines = list(engines)
+        self._board: tuple[tuple[Snapshot | None, ...], list[dict[str, Any]]] | None = None  # per tick
 
     def routes(self) -> list[Route]:
-        return [Route("/api/event", self.get_event)]
+        return [Route("/api/event", self.get_event), Route("/api/event/leaderboard", self.get_leaderboard)]
 
     def body(self) -> dict[str, Any]:
         e = self.event
@@ -94,3 +139,20 @@ class EventAPI:
 
     async def get_event(self, request: Request) -> JSONResponse:
         return JSONResponse(self.body())
+
+    async def get_leaderboard(self, request: Request) -> JSONResponse:
+        """``GET /api/event/leaderboard?sex=&limit=&offset=``: the catcher-car races' runners in one
+        ranking (the world's, at a World Run); ``sex`` keeps one sex (its ``place_sex`` then ranks)."""
+        q = request.query_params
+        sex = q.get("sex", "")
+        try:
+            limit, offset = int(q.get("limit", "100")), int(q.get("offset", "0"))
+        except ValueError:
+            return error(400, "limit and offset must be whole numbers")
+        if not (1 <= limit <= MAX_PAGE and offset >= 0) or len(sex) > MAX_LABEL:
+            return error(400, f"limit must be 1 to {MAX_PAGE}, offset 0 or more, sex at most {MAX_LABEL} characters")
+        snaps = tuple(e.snapshot for e in self.engines)
+        if self._board is None or any(a is not b for a, b in zip(self._board[0], snaps, strict=True)):
+            self._board = (snaps, leaderboard(self.engines))
+        rows = [r for r in self._board[1] if not sex or r["sex"] == sex]
+        return JSONResponse({"runners": rows[offset : offset + limit], "total": len(rows)})

@@ -35,6 +35,22 @@
     }
     card.querySelector(".card-body").replaceWith(dl);
   }
+  function board(races) {  // a World Run: one ranking across its catcher-car races, the top ten
+    var holder = document.getElementById("leaderboard");
+    if (!races.some(function (r) { return r.outcome === "distance"; })) { holder.hidden = true; return; }
+    fetch("/api/event/leaderboard?limit=10").then(function (r) { return r.ok ? r.json() : null; }).then(function (b) {
+      if (!b) return;
+      var body = holder.querySelector("tbody");
+      body.textContent = "";
+      b.runners.forEach(function (r) {
+        var tr = document.createElement("tr");
+        [r.place, r.name + " (" + r.bib + ")", r.sex + " " + (r.place_sex || ""), r.race_name, km(r.distance_m), r.status]
+          .forEach(function (v) { var td = document.createElement("td"); td.textContent = v; tr.appendChild(td); });
+        body.appendChild(tr);
+      });
+      holder.hidden = false;
+    });
+  }
   function conn(state, text) { var el = document.getElementById("conn"); el.className = "conn conn-" + state; el.textContent = text; }
   function poll() {
     fetch("/api/event").then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); }).then(function (body) {
@@ -42,6 +58,7 @@
         var card = main.querySelector('[data-race="' + CSS.escape(r.id) + '"]');
         if (card) fill(card, r);
       });
+      board(body.races);
       conn("ok", "live");
     }).catch(function () { conn("lost", "reconnecting…"); }).then(function () { setTimeout(poll, every); });
   }

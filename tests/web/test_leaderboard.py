@@ -1,0 +1,73 @@
+"""The World Run's one ranking across locations: /api/event/leaderboard over the event's catcher-car
+races (web/event_api.py), each race's runners by where the car passed them, further first."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from starlette.applications import Starlette
+
+from live.engine.engine import LiveEngine
+from live.race.event import Event
+from live.race.race_file import load_race
+from simulator.trajectory import plan_race
+from tests.helpers import running_uvicorn
+from web.event_api import EventAPI, leaderboard
+
+WORLD_RUN = Path(__file__).resolve().parents[2] / "races" / "world-run-paris"
+GUN = 1_777_777_000.0
+
+
+def _finished(race, seed: int) -> LiveEngine:  # type: ignore[no-untyped-def]
+    """The race computed by hand once the car has caught everyone (no Redis: the engine's maths)."""
+    plan = plan_race(race, GUN, seed=seed, runners=150)
+    end = plan.guns[1].time + float(race.pursuer.schedule.elapsed_at(race.distance_m)) + 60
+    engine = LiveEngine(race, None)
+    for i, bib in enumerate(plan.bibs[:-1]):
+        engine.times[engine.row[str(bib)]] = plan.crossings[i]
+    engine.guns = {"pen:1": plan.guns[0].time, "pursuer": plan.guns[1].time}
+    engine.snapshot = engine.compute(end)
+    return engine
+
+
+@pytest.fixture(scope="module")
+def two_locations():  # type: ignore[no-untyped-def]
+    paris = load_race(WORLD_RUN)
+    vienna = dataclasses.replace(paris, id="world-run-vienna", name="World Run Vienna")
+    return [_finished(paris, 5), _finished(vienna, 6)]
+
+
+def test_the_leaderboard_ranks_every_location_by_distance(two_locations):  # type: ignore[no-untyped-def]
+    rows = leaderboard(two_locations)
+    assert len(rows) == 300 and {r["race"] for r in rows} == {"world-run-paris", "world-run-vienna"}
+    assert [r["place"] for r in rows] == list(range(1, 301))
+    distances = [r["distance_m"] for r in rows]
+    assert distances == sorted(distances, reverse=True) and all(r["status"] == "caught" for r in rows)
+    assert all(r["caught_at_m"] == r["distance_m"] for r in rows)
+    for sex in ("M", "F"):
+        assert [r["place_sex"] for r in rows if r["sex"] == sex] == list(
+            range(1, sum(r["sex"] == sex for r in rows) + 1)
+        )
+    own = {e.race.id: np.sort(e.snapshot.caught_at_m[np.isfinite(e.snapshot.caught_at_m)])[::-1] for e in two_locations}
+    assert own["world-run-paris"][0] == pytest.approx(
+        max(r["distance_m"] for r in rows if r["race"] == "world-run-paris"), abs=0.1
+    )
+
+
+async def test_the_route_pages_and_filters_by_sex(two_locations):  # type: ignore[no-untyped-def]
+    races = tuple(e.race for e in two_locations)
+    event = Event("world-run", "World Run", races[0].timezone, None, races, WORLD_RUN)
+    app = Starlette(routes=EventAPI(event, two_locations).routes())
+    async with running_uvicorn(app) as base, httpx.AsyncClient(base_url=base) as http:
+        women = (await http.get("/api/event/leaderboard", params={"sex": "F", "limit": 5, "offset": 2})).json()
+        everyone = (await http.get("/api/event/leaderboard")).json()
+        assert everyone["total"] == 300 and len(everyone["runners"]) == 100
+        assert women["total"] == sum(r["sex"] == "F" for r in leaderboard(two_locations))
+        assert [r["place_sex"] for r in women["runners"]] == [3, 4, 5, 6, 7]
+        for bad in ({"limit": "many"}, {"limit": 0}, {"offset": -1}, {"sex": "x" * 40}):
+            answer = await http.get("/api/event/leaderboard", params=bad)
+            assert answer.status_code == 400 and "limit" in answer.json()["error"], bad
