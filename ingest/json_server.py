@@ -87,8 +87,13 @@ class JsonIngest:
         except WebSocketDisconnect:
             pass
         except StoreError as exc:  # the master gone or failing over: what was not answered comes again
-            log.warning("JSON reader %r at %s:%d closed: Redis failed (%r); it sends again what was not answered",
-                        reader, host, port, exc)  # fmt: skip
+            log.warning(
+                "JSON reader %r at %s:%d closed: Redis failed (%r); it sends again what was not answered",
+                reader,
+                host,
+                port,
+                exc,
+            )
             with contextlib.suppress(RuntimeError, OSError):  # the reader may have gone meanwhile
                 await ws.close(code=STORE_AWAY_CODE, reason="store unavailable: send again what was not answered")
 

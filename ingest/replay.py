@@ -44,8 +44,14 @@ class ReplayReport:
     reasons: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
-        return {"lines": self.lines, "reads": self.reads, "guns": self.guns, "errors": self.errors,
-                "admin_actions": self.admin_actions, "first_errors": self.reasons[:10]}  # fmt: skip
+        return {
+            "lines": self.lines,
+            "reads": self.reads,
+            "guns": self.guns,
+            "errors": self.errors,
+            "admin_actions": self.admin_actions,
+            "first_errors": self.reasons[:10],
+        }
 
 
 def detect_protocol(first_line: bytes) -> str:
@@ -122,8 +128,9 @@ class _Applier:
         if self.report.errors <= REASONS_LOGGED:
             log.warning("replay: %s", reason)
         elif self.report.errors == REASONS_LOGGED + 1:
-            log.warning("replay: more refused lines are counted, not logged; the report names the first %d",
-                        REASONS_KEPT)  # fmt: skip
+            log.warning(
+                "replay: more refused lines are counted, not logged; the report names the first %d", REASONS_KEPT
+            )
 
     async def flush(self) -> None:
         if self.reads:
@@ -205,8 +212,9 @@ async def replay_files(
             lines = [u.decode("latin-1") for u in chunk]
             await store.journal_lines(f"replay-{proto}", path.name, 0.0, lines, near_s=near)
             for i, unit in enumerate(chunk, start + 1):
-                await applier.line(proto, unit, near, f"{path.name}: {registry.PROTOCOLS[proto].unit} {i}",
-                                   guns_checked=False)  # fmt: skip
+                await applier.line(
+                    proto, unit, near, f"{path.name}: {registry.PROTOCOLS[proto].unit} {i}", guns_checked=False
+                )
             done += len(chunk)
             if progress is not None:
                 progress(done, total)
@@ -269,8 +277,14 @@ async def rebuild(race: Race, store: Store) -> ReplayReport:
             raw_lines = f[b"lines"].split(b"\n") if b"lines" in f else [f[b"line"]]
             mat = f.get(b"mat", b"").decode()
             for n, raw in enumerate(raw_lines, 1):
-                await applier.line(proto, raw, near, f"journal {entry_id.decode()} line {n}", mat,
-                                   guns_checked=not proto.startswith("replay-"))  # fmt: skip
+                await applier.line(
+                    proto,
+                    raw,
+                    near,
+                    f"journal {entry_id.decode()} line {n}",
+                    mat,
+                    guns_checked=not proto.startswith("replay-"),
+                )
         last = entries[-1][0].decode()
     await applier.flush()
     await admin_before(None)

@@ -193,8 +193,16 @@ class ReaderServer(ABC):
             f"{clock} (POST {route}); if {last} was recalled, re-time {last}."
         )
         iso = at.isoformat(timespec="milliseconds")
-        data = {"level": "alert", "mat": mat, "reader": who, "gun_at": t, "gun_iso": iso,
-                "would_start": would, "second_for": last, "confirm": route}  # fmt: skip
+        data = {
+            "level": "alert",
+            "mat": mat,
+            "reader": who,
+            "gun_at": t,
+            "gun_iso": iso,
+            "would_start": would,
+            "second_for": last,
+            "confirm": route,
+        }
         await store.emit_once(f"gun_held:{t:.2f}", "gun_held", t, text, data)
 
     async def reject(self, who: str, mat: str | None, raw: bytes, reason: str, peer: str = "") -> None:

@@ -105,8 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
                 "--mylaps-port", type=_port, help=f"MYLAPS T&S port (default: {where.format('mylaps', 3097)})"
             )
         if web:
-            p.add_argument("--no-engine", dest="engine", action="store_false",
-                           help="never run the live engine here: relay the ticks of the process that does")  # fmt: skip
+            p.add_argument(
+                "--no-engine",
+                dest="engine",
+                action="store_false",
+                help="never run the live engine here: relay the ticks of the process that does",
+            )
         p.set_defaults(func=lambda a, i=ingest, w=web: cmd_serve(a, ingest=i, web=w))
 
     reh = sub.add_parser("rehearse", help="the scale-out layout on this machine with faults; prints what it measured")
@@ -236,15 +240,28 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--ingestors", type=int, default=1, help="replay: ingest processes the mats are shared among")
     b.add_argument("--reads", type=int, default=100_000, help="ingest: raw reads to send")
     b.add_argument("--aof", action="store_true", help="ingest: Redis keeps its AOF, as on race day")
-    b.add_argument("--rates", type=int, nargs="*", default=[3_000, 50_000],
-                   help="ingest: steady reads/s at which read latency is measured (none: skip)")  # fmt: skip
+    b.add_argument(
+        "--rates",
+        type=int,
+        nargs="*",
+        default=[3_000, 50_000],
+        help="ingest: steady reads/s at which read latency is measured (none: skip)",
+    )
     b.add_argument("--latency-seconds", type=float, default=4.0, help="ingest: seconds of reads per rate")
-    b.add_argument("--layouts", nargs="+", choices=["serve", "split"], default=["serve", "split"],
-                   help="ingest: latency via pursuit serve (one process), pursuit ingest + pursuit web")  # fmt: skip
+    b.add_argument(
+        "--layouts",
+        nargs="+",
+        choices=["serve", "split"],
+        default=["serve", "split"],
+        help="ingest: latency via pursuit serve (one process), pursuit ingest + pursuit web",
+    )
     b.add_argument("--clients", type=int, nargs="+", default=[1_000, 5_000], help="fanout: client counts")
-    b.add_argument("--balanced", action="store_true",
-                   help="fanout: through HAProxy on 3 web processes relaying one engine (scale-out), then the "
-                        "same clients on one of them directly (the same-run baseline)")  # fmt: skip
+    b.add_argument(
+        "--balanced",
+        action="store_true",
+        help="fanout: through HAProxy on 3 web processes relaying one engine (scale-out), then the "
+        "same clients on one of them directly (the same-run baseline)",
+    )
     b.add_argument("--client-processes", type=int, default=2, help="fanout: processes the clients are spread over")
     b.add_argument("--speed", type=float, default=10.0, help="fanout: simulated seconds per real second")
     b.add_argument(

@@ -63,11 +63,18 @@ def create_event_app(
     """The root ASGI app of ``event`` (several races) against the Redis at ``redis_url``."""
     settings = settings or Settings.from_env()
     apps = [
-        create_app(race, redis_url, dashboard=dashboard, settings=settings, engine=engine,
-                   base="/" if i == 0 else race_path(event, race.id), event=event if i == 0 else None,
-                   in_event=True)
+        create_app(
+            race,
+            redis_url,
+            dashboard=dashboard,
+            settings=settings,
+            engine=engine,
+            base="/" if i == 0 else race_path(event, race.id),
+            event=event if i == 0 else None,
+            in_event=True,
+        )
         for i, race in enumerate(event.races)
-    ]  # fmt: skip
+    ]
     api = EventAPI(event, [a.state.engine for a in apps])
 
     async def no_such_race(request: Request) -> JSONResponse:

@@ -55,8 +55,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             title = f"{races[0].name}: forecast of winners over the chase" + (" (out of sample)" if args.loo else "")
             forecast_history_plot(history, truth, None, args.plot, title)
             reliability = reliability_path(args.plot)
-            reliability_plot(evaluations, reliability, "Calibration: predicted vs observed win rate per decile"
-                             + (" (out of sample)" if args.loo else ""))  # fmt: skip
+            reliability_plot(
+                evaluations,
+                reliability,
+                "Calibration: predicted vs observed win rate per decile" + (" (out of sample)" if args.loo else ""),
+            )
             print(f"pursuit evaluate: plots written to {args.plot} and {reliability}", file=sys.stderr)
     except (ResultsError, ValueError, OSError) as exc:
         print(f"pursuit evaluate: {exc}", file=sys.stderr)
@@ -64,8 +67,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.out:
         with open(args.out, "w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh)
-            writer.writerow(["bib", "predicted_status", "predicted_margin_s", "true_status", "true_margin_s",
-                             "win_probability"])  # fmt: skip
+            writer.writerow(
+                ["bib", "predicted_status", "predicted_margin_s", "true_status", "true_margin_s", "win_probability"]
+            )
             writer.writerows(evaluations[0].rows())
     if len(evaluations) == 1 and not args.table:
         print(orjson.dumps(evaluations[0].summary()).decode())
@@ -140,14 +144,16 @@ def _run_bench(args: argparse.Namespace) -> dict[str, Any]:
     elif args.what == "ingest":
         from pursuit.bench.ingest import bench_ingest
 
-        result = bench_ingest(args.reads, aof=args.aof, rates=tuple(args.rates),
-                              seconds=args.latency_seconds, layouts=tuple(args.layouts))  # fmt: skip
+        result = bench_ingest(
+            args.reads, aof=args.aof, rates=tuple(args.rates), seconds=args.latency_seconds, layouts=tuple(args.layouts)
+        )
     elif args.what == "replay":
         from pursuit.bench.replay import bench_replay
 
         runners = args.runners[0] if len(args.runners) == 1 else None  # --runners N; browser's default: all
-        result = bench_replay(args.results, runners, reads_per_crossing=args.reads_per_crossing,
-                              ingestors=args.ingestors)  # fmt: skip
+        result = bench_replay(
+            args.results, runners, reads_per_crossing=args.reads_per_crossing, ingestors=args.ingestors
+        )
     elif args.what == "fuzz":
         from pursuit.bench.fuzz import run_fuzz
 
@@ -159,12 +165,18 @@ def _run_bench(args: argparse.Namespace) -> dict[str, Any]:
     elif args.balanced:
         from pursuit.bench.balanced import bench_fanout_balanced
 
-        result = bench_fanout_balanced(tuple(args.clients), seconds=args.seconds, speed=args.speed,
-                                       procs=args.client_processes)  # fmt: skip
+        result = bench_fanout_balanced(
+            tuple(args.clients), seconds=args.seconds, speed=args.speed, procs=args.client_processes
+        )
     else:
         from pursuit.bench.fanout import bench_fanout
 
-        result = bench_fanout(tuple(args.clients), seconds=args.seconds, speed=args.speed,
-                              procs=args.client_processes, traffic_runners=args.traffic_runners,
-                              traffic_seconds=args.traffic_seconds)  # fmt: skip
+        result = bench_fanout(
+            tuple(args.clients),
+            seconds=args.seconds,
+            speed=args.speed,
+            procs=args.client_processes,
+            traffic_runners=args.traffic_runners,
+            traffic_seconds=args.traffic_seconds,
+        )
     return result

@@ -100,8 +100,10 @@ def print_race(race: Race) -> None:
     for tp in race.timing_points:
         print(f"               {tp.at_m:>7,.0f} m  {tp.id}")
     if (pursuer := race.pursuer) is not None:
-        print(f"  pursuer    bib {pursuer.bib} {pursuer.name}, {pursuer.pace_s_per_km:.0f} s/km, "
-              f"start {pursuer.planned_start:%H:%M:%S}")  # fmt: skip
+        print(
+            f"  pursuer    bib {pursuer.bib} {pursuer.name}, {pursuer.pace_s_per_km:.0f} s/km, "
+            f"start {pursuer.planned_start:%H:%M:%S}"
+        )
         if (schedule := pursuer.schedule) is not None:
             steps = ", ".join(f"{v:g} km/h from {s / 3600:g} h" for s, v in schedule.steps)
             print(f"  schedule   {steps}")
@@ -119,8 +121,11 @@ def print_race(race: Race) -> None:
         print(f"  quotas     {group}: " + ", ".join(f"{label} {n:,}" for label, n in table.items()))
     if race.basemap is not None:
         kinds = Counter(f.kind for f in race.basemap.features)
-        print(f"  basemap    {race.basemap.path.name}: " + ", ".join(f"{n:,} {k}" for k, n in kinds.items())
-              + f"; credited \"{race.basemap.attribution}\"")  # fmt: skip
+        print(
+            f"  basemap    {race.basemap.path.name}: "
+            + ", ".join(f"{n:,} {k}" for k, n in kinds.items())
+            + f'; credited "{race.basemap.attribution}"'
+        )
     if race.tiles is not None:
         print(f'  tiles      {race.tiles.url} (online, over the basemap), credited "{race.tiles.attribution}"')
 
@@ -132,8 +137,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     settings: Settings = args.settings
     try:
-        demo = run_demo(event_or_exit(args.race), runners=args.runners, speed=args.speed, port=args.port,
-                        ingest_port=args.ingest_port, seed=args.seed, settings=settings)  # fmt: skip
+        demo = run_demo(
+            event_or_exit(args.race),
+            runners=args.runners,
+            speed=args.speed,
+            port=args.port,
+            ingest_port=args.ingest_port,
+            seed=args.seed,
+            settings=settings,
+        )
         return run(demo, settings.loop)
     except RedisServerError as exc:
         print(f"pursuit demo: {exc}", file=sys.stderr)
@@ -149,15 +161,25 @@ def cmd_serve(args: argparse.Namespace, ingest: bool = True, web: bool = True) -
     redis_url = redis_or_exit(settings.redis_url, args.command)
     try:
         return run(
-            serve(race, redis_url, port=args.port if web else None, ingest=ingest,
-                  ingest_port=getattr(args, "ingest_port", None), mylaps_port=getattr(args, "mylaps_port", None),
-                  host=args.host, settings=settings,
-                  engine=getattr(args, "engine", True)),
+            serve(
+                race,
+                redis_url,
+                port=args.port if web else None,
+                ingest=ingest,
+                ingest_port=getattr(args, "ingest_port", None),
+                mylaps_port=getattr(args, "mylaps_port", None),
+                host=args.host,
+                settings=settings,
+                engine=getattr(args, "engine", True),
+            ),
             settings.loop,
-        )  # fmt: skip
+        )
     except ReaderPortError as exc:
-        print(f"pursuit {args.command}: {exc} (another ingestor on this machine? [readers] in race.toml, "
-              "--ingest-port, --mylaps-port)", file=sys.stderr)  # fmt: skip
+        print(
+            f"pursuit {args.command}: {exc} (another ingestor on this machine? [readers] in race.toml, "
+            "--ingest-port, --mylaps-port)",
+            file=sys.stderr,
+        )
         return 1
     except WebStartError as exc:
         print(f"pursuit {args.command}: {exc}", file=sys.stderr)
@@ -201,8 +223,9 @@ def _simulate_results(args: argparse.Namespace) -> int:
     speed = None if args.speed <= 0 or math.isinf(args.speed) else args.speed
     directory = Path(args.race) if args.race else Path(".pursuit") / "replay" / race_id_for(args.results)
     try:
-        replayed = prepare_replay(args.results, args.pursuer, args.delay, directory, speed=speed, now=time.time(),
-                                  runners=args.runners)  # fmt: skip
+        replayed = prepare_replay(
+            args.results, args.pursuer, args.delay, directory, speed=speed, now=time.time(), runners=args.runners
+        )
     except (ResultsError, ReplayError, RaceError, OSError) as exc:
         print(f"pursuit simulate: {exc}", file=sys.stderr)
         return 2
@@ -213,8 +236,9 @@ def _simulate_results(args: argparse.Namespace) -> int:
         flush=True,
     )
     print(f"playing to {args.host}:{port} {'as fast as possible' if speed is None else f'at {speed:g}x'}", flush=True)
-    report = asyncio.run(play_results(replayed, host=args.host, port=port, speed=speed,
-                                      redis_url=args.settings.redis_url))  # fmt: skip
+    report = asyncio.run(
+        play_results(replayed, host=args.host, port=port, speed=speed, redis_url=args.settings.redis_url)
+    )
     print(report, flush=True)
     return 0
 
@@ -245,12 +269,26 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     offsets = {m: args.clock_offset for m, p in protocols.items() if p == "raceresult"}
     try:
         report = asyncio.run(
-            play(event, host=args.host, speed=args.speed, redis_url=args.settings.redis_url,
-                 ingest_port=args.ingest_port, raceresult_port=args.raceresult_port, mylaps_port=args.mylaps_port,
-                 runners=args.runners, seed=args.seed, protocols=protocols, faults=faults, late_max_s=args.late,
-                 miss_rates=args.miss_rate, record=Path(args.record) if args.record else None,
-                 clock_offsets=offsets, web_url=web, reader_tokens=args.settings.reader_tokens)
-        )  # fmt: skip
+            play(
+                event,
+                host=args.host,
+                speed=args.speed,
+                redis_url=args.settings.redis_url,
+                ingest_port=args.ingest_port,
+                raceresult_port=args.raceresult_port,
+                mylaps_port=args.mylaps_port,
+                runners=args.runners,
+                seed=args.seed,
+                protocols=protocols,
+                faults=faults,
+                late_max_s=args.late,
+                miss_rates=args.miss_rate,
+                record=Path(args.record) if args.record else None,
+                clock_offsets=offsets,
+                web_url=web,
+                reader_tokens=args.settings.reader_tokens,
+            )
+        )
     except (ValueError, OSError) as exc:
         print(f"pursuit simulate: {exc}", file=sys.stderr)
         return 2
@@ -302,8 +340,10 @@ def plan_one(race: Race, args: argparse.Namespace) -> int:
     widths = (-6, 8, 12, 10, 13, 12, 10, 8)
     print("".join(f"{h:<{-w}}" if w < 0 else f"{h:>{w}}" for h, w in zip(header, widths, strict=True)))
     for p in plans:
-        print(f"{p.pen:<6}{p.runners:>8,}{p.head_start_s / 60:>10.1f} m{p.expected:>10.0f}{f'{p.low}–{p.high}':>13}"
-              f"{p.fair_share:>12.0f}{p.proposed_head_start_s / 60:>8.1f} m{p.proposed_expected:>8.0f}")  # fmt: skip
+        print(
+            f"{p.pen:<6}{p.runners:>8,}{p.head_start_s / 60:>10.1f} m{p.expected:>10.0f}{f'{p.low}–{p.high}':>13}"
+            f"{p.fair_share:>12.0f}{p.proposed_head_start_s / 60:>8.1f} m{p.proposed_expected:>8.0f}"
+        )
     print(f"{'all':<6}{sum(p.runners for p in plans):>8,}{'':>12}{total:>10,.0f}")
     starved = [p.pen for p in plans if p.expected < 0.25 * p.fair_share]
     if starved:
@@ -338,9 +378,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     try:
         with Progress("pursuit replay") as progress:
             report = asyncio.run(
-                _with_store(event, args.settings.redis_url,
-                            lambda store: replay_files(race, store, args.files, args.date, progress.update))
-            )  # fmt: skip
+                _with_store(
+                    event,
+                    args.settings.redis_url,
+                    lambda store: replay_files(race, store, args.files, args.date, progress.update),
+                )
+            )
             progress.table("pursuit replay", report.as_dict())
     except (OSError, ValueError) as exc:
         print(f"pursuit replay: {exc}", file=sys.stderr)

@@ -31,8 +31,13 @@ class Progress:
 
     def __enter__(self) -> Progress:
         if self.tty:
-            columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                       TimeElapsedColumn()]  # fmt: skip
+            columns = [
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+            ]
             self._bar = RichProgress(*columns, console=Console(file=self.stream), transient=True)
             self._bar.start()
             self._task = self._bar.add_task(self.what, total=self.total)

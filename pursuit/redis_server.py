@@ -97,17 +97,28 @@ class RedisServer:
         self.stop(release=False)  # a start after a crash (or a kill -9) reuses the port and the data
         args = [
             find_redis_server(),
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--dir", str(self.data_dir.resolve()),
-            "--save", "",
-            "--appendonly", "yes" if self.appendonly else "no",
-            "--appendfsync", "everysec",
-            "--maxmemory", "2gb", "--maxmemory-policy", "noeviction",  # refuse writes rather than lose keys
-            "--daemonize", "no",
-            "--logfile", "redis.log",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.data_dir.resolve()),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.appendonly else "no",
+            "--appendfsync",
+            "everysec",
+            "--maxmemory",
+            "2gb",
+            "--maxmemory-policy",
+            "noeviction",  # refuse writes rather than lose keys
+            "--daemonize",
+            "no",
+            "--logfile",
+            "redis.log",
             *self.extra_args,
-        ]  # fmt: skip
+        ]
         self.process = subprocess.Popen(
             args,
             stdout=subprocess.DEVNULL,
@@ -201,8 +212,9 @@ class SentinelServer:
                 f"sentinel failover-timeout {SENTINEL_SERVICE} 10000\n"
                 f"sentinel parallel-syncs {SENTINEL_SERVICE} 1\n"
             )
-        self.process = subprocess.Popen([find_redis_server(), str(config), "--sentinel"], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)  # fmt: skip
+        self.process = subprocess.Popen(
+            [find_redis_server(), str(config), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
@@ -228,10 +240,12 @@ class SentinelCluster:
     def __init__(self, data_dir: Path, down_after_ms: int = 1000) -> None:
         data_dir = Path(data_dir)
         self.master = RedisServer(data_dir / "master", appendonly=True)
-        self.replica = RedisServer(data_dir / "replica", appendonly=True,
-                                   extra_args=("--replicaof", "127.0.0.1", str(self.master.port)))  # fmt: skip
-        self.sentinels = [SentinelServer(data_dir / f"sentinel-{i}", self.master.port, down_after_ms=down_after_ms)
-                          for i in range(3)]  # fmt: skip
+        self.replica = RedisServer(
+            data_dir / "replica", appendonly=True, extra_args=("--replicaof", "127.0.0.1", str(self.master.port))
+        )
+        self.sentinels = [
+            SentinelServer(data_dir / f"sentinel-{i}", self.master.port, down_after_ms=down_after_ms) for i in range(3)
+        ]
 
     @property
     def url(self) -> str:

@@ -48,16 +48,35 @@ def haproxy_config(web_port: int, webs: list[int], ct_port: int, cts: list[int],
     """HTTP and WebSocket to the web processes (checked every 0.5 s; each request naming its client in
     ``X-Forwarded-For``), the reader ports (TCP) to the ingestors, round robin."""
     lines = [
-        "global", "  maxconn 9500",  # two descriptors a connection, under a 20,000 descriptor limit
-        "defaults", "  timeout connect 2s", "  timeout client 1h", "  timeout server 1h", "  timeout tunnel 1h",
-        "frontend web", "  mode http", f"  bind 127.0.0.1:{web_port}", "  option forwardfor", "  default_backend webs",
-        "backend webs", "  mode http", "  balance roundrobin", "  option httpchk GET /api/race",
+        "global",
+        "  maxconn 9500",  # two descriptors a connection, under a 20,000 descriptor limit
+        "defaults",
+        "  timeout connect 2s",
+        "  timeout client 1h",
+        "  timeout server 1h",
+        "  timeout tunnel 1h",
+        "frontend web",
+        "  mode http",
+        f"  bind 127.0.0.1:{web_port}",
+        "  option forwardfor",
+        "  default_backend webs",
+        "backend webs",
+        "  mode http",
+        "  balance roundrobin",
+        "  option httpchk GET /api/race",
         *(f"  server web{i} 127.0.0.1:{p} check inter 500 fall 2 rise 1" for i, p in enumerate(webs)),
-    ]  # fmt: skip
+    ]
     for name, port, backends in (("chronotrack", ct_port, cts), ("mylaps", ml_port, mls)):
-        lines += [f"frontend {name}", "  mode tcp", f"  bind 127.0.0.1:{port}", f"  default_backend {name}s",
-                  f"backend {name}s", "  mode tcp", "  balance roundrobin",
-                  *(f"  server {name}{i} 127.0.0.1:{p} check inter 500" for i, p in enumerate(backends))]  # fmt: skip
+        lines += [
+            f"frontend {name}",
+            "  mode tcp",
+            f"  bind 127.0.0.1:{port}",
+            f"  default_backend {name}s",
+            f"backend {name}s",
+            "  mode tcp",
+            "  balance roundrobin",
+            *(f"  server {name}{i} 127.0.0.1:{p} check inter 500" for i, p in enumerate(backends)),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -139,8 +158,16 @@ class Rehearsal:
         proc.wait()
 
     def ingest(self, i: int) -> None:
-        self.start(f"ingest-{i}", "ingest", "--host", "127.0.0.1", "--ingest-port", str(self.ct_ports[i]),
-                   "--mylaps-port", str(self.ml_ports[i]))  # fmt: skip
+        self.start(
+            f"ingest-{i}",
+            "ingest",
+            "--host",
+            "127.0.0.1",
+            "--ingest-port",
+            str(self.ct_ports[i]),
+            "--mylaps-port",
+            str(self.ml_ports[i]),
+        )
 
     def web(self, i: int) -> None:
         self.start(f"web-{i}", "web", "--no-engine", "--host", "127.0.0.1", "--port", str(self.web_ports[i]))
@@ -156,17 +183,31 @@ class Rehearsal:
         for i in range(3):
             self.web(i)
         config = self.workdir / "haproxy.cfg"
-        config.write_text(haproxy_config(self.balancer_port, self.web_ports, self.ct_port, self.ct_ports,
-                                         self.ml_port, self.ml_ports))  # fmt: skip
+        config.write_text(
+            haproxy_config(self.balancer_port, self.web_ports, self.ct_port, self.ct_ports, self.ml_port, self.ml_ports)
+        )
         haproxy = find_haproxy()
         if haproxy is None:
             raise RuntimeError("haproxy is not installed (Debian: apt-get install haproxy)")
         self.start("haproxy", cmd=[haproxy, "-f", str(config), "-db"])
 
     def simulate(self) -> None:
-        self.start("simulate", "simulate", "--ingest-port", str(self.ct_port), "--mylaps-port", str(self.ml_port),
-                   "--protocols", "concorde=mylaps,george-v=mylaps", "--runners", str(self.runners),
-                   "--speed", str(self.speed), "--seed", str(self.seed))  # fmt: skip
+        self.start(
+            "simulate",
+            "simulate",
+            "--ingest-port",
+            str(self.ct_port),
+            "--mylaps-port",
+            str(self.ml_port),
+            "--protocols",
+            "concorde=mylaps,george-v=mylaps",
+            "--runners",
+            str(self.runners),
+            "--speed",
+            str(self.speed),
+            "--seed",
+            str(self.seed),
+        )
 
     def stop(self) -> None:
         stop_processes(self.procs.values())
@@ -278,13 +319,18 @@ async def rehearse(race: Race, workdir: Path, runners: int = 300, speed: float =
             won = {row["bib"] for row in rows if row["status"] == "won"}
             true_won = {bib for bib, w in truth.won.items() if w}
             report |= {
-                "runners": runners, "speed": speed, "true_winners": truth.winners, "winners": state["counts"]["won"],
-                "same_winners_bib_for_bib": won == true_won, "missing": sorted(true_won - won)[:20],
-                "extra": sorted(won - true_won)[:20], "started": state["counts"]["started"],
+                "runners": runners,
+                "speed": speed,
+                "true_winners": truth.winners,
+                "winners": state["counts"]["won"],
+                "same_winners_bib_for_bib": won == true_won,
+                "missing": sorted(true_won - won)[:20],
+                "extra": sorted(won - true_won)[:20],
+                "started": state["counts"]["started"],
                 "spectator_reconnections": [s.connections - 1 for s in spectators],
                 "spectator_seq_backwards": [s.backwards() for s in spectators],
                 "spectator_last_seq": [s.last_seq() for s in spectators],
-            }  # fmt: skip
+            }
             return report
     finally:
         stop.set()

@@ -146,9 +146,17 @@ def create_app(
         """404 for a path no route has; 405 (with Allow) for a route asked with a method it lacks."""
         path = request.url.path
         allowed = sorted(
-            {m for r in app.router.routes if isinstance(r, Route) and r.endpoint is not api_not_found
-             and r.path != PAGES_ROUTE and r.path_regex.match(path) for m in r.methods or ()} - {"HEAD"}
-        )  # fmt: skip
+            {
+                m
+                for r in app.router.routes
+                if isinstance(r, Route)
+                and r.endpoint is not api_not_found
+                and r.path != PAGES_ROUTE
+                and r.path_regex.match(path)
+                for m in r.methods or ()
+            }
+            - {"HEAD"}
+        )
         if allowed:
             refused = error(405, f"{request.method} is not allowed on {path}: use {', '.join(allowed)}")
             refused.headers["allow"] = ", ".join(allowed)
@@ -170,8 +178,14 @@ def create_app(
     if dashboard:
         from dashboard.app import create_dashboard
 
-        create_dashboard(app, race, lambda: live.snapshot, lambda: list(live.forecast_history), base=base,
-                         event_view="/event" if in_event else None)  # fmt: skip
+        create_dashboard(
+            app,
+            race,
+            lambda: live.snapshot,
+            lambda: list(live.forecast_history),
+            base=base,
+            event_view="/event" if in_event else None,
+        )
     return app
 
 
@@ -185,8 +199,9 @@ def _redis_unavailable_handler() -> Callable[[Request, Exception], Awaitable[Res
         logged["since"] += 1
         now = time.monotonic()
         if now - logged["at"] >= REDIS_DOWN_LOG_EVERY_S:
-            log.warning("Redis failed %d request(s), the last %s %s: %s",
-                        logged["since"], request.method, request.url.path, exc)  # fmt: skip
+            log.warning(
+                "Redis failed %d request(s), the last %s %s: %s", logged["since"], request.method, request.url.path, exc
+            )
             logged["at"], logged["since"] = now, 0
         refused = error(503, f"the race's Redis is unavailable, try again shortly: {exc}")
         refused.headers["retry-after"] = "1"

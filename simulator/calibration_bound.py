@@ -34,9 +34,15 @@ from live.forecast.runner_state import RunnerState
 from simulator.evaluation import RaceFiles
 
 RACES = (
-    "berlin_marathon_2014", "berlin_marathon_2017", "chicago_marathon_2014", "chicago_marathon_2016",
-    "chicago_marathon_2017", "london_marathon_2014", "london_marathon_2015", "london_marathon_2016",
-)  # fmt: skip
+    "berlin_marathon_2014",
+    "berlin_marathon_2017",
+    "chicago_marathon_2014",
+    "chicago_marathon_2016",
+    "chicago_marathon_2017",
+    "london_marathon_2014",
+    "london_marathon_2015",
+    "london_marathon_2016",
+)
 DATA = Path(__file__).resolve().parents[1] / "data" / "results"
 MIN_RUNNERS = 200  # a decile with fewer runners in the race is not judged (the issue's rule)
 SPREADS = (0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.4)  # factors on every runner's spread tried in (c)
@@ -61,9 +67,17 @@ def chase_forecast(
     settled = np.where(finish <= now, 1.0, np.nan)  # finished before the pursuer (not finished yet): won
     n = len(e)
     win = fc.forecast(
-        model, seen, race.at_m, np.zeros(n), since, np.full(n, np.nan), settled, pursuer,
-        np.zeros(n, dtype=np.intp), 1,
-    )  # fmt: skip
+        model,
+        seen,
+        race.at_m,
+        np.zeros(n),
+        since,
+        np.full(n, np.nan),
+        settled,
+        pursuer,
+        np.zeros(n, dtype=np.intp),
+        1,
+    )
     return win, finish < truth, finish > now
 
 
@@ -108,16 +122,20 @@ def live_dispersion(model: ForecastModel, race: RaceSplits, fraction: float) -> 
     """The median over the segments learned by then of the interquartile range of their excess slowing."""
     rows = np.flatnonzero(np.arange(len(race.elapsed_s)) != race.winner_row)
     seen, since, last = seen_splits(race, chase_moment(race, fraction), rows)
-    ranges = [float(np.subtract(*np.quantile(excess, [0.75, 0.25])))
-              for _, excess in segment_excess(model.segment_coef, seen, race.at_m, since, last)]  # fmt: skip
+    ranges = [
+        float(np.subtract(*np.quantile(excess, [0.75, 0.25])))
+        for _, excess in segment_excess(model.segment_coef, seen, race.at_m, since, last)
+    ]
     return float(np.median(ranges)) if ranges else float("nan")
 
 
 def main(fraction: float = 0.5) -> None:
     races = [RaceFiles.load(sorted(DATA.glob(f"{name}_*"))).splits() for name in RACES]
     print(f"at the pursuer's {fraction:.0%}: worst decile gap (points; deciles of >= {MIN_RUNNERS} runners)")
-    print(f"{'race':24}{'count':>8}{'as forecast':>13}{'shift':>9}{'common terms given':>20}"
-          f"{'best spread':>13}{'then':>6}{'live IQR':>10}")  # fmt: skip
+    print(
+        f"{'race':24}{'count':>8}{'as forecast':>13}{'shift':>9}{'common terms given':>20}"
+        f"{'best spread':>13}{'then':>6}{'live IQR':>10}"
+    )
     for i, race in enumerate(races):
         model = fit([r for j, r in enumerate(races) if j != i])
         win, won, open_ = chase_forecast(model, race, fraction)
@@ -125,8 +143,11 @@ def main(fraction: float = 0.5) -> None:
         as_is = worst_decile_gap(win.win_probability[open_], won[open_])
         shift, given = with_common_shift(model, race, fraction)
         spread, best = min(((k, with_common_shift(model, race, fraction, k)[1]) for k in SPREADS), key=lambda kg: kg[1])
-        print(f"{race.name:24}{error:>+7.1f}%{as_is:>13.1f}{shift:>+9.4f}{given:>20.1f}"
-              f"{spread:>12.2f}x{best:>6.1f}{live_dispersion(model, race, fraction):>10.3f}", flush=True)  # fmt: skip
+        print(
+            f"{race.name:24}{error:>+7.1f}%{as_is:>13.1f}{shift:>+9.4f}{given:>20.1f}"
+            f"{spread:>12.2f}x{best:>6.1f}{live_dispersion(model, race, fraction):>10.3f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -96,9 +96,11 @@ def main() -> None:
             bare = calls(race, seed)
         both = ~np.isnan(with_slack.first_called) & ~np.isnan(bare.first_called)
         later = (with_slack.first_called - bare.first_called)[both & ~bare.corrected]
-        print(f"{seed:>6} {int((~np.isnan(with_slack.first_called)).sum()):>7,} {int(with_slack.corrected.sum()):>10}"
-              f" {int(bare.corrected.sum()):>14} {np.median(later):>12.0f} s {np.percentile(later, 90):>4.0f}"
-              f" {later.max():>5.0f}")  # fmt: skip
+        print(
+            f"{seed:>6} {int((~np.isnan(with_slack.first_called)).sum()):>7,} {int(with_slack.corrected.sum()):>10}"
+            f" {int(bare.corrected.sum()):>14} {np.median(later):>12.0f} s {np.percentile(later, 90):>4.0f}"
+            f" {later.max():>5.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -128,8 +128,18 @@ def evaluate_catcher_race(
         car_m = snap.chase()[0].distance_m
         for m in snap.chase()[1].milestones or []:
             truth = int(np.count_nonzero(catches > m["at_m"]))
-            out.append(MilestoneScore(race.name, h, m["at_m"], float(m["expected"]), int(m["low"]), int(m["high"]),
-                                      truth, m["at_m"] <= car_m))  # fmt: skip
+            out.append(
+                MilestoneScore(
+                    race.name,
+                    h,
+                    m["at_m"],
+                    float(m["expected"]),
+                    int(m["low"]),
+                    int(m["high"]),
+                    truth,
+                    m["at_m"] <= car_m,
+                )
+            )
     return out
 
 
@@ -159,6 +169,8 @@ def catcher_table(scores: list[MilestoneScore]) -> str:
     open_ = [s for s in scores if not s.passed]
     held = sum(s.holds for s in open_)
     lines.append("")
-    lines.append(f"forecast (not yet passed) milestones: {len(open_)}; band ({0.8:.0%}) held the truth: {held}"
-                 + (f" ({100 * held / len(open_):.0f} %)" if open_ else ""))  # fmt: skip
+    lines.append(
+        f"forecast (not yet passed) milestones: {len(open_)}; band ({0.8:.0%}) held the truth: {held}"
+        + (f" ({100 * held / len(open_):.0f} %)" if open_ else "")
+    )
     return "\n".join(lines)

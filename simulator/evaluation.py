@@ -93,9 +93,12 @@ def evaluate_race(
     distance = float(chase.at_m[-1])
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         written = write_race(
-            chase, Path(tmp) / "race", GUN, race.name,
+            chase,
+            Path(tmp) / "race",
+            GUN,
+            race.name,
             pursuer_finish_s=model.reference_finish_s * distance / MARATHON_M,
-        )  # fmt: skip
+        )
     replay = ChaseReplay(written, chase.elapsed_s, chase.pursuer_row, delay_s, GUN, model, race.name)
     return [replay.evaluate(f) for f in fractions]
 
@@ -125,10 +128,15 @@ def forecast_history(
     finish): (race time s, forecast, band low, band high, count at his plan); and the true count."""
     evaluations = evaluate_race(race, pursuer_bib, delay_s, list(np.linspace(0.02, 0.98, points)), model)
     rows = [
-        (e.moment_s, e.winners_expected, float(e.band[0]), float(e.band[1]),
-         None if e.at_plan is None else float(e.at_plan))
+        (
+            e.moment_s,
+            e.winners_expected,
+            float(e.band[0]),
+            float(e.band[1]),
+            None if e.at_plan is None else float(e.at_plan),
+        )
         for e in evaluations
-    ]  # fmt: skip
+    ]
     return rows, int(evaluations[0].true_won.sum())
 
 
@@ -152,6 +160,13 @@ def simulated_history(
         engine.pursuer_times = np.where(pursuer <= now, pursuer, np.nan)
         f = engine.compute(float(now)).forecast
         assert f is not None, "a race with a pursuer has a forecast"
-        rows.append((float(now - first), float(f.winners), float(f.low), float(f.high),
-                     None if f.at_plan is None else float(f.at_plan)))  # fmt: skip
+        rows.append(
+            (
+                float(now - first),
+                float(f.winners),
+                float(f.low),
+                float(f.high),
+                None if f.at_plan is None else float(f.at_plan),
+            )
+        )
     return rows, truth.winners

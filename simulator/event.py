@@ -34,10 +34,14 @@ def plan_event(
     start; ``runners``: at most that many runners in each race (a sample, as for one race)."""
     origin = min(first_start_s(r) for r in event.races)
     return [
-        (race, plan_race(race, first_gun + first_start_s(race) - origin, seed=seed + i, runners=runners,
-                         miss_rates=miss_rates))
+        (
+            race,
+            plan_race(
+                race, first_gun + first_start_s(race) - origin, seed=seed + i, runners=runners, miss_rates=miss_rates
+            ),
+        )
         for i, race in enumerate(event.races)
-    ]  # fmt: skip
+    ]
 
 
 def event_feeds(

@@ -57,11 +57,17 @@ def write_ten_k(directory: Path, seed: int = 2024) -> None:
             sex = "F" if rng.random() < WOMEN_SHARE else "M"
             declared = min(max(MEDIAN_S[sex] * math.exp(rng.gauss(0.0, SIGMA)), FASTEST_S), SLOWEST_S)
             first = rng.choice(FIRST_NAMES[:16] if sex == "F" else FIRST_NAMES[16:])
-            writer.writerow([
-                FIRST_BIB + i, f"T{chips[i]:05X}", f"{first} {rng.choice(LAST_NAMES)}",
-                "A" if declared < WAVE_A_UNDER_S else "B", sex, "Senior" if rng.random() < 0.65 else "Master",
-                f"{declared:.0f}",
-            ])  # fmt: skip
+            writer.writerow(
+                [
+                    FIRST_BIB + i,
+                    f"T{chips[i]:05X}",
+                    f"{first} {rng.choice(LAST_NAMES)}",
+                    "A" if declared < WAVE_A_UNDER_S else "B",
+                    sex,
+                    "Senior" if rng.random() < 0.65 else "Master",
+                    f"{declared:.0f}",
+                ]
+            )
 
 
 if __name__ == "__main__":

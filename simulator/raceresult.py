@@ -66,8 +66,9 @@ class EmulatedRaceResultDecoder:
             # <No>;<Transp>;<Date>;<Time>;<EventID>;<Hits>;<MaxRSSI>;<InternalData>;<IsActive>;<Channel>;
             # <LoopID>;<LoopOnly>;<WakeupCounter>;<Battery>;<Temperature>;<InternalActiveData>;<BoxName>;
             # <FileNumber>;<MaxRSSIAntenna>;<BoxId>
-            self.records.append(f"{n};{o.chip};0000-00-00;{t};0;{o.hits};{o.rssi:g};0;0;;;0;;;;;{self.mat};"
-                                f"{FILE_NUMBER};1;{box}")  # fmt: skip
+            self.records.append(
+                f"{n};{o.chip};0000-00-00;{t};0;{o.hits};{o.rssi:g};0;0;;;0;;;;;{self.mat};{FILE_NUMBER};1;{box}"
+            )
             self.dues.append(o.due)
         self._drops = list(self.faults.drop_after)
         if not self.records:

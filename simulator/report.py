@@ -62,24 +62,35 @@ def reliability_plot(evaluations: list[Evaluation], path: str | Path, title: str
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": "grey", "dash": "dash"},
-                             name="perfect"))  # fmt: skip
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": "grey", "dash": "dash"}, name="perfect"))
     for m in sorted({e.at_fraction for e in evaluations}):
         rows = pooled_calibration(evaluations, m)
         fig.add_trace(
             go.Scatter(
-                x=[r.predicted for r in rows], y=[r.observed for r in rows], mode="lines+markers",
+                x=[r.predicted for r in rows],
+                y=[r.observed for r in rows],
+                mode="lines+markers",
                 name=f"at {m:.0%} of the pursuer's race",
-                error_y={"type": "data", "symmetric": False, "array": [r.high - r.observed for r in rows],
-                         "arrayminus": [r.observed - r.low for r in rows]},
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [r.high - r.observed for r in rows],
+                    "arrayminus": [r.observed - r.low for r in rows],
+                },
                 text=[f"{r.runners:,} runners" for r in rows],
             )
-        )  # fmt: skip
+        )
     fig.update_layout(
-        title=title, xaxis_title="predicted win probability (decile mean)", yaxis_title="observed win rate",
-        template="plotly_white", width=900, height=450, margin={"l": 60, "r": 20, "t": 50, "b": 50},
-        xaxis={"range": [0, 1]}, yaxis={"range": [0, 1]},
-    )  # fmt: skip
+        title=title,
+        xaxis_title="predicted win probability (decile mean)",
+        yaxis_title="observed win rate",
+        template="plotly_white",
+        width=900,
+        height=450,
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+        xaxis={"range": [0, 1]},
+        yaxis={"range": [0, 1]},
+    )
     fig.write_html(str(path), include_plotlyjs=True, full_html=True, config={"displayModeBar": False})
 
 
@@ -114,8 +125,10 @@ def evaluation_tables(evaluations: list[Evaluation]) -> str:
             )
     for m in moments:
         lines += ["", f"calibration at {m:.2f} (runners still open; by decile of win probability, pooled)"]
-        lines.append(f"{'decile':>8}{'runners':>9}{'predicted':>11}{'observed':>10}{'95 % interval':>16}"
-                     f"{'gap':>8}{'worst race':>12}")  # fmt: skip
+        lines.append(
+            f"{'decile':>8}{'runners':>9}{'predicted':>11}{'observed':>10}{'95 % interval':>16}"
+            f"{'gap':>8}{'worst race':>12}"
+        )
         for row in pooled_calibration(evaluations, m):
             worst = "–" if row.worst_gap is None else f"{100 * row.worst_gap:.1f} pt"
             lines.append(
@@ -142,10 +155,15 @@ def forecast_history_plot(
     fig.add_trace(go.Scatter(x=t, y=[h[3] for h in history], mode="lines", line={"width": 0}, showlegend=False))
     fig.add_trace(
         go.Scatter(
-            x=t, y=[h[2] for h in history], mode="lines", line={"width": 0}, fill="tonexty",
-            fillcolor="rgba(31,119,180,0.2)", name="band",
+            x=t,
+            y=[h[2] for h in history],
+            mode="lines",
+            line={"width": 0},
+            fill="tonexty",
+            fillcolor="rgba(31,119,180,0.2)",
+            name="band",
         )
-    )  # fmt: skip
+    )
     fig.add_trace(go.Scatter(x=t, y=[h[1] for h in history], mode="lines", name="forecast (sum of p)"))
     if any(h[4] is not None for h in history):
         fig.add_trace(
@@ -156,9 +174,14 @@ def forecast_history_plot(
     if quota is not None:
         fig.add_hline(y=quota, line={"color": "firebrick", "dash": "dash"}, annotation_text=f"quota {quota:,}")
     fig.update_layout(
-        title=title, xaxis_title="race time (min)", yaxis_title="winners", template="plotly_white",
-        width=900, height=450, margin={"l": 60, "r": 20, "t": 50, "b": 50},
-    )  # fmt: skip
+        title=title,
+        xaxis_title="race time (min)",
+        yaxis_title="winners",
+        template="plotly_white",
+        width=900,
+        height=450,
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+    )
     fig.write_html(str(path), include_plotlyjs=True, full_html=True, config={"displayModeBar": False})
 
 

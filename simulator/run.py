@@ -72,8 +72,10 @@ class SimulationReport:
         text = f"{lines:,} reports sent over {len(self.lines_per_mat)} mats; true winners {self.winners:,} ({pens})"
         if caught := sorted(self.outcome.caught_at_m.values()):  # a catcher-car race: nobody wins
             median_km, furthest_km = caught[len(caught) // 2] / 1000, caught[-1] / 1000
-            text = (f"{lines:,} reports sent over {len(self.lines_per_mat)} mats; the car caught {len(caught):,} "
-                    f"runners, half of them by {median_km:.1f} km, the last at {furthest_km:.1f} km")  # fmt: skip
+            text = (
+                f"{lines:,} reports sent over {len(self.lines_per_mat)} mats; the car caught {len(caught):,} "
+                f"runners, half of them by {median_km:.1f} km, the last at {furthest_km:.1f} km"
+            )
         if self.faults != Faults():
             text += f"\nfaults: {self.faults}; {self.noise} garbled lines, {len(self.unknown_chips)} unknown chips"
         for note in self.notes:
@@ -160,14 +162,16 @@ async def simulate(
     per_crossing = {m for m, p in protocols.items() if p in PER_CROSSING}
     if len(event.races) == 1:
         planned = [(race, plan_race(race, first_gun, seed=seed, runners=runners, miss_rates=miss_rates))]
-        feeds = mat_feeds(race, planned[0][1], per_crossing=per_crossing, late_max_s=late_max_s, faults=faults,
-                          seed=seed)  # fmt: skip
+        feeds = mat_feeds(
+            race, planned[0][1], per_crossing=per_crossing, late_max_s=late_max_s, faults=faults, seed=seed
+        )
     else:
         planned = plan_event(event, first_gun, seed=seed, runners=runners, miss_rates=miss_rates)
         feeds = event_feeds(planned, per_crossing=per_crossing, late_max_s=late_max_s, faults=faults, seed=seed)
     plan = planned[0][1]
-    readers = _build_readers(race, feeds, protocols, clock, faults, raceresult_ports or {}, clock_offsets or {},
-                             web_url, reader_tokens or {})  # fmt: skip
+    readers = _build_readers(
+        race, feeds, protocols, clock, faults, raceresult_ports or {}, clock_offsets or {}, web_url, reader_tokens or {}
+    )
     decoders = [r for r in readers.values() if isinstance(r, EmulatedRaceResultDecoder)]
     stop = stop_event or asyncio.Event()
     try:
@@ -287,9 +291,15 @@ def _build_readers(
                 port = raceresult_ports[mat.id] if mat.id in raceresult_ports else table.port  # type: ignore[union-attr]
                 listen = table.host if table is not None and mat.id not in raceresult_ports else "127.0.0.1"
                 readers[mat.id] = EmulatedRaceResultDecoder(
-                    mat.id, race.timezone, clock, observations, host=listen, port=port,
-                    clock_offset_s=clock_offsets.get(mat.id, 0.0), faults=wire,
-                )  # fmt: skip
+                    mat.id,
+                    race.timezone,
+                    clock,
+                    observations,
+                    host=listen,
+                    port=port,
+                    clock_offset_s=clock_offsets.get(mat.id, 0.0),
+                    faults=wire,
+                )
             case "json":
                 if web_url is None or mat.id not in tokens:
                     raise ValueError(

@@ -89,9 +89,16 @@ def write_participants(path: Path, seed: int = 2019) -> None:
             first = rng.choice(FIRST_NAMES[:16] if sex == "F" else FIRST_NAMES[16:])
             category = rng.choices(cats, weights)[0]
             writer.writerow(
-                [str(1000 + i), f"{chip_numbers[i]:06X}", f"{first} {rng.choice(LAST_NAMES)}", "1", sex,
-                 category, f"{ten_k:.0f}"]
-            )  # fmt: skip
+                [
+                    str(1000 + i),
+                    f"{chip_numbers[i]:06X}",
+                    f"{first} {rng.choice(LAST_NAMES)}",
+                    "1",
+                    sex,
+                    category,
+                    f"{ten_k:.0f}",
+                ]
+            )
 
 
 def write_race(directory: Path) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import math
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -27,11 +26,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
 
-from live.clock import time_problem
 from live.engine.engine import LiveEngine
 from live.race.race import Operator
-from live.reads import RawRead, resolve_time_of_day
+from live.reads import RawRead
 from live.store.store import attached
+from web.admin_input import action_time, json_body
 from web.http import JSONResponse, answers_errors, error_body, error_of, is_stream_id, refuse
 from web.limits import AdminLimits
 
@@ -45,7 +44,6 @@ LOG_PAGE, LOG_MAX = 100, 1000
 UNKNOWN_CHIPS_LISTED = 200
 
 _PRINTABLE = re.compile(r"^[\x20-\x7e]+$")
-_TIME_OF_DAY = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?", re.ASCII)  # HH:MM[:SS[.ffffff]]
 # the times of day ``_time`` takes, as the OpenAPI document states them (the ranges checked there too)
 TIME_OF_DAY_PATTERN = r"^\s*([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?\s*$"
 
@@ -115,8 +113,10 @@ class AdminAPI:
         name = self._operator(token) if scheme.lower() == "bearer" and token else None
         if name is None:
             await self.limits.failed(address)
-            raise refuse(401, "admin actions need 'Authorization: Bearer <token>' with the race's admin token "
-                              "or an operator's token")  # fmt: skip
+            raise refuse(
+                401,
+                "admin actions need 'Authorization: Bearer <token>' with the race's admin token or an operator's token",
+            )
         if (refused := await self.limits.operator_refusal(name, request.method)) is not None:
             raise refused
         return name
@@ -199,49 +199,10 @@ class AdminAPI:
         raise refuse(409, "the first request with this Idempotency-Key is still being applied")
 
     async def _body(self, request: Request) -> dict[str, Any]:
-        raw = await request.body()
-        if not raw:
-            return {}
-        if len(raw) > 10_000:
-            raise refuse(400, "request body too large")
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise refuse(400, f"body is not JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise refuse(400, "body must be a JSON object")
-        return body
+        return await json_body(request)
 
     async def _time(self, body: dict[str, Any]) -> float:
-        """``time`` from the body (ISO 8601 with offset, a time of day ``HH:MM[:SS[.fff]]`` in the race's
-        zone on the date nearest the race clock, or unix seconds); the race clock's now if absent."""
-        value = body.get("time")
-        now = (await self.store.clock()).now()
-        if value is None:
-            return now
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-            t = float(value)
-        elif isinstance(value, str) and (m := _TIME_OF_DAY.fullmatch(value.strip())):
-            # a time of day as race control types it: the date that puts it nearest the race clock, so
-            # a gun typed at 00:05 for 23:58 is the night before (readers' times of day resolve alike)
-            h, mi, s = int(m[1]), int(m[2]), int(m[3] or 0)
-            if h > 23 or mi > 59 or s > 59:
-                raise refuse(422, f"time of day {value!r} is out of range (00:00:00 to 23:59:59)")
-            us = ((h * 60 + mi) * 60 + s) * 1_000_000 + round(float("0." + (m[4] or "0")) * 1e6)
-            t = resolve_time_of_day(us, self.race.timezone, now)
-        elif isinstance(value, str):
-            try:
-                parsed = datetime.fromisoformat(value)
-            except ValueError:
-                raise refuse(422, f"time {value!r} is not ISO 8601") from None
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=self.race.timezone)
-            t = parsed.timestamp()
-        else:
-            raise refuse(422, "time must be ISO 8601 text or unix seconds")
-        if (why := time_problem(t, now, self.race.readers.time_window_s)) is not None:
-            raise refuse(422, why)
-        return t
+        return action_time(body.get("time"), self.race, (await self.store.clock()).now())
 
     async def _commit(
         self,
@@ -266,8 +227,12 @@ class AdminAPI:
         answer = {"ok": True, "action": action, "operator": who, "log_id": entry, **data}
         await self.store.set_admin_result(entry, {"http": 200, "answer": answer})
         # the event's own fields (id, kind, time, text) are not data: a "time" in it would replace the event's
-        event = {"level": "alert", "action": action, "operator": who,
-                 **{k: v for k, v in data.items() if k not in ("id", "kind", "time", "text")}}  # fmt: skip
+        event = {
+            "level": "alert",
+            "action": action,
+            "operator": who,
+            **{k: v for k, v in data.items() if k not in ("id", "kind", "time", "text")},
+        }
         await self.store.append_event("admin", t, f"{text} ({who})", event)
         await self.engine.refresh()
         return JSONResponse(answer)
@@ -301,8 +266,9 @@ class AdminAPI:
 
         moved = f" (was {self._clock(current)})" if current is not None else ""
         data = {"gun": self._iso(t), **({"pen": args["pen"]} if "pen" in args else {})}
-        return await self._commit(who, action, args, apply, f"Race control: {what} started at {self._clock(t)}{moved}.",
-                                  data, t)  # fmt: skip
+        return await self._commit(
+            who, action, args, apply, f"Race control: {what} started at {self._clock(t)}{moved}.", data, t
+        )
 
     async def _undo(self, t: float, who: str, target: str, what: str) -> JSONResponse:
         """Remove the gun ``target`` set by mistake: its runners are not started until a new gun."""
@@ -314,8 +280,9 @@ class AdminAPI:
             await self.store.clear_gun(target)
 
         text = f"Race control: {what}'s gun ({self._clock(current)}) undone; not started until a new gun."
-        return await self._commit(who, "undo_start", {"target": target, "previous": current}, apply, text,
-                                  {"target": target}, t)  # fmt: skip
+        return await self._commit(
+            who, "undo_start", {"target": target, "previous": current}, apply, text, {"target": target}, t
+        )
 
     async def start_pen(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
         pen = request.path_params["pen"]
@@ -358,8 +325,15 @@ class AdminAPI:
             await self.store.apply_reads([RawRead(mat, participant.chips[0], t)], wall_s=t)
 
         text = f"Race control: manual passing for bib {bib} at {mat}, {self._clock(t)}."
-        return await self._commit(who, "add_passing", {"bib": bib, "mat": mat, "time": t}, apply, text,
-                                  {"bib": bib, "mat": mat, "at": self._iso(t)}, t)  # fmt: skip
+        return await self._commit(
+            who,
+            "add_passing",
+            {"bib": bib, "mat": mat, "time": t},
+            apply,
+            text,
+            {"bib": bib, "mat": mat, "at": self._iso(t)},
+            t,
+        )
 
     async def void_passing(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
         if body.get("time") is None:
@@ -370,9 +344,15 @@ class AdminAPI:
             if not await self.store.void_passing(bib, mat, t):
                 raise refuse(404, f"bib {bib} has no passing at {mat} within 1 s of {self._iso(t)}")
 
-        return await self._commit(who, "void_passing", {"bib": bib, "mat": mat, "time": t}, apply,
-                                  f"Race control: passing of bib {bib} at {mat} ({self._clock(t)}) voided.",
-                                  {"bib": bib, "mat": mat}, t)  # fmt: skip
+        return await self._commit(
+            who,
+            "void_passing",
+            {"bib": bib, "mat": mat, "time": t},
+            apply,
+            f"Race control: passing of bib {bib} at {mat} ({self._clock(t)}) voided.",
+            {"bib": bib, "mat": mat},
+            t,
+        )
 
     async def set_status(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
         bib = request.path_params["bib"]
@@ -392,8 +372,15 @@ class AdminAPI:
 
         said = f"is {status.upper()}" if status != "ok" else "reinstated"
         text = f"Race control: bib {bib} {said}{': ' + reason if reason else ''}."
-        return await self._commit(who, "set_status", {"bib": bib, "status": status, "reason": reason}, apply, text,
-                                  {"bib": bib, "status": status, "reason": reason}, t)  # fmt: skip
+        return await self._commit(
+            who,
+            "set_status",
+            {"bib": bib, "status": status, "reason": reason},
+            apply,
+            text,
+            {"bib": bib, "status": status, "reason": reason},
+            t,
+        )
 
     async def assign_chip(self, request: Request, body: dict[str, Any], t: float, who: str) -> JSONResponse:
         if not isinstance(body.get("chip"), str) or not isinstance(body.get("bib"), str):

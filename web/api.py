@@ -216,10 +216,15 @@ class RaceAPI:
         input refused before its mat was known."""
         store = attached(self.engine.store)
         readers = [
-            {"address": address, "who": r.get("who", ""), "errors": int(r.get("errors", 0)),
-             "last_error": r.get("last_error", ""), "last_error_at": self.iso(float(r["at"])) if "at" in r else None}
+            {
+                "address": address,
+                "who": r.get("who", ""),
+                "errors": int(r.get("errors", 0)),
+                "last_error": r.get("last_error", ""),
+                "last_error_at": self.iso(float(r["at"])) if "at" in r else None,
+            }
             for address, r in (await store.reader_errors()).items()
-        ]  # fmt: skip
+        ]
         unplaced = await store.ingest_totals()
         return JSONResponse(
             {
@@ -272,12 +277,14 @@ class RaceAPI:
         if self._roster is None:
             bibs = [str(b) for b in self.engine.bibs]
             people = [self.race.participant(b) for b in bibs]
-            self._roster = orjson.dumps({
-                "race": self.race.id,
-                "bibs": bibs,
-                "names": [p.name if p else "" for p in people],
-                "pens": [p.pen if p else "" for p in people],
-            })  # fmt: skip
+            self._roster = orjson.dumps(
+                {
+                    "race": self.race.id,
+                    "bibs": bibs,
+                    "names": [p.name if p else "" for p in people],
+                    "pens": [p.pen if p else "" for p in people],
+                }
+            )
         return Response(self._roster, media_type="application/json", headers={"cache-control": "public, max-age=300"})
 
     async def list_events(self, request: Request) -> JSONResponse:
@@ -327,9 +334,27 @@ class RaceAPI:
         order = np.lexsort((np.nan_to_num(finish, nan=np.inf), -snap.distance_m, _STATUS_ORDER[snap.status], placed))
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["place", "bib", "name", "pen", "sex", "category", "status", "finish_time", "gun_s", "net_s",
-                         "margin_s", "distance_m", "caught_at_m", "caught_time", "win_probability",
-                         "place_sex", "place_category"])  # fmt: skip
+        writer.writerow(
+            [
+                "place",
+                "bib",
+                "name",
+                "pen",
+                "sex",
+                "category",
+                "status",
+                "finish_time",
+                "gun_s",
+                "net_s",
+                "margin_s",
+                "distance_m",
+                "caught_at_m",
+                "caught_time",
+                "win_probability",
+                "place_sex",
+                "place_category",
+            ]
+        )
         for row in order:
             bib = str(snap.bibs[row])
             p = self.race.participant(bib)

@@ -45,9 +45,25 @@ def detail_fields(engine: LiveEngine, snap: Snapshot, i: int) -> dict[str, Any]:
     return {"caught_at_m": at, "caught": caught, "predicted_catch": predicted_catch(snap, i), "catch": None}
 
 
-RESULT_COLUMNS = ["place", "bib", "name", "pen", "sex", "category", "status", "finish_time", "gun_s", "net_s",
-                  "margin_s", "distance_m", "caught_at_m", "caught_time", "win_probability", "place_sex",
-                  "place_category"]  # fmt: skip
+RESULT_COLUMNS = [
+    "place",
+    "bib",
+    "name",
+    "pen",
+    "sex",
+    "category",
+    "status",
+    "finish_time",
+    "gun_s",
+    "net_s",
+    "margin_s",
+    "distance_m",
+    "caught_at_m",
+    "caught_time",
+    "win_probability",
+    "place_sex",
+    "place_category",
+]
 
 
 def distance_results_csv(engine: LiveEngine, snap: Snapshot, cell: Any) -> str:
@@ -72,11 +88,20 @@ def distance_results_csv(engine: LiveEngine, snap: Snapshot, cell: Any) -> str:
         t = float(snap.caught_time[row]) if caught[row] and snap.caught_time is not None else math.nan
         place = int(places.place[row])
         writer.writerow(
-            [place or "", *map(cell, (p.bib, p.name, p.pen, p.sex, p.category)), STATUSES[int(snap.status[row])],
-             "", f"{t - gun:.2f}" if gun is not None and math.isfinite(t) else "",
-             f"{t - start_read[row]:.2f}" if math.isfinite(t) and not np.isnan(start_read[row]) else "",
-             "", f"{snap.distance_m[row]:.1f}", f"{at[row]:.1f}" if caught[row] else "",
-             iso_time(t, race.timezone) or "" if math.isfinite(t) else "", "",
-             int(places.place_sex[row]) or "", int(places.place_category[row]) or ""]
-        )  # fmt: skip
+            [
+                place or "",
+                *map(cell, (p.bib, p.name, p.pen, p.sex, p.category)),
+                STATUSES[int(snap.status[row])],
+                "",
+                f"{t - gun:.2f}" if gun is not None and math.isfinite(t) else "",
+                f"{t - start_read[row]:.2f}" if math.isfinite(t) and not np.isnan(start_read[row]) else "",
+                "",
+                f"{snap.distance_m[row]:.1f}",
+                f"{at[row]:.1f}" if caught[row] else "",
+                iso_time(t, race.timezone) or "" if math.isfinite(t) else "",
+                "",
+                int(places.place_sex[row]) or "",
+                int(places.place_category[row]) or "",
+            ]
+        )
     return out.getvalue()

@@ -55,7 +55,7 @@ def race_summary(event: Event, engine: LiveEngine) -> dict[str, Any]:
             "commentary": f"{base}commentary",
             "state": f"{base}api/state",
             "results": f"{base}api/results.csv",
-        },  # fmt: skip
+        },
         "ready": snap is not None,
         "clock": None,
         "counts": None,
@@ -69,8 +69,13 @@ def race_summary(event: Event, engine: LiveEngine) -> dict[str, Any]:
     body["counts"] = snap.counts
     body["leader"] = leader(snap)
     if pursuer is not None and (p := snap.pursuer) is not None:
-        body["pursuer"] = {"bib": p.bib, "name": pursuer.name, "status": p.status,
-                           "distance_m": num(p.distance_m), "pace_s_per_km": num(p.pace_s_per_km)}  # fmt: skip
+        body["pursuer"] = {
+            "bib": p.bib,
+            "name": pursuer.name,
+            "status": p.status,
+            "distance_m": num(p.distance_m),
+            "pace_s_per_km": num(p.pace_s_per_km),
+        }
     if (f := snap.forecast) is not None and race.by_distance:  # the count still running at each milestone
         body["forecast"] = {"milestones": f.milestones or [], "level": f.level}
     elif f is not None:
@@ -99,8 +104,11 @@ def leaderboard(engines: Sequence[LiveEngine]) -> list[dict[str, Any]]:
         ranked.append(caught | (snap.status == AHEAD) | (snap.status == STARTED))
         caught_at.append(np.where(caught, at, np.nan))
         who += [(engine, snap, int(i), people[int(i)]) for i in index]
-    places = by_distance(np.concatenate(distance), np.concatenate(ranked),
-                         Groups.of(np.array(sex, dtype=object), np.array(category, dtype=object)))  # fmt: skip
+    places = by_distance(
+        np.concatenate(distance),
+        np.concatenate(ranked),
+        Groups.of(np.array(sex, dtype=object), np.array(category, dtype=object)),
+    )
     at_all, distance_all = np.concatenate(caught_at), np.concatenate(distance)
     out = []
     for row in listing_order(places).tolist():
@@ -108,11 +116,22 @@ def leaderboard(engines: Sequence[LiveEngine]) -> list[dict[str, Any]]:
             break
         engine, snap, i, person = who[row]
         place, place_sex, place_category = places.of(row)
-        out.append({"place": place, "place_sex": place_sex, "place_category": place_category,
-                    "bib": str(snap.bibs[i]), "name": person.name if person else "", "sex": sex[row],
-                    "category": category[row], "race": engine.race.id, "race_name": engine.race.name,
-                    "status": snap.status_name(i), "distance_m": num(float(distance_all[row])),
-                    "caught_at_m": num(float(at_all[row]))})  # fmt: skip
+        out.append(
+            {
+                "place": place,
+                "place_sex": place_sex,
+                "place_category": place_category,
+                "bib": str(snap.bibs[i]),
+                "name": person.name if person else "",
+                "sex": sex[row],
+                "category": category[row],
+                "race": engine.race.id,
+                "race_name": engine.race.name,
+                "status": snap.status_name(i),
+                "distance_m": num(float(distance_all[row])),
+                "caught_at_m": num(float(at_all[row])),
+            }
+        )
     return out
 
 

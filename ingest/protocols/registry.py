@@ -121,7 +121,7 @@ PROTOCOLS: dict[str, ReaderProtocol] = {
             _lines,
             _raceresult,
             connection_names_mat=True,
-        ),  # fmt: skip
+        ),
         ReaderProtocol("json", "line", lambda t: t.startswith((b"{", b"[")), _lines, _json),
         ReaderProtocol(
             "mylaps",
@@ -130,7 +130,7 @@ PROTOCOLS: dict[str, ReaderProtocol] = {
             lambda d: mylaps.split_messages(d)[0],
             _mylaps,
             b"Gunshot",
-        ),  # fmt: skip
+        ),
     )
 }
 

@@ -55,9 +55,12 @@ class Groups:
         categories = np.asarray(category).astype(str) if n else np.zeros(0, dtype=str)
         both = np.char.add(np.char.add(sexes, "\x1f"), categories) if n else sexes
         known_sex = sexes != ""
-        return cls(np.unique(sexes, return_inverse=True)[1].reshape(n),
-                   np.unique(both, return_inverse=True)[1].reshape(n), known_sex,
-                   known_sex & (categories != ""))  # fmt: skip
+        return cls(
+            np.unique(sexes, return_inverse=True)[1].reshape(n),
+            np.unique(both, return_inverse=True)[1].reshape(n),
+            known_sex,
+            known_sex & (categories != ""),
+        )
 
 
 def rank(key: np.ndarray, groups: Groups, tiebreak: np.ndarray | None = None) -> Places:
@@ -73,8 +76,9 @@ def rank(key: np.ndarray, groups: Groups, tiebreak: np.ndarray | None = None) ->
         order = rows[np.lexsort((second, key[rows]))]  # lexsort is stable: roster order breaks what is left
     place = np.zeros(n, dtype=np.int64)
     place[order] = np.arange(1, len(order) + 1)
-    return Places(place, _within(order, groups.sex, groups.known_sex),
-                  _within(order, groups.sex_category, groups.known_category))  # fmt: skip
+    return Places(
+        place, _within(order, groups.sex, groups.known_sex), _within(order, groups.sex_category, groups.known_category)
+    )
 
 
 def listing_order(places: Places) -> np.ndarray:

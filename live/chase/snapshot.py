@@ -98,21 +98,44 @@ class Snapshot:
 
 
 # what ``encode`` carries of a snapshot, per runner; bibs, pens and the index are the race's own
-_ARRAYS = ("status", "distance_m", "lat", "lon", "gap_m", "gap_s", "margin_s", "catch_at_m", "catch_in_s",
-           "overdue", "speed_m_s", "margin_class", "win_probability", "caught_at_m", "caught_time",
-           "predicted_catch_m", "catch_low_m", "catch_high_m")  # fmt: skip
+_ARRAYS = (
+    "status",
+    "distance_m",
+    "lat",
+    "lon",
+    "gap_m",
+    "gap_s",
+    "margin_s",
+    "catch_at_m",
+    "catch_in_s",
+    "overdue",
+    "speed_m_s",
+    "margin_class",
+    "win_probability",
+    "caught_at_m",
+    "caught_time",
+    "predicted_catch_m",
+    "catch_low_m",
+    "catch_high_m",
+)
 
 
 def encode(snap: Snapshot, seq: int = 0, tick_ms: float = 0.0) -> bytes:
     """A snapshot (the state at live-feed ``seq``) as bytes for the processes that relay the engine
     leader's ticks (``decode``): its scalars as JSON, then its per-runner arrays as they are in memory."""
     arrays = [(name, np.ascontiguousarray(a)) for name in _ARRAYS if (a := getattr(snap, name)) is not None]
-    head = orjson.dumps({
-        "now": snap.now, "elapsed_s": snap.elapsed_s, "counts": snap.counts, "seq": seq, "tick_ms": tick_ms,
-        "pursuer": asdict(snap.pursuer) if snap.pursuer else None,
-        "forecast": asdict(snap.forecast) if snap.forecast else None,
-        "arrays": [[name, a.dtype.str, len(a)] for name, a in arrays],
-    })  # fmt: skip
+    head = orjson.dumps(
+        {
+            "now": snap.now,
+            "elapsed_s": snap.elapsed_s,
+            "counts": snap.counts,
+            "seq": seq,
+            "tick_ms": tick_ms,
+            "pursuer": asdict(snap.pursuer) if snap.pursuer else None,
+            "forecast": asdict(snap.forecast) if snap.forecast else None,
+            "arrays": [[name, a.dtype.str, len(a)] for name, a in arrays],
+        }
+    )
     return b"".join([struct.pack("<I", len(head)), head, *(a.tobytes() for _, a in arrays)])
 
 
@@ -131,8 +154,17 @@ def decode(blob: bytes, bibs: np.ndarray, pens: np.ndarray, index: dict[str, int
             offset += a.nbytes
         pursuer = PursuerState(**head["pursuer"]) if head["pursuer"] is not None else None
         forecast = Forecast(**head["forecast"]) if head["forecast"] is not None else None
-        snap = Snapshot(now=head["now"], elapsed_s=head["elapsed_s"], pursuer=pursuer, bibs=bibs, pens=pens,
-                        counts=head["counts"], forecast=forecast, index=index, **arrays)  # fmt: skip
+        snap = Snapshot(
+            now=head["now"],
+            elapsed_s=head["elapsed_s"],
+            pursuer=pursuer,
+            bibs=bibs,
+            pens=pens,
+            counts=head["counts"],
+            forecast=forecast,
+            index=index,
+            **arrays,
+        )
     except (struct.error, orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise ValueError(f"not an encoded snapshot: {exc!r}") from exc
     return snap, int(head.get("seq", 0)), float(head.get("tick_ms", 0.0))

@@ -42,8 +42,13 @@ class CatcherTick:
     def arrays(self) -> dict[str, np.ndarray]:
         """The snapshot's catcher-car arrays."""
         f = self.forecast
-        return {"caught_at_m": self.caught_at_m, "caught_time": self.caught_time, "predicted_catch_m": f.median_m,
-                "catch_low_m": f.low_m, "catch_high_m": f.high_m}  # fmt: skip
+        return {
+            "caught_at_m": self.caught_at_m,
+            "caught_time": self.caught_time,
+            "predicted_catch_m": f.median_m,
+            "catch_low_m": f.low_m,
+            "catch_high_m": f.high_m,
+        }
 
     def milestones(self) -> list[dict[str, float]]:
         """The milestone forecast as the snapshot carries it (``passed``: 1 once the car is past it, and
@@ -111,14 +116,31 @@ def catcher_tick(
     final = (status == CAUGHT) & caught.confirmed
     distance = np.where(final, caught.at_m, result.distance_m)
     gap = np.where(final, distance - car_m, result.gap_m)
-    chased = replace(result, status=status, confirmed=caught.confirmed, margin_s=nan, catch_at_m=forecast.median_m,
-                     catch_in_s=catch_in, predicted_finish=nan, distance_m=distance, gap_m=gap)  # fmt: skip
+    chased = replace(
+        result,
+        status=status,
+        confirmed=caught.confirmed,
+        margin_s=nan,
+        catch_at_m=forecast.median_m,
+        catch_in_s=catch_in,
+        predicted_finish=nan,
+        distance_m=distance,
+        gap_m=gap,
+    )
     finish = result.pursuer.finish if result.pursuer.finish is not None else result.pursuer.predicted_finish
     pursuer = PursuerForecast(np.array([finish]), finish, finish, finish, finish, "plan")
     win = WinForecast(
-        win_probability=nan, predicted_finish=nan, expected=0.0, low=0, high=0, coverage=COVERAGE, at_plan=0.0,
-        by_group=np.zeros((len(race.pens), 3)), pursuer=pursuer,
-    )  # fmt: skip
+        win_probability=nan,
+        predicted_finish=nan,
+        expected=0.0,
+        low=0,
+        high=0,
+        coverage=COVERAGE,
+        at_plan=0.0,
+        by_group=np.zeros((len(race.pens), 3)),
+        pursuer=pursuer,
+    )
     # a provisional catch has no distance yet
-    return CatcherTick(chased, win, classes, np.where(final, caught.at_m, np.nan),
-                       np.where(final, caught.time, np.nan), forecast)  # fmt: skip
+    return CatcherTick(
+        chased, win, classes, np.where(final, caught.at_m, np.nan), np.where(final, caught.time, np.nan), forecast
+    )

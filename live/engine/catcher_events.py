@@ -46,8 +46,15 @@ def catcher_events(race: Race, snap: Snapshot) -> list[Event]:
     for m in snap.chase()[1].milestones or []:
         if snap.chase()[0].start is not None and car_m >= m["at_m"]:
             count = int(m["expected"])
-            out.append((f"car-milestone:{m['at_m']:g}", "car_milestone", snap.now, milestone_text(count, m["at_m"]),
-                        {"level": "story", "at_m": m["at_m"], "running": count}))  # fmt: skip
+            out.append(
+                (
+                    f"car-milestone:{m['at_m']:g}",
+                    "car_milestone",
+                    snap.now,
+                    milestone_text(count, m["at_m"]),
+                    {"level": "story", "at_m": m["at_m"], "running": count},
+                )
+            )
     if snap.caught_at_m is None or snap.chase()[0].start is None:
         return out
     out += last_events(race, snap, sexes)
@@ -83,8 +90,15 @@ def last_events(race: Race, snap: Snapshot, sexes: np.ndarray) -> list[Event]:
             who = _who(race, snap, row)
             at = float(snap.distance_m[row])
             text = f"Last {word} still running: {who['name']} (bib {who['bib']}) at {km(at)}."
-            out.append((f"last-running:{sex}", "last_running", snap.now, text,
-                        {"level": "story", "sex": sex, **who, "at_m": round(at, 1)}))  # fmt: skip
+            out.append(
+                (
+                    f"last-running:{sex}",
+                    "last_running",
+                    snap.now,
+                    text,
+                    {"level": "story", "sex": sex, **who, "at_m": round(at, 1)},
+                )
+            )
         settled = np.isfinite(snap.caught_at_m[caught])
         if len(running) == 0 and len(caught) and settled.all():
             row = int(caught[np.argmax(snap.caught_at_m[caught])])
@@ -92,8 +106,15 @@ def last_events(race: Race, snap: Snapshot, sexes: np.ndarray) -> list[Event]:
             at = float(snap.caught_at_m[row])
             t = float(snap.caught_time[row]) if snap.caught_time is not None else snap.now
             text = f"Last {word} caught at {km(at)}: {who['name']} (bib {who['bib']})."
-            out.append((f"last-caught:{sex}", "last_caught", t, text,
-                        {"level": "story", "sex": sex, **who, "at_m": round(at, 1)}))  # fmt: skip
+            out.append(
+                (
+                    f"last-caught:{sex}",
+                    "last_caught",
+                    t,
+                    text,
+                    {"level": "story", "sex": sex, **who, "at_m": round(at, 1)},
+                )
+            )
     return out
 
 

@@ -195,8 +195,8 @@ class LiveEngine:
         )
         catcher = None
         if race.by_distance:  # the catcher-car format: caught where the car passed him, nobody wins
-            catcher = catcher_tick(race, self.model, reads, self.at_m, result, runner_starts, self.prior_m_s,
-                                   self.guns.get("pursuer"), pursuer_start, pursuer_times, now)  # fmt: skip
+            car = (self.guns.get("pursuer"), pursuer_start, pursuer_times)  # its gun, planned start, reads
+            catcher = catcher_tick(race, self.model, reads, self.at_m, result, runner_starts, self.prior_m_s, *car, now)
             result, win = catcher.result, catcher.win
         else:
             win = self.win_forecast(reads, pursuer_times, runner_starts, pursuer_start, result, now)

@@ -30,8 +30,18 @@ FORECAST_SWING = 0.05  # announce the forecast when it moves by 5 % (at least 10
 
 # Every kind of event, by level: stories for commentators (the last three: a catcher-car race's), alerts
 # for race control. The dashboard gets these lists with the race (``story_kinds``, ``alert_kinds``).
-STORY_KINDS = ("caught", "milestone", "pursuer_split", "pursuer_reaches_pen", "close_escape", "final", "forecast",
-               "car_milestone", "last_running", "last_caught")  # fmt: skip
+STORY_KINDS = (
+    "caught",
+    "milestone",
+    "pursuer_split",
+    "pursuer_reaches_pen",
+    "close_escape",
+    "final",
+    "forecast",
+    "car_milestone",
+    "last_running",
+    "last_caught",
+)
 ALERT_KINDS = (
     "pursuer_missed_mat",
     "catch_undone",
@@ -81,8 +91,10 @@ class _Pending:
     def __post_init__(self) -> None:
         level = "story" if self.kind in STORY_KINDS else "alert" if self.kind in ALERT_KINDS else None
         if level is None or self.data.get("level") != level:
-            raise ValueError(f"event kind {self.kind!r} (level {self.data.get('level')!r}) is not in "
-                             "STORY_KINDS or ALERT_KINDS at that level")  # fmt: skip
+            raise ValueError(
+                f"event kind {self.kind!r} (level {self.data.get('level')!r}) is not in "
+                "STORY_KINDS or ALERT_KINDS at that level"
+            )
 
 
 class EventDetector:
@@ -154,7 +166,7 @@ class EventDetector:
                             "pace_s_per_km": round(pace, 1) if pace else None,
                             "vs_schedule_s": round(delta, 1),
                         },
-                    )  # fmt: skip
+                    )
                 )
             prev_t, prev_m = float(t), tp.at_m
         read = np.flatnonzero(~np.isnan(times))
@@ -207,7 +219,7 @@ class EventDetector:
                     snap.now,
                     f"First catch: {name} is in the field.",
                     {"level": "story", "caught": int(len(caught_rows))},
-                )  # fmt: skip
+                )
             )
         for pen, first_row in pen_first.items():
             out.append(
@@ -217,7 +229,7 @@ class EventDetector:
                     snap.now,
                     f"{name} reaches pen {pen}: first catch there, bib {snap.bibs[first_row]}.",
                     {"level": "story", "pen": pen},
-                )  # fmt: skip
+                )
             )
         # a correction only when a read says so: a runner whose projection alone moves back ahead
         # (the pursuer held at a mat that has not read him yet) is caught again at that read
@@ -232,7 +244,7 @@ class EventDetector:
                         snap.now,
                         f"Correction: bib {bib} was read ahead of {name}; not caught after all.",
                         {"level": "alert", **self._runner(bib, int(row), snap)},
-                    )  # fmt: skip
+                    )
                 )
         return out
 
@@ -263,7 +275,7 @@ class EventDetector:
                         snap.now,
                         f"Closest escape: {who['name']} (bib {bib}) beat {name} by {snap.margin_s[row]:.2f} s.",
                         {"level": "story", **who, "margin_s": round(float(snap.margin_s[row]), 2)},
-                    )  # fmt: skip
+                    )
                 )
             by_pen = {pen: v["won"] for pen, v in snap.forecast.by_pen.items()}
             pens = ", ".join(f"pen {k}: {v}" for k, v in by_pen.items())
@@ -274,7 +286,7 @@ class EventDetector:
                     snap.pursuer.finish,
                     f"{name} finishes. {won:,} runners beat him ({pens}).",
                     {"level": "story", "won": won, "by_pen": by_pen, "quota": self.race.quota},
-                )  # fmt: skip
+                )
             )
         return out
 
@@ -295,7 +307,7 @@ class EventDetector:
                 snap.now,
                 f"Forecast: {f.winners:,} winners, between {f.low:,} and {f.high:,}{quota}.",
                 {"level": "story", "winners": f.winners, "low": f.low, "high": f.high, "quota": f.quota},
-            )  # fmt: skip
+            )
         ]
 
     def missed_mat_alerts(self, snap: Snapshot) -> list[_Pending]:
@@ -317,7 +329,7 @@ class EventDetector:
                     snap.now,
                     f"ALERT: bib {bib} was not read at {point.mat} ({point.at_m / 1000:.2f} km) but was read later.",
                     {"level": "alert", **self._runner(bib, int(row), snap), "mat": point.mat, "at_m": point.at_m},
-                )  # fmt: skip
+                )
             )
         return out
 
@@ -335,7 +347,7 @@ class EventDetector:
                     f"ALERT: bib {bib}'s passing at {point.mat} ({point.at_m / 1000:.2f} km) is impossible "
                     f"(faster than {self.race.max_speed_m_s:g} m/s from the previous one); kept, not used.",
                     {"level": "alert", **self._runner(bib, int(row), snap), "mat": point.mat, "at_m": point.at_m},
-                )  # fmt: skip
+                )
             )
         return out
 
@@ -353,6 +365,6 @@ class EventDetector:
                     snap.now,
                     f"ALERT: bib {bib} is overdue at {nxt.mat} ({nxt.at_m / 1000:.2f} km).",
                     {"level": "alert", **self._runner(bib, int(row), snap), "mat": nxt.mat, "at_m": nxt.at_m},
-                )  # fmt: skip
+                )
             )
         return out

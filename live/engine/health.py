@@ -48,7 +48,7 @@ class HealthMonitor:
                     f"ALERT: Redis uses {used / 2**20:.0f} MB, {share}; at the limit it refuses writes and reads "
                     "are lost: raise maxmemory, or find what fills it (GET /api/readers).",
                     {"level": "alert", "used_mb": round(used / 2**20), "maxmemory_mb": round(limit / 2**20)},
-                )  # fmt: skip
+                )
             )
         length, cap = await self.store.journal_length(), self.store.journal_maxlen
         if length > MEMORY_ALERT * cap:
@@ -61,7 +61,7 @@ class HealthMonitor:
                     "the oldest are trimmed and a rebuild could no longer replay the race: copy the journal "
                     "(redis-cli XRANGE) and find who floods the readers (GET /api/readers).",
                     {"level": "alert", "entries": length, "cap": cap},
-                )  # fmt: skip
+                )
             )
         return out
 
@@ -80,7 +80,7 @@ class HealthMonitor:
                         f"ALERT: mat {mat}'s decoder clock is {offset:+.2f} s off the race clock; its times are "
                         "taken as the decoder gives them: check its time sync (GPS) or correct the clock.",
                         {"level": "alert", "mat": mat, "clock_offset_s": round(offset, 3)},
-                    )  # fmt: skip
+                    )
                 )
             last = float(h.get("last_read_wall", 0) or 0)
             if int(h.get("connected", 0)) > 0 and last and now_wall - last > MAT_SILENT_S and snap.counts["started"]:
@@ -91,7 +91,7 @@ class HealthMonitor:
                         snap.now,
                         f"ALERT: mat {mat} is connected but has read nothing for {now_wall - last:.0f} s.",
                         {"level": "alert", "mat": mat, "silent_s": round(now_wall - last)},
-                    )  # fmt: skip
+                    )
                 )
         out += await self.capacity_alerts(snap)
         for address, r in (await self.store.reader_errors()).items():
@@ -106,7 +106,7 @@ class HealthMonitor:
                         f"{r.get('last_error', '')[:160]}. Check the reader's settings, or who is on the "
                         "timing network.",
                         {"level": "alert", "address": address, "errors": errors, "last_error": r.get("last_error", "")},
-                    )  # fmt: skip
+                    )
                 )
         for chip, reads in (await self.store.unknown_chips()).items():
             out.append(
@@ -116,6 +116,6 @@ class HealthMonitor:
                     snap.now,
                     f"ALERT: chip {chip} is worn by no participant ({reads} reads); assign it to a bib if known.",
                     {"level": "alert", "chip": chip, "reads": reads},
-                )  # fmt: skip
+                )
             )
         return out

@@ -79,8 +79,15 @@ class Results:
     def finishers(self) -> Results:
         """The same results without the runners who did not finish (what a fit learns from)."""
         keep = self.finished
-        return Results(self.bibs[keep], self.sex[keep], self.split_names, self.at_m, self.elapsed_s[keep],
-                       self.skipped, self.unreadable)  # fmt: skip
+        return Results(
+            self.bibs[keep],
+            self.sex[keep],
+            self.split_names,
+            self.at_m,
+            self.elapsed_s[keep],
+            self.skipped,
+            self.unreadable,
+        )
 
     def row_of(self, bib: str) -> int:
         rows = np.flatnonzero(self.bibs == bib)
@@ -206,8 +213,10 @@ def skip_report(results: Results, shown: int = 5) -> list[str]:
     """One line per file with rows skipped or splits unreadable: how many, why, and the first lines;
     and the runners who did not finish."""
     out = []
-    for what, items in (("row(s) skipped", results.skipped), ("split(s) not a number, read as missing",
-                                                               results.unreadable)):  # fmt: skip
+    for what, items in (
+        ("row(s) skipped", results.skipped),
+        ("split(s) not a number, read as missing", results.unreadable),
+    ):
         by_file: dict[str, dict[str, list[int]]] = {}
         for s in items:
             reason = s.reason if what.startswith("row") else "not a number"

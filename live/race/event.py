@@ -134,8 +134,10 @@ def cross_race_problems(races: list[Race]) -> list[str]:
             mine = next((d for d in race.readers.decoders if d.mat == mat), None)
             theirs = decoders.get(mat)
             if mine != theirs:
-                said = {d: f"a RACE RESULT decoder at {d.host}:{d.port}" if d else "read by readers that connect to us"
-                        for d in (mine, theirs)}  # fmt: skip
+                said = {
+                    d: f"a RACE RESULT decoder at {d.host}:{d.port}" if d else "read by readers that connect to us"
+                    for d in (mine, theirs)
+                }
                 problems.append(
                     f"{race.directory.name}/race.toml: readers.raceresult: shared mat {mat!r} is {said[mine]} "
                     f"here but {said[theirs]} in {first.directory.name}/race.toml: one mat speaks one protocol"

@@ -70,8 +70,14 @@ def load_pens(cfg: TomlDoc, day: date, tz: ZoneInfo, pursuer: Pursuer | None) ->
         else:
             head = cfg.number(f"{key}.head_start_s", positive=True)
             planned = pursuer.planned_start - timedelta(seconds=head)
-        pens.append(Pen(id=pen_id, name=cfg.str(f"{key}.name", default=f"Pen {pen_id}"), head_start_s=head,
-                        planned_start=planned))  # fmt: skip
+        pens.append(
+            Pen(
+                id=pen_id,
+                name=cfg.str(f"{key}.name", default=f"Pen {pen_id}"),
+                head_start_s=head,
+                planned_start=planned,
+            )
+        )
     if not pens:
         raise RaceError(cfg.path, "pens", "at least one [[pens]] table is needed")
     return tuple(sorted(pens, key=lambda p: p.planned_start))

@@ -86,10 +86,14 @@ class StoreBase:
         self._peak_mats = {m.id for m in race.mats if m.pick == "peak_rssi"}
         # what APPLY_READS needs of a mat: main mat, timing points, backup?, peak RSSI?
         self._spec_of_mat = {
-            m.id: (self._main_of[m.id], self._tps_of_mat[m.id], self._main_of[m.id] != m.id,
-                   self._main_of[m.id] in self._peak_mats)
+            m.id: (
+                self._main_of[m.id],
+                self._tps_of_mat[m.id],
+                self._main_of[m.id] != m.id,
+                self._main_of[m.id] in self._peak_mats,
+            )
             for m in race.mats
-        }  # fmt: skip
+        }
 
     async def replicated(self, mat: str | None) -> bool:
         """Whether everything this process wrote so far is on ``wait_replicas`` replicas (True if none

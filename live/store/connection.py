@@ -80,8 +80,9 @@ def redis_client(url: str, **kwargs: Any) -> aioredis.Redis:
     group = SentinelGroup.parse(url)
     timeouts = {"socket_timeout": SOCKET_TIMEOUT_S, "socket_connect_timeout": CONNECT_TIMEOUT_S}
     sentinel = Sentinel(group.sentinels, sentinel_kwargs=timeouts)
-    return sentinel.master_for(group.service, redis_class=SentinelRedis, db=group.db, password=group.password,
-                               **{**timeouts, **kwargs})  # fmt: skip
+    return sentinel.master_for(
+        group.service, redis_class=SentinelRedis, db=group.db, password=group.password, **{**timeouts, **kwargs}
+    )
 
 
 async def master_address(redis: aioredis.Redis) -> tuple[str, int] | None:

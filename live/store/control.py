@@ -131,8 +131,18 @@ class ControlStore(StoreBase):
     async def clear_derived(self) -> None:
         """Delete every key computed from the journal and the admin log (``pursuit rebuild`` refills them)."""
         k = self.keys
-        derived = [k.crossings, k.passings, k.guns, k.unknown_chips, k.reader_seq, k.ingest, k.manual_status,
-                   k.pursuer_gps, k.acks, *(k.mat(m.id) for m in self.race.mats)]  # fmt: skip
+        derived = [
+            k.crossings,
+            k.passings,
+            k.guns,
+            k.unknown_chips,
+            k.reader_seq,
+            k.ingest,
+            k.manual_status,
+            k.pursuer_gps,
+            k.acks,
+            *(k.mat(m.id) for m in self.race.mats),
+        ]
         await self.redis.delete(*derived)
 
     async def admin_entries(self) -> tuple[list[tuple[bytes, dict[bytes, bytes]]], dict[bytes, bytes]]:

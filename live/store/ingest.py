@@ -100,9 +100,19 @@ class IngestStore(StoreBase):
             return 0
         k = self.keys
         mats = [self._spec_of_mat[mat] for mat in number]
-        pipe.eval(APPLY_READS, 4 + len(number), k.chips, k.crossings, k.passings, k.unknown_chips,
-                  *[k.mat(mat) for mat in number], BURST_WINDOW_S, repr(float(wall_s)), orjson.dumps(mats),
-                  orjson.dumps(flat))  # fmt: skip
+        pipe.eval(
+            APPLY_READS,
+            4 + len(number),
+            k.chips,
+            k.crossings,
+            k.passings,
+            k.unknown_chips,
+            *[k.mat(mat) for mat in number],
+            BURST_WINDOW_S,
+            repr(float(wall_s)),
+            orjson.dumps(mats),
+            orjson.dumps(flat),
+        )
         return 1
 
     async def last_sequences(self, locations: list[str]) -> dict[str, int]:
@@ -179,8 +189,13 @@ class IngestStore(StoreBase):
 
 def _journal_entry(proto: str, reader: str, wall_s: float, lines: Sequence[str], mat: str = "") -> dict[str, str]:
     """A journal stream entry: a batch of raw lines from one reader, newline-joined."""
-    entry = {"proto": proto, "reader": reader, "wall": repr(float(wall_s)), "lines": "\n".join(lines),
-             "n": str(len(lines))}  # fmt: skip
+    entry = {
+        "proto": proto,
+        "reader": reader,
+        "wall": repr(float(wall_s)),
+        "lines": "\n".join(lines),
+        "n": str(len(lines)),
+    }
     if mat:
         entry["mat"] = mat
     return entry

@@ -66,8 +66,13 @@ class EventStream(StoreBase):
         if not raw:
             return None
         entry_id, f = raw[0]
-        return {"id": entry_id.decode(), "kind": f[b"kind"].decode(), "time": float(f[b"time"]),
-                "text": f[b"text"].decode(), **orjson.loads(f[b"data"])}  # fmt: skip
+        return {
+            "id": entry_id.decode(),
+            "kind": f[b"kind"].decode(),
+            "time": float(f[b"time"]),
+            "text": f[b"text"].decode(),
+            **orjson.loads(f[b"data"]),
+        }
 
     async def emitted_keys(self) -> set[str]:
         """The dedupe keys of every event emitted so far (``emit_once``'s)."""
