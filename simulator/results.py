@@ -21,238 +21,34 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import csv
-import json
 import logging
 import math
 import re
 import time
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from live.clock import RaceClock
-from live.forecast.model import MARATHON_M, default_model
-from live.forecast.results import Results, load_results, skip_report
+from live.forecast.results import load_results
 from live.race.race import Race
-from live.race.race_file import load_race
+from simulator.chase_field import BERLIN_2017_GUN as BERLIN_2017_GUN
+from simulator.chase_field import MAX_SPAN_S as MAX_SPAN_S
+from simulator.chase_field import READ_OFFSETS_S as READ_OFFSETS_S
+from simulator.chase_field import READS_PER_CROSSING as READS_PER_CROSSING
+from simulator.chase_field import START_MAT as START_MAT
+from simulator.chase_field import ChaseField as ChaseField
+from simulator.chase_field import ReplayError as ReplayError
+from simulator.chase_field import chase_field as chase_field
 from simulator.chronotrack import EmulatedDecoder
+from simulator.race_dir import chip_of as chip_of
+from simulator.race_dir import mat_ids as mat_ids
+from simulator.race_dir import write_race as write_race
 
 log = logging.getLogger(__name__)
-
-TIMEZONE = "Europe/Berlin"
-BERLIN_2017_GUN = datetime(2017, 9, 24, 9, 15, tzinfo=ZoneInfo(TIMEZONE))  # the race's first wave
-READS_PER_CROSSING = 2
-READ_OFFSETS_S = (0.0, 0.35, 0.8, 1.3)  # the raw reads of one crossing, after the first (exact) one
-COURSE_CENTRE = (52.5145, 13.3501)  # lat, lon: the Großer Stern in the Tiergarten
-COURSE_POINTS = 720
-START_MAT = "start"
-PEN = "field"
-MAX_SPAN_S = 11 * 3600.0  # a time-of-day read resolves to the date nearest the race clock: < 12 h
-
-
-class ReplayError(ValueError):
-    """A chase that cannot be built from the results: says what to change."""
-
-
-@dataclass(frozen=True)
-class ChaseField:
-    """The runners of a results file as a chase: who, their splits, the pursuer and his delay."""
-
-    bibs: np.ndarray  # str, unique
-    sex: np.ndarray  # str
-    split_names: tuple[str, ...]
-    at_m: np.ndarray  # distance of each split column
-    elapsed_s: np.ndarray  # (runners, splits) from the runner's own start; nan where no mat read him
-    pursuer_row: int
-    delay_s: float
-    notes: tuple[str, ...] = ()
-
-    @property
-    def pursuer_bib(self) -> str:
-        return str(self.bibs[self.pursuer_row])
-
-    @property
-    def runners(self) -> int:
-        """Runners chasing (the pursuer not counted)."""
-        return len(self.bibs) - 1
-
-    def start_offsets_s(self) -> np.ndarray:
-        """Each row's start after the first gun: 0, and the delay for the pursuer."""
-        offsets = np.zeros(len(self.bibs))
-        offsets[self.pursuer_row] = self.delay_s
-        return offsets
-
-    @property
-    def span_s(self) -> float:
-        """From the first gun to the last read (the slowest finish, or the pursuer's)."""
-        return float(np.nanmax(self.elapsed_s + self.start_offsets_s()[:, None]))
-
-    def true_winners(self) -> set[str]:
-        """Bibs whose finish is strictly earlier than the pursuer's (SPEC §2, the outcome rule)."""
-        finish = self.elapsed_s[:, -1] + self.start_offsets_s()
-        won = finish < finish[self.pursuer_row]
-        won[self.pursuer_row] = False
-        return {str(b) for b in self.bibs[won]}
-
-
-def chase_field(
-    results: Results, pursuer_bib: str, delay_s: float, runners: int | None = None, wire: bool = True
-) -> ChaseField:
-    """The chase of ``results``: bib ``pursuer_bib`` starts ``delay_s`` after the field.
-
-    ``runners`` keeps that many runners (plus the pursuer), spread evenly over the field's finish
-    times, so a slice is a small copy of the whole race. ``wire``: the chase is to be played as
-    reader traffic, whose times of day bound its length.
-    """
-    if delay_s < 0:
-        raise ReplayError(f"--delay must be 0 or more seconds, got {delay_s:g}")
-    bibs = _unique_bibs(results.bibs)
-    notes = []
-    renamed = int((bibs != results.bibs.astype(str)).sum())
-    if renamed:
-        notes.append(f"{renamed} bib(s) listed twice in the results: the second row of each gets '-2'")
-    elapsed = results.elapsed_s.copy()
-    zeros = int((elapsed <= 0).sum())
-    if zeros:
-        notes.append(f"{zeros} split(s) of 0 s in the results are read as missed splits")
-    elapsed[elapsed <= 0] = np.nan
-    rows = np.flatnonzero(bibs == pursuer_bib)
-    if len(rows) == 0:
-        raise ReplayError(f"bib {pursuer_bib!r} (the pursuer) is not among the finishers of the results")
-    p = int(rows[0])
-    if np.isnan(elapsed[p, -1]):
-        raise ReplayError(f"bib {pursuer_bib!r} (the pursuer) is not among the finishers of the results (no finish)")
-    notes += skip_report(results)
-    keep = np.arange(len(bibs))
-    if runners is not None:
-        if runners < 1:
-            raise ReplayError(f"--runners must be at least 1, got {runners}")
-        others = np.flatnonzero(keep != p)
-        order = others[np.argsort(elapsed[others, -1], kind="stable")]
-        if runners < len(order):
-            order = order[np.linspace(0, len(order) - 1, runners).round().astype(int)]
-        keep = np.sort(np.append(order, p))
-    span = float(np.nanmax(elapsed[keep] + np.where(keep == p, delay_s, 0.0)[:, None]))
-    if wire and span > MAX_SPAN_S:
-        raise ReplayError(
-            f"the replay would last {span / 3600:.1f} h from the first gun; ChronoTrack sends times of day, "
-            f"which resolve only within 12 h: choose a shorter --delay"
-        )
-    return ChaseField(
-        bibs=bibs[keep],
-        sex=results.sex[keep].astype(str),
-        split_names=results.split_names,
-        at_m=results.at_m.copy(),
-        elapsed_s=elapsed[keep],
-        pursuer_row=int(np.flatnonzero(keep == p)[0]),
-        delay_s=float(delay_s),
-        notes=tuple(notes),
-    )
-
-
-def _unique_bibs(bibs: np.ndarray) -> np.ndarray:
-    seen: dict[str, int] = {}
-    out = []
-    for bib in bibs.astype(str):
-        n = seen.get(bib, 0) + 1
-        seen[bib] = n
-        out.append(bib if n == 1 else f"{bib}-{n}")
-    return np.array(out, dtype=object)
-
-
-def chip_of(bib: str) -> str:
-    """The chip a runner wears (CTP01 tags are letters, digits, '-' and '_')."""
-    return "B" + re.sub(r"[^A-Za-z0-9_-]", "_", bib)
-
-
-def mat_ids(chase: ChaseField) -> list[str]:
-    """The start mat, then one mat per split column (named after it: ``5k``, ``half``, ``finish``)."""
-    return [START_MAT, *chase.split_names]
-
-
-def write_race(
-    chase: ChaseField,
-    directory: Path | str,
-    first_gun: float,
-    race_id: str,
-    name: str | None = None,
-    pursuer_finish_s: float | None = None,
-) -> Race:
-    """Write the chase as a race directory (``race.toml``, ``participants.csv``, ``course.geojson``)
-    that ``pursuit serve --race`` loads, and load it.
-
-    The pursuer's planned pace is ``pursuer_finish_s`` over the distance; by default the forecast
-    model's reference (a marathon winner's typical finish, scaled to the distance), never his own
-    finish in the file: the live forecast must not be handed the result it is meant to predict."""
-    root = Path(directory)
-    root.mkdir(parents=True, exist_ok=True)
-    tz = ZoneInfo(TIMEZONE)
-    gun = datetime.fromtimestamp(first_gun, tz)
-    pursuer_start = gun + timedelta(seconds=chase.delay_s)
-    distance = float(chase.at_m[-1])
-    finish_s = pursuer_finish_s or default_model().reference_finish_s * distance / MARATHON_M
-    bib = chase.pursuer_bib
-    title = name or f"{race_id}: bib {bib} chases the field from {_hms(chase.delay_s)} behind"
-    mats = "".join(
-        f'[[mats]]\nid = "{m}"\nat_m = [{a!r}]\n\n'
-        for m, a in zip(mat_ids(chase), [0.0, *map(float, chase.at_m)], strict=True)
-    )
-    (root / "race.toml").write_text(
-        f"# Written by simulator/results.py: a results file replayed as a chase (pursuit simulate --results).\n"
-        f"# The course is synthetic (a circle of the race distance); the mats sit at the split distances.\n\n"
-        f"[race]\n"
-        f'id = "{race_id}"\n'
-        f"name = {json.dumps(title, ensure_ascii=False)}\n"
-        f'timezone = "{TIMEZONE}"\n'
-        f'date = "{gun:%Y-%m-%d}"\n'
-        f'course = "course.geojson"\n'
-        f'participants = "participants.csv"\n'
-        f"distance_m = {float(chase.at_m[-1])!r}\n\n"
-        f"[pursuer]\n"
-        f'bib = "{bib}"\n'
-        f'name = "Bib {bib}"\n'
-        f"pace_s_per_km = {finish_s / (float(chase.at_m[-1]) / 1000):.1f}\n"
-        f'start = "{pursuer_start.time().isoformat()}"\n\n'
-        f"[[pens]]\n"
-        f'id = "{PEN}"\n'
-        f'name = "The field"\n'
-        f"head_start_s = {max(chase.delay_s, 0.001)!r}\n\n" + mats,
-        encoding="utf-8",
-    )
-    (root / "course.geojson").write_text(json.dumps(_course(float(chase.at_m[-1]))) + "\n", encoding="utf-8")
-    with (root / "participants.csv").open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["bib", "chip", "name", "pen", "sex", "category", "declared_s"])
-        for i, (b, sex) in enumerate(zip(chase.bibs, chase.sex, strict=True)):
-            pen = "" if i == chase.pursuer_row else PEN
-            writer.writerow([b, chip_of(str(b)), f"Bib {b}", pen, sex, "", ""])
-    return load_race(root)
-
-
-def _hms(seconds: float) -> str:
-    s = round(seconds)
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
-
-
-def _course(distance_m: float) -> dict[str, object]:
-    """A circle of ``distance_m`` around the centre, clockwise from its southern point, as GeoJSON."""
-    lat0, lon0 = COURSE_CENTRE
-    radius_m = distance_m / (2 * math.pi)
-    k = math.pi / 180 * 6_371_008.8
-    angles = np.linspace(0.0, 2 * math.pi, COURSE_POINTS + 1)
-    lat = lat0 - radius_m * np.cos(angles) / k
-    lon = lon0 - radius_m * np.sin(angles) / (k * math.cos(math.radians(lat0)))
-    coords = [[round(float(a), 7), round(float(b), 7)] for a, b in zip(lon, lat, strict=True)]
-    return {
-        "type": "Feature",
-        "properties": {"name": "synthetic course: a circle of the race distance (the results have no geometry)"},
-        "geometry": {"type": "LineString", "coordinates": coords},
-    }
 
 
 @dataclass(frozen=True)
