@@ -120,6 +120,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
             where = traceback.format_exception(exc)[-3:]
             result = {"bench": args.what, "failures": [f"{type(exc).__name__}: {exc}"],
                       "traceback": "".join(where).strip().splitlines()}  # fmt: skip
+        if "targets" not in result:
+            from pursuit.bench.targets import bench_targets
+
+            result["targets"] = bench_targets(args.what, result)
+            result["targets_missed"] = [name for name, t in result["targets"].items() if not t["met"]]
         progress.table(f"pursuit bench {args.what}", result)
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY).decode(), flush=True)
     return 1 if result.get("failures") or result.get("targets_missed") else 0

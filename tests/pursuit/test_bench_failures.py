@@ -83,3 +83,18 @@ def test_a_missed_target_is_named():
     }  # fmt: skip
     assert targets["clients_100_p99_to_bare"] == {"target": "p99 <= 1.2 x the bare server's", "measured": 1.1,
                                                   "met": True}  # fmt: skip
+
+
+def test_the_other_benches_are_checked_against_their_targets():
+    from pursuit.bench.targets import bench_targets
+
+    tick = {"results": [{"runners": 3_600, "tick_ms": 4.0}, {"runners": 40_000, "tick_ms": 55.1},
+                        {"runners": 40_000, "course": "marathon", "tick_ms": 80.0}]}  # fmt: skip
+    assert bench_targets("tick", tick) == {"tick_40000": {"target": "<= 50 ms", "measured": 55.1, "met": False}}
+    assert bench_targets("ingest", {"reads_per_s": 133_010, "target_reads_per_s": 100_000})["reads_per_s"]["met"]
+    assert not bench_targets("replay", {"wall_s": 61.0})["wall_s"]["met"]
+    fuzz = {"process_up": True, "tracebacks_in_log": 0, "good_reads": 10, "good_reads_applied": 9}
+    assert {k: t["met"] for k, t in bench_targets("fuzz", fuzz).items()} == {
+        "no_crash": True, "good_reads_applied": False
+    }  # fmt: skip
+    assert bench_targets("browser", {}) == {}
