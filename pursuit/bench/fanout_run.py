@@ -91,9 +91,11 @@ def fanout_per_tick(before: dict[str, Any] | None, after: dict[str, Any] | None,
     if not ticks:
         return {"ticks": 0}
     p99 = next(le for le, n in write["buckets"] if n >= 0.99 * ticks)
+    build_p99 = next(le for le, n in build["buckets"] if n >= 0.99 * ticks)
     write_ms = write["sum"] / ticks * 1000
     return {
         "ticks": ticks, "build_mean_ms": round(build["sum"] / ticks * 1000, 2), "write_mean_ms": round(write_ms, 2),
+        "build_p99_ms_at_most": None if math.isinf(build_p99) else round(build_p99 * 1000, 1),
         "write_p99_ms_at_most": None if math.isinf(p99) else round(p99 * 1000, 1),
         "write_per_client_us": round(write_ms * 1000 / max(clients, 1), 2),
     }  # fmt: skip
