@@ -26,7 +26,7 @@ from pursuit.event_web import create_event_app
 from pursuit.http_guard import REQUEST_TIMEOUT_S, GuardedHttp
 from pursuit.settings import LOCAL_BALANCER, LOOPS, Settings
 from pursuit.web import create_app
-from web.connection_cap import EXEMPT, ConnectionCap, server_limit
+from web.connection_cap import EXEMPT, EXEMPT_PREFIXES, ConnectionCap, server_limit
 from web.event_api import race_path
 
 log = logging.getLogger(__name__)
@@ -64,12 +64,12 @@ def uvicorn_server(
     request_timeout_s: float = REQUEST_TIMEOUT_S,
     forwarded_allow_ips: tuple[str, ...] = LOCAL_BALANCER,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
-    exempt: tuple[str, ...] = EXEMPT,
+    exempt: tuple[tuple[str, ...], tuple[str, ...]] = (EXEMPT, EXEMPT_PREFIXES),
 ) -> uvicorn.Server:
     """A uvicorn server for our app: no per-message deflate (it costs ~50 KiB per connection), a
     WebSocket message at most 64 KiB, at most ``max_connections`` requests and WebSockets at once
     (``web.connection_cap``: beyond, HTTP 503 with Retry-After and WebSockets closed with 1013,
-    counted; the paths in ``exempt`` always answered; uvicorn's own bare 503 a tenth higher), an idle
+    counted; the paths and prefixes in ``exempt`` always answered; uvicorn's own bare 503 a tenth higher), an idle
     keep-alive connection closed after ``KEEP_ALIVE_S``, and every request wholly received within
     ``request_timeout_s`` of its start, with a head of at most 64 KiB (``pursuit/http_guard.py``).
     A request through a balancer at one of ``forwarded_allow_ips`` has the client its
@@ -77,7 +77,7 @@ def uvicorn_server(
     http = type("GuardedHttp", (GuardedHttp,), {"request_timeout_s": request_timeout_s})
     limit = server_limit(max_connections)
     open_files(limit + DESCRIPTORS_RESERVED)
-    capped = ConnectionCap(app, max_connections, exempt)
+    capped = ConnectionCap(app, max_connections, *exempt)
     config = uvicorn.Config(capped, host=host, port=port, log_level="warning", ws_per_message_deflate=False,
                             lifespan="on", ws_max_size=WS_MAX_BYTES, limit_concurrency=limit,
                             timeout_keep_alive=KEEP_ALIVE_S, http=http, proxy_headers=True,
@@ -100,12 +100,15 @@ def open_files(needed: int) -> int:
     return soft
 
 
-def race_exempt(event: Event) -> tuple[str, ...]:
-    """The paths the connection cap never refuses: ``/metrics`` and ``/healthz``, for each race of an event."""
-    paths = list(EXEMPT)
-    if len(event.races) > 1:
-        paths += [race_path(event, race.id).rstrip("/") + path for race in event.races[1:] for path in EXEMPT]
-    return tuple(paths)
+def race_exempt(event: Event) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The paths and path prefixes the connection cap never refuses (``web.connection_cap``), with
+    those of each race of an event under its ``/races/<id>``."""
+    paths, prefixes = list(EXEMPT), list(EXEMPT_PREFIXES)
+    for race in event.races[1:]:
+        base = race_path(event, race.id).rstrip("/")
+        paths += [base + path for path in EXEMPT]
+        prefixes += [base + prefix for prefix in EXEMPT_PREFIXES]
+    return tuple(paths), tuple(prefixes)
 
 
 def readers_exposure(race: Race, host: str) -> str | None:

@@ -8,8 +8,11 @@ live feed, the events feed) — and beyond ``limit`` refuses the newcomer in wor
   server is full, which a browser's ``close`` event and every client library report;
 - an HTTP request gets ``503`` with ``Retry-After`` and the JSON error body every route answers with.
 
-Paths in ``exempt`` (``/metrics`` and ``/healthz``: race control's monitoring) are neither counted
-nor refused. Refusals are counted by kind for ``/metrics`` (``pursuit_connections_refused``).
+Paths in ``exempt`` (``/metrics`` and ``/healthz``: race control's monitoring) and under
+``EXEMPT_PREFIXES`` (the JSON readers' ``/ingest/ws``, race control's ``/api/admin/``, each with its
+own token and limits) are neither counted nor refused: a full house of spectators must not cut off
+a timing reader or an operator. Refusals are counted by kind for ``/metrics``
+(``pursuit_connections_refused``).
 
 uvicorn's own ``limit_concurrency`` answers a bare 503 before the app sees a request (it counts
 every connection, idle keep-alive ones too, and never refuses a WebSocket upgrade), so the server is
@@ -32,6 +35,7 @@ log = logging.getLogger(__name__)
 TRY_AGAIN_LATER = 1013  # RFC 6455 §7.4 (IANA registry): the server is overloaded, reconnect later
 RETRY_AFTER_S = 5  # what a refused client is told to wait
 EXEMPT = ("/metrics", "/healthz")
+EXEMPT_PREFIXES = ("/ingest/", "/api/admin/")  # timing readers and race control: never refused
 SCOPE_KEY = "pursuit.connection_cap"  # the cap, in every scope it passes, for ``/metrics``
 LOG_EVERY_S = 10.0  # while refusing, one log line per this many seconds, with the count
 
@@ -45,12 +49,14 @@ def server_limit(cap: int) -> int:
 class ConnectionCap:
     """At most ``limit`` HTTP requests and WebSockets at once through ``app``; beyond, a clear refusal."""
 
-    def __init__(self, app: ASGIApp, limit: int, exempt: Iterable[str] = EXEMPT) -> None:
+    def __init__(self, app: ASGIApp, limit: int, exempt: Iterable[str] = EXEMPT,
+                 exempt_prefixes: Iterable[str] = EXEMPT_PREFIXES) -> None:  # fmt: skip
         if limit < 1:
             raise ValueError(f"a connection cap must be at least 1, got {limit}")
         self.app = app
         self.limit = limit
         self.exempt = frozenset(exempt)
+        self.exempt_prefixes = tuple(exempt_prefixes)
         self.open = 0  # counted requests and WebSockets now
         self.peak = 0
         self.refused = {"http": 0, "websocket": 0}
@@ -67,7 +73,8 @@ class ConnectionCap:
             await self.app(scope, receive, send)  # the lifespan
             return
         scope[SCOPE_KEY] = self
-        if scope["path"] in self.exempt:
+        path: str = scope["path"]
+        if path in self.exempt or path.startswith(self.exempt_prefixes):
             await self.app(scope, receive, send)
             return
         if self.open >= self.limit:

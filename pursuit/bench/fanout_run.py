@@ -21,6 +21,7 @@ from pursuit.bench.common import Server, busy_s, cpu_s, percentiles_ms
 HISTOGRAMS = ("pursuit_feed_build_seconds", "pursuit_feed_write_seconds")
 SCRAPE_TIMEOUT_S = 30.0
 STDERR_LINES = 5  # of a failed client process, in the report
+DRAIN_TIMEOUT_S = 30.0  # for the previous window's clients to be gone before the next connects
 
 
 def scrape(port: int) -> dict[str, Any]:
@@ -37,6 +38,8 @@ def scrape(port: int) -> dict[str, Any]:
     for family in text_string_to_metric_families(text):
         if family.name == "pursuit_max_connections":
             out["max_connections"] = int(family.samples[0].value)
+        elif family.name == "pursuit_connections":
+            out["connections"] = int(family.samples[0].value)
         elif family.name == "pursuit_connections_refused":
             out["refused"] = {s.labels["kind"]: int(s.value) for s in family.samples}
         if family.name not in HISTOGRAMS:
@@ -73,6 +76,25 @@ def scrape_all(ports: list[int], failures: list[str], when: str) -> dict[str, An
         for kind, n in more.get("refused", {}).items():
             out.setdefault("refused", {})[kind] = out.get("refused", {}).get(kind, 0) + n
     return out
+
+
+def wait_drained(ports: list[int], failures: list[str], timeout_s: float = DRAIN_TIMEOUT_S) -> None:
+    """Wait until the servers hold no counted connection (the previous window's clients closing), so
+    that a window of exactly the cap is not refused the last few; a server that stays busy is noted
+    in ``failures``. Servers without a connection count (the bare one) are not waited for."""
+    deadline = time.monotonic() + timeout_s
+    for port in ports:
+        while True:
+            try:
+                left = scrape(port).get("connections", 0)
+            except OSError:
+                return  # the scrape before the window reports it
+            if not left:
+                break
+            if time.monotonic() > deadline:
+                failures.append(f"port {port} still held {left} connections {timeout_s:g} s after the last window")
+                break
+            time.sleep(0.2)
 
 
 def fanout_per_tick(before: dict[str, Any] | None, after: dict[str, Any] | None, clients: int) -> dict[str, Any]:
@@ -131,6 +153,8 @@ def run_clients(server: Server, n: int, seconds: float, procs: int, snapshot_eve
     procs = max(1, min(procs, n))
     shares = [n // procs + (i < n % procs) for i in range(procs)]
     failures: list[str] = []
+    ports = getattr(server, "metrics_ports", None) or [server.port]
+    wait_drained(ports, failures)
     clients = []
     for i, share in enumerate(shares):
         cmd = [sys.executable, "-m", "pursuit.bench.fanout_clients", server.url, str(share), str(seconds),
@@ -152,7 +176,6 @@ def run_clients(server: Server, n: int, seconds: float, procs: int, snapshot_eve
             pass
     time.sleep(max(0.0, start - time.time()))
     pids = getattr(server, "server_pids", None) or [server.process.pid]  # the balanced layout: its web processes
-    ports = getattr(server, "metrics_ports", None) or [server.port]
     load_before, server_cpu, busy = os.getloadavg(), sum(cpu_s(p) for p in pids), busy_s()
     times_before = scrape_all(ports, failures, "before")
     time.sleep(max(0.0, start + seconds - time.time()))

@@ -22,9 +22,11 @@ def test_spectators_beyond_the_cap_are_reported_as_refused_in_words(tmp_path, mo
     monkeypatch.setenv(MAX_CONNECTIONS_ENV, str(CAP))  # the demo process takes it from its environment
     demo = _Demo(tmp_path / "demo", speed=10.0)
     try:
-        run = run_clients(demo, 5, 2.0, 2)
+        full = run_clients(demo, CAP, 1.0, 1)  # exactly the cap: every one held
+        run = run_clients(demo, 5, 2.0, 2)  # right after: the last window's clients are gone first
     finally:
         demo.close()
+    assert full["held_to_the_end"] == CAP and full["refused"] == {} and "failures" not in full
     assert run["clients"] == 5 and run["connected"] == run["held_to_the_end"] == CAP
     assert run["failed"] == 2 and run["unreported_clients"] == 0
     assert run["refused"] == {

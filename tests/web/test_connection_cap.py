@@ -12,7 +12,7 @@ import httpx
 import pytest
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
-from websockets.exceptions import ConnectionClosedError
+from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
 from live.clock import RaceClock
 from live.store.store import Store
@@ -72,6 +72,13 @@ async def test_beyond_the_cap_a_spectator_is_refused_in_words_and_counted(capped
         assert answer.headers["retry-after"] == str(RETRY_AFTER_S)
         assert answer.json() == {"status": 503, "error": f"server full ({CAP} connections): try again in 5 s"}
 
+        who = await http.get("/api/admin/whoami")  # race control is never refused (401: no token here)
+        assert who.status_code == 401
+        reader_url = base.replace("http://", "ws://") + "/ingest/ws?reader=finish"
+        with pytest.raises(InvalidStatus) as unknown:  # a timing reader neither: this one has no token, and
+            async with websockets.connect(reader_url, compression=None):  # the reader door, not the cap, says so
+                pass
+        assert unknown.value.response.status_code == 403
         health = await http.get("/healthz")  # race control's monitoring is answered at the cap
         assert health.json()["connections"] == CAP and health.json()["max_connections"] == CAP
         assert health.status_code == 200 and health.json()["redis"] == "ok"
@@ -113,5 +120,6 @@ def test_an_event_s_races_have_their_monitoring_exempt(tmp_path):
     from tests.helpers import write_event
 
     event = load_event(write_event(tmp_path, runners=5))
-    exempt = race_exempt(event)
-    assert {"/metrics", "/healthz", "/races/chase-b/metrics", "/races/chase-b/healthz"} == set(exempt)
+    paths, prefixes = race_exempt(event)
+    assert {"/metrics", "/healthz", "/races/chase-b/metrics", "/races/chase-b/healthz"} == set(paths)
+    assert {"/ingest/", "/api/admin/", "/races/chase-b/ingest/", "/races/chase-b/api/admin/"} == set(prefixes)
