@@ -22,7 +22,7 @@ from live.store.event_store import ingest_store
 from live.store.store import Store
 from pursuit.event_web import create_event_app
 from pursuit.redis_server import RedisServer, free_port
-from pursuit.serve import uvicorn_server
+from pursuit.serve import race_exempt, uvicorn_server
 from pursuit.settings import Settings
 from pursuit.web import create_app
 from simulator.run import assign_protocols, simulate
@@ -107,7 +107,8 @@ async def run_demo(
             if len(event.races) == 1
             else create_event_app(event, redis_url, settings=settings)
         )
-        web = uvicorn_server(app, "127.0.0.1", port)
+        web = uvicorn_server(app, "127.0.0.1", port, max_connections=settings.max_connections_for(event.first.web),
+                             exempt=race_exempt(event))  # fmt: skip
         web_task = asyncio.create_task(web.serve(), name="web")
         while not web.started:
             if web_task.done():

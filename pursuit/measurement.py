@@ -123,16 +123,30 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Run one benchmark and print its JSON."""
+    """Run one benchmark and print its JSON, always: a bench that raises is reported as its error and
+    the last lines of its traceback. Exit status 1 when anything failed (``failures``) or a target
+    was missed (``targets_missed``), else 0."""
+    import traceback
+
     import orjson
 
     from pursuit.progress import Progress
 
     with Progress(f"pursuit bench {args.what}") as progress:
-        result = _run_bench(args)
+        try:
+            result = _run_bench(args)
+        except Exception as exc:  # the JSON says what failed; the exit status says that it did
+            where = traceback.format_exception(exc)[-3:]
+            result = {"bench": args.what, "failures": [f"{type(exc).__name__}: {exc}"],
+                      "traceback": "".join(where).strip().splitlines()}  # fmt: skip
+        if "targets" not in result:
+            from pursuit.bench.targets import bench_targets
+
+            result["targets"] = bench_targets(args.what, result)
+            result["targets_missed"] = [name for name, t in result["targets"].items() if not t["met"]]
         progress.table(f"pursuit bench {args.what}", result)
-    print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
-    return 0
+    print(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY).decode(), flush=True)
+    return 1 if result.get("failures") or result.get("targets_missed") else 0
 
 
 def _run_bench(args: argparse.Namespace) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from prometheus_client.registry import Collector
 
 from live.engine.engine import LiveEngine
 from live.store.store import attached
+from web.connection_cap import ConnectionCap
 from web.feed import LiveFeed
 from web.frames import FANOUT_BUCKETS_S, FanoutTimes
 
@@ -27,9 +28,11 @@ class _Snapshot(Collector):
         feed: LiveFeed,
         readers: dict[str, dict[str, str]] | None = None,
         signins_untracked: int = 0,
+        cap: ConnectionCap | None = None,
     ) -> None:
         self.health, self.engine, self.feed, self.readers = health, engine, feed, readers or {}
         self.signins_untracked = signins_untracked
+        self.cap = cap
 
     def collect(self) -> Iterator[Metric]:
         for name, key, help_text in (
@@ -65,6 +68,8 @@ class _Snapshot(Collector):
             value=self.signins_untracked,
         )
         yield from fanout_families(self.feed.times)
+        if self.cap is not None:
+            yield from cap_families(self.cap)
         yield GaugeMetricFamily("pursuit_tick_seconds", "time of the last live tick", value=self.engine.tick_ms / 1000)
         counts = GaugeMetricFamily("pursuit_runners", "runners by status", labels=["status"])
         if self.engine.snapshot is not None:
@@ -87,6 +92,21 @@ def fanout_families(times: FanoutTimes) -> Iterator[Metric]:
                                     sum_value=total)  # fmt: skip
 
 
+def cap_families(cap: ConnectionCap) -> Iterator[Metric]:
+    """The web process's connection cap (``web.connection_cap``): what it holds, its limit, its refusals."""
+    yield GaugeMetricFamily("pursuit_connections", "HTTP requests and WebSockets open, under the cap",
+                            value=cap.open)  # fmt: skip
+    yield GaugeMetricFamily("pursuit_max_connections", "the connection cap ([web] max_connections)", value=cap.limit)
+    refused = CounterMetricFamily(
+        "pursuit_connections_refused",
+        "connections refused at the cap: HTTP 503 with Retry-After, WebSocket closed with 1013",
+        labels=["kind"],
+    )
+    for kind, n in sorted(cap.refused.items()):
+        refused.add_metric([kind], float(n))
+    yield refused
+
+
 class _Fanout(Collector):
     def __init__(self, times: FanoutTimes) -> None:
         self.times = times
@@ -102,11 +122,14 @@ def render_fanout_metrics(times: FanoutTimes) -> bytes:
     return generate_latest(registry)
 
 
-async def render_metrics(engine: LiveEngine, feed: LiveFeed, signins_untracked: int = 0) -> bytes:
+async def render_metrics(
+    engine: LiveEngine, feed: LiveFeed, signins_untracked: int = 0, cap: ConnectionCap | None = None
+) -> bytes:
     """The Prometheus text exposition of this process's metrics (``signins_untracked``: its race
-    control's failed sign-ins it could not remember, ``web.limits.AdminLimits.untracked``)."""
+    control's failed sign-ins it could not remember, ``web.limits.AdminLimits.untracked``; ``cap``: the
+    connection cap the request passed, if any)."""
     registry = CollectorRegistry()
     store = attached(engine.store)
     health, readers = await store.mat_health(), await store.reader_errors()
-    registry.register(_Snapshot(health, engine, feed, readers, signins_untracked))
+    registry.register(_Snapshot(health, engine, feed, readers, signins_untracked, cap))
     return generate_latest(registry)

@@ -18,6 +18,7 @@ from ingest.raceresult_client import RaceResultClient
 from ingest.tcp import ReaderServer
 from live.race.event import Event, event_of
 from live.race.race import Race
+from live.race.web_limits import DEFAULT_MAX_CONNECTIONS
 from live.store.connection import master_address, redis_client, replicas_to_wait_for
 from live.store.event_store import ingest_store
 from live.store.store import Store
@@ -25,6 +26,8 @@ from pursuit.event_web import create_event_app
 from pursuit.http_guard import REQUEST_TIMEOUT_S, GuardedHttp
 from pursuit.settings import LOCAL_BALANCER, LOOPS, Settings
 from pursuit.web import create_app
+from web.connection_cap import EXEMPT, EXEMPT_PREFIXES, ConnectionCap, server_limit
+from web.event_api import race_path
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,7 @@ def run(main: Coroutine[Any, Any, T], loop: str = "asyncio") -> T:
 
 
 MASTER_WATCH_S = 0.5  # how often the ingestor asks the Sentinels where the master is
-WEB_MAX_CONNECTIONS = 10_000  # uvicorn answers 503 beyond this many connections and tasks at once
+DESCRIPTORS_RESERVED = 256  # open files a web process needs besides its connections (Redis, logs, the race)
 WS_MAX_BYTES = 64 * 1024  # the largest WebSocket message read (uvicorn's default is 16 MiB)
 KEEP_ALIVE_S = 5  # an idle keep-alive HTTP connection is closed after this (uvicorn's default, made explicit)
 
@@ -60,19 +63,52 @@ def uvicorn_server(
     port: int,
     request_timeout_s: float = REQUEST_TIMEOUT_S,
     forwarded_allow_ips: tuple[str, ...] = LOCAL_BALANCER,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    exempt: tuple[tuple[str, ...], tuple[str, ...]] = (EXEMPT, EXEMPT_PREFIXES),
 ) -> uvicorn.Server:
     """A uvicorn server for our app: no per-message deflate (it costs ~50 KiB per connection), a
-    WebSocket message at most 64 KiB, at most ``WEB_MAX_CONNECTIONS`` connections, an idle
+    WebSocket message at most 64 KiB, at most ``max_connections`` requests and WebSockets at once
+    (``web.connection_cap``: beyond, HTTP 503 with Retry-After and WebSockets closed with 1013,
+    counted; the paths and prefixes in ``exempt`` always answered; uvicorn's own bare 503 a tenth higher), an idle
     keep-alive connection closed after ``KEEP_ALIVE_S``, and every request wholly received within
     ``request_timeout_s`` of its start, with a head of at most 64 KiB (``pursuit/http_guard.py``).
     A request through a balancer at one of ``forwarded_allow_ips`` has the client its
     ``X-Forwarded-For`` names; from anywhere else the header is ignored."""
     http = type("GuardedHttp", (GuardedHttp,), {"request_timeout_s": request_timeout_s})
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws_per_message_deflate=False,
-                            lifespan="on", ws_max_size=WS_MAX_BYTES, limit_concurrency=WEB_MAX_CONNECTIONS,
+    limit = server_limit(max_connections)
+    open_files(limit + DESCRIPTORS_RESERVED)
+    capped = ConnectionCap(app, max_connections, *exempt)
+    config = uvicorn.Config(capped, host=host, port=port, log_level="warning", ws_per_message_deflate=False,
+                            lifespan="on", ws_max_size=WS_MAX_BYTES, limit_concurrency=limit,
                             timeout_keep_alive=KEEP_ALIVE_S, http=http, proxy_headers=True,
                             forwarded_allow_ips=list(forwarded_allow_ips))  # fmt: skip
     return uvicorn.Server(config)
+
+
+def open_files(needed: int) -> int:
+    """Raise this process's open-file limit towards ``needed`` (up to its hard limit; one descriptor
+    per connection) and return it; a warning if the cap cannot be reached with it."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < needed:
+        soft = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    if soft < needed:
+        log.warning("open-file limit %d is below the %d the connection cap needs: lower [web] max_connections "
+                    "(or PURSUIT_MAX_CONNECTIONS) or raise the limit (ulimit -n)", soft, needed)  # fmt: skip
+    return soft
+
+
+def race_exempt(event: Event) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The paths and path prefixes the connection cap never refuses (``web.connection_cap``), with
+    those of each race of an event under its ``/races/<id>``."""
+    paths, prefixes = list(EXEMPT), list(EXEMPT_PREFIXES)
+    for race in event.races[1:]:
+        base = race_path(event, race.id).rstrip("/")
+        paths += [base + path for path in EXEMPT]
+        prefixes += [base + prefix for prefix in EXEMPT_PREFIXES]
+    return tuple(paths), tuple(prefixes)
 
 
 def readers_exposure(race: Race, host: str) -> str | None:
@@ -203,7 +239,11 @@ async def serve(
             if len(event.races) == 1
             else create_event_app(event, redis_url, settings=settings, engine=engine)
         )
-        web = uvicorn_server(app, host, port, forwarded_allow_ips=(settings or Settings()).forwarded_allow_ips)
+        settings = settings or Settings()
+        cap = settings.max_connections_for(event.first.web)
+        web = uvicorn_server(app, host, port, forwarded_allow_ips=settings.forwarded_allow_ips, max_connections=cap,
+                             exempt=race_exempt(event))  # fmt: skip
+        print(f"web: at most {cap:,} connections at once ([web] max_connections)", flush=True)
         tasks.append(asyncio.create_task(_serve_web(web, host, port)))
     try:
         if tasks:

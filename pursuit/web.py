@@ -33,6 +33,7 @@ from pursuit.metrics import CONTENT_TYPE_LATEST, render_metrics
 from pursuit.settings import Settings
 from web.admin import AdminAPI
 from web.api import RaceAPI
+from web.connection_cap import cap_of
 from web.events_feed import EventsFeed
 from web.feed import LiveFeed, Publisher, feed_routes
 from web.http import JSONResponse, error
@@ -126,6 +127,7 @@ def create_app(
             "tick_age_s": round(tick_age, 2) if tick_age is not None else None,
             "last_read_age_s": round(last_read_age, 2) if last_read_age is not None else None,
             "feed_clients": len(feed.clients),
+            **({"connections": cap.open, "max_connections": cap.limit} if (cap := cap_of(request.scope)) else {}),
             "engine": "leader" if live.lease is not None and live.lease.held else ("standby" if engine else "relay"),
             "seq": feed.seq,
             "redis_aof": aof,
@@ -133,7 +135,8 @@ def create_app(
         return JSONResponse(body, status_code=200 if ok else 503)
 
     async def metrics(request: Request) -> Response:
-        return Response(await render_metrics(live, feed, admin.limits.untracked), media_type=CONTENT_TYPE_LATEST)
+        body = await render_metrics(live, feed, admin.limits.untracked, cap_of(request.scope))
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     schema = orjson.dumps(
         openapi_schema(race) if event is None else with_event(openapi_schema(race), [r.id for r in event.races])

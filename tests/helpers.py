@@ -26,10 +26,11 @@ from pursuit.serve import uvicorn_server
 
 
 @contextlib.asynccontextmanager
-async def running_uvicorn(app: Any) -> AsyncIterator[str]:
-    """Serve ``app`` with real uvicorn on a free port; yields the base URL."""
+async def running_uvicorn(app: Any, **options: Any) -> AsyncIterator[str]:
+    """Serve ``app`` with real uvicorn on a free port (``options``: ``uvicorn_server``'s, e.g.
+    ``max_connections``); yields the base URL."""
     port = free_port()
-    server = uvicorn_server(app, "127.0.0.1", port)
+    server = uvicorn_server(app, "127.0.0.1", port, **options)
     task = asyncio.create_task(server.serve())
     for _ in range(200):
         if server.started:

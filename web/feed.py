@@ -230,6 +230,7 @@ class LiveFeed:
         if gzipped:
             tick.gzipped().wire  # noqa: B018  # compressed and framed once too, before the writes
         built = time.perf_counter()
+        size, opened = len(frame), State.OPEN
         for client in list(self.clients):
             wire = client.wire
             if (
@@ -248,17 +249,20 @@ class LiveFeed:
                 continue
             # the common case, inlined: at 5,000 clients each step here is ~1 % of the tick's fan-out
             transport = wire.transport
-            if wire.conn.state is not State.OPEN or transport.is_closing():
+            if transport.is_closing() or wire.conn.state is not opened:
                 continue  # closing: its endpoint is on its way out
             buffered = transport.get_write_buffer_size()
-            if client.behind(buffered):
-                client.drop()
-            elif buffered > MAX_BUFFERED_BYTES:
-                client.drop(f"more than {MAX_BUFFERED_BYTES // 1024**2} MB waiting")
-            else:
-                transport.write(frame)
-                wire.written += len(frame)
-                client.marks.append(wire.written)
+            if buffered:  # with nothing waiting nobody is behind: the usual case skips both tests
+                if client.behind(buffered):
+                    client.drop()
+                    continue
+                if buffered > MAX_BUFFERED_BYTES:
+                    client.drop(f"more than {MAX_BUFFERED_BYTES // 1024**2} MB waiting")
+                    continue
+            transport.write(frame)
+            written = wire.written + size
+            wire.written = written
+            client.marks.append(written)
         self.times.add(built - started, time.perf_counter() - built)
 
     def _send_tick(self, client: FeedClient, tick: Outgoing) -> None:

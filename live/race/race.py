@@ -16,6 +16,7 @@ from live.clock import DEFAULT_TIME_WINDOW_S
 from live.race.course import Course
 from live.race.errors import RaceError
 from live.race.schedule import SpeedSchedule
+from live.race.web_limits import WebLimits
 
 IPNetwork = IPv4Network | IPv6Network
 
@@ -160,6 +161,7 @@ class Race:
     quotas: dict[str, dict[str, int]] = field(default_factory=dict)  # "sex"/"category" -> label -> winners wanted
     outcome: str = "finish"  # "finish", or "distance": the catcher-car format (live/race/outcome.py)
     milestones_m: tuple[float, ...] = ()  # a distance race's milestones: forecast and announced
+    web: WebLimits = field(default_factory=WebLimits)  # [web]: the web process's connection cap
     _by_bib: dict[str, Participant] = field(repr=False, compare=False, default_factory=dict)
     _by_chip: dict[str, str] = field(repr=False, compare=False, default_factory=dict)
     _mat_by_alias: dict[str, str] = field(repr=False, compare=False, default_factory=dict)

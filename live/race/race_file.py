@@ -31,6 +31,7 @@ from live.race.race import (
 from live.race.schedule import SpeedSchedule
 from live.race.starts import load_pens, load_pursuer, load_quotas
 from live.race.toml import TomlDoc, read_toml
+from live.race.web_limits import load_web
 
 if TYPE_CHECKING:
     from live.race.basemap import Basemap, TileLayer
@@ -124,6 +125,7 @@ def load_race(directory: Path | str) -> Race:
         quotas=load_quotas(cfg, participants),
         outcome=outcome,
         milestones_m=milestones,
+        web=load_web(cfg),
         _by_bib=by_bib,
         _by_chip=by_chip,
         _mat_by_alias=alias,

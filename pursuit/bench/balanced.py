@@ -18,7 +18,8 @@ from typing import Any
 from urllib.request import urlopen
 
 from pursuit.bench.common import cpu_s, machine
-from pursuit.bench.fanout import FANOUT_TARGET, _run_clients
+from pursuit.bench.fanout import FANOUT_TARGET
+from pursuit.bench.fanout_run import run_clients
 from pursuit.redis_server import RedisServer, free_port
 from pursuit.rehearse import find_haproxy, haproxy_config, stop_processes
 
@@ -129,7 +130,7 @@ def bench_fanout_balanced(
             for n in clients:
                 others = {"engine": layout.engine.pid, "balancer": layout.balancer.pid}
                 before = {name: cpu_s(pid) for name, pid in others.items()}
-                run = _run_clients(layout, n, seconds, procs)  # type: ignore[arg-type]
+                run = run_clients(layout, n, seconds, procs)  # type: ignore[arg-type]
                 for name, pid in others.items():  # over the window and the clients' connecting and closing
                     run["cpu_s_per_s"][f"{name}_over_the_run"] = round((cpu_s(pid) - before[name]) / seconds, 2)
                 run["clients_per_web_process"] = round(run["held_to_the_end"] / webs)
@@ -137,7 +138,7 @@ def bench_fanout_balanced(
                 if fanout.get("ticks"):
                     fanout["write_per_client_us"] = round(fanout["write_mean_ms"] * 1000 * webs / max(n, 1), 2)
                 run["clients_per_core"] = round(run["held_to_the_end"] / cores)
-                direct = _run_clients(_Direct.first_of(layout), n, seconds, procs)  # type: ignore[arg-type]
+                direct = run_clients(_Direct.first_of(layout), n, seconds, procs)  # type: ignore[arg-type]
                 run["direct_to_one_web_process"] = direct
                 run["ratio_balanced_to_direct"] = _ratio(run, direct)
                 out["results"].append(run)

@@ -57,6 +57,26 @@ class ProtocolError(Exception):
     """The server broke RFC 6455 (or sent what this minimal client does not take)."""
 
 
+class Refused(Exception):
+    """The server took the connection and closed it before its first message (a cap: 1013, why)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(f"closed with {code} before the first message: {reason}" if reason else
+                         f"closed with {code} before the first message")  # fmt: skip
+        self.code, self.reason = code, reason
+
+
+def failure_kind(exc: BaseException) -> str:
+    """What a failed connection met, in a few words, to count alike failures together."""
+    if isinstance(exc, Refused | ProtocolError):
+        return str(exc)[:160]
+    if isinstance(exc, TimeoutError):
+        return f"no first message within {OPEN_TIMEOUT_S:g} s"
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return f"{type(exc).__name__}: {os.strerror(exc.errno)}"
+    return f"{type(exc).__name__}: {exc}"[:160]
+
+
 def tick_fields(payload: bytes) -> tuple[int, float | None] | None:
     """``(seq, sent)`` of a tick message, None for any other message, reading only the tick's head
     where it has the feed's key order; any other message with ``type`` not first is parsed in full."""
@@ -231,6 +251,7 @@ class Spectator(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.head: bytearray | None = bytearray()  # the HTTP response until the upgrade; then None
         self.close_code: int | None = None  # what the server's close frame said
+        self.close_reason = ""
         self.asked = 0  # snapshots asked for and not yet received
         loop = asyncio.get_running_loop()
         self.opened: asyncio.Future[None] = loop.create_future()
@@ -274,6 +295,10 @@ class Spectator(asyncio.Protocol):
                     self.send(PONG, payload)
                 elif opcode == CLOSE:
                     self.close_code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else NO_STATUS
+                    self.close_reason = payload[2:].decode("utf-8", "replace")
+                    if not self.opened.done():
+                        self.opened.set_exception(Refused(self.close_code, self.close_reason))
+                        self.opened.exception()  # retrieved: a refused spectator is counted, not an error
                     self.close()
         except ProtocolError as exc:
             self._fail(exc)
@@ -343,6 +368,10 @@ async def main(url: str, n: int, seconds: float, snapshot_every_s: float | None)
     results = await asyncio.gather(*tasks, return_exceptions=True)
     spectators = [s for s in results if isinstance(s, Spectator)]
     window.connected, window.failed = len(spectators), n - len(spectators)
+    refused: dict[str, int] = defaultdict(int)  # connections that failed, by what they met
+    for r in results:
+        if isinstance(r, BaseException):
+            refused[failure_kind(r)] += 1
     print(orjson.dumps({"ready": window.connected, "failed": window.failed}).decode(), flush=True)
     line = await loop.run_in_executor(None, sys.stdin.readline)
     window.start = float(line) if line.strip() else time.time()
@@ -361,12 +390,17 @@ async def main(url: str, n: int, seconds: float, snapshot_every_s: float | None)
     cpu_s = time.process_time() - cpu
     window.held = sum(s.open for s in spectators)
     window.failed = n - window.held
+    lost: dict[str, int] = defaultdict(int)  # connected, then closed before the end, by close code and reason
+    for s in spectators:
+        if not s.open:
+            lost[f"{s.close_code or ABNORMAL_CLOSURE}: {s.close_reason}"[:160]] += 1
     for s in spectators:
         s.close()
     if spectators:
         await asyncio.wait([s.closed for s in spectators], timeout=5)
     return {
         "clients": n, "connected": window.connected, "held_to_the_end": window.held, "failed": window.failed,
+        "refused": dict(refused), "lost": dict(lost),
         "frames": window.frames, "bytes": window.bytes, "cpu_s": round(cpu_s, 2),
         "arrivals": {str(seq): [round(t - window.start, 5) for t in ts] for seq, ts in window.arrivals.items()},
         "sent_delays_ms": [round(d * 1000, 2) for d in window.sent_delays_s],
@@ -386,7 +420,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 if __name__ == "__main__":
     args = parse_args(sys.argv[1:])
-    # the load generator runs on uvloop so that it takes less of the CPU it shares with the server
-    result = uvloop.run(main(args.url, args.clients, args.seconds, args.snapshot_every))
+    status = 0
+    try:  # the load generator runs on uvloop so that it takes less of the CPU it shares with the server
+        result = uvloop.run(main(args.url, args.clients, args.seconds, args.snapshot_every))
+    except Exception as exc:  # said in the result, which the bench reports: never a missing file
+        result, status = {"clients": args.clients, "error": f"{type(exc).__name__}: {exc}"}, 1
     with open(args.out, "wb") if args.out else sys.stdout.buffer as out:  # a pipe cut lines at 64 KB here
         out.write(orjson.dumps(result) + b"\n")
+    sys.exit(status)
