@@ -107,8 +107,13 @@ async def run_demo(
             if len(event.races) == 1
             else create_event_app(event, redis_url, settings=settings)
         )
-        web = uvicorn_server(app, "127.0.0.1", port, max_connections=settings.max_connections_for(event.first.web),
-                             exempt=race_exempt(event))  # fmt: skip
+        web = uvicorn_server(
+            app,
+            "127.0.0.1",
+            port,
+            max_connections=settings.max_connections_for(event.first.web),
+            exempt=race_exempt(event),
+        )
         web_task = asyncio.create_task(web.serve(), name="web")
         while not web.started:
             if web_task.done():

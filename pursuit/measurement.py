@@ -137,8 +137,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
             result = _run_bench(args)
         except Exception as exc:  # the JSON says what failed; the exit status says that it did
             where = traceback.format_exception(exc)[-3:]
-            result = {"bench": args.what, "failures": [f"{type(exc).__name__}: {exc}"],
-                      "traceback": "".join(where).strip().splitlines()}  # fmt: skip
+            result = {
+                "bench": args.what,
+                "failures": [f"{type(exc).__name__}: {exc}"],
+                "traceback": "".join(where).strip().splitlines(),
+            }
         if "targets" not in result:
             from pursuit.bench.targets import bench_targets
 

@@ -81,21 +81,27 @@ class _Snapshot(Collector):
 def fanout_families(times: FanoutTimes) -> Iterator[Metric]:
     """Per live tick, the time to build its frame and to write it to every client, as histograms."""
     for name, counts, total, help_text in (
-        ("pursuit_feed_build_seconds", times.build_counts, times.build_s,
-         "per live tick: building its frame (changed rows, JSON, WebSocket framing), once for all clients"),
-        ("pursuit_feed_write_seconds", times.write_counts, times.write_s,
-         "per live tick: writing (or queueing) its frame to every live-feed client"),
-    ):  # fmt: skip
+        (
+            "pursuit_feed_build_seconds",
+            times.build_counts,
+            times.build_s,
+            "per live tick: building its frame (changed rows, JSON, WebSocket framing), once for all clients",
+        ),
+        (
+            "pursuit_feed_write_seconds",
+            times.write_counts,
+            times.write_s,
+            "per live tick: writing (or queueing) its frame to every live-feed client",
+        ),
+    ):
         cumulative = [sum(counts[: i + 1]) for i in range(len(counts))]
         buckets = [(f"{bound:g}", float(n)) for bound, n in zip(FANOUT_BUCKETS_S, cumulative, strict=True)]
-        yield HistogramMetricFamily(name, help_text, buckets=[*buckets, ("+Inf", float(times.ticks))],
-                                    sum_value=total)  # fmt: skip
+        yield HistogramMetricFamily(name, help_text, buckets=[*buckets, ("+Inf", float(times.ticks))], sum_value=total)
 
 
 def cap_families(cap: ConnectionCap) -> Iterator[Metric]:
     """The web process's connection cap (``web.connection_cap``): what it holds, its limit, its refusals."""
-    yield GaugeMetricFamily("pursuit_connections", "HTTP requests and WebSockets open, under the cap",
-                            value=cap.open)  # fmt: skip
+    yield GaugeMetricFamily("pursuit_connections", "HTTP requests and WebSockets open, under the cap", value=cap.open)
     yield GaugeMetricFamily("pursuit_max_connections", "the connection cap ([web] max_connections)", value=cap.limit)
     refused = CounterMetricFamily(
         "pursuit_connections_refused",

@@ -78,10 +78,20 @@ def uvicorn_server(
     limit = server_limit(max_connections)
     open_files(limit + DESCRIPTORS_RESERVED)
     capped = ConnectionCap(app, max_connections, *exempt)
-    config = uvicorn.Config(capped, host=host, port=port, log_level="warning", ws_per_message_deflate=False,
-                            lifespan="on", ws_max_size=WS_MAX_BYTES, limit_concurrency=limit,
-                            timeout_keep_alive=KEEP_ALIVE_S, http=http, proxy_headers=True,
-                            forwarded_allow_ips=list(forwarded_allow_ips))  # fmt: skip
+    config = uvicorn.Config(
+        capped,
+        host=host,
+        port=port,
+        log_level="warning",
+        ws_per_message_deflate=False,
+        lifespan="on",
+        ws_max_size=WS_MAX_BYTES,
+        limit_concurrency=limit,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        http=http,
+        proxy_headers=True,
+        forwarded_allow_ips=list(forwarded_allow_ips),
+    )
     return uvicorn.Server(config)
 
 
@@ -95,8 +105,12 @@ def open_files(needed: int) -> int:
         soft = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     if soft < needed:
-        log.warning("open-file limit %d is below the %d the connection cap needs: lower [web] max_connections "
-                    "(or PURSUIT_MAX_CONNECTIONS) or raise the limit (ulimit -n)", soft, needed)  # fmt: skip
+        log.warning(
+            "open-file limit %d is below the %d the connection cap needs: lower [web] max_connections "
+            "(or PURSUIT_MAX_CONNECTIONS) or raise the limit (ulimit -n)",
+            soft,
+            needed,
+        )
     return soft
 
 
@@ -164,8 +178,12 @@ async def watch_master(redis: aioredis.Redis, servers: list[ReaderServer], stop:
             return
         if last is not None and now is not None and now != last:
             closed = sum(server.reset_connections(f"Redis master moved to {now[0]}:{now[1]}") for server in servers)
-            log.warning("Redis master moved from %s:%d to %s:%d: %d reader connections closed to resume there",
-                        *last, *now, closed)  # fmt: skip
+            log.warning(
+                "Redis master moved from %s:%d to %s:%d: %d reader connections closed to resume there",
+                *last,
+                *now,
+                closed,
+            )
         last = now or last
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), MASTER_WATCH_S)
@@ -241,8 +259,14 @@ async def serve(
         )
         settings = settings or Settings()
         cap = settings.max_connections_for(event.first.web)
-        web = uvicorn_server(app, host, port, forwarded_allow_ips=settings.forwarded_allow_ips, max_connections=cap,
-                             exempt=race_exempt(event))  # fmt: skip
+        web = uvicorn_server(
+            app,
+            host,
+            port,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
+            max_connections=cap,
+            exempt=race_exempt(event),
+        )
         print(f"web: at most {cap:,} connections at once ([web] max_connections)", flush=True)
         tasks.append(asyncio.create_task(_serve_web(web, host, port)))
     try:

@@ -49,8 +49,9 @@ def server_limit(cap: int) -> int:
 class ConnectionCap:
     """At most ``limit`` HTTP requests and WebSockets at once through ``app``; beyond, a clear refusal."""
 
-    def __init__(self, app: ASGIApp, limit: int, exempt: Iterable[str] = EXEMPT,
-                 exempt_prefixes: Iterable[str] = EXEMPT_PREFIXES) -> None:  # fmt: skip
+    def __init__(
+        self, app: ASGIApp, limit: int, exempt: Iterable[str] = EXEMPT, exempt_prefixes: Iterable[str] = EXEMPT_PREFIXES
+    ) -> None:
         if limit < 1:
             raise ValueError(f"a connection cap must be at least 1, got {limit}")
         self.app = app
@@ -92,8 +93,13 @@ class ConnectionCap:
         self._since_log += 1
         now = time.monotonic()
         if now - self._logged_at >= LOG_EVERY_S:
-            log.warning("connection cap %d reached: refused %d connection(s), the last %s %s",
-                        self.limit, self._since_log, kind, scope["path"])  # fmt: skip
+            log.warning(
+                "connection cap %d reached: refused %d connection(s), the last %s %s",
+                self.limit,
+                self._since_log,
+                kind,
+                scope["path"],
+            )
             self._logged_at, self._since_log = now, 0
         if kind == "websocket":
             message = await receive()
@@ -103,11 +109,17 @@ class ConnectionCap:
             await send({"type": "websocket.close", "code": TRY_AGAIN_LATER, "reason": self.reason})
             return
         body = orjson.dumps(error_body(503, self.reason))
-        await send({
-            "type": "http.response.start", "status": 503,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                        (b"retry-after", str(RETRY_AFTER_S).encode())],
-        })  # fmt: skip
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", str(RETRY_AFTER_S).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

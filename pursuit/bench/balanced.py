@@ -37,11 +37,14 @@ class _Balanced:
         ct_ingest, ml_ingest = free_port(), free_port()
         self.url = f"ws://127.0.0.1:{self.port}/ws/live"
         self.procs: list[subprocess.Popen[bytes]] = []
-        self._start("ingest", "ingest", "--host", "127.0.0.1", "--ingest-port", str(ct_ingest),
-                    "--mylaps-port", str(ml_ingest))  # fmt: skip
+        self._start(
+            "ingest", "ingest", "--host", "127.0.0.1", "--ingest-port", str(ct_ingest), "--mylaps-port", str(ml_ingest)
+        )
         self.engine = self._start("engine", "engine")
-        self.web = [self._start(f"web-{i}", "web", "--no-engine", "--host", "127.0.0.1", "--port", str(p))
-                    for i, p in enumerate(self.metrics_ports)]  # fmt: skip
+        self.web = [
+            self._start(f"web-{i}", "web", "--no-engine", "--host", "127.0.0.1", "--port", str(p))
+            for i, p in enumerate(self.metrics_ports)
+        ]
         config = workdir / "haproxy.cfg"
         config.write_text(haproxy_config(self.port, self.metrics_ports, ct, [ct_ingest], ml, [ml_ingest]))
         haproxy = find_haproxy()
@@ -121,9 +124,15 @@ def bench_fanout_balanced(
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by the child processes
     cores = os.cpu_count() or 1
-    out: dict[str, Any] = {"bench": "fanout --balanced", "machine": machine(), "target": FANOUT_TARGET,
-                           "seconds": seconds, "layout": f"HAProxy, {webs} web processes (--no-engine), one engine, "
-                           "one ingestor, one Redis; the default race simulated", "results": []}  # fmt: skip
+    out: dict[str, Any] = {
+        "bench": "fanout --balanced",
+        "machine": machine(),
+        "target": FANOUT_TARGET,
+        "seconds": seconds,
+        "layout": f"HAProxy, {webs} web processes (--no-engine), one engine, "
+        "one ingestor, one Redis; the default race simulated",
+        "results": [],
+    }
     with tempfile.TemporaryDirectory() as tmp:
         layout = _Balanced(Path(tmp) / "balanced", speed, webs)
         try:

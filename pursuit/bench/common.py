@@ -73,8 +73,11 @@ def percentiles_ms(values_s: list[float]) -> dict[str, float | None]:
     if not values_s:
         return {"p50_ms": None, "p99_ms": None, "max_ms": None}
     p50, p99 = np.percentile(values_s, [50, 99])
-    return {"p50_ms": round(float(p50) * 1000, 1), "p99_ms": round(float(p99) * 1000, 1),
-            "max_ms": round(max(values_s) * 1000, 1)}  # fmt: skip
+    return {
+        "p50_ms": round(float(p50) * 1000, 1),
+        "p99_ms": round(float(p99) * 1000, 1),
+        "max_ms": round(max(values_s) * 1000, 1),
+    }
 
 
 class Server:
@@ -88,8 +91,9 @@ class Server:
 
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
-        self.process = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                        text=True)  # fmt: skip
+        self.process = subprocess.Popen(
+            cmd, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
         assert self.process.stdout is not None
         for line in self.process.stdout:
             if ready in line:

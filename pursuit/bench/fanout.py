@@ -54,8 +54,9 @@ class _Bare(Server):
 
         self.port = free_port()
         self.url = f"ws://127.0.0.1:{self.port}/ws/live"
-        super().__init__([sys.executable, "-m", "pursuit.bench.fanout_bare", str(self.port), str(tick_bytes)], workdir,
-                         "listening")  # fmt: skip
+        super().__init__(
+            [sys.executable, "-m", "pursuit.bench.fanout_bare", str(self.port), str(tick_bytes)], workdir, "listening"
+        )
 
 
 def _ratios(run: dict[str, Any], floor: dict[str, Any]) -> dict[str, float | None]:
@@ -65,11 +66,13 @@ def _ratios(run: dict[str, Any], floor: dict[str, Any]) -> dict[str, float | Non
         return None if a is None or not b else round(a / b, 2)
 
     return {
-        "delay_from_server_send_p99": ratio(run["delay_from_server_send"]["p99_ms"],
-                                            floor["delay_from_server_send"]["p99_ms"]),
-        "server_write_mean": ratio(run["server_fanout_per_tick"].get("write_mean_ms"),
-                                   floor["server_fanout_per_tick"].get("write_mean_ms")),
-    }  # fmt: skip
+        "delay_from_server_send_p99": ratio(
+            run["delay_from_server_send"]["p99_ms"], floor["delay_from_server_send"]["p99_ms"]
+        ),
+        "server_write_mean": ratio(
+            run["server_fanout_per_tick"].get("write_mean_ms"), floor["server_fanout_per_tick"].get("write_mean_ms")
+        ),
+    }
 
 
 SNAPSHOT_SAMPLE_S = 60.0
@@ -86,17 +89,26 @@ def _snapshot_gzip(feed: Any, samples: list[dict[str, Any]]) -> None:
     json_ms = (time.perf_counter() - t) * 1000
     sent = frame.gzipped().payload
     gzip_ms = median_ms(functools.partial(gzip.compress, frame.payload, SNAPSHOT_GZIP_LEVEL, mtime=0), 3)
-    samples.append({"bytes": len(frame.payload), "gzip_bytes": len(sent), "json_ms": json_ms, "gzip_ms": gzip_ms,
-                    "payload": frame.payload})  # fmt: skip
+    samples.append(
+        {
+            "bytes": len(frame.payload),
+            "gzip_bytes": len(sent),
+            "json_ms": json_ms,
+            "gzip_ms": gzip_ms,
+            "payload": frame.payload,
+        }
+    )
 
 
 def _gzip_levels(payload: bytes) -> dict[str, dict[str, float]]:
     """Size and time of a snapshot gzipped at each of ``GZIP_LEVELS`` (median of 5)."""
     return {
-        str(level): {"bytes": len(gzip.compress(payload, level, mtime=0)),
-                     "ms": round(median_ms(functools.partial(gzip.compress, payload, level, mtime=0), 5), 1)}
+        str(level): {
+            "bytes": len(gzip.compress(payload, level, mtime=0)),
+            "ms": round(median_ms(functools.partial(gzip.compress, payload, level, mtime=0), 5), 1),
+        }
         for level in GZIP_LEVELS
-    }  # fmt: skip
+    }
 
 
 def race_traffic(race: Race, tick_s: float = 1.0, after_pursuer_s: float = 600.0) -> dict[str, Any]:
@@ -148,24 +160,31 @@ def race_traffic(race: Race, tick_s: float = 1.0, after_pursuer_s: float = 600.0
         return {"p50": round(statistics.median(values), digits), "max": round(max(values), digits)}
 
     return {
-        "race_seconds": round(len(sizes) * tick_s), "ticks": len(sizes),
+        "race_seconds": round(len(sizes) * tick_s),
+        "ticks": len(sizes),
         "bytes_per_client_per_s": round(sum(sizes) / (len(sizes) * tick_s)),
         "bytes_per_gzip_client_per_s": round(sum(gzip_sizes) / (len(gzip_sizes) * tick_s)),
-        "tick_bytes": {"p50": round(float(np.percentile(sizes, 50))), "p99": round(float(np.percentile(sizes, 99))),
-                       "max": max(sizes), "max_gzip_client": max(gzip_sizes),
-                       "over_100_kb": sum(size > 100_000 for size in sizes)},
+        "tick_bytes": {
+            "p50": round(float(np.percentile(sizes, 50))),
+            "p99": round(float(np.percentile(sizes, 99))),
+            "max": max(sizes),
+            "max_gzip_client": max(gzip_sizes),
+            "over_100_kb": sum(size > 100_000 for size in sizes),
+        },
         "final_snapshot_bytes": int(snapshots[-1]["bytes"]),
         "final_snapshot_gzip_bytes": int(snapshots[-1]["gzip_bytes"]),  # as sent to ?encoding=gzip
         "snapshot": {
             "note": f"every {SNAPSHOT_SAMPLE_S:g} s of race, the snapshot a joining spectator gets: JSON, and as sent "
-                    f"to ?encoding=gzip (level {SNAPSHOT_GZIP_LEVEL}, compressed once per snapshot)",
-            "sampled": len(snapshots), "gzip_level": SNAPSHOT_GZIP_LEVEL,
-            "bytes": spread("bytes"), "gzip_bytes": spread("gzip_bytes"),
-            "json_ms": spread("json_ms", 1), "gzip_ms": spread("gzip_ms", 1),
-            "least_compressible_at_gzip_levels": {"bytes": int(hardest["bytes"]),
-                                                  **_gzip_levels(hardest["payload"])},
+            f"to ?encoding=gzip (level {SNAPSHOT_GZIP_LEVEL}, compressed once per snapshot)",
+            "sampled": len(snapshots),
+            "gzip_level": SNAPSHOT_GZIP_LEVEL,
+            "bytes": spread("bytes"),
+            "gzip_bytes": spread("gzip_bytes"),
+            "json_ms": spread("json_ms", 1),
+            "gzip_ms": spread("gzip_ms", 1),
+            "least_compressible_at_gzip_levels": {"bytes": int(hardest["bytes"]), **_gzip_levels(hardest["payload"])},
         },
-    }  # fmt: skip
+    }
 
 
 def bench_fanout(
@@ -194,8 +213,14 @@ def bench_fanout(
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by the child processes
-    out: dict[str, Any] = {"bench": "fanout", "machine": machine(), "target": FANOUT_TARGET, "seconds": seconds,
-                           "open_files_limit": hard, "results": []}  # fmt: skip
+    out: dict[str, Any] = {
+        "bench": "fanout",
+        "machine": machine(),
+        "target": FANOUT_TARGET,
+        "seconds": seconds,
+        "open_files_limit": hard,
+        "results": [],
+    }
     failures: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         default = load_race(PARIS)
@@ -211,10 +236,10 @@ def bench_fanout(
                 demo.close()
         out["bare_server"] = {
             "note": "the same clients on a bare WebSocket server (pursuit.bench.fanout_bare) that writes one "
-                    "ready frame of the mean tick size they got from the demo to every connection each second: "
-                    "the floor here",
+            "ready frame of the mean tick size they got from the demo to every connection each second: "
+            "the floor here",
             "results": [],
-        }  # fmt: skip
+        }
         for run in out["results"]:
             ticks_per_client = run["frames_delivered_per_s"] / max(run["held_to_the_end"], 1)
             tick_bytes = round(run["bytes_per_client_per_s"] / ticks_per_client) if ticks_per_client else 1_000
@@ -263,9 +288,10 @@ def _traffic(tmp: Path, traffic_runners: int, traffic_seconds: float | None, spe
         "real_time_in_virtual_time": race_traffic(race),
         f"served_at_{speed:g}x": {
             "note": f"each 1 s tick carries {speed:g} s of race: an upper bound on a real-time race's bytes/s",
-            "race_seconds_covered": round(window * speed), **run,
+            "race_seconds_covered": round(window * speed),
+            **run,
         },
-    }  # fmt: skip
+    }
 
 
 __all__ = ["bench_fanout"]

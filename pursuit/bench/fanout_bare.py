@@ -38,7 +38,11 @@ class Bare:
 
     def frame(self, kind: str) -> bytes:
         head = b'{"type":"%b","seq":%d,"now":%.3f,"sent":%.3f,"pad":"' % (
-            kind.encode(), self.seq, time.time(), time.time())  # fmt: skip
+            kind.encode(),
+            self.seq,
+            time.time(),
+            time.time(),
+        )
         payload = head + b"x" * max(0, self.tick_bytes - len(head) - 2) + b'"}'
         return Frame(Opcode.TEXT, payload).serialize(mask=False, extensions=[])
 

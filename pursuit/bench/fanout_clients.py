@@ -61,8 +61,11 @@ class Refused(Exception):
     """The server took the connection and closed it before its first message (a cap: 1013, why)."""
 
     def __init__(self, code: int, reason: str) -> None:
-        super().__init__(f"closed with {code} before the first message: {reason}" if reason else
-                         f"closed with {code} before the first message")  # fmt: skip
+        super().__init__(
+            f"closed with {code} before the first message: {reason}"
+            if reason
+            else f"closed with {code} before the first message"
+        )
         self.code, self.reason = code, reason
 
 
@@ -399,13 +402,20 @@ async def main(url: str, n: int, seconds: float, snapshot_every_s: float | None)
     if spectators:
         await asyncio.wait([s.closed for s in spectators], timeout=5)
     return {
-        "clients": n, "connected": window.connected, "held_to_the_end": window.held, "failed": window.failed,
-        "refused": dict(refused), "lost": dict(lost),
-        "frames": window.frames, "bytes": window.bytes, "cpu_s": round(cpu_s, 2),
+        "clients": n,
+        "connected": window.connected,
+        "held_to_the_end": window.held,
+        "failed": window.failed,
+        "refused": dict(refused),
+        "lost": dict(lost),
+        "frames": window.frames,
+        "bytes": window.bytes,
+        "cpu_s": round(cpu_s, 2),
         "arrivals": {str(seq): [round(t - window.start, 5) for t in ts] for seq, ts in window.arrivals.items()},
         "sent_delays_ms": [round(d * 1000, 2) for d in window.sent_delays_s],
-        "probe_tick_bytes": window.tick_bytes, "snapshots": window.snapshots,
-    }  # fmt: skip
+        "probe_tick_bytes": window.tick_bytes,
+        "snapshots": window.snapshots,
+    }
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

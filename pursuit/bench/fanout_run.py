@@ -116,15 +116,18 @@ def fanout_per_tick(before: dict[str, Any] | None, after: dict[str, Any] | None,
     build_p99 = next(le for le, n in build["buckets"] if n >= 0.99 * ticks)
     write_ms = write["sum"] / ticks * 1000
     return {
-        "ticks": ticks, "build_mean_ms": round(build["sum"] / ticks * 1000, 2), "write_mean_ms": round(write_ms, 2),
+        "ticks": ticks,
+        "build_mean_ms": round(build["sum"] / ticks * 1000, 2),
+        "write_mean_ms": round(write_ms, 2),
         "build_p99_ms_at_most": None if math.isinf(build_p99) else round(build_p99 * 1000, 1),
         "write_p99_ms_at_most": None if math.isinf(p99) else round(p99 * 1000, 1),
         "write_per_client_us": round(write_ms * 1000 / max(clients, 1), 2),
-    }  # fmt: skip
+    }
 
 
-def _client_outcome(workdir: Path, n: int, i: int, process: subprocess.Popen[str], failures: list[str]
-                    ) -> dict[str, Any] | None:  # fmt: skip
+def _client_outcome(
+    workdir: Path, n: int, i: int, process: subprocess.Popen[str], failures: list[str]
+) -> dict[str, Any] | None:
     """What client process ``i`` reported, or None with why it reported nothing put in ``failures``."""
     out_file, err_file = workdir / f"clients-{n}-{i}.json", workdir / f"clients-{n}-{i}.err"
     status = process.returncode
@@ -144,8 +147,9 @@ def _client_outcome(workdir: Path, n: int, i: int, process: subprocess.Popen[str
     return report
 
 
-def run_clients(server: Server, n: int, seconds: float, procs: int, snapshot_every_s: float | None = None
-                ) -> dict[str, Any]:  # fmt: skip
+def run_clients(
+    server: Server, n: int, seconds: float, procs: int, snapshot_every_s: float | None = None
+) -> dict[str, Any]:
     """N spectators in ``procs`` client processes, measured over the same window of ``seconds``; what
     failed is in ``failures`` and the connections refused or lost, by what they met, in ``refused``
     and ``lost``."""
@@ -157,8 +161,16 @@ def run_clients(server: Server, n: int, seconds: float, procs: int, snapshot_eve
     wait_drained(ports, failures)
     clients = []
     for i, share in enumerate(shares):
-        cmd = [sys.executable, "-m", "pursuit.bench.fanout_clients", server.url, str(share), str(seconds),
-               "--out", str(workdir / f"clients-{n}-{i}.json")]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "pursuit.bench.fanout_clients",
+            server.url,
+            str(share),
+            str(seconds),
+            "--out",
+            str(workdir / f"clients-{n}-{i}.json"),
+        ]
         if snapshot_every_s and i == 0:
             cmd += ["--snapshot-every", str(snapshot_every_s)]
         with (workdir / f"clients-{n}-{i}.err").open("w") as err:
@@ -194,13 +206,32 @@ def run_clients(server: Server, n: int, seconds: float, procs: int, snapshot_eve
         c.stdout.close()
         if (report := _client_outcome(workdir, n, i, c, failures)) is not None:
             outs.append(report)
-    return _merge(n, procs, seconds, outs, failures, server_cpu, busy, (load_before[0], load_after[0]),
-                  (times_before, times_after), snapshot_every_s)  # fmt: skip
+    return _merge(
+        n,
+        procs,
+        seconds,
+        outs,
+        failures,
+        server_cpu,
+        busy,
+        (load_before[0], load_after[0]),
+        (times_before, times_after),
+        snapshot_every_s,
+    )
 
 
-def _merge(n: int, procs: int, seconds: float, outs: list[dict[str, Any]], failures: list[str], server_cpu: float,
-           busy: float, load: tuple[float, float], times: tuple[dict[str, Any] | None, dict[str, Any] | None],
-           snapshot_every_s: float | None) -> dict[str, Any]:  # fmt: skip
+def _merge(
+    n: int,
+    procs: int,
+    seconds: float,
+    outs: list[dict[str, Any]],
+    failures: list[str],
+    server_cpu: float,
+    busy: float,
+    load: tuple[float, float],
+    times: tuple[dict[str, Any] | None, dict[str, Any] | None],
+    snapshot_every_s: float | None,
+) -> dict[str, Any]:
     """The client processes' reports as one result."""
     held = sum(o["held_to_the_end"] for o in outs)
     arrivals: dict[str, list[float]] = {}
@@ -220,20 +251,27 @@ def _merge(n: int, procs: int, seconds: float, outs: list[dict[str, Any]], failu
                 into[why] = into.get(why, 0) + k
     reported = sum(o["clients"] for o in outs)
     result: dict[str, Any] = {
-        "clients": n, "client_processes": procs, "connected": sum(o["connected"] for o in outs),
-        "held_to_the_end": held, "failed": n - held, "ticks_in_window": len(complete),
+        "clients": n,
+        "client_processes": procs,
+        "connected": sum(o["connected"] for o in outs),
+        "held_to_the_end": held,
+        "failed": n - held,
+        "ticks_in_window": len(complete),
         "frames_delivered_per_s": round(frames / seconds, 1),
         "delay_from_first_arrival": percentiles_ms(spread),
         "delay_from_server_send": percentiles_ms(from_sent),
         "bytes_per_client_per_s": round(sum(o["bytes"] for o in outs) / max(held, 1) / seconds, 1),
-        "cpu_s_per_s": {"server": round(server_cpu / seconds, 2),
-                        "clients": round(sum(o["cpu_s"] for o in outs) / seconds, 2),
-                        "whole_machine": round(busy / seconds, 2)},
+        "cpu_s_per_s": {
+            "server": round(server_cpu / seconds, 2),
+            "clients": round(sum(o["cpu_s"] for o in outs) / seconds, 2),
+            "whole_machine": round(busy / seconds, 2),
+        },
         "loadavg_1m": [round(load[0], 2), round(load[1], 2)],
         "server_fanout_per_tick": fanout_per_tick(times[0], times[1], held),
-        "refused": refused, "lost": lost,
+        "refused": refused,
+        "lost": lost,
         "unreported_clients": n - reported,  # in client processes that died
-    }  # fmt: skip
+    }
     if times[1] is not None and "max_connections" in times[1]:
         result["server_max_connections"] = times[1]["max_connections"]
         result["server_refused"] = times[1].get("refused", {})
@@ -245,9 +283,11 @@ def _merge(n: int, procs: int, seconds: float, outs: list[dict[str, Any]], failu
     if probe["probe_tick_bytes"] and snapshot_every_s:
         ticks = probe["probe_tick_bytes"]
         result["one_client_tick_bytes"] = {
-            "mean": round(float(np.mean(ticks))), "p99": round(float(np.percentile(ticks, 99))), "max": max(ticks),
+            "mean": round(float(np.mean(ticks))),
+            "p99": round(float(np.percentile(ticks, 99))),
+            "max": max(ticks),
             "ticks": len(ticks),
-        }  # fmt: skip
+        }
     if probe["snapshots"]:
         raw, gz = max(probe["snapshots"])
         result["snapshot"] = {"largest_bytes": raw, "largest_gzip_bytes": gz, "taken": len(probe["snapshots"])}
@@ -272,14 +312,17 @@ def fanout_targets(out: dict[str, Any]) -> dict[str, dict[str, Any]]:
         cap = run.get("server_max_connections", n)
         expected = min(n, cap)
         held = run["held_to_the_end"]
-        targets[f"clients_{n}_held"] = _target(f"every client up to the cap ({expected:,}) held to the end", held,
-                                               held >= expected)  # fmt: skip
+        targets[f"clients_{n}_held"] = _target(
+            f"every client up to the cap ({expected:,}) held to the end", held, held >= expected
+        )
         p99 = run["delay_from_server_send"]["p99_ms"]
-        targets[f"clients_{n}_p99"] = _target(f"p99 from sent <= {DELAY_P99_TARGET_MS:g} ms", p99,
-                                              p99 is not None and p99 <= DELAY_P99_TARGET_MS)  # fmt: skip
+        targets[f"clients_{n}_p99"] = _target(
+            f"p99 from sent <= {DELAY_P99_TARGET_MS:g} ms", p99, p99 is not None and p99 <= DELAY_P99_TARGET_MS
+        )
         ratio = run.get("ratio_to_bare_server", {}).get("delay_from_server_send_p99")
-        targets[f"clients_{n}_p99_to_bare"] = _target(f"p99 <= {BARE_RATIO_TARGET:g} x the bare server's", ratio,
-                                                      ratio is not None and ratio <= BARE_RATIO_TARGET)  # fmt: skip
+        targets[f"clients_{n}_p99_to_bare"] = _target(
+            f"p99 <= {BARE_RATIO_TARGET:g} x the bare server's", ratio, ratio is not None and ratio <= BARE_RATIO_TARGET
+        )
         if n > cap:
             beyond, by_clients = n - cap, sum(run["refused"].values())
             by_server = run.get("server_refused", {}).get("websocket", 0)

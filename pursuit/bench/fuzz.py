@@ -33,12 +33,60 @@ from live.race.race_file import load_race
 from live.store.store import Store
 from pursuit.redis_server import RedisServer, free_port
 
-NUMBERS = ["0", "-1", "-5000", "9" * 400, "1e400", "nan", "inf", "-0", "99999999999999999999", "1.5e308", "",
-           "1000000000000000", "999999999999999999", "18446744073709551616", "0x1F", " 7", "٣"]  # fmt: skip
-TIMES = ["29:71:99.99", "24:00:00.00", "-1:00:00", "9999-12-31T23:59:59.99", "2030-05-10T10:00:00.00",
-         "1e400", "nan", "4102444800.5", "99999999999", "00:00:00.00", "12:00", "", "23:59:60.00"]  # fmt: skip
-JSON_VALUES: list[Any] = [None, True, -1, 0, 1e308, -1e308, 2**70, "", "x" * 300, [], {}, [[[]]], {"a": {"b": []}},
-                          "2021-10-31", 4102444801, 978307199, -5.5, "nan"]  # fmt: skip
+NUMBERS = [
+    "0",
+    "-1",
+    "-5000",
+    "9" * 400,
+    "1e400",
+    "nan",
+    "inf",
+    "-0",
+    "99999999999999999999",
+    "1.5e308",
+    "",
+    "1000000000000000",
+    "999999999999999999",
+    "18446744073709551616",
+    "0x1F",
+    " 7",
+    "٣",
+]
+TIMES = [
+    "29:71:99.99",
+    "24:00:00.00",
+    "-1:00:00",
+    "9999-12-31T23:59:59.99",
+    "2030-05-10T10:00:00.00",
+    "1e400",
+    "nan",
+    "4102444800.5",
+    "99999999999",
+    "00:00:00.00",
+    "12:00",
+    "",
+    "23:59:60.00",
+]
+JSON_VALUES: list[Any] = [
+    None,
+    True,
+    -1,
+    0,
+    1e308,
+    -1e308,
+    2**70,
+    "",
+    "x" * 300,
+    [],
+    {},
+    [[[]]],
+    {"a": {"b": []}},
+    "2021-10-31",
+    4102444801,
+    978307199,
+    -5.5,
+    "nan",
+]
 BATCH = 400  # lines or records written at once
 JSON_ITEMS = 100  # items per /ingest/ws message
 JSON_MAX_BYTES = 60_000  # under the web server's 64 KiB WebSocket limit
@@ -96,9 +144,19 @@ class Hostile:
         if r < 0.15:
             return bytes(self.rng.randrange(256) for _ in range(self.rng.randrange(1, 200))).replace(b"\n", b"")
         if r < 0.25:
-            commands: list[bytes] = [b"getlocations", b"ack~getlocations~" + b"~".join(b"l%d" % i for i in range(300)),
-                                     b"authorize~guess", b"ping", b"err~start~x", b"R~1~CTP01", b"R~1~99",
-                                     b"start~start~999999999999999999", b"k=v", b"=x", b"x" * 2000]  # fmt: skip
+            commands: list[bytes] = [
+                b"getlocations",
+                b"ack~getlocations~" + b"~".join(b"l%d" % i for i in range(300)),
+                b"authorize~guess",
+                b"ping",
+                b"err~start~x",
+                b"R~1~CTP01",
+                b"R~1~99",
+                b"start~start~999999999999999999",
+                b"k=v",
+                b"=x",
+                b"x" * 2000,
+            ]
             return self.rng.choice(commands)
         seq = self.pick([*NUMBERS, str(self.rng.randint(0, 10**6))])
         tag = self.pick(["guntime", "newlocation", self.pick(self.chips), "ZZZZZZ", "bad chip", "\u2603", "A" * 70])
@@ -155,8 +213,11 @@ class Hostile:
             return {"reader": mat, "chip": chip, "t": now}
         r = self.rng.random()
         if r < 0.3:
-            return {"reader": self.pick([mat, "moon", 5, None]), "chip": self.pick([*self.chips[:50], 7, "bad chip"]),
-                    "t": self.pick([*JSON_VALUES, now])}  # fmt: skip
+            return {
+                "reader": self.pick([mat, "moon", 5, None]),
+                "chip": self.pick([*self.chips[:50], 7, "bad chip"]),
+                "t": self.pick([*JSON_VALUES, now]),
+            }
         if r < 0.5:
             return {"gps": {"lat": self.pick(JSON_VALUES), "lon": self.pick(JSON_VALUES), "t": self.pick(JSON_VALUES)}}
         return self.pick(JSON_VALUES)
@@ -251,10 +312,26 @@ async def _fuzz(race: Race, directory: Path, redis_url: str, lines: int, seed: i
     redis = aioredis.Redis.from_url(redis_url)
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: ASYNC220 (returns at once; the server outlives this block)
-            [sys.executable, "-m", "pursuit.cli", "serve", "--race", str(directory), "--host", "127.0.0.1",
-             "--port", str(web_port), "--ingest-port", str(ct_port), "--mylaps-port", str(ml_port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "pursuit.cli",
+                "serve",
+                "--race",
+                str(directory),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(web_port),
+                "--ingest-port",
+                str(ct_port),
+                "--mylaps-port",
+                str(ml_port),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         store = Store(redis, race)
         for _ in range(300):
@@ -268,9 +345,13 @@ async def _fuzz(race: Race, directory: Path, redis_url: str, lines: int, seed: i
         reconnects = await asyncio.gather(
             _stream_tcp(ct_port, lambda i: gen.chronotrack(doors["chronotrack"]), counts["chronotrack"], b"\r\n"),
             _stream_tcp(ml_port, lambda i: gen.mylaps(doors["mylaps"], i + 1), counts["mylaps"], b"\r\n"),
-            _stream_json(f"ws://127.0.0.1:{web_port}/ingest/ws?reader=finish&token=fuzz-token",
-                         lambda: gen.json_item(doors["json"]), counts["json"], random.Random(seed)),
-        )  # fmt: skip
+            _stream_json(
+                f"ws://127.0.0.1:{web_port}/ingest/ws?reader=finish&token=fuzz-token",
+                lambda: gen.json_item(doors["json"]),
+                counts["json"],
+                random.Random(seed),
+            ),
+        )
         good = set(gen.good)
         bib_of = race.chip_map()
         wanted = {f"{bib_of[c]}|{m}".encode() for c, m in good}

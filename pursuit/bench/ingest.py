@@ -11,28 +11,34 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.request import urlopen
 
 import numpy as np
-import orjson
 import redis.asyncio as aioredis
 
 from live.race.race import Race
 from live.store.store import Store
 from pursuit.bench.common import Server, cpu_s, machine, percentiles_ms, race_with_runners
+from pursuit.bench.ingest_parts import (
+    DRAIN_TIMEOUT_S,
+    FEED_WAIT_S,
+    LATENCY_RATES,
+    LATENCY_SECONDS,
+    READS_PER_CROSSING,
+    REPEAT_GAP_S,
+    Phase,
+    Plan,
+    get_json,
+    latencies,
+    pace,
+    ratio,
+    serving,
+    settle,
+    watch_feed,
+    watch_stream,
+)
 from pursuit.redis_server import RedisServer, free_port
-
-LATENCY_RATES = (3_000, 50_000)  # reads/s: a big race's peak at its busiest mats, then near the ceiling
-LATENCY_SECONDS = 4.0  # of steady reads per rate
-READS_PER_CROSSING = 3  # a mat reads a chip a few times as it crosses; only the first makes a passing
-REPEAT_GAP_S = 0.25  # between those reads
-DRAIN_TIMEOUT_S = 20.0  # after the last read, for the last passings to show
-FEED_WAIT_S = 3.0  # after the last passing showed, for the ticks that carry it (one a second)
 
 
 async def _bench_ingest(
@@ -58,8 +64,10 @@ async def _throughput(race: Race, tmp: Path, reads_n: int, aof: bool) -> dict[st
         rng = np.random.default_rng(3)
         picks = rng.integers(0, len(chips), reads_n)
         hms = time.strftime("%H:%M:%S", time.localtime(now))
-        lines = [f"CT01_33~{i + 1}~marbeuf~{chips[c]}~{hms}.{i % 100:02d}~0~BENCH1~1\r\n".encode()
-                 for i, c in enumerate(picks)]  # fmt: skip
+        lines = [
+            f"CT01_33~{i + 1}~marbeuf~{chips[c]}~{hms}.{i % 100:02d}~0~BENCH1~1\r\n".encode()
+            for i, c in enumerate(picks)
+        ]
         payload = b"".join(lines)
 
         # baseline 1: the same bytes drained by a bare asyncio socket reader
@@ -114,10 +122,15 @@ async def _throughput(race: Race, tmp: Path, reads_n: int, aof: bool) -> dict[st
         stream_entries = await redis.xlen(store.keys.passings)
         await redis.aclose()
     return {
-        "bench": "ingest", "machine": machine(), "redis_aof": "everysec" if aof else "off",
-        "reads": reads_n, "journaled": journal,
-        "reads_per_s": round(reads_n / ingest_s), "target_reads_per_s": 100_000,
-        "passings": passings, "passings_expected": len(set(picks.tolist())),
+        "bench": "ingest",
+        "machine": machine(),
+        "redis_aof": "everysec" if aof else "off",
+        "reads": reads_n,
+        "journaled": journal,
+        "reads_per_s": round(reads_n / ingest_s),
+        "target_reads_per_s": 100_000,
+        "passings": passings,
+        "passings_expected": len(set(picks.tolist())),
         "passings_per_s": round(passings / ingest_s),
         "passing_stream_entries_per_s": round(stream_entries / ingest_s),
         "baseline_socket_lines_per_s": round(reads_n / socket_s),
@@ -125,7 +138,7 @@ async def _throughput(race: Race, tmp: Path, reads_n: int, aof: bool) -> dict[st
         "baseline_redis_raw_resp_reads_per_s": round(reads_n / raw_s),
         "ratio_to_redis_baseline": round(pipeline_s / ingest_s, 2),
         "ratio_to_redis_raw_resp_baseline": round(raw_s / ingest_s, 2),
-    }  # fmt: skip
+    }
 
 
 async def _raw_pipeline_s(port: int, reads_n: int, batch: int = 5000) -> float:
@@ -136,10 +149,12 @@ async def _raw_pipeline_s(port: int, reads_n: int, batch: int = 5000) -> float:
         return f"*{len(args)}\r\n".encode() + b"".join(f"${len(a)}\r\n{a}\r\n".encode() for a in args)
 
     chunks = [
-        b"".join(resp("XADD", "bench:raw-journal", "*", "line", "x") + resp("HSET", "bench:raw-h", str(i % 40000), "1")
-                 for i in range(start, min(start + batch, reads_n)))
+        b"".join(
+            resp("XADD", "bench:raw-journal", "*", "line", "x") + resp("HSET", "bench:raw-h", str(i % 40000), "1")
+            for i in range(start, min(start + batch, reads_n))
+        )
         for start in range(0, reads_n, batch)
-    ]  # fmt: skip
+    ]
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     t = time.perf_counter()
     for start, chunk in zip(range(0, reads_n, batch), chunks, strict=True):
@@ -152,159 +167,6 @@ async def _raw_pipeline_s(port: int, reads_n: int, batch: int = 5000) -> float:
     elapsed = time.perf_counter() - t
     writer.close()
     return elapsed
-
-
-@dataclass
-class _Plan:
-    """Reads at a steady rate: when each is due (seconds from the start, sorted), the crossing of each
-    ((chip, bib, mat) in ``crossings``), and for the first read of a crossing that crossing (else -1)."""
-
-    due_s: np.ndarray
-    crossing: np.ndarray
-    opens: np.ndarray
-    crossings: list[tuple[str, str, str]]
-
-    @classmethod
-    def steady(cls, crossings: list[tuple[str, str, str]], rate: float) -> _Plan:
-        """``READS_PER_CROSSING`` reads per crossing, ``REPEAT_GAP_S`` apart, ``rate`` reads a second."""
-        n = len(crossings)
-        at = np.arange(n) * READS_PER_CROSSING / rate
-        due = np.concatenate([at + j * REPEAT_GAP_S for j in range(READS_PER_CROSSING)])
-        crossing = np.tile(np.arange(n), READS_PER_CROSSING)
-        first = np.arange(n * READS_PER_CROSSING) < n
-        order = np.argsort(due, kind="stable")
-        return cls(due[order], crossing[order], np.where(first, crossing, -1)[order], crossings)
-
-    def chronotrack_lines(self, race: Race, start_wall: float, seq0: int) -> list[bytes]:
-        """Each read as a ``CT01_33`` line stamped with its due time of day in the race's zone."""
-        local = datetime.fromtimestamp(start_wall, race.timezone)
-        day_s = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
-        hundredths = ((day_s + self.due_s) * 100).astype(np.int64) % 8_640_000
-        lines = []
-        for i, (c, h) in enumerate(zip(self.crossing.tolist(), hundredths.tolist(), strict=True)):
-            chip, _, mat = self.crossings[c]
-            hh, rest = divmod(h, 360_000)
-            mm, rest = divmod(rest, 6_000)
-            ss, cs = divmod(rest, 100)
-            lines.append(f"CT01_33~{seq0 + i}~{mat}~{chip}~{hh:02d}:{mm:02d}:{ss:02d}.{cs:02d}~0~BENCH1~1\r\n".encode())
-        return lines
-
-    def bare_xadds(self, key: str) -> list[bytes]:
-        """Each read as one pre-encoded ``XADD key * c <crossing it opens, or -1>``: the bare write."""
-        return [_resp("XADD", key, "*", "c", str(c)) for c in self.opens.tolist()]
-
-
-def _resp(*args: str) -> bytes:
-    return f"*{len(args)}\r\n".encode() + b"".join(f"${len(a)}\r\n{a}\r\n".encode() for a in args)
-
-
-@dataclass
-class _Phase:
-    """What one paced run saw: per crossing, when its first read was written and when its passing
-    showed in Redis (and in a ``/ws/live`` tick), ``perf_counter`` seconds, nan until then."""
-
-    plan: _Plan
-    written: np.ndarray
-    state: np.ndarray
-    feed: np.ndarray
-    lag_s: list[float]  # per write, how late its earliest read went out
-
-    @classmethod
-    def of(cls, plan: _Plan) -> _Phase:
-        n = len(plan.crossings)
-        return cls(plan, np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan), [])
-
-    def saw(self, seen: np.ndarray, c: int, at: float) -> None:
-        if 0 <= c < len(seen) and seen[c] != seen[c] and self.written[c] == self.written[c]:
-            seen[c] = at
-
-
-async def _pace(phase: _Phase, payload: list[bytes], write: Callable[[bytes], object]) -> float:
-    """Write ``payload[i]`` when read i is due, as many as are due at each wake-up (asyncio's timer
-    wakes about every millisecond); returns the seconds it took."""
-    due, opens = phase.plan.due_s, phase.plan.opens
-    n, i = len(due), 0
-    t0 = time.perf_counter()
-    while i < n:
-        now = time.perf_counter()
-        j = int(np.searchsorted(due, now - t0, side="right"))
-        if j > i:
-            write(b"".join(payload[i:j]))
-            opened = opens[i:j]
-            phase.written[opened[opened >= 0]] = now
-            phase.lag_s.append(now - t0 - float(due[i]))
-            i = j
-        if i < n:
-            await asyncio.sleep(max(0.0, float(due[i]) - (time.perf_counter() - t0)))
-    return time.perf_counter() - t0
-
-
-async def _watch_stream(redis: aioredis.Redis, key: str, after: str, on: Callable[[dict[bytes, bytes], float], None],
-                        stop: asyncio.Event) -> None:  # fmt: skip
-    """XREAD BLOCK on ``key`` from ``after``: ``on(fields, perf_counter at arrival)`` per entry."""
-    while not stop.is_set():
-        reply = await redis.xread({key: after}, count=20_000, block=100)
-        at = time.perf_counter()
-        for _, entries in reply:
-            for _, fields in entries:
-                on(fields, at)
-            after = entries[-1][0]
-
-
-async def _watch_feed(url: str, bibs: list[str], on: Callable[[str, float], None], counts: dict[str, int],
-                      stop: asyncio.Event) -> None:  # fmt: skip
-    """A spectator on ``/ws/live``: ``on(bib, perf_counter at arrival)`` for every runner a tick carries."""
-    from websockets.asyncio.client import connect
-
-    async with connect(url, max_size=None, compression=None) as ws:
-        while not stop.is_set():
-            try:
-                message = await asyncio.wait_for(ws.recv(decode=False), 0.2)
-            except TimeoutError:
-                continue
-            at = time.perf_counter()
-            body = orjson.loads(message)
-            counts[body.get("type", "?")] = counts.get(body.get("type", "?"), 0) + 1
-            if body.get("type") == "tick":
-                for row in body["changed"]["index"]:
-                    on(bibs[row], at)
-
-
-def _get_json(url: str) -> Any:
-    with urlopen(url, timeout=10) as response:  # noqa: S310  # our own server on 127.0.0.1
-        return orjson.loads(response.read())
-
-
-async def _serving(base: str, timeout_s: float = 60.0) -> None:
-    """Until the web process answers ``/healthz`` with a tick done."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if (await asyncio.to_thread(_get_json, f"{base}/healthz")).get("ok"):
-                return
-        except OSError:
-            pass
-        await asyncio.sleep(0.2)
-    raise RuntimeError(f"pursuit serve did not become healthy at {base} within {timeout_s:.0f} s")
-
-
-async def _settle(seen: np.ndarray, awaited: np.ndarray, timeout_s: float) -> None:
-    """Until every ``awaited`` crossing has shown in ``seen``, or ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and np.isnan(seen[awaited]).any():  # noqa: ASYNC110  # polled by design
-        await asyncio.sleep(0.05)
-
-
-def _latencies(phase: _Phase, seen: np.ndarray, tracked: np.ndarray | None = None) -> dict[str, Any]:
-    """Percentiles of written → seen over the ``tracked`` crossings (all by default) that were written."""
-    written = ~np.isnan(phase.written) if tracked is None else ~np.isnan(phase.written) & tracked
-    ok = written & ~np.isnan(seen)
-    return {"count": int(ok.sum()), "missing": int((written & np.isnan(seen)).sum()),
-            **percentiles_ms((seen[ok] - phase.written[ok]).tolist())}  # fmt: skip
-
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return None if a is None or not b else round(a / b, 1)
 
 
 LAYOUTS = {
@@ -346,31 +208,31 @@ class _Processes:
             server.close()
 
 
-async def _bare_floor(redis: aioredis.Redis, watcher: aioredis.Redis, port: int, plan: _Plan) -> dict[str, Any]:
+async def _bare_floor(redis: aioredis.Redis, watcher: aioredis.Redis, port: int, plan: Plan) -> dict[str, Any]:
     """``plan``'s reads at its pace as bare pre-encoded ``XADD``s on a raw socket, each first read's
     entry seen by XREAD BLOCK from another connection: writing to Redis and seeing it there, no more."""
     key = "bench:latency"
-    phase = _Phase.of(plan)
+    phase = Phase.of(plan)
     stop = asyncio.Event()
     after = (await redis.xadd(key, {"c": "-1"})).decode()
     watch = asyncio.create_task(
-        _watch_stream(watcher, key, after, lambda f, at: phase.saw(phase.state, int(f[b"c"]), at), stop)
+        watch_stream(watcher, key, after, lambda f, at: phase.saw(phase.state, int(f[b"c"]), at), stop)
     )
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     discard = asyncio.create_task(_discard(reader))
     try:
-        await _pace(phase, plan.bare_xadds(key), writer.write)
-        await _settle(phase.state, ~np.isnan(phase.written), DRAIN_TIMEOUT_S)
+        await pace(phase, plan.bare_xadds(key), writer.write)
+        await settle(phase.state, ~np.isnan(phase.written), DRAIN_TIMEOUT_S)
     finally:
         stop.set()
         writer.close()
         await asyncio.gather(watch, discard, return_exceptions=True)
         await redis.delete(key)
-    return _latencies(phase, phase.state)
+    return latencies(phase, phase.state)
 
 
 async def _layout_latency(
-    layout: str, race: Race, server: RedisServer, tmp: Path, plans: dict[int, _Plan], floors: dict[int, Any]
+    layout: str, race: Race, server: RedisServer, tmp: Path, plans: dict[int, Plan], floors: dict[int, Any]
 ) -> dict[str, Any]:
     """Each plan's reads over one ChronoTrack connection into ``layout``'s processes, on a fresh Redis."""
     redis = aioredis.Redis.from_url(server.url)
@@ -381,11 +243,11 @@ async def _layout_latency(
     tasks: list[asyncio.Task[None]] = []
     try:
         base = f"http://127.0.0.1:{processes.web_port}"
-        await _serving(base)
-        bibs = (await asyncio.to_thread(_get_json, f"{base}/api/roster"))["bibs"]
+        await serving(base)
+        bibs = (await asyncio.to_thread(get_json, f"{base}/api/roster"))["bibs"]
         store = Store(redis, race)
         tp_mat = [tp.mat for tp in race.timing_points]
-        phase: _Phase | None = None
+        phase: Phase | None = None
         key_of: dict[tuple[str, str], int] = {}
         first_of_bib: dict[str, int] = {}  # crossing of the phase that is the bib's first passing ever
         crossed: set[str] = set()
@@ -406,21 +268,24 @@ async def _layout_latency(
 
         feed_counts: dict[str, int] = {}
         url = f"ws://127.0.0.1:{processes.web_port}/ws/live"
-        tasks.append(asyncio.create_task(_watch_feed(url, bibs, on_row, feed_counts, stop)))
-        tasks.append(asyncio.create_task(_watch_stream(watcher, store.keys.passings, "0-0", on_passing, stop)))
+        tasks.append(asyncio.create_task(watch_feed(url, bibs, on_row, feed_counts, stop)))
+        tasks.append(asyncio.create_task(watch_stream(watcher, store.keys.passings, "0-0", on_passing, stop)))
         mats = [m.id for m in race.mats]
         reader, writer = await asyncio.open_connection("127.0.0.1", processes.ingest_port)
         await reader.readline()
         writer.write(b"BenchClient~1~0\r\n")
         # every mat announced once (a read of an unknown chip: no passing) before anything is measured
-        writer.write(b"".join(f"CT01_33~{i + 1}~{mat}~BENCHWARM~00:00:00.00~0~BENCH1~1\r\n".encode()
-                              for i, mat in enumerate(mats)))  # fmt: skip
+        writer.write(
+            b"".join(
+                f"CT01_33~{i + 1}~{mat}~BENCHWARM~00:00:00.00~0~BENCH1~1\r\n".encode() for i, mat in enumerate(mats)
+            )
+        )
         seq = len(mats) + 1
         tasks.append(asyncio.create_task(_discard(reader)))
         await asyncio.sleep(2.0)  # the warm-up applied, and a tick or two
         results = []
         for rate, plan in plans.items():
-            phase = _Phase.of(plan)
+            phase = Phase.of(plan)
             key_of = {(bib, mat): c for c, (_, bib, mat) in enumerate(plan.crossings)}
             first_of_bib = {}
             for c, (_, bib, _) in enumerate(plan.crossings):
@@ -432,28 +297,39 @@ async def _layout_latency(
             seq += len(lines)
             load, redis_pid = os.getloadavg()[0], server.process.pid if server.process else os.getpid()
             cpu, redis_cpu, own_cpu = processes.cpu_s(), cpu_s(redis_pid), cpu_s(os.getpid())
-            sent_s = await _pace(phase, lines, writer.write)
+            sent_s = await pace(phase, lines, writer.write)
             cpu = {name: round((s - cpu[name]) / sent_s, 2) for name, s in processes.cpu_s().items()}
-            cpu |= {"redis": round((cpu_s(redis_pid) - redis_cpu) / sent_s, 2),
-                    "bench": round((cpu_s(os.getpid()) - own_cpu) / sent_s, 2)}  # fmt: skip
-            await _settle(phase.state, ~np.isnan(phase.written), DRAIN_TIMEOUT_S)
-            await _settle(phase.feed, feed_tracked, FEED_WAIT_S)
+            cpu |= {
+                "redis": round((cpu_s(redis_pid) - redis_cpu) / sent_s, 2),
+                "bench": round((cpu_s(os.getpid()) - own_cpu) / sent_s, 2),
+            }
+            await settle(phase.state, ~np.isnan(phase.written), DRAIN_TIMEOUT_S)
+            await settle(phase.feed, feed_tracked, FEED_WAIT_S)
             crossed.update(bib for _, bib, _ in plan.crossings)
-            health = await asyncio.to_thread(_get_json, f"{base}/healthz")
-            state, feed = _latencies(phase, phase.state), _latencies(phase, phase.feed, feed_tracked)
+            health = await asyncio.to_thread(get_json, f"{base}/healthz")
+            state, feed = latencies(phase, phase.state), latencies(phase, phase.feed, feed_tracked)
             floor = floors[rate]
-            results.append({
-                "reads_per_s": rate, "reads": len(lines), "crossings": len(plan.crossings),
-                "seconds": round(sent_s, 2),
-                "send_lag_ms": {"p99": round(float(np.percentile(phase.lag_s, 99)) * 1000, 1),
-                                "max": round(max(phase.lag_s) * 1000, 1)},
-                "read_to_state": state,
-                "read_to_feed": {"crossings_tracked": int(feed_tracked.sum()), **feed},
-                "ratio_read_to_state_to_bare": {"p50": _ratio(state["p50_ms"], floor["p50_ms"]),
-                                                "p99": _ratio(state["p99_ms"], floor["p99_ms"])},
-                "cpu_s_per_s": cpu, "loadavg_1m": [round(load, 2), round(os.getloadavg()[0], 2)],
-                "tick_ms": health.get("tick_ms"),
-            })  # fmt: skip
+            results.append(
+                {
+                    "reads_per_s": rate,
+                    "reads": len(lines),
+                    "crossings": len(plan.crossings),
+                    "seconds": round(sent_s, 2),
+                    "send_lag_ms": {
+                        "p99": round(float(np.percentile(phase.lag_s, 99)) * 1000, 1),
+                        "max": round(max(phase.lag_s) * 1000, 1),
+                    },
+                    "read_to_state": state,
+                    "read_to_feed": {"crossings_tracked": int(feed_tracked.sum()), **feed},
+                    "ratio_read_to_state_to_bare": {
+                        "p50": ratio(state["p50_ms"], floor["p50_ms"]),
+                        "p99": ratio(state["p99_ms"], floor["p99_ms"]),
+                    },
+                    "cpu_s_per_s": cpu,
+                    "loadavg_1m": [round(load, 2), round(os.getloadavg()[0], 2)],
+                    "tick_ms": health.get("tick_ms"),
+                }
+            )
             phase = None
         writer.close()
     finally:
@@ -464,8 +340,12 @@ async def _layout_latency(
         await redis.aclose()
         await watcher.aclose()
         processes.close()
-    return {"layout": LAYOUTS[layout], "feed_messages": feed_counts, "feed_rows_without_a_read": unexplained,
-            "results": results}  # fmt: skip
+    return {
+        "layout": LAYOUTS[layout],
+        "feed_messages": feed_counts,
+        "feed_rows_without_a_read": unexplained,
+        "results": results,
+    }
 
 
 async def _latency(
@@ -480,14 +360,16 @@ async def _latency(
     order = np.random.default_rng(11).permutation(len(runners)).tolist()
     # the start mat first, so that a crossing is a runner's first passing for as long as there are runners
     pool = [(runners[i].chips[0], runners[i].bib, m.id) for m in race.mats for i in order]
-    plans: dict[int, _Plan] = {}
+    plans: dict[int, Plan] = {}
     for rate in rates:
         n = max(1, int(rate * seconds / READS_PER_CROSSING))
         if len(pool) < n:
-            raise ValueError(f"{rate:,} reads/s for {seconds:g} s needs {n:,} crossings, more than "
-                             f"{len(runners):,} runners × {len(race.mats)} mats left: fewer seconds or a "
-                             "lower rate")  # fmt: skip
-        plans[rate], pool = _Plan.steady(pool[:n], rate), pool[n:]
+            raise ValueError(
+                f"{rate:,} reads/s for {seconds:g} s needs {n:,} crossings, more than "
+                f"{len(runners):,} runners × {len(race.mats)} mats left: fewer seconds or a "
+                "lower rate"
+            )
+        plans[rate], pool = Plan.steady(pool[:n], rate), pool[n:]
     with RedisServer(tmp / "redis-latency", appendonly=aof) as server:
         redis = aioredis.Redis.from_url(server.url)
         watcher = aioredis.Redis.from_url(server.url)
@@ -503,14 +385,15 @@ async def _latency(
             await watcher.aclose()
         runs = {layout: await _layout_latency(layout, race, server, tmp, plans, floors) for layout in layouts}
     return {
-        "reads_per_crossing": READS_PER_CROSSING, "repeat_gap_s": REPEAT_GAP_S,
+        "reads_per_crossing": READS_PER_CROSSING,
+        "repeat_gap_s": REPEAT_GAP_S,
         "measured": "per crossing: its first read written to the ChronoTrack socket -> its passing on the passings "
-                    "stream (read_to_state) -> its runner's row in a /ws/live tick (read_to_feed, only where it is "
-                    "the runner's first passing); the repeat reads make no passing and are not timed",
+        "stream (read_to_state) -> its runner's row in a /ws/live tick (read_to_feed, only where it is "
+        "the runner's first passing); the repeat reads make no passing and are not timed",
         "baseline_redis_ping_rtt": percentiles_ms(ping),
         "baseline_bare_xadd_to_xread": {str(rate): floor for rate, floor in floors.items()},
         **runs,
-    }  # fmt: skip
+    }
 
 
 async def _discard(reader: asyncio.StreamReader) -> None:

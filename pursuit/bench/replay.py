@@ -68,8 +68,20 @@ def _wait_port(port: int, process: subprocess.Popen[bytes], timeout_s: float = 3
 
 def _start_ingestor(race_dir: Path, redis_url: str, port: int, log_path: Path) -> subprocess.Popen[bytes]:
     """``pursuit ingest`` in its own process, as in production."""
-    args = [sys.executable, "-m", "pursuit.cli", "ingest", "--race", str(race_dir), "--host", "127.0.0.1",
-            "--ingest-port", str(port), "--mylaps-port", str(free_port())]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "pursuit.cli",
+        "ingest",
+        "--race",
+        str(race_dir),
+        "--host",
+        "127.0.0.1",
+        "--ingest-port",
+        str(port),
+        "--mylaps-port",
+        str(free_port()),
+    ]
     env = {**os.environ, "REDIS_URL": redis_url, "PYTHONPATH": str(ROOT)}
     with log_path.open("wb") as log:
         process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -20,8 +20,9 @@ def bench_targets(what: str, result: dict[str, Any]) -> dict[str, dict[str, Any]
     if what == "tick":
         for row in result.get("results", []):
             if row.get("runners") == 40_000 and "course" not in row:
-                out["tick_40000"] = _target(f"<= {TICK_TARGET_MS:g} ms", row["tick_ms"],
-                                            row["tick_ms"] <= TICK_TARGET_MS)  # fmt: skip
+                out["tick_40000"] = _target(
+                    f"<= {TICK_TARGET_MS:g} ms", row["tick_ms"], row["tick_ms"] <= TICK_TARGET_MS
+                )
     elif what == "ingest" and "reads_per_s" in result:
         wanted = result.get("target_reads_per_s", 100_000)
         out["reads_per_s"] = _target(f">= {wanted:,} reads/s", result["reads_per_s"], result["reads_per_s"] >= wanted)
@@ -30,7 +31,9 @@ def bench_targets(what: str, result: dict[str, Any]) -> dict[str, dict[str, Any]
     elif what == "fuzz" and "tracebacks_in_log" in result:
         crashed = (not result["process_up"]) or result["tracebacks_in_log"] > 0
         out["no_crash"] = _target("the server up, no traceback in its log", not crashed, not crashed)
-        out["good_reads_applied"] = _target(f"all {result['good_reads']:,} good reads applied",
-                                            result["good_reads_applied"],
-                                            result["good_reads_applied"] == result["good_reads"])  # fmt: skip
+        out["good_reads_applied"] = _target(
+            f"all {result['good_reads']:,} good reads applied",
+            result["good_reads_applied"],
+            result["good_reads_applied"] == result["good_reads"],
+        )
     return out

@@ -44,17 +44,27 @@ def bench_tick(sizes: tuple[int, ...] = (3_600, 40_000, 100_000), repeat: int = 
             now = t0 + 1600
             tick_ms = median_ms(functools.partial(engine.compute, now), repeat)
             snap = engine.compute(now)
-            frame = orjson.dumps({"class": snap.margin_class.tolist(),  # type: ignore[union-attr]
-                                  "distance_m": np.round(snap.distance_m).astype(int).tolist(),
-                                  "speed_dm_s": np.round(np.nan_to_num(snap.speed_m_s) * 10).astype(int).tolist()})  # type: ignore[arg-type]  # fmt: skip
+            frame = orjson.dumps(
+                {
+                    "class": snap.margin_class.tolist(),  # type: ignore[union-attr]
+                    "distance_m": np.round(snap.distance_m).astype(int).tolist(),
+                    "speed_dm_s": np.round(np.nan_to_num(snap.speed_m_s) * 10).astype(int).tolist(),  # type: ignore[arg-type]
+                }
+            )
             frame_ms = median_ms(functools.partial(_distances_json, snap), repeat)
             # baseline: the least a tick must do — read every passing once and place every runner on the map
             baseline_ms = median_ms(functools.partial(_read_and_place, times, race.course), repeat)
-            results.append({
-                "runners": n, "tick_ms": round(tick_ms, 2), "baseline_ms": round(baseline_ms, 3),
-                "ratio": round(tick_ms / baseline_ms, 1), "snapshot_frame_bytes": len(frame),
-                "snapshot_frame_gzip_bytes": len(gzip.compress(frame)), "frame_encode_ms": round(frame_ms, 2),
-            })  # fmt: skip
+            results.append(
+                {
+                    "runners": n,
+                    "tick_ms": round(tick_ms, 2),
+                    "baseline_ms": round(baseline_ms, 3),
+                    "ratio": round(tick_ms / baseline_ms, 1),
+                    "snapshot_frame_bytes": len(frame),
+                    "snapshot_frame_gzip_bytes": len(gzip.compress(frame)),
+                    "frame_encode_ms": round(frame_ms, 2),
+                }
+            )
     results.append(_marathon_tick(repeat))
     return {"bench": "tick", "machine": machine(), "target": "40,000 runners in <= 50 ms", "results": results}
 
@@ -74,8 +84,13 @@ def _marathon_tick(repeat: int) -> dict[str, Any]:
     chase = chase_field(files.results, files.winner_bib(), 5880.0, wire=False)
     model = default_model()
     with tempfile.TemporaryDirectory() as tmp:
-        race = write_race(chase, Path(tmp) / "berlin", GUN, files.name,
-                          pursuer_finish_s=model.reference_finish_s * float(chase.at_m[-1]) / MARATHON_M)  # fmt: skip
+        race = write_race(
+            chase,
+            Path(tmp) / "berlin",
+            GUN,
+            files.name,
+            pursuer_finish_s=model.reference_finish_s * float(chase.at_m[-1]) / MARATHON_M,
+        )
     replay = ChaseReplay(race, chase.elapsed_s, chase.pursuer_row, 5880.0, GUN, model, files.name)
     moment = replay.moment_at(0.5)
     replay.snapshot_at(moment)  # the passings made by then
@@ -83,7 +98,10 @@ def _marathon_tick(repeat: int) -> dict[str, Any]:
     tick_ms = median_ms(functools.partial(replay.engine.compute, now), repeat)
     baseline_ms = median_ms(functools.partial(_read_and_place, replay.engine.times, race.course), repeat)
     return {
-        "runners": len(replay.runner_times), "course": "marathon (Berlin 2017 at the pursuer's halfway)",
-        "tick_ms": round(tick_ms, 2), "baseline_ms": round(baseline_ms, 3), "ratio": round(tick_ms / baseline_ms, 1),
+        "runners": len(replay.runner_times),
+        "course": "marathon (Berlin 2017 at the pursuer's halfway)",
+        "tick_ms": round(tick_ms, 2),
+        "baseline_ms": round(baseline_ms, 3),
+        "ratio": round(tick_ms / baseline_ms, 1),
         "learns_slowing_live": learns_live(model, replay.engine.at_m),
-    }  # fmt: skip
+    }
