@@ -247,18 +247,46 @@ def with_event(schema: dict[str, Any], race_ids: list[str]) -> dict[str, Any]:
             prefixed[method] = {**operation, "parameters": parameters}
         paths[f"/races/{{race_id}}{path}"] = prefixed
     card = {"type": "object", "required": ["id", "name", "outcome", "distance_m", "counts", "forecast", "links"]}
-    event = {"type": "object", "required": ["id", "name", "races"],
-             "properties": {"races": {"type": "array", "items": card}}}  # fmt: skip
+    event = {
+        "type": "object",
+        "required": ["id", "name", "races"],
+        "properties": {"races": {"type": "array", "items": card}},
+    }
     summary = "The event's races: what each is, its clock, counts and forecast"
     paths["/api/event"] = {"get": {"summary": summary, "responses": {"200": _json(event)}}}
-    board = {"type": "object", "required": ["runners", "total"], "properties": {
-        "runners": {"type": "array", "items": {"type": "object", "required": [
-            "place", "place_sex", "place_category", "bib", "name", "sex", "race", "status", "distance_m"]}},
-        "total": {"type": "integer"}}}  # fmt: skip
-    paths["/api/event/leaderboard"] = {"get": {
-        "summary": "The catcher-car races' runners in one ranking by distance (a World Run's world ranking)",
-        "parameters": [{"name": "sex", "in": "query", "schema": {"type": "string", "maxLength": 32}},
-                       {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-                       {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}}],
-        "responses": {"200": _json(board), **_errors(400)}}}  # fmt: skip
+    board = {
+        "type": "object",
+        "required": ["runners", "total"],
+        "properties": {
+            "runners": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "place",
+                        "place_sex",
+                        "place_category",
+                        "bib",
+                        "name",
+                        "sex",
+                        "race",
+                        "status",
+                        "distance_m",
+                    ],
+                },
+            },
+            "total": {"type": "integer"},
+        },
+    }
+    paths["/api/event/leaderboard"] = {
+        "get": {
+            "summary": "The catcher-car races' runners in one ranking by distance (a World Run's world ranking)",
+            "parameters": [
+                {"name": "sex", "in": "query", "schema": {"type": "string", "maxLength": 32}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+            ],
+            "responses": {"200": _json(board), **_errors(400)},
+        }
+    }
     return {**schema, "paths": paths}
