@@ -67,6 +67,7 @@ def race_meta(race: Race, basemap: BasemapAsset | None = None, base: str = "/") 
         "timezone": race.timezone.key,
         "distance_m": race.distance_m,
         "mats": [m.id for m in race.mats],
+        "mat_names": {m.id: m.label for m in race.mats},
         "timing_at_m": sorted({tp.at_m for tp in race.timing_points}),
         "pens": [{"id": p.id, "name": p.name} for p in race.pens],
         "pursuer": {"bib": p.bib, "name": p.name, "pace_s_per_km": p.pace_s_per_km} if (p := race.pursuer) else None,

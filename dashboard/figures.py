@@ -76,7 +76,7 @@ def map_figure(race: Race) -> go.Figure:
     mat_d = np.array([m.at_m[0] for m in race.mats])
     mx, my = race.course.xy_at(mat_d)
     axx, axy, angle = direction_arrows(race)
-    mat_ids = [m.id for m in race.mats]
+    mat_ids, mat_names = [m.id for m in race.mats], [m.label for m in race.mats]
     traces = []
     if race.basemap is None:  # no streets to draw it: the avenue as a band
         traces.append(
@@ -96,7 +96,7 @@ def map_figure(race: Race) -> go.Figure:
         go.Scatter(x=axx, y=axy, mode="markers", hoverinfo="skip", name="direction", showlegend=False,
                    marker={"symbol": "arrow", "size": 11, "angle": angle, "color": COURSE_COLOUR,
                            "line": {"width": 1, "color": "#ffffff"}}),
-        go.Scatter(x=mx, y=my, mode="markers", customdata=mat_ids, hovertext=mat_ids, name="mats", hoverinfo="text",
+        go.Scatter(x=mx, y=my, mode="markers", customdata=mat_ids, hovertext=mat_names, name="mats", hoverinfo="text",
                    marker={"symbol": "square", "size": 12, "color": "#34495e", "line": {"width": 1.5, "color": "#fff"}},
                    showlegend=False),
     ]  # fmt: skip

@@ -816,7 +816,7 @@
       t.appendChild(hr);
       d.splits.forEach(function (s) {
         var tr = el("tr");
-        [s.mat, (s.at_m / 1000).toFixed(2), fmtDur(s.net_s)].forEach(function (v) { tr.appendChild(el("td", null, v)); });
+        [(meta.mat_names || {})[s.mat] || s.mat, (s.at_m / 1000).toFixed(2), fmtDur(s.net_s)].forEach(function (v) { tr.appendChild(el("td", null, v)); });
         t.appendChild(tr);
       });
       c.appendChild(t);
