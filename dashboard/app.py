@@ -26,6 +26,7 @@ from starlette.routing import Route
 from dashboard import commentary, follow, race_control
 from dashboard.figures import CLASS_COLOURS, course_samples
 from dashboard.map_data import BasemapAsset, race_labels
+from dashboard.page_assets import assets_route, load_assets, with_assets
 from live.chase.chase import CLASSES
 from live.chase.snapshot import Snapshot
 from live.engine.events import ALERT_KINDS, STORY_KINDS
@@ -40,6 +41,7 @@ PAGES = (
 
 
 BASEMAP_PATH = "/map/basemap.json"
+SPECTATOR_PATHS = ("/follow", "/commentary")  # pages without race control's console
 RACE_PREFIX = re.compile(r"^/races/[^/]+")
 
 
@@ -95,7 +97,8 @@ def shell(race: Race, basemap: BasemapAsset, base: str = "/") -> html.Div:
                 [
                     html.H1(race.name, className="title"),
                     html.Nav(
-                        [dcc.Link(label, href=base + path[1:], className="nav-link") for path, label, _ in PAGES],
+                        # whole page loads, not Dash's in-page routing: each page loads only its own scripts
+                        [html.A(label, href=base + path[1:], className="nav-link") for path, label, _ in PAGES],
                         className="nav",
                     ),
                     html.Div("connecting…", id="conn", className="conn conn-wait", role="status"),
@@ -142,6 +145,7 @@ def create_dashboard(
         update_title=None,  # type: ignore[arg-type]
         serve_locally=True,
         assets_folder=str(ASSETS),  # absolute: Dash would resolve it against whatever module it sees as the caller
+        assets_ignore=r".*",  # each page lists its own, content-hashed (dashboard/page_assets.py)
         suppress_callback_exceptions=True,  # each page's components exist only on that page
     )
     basemap = BasemapAsset(race)
@@ -155,6 +159,8 @@ def create_dashboard(
 
     race_control.register(app, race, get_snapshot, get_history)
     server.router.routes.insert(0, Route(BASEMAP_PATH, basemap_endpoint(basemap)))  # ahead of Dash's page routes
+    assets = load_assets()
+    server.router.routes.insert(0, assets_route(assets))
     # Dash's FastAPI backend sets itself up (finds the assets, builds the script tags) on the first
     # request to "/" or "/_dash-*" only: a first visitor on /follow after a restart would get a page
     # without pursuit.js. Set it up now, with the layout and callbacks in place.
@@ -164,11 +170,15 @@ def create_dashboard(
     # the last Dash made in the process. An event has one Dash per race and runs the races' lifespans
     # itself, so each Dash serves its own pages (/follow, /commentary) here, bound to it.
     async def page(request: Request) -> Response:
+        control = RACE_PREFIX.sub("", request.url.path).rstrip("/") not in SPECTATOR_PATHS
         token = set_current_request(request)  # type: ignore[no-untyped-call]  # what Dash's own catch-all does around index()
         try:
-            return HTMLResponse(app.index())  # type: ignore[no-untyped-call]
+            body = with_assets(app.index(), assets, base, control)  # type: ignore[no-untyped-call]
         finally:
             reset_current_request(token)  # type: ignore[no-untyped-call]
+        return HTMLResponse(body, headers={"Cache-Control": "no-cache"})
 
+    for path, _, _ in PAGES:  # ahead of Dash's own index route, which would list every script
+        server.router.routes.insert(0, Route(path, page, methods=["GET"]))
     server.router.routes.append(Route("/{path:path}", page, methods=["GET"]))
     return app
