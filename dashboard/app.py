@@ -19,14 +19,16 @@ from pathlib import Path
 from dash import Dash, Input, Output, dcc, html
 from dash.backends._fastapi import reset_current_request, set_current_request
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from dashboard import commentary, follow, race_control
-from dashboard.figures import CLASS_COLOURS, course_samples
+from dashboard.figures import CLASS_COLOURS, CLASS_LABELS, CLASS_SHAPES, TIMED_LABELS, course_samples
 from dashboard.map_data import BasemapAsset, race_labels
 from dashboard.page_assets import assets_route, load_assets, with_assets
+from dashboard.revalidate import Revalidated
 from live.chase.chase import CLASSES
 from live.chase.snapshot import Snapshot
 from live.engine.events import ALERT_KINDS, STORY_KINDS
@@ -79,6 +81,8 @@ def race_meta(race: Race, basemap: BasemapAsset | None = None, base: str = "/") 
         "story_kinds": list(STORY_KINDS),
         "alert_kinds": list(ALERT_KINDS),
         "colours": [CLASS_COLOURS[c] for c in CLASSES],
+        "shapes": [CLASS_SHAPES[c] for c in CLASSES],
+        "class_labels": [CLASS_LABELS.get(c) or TIMED_LABELS.get(c) or c for c in CLASSES],  # the map's summary
         "map": map_meta(race, basemap or BasemapAsset(race), base),
     }
 
@@ -160,6 +164,10 @@ def create_dashboard(
     race_control.register(app, race, get_snapshot, get_history)
     server.router.routes.insert(0, Route(BASEMAP_PATH, basemap_endpoint(basemap)))  # ahead of Dash's page routes
     assets = load_assets()
+    # Dash's layout and callback list: a returning phone gets a 304. Innermost, under the gzip: the ETag
+    # is the hash of the body as built. (Not the pages' HTML: Dash signs a new end_id into each.)
+    stable = {base.rstrip("/") + "/_dash-layout", base.rstrip("/") + "/_dash-dependencies"}
+    server.user_middleware.append(Middleware(Revalidated, wanted=stable.__contains__))
     server.router.routes.insert(0, assets_route(assets))
     # Dash's FastAPI backend sets itself up (finds the assets, builds the script tags) on the first
     # request to "/" or "/_dash-*" only: a first visitor on /follow after a restart would get a page

@@ -80,7 +80,10 @@ async def page_weight(browser: Any, url: str, ready_js: str) -> dict[str, Any]:
     pending: list[asyncio.Task[Any]] = []
 
     async def count(request: Any) -> None:
-        sizes = await request.sizes()
+        try:
+            sizes = await request.sizes()
+        except Exception:  # finished as its page closed: counted by nobody (a few hundred bytes at most)
+            return
         part = _part(urlsplit(request.url).path)
         parts[part] = parts.get(part, 0) + sizes["responseBodySize"] + sizes["responseHeadersSize"]
 
@@ -96,8 +99,10 @@ async def page_weight(browser: Any, url: str, ready_js: str) -> dict[str, Any]:
         page.on("websocket", lambda ws: ws.on("framereceived", on_frame) if "/ws/live" in ws.url else None)
         await page.goto(url)
         await page.wait_for_function(ready_js, timeout=120_000)
-        await asyncio.gather(*pending)
-        pending.clear()
+        while pending:  # what is still in flight once the runners are drawn counts too
+            await asyncio.sleep(0.5)
+            done, pending[:] = pending[:], []
+            await asyncio.gather(*done)
         await page.close()
         visits.append(
             {"total_bytes": sum(parts.values()), "by_part": dict(sorted(parts.items(), key=lambda kv: -kv[1]))}
