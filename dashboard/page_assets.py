@@ -72,7 +72,7 @@ def with_assets(html: str, assets: dict[str, Asset], base: str, control: bool) -
     """Dash's page with our tags in (the style in the head, the scripts ahead of Dash's renderer,
     so ``window.Plotly`` exists before the first graph) and the DataTable bundle out."""
     css, scripts = page_tags(assets, base, control)
-    html = UNUSED_SCRIPT.sub("", html).replace("</head>", css + "</head>", 1)
+    html = UNUSED_SCRIPT.sub("", html).replace("</head>", css + "</head>", 1).replace("<html>", '<html lang="en">', 1)
     marker = '<script id="_dash-config"'
     return html.replace(marker, scripts + marker, 1) if marker in html else html.replace("</body>", scripts + "</body>")
 

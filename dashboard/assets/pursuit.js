@@ -475,12 +475,16 @@
     var t = Date.now();
     if (view.said && t - view.said < 2000) return;
     view.said = t;
-    var box = gd.closest("#map") || gd, by = {}, parts = [];
+    var map = gd.closest("#map") || gd, box = $("map-summary"), by = {}, parts = [];
+    if (!box) {  // beside the map, not on it: the map holds plotly's controls (role=img would hide them)
+      box = el("p", "sr-only"); box.id = "map-summary";
+      map.parentElement.insertBefore(box, map);
+    }
     for (var r = 0; r < n; r++) by[S.cls[r]] = (by[S.cls[r]] || 0) + 1;
     (meta.class_labels || []).forEach(function (label, k) { if (by[k] && k > 0) parts.push(fmtInt(by[k]) + " " + label); });
     var text = "Course map: " + fmtInt(n) + " runners" + (parts.length ? " (" + parts.join(", ") + ")" : "") +
       (view.pd !== null && meta.pursuer ? "; " + meta.pursuer.name + " at " + (view.pd / 1000).toFixed(1) + " km" : "");
-    if (box.getAttribute("aria-label") !== text) { box.setAttribute("role", "img"); box.setAttribute("aria-label", text); }
+    if (box.textContent !== text) box.textContent = text;
   }
 
   // ---- mat health ----------------------------------------------------------------------------
