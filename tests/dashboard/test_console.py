@@ -185,8 +185,8 @@ class Watch:
         self.wall = time.monotonic()
         for name, page in self.pages.items():
             self.at[name] = await page.evaluate(  # type: ignore[attr-defined]
-                "() => ({seq: window.pursuit.state.seq, polls: window.pursuitConsole.polls(),"
-                " redraws: window.pursuit.refreshes})"
+                "() => ({seq: window.pursuit.state.seq, redraws: window.pursuit.refreshes,"
+                " polls: window.pursuitConsole ? window.pursuitConsole.polls() : -1})"  # spectators have no console
             )
 
     async def sees(self, name: str, what: str, condition: str, clock: str = "seq") -> None:
@@ -195,8 +195,8 @@ class Watch:
         page = self.pages[name]
         try:
             got = await page.wait_for_function(  # type: ignore[attr-defined]
-                f"() => ({condition}) ? ({{seq: window.pursuit.state.seq, polls: window.pursuitConsole.polls(),"
-                f" redraws: window.pursuit.refreshes}}) : false",
+                f"() => ({condition}) ? ({{seq: window.pursuit.state.seq, redraws: window.pursuit.refreshes,"
+                " polls: window.pursuitConsole ? window.pursuitConsole.polls() : -1}) : false",
                 timeout=15000,
             )
         except Exception as exc:
@@ -232,6 +232,7 @@ async def test_race_control_acts_from_its_screen_and_every_screen_sees_it(site: 
         await other.wait_for_selector("#signin-token", timeout=15000)
         assert await other.locator(".admin-control").count() == 0
         assert await spectator.locator("#console, #signin-token, .admin-control").count() == 0
+        assert await spectator.evaluate("window.pursuitConsole === undefined"), "race control's code on /follow"
         before = await store.redis.xlen(store.keys.admin_log)
         await sign_in(other, "not-the-token")
         await other.wait_for_function("document.querySelector('#signin-error')?.innerText.includes('Bearer')")
