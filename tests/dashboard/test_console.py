@@ -298,7 +298,7 @@ async def test_race_control_acts_from_its_screen_and_every_screen_sees_it(site: 
         await watch.mark()
         splits_of = "Array.from(document.querySelectorAll(\".card[data-bib='{}'] .splits td\"))"
         rows = f"Array.from(document.querySelectorAll(\".card[data-bib='{bib}'] .splits tr\"))"
-        split_row = f".some(tr => tr.innerText.startsWith('concorde\\t{missing_m / 1000:.2f}'))"
+        split_row = f".some(tr => tr.innerText.startsWith('Place de la Concorde\\t{missing_m / 1000:.2f}'))"
         await watch.sees("spectator", "manual passing", rows + split_row)
 
         # 3. DNF with a reason, seen on the spectator's card
@@ -325,7 +325,7 @@ async def test_race_control_acts_from_its_screen_and_every_screen_sees_it(site: 
         await watch.mark()
         await watch.sees("bob", "chip assigned", f"!document.querySelector(\"#chips tr[data-chip='{chip}']\")", "polls")
         await watch.sees("spectator", "chip's reads as passings",
-                         splits_of.format(target) + ".some(td => td.innerText === 'finish')")  # fmt: skip
+                         splits_of.format(target) + ".some(td => td.innerText === 'Arrivée')")  # fmt: skip
 
         # 5. acknowledge an open alert for everyone; Bob's screen shows who did
         alert = other.locator("#alerts li.alert:not(.alert-acked)").first

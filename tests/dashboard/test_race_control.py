@@ -127,7 +127,7 @@ async def test_first_visit_to_any_page_gets_the_scripts(redis_server, redis, par
         scripts = re.findall(r'src="/static/[0-9a-f]{16}/([^"]+)"', page.text)
         assert scripts == ["plotly-basic.min.js", "map.js", "pursuit.js"], scripts  # no console.js for spectators
         assert re.search(r'href="/static/[0-9a-f]{16}/style.css"', page.text)
-        assert "dash_table" not in page.text and "/assets/" not in page.text
+        assert "/dash_table/" not in page.text and "/assets/" not in page.text  # no DataTable bundle
         control = (await client.get(base + "/")).text
         assert re.findall(r'src="/static/[0-9a-f]{16}/([^"]+)"', control) == [
             "plotly-basic.min.js",
