@@ -19,13 +19,16 @@ from pathlib import Path
 from dash import Dash, Input, Output, dcc, html
 from dash.backends._fastapi import reset_current_request, set_current_request
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from dashboard import commentary, follow, race_control
-from dashboard.figures import CLASS_COLOURS, course_samples
+from dashboard.figures import CLASS_COLOURS, CLASS_LABELS, CLASS_SHAPES, TIMED_LABELS, course_samples
 from dashboard.map_data import BasemapAsset, race_labels
+from dashboard.page_assets import assets_route, load_assets, with_assets
+from dashboard.revalidate import Revalidated
 from live.chase.chase import CLASSES
 from live.chase.snapshot import Snapshot
 from live.engine.events import ALERT_KINDS, STORY_KINDS
@@ -40,6 +43,7 @@ PAGES = (
 
 
 BASEMAP_PATH = "/map/basemap.json"
+SPECTATOR_PATHS = ("/follow", "/commentary")  # pages without race control's console
 RACE_PREFIX = re.compile(r"^/races/[^/]+")
 
 
@@ -67,6 +71,7 @@ def race_meta(race: Race, basemap: BasemapAsset | None = None, base: str = "/") 
         "timezone": race.timezone.key,
         "distance_m": race.distance_m,
         "mats": [m.id for m in race.mats],
+        "mat_names": {m.id: m.label for m in race.mats},
         "timing_at_m": sorted({tp.at_m for tp in race.timing_points}),
         "pens": [{"id": p.id, "name": p.name} for p in race.pens],
         "pursuer": {"bib": p.bib, "name": p.name, "pace_s_per_km": p.pace_s_per_km} if (p := race.pursuer) else None,
@@ -76,6 +81,8 @@ def race_meta(race: Race, basemap: BasemapAsset | None = None, base: str = "/") 
         "story_kinds": list(STORY_KINDS),
         "alert_kinds": list(ALERT_KINDS),
         "colours": [CLASS_COLOURS[c] for c in CLASSES],
+        "shapes": [CLASS_SHAPES[c] for c in CLASSES],
+        "class_labels": [CLASS_LABELS.get(c) or TIMED_LABELS.get(c) or c for c in CLASSES],  # the map's summary
         "map": map_meta(race, basemap or BasemapAsset(race), base),
     }
 
@@ -94,7 +101,8 @@ def shell(race: Race, basemap: BasemapAsset, base: str = "/", event_view: str | 
                 [
                     html.H1(race.name, className="title"),
                     html.Nav(
-                        [dcc.Link(label, href=base + path[1:], className="nav-link") for path, label, _ in PAGES]
+                        # whole page loads, not Dash's in-page routing: each page loads only its own scripts
+                        [html.A(label, href=base + path[1:], className="nav-link") for path, label, _ in PAGES]
                         + ([html.A("All races", href=event_view, className="nav-link")] if event_view else []),
                         className="nav",
                     ),
@@ -144,6 +152,7 @@ def create_dashboard(
         update_title=None,  # type: ignore[arg-type]
         serve_locally=True,
         assets_folder=str(ASSETS),  # absolute: Dash would resolve it against whatever module it sees as the caller
+        assets_ignore=r".*",  # each page lists its own, content-hashed (dashboard/page_assets.py)
         suppress_callback_exceptions=True,  # each page's components exist only on that page
     )
     basemap = BasemapAsset(race)
@@ -157,6 +166,12 @@ def create_dashboard(
 
     race_control.register(app, race, get_snapshot, get_history)
     server.router.routes.insert(0, Route(BASEMAP_PATH, basemap_endpoint(basemap)))  # ahead of Dash's page routes
+    assets = load_assets()
+    # Dash's layout and callback list: a returning phone gets a 304. Innermost, under the gzip: the ETag
+    # is the hash of the body as built. (Not the pages' HTML: Dash signs a new end_id into each.)
+    stable = {"/_dash-layout", "/_dash-dependencies"}  # as the app sees them (an event's race: prefix off)
+    server.user_middleware.append(Middleware(Revalidated, wanted=stable.__contains__))
+    server.router.routes.insert(0, assets_route(assets))
     # Dash's FastAPI backend sets itself up (finds the assets, builds the script tags) on the first
     # request to "/" or "/_dash-*" only: a first visitor on /follow after a restart would get a page
     # without pursuit.js. Set it up now, with the layout and callbacks in place.
@@ -166,11 +181,15 @@ def create_dashboard(
     # the last Dash made in the process. An event has one Dash per race and runs the races' lifespans
     # itself, so each Dash serves its own pages (/follow, /commentary) here, bound to it.
     async def page(request: Request) -> Response:
+        control = RACE_PREFIX.sub("", request.url.path).rstrip("/") not in SPECTATOR_PATHS
         token = set_current_request(request)  # type: ignore[no-untyped-call]  # what Dash's own catch-all does around index()
         try:
-            return HTMLResponse(app.index())  # type: ignore[no-untyped-call]
+            body = with_assets(app.index(), assets, base, control)  # type: ignore[no-untyped-call]
         finally:
             reset_current_request(token)  # type: ignore[no-untyped-call]
+        return HTMLResponse(body, headers={"Cache-Control": "no-cache"})
 
+    for path, _, _ in PAGES:  # ahead of Dash's own index route, which would list every script
+        server.router.routes.insert(0, Route(path, page, methods=["GET"]))
     server.router.routes.append(Route("/{path:path}", page, methods=["GET"]))
     return app

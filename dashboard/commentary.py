@@ -59,7 +59,7 @@ def layout(race: Race) -> html.Div:
                         [
                             html.H2("Live"),
                             html.Div("", id="story-split", className="story-split"),
-                            html.Ol(id="ticker", className="ticker"),
+                            html.Ol(id="ticker", className="ticker", tabIndex="0"),  # scrolls: reachable by keyboard
                             html.P(
                                 "Catches, splits and milestones appear here as they happen."
                                 if chase

@@ -20,17 +20,31 @@ from live.chase.snapshot import STATUSES, Snapshot
 from live.race.race import Race
 
 # Runners are coloured by predicted margin class (live.chase.chase.CLASSES).
+# Okabe & Ito's palette (told apart with the common colour-vision deficiencies), and a shape per
+# status as well (assets/pursuit.js draws the same shapes on the map): colour is never the only cue.
 CLASS_COLOURS = {
     "registered": "#b0b7c3",
-    "started": "#4c78a8",
-    "safe": "#2ca02c",
-    "at_risk": "#ff9f1c",
-    "doomed": "#e4572e",
-    "caught": "#b10f2e",
-    "won": "#f2b700",
+    "started": "#0072b2",
+    "safe": "#0072b2",
+    "at_risk": "#e69f00",
+    "doomed": "#d55e00",
+    "caught": "#000000",
+    "won": "#009e73",
     "dnf": "#555555",
     "dq": "#555555",
-    "finished": "#f2b700",
+    "finished": "#009e73",
+}
+CLASS_SHAPES = {  # plotly's marker symbols; the canvas draws the same
+    "registered": "square",
+    "started": "square",
+    "safe": "square",
+    "at_risk": "triangle-up",
+    "doomed": "diamond",
+    "caught": "x",
+    "won": "circle",
+    "dnf": "x",
+    "dq": "x",
+    "finished": "circle",
 }
 CLASS_LABELS = {"safe": "safe", "at_risk": "at risk", "doomed": "about to be caught", "caught": "caught", "won": "won"}
 TIMED_LABELS = {"started": "running", "finished": "finished", "dnf": "stopped"}  # a race without a pursuer
@@ -72,11 +86,11 @@ def map_figure(race: Race) -> go.Figure:
     basemap, the labels and the runners are drawn by the browser (``assets/map.js``,
     ``assets/pursuit.js``), under and over this figure's transparent plot."""
     course_d = np.linspace(0.0, race.distance_m, 600)
-    cx, cy = race.course.xy_at(course_d)
+    cx, cy = (np.round(v, 1) for v in race.course.xy_at(course_d))  # a decimetre: half the page's weight in digits
     mat_d = np.array([m.at_m[0] for m in race.mats])
     mx, my = race.course.xy_at(mat_d)
-    axx, axy, angle = direction_arrows(race)
-    mat_ids = [m.id for m in race.mats]
+    axx, axy, angle = (np.round(v, 1) for v in direction_arrows(race))
+    mat_ids, mat_names = [m.id for m in race.mats], [m.label for m in race.mats]
     traces = []
     if race.basemap is None:  # no streets to draw it: the avenue as a band
         traces.append(
@@ -96,14 +110,20 @@ def map_figure(race: Race) -> go.Figure:
         go.Scatter(x=axx, y=axy, mode="markers", hoverinfo="skip", name="direction", showlegend=False,
                    marker={"symbol": "arrow", "size": 11, "angle": angle, "color": COURSE_COLOUR,
                            "line": {"width": 1, "color": "#ffffff"}}),
-        go.Scatter(x=mx, y=my, mode="markers", customdata=mat_ids, hovertext=mat_ids, name="mats", hoverinfo="text",
+        go.Scatter(x=mx, y=my, mode="markers", customdata=mat_ids, hovertext=mat_names, name="mats", hoverinfo="text",
                    marker={"symbol": "square", "size": 12, "color": "#34495e", "line": {"width": 1.5, "color": "#fff"}},
                    showlegend=False),
     ]  # fmt: skip
     fig = go.Figure(traces)
     for cls, label in (CLASS_LABELS if race.pursuer is not None else TIMED_LABELS).items():  # legend only
         fig.add_trace(
-            go.Scatter(x=[None], y=[None], mode="markers", marker={"size": 12, "color": CLASS_COLOURS[cls]}, name=label)
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                marker={"size": 12, "color": CLASS_COLOURS[cls], "symbol": CLASS_SHAPES[cls]},
+                name=label,
+            )
         )
     xr, yr = map_view(race)
     fig.update_layout(

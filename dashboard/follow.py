@@ -25,6 +25,30 @@ def layout(race: Race) -> html.Div:
                         className="search",
                     ),
                     html.Ul(id="follow-results", className="results"),
+                    html.Ul(id="follow-notices", className="notices", hidden=True, role="status"),  # pursuit.js fills
+                    html.Div(
+                        [
+                            html.Button(
+                                "share these runners", id="follow-share-button", type="button", className="share"
+                            ),
+                            html.Button(
+                                "notify me", id="follow-notify-button", type="button", className="share", hidden=True
+                            ),
+                            html.Div(
+                                [
+                                    html.Label("link to share", htmlFor="follow-share-link", className="label"),
+                                    dcc.Input(
+                                        id="follow-share-link", type="url", readOnly=True, className="share-link"
+                                    ),
+                                ],
+                                hidden=True,
+                            ),
+                        ],
+                        id="follow-share",
+                        className="share-tools",
+                        hidden=True,
+                    ),
+                    html.Div("", id="follow-share-status", className="hint", role="status"),
                     html.Div(
                         "Follow runners to see their cards here. Your list stays in this browser.",
                         id="follow-empty",

@@ -233,9 +233,9 @@ def race_labels(race: Race) -> list[dict[str, object]]:
         (x,), (y,) = race.course.xy_at(np.array([mat.at_m[0]]))
         near = next((p for p in placed if math.hypot(p[1] - x, p[2] - y) < 40), None)
         if near:
-            near[0].append(mat.id)
+            near[0].append(mat.label)
         else:
-            placed.append(([mat.id], float(x), float(y)))
+            placed.append(([mat.label], float(x), float(y)))
     out = [Label(" / ".join(ids), "mat", x, y).as_json() for ids, x, y in placed]
     for km in range(1, int(race.distance_m // 1000) + 1):
         if km * 1000 >= race.distance_m:

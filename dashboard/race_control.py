@@ -109,6 +109,7 @@ def layout(race: Race) -> html.Div:
                             html.Div(id="reader-errors", children="waiting for /api/readers"),
                         ],
                         className="panel panel-mats",
+                        tabIndex="0",  # scrolls sideways on a phone: reachable by keyboard
                     ),
                     html.Div(
                         [

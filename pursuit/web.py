@@ -36,6 +36,7 @@ from web.api import RaceAPI
 from web.connection_cap import cap_of
 from web.events_feed import EventsFeed
 from web.feed import LiveFeed, Publisher, feed_routes
+from web.head import HeadAsGet
 from web.http import JSONResponse, error
 from web.openapi import openapi_schema, with_event
 from web.relay import FrameRelay
@@ -99,6 +100,7 @@ def create_app(
     if cors:  # closed unless configured
         app.add_middleware(CORSMiddleware, allow_origins=cors, allow_methods=["GET"], allow_headers=["Last-Event-ID"])
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(HeadAsGet)  # outermost: HEAD /follow is the GET without its body (web/head.py)
     app.state.engine = live
     app.state.feed = feed
     app.state.store = store

@@ -22,11 +22,12 @@
     major: { casing: "#d2b98b", fill: "#fff6dc", width: 4.5 },
   };
   var AROUND = [[0, -1], [0, 1], [1, 0], [-1, 0], [1, -1], [-1, -1], [1, 1], [-1, 1], [0, -2], [0, 2]];
+  var FARTHER = [[0, -3], [0, 3], [2, 0], [-2, 0], [1.5, -2], [-1.5, -2], [1.5, 2], [-1.5, 2], [0, -4], [0, 4], [3, 0], [-3, 0]];
   var OFFSETS = {  // where a label may sit around its point, in order of preference (in half its size + 8 px)
-    mat: AROUND,
+    mat: AROUND.concat(FARTHER),
     landmark: [[0, 1], [0, -1], [1, 0], [-1, 0], [1, 1], [-1, 1], [1, -1], [-1, -1], [0, 2], [0, -2], [0, 3], [0, -3],
                [0.5, 2], [-0.5, 2], [0.5, -2], [-0.5, -2]],
-    km: [[1, 0], [-1, 0], [1, -1], [-1, 1], [0, -1], [0, 1]],
+    km: [[1, 0], [-1, 0], [1, -1], [-1, 1], [0, -1], [0, 1]].concat(FARTHER),
   };
   var GAP = 3;  // px kept free around every label
   var TILE_PX = 256, MAX_TILES = 80;
@@ -316,8 +317,9 @@
         var a = (d.a || 0) * DEG, cos = Math.abs(Math.cos(a)), sin = Math.abs(Math.sin(a));
         var bw = l.w * cos + l.h * sin, bh = l.w * sin + l.h * cos;
         var p = px(f, d.x, d.y), tries = OFFSETS[d.k] || [[0, 0]];
-        // a mat, a km mark or a landmark sits beside the course if it can, on it if it must; a name never does
-        var passes = d.k === "mat" || d.k === "km" || d.k === "landmark" ? [course, []] : [course];
+        // never on the course, where the runners are (a label there hid them, or they hid it): a label
+        // with no room beside it is not shown at this zoom
+        var passes = [course];
         if (p[0] > l0 - bw && p[0] < r0 + bw && p[1] > t0 - bh && p[1] < b0 + bh) {
           for (var pass = 0; pass < passes.length && !got; pass++) {
             for (var i = 0; i < tries.length && !got; i++) {

@@ -31,12 +31,28 @@
   var feed = { gzip: typeof DecompressionStream === "function", binary: 0,  // snapshots as gzip; how many came
                resume: -1, resumed: 0 };  // the seq held when the feed dropped; reconnections that kept the state
   var events = { ws: null, open: false, retry: 0, last: null, timer: null };
-  var follow = { bibs: loadList("pursuit.follow"), detail: {} };
+  var follow = { bibs: withShared(loadList("pursuit.follow")), detail: {}, seen: loadSeen(), live: {}, notices: [] };
+  var DONE = { caught: "caught", won: "home before the pursuer", finished: "finished", dnf: "stopped (DNF)" };
   var escapes = [];
   var frames = [];  // how long each redraw took (ms), for pursuit bench browser
   var acks = {};  // alert event id -> who acknowledged it, for every screen (from the admin events)
 
   // ---- small helpers -------------------------------------------------------------------------
+
+  function sharedBibs() {  // /follow?bib=1234,121: a shared link opens with those runners followed
+    var q = new URLSearchParams(location.search).get("bib");
+    if (!q) return [];
+    return q.split(",").map(function (b) { return b.trim(); }).filter(function (b) { return /^[A-Za-z0-9-]{1,16}$/.test(b); });
+  }
+  function withShared(kept) {
+    var shared = sharedBibs(), out = shared.slice();
+    kept.forEach(function (b) { if (out.indexOf(b) < 0) out.push(b); });
+    if (shared.length) { try { localStorage.setItem("pursuit.follow", JSON.stringify(out.slice(0, 50))); } catch (e) { /* private mode */ } }
+    return out.slice(0, 50);
+  }
+  function loadSeen() {  // bib -> the last status this browser showed (to tell what happened while away)
+    try { var v = JSON.parse(localStorage.getItem("pursuit.seen") || "{}"); return v && typeof v === "object" && !Array.isArray(v) ? v : {}; } catch (e) { return {}; }
+  }
 
   function $(id) { return document.getElementById(id); }
   function loadList(key) {
@@ -341,10 +357,18 @@
     var n = view.n, px = view.px, py = view.py, xs = view.xs, ys = view.ys;
     for (var i = 0; i < n; i++) { px[i] = f.l + (xs[i] - f.x0) * f.kx; py[i] = f.t + (f.y1 - ys[i]) * f.ky; }
     var size = n > 10000 ? 3 : 4, half = size / 2;
-    for (var k = 0; k < meta.colours.length; k++) {  // one fill per colour
+    for (var k = 0; k < meta.colours.length; k++) {  // one fill per status: its colour and its shape
+      var shape = SHAPES[(meta.shapes || [])[k]] || SHAPES.square, big = shape === SHAPES.square || n > 10000 ? half : half + 1;
       ctx.fillStyle = meta.colours[k];
       ctx.beginPath();
-      for (var r = 0; r < n; r++) if (S.cls[r] === k) ctx.rect(px[r] - half, py[r] - half, size, size);
+      // rectangles in one path; other shapes filled 64 at a time: one path of 40,000 triangles takes
+      // Chromium's software raster ~5 s, 64 at a time ~25 ms in all
+      var every = shape === SHAPES.square || shape === SHAPES.x ? Infinity : 64;
+      for (var r = 0, m = 0; r < n; r++) {
+        if (S.cls[r] !== k) continue;
+        shape(ctx, px[r], py[r], big);
+        if (++m % every === 0) { ctx.fill(); ctx.beginPath(); }
+      }
       ctx.fill();
     }
     ctx.font = "600 15px system-ui, sans-serif";
@@ -371,6 +395,15 @@
   // A name beside a mark at (x, y): right of it by dx, its baseline dys[0] below (negative: above), or
   // where the plot area would cut it off, on the left and at dys[1] (the pursuer at the Concorde on a
   // phone).
+  // the runners' shapes (dashboard/figures.py CLASS_SHAPES), each a sub-path of one fill
+  var SHAPES = {
+    square: function (ctx, x, y, h) { ctx.rect(x - h, y - h, 2 * h, 2 * h); },
+    "triangle-up": function (ctx, x, y, h) { ctx.moveTo(x, y - h - 1); ctx.lineTo(x + h + 1, y + h); ctx.lineTo(x - h - 1, y + h); ctx.closePath(); },
+    diamond: function (ctx, x, y, h) { ctx.moveTo(x, y - h - 1); ctx.lineTo(x + h + 1, y); ctx.lineTo(x, y + h + 1); ctx.lineTo(x - h - 1, y); ctx.closePath(); },
+    x: function (ctx, x, y, h) { var t = Math.max(1, h / 2); ctx.rect(x - h, y - t / 2, 2 * h, t); ctx.rect(x - t / 2, y - h, t, 2 * h); },
+    circle: function (ctx, x, y, h) { ctx.moveTo(x + h, y); ctx.arc(x, y, h, 0, 2 * Math.PI); },
+  };
+
   function beside(ctx, f, text, x, y, dx, dys, size) {
     var w = ctx.measureText(text).width, right = f.l + f.w - 2, bottom = f.t + f.h - 2;
     var lx = x + dx + w <= right ? x + dx : x - dx - w;
@@ -433,7 +466,25 @@
     if (view.pd !== null) { var pp = { x: [0], y: [0] }; place(view.pd, 0, pp, 0); view.pxy = [pp.x[0], pp.y[0]]; }
     paint();
     frames.push(performance.now() - started);
+    summarise(gd, n);
     if (frames.length > 1000) frames.shift();
+  }
+
+  // What the map shows, in words, for screen readers (the canvas says nothing to them).
+  function summarise(gd, n) {  // every 2 s: a screen reader needs no more
+    var t = Date.now();
+    if (view.said && t - view.said < 2000) return;
+    view.said = t;
+    var map = gd.closest("#map") || gd, box = $("map-summary"), by = {}, parts = [];
+    if (!box) {  // beside the map, not on it: the map holds plotly's controls (role=img would hide them)
+      box = el("p", "sr-only"); box.id = "map-summary";
+      map.parentElement.insertBefore(box, map);
+    }
+    for (var r = 0; r < n; r++) by[S.cls[r]] = (by[S.cls[r]] || 0) + 1;
+    (meta.class_labels || []).forEach(function (label, k) { if (by[k] && k > 0) parts.push(fmtInt(by[k]) + " " + label); });
+    var text = "Course map: " + fmtInt(n) + " runners" + (parts.length ? " (" + parts.join(", ") + ")" : "") +
+      (view.pd !== null && meta.pursuer ? "; " + meta.pursuer.name + " at " + (view.pd / 1000).toFixed(1) + " km" : "");
+    if (box.textContent !== text) box.textContent = text;
   }
 
   // ---- mat health ----------------------------------------------------------------------------
@@ -699,8 +750,45 @@
   // ---- follow --------------------------------------------------------------------------------
 
   function onFollow(m) {
-    m.runners.forEach(function (r) { follow.detail[r.bib] = r; });
+    m.runners.forEach(function (r) { follow.detail[r.bib] = r; noticeIfDone(r); });
+    try { localStorage.setItem("pursuit.seen", JSON.stringify(follow.seen)); } catch (e) { /* private mode */ }
     renderCards();
+  }
+
+  // A followed runner caught or home while nobody watched (the page closed, or in a background
+  // tab): a notice on the page, and the browser's notification when the user allowed them.
+  function noticeIfDone(r) {
+    var was = follow.seen[r.bib], now = r.status, first = !follow.live[r.bib];
+    follow.live[r.bib] = true;  // first: this load's first news of him (it happened while the page was closed)
+    follow.seen[r.bib] = now;
+    if (was === undefined || was === now || !DONE[now] || DONE[was]) return;
+    if (!first && !document.hidden) return;  // he saw it happen on the card
+    var text = (r.name || r.bib) + " (" + r.bib + "): " + DONE[now] +
+      (r.caught ? " at " + (r.caught.at_m / 1000).toFixed(2) + " km" : "") +
+      (r.finish ? " in " + fmtDur(r.finish.net_s) : "");
+    follow.notices.push(text);
+    renderNotices();
+    if (document.hidden && typeof Notification === "function" && Notification.permission === "granted") {
+      try { new Notification("pursuit", { body: text, tag: "pursuit-" + r.bib }); } catch (e) { /* a phone wants a service worker */ }
+    }
+  }
+
+  function renderNotices() {
+    var box = $("follow-notices");
+    if (!box) return;
+    box.replaceChildren.apply(box, follow.notices.map(function (t) { return el("li", "notice", t); }));
+    box.hidden = follow.notices.length === 0;
+  }
+
+  function shareLink() { return location.origin + base() + "/follow?bib=" + follow.bibs.map(encodeURIComponent).join(","); }
+
+  function share() {
+    var link = shareLink(), out = $("follow-share-link");
+    if (out) { out.value = link; out.parentElement.hidden = false; out.select(); }
+    var said = function (t) { setText("follow-share-status", t); };
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(link).then(function () { said("link copied"); }, function () { said("copy the link above"); });
+    } else said("copy the link above");
   }
 
   function setFollow(bibs) {
@@ -763,7 +851,7 @@
       t.appendChild(hr);
       d.splits.forEach(function (s) {
         var tr = el("tr");
-        [s.mat, (s.at_m / 1000).toFixed(2), fmtDur(s.net_s)].forEach(function (v) { tr.appendChild(el("td", null, v)); });
+        [(meta.mat_names || {})[s.mat] || s.mat, (s.at_m / 1000).toFixed(2), fmtDur(s.net_s)].forEach(function (v) { tr.appendChild(el("td", null, v)); });
         t.appendChild(tr);
       });
       c.appendChild(t);
@@ -790,6 +878,21 @@
     box.replaceChildren.apply(box, follow.bibs.map(card));
     var empty = $("follow-empty");
     if (empty) empty.hidden = follow.bibs.length > 0;
+    var tools = $("follow-share");
+    if (tools) tools.hidden = follow.bibs.length === 0;
+  }
+
+  function followFirst(q) {  // Enter in the search box: follow the first runner that matches
+    q = q.trim();
+    if (!q) return;
+    fetch(base() + "/api/runners?limit=1&q=" + encodeURIComponent(q)).then(function (r) { return r.ok ? r.json() : { runners: [] }; }).then(function (body) {
+      var r = body.runners[0];
+      if (!r) { setText("follow-share-status", "no runner matches " + q); return; }
+      if (follow.bibs.indexOf(r.bib) < 0) setFollow(follow.bibs.concat([r.bib]));
+      var list = $("follow-results"), input = $("follow-search");
+      if (list) list.replaceChildren();
+      if (input) input.value = "";
+    }).catch(function () { /* the connection state says enough */ });
   }
 
   var searchSeq = 0;
@@ -827,6 +930,14 @@
     if (input && !input.dataset.bound) {
       input.dataset.bound = "1";
       input.addEventListener("input", function () { search(input.value); });
+      input.addEventListener("keydown", function (e) { if (e.key === "Enter") { e.preventDefault(); followFirst(input.value); } });
+      var sb = $("follow-share-button"), nb = $("follow-notify-button");
+      if (sb) sb.addEventListener("click", share);
+      if (nb) {
+        nb.hidden = typeof Notification !== "function" || Notification.permission !== "default";
+        nb.addEventListener("click", function () { Notification.requestPermission().then(function () { nb.hidden = true; }); });
+      }
+      renderNotices();
       if (input.value) search(input.value);  // typed before we were listening
       renderCards();
     }
@@ -847,6 +958,7 @@
 
   function start() {
     if (!readMeta()) { setTimeout(start, 100); return; }
+    if (sharedBibs().length) history.replaceState(null, "", location.pathname);  // followed now: a reload keeps the list, not the link
     openLive();
     openEvents();
     setInterval(function () {

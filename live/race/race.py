@@ -33,6 +33,12 @@ class Mat:
     aliases: tuple[str, ...] = ()
     backup_of: str | None = None  # a backup mat only fills the holes of its main mat
     pick: str = "first"  # which read of a burst times the passing: "first" or "peak_rssi"
+    name: str = ""  # what the maps and cards call it ("Rue Marbeuf"); its id when race.toml gives none
+
+    @property
+    def label(self) -> str:
+        """The mat as spectators read it: its name, else its id."""
+        return self.name or self.id
 
 
 @dataclass(frozen=True)

@@ -307,12 +307,13 @@ def _load_mats(cfg: TomlDoc, distance_m: float) -> tuple[list[Mat], tuple[Timing
         aliases = cfg.get(f"{key}.aliases", [])
         if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
             raise RaceError(cfg.path, f"{key}.aliases", "must be a list of strings")
+        name = cfg.str(f"{key}.name") if cfg.get(f"{key}.name") is not None else ""  # optional: the id stands in
         main_id = cfg.get(f"{key}.backup_of")
         if main_id is not None:
             main = next((m for m in mats if m.id == main_id), None)
             if main is None or main.backup_of is not None:
                 raise RaceError(cfg.path, f"{key}.backup_of", f"{main_id!r} is no main mat defined above this one")
-            mats.append(Mat(id=mat_id, at_m=main.at_m, aliases=tuple(aliases), backup_of=main.id))
+            mats.append(Mat(id=mat_id, at_m=main.at_m, aliases=tuple(aliases), backup_of=main.id, name=name))
             continue
         at = cfg.get(f"{key}.at_m")
         if isinstance(at, int | float) and not isinstance(at, bool):
@@ -327,7 +328,7 @@ def _load_mats(cfg: TomlDoc, distance_m: float) -> tuple[list[Mat], tuple[Timing
         pick = cfg.str(f"{key}.pick", default="first")
         if pick not in ("first", "peak_rssi"):
             raise RaceError(cfg.path, f"{key}.pick", f"must be 'first' or 'peak_rssi', got {pick!r}")
-        mats.append(Mat(id=mat_id, at_m=tuple(float(a) for a in at), aliases=tuple(aliases), pick=pick))
+        mats.append(Mat(id=mat_id, at_m=tuple(float(a) for a in at), aliases=tuple(aliases), pick=pick, name=name))
         crossings.extend((float(a), mat_id, n + 1) for n, a in enumerate(at))
     if len(crossings) < 2:
         raise RaceError(cfg.path, "mats", "at least a start and a finish mat are needed")

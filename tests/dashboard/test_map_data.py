@@ -8,9 +8,11 @@ import shutil
 
 import httpx
 import numpy as np
+import pytest
 
 from dashboard.app import BASEMAP_PATH, race_meta
 from dashboard.map_data import OFF_COURSE_M, SIMPLIFY_M, BasemapAsset, basemap_document, race_labels, simplify
+from live.race.errors import RaceError
 from live.race.race_file import load_race
 from pursuit.web import create_app
 from tests.conftest import PARIS
@@ -61,8 +63,9 @@ def test_race_labels_name_every_mat_once_and_share_a_place():
     race = load_race(PARIS)
     labels = race_labels(race)
     mats = [lb["t"] for lb in labels if lb["k"] == "mat"]
-    assert "start / finish" in mats, "the start and finish mats lie together: one label"
-    assert sorted(" / ".join(mats).split(" / ")) == sorted(m.id for m in race.mats)
+    assert "Départ / Arrivée" in mats, "the start and finish mats lie together: one label, by their names"
+    assert sorted(" / ".join(mats).split(" / ")) == sorted(m.name for m in race.mats)
+    assert "Rue Marbeuf" in mats and "Avenue George V" in mats, mats
     assert [lb["t"] for lb in labels if lb["k"] == "km"] == ["1 km", "2 km", "3 km", "4 km"]
 
 
@@ -88,3 +91,16 @@ async def test_the_basemap_is_served_gzipped_and_cached_for_good(redis_server, p
     async with running_uvicorn(create_app(race, redis_server.url)) as base, httpx.AsyncClient() as client:
         missing = await client.get(base + BASEMAP_PATH)
         assert missing.status_code == 404 and "no basemap" in missing.json()["error"]
+
+
+def test_a_mat_without_a_name_is_labelled_by_its_id_and_a_bad_name_is_refused(tmp_path):
+    """``[[mats]] name`` is optional (the id stands in); an empty one is an error naming its key."""
+    shutil.copytree(PARIS, tmp_path / "r")
+    toml = tmp_path / "r" / "race.toml"
+    text = toml.read_text(encoding="utf-8")
+    toml.write_text(text.replace('name = "Rue Marbeuf"\n', ""), encoding="utf-8")
+    mats = [lb["t"] for lb in race_labels(load_race(tmp_path / "r")) if lb["k"] == "mat"]
+    assert "marbeuf" in mats and "Avenue George V" in mats, mats
+    toml.write_text(text.replace('name = "Rue Marbeuf"', 'name = ""'), encoding="utf-8")
+    with pytest.raises(RaceError, match=r"mats\[1\]\.name"):
+        load_race(tmp_path / "r")

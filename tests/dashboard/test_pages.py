@@ -206,7 +206,11 @@ async def test_three_pages_live_in_a_real_browser(site: str):
         assert traces["course"] > 100 and traces["mats"] == 5, traces
         registered = len(load_race(PARIS).participants) - 1  # everyone but the pursuer, started or not
         assert await page.evaluate("window.pursuit.view.painted") == registered, "every runner has a dot"
-        await check_map(page, "race control", ("Arc de Triomphe", "Grand Palais", "start / finish", "concorde"))
+        await check_map(
+            page,
+            "race control",
+            ("Arc de Triomphe", "Grand Palais", "Départ / Arrivée", "Place de la Concorde", "Rue Marbeuf"),
+        )
         await page.wait_for_selector("#mat-table table", timeout=10000)
         assert "marbeuf" in await page.inner_text("#mat-table")
         assert await page.inner_text("#conn") == "live"
@@ -310,7 +314,7 @@ async def test_three_pages_live_in_a_real_browser(site: str):
         )
         await page.wait_for_selector("#ticker li", timeout=60000)
         assert await page.inner_text("#story-pursuer-sub") != ""
-        await check_map(page, "commentary", ("Arc de Triomphe", "concorde"))
+        await check_map(page, "commentary", ("Arc de Triomphe", "Place de la Concorde"))
         await page.screenshot(path=str(ARTIFACTS / "dashboard-commentary.png"))
         await page.close()
 

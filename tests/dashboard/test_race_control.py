@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from dashboard.app import race_meta
@@ -122,7 +124,29 @@ async def test_first_visit_to_any_page_gets_the_scripts(redis_server, redis, par
     async with running_uvicorn(create_app(paris, redis_server.url)) as base, httpx.AsyncClient() as client:
         page = await client.get(base + "/follow")  # the first request this server sees
         assert page.status_code == 200
-        assert "assets/pursuit.js" in page.text and "assets/style.css" in page.text
+        scripts = re.findall(r'src="/static/[0-9a-f]{16}/([^"]+)"', page.text)
+        assert scripts == ["plotly-basic.min.js", "map.js", "pursuit.js"], scripts  # no console.js for spectators
+        assert re.search(r'href="/static/[0-9a-f]{16}/style.css"', page.text)
+        assert "/dash_table/" not in page.text and "/assets/" not in page.text  # no DataTable bundle
+        control = (await client.get(base + "/")).text
+        assert re.findall(r'src="/static/[0-9a-f]{16}/([^"]+)"', control) == [
+            "plotly-basic.min.js",
+            "console.js",
+            "map.js",
+            "pursuit.js",
+        ]
+        script = re.search(r'src="(/static/[0-9a-f]{16}/pursuit.js)"', page.text)
+        assert script
+        got = await client.get(base + script[1], headers={"accept-encoding": "gzip"})
+        assert got.status_code == 200 and got.headers["content-encoding"] == "gzip"
+        assert got.headers["cache-control"] == "public, max-age=31536000, immutable"
+        again = await client.get(base + script[1], headers={"if-none-match": got.headers["etag"]})
+        assert again.status_code == 304
+        stale = await client.get(base + "/static/0000000000000000/pursuit.js")
+        assert stale.status_code == 200 and stale.headers["cache-control"] == "no-cache"
+        layout = await client.get(base + "/_dash-layout")
+        revalidated = await client.get(base + "/_dash-layout", headers={"if-none-match": layout.headers["etag"]})
+        assert revalidated.status_code == 304
 
 
 def test_on_plan_is_said_without_a_sign(paris):
