@@ -51,14 +51,18 @@ def milestone_figure(race: Race, snap: Snapshot) -> go.Figure:
             x=names,
             y=expected,
             marker={"color": [CLASS_COLOURS["won"] if done else CLASS_COLOURS["safe"] for done in passed]},
-            error_y={"type": "data", "symmetric": False, "thickness": 2,
-                     "array": [m["high"] - m["expected"] for m in milestones],
-                     "arrayminus": [m["expected"] - m["low"] for m in milestones]},
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "thickness": 2,
+                "array": [m["high"] - m["expected"] for m in milestones],
+                "arrayminus": [m["expected"] - m["low"] for m in milestones],
+            },
             text=[f"{e:,.0f}" + (" (counted)" if done else "") for e, done in zip(expected, passed, strict=True)],
             textposition="outside",
             hovertemplate="%{x}: %{y:,.0f} still running",
         )
-    )  # fmt: skip
+    )
     fig.update_yaxes(title_text="runners still running")
     return _base_layout(fig, f"Still running at each milestone ({snap.chase()[1].level:.0%} band)")
 
@@ -74,12 +78,22 @@ def catch_histogram(snap: Snapshot) -> go.Figure:
     centres = (bins[:-1] + bins[1:]) / 2000.0
     fig = go.Figure(
         [
-            go.Bar(x=centres, y=np.histogram(caught, bins)[0], marker={"color": CLASS_COLOURS["caught"]},
-                   name="caught", hovertemplate="%{x:.0f} km: %{y} caught"),
-            go.Bar(x=centres, y=np.histogram(predicted, bins)[0], marker={"color": CLASS_COLOURS["safe"]},
-                   name="predicted", hovertemplate="%{x:.0f} km: %{y} predicted"),
+            go.Bar(
+                x=centres,
+                y=np.histogram(caught, bins)[0],
+                marker={"color": CLASS_COLOURS["caught"]},
+                name="caught",
+                hovertemplate="%{x:.0f} km: %{y} caught",
+            ),
+            go.Bar(
+                x=centres,
+                y=np.histogram(predicted, bins)[0],
+                marker={"color": CLASS_COLOURS["safe"]},
+                name="predicted",
+                hovertemplate="%{x:.0f} km: %{y} predicted",
+            ),
         ]
-    )  # fmt: skip
+    )
     fig.update_layout(barmode="stack")
     fig.update_xaxes(title_text="catch distance (km)")
     fig.update_yaxes(title_text="runners")

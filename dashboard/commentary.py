@@ -49,7 +49,7 @@ def layout(race: Race) -> html.Div:
                         className="story",
                     )
                     for story_id, label in labels
-                ],  # fmt: skip
+                ],
                 className="stories",
             ),
             html.Div(

@@ -102,18 +102,45 @@ def map_figure(race: Race) -> go.Figure:
                 hoverinfo="skip",
                 name="avenue",
                 showlegend=False,
-            )  # fmt: skip
+            )
         )
     traces += [
-        go.Scatter(x=cx, y=cy, mode="lines", line={"color": COURSE_COLOUR, "width": 3}, hoverinfo="skip",
-                   name="course", showlegend=False),
-        go.Scatter(x=axx, y=axy, mode="markers", hoverinfo="skip", name="direction", showlegend=False,
-                   marker={"symbol": "arrow", "size": 11, "angle": angle, "color": COURSE_COLOUR,
-                           "line": {"width": 1, "color": "#ffffff"}}),
-        go.Scatter(x=mx, y=my, mode="markers", customdata=mat_ids, hovertext=mat_names, name="mats", hoverinfo="text",
-                   marker={"symbol": "square", "size": 12, "color": "#34495e", "line": {"width": 1.5, "color": "#fff"}},
-                   showlegend=False),
-    ]  # fmt: skip
+        go.Scatter(
+            x=cx,
+            y=cy,
+            mode="lines",
+            line={"color": COURSE_COLOUR, "width": 3},
+            hoverinfo="skip",
+            name="course",
+            showlegend=False,
+        ),
+        go.Scatter(
+            x=axx,
+            y=axy,
+            mode="markers",
+            hoverinfo="skip",
+            name="direction",
+            showlegend=False,
+            marker={
+                "symbol": "arrow",
+                "size": 11,
+                "angle": angle,
+                "color": COURSE_COLOUR,
+                "line": {"width": 1, "color": "#ffffff"},
+            },
+        ),
+        go.Scatter(
+            x=mx,
+            y=my,
+            mode="markers",
+            customdata=mat_ids,
+            hovertext=mat_names,
+            name="mats",
+            hoverinfo="text",
+            marker={"symbol": "square", "size": 12, "color": "#34495e", "line": {"width": 1.5, "color": "#fff"}},
+            showlegend=False,
+        ),
+    ]
     fig = go.Figure(traces)
     for cls, label in (CLASS_LABELS if race.pursuer is not None else TIMED_LABELS).items():  # legend only
         fig.add_trace(
@@ -266,7 +293,7 @@ def pen_forecast_figure(race: Race, snap: Snapshot) -> go.Figure:
                 hovertemplate="%{x}: %{y} expected",
             ),
             go.Bar(x=names, y=won, name="won", marker={"color": CLASS_COLOURS["won"]}, hovertemplate="%{x}: %{y} won"),
-        ]  # fmt: skip
+        ]
     )
     fig.update_layout(barmode="overlay")
     fig.update_yaxes(title_text="winners")
@@ -280,14 +307,33 @@ def forecast_history_figure(race: Race, history: list[tuple[float, int, int, int
     if history:
         first = history[0][0]
         t = [(h[0] - first) / 60.0 for h in history]
-        fig.add_trace(go.Scatter(x=t, y=[h[3] for h in history], mode="lines", line={"width": 0}, showlegend=False,
-                                 hoverinfo="skip"))  # fmt: skip
-        fig.add_trace(go.Scatter(x=t, y=[h[2] for h in history], mode="lines", line={"width": 0}, fill="tonexty",
-                                 fillcolor="rgba(46,160,67,0.25)", name="band", hoverinfo="skip"))  # fmt: skip
-        fig.add_trace(go.Scatter(x=t, y=[h[1] for h in history], mode="lines", name="forecast",
-                                 line={"color": CLASS_COLOURS["safe"]}))  # fmt: skip
-        fig.add_trace(go.Scatter(x=t, y=[h[4] for h in history], mode="lines", name="at his plan",
-                                 line={"dash": "dot", "color": "#888"}))  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=t, y=[h[3] for h in history], mode="lines", line={"width": 0}, showlegend=False, hoverinfo="skip"
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=t,
+                y=[h[2] for h in history],
+                mode="lines",
+                line={"width": 0},
+                fill="tonexty",
+                fillcolor="rgba(46,160,67,0.25)",
+                name="band",
+                hoverinfo="skip",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=t, y=[h[1] for h in history], mode="lines", name="forecast", line={"color": CLASS_COLOURS["safe"]}
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=t, y=[h[4] for h in history], mode="lines", name="at his plan", line={"dash": "dot", "color": "#888"}
+            )
+        )
     if race.quota is not None:
         fig.add_hline(y=race.quota, line={"color": "firebrick", "dash": "dash"})
     fig.update_xaxes(title_text="minutes")

@@ -27,10 +27,16 @@ SIMPLIFY_M = 1.5
 # highway value -> the class it is drawn in; any other (footways, paths, cycleways, service roads,
 # construction) is left out, and so is every tunnel
 STREET_CLASSES = {
-    "motorway": "major", "trunk": "major", "primary": "major", "secondary": "major",
-    "tertiary": "street", "unclassified": "street", "residential": "street", "living_street": "street",
+    "motorway": "major",
+    "trunk": "major",
+    "primary": "major",
+    "secondary": "major",
+    "tertiary": "street",
+    "unclassified": "street",
+    "residential": "street",
+    "living_street": "street",
     "pedestrian": "square",
-}  # fmt: skip
+}
 CLASS_ORDER = ("square", "street", "major")
 # label priorities: lower is placed first and wins a collision
 PRIORITY = {"mat": 0, "landmark": 1, "water": 2, "major": 3, "km": 4, "street": 5, "park": 6}

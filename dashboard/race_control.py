@@ -80,7 +80,7 @@ def layout(race: Race) -> html.Div:
                         className="kpi",
                     )
                     for kpi_id, label in kpis(race)
-                ],  # fmt: skip
+                ],
                 className="kpis",
             ),
             html.Div(

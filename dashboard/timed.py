@@ -45,8 +45,14 @@ def leaders_on_course(race: Race, snap: Snapshot, limit: int = 10) -> list[dict[
     out = []
     for row in rows:
         person = race.participant(str(snap.bibs[row]))
-        out.append({"bib": str(snap.bibs[row]), "name": person.name if person else "", "pen": str(snap.pens[row]),
-                    "at": f"{snap.distance_m[row] / 1000:.2f} km"})  # fmt: skip
+        out.append(
+            {
+                "bib": str(snap.bibs[row]),
+                "name": person.name if person else "",
+                "pen": str(snap.pens[row]),
+                "at": f"{snap.distance_m[row] / 1000:.2f} km",
+            }
+        )
     return out
 
 
@@ -55,8 +61,15 @@ def field_figure(race: Race, snap: Snapshot) -> go.Figure:
     running = snap.distance_m[snap.status == STARTED]
     edges = np.arange(0.0, race.distance_m / 1000 + 1.0, 1.0)
     counts, _ = np.histogram(running / 1000, bins=edges)
-    fig = go.Figure(go.Bar(x=edges[:-1] + 0.5, y=counts, width=0.9, marker={"color": CLASS_COLOURS["started"]},
-                           hovertemplate="km %{x:.1f}: %{y}"))  # fmt: skip
+    fig = go.Figure(
+        go.Bar(
+            x=edges[:-1] + 0.5,
+            y=counts,
+            width=0.9,
+            marker={"color": CLASS_COLOURS["started"]},
+            hovertemplate="km %{x:.1f}: %{y}",
+        )
+    )
     fig.update_xaxes(title_text="km")
     fig.update_yaxes(title_text="runners")
     if not len(running):
@@ -69,9 +82,11 @@ def pen_progress_figure(race: Race, snap: Snapshot) -> go.Figure:
     """Per pen: finished, running and not started."""
     names = [p.name for p in race.pens]
     bars = []
-    for code, label, colour in ((FINISHED, "finished", CLASS_COLOURS["finished"]),
-                                (STARTED, "running", CLASS_COLOURS["started"]),
-                                (REGISTERED, "not started", CLASS_COLOURS["registered"])):  # fmt: skip
+    for code, label, colour in (
+        (FINISHED, "finished", CLASS_COLOURS["finished"]),
+        (STARTED, "running", CLASS_COLOURS["started"]),
+        (REGISTERED, "not started", CLASS_COLOURS["registered"]),
+    ):
         y = [int(np.count_nonzero((snap.pens == p.id) & (snap.status == code))) for p in race.pens]
         bars.append(go.Bar(x=names, y=y, name=label, marker={"color": colour}, hovertemplate=f"%{{x}}: %{{y}} {label}"))
     fig = go.Figure(bars)
