@@ -54,25 +54,32 @@ class MilestoneScore:
 def true_catches(at_m: np.ndarray, elapsed_s: np.ndarray, delay_s: float) -> np.ndarray:
     """Where the car (``delay_s`` after the runners, on the World Run schedule) reaches each runner,
     from his splits (linear between them, from 0 at 0 m); inf if not before his last split, unless he
-    did not finish: then where he stopped, his last split (his result, as the World Run's)."""
+    did not finish: then where he stopped, his last split (his result, as the World Run's). All
+    runners at once: the split the car reached first, the read before it, and a bisection between."""
+    at_m = np.asarray(at_m, dtype=float)
+    elapsed_s = np.asarray(elapsed_s, dtype=float)
+    n, m = elapsed_s.shape
     car = delay_s + np.asarray(WINGS_FOR_LIFE.elapsed_at(at_m), dtype=float)
-    out = np.full(len(elapsed_s), np.inf)
-    for i, row in enumerate(elapsed_s):
-        read = ~np.isnan(row)
-        a, t = np.concatenate([[0.0], at_m[read]]), np.concatenate([[0.0], row[read]])
-        late = np.flatnonzero(t[1:] > car[read])
-        if not len(late):
-            if np.isnan(row[-1]):  # no finish: he stopped at his last split
-                out[i] = a[-1]
-            continue
-        j = int(late[0]) + 1  # the first split the car reached first; he was ahead at a[j - 1]
-        lo, hi = a[j - 1], a[j]
-        for _ in range(40):  # his time (linear) against the car's (its schedule) on [lo, hi]
-            mid = (lo + hi) / 2
-            runner = t[j - 1] + (mid - a[j - 1]) * (t[j] - t[j - 1]) / (a[j] - a[j - 1])
-            ahead = runner < delay_s + float(WINGS_FOR_LIFE.elapsed_at(mid))
-            lo, hi = (mid, hi) if ahead else (lo, mid)
-        out[i] = (lo + hi) / 2
+    read = ~np.isnan(elapsed_s)
+    late = read & (np.nan_to_num(elapsed_s, nan=-np.inf) > car[None, :])
+    caught = late.any(axis=1)
+    j = np.argmax(late, axis=1)  # the first split the car reached first
+    last_read = np.maximum.accumulate(np.where(read, np.arange(m)[None, :], -1), axis=1)
+    rows = np.arange(n)
+    prev = np.where(j > 0, last_read[rows, np.maximum(j - 1, 0)], -1)  # his read before it (-1: the start)
+    a_lo = np.where(prev >= 0, at_m[np.maximum(prev, 0)], 0.0)
+    t_lo = np.where(prev >= 0, elapsed_s[rows, np.maximum(prev, 0)], 0.0)
+    a_hi, t_hi = at_m[j], elapsed_s[rows, j]
+    lo, hi = a_lo.copy(), a_hi.copy()
+    for _ in range(40):  # his time (linear) against the car's (its schedule) on [lo, hi]
+        mid = (lo + hi) / 2
+        runner = t_lo + (mid - a_lo) * (t_hi - t_lo) / (a_hi - a_lo)
+        ahead = runner < delay_s + np.asarray(WINGS_FOR_LIFE.elapsed_at(mid), dtype=float)
+        lo, hi = np.where(ahead, mid, lo), np.where(ahead, hi, mid)
+    out: np.ndarray = np.where(caught, (lo + hi) / 2, np.inf)
+    stopped = ~caught & np.isnan(elapsed_s[:, -1])  # no finish: he stopped at his last split
+    last = last_read[stopped, -1]
+    out[stopped] = np.where(last >= 0, at_m[np.maximum(last, 0)], 0.0)
     return out
 
 
