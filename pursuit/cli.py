@@ -124,9 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     eng = sub.add_parser(
         "engine", help="the live engine only, against REDIS_URL: leads while it holds the engine lease, else stands by"
     )
-    where = eng.add_mutually_exclusive_group()
-    where.add_argument("--race", help="race directory (default: the Paris J-1000)")
-    where.add_argument(
+    one_of = eng.add_mutually_exclusive_group()
+    one_of.add_argument("--race", help="race directory (default: the Paris J-1000)")
+    one_of.add_argument(
         "--event",
         metavar="DIR",
         help="join the engine pool of this event: processes given the same event share its races "

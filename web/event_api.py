@@ -127,7 +127,7 @@ def leaderboard(engines: Sequence[LiveEngine]) -> list[dict[str, Any]]:
         engine, snap, i, person = who[row]
         place, place_sex, place_category = places.of(row)
         _, place_nation, place_nation_sex = in_nation.of(row)
-        when = float(time_all[row])
+        caught_s = float(time_all[row])
         out.append(
             {
                 "place": place,
@@ -145,8 +145,8 @@ def leaderboard(engines: Sequence[LiveEngine]) -> list[dict[str, Any]]:
                 "nation": nation[row],
                 "place_nation": place_nation,
                 "place_nation_sex": place_nation_sex,
-                "caught_time": iso_time(when, ZONE_UTC),
-                "caught_time_local": iso_time(when, engine.race.timezone),
+                "caught_time": iso_time(caught_s, ZONE_UTC),
+                "caught_time_local": iso_time(caught_s, engine.race.timezone),
             }
         )
     return out
