@@ -71,3 +71,28 @@ async def test_the_route_pages_and_filters_by_sex(two_locations):  # type: ignor
         for bad in ({"limit": "many"}, {"limit": 0}, {"offset": -1}, {"sex": "x" * 40}):
             answer = await http.get("/api/event/leaderboard", params=bad)
             assert answer.status_code == 400 and "limit" in answer.json()["error"], bad
+
+
+def test_places_per_nation_and_catch_times_in_utc_and_local(tmp_path: Path):
+    """A World Run of Vienna and Tokyo (simulator/event.py: a nation per runner): places within the
+    nation and within nation and sex; a catch's time is one instant, in UTC and in the race's zone."""
+    from datetime import datetime
+
+    from live.race.event import load_event
+    from simulator.event import WORLD_LOCATIONS, write_world_event
+
+    event = load_event(write_world_event(tmp_path, WORLD_LOCATIONS[:2], runners=150))
+    rows = leaderboard([_finished(race, seed) for seed, race in enumerate(event.races)])
+    assert len(rows) == 300 and {r["nation"] for r in rows} == {"AUT", "JPN"}
+    for nation in ("AUT", "JPN"):
+        mine = [r for r in rows if r["nation"] == nation]
+        assert [r["place_nation"] for r in mine] == list(range(1, len(mine) + 1))
+        for sex in ("M", "F"):
+            both = [r["place_nation_sex"] for r in mine if r["sex"] == sex]
+            assert both == list(range(1, len(both) + 1))
+    offsets = {"world-run-vienna": "+02:00", "world-run-tokyo": "+09:00"}
+    for r in rows:
+        utc, local = datetime.fromisoformat(r["caught_time"]), datetime.fromisoformat(r["caught_time_local"])
+        assert (
+            utc == local and r["caught_time"].endswith("+00:00") and r["caught_time_local"].endswith(offsets[r["race"]])
+        )
