@@ -4,7 +4,8 @@
 (function () {
   "use strict";
   // every word this script shows, in one place (for the translation catalogue)
-  var TEXT = { utc: "UTC", local: "local", waiting: "waiting for the engine", clock: "clock", state: "state" };
+  var TEXT = { utc: "UTC", local: "local", waiting: "waiting for the engine", clock: "clock", state: "state",
+    forecast: "forecast", running: "still running at" };
   var main = document.querySelector(".cards");
   var every = 1000 * Number(main.getAttribute("data-poll-s") || 2);
   var fmt = new Intl.NumberFormat(document.documentElement.lang || "en");
@@ -31,7 +32,10 @@
     var c = r.counts || {};
     var shown = ["started", "ahead", "caught", "won", "finished", "dnf"].filter(function (k) { return c[k]; });
     row(dl, "runners", fmt.format(r.participants) + (shown.length ? " · " + shown.map(function (k) { return k + " " + fmt.format(c[k]); }).join(" · ") : ""));
-    if (r.forecast) {
+    if (r.forecast && r.forecast.milestones) {  // a catcher-car race: expected still running at the next milestone
+      var next = r.forecast.milestones.filter(function (m) { return !m.passed; })[0];
+      if (next) row(dl, TEXT.forecast, fmt.format(next.expected) + " " + TEXT.running + " " + km(next.at_m) + " (" + fmt.format(next.low) + "–" + fmt.format(next.high) + ", " + Math.round(100 * r.forecast.level) + " %)");
+    } else if (r.forecast) {
       var f = r.forecast, q = f.quota;
       var text = fmt.format(f.winners) + " winners (" + fmt.format(f.low) + "–" + fmt.format(f.high) + ", " + Math.round(100 * f.level) + " %)";
       row(dl, "forecast", q == null ? text : text + " vs quota " + fmt.format(q), q == null ? "" : (f.low > q ? "over" : f.high < q ? "under" : ""));

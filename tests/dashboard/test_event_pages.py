@@ -165,13 +165,17 @@ async def test_the_world_leaderboard_on_the_event_view(redis_server, redis, tmp_
     try:
         async with running_uvicorn(create_event_app(event, redis_server.url)) as base, async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            page = await open_page(browser, base, "/event", errors)
+            page = await browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("console", lambda m: errors.append(f"/event: {m.text}") if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(f"/event: {e}"))
+            await page.goto(base + "/event")
             caught = "[...document.querySelectorAll('#leaderboard tbody tr')].filter(r => /caught/.test(r.innerText))"
             await page.wait_for_function(f"{caught}.length >= 3", timeout=40000)
             assert await page.is_visible("#leaderboard")
             assert (await page.inner_text("#utc")).endswith(" UTC")
             cards = await page.eval_on_selector_all(".card", "cs => cs.map(c => c.innerText)")
             assert "Europe/Vienna" in cards[0] and "Asia/Tokyo" in cards[1] and all(" UTC" in c for c in cards)
+            assert not any("NaN" in c for c in cards), cards
             rows = await page.eval_on_selector_all(
                 "#leaderboard tbody tr", "rs => rs.map(r => [...r.cells].map(c => c.innerText))"
             )
