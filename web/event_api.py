@@ -1,24 +1,23 @@
-"""``GET /api/event``: the races of an event, one summary each (race control's event view reads it)."""
+"""``GET /api/event``: the races of an event, one summary each (race control's event view reads it); and
+``GET /api/event/leaderboard``, the world ranking of its catcher-car races (``web/world_board.py``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from starlette.requests import Request
 from starlette.routing import Route
 
-from live.chase.places import Groups, by_distance, listing_order
-from live.chase.snapshot import AHEAD, CAUGHT, STARTED, Snapshot
+from live.chase.snapshot import Snapshot
 from live.engine.engine import LiveEngine
 from live.race.event import Event
 from web.http import JSONResponse, error, iso_time, num
+from web.world_board import ZONE_UTC, WorldBoard
 
 MAX_PAGE = 1000
 MAX_LABEL = 32
-ZONE_UTC = ZoneInfo("UTC")  # the event's clock: a World Run's locations start at one instant
 
 
 def race_path(event: Event, race_id: str) -> str:
@@ -89,77 +88,13 @@ def race_summary(event: Event, engine: LiveEngine) -> dict[str, Any]:
     return body
 
 
-def leaderboard(engines: Sequence[LiveEngine]) -> list[dict[str, Any]]:
-    """Every runner of the event's catcher-car races in one ranking, by distance, further first: where
-    the car passed him, or where he is while he runs (as each race's own results rank them); places
-    overall, within sex and within sex and category, across the races; where the participants files
-    give a nation, also within it (``place_nation``) and within nation and sex (``place_nation_sex``).
-    Catch times are UTC (``caught_time``), and in the runner's race's zone (``caught_time_local``)."""
-    rows: list[tuple[LiveEngine, Snapshot, np.ndarray]] = []
-    for engine in engines:
-        if engine.race.by_distance and (snap := engine.snapshot) is not None:
-            rows += [(engine, snap, np.arange(len(snap.bibs)))]
-    if not rows:
-        return []
-    sex, category, nation, distance, ranked, caught_at, caught_time, who = [], [], [], [], [], [], [], []
-    for engine, snap, index in rows:
-        people = [engine.race.participant(str(b)) for b in snap.bibs]
-        sex += [p.sex if p else "" for p in people]
-        category += [p.category if p else "" for p in people]
-        nation += [p.nation if p else "" for p in people]
-        caught = snap.status == CAUGHT
-        at = snap.caught_at_m if snap.caught_at_m is not None else np.full(len(snap.bibs), np.nan)
-        distance.append(np.where(caught, at, snap.distance_m))
-        ranked.append(caught | (snap.status == AHEAD) | (snap.status == STARTED))
-        caught_at.append(np.where(caught, at, np.nan))
-        when = snap.caught_time if snap.caught_time is not None else np.full(len(snap.bibs), np.nan)
-        caught_time.append(np.where(caught, when, np.nan))
-        who += [(engine, snap, int(i), people[int(i)]) for i in index]
-    distance_all, ranked_all = np.concatenate(distance), np.concatenate(ranked)
-    sexes = np.array(sex, dtype=object)
-    places = by_distance(distance_all, ranked_all, Groups.of(sexes, np.array(category, dtype=object)))
-    in_nation = by_distance(distance_all, ranked_all, Groups.of(np.array(nation, dtype=object), sexes))
-    at_all, time_all = np.concatenate(caught_at), np.concatenate(caught_time)
-    out = []
-    for row in listing_order(places).tolist():
-        if not places.place[row]:
-            break
-        engine, snap, i, person = who[row]
-        place, place_sex, place_category = places.of(row)
-        _, place_nation, place_nation_sex = in_nation.of(row)
-        caught_s = float(time_all[row])
-        out.append(
-            {
-                "place": place,
-                "place_sex": place_sex,
-                "place_category": place_category,
-                "bib": str(snap.bibs[i]),
-                "name": person.name if person else "",
-                "sex": sex[row],
-                "category": category[row],
-                "race": engine.race.id,
-                "race_name": engine.race.name,
-                "status": snap.status_name(i),
-                "distance_m": num(float(distance_all[row])),
-                "caught_at_m": num(float(at_all[row])),
-                "nation": nation[row],
-                "place_nation": place_nation,
-                "place_nation_sex": place_nation_sex,
-                "caught_time": iso_time(caught_s, ZONE_UTC),
-                "caught_time_local": iso_time(caught_s, engine.race.timezone),
-            }
-        )
-    return out
-
-
 class EventAPI:
     """The event's own routes, over the engines of its races (in the event's order)."""
 
     def __init__(self, event: Event, engines: Sequence[LiveEngine]) -> None:
         self.event = event
         self.engines = list(engines)
-        # per tick: the snapshots it was ranked from, the ranking, its nations
-        self._board: tuple[tuple[Snapshot | None, ...], list[dict[str, Any]], list[str]] | None = None
+        self._board: tuple[tuple[Snapshot | None, ...], WorldBoard] | None = None  # per tick: its snapshots
 
     def routes(self) -> list[Route]:
         return [Route("/api/event", self.get_event), Route("/api/event/leaderboard", self.get_leaderboard)]
@@ -194,8 +129,5 @@ class EventAPI:
             )
         snaps = tuple(e.snapshot for e in self.engines)
         if self._board is None or any(a is not b for a, b in zip(self._board[0], snaps, strict=True)):
-            board = leaderboard(self.engines)
-            self._board = (snaps, board, sorted({r["nation"] for r in board if r["nation"]}))
-        _, board, nations = self._board
-        rows = [r for r in board if (not sex or r["sex"] == sex) and (not nation or r["nation"] == nation)]
-        return JSONResponse({"runners": rows[offset : offset + limit], "total": len(rows), "nations": nations})
+            self._board = (snaps, WorldBoard(self.engines))
+        return JSONResponse(self._board[1].page(sex, nation, offset, limit))

@@ -16,7 +16,8 @@ from live.race.event import Event
 from live.race.race_file import load_race
 from simulator.trajectory import plan_race
 from tests.helpers import running_uvicorn
-from web.event_api import EventAPI, leaderboard
+from web.event_api import EventAPI
+from web.world_board import leaderboard
 
 WORLD_RUN = Path(__file__).resolve().parents[2] / "races" / "world-run-paris"
 GUN = 1_777_777_000.0
