@@ -142,3 +142,13 @@ def write_world_event(
         encoding="utf-8",
     )
     return root
+
+
+if __name__ == "__main__":  # python -m simulator.event DIR [LOCATIONS] [RUNNERS]: a World Run to try
+    import sys
+
+    where = Path(sys.argv[1] if len(sys.argv) > 1 else ".pursuit/world-run")
+    count = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    field = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
+    write_world_event(where, WORLD_LOCATIONS[:count], runners=field)
+    print(f"{where}/: a World Run of {count} locations, {field:,} runners each: pursuit demo --race {where}")
