@@ -129,5 +129,5 @@ class EventAPI:
             )
         snaps = tuple(e.snapshot for e in self.engines)
         if self._board is None or any(a is not b for a, b in zip(self._board[0], snaps, strict=True)):
-            self._board = (snaps, WorldBoard(self.engines))
+            self._board = (snaps, WorldBoard(self.engines, self._board[1].roster if self._board else None))
         return JSONResponse(self._board[1].page(sex, nation, offset, limit))

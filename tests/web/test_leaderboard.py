@@ -97,3 +97,14 @@ def test_places_per_nation_and_catch_times_in_utc_and_local(tmp_path: Path):
         assert (
             utc == local and r["caught_time"].endswith("+00:00") and r["caught_time_local"].endswith(offsets[r["race"]])
         )
+
+
+def test_the_roster_is_kept_from_tick_to_tick_and_made_anew_when_the_races_change(two_locations):  # type: ignore[no-untyped-def]
+    from web.world_board import WorldBoard
+
+    first = WorldBoard(two_locations)
+    again = WorldBoard(two_locations, first.roster)
+    assert again.roster is first.roster and again.page() == first.page()
+    alone = WorldBoard(two_locations[:1], first.roster)
+    assert alone.roster is not first.roster and alone.page()["total"] == 150
+    assert {r["race"] for r in alone.page()["runners"]} == {"world-run-paris"}
