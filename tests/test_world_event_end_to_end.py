@@ -21,7 +21,7 @@ from tests.test_event_end_to_end import served
 
 RUNNERS = 200  # per location
 SPEED = 400.0
-FAST_CAR = ((0, 20), (1800, 30))  # everyone caught about 1 h 45 after the start: some 20 s here
+FAST_CAR = ((0, 25), (900, 40))  # everyone caught about an hour after the start: some 10 s here
 TOLERANCE_M = 20.0  # a catch is interpolated between mats: within 20 m of the truth (issue 23)
 
 
