@@ -2,6 +2,9 @@
 
 A plain page (no Dash, no plotly): its script polls ``/api/event`` every few seconds and fills the
 cards; the HTML carries the event's name and one empty card per race, so it reads without script.
+For catcher-car races it also shows the world leaderboard (``/api/event/leaderboard``, filtered by
+sex and nation). The event's clock is UTC, shown in the header; each card shows its race's own
+local time and zone, and catch times are given in UTC and in the runner's race's zone.
 """
 
 from __future__ import annotations
@@ -34,11 +37,15 @@ def event_html(event: Event) -> str:
         f"<title>pursuit — {escape(event.name)}</title>"
         '<link rel="stylesheet" href="/event/event.css"></head><body>'
         f'<header class="header"><h1 class="title">{escape(event.name)}</h1>'
+        '<span id="utc" class="utc" title="the event\'s clock"></span>'
         '<span id="conn" class="conn conn-wait" role="status">connecting…</span></header>'
         f'<main class="cards" data-poll-s="{POLL_S}">{cards}</main>'
         '<section id="leaderboard" class="board" hidden><h2>Leaderboard: every location, by distance</h2>'
-        "<table><thead><tr><th>place</th><th>runner</th><th>sex</th><th>race</th><th>distance</th><th>status</th>"
-        "</tr></thead><tbody></tbody></table></section>"
+        '<form class="board-filter"><label>sex <select name="sex"><option value="">all</option>'
+        '<option value="F">F</option><option value="M">M</option></select></label> '
+        '<label>nation <select name="nation"><option value="">all</option></select></label></form>'
+        "<table><thead><tr><th>place</th><th>runner</th><th>sex</th><th>nation</th><th>race</th>"
+        "<th>distance</th><th>caught (UTC · local)</th><th>status</th></tr></thead><tbody></tbody></table></section>"
         '<script src="/event/event.js"></script></body></html>'
     )
 

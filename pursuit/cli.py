@@ -124,7 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
     eng = sub.add_parser(
         "engine", help="the live engine only, against REDIS_URL: leads while it holds the engine lease, else stands by"
     )
-    eng.add_argument("--race", help="race directory (default: the Paris J-1000)")
+    one_of = eng.add_mutually_exclusive_group()
+    one_of.add_argument("--race", help="race directory (default: the Paris J-1000)")
+    one_of.add_argument(
+        "--event",
+        metavar="DIR",
+        help="join the engine pool of this event: processes given the same event share its races "
+        "(each leads at most its fair share; a dead one's races are taken over within 3 s)",
+    )
     eng.set_defaults(func=cmd_engine)
 
     plan = sub.add_parser("plan", help="pre-race: expected winners per pen vs quota; head starts that meet it")

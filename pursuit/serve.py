@@ -21,6 +21,7 @@ from live.race.race import Race
 from live.race.web_limits import DEFAULT_MAX_CONNECTIONS
 from live.store.connection import master_address, redis_client, replicas_to_wait_for
 from live.store.event_store import ingest_store
+from live.store.leader import FrameChannel, Lease
 from live.store.store import Store
 from pursuit.event_web import create_event_app
 from pursuit.http_guard import REQUEST_TIMEOUT_S, GuardedHttp
@@ -290,20 +291,22 @@ async def run_engines(event: Event, redis_url: str, stop: asyncio.Event | None =
     return 0
 
 
-async def run_engine(race: Race, redis_url: str, stop: asyncio.Event | None = None) -> int:
+async def run_engine(
+    race: Race, redis_url: str, stop: asyncio.Event | None = None, lease_for: Callable[[Store], Lease] | None = None
+) -> int:
     """The live engine of one race in this process, until interrupted (or ``stop``): while it holds the
     engine lease it ticks, emits the race's events and publishes each tick's frame for the web
-    processes to relay; otherwise it stands by, ready to take the lease when it lapses."""
+    processes to relay; otherwise it stands by, ready to take the lease when it lapses. ``lease_for``
+    makes its lease (an engine pool's, ``pursuit.engine_pool``; default: a plain one)."""
     from live.engine.engine import LiveEngine
     from live.engine.events import EventDetector
-    from live.store.leader import FrameChannel, Lease
     from web.feed import LiveFeed, Publisher
 
     redis = redis_client(redis_url)
     store = Store(redis, race)
     await store.setup()
     engine = LiveEngine(race, store)
-    engine.lease = lease = Lease(store)
+    engine.lease = lease = (lease_for or Lease)(store)
     engine.listeners.append(EventDetector(engine))
     feed = LiveFeed(engine, publisher=Publisher(FrameChannel(store), lease))  # builds the frames; no clients here
     print(f"engine: race {race.id}, lease {lease.key} as {lease.token}", flush=True)

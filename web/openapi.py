@@ -256,7 +256,7 @@ def with_event(schema: dict[str, Any], race_ids: list[str]) -> dict[str, Any]:
     paths["/api/event"] = {"get": {"summary": summary, "responses": {"200": _json(event)}}}
     board = {
         "type": "object",
-        "required": ["runners", "total"],
+        "required": ["runners", "total", "nations"],
         "properties": {
             "runners": {
                 "type": "array",
@@ -272,10 +272,16 @@ def with_event(schema: dict[str, Any], race_ids: list[str]) -> dict[str, Any]:
                         "race",
                         "status",
                         "distance_m",
+                        "nation",
+                        "place_nation",
+                        "place_nation_sex",
+                        "caught_time",
+                        "caught_time_local",
                     ],
                 },
             },
             "total": {"type": "integer"},
+            "nations": {"type": "array", "items": {"type": "string"}},
         },
     }
     paths["/api/event/leaderboard"] = {
@@ -283,6 +289,7 @@ def with_event(schema: dict[str, Any], race_ids: list[str]) -> dict[str, Any]:
             "summary": "The catcher-car races' runners in one ranking by distance (a World Run's world ranking)",
             "parameters": [
                 {"name": "sex", "in": "query", "schema": {"type": "string", "maxLength": 32}},
+                {"name": "nation", "in": "query", "schema": {"type": "string", "maxLength": 32}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
                 {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
             ],

@@ -96,6 +96,7 @@ class Participant:
     sex: str
     category: str
     declared_s: float | None
+    nation: str = ""  # the optional ``nation`` column (an IOC or ISO code, as the organiser writes it)
 
 
 @dataclass(frozen=True)

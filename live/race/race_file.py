@@ -40,6 +40,7 @@ DEFAULT_MAX_SPEED_M_S = 7.5  # 2:13/km: faster than any road runner over a segme
 MAT_SPREAD_LIMIT_M = 40.0  # the avenue is 70 m wide; a mat spans one carriageway
 MAX_OPERATOR_NAME = 60
 PARTICIPANT_COLUMNS = ("bib", "chip", "name", "pen", "sex", "category", "declared_s")
+OPTIONAL_COLUMNS = ("nation",)  # may follow, in this order: a World Run ranks per nation
 
 
 def load_race(directory: Path | str) -> Race:
@@ -347,15 +348,18 @@ def _read_participants(path: Path, pen_ids: set[str], pursuer_bib: str | None) -
     with path.open(encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
-        if header is None or tuple(h.strip() for h in header) != PARTICIPANT_COLUMNS:
-            raise RaceError(path, "line 1", f"header must be {','.join(PARTICIPANT_COLUMNS)}, got {header!r}")
+        names = tuple(h.strip() for h in header or ())
+        columns = len(names)
+        if header is None or names not in [PARTICIPANT_COLUMNS + OPTIONAL_COLUMNS[:n] for n in range(2)]:
+            raise RaceError(path, "line 1", f"header must be {','.join(PARTICIPANT_COLUMNS)}[,nation], got {header!r}")
         for row in reader:
             line = reader.line_num
             if not row or all(not c.strip() for c in row):
                 continue
-            if len(row) != len(PARTICIPANT_COLUMNS):
-                raise RaceError(path, f"line {line}", f"expected {len(PARTICIPANT_COLUMNS)} fields, got {len(row)}")
-            bib, chip, name, pen, sex, category, declared = (c.strip() for c in row)
+            if len(row) != columns:
+                raise RaceError(path, f"line {line}", f"expected {columns} fields, got {len(row)}")
+            bib, chip, name, pen, sex, category, declared, *more = (c.strip() for c in row)
+            nation = more[0] if more else ""
             if not bib:
                 raise RaceError(path, f"line {line}", "bib is empty")
             if bib in seen_bibs:
@@ -385,4 +389,6 @@ def _read_participants(path: Path, pen_ids: set[str], pursuer_bib: str | None) -
                     raise RaceError(
                         path, f"line {line}", f"declared_s must be a positive number of seconds, got {declared!r}"
                     )
-            yield Participant(bib, chips, name, pen, sex, category, declared_s)
+            if len(nation) > 32:
+                raise RaceError(path, f"line {line}", f"nation of bib {bib!r} is over 32 characters")
+            yield Participant(bib, chips, name, pen, sex, category, declared_s, nation)

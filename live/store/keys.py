@@ -121,6 +121,12 @@ class RaceKeys:
         return f"{self.prefix}:engine-lease"
 
     @property
+    def engine_pool(self) -> str:
+        """Sorted set: the heartbeats of an event's engine pool (member → expiry, ms), kept in the keys of
+        the event's first race like its journal (``live.store.pool``)."""
+        return f"{self.prefix}:engine-pool"
+
+    @property
     def feed_seq(self) -> str:
         """String: the last live-feed ``seq`` the engine leader published (never goes down)."""
         return f"{self.prefix}:feed-seq"
