@@ -22,6 +22,7 @@ from live.race.event import Event
 from live.race.guns import next_start, planned_starts
 from live.race.race import Race
 from live.reads import RawRead
+from live.store.connection import is_cluster
 from live.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,20 @@ class EventStore(Store):
             self.off_course += off
             log.warning("%d reads of chips at mats their race does not have: not applied", off)
         return sum(self.stores[i]._queue_apply(pipe, rs, wall_s) for i, rs in sorted(by_race.items()))
+
+    async def replicated(self, mat: str | None) -> bool:
+        """Whether this process's writes are on a replica: the journal's master (one ``WAIT``, all of
+        an event on one Redis), and in a Redis Cluster the master of every race with ``mat`` too
+        (where the reads of its chips went)."""
+        if not await super().replicated(mat):
+            return False
+        if not is_cluster(self.redis):
+            return True
+        for store in self._stores_with(mat):
+            store.wait_replicas = self.wait_replicas
+            if store.race.id != self.race.id and not await store.replicated(mat):
+                return False
+        return True
 
     async def count_error(self, mat: str | None, reason: str, source: tuple[str, str] | None = None) -> None:
         for store in self._stores_with(mat):

@@ -1,0 +1,59 @@
+"""pursuit on a Redis Cluster (``REDIS_URL=redis+cluster://…``): each race in its own slot, the
+existing end-to-end paths of one race and of an event of two races against a real cluster of three
+masters and three replicas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from redis.crc import key_slot
+
+import tests.test_end_to_end as race_end_to_end
+import tests.test_event_end_to_end as event_end_to_end
+from live.race.race import Race
+from live.store.connection import ClusterNodes, is_cluster, redis_client, replicas_to_wait_for
+from live.store.keys import RaceKeys
+
+
+def test_a_cluster_url_names_some_nodes_and_a_password():
+    nodes = ClusterNodes.parse("redis+cluster://:s3cret@10.0.0.1:7000,10.0.0.2")
+    assert nodes == ClusterNodes((("10.0.0.1", 7000), ("10.0.0.2", 6379)), "s3cret")
+    assert ClusterNodes.parse("redis+cluster://h:1/").password is None
+    assert replicas_to_wait_for("redis+cluster://h:1") == 1
+    for bad, why in [
+        ("redis+cluster://h:x", "not a number"),
+        ("redis+cluster://:1", "host:port"),
+        ("redis+cluster://h:1/2", "one database"),
+    ]:
+        with pytest.raises(ValueError, match=why):
+            ClusterNodes.parse(bad)
+
+
+def test_every_key_of_a_race_is_in_the_race_slot(paris: Race):
+    keys = RaceKeys("chase-b")
+    names = [getattr(keys, n) for n, v in vars(RaceKeys).items() if isinstance(v, property) and n != "prefix"]
+    names += [keys.mat("marbeuf"), keys.bucket("reads", "10.0.0.1"), keys.bucket_gate("reads")]
+    assert len(names) > 20
+    assert {key_slot(n.encode()) for n in names} == {key_slot(b"{pursuit:chase-b}")}
+    assert key_slot(b"{pursuit:chase-a}") != key_slot(b"{pursuit:chase-b}"), "two races, two slots"
+
+
+async def test_the_client_of_a_cluster_url_reaches_every_master(cluster, cluster_redis):
+    assert is_cluster(cluster_redis)
+    assert len(cluster_redis.get_primaries()) == 3
+    assert cluster_redis.connection_pool.connection_kwargs["socket_timeout"] == 5.0
+    plain = redis_client(cluster.nodes[0].url)
+    assert not is_cluster(plain)
+    await plain.aclose()
+
+
+async def test_a_race_end_to_end_on_the_cluster(cluster, cluster_redis, paris: Race):
+    """The one-race end-to-end test (ChronoTrack mats → ingestor → engine → API) with a cluster URL."""
+    await race_end_to_end.test_simulated_race_reaches_the_api_with_the_true_outcome(cluster, cluster_redis, paris)
+
+
+async def test_an_event_of_two_races_end_to_end_on_the_cluster(cluster, cluster_redis, tmp_path: Path):
+    """`pursuit serve` of an event of two races on shared mats, with a cluster URL: the two races' keys
+    are in two slots (the event's journal in the first race's), each race's outcome is the truth."""
+    await event_end_to_end.test_an_event_served_by_pursuit_serve_times_each_race_apart(cluster, cluster_redis, tmp_path)
