@@ -119,9 +119,7 @@ class StoreBase:
     async def reset(self) -> int:
         """Delete every key of this race (a fresh demo or test); returns how many were removed."""
         removed = 0
-        async for key in self.redis.scan_iter(
-            match=f"{self.keys.prefix.replace('{', '[{]').replace('}', '[}]')}:*", count=1000
-        ):
+        async for key in self.redis.scan_iter(match=self.keys.pattern, count=1000):
             removed += await self.redis.unlink(key)
         return removed
 

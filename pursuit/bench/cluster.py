@@ -6,6 +6,8 @@ of ``runners`` runners in its own slot, through the store's own code:
   passings), every race's readers at once;
 * ``takeover_load_ms``: a new engine reading a race's every passing (what an engine that takes over a
   race's lease does before its first tick);
+* ``memory_per_race_mb``: what a race's keys take in Redis once its runners are read at three
+  timing points (``MEMORY USAGE``);
 * ``tick_round_ms``: one tick of every race at once (``LiveEngine.refresh``: new passings, guns,
   clock, then the compute) and its frame published (``FrameChannel.publish``, the lease's Lua);
 * ``relay``: how long a published frame takes to reach a relay, through the per-race frames stream
@@ -118,13 +120,24 @@ async def _layout(url: str, races: list[Race], rounds: int) -> dict[str, Any]:
 
             await asyncio.gather(*(tick(*parts) for parts in zip(engines, channels, leases, strict=True)))
             rounds_ms.append((time.perf_counter() - started) * 1000)
+        memory = [await _memory(store) for store in stores]
         return {
             "apply_reads_per_s": round(sum(len(r) for r in reads) / ingest_s),
+            "reads_per_race": len(reads[0]) + len(later[0]),
+            "memory_per_race_mb": round(statistics.median(memory) / 1e6, 1),
             "takeover_load_ms": {"median": round(statistics.median(loads), 1), "max": round(max(loads), 1)},
             "tick_round_ms": {"median": round(statistics.median(rounds_ms), 1), "max": round(max(rounds_ms), 1)},
         }
     finally:
         await redis.aclose()
+
+
+async def _memory(store: Store) -> int:
+    """Bytes of Redis memory the race's keys take (``MEMORY USAGE`` of each, every element counted)."""
+    total = 0
+    async for key in store.redis.scan_iter(match=store.keys.pattern, count=1000):
+        total += int(await store.redis.memory_usage(key, samples=0) or 0)
+    return total
 
 
 def _spread(samples: list[float]) -> dict[str, float]:
