@@ -12,8 +12,10 @@ from redis.crc import key_slot
 import tests.test_end_to_end as race_end_to_end
 import tests.test_event_end_to_end as event_end_to_end
 from live.race.race import Race
-from live.store.connection import ClusterNodes, is_cluster, redis_client, replicas_to_wait_for
+from live.reads import RawRead
+from live.store.connection import ClusterNodes, is_cluster, node_client, redis_client, replicas_to_wait_for
 from live.store.keys import RaceKeys
+from live.store.store import Store
 
 
 def test_a_cluster_url_names_some_nodes_and_a_password():
@@ -61,3 +63,21 @@ async def test_an_event_of_two_races_end_to_end_on_the_cluster(cluster, cluster_
     """`pursuit serve` of an event of two races on shared mats, with a cluster URL: the two races' keys
     are in two slots (the event's journal in the first race's), each race's outcome is the truth."""
     await event_end_to_end.test_an_event_served_by_pursuit_serve_times_each_race_apart(cluster, cluster_redis, tmp_path)
+
+
+async def test_race_control_scripts_and_mat_health_run_in_the_race_slot(cluster_redis, paris: Race):
+    """The scripts the end-to-end tests do not reach: a chip assigned with its passings, a passing
+    voided, a gun; and the memory figure is the race's master's."""
+    store = Store(cluster_redis, paris)
+    await store.setup()
+    mat = paris.mats[1].id
+    assert await store.apply_reads([RawRead(mat, "NOBODY", 1_700_000_000.0)], 1_700_000_000.0) == 0
+    assert await store.unknown_chips() == {"NOBODY": 1}
+    bib = paris.runners[0].bib
+    assert await store.assign_chip("NOBODY", bib) == 1
+    assert [p.bib for p in await store.passings_after()] == [bib]
+    assert await store.void_passing(bib, mat, 1_700_000_000.0)
+    assert await store.record_gun(1_700_000_000.0) == f"pen:{paris.pens[0].id}"
+    used, _ = await store.memory()
+    master = node_client(cluster_redis, store.keys.journal)
+    assert abs(used - int((await master.info("memory"))["used_memory"])) < 1_000_000
