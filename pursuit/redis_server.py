@@ -348,7 +348,6 @@ class ClusterServers:
     def start(self, timeout_s: float = 30.0) -> ClusterServers:
         """Start every node, join them (the first ``masters`` as masters, one replica each) and wait until
         every node says the cluster is ``ok`` and every replica is in sync."""
-        import redis
 
         for node in self.nodes:
             node.start()
@@ -363,12 +362,23 @@ class ClusterServers:
         if done.returncode != 0:
             self.stop()
             raise RedisServerError(f"redis-cli --cluster create failed: {done.stdout.decode()[-500:]}")
+        try:
+            self.wait_whole(timeout_s)
+        except RedisServerError:
+            self.stop()
+            raise
+        return self
+
+    def wait_whole(self, timeout_s: float = 30.0) -> None:
+        """Wait until every node says the cluster is ``ok`` and every replica is in sync (after a start,
+        or after a failed master is back as its successor's replica)."""
+        import redis
+
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if all(self._ready(redis.Redis(port=node.port)) for node in self.nodes):
-                return self
+                return
             time.sleep(0.1)
-        self.stop()
         raise RedisServerError(f"the Redis Cluster did not come together within {timeout_s} s")
 
     @staticmethod
