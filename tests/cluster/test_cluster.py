@@ -13,8 +13,10 @@ import tests.test_end_to_end as race_end_to_end
 import tests.test_event_end_to_end as event_end_to_end
 from live.race.race import Race
 from live.reads import RawRead
+from live.store.buckets import SharedBuckets
 from live.store.connection import ClusterNodes, is_cluster, node_client, redis_client, replicas_to_wait_for
 from live.store.keys import RaceKeys
+from live.store.leader import FrameChannel, Lease
 from live.store.store import Store
 
 
@@ -66,8 +68,9 @@ async def test_an_event_of_two_races_end_to_end_on_the_cluster(cluster, cluster_
 
 
 async def test_race_control_scripts_and_mat_health_run_in_the_race_slot(cluster_redis, paris: Race):
-    """The scripts the end-to-end tests do not reach: a chip assigned with its passings, a passing
-    voided, a gun; and the memory figure is the race's master's."""
+    """Every script of the store run on the cluster, those the end-to-end tests do not reach too: a chip
+    assigned with its passings, a passing voided, a gun, a GPS fix, sequences, a token bucket and its
+    gate, the engine lease and a frame; and the memory figure is the race's master's."""
     store = Store(cluster_redis, paris)
     await store.setup()
     mat = paris.mats[1].id
@@ -78,6 +81,16 @@ async def test_race_control_scripts_and_mat_health_run_in_the_race_slot(cluster_
     assert [p.bib for p in await store.passings_after()] == [bib]
     assert await store.void_passing(bib, mat, 1_700_000_000.0)
     assert await store.record_gun(1_700_000_000.0) == f"pen:{paris.pens[0].id}"
+    assert await store.set_pursuer_gps(48.87, 2.30, 1_700_000_001.0)
+    await store.record_sequences({"marbeuf": 7}, {})
+    assert await store.last_sequences(["marbeuf"]) == {"marbeuf": 7}
+    limits = SharedBuckets(store, "failed", 2, 1.0, gate=(10, 1.0))
+    assert [await limits.take("10.0.0.1") for _ in range(3)][:2] == [0.0, 0.0]
+    lease = Lease(store, "test")
+    assert await lease.hold() and await lease.hold()  # taken, then renewed by its script
+    assert await FrameChannel(store).publish(lease, 1, b"{}", True, b"state", "epoch")
+    await lease.release()
+    assert await lease.holder() is None
     used, _ = await store.memory()
     master = node_client(cluster_redis, store.keys.journal)
     assert abs(used - int((await master.info("memory"))["used_memory"])) < 1_000_000
