@@ -170,8 +170,8 @@ async def watch_master(redis: aioredis.Redis, servers: list[ReaderServer], stop:
     while not stop.is_set():
         try:
             now = await master_address(redis)
-        except Exception as exc:  # no Sentinel answers, or none knows a master yet: ask again
-            log.warning("Sentinel: no master address (%r)", exc)
+        except Exception as exc:  # no Sentinel (or cluster node) answers, or none knows a master yet: ask again
+            log.warning("Redis: no master address (%r)", exc)
             now = last
         if now is None and last is None and not isinstance(redis.connection_pool, SentinelConnectionPool):
             if not is_cluster(redis):

@@ -10,6 +10,7 @@ has the mat, so each race's ``/api/mats`` is whole.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Iterable, Sequence
@@ -72,11 +73,10 @@ class EventStore(Store):
             return False
         if not is_cluster(self.redis):
             return True
-        for store in self._stores_with(mat):
+        others = [s for s in self._stores_with(mat) if s.race.id != self.race.id]
+        for store in others:
             store.wait_replicas = self.wait_replicas
-            if store.race.id != self.race.id and not await store.replicated(mat):
-                return False
-        return True
+        return all(await asyncio.gather(*(store.replicated(mat) for store in others)))  # each WAIT at once
 
     async def count_error(self, mat: str | None, reason: str, source: tuple[str, str] | None = None) -> None:
         for store in self._stores_with(mat):
