@@ -269,6 +269,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="fanout: through HAProxy on 3 web processes relaying one engine (scale-out), then the "
         "same clients on one of them directly (the same-run baseline)",
     )
+    b.add_argument(
+        "--cluster",
+        action="store_true",
+        help="tick, fanout --balanced: also on a Redis Cluster of 3 masters and 3 replicas, one redis-server "
+        "the same-run baseline",
+    )
+    b.add_argument("--races", type=int, default=6, help="tick --cluster: races at once")
+    b.add_argument("--race-runners", type=int, default=5_000, help="tick --cluster: runners per race")
     b.add_argument("--client-processes", type=int, default=2, help="fanout: processes the clients are spread over")
     b.add_argument("--speed", type=float, default=10.0, help="fanout: simulated seconds per real second")
     b.add_argument(

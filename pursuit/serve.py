@@ -19,7 +19,7 @@ from ingest.tcp import ReaderServer
 from live.race.event import Event, event_of
 from live.race.race import Race
 from live.race.web_limits import DEFAULT_MAX_CONNECTIONS
-from live.store.connection import master_address, redis_client, replicas_to_wait_for
+from live.store.connection import describe, is_cluster, master_address, redis_client, replicas_to_wait_for
 from live.store.event_store import ingest_store
 from live.store.leader import FrameChannel, Lease
 from live.store.store import Store
@@ -166,23 +166,24 @@ async def start_ingest(
 async def watch_master(redis: aioredis.Redis, servers: list[ReaderServer], stop: asyncio.Event) -> None:
     """Behind Sentinel: when the master changes, close every reader connection, so that each reader is
     asked to resume after the last line the *new* master holds (a failover may lose the last writes the
-    old one acknowledged). Nothing to do for a single server."""
+    old one acknowledged). In a Redis Cluster, when any master changes. Nothing to do for a single server."""
     last = None
     while not stop.is_set():
         try:
             now = await master_address(redis)
-        except Exception as exc:  # no Sentinel answers, or none knows a master yet: ask again
-            log.warning("Sentinel: no master address (%r)", exc)
+        except Exception as exc:  # no Sentinel (or cluster node) answers, or none knows a master yet: ask again
+            log.warning("Redis: no master address (%r)", exc)
             now = last
         if now is None and last is None and not isinstance(redis.connection_pool, SentinelConnectionPool):
-            await stop.wait()  # one server: nothing moves
-            return
-        if last is not None and now is not None and now != last:
-            closed = sum(server.reset_connections(f"Redis master moved to {now[0]}:{now[1]}") for server in servers)
+            if not is_cluster(redis):
+                await stop.wait()  # one server: nothing moves
+                return
+        if last is not None and now is not None and now != last:  # a cluster: any of its masters
+            closed = sum(server.reset_connections(f"Redis master moved to {describe(now)}") for server in servers)
             log.warning(
-                "Redis master moved from %s:%d to %s:%d: %d reader connections closed to resume there",
-                *last,
-                *now,
+                "Redis master moved from %s to %s: %d reader connections closed to resume there",
+                describe(last),
+                describe(now),
                 closed,
             )
         last = now or last

@@ -10,6 +10,7 @@ has the mat, so each race's ``/api/mats`` is whole.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Iterable, Sequence
@@ -22,6 +23,7 @@ from live.race.event import Event
 from live.race.guns import next_start, planned_starts
 from live.race.race import Race
 from live.reads import RawRead
+from live.store.connection import is_cluster
 from live.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,19 @@ class EventStore(Store):
             self.off_course += off
             log.warning("%d reads of chips at mats their race does not have: not applied", off)
         return sum(self.stores[i]._queue_apply(pipe, rs, wall_s) for i, rs in sorted(by_race.items()))
+
+    async def replicated(self, mat: str | None) -> bool:
+        """Whether this process's writes are on a replica: the journal's master (one ``WAIT``, all of
+        an event on one Redis), and in a Redis Cluster the master of every race with ``mat`` too
+        (where the reads of its chips went)."""
+        if not await super().replicated(mat):
+            return False
+        if not is_cluster(self.redis):
+            return True
+        others = [s for s in self._stores_with(mat) if s.race.id != self.race.id]
+        for store in others:
+            store.wait_replicas = self.wait_replicas
+        return all(await asyncio.gather(*(store.replicated(mat) for store in others)))  # each WAIT at once
 
     async def count_error(self, mat: str | None, reason: str, source: tuple[str, str] | None = None) -> None:
         for store in self._stores_with(mat):

@@ -21,6 +21,11 @@ class RaceKeys:
         return f"{{pursuit:{self.race_id}}}"
 
     @property
+    def pattern(self) -> str:
+        """A ``SCAN MATCH`` pattern of every key of the race (its braces escaped)."""
+        return f"{self.prefix.replace('{', '[{]').replace('}', '[}]')}:*"
+
+    @property
     def journal(self) -> str:
         """Stream: every raw line from every reader, appended before it is applied."""
         return f"{self.prefix}:journal"
