@@ -7,7 +7,7 @@ pursuer's race, with 0, 1, 2 and 3 % of each race's runners made to stop at a ra
 unknown and dropouts are simulated). Prints each race's winners count error per rate and moment,
 the RMS and the band's hits per rate, and each rate's largest move from the 0 % table. Each model
 is fitted once and scores the race at every rate (``pursuit evaluate --dropouts R`` gives the
-same figures, one rate per run). About six minutes.
+same figures, one rate per run). About 11 minutes.
 """
 
 from __future__ import annotations
