@@ -25,8 +25,9 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from live.forecast.forecast import COVERAGE, Z_STEP, _cdf_tables, _mixture_band, distance_factor
-from live.forecast.model import ForecastModel
-from live.forecast.runner_state import RunnerState, design
+from live.forecast.model import MARATHON_M, PACE_REFERENCE_S, ForecastModel
+from live.forecast.race_conditions import segment_expected
+from live.forecast.runner_state import U_FLOOR, U_KNEE, RunnerState, design
 from live.race.schedule import SpeedSchedule
 
 GRID_STEP_M = 500.0  # catch distances are found on a grid this fine, then interpolated
@@ -67,6 +68,11 @@ def reach_probability(
     mean_by_row = design(state) @ model.coef.T  # (n, model rows)
     log_scale_by_row = model.scale_coef[None, :, 0] + model.scale_coef[None, :, 1] * state.pace_level[:, None]
     mu = np.take_along_axis(mean_by_row, row, axis=1) * kappa
+    # inside a marathon: the time to ``d`` itself, from the usual slowing of each segment on the way
+    within = d[None, :] <= MARATHON_M
+    form = np.take_along_axis(_form(model, state), row, axis=1) * kappa
+    fade = split_fade(model, pace_s_m, d_last, np.minimum(d, MARATHON_M)) + form
+    mu = np.where(within, fade, mu)
     scale = np.exp(np.take_along_axis(log_scale_by_row, row, axis=1)) * kappa
     shift_sd = model.race_shift_sd[row] * kappa * (1.0 - frac)
     mu = np.where(read, mu, 0.0) + shift * shift_sd
@@ -85,6 +91,45 @@ def reach_probability(
     lo = np.take(flat, i + table * n_grid)
     p: np.ndarray = lo + (np.take(flat, i + 1 + table * n_grid) - lo) * (pos - i)
     return np.where(d[None, :] <= d_last[:, None], 1.0, p)
+
+
+def split_fade(model: ForecastModel, pace_s_m: np.ndarray, d_last: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """(runners, distances ``d`` ≤ a marathon): the usual log(time to ``d`` / (his pace so far × ``d``)),
+    composed segment by segment from where he was last read: on each marathon segment (one split to
+    the next; 0 to 5 km takes the first's) the model's usual slowing for his pace level so far
+    (``segment_coef``, fitted on each segment of the training races), his pace so far updated as he
+    goes. A marathon's finish rows put its whole fade (most of it after 30 km) into any course; this
+    puts in what the segments up to ``d`` hold."""
+    ends = np.append(model.fractions * MARATHON_M, MARATHON_M)  # the splits: segment s is ends[s]..ends[s + 1]
+    lows = np.concatenate([[0.0], ends[:-1]])
+    which = np.concatenate([[0], np.arange(len(ends) - 1)])
+    start = d_last[:, None] + np.zeros((1, len(d)))
+    t = pace_s_m[:, None] * start
+    run = start.copy()
+    for lo, hi, s in zip(lows, ends, which, strict=True):
+        length = np.clip(np.minimum(hi, d[None, :]) - np.maximum(lo, start), 0.0, None)
+        if not (length > 0).any():
+            continue
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pace = np.where(run > 0, t / run, pace_s_m[:, None])
+            level = np.log(pace * (MARATHON_M / PACE_REFERENCE_S))
+        y = segment_expected(model.segment_coef[min(int(s), len(model.segment_coef) - 1)], np.nan_to_num(level))
+        t = t + length * pace * np.exp(y)
+        run = run + length
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out: np.ndarray = np.log(t / (pace_s_m[:, None] * d[None, :]))
+    return np.where(np.isfinite(out), out, 0.0)
+
+
+def _form(model: ForecastModel, state: RunnerState) -> np.ndarray:
+    """(runners, model rows): what his trend and his time unread add to his log time, over a runner
+    read just now at his even pace (the finish rows' own coefficients on those features)."""
+    x = design(state)
+    x[:, :3] = 0.0
+    x[:, 4] -= U_FLOOR  # a runner read just now sits on the floor: nothing added
+    x[:, 5] -= U_KNEE
+    out: np.ndarray = x @ model.coef.T
+    return out
 
 
 def _quantile(s: np.ndarray, grid: np.ndarray, q: float, floor: np.ndarray) -> np.ndarray:
