@@ -62,17 +62,21 @@ def reach_probability(
     last read (0 if not); ``pace_s_m``: his even pace so far (or his prior's), seconds a metre;
     ``start``: his start (unix)."""
     read = state.read[:, None]
+    # inside a marathon, a runner going from d_last to d is read as a marathon runner with as far
+    # still to go (his spread, residual table and share of the race's shift are that row's, with no
+    # distance factor), and his time to d is composed from the segments on the way (split_fade)
+    within = d[None, :] <= MARATHON_M
+    ahead = np.maximum(d[None, :] - d_last[:, None], 0.0)
     frac = np.where(read, np.clip(d_last[:, None] / d[None, :], 0.0, 1.0), 0.0)
+    frac = np.where(read & within, 1.0 - ahead / MARATHON_M, frac)
     row = np.searchsorted((model.fractions[1:] + model.fractions[:-1]) / 2, frac)  # (n, g)
     kappa = np.array([distance_factor(float(x)) for x in d])[None, :]
+    kappa = np.where(read & within, 1.0, kappa)
     mean_by_row = design(state) @ model.coef.T  # (n, model rows)
     log_scale_by_row = model.scale_coef[None, :, 0] + model.scale_coef[None, :, 1] * state.pace_level[:, None]
     mu = np.take_along_axis(mean_by_row, row, axis=1) * kappa
-    # inside a marathon: the time to ``d`` itself, from the usual slowing of each segment on the way
-    within = d[None, :] <= MARATHON_M
-    form = np.take_along_axis(_form(model, state), row, axis=1) * kappa
-    fade = split_fade(model, pace_s_m, d_last, np.minimum(d, MARATHON_M)) + form
-    mu = np.where(within, fade, mu)
+    form = np.take_along_axis(_form(model, state), row, axis=1)
+    mu = np.where(within, split_fade(model, pace_s_m, d_last, np.minimum(d, MARATHON_M)) + form, mu)
     scale = np.exp(np.take_along_axis(log_scale_by_row, row, axis=1)) * kappa
     shift_sd = model.race_shift_sd[row] * kappa * (1.0 - frac)
     mu = np.where(read, mu, 0.0) + shift * shift_sd

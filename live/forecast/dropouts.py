@@ -22,14 +22,6 @@ PRIOR_RUNNERS = 500  # the rate is shrunk towards 0 as if this many runners had 
 MAT_DOWN = 0.2  # a segment where more than this share of the judged were not read again: a mat down, not stops
 
 
-def last_split(elapsed_s: np.ndarray, at_m: np.ndarray) -> np.ndarray:
-    """Each runner's last read column past the start (-1: none)."""
-    k = elapsed_s.shape[1]
-    usable = ~np.isnan(elapsed_s) & (at_m[None, :] > 0)
-    out: np.ndarray = np.where(usable, np.arange(k, dtype=np.intp)[None, :], -1).max(axis=1)
-    return out
-
-
 def stop_rate(elapsed_s: np.ndarray, at_m: np.ndarray, since_s: np.ndarray) -> float:
     """Stops per metre run, learned from the race so far (durations since each runner's own start;
     ``since_s``: now minus each one's last read).
@@ -40,19 +32,23 @@ def stop_rate(elapsed_s: np.ndarray, at_m: np.ndarray, since_s: np.ndarray) -> f
     is the stopped over the metres the judged had to run, pooled over the segments, with
     PRIOR_RUNNERS runners' whole course added as run without a stop. A segment that lost more than
     MAT_DOWN of its judged says its mat is down, not that its runners stopped: it is left out."""
-    last = last_split(elapsed_s, at_m)
-    rows = np.arange(len(elapsed_s))
-    now_s = np.where(last >= 0, elapsed_s[rows, np.maximum(last, 0)] + since_s, np.nan)
-    stops, metres = 0.0, PRIOR_RUNNERS * float(at_m[-1])
     cols = split_columns(at_m)
-    for a, b in zip(cols[:-1], cols[1:], strict=True):
-        t_a, length = elapsed_s[:, a], float(at_m[b] - at_m[a])
+    columns = [np.ascontiguousarray(elapsed_s[:, c]) for c in cols]  # each split's column, read whole
+    last = np.full(len(elapsed_s), -1, dtype=np.intp)  # each one's last read split (index into cols)
+    t_last = np.full(len(elapsed_s), np.nan)
+    for i, t in enumerate(columns):
+        seen = ~np.isnan(t)
+        last[seen], t_last[seen] = i, t[seen]
+    now_s = t_last + since_s  # each one's clock (nan: never read)
+    stops, metres = 0.0, PRIOR_RUNNERS * float(at_m[-1])
+    for i in range(len(cols) - 1):
+        t_a, d_a, length = columns[i], float(at_m[cols[i]]), float(at_m[cols[i + 1]] - at_m[cols[i]])
         with np.errstate(invalid="ignore"):
-            judged = (t_a > 0) & (now_s - t_a >= t_a * (STOPPED_AFTER * length / at_m[a]))
-        n_judged = int(judged.sum())
+            judged = (t_a > 0) & (now_s - t_a >= t_a * (STOPPED_AFTER * length / d_a))
+        n_judged = int(np.count_nonzero(judged))
         if n_judged == 0:
             continue
-        stopped = int((judged & (last == a)).sum())
+        stopped = int(np.count_nonzero(judged & (last == i)))
         if stopped > MAT_DOWN * n_judged:
             continue
         stops += stopped
