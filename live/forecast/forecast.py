@@ -34,6 +34,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from live.forecast.dropouts import finish_chance, stop_rate
 from live.forecast.model import MARATHON_M, ForecastModel, node_levels, student_t_quantiles
 from live.forecast.race_conditions import learns_live
 from live.forecast.runner_state import RunnerState, design, runner_state
@@ -325,18 +326,23 @@ def forecast(
     sure_win = extreme_and_plan[:, 0] >= 1.0 - DECIDED
     idx = open_rows[~sure_loss & ~sure_win]
     cdf = cdf_at(idx, z_grid(idx))  # (runners near the line, nodes), single precision
+    # a win needs a finish: each one's chance to get there at the race's own stop rate (1 without stops)
+    finishes = finish_chance(stop_rate(elapsed_s, at_m, since_s), state.fraction, distance)
+    cdf *= finishes[idx, None].astype(np.float32)
+    sure = open_rows[sure_win]  # sure to win if he finishes
 
     p = np.where(open_, 0.0, np.nan_to_num(settled))
-    p[open_rows[sure_win]] = 1.0
+    p[sure] = finishes[sure]
     p[idx] = cdf @ weight.astype(np.float32)
     decided_won = np.where(open_, 0.0, np.nan_to_num(settled))
-    decided_won[open_rows[sure_win]] = 1.0
+    decided_won[sure] = finishes[sure]
     # per pen, each node's expected count and its variance: two products with the pens' indicator
     member = np.zeros((len(idx), n_groups), dtype=np.float32)
     member[np.arange(len(idx)), groups[idx]] = 1.0
     g_mean = member.T @ cdf + np.bincount(groups, weights=decided_won, minlength=n_groups)[:, None]
     g_var = member.T @ (cdf * (1.0 - cdf))
     g_mean, g_var = g_mean.astype(float), g_var.astype(float)
+    g_var += np.bincount(groups[sure], weights=finishes[sure] * (1.0 - finishes[sure]), minlength=n_groups)[:, None]
     node_mean, node_var = g_mean.sum(axis=0), g_var.sum(axis=0)
     low, high = _mixture_band(node_mean, node_var, weight)
     by_group = np.zeros((n_groups, 3))
@@ -344,7 +350,7 @@ def forecast(
         by_group[g] = (float(g_mean[g] @ weight), *_mixture_band(g_mean[g], g_var[g], weight))
 
     settled_won = float(np.where(open_, 0.0, np.nan_to_num(settled)).sum())
-    at_plan = settled_won + float(extreme_and_plan[:, 2].sum())
+    at_plan = settled_won + float(extreme_and_plan[:, 2] @ finishes[open_rows])
 
     median = np.full(len(p), np.nan)
     median[open_rows] = start[open_rows] + median_finish_s(model, state, dist)[open_rows]
