@@ -13,42 +13,66 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from dashboard import language as languages
+from i18n.catalogue import LANGUAGES, Language, language
 from live.race.event import Event
 
 STATIC = Path(__file__).resolve().parent / "static"
 POLL_S = 2
 
 
-def event_html(event: Event) -> str:
-    """The page, with a card per race that the script fills."""
+def event_html(event: Event, lang: Language | None = None) -> str:
+    """The page, with a card per race that the script fills, in ``lang``."""
+    lang = lang or language(event.races[0].language)
+    _ = lang._
     cards = "".join(
         f'<section class="card" data-race="{escape(r.id)}"><h2><a href="/races/{escape(r.id)}/">{escape(r.name)}</a>'
-        f'</h2><div class="card-body"></div><nav class="card-links"><a href="/races/{escape(r.id)}/">race control</a>'
-        f' <a href="/races/{escape(r.id)}/follow">follow</a> <a href="/races/{escape(r.id)}/commentary">commentary</a>'
-        f' <a href="/races/{escape(r.id)}/api/results.csv">results</a></nav></section>'
+        f'</h2><div class="card-body"></div><nav class="card-links">'
+        f'<a href="/races/{escape(r.id)}/">{_("race control")}</a>'
+        f' <a href="/races/{escape(r.id)}/follow">{_("follow")}</a>'
+        f' <a href="/races/{escape(r.id)}/commentary">{_("commentary")}</a>'
+        f' <a href="/races/{escape(r.id)}/api/results.csv">{_("results")}</a></nav></section>'
         for r in event.races
     )
     return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html><html lang="{lang.code}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>pursuit — {escape(event.name)}</title>"
         '<link rel="stylesheet" href="/event/event.css"></head><body>'
         f'<header class="header"><h1 class="title">{escape(event.name)}</h1>'
-        '<span id="conn" class="conn conn-wait" role="status">connecting…</span></header>'
+        f'{switch_html(lang)}<span id="conn" class="conn conn-wait" role="status">{_("connecting…")}</span></header>'
         f'<main class="cards" data-poll-s="{POLL_S}">{cards}</main>'
-        '<section id="leaderboard" class="board" hidden><h2>Leaderboard: every location, by distance</h2>'
-        "<table><thead><tr><th>place</th><th>runner</th><th>sex</th><th>race</th><th>distance</th><th>status</th>"
-        "</tr></thead><tbody></tbody></table></section>"
+        f'<section id="leaderboard" class="board" hidden><h2>{_("Leaderboard: every location, by distance")}</h2>'
+        f"<table><thead><tr><th>{_('place')}</th><th>{_('runner')}</th><th>{_('sex')}</th><th>{_('race')}</th>"
+        f"<th>{_('distance')}</th><th>{_('status')}</th></tr></thead><tbody></tbody></table></section>"
+        f"{languages.dictionary_tag(lang.code, ('event.js',))}"
         '<script src="/event/event.js"></script></body></html>'
     )
 
 
+def switch_html(lang: Language) -> str:
+    """The FR | EN switch of a plain page (``dashboard.language.switch`` for the Dash pages)."""
+    links = "".join(
+        f'<a class="lang-link" href="?lang={code}" lang="{code}" hreflang="{code}">{code.upper()}</a>'
+        if code != lang.code
+        else f'<span class="lang-current" aria-current="true">{code.upper()}</span>'
+        for code in LANGUAGES
+    )
+    return f'<nav class="lang-switch" aria-label="{escape(lang._("Language"))}">{links}</nav>'
+
+
 def event_routes(event: Event) -> list[Route]:
     """``/event`` and its two static files."""
-    page = event_html(event)
+    pages = {code: event_html(event, language(code)) for code in LANGUAGES}
+    default = event.races[0].language
 
     async def index(request: Request) -> Response:
-        return HTMLResponse(page, headers={"cache-control": "no-cache"})
+        lang = languages.for_request(request, default)
+        response = HTMLResponse(
+            pages[lang.code], headers={"cache-control": "no-cache", "vary": "Accept-Language, Cookie"}
+        )
+        languages.remember(request, response, lang)
+        return response
 
     def static(name: str, media_type: str) -> Route:
         body = (STATIC / name).read_bytes()

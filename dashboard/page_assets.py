@@ -64,15 +64,24 @@ def asset_url(assets: dict[str, Asset], name: str, base: str) -> str:
 def page_tags(assets: dict[str, Asset], base: str, control: bool) -> tuple[str, str]:
     """The ``<link>`` for the head and the ``<script>`` tags for the body of one page."""
     css = f'<link rel="stylesheet" href="{asset_url(assets, "style.css", base)}">'
-    names = CONTROL_SCRIPTS if control else SPECTATOR_SCRIPTS
+    names = page_scripts(control)
     return css, "".join(f'<script src="{asset_url(assets, n, base)}"></script>' for n in names)
 
 
-def with_assets(html: str, assets: dict[str, Asset], base: str, control: bool) -> str:
+def page_scripts(control: bool) -> tuple[str, ...]:
+    """The scripts a page loads: race control's, or a spectator page's."""
+    return CONTROL_SCRIPTS if control else SPECTATOR_SCRIPTS
+
+
+def with_assets(html: str, assets: dict[str, Asset], base: str, control: bool, lang: str = "en", data: str = "") -> str:
     """Dash's page with our tags in (the style in the head, the scripts ahead of Dash's renderer,
-    so ``window.Plotly`` exists before the first graph) and the DataTable bundle out."""
+    so ``window.Plotly`` exists before the first graph), the DataTable bundle out, ``<html lang>``
+    and ``data`` (the scripts' dictionary) ahead of the scripts."""
     css, scripts = page_tags(assets, base, control)
-    html = UNUSED_SCRIPT.sub("", html).replace("</head>", css + "</head>", 1).replace("<html>", '<html lang="en">', 1)
+    scripts = data + scripts
+    html = (
+        UNUSED_SCRIPT.sub("", html).replace("</head>", css + "</head>", 1).replace("<html>", f'<html lang="{lang}">', 1)
+    )
     marker = '<script id="_dash-config"'
     return html.replace(marker, scripts + marker, 1) if marker in html else html.replace("</body>", scripts + "</body>")
 

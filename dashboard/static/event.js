@@ -4,8 +4,17 @@
   "use strict";
   var main = document.querySelector(".cards");
   var every = 1000 * Number(main.getAttribute("data-poll-s") || 2);
-  var fmt = new Intl.NumberFormat(document.documentElement.lang || "en");
-  function km(m) { return m == null ? "–" : (m / 1000).toFixed(2) + " km"; }
+  var I18N = (function () {  // the page's language (dashboard/language.py): T("English text")
+    try { return JSON.parse(document.getElementById("pursuit-i18n").textContent); } catch (e) { return {}; }
+  })();
+  function T(s) { return (I18N.messages && I18N.messages[s]) || s; }
+  var lang = I18N.lang || document.documentElement.lang || "en";
+  var fmt = new Intl.NumberFormat(lang);
+  var fmt2 = new Intl.NumberFormat(lang, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  var WORDS = { started: T("started"), ahead: T("ahead"), caught: T("caught"), won: T("won"), finished: T("finished"),
+                dnf: T("stopped (DNF)"), waiting: T("waiting"), running: T("running") };
+  function word(k) { return WORDS[k] || k; }
+  function km(m) { return m == null ? "–" : fmt2.format(m / 1000) + "\u00a0km"; }
   function clock(s) {
     if (s == null) return "–";
     s = Math.max(0, Math.floor(s));
@@ -21,17 +30,17 @@
   function fill(card, r) {
     var dl = document.createElement("dl");
     dl.className = "card-body";
-    if (!r.ready) { row(dl, "state", "waiting for the engine"); card.querySelector(".card-body").replaceWith(dl); return; }
-    row(dl, "clock", clock(r.clock.elapsed_s));
-    if (r.pursuer) row(dl, "pursuer", r.pursuer.name + " · " + km(r.pursuer.distance_m) + " · " + r.pursuer.status);
-    else row(dl, "leader", r.leader ? "bib " + r.leader.bib + " · " + km(r.leader.distance_m) : "–");
+    if (!r.ready) { row(dl, T("state"), T("waiting for the engine")); card.querySelector(".card-body").replaceWith(dl); return; }
+    row(dl, T("clock"), clock(r.clock.elapsed_s));
+    if (r.pursuer) row(dl, T("pursuer"), r.pursuer.name + " · " + km(r.pursuer.distance_m) + " · " + word(r.pursuer.status));
+    else row(dl, T("leader"), r.leader ? T("bib") + " " + r.leader.bib + " · " + km(r.leader.distance_m) : "–");
     var c = r.counts || {};
     var shown = ["started", "ahead", "caught", "won", "finished", "dnf"].filter(function (k) { return c[k]; });
-    row(dl, "runners", fmt.format(r.participants) + (shown.length ? " · " + shown.map(function (k) { return k + " " + fmt.format(c[k]); }).join(" · ") : ""));
+    row(dl, T("runners"), fmt.format(r.participants) + (shown.length ? " · " + shown.map(function (k) { return word(k) + " " + fmt.format(c[k]); }).join(" · ") : ""));
     if (r.forecast) {
       var f = r.forecast, q = f.quota;
-      var text = fmt.format(f.winners) + " winners (" + fmt.format(f.low) + "–" + fmt.format(f.high) + ", " + Math.round(100 * f.level) + " %)";
-      row(dl, "forecast", q == null ? text : text + " vs quota " + fmt.format(q), q == null ? "" : (f.low > q ? "over" : f.high < q ? "under" : ""));
+      var text = fmt.format(f.winners) + " " + T("winners") + " (" + fmt.format(f.low) + "–" + fmt.format(f.high) + ", " + Math.round(100 * f.level) + " %)";
+      row(dl, T("forecast"), q == null ? text : text + " " + T("vs quota") + " " + fmt.format(q), q == null ? "" : (f.low > q ? "over" : f.high < q ? "under" : ""));
     }
     card.querySelector(".card-body").replaceWith(dl);
   }
@@ -59,8 +68,8 @@
         if (card) fill(card, r);
       });
       board(body.races);
-      conn("ok", "live");
-    }).catch(function () { conn("lost", "reconnecting…"); }).then(function () { setTimeout(poll, every); });
+      conn("ok", T("live"));
+    }).catch(function () { conn("lost", T("reconnecting…")); }).then(function () { setTimeout(poll, every); });
   }
   poll();
 })();
