@@ -24,14 +24,16 @@ POLL_S = 2
 def event_html(event: Event, lang: Language | None = None) -> str:
     """The page, with a card per race that the script fills, in ``lang``."""
     lang = lang or language(event.races[0].language)
-    _ = lang._
+    links = (lang._("race control"), lang._("follow"), lang._("commentary"), lang._("results"))
+    board = lang._("Leaderboard: every location, by distance")
+    columns = (lang._("place"), lang._("runner"), lang._("sex"), lang._("race"), lang._("distance"), lang._("status"))
     cards = "".join(
         f'<section class="card" data-race="{escape(r.id)}"><h2><a href="/races/{escape(r.id)}/">{escape(r.name)}</a>'
         f'</h2><div class="card-body"></div><nav class="card-links">'
-        f'<a href="/races/{escape(r.id)}/">{_("race control")}</a>'
-        f' <a href="/races/{escape(r.id)}/follow">{_("follow")}</a>'
-        f' <a href="/races/{escape(r.id)}/commentary">{_("commentary")}</a>'
-        f' <a href="/races/{escape(r.id)}/api/results.csv">{_("results")}</a></nav></section>'
+        f'<a href="/races/{escape(r.id)}/">{links[0]}</a>'
+        f' <a href="/races/{escape(r.id)}/follow">{links[1]}</a>'
+        f' <a href="/races/{escape(r.id)}/commentary">{links[2]}</a>'
+        f' <a href="/races/{escape(r.id)}/api/results.csv?lang={lang.code}">{links[3]}</a></nav></section>'
         for r in event.races
     )
     return (
@@ -39,12 +41,12 @@ def event_html(event: Event, lang: Language | None = None) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>pursuit — {escape(event.name)}</title>"
         '<link rel="stylesheet" href="/event/event.css"></head><body>'
-        f'<header class="header"><h1 class="title">{escape(event.name)}</h1>'
-        f'{switch_html(lang)}<span id="conn" class="conn conn-wait" role="status">{_("connecting…")}</span></header>'
+        f'<header class="header"><h1 class="title">{escape(event.name)}</h1>{switch_html(lang)}'
+        f'<span id="conn" class="conn conn-wait" role="status">{escape(lang._("connecting…"))}</span></header>'
         f'<main class="cards" data-poll-s="{POLL_S}">{cards}</main>'
-        f'<section id="leaderboard" class="board" hidden><h2>{_("Leaderboard: every location, by distance")}</h2>'
-        f"<table><thead><tr><th>{_('place')}</th><th>{_('runner')}</th><th>{_('sex')}</th><th>{_('race')}</th>"
-        f"<th>{_('distance')}</th><th>{_('status')}</th></tr></thead><tbody></tbody></table></section>"
+        f'<section id="leaderboard" class="board" hidden><h2>{board}</h2><table><thead><tr>'
+        + "".join(f"<th>{c}</th>" for c in columns)
+        + "</tr></thead><tbody></tbody></table></section>"
         f"{languages.dictionary_tag(lang.code, ('event.js',))}"
         '<script src="/event/event.js"></script></body></html>'
     )

@@ -67,7 +67,9 @@ def script_messages(names: tuple[str, ...]) -> tuple[str, ...]:
     """Every ``T("…")`` message of the scripts ``names`` (under ``assets/`` or ``static/``)."""
     found: list[str] = []
     for name in names:
-        path = HERE / "assets" / name if (HERE / "assets" / name).is_file() else HERE / "static" / name
+        path = next((p for p in (HERE / "assets" / name, HERE / "static" / name) if p.is_file()), None)
+        if path is None:  # not ours (the vendored plotly bundle): no messages
+            continue
         with path.open("rb") as f:
             for _, _, message, _ in extract_javascript(f, JS_KEYWORDS, [], {}):
                 first = message if isinstance(message, str) else message[0]  # T("…", {fields}): the text

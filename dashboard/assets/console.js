@@ -120,7 +120,7 @@
           // a 401 with Retry-After refuses this address for a while (someone here failed to sign in
           // too often), not this token: keep the operator signed in and say so; the polls go on
           var held = r.headers.get("retry-after");
-          if (r.status === 401 && !token && S.token && !held) signOut(T("signed out: {why}", { why: b.error || T("the token was refused") }));
+          if (r.status === 401 && !token && S.token && !held) { var refused = T("the token was refused"); signOut(T("signed out: {why}", { why: b.error || refused })); }
           else if (r.status === 401 && held && S.token) say(b.error || T("refused for {n} s", { n: held }), true);
           return { status: r.status, body: b, retryAfter: held ? Number(held) : 0 };
         });
@@ -196,7 +196,8 @@
     var g = gunTarget(), when = t ? t : T("now ({clock} on the race clock)", { clock: fmtClock(raceNow()) });
     var n = g.pen !== null ? penCount(g.pen) : null;
     var runners = n === null ? "" : " — " + T("{n} runners", { n: fmtInt(n) }) + " —";
-    var q = T(g.pen !== null ? "Release {name}{runners} at {when}?" : "Start {name}{runners} at {when}?", { name: g.name, runners: runners, when: when });
+    var asked = { name: g.name, runners: runners, when: when };
+    var q = g.pen !== null ? T("Release {name}{runners} at {when}?", asked) : T("Start {name}{runners} at {when}?", asked);
     var body = t ? { time: t } : {};
     if (g.gun && g.gun.started) {
       q = T("{name} already started at {start}. Move its gun to {when}? Every time counted from it is recomputed.",
@@ -252,9 +253,9 @@
     var bib = runnerBib();
     if (bib === null) return;
     var status = $("status-value").value, reason = ($("status-reason").value || "").trim();
+    var why = reason ? T(" — reason: {reason}", { reason: reason }) : T(" (no reason given)");
     var q = status === "ok" ? T("Put {who} back to running (no DNF or DQ)?", { who: who(bib) })
-      : T("Set {who} {status}{reason}?", { who: who(bib), status: status.toUpperCase(),
-          reason: reason ? T(" — reason: {reason}", { reason: reason }) : T(" (no reason given)") });
+      : T("Set {who} {status}{reason}?", { who: who(bib), status: status.toUpperCase(), reason: why });
     act(q, "/api/admin/runners/" + encodeURIComponent(bib) + "/status", { status: status, reason: reason },
       function () { return T("bib {bib} is {status}.", { bib: bib, status: status === "ok" ? T("running") : status.toUpperCase() }); });
   }
@@ -264,9 +265,10 @@
     if (!bib) { say(T("type the bib that wears chip {chip}", { chip: chip }), true); return; }
     var row = S.chips.find(function (c) { return c.chip === chip; });
     var mats = row ? row.mats.map(function (m) { return m.mat; }) : [];
-    var q = T(mats.length === 1 ? "Give chip {chip} to {who}? Its reads at {mats} become a passing of bib {bib}, and its later reads count for them."
-      : "Give chip {chip} to {who}? Its reads at {mats} become passings of bib {bib}, and its later reads count for them.",
-      { chip: chip, who: who(bib), mats: mats.join(", ") || T("no mat yet"), bib: bib });
+    var given = { chip: chip, who: who(bib), mats: mats.join(", ") || T("no mat yet"), bib: bib };
+    var q = mats.length === 1
+      ? T("Give chip {chip} to {who}? Its reads at {mats} become a passing of bib {bib}, and its later reads count for them.", given)
+      : T("Give chip {chip} to {who}? Its reads at {mats} become passings of bib {bib}, and its later reads count for them.", given);
     act(q, "/api/admin/chips", { chip: chip, bib: bib }, function (b) {
       return T("chip {chip} is bib {bib}'s ({n} mats back-filled).", { chip: chip, bib: bib, n: b.mats_backfilled });
     });

@@ -511,6 +511,7 @@
 
   // An event's text in the page's language: the feed's (English) text, or, in another language, the
   // text written again from its kind and fields with the template the page carries (i18n/events.py).
+  function pursuerName() { var them = T("the pursuer"); return meta && meta.pursuer ? meta.pursuer.name : them; }
   function eventText(m) {
     if (LANG === "en" || !I18N.events || m.group) return m.text;
     var key = m.kind;
@@ -518,7 +519,7 @@
     var template = I18N.events[key];
     if (!template) return m.text;
     return T(template, {
-      pursuer: meta && meta.pursuer ? meta.pursuer.name : T("the pursuer"), name: m.name, bib: m.bib, pen: m.pen,
+      pursuer: pursuerName(), name: m.name, bib: m.bib, pen: m.pen,
       km: fmtKm(m.at_m), place: ((meta && meta.mat_names) || {})[m.mat] || m.mat, split: fmtDur(m.split_s),
       won: fmtInt(m.won), winners: fmtInt(m.winners), low: fmtInt(m.low), high: fmtInt(m.high), running: fmtInt(m.running),
       margin: fmtFixed(m.margin_s, 2), clock_offset_s: fmtFixed(m.clock_offset_s, 2), silent_s: fmtInt(m.silent_s),
@@ -649,7 +650,7 @@
       var names = g.group.slice(0, 4).map(function (m) { return m.name + " (" + m.bib + ")"; }).join(", ");
       var more = g.group.length > 4 ? T(" and {n} more", { n: g.group.length - 4 }) : "";
       return { kind: "caught", time: g.time,
-        text: T("{pursuer} catches {n} runners at {km}: {names}{more}.", { pursuer: meta.pursuer ? meta.pursuer.name : T("the pursuer"),
+        text: T("{pursuer} catches {n} runners at {km}: {names}{more}.", { pursuer: pursuerName(),
           n: g.group.length, km: lo === hi ? lo : lo + "–" + hi, names: names, more: more }) };
     });
   }
