@@ -122,7 +122,7 @@ def layout(race: Race, lang: Language) -> html.Div:
                             html.H2(lang._("Mats")),
                             html.Div(id="mat-table", children=lang._("waiting for /api/mats")),
                             html.H2(lang._("Readers with refused input")),
-                            html.Div(id="reader-errors", children="waiting for /api/readers"),
+                            html.Div(id="reader-errors", children=lang._("waiting for /api/readers")),
                         ],
                         className="panel panel-mats",
                         tabIndex="0",  # scrolls sideways on a phone: reachable by keyboard

@@ -596,7 +596,7 @@
         mats.forEach(function (m) {
           var tr = el("tr");
           var state = matState(m);
-          var cells = [(meta.mat_names || {})[m.id] || m.id, matStateText(state), m.last_read_age_s === null ? T("never") : T("{duration} ago", { duration: fmtDur(m.last_read_age_s) }),
+          var cells = [m.id, matStateText(state), m.last_read_age_s === null ? T("never") : T("{duration} ago", { duration: fmtDur(m.last_read_age_s) }),
             m.reads_per_s === null ? "–" : m.reads_per_s, fmtInt(m.passings), fmtInt(m.unknown_chips), fmtInt(m.errors),
             m.clock_offset_s === null ? "–" : fmtFixed(m.clock_offset_s, 2) + " s"];
           cells.forEach(function (c, i) {
