@@ -51,14 +51,13 @@ async def shown(context, base: str, path: str, lang: str, errors: list[str]):  #
     return page
 
 
-async def check(page, path: str, lang: str) -> str:  # type: ignore[no-untyped-def]
+async def check(page, path: str, lang: str) -> None:  # type: ignore[no-untyped-def]
     assert await page.get_attribute("html", "lang") == lang
     text = await page.text_content("body") or ""  # as written, not as CSS cases it
     for wanted in PAGES[path][lang]:
         assert wanted in text, f"{path} in {lang}: {wanted!r} not in the page"
     other = "EN" if lang == "fr" else "FR"
     assert await page.is_visible(f".lang-switch a.lang-link:text-is('{other}')"), "the switch to the other language"
-    return str(text)
 
 
 async def test_french_by_the_browser_and_by_the_switch_remembered_english_when_asked(one_caught: tuple[str, str]):  # noqa: F811
@@ -74,7 +73,7 @@ async def test_french_by_the_browser_and_by_the_switch_remembered_english_when_a
         await french.add_init_script(follow)
         for path in PAGES:
             page = await shown(french, base, path, "fr", errors)
-            text = await check(page, path, "fr")
+            await check(page, path, "fr")
             if path == "/follow":  # a distance the French way, the map told in French
                 card = await page.inner_text(".card")
                 assert re.search(r"\d,\d\d sur 5,00\u00a0km", card), card  # "0,59 sur 5,00 km"
