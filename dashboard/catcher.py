@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 
 from dashboard.figures import CLASS_COLOURS, _base_layout
 from i18n.catalogue import ENGLISH, N_, Language
-from i18n.numbers import integer, km
+from i18n.numbers import integer, km, percent
 from live.chase.snapshot import Snapshot
 from live.race.race import Race
 
@@ -35,12 +35,12 @@ def kpi_texts(race: Race, snap: Snapshot, lang: Language = ENGLISH) -> dict[str,
     if ahead and snap.counts.get("started"):
         m = ahead[0]
         out["kpi-forecast"] = lang._(
-            "{n} running at {km} ({low}–{high} at {level} %)",
+            "{n} running at {km} ({low}–{high} at {level})",
             n=integer(m["expected"], code),
             km=km(m["at_m"], code, 0),
             low=integer(m["low"], code),
             high=integer(m["high"], code),
-            level=integer(100 * snap.chase()[1].level, code),
+            level=percent(snap.chase()[1].level, code),
         )
     elif snap.chase()[1].milestones:
         out["kpi-forecast"] = lang._("the car is past every milestone")
@@ -75,8 +75,8 @@ def milestone_figure(race: Race, snap: Snapshot, lang: Language = ENGLISH) -> go
         )
     )
     fig.update_yaxes(title_text=lang._("runners still running"))
-    level = integer(100 * snap.chase()[1].level, lang.code)
-    return _base_layout(fig, lang._("Still running at each milestone ({level} % band)", level=level))
+    level = percent(snap.chase()[1].level, lang.code)
+    return _base_layout(fig, lang._("Still running at each milestone ({level} band)", level=level))
 
 
 def catch_histogram(snap: Snapshot, lang: Language = ENGLISH) -> go.Figure:

@@ -16,7 +16,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from i18n.catalogue import ENGLISH, N_, Language
-from i18n.numbers import decimal, integer, km
+from i18n.numbers import decimal, integer, km, percent
 from live.chase.chase import CLASSES
 from live.chase.snapshot import STATUSES, Snapshot
 from live.race.race import Race
@@ -225,11 +225,11 @@ def kpi_texts(race: Race, snap: Snapshot, lang: Language = ENGLISH) -> dict[str,
         else lang._("{delta} vs plan", delta=signed_duration(delta))
     )
     forecast = lang._(
-        "{winners} ({low}–{high} at {level} %)",
+        "{winners} ({low}–{high} at {level})",
         winners=integer(f.winners, code),
         low=integer(f.low, code),
         high=integer(f.high, code),
-        level=integer(100 * f.level, code),
+        level=percent(f.level, code),
     )
     return {
         "kpi-clock": format_duration(snap.elapsed_s),

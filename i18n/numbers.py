@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent
 
 DASH = "–"
 
@@ -24,9 +24,16 @@ def decimal(x: float | None, digits: int, language: str) -> str:
     return format_decimal(x, format=pattern, locale=language)
 
 
+def percent(share: float | None, language: str) -> str:
+    """``0.8`` as ``80%`` / ``80 %`` (French: a narrow no-break space before the sign)."""
+    if share is None or not math.isfinite(share):
+        return DASH
+    return format_percent(share, locale=language)
+
+
 def km(metres: float | None, language: str, digits: int = 2) -> str:
     """A distance in km: ``4.68 km`` / ``4,68 km``."""
-    return DASH if metres is None else f"{decimal(metres / 1000, digits, language)}\u00a0km"
+    return DASH if metres is None else f"{decimal(metres / 1000, digits, language)} km"
 
 
 def clock(seconds: float | None) -> str:

@@ -40,7 +40,7 @@
     var f = NUMS[digits] || (NUMS[digits] = new Intl.NumberFormat(LANG, { minimumFractionDigits: digits, maximumFractionDigits: digits }));
     return f.format(x);
   }
-  function fmtKm(m, digits) { return m === null || m === undefined ? "–" : fmtFixed(m / 1000, digits === undefined ? 2 : digits) + "\u00a0km"; }
+  function fmtKm(m, digits) { return m === null || m === undefined ? "–" : fmtFixed(m / 1000, digits === undefined ? 2 : digits) + " km"; }
 
   var meta = null, course = null;
   var roster = null, rowOf = {};

@@ -14,7 +14,7 @@
   var WORDS = { started: T("started"), ahead: T("ahead"), caught: T("caught"), won: T("won"), finished: T("finished"),
                 dnf: T("stopped (DNF)"), waiting: T("waiting"), running: T("running") };
   function word(k) { return WORDS[k] || k; }
-  function km(m) { return m == null ? "–" : fmt2.format(m / 1000) + "\u00a0km"; }
+  function km(m) { return m == null ? "–" : fmt2.format(m / 1000) + " km"; }
   function clock(s) {
     if (s == null) return "–";
     s = Math.max(0, Math.floor(s));

@@ -21,7 +21,7 @@ NNBSP = "\u202f"  # the narrow no-break space Babel's French locale groups digit
 
 def test_numbers_times_and_distances_in_each_language():
     assert integer(1126, "fr") == f"1{NNBSP}126" and integer(1126, "en") == "1,126"
-    assert km(4680, "fr") == "4,68\u00a0km" and km(4680, "en") == "4.68\u00a0km"
+    assert km(4680, "fr") == "4,68 km" and km(4680, "en") == "4.68 km"
     assert decimal(0.5, 2, "fr") == "0,50" and integer(None, "fr") == "–"
     assert clock(205) == "3:25" and clock(3805) == "1:03:25"
 
