@@ -19,6 +19,7 @@ from dashboard.event_page import event_html
 from i18n.catalogue import language
 from live.race.event import load_event
 from tests.conftest import ROOT
+from tests.dashboard.test_accessibility import RUN_AXE, axe_source
 from tests.dashboard.test_pages import one_caught, two_refreshes  # noqa: F401  # fixtures
 from tests.helpers import ARTIFACTS, CHROMIUM_ARGS, require_chromium
 
@@ -67,6 +68,7 @@ async def test_french_by_the_browser_and_by_the_switch_remembered_english_when_a
     base, bib = one_caught
     errors: list[str] = []
     follow = f"localStorage.setItem('pursuit.follow', '[\"{bib}\"]')"
+    axe, violations = axe_source(), {}
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         french = await browser.new_context(locale="fr-FR", viewport={"width": 390, "height": 844})
@@ -74,6 +76,9 @@ async def test_french_by_the_browser_and_by_the_switch_remembered_english_when_a
         for path in PAGES:
             page = await shown(french, base, path, "fr", errors)
             await check(page, path, "fr")
+            await page.add_script_tag(content=axe)  # the French pages (longer words, the switch) stay accessible
+            if found := await page.evaluate(RUN_AXE):
+                violations[path] = found
             if path == "/follow":  # a distance the French way, the map told in French
                 card = await page.inner_text(".card")
                 assert re.search(r"\d,\d\d sur 5,00 km", card), card  # "0,59 sur 5,00 km"
@@ -104,12 +109,21 @@ async def test_french_by_the_browser_and_by_the_switch_remembered_english_when_a
         await page.close()
         await french.close()
 
+        # /event, a plain page without a server behind it here: its HTML and the switch
+        page = await browser.new_page()
+        await page.set_content(event_html(load_event(ROOT / "races" / "paris-2024")))
+        await page.add_script_tag(content=axe)
+        if found := await page.evaluate(RUN_AXE):
+            violations["/event"] = found
+        await page.close()
+
         english = await browser.new_context(locale="en-GB", viewport={"width": 1600, "height": 1000})
         page = await shown(english, base, "/", "en", errors)
         await check(page, "/", "en")
         await page.wait_for_function("document.querySelector('#kpi-started')?.innerText !== '–'", timeout=15000)
         await browser.close()
     assert errors == [], errors
+    assert violations == {}, json.dumps(violations, indent=1, ensure_ascii=False)
 
 
 async def test_the_language_of_a_request_without_a_browser(one_caught: tuple[str, str]):  # noqa: F811
