@@ -29,7 +29,12 @@ def get(base: str, path: str) -> dict:  # type: ignore[type-arg]
 
 
 def wait_for_the_pursuer(base: str, at_km: float) -> None:
-    while (get(base, "/api/state")["pursuer"]["distance_m"] or 0) < 1000 * at_km:
+    while True:
+        try:
+            if (get(base, "/api/state")["pursuer"]["distance_m"] or 0) >= 1000 * at_km:
+                return
+        except OSError:  # the demo is still starting (or has no state yet: 503)
+            pass
         time.sleep(2)
 
 

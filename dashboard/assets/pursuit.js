@@ -513,12 +513,12 @@
   // text written again from its kind and fields with the template the page carries (i18n/events.py).
   function pursuerName() { var them = T("the pursuer"); return meta && meta.pursuer ? meta.pursuer.name : them; }
   function eventText(m) {
-    if (LANG === "en" || !I18N.events || m.group) return m.text;
+    if (LANG === "en" || !I18N.events || m.written) return m.text;
     var key = m.kind;
     if (key === "milestone") key = m.won === 1 ? "milestone_one" : m.won ? "milestone_won" : "milestone_first";
     var template = I18N.events[key];
     if (!template) return m.text;
-    return T(template, {
+    var text = T(template, {
       pursuer: pursuerName(), name: m.name, bib: m.bib, pen: m.pen,
       km: fmtKm(m.at_m), place: ((meta && meta.mat_names) || {})[m.mat] || m.mat, split: fmtDur(m.split_s),
       won: fmtInt(m.won), winners: fmtInt(m.winners), low: fmtInt(m.low), high: fmtInt(m.high), running: fmtInt(m.running),
@@ -526,6 +526,7 @@
       address: m.address, errors: fmtInt(m.errors), chip: m.chip, reads: fmtInt(m.reads), used_mb: fmtInt(m.used_mb),
       maxmemory_mb: fmtInt(m.maxmemory_mb), entries: fmtInt(m.entries), cap: fmtInt(m.cap)
     });
+    return /\{\w+\}|–\.$/.test(text) ? m.text : text;  // a field the event lacks: its own (English) text, not a hole
   }
 
   // ---- mat health ----------------------------------------------------------------------------
@@ -649,7 +650,7 @@
       var lo = fmtKm(Math.min.apply(null, km)), hi = fmtKm(Math.max.apply(null, km));
       var names = g.group.slice(0, 4).map(function (m) { return m.name + " (" + m.bib + ")"; }).join(", ");
       var more = g.group.length > 4 ? T(" and {n} more", { n: g.group.length - 4 }) : "";
-      return { kind: "caught", time: g.time,
+      return { kind: "caught", time: g.time, written: true,  // in the page's language already
         text: T("{pursuer} catches {n} runners at {km}: {names}{more}.", { pursuer: pursuerName(),
           n: g.group.length, km: lo === hi ? lo : lo + "–" + hi, names: names, more: more }) };
     });

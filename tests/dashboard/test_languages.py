@@ -91,6 +91,7 @@ async def test_french_by_the_browser_and_by_the_switch_remembered_english_when_a
                 ticker = await page.inner_text("#ticker")
                 assert "rattrape" in ticker or "passe à" in ticker, ticker
                 assert " catches " not in ticker and " passes " not in ticker, ticker
+                assert "{" not in ticker and "–." not in ticker, ticker  # every field filled
             await page.close()
 
         # the switch: English on this page, on reload, and on the other pages of the site
