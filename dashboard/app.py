@@ -28,7 +28,7 @@ from dashboard import commentary, follow, race_control
 from dashboard import language as languages
 from dashboard.figures import CLASS_COLOURS, CLASS_LABELS, CLASS_SHAPES, TIMED_LABELS, course_samples
 from dashboard.map_data import BasemapAsset, race_labels
-from dashboard.page_assets import assets_route, load_assets, page_scripts, with_assets
+from dashboard.page_assets import assets_route, load_assets, with_assets
 from dashboard.revalidate import Revalidated
 from i18n.catalogue import LANGUAGES, N_, Language, language
 from live.chase.chase import CLASSES
@@ -179,7 +179,7 @@ def create_dashboard(
 
     race_control.register(app, race, get_snapshot, get_history)
     server.router.routes.insert(0, Route(BASEMAP_PATH, basemap_endpoint(basemap)))  # ahead of Dash's page routes
-    assets = load_assets()
+    assets = load_assets(languages.dictionary_scripts())
     # Dash's layout and callback list: a returning phone gets a 304. Innermost, under the gzip: the ETag
     # is the hash of the body as built. (Not the pages' HTML: Dash signs a new end_id into each.)
     stable = {"/_dash-layout", "/_dash-dependencies"}  # as the app sees them (an event's race: prefix off)
@@ -196,10 +196,9 @@ def create_dashboard(
     async def page(request: Request) -> Response:
         control = RACE_PREFIX.sub("", request.url.path).rstrip("/") not in SPECTATOR_PATHS
         lang = languages.for_request(request, race.language)
-        data = languages.dictionary_tag(lang.code, page_scripts(control))
         token = set_current_request(request)  # type: ignore[no-untyped-call]  # what Dash's own catch-all does around index()
         try:
-            body = with_assets(app.index(), assets, base, control, lang.code, data)  # type: ignore[no-untyped-call]
+            body = with_assets(app.index(), assets, base, control, lang.code)  # type: ignore[no-untyped-call]
         finally:
             reset_current_request(token)  # type: ignore[no-untyped-call]
         response = HTMLResponse(body, headers={"Cache-Control": "no-cache", "Vary": "Accept-Language, Cookie"})

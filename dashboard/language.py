@@ -14,6 +14,7 @@ from dash.backends._fastapi import get_current_request
 from starlette.requests import Request
 from starlette.responses import Response
 
+from dashboard.page_assets import dictionary_name, page_scripts
 from i18n.catalogue import LANGUAGES, NAMES, Language, language
 from i18n.choice import COOKIE, choose
 from i18n.events import EVENT_TEMPLATES
@@ -84,9 +85,22 @@ def dictionary(code: str, names: tuple[str, ...]) -> str:
     messages (and of the events' texts, which they show), nothing for other pages."""
     lang = language(code)
     wanted = [*script_messages(names), *EVENT_TEMPLATES.values()]
-    body = {"lang": code, "messages": lang.messages(wanted), "events": EVENT_TEMPLATES}
+    body: dict[str, object] = {"lang": code, "messages": lang.messages(wanted)}
+    if lang.messages(list(EVENT_TEMPLATES.values())):  # English pages show the feed's own text
+        body["events"] = EVENT_TEMPLATES
     return json.dumps(body, ensure_ascii=False).replace("</", "<\\/")
 
 
 def dictionary_tag(code: str, names: tuple[str, ...]) -> str:
+    """The dictionary inline, for a plain page (``/event``)."""
     return f'<script id="pursuit-i18n" type="application/json">{dictionary(code, names)}</script>'
+
+
+def dictionary_scripts() -> dict[str, bytes]:
+    """Every page kind's dictionary in every language, as scripts served content-hashed beside the
+    pages' own (``dashboard/page_assets.py``): ``window.pursuitI18n = {…}``."""
+    return {
+        dictionary_name(code, control): f"window.pursuitI18n = {dictionary(code, page_scripts(control))};\n".encode()
+        for code in LANGUAGES
+        for control in (False, True)
+    }

@@ -16,6 +16,7 @@
   var LOG_ROWS = 25;
   // the page's language (dashboard/language.py): T("English text", {field: value})
   var I18N = (function () {
+    if (window.pursuitI18n) return window.pursuitI18n;  // the page's dictionary script (dashboard/page_assets.py)
     try { return JSON.parse(document.getElementById("pursuit-i18n").textContent); } catch (e) { return {}; }
   })();
   var LANG = I18N.lang || "en";

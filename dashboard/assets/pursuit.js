@@ -24,9 +24,10 @@
   var TICKER_LINES = 100;
   var ALERTS_MAX = 200;
 
-  // The page's language and the translations of this script's messages, delivered with the page
-  // (<script id="pursuit-i18n">, dashboard/language.py): T("English text", {field: value}).
+  // The page's language and the translations of its scripts' messages, loaded just before them
+  // (i18n-<lang>-<page>.js, dashboard/language.py): T("English text", {field: value}).
   var I18N = (function () {
+    if (window.pursuitI18n) return window.pursuitI18n;  // the page's dictionary script (dashboard/page_assets.py)
     try { return JSON.parse(document.getElementById("pursuit-i18n").textContent); } catch (e) { return {}; }
   })();
   var LANG = I18N.lang || document.documentElement.lang || "en";

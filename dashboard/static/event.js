@@ -5,6 +5,7 @@
   var main = document.querySelector(".cards");
   var every = 1000 * Number(main.getAttribute("data-poll-s") || 2);
   var I18N = (function () {  // the page's language (dashboard/language.py): T("English text")
+    if (window.pursuitI18n) return window.pursuitI18n;  // the page's dictionary script (dashboard/page_assets.py)
     try { return JSON.parse(document.getElementById("pursuit-i18n").textContent); } catch (e) { return {}; }
   })();
   function T(s) { return (I18N.messages && I18N.messages[s]) || s; }

@@ -132,7 +132,10 @@ async def test_the_language_of_a_request_without_a_browser(one_caught: tuple[str
     async with httpx.AsyncClient(base_url=base) as http:
         page = (await http.get("/follow", headers={"accept-language": "fr-FR,fr;q=0.9"})).text
         assert '<html lang="fr">' in page
-        data = json.loads(re.search(r'<script id="pursuit-i18n" type="application/json">(.*?)</script>', page)[1])  # type: ignore[index]
+        src = re.search(r'<script src="([^"]+/i18n-fr-spectator\.js)">', page)[1]  # type: ignore[index]
+        script = await http.get(src)  # content-hashed and immutable, like the page's other scripts
+        assert "immutable" in script.headers["cache-control"]
+        data = json.loads(script.text.removeprefix("window.pursuitI18n = ").rstrip().removesuffix(";"))
         assert data["lang"] == "fr" and data["messages"]["caught"] == "rattrapé"
         assert "Sign in" not in data["messages"]  # race control's console is not on a spectator page
         assert '<html lang="fr">' in (await http.get("/follow")).text  # no preference: the race's language
