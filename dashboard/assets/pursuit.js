@@ -54,7 +54,7 @@
   var DONE = { caught: T("caught"), won: T("home before the pursuer"), finished: T("finished"), dnf: T("stopped (DNF)") };
   var STATUS = { registered: T("registered"), started: T("running"), ahead: T("ahead"), caught: T("caught"), won: T("won"),
                  finished: T("finished"), dnf: T("stopped (DNF)"), dq: T("disqualified"), waiting: T("waiting"), running: T("running") };
-  function statusText(s) { return STATUS[s] || s; }
+  function statusText(s) { return LANG === "en" ? s : STATUS[s] || s; }  // English: the API's own word
   var escapes = [];
   var frames = [];  // how long each redraw took (ms), for pursuit bench browser
   var acks = {};  // alert event id -> who acknowledged it, for every screen (from the admin events)
