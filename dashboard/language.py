@@ -42,7 +42,7 @@ def current(default: str) -> Language:
     """The language of the Dash request being served (layout, callbacks); ``default`` outside one."""
     try:
         request = get_current_request()
-    except Exception:  # noqa: BLE001  Dash builds the layout once at start-up, outside any request
+    except RuntimeError:  # "No active request": Dash builds the layout once at start-up, outside any request
         return language(default)
     return for_request(request, default)
 
