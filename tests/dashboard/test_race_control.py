@@ -15,6 +15,7 @@ from dashboard.figures import (
     pen_forecast_figure,
     schedule_delta_s,
 )
+from i18n.catalogue import language
 from live.chase.chase import CLASSES
 from live.chase.snapshot import STATUSES, Forecast, PursuerState, Snapshot
 
@@ -45,6 +46,18 @@ def test_kpis_are_plain_text(paris):
     assert texts["kpi-pursuer"] == "1.23 km · 2:53/km · running"
     assert texts["kpi-started"] == "1,200"
     assert texts["kpi-forecast"] == "1,018 (950–1,100 at 80%) / quota 500 · at his plan 1,040"
+
+
+def test_kpis_and_tables_in_french(paris):
+    """Race control's server-side numbers as French writes them: "1 200", "1,23 km", "80 %"."""
+    fr, nnbsp = language("fr"), "\u202f"
+    texts = kpi_texts(paris, snapshot(paris), fr)
+    assert texts["kpi-pursuer"] == "1,23 km · 2:53/km · en course"
+    assert texts["kpi-started"] == f"1{nnbsp}200"
+    assert texts["kpi-forecast"] == (f"1{nnbsp}018 (950–1{nnbsp}100 à 80\u00a0%) / quota 500 · à son plan 1{nnbsp}040")
+    assert next_to_be_caught(paris, snapshot(paris), lang=fr)[0]["at"] == "1,50 km"
+    figure = margin_histogram(snapshot(paris), fr)
+    assert figure.layout.title.text == "Marges des 3 coureurs sur le parcours"
 
 
 def test_pursuer_against_his_plan(paris):
