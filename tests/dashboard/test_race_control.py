@@ -138,11 +138,15 @@ async def test_first_visit_to_any_page_gets_the_scripts(redis_server, redis, par
         page = await client.get(base + "/follow")  # the first request this server sees
         assert page.status_code == 200
         scripts = re.findall(r'src="/static/[0-9a-f]{16}/([^"]+)"', page.text)
-        assert scripts == ["plotly-basic.min.js", "map.js", "pursuit.js"], scripts  # no console.js for spectators
+        # the page's dictionary first (the race's language: no Accept-Language), then the page's scripts
+        assert scripts == ["i18n-fr-spectator.js", "plotly-basic.min.js", "map.js", "pursuit.js"], (
+            scripts
+        )  # no console.js
         assert re.search(r'href="/static/[0-9a-f]{16}/style.css"', page.text)
         assert "/dash_table/" not in page.text and "/assets/" not in page.text  # no DataTable bundle
         control = (await client.get(base + "/")).text
         assert re.findall(r'src="/static/[0-9a-f]{16}/([^"]+)"', control) == [
+            "i18n-fr-control.js",
             "plotly-basic.min.js",
             "console.js",
             "map.js",
