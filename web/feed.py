@@ -120,7 +120,7 @@ class LiveFeed:
         self.queue_ticks = queue_ticks
         self.max_messages_per_s = max_messages_per_s
         self.direct = direct  # write frames straight to the transports where the server allows it
-        self.rows = ChangedRows(self.race.distance_m)
+        self.rows = ChangedRows(self.race.distance_m, tuple(tp.at_m for tp in self.race.timing_points))
         self.sequence = TickSequence()
         self.fanout = Fanout()
         self.snapshot: Snapshot | None = None  # the state at ``snapshot_seq``
@@ -187,16 +187,16 @@ class LiveFeed:
             sequence.seq = await self.publisher.channel.take_seq(sequence.seq)
             self._set_epoch(await self.publisher.channel.epoch())
             self.rows.forget()
-        changed, win_only = self.rows(snap, times, speed, classes)
+        rows = self.rows(snap, times, speed, classes)
         sequence.seq += 1
         self.snapshot, self.speed_m_s, self.classes = snap, speed, classes
         self.snapshot_seq = sequence.seq
         self._snapshot_frame = None
         self._details = {}
-        message = tick_message(sequence.seq, snap, changed, time.time(), speed, classes, win_only)
+        message = tick_message(sequence.seq, snap, rows, time.time(), speed, classes)
         tick = Outgoing(orjson.dumps(message))
         if (new_term and sequence.seq > 1) or (
-            len(changed) * 2 > len(snap.bibs) and len(self.snapshot_frame().payload) < len(tick.payload)
+            len(rows.changed) * 2 > len(snap.bibs) and len(self.snapshot_frame().payload) < len(tick.payload)
         ):  # clients hold an earlier leader's state; or most of the field at once (the pursuer's gun)
             tick = self.snapshot_frame()
         if self.publisher is not None:  # relays send the same bytes; a leader fenced off sends nothing

@@ -36,7 +36,7 @@ def test_a_new_passing_changes_its_row_and_nobody_elses(paris):
     def tick(now: float) -> list[int]:
         snap = engine.compute(now)
         speed = snap.speed_m_s if snap.speed_m_s is not None else np.zeros(len(snap.bibs))
-        return rows(snap, engine.used_times, speed, snap.margin_class)[0].tolist()
+        return rows(snap, engine.used_times, speed, snap.margin_class).changed.tolist()
 
     assert tick(T0 + 60) == [], "the first state: nobody can hold an older one"
     assert tick(T0 + 61) == [], "nothing new"
