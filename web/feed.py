@@ -5,17 +5,12 @@ uvicorn's websockets sans-I/O implementation (our default) the WebSocket frame i
 written straight to every connection's transport in one pass, like ``websockets.broadcast()``, with no
 task, queue or await per client; under another server each client falls back to a queue and a send
 task of its own. Runners are addressed by row: ``GET /api/roster`` gives bibs, names and pens in
-that order, once. A tick is sparse: only rows whose status or class changed, who got a new or
-corrected passing, or whose margin moved by more than its own uncertainty (``live.chase.chase.margin_sigma``:
-±3 % of the time the runner has left) and at least ``MARGIN_RESEND_S`` since it was last sent, or
-whose win probability (``win_pct``, whole percent) moved ``WIN_PCT_RESEND`` points.
-Distances are whole metres, speeds decimetres a second (``speed_dm_s``; 5 cm in a second, less than a
-dot) and margins whole seconds within ``MARGIN_FINE_S`` of zero, else multiples of ``MARGIN_STEP_S``
-(a margin is only resent past ``MARGIN_RESEND_S`` anyway): what keeps a 40,000-runner snapshot under
-200 KB gzipped. The browser moves everyone else itself (``distance_m + speed_dm_s / 10 × (t − now)``,
-held 3 m short of the next timing point until read). A tick that would be bigger than
-the state itself (most of the field changed at once: the pursuer's gun turns every started runner
-``ahead``) goes out as the snapshot of its seq instead; a client applies a snapshot whenever it comes.
+that order, once. A tick is sparse (``web.feed_rows``): whole rows for a new status or class, or a
+position 25 m from where the browser extrapolates it (``distance_m + speed_dm_s / 10 × (t − now)``,
+held 3 m short of the next timing point until read); a margin or win percent that alone moved goes
+as index and value (``margin``, ``win``). A tick that would be bigger than the state itself (the
+pursuer's gun turns every started runner ``ahead``) goes out as the snapshot of its seq instead; a
+client applies a snapshot whenever it comes.
 
 Every message carries ``seq``; ticks are consecutive. A client that sees a gap sends
 ``{"resync": true}`` (or ``{"snapshot": true}``) and gets a fresh snapshot. ``{"follow": ["123", …]}``
