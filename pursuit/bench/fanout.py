@@ -115,6 +115,21 @@ def _gzip_levels(payload: bytes) -> dict[str, dict[str, float]]:
     }
 
 
+def _gzip_by_array(payload: bytes) -> dict[str, int]:
+    """Each per-runner array of a snapshot gzipped alone (``SNAPSHOT_GZIP_LEVEL``): where its bytes go."""
+    import orjson
+
+    from web.frames import SNAPSHOT_GZIP_LEVEL
+
+    body = orjson.loads(payload)
+    n = len(body["status"])
+    return {
+        key: len(gzip.compress(orjson.dumps(value), SNAPSHOT_GZIP_LEVEL, mtime=0))
+        for key, value in body.items()
+        if isinstance(value, list) and len(value) == n
+    }
+
+
 def race_traffic(
     race: Race,
     tick_s: float = 1.0,
@@ -202,6 +217,7 @@ def race_traffic(
             "json_ms": spread("json_ms", 1),
             "gzip_ms": spread("gzip_ms", 1),
             "least_compressible_at_gzip_levels": {"bytes": int(hardest["bytes"]), **_gzip_levels(hardest["payload"])},
+            "least_compressible_by_array": _gzip_by_array(hardest["payload"]),
         },
     }
 

@@ -25,12 +25,13 @@ def _summary(traffic: dict[str, Any], wall_s: float) -> dict[str, Any]:
         "tick_bytes": traffic["tick_bytes"],
         "snapshot_bytes": traffic["snapshot"]["bytes"],
         "snapshot_gzip_bytes": traffic["snapshot"]["gzip_bytes"],
+        "least_compressible_snapshot_gzip_by_array": traffic["snapshot"]["least_compressible_by_array"],
         "wall_s": round(wall_s, 1),
     }
 
 
-def bench_feedbytes(runners: tuple[int, ...] = (TARGET_RUNNERS,)) -> dict[str, Any]:
-    """For each field size, every 1 s tick from the first gun to 10 min after the pursuer's finish,
+def bench_feedbytes(runners: tuple[int, ...] = (TARGET_RUNNERS,), tick_s: float = 1.0) -> dict[str, Any]:
+    """For each field size, every ``tick_s`` tick from the first gun to 10 min after the pursuer's finish,
     with the position rule as served and the baseline rule; targets at ``TARGET_RUNNERS``."""
     out: dict[str, Any] = {
         "bench": "feedbytes",
@@ -47,7 +48,7 @@ def bench_feedbytes(runners: tuple[int, ...] = (TARGET_RUNNERS,)) -> dict[str, A
                 row: dict[str, Any] = {"runners": n, "race_seconds": 0}
                 for name, rule in (("baseline_every_passing", None), ("served", -1.0)):
                     started = time.perf_counter()
-                    traffic = race_traffic(race, position_resend_m=rule)
+                    traffic = race_traffic(race, tick_s, position_resend_m=rule)
                     row[name] = _summary(traffic, time.perf_counter() - started)
                     row["race_seconds"] = traffic["race_seconds"]
                 base, served = row["baseline_every_passing"], row["served"]
