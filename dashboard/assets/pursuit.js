@@ -7,9 +7,10 @@
  * process it lands on sends the ticks it missed, else takes the snapshot it sends) and the
  * events stream (/ws/events, resumed after the last id seen). Between ticks every runner is
  * moved here (distance + speed × elapsed race time, held short of the next timing point until read
- * there), so the server never sends positions it can predict. Both sockets reconnect by themselves
- * and say so in #conn. Everything a user or a runner can name is set as text (textContent), never
- * as HTML.
+ * there), so the server never sends positions it can predict: it mirrors this extrapolation and
+ * resends a runner only once he is POSITION_RESEND_M from where he is drawn (a correction). Both
+ * sockets reconnect by themselves and say so in #conn. Everything a user or a runner can name is set
+ * as text (textContent), never as HTML.
  */
 (function () {
   "use strict";
@@ -144,13 +145,23 @@
     return S.now + wall * (S.rate || 1);
   }
 
-  function setRows(rows, body, now) {
+  // A tick resends a runner's position only once it is POSITION_RESEND_M from where runnerDistance
+  // draws him (the server mirrors this extrapolation, web/feed_rows.py): such a row is a correction
+  var moves = { rows: 0, corrections: 0, last: null };
+  var POSITION_RESEND_M = 25;
+
+  function setRows(rows, body, now, tick) {
     for (var j = 0; j < rows.length; j++) {
       var r = rows[j];
+      var d = body.distance_m[j] === null ? 0 : body.distance_m[j];
+      if (tick) {
+        var drawn = runnerDistance(r, now);
+        moves.rows += 1;
+        if (Math.abs(d - drawn) > POSITION_RESEND_M) { moves.corrections += 1; moves.last = { row: r, drawn: drawn, sent: d }; }
+      }
       S.status[r] = body.status[j];
       if (body["class"]) S.cls[r] = body["class"][j];
-      var d = body.distance_m[j];
-      S.dist[r] = d === null ? 0 : d;
+      S.dist[r] = d;
       S.speed[r] = (body.speed_dm_s[j] || 0) / 10;
       S.margin[r] = body.margin_s[j] === null ? NaN : body.margin_s[j];
       S.winPct[r] = body.win_pct && body.win_pct[j] !== null ? body.win_pct[j] : -1;
@@ -191,8 +202,12 @@
     S.seq = m.seq;
     var c = m.changed;
     if (!c["class"]) c["class"] = c.status.map(function (s) { return statusToClass(s); });
-    setRows(c.index, c, m.now);
+    setRows(c.index, c, m.now, true);
     if (m.win) for (var j = 0; j < m.win.index.length; j++) S.winPct[m.win.index[j]] = m.win.pct[j];
+    if (m.margin) for (var k = 0; k < m.margin.index.length; k++) {  // runners whose margin alone moved
+      var ms = m.margin.margin_s[k];
+      S.margin[m.margin.index[k]] = ms === null ? NaN : ms;
+    }
     onCommon(m);
   }
 
@@ -1022,7 +1037,8 @@
   }
 
   window.pursuit = {
-    state: S, view: view, follow: setFollow, frames: frames, feed: feed, refreshes: 0,
+    state: S, view: view, follow: setFollow, frames: frames, feed: feed, refreshes: 0, moves: moves,
+    drawnAt: function (r) { return runnerDistance(r, raceNow()); },  // where runner row r is drawn now
     roster: function () { return roster; },
     alertsChanged: function () { dirty.alerts = true; },  // signed in or out (assets/console.js)
     eventText: eventText,  // an event in the page's language (assets/console.js asks before acknowledging)
