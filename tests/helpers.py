@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 from ingest.chronotrack_server import ChronoTrackServer
 from live.clock import RaceClock
 from live.race.race import Race
+from live.store.ingest import JournalEntry
 from live.store.store import Store
 from pursuit.redis_server import RedisServer, free_port
 from pursuit.serve import uvicorn_server
@@ -58,6 +59,11 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout_s: float = 10.
             return last
         await asyncio.sleep(every_s)
     raise AssertionError(f"condition not met within {timeout_s} s (last value: {last!r})")
+
+
+async def journaled(store: Store) -> list[list[str]]:
+    """The raw lines or messages of every entry of ``store``'s journal, oldest first, one list per entry."""
+    return [list(JournalEntry.read(fields).units) for _, fields in await store.journal_entries("-", 1_000_000)]
 
 
 @dataclass

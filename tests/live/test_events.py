@@ -13,6 +13,7 @@ from live.clock import RaceClock
 from live.engine.engine import LiveEngine
 from live.engine.events import EventDetector
 from live.race.race_file import load_race
+from live.store.ingest import JournalEntry
 from live.store.store import RawRead, Store
 from tests.conftest import PARIS
 
@@ -164,12 +165,12 @@ async def test_many_events_go_in_one_round_trip_each_key_once(race_day):
 async def test_a_journal_past_80_percent_of_its_cap_is_an_alert_and_the_cap_holds(race_day, paris):
     store, _, now = race_day
     store.journal_maxlen = 1_000  # the real cap (5,000,000) would take a flood of minutes to reach
-    await store.journal([{"proto": "ctp01", "reader": "10.0.0.9:1", "line": f"noise {i}"} for i in range(850)])
+    await store.journal([JournalEntry("ctp01", "10.0.0.9:1", 0.0, [f"noise {i}"]) for i in range(850)])
     events = await detect(store, paris)
     full = [e for e in events if e["kind"] == "journal_full"]
     assert len(full) == 1 and full[0]["level"] == "alert"
     assert full[0]["entries"] == 850 and full[0]["cap"] == 1_000 and "85% of its cap" in full[0]["text"]
-    await store.journal([{"proto": "ctp01", "reader": "10.0.0.9:1", "line": f"more {i}"} for i in range(3_000)])
+    await store.journal([JournalEntry("ctp01", "10.0.0.9:1", 0.0, [f"more {i}"]) for i in range(3_000)])
     # XADD MAXLEN ~ trims whole stream nodes (100 entries each): the cap holds to within one node
     assert 1_000 <= await store.redis.xlen(store.keys.journal) <= 1_100
 
@@ -177,7 +178,7 @@ async def test_a_journal_past_80_percent_of_its_cap_is_an_alert_and_the_cap_hold
 async def test_a_journal_under_80_percent_of_its_cap_is_no_alert(race_day, paris):
     store, _, _ = race_day
     store.journal_maxlen = 1_000
-    await store.journal([{"proto": "ctp01", "reader": "10.0.0.9:1", "line": f"noise {i}"} for i in range(790)])
+    await store.journal([JournalEntry("ctp01", "10.0.0.9:1", 0.0, [f"noise {i}"]) for i in range(790)])
     assert not [e for e in await detect(store, paris) if e["kind"] == "journal_full"]
 
 

@@ -28,7 +28,7 @@ from simulator.jsonws import MESSAGE_BYTES, EmulatedJsonReader
 from simulator.observations import Observation
 from simulator.run import SimulationReport, assign_protocols, simulate
 from simulator.trajectory import RacePlan, plan_race
-from tests.helpers import eventually, running_uvicorn
+from tests.helpers import eventually, journaled, running_uvicorn
 
 ORIGIN = 1635670000.0  # 2021-10-31 09:46:40 Paris: the race day of the Paris race file
 FIRST_GUN = ORIGIN + 60.0
@@ -204,7 +204,7 @@ async def test_a_json_reader_with_a_backlog_sends_messages_the_ingestor_takes(re
         reader = EmulatedJsonReader("george-v", ing.clock, reads, ing.web_url, ing.tokens["george-v"])
         await asyncio.wait_for(reader.run(), 30)
         health = (await ing.store.mat_health())["george-v"]
-        lines = [f[b"line"] for _, f in await redis.xrange(ing.store.keys.journal)]
+        lines = [unit.encode() for units in await journaled(ing.store) for unit in units]
     assert reader.done and reader.connections == 1 and reader.resent == 0
     assert len(lines) >= 3 and max(len(line) for line in lines) <= MESSAGE_BYTES
     assert int(health["reads"]) == 2000 and int(health.get("errors", 0)) == 0
