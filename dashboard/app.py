@@ -31,7 +31,7 @@ from dashboard.page_assets import assets_route, load_assets, with_assets
 from dashboard.revalidate import Revalidated
 from live.chase.chase import CLASSES
 from live.chase.snapshot import Snapshot
-from live.engine.events import ALERT_KINDS, STORY_KINDS
+from live.events import ALERT_KINDS, STORY_KINDS
 from live.race.race import Race
 
 ASSETS = Path(__file__).resolve().parent / "assets"

@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 
 from ingest.chronotrack_server import ChronoTrackServer
 from live.clock import RaceClock
+from live.events import Event
 from live.race.race import Race
 from live.store.ingest import JournalEntry
 from live.store.store import Store
@@ -59,6 +60,14 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout_s: float = 10.
             return last
         await asyncio.sleep(every_s)
     raise AssertionError(f"condition not met within {timeout_s} s (last value: {last!r})")
+
+
+NOTE = "admin"  # the kind of the tests' own events: the engine never emits it, so a feed filtered on it sees them alone
+
+
+def note(time_s: float, text: str, **data: Any) -> Event:
+    """An event of the tests' own (race control's kind, appended every time), with ``data``."""
+    return Event("", NOTE, time_s, text, {"level": "alert", **data})
 
 
 async def journaled(store: Store) -> list[list[str]]:

@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from live.engine.engine import LiveEngine
+from live.events import Event
 from live.race.race import Operator
 from live.reads import RawRead
 from live.store.store import attached
@@ -233,7 +234,7 @@ class AdminAPI:
             "operator": who,
             **{k: v for k, v in data.items() if k not in ("id", "kind", "time", "text")},
         }
-        await self.store.append_event("admin", t, f"{text} ({who})", event)
+        await self.store.append_event(Event("", "admin", t, f"{text} ({who})", event))
         await self.engine.refresh()
         return JSONResponse(answer)
 

@@ -14,7 +14,7 @@ import websockets
 
 from pursuit.redis_server import free_port
 from tests.adversarial.conftest import Served, send_lines, serve
-from tests.helpers import eventually
+from tests.helpers import eventually, note
 
 FAR_FUTURE_MS = 1_000_000_000_000_000  # a finish in the year 33658
 
@@ -180,7 +180,7 @@ async def test_an_events_id_beyond_2_to_the_64_is_a_400_and_the_stream_goes_on(s
         reply = orjson.loads(await asyncio.wait_for(hostile.recv(), 10))
         assert reply.get("type") == "error", reply
     async with websockets.connect(f"{ws_url}?after=0-0") as listener:
-        await served.store.append_event("admin", time.time(), "probe after the hostile id", {"level": "info"})
+        await served.store.append_event(note(time.time(), "probe after the hostile id"))
         while True:
             event = orjson.loads(await asyncio.wait_for(listener.recv(), 10))
             if event.get("text") == "probe after the hostile id":
