@@ -13,7 +13,7 @@ from live.chase.places import Groups, by_distance, listing_order
 from live.chase.snapshot import AHEAD, CAUGHT, STARTED, Snapshot
 from live.engine.engine import LiveEngine
 from live.race.event import Event
-from web.http import JSONResponse, error, iso_time, num
+from web.http import JSONResponse, api_route, iso_time, num, refuse
 
 MAX_PAGE = 1000
 MAX_LABEL = 32
@@ -144,7 +144,7 @@ class EventAPI:
         self._board: tuple[tuple[Snapshot | None, ...], list[dict[str, Any]]] | None = None  # per tick
 
     def routes(self) -> list[Route]:
-        return [Route("/api/event", self.get_event), Route("/api/event/leaderboard", self.get_leaderboard)]
+        return [api_route("/api/event", self.get_event), api_route("/api/event/leaderboard", self.get_leaderboard)]
 
     def body(self) -> dict[str, Any]:
         e = self.event
@@ -167,9 +167,9 @@ class EventAPI:
         try:
             limit, offset = int(q.get("limit", "100")), int(q.get("offset", "0"))
         except ValueError:
-            return error(400, "limit and offset must be whole numbers")
+            raise refuse(400, "limit and offset must be whole numbers") from None
         if not (1 <= limit <= MAX_PAGE and offset >= 0) or len(sex) > MAX_LABEL:
-            return error(400, f"limit must be 1 to {MAX_PAGE}, offset 0 or more, sex at most {MAX_LABEL} characters")
+            raise refuse(400, f"limit must be 1 to {MAX_PAGE}, offset 0 or more, sex at most {MAX_LABEL} characters")
         snaps = tuple(e.snapshot for e in self.engines)
         if self._board is None or any(a is not b for a, b in zip(self._board[0], snaps, strict=True)):
             self._board = (snaps, leaderboard(self.engines))
