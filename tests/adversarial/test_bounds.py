@@ -16,10 +16,8 @@ from pursuit.redis_server import free_port
 from pursuit.serve import uvicorn_server
 from pursuit.settings import Settings
 from pursuit.web import create_app
-from tests.adversarial.conftest import send_lines, serve
-from tests.adversarial.test_doors import readers_table
-from tests.adversarial.test_numbers import errors_at, hms
 from tests.helpers import eventually, note
+from tests.helpers.served import errors_at, hms, readers_table, send_lines, serve
 
 
 async def test_one_connection_adds_at_most_1000_unknown_chips(served):

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.dashboard.test_pages import one_caught, two_refreshes  # noqa: F401  # fixtures
 from tests.helpers import CHROMIUM_ARGS, open_page, require_chromium
+from tests.helpers.browser import two_refreshes
 
 pytestmark = pytest.mark.browser
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.dashboard.test_pages import no_data_yet, one_caught, two_refreshes  # noqa: F401  # fixtures
 from tests.helpers import CHROMIUM_ARGS, open_page, require_chromium
+from tests.helpers.browser import two_refreshes
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,7 @@ from ingest.chronotrack_server import ChronoTrackServer
 from live.clock import RaceClock
 from live.store.store import Store
 from tests.helpers import journaled
-from tests.ingest.chronotrack_client import RACE_DAY, connect_as_pointcam, read_line, wait_for
+from tests.helpers.chronotrack_client import RACE_DAY, connect_as_pointcam, read_line, wait_for
 
 
 def local(paris, hms: str) -> float:

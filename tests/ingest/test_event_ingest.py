@@ -12,7 +12,7 @@ from live.race.event import load_event
 from live.store.event_store import EventStore, ingest_store
 from live.store.store import Store
 from tests.helpers import journaled, write_event
-from tests.ingest.chronotrack_client import RACE_DAY, connect_as_pointcam, read_line, wait_for
+from tests.helpers.chronotrack_client import RACE_DAY, connect_as_pointcam, read_line, wait_for
 
 
 async def test_a_shared_mat_journals_once_and_each_read_lands_in_its_race(redis, tmp_path: Path):
