@@ -90,8 +90,9 @@ async def ingestor(
 async def run_race(  # type: ignore[no-untyped-def]
     ing: Ingestor, race: Race, protocols: dict[str, str], first_gun: float = FIRST_GUN, **options
 ) -> SimulationReport:
-    """Simulate, then wait until the ingestor has applied the last ChronoTrack line (that protocol
-    has no acknowledgement; the others return only once the ingestor has taken everything)."""
+    """Simulate, then wait until the ingestor has applied the last ChronoTrack line and let its
+    connections go (that protocol has no acknowledgement; the others return only once the ingestor has
+    taken everything): a garbled line after the last good one is counted before a connection is."""
     report = await asyncio.wait_for(
         simulate(race, "127.0.0.1", ing.ct_port, clock=ing.clock, first_gun=first_gun, mylaps_port=ing.mylaps_port,
                  raceresult_ports=ing.rr_ports, web_url=ing.web_url, reader_tokens=ing.tokens, protocols=protocols,
@@ -102,10 +103,12 @@ async def run_race(  # type: ignore[no-untyped-def]
 
     async def applied() -> bool:
         expected = {m: report.lines_per_mat[m] for m in ct_mats}
-        return not ct_mats or await ing.store.last_sequences(ct_mats) == expected
+        if ct_mats and await ing.store.last_sequences(ct_mats) != expected:
+            return False
+        health = await ing.store.mat_health()
+        return all(int(health.get(m, {}).get("connected", 0)) <= 0 for m in ct_mats)
 
     await eventually(applied, timeout_s=10)
-    await asyncio.sleep(0.05)  # a garbled line after the last good one is counted just after it
     return report
 
 

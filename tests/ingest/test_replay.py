@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import subprocess
 import sys
@@ -17,6 +16,11 @@ from ingest.replay import REASONS_KEPT, REASONS_LOGGED, detect_protocol, rebuild
 from live.clock import RaceClock
 from live.store.store import Store
 from simulator.run import simulate
+from tests.helpers import eventually
+
+
+async def _at_least(store, n: int) -> bool:
+    return len(await passings(store)) >= n
 
 
 async def passings(store) -> dict:
@@ -75,7 +79,8 @@ async def test_rebuild_from_the_journal_equals_the_live_state(redis, paris):
     await server.start()
     try:
         await simulate(paris, "127.0.0.1", server.port, clock=clock, first_gun=clock.now() + 10, seed=3, runners=60)
-        await asyncio.sleep(0.3)
+        every = 61 * len(paris.timing_points)  # 60 runners and the pursuer at every timing point
+        await eventually(lambda: _at_least(store, every))
     finally:
         await server.close()
     bib = paris.participants[300].bib
