@@ -2,7 +2,7 @@
 type every emitter builds (the engine's detection, race control, the readers' held guns).
 
 The stream's shape on the wire (``id``, ``time``, ``kind``, ``text`` and the data's fields) is SPEC's;
-docs/ARCHITECTURE.md lists the kinds and who emits them.
+docs/OPERATIONS.md says what each alert means and what to do.
 """
 
 from __future__ import annotations
