@@ -40,7 +40,7 @@ UNDER_DOTS_JS = """() => {
 }"""
 
 
-async def test_no_label_overlaps_another_or_a_runner_at_three_moments(site: str):  # noqa: F811
+async def test_no_label_overlaps_another_or_a_runner_at_three_moments(site: str):
     chromium = require_chromium()
     from playwright.async_api import async_playwright
 
