@@ -17,9 +17,24 @@ from web.http import iso_time
 from web.messages import probability
 
 RESULT_COLUMNS = [
-    "place", "bib", "name", "pen", "sex", "category", "status", "finish_time", "gun_s", "net_s", "margin_s",
-    "distance_m", "caught_at_m", "caught_time", "win_probability", "place_sex", "place_category",
-]  # fmt: skip
+    "place",
+    "bib",
+    "name",
+    "pen",
+    "sex",
+    "category",
+    "status",
+    "finish_time",
+    "gun_s",
+    "net_s",
+    "margin_s",
+    "distance_m",
+    "caught_at_m",
+    "caught_time",
+    "win_probability",
+    "place_sex",
+    "place_category",
+]
 
 # a chase's runners not placed: won (finished) first, then runners still out, then caught, then dnf/dq
 _STATUS_ORDER = np.array([3, 2, 1, 4, 0, 5, 6, 0])  # by status code
