@@ -33,7 +33,7 @@ from dashboard.revalidate import Revalidated
 from i18n.catalogue import LANGUAGES, N_, Language, language
 from live.chase.chase import CLASSES
 from live.chase.snapshot import Snapshot
-from live.engine.events import ALERT_KINDS, STORY_KINDS
+from live.events import ALERT_KINDS, STORY_KINDS
 from live.race.race import Race
 
 ASSETS = Path(__file__).resolve().parent / "assets"

@@ -13,8 +13,8 @@ functions and ``if TYPE_CHECKING``):
 - only ``pursuit/settings.py`` reads the environment (the benchmarks and the rehearsal copy it into the
   environments of the processes they start);
 - inside ``live``, the rooms import one way: ``race/`` at the bottom; ``chase/``, ``forecast/`` and
-  ``store/`` on it and not on each other; ``engine/`` on top. ``clock.py`` and ``reads.py`` stay at the
-  root, importable by every room, and import no room;
+  ``store/`` on it and not on each other; ``engine/`` on top. ``clock.py``, ``events.py`` and ``reads.py``
+  stay at the root, importable by every room, and import no room;
 - no import cycle anywhere: the graph of imports between the project's own modules has no strongly
   connected component of two or more modules.
 """
@@ -175,7 +175,7 @@ def test_an_allowed_import_passes(path: str, source: str):
     assert not violations(path, source)
 
 
-# The rooms of live/ and the rooms each may import, besides itself and the root modules (clock, reads).
+# The rooms of live/ and the rooms each may import, besides itself and the root modules (clock, events, reads).
 LIVE_ROOMS: dict[str, set[str]] = {
     "race": set(),
     "chase": {"race"},
@@ -183,7 +183,7 @@ LIVE_ROOMS: dict[str, set[str]] = {
     "store": {"race"},
     "engine": {"race", "chase", "forecast", "store"},
 }
-LIVE_ROOT_MODULES = {"live", "live.clock", "live.reads"}
+LIVE_ROOT_MODULES = {"live", "live.clock", "live.events", "live.reads"}
 
 
 def module_of(path: str) -> str:
@@ -258,7 +258,9 @@ def room_violations(graph: Mapping[str, Mapping[str, int]]) -> list[str]:
             if other is None or other == room or other == "":
                 continue
             if room == "":
-                found.append(f"{module}:{line} imports {target}: the root modules (clock, reads) import no room")
+                found.append(
+                    f"{module}:{line} imports {target}: the root modules (clock, events, reads) import no room"
+                )
             elif other not in LIVE_ROOMS[room]:
                 allowed = ", ".join(f"live/{r}/" for r in sorted(LIVE_ROOMS[room])) or "no other room"
                 found.append(f"{module}:{line} imports {target}: live/{room}/ may import {allowed}")

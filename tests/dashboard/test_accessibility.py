@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.dashboard.test_pages import one_caught, two_refreshes  # noqa: F401  # fixtures
 from tests.helpers import CHROMIUM_ARGS, open_page, require_chromium
+from tests.helpers.browser import two_refreshes
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +32,7 @@ def axe_source() -> str:
     return AXE.read_text(encoding="utf-8")
 
 
-async def test_the_three_pages_have_no_serious_accessibility_violation(one_caught: tuple[str, str]):  # noqa: F811
+async def test_the_three_pages_have_no_serious_accessibility_violation(one_caught: tuple[str, str]):
     chromium = require_chromium()
     from playwright.async_api import async_playwright
 
@@ -59,7 +59,7 @@ async def test_the_three_pages_have_no_serious_accessibility_violation(one_caugh
     assert errors == []
 
 
-async def test_status_has_a_shape_and_the_map_a_summary_and_the_keyboard_follows(one_caught: tuple[str, str]):  # noqa: F811
+async def test_status_has_a_shape_and_the_map_a_summary_and_the_keyboard_follows(one_caught: tuple[str, str]):
     """The legend's statuses differ by symbol, not colour only; the map says in words what it shows;
     Tab reaches the search box, Enter follows, Tab reaches the card's remove button and Enter unfollows."""
     chromium = require_chromium()

@@ -30,7 +30,7 @@ from pursuit.web import create_app
 from simulator.jsonws import EmulatedJsonReader
 from simulator.observations import Observation
 from tests.helpers import running_uvicorn
-from tests.ingest.chronotrack_client import read_line
+from tests.helpers.chronotrack_client import read_line
 
 
 def test_a_sentinel_url_names_the_sentinels_the_service_and_the_database():

@@ -264,7 +264,7 @@ async def test_a_client_who_joins_while_a_tick_is_published_gets_its_seq_once(li
     try:
         await asyncio.wait_for(entered.wait(), 5.0)  # a tick is in flight
         async with websockets.connect(url, compression=None) as ws, websockets.connect(url, compression=None) as old:
-            await asyncio.sleep(0.2)  # both in, nothing sent to them yet
+            await eventually(lambda: asyncio.sleep(0, len(feed.clients) == 2))  # both in, nothing sent to them yet
             await old.send('{"snapshot": true}')
             await asyncio.sleep(0.2)
             gate.set()
