@@ -397,3 +397,28 @@ def test_a_cycle_added_to_the_project_is_found():
     files["live/race/errors.py"] += "\ndef f() -> None:\n    from live.race import basemap\n"
     cycles = import_cycles(import_graph(files))
     assert cycles == [["live.race.basemap", "live.race.errors"]]
+
+
+def imports_of_other_tests(files: Mapping[str, str]) -> list[str]:
+    """Each ``path: module`` where a test file imports from ``tests.`` anything but ``tests.helpers``
+    (another test module or a conftest): what tests share lives in ``tests/helpers/``."""
+    found = []
+    for path, text in sorted(files.items()):
+        for node in ast.walk(ast.parse(text, filename=path)):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+            names += [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            for name in names:
+                if name.startswith("tests.") and not (name == "tests.helpers" or name.startswith("tests.helpers.")):
+                    found.append(f"{path}: {name}")
+    return found
+
+
+def test_tests_share_code_only_through_tests_helpers():
+    tests = ROOT / "tests"
+    files = {str(p.relative_to(ROOT)): p.read_text(encoding="utf-8") for p in tests.rglob("*.py")}
+    assert imports_of_other_tests(files) == []
+    files["tests/live/test_x.py"] = "from tests.live.test_forecast import MARATHON\nimport tests.conftest\n"
+    assert imports_of_other_tests(files) == [
+        "tests/live/test_x.py: tests.live.test_forecast",
+        "tests/live/test_x.py: tests.conftest",
+    ]

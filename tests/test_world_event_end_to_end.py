@@ -17,7 +17,7 @@ from live.race.event import load_event
 from simulator.event import WORLD_LOCATIONS, write_world_event
 from simulator.run import simulate
 from tests.helpers import eventually
-from tests.test_event_end_to_end import served
+from tests.helpers.event_serve import served
 
 RUNNERS = 200  # per location
 SPEED = 400.0

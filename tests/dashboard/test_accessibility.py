@@ -7,29 +7,16 @@ work from the keyboard alone."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from tests.helpers import CHROMIUM_ARGS, open_page, require_chromium
+from tests.helpers.axe import RUN_AXE, axe_source
 from tests.helpers.browser import two_refreshes
 
 pytestmark = pytest.mark.browser
 
-AXE = Path(__file__).resolve().parent.parent / "data" / "axe.min.js"
 VIEWPORTS = ({"width": 1600, "height": 1000}, {"width": 390, "height": 844})
-RUN_AXE = """async () => {
-  const r = await axe.run(document, {resultTypes: ['violations']});
-  return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => ({id: v.id, impact: v.impact, help: v.help,
-                  nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' '))}));
-}"""
-
-
-def axe_source() -> str:
-    if not AXE.exists():  # vendored with the tests: missing is a broken checkout, never a skip
-        pytest.fail(f"{AXE} is missing: npm install axe-core and copy node_modules/axe-core/axe.min.js there")
-    return AXE.read_text(encoding="utf-8")
 
 
 async def test_the_three_pages_have_no_serious_accessibility_violation(one_caught: tuple[str, str]):

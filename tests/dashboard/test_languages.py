@@ -18,10 +18,10 @@ import pytest
 from dashboard.event_page import event_html
 from i18n.catalogue import language
 from live.race.event import load_event
-from tests.conftest import ROOT
-from tests.dashboard.test_accessibility import RUN_AXE, axe_source
-from tests.dashboard.test_pages import one_caught, two_refreshes  # noqa: F401  # fixtures
 from tests.helpers import ARTIFACTS, CHROMIUM_ARGS, require_chromium
+from tests.helpers.axe import RUN_AXE, axe_source
+from tests.helpers.browser import two_refreshes
+from tests.helpers.paths import ROOT
 
 pytestmark = pytest.mark.browser
 NNBSP = "\u202f"  # French digit groups (Intl.NumberFormat, like Babel)

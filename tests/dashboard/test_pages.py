@@ -25,10 +25,10 @@ from live.race.race_file import load_race
 from live.store.store import Store
 from pursuit.web import create_app
 from simulator.run import simulate
-from tests.conftest import PARIS
 from tests.helpers import ARTIFACTS, CHROMIUM_ARGS, eventually, open_page, require_chromium, running_uvicorn
 from tests.helpers.browser import settled_map, shown_box, two_refreshes
 from tests.helpers.pages import XSS_BIB, XSS_NAME
+from tests.helpers.paths import PARIS
 
 pytestmark = pytest.mark.browser
 

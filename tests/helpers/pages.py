@@ -8,7 +8,7 @@ from pathlib import Path
 
 from live.race.race import Race
 from live.race.race_file import load_race
-from tests.conftest import PARIS
+from tests.helpers.paths import PARIS
 
 XSS_BIB = "120"
 XSS_NAME = "<img src=x onerror=alert(1)>"

@@ -21,7 +21,7 @@ from live.race.race import Race
 from live.race.race_file import load_race
 from live.store.store import Store
 from pursuit.redis_server import RedisServer, free_port
-from tests.conftest import PARIS
+from tests.helpers.paths import PARIS
 from tests.helpers.polling import eventually
 
 

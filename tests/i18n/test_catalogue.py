@@ -21,7 +21,7 @@ from dashboard.language import dictionary, script_messages
 from dashboard.page_assets import page_scripts
 from i18n.catalogue import LANGUAGES, po_path
 from i18n.events import EVENT_TEMPLATES
-from live.engine.events import ALERT_KINDS, STORY_KINDS
+from live.events import ALERT_KINDS, STORY_KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 CFG = ROOT / "i18n" / "babel.cfg"

@@ -14,7 +14,7 @@ from i18n.numbers import clock, decimal, integer, km
 from i18n.results import with_display_header
 from live.race.errors import RaceError
 from live.race.race_file import load_race
-from tests.conftest import PARIS
+from tests.helpers.paths import PARIS
 
 NNBSP = "\u202f"  # the narrow no-break space Babel's French locale groups digits with
 

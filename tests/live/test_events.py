@@ -17,7 +17,7 @@ from live.events import Event
 from live.race.race_file import load_race
 from live.store.ingest import JournalEntry
 from live.store.store import RawRead, Store
-from tests.conftest import PARIS
+from tests.helpers.paths import PARIS
 
 
 @pytest.fixture

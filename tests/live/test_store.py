@@ -121,7 +121,7 @@ def race_with_backup(tmp_path, paris):
     import shutil
 
     from live.race.race_file import load_race
-    from tests.conftest import PARIS
+    from tests.helpers.paths import PARIS
 
     target = tmp_path / "race"
     shutil.copytree(PARIS, target)
@@ -157,7 +157,7 @@ async def test_a_peak_rssi_mat_times_the_passing_by_the_strongest_read(redis, tm
     import shutil
 
     from live.race.race_file import load_race
-    from tests.conftest import PARIS
+    from tests.helpers.paths import PARIS
 
     target = tmp_path / "race"
     shutil.copytree(PARIS, target)

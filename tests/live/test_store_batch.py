@@ -12,7 +12,7 @@ from live.race.race import Race
 from live.race.race_file import load_race
 from live.store.ingest import JournalEntry
 from live.store.store import RawRead, Store
-from tests.conftest import PARIS
+from tests.helpers.paths import PARIS
 
 T0 = 1_700_000_000.0
 

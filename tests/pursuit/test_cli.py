@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from pursuit.cli import build_parser
-from tests.conftest import PARIS
 from tests.helpers.commands import subparsers
+from tests.helpers.paths import PARIS
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -12,9 +12,9 @@ from live.clock import RaceClock
 from live.race.race import Race, RaceResultDecoder
 from live.store.store import Store
 from pursuit.redis_server import free_port
-from tests.conftest import PARIS
 from tests.helpers import eventually
 from tests.helpers.commands import cli
+from tests.helpers.paths import PARIS
 from tests.helpers.readers import crossings, same_crossings
 
 RUNNERS = 20
