@@ -383,8 +383,9 @@ async def _fuzz(race: Race, directory: Path, redis_url: str, lines: int, seed: i
         process.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=10)
-        if process.poll() is None:
+        if process.poll() is None:  # SIGTERM not heeded in 10 s (a loaded machine): killed, and reaped
             process.kill()
+            process.wait()
         rr_server.close()
         await redis.aclose()
 
