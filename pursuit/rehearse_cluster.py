@@ -209,6 +209,7 @@ def against_truth(
         "catch_error_m_p50_p99_max": np.percentile(error, [50, 99, 100]).round(1).tolist(),
         "catches_within_tolerance": round(float(np.mean(error <= TOLERANCE_M)), 4),
         "passings_lost": lost,
+        "passings_read": sum(sum(c.values()) for c in truth.crossings.values()),
     }
 
 
