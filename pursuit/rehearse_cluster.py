@@ -190,8 +190,9 @@ def against_truth(
     truth: Truth, results: dict[str, list[dict[str, str]]], stored: dict[str, Counter[str]]
 ) -> dict[str, Any]:
     """Each race's results CSV rows and stored crossings against the truth: the runners, their status,
-    the catch distances' errors, the passings lost."""
-    errors, wrong, lost = [], {}, {}
+    the catch distances' errors, the passings lost (read by a mat, not in the store) and extra (in the
+    store, never read: a crossing counted twice)."""
+    errors, wrong, lost, extra_passings = [], {}, {}, {}
     for race, true_at in truth.caught_at_m.items():
         rows = {row["bib"]: row for row in results[race]}
         ran = {bib for bib, row in rows.items() if row["status"] != "registered"}
@@ -203,12 +204,14 @@ def against_truth(
             abs(float(rows[b]["caught_at_m"]) - m) for b, m in true_at.items() if rows.get(b, {}).get("caught_at_m")
         ]
         lost[race] = sum((truth.crossings[race] - stored[race]).values())
+        extra_passings[race] = sum((stored[race] - truth.crossings[race]).values())
     error = np.array(errors) if errors else np.array([math.inf])
     return {
         "races_wrong": wrong,
         "catch_error_m_p50_p99_max": np.percentile(error, [50, 99, 100]).round(1).tolist(),
         "catches_within_tolerance": round(float(np.mean(error <= TOLERANCE_M)), 4),
         "passings_lost": lost,
+        "passings_extra": extra_passings,
         "passings_read": sum(sum(c.values()) for c in truth.crossings.values()),
     }
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -34,6 +36,7 @@ def test_six_races_survive_the_loss_of_a_cluster_master_an_engine_and_a_web_proc
     assert report["passings_read"] > 6 * RUNNERS and report["passings_lost"] == dict.fromkeys(
         report["passings_lost"], 0
     )
+    assert report["passings_extra"] == report["passings_lost"], "nor any counted twice"
     assert report["redis_master_killed"]["races"], "the killed master served races"
     assert report["redis_replica_promoted_s"] <= 10.0, report
     takeover = report["engine_takeover_s"]
@@ -45,3 +48,9 @@ def test_six_races_survive_the_loss_of_a_cluster_master_an_engine_and_a_web_proc
     truth = world_truth(outcome.truth.caught_at_m)
     sex = {(race.id, p.bib): p.sex for race in event.races for p in race.participants}
     assert_world_board_is_the_truth(outcome.board["runners"], truth, sex)
+
+
+def test_the_cluster_rehearsal_plays_its_own_world_run():
+    both = subprocess.run([sys.executable, "-m", "pursuit.cli", "rehearse", "--cluster", "--race", "x"],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert both.returncode == 2 and "--race does not go with it" in both.stderr, both.stderr
