@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections import Counter
 from pathlib import Path
@@ -192,6 +193,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
 
     from pursuit.rehearse import rehearse
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request of the fault script
     if args.cluster:
         from pursuit.rehearse_cluster import rehearse_cluster
 

@@ -119,10 +119,12 @@ class Spectator:
     def last_seq(self) -> int:
         return self.messages[-1][1] if self.messages else 0
 
-    def longest_gap_s(self) -> float:
-        """The longest wait between two messages (a fault's gap, as this spectator saw it)."""
+    def longest_gap_s(self, start: float, end: float) -> float:
+        """The longest wait between two messages that overlaps wall times ``start`` to ``end`` (the
+        faults' gaps as this spectator saw them, not the quiet before the gun or after the end)."""
         walls = [m[3] for m in self.messages]
-        return round(max((b - a for a, b in zip(walls, walls[1:], strict=False)), default=0.0), 2)
+        gaps = [b - a for a, b in zip(walls, walls[1:], strict=False) if b >= start and a <= end]
+        return round(max(gaps, default=0.0), 2)
 
     def backwards(self) -> list[tuple[int, int]]:
         """Where a message's seq was below the one before it, across reconnections: (before, after)."""

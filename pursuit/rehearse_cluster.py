@@ -129,6 +129,7 @@ async def _fault_script(
         port = max(set(masters), key=masters.count)
         hit = [race for race, p in zip(keys, masters, strict=True) if p == port]
         node = r.cluster.server_on(port)  # type: ignore[arg-type]
+        out["faults_wall"] = [time.time()]
         before = {race: spectators[race].last_seq() for race in hit}
         assert node.process is not None
         killed = time.monotonic()
@@ -167,6 +168,7 @@ async def _fault_script(
         r.engine(engines[victim])
         paths = [f"/races/{race}/healthz" for race in keys]
         out |= await kill_busiest_web(r, http, list(spectators.values()), paths)
+        out["faults_wall"].append(time.time())
     finally:
         await redis.aclose()
     return out
@@ -278,6 +280,7 @@ async def rehearse_cluster(
             for race in event.races:
                 text = (await http.get(f"/races/{race.id}/api/results.csv", timeout=30)).text
                 results[race.id] = list(csv.DictReader(io.StringIO(text)))
+            start, end = report.pop("faults_wall")
             truth = event_truth(event, runners, seed)
             report |= against_truth(truth, results, await stored_crossings(r.cluster.url, event))
             report |= {
@@ -285,7 +288,9 @@ async def rehearse_cluster(
                 "runners_per_race": runners,
                 "speed": speed,
                 "layout_up_s": launched_s,
-                "spectator_longest_gap_s": {race: s.longest_gap_s() for race, s in spectators.items()},
+                "spectator_longest_gap_in_faults_s": {
+                    race: s.longest_gap_s(start, end) for race, s in spectators.items()
+                },
                 "spectator_reconnections": sum(s.connections - 1 for s in spectators.values()),
                 "spectator_seq_backwards": {race: s.backwards() for race, s in spectators.items() if s.backwards()},
             }
