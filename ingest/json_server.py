@@ -28,6 +28,7 @@ from ingest.unknown import UnknownChips
 from live.clock import time_problem
 from live.race.race import Race
 from live.reads import RawRead
+from live.store.ingest import JournalEntry
 from live.store.store import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -141,9 +142,7 @@ class JsonIngest:
             reason = f"message larger than {MAX_MESSAGE_BYTES} bytes"
             await self.store.count_error(mat, f"reader {reader!r}: {reason}", source)
             return {"accepted": 0, "rejected": 1, "errors": [reason]}
-        await self.store.journal(
-            [{"proto": "json", "reader": reader, "wall": repr(wall), "line": raw.decode("utf-8", "replace")}]
-        )
+        await self.store.journal([JournalEntry("json", reader, wall, [raw.decode("utf-8", "replace")])])
         items, errors = parse_message(raw)
         reasons = [f"{e.reason}" for e in errors]
         reads: list[RawRead] = []

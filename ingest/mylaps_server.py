@@ -19,6 +19,7 @@ from ingest.unknown import UnknownChips
 from live.clock import time_problem
 from live.race.race import Race
 from live.reads import RawRead
+from live.store.ingest import JournalEntry
 from live.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -59,9 +60,7 @@ class MyLapsServer(ReaderServer):
 
     async def _message(self, raw: bytes, peer: str, mats: set[str], unknown: UnknownChips) -> bytes | None:
         wall = time.time()
-        await self.store.journal(
-            [{"proto": "mylaps", "reader": peer, "wall": repr(wall), "line": raw.decode("latin-1")}]
-        )
+        await self.store.journal([JournalEntry("mylaps", peer, wall, [raw.decode("latin-1")])])
         msg = ml.parse_message(raw)
         who = f"exporter at {peer}"
         if isinstance(msg, ml.ParseError):

@@ -25,6 +25,7 @@ from live.race.guns import gun_problem
 from live.race.race import Race
 from live.reads import ChipTime, RawRead, resolve_local
 from live.store.event_store import EventStore
+from live.store.ingest import JournalEntry
 from live.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class _Applier:
                 raise ValueError(f"unknown protocol {proto!r}")
             items, problems = protocol.decode(raw)
             for problem in problems:
-                self._error(f"{where}: {problem}")
+                self.error(f"{where}: {problem}")
             reads = []  # a unit's reads count all or none
             for item in items:
                 if isinstance(item, registry.Read):
@@ -94,7 +95,7 @@ class _Applier:
                     await self.store.set_pursuer_gps(item.lat, item.lon, self._t(item.time.resolve(tz, near_s), near_s))
             self.reads += reads
         except ValueError as exc:
-            self._error(f"{where}: {exc}")
+            self.error(f"{where}: {exc}")
         if len(self.reads) >= BATCH:
             await self.flush()
 
@@ -116,12 +117,12 @@ class _Applier:
         await self.flush()
         target = await self.store.gun_store(t, mat)  # of an event's races, the one with a start to fire
         if checked and (why := gun_problem(target.race, mat, t, await target.guns())) is not None:
-            self._error(f"{where}: gun refused: {why}")
+            self.error(f"{where}: gun refused: {why}")
             return
         if await target.record_gun(t):
             self.report.guns += 1
 
-    def _error(self, reason: str) -> None:
+    def error(self, reason: str) -> None:
         self.report.errors += 1
         if len(self.report.reasons) < REASONS_KEPT:
             self.report.reasons.append(reason)
@@ -268,22 +269,24 @@ async def rebuild(race: Race, store: Store) -> ReplayReport:
             break
         for entry_id, f in entries:
             await admin_before(entry_id)
-            wall = float(f.get(b"wall", b"0") or 0)
-            if b"near" in f:
-                near = float(f[b"near"])
+            try:
+                entry = JournalEntry.read(f)  # this shape or one written before
+            except ValueError as exc:
+                report.lines += 1
+                applier.error(f"journal {entry_id.decode()}: unreadable entry: {exc}")
+                continue
+            if entry.near_s is not None:
+                near = entry.near_s
             else:
-                near = clock.at_wall(wall) if wall else time_of_day_anchor(race_start_s(race, None))
-            proto = f.get(b"proto", b"").decode()
-            raw_lines = f[b"lines"].split(b"\n") if b"lines" in f else [f[b"line"]]
-            mat = f.get(b"mat", b"").decode()
-            for n, raw in enumerate(raw_lines, 1):
+                near = clock.at_wall(entry.wall_s) if entry.wall_s else time_of_day_anchor(race_start_s(race, None))
+            for n, raw in enumerate(entry.raw_units(), 1):
                 await applier.line(
-                    proto,
+                    entry.proto,
                     raw,
                     near,
                     f"journal {entry_id.decode()} line {n}",
-                    mat,
-                    guns_checked=not proto.startswith("replay-"),
+                    entry.mat,
+                    guns_checked=not entry.proto.startswith("replay-"),
                 )
         last = entries[-1][0].decode()
     await applier.flush()

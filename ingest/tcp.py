@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from live.clock import RaceClock
+from live.events import Event
 from live.race.guns import gun_problem, next_start, second_gun, start_route
 from live.race.race import Race
 from live.store.store import Store
@@ -203,7 +204,7 @@ class ReaderServer(ABC):
             "second_for": last,
             "confirm": route,
         }
-        await store.emit_once(f"gun_held:{t:.2f}", "gun_held", t, text, data)
+        await store.emit_once(Event(f"gun_held:{t:.2f}", "gun_held", t, text, data))
 
     async def reject(self, who: str, mat: str | None, raw: bytes, reason: str, peer: str = "") -> None:
         """Log and count a line or record that cannot be used, against its mat and the sending

@@ -246,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     rb.set_defaults(func=cmd_rebuild)
 
     b = sub.add_parser("bench", help="performance figures (SPEC §8) as JSON, each with a same-run baseline")
-    b.add_argument("what", choices=["tick", "ingest", "fanout", "browser", "replay", "fuzz"])
+    b.add_argument("what", choices=["tick", "ingest", "fanout", "feedbytes", "browser", "replay", "fuzz"])
     b.add_argument("--lines", type=int, default=1_000_000, help="fuzz: hostile lines and messages, all protocols")
     b.add_argument("--seed", type=int, default=1, help="fuzz: seed of the hostile generator")
     b.add_argument("--race", help="fuzz: race directory (default: the Paris J-1000)")
@@ -299,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="fanout: seconds of it measured (default: first gun to 10 min after the pursuer's finish)",
     )
     b.add_argument("--seconds", type=float, default=20.0, help="fanout, browser: seconds measured per size")
-    b.add_argument("--runners", type=int, nargs="+", default=[3_600, 40_000], help="browser: field sizes")
+    b.add_argument("--runners", type=int, nargs="+", default=[3_600, 40_000], help="browser, feedbytes: field sizes")
     b.set_defaults(func=cmd_bench)
 
     sim = sub.add_parser("simulate", help="emulated readers in every protocol against a running ingestor")

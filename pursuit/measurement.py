@@ -179,6 +179,10 @@ def _run_bench(args: argparse.Namespace) -> dict[str, Any]:
         from pursuit.bench.fuzz import run_fuzz
 
         result = run_fuzz(args.lines, args.seed, race_or_exit(args.race).directory)
+    elif args.what == "feedbytes":
+        from pursuit.bench.feedbytes import bench_feedbytes
+
+        result = bench_feedbytes(tuple(args.runners))
     elif args.what == "browser":
         from pursuit.bench.browser import bench_browser
 

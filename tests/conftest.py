@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -12,9 +11,7 @@ from hypothesis import HealthCheck, settings
 from live.race.race import Race
 from live.race.race_file import load_race
 from pursuit.redis_server import RedisServer
-
-ROOT = Path(__file__).resolve().parent.parent
-PARIS = ROOT / "races" / "paris-j1000"
+from tests.helpers.paths import PARIS
 
 # Hypothesis's timing checks (an example over 200 ms, inputs generated slowly) measure the machine, not
 # the code: on a shared CI host they fail tests whose properties hold. The properties are still checked.

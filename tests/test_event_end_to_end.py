@@ -3,100 +3,23 @@ Redis), emulated mats shared by its races over real sockets, each race's outcome
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import csv
 import io
-import os
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from live.clock import RaceClock
-from live.race.event import Event, load_event
-from live.store.store import Store
-from pursuit.redis_server import free_port
+from live.race.event import load_event
 from simulator.run import simulate
-from tests.helpers import eventually, write_event
+from tests.helpers import eventually
+from tests.helpers.end_to_end import event_times_each_race_apart
+from tests.helpers.event_serve import served
+from tests.helpers.paths import ROOT
 
-SPEED = 300.0
-RUNNERS = 60  # per race
-
-
-@dataclass
-class Served:
-    """An event served by a `pursuit serve` process: its clock, an HTTP client, its reader ports."""
-
-    clock: RaceClock
-    http: httpx.AsyncClient
-    chronotrack: int
-    mylaps: int
-
-
-@contextlib.asynccontextmanager
-async def served(redis_server, redis, event: Event, speed: float) -> AsyncIterator[Served]:  # type: ignore[no-untyped-def]
-    """`pursuit serve --race DIR` of ``event`` against the test's Redis, the race clock at ``speed``
-    from now written for every race; yields once /api/event answers; no traceback in its output."""
-    wall = time.time()
-    clock = RaceClock(origin_wall=wall, origin_race=wall, speed=speed)
-    for race in event.races:
-        await Store(redis, race).set_clock(clock)
-    web, ct, ml = free_port(), free_port(), free_port()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pursuit.cli", "serve", "--race", str(event.directory), "--host", "127.0.0.1",
-        "--port", str(web), "--ingest-port", str(ct), "--mylaps-port", str(ml),
-        env={**os.environ, "REDIS_URL": redis_server.url}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{web}", timeout=20) as http:
-
-            async def up() -> bool:
-                try:
-                    return (await http.get("/api/event")).status_code == 200
-                except httpx.HTTPError:
-                    return False
-
-            await eventually(up, timeout_s=60)
-            yield Served(clock, http, ct, ml)
-    finally:
-        proc.terminate()
-        out, _ = await asyncio.wait_for(proc.communicate(), 20)
-    assert b"Traceback" not in out, out.decode()
+PARIS_2024 = ROOT / "races" / "paris-2024"
 
 
 async def test_an_event_served_by_pursuit_serve_times_each_race_apart(redis_server, redis, tmp_path: Path):
-    event = load_event(write_event(tmp_path, runners=RUNNERS + 5, delay_min=12))
-    async with served(redis_server, redis, event, SPEED) as serve:
-        clock, http, ct, ml = serve.clock, serve.http, serve.chronotrack, serve.mylaps
-        report = await simulate(event, "127.0.0.1", ct, clock=clock, first_gun=clock.at_wall(time.time() + 1),
-                                seed=5, runners=RUNNERS, mylaps_port=ml)  # fmt: skip
-        assert set(report.outcomes) == {"chase-a", "chase-b"}
-        for race in event.races:
-            truth = report.outcomes[race.id]
-            path = "" if race is event.first else f"/races/{race.id}"
-
-            async def finished(path: str = path) -> dict[str, object] | None:
-                state = (await http.get(f"{path}/api/state")).json()
-                counts = state["counts"]
-                done = state["pursuer"]["status"] == "finished" and counts["won"] + counts["caught"] == RUNNERS
-                return state if done else None
-
-            state = await eventually(finished, timeout_s=60)
-            assert state["counts"]["won"] == truth.winners, race.id
-            rows = list(csv.DictReader(io.StringIO((await http.get(f"{path}/api/results.csv")).text)))
-            ran = {r["bib"] for r in rows if r["status"] != "registered"}
-            assert ran == set(truth.finish), "every runner of the race, none of the other's"
-            assert {r["bib"] for r in rows if r["status"] == "won"} == {b for b, w in truth.won.items() if w}
-        body = (await http.get("/api/event")).json()
-        assert [r["counts"]["won"] for r in body["races"]] == [report.outcomes[r.id].winners for r in event.races]
-
-
-PARIS_2024 = Path(__file__).resolve().parent.parent / "races" / "paris-2024"
+    await event_times_each_race_apart(redis_server, redis, tmp_path)
 
 
 async def test_paris_2024_the_chase_and_the_10k_on_shared_mats(redis_server, redis):

@@ -6,13 +6,15 @@ functions and ``if TYPE_CHECKING``):
   store's ``.redis`` connection (``web``, ``ingest``, ``dashboard`` and ``simulator`` included);
 - ``web``, ``ingest``, ``dashboard`` and ``simulator`` build on ``live`` and import none of each other
   (the simulator reaches the ingestor only over sockets, like a real decoder) nor ``pursuit``;
+- ``i18n`` (the catalogues and number formats, used by ``web`` and ``dashboard``) imports the standard
+  library, Babel and itself, nothing of the project;
 - only the command line imports the benchmarks, ``pursuit.bench``: ``pursuit/cli.py`` and the module of
   the ``bench`` command, ``pursuit/measurement.py`` (and the bench's own modules);
 - only ``pursuit/settings.py`` reads the environment (the benchmarks and the rehearsal copy it into the
   environments of the processes they start);
 - inside ``live``, the rooms import one way: ``race/`` at the bottom; ``chase/``, ``forecast/`` and
-  ``store/`` on it and not on each other; ``engine/`` on top. ``clock.py`` and ``reads.py`` stay at the
-  root, importable by every room, and import no room;
+  ``store/`` on it and not on each other; ``engine/`` on top. ``clock.py``, ``events.py`` and ``reads.py``
+  stay at the root, importable by every room, and import no room;
 - no import cycle anywhere: the graph of imports between the project's own modules has no strongly
   connected component of two or more modules.
 """
@@ -30,6 +32,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 EDGES = ("web", "ingest", "dashboard", "simulator")
 LIVE_THIRD_PARTY = {"numpy", "orjson"}
+LANGUAGES_PACKAGE, LANGUAGES_THIRD_PARTY = "i18n", {"babel"}
 REDIS_DOOR = "live/store/"
 BENCH_IMPORTERS = {"pursuit/cli.py", "pursuit/measurement.py"}
 ENVIRONMENT_READERS = {"pursuit/settings.py"}
@@ -61,6 +64,10 @@ def violations(path: str, source: str) -> list[str]:
     for line, name in imported(source, module):
         top = name.split(".")[0]
         where = f"{path}:{line} imports {name}"
+        if package == LANGUAGES_PACKAGE:
+            if top not in (package, "__future__", *LANGUAGES_THIRD_PARTY) and top not in sys.stdlib_module_names:
+                found.append(f"{where}: i18n imports the standard library and babel alone")
+            continue
         if package == "live":
             if top in ("live", "__future__") or top in sys.stdlib_module_names or top in LIVE_THIRD_PARTY:
                 continue
@@ -98,12 +105,12 @@ def environment_reads(path: str, source: str) -> list[str]:
 
 
 def sources() -> list[Path]:
-    return sorted(p for pkg in ("live", *EDGES, "pursuit") for p in (ROOT / pkg).rglob("*.py"))
+    return sorted(p for pkg in ("live", *EDGES, "pursuit", LANGUAGES_PACKAGE) for p in (ROOT / pkg).rglob("*.py"))
 
 
 def test_every_package_is_checked():
     names = {p.relative_to(ROOT).parts[0] for p in sources()}
-    assert names == {"live", *EDGES, "pursuit"}
+    assert names == {"live", *EDGES, "pursuit", LANGUAGES_PACKAGE}
     assert (ROOT / "live" / "store" / "store.py") in sources() and (ROOT / "pursuit" / "cli.py") in sources()
 
 
@@ -142,6 +149,8 @@ def test_only_the_settings_read_the_environment():
         ("pursuit/demo.py", "from pursuit import bench"),
         ("pursuit/web.py", "import pursuit.bench.ingest"),
         ("pursuit/operations.py", "from pursuit.bench.tick import bench_tick"),
+        ("i18n/catalogue.py", "from live.race.race import LANGUAGES"),
+        ("i18n/numbers.py", "import numpy as np"),
     ],
 )
 def test_a_broken_rule_is_reported(path: str, source: str):
@@ -158,13 +167,15 @@ def test_a_broken_rule_is_reported(path: str, source: str):
         ("pursuit/measurement.py", "from pursuit.bench.tick import bench_tick"),
         ("pursuit/bench/ingest.py", "from pursuit.bench.fanout import machine"),
         ("pursuit/web.py", "from ingest.json_server import JsonIngest\nfrom dashboard.app import build"),
+        ("i18n/numbers.py", "import math\nfrom babel.numbers import format_decimal\nfrom i18n.catalogue import N_"),
+        ("web/api.py", "from i18n.results import with_display_header"),
     ],
 )
 def test_an_allowed_import_passes(path: str, source: str):
     assert not violations(path, source)
 
 
-# The rooms of live/ and the rooms each may import, besides itself and the root modules (clock, reads).
+# The rooms of live/ and the rooms each may import, besides itself and the root modules (clock, events, reads).
 LIVE_ROOMS: dict[str, set[str]] = {
     "race": set(),
     "chase": {"race"},
@@ -172,7 +183,7 @@ LIVE_ROOMS: dict[str, set[str]] = {
     "store": {"race"},
     "engine": {"race", "chase", "forecast", "store"},
 }
-LIVE_ROOT_MODULES = {"live", "live.clock", "live.reads"}
+LIVE_ROOT_MODULES = {"live", "live.clock", "live.events", "live.reads"}
 
 
 def module_of(path: str) -> str:
@@ -247,7 +258,9 @@ def room_violations(graph: Mapping[str, Mapping[str, int]]) -> list[str]:
             if other is None or other == room or other == "":
                 continue
             if room == "":
-                found.append(f"{module}:{line} imports {target}: the root modules (clock, reads) import no room")
+                found.append(
+                    f"{module}:{line} imports {target}: the root modules (clock, events, reads) import no room"
+                )
             elif other not in LIVE_ROOMS[room]:
                 allowed = ", ".join(f"live/{r}/" for r in sorted(LIVE_ROOMS[room])) or "no other room"
                 found.append(f"{module}:{line} imports {target}: live/{room}/ may import {allowed}")
@@ -384,3 +397,28 @@ def test_a_cycle_added_to_the_project_is_found():
     files["live/race/errors.py"] += "\ndef f() -> None:\n    from live.race import basemap\n"
     cycles = import_cycles(import_graph(files))
     assert cycles == [["live.race.basemap", "live.race.errors"]]
+
+
+def imports_of_other_tests(files: Mapping[str, str]) -> list[str]:
+    """Each ``path: module`` where a test file imports from ``tests.`` anything but ``tests.helpers``
+    (another test module or a conftest): what tests share lives in ``tests/helpers/``."""
+    found = []
+    for path, text in sorted(files.items()):
+        for node in ast.walk(ast.parse(text, filename=path)):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+            names += [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            for name in names:
+                if name.startswith("tests.") and not (name == "tests.helpers" or name.startswith("tests.helpers.")):
+                    found.append(f"{path}: {name}")
+    return found
+
+
+def test_tests_share_code_only_through_tests_helpers():
+    tests = ROOT / "tests"
+    files = {str(p.relative_to(ROOT)): p.read_text(encoding="utf-8") for p in tests.rglob("*.py")}
+    assert imports_of_other_tests(files) == []
+    files["tests/live/test_x.py"] = "from tests.live.test_forecast import MARATHON\nimport tests.conftest\n"
+    assert imports_of_other_tests(files) == [
+        "tests/live/test_x.py: tests.live.test_forecast",
+        "tests/live/test_x.py: tests.conftest",
+    ]

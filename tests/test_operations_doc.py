@@ -3,21 +3,16 @@ renamed option fails here)."""
 
 from __future__ import annotations
 
-import argparse
 import re
 from pathlib import Path
 
 import pytest
 
 from pursuit.cli import build_parser
+from tests.helpers.commands import subparsers
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-
-
-def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    return dict(actions[0].choices) if actions else {}
 
 
 def _command_lines(text: str) -> list[str]:
@@ -39,11 +34,11 @@ def test_every_pursuit_command_in_the_docs_parses(doc):
     checked = 0
     for line in commands:
         words = line.split()
-        sub = _subparsers(parser)
+        sub = subparsers(parser)
         assert words[1] in sub, f"{doc}: 'pursuit {words[1]}' is no command ({line!r})"
         command = sub[words[1]]
         rest = words[2:]
-        if nested := _subparsers(command):
+        if nested := subparsers(command):
             assert rest and rest[0] in nested, f"{doc}: {line!r}: 'pursuit {words[1]}' needs one of {list(nested)}"
             command, rest = nested[rest[0]], rest[1:]
         options = {o for a in command._actions for o in a.option_strings}

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from live.clock import RaceClock
+from live.store.ingest import JournalEntry
 from live.store.store import RawRead, Store
 from pursuit.redis_server import free_port
 from pursuit.settings import Settings
@@ -32,7 +33,7 @@ async def web(redis_server, redis, paris):
     now = time.time()
     await store.set_clock(RaceClock(origin_wall=now, origin_race=now, speed=1.0))
     await store.record_gun(now - 600)
-    await store.journal([{"proto": "ctp01", "reader": "test", "wall": repr(now), "line": "CT01_33~…"}])
+    await store.journal([JournalEntry("ctp01", "test", now, ["CT01_33~…"])])
     await store.apply_reads([RawRead("start", paris.participants[3].chips[0], now - 590)], wall_s=now)
     settings = Settings.from_env({paris.admin_token_env: ADMIN_TOKEN})
     async with running_uvicorn(create_app(paris, redis_server.url, dashboard=False, settings=settings)) as base:

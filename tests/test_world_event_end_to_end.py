@@ -15,7 +15,7 @@ from live.race.event import load_event
 from simulator.event import WORLD_LOCATIONS, write_world_event
 from simulator.run import simulate
 from tests.helpers import assert_ranked_as_truth, assert_world_board_is_the_truth, eventually, world_truth
-from tests.test_event_end_to_end import served
+from tests.helpers.event_serve import served
 
 RUNNERS = 200  # per location
 SPEED = 400.0

@@ -27,11 +27,12 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from live.engine.engine import LiveEngine
+from live.events import Event
 from live.race.race import Operator
 from live.reads import RawRead
 from live.store.store import attached
 from web.admin_input import action_time, json_body
-from web.http import JSONResponse, answers_errors, error_body, error_of, is_stream_id, refuse
+from web.http import JSONResponse, api_route, error_body, error_of, is_stream_id, refuse
 from web.limits import AdminLimits
 
 MANUAL_STATUSES = ("dnf", "dq", "ok")
@@ -63,10 +64,10 @@ class AdminAPI:
         self.limits = AdminLimits(self.store)
 
     def routes(self) -> list[Route]:
-        """Every admin route; a handler refuses by raising ``refuse(...)``, answered as ``web.http.error``."""
+        """Every admin route; a handler refuses by raising ``refuse(...)`` (``web.http.api_route``)."""
         get, post = ["GET"], ["POST"]
         return [
-            Route(path, answers_errors(endpoint), methods=methods)
+            api_route(path, endpoint, methods)
             for path, endpoint, methods in (
                 ("/api/admin/whoami", self.whoami, get),
                 ("/api/admin/signin", self._action(self.sign_in), post),
@@ -233,7 +234,7 @@ class AdminAPI:
             "operator": who,
             **{k: v for k, v in data.items() if k not in ("id", "kind", "time", "text")},
         }
-        await self.store.append_event("admin", t, f"{text} ({who})", event)
+        await self.store.append_event(Event("", "admin", t, f"{text} ({who})", event))
         await self.engine.refresh()
         return JSONResponse(answer)
 

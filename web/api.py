@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 import time
 from datetime import datetime
 from typing import Any
@@ -15,15 +12,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from live.chase.chase import catch_point
+from i18n.catalogue import LANGUAGES, language
+from i18n.results import with_display_header
 from live.chase.places import counts_by
 from live.chase.snapshot import AHEAD, FINISHED, STARTED, STATUSES, WON, Snapshot
 from live.engine.engine import LiveEngine
 from live.engine.health import MAT_SILENT_S
 from live.store.store import attached
-from web.catcher_results import distance_results_csv
-from web.http import NOT_READY, RACE_BASE, JSONResponse, error, is_stream_id, iso_time, num
-from web.messages import forecast_fields, probability, row_summary, runner_detail
+from web.http import NOT_READY, RACE_BASE, JSONResponse, api_route, is_stream_id, iso_time, num, refuse
+from web.messages import forecast_fields, row_summary, runner_detail
+from web.results_csv import results_csv
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 50
@@ -48,19 +46,23 @@ class RaceAPI:
 
     def routes(self) -> list[Route]:
         return [
-            Route("/api/race", self.get_race),
-            Route("/api/state", self.get_state),
-            Route("/api/runners", self.list_runners),
-            Route("/api/runners/{bib}", self.get_runner),
-            Route("/api/mats", self.get_mats),
-            Route("/api/readers", self.get_readers),
-            Route("/api/results.csv", self.results_csv),
-            Route("/api/events", self.list_events),
-            Route("/api/roster", self.roster),
+            api_route("/api/race", self.get_race),
+            api_route("/api/state", self.get_state),
+            api_route("/api/runners", self.list_runners),
+            api_route("/api/runners/{bib}", self.get_runner),
+            api_route("/api/mats", self.get_mats),
+            api_route("/api/readers", self.get_readers),
+            api_route("/api/results.csv", self.results_csv),
+            api_route("/api/events", self.list_events),
+            api_route("/api/roster", self.roster),
         ]
 
-    def _snapshot(self) -> Snapshot | None:
-        return self.engine.snapshot
+    def _snapshot(self) -> Snapshot:
+        """The engine's latest snapshot; refused (503) before its first tick."""
+        snap = self.engine.snapshot
+        if snap is None:
+            raise refuse(503, NOT_READY)
+        return snap
 
     async def get_race(self, request: Request) -> JSONResponse:
         race = self.race
@@ -114,8 +116,6 @@ class RaceAPI:
 
     async def get_state(self, request: Request) -> JSONResponse:
         snap = self._snapshot()
-        if snap is None:
-            return error(503, NOT_READY)
         p, f, pursuer = snap.pursuer, snap.forecast, self.race.pursuer
         return JSONResponse(
             {
@@ -164,10 +164,10 @@ class RaceAPI:
     async def get_runner(self, request: Request) -> JSONResponse:
         bib = request.path_params["bib"]
         if self.race.participant(bib) is None:
-            return error(404, f"no participant with bib {bib!r} in race {self.race.id!r}")
+            raise refuse(404, f"no participant with bib {bib!r} in race {self.race.id!r}")
         detail = self.runner_detail(bib)
         if detail is None:
-            return error(503, NOT_READY)
+            raise refuse(503, NOT_READY)
         return JSONResponse(detail)
 
     def runner_detail(self, bib: str) -> dict[str, Any] | None:
@@ -176,27 +176,25 @@ class RaceAPI:
 
     async def list_runners(self, request: Request) -> JSONResponse:
         snap = self._snapshot()
-        if snap is None:
-            return error(503, NOT_READY)
         params = request.query_params
         try:
             limit = int(params.get("limit", DEFAULT_PAGE))
             offset = int(params.get("offset", 0))
         except ValueError:
-            return error(400, "limit and offset must be whole numbers")
+            raise refuse(400, "limit and offset must be whole numbers") from None
         if not 1 <= limit <= MAX_PAGE or offset < 0:
-            return error(400, f"limit must be 1–{MAX_PAGE} and offset ≥ 0")
+            raise refuse(400, f"limit must be 1–{MAX_PAGE} and offset ≥ 0")
         mask = np.ones(len(snap.bibs), dtype=bool)
         if len(params.get("q", "")) > MAX_QUERY_CHARS or len(params.get("pen", "")) > MAX_PEN_CHARS:
-            return error(400, f"q is at most {MAX_QUERY_CHARS} characters and pen at most {MAX_PEN_CHARS}")
+            raise refuse(400, f"q is at most {MAX_QUERY_CHARS} characters and pen at most {MAX_PEN_CHARS}")
         for label, values in (("sex", self.engine.sexes), ("category", self.engine.categories)):
             if len(wanted := params.get(label, "")) > MAX_LABEL_CHARS:
-                return error(400, f"{label} is at most {MAX_LABEL_CHARS} characters")
+                raise refuse(400, f"{label} is at most {MAX_LABEL_CHARS} characters")
             if wanted:  # an unknown one matches nobody
                 mask &= values == wanted
         if status := params.get("status"):
             if status not in STATUSES:
-                return error(400, f"status must be one of {', '.join(STATUSES)}")
+                raise refuse(400, f"status must be one of {', '.join(STATUSES)}")
             mask &= snap.status == STATUSES.index(status)
         if pen := params.get("pen"):
             mask &= snap.pens == pen
@@ -291,13 +289,13 @@ class RaceAPI:
         """Events after ``after`` (a stream id; from the start when absent), oldest first, paged."""
         after = request.query_params.get("after", "0-0")
         if not is_stream_id(after):
-            return error(400, f"after must be an event id like 1700000000000-0, got {after[:40]!r}")
+            raise refuse(400, f"after must be an event id like 1700000000000-0, got {after[:40]!r}")
         try:
             limit = int(request.query_params.get("limit", 100))
         except ValueError:
-            return error(400, "limit must be a whole number")
+            raise refuse(400, "limit must be a whole number") from None
         if not 1 <= limit <= MAX_PAGE:
-            return error(400, f"limit must be 1–{MAX_PAGE}")
+            raise refuse(400, f"limit must be 1–{MAX_PAGE}")
         if kind := request.query_params.get("kind"):
             kinds = set(kind.split(","))
         events = await attached(self.engine.store).events_after(after, count=limit if not kind else 10_000)
@@ -311,88 +309,18 @@ class RaceAPI:
         """Results export: those placed (winners by finish time; in a race without a pursuer, finishers
         by gun time), then everyone else by status and distance (built once per tick, however many ask)."""
         snap = self._snapshot()
-        if snap is None:
-            return error(503, NOT_READY)
         if self._csv is None or self._csv[0] is not snap:
             self._csv = (snap, self._results_csv(snap))
+        body, lang = self._csv[1], request.query_params.get("lang")
+        if lang is not None:  # column names for a person, in that language (i18n/results.py)
+            if lang not in LANGUAGES:
+                raise refuse(400, f"lang must be one of {', '.join(LANGUAGES)}")
+            body = with_display_header(body, language(lang))
         return Response(
-            self._csv[1],
+            body,
             media_type="text/csv; charset=utf-8",
             headers={"content-disposition": f'attachment; filename="{self.race.id}-results.csv"'},
         )
 
     def _results_csv(self, snap: Snapshot) -> str:
-        if self.race.by_distance:  # the catcher-car format: ranked by where the car passed each runner
-            return distance_results_csv(self.engine, snap, csv_text)
-        times = self.engine.used_times
-        finish = times[:, -1]
-        start_read = times[:, 0]
-        guns = self.engine.guns
-        pen_gun = {p.id: guns.get(f"pen:{p.id}") for p in self.race.pens}
-        places = self.engine.places()
-        placed = np.where(places.place > 0, places.place, np.iinfo(np.int64).max)
-        order = np.lexsort((np.nan_to_num(finish, nan=np.inf), -snap.distance_m, _STATUS_ORDER[snap.status], placed))
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(
-            [
-                "place",
-                "bib",
-                "name",
-                "pen",
-                "sex",
-                "category",
-                "status",
-                "finish_time",
-                "gun_s",
-                "net_s",
-                "margin_s",
-                "distance_m",
-                "caught_at_m",
-                "caught_time",
-                "win_probability",
-                "place_sex",
-                "place_category",
-            ]
-        )
-        for row in order:
-            bib = str(snap.bibs[row])
-            p = self.race.participant(bib)
-            assert p is not None
-            status = STATUSES[int(snap.status[row])]
-            gun = pen_gun.get(p.pen)
-            f = finish[row]
-            place, place_sex, place_category = places.of(int(row))
-            caught_at, caught_time = "", ""
-            if status == "caught":
-                point = catch_point(times[row], self.engine.used_pursuer_times, self.engine.at_m)
-                if point:
-                    caught_at, caught_time = f"{point[0]:.1f}", self.iso(point[1]) or ""
-            writer.writerow(
-                [
-                    place or "",
-                    *map(csv_text, (bib, p.name, p.pen, p.sex, p.category)),
-                    status,
-                    self.iso(f) or "",
-                    f"{f - gun:.2f}" if gun is not None and not np.isnan(f) else "",
-                    f"{f - start_read[row]:.2f}" if not np.isnan(f) and not np.isnan(start_read[row]) else "",
-                    f"{snap.margin_s[row]:.2f}" if math.isfinite(snap.margin_s[row]) else "",
-                    f"{snap.distance_m[row]:.1f}",
-                    caught_at,
-                    caught_time,
-                    "" if (p_win := probability(snap, int(row))) is None else f"{p_win:.3f}",
-                    place_sex or "",
-                    place_category or "",
-                ]
-            )
-        return out.getvalue()
-
-
-def csv_text(text: str) -> str:
-    """A text cell a spreadsheet will show, not run: one starting like a formula (``=``, ``+``, ``-``,
-    ``@``, tab, CR) gets a leading apostrophe (OWASP, "CSV Injection")."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-# won (finished) first, then runners still out, then caught, then dnf/dq
-_STATUS_ORDER = np.array([3, 2, 1, 4, 0, 5, 6, 0])  # by status code
+        return results_csv(self.engine, snap)

@@ -1,17 +1,12 @@
-"""A catcher-car race's results and runner fields (``[race] outcome = "distance"``): where the car
-passed each runner (``caught_at_m``), his predicted catch, and the results CSV ranked by distance."""
+"""A catcher-car race's runner fields (``[race] outcome = "distance"``): where the car passed each runner
+(``caught_at_m``) and his predicted catch (its results CSV: ``web/results_csv.py``)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from typing import Any
 
-import numpy as np
-
-from live.chase.places import listing_order
-from live.chase.snapshot import CAUGHT, STATUSES, Snapshot
+from live.chase.snapshot import Snapshot
 from live.engine.engine import LiveEngine
 from web.http import iso_time, num
 
@@ -43,65 +38,3 @@ def detail_fields(engine: LiveEngine, snap: Snapshot, i: int) -> dict[str, Any]:
     if at is not None and snap.caught_time is not None:
         caught = {"at_m": at, "time": iso_time(float(snap.caught_time[i]), engine.race.timezone)}
     return {"caught_at_m": at, "caught": caught, "predicted_catch": predicted_catch(snap, i), "catch": None}
-
-
-RESULT_COLUMNS = [
-    "place",
-    "bib",
-    "name",
-    "pen",
-    "sex",
-    "category",
-    "status",
-    "finish_time",
-    "gun_s",
-    "net_s",
-    "margin_s",
-    "distance_m",
-    "caught_at_m",
-    "caught_time",
-    "win_probability",
-    "place_sex",
-    "place_category",
-]
-
-
-def distance_results_csv(engine: LiveEngine, snap: Snapshot, cell: Any) -> str:
-    """The results of a catcher-car race: the columns of a chase's (then ``place_sex``, ``place_category``),
-    ranked by where the car passed each runner, furthest first; a runner still running is ranked by
-    where he is (ahead of everyone it passed). ``cell``: the CSV text guard for names."""
-    race = engine.race
-    people = [race.participant(str(b)) for b in snap.bibs]
-    caught = snap.status == CAUGHT
-    at = snap.caught_at_m if snap.caught_at_m is not None else np.full(len(snap.bibs), np.nan)
-    places = engine.places()
-    times = engine.used_times
-    start_read = times[:, 0]
-    guns = engine.guns
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(RESULT_COLUMNS)
-    for row in listing_order(places).tolist():
-        p = people[row]
-        assert p is not None
-        gun = guns.get(f"pen:{p.pen}")
-        t = float(snap.caught_time[row]) if caught[row] and snap.caught_time is not None else math.nan
-        place = int(places.place[row])
-        writer.writerow(
-            [
-                place or "",
-                *map(cell, (p.bib, p.name, p.pen, p.sex, p.category)),
-                STATUSES[int(snap.status[row])],
-                "",
-                f"{t - gun:.2f}" if gun is not None and math.isfinite(t) else "",
-                f"{t - start_read[row]:.2f}" if math.isfinite(t) and not np.isnan(start_read[row]) else "",
-                "",
-                f"{snap.distance_m[row]:.1f}",
-                f"{at[row]:.1f}" if caught[row] else "",
-                iso_time(t, race.timezone) or "" if math.isfinite(t) else "",
-                "",
-                int(places.place_sex[row]) or "",
-                int(places.place_category[row]) or "",
-            ]
-        )
-    return out.getvalue()

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from live.chase.snapshot import Snapshot
 from live.engine.engine import LiveEngine
 from live.race.event import Event
-from web.http import JSONResponse, error, iso_time, num
+from web.http import JSONResponse, api_route, iso_time, num, refuse
 from web.world_board import ZONE_UTC, WorldBoard
 
 MAX_PAGE = 1000
@@ -97,7 +97,7 @@ class EventAPI:
         self._board: tuple[tuple[Snapshot | None, ...], WorldBoard] | None = None  # per tick: its snapshots
 
     def routes(self) -> list[Route]:
-        return [Route("/api/event", self.get_event), Route("/api/event/leaderboard", self.get_leaderboard)]
+        return [api_route("/api/event", self.get_event), api_route("/api/event/leaderboard", self.get_leaderboard)]
 
     def body(self) -> dict[str, Any]:
         e = self.event
@@ -122,9 +122,9 @@ class EventAPI:
         try:
             limit, offset = int(q.get("limit", "100")), int(q.get("offset", "0"))
         except ValueError:
-            return error(400, "limit and offset must be whole numbers")
+            raise refuse(400, "limit and offset must be whole numbers") from None
         if not (1 <= limit <= MAX_PAGE and offset >= 0) or max(len(sex), len(nation)) > MAX_LABEL:
-            return error(
+            raise refuse(
                 400, f"limit must be 1 to {MAX_PAGE}, offset 0 or more, sex and nation at most {MAX_LABEL} characters"
             )
         snaps = tuple(e.snapshot for e in self.engines)

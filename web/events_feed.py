@@ -27,11 +27,11 @@ from typing import Any, TypeVar
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from live.store.store import REDIS_UNAVAILABLE, Store
-from web.http import error, is_stream_id
+from web.http import api_route, is_stream_id, refuse
 from web.limits import TokenBucket
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ class EventsFeed:
 
     def routes(self) -> list[BaseRoute]:
         """``/api/events/stream`` (SSE) and ``/ws/events``."""
-        return [Route("/api/events/stream", self.sse), WebSocketRoute("/ws/events", self.websocket)]
+        return [api_route("/api/events/stream", self.sse), WebSocketRoute("/ws/events", self.websocket)]
 
     async def close(self) -> None:
         """Stop the shared reader (before the Redis client closes)."""
@@ -226,7 +226,7 @@ class EventsFeed:
     async def sse(self, request: Request) -> Response:
         after = (request.headers.get("last-event-id") or request.query_params.get("after") or "0-0").strip()
         if not valid_after(after):
-            return error(
+            raise refuse(
                 400, f"Last-Event-ID / after must be an event id like 1700000000000-0 or $, got {after[:40]!r}"
             )
         kinds = _kinds(request.query_params.get("kind"))

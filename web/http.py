@@ -1,7 +1,8 @@
 """What the web edge's handlers share: JSON responses and errors, numbers and times as sent, stream ids.
 
-A handler refuses a request by raising ``refuse(status, message)`` (an ``HTTPException``); its route,
-wrapped in ``answers_errors``, answers it as ``error`` does.
+A handler returns its answer, or refuses the request by raising ``refuse(status, message)`` (an
+``HTTPException``); every route of the web edge is built by ``api_route``, whose one handler,
+``error_of``, answers the refusal with the one error shape (``error_body``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 # a Redis stream id: ``ms`` or ``ms-seq``, each part at most 19 digits (Redis refuses one above
 # 2^64 - 1, a 20-digit number; event ids are 13-digit milliseconds and small sequence numbers)
@@ -71,6 +73,11 @@ def answers_errors(endpoint: Endpoint) -> Endpoint:
             return error_of(exc)
 
     return answered
+
+
+def api_route(path: str, endpoint: Endpoint, methods: list[str] | None = None) -> Route:
+    """A route of the web edge: ``endpoint`` at ``path``, its refusals answered by :func:`error_of`."""
+    return Route(path, answers_errors(endpoint), methods=methods)
 
 
 def is_stream_id(value: str) -> bool:

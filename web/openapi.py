@@ -170,7 +170,7 @@ def openapi_schema(race: Race) -> dict[str, Any]:
                 ],
                 "responses": {"200": _json({"type": "object", "required": ["runners", "total"], "properties": {
                     "runners": {"type": "array", "items": runner_summary}, "total": {"type": "integer"}}}),
-                    **_errors(400, 503)}}},
+                    **_errors(400)}}},
             "/api/runners/{bib}": {"get": {"summary": "One runner in full", "parameters": [_BIB], "responses": {
                 "200": _json({"type": "object", "required": ["bib", "name", "status", "splits", "catch", "caught",
                                                              "finish"],
@@ -196,9 +196,12 @@ def openapi_schema(race: Race) -> dict[str, Any]:
                                     "responses": {"200": _json({"type": "object"})}}},
             "/api/results.csv": {"get": {"summary": "Results export; place, place_sex (within sex) and "
                                                     "place_category (within sex and category) by the race's "
-                                                    "outcome", "responses": {
+                                                    "outcome; ?lang=en|fr: the header row in words for a person",
+                                         "parameters": [{"name": "lang", "in": "query",
+                                                         "schema": {"type": "string", "enum": ["en", "fr"]}}],
+                                         "responses": {
                 "200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
-                **_errors(503)}}},
+                **_errors(400)}}},
             "/healthz": {"get": {"summary": "Redis reachable, ingest and tick lag",
                                  "responses": {"200": _json({"type": "object"}), "503": _json({"type": "object"})}}},
             "/api/admin/pens/{pen}/start": _admin(

@@ -3,13 +3,20 @@
  * its forecast against the quota; for catcher-car races, the world leaderboard by sex and nation. */
 (function () {
   "use strict";
-  // every word this script shows, in one place (for the translation catalogue)
-  var TEXT = { utc: "UTC", local: "local", waiting: "waiting for the engine", clock: "clock", state: "state",
-    forecast: "forecast", running: "still running at" };
   var main = document.querySelector(".cards");
   var every = 1000 * Number(main.getAttribute("data-poll-s") || 2);
-  var fmt = new Intl.NumberFormat(document.documentElement.lang || "en");
-  function km(m) { return m == null ? "–" : (m / 1000).toFixed(2) + " km"; }
+  var I18N = (function () {  // the page's language (dashboard/language.py): T("English text")
+    if (window.pursuitI18n) return window.pursuitI18n;  // the page's dictionary script (dashboard/page_assets.py)
+    try { return JSON.parse(document.getElementById("pursuit-i18n").textContent); } catch (e) { return {}; }
+  })();
+  function T(s) { return (I18N.messages && I18N.messages[s]) || s; }
+  var lang = I18N.lang || document.documentElement.lang || "en";
+  var fmt = new Intl.NumberFormat(lang);
+  var fmt2 = new Intl.NumberFormat(lang, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  var WORDS = { started: T("started"), ahead: T("ahead"), caught: T("caught"), won: T("won"), finished: T("finished"),
+                dnf: T("stopped (DNF)"), waiting: T("waiting"), running: T("running") };
+  function word(k) { return WORDS[k] || k; }
+  function km(m) { return m == null ? "–" : fmt2.format(m / 1000) + " km"; }
   function clock(s) {
     if (s == null) return "–";
     s = Math.max(0, Math.floor(s));
@@ -25,27 +32,27 @@
   function fill(card, r) {
     var dl = document.createElement("dl");
     dl.className = "card-body";
-    if (!r.ready) { row(dl, TEXT.state, TEXT.waiting); card.querySelector(".card-body").replaceWith(dl); return; }
-    row(dl, TEXT.clock, clock(r.clock.elapsed_s) + " · " + hms(r.clock.now) + " " + r.timezone + " · " + hms(r.clock.utc) + " " + TEXT.utc);
-    if (r.pursuer) row(dl, "pursuer", r.pursuer.name + " · " + km(r.pursuer.distance_m) + " · " + r.pursuer.status);
-    else row(dl, "leader", r.leader ? "bib " + r.leader.bib + " · " + km(r.leader.distance_m) : "–");
+    if (!r.ready) { row(dl, T("state"), T("waiting for the engine")); card.querySelector(".card-body").replaceWith(dl); return; }
+    row(dl, T("clock"), clock(r.clock.elapsed_s) + " · " + hms(r.clock.now) + " " + r.timezone + " · " + hms(r.clock.utc) + " UTC");
+    if (r.pursuer) row(dl, T("pursuer"), r.pursuer.name + " · " + km(r.pursuer.distance_m) + " · " + word(r.pursuer.status));
+    else row(dl, T("leader"), r.leader ? T("bib") + " " + r.leader.bib + " · " + km(r.leader.distance_m) : "–");
     var c = r.counts || {};
     var shown = ["started", "ahead", "caught", "won", "finished", "dnf"].filter(function (k) { return c[k]; });
-    row(dl, "runners", fmt.format(r.participants) + (shown.length ? " · " + shown.map(function (k) { return k + " " + fmt.format(c[k]); }).join(" · ") : ""));
+    row(dl, T("runners"), fmt.format(r.participants) + (shown.length ? " · " + shown.map(function (k) { return word(k) + " " + fmt.format(c[k]); }).join(" · ") : ""));
     if (r.forecast && r.forecast.milestones) {  // a catcher-car race: expected still running at the next milestone
       var next = r.forecast.milestones.filter(function (m) { return !m.passed; })[0];
-      if (next) row(dl, TEXT.forecast, fmt.format(next.expected) + " " + TEXT.running + " " + km(next.at_m) + " (" + fmt.format(next.low) + "–" + fmt.format(next.high) + ", " + Math.round(100 * r.forecast.level) + " %)");
+      if (next) row(dl, T("forecast"), fmt.format(next.expected) + " " + T("still running at") + " " + km(next.at_m) + " (" + fmt.format(next.low) + "–" + fmt.format(next.high) + ", " + Math.round(100 * r.forecast.level) + " %)");
     } else if (r.forecast) {
       var f = r.forecast, q = f.quota;
-      var text = fmt.format(f.winners) + " winners (" + fmt.format(f.low) + "–" + fmt.format(f.high) + ", " + Math.round(100 * f.level) + " %)";
-      row(dl, "forecast", q == null ? text : text + " vs quota " + fmt.format(q), q == null ? "" : (f.low > q ? "over" : f.high < q ? "under" : ""));
+      var text = fmt.format(f.winners) + " " + T("winners") + " (" + fmt.format(f.low) + "–" + fmt.format(f.high) + ", " + Math.round(100 * f.level) + " %)";
+      row(dl, T("forecast"), q == null ? text : text + " " + T("vs quota") + " " + fmt.format(q), q == null ? "" : (f.low > q ? "over" : f.high < q ? "under" : ""));
     }
     card.querySelector(".card-body").replaceWith(dl);
   }
   var BOARD_ROWS = 20;
   var filter = document.querySelector(".board-filter");
   function hms(iso) { return iso ? iso.slice(11, 19) : "–"; }  // an ISO time of day, in its own zone
-  function when(r) { return r.caught_time ? hms(r.caught_time) + " " + TEXT.utc + " · " + hms(r.caught_time_local) + " " + TEXT.local : "–"; }
+  function when(r) { return r.caught_time ? hms(r.caught_time) + " UTC · " + hms(r.caught_time_local) + " " + T("local") : "–"; }
   function nations(list) {  // the picker keeps its choice; new nations are added as they appear
     var select = filter.elements.nation, have = {};
     Array.prototype.forEach.call(select.options, function (o) { have[o.value] = true; });
@@ -64,7 +71,7 @@
       body.textContent = "";
       b.runners.forEach(function (r) {
         var tr = document.createElement("tr");
-        [r[place], r.name + " (" + r.bib + ")", r.sex + " " + (r.place_sex || ""), r.nation || "–", r.race_name, km(r.distance_m), when(r), r.status]
+        [r[place], r.name + " (" + r.bib + ")", r.sex + " " + (r.place_sex || ""), r.nation || "–", r.race_name, km(r.distance_m), when(r), word(r.status)]
           .forEach(function (v) { var td = document.createElement("td"); td.textContent = v; tr.appendChild(td); });
         body.appendChild(tr);
       });
@@ -82,10 +89,10 @@
       });
       last = body.races;
       var ready = body.races.filter(function (r) { return r.clock; });
-      if (ready.length) document.getElementById("utc").textContent = hms(ready[0].clock.utc) + " " + TEXT.utc;
+      if (ready.length) document.getElementById("utc").textContent = hms(ready[0].clock.utc) + " UTC";
       board(body.races);
-      conn("ok", "live");
-    }).catch(function () { conn("lost", "reconnecting…"); }).then(function () { setTimeout(poll, every); });
+      conn("ok", T("live"));
+    }).catch(function () { conn("lost", T("reconnecting…")); }).then(function () { setTimeout(poll, every); });
   }
   poll();
 })();

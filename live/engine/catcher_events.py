@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from live.chase.snapshot import AHEAD, CAUGHT, Snapshot
+from live.events import Event
 from live.race.race import Race
 
 SEXES = {"M": "man", "F": "woman"}
@@ -30,7 +31,6 @@ def milestone_text(count: int, at_m: float) -> str:
     return f"{count:,} runner{'s' if count != 1 else ''} still running at {km(at_m)}."
 
 
-Event = tuple[str, str, float, str, dict[str, Any]]
 _SEXES: dict[tuple[str, int], np.ndarray] = {}  # each race's runners' sexes, in the snapshot's order
 
 
@@ -47,7 +47,7 @@ def catcher_events(race: Race, snap: Snapshot) -> list[Event]:
         if snap.chase()[0].start is not None and car_m >= m["at_m"]:
             count = int(m["expected"])
             out.append(
-                (
+                Event(
                     f"car-milestone:{m['at_m']:g}",
                     "car_milestone",
                     snap.now,
@@ -73,7 +73,7 @@ def caught_events(race: Race, snap: Snapshot) -> list[Event]:
         at, t = float(snap.caught_at_m[row]), float(snap.caught_time[row])
         text = f"{car} catches {who['name']} (bib {who['bib']}) at {km(at)} after {clock(t - start)}."
         data = {"level": "story", **who, "pen": str(snap.pens[row]), "at_m": round(at, 1), "confirmed": True}
-        out.append((f"caught:{who['bib']}", "caught", t, text, data))
+        out.append(Event(f"caught:{who['bib']}", "caught", t, text, data))
     return out
 
 
@@ -91,7 +91,7 @@ def last_events(race: Race, snap: Snapshot, sexes: np.ndarray) -> list[Event]:
             at = float(snap.distance_m[row])
             text = f"Last {word} still running: {who['name']} (bib {who['bib']}) at {km(at)}."
             out.append(
-                (
+                Event(
                     f"last-running:{sex}",
                     "last_running",
                     snap.now,
@@ -107,7 +107,7 @@ def last_events(race: Race, snap: Snapshot, sexes: np.ndarray) -> list[Event]:
             t = float(snap.caught_time[row]) if snap.caught_time is not None else snap.now
             text = f"Last {word} caught at {km(at)}: {who['name']} (bib {who['bib']})."
             out.append(
-                (
+                Event(
                     f"last-caught:{sex}",
                     "last_caught",
                     t,

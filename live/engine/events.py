@@ -8,7 +8,6 @@ Every event carries a readable sentence and structured fields; ``level`` is ``st
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,6 +18,7 @@ from live.engine.catcher_events import catcher_events
 from live.engine.engine import LiveEngine
 from live.engine.finishers import finisher_stories
 from live.engine.health import HealthMonitor
+from live.events import Event
 from live.race.race import Pursuer
 from live.store.store import attached
 
@@ -27,35 +27,6 @@ log = logging.getLogger(__name__)
 WINNER_STEP = 100  # a milestone every 100 winners
 CLOSE_ESCAPE_S = 5.0
 FORECAST_SWING = 0.05  # announce the forecast when it moves by 5 % (at least 10 runners)
-
-# Every kind of event, by level: stories for commentators (the last three: a catcher-car race's), alerts
-# for race control. The dashboard gets these lists with the race (``story_kinds``, ``alert_kinds``).
-STORY_KINDS = (
-    "caught",
-    "milestone",
-    "pursuer_split",
-    "pursuer_reaches_pen",
-    "close_escape",
-    "final",
-    "forecast",
-    "car_milestone",
-    "last_running",
-    "last_caught",
-)
-ALERT_KINDS = (
-    "pursuer_missed_mat",
-    "catch_undone",
-    "runner_missed_mat",
-    "impossible_passing",
-    "runner_overdue",
-    "mat_clock",
-    "mat_silent",
-    "unknown_chip",
-    "reader_errors",
-    "redis_memory",
-    "journal_full",
-    "gun_held",
-)
 
 
 def clock_text(seconds: float) -> str:
@@ -80,23 +51,6 @@ def schedule_text(delta_s: float) -> str:
     return f"{abs(delta_s):.0f} s {'behind' if delta_s > 0 else 'ahead of'} schedule"
 
 
-@dataclass
-class _Pending:
-    key: str
-    kind: str
-    time: float
-    text: str
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        level = "story" if self.kind in STORY_KINDS else "alert" if self.kind in ALERT_KINDS else None
-        if level is None or self.data.get("level") != level:
-            raise ValueError(
-                f"event kind {self.kind!r} (level {self.data.get('level')!r}) is not in "
-                "STORY_KINDS or ALERT_KINDS at that level"
-            )
-
-
 class EventDetector:
     """An engine listener that turns changes of state into events."""
 
@@ -114,30 +68,30 @@ class EventDetector:
         if self.emitted is None:
             self.emitted = await self.store.emitted_keys()
         if self.race.pursuer is None:  # a race without a pursuer: its finishers' stories, the same alerts
-            pending = [_Pending(*s) for s in finisher_stories(self.engine, snap, self.names)]
+            pending = finisher_stories(self.engine, snap, self.names)
         else:
             pending = self.pursuer_events(snap) + self.catch_events(snap) + self.winner_events(snap)
             pending += self.forecast_event(snap)
         pending += self.missed_mat_alerts(snap) + self.overdue_alerts(snap)
         pending += self.impossible_alerts(snap)
         if self.race.by_distance:  # a catcher-car race's own stories, its catches among them
-            pending += [_Pending(*event) for event in catcher_events(self.race, snap)]
-        pending += [_Pending(*alert) for alert in await self.health.alerts(snap)]
+            pending += catcher_events(self.race, snap)
+        pending += await self.health.alerts(snap)
         fresh = []
         for e in pending:
             if e.key not in self.emitted:
                 self.emitted.add(e.key)
-                fresh.append((e.key, e.kind, e.time, e.text, e.data))
+                fresh.append(e)
         await self.store.emit_many(fresh)
 
     def _runner(self, bib: str, row: int, snap: Snapshot) -> dict[str, Any]:
         return {"bib": bib, "name": self.names.get(bib, ""), "pen": str(snap.pens[row])}
 
-    def pursuer_events(self, snap: Snapshot) -> list[_Pending]:
+    def pursuer_events(self, snap: Snapshot) -> list[Event]:
         """The pursuer's splits (vs his planned pace) and the mats he was not read at."""
         race, e = self.race, self.engine
         pursuer, gun = race.require_pursuer("the pursuer's splits"), snap.pursuer.start if snap.pursuer else None
-        out: list[_Pending] = []
+        out: list[Event] = []
         times = e.pursuer_times
         name = pursuer.name
         prev_t, prev_m = gun, 0.0
@@ -153,7 +107,7 @@ class EventDetector:
                 ahead = schedule_text(delta)
                 pace_text = f", {clock_text(pace)}/km" if pace else ""
                 out.append(
-                    _Pending(
+                    Event(
                         f"pursuer-split:{tp.index}",
                         "pursuer_split",
                         float(t),
@@ -174,7 +128,7 @@ class EventDetector:
             for tp in race.timing_points[: int(read[-1])]:
                 if np.isnan(times[tp.index]):
                     out.append(
-                        _Pending(
+                        Event(
                             f"pursuer-missed:{tp.index}",
                             "pursuer_missed_mat",
                             snap.now,
@@ -184,10 +138,10 @@ class EventDetector:
                     )
         return out
 
-    def catch_events(self, snap: Snapshot) -> list[_Pending]:
+    def catch_events(self, snap: Snapshot) -> list[Event]:
         """Each runner caught (where, after how long), undone catches, and the pursuer reaching a pen."""
         assert self.emitted is not None
-        out: list[_Pending] = []
+        out: list[Event] = []
         caught_rows = np.flatnonzero(snap.status == CAUGHT)
         gun, name = snap.pursuer.start if snap.pursuer else None, self.race.require_pursuer("a catch").name
         pen_first: dict[str, int] = {}
@@ -203,7 +157,7 @@ class EventDetector:
             after = f" after {clock_text(t - gun)}" if gun is not None else ""
             who = self._runner(bib, int(row), snap)
             out.append(
-                _Pending(
+                Event(
                     f"caught:{bib}",
                     "caught",
                     t,
@@ -213,7 +167,7 @@ class EventDetector:
             )
         if len(caught_rows):
             out.append(
-                _Pending(
+                Event(
                     "milestone:first-catch",
                     "milestone",
                     snap.now,
@@ -223,7 +177,7 @@ class EventDetector:
             )
         for pen, first_row in pen_first.items():
             out.append(
-                _Pending(
+                Event(
                     f"pen-reached:{pen}",
                     "pursuer_reaches_pen",
                     snap.now,
@@ -238,7 +192,7 @@ class EventDetector:
             bib = str(snap.bibs[row])
             if f"caught:{bib}" in self.emitted and self._passings(int(row)) > self.caught_reads.get(bib, -1):
                 out.append(
-                    _Pending(
+                    Event(
                         f"undone:{bib}",
                         "catch_undone",
                         snap.now,
@@ -252,16 +206,16 @@ class EventDetector:
         """How many passings the runner at ``row`` has (after the plausibility rules)."""
         return int(np.count_nonzero(~np.isnan(self.engine.used_times[row])))
 
-    def winner_events(self, snap: Snapshot) -> list[_Pending]:
+    def winner_events(self, snap: Snapshot) -> list[Event]:
         """Milestones of winners, closest escapes, and the final count when the pursuer finishes."""
-        out: list[_Pending] = []
+        out: list[Event] = []
         won = int((snap.status == WON).sum())
         name = self.race.require_pursuer("a winner").name
         for m in [1, *range(WINNER_STEP, won + 1, WINNER_STEP)]:
             if m <= won:
                 text = "First runner home ahead of" if m == 1 else f"{m:,} runners have beaten"
                 out.append(
-                    _Pending(f"winners:{m}", "milestone", snap.now, f"{text} {name}.", {"level": "story", "won": m})
+                    Event(f"winners:{m}", "milestone", snap.now, f"{text} {name}.", {"level": "story", "won": m})
                 )
         if snap.pursuer is not None and snap.forecast is not None and snap.pursuer.finish is not None:
             rows = np.flatnonzero((snap.status == WON) & (snap.margin_s < CLOSE_ESCAPE_S))
@@ -269,7 +223,7 @@ class EventDetector:
                 bib = str(snap.bibs[row])
                 who = self._runner(bib, int(row), snap)
                 out.append(
-                    _Pending(
+                    Event(
                         f"escape:{bib}",
                         "close_escape",
                         snap.now,
@@ -280,7 +234,7 @@ class EventDetector:
             by_pen = {pen: v["won"] for pen, v in snap.forecast.by_pen.items()}
             pens = ", ".join(f"pen {k}: {v}" for k, v in by_pen.items())
             out.append(
-                _Pending(
+                Event(
                     "final",
                     "final",
                     snap.pursuer.finish,
@@ -290,7 +244,7 @@ class EventDetector:
             )
         return out
 
-    def forecast_event(self, snap: Snapshot) -> list[_Pending]:
+    def forecast_event(self, snap: Snapshot) -> list[Event]:
         """The forecast of winners, when it moves by more than a few percent."""
         f = snap.forecast
         if snap.pursuer is None or f is None or snap.pursuer.status != "running":
@@ -301,7 +255,7 @@ class EventDetector:
         self.announced_forecast = f.winners
         quota = f" (quota {f.quota:,})" if f.quota is not None else ""
         return [
-            _Pending(
+            Event(
                 f"forecast:{f.winners}",
                 "forecast",
                 snap.now,
@@ -310,7 +264,7 @@ class EventDetector:
             )
         ]
 
-    def missed_mat_alerts(self, snap: Snapshot) -> list[_Pending]:
+    def missed_mat_alerts(self, snap: Snapshot) -> list[Event]:
         """Runners read at a timing point after one they were not read at (a possible course cut)."""
         times = self.engine.used_times
         has = ~np.isnan(times)
@@ -323,7 +277,7 @@ class EventDetector:
             bib = str(snap.bibs[row])
             point = self.race.timing_points[int(tp)]
             out.append(
-                _Pending(
+                Event(
                     f"missed:{bib}:{tp}",
                     "runner_missed_mat",
                     snap.now,
@@ -333,14 +287,14 @@ class EventDetector:
             )
         return out
 
-    def impossible_alerts(self, snap: Snapshot) -> list[_Pending]:
+    def impossible_alerts(self, snap: Snapshot) -> list[Event]:
         """Passings the engine ignores: faster than any runner, or before the previous one."""
         out = []
         for row, tp in zip(*np.nonzero(self.engine.flagged), strict=True):
             bib = str(snap.bibs[row])
             point = self.race.timing_points[int(tp)]
             out.append(
-                _Pending(
+                Event(
                     f"impossible:{bib}:{tp}",
                     "impossible_passing",
                     snap.now,
@@ -351,7 +305,7 @@ class EventDetector:
             )
         return out
 
-    def overdue_alerts(self, snap: Snapshot) -> list[_Pending]:
+    def overdue_alerts(self, snap: Snapshot) -> list[Event]:
         """Runners expected at their next mat and late by a margin (hurt, stopped, or a missed read)."""
         out = []
         for row in np.flatnonzero(snap.overdue):
@@ -359,7 +313,7 @@ class EventDetector:
             last = int(self.engine.last_tp[row])
             nxt = self.race.timing_points[min(last + 1, len(self.race.timing_points) - 1)]
             out.append(
-                _Pending(
+                Event(
                     f"overdue:{bib}:{nxt.index}",
                     "runner_overdue",
                     snap.now,

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
 
 from live.chase.snapshot import Snapshot
+from live.events import Event
 from live.store.store import Store
 
 MAT_SILENT_S = 120.0
@@ -16,8 +16,6 @@ CLOCK_ALERT_S = 0.5  # a decoder clock this far off the race clock moves every m
 MEMORY_ALERT = 0.8  # Redis memory or journal length as a share of its cap before race control is told
 READER_ERRORS_ALERT = 10  # refused lines from one address before race control is told (again at 100, 1,000, …)
 HEALTH_EVERY_S = 10.0
-
-Event = tuple[str, str, float, str, dict[str, Any]]  # key, kind, time, text, data
 
 
 class HealthMonitor:
@@ -41,7 +39,7 @@ class HealthMonitor:
         if limit and used > MEMORY_ALERT * limit:  # no maxmemory: nothing to be near (OPERATIONS says set one)
             share = f"{used / limit:.0%} of its maxmemory"
             out.append(
-                (
+                Event(
                     f"memory:{limit}:{int(10 * used / limit)}",
                     "redis_memory",
                     snap.now,
@@ -53,7 +51,7 @@ class HealthMonitor:
         length, cap = await self.store.journal_length(), self.store.journal_maxlen
         if length > MEMORY_ALERT * cap:
             out.append(
-                (
+                Event(
                     f"journal:{int(10 * length / cap)}",
                     "journal_full",
                     snap.now,
@@ -73,7 +71,7 @@ class HealthMonitor:
             offset = float(h.get("clock_offset_s", 0) or 0)
             if abs(offset) > CLOCK_ALERT_S:
                 out.append(
-                    (
+                    Event(
                         f"clock:{mat}:{math.floor(offset)}",  # again when it crosses a whole second
                         "mat_clock",
                         snap.now,
@@ -85,7 +83,7 @@ class HealthMonitor:
             last = float(h.get("last_read_wall", 0) or 0)
             if int(h.get("connected", 0)) > 0 and last and now_wall - last > MAT_SILENT_S and snap.counts["started"]:
                 out.append(
-                    (
+                    Event(
                         f"silent:{mat}:{int(last)}",
                         "mat_silent",
                         snap.now,
@@ -98,7 +96,7 @@ class HealthMonitor:
             errors = int(r.get("errors", 0))
             if errors >= READER_ERRORS_ALERT:  # again at 100, 1,000, …
                 out.append(
-                    (
+                    Event(
                         f"garbage:{address}:{10 ** int(math.log10(errors))}",
                         "reader_errors",
                         snap.now,
@@ -110,7 +108,7 @@ class HealthMonitor:
                 )
         for chip, reads in (await self.store.unknown_chips()).items():
             out.append(
-                (
+                Event(
                     f"unknown:{chip}",
                     "unknown_chip",
                     snap.now,

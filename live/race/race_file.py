@@ -19,6 +19,7 @@ from live.race.course import Course
 from live.race.errors import RaceError
 from live.race.outcome import parse_outcome
 from live.race.race import (
+    LANGUAGES,
     IPNetwork,
     Mat,
     Operator,
@@ -94,6 +95,10 @@ def load_race(directory: Path | str) -> Race:
     if quota is not None and (not isinstance(quota, int) or quota < 0):
         raise RaceError(toml_path, "race.quota", f"must be a whole number ≥ 0, got {quota!r}")
 
+    language = cfg.str("race.language", default="en")
+    if language not in LANGUAGES:
+        raise RaceError(toml_path, "race.language", f"unknown language {language!r}; use one of {', '.join(LANGUAGES)}")
+
     basemap, tiles = _load_map(root, cfg, course)
     return Race(
         id=race_id,
@@ -127,6 +132,7 @@ def load_race(directory: Path | str) -> Race:
         outcome=outcome,
         milestones_m=milestones,
         web=load_web(cfg),
+        language=language,
         _by_bib=by_bib,
         _by_chip=by_chip,
         _mat_by_alias=alias,

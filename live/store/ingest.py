@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -19,27 +20,87 @@ from live.store.base import (
 from live.store.connection import is_cluster
 
 
+@dataclass(frozen=True)
+class JournalEntry:
+    """One journal entry, the one shape of every protocol: the raw lines or messages (``units``) one
+    reader sent in one batch, as received; ``mat`` where the connection names it, ``near_s`` the instant
+    times of day in them resolve near (replayed files, which have no wall time).
+
+    Stored as ``proto``, ``reader``, ``wall``, ``units`` (a JSON array of strings: a message may hold a
+    newline), ``n`` and, when set, ``mat`` and ``near``. :meth:`read` reads the shapes written before
+    too: ``lines`` (newline-joined, ChronoTrack and RACE RESULT) and ``line`` (one JSON or MYLAPS message).
+    """
+
+    proto: str
+    reader: str
+    wall_s: float
+    units: Sequence[str]
+    mat: str = ""
+    near_s: float | None = None
+
+    def fields(self) -> dict[str, str | bytes]:
+        """The stream entry's fields."""
+        entry: dict[str, str | bytes] = {
+            "proto": self.proto,
+            "reader": self.reader,
+            "wall": repr(float(self.wall_s)),
+            "units": orjson.dumps(list(self.units)),
+            "n": str(len(self.units)),
+        }
+        if self.mat:
+            entry["mat"] = self.mat
+        if self.near_s is not None:
+            entry["near"] = repr(float(self.near_s))
+        return entry
+
+    @classmethod
+    def read(cls, fields: Mapping[bytes, bytes]) -> JournalEntry:
+        """The entry of a stream entry's ``fields``, in this shape or one written before; ValueError if
+        it holds no lines."""
+        if b"units" in fields:
+            units = orjson.loads(fields[b"units"])
+            if not isinstance(units, list) or not all(isinstance(u, str) for u in units):
+                raise ValueError("units is not a JSON array of strings")
+        elif b"lines" in fields:
+            units = fields[b"lines"].decode("utf-8", "surrogateescape").split("\n")
+        elif b"line" in fields:
+            units = [fields[b"line"].decode("utf-8", "surrogateescape")]
+        else:
+            raise ValueError("no units, lines or line")
+        near = fields.get(b"near")
+        return cls(
+            proto=fields.get(b"proto", b"").decode(),
+            reader=fields.get(b"reader", b"").decode("utf-8", "replace"),
+            wall_s=float(fields.get(b"wall", b"0") or 0),
+            units=units,
+            mat=fields.get(b"mat", b"").decode(),
+            near_s=float(near) if near is not None else None,
+        )
+
+    def raw_units(self) -> list[bytes]:
+        """The units as the bytes the parsers read (the text's UTF-8, as Redis holds it)."""
+        return [u.encode("utf-8", "surrogateescape") for u in self.units]
+
+
 class IngestStore(StoreBase):
     """What the ingestor writes: raw lines journaled first, reads applied, readers' sequences and errors."""
 
-    async def journal(self, entries: Sequence[dict[str, str]]) -> list[str]:
-        """Append raw lines to the journal stream; returns their stream ids."""
+    async def journal(self, entries: Sequence[JournalEntry]) -> list[str]:
+        """Append journal entries to the journal stream; returns their stream ids."""
         if not entries:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
             for entry in entries:
-                pipe.xadd(self.keys.journal, entry, maxlen=self.journal_maxlen, approximate=True)
+                pipe.xadd(self.keys.journal, entry.fields(), maxlen=self.journal_maxlen, approximate=True)
             ids = await pipe.execute()
         return [i.decode() if isinstance(i, bytes) else i for i in ids]
 
     async def journal_lines(
         self, proto: str, reader: str, wall_s: float, lines: Sequence[str], mat: str = "", near_s: float | None = None
     ) -> str:
-        """Append a batch of raw lines from one reader as one journal entry (``lines``, newline-joined);
-        ``near_s``: the instant times of day in them were resolved near (replayed files, which have no wall time)."""
-        entry = _journal_entry(proto, reader, wall_s, lines, mat)
-        if near_s is not None:
-            entry["near"] = repr(float(near_s))
+        """Append a batch of raw lines from one reader as one :class:`JournalEntry`; ``near_s``: the instant
+        times of day in them were resolved near (replayed files, which have no wall time)."""
+        entry = JournalEntry(proto, reader, wall_s, lines, mat, near_s).fields()
         entry_id = await self.redis.xadd(self.keys.journal, entry, maxlen=self.journal_maxlen, approximate=True)
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
@@ -82,7 +143,7 @@ class IngestStore(StoreBase):
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.xadd(
                 self.keys.journal,
-                _journal_entry(proto, reader, wall_s, lines),
+                JournalEntry(proto, reader, wall_s, lines).fields(),
                 maxlen=self.journal_maxlen,
                 approximate=True,
             )
@@ -192,21 +253,7 @@ class IngestStore(StoreBase):
         await self.redis.hincrby(self.keys.mat(mat), "connected", delta)
 
     async def journal_entries(self, after: str, count: int) -> list[tuple[bytes, dict[bytes, bytes]]]:
-        """The journal entries from the entry id ``after`` on, ``count`` at most, ``after`` itself left out
-        (``-``: from the first), in order."""
+        """The journal's stream entries from the entry id ``after`` on, ``count`` at most, ``after`` itself
+        left out (``-``: from the first), in order (:meth:`JournalEntry.read` reads each)."""
         entries = list(await self.redis.xrange(self.keys.journal, min=after, count=count))
         return entries[1:] if after != "-" else entries
-
-
-def _journal_entry(proto: str, reader: str, wall_s: float, lines: Sequence[str], mat: str = "") -> dict[str, str]:
-    """A journal stream entry: a batch of raw lines from one reader, newline-joined."""
-    entry = {
-        "proto": proto,
-        "reader": reader,
-        "wall": repr(float(wall_s)),
-        "lines": "\n".join(lines),
-        "n": str(len(lines)),
-    }
-    if mat:
-        entry["mat"] = mat
-    return entry

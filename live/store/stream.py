@@ -6,41 +6,45 @@ from collections.abc import Sequence
 
 import orjson
 
+from live.events import Event
 from live.store.base import EMIT_ONCE, StoreBase
 
 
 class EventStream(StoreBase):
     """The race's durable events stream."""
 
-    async def append_event(self, kind: str, time_s: float, text: str, data: dict[str, object]) -> str:
-        """Append a commentary/alert event to the durable events stream; returns its id."""
+    async def append_event(self, event: Event) -> str:
+        """Append a commentary/alert event to the durable events stream, every time (its ``key`` is not
+        kept); returns its id."""
         entry_id = await self.redis.xadd(
             self.keys.events,
             {
-                "kind": kind,
-                "time": repr(float(time_s)),
-                "text": text,
-                "data": orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
+                "kind": event.kind,
+                "time": repr(float(event.time)),
+                "text": event.text,
+                "data": orjson.dumps(dict(event.data), option=orjson.OPT_SERIALIZE_NUMPY).decode(),
             },
         )
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
-    async def emit_once(self, key: str, kind: str, time_s: float, text: str, data: dict[str, object]) -> str | None:
+    async def emit_once(self, event: Event) -> str | None:
         """Append an event unless one with the same dedupe ``key`` was emitted (by any process)."""
-        return (await self.emit_many([(key, kind, time_s, text, data)]))[0]
+        return (await self.emit_many([event]))[0]
 
-    async def emit_many(self, events: Sequence[tuple[str, str, float, str, dict[str, object]]]) -> list[str | None]:
-        """``emit_once`` for many events (key, kind, time, text, data) in one round trip, in order; the
-        id of each appended event, None where its key was emitted before. A tick with a pack caught
-        makes hundreds of events: one round trip each held the tick up. ``EVAL`` with the script's text,
-        as ``apply_reads``: a Redis Cluster's pipeline cannot load a script a master has not seen."""
+    async def emit_many(self, events: Sequence[Event]) -> list[str | None]:
+        """``emit_once`` for many events in one round trip, in order; the id of each appended event, None
+        where its key was emitted before. A tick with a pack caught makes hundreds of events: one round
+        trip each held the tick up. ``EVAL`` with the script's text, as ``apply_reads``: a Redis Cluster's
+        pipeline cannot load a script a master has not seen."""
         if not events:
             return []
         keys = [self.keys.event_keys, self.keys.events]
         async with self.redis.pipeline(transaction=False) as pipe:
-            for key, kind, time_s, text, data in events:
-                payload = orjson.dumps({**data, "key": key}, option=orjson.OPT_SERIALIZE_NUMPY).decode()
-                pipe.eval(EMIT_ONCE, len(keys), *keys, key, kind, repr(float(time_s)), text, payload)
+            for e in events:
+                if not e.key:
+                    raise ValueError(f"a {e.kind!r} event emitted once needs its dedupe key")
+                payload = orjson.dumps({**e.data, "key": e.key}, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+                pipe.eval(EMIT_ONCE, len(keys), *keys, e.key, e.kind, repr(float(e.time)), e.text, payload)
             results = await pipe.execute()
         return [None if not r else r.decode() if isinstance(r, bytes) else str(r) for r in results]
 

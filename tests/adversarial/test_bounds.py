@@ -16,10 +16,8 @@ from pursuit.redis_server import free_port
 from pursuit.serve import uvicorn_server
 from pursuit.settings import Settings
 from pursuit.web import create_app
-from tests.adversarial.conftest import send_lines, serve
-from tests.adversarial.test_doors import readers_table
-from tests.adversarial.test_numbers import errors_at, hms
-from tests.helpers import eventually
+from tests.helpers import eventually, note
+from tests.helpers.served import errors_at, hms, readers_table, send_lines, serve
 
 
 async def test_one_connection_adds_at_most_1000_unknown_chips(served):
@@ -91,7 +89,7 @@ async def test_redis_near_its_maxmemory_is_an_alert(served):
 
 async def test_a_new_events_client_replays_at_most_the_last_1000_events(served):
     store = served.store
-    ids = [await store.append_event("admin", time.time(), f"note {i}", {"level": "info"}) for i in range(1_050)]
+    ids = [await store.append_event(note(time.time(), f"note {i}")) for i in range(1_050)]
     async with websockets.connect(f"ws://127.0.0.1:{served.web_port}/ws/events?after=0-0&kind=admin") as ws:
         first = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
     assert first["id"] == ids[50], "the 1,000 newest, not the whole stream"

@@ -9,19 +9,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from pursuit.serve import readers_exposure
-from tests.adversarial.conftest import send_lines, serve
-from tests.adversarial.test_numbers import errors_at, hms
 from tests.helpers import eventually
-
-
-def readers_table(*lines: str):  # type: ignore[no-untyped-def]
-    """A ``prepare`` hook adding ``lines`` to race.toml's ``[readers]`` table."""
-
-    def prepare(directory: Path) -> None:
-        path = directory / "race.toml"
-        path.write_text(path.read_text().replace("[readers]\n", "[readers]\n" + "".join(f"{x}\n" for x in lines), 1))
-
-    return prepare
+from tests.helpers.served import errors_at, hms, readers_table, send_lines, serve
 
 
 def race_day_now(pursuer_in_s: float):  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pursuit.bench.fuzz import run_fuzz
-from tests.conftest import PARIS
+from tests.helpers.paths import PARIS
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

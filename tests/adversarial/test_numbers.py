@@ -7,24 +7,15 @@ import contextlib
 import csv
 import io
 import time
-from datetime import datetime
 
 import orjson
 import websockets
 
 from pursuit.redis_server import free_port
-from tests.adversarial.conftest import Served, send_lines, serve
-from tests.helpers import eventually
+from tests.helpers import eventually, note
+from tests.helpers.served import Served, errors_at, hms, send_lines, serve
 
 FAR_FUTURE_MS = 1_000_000_000_000_000  # a finish in the year 33658
-
-
-def hms(race, t: float) -> str:
-    return datetime.fromtimestamp(t, race.timezone).strftime("%H:%M:%S.%f")[:-3]
-
-
-async def errors_at(served: Served, mat: str) -> int:
-    return int((await served.store.mat_health())[mat].get("errors", 0))
 
 
 async def test_mylaps_ut_far_future_negative_or_400_digits_is_refused_and_every_api_still_answers(served: Served):
@@ -180,7 +171,7 @@ async def test_an_events_id_beyond_2_to_the_64_is_a_400_and_the_stream_goes_on(s
         reply = orjson.loads(await asyncio.wait_for(hostile.recv(), 10))
         assert reply.get("type") == "error", reply
     async with websockets.connect(f"{ws_url}?after=0-0") as listener:
-        await served.store.append_event("admin", time.time(), "probe after the hostile id", {"level": "info"})
+        await served.store.append_event(note(time.time(), "probe after the hostile id"))
         while True:
             event = orjson.loads(await asyncio.wait_for(listener.recv(), 10))
             if event.get("text") == "probe after the hostile id":

@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 from redis.crc import key_slot
 
-import tests.test_end_to_end as race_end_to_end
-import tests.test_event_end_to_end as event_end_to_end
 from live.race.race import Race
 from live.reads import RawRead
 from live.store.buckets import SharedBuckets
@@ -18,6 +16,7 @@ from live.store.connection import ClusterNodes, is_cluster, node_client, redis_c
 from live.store.keys import RaceKeys
 from live.store.leader import FrameChannel, Lease
 from live.store.store import Store
+from tests.helpers.end_to_end import event_times_each_race_apart, race_reaches_the_api_with_the_true_outcome
 
 
 def test_a_cluster_url_names_some_nodes_and_a_password():
@@ -58,13 +57,13 @@ async def test_the_client_of_a_cluster_url_reaches_every_master(cluster, cluster
 
 async def test_a_race_end_to_end_on_the_cluster(cluster, cluster_redis, paris: Race):
     """The one-race end-to-end test (ChronoTrack mats → ingestor → engine → API) with a cluster URL."""
-    await race_end_to_end.test_simulated_race_reaches_the_api_with_the_true_outcome(cluster, cluster_redis, paris)
+    await race_reaches_the_api_with_the_true_outcome(cluster, cluster_redis, paris)
 
 
 async def test_an_event_of_two_races_end_to_end_on_the_cluster(cluster, cluster_redis, tmp_path: Path):
     """`pursuit serve` of an event of two races on shared mats, with a cluster URL: the two races' keys
     are in two slots (the event's journal in the first race's), each race's outcome is the truth."""
-    await event_end_to_end.test_an_event_served_by_pursuit_serve_times_each_race_apart(cluster, cluster_redis, tmp_path)
+    await event_times_each_race_apart(cluster, cluster_redis, tmp_path)
 
 
 async def test_race_control_scripts_and_mat_health_run_in_the_race_slot(cluster_redis, paris: Race):

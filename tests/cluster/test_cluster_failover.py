@@ -22,8 +22,8 @@ from live.store.store import Store
 from pursuit.redis_server import ClusterServers, RedisServer
 from pursuit.serve import start_ingest, watch_master
 from tests.helpers import write_event
-from tests.ingest.chronotrack_client import read_line
-from tests.scale.test_sentinel import _async, readers_resume_after_a_failover, until
+from tests.helpers.chronotrack_client import read_line
+from tests.helpers.failover import readers_resume_after_a_failover, resolved, until
 
 
 def master_and_replica(cluster: ClusterServers, key: str) -> tuple[RedisServer, RedisServer | None]:
@@ -93,7 +93,7 @@ async def test_an_event_race_master_failing_mid_batch_loses_no_read(cluster, clu
         writer.write(b"".join(lines[:5]) + b"ping\r\n")
         await writer.drain()
         assert await read_line(reader) == "ack~ping"
-        await until(lambda: _async(on_replica.xlen(store.keys.passings) == 5))
+        await until(lambda: resolved(on_replica.xlen(store.keys.passings) == 5))
         os.kill(replica.process.pid, signal.SIGSTOP)  # no failover yet
         frozen = True
         master.process.send_signal(signal.SIGKILL)

@@ -7,32 +7,19 @@ work from the keyboard alone."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from tests.dashboard.test_pages import one_caught, two_refreshes  # noqa: F401  # fixtures
 from tests.helpers import CHROMIUM_ARGS, open_page, require_chromium
+from tests.helpers.axe import RUN_AXE, axe_source
+from tests.helpers.browser import two_refreshes
 
 pytestmark = pytest.mark.browser
 
-AXE = Path(__file__).resolve().parent.parent / "data" / "axe.min.js"
 VIEWPORTS = ({"width": 1600, "height": 1000}, {"width": 390, "height": 844})
-RUN_AXE = """async () => {
-  const r = await axe.run(document, {resultTypes: ['violations']});
-  return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => ({id: v.id, impact: v.impact, help: v.help,
-                  nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' '))}));
-}"""
 
 
-def axe_source() -> str:
-    if not AXE.exists():  # vendored with the tests: missing is a broken checkout, never a skip
-        pytest.fail(f"{AXE} is missing: npm install axe-core and copy node_modules/axe-core/axe.min.js there")
-    return AXE.read_text(encoding="utf-8")
-
-
-async def test_the_three_pages_have_no_serious_accessibility_violation(one_caught: tuple[str, str]):  # noqa: F811
+async def test_the_three_pages_have_no_serious_accessibility_violation(one_caught: tuple[str, str]):
     chromium = require_chromium()
     from playwright.async_api import async_playwright
 
@@ -59,7 +46,7 @@ async def test_the_three_pages_have_no_serious_accessibility_violation(one_caugh
     assert errors == []
 
 
-async def test_status_has_a_shape_and_the_map_a_summary_and_the_keyboard_follows(one_caught: tuple[str, str]):  # noqa: F811
+async def test_status_has_a_shape_and_the_map_a_summary_and_the_keyboard_follows(one_caught: tuple[str, str]):
     """The legend's statuses differ by symbol, not colour only; the map says in words what it shows;
     Tab reaches the search box, Enter follows, Tab reaches the card's remove button and Enter unfollows."""
     chromium = require_chromium()

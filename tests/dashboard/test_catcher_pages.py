@@ -22,8 +22,7 @@ from live.store.store import Store
 from pursuit.web import create_app
 from simulator.run import simulate
 from simulator.trajectory import plan_race
-from tests.dashboard.test_pages import ARTIFACTS, CHROMIUM_ARGS, open_page, require_chromium
-from tests.helpers import running_uvicorn
+from tests.helpers import ARTIFACTS, CHROMIUM_ARGS, open_page, require_chromium, running_uvicorn
 
 pytestmark = pytest.mark.browser
 

@@ -39,8 +39,8 @@ from pursuit.redis_server import free_port
 from simulator.faults import Faults
 from simulator.run import simulate
 from simulator.trajectory import plan_race
-from tests.conftest import PARIS
 from tests.helpers import ARTIFACTS, CHROMIUM_ARGS, require_chromium
+from tests.helpers.paths import PARIS
 
 pytestmark = pytest.mark.browser
 

@@ -15,8 +15,8 @@ from dashboard.map_data import OFF_COURSE_M, SIMPLIFY_M, BasemapAsset, basemap_d
 from live.race.errors import RaceError
 from live.race.race_file import load_race
 from pursuit.web import create_app
-from tests.conftest import PARIS
 from tests.helpers import running_uvicorn
+from tests.helpers.paths import PARIS
 
 
 def _decode(steps: list[int]) -> np.ndarray:

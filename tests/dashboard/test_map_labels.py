@@ -8,12 +8,12 @@ import asyncio
 
 import pytest
 
-from tests.dashboard.test_pages import settled_map, site  # noqa: F401  # fixtures
 from tests.helpers import CHROMIUM_ARGS, open_page, require_chromium
+from tests.helpers.browser import settled_map
 
 pytestmark = pytest.mark.browser
 
-# every shown label's turned box (as MAP_JS in test_pages) and the runners' dots painted inside the
+# every shown label's turned box (as MAP_JS in tests/helpers/browser.py) and the runners' dots painted inside the
 # plot area that fall inside one of them (1 px in from its edge)
 UNDER_DOTS_JS = """() => {
   const gd = document.querySelector('#map .js-plotly-plot'), g = gd.getBoundingClientRect();
@@ -40,7 +40,7 @@ UNDER_DOTS_JS = """() => {
 }"""
 
 
-async def test_no_label_overlaps_another_or_a_runner_at_three_moments(site: str):  # noqa: F811
+async def test_no_label_overlaps_another_or_a_runner_at_three_moments(site: str):
     chromium = require_chromium()
     from playwright.async_api import async_playwright
 

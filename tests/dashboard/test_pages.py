@@ -11,156 +11,26 @@ A page opened before any data claims nothing. Screenshots go to ``test-artifacts
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
 import math
 import shutil
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from ingest.chronotrack_server import ChronoTrackServer
 from live.clock import RaceClock
-from live.race.race import Race
 from live.race.race_file import load_race
-from live.store.store import RawRead, Store
+from live.store.store import Store
 from pursuit.web import create_app
 from simulator.run import simulate
-from tests.conftest import PARIS
 from tests.helpers import ARTIFACTS, CHROMIUM_ARGS, eventually, open_page, require_chromium, running_uvicorn
+from tests.helpers.browser import settled_map, shown_box, two_refreshes
+from tests.helpers.pages import XSS_BIB, XSS_NAME
+from tests.helpers.paths import PARIS
 
 pytestmark = pytest.mark.browser
-
-XSS_BIB = "120"
-XSS_NAME = "<img src=x onerror=alert(1)>"
-RUNNERS = 800
-
-
-def race_with_a_hostile_name(tmp: Path) -> Race:
-    """The default race, with one runner named like an HTML injection."""
-    shutil.copytree(PARIS, tmp, dirs_exist_ok=True)
-    path = tmp / "participants.csv"
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        if row["bib"] == XSS_BIB:
-            row["name"] = XSS_NAME
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return load_race(tmp)
-
-
-@pytest.fixture
-async def site(redis_server, redis, tmp_path) -> AsyncIterator[str]:
-    """A live race at 60× served by real uvicorn; yields the base URL."""
-    race = race_with_a_hostile_name(tmp_path / "race")
-    store = Store(redis, race)
-    await store.setup()
-    wall = time.time()
-    clock = RaceClock(origin_wall=wall, origin_race=wall, speed=60.0)
-    await store.set_clock(clock)
-    ingest = ChronoTrackServer(race, store, host="127.0.0.1", port=0)
-    await ingest.start()
-    stop = asyncio.Event()
-    sim = asyncio.create_task(
-        simulate(
-            race, "127.0.0.1", ingest.port, clock=clock, first_gun=clock.now() + 30, runners=RUNNERS, stop_event=stop
-        )
-    )
-    try:
-        async with running_uvicorn(create_app(race, redis_server.url)) as base:
-            yield base
-    finally:
-        stop.set()
-        await sim
-        await ingest.close()
-
-
-# In the page: what the map shows. Every visible label's box as rendered (its size turned by its CSS
-# transform about its centre), the credit and the legend; pairs of boxes that overlap (separating-
-# axis test); pixels of the basemap canvas in the water, park and street colours; the plot area
-# against the graph and the graph against its panel (a blank band would show as a gap).
-MAP_JS = """() => {
-  const gd = document.querySelector('#map .js-plotly-plot'), g = gd.getBoundingClientRect();
-  const boxes = [];
-  for (const el of gd.querySelectorAll('.map-label')) {
-    if (getComputedStyle(el).display === 'none') continue;
-    const w = el.offsetWidth, h = el.offsetHeight, m = new DOMMatrix(getComputedStyle(el).transform);
-    const layer = el.parentElement.getBoundingClientRect();
-    const pts = [[0, 0], [w, 0], [w, h], [0, h]].map(([x, y]) => {
-      const p = m.transformPoint(new DOMPoint(x - w / 2, y - h / 2));
-      return [layer.left + w / 2 + p.x, layer.top + h / 2 + p.y];
-    });
-    boxes.push({text: el.textContent, kind: el.className, pts});
-  }
-  for (const el of [gd.querySelector('.map-attribution'), gd.querySelector('.legend .bg')]) {
-    const r = el.getBoundingClientRect();
-    boxes.push({text: el.textContent || 'legend', kind: 'furniture',
-                pts: [[r.left, r.top], [r.right, r.top], [r.right, r.bottom], [r.left, r.bottom]]});
-  }
-  const axes = (b) => [0, 1].map((i) => { const [a, c] = [b.pts[i], b.pts[i + 1]];
-    const len = Math.hypot(c[0] - a[0], c[1] - a[1]); return [-(c[1] - a[1]) / len, (c[0] - a[0]) / len]; });
-  const proj = (b, ax) => b.pts.map((p) => p[0] * ax[0] + p[1] * ax[1]);
-  const overlap = (a, b) => axes(a).concat(axes(b)).every((ax) => {
-    const pa = proj(a, ax), pb = proj(b, ax);
-    return Math.min(Math.max(...pa), Math.max(...pb)) - Math.max(Math.min(...pa), Math.min(...pb)) > 0.5; });
-  const pairs = [];
-  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++)
-    if (overlap(boxes[i], boxes[j])) pairs.push([boxes[i].text, boxes[j].text]);
-  const inside = boxes.every((b) => b.pts.every(([x, y]) => x >= g.left - 0.5 && x <= g.right + 0.5
-    && y >= g.top - 0.5 && y <= g.bottom + 0.5));
-  const canvas = gd.querySelector('canvas.basemap-layer'), ctx = canvas.getContext('2d');
-  const px = ctx.getImageData(0, 0, canvas.width, canvas.height).data, colours = {water: 0, park: 0, street: 0};
-  for (let i = 0; i < px.length; i += 4) {
-    const [r, gr, b] = [px[i], px[i + 1], px[i + 2]];
-    if (r === 170 && gr === 211 && b === 223) colours.water++;
-    else if (r === 205 && gr === 230 && b === 192) colours.park++;
-    else if (r === 255 && gr === 255 && b === 255 || r === 255 && gr === 246 && b === 220) colours.street++;
-  }
-  const size = gd._fullLayout._size, panel = gd.closest('.panel-map, .follow-map').getBoundingClientRect();
-  const z = (sel) => Number(getComputedStyle(gd.querySelector(sel)).zIndex);
-  const svg = gd.querySelector('.main-svg');
-  return {
-    labels: boxes.filter((b) => b.kind !== 'furniture').map((b) => b.text), overlaps: pairs, inside, colours,
-    credit: gd.querySelector('.map-attribution').innerText,
-    plot: [size.w, size.h], graph: [gd.clientWidth, gd.clientHeight], canvas: [canvas.clientWidth, canvas.clientHeight],
-    band: [Math.round(panel.bottom - g.bottom), Math.round(g.top - panel.top)],
-    layers: {labels: z('.map-labels'), runners: z('.runners-layer'),
-             basemapUnderPlot: !!(canvas.compareDocumentPosition(svg) & Node.DOCUMENT_POSITION_FOLLOWING)},
-  };
-}"""
-
-
-async def shown_box(locator, timeout_s: float = 5.0) -> dict:  # type: ignore[no-untyped-def]
-    """The element's box once it is on the screen: one redrawn each tick is briefly not (None)."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while (box := await locator.bounding_box()) is None:
-        assert asyncio.get_running_loop().time() < deadline, "the element never showed"
-        await asyncio.sleep(0.05)
-    return box  # type: ignore[no-any-return]
-
-
-async def settled_map(page, timeout_s: float = 5.0) -> dict:  # type: ignore[no-untyped-def]
-    """MAP_JS's report once the map has settled: a moment after its first drawing plotly may still be
-    adding its layers or resizing the plot to its panel (seen on a loaded machine)."""
-    from playwright.async_api import Error as PlaywrightError
-
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        late = asyncio.get_running_loop().time() > deadline
-        try:
-            got: dict = await page.evaluate(MAP_JS)
-        except PlaywrightError:
-            if late:
-                raise
-        else:
-            if late or got["plot"] == got["graph"] == got["canvas"]:
-                return got
-        await asyncio.sleep(0.1)
 
 
 async def check_map(page, where: str, landmarks: tuple[str, ...] = ("Arc de Triomphe",)) -> dict:  # type: ignore[no-untyped-def]
@@ -218,6 +88,7 @@ async def test_three_pages_live_in_a_real_browser(site: str):
         assert feed["gzip"] and feed["binary"] >= 1, f"the snapshot came gzipped, as a binary message: {feed}"
         await page.wait_for_selector("#margins .bars, #margins .point", state="attached", timeout=10000)
         await page.screenshot(path=str(ARTIFACTS / "dashboard-race-control.png"))
+        await check_runners_move_and_are_corrected(page)
 
         # zoom survives the updates: plotly's figure is never replaced, the runners repaint over it
         graph = "document.querySelector('#map .js-plotly-plot')"
@@ -326,17 +197,36 @@ async def test_three_pages_live_in_a_real_browser(site: str):
     assert errors == [], f"console errors: {errors}"
 
 
-async def two_refreshes(page) -> None:  # type: ignore[no-untyped-def]
-    """Wait until the page has refreshed what it shows twice more (pursuit.js, every 500 ms)."""
-    n = await page.evaluate("window.pursuit.refreshes")
-    await page.wait_for_function(f"window.pursuit.refreshes >= {n + 2}", timeout=10000)
+# In the page: where the running runners are drawn, twice within one tick (no row sent in between)
+MOVES_JS = """async () => {
+  const P = window.pursuit, S = P.state, wait = (ms) => new Promise((ok) => setTimeout(ok, ms));
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const seq = S.seq, rows = [];
+    for (let r = 0; r < S.n && rows.length < 200; r++) if (S.speed[r] > 0 && S.dist[r] > 0) rows.push(r);
+    const before = rows.map((r) => P.drawnAt(r));
+    await wait(250);
+    if (S.seq !== seq) continue;
+    const after = rows.map((r) => P.drawnAt(r));
+    return {rows: rows.length, advanced: rows.filter((r, i) => after[i] > before[i]).length,
+            back: rows.filter((r, i) => after[i] < before[i]).length};
+  }
+  return null;
+}"""
 
 
-@pytest.fixture
-async def no_data_yet(redis_server, redis, paris) -> AsyncIterator[str]:
-    """The web app of a race nobody has started: no clock, no gun, no read."""
-    async with running_uvicorn(create_app(paris, redis_server.url)) as base:
-        yield base
+async def check_runners_move_and_are_corrected(page) -> None:  # type: ignore[no-untyped-def]
+    """Between ticks the page moves the runners itself; a tick resends a runner only once he is 25 m
+    from where he is drawn (web/feed_rows.py), and that correction lands: he is drawn where it says."""
+    moved = await page.evaluate(MOVES_JS)
+    assert moved and moved["rows"] > 10 and moved["back"] == 0, moved
+    assert moved["advanced"] > moved["rows"] // 2, f"runners move with no row sent: {moved}"
+    await page.wait_for_function("window.pursuit.moves.corrections > 0", timeout=20000)
+    moves = await page.evaluate(
+        "(() => { const m = window.pursuit.moves; return {...m, held: window.pursuit.state.dist[m.last.row]}; })()"
+    )
+    last = moves["last"]
+    assert abs(last["sent"] - last["drawn"]) > 25 and moves["rows"] >= moves["corrections"], moves
+    assert moves["held"] == last["sent"], f"the correction landed: the runner is held where it said: {moves}"
 
 
 async def test_pages_before_any_data_claim_nothing(no_data_yet: str):
@@ -717,33 +607,6 @@ async def test_the_mat_table_tells_a_quiet_mat_from_a_lost_one(redis_server, red
     assert colours["concorde"] == "#d62728" and colours["marbeuf"] != "#d62728", "red is for a lost mat only"
 
 
-@pytest.fixture
-async def one_caught(redis_server, redis, paris) -> AsyncIterator[tuple[str, str]]:
-    """Pens out for 10 minutes, the pursuer for 4 and read at the Concorde; a walker read at
-    marbeuf long before him and not since: caught, well behind him. Yields (base URL, his bib)."""
-    store = Store(redis, paris)
-    await store.setup()
-    now = time.time()
-    await store.set_clock(RaceClock(origin_wall=now, origin_race=now, speed=1.0))
-    t0, gun = now - 600, now - 240
-    for i, _ in enumerate(paris.pens):
-        await store.record_gun(t0 + 60 * i)
-    await store.record_gun(gun)
-    kip, walker = paris.participant(paris.pursuer.bib).chips[0], paris.participants[3]
-    await store.apply_reads(
-        [
-            RawRead("start", walker.chips[0], t0 + 5),
-            RawRead("marbeuf", walker.chips[0], gun + 60),  # 400 m in 415 s
-            RawRead("start", kip, gun + 0.5),
-            RawRead("marbeuf", kip, gun + 69),
-            RawRead("concorde", kip, gun + 334),
-        ],
-        wall_s=now,
-    )
-    async with running_uvicorn(create_app(paris, redis_server.url)) as base:
-        yield base, walker.bib
-
-
 async def test_a_caught_runner_is_said_to_be_behind_the_pursuer(one_caught: tuple[str, str]):
     """A caught runner's card says how far behind the pursuer he is, in metres and seconds, not a
     negative gap with a time of 0:00."""
@@ -769,7 +632,7 @@ async def test_a_caught_runner_is_said_to_be_behind_the_pursuer(one_caught: tupl
     assert errors == []
     assert runner["status"] == "caught" and runner["gap_m"] < -500 and runner["gap_s"] < -60, runner
     line = next(x for x in text.splitlines() if "pursuer" in x)
-    metres, seconds = line.removeprefix("behind the pursuer: ").removesuffix(")").split(" m (")
+    metres, seconds = line.removeprefix("behind the pursuer: ").removesuffix(")").replace(",", "").split(" m (")
     assert abs(int(metres) + runner["gap_m"]) < 20, f"{line!r} vs {runner['gap_m']} m"  # a tick apart at most
     minutes, secs = seconds.split(":")
     assert abs(60 * int(minutes) + int(secs) + runner["gap_s"]) < 5, f"{line!r} vs {runner['gap_s']} s"

@@ -16,9 +16,8 @@ from live.race.race import Race
 from live.race.race_file import load_race
 from live.store.store import RawRead, Store
 from pursuit.web import create_app
-from tests.dashboard.test_pages import CHROMIUM_ARGS, open_page, require_chromium
-from tests.helpers import running_uvicorn
-from tests.plain_race import write_plain_race
+from tests.helpers import CHROMIUM_ARGS, open_page, require_chromium, running_uvicorn
+from tests.helpers.plain_race import write_plain_race
 
 pytestmark = pytest.mark.browser
 

@@ -10,8 +10,8 @@ from ingest.chronotrack_server import ChronoTrackServer
 from live.clock import RaceClock
 from live.store.store import Store
 from pursuit.web import create_app
-from tests.adversarial.conftest import send_lines
 from tests.helpers import CHROMIUM_ARGS, require_chromium, running_uvicorn
+from tests.helpers.served import send_lines
 
 pytestmark = pytest.mark.browser
 

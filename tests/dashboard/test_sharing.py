@@ -8,13 +8,13 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.dashboard.test_pages import no_data_yet, one_caught, two_refreshes  # noqa: F401  # fixtures
 from tests.helpers import CHROMIUM_ARGS, open_page, require_chromium
+from tests.helpers.browser import two_refreshes
 
 pytestmark = pytest.mark.browser
 
 
-async def test_head_is_answered_on_every_page_and_get_route(no_data_yet: str):  # noqa: F811
+async def test_head_is_answered_on_every_page_and_get_route(no_data_yet: str):
     """``HEAD`` gives the ``GET``'s status and content type, and no body."""
     async with httpx.AsyncClient(base_url=no_data_yet) as http:
         paths = ["/", "/follow", "/commentary", "/api/roster", "/api/runners?q=1", "/healthz", "/api/openapi.json"]
@@ -28,7 +28,7 @@ async def test_head_is_answered_on_every_page_and_get_route(no_data_yet: str):  
         assert refused.status_code == 405, refused.status_code
 
 
-async def test_a_shared_link_opens_with_its_runners_and_a_catch_while_away_is_told(one_caught: tuple[str, str]):  # noqa: F811
+async def test_a_shared_link_opens_with_its_runners_and_a_catch_while_away_is_told(one_caught: tuple[str, str]):
     """``/follow?bib=<caught walker>,121`` opens with both cards (the walker's was ``started`` when
     this browser last saw him: a notice says he was caught); the share button gives the same link;
     Enter in the search box follows the first runner that matches."""

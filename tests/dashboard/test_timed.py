@@ -12,7 +12,7 @@ from dashboard import timed
 from live.engine.engine import LiveEngine
 from live.race.race import Race
 from live.race.race_file import load_race
-from tests.plain_race import write_plain_race
+from tests.helpers.plain_race import write_plain_race
 
 
 @pytest.fixture(scope="module")

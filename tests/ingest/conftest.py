@@ -9,7 +9,7 @@ import pytest
 from ingest.chronotrack_server import ChronoTrackServer
 from live.clock import RaceClock
 from live.store.store import Store
-from tests.ingest.chronotrack_client import RACE_DAY
+from tests.helpers.chronotrack_client import RACE_DAY
 
 
 @pytest.fixture

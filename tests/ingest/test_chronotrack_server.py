@@ -11,7 +11,8 @@ import pytest
 from ingest.chronotrack_server import ChronoTrackServer
 from live.clock import RaceClock
 from live.store.store import Store
-from tests.ingest.chronotrack_client import RACE_DAY, connect_as_pointcam, read_line, wait_for
+from tests.helpers import journaled
+from tests.helpers.chronotrack_client import RACE_DAY, connect_as_pointcam, read_line, wait_for
 
 
 def local(paris, hms: str) -> float:
@@ -39,8 +40,8 @@ async def test_reads_become_passings_and_a_malformed_line_does_not_break_the_con
     health = (await store.mat_health())["marbeuf"]
     assert health["errors"] == "1" and "needs 8 fields" in health["last_error"]
     assert health["reads"] == "2" and health["connected"] == "1"
-    journaled = b"\n".join(f[b"lines"] for _, f in await store.redis.xrange(store.keys.journal))
-    assert b"this line is broken" in journaled and journaled.count(b"CT01_33") == 3, "every line, the bad one too"
+    units = "\n".join(unit for units in await journaled(store) for unit in units)
+    assert "this line is broken" in units and units.count("CT01_33") == 3, "every line, the bad one too"
     assert any("needs 8 fields" in r.getMessage() and "CT01_33~2~marbeuf" in r.getMessage() for r in caplog.records)
     writer.close()
     await wait_for(lambda: _connected(store, "marbeuf", "0"))
@@ -153,8 +154,7 @@ async def test_batches_of_tag_reads_end_as_line_by_line_batches_do(redis, paris)
         health = {
             m: {k: v for k, v in h.items() if k != "last_read_wall"} for m, h in (await store.mat_health()).items()
         }
-        journaled = [f[b"lines"] for _, f in await redis.xrange(store.keys.journal)]
-        lines = b"\n".join(journaled).decode().split("\n")
+        lines = [unit for units in await journaled(store) for unit in units]
         seqs = await store.last_sequences(["marbeuf", "finish"])
         return passings, health, [ln for ln in lines if ln.startswith("CT01_33")], seqs, store.bulk_batches
 
@@ -162,8 +162,8 @@ async def test_batches_of_tag_reads_end_as_line_by_line_batches_do(redis, paris)
     *bulk, used = await run(ping=False)
     assert none == 0 and used >= 3
     assert bulk == line_by_line
-    passings, health, journaled, seqs = bulk
-    assert journaled == [line for batch in batches for line in batch]
+    passings, health, lines, seqs = bulk
+    assert lines == [line for batch in batches for line in batch]
     assert seqs == {"marbeuf": 17 + 5, "finish": 99} and health["marbeuf"]["seq_gaps"] == "5"
     marbeuf_chips = {chips[(7 * b + i) % 20] for b in range(6) for i in range(3)}
     assert len({(bib, tp) for bib, tp, _ in passings}) == len(marbeuf_chips) + 1
@@ -193,9 +193,9 @@ async def test_every_batch_sent_to_redis_is_applied_before_the_connection_ends(i
         await asyncio.sleep(0.05)
         await server.close()
         writer.close()
-    journaled = sum(f[b"lines"].count(b"CT01_33") for _, f in await store.redis.xrange(store.keys.journal))
+    lines = sum(unit.count("CT01_33") for units in await journaled(store) for unit in units)
     reads = int((await store.mat_health())["marbeuf"]["reads"])
-    assert journaled == reads, "each read journaled is applied"
+    assert lines == reads, "each read journaled is applied"
     assert await store.last_sequences(["marbeuf"]) == {"marbeuf": reads}
 
 

@@ -16,6 +16,7 @@ from ingest.raceresult_client import RaceResultClient
 from live.clock import RaceClock
 from live.race.race import RaceResultDecoder
 from live.store.store import Store
+from tests.helpers import eventually
 
 
 def test_literal_records():
@@ -114,12 +115,7 @@ async def test_pulls_resumes_after_a_drop_and_reads_a_new_file(redis, paris):
     task = asyncio.create_task(client.run(stop))
 
     async def passings(n):
-        for _ in range(200):
-            got = await store.passings_after()
-            if len(got) >= n:
-                return got
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"only {len(got)} passings")
+        return await eventually(lambda: _at_least(store, n))
 
     got = await passings(10)
     assert {p.tp for p in got} == {3}
@@ -129,9 +125,11 @@ async def test_pulls_resumes_after_a_drop_and_reads_a_new_file(redis, paris):
     assert float(health["clock_offset_s"]) == pytest.approx(2.5, abs=within_s)
     # more passings arrive; the connection drops on the next fetch; the client resumes after 10
     decoder.records += [record(11 + i, c, f"10:25:{i:02d}.000") for i, c in enumerate(chips[10:15])]
-    decoder.drop_after_fetches = decoder.fetches
-    await asyncio.sleep(0.3)
-    decoder.drop_after_fetches = None
+    decoder.drop_after_fetches, sessions = decoder.fetches, client.sessions
+    await eventually(
+        lambda: asyncio.sleep(0, decoder.fetches > decoder.drop_after_fetches and client.sessions > sessions)
+    )
+    decoder.drop_after_fetches = None  # dropped, and the client came back
     await passings(15)
     fetches = [r for r in decoder.requests if ":" in r]
     assert fetches[0] == "1:10" and "11:5" in fetches and client.sessions >= 2
@@ -143,3 +141,9 @@ async def test_pulls_resumes_after_a_drop_and_reads_a_new_file(redis, paris):
     stop.set()
     await task
     decoder.server.close()
+
+
+async def _at_least(store, n: int):  # type: ignore[no-untyped-def]
+    """The store's passings once there are ``n`` (else None, to poll again)."""
+    got = await store.passings_after()
+    return got if len(got) >= n else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import subprocess
 import sys
@@ -17,6 +16,11 @@ from ingest.replay import REASONS_KEPT, REASONS_LOGGED, detect_protocol, rebuild
 from live.clock import RaceClock
 from live.store.store import Store
 from simulator.run import simulate
+from tests.helpers import eventually
+
+
+async def _at_least(store, n: int) -> bool:
+    return len(await passings(store)) >= n
 
 
 async def passings(store) -> dict:
@@ -75,7 +79,8 @@ async def test_rebuild_from_the_journal_equals_the_live_state(redis, paris):
     await server.start()
     try:
         await simulate(paris, "127.0.0.1", server.port, clock=clock, first_gun=clock.now() + 10, seed=3, runners=60)
-        await asyncio.sleep(0.3)
+        every = 61 * len(paris.timing_points)  # 60 runners and the pursuer at every timing point
+        await eventually(lambda: _at_least(store, every))
     finally:
         await server.close()
     bib = paris.participants[300].bib
@@ -146,3 +151,59 @@ async def test_a_file_of_refused_lines_is_counted_in_full_and_logged_in_brief(re
     assert (report.guns, report.errors, len(report.reasons)) == (1, 500, REASONS_KEPT)
     said = [r.getMessage() for r in caplog.records if r.name == "ingest.replay"]
     assert len(said) == REASONS_LOGGED + 1 and "counted, not logged" in said[-1], said[-3:]
+
+
+def old_journal_entries(paris, near: float) -> tuple[list[dict[str, str]], dict]:
+    """Journal entries as every protocol wrote them before the one shape (written here by hand, not by
+    today's writer): ``lines`` newline-joined with ``n`` (ChronoTrack, RACE RESULT, replayed files),
+    ``line`` for one JSON or MYLAPS message; and the passings they make."""
+    a, b, c, d, e = (p.chips[0] for p in paris.participants[400:405])
+    json_t = local(paris, "10:30:00")
+    entries = [
+        {"proto": "replay-ctp01", "reader": "start.ctp", "wall": "0.0", "near": repr(near), "n": "2",
+         "lines": f"CT01_33~1~start~{a}~10:00:05.50~0~A~1\nCT01_33~2~start~{b}~10:00:06.00~0~A~1"},
+        {"proto": "mylaps", "reader": "10.0.0.9:5000", "wall": repr(near),
+         "line": f"concorde@Passing@t=10:09:00.100|c={c}|d=211031@1@$"},
+        {"proto": "json", "reader": "finish", "wall": repr(near),
+         "line": orjson.dumps({"reader": "finish", "chip": d, "t": json_t}).decode()},
+        {"proto": "raceresult", "reader": "decoder at 10.0.0.8", "wall": repr(near), "mat": "finish", "n": "1",
+         "lines": f"1;{e};0000-00-00;10:40:01.250;0;12;-51;0;0;;;0;;;;;FINISH;1;1;0A1B"},
+    ]  # fmt: skip
+    bib = {p.chips[0]: p.bib for p in paris.participants[400:405]}
+    expected = {
+        (bib[a], 0): local(paris, "10:00:05.50"),
+        (bib[b], 0): local(paris, "10:00:06.00"),
+        (bib[c], 2): local(paris, "10:09:00.100"),
+        (bib[d], 6): json_t,
+        (bib[e], 6): local(paris, "10:40:01.250"),
+    }
+    return entries, expected
+
+
+async def test_rebuild_reads_journals_written_before_the_one_shape(redis, paris):
+    """A journal of the old shapes (``lines``, ``line``) and today's (``units``) rebuilds the same
+    passings; an entry of no shape is counted as an error, not fatal."""
+    from live.store.ingest import JournalEntry
+
+    store = Store(redis, paris)
+    await store.setup()
+    near = local(paris, "10:20:00")
+    await store.set_clock(RaceClock(origin_wall=near, origin_race=near, speed=1.0))
+    old, expected = old_journal_entries(paris, near)
+    for fields in old:
+        await redis.xadd(store.keys.journal, fields)
+    await redis.xadd(store.keys.journal, {"proto": "ctp01", "reader": "x", "wall": "0.0"})  # no lines at all
+    f = paris.participants[405]
+    await store.journal_lines("ctp01", "peer", near, [f"CT01_33~3~finish~{f.chips[0]}~10:41:00.00~0~A~1"])
+    expected[(f.bib, 6)] = local(paris, "10:41:00")
+    report = await rebuild(paris, store)
+    assert await passings(store) == pytest.approx(expected, abs=0.001)
+    assert (report.reads, report.errors) == (6, 1) and "unreadable entry: no units" in report.reasons[0]
+    entries = await store.journal_entries("-", 100)
+    newest = JournalEntry.read(entries[-1][1])
+    assert list(newest.units) == [f"CT01_33~3~finish~{f.chips[0]}~10:41:00.00~0~A~1"] and newest.wall_s == near
+    two = JournalEntry(  # the one shape: a message with a newline in it stays one message
+        "json", "r", 1.0, ['{"a":\n 1}', "x"], mat="m", near_s=2.0
+    )
+    stored = {k.encode(): v if isinstance(v, bytes) else v.encode() for k, v in two.fields().items()}
+    assert JournalEntry.read(stored) == two

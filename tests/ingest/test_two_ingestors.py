@@ -9,7 +9,7 @@ import random
 
 from ingest.chronotrack_server import ChronoTrackServer
 from live.store.store import Store
-from tests.ingest.chronotrack_client import connect_as_pointcam, read_line, wait_for
+from tests.helpers.chronotrack_client import connect_as_pointcam, read_line, wait_for
 
 
 def lines(mat: str, chips: list[str], first_seq: int, minute: int) -> list[str]:

@@ -11,7 +11,7 @@ import pytest
 
 from live.race.errors import RaceError
 from live.race.race_file import load_race
-from tests.conftest import PARIS
+from tests.helpers.paths import PARIS
 
 
 def test_default_race_has_the_paris_basemap(paris):

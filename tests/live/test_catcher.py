@@ -3,6 +3,7 @@ the schedule past his next mat), places by distance, and the predicted catch wit
 
 from __future__ import annotations
 
+from dataclasses import astuple
 from pathlib import Path
 
 import numpy as np
@@ -153,32 +154,32 @@ def test_commentary_counts_milestones_and_names_the_last_man_and_woman(world_run
     now = (caught_time[second_man] + caught_time[last_man]) / 2
     assert caught_time[last_man] - caught_time[second_man] > 2 * CONFIRM_GRACE_S
     engine, _ = _engine_at(race, plan, now)
-    events = {e[0]: e for e in catcher_events(race, engine.compute(now))}
-    key, kind, _, text, data = events["last-running:M"]
+    events = {e.key: e for e in catcher_events(race, engine.compute(now))}
+    _, kind, _, text, data = astuple(events["last-running:M"])
     assert kind == "last_running" and data["bib"] == bibs[last_man] and race.participant(bibs[last_man]).name in text
     assert text.startswith("Last man still running: ")
 
     end = car_gun + float(schedule.elapsed_at(race.distance_m)) + 60
     engine, _ = _engine_at(race, plan, end)
-    events = {e[0]: e for e in catcher_events(race, engine.compute(end))}
+    events = {e.key: e for e in catcher_events(race, engine.compute(end))}
     for sex_code, word in (("M", "man"), ("F", "woman")):
         mine = np.flatnonzero(sex == sex_code)
         last = int(mine[np.argmax(truth[mine])])
-        _, kind, t, text, data = events[f"last-caught:{sex_code}"]
+        _, kind, t, text, data = astuple(events[f"last-caught:{sex_code}"])
         assert kind == "last_caught" and data["bib"] == bibs[last]
         name = race.participant(bibs[last]).name
         assert text == f"Last {word} caught at {truth[last] / 1000:.1f} km: {name} (bib {bibs[last]})."
         assert t == pytest.approx(caught_time[last], abs=10)
     for m in race.milestones_m:
-        _, kind, _, text, data = events[f"car-milestone:{m:g}"]
+        _, kind, _, text, data = astuple(events[f"car-milestone:{m:g}"])
         count = int(np.count_nonzero(truth > m))
         assert (
             kind == "car_milestone"
             and data["running"] == count
             and text.startswith(f"{count:,} runners still running at")
         )
-    caught = [e for e in events.values() if e[1] == "caught"]
-    assert len(caught) == len(bibs) and "Catcher Car catches " in caught[0][3]
+    caught = [e for e in events.values() if e.kind == "caught"]
+    assert len(caught) == len(bibs) and "Catcher Car catches " in caught[0].text
 
 
 def test_a_relay_gets_the_catcher_car_numbers(world_run_plan):

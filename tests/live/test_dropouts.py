@@ -9,7 +9,7 @@ import pytest
 from live.forecast.dropouts import PRIOR_RUNNERS, finish_chance, stop_rate
 from live.forecast.forecast import forecast
 from live.forecast.model import default_model
-from tests.live.test_forecast import MARATHON, fixed_pursuer
+from tests.helpers.forecast import MARATHON, fixed_pursuer
 
 
 def field(n: int, stop_share: float, now_s: float, seed: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

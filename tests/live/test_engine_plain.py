@@ -16,7 +16,7 @@ from live.engine.events import EventDetector
 from live.race.race import Race
 from live.race.race_file import load_race
 from live.store.store import RawRead, Store
-from tests.plain_race import write_plain_race
+from tests.helpers.plain_race import write_plain_race
 
 # the course, lap after lap: the timing points of the 10 km in order, with their mats
 LAP_MATS = ["start", "marbeuf", "concorde", "george-v", "marbeuf", "george-v", "finish"]

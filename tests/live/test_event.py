@@ -8,8 +8,8 @@ import pytest
 
 from live.race.errors import RaceError
 from live.race.event import load_event
-from tests.conftest import PARIS
 from tests.helpers import write_event
+from tests.helpers.paths import PARIS
 
 
 def test_a_race_directory_is_an_event_of_one_race():

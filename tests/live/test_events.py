@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -12,9 +13,11 @@ from live.chase.snapshot import AHEAD, CAUGHT
 from live.clock import RaceClock
 from live.engine.engine import LiveEngine
 from live.engine.events import EventDetector
+from live.events import Event
 from live.race.race_file import load_race
+from live.store.ingest import JournalEntry
 from live.store.store import RawRead, Store
-from tests.conftest import PARIS
+from tests.helpers.paths import PARIS
 
 
 @pytest.fixture
@@ -152,10 +155,11 @@ async def test_a_runner_late_at_his_next_mat_is_overdue(race_day, paris):
 
 async def test_many_events_go_in_one_round_trip_each_key_once(race_day):
     store, _, now = race_day
-    batch = [(f"k{i % 3}", "milestone", now + i, f"event {i}", {"n": i}) for i in range(5)]
+    batch = [Event(f"k{i % 3}", "milestone", now + i, f"event {i}", {"level": "story", "n": i}) for i in range(5)]
     ids = await store.emit_many(batch)
     assert [i is not None for i in ids] == [True, True, True, False, False], "k0 and k1 come again at 3 and 4"
-    assert await store.emit_many([]) == [] and await store.emit_once("k2", "milestone", now, "again", {}) is None
+    again = Event("k2", "milestone", now, "again", {"level": "story"})
+    assert await store.emit_many([]) == [] and await store.emit_once(again) is None
     events = await store.events_after()
     expected = [("k0", "event 0", 0), ("k1", "event 1", 1), ("k2", "event 2", 2)]
     assert [(e["key"], e["text"], e["n"]) for e in events] == expected
@@ -164,12 +168,12 @@ async def test_many_events_go_in_one_round_trip_each_key_once(race_day):
 async def test_a_journal_past_80_percent_of_its_cap_is_an_alert_and_the_cap_holds(race_day, paris):
     store, _, now = race_day
     store.journal_maxlen = 1_000  # the real cap (5,000,000) would take a flood of minutes to reach
-    await store.journal([{"proto": "ctp01", "reader": "10.0.0.9:1", "line": f"noise {i}"} for i in range(850)])
+    await store.journal([JournalEntry("ctp01", "10.0.0.9:1", 0.0, [f"noise {i}"]) for i in range(850)])
     events = await detect(store, paris)
     full = [e for e in events if e["kind"] == "journal_full"]
     assert len(full) == 1 and full[0]["level"] == "alert"
     assert full[0]["entries"] == 850 and full[0]["cap"] == 1_000 and "85% of its cap" in full[0]["text"]
-    await store.journal([{"proto": "ctp01", "reader": "10.0.0.9:1", "line": f"more {i}"} for i in range(3_000)])
+    await store.journal([JournalEntry("ctp01", "10.0.0.9:1", 0.0, [f"more {i}"]) for i in range(3_000)])
     # XADD MAXLEN ~ trims whole stream nodes (100 entries each): the cap holds to within one node
     assert 1_000 <= await store.redis.xlen(store.keys.journal) <= 1_100
 
@@ -177,7 +181,7 @@ async def test_a_journal_past_80_percent_of_its_cap_is_an_alert_and_the_cap_hold
 async def test_a_journal_under_80_percent_of_its_cap_is_no_alert(race_day, paris):
     store, _, _ = race_day
     store.journal_maxlen = 1_000
-    await store.journal([{"proto": "ctp01", "reader": "10.0.0.9:1", "line": f"noise {i}"} for i in range(790)])
+    await store.journal([JournalEntry("ctp01", "10.0.0.9:1", 0.0, [f"noise {i}"]) for i in range(790)])
     assert not [e for e in await detect(store, paris) if e["kind"] == "journal_full"]
 
 
@@ -206,3 +210,28 @@ async def test_a_catch_is_corrected_only_when_a_read_of_the_runner_says_so(redis
     assert seen(gun + 62, AHEAD) == [], "the projections alone moved him back: no correction"
     engine.times[row, 1] = gun + 58  # his read at marbeuf arrives: ahead of the pursuer after all
     assert seen(gun + 64, AHEAD) == [f"undone:{bib}"]
+
+
+async def test_an_undeclared_kind_cannot_be_emitted(race_day):
+    """Every kind is declared once (live/events.py) at its level: anything else never reaches the stream."""
+    store, _, now = race_day
+    with pytest.raises(ValueError, match="'note' .* is not declared"):
+        Event("note:1", "note", now, "a kind of nobody's", {"level": "story"})
+    with pytest.raises(ValueError, match="'caught' \\(level 'alert'\\) is not declared"):
+        Event("caught:1", "caught", now, "a story sent as an alert", {"level": "alert"})
+    with pytest.raises(ValueError, match="needs its dedupe key"):
+        await store.emit_once(Event("", "milestone", now, "once, but of no key", {"level": "story"}))
+    assert await store.events_after() == []
+
+
+def test_only_the_store_writes_the_events_stream():
+    """Every emitter reaches the stream through the store's ``append_event``/``emit_many``, which take an
+    ``Event``: no other module adds to the events stream itself."""
+    root = Path(__file__).resolve().parents[2]
+    writers = sorted(
+        p.relative_to(root).as_posix()
+        for pkg in ("live", "web", "ingest", "dashboard", "simulator", "pursuit")
+        for p in (root / pkg).rglob("*.py")
+        if "keys.events" in (text := p.read_text(encoding="utf-8")) and ("xadd" in text or "_emit_once" in text)
+    )
+    assert writers == ["live/store/stream.py"], "only the store's events stream writes events"

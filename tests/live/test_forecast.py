@@ -21,14 +21,9 @@ from live.forecast.forecast import (
 from live.forecast.model import default_model
 from live.forecast.race_conditions import segment_expected
 from live.forecast.runner_state import runner_state
+from tests.helpers.forecast import MARATHON, fixed_pursuer
 
-MARATHON = np.array([5000, 10000, 15000, 20000, 21097.5, 25000, 30000, 35000, 40000, 42195.0])
 DATA = Path(__file__).resolve().parents[2] / "data" / "results"
-
-
-def fixed_pursuer(finish: float) -> PursuerForecast:
-    """A pursuer whose finish is known exactly (no spread)."""
-    return PursuerForecast(np.array([finish]), finish, finish, finish, finish, "finished")
 
 
 def one_runner(elapsed_at_last: float, last: int, now: float, pursuer: PursuerForecast, race_shift: bool = True):

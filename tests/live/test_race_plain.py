@@ -10,8 +10,8 @@ import pytest
 
 from live.race.errors import RaceError
 from live.race.race_file import load_race
-from tests.conftest import PARIS
-from tests.plain_race import write_plain_race
+from tests.helpers.paths import PARIS
+from tests.helpers.plain_race import write_plain_race
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import random
 import pytest
 
 from live.clock import RaceClock
+from live.store.ingest import JournalEntry
 from live.store.store import RawRead, Store
 
 T0 = 1_700_000_000.0
@@ -99,7 +100,8 @@ async def test_gun_markers_start_pens_in_release_order_then_the_pursuer(store, p
 
 
 async def test_journal_and_clock(store):
-    ids = await store.journal([{"line": "CT01_33~1~start~X~10:00:00.00~0~A~1"}, {"line": "junk"}])
+    lines = ("CT01_33~1~start~X~10:00:00.00~0~A~1", "junk")
+    ids = await store.journal([JournalEntry("ctp01", "r", 0.0, [line]) for line in lines])
     assert len(ids) == 2 and await store.redis.xlen(store.keys.journal) == 2
     clock = RaceClock(origin_wall=T0, origin_race=T0 - 100, speed=20.0)
     await store.set_clock(clock)
@@ -108,7 +110,7 @@ async def test_journal_and_clock(store):
 
 async def test_reset_removes_only_this_race(store, redis):
     await redis.set("other", "1")
-    await store.journal([{"line": "x"}])
+    await store.journal([JournalEntry("ctp01", "r", 0.0, ["x"])])
     assert await store.reset() >= 1
     assert await redis.get("other") == b"1"
     assert await redis.exists(store.keys.journal) == 0
@@ -119,7 +121,7 @@ def race_with_backup(tmp_path, paris):
     import shutil
 
     from live.race.race_file import load_race
-    from tests.conftest import PARIS
+    from tests.helpers.paths import PARIS
 
     target = tmp_path / "race"
     shutil.copytree(PARIS, target)
@@ -155,7 +157,7 @@ async def test_a_peak_rssi_mat_times_the_passing_by_the_strongest_read(redis, tm
     import shutil
 
     from live.race.race_file import load_race
-    from tests.conftest import PARIS
+    from tests.helpers.paths import PARIS
 
     target = tmp_path / "race"
     shutil.copytree(PARIS, target)

@@ -10,8 +10,9 @@ import pytest
 
 from live.race.race import Race
 from live.race.race_file import load_race
+from live.store.ingest import JournalEntry
 from live.store.store import RawRead, Store
-from tests.conftest import PARIS
+from tests.helpers.paths import PARIS
 
 T0 = 1_700_000_000.0
 
@@ -93,8 +94,8 @@ async def test_journal_and_apply_is_journal_then_apply_then_sequences(redis, rac
     lines = ["CT01_33~7~marbeuf~x~1~0~A~1", "CT01_33~9~marbeuf~x~1~0~A~1"]
     emitted = await store.journal_and_apply("ctp01", "peer", T0, lines, reads, {"marbeuf": 9}, {"marbeuf": 1})
     assert emitted == 2  # set at .4, re-timed to .1
-    (_, entry), *_ = await redis.xrange(store.keys.journal)
-    assert entry[b"lines"].decode().split("\n") == lines and entry[b"n"] == b"2"
+    (_, entry), *_ = await store.journal_entries("-", 10)
+    assert JournalEntry.read(entry) == JournalEntry("ctp01", "peer", T0, lines) and entry[b"n"] == b"2"
     assert await store.last_sequences(["marbeuf"]) == {"marbeuf": 9}
     health = (await store.mat_health())["marbeuf"]
     assert (health["reads"], health["passings"], health["seq_gaps"]) == ("2", "1", "1")

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from pursuit.cli import build_parser
-from tests.conftest import PARIS
-from tests.test_operations_doc import _subparsers
+from tests.helpers.commands import subparsers
+from tests.helpers.paths import PARIS
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -53,7 +53,7 @@ def test_help_lists_the_commands():
 def _options(*command: str) -> set[str]:
     parser = build_parser()
     for word in command:
-        parser = _subparsers(parser)[word]
+        parser = subparsers(parser)[word]
     return {o for a in parser._actions for o in a.option_strings}
 
 
@@ -78,7 +78,7 @@ def test_every_option_and_command_says_what_it_is():
             assert choice.help and not choice.help.rstrip().endswith((" to", " or", " and", ",")), (
                 f"pursuit {path} {choice.dest}: {choice.help!r}"
             )
-        for name, child in _subparsers(parser).items():
+        for name, child in subparsers(parser).items():
             walk(child, f"{path} {name}".strip())
 
     walk(build_parser(), "")

@@ -15,9 +15,7 @@ from live.race.event import load_event
 from live.store.keys import RaceKeys
 from pursuit.redis_server import RedisServer
 from simulator.event import WORLD_LOCATIONS, write_world_event
-from tests.scale.test_one_engine import Cluster, cluster, wait_for
-
-__all__ = ["cluster"]  # the fixture, shared with the one-engine test
+from tests.helpers.processes import Cluster, wait_for
 
 
 def test_three_engines_share_four_races_and_a_killed_ones_races_are_led_again_within_3_s(

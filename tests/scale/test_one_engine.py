@@ -6,18 +6,12 @@ within 3 s and ``seq`` goes on rising."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
-import pytest
 import redis as sync_redis
 from websockets.asyncio.client import connect
 
@@ -25,51 +19,7 @@ from live.clock import RaceClock
 from live.race.race import Race
 from live.store.keys import RaceKeys
 from pursuit.redis_server import RedisServer, free_port
-from pursuit.rehearse import stop_processes
-
-
-class Cluster:
-    """Processes started as an operator would, each killable."""
-
-    def __init__(self, tmp: Path, redis_url: str) -> None:
-        self.tmp = tmp
-        self.env = {**os.environ, "REDIS_URL": redis_url}
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        with (self.tmp / f"{name}.log").open("ab") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "pursuit.cli", *args], env=self.env, stdout=log,
-                                    stderr=subprocess.STDOUT)  # fmt: skip
-        self.procs[name] = proc
-        return proc
-
-    def log(self, name: str) -> str:
-        return (self.tmp / f"{name}.log").read_text()[-3000:]
-
-    def stop(self) -> None:
-        stop_processes(self.procs.values())
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[tuple[Cluster, RedisServer]]:
-    with RedisServer(tmp_path / "redis", appendonly=False) as server:
-        c = Cluster(tmp_path, server.url)
-        try:
-            yield c, server
-        finally:
-            c.stop()
-
-
-def wait_for(check, timeout_s: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if value := check():
-                return value
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"{what}: not within {timeout_s} s")
+from tests.helpers.processes import Cluster, wait_for
 
 
 async def collect(url: str, into: list[tuple[int, str, bytes]], stop: asyncio.Event) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from datetime import datetime
 
 from ingest.chronotrack_server import ChronoTrackServer
@@ -14,20 +12,12 @@ from live.clock import RaceClock
 from live.race.race import Race, RaceResultDecoder
 from live.store.store import Store
 from pursuit.redis_server import free_port
-from tests.conftest import PARIS
 from tests.helpers import eventually
-from tests.simulator.test_readers import crossings, same_crossings
+from tests.helpers.commands import cli
+from tests.helpers.paths import PARIS
+from tests.helpers.readers import crossings, same_crossings
 
 RUNNERS = 20
-
-
-async def cli(redis_url: str, *args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pursuit.cli", *args, env={**os.environ, "REDIS_URL": redis_url},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    return proc.returncode or 0, out.decode(), err.decode()
 
 
 async def test_simulate_command_speaks_three_protocols_with_faults_and_records_replayable_files(

@@ -10,7 +10,7 @@ from live.race.race import Race
 from live.store.store import Store
 from simulator.faults import Faults
 from simulator.observations import fault_mat
-from tests.simulator.test_readers import MIXED, crossings, ingestor, results, run_race, same_crossings
+from tests.helpers.readers import MIXED, crossings, ingestor, results, run_race, same_crossings
 
 SEED, RUNNERS = 12, 80
 

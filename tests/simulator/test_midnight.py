@@ -8,9 +8,9 @@ from ingest.replay import rebuild, replay_files
 from live.race.race import Race
 from live.store.store import Store
 from simulator.trajectory import plan_race
-from tests.conftest import PARIS
-from tests.simulator.test_cli import cli
-from tests.simulator.test_readers import MIXED, crossings, ingestor, planned_crossings, run_race, same_crossings
+from tests.helpers.commands import cli
+from tests.helpers.paths import PARIS
+from tests.helpers.readers import MIXED, crossings, ingestor, planned_crossings, run_race, same_crossings
 
 NIGHT = "2021-10-30"  # the night before the Paris race file's date (the clocks go back at 03:00 after it)
 

@@ -11,6 +11,7 @@ from live.race.race import Race
 from simulator.chronotrack import time_of_day
 from simulator.run import simulate
 from simulator.trajectory import plan_race, true_outcome
+from tests.helpers import eventually
 
 SPEED = 3000.0  # the ~47-minute race in about a second
 
@@ -45,7 +46,10 @@ async def test_simulate_delivers_every_planned_line_per_mat_in_race_time(paris: 
         report = await asyncio.wait_for(
             simulate(paris, "127.0.0.1", port, clock=clock, first_gun=first_gun, seed=5, runners=40), 15
         )
-        await asyncio.sleep(0.1)  # the collector reads the last bytes
+        # the collector reads the last bytes
+        await eventually(
+            lambda: asyncio.sleep(0, {m: len(v) for m, v in collector.lines.items()} == report.lines_per_mat)
+        )
     finally:
         server.close()
         await server.wait_closed()

@@ -14,6 +14,7 @@ import pytest
 
 from ingest.replay import rebuild
 from live.clock import RaceClock
+from live.events import Event
 from live.race.race import Operator
 from live.store.store import RawRead, Store
 from pursuit.settings import Settings
@@ -367,8 +368,10 @@ async def test_an_operator_flooding_admin_routes_gets_429_from_every_web_process
 
 async def test_an_alert_is_acknowledged_once_for_everyone(console):
     base, store, now = console
-    alert = await store.append_event("unknown_chip", now, "Unknown chip X9", {"level": "alert", "chip": "X9"})
-    story = await store.append_event("caught", now, "caught", {"bib": "3"})
+    alert = await store.append_event(
+        Event("", "unknown_chip", now, "Unknown chip X9", {"level": "alert", "chip": "X9"})
+    )
+    story = await store.append_event(Event("", "caught", now, "caught", {"level": "story", "bib": "3"}))
     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
         r = await client.post(f"/api/admin/alerts/{alert}/ack", headers=_as(ALICE))
         assert r.status_code == 200 and r.json()["event"] == alert
@@ -414,7 +417,7 @@ async def test_rebuild_from_the_journal_gives_the_same_state(console, paris):
         r = await client.post("/api/admin/chips", json={"chip": "LOST1", "bib": runner.bib}, headers=_as(BOB))
         assert r.status_code == 200 and r.json()["mats_backfilled"] == 1
         await wire(4, "concorde", "LOST1", now - 500)  # read after the assignment: counts for the bib
-        alert = await store.append_event("mat_silent", now, "mat silent", {"level": "alert"})
+        alert = await store.append_event(Event("", "mat_silent", now, "mat silent", {"level": "alert"}))
         await client.post(f"/api/admin/alerts/{alert}/ack")
         await client.post("/api/admin/pursuer/start", json={"time": now - 400})
         await client.post("/api/admin/pursuer/undo")

@@ -99,6 +99,24 @@ async def test_unknown_bib_and_unknown_endpoint_are_json_404(api):
     assert r.status_code == 404 and r.headers["content-type"].startswith("application/json")
 
 
+async def test_every_refusal_is_the_one_json_error_shape(api):
+    """What a handler refuses (raising ``refuse``) is answered by its route's one handler, as SPEC's
+    ``{"error", "status"}``, whichever handler it was."""
+    client, _ = api
+    for path, status in [
+        ("/api/runners/nobody", 404),
+        ("/api/runners?limit=0", 400),
+        ("/api/runners?offset=x", 400),
+        ("/api/runners?status=flying", 400),
+        ("/api/events?after=nope", 400),
+        ("/api/events?limit=x", 400),
+        ("/api/events/stream?after=nope", 400),
+    ]:
+        r = await client.get(path)
+        assert r.status_code == status and r.headers["content-type"] == "application/json", (path, r.text)
+        assert r.json() == {"error": r.json()["error"], "status": status} and r.json()["error"], path
+
+
 async def test_runner_search_filters_and_pages(api, paris):
     client, runner = api
     body = (await client.get("/api/runners", params={"q": runner.bib})).json()

@@ -20,7 +20,7 @@ from live.race.race_file import load_race
 from live.store.store import RawRead, Store
 from pursuit.web import create_app
 from tests.helpers import eventually, running_uvicorn
-from tests.plain_race import write_plain_race
+from tests.helpers.plain_race import write_plain_race
 
 NULL_FIELDS = ("gap_m", "gap_s", "margin_s", "win_probability", "catch")
 TOKEN = "plain-token"

@@ -15,10 +15,8 @@ import websockets
 from live.clock import RaceClock
 from live.store.store import Store
 from pursuit.web import create_app
-from tests.helpers import eventually, running_uvicorn
+from tests.helpers import NOTE, eventually, note, running_uvicorn
 from web.events_feed import EventsFeed, stream_id
-
-KIND = "note"  # the engine appends its own events to the same stream; tests filter on this kind
 
 
 @pytest.fixture
@@ -38,14 +36,14 @@ async def _ready(http):
 
 
 async def append(store: Store, now: float, *numbers: int) -> list[str]:
-    return [await store.append_event(KIND, now, f"note {n}", {"n": n}) for n in numbers]
+    return [await store.append_event(note(now, f"note {n}", n=n)) for n in numbers]
 
 
 async def read_sse(http, n: int, headers=None, params=None, during=None) -> list[tuple[str, str, dict]]:
     """The first ``n`` events of one SSE connection as (id line, event line, data); ``during`` runs
     once the stream is open."""
     got: list[tuple[str, str, dict]] = []
-    params = {"kind": KIND, **(params or {})}
+    params = {"kind": NOTE, **(params or {})}
     async with http.stream("GET", "/api/events/stream", headers=headers or {}, params=params) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -70,7 +68,7 @@ async def test_sse_resumes_from_last_event_id_without_loss_or_duplicates(web):
     http, _, store, now = web
     ids = await append(store, now, 0, 1, 2)
     first = await asyncio.wait_for(read_sse(http, 2), 5)  # the connection drops after two
-    assert [(i, kind, e["n"]) for i, kind, e in first] == [(ids[0], KIND, 0), (ids[1], KIND, 1)]
+    assert [(i, kind, e["n"]) for i, kind, e in first] == [(ids[0], NOTE, 0), (ids[1], NOTE, 1)]
     assert first[0][2]["id"] == ids[0] and first[0][2]["text"] == "note 0" and "+0" in first[0][2]["time"]
 
     ids += await append(store, now, 3, 4)
@@ -93,7 +91,7 @@ async def test_sse_resumes_from_last_event_id_without_loss_or_duplicates(web):
 async def test_ws_events_start_after_the_id_the_client_sends_then_go_on_live(web):
     _, ws_base, store, now = web
     ids = await append(store, now, 0, 1, 2)
-    async with websockets.connect(f"{ws_base}/ws/events?kind={KIND}") as ws:
+    async with websockets.connect(f"{ws_base}/ws/events?kind={NOTE}") as ws:
         await ws.send(orjson.dumps({"after": ids[0]}))
         got = [orjson.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(2)]
         assert [(e["type"], e["id"], e["n"]) for e in got] == [("event", ids[1], 1), ("event", ids[2], 2)]
@@ -119,7 +117,7 @@ async def test_one_blocking_read_per_process_and_a_slow_subscriber_loses_nothing
     store = Store(redis, paris)
     feed = EventsFeed(store, queue_events=2, block_ms=500)
     now = time.time()
-    streams = [feed.events("0-0", frozenset({KIND})) for _ in range(3)]
+    streams = [feed.events("0-0", frozenset({NOTE})) for _ in range(3)]
     try:
         waiting = [asyncio.ensure_future(anext(s)) for s in streams]
 
@@ -150,7 +148,7 @@ async def test_one_blocking_read_per_process_and_a_slow_subscriber_loses_nothing
 async def test_an_idle_stream_keeps_blocking_within_the_redis_client_timeout(redis_server, redis, paris, caplog):
     client = aioredis.Redis.from_url(redis_server.url, socket_timeout=0.4)  # redis-py's default is 5 s
     feed = EventsFeed(Store(client, paris), block_ms=5_000, keepalive_s=0.3)
-    stream = feed.events("$", frozenset({KIND}))
+    stream = feed.events("$", frozenset({NOTE}))
     try:
         for _ in range(4):  # keep-alives while nothing happens: over a second, several blocking reads come back empty
             assert await asyncio.wait_for(anext(stream), 2) is None, "a keep-alive while nothing happens"

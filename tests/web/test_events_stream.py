@@ -9,7 +9,7 @@ import orjson
 import pytest
 import websockets
 
-from tests.helpers import pens_started
+from tests.helpers import NOTE, note, pens_started
 
 
 @pytest.fixture
@@ -24,15 +24,15 @@ async def recv(ws) -> dict:
 
 async def test_events_stream_resumes_from_last_event_id_without_loss_or_duplicates(web):
     base, ws_base, store, _, now = web
-    first = [await store.append_event("test", now, f"event {i}", {"n": i}) for i in range(3)]
+    first = [await store.append_event(note(now, f"event {i}", n=i)) for i in range(3)]
     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-        got = await read_sse(client, {}, until=lambda evs: len([e for e in evs if e["kind"] == "test"]) >= 3)
-        tests = [e for e in got if e["kind"] == "test"]
+        got = await read_sse(client, {}, until=lambda evs: len([e for e in evs if e["kind"] == NOTE]) >= 3)
+        tests = [e for e in got if e["kind"] == NOTE]
         assert [e["n"] for e in tests] == [0, 1, 2] and tests[0]["id"] == first[0]
-        more = [await store.append_event("test", now, f"event {i}", {"n": i}) for i in range(3, 5)]
+        more = [await store.append_event(note(now, f"event {i}", n=i)) for i in range(3, 5)]
         resumed = await read_sse(client, {"last-event-id": first[-1]}, until=lambda evs: len(evs) >= 2)
         assert [e["id"] for e in resumed][:2] == more
-        assert [e["n"] for e in resumed if e["kind"] == "test"] == [3, 4]
+        assert [e["n"] for e in resumed if e["kind"] == NOTE] == [3, 4]
         assert (await client.get("/api/events/stream", headers={"last-event-id": "nope"})).status_code == 400
     async with websockets.connect(f"{ws_base}/ws/events?after={more[0]}") as ws:
         event = await recv(ws)

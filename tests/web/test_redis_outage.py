@@ -17,7 +17,7 @@ from live.store.store import Store
 from pursuit.redis_server import RedisServer
 from pursuit.settings import Settings
 from pursuit.web import create_app
-from tests.helpers import eventually, running_uvicorn
+from tests.helpers import NOTE, eventually, note, running_uvicorn
 
 TOKEN = "outage-token"
 NEEDS_REDIS = [
@@ -46,11 +46,11 @@ async def test_redis_down_is_503_with_retry_after_and_the_held_state_still_serve
         async with running_uvicorn(app) as base, httpx.AsyncClient(base_url=base, timeout=20, headers=headers) as c:
             await eventually(lambda: _answers(c, "/api/state", 200))
             assert (await c.get("/api/mats")).status_code == 200
-            commentator = await websockets.connect(base.replace("http", "ws") + "/ws/events?kind=note")
+            commentator = await websockets.connect(base.replace("http", "ws") + f"/ws/events?kind={NOTE}")
             await commentator.send(orjson.dumps({"after": "$"}))
-            before = await note(server.url, paris, "before")
+            before = await note_from(server.url, paris, "before")
             assert orjson.loads(await asyncio.wait_for(commentator.recv(), 10))["id"] == before
-            late = await websockets.connect(base.replace("http", "ws") + "/ws/events?kind=note")
+            late = await websockets.connect(base.replace("http", "ws") + f"/ws/events?kind={NOTE}")
             server.stop(release=False)
             await late.send(orjson.dumps({"after": "$"}))  # asked while Redis is away
             caplog.clear()
@@ -69,7 +69,7 @@ async def test_redis_down_is_503_with_retry_after_and_the_held_state_still_serve
             await eventually(lambda: _answers(c, "/healthz", 200), timeout_s=15)
             assert (await c.get("/api/admin/whoami")).json() == {"operator": "admin"}
             # the commentator's socket stayed open through the outage and gets what comes after it
-            back = await note(server.url, paris, "back on air")
+            back = await note_from(server.url, paris, "back on air")
             for socket in (commentator, late):
                 event = orjson.loads(await asyncio.wait_for(socket.recv(), 10))
                 assert (event["id"], event["text"]) == (back, "back on air")
@@ -80,10 +80,10 @@ async def test_redis_down_is_503_with_retry_after_and_the_held_state_still_serve
         server.stop()
 
 
-async def note(url: str, race, text: str) -> str:  # type: ignore[no-untyped-def]
-    """Append a ``note`` event on a connection of its own, as another process would; its id."""
+async def note_from(url: str, race, text: str) -> str:  # type: ignore[no-untyped-def]
+    """Append an event on a connection of its own, as another process would; its id."""
     async with aioredis.Redis.from_url(url) as redis:
-        return await Store(redis, race).append_event("note", time.time(), text, {})
+        return await Store(redis, race).append_event(note(time.time(), text))
 
 
 async def _answers(client: httpx.AsyncClient, path: str, status: int) -> bool:

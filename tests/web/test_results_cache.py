@@ -13,7 +13,7 @@ from tests.helpers import eventually, pens_started
 async def test_results_csv_is_built_once_per_tick_however_many_ask(redis_server, redis, paris):
     async with pens_started(redis_server, redis, paris) as s:
         route = next(r for r in s.app.router.routes if isinstance(r, Route) and r.path == "/api/results.csv")
-        api = route.endpoint.__self__
+        api = route.endpoint.__wrapped__.__self__  # the handler under api_route's answers_errors
         build = api._results_csv
         built: list[Snapshot] = []
 

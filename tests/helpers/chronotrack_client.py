@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
+from tests.helpers.polling import eventually
+
 RACE_DAY = datetime(2026, 5, 10, 10, 30)
 
 
@@ -29,12 +31,6 @@ async def connect_as_pointcam(
     return reader, writer
 
 
-async def wait_for(predicate, timeout_s: float = 5.0):
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
+async def wait_for(predicate, timeout_s: float = 5.0):  # type: ignore[no-untyped-def]
+    """``eventually``, polling every 50 ms for ``timeout_s``."""
+    return await eventually(predicate, timeout_s, every_s=0.05)

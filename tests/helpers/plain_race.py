@@ -8,7 +8,7 @@ import csv
 import json
 from pathlib import Path
 
-from tests.conftest import PARIS
+from tests.helpers.paths import PARIS
 
 START_A = "10:00:00"
 START_B = "10:05:00"
