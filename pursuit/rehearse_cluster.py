@@ -34,6 +34,7 @@ from redis.crc import key_slot
 from live.race.event import Event, load_event
 from live.store.connection import redis_client
 from live.store.keys import RaceKeys
+from live.store.pool import fair_share
 from pursuit.redis_server import ClusterServers
 from pursuit.rehearse import Rehearsal, Spectator, answers, exited, kill_busiest_web, until
 from simulator.event import WORLD_LOCATIONS, plan_event, write_world_event
@@ -57,6 +58,11 @@ class ClusterRehearsal(Rehearsal):
         self.engine_args = ("--event", str(event.directory))
         mats = [m.id for race in event.races for m in race.mats if m.id.endswith(("-concorde", "-george-v"))]
         self.protocols = ",".join(f"{m}=mylaps" for m in mats)
+
+    @property
+    def share(self) -> int:
+        """The most races one engine of the pool leads once it has settled: ⌈races / engines⌉."""
+        return fair_share(len(self.event.races), self.engines)
 
     def start_redis(self) -> str:
         self.cluster.start()
@@ -143,13 +149,32 @@ async def _fault_script(
         await until(promoted, 30, "a replica takes over the killed master's slots", 0.1)
         out["redis_master_killed"] = {"port": port, "races": hit}
         out["redis_replica_promoted_s"] = round(time.monotonic() - killed, 2)
-        await until(lambda: _ticked(spectators, before), 30, "ticks resume for the killed master's races")
-        out["redis_failover_ticks_resume_s"] = round(time.monotonic() - killed, 2)
-        await asyncio.to_thread(node.start)  # back as its successor's replica
+        resumed: dict[str, float] = {}
 
+        async def ticked() -> bool:
+            for race, seq in before.items():
+                if race not in resumed and spectators[race].last_seq() > seq:
+                    resumed[race] = round(time.monotonic() - killed, 2)
+            return len(resumed) == len(before)
+
+        await until(ticked, 60, "ticks resume for the killed master's races")
+        out["redis_failover_ticks_resume_s"] = resumed  # per race: its spectator's first tick after the kill
+        await asyncio.to_thread(node.start)  # back as its successor's replica
+        engines = {r.procs[f"engine-{i}"].pid: i for i in range(r.engines)}
+
+        async def pool_settled() -> dict[str, int | None] | None:
+            """Every race led by a live engine, none leading more than its share, for a whole second."""
+            first = await lease_holders(redis, keys)
+            await asyncio.sleep(1.0)
+            now = await lease_holders(redis, keys)
+            spread = Counter(now.values())
+            fair = None not in spread and set(spread) <= set(engines) and max(spread.values()) <= r.share
+            return now if now == first and fair else None
+
+        await until(pool_settled, 60, "the engine pool settles after the failover", 0.2)
+        out["engine_pool_settled_s"] = round(time.monotonic() - killed, 2)  # after the master's kill
         await until(lambda: _counted(http, "caught", total // 10), 120, "the cars catch runners", 0.2)
         holders = await lease_holders(redis, keys)
-        engines = {r.procs[f"engine-{i}"].pid: i for i in range(r.engines)}
         victim = max(engines, key=list(holders.values()).count)
         orphans = [race for race, pid in holders.items() if pid == victim]
         killed = time.monotonic()
@@ -172,10 +197,6 @@ async def _fault_script(
     finally:
         await redis.aclose()
     return out
-
-
-async def _ticked(spectators: dict[str, Spectator], before: dict[str, int]) -> bool:
-    return all(spectators[race].last_seq() > seq for race, seq in before.items())
 
 
 async def world_board(http: httpx.AsyncClient, **params: str) -> dict[str, Any]:
