@@ -115,10 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     reh = sub.add_parser("rehearse", help="the scale-out layout on this machine with faults; prints what it measured")
     reh.add_argument("--race", help="race directory (default: the Paris J-1000)")
-    reh.add_argument("--runners", type=int, default=300, help="runners simulated (default 300)")
-    reh.add_argument("--speed", type=float, default=60.0, help="simulated seconds per real second (default 60)")
+    reh.add_argument(
+        "--cluster",
+        action="store_true",
+        help="many races instead: a Redis Cluster (3 masters, 3 replicas), a World Run of 6 catcher-car locations, "
+        "2 ingestors, 3 engines in a pool, 3 web processes; kills a master, an engine and a web process",
+    )
+    reh.add_argument("--runners", type=int, help="runners simulated (default 300; with --cluster 1000 per race)")
+    reh.add_argument("--speed", type=float, help="simulated seconds per real second (default 60; with --cluster 120)")
     reh.add_argument("--seed", type=int, default=5, help="simulation seed")
-    reh.add_argument("--dir", default=".pursuit/rehearsal", help="logs and Redis data (default .pursuit/rehearsal)")
+    reh.add_argument(
+        "--dir", help="logs and Redis data (default .pursuit/rehearsal, with --cluster .pursuit/rehearsal-cluster)"
+    )
     reh.set_defaults(func=cmd_rehearse)
 
     eng = sub.add_parser(

@@ -119,6 +119,13 @@ class Spectator:
     def last_seq(self) -> int:
         return self.messages[-1][1] if self.messages else 0
 
+    def longest_gap_s(self, start: float, end: float) -> float:
+        """The longest wait between two messages that overlaps wall times ``start`` to ``end`` (the
+        faults' gaps as this spectator saw them, not the quiet before the gun or after the end)."""
+        walls = [m[3] for m in self.messages]
+        gaps = [b - a for a, b in zip(walls, walls[1:], strict=False) if b >= start and a <= end]
+        return round(max(gaps, default=0.0), 2)
+
     def backwards(self) -> list[tuple[int, int]]:
         """Where a message's seq was below the one before it, across reconnections: (before, after)."""
         seqs = [m[1] for m in self.messages]
@@ -126,7 +133,13 @@ class Spectator:
 
 
 class Rehearsal:
-    """The processes of the layout, each started as an operator would and killable."""
+    """The processes of the layout, each started as an operator would and killable. A subclass (the
+    cluster rehearsal, ``pursuit/rehearse_cluster.py``) sets the class attributes and its own Redis."""
+
+    race_args: tuple[str, ...] = ()  # --race DIR for the ingestors, web processes and the simulation
+    engine_args: tuple[str, ...] = ()
+    engines = 2
+    protocols = "concorde=mylaps,george-v=mylaps"  # ChronoTrack and MYLAPS readers through the balancer
 
     def __init__(self, race: Race, workdir: Path, runners: int, speed: float, seed: int) -> None:
         self.race = race
@@ -161,6 +174,7 @@ class Rehearsal:
         self.start(
             f"ingest-{i}",
             "ingest",
+            *self.race_args,
             "--host",
             "127.0.0.1",
             "--ingest-port",
@@ -170,16 +184,29 @@ class Rehearsal:
         )
 
     def web(self, i: int) -> None:
-        self.start(f"web-{i}", "web", "--no-engine", "--host", "127.0.0.1", "--port", str(self.web_ports[i]))
+        self.start(
+            f"web-{i}", "web", *self.race_args, "--no-engine", "--host", "127.0.0.1", "--port", str(self.web_ports[i])
+        )
+
+    def engine(self, i: int) -> None:
+        self.start(f"engine-{i}", "engine", *self.engine_args)
+
+    def start_redis(self) -> str:
+        """Start Redis; the ``REDIS_URL`` the processes are given."""
+        self.redis.start()
+        return self.redis.url
+
+    def stop_redis(self) -> None:
+        self.redis.stop()
 
     def launch(self) -> None:
         """Redis and its Sentinels, the ingestors, the engines, the web processes and the balancer."""
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.redis.start()
-        self.env = {**os.environ, "REDIS_URL": self.redis.url, "PURSUIT_ADMIN_TOKEN": "rehearsal"}
+        self.env = {**os.environ, "REDIS_URL": self.start_redis(), "PURSUIT_ADMIN_TOKEN": "rehearsal"}
         for i in range(2):
             self.ingest(i)
-            self.start(f"engine-{i}", "engine")
+        for i in range(self.engines):
+            self.engine(i)
         for i in range(3):
             self.web(i)
         config = self.workdir / "haproxy.cfg"
@@ -195,12 +222,13 @@ class Rehearsal:
         self.start(
             "simulate",
             "simulate",
+            *self.race_args,
             "--ingest-port",
             str(self.ct_port),
             "--mylaps-port",
             str(self.ml_port),
             "--protocols",
-            "concorde=mylaps,george-v=mylaps",
+            self.protocols,
             "--runners",
             str(self.runners),
             "--speed",
@@ -211,10 +239,10 @@ class Rehearsal:
 
     def stop(self) -> None:
         stop_processes(self.procs.values())
-        self.redis.stop()
+        self.stop_redis()
 
 
-async def _until(check: Any, timeout_s: float, what: str, every_s: float = 0.05) -> Any:
+async def until(check: Any, timeout_s: float, what: str, every_s: float = 0.05) -> Any:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with contextlib.suppress(Exception):
@@ -237,16 +265,16 @@ async def _fault_script(r: Rehearsal, http: httpx.AsyncClient, spectators: list[
         async def ticks_after(seq: int) -> bool:
             return all(s.last_seq() > seq for s in spectators)
 
-        await _until(lambda: _gt(started, r.runners // 5), 120, "runners cross the start")
+        await until(lambda: _gt(started, r.runners // 5), 120, "runners cross the start")
         before = max(s.last_seq() for s in spectators)
         killed = time.monotonic()
         r.redis.master.process.send_signal(signal.SIGKILL)  # type: ignore[union-attr]
         r.redis.master.process.wait()  # type: ignore[union-attr]
-        await _until(lambda: ticks_after(before), 30, "ticks resume after the Redis failover")
+        await until(lambda: ticks_after(before), 30, "ticks resume after the Redis failover")
         out["redis_failover_ticks_resume_s"] = round(time.monotonic() - killed, 2)
         r.redis.master.start()  # back as the new master's replica (the Sentinels reconfigure it)
 
-        await _until(lambda: _gt(started, r.runners // 2), 120, "more runners after the failover")
+        await until(lambda: _gt(started, r.runners // 2), 120, "more runners after the failover")
         holder = (await redis.get(keys.engine_lease)).decode()
         leader = next(n for n, p in r.procs.items() if n.startswith("engine-") and f":{p.pid}/" in holder)
         killed = time.monotonic()
@@ -256,33 +284,41 @@ async def _fault_script(r: Rehearsal, http: httpx.AsyncClient, spectators: list[
             now = await redis.get(keys.engine_lease)
             return now is not None and now.decode() != holder
 
-        await _until(moved, 30, "the engine lease moves")
+        await until(moved, 30, "the engine lease moves")
         out["engine_lease_moved_s"] = round(time.monotonic() - killed, 2)
         out["engine_killed"] = leader
         before = max(s.last_seq() for s in spectators)
-        await _until(lambda: ticks_after(before), 30, "ticks after the engine leader's death")
-        r.start(leader, "engine")
-
-        clients = []  # the web process most spectators are on
-        for port in r.web_ports:
-            health = (await http.get(f"http://127.0.0.1:{port}/healthz")).json()
-            clients.append(int(health.get("feed_clients", 0)))
-        victim = clients.index(max(clients))
-        conns = [s.connections for s in spectators]
-        r.kill(f"web-{victim}")
-        killed = time.monotonic()
-
-        async def reconnected() -> bool:
-            dropped = [(s, c) for s, c in zip(spectators, conns, strict=True) if s.connections > c]
-            return bool(dropped) and all(any(m[0] > c for m in s.messages) for s, c in dropped)
-
-        await _until(reconnected, 30, "the spectators of the killed web process are back through the balancer")
-        out["web_killed_spectators_back_s"] = round(time.monotonic() - killed, 2)
-        out["web_killed"] = f"web-{victim}"
-        r.web(victim)
+        await until(lambda: ticks_after(before), 30, "ticks after the engine leader's death")
+        r.engine(int(leader.rpartition("-")[2]))
+        out |= await kill_busiest_web(r, http, spectators, ["/healthz"])
     finally:
         await redis.aclose()
     return out
+
+
+async def kill_busiest_web(
+    r: Rehearsal, http: httpx.AsyncClient, spectators: list[Spectator], health_paths: list[str]
+) -> dict[str, Any]:
+    """SIGKILL the web process most spectators are on (its ``feed_clients`` summed over ``health_paths``,
+    one per race it serves), time until each spectator it dropped has a message through the balancer
+    again, restart it."""
+    clients = []
+    for port in r.web_ports:
+        healths = [(await http.get(f"http://127.0.0.1:{port}{path}")).json() for path in health_paths]
+        clients.append(sum(int(h.get("feed_clients", 0)) for h in healths))
+    victim = clients.index(max(clients))
+    conns = [s.connections for s in spectators]
+    r.kill(f"web-{victim}")
+    killed = time.monotonic()
+
+    async def reconnected() -> bool:
+        dropped = [(s, c) for s, c in zip(spectators, conns, strict=True) if s.connections > c]
+        return bool(dropped) and all(any(m[0] > c for m in s.messages) for s, c in dropped)
+
+    await until(reconnected, 30, "the spectators of the killed web process are back through the balancer")
+    back = round(time.monotonic() - killed, 2)
+    r.web(victim)
+    return {"web_killed_spectators_back_s": back, "web_killed": f"web-{victim}"}
 
 
 async def _gt(value: Any, n: int) -> bool:
@@ -298,12 +334,12 @@ async def rehearse(race: Race, workdir: Path, runners: int = 300, speed: float =
     try:
         r.launch()
         async with httpx.AsyncClient(base_url=r.base, timeout=5) as http:
-            await _until(lambda: _ok(http, "/healthz"), 90, "the web processes answer through the balancer", 0.2)
+            await until(lambda: answers(http, "/healthz"), 90, "the web processes answer through the balancer", 0.2)
             tasks = [asyncio.create_task(s.run(stop)) for s in spectators]
             r.simulate()
             report = await _fault_script(r, http, spectators)
             simulate = r.procs["simulate"]
-            await _until(lambda: _done(simulate), 300, "the simulation ends", 0.2)
+            await until(lambda: exited(simulate), 300, "the simulation ends", 0.2)
             if simulate.returncode != 0:
                 raise RuntimeError(f"pursuit simulate failed:\n{r.log('simulate')}")
             truth = true_outcome(plan_race(race, time.time(), seed=seed, runners=runners))
@@ -314,7 +350,7 @@ async def rehearse(race: Race, workdir: Path, runners: int = 300, speed: float =
                 done = c["won"] + c["caught"] == runners and state["pursuer"]["status"] == "finished"
                 return state if done else None
 
-            state = await _until(settled, 120, "every runner has an outcome", 0.2)
+            state = await until(settled, 120, "every runner has an outcome", 0.2)
             rows = list(csv.DictReader(io.StringIO((await http.get("/api/results.csv", timeout=30)).text)))
             won = {row["bib"] for row in rows if row["status"] == "won"}
             true_won = {bib for bib, w in truth.won.items() if w}
@@ -340,9 +376,9 @@ async def rehearse(race: Race, workdir: Path, runners: int = 300, speed: float =
         r.stop()
 
 
-async def _ok(http: httpx.AsyncClient, path: str) -> bool:
+async def answers(http: httpx.AsyncClient, path: str) -> bool:
     return (await http.get(path)).status_code == 200
 
 
-async def _done(proc: subprocess.Popen[bytes]) -> bool:
+async def exited(proc: subprocess.Popen[bytes]) -> bool:
     return proc.poll() is not None
