@@ -15,7 +15,9 @@ A member that dies stops beating and renewing: its heartbeat lapses (``HEARTBEAT
 leases do (``LEASE_TTL_S``), so by the time its races are free the others count one member fewer,
 their fair share has grown, and their standbys (polling every ``STANDBY_POLL_S``) take them: at most
 ``LEASE_TTL_S + STANDBY_POLL_S`` after its last renewal. Nothing outside a member's own seat is
-trusted: the leases stay the only thing that says who computes a race.
+trusted: the leases stay the only thing that says who computes a race. A heartbeat set nobody could
+write for ``QUIET_S`` (Redis away: a master's failover) keeps its members rather than dropping them
+all, so members back from the outage do not each count themselves alone and bid for every race.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 
 BEAT_S = 0.2  # a member renews its heartbeat this often…
 HEARTBEAT_TTL_S = 1.5  # …and is counted dead this long after its last one: before its leases lapse
+QUIET_S = 1.0  # nobody beat for this long: Redis was away (a failover), not the members (pool_heartbeat.lua)
 assert HEARTBEAT_TTL_S < LEASE_TTL_S, "a dead member must stop counting before its races are free"
 
 _HEARTBEAT = (resources.files("live.store") / "lua" / "pool_heartbeat.lua").read_text(encoding="utf-8")
@@ -56,6 +59,7 @@ class EnginePool:
         self.bidding = asyncio.Lock()  # one bid at a time: the share is checked with the count it changes
         self._beat = redis.register_script(_HEARTBEAT)
         self._ttl_ms = int(HEARTBEAT_TTL_S * 1000)
+        self._quiet_ms = int(QUIET_S * 1000)
 
     def lease(self, store: Store) -> PoolLease:
         """The engine lease of one of the event's races, bid for through this pool."""
@@ -73,7 +77,8 @@ class EnginePool:
 
     async def beat(self) -> int:
         """Renew this member's heartbeat; the number of members alive."""
-        self.alive = max(1, int(await self._beat(keys=[self.key], args=[self.member, self._ttl_ms])))
+        args = [self.member, self._ttl_ms, self._quiet_ms, self._ttl_ms]
+        self.alive = max(1, int(await self._beat(keys=[self.key], args=args)))
         return self.alive
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -90,7 +95,7 @@ class EnginePool:
             except TimeoutError:
                 pass
         try:
-            await self._beat(keys=[self.key], args=[self.member, 0])
+            await self._beat(keys=[self.key], args=[self.member, 0, self._quiet_ms, self._ttl_ms])
         except Exception as exc:
             log.warning("could not leave the engine pool: %r", exc)
 
@@ -116,4 +121,4 @@ class PoolLease(Lease):
             return await super().hold()
 
 
-__all__ = ["BEAT_S", "HEARTBEAT_TTL_S", "EnginePool", "PoolLease", "fair_share"]
+__all__ = ["BEAT_S", "HEARTBEAT_TTL_S", "QUIET_S", "EnginePool", "PoolLease", "fair_share"]

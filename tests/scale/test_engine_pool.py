@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from live.engine.engine import TICK_S
 from live.race.race import Race
 from live.store.leader import STANDBY_POLL_S, FrameChannel
-from live.store.pool import EnginePool, PoolLease, fair_share
+from live.store.pool import BEAT_S, HEARTBEAT_TTL_S, EnginePool, PoolLease, fair_share
 from live.store.store import Store
 
 
@@ -166,3 +166,19 @@ async def test_a_paused_leader_is_fenced_off_and_its_race_is_never_led_twice(red
 
 async def _is(redis, races: list[Race], expected: list[str]) -> bool:  # type: ignore[no-untyped-def]
     return await holders(redis, races) == expected
+
+
+async def test_members_silent_together_are_redis_away_not_dead(redis, paris: Race):
+    """A heartbeat set nobody wrote for ``QUIET_S`` (a master's failover: nobody could) keeps its
+    members: the first back counts all three, not itself alone; a member silent while others beat is
+    dead one ttl later."""
+    key = Store(redis, paris).keys.engine_pool
+    pools = [EnginePool(redis, key, 6, member=f"m{i}") for i in range(3)]
+    assert [await p.beat() for p in pools] == [1, 2, 3]
+    await asyncio.sleep(HEARTBEAT_TTL_S + 0.2)  # everyone silent past the ttl: as if Redis were away
+    assert await pools[0].beat() == 3 and pools[0].share == 2
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < HEARTBEAT_TTL_S + 0.3:  # m0 beats on, m1 and m2 are gone
+        alive = await pools[0].beat()
+        await asyncio.sleep(BEAT_S)
+    assert alive == 1 and pools[0].share == 6
