@@ -1,0 +1,224 @@
+"""The forecast's runner side kept between ticks (:class:`ForecastRows`): each runner's chance, median
+finish and terms in the count's sums are recomputed only for the runners whose inputs moved since the
+last tick — a new passing or start, his time since his last read past the knee where it starts to
+count (``U_FLOOR``), a settled outcome, what the race's slowing adds on the course he has left — and
+carried for everyone else; the sums follow by differences. Everything is recomputed every
+``FULL_EVERY`` ticks and whenever a term common to every runner moves (the pursuer's nodes, his plan).
+:func:`live.forecast.forecast.forecast` is one full update of a fresh one. The maths: the docstring
+of :mod:`live.forecast.forecast`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from live.forecast.distributions import (
+    COVERAGE,
+    DECIDED,
+    PursuerForecast,
+    RunnerDistributions,
+    WinForecast,
+    _mixture_band,
+    has_stopped,
+    median_finish_s,
+    runner_distributions,
+    shift_nodes,
+    win_cdf,
+)
+from live.forecast.model import ForecastModel
+from live.forecast.race_conditions import learns_live, live_offset, live_slowing
+from live.forecast.runner_state import U_FLOOR, ReadState, RunnerState, read_state
+
+# Every this many ticks the sums are recomputed from every runner's terms, not updated by differences.
+# Measured (tests/live/test_incremental_tick.py, ``drift``): an hour of 1 s ticks by differences alone
+# moves the 40,000-runner sums by under 1e-9 winners, so this only bounds float drift on a long day.
+FULL_EVERY = 600
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """What :func:`_row_terms` gives for some runners."""
+
+    p: np.ndarray  # chance to win (float64)
+    won: np.ndarray  # 1.0 where decided won (settled, or sure at every node), else 0.0
+    plan: np.ndarray  # his chance at the pursuer's plan (open), his settled outcome (else)
+    median: np.ndarray  # median finish, unix time (nan where settled)
+    near: np.ndarray  # indices (into these rows) of the runners computed node by node
+    cdf: np.ndarray  # (len(near), nodes) float32: their chance at each node
+
+
+def _row_terms(
+    model: ForecastModel,
+    state: RunnerState,
+    start: np.ndarray,
+    settled: np.ndarray,
+    pursuer: PursuerForecast,
+    distance: float,
+) -> _Rows:
+    """Every term of the forecast that is one runner's own, for the runners ``state`` describes: a
+    function of each runner's inputs and the common nodes only, so that a runner carried from the
+    last tick holds what a full tick would give him."""
+    dist = runner_distributions(model, state, distance)
+    open_ = np.isnan(settled)
+    shifts, shift_w = shift_nodes(model.race_shift_nu)
+    f_nodes = pursuer.finish_nodes
+    weight = np.repeat(np.full(len(f_nodes), 1.0 / len(f_nodes)), len(shifts)) * np.tile(shift_w, len(f_nodes))
+    open_rows = np.flatnonzero(open_)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        log_e_all = np.log(state.projection_s)
+    log_e_all[~np.isfinite(log_e_all)] = np.inf  # no projection at all: no chance (z = −inf)
+
+    def cdf_at(rows: np.ndarray, z: np.ndarray) -> np.ndarray:
+        sub = RunnerDistributions(dist.mu[rows], dist.scale[rows], dist.row[rows], dist.shift_sd[rows])
+        return win_cdf(model, sub, z)
+
+    # most of a field is decided at every node (its chance 0 or 1 at the extreme nodes): only the
+    # rest, near the line, is computed node by node (and the count at his plan: his finish fixed at
+    # the planned one, in the race's expected conditions)
+    extremes = np.array([f_nodes.min(), f_nodes.max(), pursuer.planned])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        room = np.log(np.maximum(extremes[None, :] - start[open_rows, None], 1e-3))
+    mu = dist.mu[open_rows, None] + np.array([shifts.max(), shifts.min(), 0.0])[None, :] * dist.shift_sd[open_rows, None]
+    z = (room - log_e_all[open_rows, None] - mu) / dist.scale[open_rows, None]
+    extreme_and_plan = cdf_at(open_rows, z)
+    sure_loss = (extreme_and_plan[:, 1] <= DECIDED) | has_stopped(state)[open_rows]
+    sure_win = extreme_and_plan[:, 0] >= 1.0 - DECIDED
+    idx = open_rows[~sure_loss & ~sure_win]
+    # the same at every (pursuer finish × race shift) node, flattened finish-major: the logs once per
+    # finish node, the shifts broadcast; single precision: ample, and half the bytes
+    with np.errstate(invalid="ignore", divide="ignore"):
+        room = np.log(np.maximum(f_nodes[None, :] - start[idx, None], 1e-3))
+    inv = 1.0 / dist.scale[idx]
+    base = ((room - (log_e_all[idx] + dist.mu[idx])[:, None]) * inv[:, None]).astype(np.float32)  # (n, K)
+    step = ((dist.shift_sd[idx] * inv)[:, None, None] * shifts[None, None, :]).astype(np.float32)  # (n, 1, L)
+    cdf = cdf_at(idx, (base[:, :, None] - step).reshape(len(idx), len(f_nodes) * len(shifts)))
+
+    won = np.where(open_, 0.0, np.nan_to_num(settled))
+    won[open_rows[sure_win]] = 1.0
+    p = won.copy()
+    p[idx] = (cdf.astype(np.float64) * weight).sum(axis=1)  # row by row: the same for a runner alone
+    plan = np.where(open_, 0.0, np.nan_to_num(settled))
+    plan[open_rows] = extreme_and_plan[:, 2]
+    median = np.full(len(p), np.nan)
+    median[open_rows] = start[open_rows] + median_finish_s(model, state, dist)[open_rows]
+    return _Rows(p, won, plan, median, idx, cdf)
+
+
+class ForecastRows:
+    """The forecast of one race's runners, tick after tick (see the module's docstring)."""
+
+    def __init__(self, model: ForecastModel, at_m: np.ndarray, groups: np.ndarray, n_groups: int) -> None:
+        self.model, self.at_m, self.groups, self.n_groups = model, at_m, groups, n_groups
+        self.distance = float(at_m[-1])
+        self.segments = model.segment_coef if learns_live(model, at_m) else None
+        self.ticks = 0  # since the last full update
+        self.recomputed = 0  # runners recomputed by the last update (for the benchmark and the tests)
+        self._common: bytes | None = None
+        self._reads: ReadState | None = None
+        self._inputs = np.zeros((0, 4))
+        self._p = self._won = self._plan = self._median = np.zeros(0)
+        self._cdf = np.zeros((0, 0), dtype=np.float32)
+        self._mean = self._var = np.zeros((n_groups, 0))
+
+    def update(
+        self,
+        elapsed_s: np.ndarray,
+        start: np.ndarray,
+        since_s: np.ndarray,
+        prior_finish_s: np.ndarray,
+        settled: np.ndarray,
+        pursuer: PursuerForecast,
+        last_read: np.ndarray | None = None,
+        new_reads: np.ndarray | None = None,
+    ) -> WinForecast:
+        """The forecast now: arguments as :func:`live.forecast.forecast.forecast`'s; ``new_reads``
+        (bool per runner): whose passings (``elapsed_s``, ``last_read``) changed since the last
+        update, None: anyone's (everything is recomputed)."""
+        n = len(start)
+        start = np.where(np.isfinite(start), start, np.inf)  # no known start: no chance, never a nan
+        shifts, _ = shift_nodes(self.model.race_shift_nu)
+        common = pursuer.finish_nodes.tobytes() + np.array([pursuer.planned, n, len(shifts)]).tobytes()
+        full = new_reads is None or common != self._common or self._reads is None or self.ticks >= FULL_EVERY
+        full = full or id(self.model) != getattr(self, "_model_id", None)
+        moved_start = np.zeros(n, dtype=bool) if full else start.view(np.int64) != self._inputs[:, 0].view(np.int64)
+        if full or self._reads is None:
+            self._reads = read_state(elapsed_s, self.at_m, prior_finish_s, last_read)
+        else:
+            again = np.flatnonzero(moved_start | (new_reads if new_reads is not None else True))
+            if len(again):
+                last = None if last_read is None else last_read[again]
+                self._reads.put(again, read_state(elapsed_s[again], self.at_m, prior_finish_s[again], last))
+        reads = self._reads
+        slowing = np.zeros(0)
+        if self.segments is not None:
+            slowing = live_slowing(self.segments, elapsed_s, self.at_m, since_s, reads.last)
+        live = np.where(reads.read, live_offset(slowing, reads.last, self.at_m), 0.0) if len(slowing) else np.zeros(n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            since = np.log(np.maximum(since_s, 1.0) / reads.expected_next)
+        since = np.where(np.isfinite(since), since, np.nan)
+        # what a runner's terms read of the time since his last read: nothing below U_FLOOR
+        knee = np.maximum(np.nan_to_num(since, nan=U_FLOOR - 4.0), U_FLOOR)
+        inputs = np.column_stack([start, knee, live, settled])
+        if full:
+            rows = np.arange(n)
+        else:
+            moved = (inputs.view(np.int64) != self._inputs.view(np.int64)).any(axis=1)
+            rows = np.flatnonzero(moved | (new_reads if new_reads is not None else True))
+        self._inputs = inputs
+        state = RunnerState(
+            reads.fraction[rows], reads.projection_s[rows], reads.pace_level[rows], reads.trend[rows],
+            since[rows], reads.read[rows], live[rows], slowing,
+        )  # fmt: skip
+        terms = _row_terms(self.model, state, start[rows], settled[rows], pursuer, self.distance)
+        self._apply(rows, terms, full, n, len(pursuer.finish_nodes) * len(shifts))
+        self._common, self._model_id = common, id(self.model)
+        self.ticks = 0 if full else self.ticks + 1
+        self.recomputed = len(rows)
+        return self._result(pursuer)
+
+    def _apply(self, rows: np.ndarray, terms: _Rows, full: bool, n: int, nodes: int) -> None:
+        """Take the runners ``rows``' new terms, and the sums by their differences (or anew)."""
+        member = np.zeros((len(terms.near), self.n_groups))
+        member[np.arange(len(terms.near)), self.groups[rows[terms.near]]] = 1.0
+        cdf = terms.cdf.astype(np.float64)
+        if full:
+            self._p, self._won, self._plan, self._median = terms.p, terms.won, terms.plan, terms.median
+            self._cdf = np.zeros((n, nodes), dtype=np.float32)
+            self._cdf[terms.near] = terms.cdf
+            self._mean = member.T @ cdf + np.bincount(self.groups, weights=terms.won, minlength=self.n_groups)[:, None]
+            self._var = member.T @ (cdf * (1.0 - cdf))
+            return
+        old = self._cdf[rows].astype(np.float64)
+        gone = np.zeros((len(rows), self.n_groups))
+        gone[np.arange(len(rows)), self.groups[rows]] = 1.0
+        won = np.bincount(self.groups[rows], weights=terms.won - self._won[rows], minlength=self.n_groups)
+        self._mean += member.T @ cdf - gone.T @ old + won[:, None]
+        self._var += member.T @ (cdf * (1.0 - cdf)) - gone.T @ (old * (1.0 - old))
+        self._p[rows], self._won[rows], self._plan[rows], self._median[rows] = (
+            terms.p, terms.won, terms.plan, terms.median,
+        )  # fmt: skip
+        self._cdf[rows] = 0.0
+        self._cdf[rows[terms.near]] = terms.cdf
+
+    def _result(self, pursuer: PursuerForecast) -> WinForecast:
+        shifts, shift_w = shift_nodes(self.model.race_shift_nu)
+        f_w = np.full(len(pursuer.finish_nodes), 1.0 / len(pursuer.finish_nodes))
+        weight = np.repeat(f_w, len(shifts)) * np.tile(shift_w, len(f_w))
+        node_mean, node_var = self._mean.sum(axis=0), self._var.sum(axis=0)
+        low, high = _mixture_band(node_mean, node_var, weight)
+        by_group = np.zeros((self.n_groups, 3))
+        for g in range(self.n_groups):
+            by_group[g] = (float(self._mean[g] @ weight), *_mixture_band(self._mean[g], self._var[g], weight))
+        return WinForecast(
+            win_probability=self._p.copy(),
+            predicted_finish=self._median.copy(),
+            expected=float(node_mean @ weight),
+            low=low,
+            high=high,
+            coverage=COVERAGE,
+            at_plan=float(self._plan.sum()),
+            by_group=by_group,
+            pursuer=pursuer,
+        )
