@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from live.forecast.forecast import COVERAGE, Z_STEP, _cdf_tables, _mixture_band, distance_factor
+from live.forecast.distributions import COVERAGE, Z_STEP, _cdf_tables, _mixture_band, distance_factor
 from live.forecast.model import ForecastModel
 from live.forecast.runner_state import RunnerState, design
 from live.race.schedule import SpeedSchedule

@@ -34,18 +34,9 @@ import numpy as np
 from live.forecast.distributions import (
     COVERAGE,
     DECIDED,
-    SHIFT_NODES,
-    STOPPED_AFTER,
-    Z_STEP,
-    CdfTables,
     PursuerForecast,
-    RunnerDistributions,
     WinForecast,
-    _cdf_tables,
-    _mixture_band,
-    _normal_cdf,
     distance_factor,
-    has_stopped,
     median_finish_s,
     pursuer_band_z,
     runner_distributions,
@@ -118,3 +109,20 @@ def forecast(
     0..n_groups-1 (pens)."""
     rows = ForecastRows(model, at_m, groups, n_groups)
     return rows.update(elapsed_s, start, since_s, prior_finish_s, settled, pursuer, last_read)
+
+
+# the forecast's public names, wherever they live
+__all__ = [
+    "COVERAGE",
+    "DECIDED",
+    "PursuerForecast",
+    "WinForecast",
+    "distance_factor",
+    "forecast",
+    "median_finish_s",
+    "pursuer_band_z",
+    "pursuer_forecast",
+    "runner_distributions",
+    "shift_nodes",
+    "win_cdf",
+]

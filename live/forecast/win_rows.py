@@ -80,7 +80,8 @@ def _row_terms(
     extremes = np.array([f_nodes.min(), f_nodes.max(), pursuer.planned])
     with np.errstate(invalid="ignore", divide="ignore"):
         room = np.log(np.maximum(extremes[None, :] - start[open_rows, None], 1e-3))
-    mu = dist.mu[open_rows, None] + np.array([shifts.max(), shifts.min(), 0.0])[None, :] * dist.shift_sd[open_rows, None]
+    at_shifts = np.array([shifts.max(), shifts.min(), 0.0])
+    mu = dist.mu[open_rows, None] + at_shifts[None, :] * dist.shift_sd[open_rows, None]
     z = (room - log_e_all[open_rows, None] - mu) / dist.scale[open_rows, None]
     extreme_and_plan = cdf_at(open_rows, z)
     sure_loss = (extreme_and_plan[:, 1] <= DECIDED) | has_stopped(state)[open_rows]
@@ -222,3 +223,7 @@ class ForecastRows:
             by_group=by_group,
             pursuer=pursuer,
         )
+
+
+# runner_distributions: what a study may replace (simulator/calibration_bound.py)
+__all__ = ["FULL_EVERY", "ForecastRows", "runner_distributions"]
