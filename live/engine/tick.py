@@ -68,8 +68,21 @@ class Tick:
         self.manual_status = np.zeros(len(runners), dtype=np.int8)
         self.classes: np.ndarray | None = None
         self._raw: np.ndarray | None = None  # the passings the last tick read, by timing point
+        self._places = (np.zeros(0), np.zeros(0), np.zeros(0))  # the last distances, and their lon, lat
         none = np.full((len(runners), len(self.at_m)), np.nan)
         self.used = Used(Reads.of(none), np.isfinite(none), none[0], np.ones(len(runners), dtype=bool))
+
+    def _on_map(self, distance_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where every runner is on the map: placed again only where his distance moved (bit for bit)."""
+        last, lon, lat = self._places
+        if not self.incremental or len(last) != len(distance_m):
+            lon, lat = self.race.course.lonlat_at(distance_m)
+        else:
+            moved = np.flatnonzero(distance_m.view(np.int64) != last.view(np.int64))
+            lon, lat = lon.copy(), lat.copy()  # the last snapshot's stay as they were
+            lon[moved], lat[moved] = self.race.course.lonlat_at(distance_m[moved])
+        self._places = (distance_m.copy(), lon, lat)
+        return lon, lat
 
     def _use_passings(self, passings: Passings) -> None:
         """:attr:`used` from ``passings``: the rules run again only for the runners whose passings changed
@@ -173,7 +186,7 @@ class Tick:
         else:
             classes = catcher.classes
         self.classes = classes
-        lon, lat = race.course.lonlat_at(result.distance_m)
+        lon, lat = self._on_map(result.distance_m)
         p_lon, p_lat = race.course.lonlat_at(max(pursuer.distance_m, 0.0))
         won_by_pen = np.bincount(self.runner_pen_index[result.status == WON], minlength=len(race.pens))
         by_pen = {}

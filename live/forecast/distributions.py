@@ -64,10 +64,16 @@ def runner_distributions(model: ForecastModel, state: RunnerState, distance_m: f
 
 def median_finish_s(model: ForecastModel, state: RunnerState, dist: RunnerDistributions) -> np.ndarray:
     """Median predicted finish duration of each runner."""
-    z50 = np.array([np.interp(0.5, model.levels, q) for q in _tables(model)])
+    z50 = _medians(model)
     z = np.where(dist.row >= 0, z50[np.maximum(dist.row, 0)], 0.0)
     out: np.ndarray = state.projection_s * np.exp(dist.mu + dist.scale * z)
     return out
+
+
+@lru_cache(maxsize=4)
+def _medians(model: ForecastModel) -> np.ndarray:
+    """Each residual table's median."""
+    return np.array([np.interp(0.5, model.levels, q) for q in _tables(model)])
 
 
 def _normal_cdf(z: np.ndarray) -> np.ndarray:

@@ -47,6 +47,12 @@ class _Rows:
     median: np.ndarray  # median finish, unix time (nan where settled)
     near: np.ndarray  # indices (into these rows) of the runners computed node by node
     cdf: np.ndarray  # (len(near), nodes) float32: their chance at each node
+    mu: np.ndarray  # the centre of his distribution (:class:`RunnerDistributions`)
+    # sure to lose (win) by his chance at the extreme nodes, or stopped (and not sure to win): he
+    # stays so while his centre only moves up (down), all else equal (and he stays stopped)
+    lost: np.ndarray
+    sure: np.ndarray
+    stopped: np.ndarray
 
 
 def _row_terms(
@@ -104,7 +110,33 @@ def _row_terms(
     plan[open_rows] = extreme_and_plan[:, 2]
     median = np.full(len(p), np.nan)
     median[open_rows] = start[open_rows] + median_finish_s(model, state, dist)[open_rows]
-    return _Rows(p, won, plan, median, idx, cdf)
+    lost, sure = np.zeros(len(p), dtype=bool), np.zeros(len(p), dtype=bool)
+    lost[open_rows] = (extreme_and_plan[:, 1] <= DECIDED) & ~sure_win
+    sure[open_rows] = sure_win
+    stopped = np.zeros(len(p), dtype=bool)
+    stopped[open_rows] = has_stopped(state)[open_rows] & ~sure_win
+    return _Rows(p, won, plan, median, idx, cdf, dist.mu, lost, sure, stopped)
+
+
+def _take(state: RunnerState, rows: np.ndarray) -> RunnerState:
+    """The state of the runners ``rows`` (indices or a mask) only."""
+    per_runner = {f: getattr(state, f)[rows] for f in state.__dataclass_fields__ if f != "slowing"}
+    return RunnerState(**per_runner, slowing=state.slowing)
+
+
+def _plan_cdf(
+    model: ForecastModel, state: RunnerState, dist: RunnerDistributions, start: np.ndarray, planned: float
+) -> np.ndarray:
+    """Each runner's chance at the pursuer's plan, in the race's expected conditions (as
+    :func:`_row_terms` computes it among the extreme nodes)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        log_e = np.log(state.projection_s)
+        room = np.log(np.maximum(np.array([planned])[None, :] - start[:, None], 1e-3))
+    log_e[~np.isfinite(log_e)] = np.inf
+    mu = dist.mu[:, None] + np.array([0.0])[None, :] * dist.shift_sd[:, None]
+    z = (room - log_e[:, None] - mu) / dist.scale[:, None]
+    out: np.ndarray = win_cdf(model, dist, z)[:, 0]
+    return out
 
 
 class ForecastRows:
@@ -119,7 +151,8 @@ class ForecastRows:
         self._common: bytes | None = None
         self._reads: ReadState | None = None
         self._inputs = np.zeros((0, 4))
-        self._p = self._won = self._plan = self._median = np.zeros(0)
+        self._p = self._won = self._plan = self._median = self._mu = np.zeros(0)
+        self._lost = self._sure = self._stopped = self._near = np.zeros(0, dtype=bool)
         self._cdf = np.zeros((0, 0), dtype=np.float32)
         self._mean = self._var = np.zeros((n_groups, 0))
 
@@ -163,45 +196,83 @@ class ForecastRows:
         knee = np.maximum(np.nan_to_num(since, nan=U_FLOOR - 4.0), U_FLOOR)
         inputs = np.column_stack([start, knee, live, settled])
         if full:
-            rows = np.arange(n)
+            rows, light = np.arange(n), np.zeros(0, dtype=np.intp)
         else:
-            moved = (inputs.view(np.int64) != self._inputs.view(np.int64)).any(axis=1)
-            rows = np.flatnonzero(moved | (new_reads if new_reads is not None else True))
+            differs = inputs.view(np.int64) != self._inputs.view(np.int64)
+            heavy = differs[:, 0] | differs[:, 3] | (new_reads if new_reads is not None else True)
+            # a settled runner's terms are his outcome's, whatever his time since his last read
+            rows = np.flatnonzero(heavy | ((differs[:, 1] | differs[:, 2]) & np.isnan(settled)))
+            # whose time since his last read or the race's slowing alone moved: if sure to lose (win) and
+            # his centre moved up (down), only his median moves (a centre from his inputs alone)
+            light = rows[~heavy[rows] & (self._lost[rows] | self._sure[rows] | self._stopped[rows])]
         self._inputs = inputs
-        state = RunnerState(
-            reads.fraction[rows], reads.projection_s[rows], reads.pace_level[rows], reads.trend[rows],
-            since[rows], reads.read[rows], live[rows], slowing,
-        )  # fmt: skip
-        terms = _row_terms(self.model, state, start[rows], settled[rows], pursuer, self.distance)
+
+        def state_of(rows: np.ndarray) -> RunnerState:
+            return RunnerState(
+                reads.fraction[rows], reads.projection_s[rows], reads.pace_level[rows], reads.trend[rows],
+                since[rows], reads.read[rows], live[rows], slowing,
+            )  # fmt: skip
+
+        if len(light):
+            rows = rows[~self._carry(light, state_of(light), start[light], pursuer.planned, n)[rows]]
+        terms = _row_terms(self.model, state_of(rows), start[rows], settled[rows], pursuer, self.distance)
         self._apply(rows, terms, full, n, len(pursuer.finish_nodes) * len(shifts))
         self._common, self._model_id = common, id(self.model)
         self.ticks = 0 if full else self.ticks + 1
         self.recomputed = len(rows)
         return self._result(pursuer)
 
+    def _carry(self, rows: np.ndarray, state: RunnerState, start: np.ndarray, planned: float, n: int) -> np.ndarray:
+        """Of the runners ``rows`` (whose time since their last read or the race's slowing alone
+        moved), carry those whose chance cannot have moved: sure to lose by the extreme nodes, or
+        stopped and still so, and their centre moved up; sure to win and their centre moved down.
+        Their median and chance at the plan are recomputed. Which runners were carried (bool, n)."""
+        dist = runner_distributions(self.model, state, self.distance)
+        old, stopped = self._mu[rows], has_stopped(state)
+        up = dist.mu >= old
+        keep = ((self._lost[rows] | (self._stopped[rows] & stopped)) & up) | (self._sure[rows] & (dist.mu <= old))
+        kept, state = rows[keep], _take(state, keep)
+        dist = RunnerDistributions(dist.mu[keep], dist.scale[keep], dist.row[keep], dist.shift_sd[keep])
+        self._mu[kept], self._stopped[kept] = dist.mu, stopped[keep]
+        self._median[kept] = start[keep] + median_finish_s(self.model, state, dist)
+        self._plan[kept] = _plan_cdf(self.model, state, dist, start[keep], planned)
+        carried = np.zeros(n, dtype=bool)
+        carried[kept] = True
+        return carried
+
     def _apply(self, rows: np.ndarray, terms: _Rows, full: bool, n: int, nodes: int) -> None:
-        """Take the runners ``rows``' new terms, and the sums by their differences (or anew)."""
-        member = np.zeros((len(terms.near), self.n_groups))
-        member[np.arange(len(terms.near)), self.groups[rows[terms.near]]] = 1.0
-        cdf = terms.cdf.astype(np.float64)
+        """Take the runners ``rows``' new terms, and the sums by their differences (or anew): only the
+        runners computed node by node, now or last time, move the sums by more than their ``won``."""
+        near = rows[terms.near]
         if full:
             self._p, self._won, self._plan, self._median = terms.p, terms.won, terms.plan, terms.median
+            self._mu, self._lost, self._sure, self._stopped = terms.mu, terms.lost, terms.sure, terms.stopped
             self._cdf = np.zeros((n, nodes), dtype=np.float32)
-            self._cdf[terms.near] = terms.cdf
-            self._mean = member.T @ cdf + np.bincount(self.groups, weights=terms.won, minlength=self.n_groups)[:, None]
-            self._var = member.T @ (cdf * (1.0 - cdf))
+            self._cdf[near] = terms.cdf
+            self._near = np.zeros(n, dtype=bool)
+            self._near[near] = True
+            won = np.bincount(self.groups, weights=terms.won, minlength=self.n_groups)
+            self._mean = self._by_group(near, terms.cdf) + won[:, None]
+            self._var = self._by_group(near, terms.cdf * (1.0 - terms.cdf))
             return
-        old = self._cdf[rows].astype(np.float64)
-        gone = np.zeros((len(rows), self.n_groups))
-        gone[np.arange(len(rows)), self.groups[rows]] = 1.0
+        was = rows[self._near[rows]]
+        old = self._cdf[was]
         won = np.bincount(self.groups[rows], weights=terms.won - self._won[rows], minlength=self.n_groups)
-        self._mean += member.T @ cdf - gone.T @ old + won[:, None]
-        self._var += member.T @ (cdf * (1.0 - cdf)) - gone.T @ (old * (1.0 - old))
-        self._p[rows], self._won[rows], self._plan[rows], self._median[rows] = (
-            terms.p, terms.won, terms.plan, terms.median,
-        )  # fmt: skip
-        self._cdf[rows] = 0.0
-        self._cdf[rows[terms.near]] = terms.cdf
+        self._mean += self._by_group(near, terms.cdf) - self._by_group(was, old) + won[:, None]
+        self._var += self._by_group(near, terms.cdf * (1.0 - terms.cdf)) - self._by_group(was, old * (1.0 - old))
+        for name in ("p", "won", "plan", "median", "mu", "lost", "sure", "stopped"):
+            getattr(self, f"_{name}")[rows] = getattr(terms, name)
+        self._cdf[was] = 0.0
+        self._cdf[near] = terms.cdf
+        self._near[rows] = False
+        self._near[near] = True
+
+    def _by_group(self, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Sums of ``values`` (one row per runner of ``rows``, float32) by group, in float64."""
+        member = np.zeros((self.n_groups, len(rows)))
+        member[self.groups[rows], np.arange(len(rows))] = 1.0
+        out: np.ndarray = member @ values.astype(np.float64)
+        return out
 
     def _result(self, pursuer: PursuerForecast) -> WinForecast:
         shifts, shift_w = shift_nodes(self.model.race_shift_nu)
