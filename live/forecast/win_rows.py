@@ -46,7 +46,7 @@ class _Rows:
     plan: np.ndarray  # his chance at the pursuer's plan (open), his settled outcome (else)
     median: np.ndarray  # median finish, unix time (nan where settled)
     near: np.ndarray  # indices (into these rows) of the runners computed node by node
-    cdf: np.ndarray  # (len(near), nodes) float32: their chance at each node
+    cdf: np.ndarray  # (len(near), nodes): their chance at each node
     mu: np.ndarray  # the centre of his distribution (:class:`RunnerDistributions`)
     # sure to lose (win) by his chance at the extreme nodes, or stopped (and not sure to win): he
     # stays so while his centre only moves up (down), all else equal (and he stays stopped)
@@ -153,7 +153,7 @@ class ForecastRows:
         self._inputs = np.zeros((0, 4))
         self._p = self._won = self._plan = self._median = self._mu = np.zeros(0)
         self._lost = self._sure = self._stopped = self._near = np.zeros(0, dtype=bool)
-        self._cdf = np.zeros((0, 0), dtype=np.float32)
+        self._cdf = np.zeros((0, 0))
         self._mean = self._var = np.zeros((n_groups, 0))
 
     def update(
@@ -247,7 +247,7 @@ class ForecastRows:
         if full:
             self._p, self._won, self._plan, self._median = terms.p, terms.won, terms.plan, terms.median
             self._mu, self._lost, self._sure, self._stopped = terms.mu, terms.lost, terms.sure, terms.stopped
-            self._cdf = np.zeros((n, nodes), dtype=np.float32)
+            self._cdf = np.zeros((n, nodes))
             self._cdf[near] = terms.cdf
             self._near = np.zeros(n, dtype=bool)
             self._near[near] = True
@@ -268,7 +268,7 @@ class ForecastRows:
         self._near[near] = True
 
     def _by_group(self, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """Sums of ``values`` (one row per runner of ``rows``, float32) by group, in float64."""
+        """Sums of ``values`` (one row per runner of ``rows``) by group, in float64."""
         member = np.zeros((self.n_groups, len(rows)))
         member[self.groups[rows], np.arange(len(rows))] = 1.0
         out: np.ndarray = member @ values.astype(np.float64)

@@ -56,7 +56,9 @@ class Run:
             e.guns = dict(guns)
         a, b = self.inc.compute(now), self.full.compute(now)
         agree(a, b)
-        rows = self.inc.tick.rows
+        rows, full = self.inc.tick.rows, self.full.tick.rows
+        for name in ("_mean", "_var"):  # the count's sums by pen and node, by differences or anew
+            assert np.allclose(getattr(rows, name), getattr(full, name), rtol=0.0, atol=TOL), name
         self.seen["ticks"] += 1
         new_reads = self.inc.tick.used.new_reads
         self.seen["new"] += int(new_reads.any() and not new_reads.all())  # some runners, not everyone
