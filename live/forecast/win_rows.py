@@ -235,7 +235,13 @@ class ForecastRows:
         dist = RunnerDistributions(dist.mu[keep], dist.scale[keep], dist.row[keep], dist.shift_sd[keep])
         self._mu[kept], self._stopped[kept] = dist.mu, stopped[keep]
         self._median[kept] = start[keep] + median_finish_s(self.model, state, dist)
-        self._plan[kept] = _plan_cdf(self.model, state, dist, start[keep], planned)
+        # his chance at the plan moves too, unless it is 0 and his centre went up, or 1 and down
+        plan, up = self._plan[kept], up[keep]
+        moves = np.flatnonzero(~(((plan == 0.0) & up) | ((plan == 1.0) & (dist.mu <= old[keep]))))
+        if len(moves):
+            part = RunnerDistributions(*(getattr(dist, f)[moves] for f in dist.__dataclass_fields__))
+            plan[moves] = _plan_cdf(self.model, _take(state, moves), part, start[keep][moves], planned)
+        self._plan[kept] = plan
         carried = np.zeros(n, dtype=bool)
         carried[kept] = True
         return carried
