@@ -32,8 +32,11 @@ from live.forecast.race_conditions import learns_live, live_offset, live_slowing
 from live.forecast.runner_state import U_FLOOR, ReadState, RunnerState, read_state
 
 # Every this many ticks the sums are recomputed from every runner's terms, not updated by differences.
-# Measured (tests/live/test_incremental_tick.py, ``drift``): an hour of 1 s ticks by differences alone
-# moves the 40,000-runner sums by under 1e-9 winners, so this only bounds float drift on a long day.
+# Measured on Berlin 2017 from the pursuer's halfway (about 12,300 runners near the line; the pursuer's
+# next split 15 minutes on): by differences alone, the sums by pen and node were 1.8e-10 winners from
+# from-scratch ones after 300 and 600 ticks, 1.1e-10 after 279 and 579 ticks since a full update
+# (``python -m pursuit.bench.tick_drift``); so 600 keeps them well inside the 1e-9 the tests hold, at the
+# cost of one tick from scratch every 10 minutes.
 FULL_EVERY = 600
 
 

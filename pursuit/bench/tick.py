@@ -137,13 +137,11 @@ def bench_tick(sizes: tuple[int, ...] = (3_600, 40_000, 100_000), repeat: int = 
     return {"bench": "tick", "machine": machine(), "results": results}
 
 
-def _marathon_tick(repeat: int) -> dict[str, Any]:
-    """Berlin 2017's chase (39,224 runners, 11 timing points) from the pursuer's halfway: the marathon
-    path, where each tick also learns the race's slowing segment by segment from the runners who
-    ran it."""
+def berlin() -> Any:
+    """Berlin 2017's chase (39,224 runners, 11 timing points) held by an engine without Redis, its
+    winner 5,880 s behind the field: a :class:`live.engine.evaluation.ChaseReplay`."""
     from live.engine.evaluation import ChaseReplay
     from live.forecast.model import MARATHON_M, default_model
-    from live.forecast.race_conditions import learns_live
     from pursuit.bench.replay import BERLIN_2017
     from simulator.evaluation import GUN, RaceFiles
     from simulator.results import chase_field, write_race
@@ -159,10 +157,19 @@ def _marathon_tick(repeat: int) -> dict[str, Any]:
             files.name,
             pursuer_finish_s=model.reference_finish_s * float(chase.at_m[-1]) / MARATHON_M,
         )
-    replay = ChaseReplay(race, chase.elapsed_s, chase.pursuer_row, 5880.0, GUN, model, files.name)
+    return ChaseReplay(race, chase.elapsed_s, chase.pursuer_row, 5880.0, GUN, model, files.name)
+
+
+def _marathon_tick(repeat: int) -> dict[str, Any]:
+    """Berlin 2017's chase from the pursuer's halfway: the marathon path, where each tick also learns
+    the race's slowing segment by segment from the runners who ran it."""
+    from live.forecast.race_conditions import learns_live
+    from simulator.evaluation import GUN
+
+    replay = berlin()
     now = GUN + replay.moment_at(0.5)
     row = _row(len(replay.runner_times), replay.engine, replay.runner_times, replay.pursuer_times, now, repeat)
     return row | {
         "course": "marathon (Berlin 2017 from the pursuer's halfway)",
-        "learns_slowing_live": learns_live(model, replay.engine.at_m),
+        "learns_slowing_live": learns_live(replay.engine.model, replay.engine.at_m),
     }
