@@ -97,9 +97,11 @@ def _row(n: int, engine: LiveEngine, times: np.ndarray, pursuer: np.ndarray, now
     }
 
 
-def bench_tick(sizes: tuple[int, ...] = (3_600, 40_000, 100_000), repeat: int = 15) -> dict[str, Any]:
-    """Ticks at each field size, the Berlin marathon at halfway and a tick with no new passing at
-    40,000; the frame a full snapshot's serialisation makes."""
+def bench_tick(
+    sizes: tuple[int, ...] = (3_600, 40_000, 100_000), repeat: int = 15, quiet_at: int = 40_000
+) -> dict[str, Any]:
+    """Ticks at each field size, the Berlin marathon at halfway and ticks with no new passing at
+    ``quiet_at`` runners; the frame a full snapshot's serialisation makes."""
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
@@ -119,7 +121,7 @@ def bench_tick(sizes: tuple[int, ...] = (3_600, 40_000, 100_000), repeat: int = 
                 "frame_encode_ms": round(median_ms(functools.partial(_distances_json, snap), repeat), 2),
             }
             results.append(row)
-            if n == 40_000:
+            if n == quiet_at:
                 quiet = ticks(engine, times, pursuer, now, repeat, new_passings=False)
                 full = ticks(engine, times, pursuer, now, repeat, new_passings=False, incremental=False)
                 results.append(
