@@ -127,16 +127,21 @@ def _take(state: RunnerState, rows: np.ndarray) -> RunnerState:
     return RunnerState(**per_runner, slowing=state.slowing)
 
 
-def _plan_cdf(
-    model: ForecastModel, state: RunnerState, dist: RunnerDistributions, start: np.ndarray, planned: float
+def _node_cdf(
+    model: ForecastModel,
+    state: RunnerState,
+    dist: RunnerDistributions,
+    start: np.ndarray,
+    finish: float,
+    shift: float,
 ) -> np.ndarray:
-    """Each runner's chance at the pursuer's plan, in the race's expected conditions (as
-    :func:`_row_terms` computes it among the extreme nodes)."""
+    """Each runner's chance at one node: the pursuer's finish ``finish``, the race shift ``shift`` (as
+    :func:`_row_terms` computes it among the extreme nodes and the plan, the same operations)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         log_e = np.log(state.projection_s)
-        room = np.log(np.maximum(np.array([planned])[None, :] - start[:, None], 1e-3))
+        room = np.log(np.maximum(np.array([finish])[None, :] - start[:, None], 1e-3))
     log_e[~np.isfinite(log_e)] = np.inf
-    mu = dist.mu[:, None] + np.array([0.0])[None, :] * dist.shift_sd[:, None]
+    mu = dist.mu[:, None] + np.array([shift])[None, :] * dist.shift_sd[:, None]
     z = (room - log_e[:, None] - mu) / dist.scale[:, None]
     out: np.ndarray = win_cdf(model, dist, z)[:, 0]
     return out
@@ -217,7 +222,7 @@ class ForecastRows:
             )  # fmt: skip
 
         if len(light):
-            rows = rows[~self._carry(light, state_of(light), start[light], pursuer.planned, n)[rows]]
+            rows = rows[~self._carry(light, state_of(light), start[light], pursuer, n)[rows]]
         terms = _row_terms(self.model, state_of(rows), start[rows], settled[rows], pursuer, self.distance)
         self._apply(rows, terms, full, n, len(pursuer.finish_nodes) * len(shifts))
         self._common, self._model_id = common, id(self.model)
@@ -225,25 +230,45 @@ class ForecastRows:
         self.recomputed = len(rows)
         return self._result(pursuer)
 
-    def _carry(self, rows: np.ndarray, state: RunnerState, start: np.ndarray, planned: float, n: int) -> np.ndarray:
+    def _carry(
+        self, rows: np.ndarray, state: RunnerState, start: np.ndarray, pursuer: PursuerForecast, n: int
+    ) -> np.ndarray:
         """Of the runners ``rows`` (whose time since their last read or the race's slowing alone
-        moved), carry those whose chance cannot have moved: sure to lose by the extreme nodes, or
-        stopped and still so, and their centre moved up; sure to win and their centre moved down.
+        moved), carry those whose chance is still 0 or 1: sure to lose by the extreme nodes, or
+        stopped and still so, whose centre moved up (or, moved down, still sure to lose at the
+        latest node); sure to win whose centre moved down (or, up, still sure at the earliest node).
         Their median and chance at the plan are recomputed. Which runners were carried (bool, n)."""
         dist = runner_distributions(self.model, state, self.distance)
         old, stopped = self._mu[rows], has_stopped(state)
-        up = dist.mu >= old
-        keep = ((self._lost[rows] | (self._stopped[rows] & stopped)) & up) | (self._sure[rows] & (dist.mu <= old))
+        up, down = dist.mu >= old, dist.mu <= old
+        lost, sure = self._lost[rows], self._sure[rows]
+        losing = lost | (self._stopped[rows] & stopped)
+        shifts, _ = shift_nodes(self.model.race_shift_nu)
+        f_min, f_max = float(pursuer.finish_nodes.min()), float(pursuer.finish_nodes.max())
+        check = np.flatnonzero((losing & ~up) | (sure & ~down))  # the one node that decides them
+        if len(check):
+            part = RunnerDistributions(*(getattr(dist, f)[check] for f in dist.__dataclass_fields__))
+            one = _take(state, check)
+            latest = _node_cdf(self.model, one, part, start[check], f_max, float(shifts.min()))
+            earliest = _node_cdf(self.model, one, part, start[check], f_min, float(shifts.max()))
+            lost = lost.copy()
+            lost[check] = np.where(losing[check], latest <= DECIDED, False)
+            still = (latest <= DECIDED) | (stopped[check] & (latest < 1.0 - DECIDED))  # and not sure to win
+            up[check] = np.where(losing[check], still, False)
+            down[check] = np.where(sure[check], earliest >= 1.0 - DECIDED, False)
+        keep = (losing & up) | (sure & down)
         kept, state = rows[keep], _take(state, keep)
-        dist = RunnerDistributions(dist.mu[keep], dist.scale[keep], dist.row[keep], dist.shift_sd[keep])
-        self._mu[kept], self._stopped[kept] = dist.mu, stopped[keep]
+        mu_old = old[keep]
+        dist = RunnerDistributions(*(getattr(dist, f)[keep] for f in dist.__dataclass_fields__))
+        self._mu[kept], self._lost[kept] = dist.mu, lost[keep]
+        self._stopped[kept] = stopped[keep] & ~sure[keep]
         self._median[kept] = start[keep] + median_finish_s(self.model, state, dist)
         # his chance at the plan moves too, unless it is 0 and his centre went up, or 1 and down
-        plan, up = self._plan[kept], up[keep]
-        moves = np.flatnonzero(~(((plan == 0.0) & up) | ((plan == 1.0) & (dist.mu <= old[keep]))))
+        plan = self._plan[kept]
+        moves = np.flatnonzero(~(((plan == 0.0) & (dist.mu >= mu_old)) | ((plan == 1.0) & (dist.mu <= mu_old))))
         if len(moves):
             part = RunnerDistributions(*(getattr(dist, f)[moves] for f in dist.__dataclass_fields__))
-            plan[moves] = _plan_cdf(self.model, _take(state, moves), part, start[keep][moves], planned)
+            plan[moves] = _node_cdf(self.model, _take(state, moves), part, start[keep][moves], pursuer.planned, 0.0)
         self._plan[kept] = plan
         carried = np.zeros(n, dtype=bool)
         carried[kept] = True
