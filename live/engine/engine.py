@@ -108,7 +108,7 @@ class LiveEngine:
     def _use_passings(self) -> None:
         """The passings the chase uses, from those read: the runners' and the pursuer's reads after
         the plausibility rules, kept as ``used_times``, ``flagged``, ``used_pursuer_times``."""
-        self.tick._use_passings(self.passings())
+        self.tick.use_passings(self.passings())
         self._take_used()
 
     def _take_used(self) -> None:

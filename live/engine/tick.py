@@ -84,7 +84,7 @@ class Tick:
         self._places = (distance_m.copy(), lon, lat)
         return lon, lat
 
-    def _use_passings(self, passings: Passings) -> None:
+    def use_passings(self, passings: Passings) -> None:
         """:attr:`used` from ``passings``: the rules run again only for the runners whose passings changed
         since the last tick (a passing compared bit for bit), every runner's are independent."""
         speed = self.race.max_speed_m_s
@@ -150,7 +150,7 @@ class Tick:
         race = self.race
         self.guns, self.gps, self.manual_status = passings.guns, passings.gps, passings.manual_status
         self.classes = previous_classes
-        self._use_passings(passings)
+        self.use_passings(passings)
         if race.pursuer is None:
             return self._compute_timed(now)
         pursuer_speed = 1000.0 / race.pursuer.pace_s_per_km
