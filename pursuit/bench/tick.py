@@ -43,25 +43,27 @@ def ticks(
     """Median ms of ``repeat`` ticks a second apart from ``now`` (after one tick at ``now``), each with
     the passings of ``times`` and ``pursuer`` made in its second (none if not ``new_passings``);
     ``incremental=False``: each tick from scratch. Also the passings per tick and the runners whose
-    forecast was recomputed."""
+    forecast was recomputed; ``cpu_ms``: the same ticks' CPU time (one BLAS thread: all of it)."""
     engine.tick.incremental = incremental
     engine.times = np.asfortranarray(np.where(times <= now, times, np.nan))  # by timing point, as load() fills it
     engine.pursuer_times = np.where(pursuer <= now, pursuer, np.nan)
     engine.classes = None
     engine.classes = engine.compute(now).margin_class
-    samples, passings, recomputed = [], [], []
+    samples, cpu, passings, recomputed = [], [], [], []
     for i in range(1, repeat + 1):
         if new_passings:
             new = (times <= now + i) & (times > now + i - 1)
             engine.times[new] = times[new]
             engine.pursuer_times = np.where(pursuer <= now + i, pursuer, np.nan)
             passings.append(int(new.sum()))
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         engine.compute(now + i)
         samples.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.thread_time() - started_cpu) * 1000)  # this thread's CPU: steadier on a busy machine
         recomputed.append(engine.tick.rows.recomputed)
     return {
         "ms": statistics.median(samples),
+        "cpu_ms": statistics.median(cpu),
         "passings": statistics.mean(passings) if passings else 0.0,
         "recomputed": statistics.median(recomputed),
     }
@@ -90,6 +92,8 @@ def _row(n: int, engine: LiveEngine, times: np.ndarray, pursuer: np.ndarray, now
         "runners": n,
         "tick_ms": round(tick["ms"], 2),
         "from_scratch_ms": round(full["ms"], 2),
+        "tick_cpu_ms": round(tick["cpu_ms"], 2),
+        "from_scratch_cpu_ms": round(full["cpu_ms"], 2),
         "baseline_ms": round(baseline_ms, 3),
         "ratio": round(tick["ms"] / baseline_ms, 1),
         "passings_per_tick": round(tick["passings"], 1),
@@ -130,6 +134,8 @@ def bench_tick(
                         "no_new_passings": True,
                         "tick_ms": round(quiet["ms"], 2),
                         "from_scratch_ms": round(full["ms"], 2),
+                        "tick_cpu_ms": round(quiet["cpu_ms"], 2),
+                        "from_scratch_cpu_ms": round(full["cpu_ms"], 2),
                         "baseline_ms": row["baseline_ms"],
                         "ratio": round(quiet["ms"] / row["baseline_ms"], 1),
                         "forecast_recomputed": int(quiet["recomputed"]),
