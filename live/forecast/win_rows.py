@@ -292,8 +292,12 @@ class ForecastRows:
         was = rows[self._near[rows]]
         old = self._cdf[was]
         won = np.bincount(self.groups[rows], weights=terms.won - self._won[rows], minlength=self.n_groups)
-        self._mean += self._by_group(near, terms.cdf) - self._by_group(was, old) + won[:, None]
-        self._var += self._by_group(near, terms.cdf * (1.0 - terms.cdf)) - self._by_group(was, old * (1.0 - old))
+        # one product for both sums: the new terms added, the old ones taken away
+        cdf = np.concatenate([terms.cdf, -old])
+        var = np.concatenate([terms.cdf * (1.0 - terms.cdf), -(old * (1.0 - old))])
+        both = self._by_group(np.concatenate([near, was]), np.hstack([cdf, var]))
+        self._mean += both[:, :nodes] + won[:, None]
+        self._var += both[:, nodes:]
         for name in ("p", "won", "plan", "median", "mu", "lost", "sure", "stopped"):
             getattr(self, f"_{name}")[rows] = getattr(terms, name)
         self._cdf[was] = 0.0
