@@ -216,10 +216,8 @@ class ForecastRows:
         self._inputs = inputs
 
         def state_of(rows: np.ndarray) -> RunnerState:
-            return RunnerState(
-                reads.fraction[rows], reads.projection_s[rows], reads.pace_level[rows], reads.trend[rows],
-                since[rows], reads.read[rows], live[rows], slowing,
-            )  # fmt: skip
+            fixed = {f: getattr(reads, f)[rows] for f in ("fraction", "projection_s", "pace_level", "trend", "read")}
+            return RunnerState(**fixed, since_read=since[rows], live=live[rows], slowing=slowing)
 
         if len(light):
             rows = rows[~self._carry(light, state_of(light), start[light], pursuer, n)[rows]]
