@@ -25,10 +25,12 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from dashboard import commentary, follow, race_control
+from dashboard import language as languages
 from dashboard.figures import CLASS_COLOURS, CLASS_LABELS, CLASS_SHAPES, TIMED_LABELS, course_samples
 from dashboard.map_data import BasemapAsset, race_labels
 from dashboard.page_assets import assets_route, load_assets, with_assets
 from dashboard.revalidate import Revalidated
+from i18n.catalogue import LANGUAGES, N_, Language, language
 from live.chase.chase import CLASSES
 from live.chase.snapshot import Snapshot
 from live.engine.events import ALERT_KINDS, STORY_KINDS
@@ -36,9 +38,9 @@ from live.race.race import Race
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 PAGES = (
-    ("/", "Race control", race_control),
-    ("/follow", "Follow runners", follow),
-    ("/commentary", "Commentary", commentary),
+    ("/", N_("Race control"), race_control),
+    ("/follow", N_("Follow runners"), follow),
+    ("/commentary", N_("Commentary"), commentary),
 )
 
 
@@ -61,7 +63,9 @@ def map_meta(race: Race, basemap: BasemapAsset, base: str = "/") -> dict[str, ob
     }
 
 
-def race_meta(race: Race, basemap: BasemapAsset | None = None, base: str = "/") -> dict[str, object]:
+def race_meta(
+    race: Race, basemap: BasemapAsset | None = None, base: str = "/", lang: Language | None = None
+) -> dict[str, object]:
     """What the browser needs to know about the race, once; ``base``: the path its API and feeds are
     under (``""`` at the root, ``/races/10k`` for an event's other races)."""
     return {
@@ -82,31 +86,35 @@ def race_meta(race: Race, basemap: BasemapAsset | None = None, base: str = "/") 
         "alert_kinds": list(ALERT_KINDS),
         "colours": [CLASS_COLOURS[c] for c in CLASSES],
         "shapes": [CLASS_SHAPES[c] for c in CLASSES],
-        "class_labels": [CLASS_LABELS.get(c) or TIMED_LABELS.get(c) or c for c in CLASSES],  # the map's summary
+        "class_labels": [(lang or language("en"))._(CLASS_LABELS.get(c) or TIMED_LABELS.get(c) or c) for c in CLASSES],
         "map": map_meta(race, basemap or BasemapAsset(race), base),
     }
 
 
-def shell(race: Race, basemap: BasemapAsset, base: str = "/", event_view: str | None = None) -> html.Div:
-    """The frame every page shares."""
+def shell(
+    race: Race, basemap: BasemapAsset, base: str = "/", event_view: str | None = None, lang: Language | None = None
+) -> html.Div:
+    """The frame every page shares, in ``lang``."""
+    lang = lang or language(race.language)
     return html.Div(
         [
             dcc.Location(id="url"),
             html.Div(
                 id="race-meta",
                 hidden=True,
-                **{"data-race": json.dumps(race_meta(race, basemap, base)), "data-course": course_samples(race)},  # type: ignore[arg-type]
+                **{"data-race": json.dumps(race_meta(race, basemap, base, lang)), "data-course": course_samples(race)},  # type: ignore[arg-type]
             ),
             html.Div(
                 [
                     html.H1(race.name, className="title"),
                     html.Nav(
                         # whole page loads, not Dash's in-page routing: each page loads only its own scripts
-                        [html.A(label, href=base + path[1:], className="nav-link") for path, label, _ in PAGES]
-                        + ([html.A("All races", href=event_view, className="nav-link")] if event_view else []),
+                        [html.A(lang._(label), href=base + path[1:], className="nav-link") for path, label, _ in PAGES]
+                        + ([html.A(lang._("All races"), href=event_view, className="nav-link")] if event_view else []),
                         className="nav",
                     ),
-                    html.Div("connecting…", id="conn", className="conn conn-wait", role="status"),
+                    languages.switch(lang),
+                    html.Div(lang._("connecting…"), id="conn", className="conn conn-wait", role="status"),
                 ],
                 className="header",
             ),
@@ -156,17 +164,22 @@ def create_dashboard(
         suppress_callback_exceptions=True,  # each page's components exist only on that page
     )
     basemap = BasemapAsset(race)
-    app.layout = shell(race, basemap, base, event_view)
-    layouts: dict[str, html.Div] = {path: module.layout(race) for path, _, module in PAGES}
+    # one layout per language, built once; each request gets its language's (dashboard/language.py)
+    shells = {code: shell(race, basemap, base, event_view, language(code)) for code in LANGUAGES}
+    app.layout = lambda: shells[languages.current(race.language).code]
+    layouts: dict[str, dict[str, html.Div]] = {
+        code: {path: module.layout(race, language(code)) for path, _, module in PAGES} for code in LANGUAGES
+    }
 
     @app.callback(Output("page", "children"), Input("url", "pathname"))
     def route(pathname: str | None) -> html.Div:
         page = RACE_PREFIX.sub("", pathname or "/") or "/"  # /races/10k/follow is 10k's /follow
-        return layouts.get(page, layouts["/"])
+        mine = layouts[languages.current(race.language).code]
+        return mine.get(page, mine["/"])
 
     race_control.register(app, race, get_snapshot, get_history)
     server.router.routes.insert(0, Route(BASEMAP_PATH, basemap_endpoint(basemap)))  # ahead of Dash's page routes
-    assets = load_assets()
+    assets = load_assets(languages.dictionary_scripts())
     # Dash's layout and callback list: a returning phone gets a 304. Innermost, under the gzip: the ETag
     # is the hash of the body as built. (Not the pages' HTML: Dash signs a new end_id into each.)
     stable = {"/_dash-layout", "/_dash-dependencies"}  # as the app sees them (an event's race: prefix off)
@@ -182,12 +195,15 @@ def create_dashboard(
     # itself, so each Dash serves its own pages (/follow, /commentary) here, bound to it.
     async def page(request: Request) -> Response:
         control = RACE_PREFIX.sub("", request.url.path).rstrip("/") not in SPECTATOR_PATHS
+        lang = languages.for_request(request, race.language)
         token = set_current_request(request)  # type: ignore[no-untyped-call]  # what Dash's own catch-all does around index()
         try:
-            body = with_assets(app.index(), assets, base, control)  # type: ignore[no-untyped-call]
+            body = with_assets(app.index(), assets, base, control, lang.code)  # type: ignore[no-untyped-call]
         finally:
             reset_current_request(token)  # type: ignore[no-untyped-call]
-        return HTMLResponse(body, headers={"Cache-Control": "no-cache"})
+        response = HTMLResponse(body, headers={"Cache-Control": "no-cache", "Vary": "Accept-Language, Cookie"})
+        languages.remember(request, response, lang)  # the switch: remembered for every page
+        return response
 
     for path, _, _ in PAGES:  # ahead of Dash's own index route, which would list every script
         server.router.routes.insert(0, Route(path, page, methods=["GET"]))

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from dash import html
 
+from i18n.catalogue import Language
 
-def panel() -> html.Div:
+
+def panel(lang: Language) -> html.Div:
     """The console's frame: who is signed in (or the sign-in form), the last answer, the controls."""
     return html.Div(
         [
             html.Div(
-                [html.H2("Race control actions"), html.Div(id="console-auth", className="console-auth")],
+                [html.H2(lang._("Race control actions")), html.Div(id="console-auth", className="console-auth")],
                 className="console-head",
             ),
             html.Div("", id="console-msg", className="console-msg", role="status"),

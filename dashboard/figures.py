@@ -15,6 +15,8 @@ import json
 import numpy as np
 import plotly.graph_objects as go
 
+from i18n.catalogue import ENGLISH, N_, Language
+from i18n.numbers import decimal, integer, km, percent
 from live.chase.chase import CLASSES
 from live.chase.snapshot import STATUSES, Snapshot
 from live.race.race import Race
@@ -46,8 +48,14 @@ CLASS_SHAPES = {  # plotly's marker symbols; the canvas draws the same
     "dq": "x",
     "finished": "circle",
 }
-CLASS_LABELS = {"safe": "safe", "at_risk": "at risk", "doomed": "about to be caught", "caught": "caught", "won": "won"}
-TIMED_LABELS = {"started": "running", "finished": "finished", "dnf": "stopped"}  # a race without a pursuer
+CLASS_LABELS = {
+    "safe": N_("safe"),
+    "at_risk": N_("at risk"),
+    "doomed": N_("about to be caught"),
+    "caught": N_("caught"),
+    "won": N_("won"),
+}
+TIMED_LABELS = {"started": N_("running"), "finished": N_("finished"), "dnf": N_("stopped")}  # a race without a pursuer
 COURSE_COLOUR = "#1f3b73"
 ARROW_EVERY_M = 250.0
 COURSE_SAMPLES_MAX = 2000
@@ -81,7 +89,7 @@ def map_view(race: Race) -> tuple[list[float], list[float]]:
     return [float(cx.min() - pad), float(cx.max() + pad)], [float(cy.min() - pad), float(cy.max() + pad)]
 
 
-def map_figure(race: Race) -> go.Figure:
+def map_figure(race: Race, lang: Language = ENGLISH) -> go.Figure:
     """The static map over the basemap: course with its direction, mats and the legend. The
     basemap, the labels and the runners are drawn by the browser (``assets/map.js``,
     ``assets/pursuit.js``), under and over this figure's transparent plot."""
@@ -149,7 +157,7 @@ def map_figure(race: Race) -> go.Figure:
                 y=[None],
                 mode="markers",
                 marker={"size": 12, "color": CLASS_COLOURS[cls], "symbol": CLASS_SHAPES[cls]},
-                name=label,
+                name=lang._(label),
             )
         )
     xr, yr = map_view(race)
@@ -189,37 +197,53 @@ def signed_duration(seconds: float) -> str:
     return ("+" if seconds >= 0 else "−") + format_duration(abs(seconds))
 
 
-def waiting_text(snap: Snapshot) -> str:
+STATUS_WORDS = {"waiting": N_("waiting"), "running": N_("running"), "finished": N_("finished")}
+
+
+def waiting_text(snap: Snapshot, lang: Language = ENGLISH) -> str:
     """The pursuer's state when he is not running: when he starts, or that he has finished."""
     p = snap.pursuer
     if p is None:
-        return "no pursuer"
+        return lang._("no pursuer")
     if p.status == "waiting" and p.start is not None and p.start > snap.now:
-        return f"starts in {format_duration(p.start - snap.now)}"
-    return p.status
+        return lang._("starts in {duration}", duration=format_duration(p.start - snap.now))
+    return lang._(STATUS_WORDS.get(p.status, p.status))
 
 
-def kpi_texts(race: Race, snap: Snapshot) -> dict[str, str]:
-    """The KPI strip of a chase, as plain strings (rendered as text, never HTML)."""
+def kpi_texts(race: Race, snap: Snapshot, lang: Language = ENGLISH) -> dict[str, str]:
+    """The KPI strip of a chase, as plain strings (rendered as text, never HTML), in ``lang``."""
     p, f = snap.pursuer, snap.forecast
     if p is None or f is None:
         raise ValueError("a race without a pursuer has its own KPIs (dashboard.timed)")
+    code = lang.code
     pace = format_duration(p.pace_s_per_km)
-    quota = f" / quota {f.quota:,}" if f.quota is not None else ""
+    quota = lang._(" / quota {quota}", quota=integer(f.quota, code)) if f.quota is not None else ""
     delta = schedule_delta_s(race, snap)
-    plan = "on plan" if delta is None or abs(delta) < 0.5 else f"{signed_duration(delta)} vs plan"
+    plan = (
+        lang._("on plan")
+        if delta is None or abs(delta) < 0.5
+        else lang._("{delta} vs plan", delta=signed_duration(delta))
+    )
+    forecast = lang._(
+        "{winners} ({low}–{high} at {level})",
+        winners=integer(f.winners, code),
+        low=integer(f.low, code),
+        high=integer(f.high, code),
+        level=percent(f.level, code),
+    )
     return {
         "kpi-clock": format_duration(snap.elapsed_s),
-        "kpi-pursuer": f"{p.distance_m / 1000:.2f} km · {pace}/km · {p.status}",
-        "kpi-schedule": plan if p.status == "running" else waiting_text(snap),
-        "kpi-started": f"{snap.counts['started']:,}",
-        "kpi-ahead": f"{snap.counts['ahead']:,}",
-        "kpi-caught": f"{snap.counts['caught']:,}",
-        "kpi-won": f"{snap.counts['won']:,}",
+        "kpi-pursuer": f"{km(p.distance_m, code)} · {pace}/km · {lang._(STATUS_WORDS.get(p.status, p.status))}",
+        "kpi-schedule": plan if p.status == "running" else waiting_text(snap, lang),
+        "kpi-started": integer(snap.counts["started"], code),
+        "kpi-ahead": integer(snap.counts["ahead"], code),
+        "kpi-caught": integer(snap.counts["caught"], code),
+        "kpi-won": integer(snap.counts["won"], code),
         # nobody has started: no forecast to make yet
         "kpi-forecast": (
-            f"{f.winners:,} ({f.low:,}–{f.high:,} at {f.level:.0%}){quota}"
-            + (f" · at his plan {f.at_plan:,}" if f.at_plan is not None else "")
+            forecast
+            + quota
+            + (lang._(" · at his plan {n}", n=integer(f.at_plan, code)) if f.at_plan is not None else "")
         )
         if snap.counts["started"]
         else "–",
@@ -243,7 +267,7 @@ def _base_layout(fig: go.Figure, title: str) -> go.Figure:
     return fig
 
 
-def margin_histogram(snap: Snapshot) -> go.Figure:
+def margin_histogram(snap: Snapshot, lang: Language = ENGLISH) -> go.Figure:
     """Predicted finish margins of the runners still out on the course, clipped to ±5 min, coloured
     by side: who is predicted to win and who to be caught."""
     classes = snap.margin_class
@@ -254,18 +278,19 @@ def margin_histogram(snap: Snapshot) -> go.Figure:
     centres = (edges[:-1] + edges[1:]) / 2
     colours = [CLASS_COLOURS["safe"] if c > 0 else CLASS_COLOURS["doomed"] for c in centres]
     fig = go.Figure(go.Bar(x=centres, y=counts, marker={"color": colours}, width=18, hovertemplate="%{x:+.0f} s: %{y}"))
-    fig.update_xaxes(title_text="predicted finish margin (s) — right of 0 wins", zeroline=True, zerolinewidth=3)
-    fig.update_yaxes(title_text="runners")
+    fig.update_xaxes(title_text=lang._("predicted finish margin (s) — right of 0 wins"), zeroline=True, zerolinewidth=3)
+    fig.update_yaxes(title_text=lang._("runners"))
     if not running.any():  # an empty frame would look like a chart that failed: say why it is empty
-        why = "every runner has won, been caught or stopped"
+        why = lang._("every runner has won, been caught or stopped")
         if not snap.counts.get("started"):
-            why = "no runner has started yet"
+            why = lang._("no runner has started yet")
         fig.add_annotation(text=why, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 18})
         fig.update_yaxes(showticklabels=False, zeroline=False)
-    return _base_layout(fig, f"Margins of the {int(running.sum()):,} runners on the course")
+    n = integer(int(running.sum()), lang.code)
+    return _base_layout(fig, lang._("Margins of the {n} runners on the course", n=n))
 
 
-def pen_forecast_figure(race: Race, snap: Snapshot) -> go.Figure:
+def pen_forecast_figure(race: Race, snap: Snapshot, lang: Language = ENGLISH) -> go.Figure:
     """Per pen: winners so far (gold) and the forecast (green) with its low–high band."""
     by_pen = snap.forecast.by_pen if snap.forecast is not None else {}
     names = [p.name for p in race.pens]
@@ -279,7 +304,7 @@ def pen_forecast_figure(race: Race, snap: Snapshot) -> go.Figure:
             go.Bar(
                 x=names,
                 y=expected,
-                name="forecast",
+                name=lang._("forecast"),
                 marker={"color": CLASS_COLOURS["safe"]},
                 error_y={
                     "type": "data",
@@ -288,19 +313,30 @@ def pen_forecast_figure(race: Race, snap: Snapshot) -> go.Figure:
                     "array": [h - e for h, e in zip(high, expected, strict=True)],
                     "arrayminus": [e - lo for e, lo in zip(expected, low, strict=True)],
                 },
-                text=[f"{e:,} of {int(r.get('runners', 0)):,}" for e, r in zip(expected, row, strict=True)],
+                text=[
+                    lang._("{n} of {of}", n=integer(e, lang.code), of=integer(int(r.get("runners", 0)), lang.code))
+                    for e, r in zip(expected, row, strict=True)
+                ],
                 textposition="outside",
-                hovertemplate="%{x}: %{y} expected",
+                hovertemplate="%{x}: %{y} " + lang._("expected"),
             ),
-            go.Bar(x=names, y=won, name="won", marker={"color": CLASS_COLOURS["won"]}, hovertemplate="%{x}: %{y} won"),
+            go.Bar(
+                x=names,
+                y=won,
+                name=lang._("won"),
+                marker={"color": CLASS_COLOURS["won"]},
+                hovertemplate="%{x}: %{y} " + lang._("won"),
+            ),
         ]
     )
     fig.update_layout(barmode="overlay")
-    fig.update_yaxes(title_text="winners")
-    return _base_layout(fig, "Winners per pen: forecast (band) and so far")
+    fig.update_yaxes(title_text=lang._("winners"))
+    return _base_layout(fig, lang._("Winners per pen: forecast (band) and so far"))
 
 
-def forecast_history_figure(race: Race, history: list[tuple[float, int, int, int, int | None]]) -> go.Figure:
+def forecast_history_figure(
+    race: Race, history: list[tuple[float, int, int, int, int | None]], lang: Language = ENGLISH
+) -> go.Figure:
     """The forecast of winners over race time: the count (sum of the win probabilities), its band, the
     count if the pursuer holds his plan, and the quota."""
     fig = go.Figure()
@@ -320,28 +356,39 @@ def forecast_history_figure(race: Race, history: list[tuple[float, int, int, int
                 line={"width": 0},
                 fill="tonexty",
                 fillcolor="rgba(46,160,67,0.25)",
-                name="band",
+                name=lang._("band"),
                 hoverinfo="skip",
             )
         )
         fig.add_trace(
             go.Scatter(
-                x=t, y=[h[1] for h in history], mode="lines", name="forecast", line={"color": CLASS_COLOURS["safe"]}
+                x=t,
+                y=[h[1] for h in history],
+                mode="lines",
+                name=lang._("forecast"),
+                line={"color": CLASS_COLOURS["safe"]},
             )
         )
         fig.add_trace(
             go.Scatter(
-                x=t, y=[h[4] for h in history], mode="lines", name="at his plan", line={"dash": "dot", "color": "#888"}
+                x=t,
+                y=[h[4] for h in history],
+                mode="lines",
+                name=lang._("at his plan"),
+                line={"dash": "dot", "color": "#888"},
             )
         )
     if race.quota is not None:
         fig.add_hline(y=race.quota, line={"color": "firebrick", "dash": "dash"})
-    fig.update_xaxes(title_text="minutes")
-    fig.update_yaxes(title_text="winners", rangemode="tozero")
-    return _base_layout(fig, "Forecast of winners over the race" + (f" (quota {race.quota:,})" if race.quota else ""))
+    fig.update_xaxes(title_text=lang._("minutes"))
+    fig.update_yaxes(title_text=lang._("winners"), rangemode="tozero")
+    title = lang._("Forecast of winners over the race")
+    if race.quota:
+        title += lang._(" (quota {quota})", quota=integer(race.quota, lang.code))
+    return _base_layout(fig, title)
 
 
-def next_to_be_caught(race: Race, snap: Snapshot, limit: int = 10) -> list[dict[str, str]]:
+def next_to_be_caught(race: Race, snap: Snapshot, limit: int = 10, lang: Language = ENGLISH) -> list[dict[str, str]]:
     """The runners the pursuer will reach next: bib, name, pen, where and in how long."""
     catch_in = np.asarray(snap.catch_in_s, dtype=float)
     running = np.isin(snap.status, [STATUSES.index("started"), STATUSES.index("ahead")])
@@ -356,9 +403,9 @@ def next_to_be_caught(race: Race, snap: Snapshot, limit: int = 10) -> list[dict[
                 "bib": bib,
                 "name": person.name if person else "",
                 "pen": str(snap.pens[row]),
-                "at": f"{snap.catch_at_m[row] / 1000:.2f} km",
+                "at": km(float(snap.catch_at_m[row]), lang.code),
                 "in": format_duration(float(catch_in[row])),
-                "gap": f"{snap.gap_m[row]:.0f} m",
+                "gap": f"{decimal(float(snap.gap_m[row]), 0, lang.code)} m",
             }
         )
     return out

@@ -7,19 +7,20 @@ from __future__ import annotations
 from dash import dcc, html
 
 from dashboard.race_control import map_graph
+from i18n.catalogue import Language
 from live.race.race import Race
 
 
-def layout(race: Race) -> html.Div:
+def layout(race: Race, lang: Language) -> html.Div:
     return html.Div(
         [
             html.Div(
                 [
-                    html.Label("Find a runner", htmlFor="follow-search", className="label"),
+                    html.Label(lang._("Find a runner"), htmlFor="follow-search", className="label"),
                     dcc.Input(
                         id="follow-search",
                         type="search",
-                        placeholder="bib or name",
+                        placeholder=lang._("bib or name"),
                         debounce=False,
                         autoComplete="off",
                         className="search",
@@ -29,14 +30,21 @@ def layout(race: Race) -> html.Div:
                     html.Div(
                         [
                             html.Button(
-                                "share these runners", id="follow-share-button", type="button", className="share"
+                                lang._("share these runners"),
+                                id="follow-share-button",
+                                type="button",
+                                className="share",
                             ),
                             html.Button(
-                                "notify me", id="follow-notify-button", type="button", className="share", hidden=True
+                                lang._("notify me"),
+                                id="follow-notify-button",
+                                type="button",
+                                className="share",
+                                hidden=True,
                             ),
                             html.Div(
                                 [
-                                    html.Label("link to share", htmlFor="follow-share-link", className="label"),
+                                    html.Label(lang._("link to share"), htmlFor="follow-share-link", className="label"),
                                     dcc.Input(
                                         id="follow-share-link", type="url", readOnly=True, className="share-link"
                                     ),
@@ -50,7 +58,7 @@ def layout(race: Race) -> html.Div:
                     ),
                     html.Div("", id="follow-share-status", className="hint", role="status"),
                     html.Div(
-                        "Follow runners to see their cards here. Your list stays in this browser.",
+                        lang._("Follow runners to see their cards here. Your list stays in this browser."),
                         id="follow-empty",
                         className="hint",
                     ),
@@ -58,7 +66,7 @@ def layout(race: Race) -> html.Div:
                 ],
                 className="follow-side",
             ),
-            html.Div(map_graph(race), className="follow-map"),
+            html.Div(map_graph(race, lang), className="follow-map"),
         ],
         className="page page-follow",
     )

@@ -6,7 +6,9 @@ modification time and revalidated on each visit. Instead each file is served at
 gzipped once at start-up (not once per phone), and each page lists only what it uses:
 spectators get the partial plotly bundle (``vendor/plotly-basic.min.js``: scatter and bar, all our
 figures draw; Dash's Graph takes ``window.Plotly`` when it exists instead of fetching the full
-bundle), the map and the live code; race control adds its console. Dash's DataTable bundle, which
+bundle), the map and the live code; race control adds its console. Each page also loads its
+scripts' dictionary in its language (``i18n-fr-spectator.js``…, made by ``dashboard/language.py``),
+served the same way, so a returning phone downloads it no more than the scripts. Dash's DataTable bundle, which
 no page uses, is left out of every page.
 """
 
@@ -46,11 +48,10 @@ class Asset:
     media_type: str
 
 
-def load_assets() -> dict[str, Asset]:
-    """Every served file, read, hashed and gzipped once."""
+def load_assets(made: dict[str, bytes] | None = None) -> dict[str, Asset]:
+    """Every served file, read (or ``made``: name -> body), hashed and gzipped once."""
     out = {}
-    for name, path in FILES.items():
-        body = path.read_bytes()
+    for name, body in {**{n: p.read_bytes() for n, p in FILES.items()}, **(made or {})}.items():
         media = "text/css" if name.endswith(".css") else "text/javascript"
         digest = hashlib.sha256(body).hexdigest()[:16]
         out[name] = Asset(name, body, gzip.compress(body, compresslevel=9, mtime=0), digest, media)
@@ -61,18 +62,33 @@ def asset_url(assets: dict[str, Asset], name: str, base: str) -> str:
     return f"{base.rstrip('/')}/static/{assets[name].digest}/{name}"
 
 
-def page_tags(assets: dict[str, Asset], base: str, control: bool) -> tuple[str, str]:
+def dictionary_name(lang: str, control: bool) -> str:
+    """The served name of the scripts' dictionary of a page in ``lang``."""
+    return f"i18n-{lang}-{'control' if control else 'spectator'}.js"
+
+
+def page_tags(assets: dict[str, Asset], base: str, control: bool, lang: str = "en") -> tuple[str, str]:
     """The ``<link>`` for the head and the ``<script>`` tags for the body of one page."""
     css = f'<link rel="stylesheet" href="{asset_url(assets, "style.css", base)}">'
-    names = CONTROL_SCRIPTS if control else SPECTATOR_SCRIPTS
+    names = page_scripts(control)
+    if (dictionary := dictionary_name(lang, control)) in assets:  # first: the scripts translate with it
+        names = (dictionary, *names)
     return css, "".join(f'<script src="{asset_url(assets, n, base)}"></script>' for n in names)
 
 
-def with_assets(html: str, assets: dict[str, Asset], base: str, control: bool) -> str:
+def page_scripts(control: bool) -> tuple[str, ...]:
+    """The scripts a page loads: race control's, or a spectator page's."""
+    return CONTROL_SCRIPTS if control else SPECTATOR_SCRIPTS
+
+
+def with_assets(html: str, assets: dict[str, Asset], base: str, control: bool, lang: str = "en") -> str:
     """Dash's page with our tags in (the style in the head, the scripts ahead of Dash's renderer,
-    so ``window.Plotly`` exists before the first graph) and the DataTable bundle out."""
-    css, scripts = page_tags(assets, base, control)
-    html = UNUSED_SCRIPT.sub("", html).replace("</head>", css + "</head>", 1).replace("<html>", '<html lang="en">', 1)
+    so ``window.Plotly`` exists before the first graph; the dictionary of ``lang`` first), the
+    DataTable bundle out and ``<html lang>``."""
+    css, scripts = page_tags(assets, base, control, lang)
+    html = (
+        UNUSED_SCRIPT.sub("", html).replace("</head>", css + "</head>", 1).replace("<html>", f'<html lang="{lang}">', 1)
+    )
     marker = '<script id="_dash-config"'
     return html.replace(marker, scripts + marker, 1) if marker in html else html.replace("</body>", scripts + "</body>")
 

@@ -11,6 +11,7 @@ from typing import Any
 from dash import Dash, Input, Output, dcc, html
 
 from dashboard import catcher, console, timed
+from dashboard import language as languages
 from dashboard.figures import (
     forecast_history_figure,
     kpi_texts,
@@ -19,27 +20,35 @@ from dashboard.figures import (
     next_to_be_caught,
     pen_forecast_figure,
 )
+from i18n.catalogue import N_, Language
 from live.chase.snapshot import Snapshot
 from live.race.race import Race
 
 TICK_MS = 1000
 KPIS = (
-    ("kpi-clock", "race clock"),
-    ("kpi-pursuer", "pursuer"),
-    ("kpi-schedule", "pursuer vs plan"),
-    ("kpi-started", "started"),
-    ("kpi-ahead", "ahead"),
-    ("kpi-caught", "caught"),
-    ("kpi-won", "won"),
-    ("kpi-forecast", "forecast winners"),
+    ("kpi-clock", N_("race clock")),
+    ("kpi-pursuer", N_("pursuer")),
+    ("kpi-schedule", N_("pursuer vs plan")),
+    ("kpi-started", N_("started")),
+    ("kpi-ahead", N_("ahead")),
+    ("kpi-caught", N_("caught")),
+    ("kpi-won", N_("won")),
+    ("kpi-forecast", N_("forecast winners")),
 )
-NEXT_COLUMNS = (("bib", "bib"), ("name", "name"), ("pen", "pen"), ("at", "caught at"), ("in", "in"), ("gap", "gap"))
+NEXT_COLUMNS = (
+    ("bib", N_("bib")),
+    ("name", N_("name")),
+    ("pen", N_("pen")),
+    ("at", N_("caught at")),
+    ("in", N_("in")),
+    ("gap", N_("gap")),
+)
 GRAPH_CONFIG = {"displaylogo": False, "scrollZoom": True}
 
 
-def map_graph(race: Race) -> dcc.Graph:
+def map_graph(race: Race, lang: Language) -> dcc.Graph:
     """The course map; ``assets/pursuit.js`` fills and moves its runner traces."""
-    return dcc.Graph(id="map", figure=map_figure(race), config=GRAPH_CONFIG, className="map")  # type: ignore[arg-type]
+    return dcc.Graph(id="map", figure=map_figure(race, lang), config=GRAPH_CONFIG, className="map")  # type: ignore[arg-type]
 
 
 def table(header: list[str], rows: list[list[str]], table_id: str) -> html.Table:
@@ -63,7 +72,7 @@ def kpis(race: Race) -> tuple[tuple[str, str], ...]:
     return KPIS
 
 
-def layout(race: Race) -> html.Div:
+def layout(race: Race, lang: Language) -> html.Div:
     chase = race.pursuer is not None
     charts = [
         dcc.Graph(id="margins", config={"displayModeBar": False}, className="chart"),
@@ -76,7 +85,10 @@ def layout(race: Race) -> html.Div:
             html.Div(
                 [
                     html.Div(
-                        [html.Div("–", id=kpi_id, className="kpi-value"), html.Div(label, className="kpi-label")],
+                        [
+                            html.Div("–", id=kpi_id, className="kpi-value"),
+                            html.Div(lang._(label), className="kpi-label"),
+                        ],
                         className="kpi",
                     )
                     for kpi_id, label in kpis(race)
@@ -85,7 +97,7 @@ def layout(race: Race) -> html.Div:
             ),
             html.Div(
                 [
-                    html.Div(map_graph(race), className="panel panel-map"),
+                    html.Div(map_graph(race, lang), className="panel panel-map"),
                     html.Div(charts, className="panel panel-charts"),
                 ],
                 className="row row-main",
@@ -94,19 +106,23 @@ def layout(race: Race) -> html.Div:
                 [
                     html.Div(
                         [
-                            html.H2("Next to be caught" if chase else "Leaders on the course"),
+                            html.H2(lang._("Next to be caught") if chase else lang._("Leaders on the course")),
                             html.Div(id="next-caught"),
-                            html.H2("By sex and category" + (" (winners)" if chase else " (finishers)")),
+                            html.H2(
+                                lang._("By sex and category (winners)")
+                                if chase
+                                else lang._("By sex and category (finishers)")
+                            ),
                             html.Div(id="group-table"),
                         ],
                         className="panel",
                     ),
                     html.Div(
                         [
-                            html.H2("Mats"),
-                            html.Div(id="mat-table", children="waiting for /api/mats"),
-                            html.H2("Readers with refused input"),
-                            html.Div(id="reader-errors", children="waiting for /api/readers"),
+                            html.H2(lang._("Mats")),
+                            html.Div(id="mat-table", children=lang._("waiting for /api/mats")),
+                            html.H2(lang._("Readers with refused input")),
+                            html.Div(id="reader-errors", children=lang._("waiting for /api/readers")),
                         ],
                         className="panel panel-mats",
                         tabIndex="0",  # scrolls sideways on a phone: reachable by keyboard
@@ -115,7 +131,7 @@ def layout(race: Race) -> html.Div:
                         [
                             html.H2(
                                 [
-                                    "Alerts ",
+                                    lang._("Alerts") + " ",
                                     html.Span("", id="alert-count", className="badge"),
                                     html.Span(id="alerts-tools", className="alerts-tools"),  # the open-only filter
                                 ]
@@ -127,7 +143,7 @@ def layout(race: Race) -> html.Div:
                 ],
                 className="row row-tables",
             ),
-            console.panel(),
+            console.panel(lang),
             dcc.Interval(id="tick", interval=TICK_MS),
         ],
         className="page page-control",
@@ -155,28 +171,29 @@ def register(
         Input("tick", "n_intervals"),
     )
     def update(_n: int | None) -> tuple[Any, ...]:
-        snap = get_snapshot()
+        snap, lang = get_snapshot(), languages.current(race.language)
         if snap is None:
-            empty = {"data": [], "layout": {"title": {"text": "waiting for the first tick"}}}
-            return (*("–" for _ in KPIS), empty, empty, empty, "waiting for the first tick", "–")
-        texts = kpi_texts(race, snap)
+            waiting = lang._("waiting for the first tick")
+            empty = {"data": [], "layout": {"title": {"text": waiting}}}
+            return (*("–" for _ in KPIS), empty, empty, empty, waiting, "–")
+        texts = kpi_texts(race, snap, lang)
         if race.by_distance:  # a catcher-car race: the car and the milestones, not winners against a quota
-            texts |= catcher.kpi_texts(race, snap)
-        rows = next_to_be_caught(race, snap)
+            texts |= catcher.kpi_texts(race, snap, lang)
+        rows = next_to_be_caught(race, snap, lang=lang)
         nxt = (
-            table([h for _, h in NEXT_COLUMNS], [[r[k] for k, _ in NEXT_COLUMNS] for r in rows], "next-table")
+            table([lang._(h) for _, h in NEXT_COLUMNS], [[r[k] for k, _ in NEXT_COLUMNS] for r in rows], "next-table")
             if rows
-            else "nobody ahead of the pursuer is projected to be caught"
+            else lang._("nobody ahead of the pursuer is projected to be caught")
         )
         return (
             *(texts[kpi_id] for kpi_id, _ in KPIS),
-            catcher.catch_histogram(snap) if race.by_distance else margin_histogram(snap),
-            catcher.milestone_figure(race, snap) if race.by_distance else pen_forecast_figure(race, snap),
-            catcher.running_history_figure(get_history())
+            catcher.catch_histogram(snap, lang) if race.by_distance else margin_histogram(snap, lang),
+            catcher.milestone_figure(race, snap, lang) if race.by_distance else pen_forecast_figure(race, snap, lang),
+            catcher.running_history_figure(get_history(), lang)
             if race.by_distance
-            else forecast_history_figure(race, get_history()),
+            else forecast_history_figure(race, get_history(), lang),
             nxt,
-            table(timed.group_header(race), timed.group_rows(race, snap), "group-rows"),
+            table(timed.group_header(race, lang), timed.group_rows(race, snap, lang), "group-rows"),
         )
 
 
@@ -193,22 +210,23 @@ def register_timed(app: Dash, race: Race, get_snapshot: Callable[[], Snapshot | 
         Input("tick", "n_intervals"),
     )
     def update(_n: int | None) -> tuple[Any, ...]:
-        snap = get_snapshot()
+        snap, lang = get_snapshot(), languages.current(race.language)
         if snap is None:
-            empty = {"data": [], "layout": {"title": {"text": "waiting for the first tick"}}}
-            return (*("–" for _ in timed.KPIS), empty, empty, "waiting for the first tick", "–")
-        texts = timed.kpi_texts(race, snap)
-        rows = timed.leaders_on_course(race, snap)
+            waiting = lang._("waiting for the first tick")
+            empty = {"data": [], "layout": {"title": {"text": waiting}}}
+            return (*("–" for _ in timed.KPIS), empty, empty, waiting, "–")
+        texts = timed.kpi_texts(race, snap, lang)
+        rows = timed.leaders_on_course(race, snap, lang=lang)
         cols = timed.LEADER_COLUMNS
         leaders = (
-            table([h for _, h in cols], [[r[k] for k, _ in cols] for r in rows], "next-table")
+            table([lang._(h) for _, h in cols], [[r[k] for k, _ in cols] for r in rows], "next-table")
             if rows
-            else "nobody on the course"
+            else lang._("nobody on the course")
         )
         return (
             *(texts[kpi_id] for kpi_id, _ in timed.KPIS),
-            timed.field_figure(race, snap),
-            timed.pen_progress_figure(race, snap),
+            timed.field_figure(race, snap, lang),
+            timed.pen_progress_figure(race, snap, lang),
             leaders,
-            table(timed.group_header(race), timed.group_rows(race, snap), "group-rows"),
+            table(timed.group_header(race, lang), timed.group_rows(race, snap, lang), "group-rows"),
         )

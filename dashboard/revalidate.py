@@ -36,13 +36,17 @@ class Revalidated:
 
         await self.app(scope, receive, keep)
         body = b"".join(chunks)
-        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in (b"etag", b"cache-control")]
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in (b"etag", b"cache-control", b"vary")]
         if start.get("status") != 200:
             await send({**start, "headers": start.get("headers", [])})
             await send({"type": "http.response.body", "body": body})
             return
         etag = b'"' + hashlib.sha256(body).hexdigest()[:20].encode() + b'"'
-        headers += [(b"etag", etag), (b"cache-control", b"no-cache")]
+        headers += [
+            (b"etag", etag),
+            (b"cache-control", b"no-cache"),
+            (b"vary", b"Accept-Language, Cookie"),
+        ]  # the layout's language
         asked = dict(scope["headers"]).get(b"if-none-match")
         if asked == etag:
             kept = [(k, v) for k, v in headers if k.lower() not in (b"content-length", b"content-type")]

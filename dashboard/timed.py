@@ -8,37 +8,41 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dashboard.figures import CLASS_COLOURS, _base_layout, format_duration
+from i18n.catalogue import ENGLISH, N_, Language
+from i18n.numbers import integer, km
 from live.chase.places import counts_by
 from live.chase.snapshot import AHEAD, FINISHED, REGISTERED, STARTED, WON, Snapshot
 from live.race.race import Race
 
 KPIS = (
-    ("kpi-clock", "race clock"),
-    ("kpi-leader", "leader on the course"),
-    ("kpi-started", "started"),
-    ("kpi-running", "running"),
-    ("kpi-finished", "finished"),
-    ("kpi-dnf", "stopped (DNF)"),
+    ("kpi-clock", N_("race clock")),
+    ("kpi-leader", N_("leader on the course")),
+    ("kpi-started", N_("started")),
+    ("kpi-running", N_("running")),
+    ("kpi-finished", N_("finished")),
+    ("kpi-dnf", N_("stopped (DNF)")),
 )
-LEADER_COLUMNS = (("bib", "bib"), ("name", "name"), ("pen", "pen"), ("at", "at"))
+LEADER_COLUMNS = (("bib", N_("bib")), ("name", N_("name")), ("pen", N_("pen")), ("at", N_("at")))
 GROUP_COLUMNS = ("group", "runners", "done", "running", "quota")
+GROUP_HEADERS = {"group": N_("group"), "runners": N_("runners"), "running": N_("running"), "quota": N_("quota")}
+GROUP_WORDS = {"sex": N_("sex"), "category": N_("category")}
 
 
-def kpi_texts(race: Race, snap: Snapshot) -> dict[str, str]:
+def kpi_texts(race: Race, snap: Snapshot, lang: Language = ENGLISH) -> dict[str, str]:
     """The KPI strip, as plain strings."""
-    leaders = leaders_on_course(race, snap, 1)
-    c = snap.counts
+    leaders = leaders_on_course(race, snap, 1, lang)
+    c, code = snap.counts, lang.code
     return {
         "kpi-clock": format_duration(snap.elapsed_s),
         "kpi-leader": f"{leaders[0]['bib']} {leaders[0]['name']} · {leaders[0]['at']}" if leaders else "–",
-        "kpi-started": f"{c['started']:,}",
-        "kpi-running": f"{c.get('running', 0):,}",
-        "kpi-finished": f"{c.get('finished', 0):,}",
-        "kpi-dnf": f"{c['dnf'] + c['dq']:,}",
+        "kpi-started": integer(c["started"], code),
+        "kpi-running": integer(c.get("running", 0), code),
+        "kpi-finished": integer(c.get("finished", 0), code),
+        "kpi-dnf": integer(c["dnf"] + c["dq"], code),
     }
 
 
-def leaders_on_course(race: Race, snap: Snapshot, limit: int = 10) -> list[dict[str, str]]:
+def leaders_on_course(race: Race, snap: Snapshot, limit: int = 10, lang: Language = ENGLISH) -> list[dict[str, str]]:
     """The runners furthest along who have not finished: bib, name, pen, where."""
     rows = np.flatnonzero(snap.status == STARTED)
     rows = rows[np.argsort(-snap.distance_m[rows], kind="stable")][:limit]
@@ -50,13 +54,13 @@ def leaders_on_course(race: Race, snap: Snapshot, limit: int = 10) -> list[dict[
                 "bib": str(snap.bibs[row]),
                 "name": person.name if person else "",
                 "pen": str(snap.pens[row]),
-                "at": f"{snap.distance_m[row] / 1000:.2f} km",
+                "at": km(float(snap.distance_m[row]), lang.code),
             }
         )
     return out
 
 
-def field_figure(race: Race, snap: Snapshot) -> go.Figure:
+def field_figure(race: Race, snap: Snapshot, lang: Language = ENGLISH) -> go.Figure:
     """Where the runners still running are, by kilometre."""
     running = snap.distance_m[snap.status == STARTED]
     edges = np.arange(0.0, race.distance_m / 1000 + 1.0, 1.0)
@@ -71,33 +75,35 @@ def field_figure(race: Race, snap: Snapshot) -> go.Figure:
         )
     )
     fig.update_xaxes(title_text="km")
-    fig.update_yaxes(title_text="runners")
+    fig.update_yaxes(title_text=lang._("runners"))
     if not len(running):
-        why = "no runner has started yet" if not snap.counts.get("started") else "nobody is on the course"
+        why = (
+            lang._("no runner has started yet") if not snap.counts.get("started") else lang._("nobody is on the course")
+        )
         fig.add_annotation(text=why, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 18})
-    return _base_layout(fig, f"The {len(running):,} runners on the course")
+    return _base_layout(fig, lang._("The {n} runners on the course", n=integer(len(running), lang.code)))
 
 
-def pen_progress_figure(race: Race, snap: Snapshot) -> go.Figure:
+def pen_progress_figure(race: Race, snap: Snapshot, lang: Language = ENGLISH) -> go.Figure:
     """Per pen: finished, running and not started."""
     names = [p.name for p in race.pens]
     bars = []
     for code, label, colour in (
-        (FINISHED, "finished", CLASS_COLOURS["finished"]),
-        (STARTED, "running", CLASS_COLOURS["started"]),
-        (REGISTERED, "not started", CLASS_COLOURS["registered"]),
+        (FINISHED, lang._("finished"), CLASS_COLOURS["finished"]),
+        (STARTED, lang._("running"), CLASS_COLOURS["started"]),
+        (REGISTERED, lang._("not started"), CLASS_COLOURS["registered"]),
     ):
         y = [int(np.count_nonzero((snap.pens == p.id) & (snap.status == code))) for p in race.pens]
         bars.append(go.Bar(x=names, y=y, name=label, marker={"color": colour}, hovertemplate=f"%{{x}}: %{{y}} {label}"))
     fig = go.Figure(bars)
     fig.update_layout(barmode="stack", showlegend=True)
-    fig.update_yaxes(title_text="runners")
-    out = _base_layout(fig, "Per pen: finished, running, not started")
+    fig.update_yaxes(title_text=lang._("runners"))
+    out = _base_layout(fig, lang._("Per pen: finished, running, not started"))
     out.update_layout(showlegend=True, legend={"orientation": "h", "y": -0.2})
     return out
 
 
-def group_rows(race: Race, snap: Snapshot) -> list[list[str]]:
+def group_rows(race: Race, snap: Snapshot, lang: Language = ENGLISH) -> list[list[str]]:
     """One row per sex and per category: runners, winners (finishers), still running, quota."""
     people = race.runners
     sexes = np.array([p.sex for p in people], dtype=object)
@@ -110,18 +116,19 @@ def group_rows(race: Race, snap: Snapshot) -> list[list[str]]:
     for group, labels in table.items():
         for label, c in labels.items():
             quota, done = c["quota"], c["done"] or 0
+            code = lang.code
             against = (
                 "–"
                 if quota is None
-                else f"{quota:,}" + (" ✓ reached" if done >= quota else f" ({quota - done:,} to go)")
+                else integer(quota, code)
+                + (lang._(" ✓ reached") if done >= quota else lang._(" ({n} to go)", n=integer(quota - done, code)))
             )
-            rows.append(
-                [f"{group} {label or '(none)'}", f"{c['runners']:,}", f"{done:,}", f"{c['running']:,}", against]
-            )
+            name = f"{lang._(GROUP_WORDS.get(group, group))} {label or lang._('(none)')}"
+            rows.append([name, integer(c["runners"], code), integer(done, code), integer(c["running"], code), against])
     return rows
 
 
-def group_header(race: Race) -> list[str]:
+def group_header(race: Race, lang: Language = ENGLISH) -> list[str]:
     """The category table's header: winners in a chase, finishers in a race without a pursuer."""
-    done = "finished" if race.pursuer is None else "won"
-    return [done if h == "done" else h for h in GROUP_COLUMNS]
+    done = lang._("finished") if race.pursuer is None else lang._("won")
+    return [done if h == "done" else lang._(GROUP_HEADERS[h]) for h in GROUP_COLUMNS]

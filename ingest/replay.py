@@ -114,7 +114,7 @@ class _Applier:
         """A gun marker; ``checked``: refused as live ingest refuses it (``live/race/guns.py``: a mat that
         may not fire guns, or too far from its pen's planned start on race day)."""
         await self.flush()
-        target = await self.store.gun_store(t)  # of an event's races, the one with a start to fire
+        target = await self.store.gun_store(t, mat)  # of an event's races, the one with a start to fire
         if checked and (why := gun_problem(target.race, mat, t, await target.guns())) is not None:
             self._error(f"{where}: gun refused: {why}")
             return

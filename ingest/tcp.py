@@ -169,7 +169,7 @@ class ReaderServer(ABC):
 
     async def fire_gun(self, who: str, peer: str, mat: str, raw: bytes, t: float) -> None:
         """A gun marker from the wire: start the next pen if ``live/race/guns.py`` lets this one."""
-        target = await self.store.gun_store(t)  # of an event's races, the one with a start to fire
+        target = await self.store.gun_store(t, mat)  # of an event's races, the one with a start to fire
         started = await target.guns()
         if (why := gun_problem(target.race, mat, t, started)) is not None:
             await self.reject(who, mat, raw, f"gun refused: {why}", peer)

@@ -124,7 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
     eng = sub.add_parser(
         "engine", help="the live engine only, against REDIS_URL: leads while it holds the engine lease, else stands by"
     )
-    eng.add_argument("--race", help="race directory (default: the Paris J-1000)")
+    one_of = eng.add_mutually_exclusive_group()
+    one_of.add_argument("--race", help="race directory (default: the Paris J-1000)")
+    one_of.add_argument(
+        "--event",
+        metavar="DIR",
+        help="join the engine pool of this event: processes given the same event share its races "
+        "(each leads at most its fair share; a dead one's races are taken over within 3 s)",
+    )
     eng.set_defaults(func=cmd_engine)
 
     plan = sub.add_parser("plan", help="pre-race: expected winners per pen vs quota; head starts that meet it")
@@ -231,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     rb.set_defaults(func=cmd_rebuild)
 
     b = sub.add_parser("bench", help="performance figures (SPEC §8) as JSON, each with a same-run baseline")
-    b.add_argument("what", choices=["tick", "ingest", "fanout", "browser", "replay", "fuzz"])
+    b.add_argument("what", choices=["tick", "ingest", "fanout", "feedbytes", "browser", "replay", "fuzz"])
     b.add_argument("--lines", type=int, default=1_000_000, help="fuzz: hostile lines and messages, all protocols")
     b.add_argument("--seed", type=int, default=1, help="fuzz: seed of the hostile generator")
     b.add_argument("--race", help="fuzz: race directory (default: the Paris J-1000)")
@@ -262,6 +269,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="fanout: through HAProxy on 3 web processes relaying one engine (scale-out), then the "
         "same clients on one of them directly (the same-run baseline)",
     )
+    b.add_argument(
+        "--cluster",
+        action="store_true",
+        help="tick, fanout --balanced: also on a Redis Cluster of 3 masters and 3 replicas, one redis-server "
+        "the same-run baseline",
+    )
+    b.add_argument("--races", type=int, default=6, help="tick --cluster: races at once")
+    b.add_argument("--race-runners", type=int, default=5_000, help="tick --cluster: runners per race")
     b.add_argument("--client-processes", type=int, default=2, help="fanout: processes the clients are spread over")
     b.add_argument("--speed", type=float, default=10.0, help="fanout: simulated seconds per real second")
     b.add_argument(
@@ -276,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="fanout: seconds of it measured (default: first gun to 10 min after the pursuer's finish)",
     )
     b.add_argument("--seconds", type=float, default=20.0, help="fanout, browser: seconds measured per size")
-    b.add_argument("--runners", type=int, nargs="+", default=[3_600, 40_000], help="browser: field sizes")
+    b.add_argument("--runners", type=int, nargs="+", default=[3_600, 40_000], help="browser, feedbytes: field sizes")
     b.set_defaults(func=cmd_bench)
 
     sim = sub.add_parser("simulate", help="emulated readers in every protocol against a running ingestor")

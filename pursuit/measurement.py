@@ -154,7 +154,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def _run_bench(args: argparse.Namespace) -> dict[str, Any]:
     """The bench ``args.what`` names, with its options."""
-    if args.what == "tick":
+    if args.what == "tick" and args.cluster:
+        from pursuit.bench.cluster import bench_tick_cluster
+
+        result = bench_tick_cluster(args.races, args.race_runners)
+    elif args.what == "tick":
         from pursuit.bench.tick import bench_tick
 
         result = bench_tick()
@@ -175,6 +179,10 @@ def _run_bench(args: argparse.Namespace) -> dict[str, Any]:
         from pursuit.bench.fuzz import run_fuzz
 
         result = run_fuzz(args.lines, args.seed, race_or_exit(args.race).directory)
+    elif args.what == "feedbytes":
+        from pursuit.bench.feedbytes import bench_feedbytes
+
+        result = bench_feedbytes(tuple(args.runners))
     elif args.what == "browser":
         from pursuit.bench.browser import bench_browser
 
@@ -183,7 +191,11 @@ def _run_bench(args: argparse.Namespace) -> dict[str, Any]:
         from pursuit.bench.balanced import bench_fanout_balanced
 
         result = bench_fanout_balanced(
-            tuple(args.clients), seconds=args.seconds, speed=args.speed, procs=args.client_processes
+            tuple(args.clients),
+            seconds=args.seconds,
+            speed=args.speed,
+            procs=args.client_processes,
+            cluster=args.cluster,
         )
     else:
         from pursuit.bench.fanout import bench_fanout

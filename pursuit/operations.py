@@ -203,8 +203,13 @@ def cmd_engine(args: argparse.Namespace) -> int:
     from pursuit.serve import run, run_engines
 
     settings: Settings = args.settings
-    event = event_or_exit(args.race)
-    return run(run_engines(event, redis_or_exit(settings.redis_url, "engine")), settings.loop)
+    event = event_or_exit(args.event or args.race)
+    redis_url = redis_or_exit(settings.redis_url, "engine")
+    if args.event:  # a member of the event's engine pool (pursuit/engine_pool.py)
+        from pursuit.engine_pool import run_pool
+
+        return run(run_pool(event, redis_url), settings.loop)
+    return run(run_engines(event, redis_url), settings.loop)
 
 
 def _simulate_results(args: argparse.Namespace) -> int:

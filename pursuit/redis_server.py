@@ -290,3 +290,117 @@ class SentinelCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+CLUSTER_NODE_TIMEOUT_MS = 1000  # a master unreachable this long is failed over by its replica
+CLUSTER_BUS_OFFSET = 10_000  # a cluster node also listens on its port + 10000 (the cluster bus)
+
+
+def free_cluster_port() -> int:
+    """A port free on 127.0.0.1 whose cluster bus port (+10000) is free too (and below 65536)."""
+    for _ in range(100):
+        port = free_port()
+        if port + CLUSTER_BUS_OFFSET > 65535:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + CLUSTER_BUS_OFFSET))
+            except OSError:
+                continue
+        return port
+    raise RedisServerError("no free port pair (port, port + 10000) for a cluster node")
+
+
+class ClusterServers:
+    """A Redis Cluster of ``masters`` masters, each with one replica, on 127.0.0.1 (``redis-server
+    --cluster-enabled yes`` processes on free ports, joined by ``redis-cli --cluster create``), for
+    tests, benches and ``pursuit rehearse``: ``url`` is the ``redis+cluster://`` URL processes are given."""
+
+    def __init__(self, data_dir: Path, masters: int = 3, node_timeout_ms: int = CLUSTER_NODE_TIMEOUT_MS) -> None:
+        data_dir = Path(data_dir)
+        cluster_args = (
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-node-timeout",
+            str(node_timeout_ms),
+            "--cluster-replica-validity-factor",
+            "0",  # a replica however far behind may be promoted: the readers' resume covers the gap
+        )
+        self.nodes = [
+            RedisServer(data_dir / f"node-{i}", free_cluster_port(), appendonly=True, extra_args=cluster_args)
+            for i in range(2 * masters)
+        ]
+        self.masters = masters
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{node.port}" for node in self.nodes)
+
+    def servers(self) -> list[RedisServer]:
+        return list(self.nodes)
+
+    def server_on(self, port: int) -> RedisServer:
+        """The node listening on ``port``."""
+        return next(node for node in self.nodes if node.port == port)
+
+    def start(self, timeout_s: float = 30.0) -> ClusterServers:
+        """Start every node, join them (the first ``masters`` as masters, one replica each) and wait until
+        every node says the cluster is ``ok`` and every replica is in sync."""
+
+        for node in self.nodes:
+            node.start()
+        cli = shutil.which("redis-cli")
+        if cli is None:
+            self.stop()
+            raise RedisServerError("no redis-cli found: it joins the nodes (Debian: apt-get install redis-tools)")
+        create = [cli, "--cluster", "create", *[f"127.0.0.1:{n.port}" for n in self.nodes]]
+        done = subprocess.run(
+            [*create, "--cluster-replicas", "1", "--cluster-yes"], capture_output=True, timeout=timeout_s, check=False
+        )
+        if done.returncode != 0:
+            self.stop()
+            raise RedisServerError(f"redis-cli --cluster create failed: {done.stdout.decode()[-500:]}")
+        try:
+            self.wait_whole(timeout_s)
+        except RedisServerError:
+            self.stop()
+            raise
+        return self
+
+    def wait_whole(self, timeout_s: float = 30.0) -> None:
+        """Wait until every node says the cluster is ``ok`` and every replica is in sync (after a start,
+        or after a failed master is back as its successor's replica)."""
+        import redis
+
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if all(self._ready(redis.Redis(port=node.port)) for node in self.nodes):
+                return
+            time.sleep(0.1)
+        raise RedisServerError(f"the Redis Cluster did not come together within {timeout_s} s")
+
+    @staticmethod
+    def _ready(client: object) -> bool:
+        import redis
+
+        assert isinstance(client, redis.Redis)
+        with client:
+            try:
+                if client.cluster("info")["cluster_state"] != "ok":
+                    return False
+                role = client.info("replication")
+            except redis.RedisError:
+                return False
+        return bool(role["role"] == "master" or role.get("master_link_status") == "up")
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def __enter__(self) -> ClusterServers:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

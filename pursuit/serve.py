@@ -19,8 +19,9 @@ from ingest.tcp import ReaderServer
 from live.race.event import Event, event_of
 from live.race.race import Race
 from live.race.web_limits import DEFAULT_MAX_CONNECTIONS
-from live.store.connection import master_address, redis_client, replicas_to_wait_for
+from live.store.connection import describe, is_cluster, master_address, redis_client, replicas_to_wait_for
 from live.store.event_store import ingest_store
+from live.store.leader import FrameChannel, Lease
 from live.store.store import Store
 from pursuit.event_web import create_event_app
 from pursuit.http_guard import REQUEST_TIMEOUT_S, GuardedHttp
@@ -165,23 +166,24 @@ async def start_ingest(
 async def watch_master(redis: aioredis.Redis, servers: list[ReaderServer], stop: asyncio.Event) -> None:
     """Behind Sentinel: when the master changes, close every reader connection, so that each reader is
     asked to resume after the last line the *new* master holds (a failover may lose the last writes the
-    old one acknowledged). Nothing to do for a single server."""
+    old one acknowledged). In a Redis Cluster, when any master changes. Nothing to do for a single server."""
     last = None
     while not stop.is_set():
         try:
             now = await master_address(redis)
-        except Exception as exc:  # no Sentinel answers, or none knows a master yet: ask again
-            log.warning("Sentinel: no master address (%r)", exc)
+        except Exception as exc:  # no Sentinel (or cluster node) answers, or none knows a master yet: ask again
+            log.warning("Redis: no master address (%r)", exc)
             now = last
         if now is None and last is None and not isinstance(redis.connection_pool, SentinelConnectionPool):
-            await stop.wait()  # one server: nothing moves
-            return
-        if last is not None and now is not None and now != last:
-            closed = sum(server.reset_connections(f"Redis master moved to {now[0]}:{now[1]}") for server in servers)
+            if not is_cluster(redis):
+                await stop.wait()  # one server: nothing moves
+                return
+        if last is not None and now is not None and now != last:  # a cluster: any of its masters
+            closed = sum(server.reset_connections(f"Redis master moved to {describe(now)}") for server in servers)
             log.warning(
-                "Redis master moved from %s:%d to %s:%d: %d reader connections closed to resume there",
-                *last,
-                *now,
+                "Redis master moved from %s to %s: %d reader connections closed to resume there",
+                describe(last),
+                describe(now),
                 closed,
             )
         last = now or last
@@ -290,20 +292,22 @@ async def run_engines(event: Event, redis_url: str, stop: asyncio.Event | None =
     return 0
 
 
-async def run_engine(race: Race, redis_url: str, stop: asyncio.Event | None = None) -> int:
+async def run_engine(
+    race: Race, redis_url: str, stop: asyncio.Event | None = None, lease_for: Callable[[Store], Lease] | None = None
+) -> int:
     """The live engine of one race in this process, until interrupted (or ``stop``): while it holds the
     engine lease it ticks, emits the race's events and publishes each tick's frame for the web
-    processes to relay; otherwise it stands by, ready to take the lease when it lapses."""
+    processes to relay; otherwise it stands by, ready to take the lease when it lapses. ``lease_for``
+    makes its lease (an engine pool's, ``pursuit.engine_pool``; default: a plain one)."""
     from live.engine.engine import LiveEngine
     from live.engine.events import EventDetector
-    from live.store.leader import FrameChannel, Lease
     from web.feed import LiveFeed, Publisher
 
     redis = redis_client(redis_url)
     store = Store(redis, race)
     await store.setup()
     engine = LiveEngine(race, store)
-    engine.lease = lease = Lease(store)
+    engine.lease = lease = (lease_for or Lease)(store)
     engine.listeners.append(EventDetector(engine))
     feed = LiveFeed(engine, publisher=Publisher(FrameChannel(store), lease))  # builds the frames; no clients here
     print(f"engine: race {race.id}, lease {lease.key} as {lease.token}", flush=True)

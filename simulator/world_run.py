@@ -130,6 +130,7 @@ def write_race(directory: Path) -> None:
         'id = "world-run-paris"',
         'name = "World Run Paris — the car is coming"',
         'timezone = "Europe/Paris"',
+        'language = "fr"                      # the pages\' language when the browser asks for none we speak (en, fr)',
         'date = "2026-05-03"',
         'course = "course.geojson"',
         'participants = "participants.csv"',

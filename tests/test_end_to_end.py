@@ -64,9 +64,14 @@ async def test_simulated_race_reaches_the_api_with_the_true_outcome(redis_server
         assert state["counts"]["won"] == report.winners, "the live outcome equals the simulated truth"
         assert state["counts"]["won"] + state["counts"]["caught"] == RUNNERS
 
-        # the story of the race, once each, in the durable events stream
-        events = await store.events_after(count=10_000)
-        kinds = [e["kind"] for e in events]
+        # the story of the race, once each, in the durable events stream (appended just after the tick
+        # that the state shows: a loaded machine may serve the state first)
+        async def told():
+            events = await store.events_after(count=10_000)
+            kinds = [e["kind"] for e in events]
+            return (events, kinds) if kinds.count("caught") >= state["counts"]["caught"] else None
+
+        events, kinds = await eventually(told)
         assert kinds.count("caught") == state["counts"]["caught"]
         assert kinds.count("pursuer_split") == len(paris.timing_points) - 1
         assert kinds.count("final") == 1 and "milestone" in kinds

@@ -6,6 +6,8 @@ functions and ``if TYPE_CHECKING``):
   store's ``.redis`` connection (``web``, ``ingest``, ``dashboard`` and ``simulator`` included);
 - ``web``, ``ingest``, ``dashboard`` and ``simulator`` build on ``live`` and import none of each other
   (the simulator reaches the ingestor only over sockets, like a real decoder) nor ``pursuit``;
+- ``i18n`` (the catalogues and number formats, used by ``web`` and ``dashboard``) imports the standard
+  library, Babel and itself, nothing of the project;
 - only the command line imports the benchmarks, ``pursuit.bench``: ``pursuit/cli.py`` and the module of
   the ``bench`` command, ``pursuit/measurement.py`` (and the bench's own modules);
 - only ``pursuit/settings.py`` reads the environment (the benchmarks and the rehearsal copy it into the
@@ -30,6 +32,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 EDGES = ("web", "ingest", "dashboard", "simulator")
 LIVE_THIRD_PARTY = {"numpy", "orjson"}
+LANGUAGES_PACKAGE, LANGUAGES_THIRD_PARTY = "i18n", {"babel"}
 REDIS_DOOR = "live/store/"
 BENCH_IMPORTERS = {"pursuit/cli.py", "pursuit/measurement.py"}
 ENVIRONMENT_READERS = {"pursuit/settings.py"}
@@ -61,6 +64,10 @@ def violations(path: str, source: str) -> list[str]:
     for line, name in imported(source, module):
         top = name.split(".")[0]
         where = f"{path}:{line} imports {name}"
+        if package == LANGUAGES_PACKAGE:
+            if top not in (package, "__future__", *LANGUAGES_THIRD_PARTY) and top not in sys.stdlib_module_names:
+                found.append(f"{where}: i18n imports the standard library and babel alone")
+            continue
         if package == "live":
             if top in ("live", "__future__") or top in sys.stdlib_module_names or top in LIVE_THIRD_PARTY:
                 continue
@@ -98,12 +105,12 @@ def environment_reads(path: str, source: str) -> list[str]:
 
 
 def sources() -> list[Path]:
-    return sorted(p for pkg in ("live", *EDGES, "pursuit") for p in (ROOT / pkg).rglob("*.py"))
+    return sorted(p for pkg in ("live", *EDGES, "pursuit", LANGUAGES_PACKAGE) for p in (ROOT / pkg).rglob("*.py"))
 
 
 def test_every_package_is_checked():
     names = {p.relative_to(ROOT).parts[0] for p in sources()}
-    assert names == {"live", *EDGES, "pursuit"}
+    assert names == {"live", *EDGES, "pursuit", LANGUAGES_PACKAGE}
     assert (ROOT / "live" / "store" / "store.py") in sources() and (ROOT / "pursuit" / "cli.py") in sources()
 
 
@@ -142,6 +149,8 @@ def test_only_the_settings_read_the_environment():
         ("pursuit/demo.py", "from pursuit import bench"),
         ("pursuit/web.py", "import pursuit.bench.ingest"),
         ("pursuit/operations.py", "from pursuit.bench.tick import bench_tick"),
+        ("i18n/catalogue.py", "from live.race.race import LANGUAGES"),
+        ("i18n/numbers.py", "import numpy as np"),
     ],
 )
 def test_a_broken_rule_is_reported(path: str, source: str):
@@ -158,6 +167,8 @@ def test_a_broken_rule_is_reported(path: str, source: str):
         ("pursuit/measurement.py", "from pursuit.bench.tick import bench_tick"),
         ("pursuit/bench/ingest.py", "from pursuit.bench.fanout import machine"),
         ("pursuit/web.py", "from ingest.json_server import JsonIngest\nfrom dashboard.app import build"),
+        ("i18n/numbers.py", "import math\nfrom babel.numbers import format_decimal\nfrom i18n.catalogue import N_"),
+        ("web/api.py", "from i18n.results import with_display_header"),
     ],
 )
 def test_an_allowed_import_passes(path: str, source: str):

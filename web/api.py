@@ -15,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from i18n.catalogue import LANGUAGES, language
+from i18n.results import with_display_header
 from live.chase.chase import catch_point
 from live.chase.places import counts_by
 from live.chase.snapshot import AHEAD, FINISHED, STARTED, STATUSES, WON, Snapshot
@@ -315,8 +317,13 @@ class RaceAPI:
             return error(503, NOT_READY)
         if self._csv is None or self._csv[0] is not snap:
             self._csv = (snap, self._results_csv(snap))
+        body, lang = self._csv[1], request.query_params.get("lang")
+        if lang is not None:  # column names for a person, in that language (i18n/results.py)
+            if lang not in LANGUAGES:
+                return error(400, f"lang must be one of {', '.join(LANGUAGES)}")
+            body = with_display_header(body, language(lang))
         return Response(
-            self._csv[1],
+            body,
             media_type="text/csv; charset=utf-8",
             headers={"content-disposition": f'attachment; filename="{self.race.id}-results.csv"'},
         )

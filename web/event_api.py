@@ -1,4 +1,5 @@
-"""``GET /api/event``: the races of an event, one summary each (race control's event view reads it)."""
+"""``GET /api/event``: the races of an event, one summary each (race control's event view reads it); and
+``GET /api/event/leaderboard``, the world ranking of its catcher-car races (``web/world_board.py``)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import numpy as np
 from starlette.requests import Request
 from starlette.routing import Route
 
-from live.chase.places import Groups, by_distance, listing_order
-from live.chase.snapshot import AHEAD, CAUGHT, STARTED, Snapshot
+from live.chase.snapshot import Snapshot
 from live.engine.engine import LiveEngine
 from live.race.event import Event
 from web.http import JSONResponse, error, iso_time, num
+from web.world_board import ZONE_UTC, WorldBoard
 
 MAX_PAGE = 1000
 MAX_LABEL = 32
@@ -65,7 +66,11 @@ def race_summary(event: Event, engine: LiveEngine) -> dict[str, Any]:
     }
     if snap is None:
         return body
-    body["clock"] = {"now": iso_time(snap.now, race.timezone), "elapsed_s": num(snap.elapsed_s)}
+    body["clock"] = {  # the race's own time zone, and the event's clock: UTC
+        "now": iso_time(snap.now, race.timezone),
+        "utc": iso_time(snap.now, ZONE_UTC),
+        "elapsed_s": num(snap.elapsed_s),
+    }
     body["counts"] = snap.counts
     body["leader"] = leader(snap)
     if pursuer is not None and (p := snap.pursuer) is not None:
@@ -83,65 +88,13 @@ def race_summary(event: Event, engine: LiveEngine) -> dict[str, Any]:
     return body
 
 
-def leaderboard(engines: Sequence[LiveEngine]) -> list[dict[str, Any]]:
-    """Every runner of the event's catcher-car races in one ranking, by distance, further first: where
-    the car passed him, or where he is while he runs (as each race's own results rank them); places
-    overall, within sex and within sex and category, across the races."""
-    rows: list[tuple[LiveEngine, Snapshot, np.ndarray]] = []
-    for engine in engines:
-        if engine.race.by_distance and (snap := engine.snapshot) is not None:
-            rows += [(engine, snap, np.arange(len(snap.bibs)))]
-    if not rows:
-        return []
-    sex, category, distance, ranked, caught_at, who = [], [], [], [], [], []
-    for engine, snap, index in rows:
-        people = [engine.race.participant(str(b)) for b in snap.bibs]
-        sex += [p.sex if p else "" for p in people]
-        category += [p.category if p else "" for p in people]
-        caught = snap.status == CAUGHT
-        at = snap.caught_at_m if snap.caught_at_m is not None else np.full(len(snap.bibs), np.nan)
-        distance.append(np.where(caught, at, snap.distance_m))
-        ranked.append(caught | (snap.status == AHEAD) | (snap.status == STARTED))
-        caught_at.append(np.where(caught, at, np.nan))
-        who += [(engine, snap, int(i), people[int(i)]) for i in index]
-    places = by_distance(
-        np.concatenate(distance),
-        np.concatenate(ranked),
-        Groups.of(np.array(sex, dtype=object), np.array(category, dtype=object)),
-    )
-    at_all, distance_all = np.concatenate(caught_at), np.concatenate(distance)
-    out = []
-    for row in listing_order(places).tolist():
-        if not places.place[row]:
-            break
-        engine, snap, i, person = who[row]
-        place, place_sex, place_category = places.of(row)
-        out.append(
-            {
-                "place": place,
-                "place_sex": place_sex,
-                "place_category": place_category,
-                "bib": str(snap.bibs[i]),
-                "name": person.name if person else "",
-                "sex": sex[row],
-                "category": category[row],
-                "race": engine.race.id,
-                "race_name": engine.race.name,
-                "status": snap.status_name(i),
-                "distance_m": num(float(distance_all[row])),
-                "caught_at_m": num(float(at_all[row])),
-            }
-        )
-    return out
-
-
 class EventAPI:
     """The event's own routes, over the engines of its races (in the event's order)."""
 
     def __init__(self, event: Event, engines: Sequence[LiveEngine]) -> None:
         self.event = event
         self.engines = list(engines)
-        self._board: tuple[tuple[Snapshot | None, ...], list[dict[str, Any]]] | None = None  # per tick
+        self._board: tuple[tuple[Snapshot | None, ...], WorldBoard] | None = None  # per tick: its snapshots
 
     def routes(self) -> list[Route]:
         return [Route("/api/event", self.get_event), Route("/api/event/leaderboard", self.get_leaderboard)]
@@ -160,18 +113,21 @@ class EventAPI:
         return JSONResponse(self.body())
 
     async def get_leaderboard(self, request: Request) -> JSONResponse:
-        """``GET /api/event/leaderboard?sex=&limit=&offset=``: the catcher-car races' runners in one
-        ranking (the world's, at a World Run); ``sex`` keeps one sex (its ``place_sex`` then ranks)."""
+        """``GET /api/event/leaderboard?sex=&nation=&limit=&offset=``: the catcher-car races' runners in
+        one ranking (the world's, at a World Run); ``sex`` keeps one sex (its ``place_sex`` then ranks),
+        ``nation`` one nation (``place_nation``, or with ``sex`` ``place_nation_sex``). ``nations`` lists
+        every nation of the board, for a picker."""
         q = request.query_params
-        sex = q.get("sex", "")
+        sex, nation = q.get("sex", ""), q.get("nation", "")
         try:
             limit, offset = int(q.get("limit", "100")), int(q.get("offset", "0"))
         except ValueError:
             return error(400, "limit and offset must be whole numbers")
-        if not (1 <= limit <= MAX_PAGE and offset >= 0) or len(sex) > MAX_LABEL:
-            return error(400, f"limit must be 1 to {MAX_PAGE}, offset 0 or more, sex at most {MAX_LABEL} characters")
+        if not (1 <= limit <= MAX_PAGE and offset >= 0) or max(len(sex), len(nation)) > MAX_LABEL:
+            return error(
+                400, f"limit must be 1 to {MAX_PAGE}, offset 0 or more, sex and nation at most {MAX_LABEL} characters"
+            )
         snaps = tuple(e.snapshot for e in self.engines)
         if self._board is None or any(a is not b for a, b in zip(self._board[0], snaps, strict=True)):
-            self._board = (snaps, leaderboard(self.engines))
-        rows = [r for r in self._board[1] if not sex or r["sex"] == sex]
-        return JSONResponse({"runners": rows[offset : offset + limit], "total": len(rows)})
+            self._board = (snaps, WorldBoard(self.engines, self._board[1].roster if self._board else None))
+        return JSONResponse(self._board[1].page(sex, nation, offset, limit))

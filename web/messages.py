@@ -166,17 +166,23 @@ def win_rows(snap: Snapshot, rows: np.ndarray) -> dict[str, Any]:
     return {"index": rows.tolist(), "pct": stepped_percent(snap, rows)}
 
 
+class TickRows:
+    """What a tick carries of the runners: whole rows, rows whose win percent alone moved, rows whose
+    margin alone moved (row indices, ascending; ``web.feed_rows`` picks them)."""
+
+    __slots__ = ("changed", "margin", "win")
+
+    def __init__(self, changed: np.ndarray, win: np.ndarray, margin: np.ndarray) -> None:
+        self.changed, self.win, self.margin = changed, win, margin
+
+
 def tick_message(
-    seq: int,
-    snap: Snapshot,
-    rows: np.ndarray,
-    sent: float,
-    speed_m_s: np.ndarray,
-    classes: np.ndarray | None,
-    win_only: np.ndarray | None = None,
+    seq: int, snap: Snapshot, rows: TickRows, sent: float, speed_m_s: np.ndarray, classes: np.ndarray | None
 ) -> dict[str, Any]:
     """A sparse tick: the rows that changed, the pursuer, counts and forecast; ``sent`` the wall clock.
-    ``win_only``: rows whose win percent alone moved, sent as ``win`` (index and percent), not whole."""
+    Rows whose win percent alone moved go as ``win`` (index and percent), those whose margin alone
+    moved as ``margin`` (index and margin), not whole (``web.feed_rows``)."""
+    changed = rows.changed
     body: dict[str, Any] = {
         "type": "tick",
         "seq": seq,
@@ -185,10 +191,12 @@ def tick_message(
         "pursuer": pursuer_fields(snap),
         "counts": snap.counts,
         "forecast": forecast_fields(snap),
-        "changed": {"index": rows.tolist(), **runner_arrays(snap, speed_m_s, classes, rows)},
+        "changed": {"index": changed.tolist(), **runner_arrays(snap, speed_m_s, classes, changed)},
     }
-    if win_only is not None and len(win_only):
-        body["win"] = win_rows(snap, win_only)
+    if len(rows.win):
+        body["win"] = win_rows(snap, rows.win)
+    if len(rows.margin):
+        body["margin"] = {"index": rows.margin.tolist(), "margin_s": coarse_margins(snap.margin_s[rows.margin])}
     return body
 
 

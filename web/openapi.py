@@ -170,7 +170,7 @@ def openapi_schema(race: Race) -> dict[str, Any]:
                 ],
                 "responses": {"200": _json({"type": "object", "required": ["runners", "total"], "properties": {
                     "runners": {"type": "array", "items": runner_summary}, "total": {"type": "integer"}}}),
-                    **_errors(400, 503)}}},
+                    **_errors(400)}}},
             "/api/runners/{bib}": {"get": {"summary": "One runner in full", "parameters": [_BIB], "responses": {
                 "200": _json({"type": "object", "required": ["bib", "name", "status", "splits", "catch", "caught",
                                                              "finish"],
@@ -196,9 +196,12 @@ def openapi_schema(race: Race) -> dict[str, Any]:
                                     "responses": {"200": _json({"type": "object"})}}},
             "/api/results.csv": {"get": {"summary": "Results export; place, place_sex (within sex) and "
                                                     "place_category (within sex and category) by the race's "
-                                                    "outcome", "responses": {
+                                                    "outcome; ?lang=en|fr: the header row in words for a person",
+                                         "parameters": [{"name": "lang", "in": "query",
+                                                         "schema": {"type": "string", "enum": ["en", "fr"]}}],
+                                         "responses": {
                 "200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
-                **_errors(503)}}},
+                **_errors(400)}}},
             "/healthz": {"get": {"summary": "Redis reachable, ingest and tick lag",
                                  "responses": {"200": _json({"type": "object"}), "503": _json({"type": "object"})}}},
             "/api/admin/pens/{pen}/start": _admin(
@@ -256,7 +259,7 @@ def with_event(schema: dict[str, Any], race_ids: list[str]) -> dict[str, Any]:
     paths["/api/event"] = {"get": {"summary": summary, "responses": {"200": _json(event)}}}
     board = {
         "type": "object",
-        "required": ["runners", "total"],
+        "required": ["runners", "total", "nations"],
         "properties": {
             "runners": {
                 "type": "array",
@@ -272,10 +275,16 @@ def with_event(schema: dict[str, Any], race_ids: list[str]) -> dict[str, Any]:
                         "race",
                         "status",
                         "distance_m",
+                        "nation",
+                        "place_nation",
+                        "place_nation_sex",
+                        "caught_time",
+                        "caught_time_local",
                     ],
                 },
             },
             "total": {"type": "integer"},
+            "nations": {"type": "array", "items": {"type": "string"}},
         },
     }
     paths["/api/event/leaderboard"] = {
@@ -283,6 +292,7 @@ def with_event(schema: dict[str, Any], race_ids: list[str]) -> dict[str, Any]:
             "summary": "The catcher-car races' runners in one ranking by distance (a World Run's world ranking)",
             "parameters": [
                 {"name": "sex", "in": "query", "schema": {"type": "string", "maxLength": 32}},
+                {"name": "nation", "in": "query", "schema": {"type": "string", "maxLength": 32}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
                 {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
             ],

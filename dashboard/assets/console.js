@@ -14,6 +14,17 @@
   var TOKEN_KEY = "pursuit.admin.token";
   var POLL_MS = 1000;
   var LOG_ROWS = 25;
+  // the page's language (dashboard/language.py): T("English text", {field: value})
+  var I18N = (function () {
+    if (window.pursuitI18n) return window.pursuitI18n;  // the page's dictionary script (dashboard/page_assets.py)
+    try { return JSON.parse(document.getElementById("pursuit-i18n").textContent); } catch (e) { return {}; }
+  })();
+  var LANG = I18N.lang || "en";
+  function T(s, params) {
+    var out = (I18N.messages && I18N.messages[s]) || s;
+    return params ? out.replace(/\{(\w+)\}/g, function (w, k) { return params[k] === undefined ? w : String(params[k]); }) : out;
+  }
+  function fmtInt(n) { return new Intl.NumberFormat(LANG).format(n); }
   var S = { token: null, operator: null, race: null, chips: [], runner: null, timer: null, meta: null, polls: 0 };
 
   // ---- helpers -------------------------------------------------------------------------------
@@ -82,9 +93,9 @@
   function roster() { return window.pursuit && window.pursuit.roster ? window.pursuit.roster() : null; }
   function who(bib) {
     var r = roster();
-    if (!r) return "bib " + bib;
+    if (!r) return T("bib {bib}", { bib: bib });
     var i = r.bibs.indexOf(bib);
-    return i < 0 ? "bib " + bib : "bib " + bib + " (" + r.names[i] + ")";
+    return i < 0 ? T("bib {bib}", { bib: bib }) : T("bib {bib}", { bib: bib }) + " (" + r.names[i] + ")";
   }
   function penCount(pen) {
     var r = roster();
@@ -110,8 +121,8 @@
           // a 401 with Retry-After refuses this address for a while (someone here failed to sign in
           // too often), not this token: keep the operator signed in and say so; the polls go on
           var held = r.headers.get("retry-after");
-          if (r.status === 401 && !token && S.token && !held) signOut("signed out: " + (b.error || "the token was refused"));
-          else if (r.status === 401 && held && S.token) say(b.error || "refused for " + held + " s", true);
+          if (r.status === 401 && !token && S.token && !held) { var refused = T("the token was refused"); signOut(T("signed out: {why}", { why: b.error || refused })); }
+          else if (r.status === 401 && held && S.token) say(b.error || T("refused for {n} s", { n: held }), true);
           return { status: r.status, body: b, retryAfter: held ? Number(held) : 0 };
         });
       });
@@ -127,8 +138,8 @@
     box.setAttribute("role", "dialog"); box.setAttribute("aria-modal", "true");
     var inner = el("div", "confirm-box");
     var text = el("p", "confirm-text"); text.id = "confirm-text";
-    var ok = el("button", "admin-control confirm-ok", "Confirm"); ok.id = "confirm-ok"; ok.type = "button";
-    var cancel = el("button", "confirm-cancel", "Cancel"); cancel.id = "confirm-cancel"; cancel.type = "button";
+    var ok = el("button", "admin-control confirm-ok", T("Confirm")); ok.id = "confirm-ok"; ok.type = "button";
+    var cancel = el("button", "confirm-cancel", T("Cancel")); cancel.id = "confirm-cancel"; cancel.type = "button";
     cancel.addEventListener("click", function () { box.hidden = true; box.pending = null; });
     ok.addEventListener("click", function () {
       var go = box.pending;
@@ -150,22 +161,22 @@
   function act(question, path, body, okText) {
     var box = confirmBox(), key = newKey();
     $("confirm-text").textContent = question;
-    $("confirm-ok").textContent = "Confirm";
+    $("confirm-ok").textContent = T("Confirm");
     box.hidden = false;
     box.pending = function () {
-      say("sending…");
+      say(T("sending…"));
       api("POST", path, body, key).then(function (r) {
         if (r.status === 200) {
-          say(r.body.unchanged ? "already so: nothing changed" : okText(r.body));
+          say(r.body.unchanged ? T("already so: nothing changed") : okText(r.body));
         } else if (r.status === 409 && body.override !== true && /override/.test(r.body.error || "")) {
           var again = Object.assign({}, body, { override: true });
-          act(r.body.error.replace(/; .*$/, "") + ". Override?", path, again, okText);
-          $("confirm-ok").textContent = "Override";
+          act(r.body.error.replace(/; .*$/, "") + ". " + T("Override?"), path, again, okText);
+          $("confirm-ok").textContent = T("Override");
         } else if (r.status !== 401) {
           say((r.body && r.body.error) || "HTTP " + r.status, true);
         }
         refresh();
-      }, function (err) { say("not sent: " + err.message + " — try again", true); });
+      }, function (err) { say(T("not sent: {why} — try again", { why: err.message }), true); });
     };
     $("confirm-ok").focus();
   }
@@ -177,39 +188,39 @@
     if (v === "pursuer") return { path: "/api/admin/pursuer", name: m.pursuer.name, pen: null, gun: S.race ? S.race.pursuer : null };
     var pen = m.pens.find(function (p) { return p.id === v; });
     var gun = S.race ? S.race.pens.find(function (p) { return p.id === v; }) : null;
-    return { path: "/api/admin/pens/" + encodeURIComponent(v), name: pen ? pen.name : "pen " + v, pen: v, gun: gun };
+    return { path: "/api/admin/pens/" + encodeURIComponent(v), name: pen ? pen.name : T("pen {pen}", { pen: v }), pen: v, gun: gun };
   }
 
   function startGun() {
     var t;
     try { t = typedTime("gun-time"); } catch (e) { say(e.message, true); return; }
-    var g = gunTarget(), when = t ? t : "now (" + fmtClock(raceNow()) + " on the race clock)";
+    var g = gunTarget(), when = t ? t : T("now ({clock} on the race clock)", { clock: fmtClock(raceNow()) });
     var n = g.pen !== null ? penCount(g.pen) : null;
-    var runners = n === null ? "" : " — " + n.toLocaleString("en-GB") + " runners —";
-    var verb = g.pen !== null ? "Release " : "Start ";
-    var q = verb + g.name + runners + " at " + when + "?";
+    var runners = n === null ? "" : " — " + T("{n} runners", { n: fmtInt(n) }) + " —";
+    var asked = { name: g.name, runners: runners, when: when };
+    var q = g.pen !== null ? T("Release {name}{runners} at {when}?", asked) : T("Start {name}{runners} at {when}?", asked);
     var body = t ? { time: t } : {};
     if (g.gun && g.gun.started) {
-      q = g.name + " already started at " + fmtIso(g.gun.start) + ". Move its gun to " + when +
-        "? Every time counted from it is recomputed.";
+      q = T("{name} already started at {start}. Move its gun to {when}? Every time counted from it is recomputed.",
+        { name: g.name, start: fmtIso(g.gun.start), when: when });
       body.override = true;
     }
-    act(q, g.path + "/start", body, function (b) { return g.name + " started at " + fmtIso(b.gun) + "."; });
+    act(q, g.path + "/start", body, function (b) { return T("{name} started at {time}.", { name: g.name, time: fmtIso(b.gun) }); });
   }
 
   function undoGun() {
     var g = gunTarget();
-    if (!g.gun || !g.gun.started) { say(g.name + " has no gun to undo", true); return; }
+    if (!g.gun || !g.gun.started) { say(T("{name} has no gun to undo", { name: g.name }), true); return; }
     var n = g.pen !== null ? penCount(g.pen) : null;
-    var whom = g.pen !== null ? "Its " + (n === null ? "" : n.toLocaleString("en-GB") + " ") + "runners go" : "He goes";
-    var q = "Undo the gun of " + g.name + " (set at " + fmtIso(g.gun.start) + ")? " + whom +
-      " back to not started until a new gun; statuses and times are recomputed.";
-    act(q, g.path + "/undo", {}, function () { return g.name + "'s gun undone."; });
+    var whom = g.pen !== null ? T("Its {n}runners go", { n: n === null ? "" : fmtInt(n) + " " }) : T("He goes");
+    var q = T("Undo the gun of {name} (set at {start})? {whom} back to not started until a new gun; statuses and times are recomputed.",
+      { name: g.name, start: fmtIso(g.gun.start), whom: whom });
+    act(q, g.path + "/undo", {}, function () { return T("{name}'s gun undone.", { name: g.name }); });
   }
 
   function runnerBib() {
     var bib = ($("runner-bib").value || "").trim();
-    if (!bib) { say("type a bib first", true); return null; }
+    if (!bib) { say(T("type a bib first"), true); return null; }
     return bib;
   }
 
@@ -217,11 +228,11 @@
     var bib = runnerBib(), t;
     if (bib === null) return;
     try { t = typedTime("pass-time"); } catch (e) { say(e.message, true); return; }
-    var mat = $("pass-mat").value, when = t ? t : "now (" + fmtClock(raceNow()) + ")";
+    var mat = $("pass-mat").value, when = t ? t : T("now ({clock})", { clock: fmtClock(raceNow()) });
     var body = { bib: bib, mat: mat };
     if (t) body.time = t;
-    act("Add a passing for " + who(bib) + " at " + mat + " at " + when + "?", "/api/admin/passings", body,
-      function () { return "passing added for bib " + bib + " at " + mat + "."; });
+    act(T("Add a passing for {who} at {mat} at {when}?", { who: who(bib), mat: mat, when: when }), "/api/admin/passings", body,
+      function () { return T("passing added for bib {bib} at {mat}.", { bib: bib, mat: mat }); });
   }
 
   function voidPassing() {
@@ -233,37 +244,40 @@
       var split = (S.runner.splits || []).find(function (s) { return s.mat === mat; });
       if (split) { time = split.time; label = fmtIso(split.time); }
     }
-    if (!time) { say("type the time of the passing to void (HH:MM:SS)", true); return; }
-    act("Void the passing of " + who(bib) + " at " + mat + " at " + label + "? Later crossings of that mat move up.",
+    if (!time) { say(T("type the time of the passing to void (HH:MM:SS)"), true); return; }
+    act(T("Void the passing of {who} at {mat} at {when}? Later crossings of that mat move up.", { who: who(bib), mat: mat, when: label }),
       "/api/admin/passings/void", { bib: bib, mat: mat, time: time },
-      function () { return "passing of bib " + bib + " at " + mat + " voided."; });
+      function () { return T("passing of bib {bib} at {mat} voided.", { bib: bib, mat: mat }); });
   }
 
   function setStatus() {
     var bib = runnerBib();
     if (bib === null) return;
     var status = $("status-value").value, reason = ($("status-reason").value || "").trim();
-    var q = status === "ok" ? "Put " + who(bib) + " back to running (no DNF or DQ)?"
-      : "Set " + who(bib) + " " + status.toUpperCase() + (reason ? " — reason: " + reason : " (no reason given)") + "?";
+    var why = reason ? T(" — reason: {reason}", { reason: reason }) : T(" (no reason given)");
+    var q = status === "ok" ? T("Put {who} back to running (no DNF or DQ)?", { who: who(bib) })
+      : T("Set {who} {status}{reason}?", { who: who(bib), status: status.toUpperCase(), reason: why });
     act(q, "/api/admin/runners/" + encodeURIComponent(bib) + "/status", { status: status, reason: reason },
-      function () { return "bib " + bib + " is " + (status === "ok" ? "running" : status.toUpperCase()) + "."; });
+      function () { return T("bib {bib} is {status}.", { bib: bib, status: status === "ok" ? T("running") : status.toUpperCase() }); });
   }
 
   function assignChip(chip, bibInput) {
     var bib = (bibInput.value || "").trim();
-    if (!bib) { say("type the bib that wears chip " + chip, true); return; }
+    if (!bib) { say(T("type the bib that wears chip {chip}", { chip: chip }), true); return; }
     var row = S.chips.find(function (c) { return c.chip === chip; });
     var mats = row ? row.mats.map(function (m) { return m.mat; }) : [];
-    var q = "Give chip " + chip + " to " + who(bib) + "? Its reads at " + (mats.join(", ") || "no mat yet") +
-      " become " + (mats.length === 1 ? "a passing" : "passings") + " of bib " + bib + ", and its later reads count for them.";
+    var given = { chip: chip, who: who(bib), mats: mats.join(", ") || T("no mat yet"), bib: bib };
+    var q = mats.length === 1
+      ? T("Give chip {chip} to {who}? Its reads at {mats} become a passing of bib {bib}, and its later reads count for them.", given)
+      : T("Give chip {chip} to {who}? Its reads at {mats} become passings of bib {bib}, and its later reads count for them.", given);
     act(q, "/api/admin/chips", { chip: chip, bib: bib }, function (b) {
-      return "chip " + chip + " is bib " + bib + "'s (" + b.mats_backfilled + " mats back-filled).";
+      return T("chip {chip} is bib {bib}'s ({n} mats back-filled).", { chip: chip, bib: bib, n: b.mats_backfilled });
     });
   }
 
   function ack(alert) {
-    act("Acknowledge for every screen: “" + alert.text + "”?", "/api/admin/alerts/" + encodeURIComponent(alert.id) + "/ack", {},
-      function () { return "alert acknowledged."; });
+    act(T("Acknowledge for every screen: “{text}”?", { text: window.pursuit && window.pursuit.eventText ? window.pursuit.eventText(alert) : alert.text }),
+      "/api/admin/alerts/" + encodeURIComponent(alert.id) + "/ack", {}, function () { return T("alert acknowledged."); });
   }
 
   // ---- what the console shows -----------------------------------------------------------------
@@ -273,12 +287,12 @@
     if (!box || !S.race) return;
     var items = S.race.pens.map(function (p) {
       return el("span", "start " + (p.started ? "start-set" : "start-planned"),
-        p.name + ": " + (p.started ? fmtIso(p.start) : "not started"));
+        p.name + ": " + (p.started ? fmtIso(p.start) : T("not started")));
     });
     var pursuerSet = !!(S.race.pursuer && S.race.pursuer.started);
     if (S.race.pursuer) {  // a race without a pursuer has only its pens to start
       items.push(el("span", "start " + (pursuerSet ? "start-set" : "start-planned"),
-        S.race.pursuer.name + ": " + (pursuerSet ? fmtIso(S.race.pursuer.start) : "not started")));
+        S.race.pursuer.name + ": " + (pursuerSet ? fmtIso(S.race.pursuer.start) : T("not started"))));
     }
     box.replaceChildren.apply(box, items);
   }
@@ -289,7 +303,7 @@
     var r = S.runner;
     if (!r) { box.replaceChildren(); return; }
     if (r.error) { box.replaceChildren(el("span", "console-msg-bad", r.error)); return; }
-    var head = el("div", "runner-head", r.bib + " · " + r.name + " · pen " + r.pen + " · ");
+    var head = el("div", "runner-head", r.bib + " · " + r.name + " · " + T("pen {pen}", { pen: r.pen }) + " · ");
     head.appendChild(el("span", "runner-status status-" + r.status, r.status));
     var splits = el("div", "runner-splits");
     var seen = {};
@@ -297,7 +311,7 @@
     (S.timing || []).forEach(function (tp) {
       var s = seen[tp.mat + "#" + tp.crossing];
       splits.appendChild(el("span", s ? "split split-read" : "split split-missing",
-        tp.mat + " " + (tp.at_m / 1000).toFixed(2) + " km: " + (s ? fmtIso(s.time) : "no passing")));
+        tp.mat + " " + (tp.at_m / 1000).toFixed(2) + " km: " + (s ? fmtIso(s.time) : T("no passing"))));
     });
     box.replaceChildren(head, splits);
   }
@@ -305,9 +319,9 @@
   function renderChips() {
     var box = $("chips");
     if (!box) return;
-    if (!S.chips.length) { box.replaceChildren(el("span", "console-empty", "no unknown chips")); return; }
+    if (!S.chips.length) { box.replaceChildren(el("span", "console-empty", T("no unknown chips"))); return; }
     var t = el("table", "table"), hr = el("tr");
-    ["chip", "reads", "read at", "bib", ""].forEach(function (h) { hr.appendChild(el("th", null, h)); });
+    [T("chip"), T("reads"), T("read at"), T("bib"), ""].forEach(function (h) { hr.appendChild(el("th", null, h)); });
     t.appendChild(hr);
     S.chips.forEach(function (c) {
       var tr = el("tr", "chip-row");
@@ -316,10 +330,10 @@
       tr.appendChild(el("td", null, c.reads));
       tr.appendChild(el("td", null, c.mats.map(function (m) { return m.mat + " " + fmtIso(m.first); }).join(", ")));
       var old = box.querySelector("tr[data-chip='" + CSS.escape(c.chip) + "'] input");
-      var bib = input("", "bib", "5em"); bib.className += " chip-bib"; bib.id = "";
+      var bib = input("", T("bib"), "5em"); bib.className += " chip-bib"; bib.id = "";
       if (old) bib.value = old.value;  // what the operator is typing survives the refresh
       var td = el("td"); td.appendChild(bib); tr.appendChild(td);
-      td = el("td"); td.appendChild(button(null, "assign", function () { assignChip(c.chip, bib); }, "console-button chip-assign"));
+      td = el("td"); td.appendChild(button(null, T("assign"), function () { assignChip(c.chip, bib); }, "console-button chip-assign"));
       tr.appendChild(td);
       t.appendChild(tr);
     });
@@ -348,11 +362,11 @@
     var box = $("audit");
     if (!box) return;
     var t = el("table", "table audit-table"), hr = el("tr");
-    ["time", "operator", "action", "what", "result"].forEach(function (h) { hr.appendChild(el("th", null, h)); });
+    [T("time"), T("operator"), T("action"), T("what"), T("result")].forEach(function (h) { hr.appendChild(el("th", null, h)); });
     t.appendChild(hr);
     entries.forEach(function (e) {
       var tr = el("tr", "audit-row");
-      var res = e.result === null ? "unknown" : e.result.http === 200 ? "ok" : e.result.http + ": " + (e.result.answer.error || "");
+      var res = e.result === null ? T("unknown") : e.result.http === 200 ? "ok" : e.result.http + ": " + (e.result.answer.error || "");
       [fmtClock(e.wall), e.operator, e.action, describe(e), res].forEach(function (v, i) {
         tr.appendChild(el("td", ["audit-time", "audit-operator", "audit-action", "audit-what", "audit-result"][i], v));
       });
@@ -384,7 +398,7 @@
 
   function section(title, children, cls) {
     var s = el("div", "console-section " + (cls || ""));
-    s.appendChild(el("h3", null, title));
+    s.appendChild(el("h3", null, title));  // titles come translated
     children.forEach(function (c) { s.appendChild(c); });
     return s;
   }
@@ -394,27 +408,27 @@
     var box = $("console-controls"), m = raceMeta();
     if (!box || !m) return;
     var targets = m.pens.map(function (p) { return [p.id, p.name]; })
-      .concat(m.pursuer ? [["pursuer", m.pursuer.name + " (pursuer)"]] : []);
+      .concat(m.pursuer ? [["pursuer", m.pursuer.name + " (" + T("pursuer") + ")"]] : []);
     var mats = m.mats.map(function (x) { return [x, x]; });
     var starts = el("div", "starts"); starts.id = "gun-starts";
     var card = el("div", "runner-card"); card.id = "runner-card";
     var chips = el("div", "chips"); chips.id = "chips";
     var audit = el("div", "audit"); audit.id = "audit";
-    var bibBox = input("runner-bib", "bib", "6em");
+    var bibBox = input("runner-bib", T("bib"), "6em");
     bibBox.addEventListener("input", function () { S.runner = null; renderRunner(); refresh(); });
     box.replaceChildren(
-      section("Guns", [
-        row([labelled("start", select("gun-target", targets)), labelled("at", input("gun-time", "now, or HH:MM:SS", "9em")),
-          button("gun-start", "Release / start", startGun), button("gun-undo", "Undo gun", undoGun, "console-button console-danger")]),
+      section(T("Guns"), [
+        row([labelled(T("start"), select("gun-target", targets)), labelled(T("at"), input("gun-time", T("now, or HH:MM:SS"), "9em")),
+          button("gun-start", T("Release / start"), startGun), button("gun-undo", T("Undo gun"), undoGun, "console-button console-danger")]),
         starts]),
-      section("Runner", [
-        row([labelled("bib", bibBox)]), card,
-        row([labelled("mat", select("pass-mat", mats)), labelled("at", input("pass-time", "now, or HH:MM:SS", "9em")),
-          button("pass-add", "Add passing", addPassing), button("pass-void", "Void passing", voidPassing, "console-button console-danger")]),
-        row([labelled("status", select("status-value", [["dnf", "DNF"], ["dq", "DQ"], ["ok", "running"]])),
-          labelled("reason", input("status-reason", "why (shown in the log)", "14em")), button("status-set", "Set status", setStatus)])]),
-      section("Unknown chips", [chips]),
-      section("Audit log", [audit], "console-audit"));
+      section(T("Runner"), [
+        row([labelled(T("bib"), bibBox)]), card,
+        row([labelled(T("mat"), select("pass-mat", mats)), labelled(T("at"), input("pass-time", T("now, or HH:MM:SS"), "9em")),
+          button("pass-add", T("Add passing"), addPassing), button("pass-void", T("Void passing"), voidPassing, "console-button console-danger")]),
+        row([labelled(T("status"), select("status-value", [["dnf", "DNF"], ["dq", "DQ"], ["ok", T("running")]])),
+          labelled(T("reason"), input("status-reason", T("why (shown in the log)"), "14em")), button("status-set", T("Set status"), setStatus)])]),
+      section(T("Unknown chips"), [chips]),
+      section(T("Audit log"), [audit], "console-audit"));
     refresh();
   }
 
@@ -423,10 +437,10 @@
     if (!box) return;
     if (S.operator) {
       var who_ = el("span", "signed-in");
-      who_.appendChild(document.createTextNode("signed in as "));
+      who_.appendChild(document.createTextNode(T("signed in as") + " "));
       var name = el("b", null, S.operator); name.id = "operator-name";
       who_.appendChild(name);
-      var out = el("button", "console-button", "Sign out"); out.id = "signout"; out.type = "button";
+      var out = el("button", "console-button", T("Sign out")); out.id = "signout"; out.type = "button";
       out.addEventListener("click", function () { signOut(""); });
       box.replaceChildren(who_, out);
       return;
@@ -434,9 +448,9 @@
     var form = el("form", "signin"); form.id = "signin";
     var token = el("input", "console-input");
     token.id = "signin-token"; token.type = "password"; token.autocomplete = "off";
-    token.placeholder = "admin or operator token";
-    token.setAttribute("aria-label", "race control token");
-    var go = el("button", "console-button", "Sign in"); go.type = "submit"; go.id = "signin-go";
+    token.placeholder = T("admin or operator token");
+    token.setAttribute("aria-label", T("race control token"));
+    var go = el("button", "console-button", T("Sign in")); go.type = "submit"; go.id = "signin-go";
     var err = el("span", "signin-error"); err.id = "signin-error";
     form.appendChild(token); form.appendChild(go); form.appendChild(err);
     form.addEventListener("submit", function (e) {
@@ -473,7 +487,7 @@
   function setText(id, text) { var e = $(id); if (e) e.textContent = text; }
 
   function trySignIn(token, remembered) {
-    setText("signin-error", "checking…");
+    setText("signin-error", T("checking…"));
     var check = remembered ? api("GET", "/api/admin/whoami", undefined, null, token)
       : api("POST", "/api/admin/signin", {}, newKey(), token);
     check.then(function (r) {
@@ -490,7 +504,7 @@
       S.token = token;
       try { sessionStorage.setItem(TOKEN_KEY, token); } catch (e) { /* private mode: this page only */ }
       signedIn(r.body.operator);
-    }, function (err) { setText("signin-error", "not sent: " + err.message); });
+    }, function (err) { setText("signin-error", T("not sent: {why}", { why: err.message })); });
   }
 
   function bind() {  // Dash renders the page (again on navigation): fill the frame once per render

@@ -7,9 +7,10 @@
  * process it lands on sends the ticks it missed, else takes the snapshot it sends) and the
  * events stream (/ws/events, resumed after the last id seen). Between ticks every runner is
  * moved here (distance + speed × elapsed race time, held short of the next timing point until read
- * there), so the server never sends positions it can predict. Both sockets reconnect by themselves
- * and say so in #conn. Everything a user or a runner can name is set as text (textContent), never
- * as HTML.
+ * there), so the server never sends positions it can predict: it mirrors this extrapolation and
+ * resends a runner only once he is POSITION_RESEND_M from where he is drawn (a correction). Both
+ * sockets reconnect by themselves and say so in #conn. Everything a user or a runner can name is set
+ * as text (textContent), never as HTML.
  */
 (function () {
   "use strict";
@@ -24,6 +25,25 @@
   var TICKER_LINES = 100;
   var ALERTS_MAX = 200;
 
+  // The page's language and the translations of its scripts' messages, loaded just before them
+  // (i18n-<lang>-<page>.js, dashboard/language.py): T("English text", {field: value}).
+  var I18N = (function () {
+    if (window.pursuitI18n) return window.pursuitI18n;  // the page's dictionary script (dashboard/page_assets.py)
+    try { return JSON.parse(document.getElementById("pursuit-i18n").textContent); } catch (e) { return {}; }
+  })();
+  var LANG = I18N.lang || document.documentElement.lang || "en";
+  function T(s, params) {
+    var out = (I18N.messages && I18N.messages[s]) || s;
+    return params ? out.replace(/\{(\w+)\}/g, function (w, k) { return params[k] === undefined ? w : String(params[k]); }) : out;
+  }
+  var NUM = new Intl.NumberFormat(LANG), NUMS = {};
+  function fmtFixed(x, digits) {  // 4.68 / 4,68: the page language's decimals
+    if (x === null || x === undefined || !isFinite(x)) return "–";
+    var f = NUMS[digits] || (NUMS[digits] = new Intl.NumberFormat(LANG, { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+    return f.format(x);
+  }
+  function fmtKm(m, digits) { return m === null || m === undefined ? "–" : fmtFixed(m / 1000, digits === undefined ? 2 : digits) + " km"; }
+
   var meta = null, course = null;
   var roster = null, rowOf = {};
   var S = { seq: -1, n: 0 };
@@ -32,7 +52,10 @@
                resume: -1, resumed: 0 };  // the seq held when the feed dropped; reconnections that kept the state
   var events = { ws: null, open: false, retry: 0, last: null, timer: null };
   var follow = { bibs: withShared(loadList("pursuit.follow")), detail: {}, seen: loadSeen(), live: {}, notices: [] };
-  var DONE = { caught: "caught", won: "home before the pursuer", finished: "finished", dnf: "stopped (DNF)" };
+  var DONE = { caught: T("caught"), won: T("home before the pursuer"), finished: T("finished"), dnf: T("stopped (DNF)") };
+  var STATUS = { registered: T("registered"), started: T("running"), ahead: T("ahead"), caught: T("caught"), won: T("won"),
+                 finished: T("finished"), dnf: T("stopped (DNF)"), dq: T("disqualified"), waiting: T("waiting"), running: T("running") };
+  function statusText(s) { return LANG === "en" ? s : STATUS[s] || s; }  // English: the API's own word
   var escapes = [];
   var frames = [];  // how long each redraw took (ms), for pursuit bench browser
   var acks = {};  // alert event id -> who acknowledged it, for every screen (from the admin events)
@@ -67,7 +90,7 @@
     return e;
   }
   function setText(id, text) { var e = $(id); if (e && e.textContent !== text) e.textContent = text; }
-  function fmtInt(n) { return n === null || n === undefined ? "–" : Number(n).toLocaleString("en-GB"); }
+  function fmtInt(n) { return n === null || n === undefined ? "–" : NUM.format(Math.round(n)); }
   function fmtDur(s) {
     if (s === null || s === undefined || !isFinite(s)) return "–";
     s = Math.max(0, Math.round(s));
@@ -122,13 +145,23 @@
     return S.now + wall * (S.rate || 1);
   }
 
-  function setRows(rows, body, now) {
+  // A tick resends a runner's position only once it is POSITION_RESEND_M from where runnerDistance
+  // draws him (the server mirrors this extrapolation, web/feed_rows.py): such a row is a correction
+  var moves = { rows: 0, corrections: 0, last: null };
+  var POSITION_RESEND_M = 25;
+
+  function setRows(rows, body, now, tick) {
     for (var j = 0; j < rows.length; j++) {
       var r = rows[j];
+      var d = body.distance_m[j] === null ? 0 : body.distance_m[j];
+      if (tick) {
+        var drawn = runnerDistance(r, now);
+        moves.rows += 1;
+        if (Math.abs(d - drawn) > POSITION_RESEND_M) { moves.corrections += 1; moves.last = { row: r, drawn: drawn, sent: d }; }
+      }
       S.status[r] = body.status[j];
       if (body["class"]) S.cls[r] = body["class"][j];
-      var d = body.distance_m[j];
-      S.dist[r] = d === null ? 0 : d;
+      S.dist[r] = d;
       S.speed[r] = (body.speed_dm_s[j] || 0) / 10;
       S.margin[r] = body.margin_s[j] === null ? NaN : body.margin_s[j];
       S.winPct[r] = body.win_pct && body.win_pct[j] !== null ? body.win_pct[j] : -1;
@@ -169,8 +202,12 @@
     S.seq = m.seq;
     var c = m.changed;
     if (!c["class"]) c["class"] = c.status.map(function (s) { return statusToClass(s); });
-    setRows(c.index, c, m.now);
+    setRows(c.index, c, m.now, true);
     if (m.win) for (var j = 0; j < m.win.index.length; j++) S.winPct[m.win.index[j]] = m.win.pct[j];
+    if (m.margin) for (var k = 0; k < m.margin.index.length; k++) {  // runners whose margin alone moved
+      var ms = m.margin.margin_s[k];
+      S.margin[m.margin.index[k]] = ms === null ? NaN : ms;
+    }
     onCommon(m);
   }
 
@@ -197,10 +234,10 @@
     var c = $("conn");
     if (!c) return;
     var text, cls;
-    if (live.open && S.seq >= 0) { text = "live"; cls = "conn conn-ok"; }
-    else if (live.retry > 0) { text = "connection lost — reconnecting…"; cls = "conn conn-lost"; }
-    else { text = "connecting…"; cls = "conn conn-wait"; }
-    if (live.open && events.retry > 0 && !events.open) { text = "live · events reconnecting…"; cls = "conn conn-wait"; }
+    if (live.open && S.seq >= 0) { text = T("live"); cls = "conn conn-ok"; }
+    else if (live.retry > 0) { text = T("connection lost — reconnecting…"); cls = "conn conn-lost"; }
+    else { text = T("connecting…"); cls = "conn conn-wait"; }
+    if (live.open && events.retry > 0 && !events.open) { text = T("live · events reconnecting…"); cls = "conn conn-wait"; }
     if (c.textContent !== text) c.textContent = text;
     if (c.className !== cls) c.className = cls;
     // numbers already shown stay, greyed, while the feed is down: they are no longer live
@@ -323,7 +360,7 @@
     view.gd = gd;
     var c = document.createElement("canvas");
     c.className = "runners-layer";
-    c.setAttribute("aria-label", "runners on the course");
+    c.setAttribute("aria-label", T("runners on the course"));
     gd.style.position = "relative";
     gd.appendChild(c);
     view.canvas = c;
@@ -443,9 +480,10 @@
     if (best < 0) { view.tip.hidden = true; return; }
     var m = S.margin[best], cls = S.classes[S.cls[best]], w = S.winPct ? S.winPct[best] : -1;
     var open = RUNNING[cls] && cls !== "caught" && !!meta.pursuer;
-    view.tip.textContent = roster.bibs[best] + " " + roster.names[best] + " · pen " + roster.pens[best] + " · " +
-      cls.replace("_", " ") + (isFinite(m) && open ? " · margin " + fmtSigned(m) : "") +
-      (w >= 0 && open ? " · " + w + " % to beat him" : "");
+    var label = (meta.class_labels || [])[S.cls[best]] || cls.replace("_", " ");
+    view.tip.textContent = roster.bibs[best] + " " + roster.names[best] + " · " + T("pen {pen}", { pen: roster.pens[best] }) + " · " +
+      label + (isFinite(m) && open ? " · " + T("margin {margin}", { margin: fmtSigned(m) }) : "") +
+      (w >= 0 && open ? " · " + T("{pct} % to beat him", { pct: w }) : "");
     view.tip.style.left = (x + 12) + "px"; view.tip.style.top = (y + 12) + "px";
     view.tip.hidden = false;
   }
@@ -472,9 +510,9 @@
 
   // What the map shows, in words, for screen readers (the canvas says nothing to them).
   function summarise(gd, n) {  // every 2 s: a screen reader needs no more
-    var t = Date.now();
-    if (view.said && t - view.said < 2000) return;
-    view.said = t;
+    var now = Date.now();
+    if (view.said && now - view.said < 2000) return;
+    view.said = now;
     var map = gd.closest("#map") || gd, box = $("map-summary"), by = {}, parts = [];
     if (!box) {  // beside the map, not on it: the map holds plotly's controls (role=img would hide them)
       box = el("p", "sr-only"); box.id = "map-summary";
@@ -482,9 +520,29 @@
     }
     for (var r = 0; r < n; r++) by[S.cls[r]] = (by[S.cls[r]] || 0) + 1;
     (meta.class_labels || []).forEach(function (label, k) { if (by[k] && k > 0) parts.push(fmtInt(by[k]) + " " + label); });
-    var text = "Course map: " + fmtInt(n) + " runners" + (parts.length ? " (" + parts.join(", ") + ")" : "") +
-      (view.pd !== null && meta.pursuer ? "; " + meta.pursuer.name + " at " + (view.pd / 1000).toFixed(1) + " km" : "");
+    var text = T("Course map: {n} runners", { n: fmtInt(n) }) + (parts.length ? " (" + parts.join(", ") + ")" : "") +
+      (view.pd !== null && meta.pursuer ? "; " + T("{name} at {km}", { name: meta.pursuer.name, km: fmtKm(view.pd, 1) }) : "");
     if (box.textContent !== text) box.textContent = text;
+  }
+
+  // An event's text in the page's language: the feed's (English) text, or, in another language, the
+  // text written again from its kind and fields with the template the page carries (i18n/events.py).
+  function pursuerName() { var them = T("the pursuer"); return meta && meta.pursuer ? meta.pursuer.name : them; }
+  function eventText(m) {
+    if (LANG === "en" || !I18N.events || m.written) return m.text;
+    var key = m.kind;
+    if (key === "milestone") key = m.won === 1 ? "milestone_one" : m.won ? "milestone_won" : "milestone_first";
+    var template = I18N.events[key];
+    if (!template) return m.text;
+    var text = T(template, {
+      pursuer: pursuerName(), name: m.name, bib: m.bib, pen: m.pen,
+      km: fmtKm(m.at_m), place: ((meta && meta.mat_names) || {})[m.mat] || m.mat, split: fmtDur(m.split_s),
+      won: fmtInt(m.won), winners: fmtInt(m.winners), low: fmtInt(m.low), high: fmtInt(m.high), running: fmtInt(m.running),
+      margin: fmtFixed(m.margin_s, 2), clock_offset_s: fmtFixed(m.clock_offset_s, 2), silent_s: fmtInt(m.silent_s),
+      address: m.address, errors: fmtInt(m.errors), chip: m.chip, reads: fmtInt(m.reads), used_mb: fmtInt(m.used_mb),
+      maxmemory_mb: fmtInt(m.maxmemory_mb), entries: fmtInt(m.entries), cap: fmtInt(m.cap)
+    });
+    return /\{\w+\}|–\.$/.test(text) ? m.text : text;  // a field the event lacks: its own (English) text, not a hole
   }
 
   // ---- mat health ----------------------------------------------------------------------------
@@ -502,6 +560,9 @@
     return m.reads > 0 ? "disconnected" : "not seen";
   }
 
+  function matStateText(s) {
+    return { online: T("online"), quiet: T("quiet"), disconnected: T("disconnected"), "not seen": T("not seen") }[s] || s;
+  }
   function matColour(m) { return MAT_STATES[matState(m)]; }
 
   function pollReaders() {  // race control: the readers whose input was refused (name, address, why)
@@ -512,7 +573,7 @@
       var parts = [];
       if (d.readers.length) {
         var t = el("table", "table"), head = el("tr"), thead = el("thead"), tb = el("tbody");
-        ["reader", "address", "refused", "last error", "at"].forEach(function (h) { head.appendChild(el("th", null, h)); });
+        [T("reader"), T("address"), T("refused"), T("last error"), T("at")].forEach(function (h) { head.appendChild(el("th", null, h)); });
         thead.appendChild(head); t.appendChild(thead);
         d.readers.forEach(function (r) {
           var tr = el("tr");
@@ -523,9 +584,9 @@
         t.appendChild(tb);
         parts.push(t);
       } else {
-        parts.push(el("p", "muted", "no reader has sent refused input"));
+        parts.push(el("p", "muted", T("no reader has sent refused input")));
       }
-      if (d.unplaced.errors) parts.push(el("p", "muted", fmtInt(d.unplaced.errors) + " refused before their mat was known: " + d.unplaced.last_error));
+      if (d.unplaced.errors) parts.push(el("p", "muted", T("{n} refused before their mat was known: {error}", { n: fmtInt(d.unplaced.errors), error: d.unplaced.last_error })));
       box.replaceChildren.apply(box, parts);
     }).catch(function () { /* the connection state says enough */ });
   }
@@ -546,15 +607,15 @@
       }
       if (table) {
         var t = el("table", "table"), head = el("tr");
-        ["mat", "state", "last read", "reads/s", "passings", "unknown", "errors", "clock"].forEach(function (h) { head.appendChild(el("th", null, h)); });
+        [T("mat"), T("state"), T("last read"), T("reads/s"), T("passings"), T("unknown"), T("errors"), T("clock")].forEach(function (h) { head.appendChild(el("th", null, h)); });
         var thead = el("thead"); thead.appendChild(head); t.appendChild(thead);
         var tb = el("tbody");
         mats.forEach(function (m) {
           var tr = el("tr");
           var state = matState(m);
-          var cells = [m.id, state, m.last_read_age_s === null ? "never" : fmtDur(m.last_read_age_s) + " ago",
+          var cells = [m.id, matStateText(state), m.last_read_age_s === null ? T("never") : T("{duration} ago", { duration: fmtDur(m.last_read_age_s) }),
             m.reads_per_s === null ? "–" : m.reads_per_s, fmtInt(m.passings), fmtInt(m.unknown_chips), fmtInt(m.errors),
-            m.clock_offset_s === null ? "–" : m.clock_offset_s.toFixed(2) + " s"];
+            m.clock_offset_s === null ? "–" : fmtFixed(m.clock_offset_s, 2) + " s"];
           cells.forEach(function (c, i) {
             var td = el("td", i === 1 ? "mat-" + state.replace(" ", "-") : null, c);
             if (i === 6 && m.last_error) td.title = m.last_error;
@@ -573,7 +634,7 @@
   function onEvent(m) {
     if (m.kind === "admin") {  // race control acted: done by whoever did it; an acknowledgement marks its alert
       if (m.action === "ack_alert") { if (!acks[m.event]) acks[m.event] = m.operator || "race control"; dirty.alerts = true; return; }
-      acks[m.id] = m.operator || "race control";
+      acks[m.id] = m.operator || T("race control");
     }
     if (m.level === "alert") addAlert(m);
     else if (meta && meta.story_kinds.indexOf(m.kind) >= 0) addStory(m);
@@ -585,7 +646,7 @@
     stories_.push(m);
     if (stories_.length > TICKER_MAX) stories_.shift();
     if (m.kind === "close_escape") { escapes.push(m); escapes.sort(function (a, b) { return a.margin_s - b.margin_s; }); escapes = escapes.slice(0, 10); }
-    if (m.kind === "pursuer_split") S.lastSplit = m.text;
+    if (m.kind === "pursuer_split") S.lastSplit = m;
     dirty.ticker = true;
   }
 
@@ -601,12 +662,13 @@
     });
     return out.map(function (g) {
       if (!g.group || g.group.length === 1) return g.group ? g.group[0] : g;
-      var km = g.group.map(function (m) { return m.at_m / 1000; });
-      var lo = Math.min.apply(null, km).toFixed(2), hi = Math.max.apply(null, km).toFixed(2);
+      var km = g.group.map(function (m) { return m.at_m; });
+      var lo = fmtKm(Math.min.apply(null, km)), hi = fmtKm(Math.max.apply(null, km));
       var names = g.group.slice(0, 4).map(function (m) { return m.name + " (" + m.bib + ")"; }).join(", ");
-      var more = g.group.length > 4 ? " and " + (g.group.length - 4) + " more" : "";
-      return { kind: "caught", time: g.time,
-        text: (meta.pursuer ? meta.pursuer.name : "the pursuer") + " catches " + g.group.length + " runners at " + (lo === hi ? lo : lo + "–" + hi) + " km: " + names + more + "." };
+      var more = g.group.length > 4 ? T(" and {n} more", { n: g.group.length - 4 }) : "";
+      return { kind: "caught", time: g.time, written: true,  // in the page's language already
+        text: T("{pursuer} catches {n} runners at {km}: {names}{more}.", { pursuer: pursuerName(),
+          n: g.group.length, km: lo === hi ? lo : lo + "–" + hi, names: names, more: more }) };
     });
   }
 
@@ -616,14 +678,14 @@
       var items = groupCatches(stories_.slice().reverse()).slice(0, TICKER_LINES).map(function (m) {
         var li = el("li", "ev ev-" + m.kind);
         li.appendChild(el("span", "ev-time", (m.time || "").slice(11, 19)));
-        li.appendChild(el("span", "ev-text", m.text));
+        li.appendChild(el("span", "ev-text", eventText(m)));
         return li;
       });
       list.replaceChildren.apply(list, items);
     }
     var esc = $("escapes");
-    if (esc) esc.replaceChildren.apply(esc, escapes.map(function (m) { return el("li", null, m.text); }));
-    if (S.lastSplit) setText("story-split", S.lastSplit);
+    if (esc) esc.replaceChildren.apply(esc, escapes.map(function (m) { return el("li", null, eventText(m)); }));
+    if (S.lastSplit) setText("story-split", eventText(S.lastSplit));
   }
 
   function addAlert(m) {
@@ -647,10 +709,10 @@
       var li = el("li", by ? "alert alert-acked" : "alert");
       li.setAttribute("data-event", m.id);
       li.appendChild(el("span", "ev-time", (m.time || "").slice(11, 19)));
-      li.appendChild(el("span", "ev-text", m.text));
+      li.appendChild(el("span", "ev-text", eventText(m)));
       if (by) li.appendChild(el("span", "ack-by", m.kind === "admin" ? "by " + by : "acknowledged by " + by));
       else if (signedIn) {
-        var b = el("button", "ack admin-control", "acknowledge");
+        var b = el("button", "ack admin-control", T("acknowledge"));
         b.type = "button";
         b.addEventListener("click", function () { window.pursuitConsole.ack(m); });
         li.appendChild(b);
@@ -695,16 +757,16 @@
 
   function timedStories(c) {  // the commentary boxes of a race without a pursuer (dashboard/commentary.py STORY_TIMED)
     setText("story-won", fmtInt(c.finished));
-    setText("story-won-sub", c.started ? "of " + fmtInt(c.started) + " started" : "");
+    setText("story-won-sub", c.started ? T("of {n} started", { n: fmtInt(c.started) }) : "");
     setText("story-forecast", fmtInt(c.running));
-    setText("story-forecast-sub", "on the course");
+    setText("story-forecast-sub", T("on the course"));
     var lead = leaderOnCourse();
-    setText("story-pursuer", lead ? (lead.d / 1000).toFixed(2) + " km" : "–");
+    setText("story-pursuer", lead ? fmtKm(lead.d) : "–");
     setText("story-pursuer-sub", lead ? lead.bib + " " + lead.name : "");
     setText("story-next-pen", fmtInt(c.started));
-    setText("story-next-pen-sub", "of " + fmtInt(c.registered) + " registered");
+    setText("story-next-pen-sub", T("of {n} registered", { n: fmtInt(c.registered) }));
     setText("story-caught", fmtInt(c.dnf));
-    setText("story-caught-sub", c.dq ? fmtInt(c.dq) + " disqualified" : "");
+    setText("story-caught-sub", c.dq ? T("{n} disqualified", { n: fmtInt(c.dq) }) : "");
   }
 
   function stories() {
@@ -716,35 +778,35 @@
     if (!meta.pursuer) { timedStories(S.counts); return; }
     var c = S.counts, f = S.forecast || {}, p = S.pursuer || {};
     setText("story-won", fmtInt(c.won));
-    setText("story-won-sub", c.started ? "of " + fmtInt(c.started) + " started" : "");
+    setText("story-won-sub", c.started ? T("of {n} started", { n: fmtInt(c.started) }) : "");
     setText("story-caught", fmtInt(c.caught));
-    setText("story-caught-sub", c.ahead ? fmtInt(c.ahead) + " still ahead of him" : "");
+    setText("story-caught-sub", c.ahead ? T("{n} still ahead of him", { n: fmtInt(c.ahead) }) : "");
     setText("story-forecast", c.started ? fmtInt(f.winners) : "–");  // nobody started: nothing to forecast
     var band = !c.started || f.low === undefined || f.low === null ? "" : fmtInt(f.low) + "–" + fmtInt(f.high);
-    setText("story-forecast-sub", band + (f.quota ? (band ? " · " : "") + "quota " + fmtInt(f.quota) : ""));
+    setText("story-forecast-sub", band + (f.quota ? (band ? " · " : "") + T("quota {quota}", { quota: fmtInt(f.quota) }) : ""));
     if (f.milestones) {  // a catcher-car race: nobody wins; who is still running, and at the next milestone
       setText("story-won", fmtInt(c.running));
       var next = f.milestones.filter(function (m) { return !m.passed; })[0];
       setText("story-forecast", next && c.started ? fmtInt(Math.round(next.expected)) : "–");
-      setText("story-forecast-sub", next ? "at " + (next.at_m / 1000).toFixed(1) + " km (" + fmtInt(next.low) + "–" + fmtInt(next.high) + ")" : "the car is past every milestone");
+      setText("story-forecast-sub", next ? T("at {km} ({low}–{high})", { km: fmtKm(next.at_m, 1), low: fmtInt(next.low), high: fmtInt(next.high) }) : T("the car is past every milestone"));
     }
     var pd = pursuerDistance(raceNow());
-    setText("story-pursuer", pd === null ? "–" : (pd / 1000).toFixed(2) + " km");
-    setText("story-pursuer-sub", [meta.pursuer.name, p.pace_s_per_km ? fmtDur(p.pace_s_per_km) + "/km" : "", p.status || ""]
+    setText("story-pursuer", pd === null ? "–" : fmtKm(pd));
+    setText("story-pursuer-sub", [meta.pursuer.name, p.pace_s_per_km ? fmtDur(p.pace_s_per_km) + "/km" : "", p.status ? statusText(p.status) : ""]
       .filter(Boolean).join(" · "));
     var np = nextPen(pd), pens = {};
     meta.pens.forEach(function (x) { pens[x.id] = x.name; });
     if (!np) {
       var known = roster && pd !== null;  // else there is nothing to say yet
-      setText("story-next-pen", !known ? "–" : p.status === "finished" ? "race over" : "every pen reached");
+      setText("story-next-pen", !known ? "–" : p.status === "finished" ? T("race over") : T("every pen reached"));
       setText("story-next-pen-sub", "");
       return;
     }
-    setText("story-next-pen", pens[np.pen] || "pen " + np.pen);
-    if (np.d === 0 && pd === 0) { setText("story-next-pen-sub", "still at the start"); return; }
+    setText("story-next-pen", pens[np.pen] || T("pen {pen}", { pen: np.pen }));
+    if (np.d === 0 && pd === 0) { setText("story-next-pen-sub", T("still at the start")); return; }
     var closing = (p.pace_s_per_km ? 1000 / p.pace_s_per_km : 0) - np.speed;
-    var when = closing > 0 && p.status === "running" ? ", at this rate in " + fmtDur((np.d - pd) / closing) : "";
-    setText("story-next-pen-sub", "its last runner " + Math.round(np.d - pd) + " m ahead" + when);
+    var when = closing > 0 && p.status === "running" ? T(", at this rate in {duration}", { duration: fmtDur((np.d - pd) / closing) }) : "";
+    setText("story-next-pen-sub", T("its last runner {m} m ahead", { m: fmtInt(np.d - pd) }) + when);
   }
 
   // ---- follow --------------------------------------------------------------------------------
@@ -764,8 +826,8 @@
     if (was === undefined || was === now || !DONE[now] || DONE[was]) return;
     if (!first && !document.hidden) return;  // he saw it happen on the card
     var text = (r.name || r.bib) + " (" + r.bib + "): " + DONE[now] +
-      (r.caught ? " at " + (r.caught.at_m / 1000).toFixed(2) + " km" : "") +
-      (r.finish ? " in " + fmtDur(r.finish.net_s) : "");
+      (r.caught ? " " + T("at {km}", { km: fmtKm(r.caught.at_m) }) : "") +
+      (r.finish ? " " + T("in {duration}", { duration: fmtDur(r.finish.net_s) }) : "");
     follow.notices.push(text);
     renderNotices();
     if (document.hidden && typeof Notification === "function" && Notification.permission === "granted") {
@@ -787,8 +849,8 @@
     if (out) { out.value = link; out.parentElement.hidden = false; out.select(); }
     var said = function (t) { setText("follow-share-status", t); };
     if (navigator.clipboard && navigator.clipboard.writeText) {
-      navigator.clipboard.writeText(link).then(function () { said("link copied"); }, function () { said("copy the link above"); });
-    } else said("copy the link above");
+      navigator.clipboard.writeText(link).then(function () { said(T("link copied")); }, function () { said(T("copy the link above")); });
+    } else said(T("copy the link above"));
   }
 
   function setFollow(bibs) {
@@ -807,68 +869,69 @@
     head.appendChild(el("span", "card-bib", bib));
     head.appendChild(el("span", "card-name", d ? d.name : ""));
     var x = el("button", "card-remove", "×");
-    x.type = "button"; x.title = "stop following " + bib;
+    x.type = "button"; x.title = T("stop following {bib}", { bib: bib });
     x.addEventListener("click", function () { setFollow(follow.bibs.filter(function (b) { return b !== bib; })); });
     head.appendChild(x);
     c.appendChild(head);
     if (!d) {  // a bib kept in this browser from another race (or mistyped) never gets a tick: say so
       var unknown = roster && rowOf[bib] === undefined && !(meta.pursuer && bib === meta.pursuer.bib);
-      c.appendChild(el("div", "card-line", unknown ? "no runner with bib " + bib + " in this race" : "waiting for the next tick…"));
+      c.appendChild(el("div", "card-line", unknown ? T("no runner with bib {bib} in this race", { bib: bib }) : T("waiting for the next tick…")));
       return c;
     }
-    c.appendChild(el("div", "card-status status-" + d.status, d.status + (d.pen ? " · pen " + d.pen : "")));
+    c.appendChild(el("div", "card-status status-" + d.status, statusText(d.status) + (d.pen ? " · " + T("pen {pen}", { pen: d.pen }) : "")));
     var bar = el("div", "progress"), fill = el("div", "progress-fill");
     fill.style.width = Math.max(0, Math.min(100, 100 * (d.distance_m || 0) / meta.distance_m)).toFixed(1) + "%";
     bar.appendChild(fill); c.appendChild(bar);
     var byDistance = d.caught_at_m !== undefined;  // a catcher-car race: no finish, a result in km
-    c.appendChild(el("div", "card-line card-distance", ((d.distance_m || 0) / 1000).toFixed(2) + (byDistance ? "" : " of " + (meta.distance_m / 1000).toFixed(2)) + " km"));
+    c.appendChild(el("div", "card-line card-distance", byDistance ? fmtKm(d.distance_m || 0) : T("{km} of {total}", { km: fmtFixed((d.distance_m || 0) / 1000, 2), total: fmtKm(meta.distance_m) })));
     var lines = [], over = (S.pursuer || {}).status === "finished", m = d.margin_s;
     if (d.place) lines.push(placeText(d));
     var known = function (v) { return v !== null && v !== undefined; };
     // once the runner is home or the pursuer is, the gap means nothing: the margin at the line does
     if (d.finish && known(m) && (over || d.status === "won")) {
-      var by = Math.abs(m) < 10 ? Math.abs(m).toFixed(2) + " s" : fmtDur(Math.abs(m));
-      if (!over) lines.push("home before him: by about " + by + " if he keeps his pace");
-      else if (d.status === "won") lines.push("beat him by " + by);
-      else if (d.status === "caught") lines.push("finished " + by + " after him");
+      var by = Math.abs(m) < 10 ? fmtFixed(Math.abs(m), 2) + " s" : fmtDur(Math.abs(m));
+      if (!over) lines.push(T("home before him: by about {by} if he keeps his pace", { by: by }));
+      else if (d.status === "won") lines.push(T("beat him by {by}", { by: by }));
+      else if (d.status === "caught") lines.push(T("finished {by} after him", { by: by }));
     }
     if (known(d.gap_m) && !d.finish && !over) {  // caught: how far behind him, not a "-106 m (0:00)" gap
       var behind = d.gap_m < 0, gs = known(d.gap_s) ? " (" + fmtDur(Math.abs(d.gap_s)) + ")" : "";
-      lines.push((behind ? "behind the pursuer: " : "gap to the pursuer: ") + Math.round(Math.abs(d.gap_m)) + " m" + gs);
+      lines.push((behind ? T("behind the pursuer: {m} m", { m: fmtInt(Math.abs(d.gap_m)) }) : T("gap to the pursuer: {m} m", { m: fmtInt(Math.abs(d.gap_m)) })) + gs);
     }
     var out = d.status === "started" || d.status === "ahead" || d.status === "registered";
-    if (d.win_probability !== null && d.win_probability !== undefined && out) lines.push(Math.round(100 * d.win_probability) + " % to beat him");
-    if (d.margin_s !== null && d.margin_s !== undefined && (d.status === "started" || d.status === "ahead")) lines.push("predicted finish margin: " + fmtSigned(d.margin_s));
-    if (d["catch"]) lines.push("caught at " + (d["catch"].at_m / 1000).toFixed(2) + " km in " + fmtDur(d["catch"].in_s) + " if nothing changes");
-    if (d.caught) lines.push("caught at " + (d.caught.at_m / 1000).toFixed(byDistance ? 1 : 2) + " km");
-    var pc = d.predicted_catch, km1 = function (v) { return (v / 1000).toFixed(1); };
-    if (pc && out) lines.push("predicted catch: " + km1(pc.at_m) + " km (" + km1(pc.low) + "–" + km1(pc.high) + ")");
-    if (d.finish) lines.push("finished in " + fmtDur(d.finish.net_s) + " (net)");
-    lines.forEach(function (t) { c.appendChild(el("div", "card-line", t)); });
+    if (d.win_probability !== null && d.win_probability !== undefined && out) lines.push(T("{pct} % to beat him", { pct: Math.round(100 * d.win_probability) }));
+    if (d.margin_s !== null && d.margin_s !== undefined && (d.status === "started" || d.status === "ahead")) lines.push(T("predicted finish margin: {margin}", { margin: fmtSigned(d.margin_s) }));
+    if (d["catch"]) lines.push(T("caught at {km} in {duration} if nothing changes", { km: fmtKm(d["catch"].at_m), duration: fmtDur(d["catch"].in_s) }));
+    if (d.caught) lines.push(T("caught at {km}", { km: fmtKm(d.caught.at_m, byDistance ? 1 : 2) }));
+    var pc = d.predicted_catch, km1 = function (v) { return fmtFixed(v / 1000, 1); };
+    if (pc && out) lines.push(T("predicted catch: {km} km ({low}–{high})", { km: km1(pc.at_m), low: km1(pc.low), high: km1(pc.high) }));
+    if (d.finish) lines.push(T("finished in {duration} (net)", { duration: fmtDur(d.finish.net_s) }));
+    lines.forEach(function (line) { c.appendChild(el("div", "card-line", line)); });
     if (d.splits && d.splits.length) {
-      var t = el("table", "splits"), hr = el("tr");
-      ["mat", "km", "net"].forEach(function (h) { hr.appendChild(el("th", null, h)); });
-      t.appendChild(hr);
+      var tb = el("table", "splits"), hr = el("tr");
+      [T("mat"), "km", T("net")].forEach(function (h) { hr.appendChild(el("th", null, h)); });
+      tb.appendChild(hr);
       d.splits.forEach(function (s) {
         var tr = el("tr");
-        [(meta.mat_names || {})[s.mat] || s.mat, (s.at_m / 1000).toFixed(2), fmtDur(s.net_s)].forEach(function (v) { tr.appendChild(el("td", null, v)); });
-        t.appendChild(tr);
+        [(meta.mat_names || {})[s.mat] || s.mat, fmtFixed(s.at_m / 1000, 2), fmtDur(s.net_s)].forEach(function (v) { tr.appendChild(el("td", null, v)); });
+        tb.appendChild(tr);
       });
-      c.appendChild(t);
+      c.appendChild(tb);
     }
     return c;
   }
 
-  function ordinal(n) {
+  function ordinal(n) {  // 12th / 12e (French: 1er, then 2e, 3e…)
+    if (LANG === "fr") return n + (n === 1 ? "er" : "e");
     var s = ["th", "st", "nd", "rd"], v = n % 100;
     return n + (s[(v - 20) % 10] || s[v] || s[0]);
   }
 
   function placeText(d) {  // "12th overall · 3rd woman · 2nd in Master (F)"
-    var sex = { F: "woman", M: "man" }[d.sex] || ("in " + d.sex);
-    var parts = [ordinal(d.place) + " overall"];
+    var sex = { F: T("woman"), M: T("man") }[d.sex] || T("in {group}", { group: d.sex });
+    var parts = [T("{place} overall", { place: ordinal(d.place) })];
     if (d.place_sex) parts.push(ordinal(d.place_sex) + " " + sex);
-    if (d.place_category) parts.push(ordinal(d.place_category) + " in " + d.category + " (" + d.sex + ")");
+    if (d.place_category) parts.push(T("{place} in {category}", { place: ordinal(d.place_category), category: d.category + " (" + d.sex + ")" }));
     return parts.join(" · ");
   }
 
@@ -887,7 +950,7 @@
     if (!q) return;
     fetch(base() + "/api/runners?limit=1&q=" + encodeURIComponent(q)).then(function (r) { return r.ok ? r.json() : { runners: [] }; }).then(function (body) {
       var r = body.runners[0];
-      if (!r) { setText("follow-share-status", "no runner matches " + q); return; }
+      if (!r) { setText("follow-share-status", T("no runner matches {q}", { q: q })); return; }
       if (follow.bibs.indexOf(r.bib) < 0) setFollow(follow.bibs.concat([r.bib]));
       var list = $("follow-results"), input = $("follow-search");
       if (list) list.replaceChildren();
@@ -906,7 +969,7 @@
       if (mine !== searchSeq) return;
       var items = body.runners.map(function (r) {
         var li = el("li", "result");
-        var b = el("button", "result-add", "follow");
+        var b = el("button", "result-add", T("follow"));
         b.type = "button";
         b.addEventListener("click", function () {
           if (follow.bibs.indexOf(r.bib) < 0) setFollow(follow.bibs.concat([r.bib]));
@@ -914,11 +977,11 @@
         });
         li.appendChild(el("span", "result-bib", r.bib));
         li.appendChild(el("span", "result-name", r.name));
-        li.appendChild(el("span", "result-status", r.status));
+        li.appendChild(el("span", "result-status", statusText(r.status)));
         li.appendChild(b);
         return li;
       });
-      if (!items.length) items = [el("li", "result-none", "no runner matches")];
+      if (!items.length) items = [el("li", "result-none", T("no runner matches"))];
       list.replaceChildren.apply(list, items);
     }).catch(function () { /* try again on the next keystroke */ });
   }
@@ -951,7 +1014,7 @@
       var label = el("label", "alerts-filter"), box = el("input");
       box.type = "checkbox"; box.id = "alerts-open-only";
       box.addEventListener("change", renderAlerts);
-      label.appendChild(box); label.appendChild(document.createTextNode(" open only"));
+      label.appendChild(box); label.appendChild(document.createTextNode(" " + T("open only")));
       tools.replaceChildren(label);
     }
   }
@@ -974,9 +1037,11 @@
   }
 
   window.pursuit = {
-    state: S, view: view, follow: setFollow, frames: frames, feed: feed, refreshes: 0,
+    state: S, view: view, follow: setFollow, frames: frames, feed: feed, refreshes: 0, moves: moves,
+    drawnAt: function (r) { return runnerDistance(r, raceNow()); },  // where runner row r is drawn now
     roster: function () { return roster; },
     alertsChanged: function () { dirty.alerts = true; },  // signed in or out (assets/console.js)
+    eventText: eventText,  // an event in the page's language (assets/console.js asks before acknowledging)
     drop: function () { if (live.ws) live.ws.close(); },  // what a network blip does (browser tests use it)
   };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

@@ -96,6 +96,7 @@ class Participant:
     sex: str
     category: str
     declared_s: float | None
+    nation: str = ""  # the optional ``nation`` column (an IOC or ISO code, as the organiser writes it)
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,9 @@ class ReaderPorts:
         return dict(self.ports).get(protocol, default)
 
 
+LANGUAGES = ("en", "fr")  # the languages of the pages and feeds (the catalogues of i18n/)
+
+
 @dataclass(frozen=True)
 class Race:
     """A whole race, as loaded from its directory."""
@@ -168,6 +172,7 @@ class Race:
     outcome: str = "finish"  # "finish", or "distance": the catcher-car format (live/race/outcome.py)
     milestones_m: tuple[float, ...] = ()  # a distance race's milestones: forecast and announced
     web: WebLimits = field(default_factory=WebLimits)  # [web]: the web process's connection cap
+    language: str = "en"  # [race] language: the pages' language when the browser asks for none we speak
     _by_bib: dict[str, Participant] = field(repr=False, compare=False, default_factory=dict)
     _by_chip: dict[str, str] = field(repr=False, compare=False, default_factory=dict)
     _mat_by_alias: dict[str, str] = field(repr=False, compare=False, default_factory=dict)

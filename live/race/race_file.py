@@ -19,6 +19,7 @@ from live.race.course import Course
 from live.race.errors import RaceError
 from live.race.outcome import parse_outcome
 from live.race.race import (
+    LANGUAGES,
     IPNetwork,
     Mat,
     Operator,
@@ -40,6 +41,7 @@ DEFAULT_MAX_SPEED_M_S = 7.5  # 2:13/km: faster than any road runner over a segme
 MAT_SPREAD_LIMIT_M = 40.0  # the avenue is 70 m wide; a mat spans one carriageway
 MAX_OPERATOR_NAME = 60
 PARTICIPANT_COLUMNS = ("bib", "chip", "name", "pen", "sex", "category", "declared_s")
+OPTIONAL_COLUMNS = ("nation",)  # may follow, in this order: a World Run ranks per nation
 
 
 def load_race(directory: Path | str) -> Race:
@@ -93,6 +95,10 @@ def load_race(directory: Path | str) -> Race:
     if quota is not None and (not isinstance(quota, int) or quota < 0):
         raise RaceError(toml_path, "race.quota", f"must be a whole number ≥ 0, got {quota!r}")
 
+    language = cfg.str("race.language", default="en")
+    if language not in LANGUAGES:
+        raise RaceError(toml_path, "race.language", f"unknown language {language!r}; use one of {', '.join(LANGUAGES)}")
+
     basemap, tiles = _load_map(root, cfg, course)
     return Race(
         id=race_id,
@@ -126,6 +132,7 @@ def load_race(directory: Path | str) -> Race:
         outcome=outcome,
         milestones_m=milestones,
         web=load_web(cfg),
+        language=language,
         _by_bib=by_bib,
         _by_chip=by_chip,
         _mat_by_alias=alias,
@@ -347,15 +354,18 @@ def _read_participants(path: Path, pen_ids: set[str], pursuer_bib: str | None) -
     with path.open(encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
-        if header is None or tuple(h.strip() for h in header) != PARTICIPANT_COLUMNS:
-            raise RaceError(path, "line 1", f"header must be {','.join(PARTICIPANT_COLUMNS)}, got {header!r}")
+        names = tuple(h.strip() for h in header or ())
+        columns = len(names)
+        if header is None or names not in [PARTICIPANT_COLUMNS + OPTIONAL_COLUMNS[:n] for n in range(2)]:
+            raise RaceError(path, "line 1", f"header must be {','.join(PARTICIPANT_COLUMNS)}[,nation], got {header!r}")
         for row in reader:
             line = reader.line_num
             if not row or all(not c.strip() for c in row):
                 continue
-            if len(row) != len(PARTICIPANT_COLUMNS):
-                raise RaceError(path, f"line {line}", f"expected {len(PARTICIPANT_COLUMNS)} fields, got {len(row)}")
-            bib, chip, name, pen, sex, category, declared = (c.strip() for c in row)
+            if len(row) != columns:
+                raise RaceError(path, f"line {line}", f"expected {columns} fields, got {len(row)}")
+            bib, chip, name, pen, sex, category, declared, *more = (c.strip() for c in row)
+            nation = more[0] if more else ""
             if not bib:
                 raise RaceError(path, f"line {line}", "bib is empty")
             if bib in seen_bibs:
@@ -385,4 +395,6 @@ def _read_participants(path: Path, pen_ids: set[str], pursuer_bib: str | None) -
                     raise RaceError(
                         path, f"line {line}", f"declared_s must be a positive number of seconds, got {declared!r}"
                     )
-            yield Participant(bib, chips, name, pen, sex, category, declared_s)
+            if len(nation) > 32:
+                raise RaceError(path, f"line {line}", f"nation of bib {bib!r} is over 32 characters")
+            yield Participant(bib, chips, name, pen, sex, category, declared_s, nation)

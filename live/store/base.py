@@ -23,6 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from live.clock import RaceClock
 from live.race.race import Race
+from live.store.connection import node_client
 from live.store.keys import RaceKeys
 
 # Redis away or not taking writes: down, restarting, failing over (a demoted master), at maxmemory.
@@ -77,7 +78,6 @@ class StoreBase:
         self.journal_maxlen = JOURNAL_MAXLEN  # entries the journal stream keeps (a test may lower it)
         self.wait_replicas = 0  # replicas a write must reach before a reader is told it is kept (Sentinel: 1)
         self._gun = redis.register_script(RECORD_GUN)
-        self._emit_once = redis.register_script(EMIT_ONCE)
         self._void = redis.register_script(VOID_CROSSING)
         self._assign = redis.register_script(ASSIGN_CHIP)
         self._gps = redis.register_script(NEWER_GPS)
@@ -99,11 +99,13 @@ class StoreBase:
         """Whether everything this process wrote so far is on ``wait_replicas`` replicas (True if none
         is asked for). ``WAIT`` counts a connection's own writes: a write on the same connection, issued
         after the others completed, stands for them all (replication keeps the order). The write counts
-        on ``mat``'s health (the ingest totals for a reader of no mat, the pursuer's GPS)."""
+        on ``mat``'s health (the ingest totals for a reader of no mat, the pursuer's GPS). In a Redis
+        Cluster it is sent to the master of this race's slot, where the race's writes went."""
         if self.wait_replicas <= 0:
             return True
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hincrby(self.keys.mat(mat) if mat else self.keys.ingest, "replicated", 1)
+        key = self.keys.mat(mat) if mat else self.keys.ingest
+        async with node_client(self.redis, key).pipeline(transaction=False) as pipe:
+            pipe.hincrby(key, "replicated", 1)
             pipe.wait(self.wait_replicas, REPLICA_WAIT_MS)
             _, acked = await pipe.execute()
         return int(acked) >= self.wait_replicas
@@ -117,9 +119,7 @@ class StoreBase:
     async def reset(self) -> int:
         """Delete every key of this race (a fresh demo or test); returns how many were removed."""
         removed = 0
-        async for key in self.redis.scan_iter(
-            match=f"{self.keys.prefix.replace('{', '[{]').replace('}', '[}]')}:*", count=1000
-        ):
+        async for key in self.redis.scan_iter(match=self.keys.pattern, count=1000):
             removed += await self.redis.unlink(key)
         return removed
 

@@ -10,6 +10,7 @@ has the mat, so each race's ``/api/mats`` is whole.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Iterable, Sequence
@@ -22,6 +23,7 @@ from live.race.event import Event
 from live.race.guns import next_start, planned_starts
 from live.race.race import Race
 from live.reads import RawRead
+from live.store.connection import is_cluster
 from live.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,19 @@ class EventStore(Store):
             log.warning("%d reads of chips at mats their race does not have: not applied", off)
         return sum(self.stores[i]._queue_apply(pipe, rs, wall_s) for i, rs in sorted(by_race.items()))
 
+    async def replicated(self, mat: str | None) -> bool:
+        """Whether this process's writes are on a replica: the journal's master (one ``WAIT``, all of
+        an event on one Redis), and in a Redis Cluster the master of every race with ``mat`` too
+        (where the reads of its chips went)."""
+        if not await super().replicated(mat):
+            return False
+        if not is_cluster(self.redis):
+            return True
+        others = [s for s in self._stores_with(mat) if s.race.id != self.race.id]
+        for store in others:
+            store.wait_replicas = self.wait_replicas
+        return all(await asyncio.gather(*(store.replicated(mat) for store in others)))  # each WAIT at once
+
     async def count_error(self, mat: str | None, reason: str, source: tuple[str, str] | None = None) -> None:
         for store in self._stores_with(mat):
             await store.count_error(mat, reason, source)
@@ -75,22 +90,26 @@ class EventStore(Store):
         for store in self._stores_with(mat):
             await store.set_connected(mat, delta)
 
-    async def gun_store(self, time_s: float) -> Store:
+    async def gun_store(self, time_s: float, mat: str | None = None) -> Store:
         """The race a gun marker from the wire at ``time_s`` starts: of the races with a start still to
-        fire, the one whose next start is planned nearest it. Planned times are carried to the day's
-        clock by the starts already fired (the event's races keep their planned gaps); before any,
+        fire, the one whose next start is planned nearest it, among the races that have the marker's
+        ``mat`` (the locations of a World Run each fire their own guns, at one instant). Planned times
+        are carried to the day's clock by the starts already fired (the event's races keep their
+        planned gaps); before any,
         the race whose next start is planned first. Every start fired: the last race (whose gun checks
         then hold the marker as a second gun)."""
-        fired = [await store.guns() for store in self.stores]
+        stores = [s for s in self.stores if mat is not None and s.race.mat_for_location(mat) is not None]
+        stores = stores or self.stores
+        fired = [await store.guns() for store in stores]
         shift: float | None = None  # fired minus planned, at the latest start fired anywhere
         latest = -math.inf
-        for store, guns in zip(self.stores, fired, strict=True):
+        for store, guns in zip(stores, fired, strict=True):
             planned = planned_starts(store.race)
             for target, at in guns.items():
                 if target in planned and at > latest:
                     latest, shift = at, at - planned[target]
         best: tuple[float, Store] | None = None
-        for store, guns in zip(self.stores, fired, strict=True):
+        for store, guns in zip(stores, fired, strict=True):
             upcoming = next_start(store.race, guns)
             if upcoming is None:
                 continue
@@ -98,7 +117,7 @@ class EventStore(Store):
             distance = abs(planned_s + shift - time_s) if shift is not None else planned_s
             if best is None or distance < best[0]:
                 best = (distance, store)
-        return best[1] if best is not None else self.stores[-1]
+        return best[1] if best is not None else stores[-1]
 
 
 def ingest_store(redis: aioredis.Redis, event: Event) -> Store:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from live.store.base import CROSSING_TIME, StoreBase
+from live.store.connection import node_client
 
 
 class MatHealth(StoreBase):
@@ -46,8 +47,9 @@ class MatHealth(StoreBase):
         return out
 
     async def memory(self) -> tuple[int, int]:
-        """Redis's memory in use and its ``maxmemory`` (0: none set), in bytes."""
-        info = await self.redis.info("memory")
+        """Redis's memory in use and its ``maxmemory`` (0: none set), in bytes: in a Redis Cluster, the
+        master's that holds the race (``INFO`` through the cluster client asks any one node)."""
+        info = await node_client(self.redis, self.keys.journal).info("memory")
         return int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
 
     async def journal_length(self) -> int:

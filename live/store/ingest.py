@@ -16,6 +16,7 @@ from live.store.base import (
     MAX_SEQ,
     StoreBase,
 )
+from live.store.connection import is_cluster
 
 
 class IngestStore(StoreBase):
@@ -69,7 +70,15 @@ class IngestStore(StoreBase):
         The journal entry is the first command of the pipeline, so Redis holds every line before any
         read of it counts (as :meth:`journal_lines` then :meth:`apply_reads` then
         :meth:`record_sequences`, without waiting on each).
+
+        In a Redis Cluster an event's reads may go to other races' masters than the journal's, and a
+        pipeline over several masters is sent to each at once: one may fail (fail over) while another
+        takes its part. The sequence numbers (what a reader resumes after) are then written in a
+        second round trip, once every master holds the journal entry and the reads, so a crash
+        between the two loses nothing: the reader sends the lines again, and the journal and the
+        reads take them again without changing a passing (reads are idempotent).
         """
+        later = is_cluster(self.redis)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.xadd(
                 self.keys.journal,
@@ -78,9 +87,11 @@ class IngestStore(StoreBase):
                 approximate=True,
             )
             applied = self._queue_apply(pipe, reads, wall_s)
-            if last_seq:
+            if last_seq and not later:
                 self._queue_sequences(pipe, last_seq, seq_gaps or {})
             results = await pipe.execute()
+        if last_seq and later:
+            await self.record_sequences(last_seq, seq_gaps or {})
         return sum(int(x) for x in results[1 : 1 + applied])
 
     def _queue_apply(self, pipe: Any, reads: Iterable[RawRead], wall_s: float) -> int:

@@ -21,6 +21,11 @@ class RaceKeys:
         return f"{{pursuit:{self.race_id}}}"
 
     @property
+    def pattern(self) -> str:
+        """A ``SCAN MATCH`` pattern of every key of the race (its braces escaped)."""
+        return f"{self.prefix.replace('{', '[{]').replace('}', '[}]')}:*"
+
+    @property
     def journal(self) -> str:
         """Stream: every raw line from every reader, appended before it is applied."""
         return f"{self.prefix}:journal"
@@ -119,6 +124,12 @@ class RaceKeys:
     def engine_lease(self) -> str:
         """String with an expiry: the token of the process that runs the live engine (``live.store.leader``)."""
         return f"{self.prefix}:engine-lease"
+
+    @property
+    def engine_pool(self) -> str:
+        """Sorted set: the heartbeats of an event's engine pool (member → expiry, ms), kept in the keys of
+        the event's first race like its journal (``live.store.pool``)."""
+        return f"{self.prefix}:engine-pool"
 
     @property
     def feed_seq(self) -> str:

@@ -45,7 +45,7 @@ class PassingRecord:
 class Store(IngestStore, ControlStore, EventStream, MatHealth):
     """Async access to one race's state in Redis: every caller's part, and the engine's reads."""
 
-    async def gun_store(self, time_s: float) -> Store:
+    async def gun_store(self, time_s: float, mat: str | None = None) -> Store:
         """The store of the race a gun marker from the wire at ``time_s`` is for: this one (an event's
         store chooses among its races)."""
         return self

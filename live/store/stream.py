@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import orjson
 
-from live.store.base import StoreBase
+from live.store.base import EMIT_ONCE, StoreBase
 
 
 class EventStream(StoreBase):
@@ -32,14 +32,15 @@ class EventStream(StoreBase):
     async def emit_many(self, events: Sequence[tuple[str, str, float, str, dict[str, object]]]) -> list[str | None]:
         """``emit_once`` for many events (key, kind, time, text, data) in one round trip, in order; the
         id of each appended event, None where its key was emitted before. A tick with a pack caught
-        makes hundreds of events: one round trip each held the tick up."""
+        makes hundreds of events: one round trip each held the tick up. ``EVAL`` with the script's text,
+        as ``apply_reads``: a Redis Cluster's pipeline cannot load a script a master has not seen."""
         if not events:
             return []
         keys = [self.keys.event_keys, self.keys.events]
         async with self.redis.pipeline(transaction=False) as pipe:
             for key, kind, time_s, text, data in events:
                 payload = orjson.dumps({**data, "key": key}, option=orjson.OPT_SERIALIZE_NUMPY).decode()
-                await self._emit_once(keys=keys, args=[key, kind, repr(float(time_s)), text, payload], client=pipe)
+                pipe.eval(EMIT_ONCE, len(keys), *keys, key, kind, repr(float(time_s)), text, payload)
             results = await pipe.execute()
         return [None if not r else r.decode() if isinstance(r, bytes) else str(r) for r in results]
 

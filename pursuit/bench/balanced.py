@@ -3,7 +3,11 @@ one engine's ticks, while the default race is simulated (docs/BENCHMARKS.md, "Fa
 process"). The layout is the rehearsal's (``pursuit.rehearse``) without Sentinel and without faults:
 a private Redis, one ingestor, one engine, ``webs`` web processes (``--no-engine``), the balancer.
 Each client count is then run again, in the same layout and run, against the first web process
-directly: the baseline the balanced figures are compared with (``ratio_balanced_to_direct``)."""
+directly: the baseline the balanced figures are compared with (``ratio_balanced_to_direct``).
+
+With ``cluster``, the same layout runs twice in the run: on one redis-server (the baseline), then on
+a Redis Cluster of 3 masters and 3 replicas (``redis+cluster://``), the same clients through the
+balancer each time (``ratio_cluster_to_single``)."""
 
 from __future__ import annotations
 
@@ -20,17 +24,21 @@ from urllib.request import urlopen
 from pursuit.bench.common import cpu_s, machine
 from pursuit.bench.fanout import FANOUT_TARGET
 from pursuit.bench.fanout_run import run_clients
-from pursuit.redis_server import RedisServer, free_port
+from pursuit.redis_server import ClusterServers, RedisServer, free_port
 from pursuit.rehearse import find_haproxy, haproxy_config, stop_processes
 
 
 class _Balanced:
     """The processes of the balanced layout; ``url`` is the live feed through the balancer."""
 
-    def __init__(self, workdir: Path, speed: float, webs: int) -> None:
+    def __init__(self, workdir: Path, speed: float, webs: int, cluster: bool = False) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
-        self.redis = RedisServer(workdir / "redis", appendonly=False).start()
+        self.redis: RedisServer | ClusterServers = (
+            ClusterServers(workdir / "cluster").start()
+            if cluster
+            else RedisServer(workdir / "redis", appendonly=False).start()
+        )
         self.env = {**os.environ, "REDIS_URL": self.redis.url}
         self.metrics_ports = [free_port() for _ in range(webs)]
         ct, ml, self.port = free_port(), free_port(), free_port()
@@ -114,18 +122,23 @@ def _ratio(balanced: dict[str, Any], direct: dict[str, Any]) -> dict[str, float 
 
 
 def bench_fanout_balanced(
-    clients: tuple[int, ...] = (3_000, 9_000), seconds: float = 20.0, speed: float = 10.0, procs: int = 2, webs: int = 3
+    clients: tuple[int, ...] = (3_000, 9_000),
+    seconds: float = 20.0,
+    speed: float = 10.0,
+    procs: int = 2,
+    webs: int = 3,
+    cluster: bool = False,
 ) -> dict[str, Any]:
     """Spectators through HAProxy on ``webs`` relaying web processes: delivery delay from the engine's
     send time (each tick's ``sent``), clients per web process and per core, CPU of the web processes;
-    then the same clients on one of those web processes directly, and the ratios."""
+    then the same clients on one of those web processes directly, and the ratios. With ``cluster``:
+    the balanced runs on one redis-server, then on a Redis Cluster, and their ratios."""
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by the child processes
-    cores = os.cpu_count() or 1
     out: dict[str, Any] = {
-        "bench": "fanout --balanced",
+        "bench": "fanout --balanced" + (" --cluster" if cluster else ""),
         "machine": machine(),
         "target": FANOUT_TARGET,
         "seconds": seconds,
@@ -134,23 +147,46 @@ def bench_fanout_balanced(
         "results": [],
     }
     with tempfile.TemporaryDirectory() as tmp:
-        layout = _Balanced(Path(tmp) / "balanced", speed, webs)
-        try:
-            for n in clients:
-                others = {"engine": layout.engine.pid, "balancer": layout.balancer.pid}
-                before = {name: cpu_s(pid) for name, pid in others.items()}
-                run = run_clients(layout, n, seconds, procs)  # type: ignore[arg-type]
-                for name, pid in others.items():  # over the window and the clients' connecting and closing
-                    run["cpu_s_per_s"][f"{name}_over_the_run"] = round((cpu_s(pid) - before[name]) / seconds, 2)
-                run["clients_per_web_process"] = round(run["held_to_the_end"] / webs)
-                fanout = run["server_fanout_per_tick"]  # its write time is per tick of one web process
-                if fanout.get("ticks"):
-                    fanout["write_per_client_us"] = round(fanout["write_mean_ms"] * 1000 * webs / max(n, 1), 2)
-                run["clients_per_core"] = round(run["held_to_the_end"] / cores)
-                direct = run_clients(_Direct.first_of(layout), n, seconds, procs)  # type: ignore[arg-type]
-                run["direct_to_one_web_process"] = direct
-                run["ratio_balanced_to_direct"] = _ratio(run, direct)
-                out["results"].append(run)
-        finally:
-            layout.close()
+        out["results"] = _runs(Path(tmp) / "balanced", clients, seconds, speed, procs, webs, direct=not cluster)
+        if cluster:
+            out["layout"] += "; then the same with a Redis Cluster of 3 masters and 3 replicas"
+            out["cluster"] = _runs(Path(tmp) / "cluster", clients, seconds, speed, procs, webs, cluster=True)
+            for single, on_cluster in zip(out["results"], out["cluster"], strict=True):
+                on_cluster["ratio_cluster_to_single"] = _ratio(on_cluster, single)
     return out
+
+
+def _runs(
+    workdir: Path,
+    clients: tuple[int, ...],
+    seconds: float,
+    speed: float,
+    procs: int,
+    webs: int,
+    direct: bool = False,
+    cluster: bool = False,
+) -> list[dict[str, Any]]:
+    """Each client count through the balancer of one layout (and, with ``direct``, on its first web process)."""
+    cores = os.cpu_count() or 1
+    results = []
+    layout = _Balanced(workdir, speed, webs, cluster=cluster)
+    try:
+        for n in clients:
+            others = {"engine": layout.engine.pid, "balancer": layout.balancer.pid}
+            before = {name: cpu_s(pid) for name, pid in others.items()}
+            run = run_clients(layout, n, seconds, procs)  # type: ignore[arg-type]
+            for name, pid in others.items():  # over the window and the clients' connecting and closing
+                run["cpu_s_per_s"][f"{name}_over_the_run"] = round((cpu_s(pid) - before[name]) / seconds, 2)
+            run["clients_per_web_process"] = round(run["held_to_the_end"] / webs)
+            fanout = run["server_fanout_per_tick"]  # its write time is per tick of one web process
+            if fanout.get("ticks"):
+                fanout["write_per_client_us"] = round(fanout["write_mean_ms"] * 1000 * webs / max(n, 1), 2)
+            run["clients_per_core"] = round(run["held_to_the_end"] / cores)
+            if direct:
+                base = run_clients(_Direct.first_of(layout), n, seconds, procs)  # type: ignore[arg-type]
+                run["direct_to_one_web_process"] = base
+                run["ratio_balanced_to_direct"] = _ratio(run, base)
+            results.append(run)
+    finally:
+        layout.close()
+    return results

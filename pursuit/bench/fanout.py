@@ -12,17 +12,21 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from live.chase.snapshot import Snapshot
 from live.engine.engine import LiveEngine
 from live.race.race import Race
 from live.race.race_file import load_race
 from pursuit.bench.common import PARIS, Server, machine, median_ms, race_with_runners
 from pursuit.bench.fanout_run import fanout_targets, run_clients
+
+if TYPE_CHECKING:
+    from web.feed import LiveFeed
 
 FANOUT_TARGET = "5,000 clients at 1 Hz with p99 delivery <= 500 ms; <= 5 KB/s per spectator; snapshot <= 200 KB gzipped"
 TRAFFIC_CLIENTS = 10
@@ -111,22 +115,49 @@ def _gzip_levels(payload: bytes) -> dict[str, dict[str, float]]:
     }
 
 
-def race_traffic(race: Race, tick_s: float = 1.0, after_pursuer_s: float = 600.0) -> dict[str, Any]:
+def _gzip_by_array(payload: bytes) -> dict[str, int]:
+    """Each per-runner array of a snapshot gzipped alone (``SNAPSHOT_GZIP_LEVEL``): where its bytes go."""
+    import orjson
+
+    from web.frames import SNAPSHOT_GZIP_LEVEL
+
+    body = orjson.loads(payload)
+    n = len(body["status"])
+    return {
+        key: len(gzip.compress(orjson.dumps(value), SNAPSHOT_GZIP_LEVEL, mtime=0))
+        for key, value in body.items()
+        if isinstance(value, list) and len(value) == n
+    }
+
+
+def race_traffic(
+    race: Race,
+    tick_s: float = 1.0,
+    after_pursuer_s: float = 600.0,
+    position_resend_m: float | None = -1.0,
+    watch: Callable[[LiveFeed, Snapshot], None] | None = None,
+) -> dict[str, Any]:
     """Every tick the live feed would send during the simulated race (``simulator.trajectory``) at real
     time, computed in virtual time with no sockets: from the first gun to ``after_pursuer_s`` after the
     pursuer's finish, one tick every ``tick_s`` of race, the engine and the feed exactly as served.
     Bytes per spectator both for a plain client and one on ``?encoding=gzip`` (a snapshot sent in a
     tick's place reaches him gzipped); every ``SNAPSHOT_SAMPLE_S`` of race, the snapshot a joining
-    spectator would get, JSON and gzip, with the time the feed takes to build and to compress it."""
+    spectator would get, JSON and gzip, with the time the feed takes to build and to compress it.
+    ``position_resend_m``: the feed's rule for resending a runner's position (``web.feed_rows``; None:
+    at every passing, the rule before positions were mirrored; the default: as served). ``watch``, if
+    given, gets the feed after every tick, and that tick's state."""
 
     from simulator.trajectory import plan_race
     from web.feed import LiveFeed
+    from web.feed_rows import ChangedRows
     from web.frames import SNAPSHOT_GZIP_LEVEL
 
     t0 = 1_700_000_000.0
     plan = plan_race(race, t0)
     engine = LiveEngine(race, store=None)  # compute() needs no I/O
     feed = LiveFeed(engine, runner_detail=lambda bib: None)
+    if position_resend_m is None or position_resend_m >= 0:
+        feed.rows = ChangedRows(race.distance_m, tuple(tp.at_m for tp in race.timing_points), position_resend_m)
     is_runner = plan.bibs != race.require_pursuer("the fan-out benchmark").bib
     rows = np.array([engine.row[b] for b in plan.bibs[is_runner]])
     crossings = np.empty_like(plan.crossings[is_runner])
@@ -143,8 +174,11 @@ def race_traffic(race: Race, tick_s: float = 1.0, after_pursuer_s: float = 600.0
             engine.guns = {k: v for k, v in guns.items() if v <= now}
             engine.times = np.where(crossings <= now, crossings, np.nan)
             engine.pursuer_times = np.where(pursuer <= now, pursuer, np.nan)
-            await feed.on_tick(engine.compute(now))
+            snap = engine.compute(now)
+            await feed.on_tick(snap)
             tick = feed.tick_frame
+            if watch is not None:
+                watch(feed, snap)
             sizes.append(len(tick.payload))
             gzip_sizes.append(len(tick.gzipped().payload) if tick.snapshot else len(tick.payload))
             if len(sizes) % every == 0:
@@ -183,6 +217,7 @@ def race_traffic(race: Race, tick_s: float = 1.0, after_pursuer_s: float = 600.0
             "json_ms": spread("json_ms", 1),
             "gzip_ms": spread("gzip_ms", 1),
             "least_compressible_at_gzip_levels": {"bytes": int(hardest["bytes"]), **_gzip_levels(hardest["payload"])},
+            "least_compressible_by_array": _gzip_by_array(hardest["payload"]),
         },
     }
 

@@ -137,3 +137,65 @@ async def test_the_shipped_event_s_10k_under_races_10k(redis_server, redis):
         await sim
         await ingest.close()
     assert not errors, errors
+
+
+async def test_the_world_leaderboard_on_the_event_view(redis_server, redis, tmp_path: Path):
+    """A World Run of two locations (Vienna, Tokyo) with a fast car: /event shows the world ranking
+    as catches are confirmed, filtered by nation, with catch times in UTC and local, and each card in
+    its race's own zone next to the event's UTC clock."""
+    chromium = require_chromium()
+    from playwright.async_api import async_playwright
+
+    from simulator.event import WORLD_LOCATIONS, write_world_event
+
+    event = load_event(write_world_event(tmp_path, WORLD_LOCATIONS[:2], runners=60, schedule=((0, 25), (900, 40))))
+    store = ingest_store(redis, event)
+    await store.setup()
+    wall = time.time()
+    clock = RaceClock(origin_wall=wall, origin_race=wall, speed=400.0)
+    await store.set_clock(clock)
+    ingest = ChronoTrackServer(event.ingest_race(), store, host="127.0.0.1", port=0)
+    await ingest.start()
+    stop = asyncio.Event()
+    sim = asyncio.create_task(
+        simulate(event, "127.0.0.1", ingest.port, clock=clock, first_gun=clock.now() + 5, runners=60, stop_event=stop)
+    )
+    errors: list[str] = []
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        async with running_uvicorn(create_event_app(event, redis_server.url)) as base, async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = await browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("console", lambda m: errors.append(f"/event: {m.text}") if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(f"/event: {e}"))
+            await page.goto(base + "/event")
+            caught = "[...document.querySelectorAll('#leaderboard tbody tr')].filter(r => /caught/.test(r.innerText))"
+            await page.wait_for_function(f"{caught}.length >= 3", timeout=40000)
+            assert await page.is_visible("#leaderboard")
+            assert (await page.inner_text("#utc")).endswith(" UTC")
+            cards = await page.eval_on_selector_all(".card", "cs => cs.map(c => c.innerText)")
+            assert "Europe/Vienna" in cards[0] and "Asia/Tokyo" in cards[1] and all(" UTC" in c for c in cards)
+            assert not any("NaN" in c for c in cards), cards
+            rows = await page.eval_on_selector_all(
+                "#leaderboard tbody tr", "rs => rs.map(r => [...r.cells].map(c => c.innerText))"
+            )
+            assert [r[0] for r in rows] == [str(i) for i in range(1, len(rows) + 1)]
+            assert {r[4] for r in rows} <= {"World Run Vienna", "World Run Tokyo"}
+            done = [r for r in rows if r[7] == "caught"]
+            assert done and all(" UTC · " in r[6] and r[6].endswith(" local") for r in done)
+            await page.select_option(".board-filter select[name=nation]", "JPN")
+            await page.wait_for_function(
+                "[...document.querySelectorAll('#leaderboard tbody tr')].every(r => r.cells[3].innerText === 'JPN')",
+                timeout=10000,
+            )
+            nation_rows = await page.eval_on_selector_all(
+                "#leaderboard tbody tr", "rs => rs.map(r => r.cells[0].innerText)"
+            )
+            assert nation_rows[:3] == ["1", "2", "3"], "places within the nation"
+            await page.screenshot(path=str(ARTIFACTS / "event-world-run.png"))
+            await browser.close()
+    finally:
+        stop.set()
+        await sim
+        await ingest.close()
+    assert not errors, errors

@@ -218,6 +218,7 @@ async def test_three_pages_live_in_a_real_browser(site: str):
         assert feed["gzip"] and feed["binary"] >= 1, f"the snapshot came gzipped, as a binary message: {feed}"
         await page.wait_for_selector("#margins .bars, #margins .point", state="attached", timeout=10000)
         await page.screenshot(path=str(ARTIFACTS / "dashboard-race-control.png"))
+        await check_runners_move_and_are_corrected(page)
 
         # zoom survives the updates: plotly's figure is never replaced, the runners repaint over it
         graph = "document.querySelector('#map .js-plotly-plot')"
@@ -330,6 +331,38 @@ async def two_refreshes(page) -> None:  # type: ignore[no-untyped-def]
     """Wait until the page has refreshed what it shows twice more (pursuit.js, every 500 ms)."""
     n = await page.evaluate("window.pursuit.refreshes")
     await page.wait_for_function(f"window.pursuit.refreshes >= {n + 2}", timeout=10000)
+
+
+# In the page: where the running runners are drawn, twice within one tick (no row sent in between)
+MOVES_JS = """async () => {
+  const P = window.pursuit, S = P.state, wait = (ms) => new Promise((ok) => setTimeout(ok, ms));
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const seq = S.seq, rows = [];
+    for (let r = 0; r < S.n && rows.length < 200; r++) if (S.speed[r] > 0 && S.dist[r] > 0) rows.push(r);
+    const before = rows.map((r) => P.drawnAt(r));
+    await wait(250);
+    if (S.seq !== seq) continue;
+    const after = rows.map((r) => P.drawnAt(r));
+    return {rows: rows.length, advanced: rows.filter((r, i) => after[i] > before[i]).length,
+            back: rows.filter((r, i) => after[i] < before[i]).length};
+  }
+  return null;
+}"""
+
+
+async def check_runners_move_and_are_corrected(page) -> None:  # type: ignore[no-untyped-def]
+    """Between ticks the page moves the runners itself; a tick resends a runner only once he is 25 m
+    from where he is drawn (web/feed_rows.py), and that correction lands: he is drawn where it says."""
+    moved = await page.evaluate(MOVES_JS)
+    assert moved and moved["rows"] > 10 and moved["back"] == 0, moved
+    assert moved["advanced"] > moved["rows"] // 2, f"runners move with no row sent: {moved}"
+    await page.wait_for_function("window.pursuit.moves.corrections > 0", timeout=20000)
+    moves = await page.evaluate(
+        "(() => { const m = window.pursuit.moves; return {...m, held: window.pursuit.state.dist[m.last.row]}; })()"
+    )
+    last = moves["last"]
+    assert abs(last["sent"] - last["drawn"]) > 25 and moves["rows"] >= moves["corrections"], moves
+    assert moves["held"] == last["sent"], f"the correction landed: the runner is held where it said: {moves}"
 
 
 @pytest.fixture
@@ -769,7 +802,7 @@ async def test_a_caught_runner_is_said_to_be_behind_the_pursuer(one_caught: tupl
     assert errors == []
     assert runner["status"] == "caught" and runner["gap_m"] < -500 and runner["gap_s"] < -60, runner
     line = next(x for x in text.splitlines() if "pursuer" in x)
-    metres, seconds = line.removeprefix("behind the pursuer: ").removesuffix(")").split(" m (")
+    metres, seconds = line.removeprefix("behind the pursuer: ").removesuffix(")").replace(",", "").split(" m (")
     assert abs(int(metres) + runner["gap_m"]) < 20, f"{line!r} vs {runner['gap_m']} m"  # a tick apart at most
     minutes, secs = seconds.split(":")
     assert abs(60 * int(minutes) + int(secs) + runner["gap_s"]) < 5, f"{line!r} vs {runner['gap_s']} s"

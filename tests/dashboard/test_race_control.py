@@ -15,6 +15,7 @@ from dashboard.figures import (
     pen_forecast_figure,
     schedule_delta_s,
 )
+from i18n.catalogue import language
 from live.chase.chase import CLASSES
 from live.chase.snapshot import STATUSES, Forecast, PursuerState, Snapshot
 
@@ -45,6 +46,18 @@ def test_kpis_are_plain_text(paris):
     assert texts["kpi-pursuer"] == "1.23 km · 2:53/km · running"
     assert texts["kpi-started"] == "1,200"
     assert texts["kpi-forecast"] == "1,018 (950–1,100 at 80%) / quota 500 · at his plan 1,040"
+
+
+def test_kpis_and_tables_in_french(paris):
+    """Race control's server-side numbers as French writes them: "1 200", "1,23 km", "80 %"."""
+    fr, nnbsp = language("fr"), "\u202f"
+    texts = kpi_texts(paris, snapshot(paris), fr)
+    assert texts["kpi-pursuer"] == "1,23 km · 2:53/km · en course"
+    assert texts["kpi-started"] == f"1{nnbsp}200"
+    assert texts["kpi-forecast"] == (f"1{nnbsp}018 (950–1{nnbsp}100 à 80\u00a0%) / quota 500 · à son plan 1{nnbsp}040")
+    assert next_to_be_caught(paris, snapshot(paris), lang=fr)[0]["at"] == "1,50 km"
+    figure = margin_histogram(snapshot(paris), fr)
+    assert figure.layout.title.text == "Marges des 3 coureurs sur le parcours"
 
 
 def test_pursuer_against_his_plan(paris):
@@ -125,11 +138,15 @@ async def test_first_visit_to_any_page_gets_the_scripts(redis_server, redis, par
         page = await client.get(base + "/follow")  # the first request this server sees
         assert page.status_code == 200
         scripts = re.findall(r'src="/static/[0-9a-f]{16}/([^"]+)"', page.text)
-        assert scripts == ["plotly-basic.min.js", "map.js", "pursuit.js"], scripts  # no console.js for spectators
+        # the page's dictionary first (the race's language: no Accept-Language), then the page's scripts
+        assert scripts == ["i18n-fr-spectator.js", "plotly-basic.min.js", "map.js", "pursuit.js"], (
+            scripts
+        )  # no console.js
         assert re.search(r'href="/static/[0-9a-f]{16}/style.css"', page.text)
         assert "/dash_table/" not in page.text and "/assets/" not in page.text  # no DataTable bundle
         control = (await client.get(base + "/")).text
         assert re.findall(r'src="/static/[0-9a-f]{16}/([^"]+)"', control) == [
+            "i18n-fr-control.js",
             "plotly-basic.min.js",
             "console.js",
             "map.js",

@@ -81,6 +81,22 @@ async def test_a_gun_from_the_wire_starts_the_race_whose_start_is_planned_neares
     assert await store.gun_store(t0 + 1500) is race_b
 
 
+async def test_a_gun_at_one_location_of_a_world_run_starts_that_location(redis, tmp_path: Path):
+    """A World Run's locations start at one instant, each on its own mats: a gun marker goes to the race
+    that has the mat it came from, whichever race's start is planned nearest."""
+    from simulator.event import WORLD_LOCATIONS, write_world_event
+
+    event = load_event(write_world_event(tmp_path, WORLD_LOCATIONS[:3], runners=5))
+    store = ingest_store(redis, event)
+    assert isinstance(store, EventStore)
+    await store.setup()
+    t0 = 1_700_000_000.0
+    for i in (2, 0, 1):
+        assert await store.gun_store(t0, f"{WORLD_LOCATIONS[i][0]}-arc") is store.stores[i]
+        await store.stores[i].record_gun(t0)
+    assert await store.gun_store(t0 + 1800, "tokyo-arc") is store.stores[1], "its car, at its own mat"
+
+
 async def test_rebuild_of_an_event_gives_back_every_race_from_the_one_journal(redis, tmp_path: Path):
     """`pursuit rebuild` of an event: the event's journal replayed through the event's store (each read
     to its chip's race) and each race's admin log merged in order: the same passings, statuses and

@@ -199,3 +199,20 @@ def test_a_wrong_operator_is_named(race_dir, old, new, where, says):
     with pytest.raises(RaceError) as err:
         load_race(race_dir)
     assert err.value.where == where and says in err.value.message
+
+
+def test_an_optional_nation_column(race_dir):
+    """``nation`` may follow the seven columns (a World Run ranks per nation); without it, none."""
+    assert all(p.nation == "" for p in load_race(race_dir).participants)
+    csv = race_dir / "participants.csv"
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    csv.write_text("\n".join([lines[0] + ",nation", *(f"{line},FRA" for line in lines[1:])]) + "\n", encoding="utf-8")
+    assert {p.nation for p in load_race(race_dir).participants} == {"FRA"}
+    for bad, where, says in (
+        (lines[0] + ",country", "line 1", "[,nation]"),
+        (lines[0] + ",nation\n" + lines[1], "line 2", "expected 8 fields, got 7"),
+    ):
+        csv.write_text(bad + "\n", encoding="utf-8")
+        with pytest.raises(RaceError) as err:
+            load_race(race_dir)
+        assert err.value.where == where and says in err.value.message

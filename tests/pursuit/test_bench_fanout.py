@@ -58,3 +58,20 @@ def test_real_time_traffic_counts_every_tick_of_the_race(small_race):
     # the last snapshot carries every runner: roughly a dozen bytes each at the least
     assert traffic["final_snapshot_bytes"] > 12 * len(engine.bibs)
     assert orjson.dumps(traffic)  # JSON as printed by the command
+
+
+def test_feed_bytes_compares_the_rule_as_served_with_the_baseline_in_the_same_run():
+    from pursuit.bench.feedbytes import TARGET_RUNNERS, bench_feedbytes, feedbytes_targets
+
+    result = bench_feedbytes((150,), tick_s=30.0)
+    (row,) = result["results"]
+    assert not result["failures"] and result["targets"] == {}, "targets are checked at 40,000 runners only"
+    for rule in ("served", "baseline_every_passing"):
+        assert row[rule]["bytes_per_client_per_s"] > 0 and row[rule]["snapshot_gzip_bytes"]["max"] > 0
+        assert set(row[rule]["least_compressible_snapshot_gzip_by_array"]) >= {"distance_m", "speed_dm_s"}
+    assert row["ratio_to_baseline"]["bytes_per_client_per_s"] == round(
+        row["served"]["bytes_per_client_per_s"] / row["baseline_every_passing"]["bytes_per_client_per_s"], 2
+    )
+    over = {**row, "runners": TARGET_RUNNERS, "served": {**row["served"], "bytes_per_client_per_s": 2_001}}
+    targets = feedbytes_targets([over])
+    assert not targets["bytes_per_spectator"]["met"] and targets["snapshot_gzip"]["met"]

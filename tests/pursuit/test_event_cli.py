@@ -45,3 +45,16 @@ def test_plan_of_an_event_plans_its_chase_and_says_the_10k_has_no_head_starts():
     assert result.returncode == 0, result.stderr
     assert "Paris J-1000" in result.stdout and "1,122" in result.stdout
     assert "(10k): no pursuer, no head starts to plan" in result.stdout
+
+
+def test_engine_takes_an_event_to_join_its_pool_or_a_race_but_not_both(tmp_path: Path):
+    from pursuit.cli import build_parser
+
+    args = build_parser().parse_args(["engine", "--event", str(tmp_path)])
+    assert args.event == str(tmp_path) and args.race is None
+    both = subprocess.run([sys.executable, "-m", "pursuit.cli", "engine", "--event", "a", "--race", "b"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert both.returncode == 2 and "not allowed with argument" in both.stderr
+    missing = subprocess.run([sys.executable, "-m", "pursuit.cli", "engine", "--event", str(tmp_path / "none")],
+                             capture_output=True, text=True)  # fmt: skip
+    assert missing.returncode == 2 and "race error" in missing.stderr and "Traceback" not in missing.stderr

@@ -21,9 +21,9 @@ import redis.asyncio as aioredis
 import websockets
 
 from live.clock import RaceClock
-from live.store.connection import SentinelGroup, master_address, redis_client
+from live.store.connection import SentinelGroup, is_cluster, master_address, redis_client
 from live.store.store import Store
-from pursuit.redis_server import SentinelCluster
+from pursuit.redis_server import RedisServer, SentinelCluster
 from pursuit.serve import start_ingest, watch_master
 from pursuit.settings import Settings
 from pursuit.web import create_app
@@ -64,7 +64,13 @@ async def until(check, timeout_s: float = 30.0):  # type: ignore[no-untyped-def]
 
 
 async def test_after_a_failover_readers_resume_from_what_the_new_master_holds(sentinels, paris):
-    url = sentinels.url
+    await readers_resume_after_a_failover(sentinels.url, sentinels.master, sentinels.replica, paris)
+
+
+async def readers_resume_after_a_failover(url: str, master: RedisServer, replica_server: RedisServer, paris) -> None:  # type: ignore[no-untyped-def]
+    """The readers of ``paris`` at ``url`` whose master (the race's, in a cluster) is ``master`` and
+    its replica ``replica_server``: the master dies with writes its replica never got, a new master
+    is promoted, and the readers resume (ChronoTrack) or resend (MYLAPS) what it lacks."""
     servers, redis = await start_ingest(paris, url, "127.0.0.1", 0, 0)
     chronotrack, mylaps = servers
     store = Store(redis, paris)
@@ -72,12 +78,14 @@ async def test_after_a_failover_readers_resume_from_what_the_new_master_holds(se
     await store.set_clock(RaceClock(origin_wall=time.time(), origin_race=race_day, speed=1.0))
     stop = asyncio.Event()
     watcher = asyncio.create_task(watch_master(redis, servers, stop))
-    replica = aioredis.Redis.from_url(sentinels.replica.url)
+    replica = aioredis.Redis.from_url(replica_server.url, single_connection_client=True)
+    if is_cluster(redis):
+        await replica.execute_command("READONLY")  # a cluster's replica answers reads of its master's slots
     chips = [p.chips[0] for p in paris.participants[1:40]]
     by_chip = paris.chip_map()
     try:
         first = await master_address(redis)
-        assert first == ("127.0.0.1", sentinels.master.port)
+        assert ("127.0.0.1", master.port) in _addresses(first)
 
         # MYLAPS: acknowledged once the replica has it
         ml_reader, ml_writer = await asyncio.open_connection("127.0.0.1", mylaps.port)
@@ -121,24 +129,24 @@ async def test_after_a_failover_readers_resume_from_what_the_new_master_holds(se
         await until(replicated)
 
         # the replica stops hearing (frozen, its link cut): lines 6-9 and passing 2 reach the master alone
-        replica_pid = sentinels.replica.process.pid
+        replica_pid = replica_server.process.pid
         os.kill(replica_pid, signal.SIGSTOP)
         try:
-            async with aioredis.Redis.from_url(sentinels.master.url) as master:
-                assert await master.execute_command("CLIENT", "KILL", "TYPE", "replica") == 1
+            async with aioredis.Redis.from_url(master.url) as old:
+                assert await old.execute_command("CLIENT", "KILL", "TYPE", "replica") == 1
             ct_writer.write(lines(range(6, 10)) + b"ping\r\n")
             await ct_writer.drain()
             assert await read_line(ct_reader) == "ack~ping"
             assert await redis.hget(store.keys.reader_seq, "marbeuf") == b"9"
             assert await exporter(2, chips[1]) == [], "not on a replica: not acknowledged"
-            sentinels.master.process.send_signal(signal.SIGKILL)  # the master dies with them
-            sentinels.master.process.wait()
+            master.process.send_signal(signal.SIGKILL)  # the master dies with them
+            master.process.wait()
         finally:
             os.kill(replica_pid, signal.SIGCONT)
 
-        # the Sentinels promote the replica; the ingestor follows and the reader is asked to resume there
+        # the replica is promoted; the ingestor follows and the reader is asked to resume there
         await until(lambda: _moved(redis, first))
-        assert await master_address(redis) == ("127.0.0.1", sentinels.replica.port)
+        assert ("127.0.0.1", replica_server.port) in _addresses(await master_address(redis))
         assert await read_line(ct_reader) == "", "the ingestor closed the connection"
         ct_writer.close()
         ct_reader, ct_writer = await asyncio.open_connection("127.0.0.1", chronotrack.port)
@@ -151,7 +159,7 @@ async def test_after_a_failover_readers_resume_from_what_the_new_master_holds(se
         assert {by_chip[chips[i]] for i in range(1, 10)} <= bibs
 
         # the exporter resends passing 2: acknowledged once the old master is back as the new one's replica
-        sentinels.master.start()
+        master.start()
         ml_writer.close()
         ml_reader, ml_writer = await asyncio.open_connection("127.0.0.1", mylaps.port)
         acks = await until(lambda: exporter(2, chips[1]), timeout_s=60)
@@ -241,13 +249,19 @@ async def test_a_json_reader_sends_again_what_no_replica_confirmed_and_the_new_m
         await redis.aclose()
 
 
+def _addresses(masters: object) -> set[object]:
+    """The master's address (Sentinel), or the masters' (a cluster), as a set."""
+    return set(masters) if isinstance(masters, frozenset) else {masters}
+
+
 async def _async(value: bool) -> bool:
     return value
 
 
 async def _moved(redis: aioredis.Redis, first: tuple[str, int] | None) -> bool:
     now = await master_address(redis)
-    return now is not None and now != first and await redis.ping()
+    whole = now is not None and len(_addresses(now)) == len(_addresses(first))  # a cluster: a master for every slot
+    return whole and now != first and await redis.ping()
 
 
 def test_redis_client_of_a_plain_url_is_a_plain_client(redis_server):

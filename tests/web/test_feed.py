@@ -16,7 +16,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from live.chase.chase import CLASSES
-from live.chase.snapshot import STATUSES
+from live.chase.snapshot import AHEAD, STARTED, STATUSES
 from live.engine.engine import LiveEngine
 from live.store.store import RawRead
 from tests.helpers import eventually, pens_started
@@ -91,7 +91,9 @@ async def test_a_margin_is_resent_only_when_it_moved_more_than_its_uncertainty(p
 
     async def changed_after_shift(by_s: float) -> list[int]:
         await feed.on_tick(dataclasses.replace(snap, margin_s=snap.margin_s + by_s))
-        return orjson.loads(feed.tick_frame.payload)["changed"]["index"]
+        tick = orjson.loads(feed.tick_frame.payload)
+        assert tick["changed"]["index"] == [], "only the margin moved: not the whole row"
+        return tick.get("margin", {}).get("index", [])
 
     assert await changed_after_shift(4 * MARGIN_RESEND_S) == [], "well inside his uncertainty: not resent"
     assert await changed_after_shift(120.0) == [700], "beyond it: resent, and only the one out on the course"
@@ -134,11 +136,14 @@ async def test_a_tick_bigger_than_the_snapshot_is_sent_as_the_snapshot(paris):
     engine.times[:, 0] = t0 + 10  # everyone read at the start
     snap = engine.compute(t0 + 60)
     await feed.on_tick(snap)
-    await feed.on_tick(dataclasses.replace(snap, margin_s=snap.margin_s + 600.0))  # every margin moved
+    gun = dataclasses.replace(
+        snap, status=np.where(snap.status == STARTED, AHEAD, snap.status).astype(snap.status.dtype)
+    )
+    await feed.on_tick(gun)  # every started runner is now ahead of the pursuer
     message = orjson.loads(feed.tick_frame.payload)
     assert message["type"] == "snapshot" and message["seq"] == 2 and feed.tick_frame is feed.snapshot_frame()
     assert len(message["margin_s"]) == len(engine.bibs)
-    await feed.on_tick(dataclasses.replace(snap, margin_s=snap.margin_s + 600.0))
+    await feed.on_tick(gun)
     message = orjson.loads(feed.tick_frame.payload)
     assert message["type"] == "tick" and message["seq"] == 3 and message["changed"]["index"] == []
 

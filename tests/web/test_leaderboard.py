@@ -16,7 +16,8 @@ from live.race.event import Event
 from live.race.race_file import load_race
 from simulator.trajectory import plan_race
 from tests.helpers import running_uvicorn
-from web.event_api import EventAPI, leaderboard
+from web.event_api import EventAPI
+from web.world_board import leaderboard
 
 WORLD_RUN = Path(__file__).resolve().parents[2] / "races" / "world-run-paris"
 GUN = 1_777_777_000.0
@@ -71,3 +72,39 @@ async def test_the_route_pages_and_filters_by_sex(two_locations):  # type: ignor
         for bad in ({"limit": "many"}, {"limit": 0}, {"offset": -1}, {"sex": "x" * 40}):
             answer = await http.get("/api/event/leaderboard", params=bad)
             assert answer.status_code == 400 and "limit" in answer.json()["error"], bad
+
+
+def test_places_per_nation_and_catch_times_in_utc_and_local(tmp_path: Path):
+    """A World Run of Vienna and Tokyo (simulator/event.py: a nation per runner): places within the
+    nation and within nation and sex; a catch's time is one instant, in UTC and in the race's zone."""
+    from datetime import datetime
+
+    from live.race.event import load_event
+    from simulator.event import WORLD_LOCATIONS, write_world_event
+
+    event = load_event(write_world_event(tmp_path, WORLD_LOCATIONS[:2], runners=150))
+    rows = leaderboard([_finished(race, seed) for seed, race in enumerate(event.races)])
+    assert len(rows) == 300 and {r["nation"] for r in rows} == {"AUT", "JPN"}
+    for nation in ("AUT", "JPN"):
+        mine = [r for r in rows if r["nation"] == nation]
+        assert [r["place_nation"] for r in mine] == list(range(1, len(mine) + 1))
+        for sex in ("M", "F"):
+            both = [r["place_nation_sex"] for r in mine if r["sex"] == sex]
+            assert both == list(range(1, len(both) + 1))
+    offsets = {"world-run-vienna": "+02:00", "world-run-tokyo": "+09:00"}
+    for r in rows:
+        utc, local = datetime.fromisoformat(r["caught_time"]), datetime.fromisoformat(r["caught_time_local"])
+        assert (
+            utc == local and r["caught_time"].endswith("+00:00") and r["caught_time_local"].endswith(offsets[r["race"]])
+        )
+
+
+def test_the_roster_is_kept_from_tick_to_tick_and_made_anew_when_the_races_change(two_locations):  # type: ignore[no-untyped-def]
+    from web.world_board import WorldBoard
+
+    first = WorldBoard(two_locations)
+    again = WorldBoard(two_locations, first.roster)
+    assert again.roster is first.roster and again.page() == first.page()
+    alone = WorldBoard(two_locations[:1], first.roster)
+    assert alone.roster is not first.roster and alone.page()["total"] == 150
+    assert {r["race"] for r in alone.page()["runners"]} == {"world-run-paris"}
