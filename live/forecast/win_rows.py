@@ -4,6 +4,10 @@ last tick — a new passing or start, his time since his last read past the knee
 count (``U_FLOOR``), a settled outcome, what the race's slowing adds on the course he has left — and
 carried for everyone else; the sums follow by differences. Everything is recomputed every
 ``FULL_EVERY`` ticks and whenever a term common to every runner moves (the pursuer's nodes, his plan).
+The race's stop rate (:mod:`live.forecast.dropouts`) can move every tick: no carried term holds it. An
+open runner's chance to finish depends on it and on his last split alone, so the carried chances and
+the sums (kept by pen and last split) are those of a finish, and the finish chance multiplies them when
+the forecast is read (:meth:`ForecastRows._result`).
 :func:`live.forecast.forecast.forecast` is one full update of a fresh one. The maths: the docstring
 of :mod:`live.forecast.forecast`.
 """
@@ -27,6 +31,7 @@ from live.forecast.distributions import (
     shift_nodes,
     win_cdf,
 )
+from live.forecast.dropouts import finish_chance, stop_rate
 from live.forecast.model import ForecastModel
 from live.forecast.race_conditions import learns_live, live_offset, live_slowing
 from live.forecast.runner_state import U_FLOOR, ReadState, RunnerState, read_state
@@ -44,6 +49,7 @@ FULL_EVERY = 600
 class _Rows:
     """What :func:`_row_terms` gives for some runners."""
 
+    # an open runner's chances here are those if he finishes (the finish chance is the result's)
     p: np.ndarray  # chance to win (float64)
     won: np.ndarray  # 1.0 where decided won (settled, or sure at every node), else 0.0
     plan: np.ndarray  # his chance at the pursuer's plan (open), his settled outcome (else)
@@ -153,6 +159,9 @@ class ForecastRows:
     def __init__(self, model: ForecastModel, at_m: np.ndarray, groups: np.ndarray, n_groups: int) -> None:
         self.model, self.at_m, self.groups, self.n_groups = model, at_m, groups, n_groups
         self.distance = float(at_m[-1])
+        # an open runner's course run by his last split (the index after it; 0: none), as his state says
+        self.fractions = np.concatenate([[0.0], at_m / self.distance])
+        self.rate = 0.0  # the race's stop rate at the last update (per metre)
         self.segments = model.segment_coef if learns_live(model, at_m) else None
         self.ticks = 0  # since the last full update
         self.recomputed = 0  # runners recomputed by the last update (for the benchmark and the tests)
@@ -161,8 +170,11 @@ class ForecastRows:
         self._inputs = np.zeros((0, 4))
         self._p = self._won = self._plan = self._median = self._mu = np.zeros(0)
         self._lost = self._sure = self._stopped = self._near = np.zeros(0, dtype=bool)
+        self._split = np.zeros(0, dtype=np.intp)  # each runner's last split (as ``fractions``) in the sums
         self._cdf = np.zeros((0, 0))
-        self._mean = self._var = np.zeros((n_groups, 0))
+        # the sums over the runners near the line of their chance at each node and its variance, if
+        # they finish, by pen and last split (row ``group * len(fractions) + split``)
+        self._mean = self._var = np.zeros((n_groups * len(self.fractions), 0))
 
     def update(
         self,
@@ -222,11 +234,12 @@ class ForecastRows:
         if len(light):
             rows = rows[~self._carry(light, state_of(light), start[light], pursuer, n)[rows]]
         terms = _row_terms(self.model, state_of(rows), start[rows], settled[rows], pursuer, self.distance)
-        self._apply(rows, terms, full, n, len(pursuer.finish_nodes) * len(shifts))
+        self._apply(rows, terms, full, n, len(pursuer.finish_nodes) * len(shifts), reads.last + 1)
         self._common, self._model_id = common, id(self.model)
         self.ticks = 0 if full else self.ticks + 1
         self.recomputed = len(rows)
-        return self._result(pursuer)
+        self.rate = stop_rate(elapsed_s, self.at_m, since_s)
+        return self._result(pursuer, np.isnan(settled))
 
     def _carry(
         self, rows: np.ndarray, state: RunnerState, start: np.ndarray, pursuer: PursuerForecast, n: int
@@ -272,61 +285,83 @@ class ForecastRows:
         carried[kept] = True
         return carried
 
-    def _apply(self, rows: np.ndarray, terms: _Rows, full: bool, n: int, nodes: int) -> None:
+    def _apply(self, rows: np.ndarray, terms: _Rows, full: bool, n: int, nodes: int, split: np.ndarray) -> None:
         """Take the runners ``rows``' new terms, and the sums by their differences (or anew): only the
-        runners computed node by node, now or last time, move the sums by more than their ``won``."""
+        runners computed node by node, now or last time, move them. ``split`` (n,): each runner's last
+        split now (as ``fractions``; a runner's moves only with a new read, so only with his terms)."""
         near = rows[terms.near]
         if full:
             self._p, self._won, self._plan, self._median = terms.p, terms.won, terms.plan, terms.median
             self._mu, self._lost, self._sure, self._stopped = terms.mu, terms.lost, terms.sure, terms.stopped
+            self._split = split.copy()
             self._cdf = np.zeros((n, nodes))
             self._cdf[near] = terms.cdf
             self._near = np.zeros(n, dtype=bool)
             self._near[near] = True
-            won = np.bincount(self.groups, weights=terms.won, minlength=self.n_groups)
-            self._mean = self._by_group(near, terms.cdf) + won[:, None]
-            self._var = self._by_group(near, terms.cdf * (1.0 - terms.cdf))
+            self._mean = self._by_key(near, terms.cdf)
+            self._var = self._by_key(near, terms.cdf * (1.0 - terms.cdf))
             return
         was = rows[self._near[rows]]
         old = self._cdf[was]
-        won = np.bincount(self.groups[rows], weights=terms.won - self._won[rows], minlength=self.n_groups)
-        # one product for both sums: the new terms added, the old ones taken away
+        # one sum for both: the new terms added at each one's split now, the old ones taken away at his last
         cdf = np.concatenate([terms.cdf, -old])
         var = np.concatenate([terms.cdf * (1.0 - terms.cdf), -(old * (1.0 - old))])
-        both = self._by_group(np.concatenate([near, was]), np.hstack([cdf, var]))
-        self._mean += both[:, :nodes] + won[:, None]
+        at = np.concatenate([split[near], self._split[was]])
+        both = self._by_key(np.concatenate([near, was]), np.hstack([cdf, var]), at)
+        self._mean += both[:, :nodes]
         self._var += both[:, nodes:]
         for name in ("p", "won", "plan", "median", "mu", "lost", "sure", "stopped"):
             getattr(self, f"_{name}")[rows] = getattr(terms, name)
+        self._split[rows] = split[rows]
         self._cdf[was] = 0.0
         self._cdf[near] = terms.cdf
         self._near[rows] = False
         self._near[near] = True
 
-    def _by_group(self, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """Sums of ``values`` (one row per runner of ``rows``) by group, in float64."""
-        member = np.zeros((self.n_groups, len(rows)))
-        member[self.groups[rows], np.arange(len(rows))] = 1.0
-        out: np.ndarray = member @ values.astype(np.float64)
+    def _by_key(self, rows: np.ndarray, values: np.ndarray, split: np.ndarray | None = None) -> np.ndarray:
+        """Sums of ``values`` (one row per runner of ``rows``) by pen and last split (``split``, per row
+        of ``values``; None: each one's in the sums), in float64: (pens × splits, columns)."""
+        at = self._split[rows] if split is None else split
+        key = self.groups[rows] * len(self.fractions) + at
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        first = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if len(key) else np.zeros(0, np.intp)
+        out = np.zeros((self.n_groups * len(self.fractions), values.shape[1]))
+        if len(first):
+            out[key[first]] = np.add.reduceat(values[order].astype(np.float64), first, axis=0)
         return out
 
-    def _result(self, pursuer: PursuerForecast) -> WinForecast:
+    def _result(self, pursuer: PursuerForecast, open_: np.ndarray) -> WinForecast:
+        """The forecast from the carried terms, each open runner's chances times his chance to finish at
+        the race's stop rate now (``open_``: not settled). A chance ``c`` at a node becomes ``f c``, its
+        variance ``f c (1 − f c) = f² c (1 − c) + f (1 − f) c``; one sure to win if he finishes is
+        ``f``, variance ``f (1 − f)``; with no stops ``f`` is 1 and nothing moves."""
         shifts, shift_w = shift_nodes(self.model.race_shift_nu)
         f_w = np.full(len(pursuer.finish_nodes), 1.0 / len(pursuer.finish_nodes))
         weight = np.repeat(f_w, len(shifts)) * np.tile(shift_w, len(f_w))
-        node_mean, node_var = self._mean.sum(axis=0), self._var.sum(axis=0)
+        f = finish_chance(self.rate, self.fractions, self.distance)  # by last split
+        chance = np.where(open_, f[self._split], 1.0)  # each runner's (a settled one's outcome stands)
+        won = self._won * chance
+        sums = (self.n_groups, len(f), -1)
+        mean = np.einsum("gsk,s->gk", self._mean.reshape(sums), f)
+        var = np.einsum("gsk,s->gk", self._var.reshape(sums), f * f)
+        var += np.einsum("gsk,s->gk", self._mean.reshape(sums), f * (1.0 - f))
+        mean += np.bincount(self.groups, weights=won, minlength=self.n_groups)[:, None]
+        sure = np.where(self._sure, chance * (1.0 - chance), 0.0)
+        var += np.bincount(self.groups, weights=sure, minlength=self.n_groups)[:, None]
+        node_mean, node_var = mean.sum(axis=0), var.sum(axis=0)
         low, high = _mixture_band(node_mean, node_var, weight)
         by_group = np.zeros((self.n_groups, 3))
         for g in range(self.n_groups):
-            by_group[g] = (float(self._mean[g] @ weight), *_mixture_band(self._mean[g], self._var[g], weight))
+            by_group[g] = (float(mean[g] @ weight), *_mixture_band(mean[g], var[g], weight))
         return WinForecast(
-            win_probability=self._p.copy(),
+            win_probability=self._p * chance,
             predicted_finish=self._median.copy(),
             expected=float(node_mean @ weight),
             low=low,
             high=high,
             coverage=COVERAGE,
-            at_plan=float(self._plan.sum()),
+            at_plan=float(self._plan @ chance),
             by_group=by_group,
             pursuer=pursuer,
         )

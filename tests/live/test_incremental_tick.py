@@ -3,7 +3,9 @@ gives, to 1e-9 on every runner, tick after tick: over a whole simulated race on 
 replay of Berlin 2017 (a slice of its field, coarse steps). Each run checks that it exercised what the
 incremental tick must notice: new passings, runners whose time since their last read passes the knee
 where it starts to count, runners near the line (a chance strictly between 0 and 1), settled outcomes
-and manual statuses, the pursuer's splits (new common nodes), and that it carried most runners."""
+and manual statuses, the pursuer's splits (new common nodes), runners who stop (the race's stop rate,
+moving tick after tick, and the chance to finish it gives every open runner), and that it carried
+most runners."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import pytest
 from live.chase.snapshot import DNF, Snapshot
 from live.engine.engine import LiveEngine
 from live.engine.evaluation import ChaseReplay
+from live.forecast.dropouts import finish_chance
 from live.forecast.model import MARATHON_M, default_model
 from live.forecast.runner_state import U_FLOOR
 from live.race.race import Race
@@ -45,7 +48,8 @@ class Run:
         self.inc = LiveEngine(race, None, model)  # type: ignore[arg-type]
         self.full = LiveEngine(race, None, model)  # type: ignore[arg-type]
         self.full.tick.incremental = False
-        self.seen = {"new": 0, "knee": 0, "near": 0, "carried": 0, "ticks": 0}
+        self.seen = {"new": 0, "knee": 0, "near": 0, "carried": 0, "ticks": 0, "rates": 0, "unsure": 0}
+        self._rate = 0.0
         self._knee_before: np.ndarray | None = None
 
     def step(self, times: np.ndarray, pursuer: np.ndarray, guns: dict[str, float], now: float) -> Snapshot:
@@ -64,6 +68,12 @@ class Run:
         self.seen["new"] += int(new_reads.any() and not new_reads.all())  # some runners, not everyone
         self.seen["near"] += int(((a.win_probability > 1e-3) & (a.win_probability < 1 - 1e-3)).sum())
         self.seen["carried"] += int(rows.recomputed < len(times))
+        assert rows.rate == full.rate  # the race's, from the same passings
+        self.seen["rates"] += int(rows.rate != self._rate)  # a new stop rate: every open runner's chance moves
+        self._rate = rows.rate
+        # runners near the line or sure to win if they finish whose chance to finish is not 1
+        unsure = finish_chance(rows.rate, rows.fractions[rows._split], rows.distance) < 0.999
+        self.seen["unsure"] += int((unsure & (rows._near | rows._sure)).sum())
         knee = rows._inputs[:, 1] > U_FLOOR
         if self._knee_before is not None:
             self.seen["knee"] += int((knee & ~self._knee_before).sum())
@@ -73,7 +83,8 @@ class Run:
 
 def test_a_whole_simulated_race_ticks_the_same_incrementally(tmp_path):
     """600 runners on the J-1000 from before the first gun to after the pursuer's finish, every 15 s,
-    with spoiled reads (holes, too fast, late) and runners put out by hand on the way."""
+    with spoiled reads (holes, too fast, late), runners who stop (after 1,930 m or 4,271 m: the race's
+    stop rate is learned, and moves, tick after tick) and runners put out by hand on the way."""
     race = race_with_runners(600, tmp_path / "race")
     run = Run(race)
     rng = np.random.default_rng(5)
@@ -91,6 +102,7 @@ def test_a_whole_simulated_race_ticks_the_same_incrementally(tmp_path):
     guns = {f"pen:{p.id}": t0 + i * 300.0 for i, p in enumerate(race.pens)} | {"pursuer": t0 + 1140}
     p_truth = t0 + 1140 + at_m * 0.173
     out = rng.choice(n, 12, replace=False)
+    truth[rng.random(n) < 0.03, 5:] = np.nan  # dropouts later on: after 4,271 m
     for k, now in enumerate(np.arange(t0 - 60, t0 + 2400, 15.0)):
         if k == 70:
             for e in (run.inc, run.full):
@@ -99,6 +111,7 @@ def test_a_whole_simulated_race_ticks_the_same_incrementally(tmp_path):
     assert snap.pursuer.finish is not None and snap.counts["won"] > 0 and snap.counts["caught"] > 0
     seen = run.seen
     assert seen["new"] > 50 and seen["knee"] > 100 and seen["near"] > 1000 and seen["carried"] > 0.8 * seen["ticks"]
+    assert seen["rates"] > 20 and seen["unsure"] > 1000
 
 
 @pytest.fixture(scope="module")
