@@ -298,18 +298,15 @@ class ForecastRows:
             self._cdf[near] = terms.cdf
             self._near = np.zeros(n, dtype=bool)
             self._near[near] = True
-            self._mean = self._by_key(near, terms.cdf)
-            self._var = self._by_key(near, terms.cdf * (1.0 - terms.cdf))
+            self._mean, self._var = self._by_key(near, split[near], terms.cdf, terms.cdf * (1.0 - terms.cdf))
             return
         was = rows[self._near[rows]]
         old = self._cdf[was]
-        # one sum for both: the new terms added at each one's split now, the old ones taken away at his last
-        cdf = np.concatenate([terms.cdf, -old])
-        var = np.concatenate([terms.cdf * (1.0 - terms.cdf), -(old * (1.0 - old))])
-        at = np.concatenate([split[near], self._split[was]])
-        both = self._by_key(np.concatenate([near, was]), np.hstack([cdf, var]), at)
-        self._mean += both[:, :nodes]
-        self._var += both[:, nodes:]
+        # the new terms added at each one's split now, the old ones taken away at his last
+        mean, var = self._by_key(near, split[near], terms.cdf, terms.cdf * (1.0 - terms.cdf))
+        mean_old, var_old = self._by_key(was, self._split[was], old, old * (1.0 - old))
+        self._mean += mean - mean_old
+        self._var += var - var_old
         for name in ("p", "won", "plan", "median", "mu", "lost", "sure", "stopped"):
             getattr(self, f"_{name}")[rows] = getattr(terms, name)
         self._split[rows] = split[rows]
@@ -318,17 +315,19 @@ class ForecastRows:
         self._near[rows] = False
         self._near[near] = True
 
-    def _by_key(self, rows: np.ndarray, values: np.ndarray, split: np.ndarray | None = None) -> np.ndarray:
-        """Sums of ``values`` (one row per runner of ``rows``) by pen and last split (``split``, per row
-        of ``values``; None: each one's in the sums), in float64: (pens × splits, columns)."""
-        at = self._split[rows] if split is None else split
-        key = self.groups[rows] * len(self.fractions) + at
+    def _by_key(self, rows: np.ndarray, split: np.ndarray, *values: np.ndarray) -> list[np.ndarray]:
+        """Sums of each of ``values`` (one row per runner of ``rows``, at his last split ``split``) by pen
+        and last split, in float64: (pens × splits, columns) each, row ``pen * len(fractions) + split``."""
+        key = self.groups[rows] * len(self.fractions) + split
         order = np.argsort(key, kind="stable")
         key = key[order]
         first = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if len(key) else np.zeros(0, np.intp)
-        out = np.zeros((self.n_groups * len(self.fractions), values.shape[1]))
-        if len(first):
-            out[key[first]] = np.add.reduceat(values[order].astype(np.float64), first, axis=0)
+        out = []
+        for v in values:
+            sums = np.zeros((self.n_groups * len(self.fractions), v.shape[1]))
+            if len(first):
+                sums[key[first]] = np.add.reduceat(np.take(v, order, axis=0), first, axis=0, dtype=np.float64)
+            out.append(sums)
         return out
 
     def _result(self, pursuer: PursuerForecast, open_: np.ndarray) -> WinForecast:
