@@ -38,8 +38,9 @@ from live.forecast.runner_state import U_FLOOR, ReadState, RunnerState, read_sta
 
 # Every this many ticks the sums are recomputed from every runner's terms, not updated by differences.
 # Measured on Berlin 2017 from the pursuer's halfway (about 12,300 runners near the line; the pursuer's
-# next split 15 minutes on): by differences alone, the sums by pen and node were 1.8e-10 winners from
-# from-scratch ones after 300 and 600 ticks, 1.1e-10 after 279 and 579 ticks since a full update
+# next split 15 minutes on): by differences alone, the sums by pen, last split and node were 8.2e-12 and
+# 1.2e-11 winners from from-scratch ones after 300 and 600 ticks, 2.3e-12 and 2.7e-12 after 279 and 579
+# ticks since a full update (2026-12-08; 1.8e-10 when they were kept by pen alone)
 # (``python -m pursuit.bench.tick_drift``); so 600 keeps them well inside the 1e-9 the tests hold, at the
 # cost of one tick from scratch every 10 minutes.
 FULL_EVERY = 600
