@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from live.forecast import forecast as fc
+from live.forecast import win_rows
+from live.forecast.distributions import PursuerForecast, RunnerDistributions, WinForecast
 from live.forecast.fit import DELAY_S, RaceSplits, chase_moment, fit, seen_splits
 from live.forecast.model import ForecastModel
 from live.forecast.race_conditions import segment_excess
@@ -50,7 +52,7 @@ SPREADS = (0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.4)  # factors on every runner's spre
 
 def chase_forecast(
     model: ForecastModel, race: RaceSplits, fraction: float, oracle: bool = False
-) -> tuple[fc.WinForecast, np.ndarray, np.ndarray]:
+) -> tuple[WinForecast, np.ndarray, np.ndarray]:
     """The forecast at the pursuer's ``fraction``: (forecast, true wins, still open) over the field."""
     now = chase_moment(race, fraction)
     rows = np.flatnonzero(np.arange(len(race.elapsed_s)) != race.winner_row)
@@ -59,7 +61,7 @@ def chase_forecast(
     w = race.elapsed_s[race.winner_row]
     truth = float(w[-1] + DELAY_S)
     if oracle:
-        pursuer = fc.PursuerForecast(np.array([truth]), truth, truth, truth, truth, "finished")
+        pursuer = PursuerForecast(np.array([truth]), truth, truth, truth, truth, "finished")
     else:
         his = np.where(w + DELAY_S <= now, w, np.nan)
         pursuer = fc.pursuer_forecast(model, his, race.at_m, DELAY_S, model.reference_finish_s, now)
@@ -98,23 +100,23 @@ def with_common_shift(
     """The common shift per unit of course left that makes the count exact (pursuer known, no race
     spread, every runner's spread times ``spread``), found by bisection; and the worst decile gap then."""
     model = dataclasses.replace(model, race_shift_sd=np.zeros_like(model.race_shift_sd))
-    original = fc.runner_distributions
+    original = win_rows.runner_distributions  # what the forecast calls
     lo, hi = -0.1, 0.1
     gap = 0.0
     try:
         for _ in range(16):
             delta = (lo + hi) / 2
 
-            def moved(m: ForecastModel, s: RunnerState, d: float, shift: float = delta) -> fc.RunnerDistributions:
+            def moved(m: ForecastModel, s: RunnerState, d: float, shift: float = delta) -> RunnerDistributions:
                 dist = original(m, s, d)
                 return dataclasses.replace(dist, mu=dist.mu + shift * (1.0 - s.fraction), scale=dist.scale * spread)
 
-            fc.runner_distributions = moved  # type: ignore[assignment]
+            win_rows.runner_distributions = moved  # type: ignore[assignment]
             win, won, open_ = chase_forecast(model, race, fraction, oracle=True)
             lo, hi = (delta, hi) if win.expected > won.sum() else (lo, delta)
             gap = worst_decile_gap(win.win_probability[open_], won[open_])
     finally:
-        fc.runner_distributions = original
+        win_rows.runner_distributions = original
     return (lo + hi) / 2, gap
 
 

@@ -17,7 +17,7 @@ from live.chase.chase import ChaseResult
 from live.chase.projection import Reads
 from live.chase.snapshot import AHEAD, CAUGHT, DNF, DQ, STARTED, WON
 from live.forecast.catch_forecast import CatchForecast, catch_forecast
-from live.forecast.forecast import COVERAGE, PursuerForecast, WinForecast
+from live.forecast.distributions import COVERAGE, PursuerForecast, WinForecast
 from live.forecast.model import ForecastModel
 from live.forecast.runner_state import runner_state
 from live.race.race import Race

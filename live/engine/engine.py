@@ -10,18 +10,13 @@ from collections.abc import Awaitable, Callable
 
 import numpy as np
 
-from live.chase.chase import ChaseResult, evaluate, probability_classes, pursuer_position
 from live.chase.places import Groups, Places
-from live.chase.projection import Reads, plausible_reads
-from live.chase.snapshot import AHEAD, CAUGHT, DNF, DQ, STARTED, STATUSES, WON, Forecast, PursuerState, Snapshot
-from live.chase.timed import evaluate_timed
+from live.chase.snapshot import DNF, DQ, STATUSES, Snapshot
 from live.clock import RaceClock
-from live.engine.catcher import catcher_tick
-from live.engine.plain import plain_snapshot
 from live.engine.standings import standings
-from live.forecast.forecast import WinForecast, forecast, pursuer_forecast
+from live.engine.tick import Passings, Tick
 from live.forecast.model import ForecastModel, default_model
-from live.race.race import Participant, Pursuer, Race
+from live.race.race import Race
 from live.store.leader import STANDBY_POLL_S, Lease
 from live.store.store import REDIS_UNAVAILABLE, Store
 
@@ -39,24 +34,20 @@ class LiveEngine:
         self.race = race
         self.store = store  # None: driven by hand (``pursuit evaluate`` sets the passings and calls compute)
         self.model = model or default_model()
+        self.tick = Tick(race, self.model)
         runners = list(race.runners)
-        self.bibs = np.array([p.bib for p in runners], dtype=object)
-        self.pens = np.array([p.pen for p in runners], dtype=object)
+        self.bibs, self.pens, self.row = self.tick.bibs, self.tick.pens, self.tick.row
         self.sexes = np.array([p.sex for p in runners], dtype=object)
         self.categories = np.array([p.category for p in runners], dtype=object)
         self.groups = Groups.of(self.sexes, self.categories)  # for places, once
         self._places: tuple[Snapshot, Places] | None = None
-        self.row = {p.bib: i for i, p in enumerate(runners)}
-        self.at_m = np.array([tp.at_m for tp in race.timing_points], dtype=float)
-        self.mat_of_tp = [tp.mat for tp in race.timing_points]
+        self.at_m, self.mat_of_tp = self.tick.at_m, self.tick.mat_of_tp
         # by timing point in memory (column-major): each tick reads the passings point by point
         self.times = np.full((len(runners), len(self.at_m)), np.nan, order="F")
         self.pursuer_times = np.full(len(self.at_m), np.nan)
         self.manual_status = np.zeros(len(runners), dtype=np.int8)
-        self.prior_m_s = self._prior_speeds(runners)
-        self.pen_gun_index = {p.id: i for i, p in enumerate(race.pens)}
-        self.runner_pen_index = np.array([self.pen_gun_index[p.pen] for p in runners], dtype=int)
-        self.pen_sizes = np.bincount(self.runner_pen_index, minlength=len(race.pens))
+        self.prior_m_s, self.pen_gun_index = self.tick.prior_m_s, self.tick.pen_gun_index
+        self.runner_pen_index, self.pen_sizes = self.tick.runner_pen_index, self.tick.pen_sizes
         self.guns: dict[str, float] = {}
         self.gps: tuple[float, float, float] | None = None  # lat, lon, t of the pursuer's last fix
         self.last_id = "0-0"
@@ -75,17 +66,6 @@ class LiveEngine:
         # (race time, forecast, band low, band high, count at the pursuer's plan), for race control's chart;
         # a catcher-car race's: (race time, still running, the same twice, None)
         self.forecast_history: deque[tuple[float, int, int, int, int | None]] = deque(maxlen=HISTORY_POINTS)
-
-    def _prior_speeds(self, runners: list[Participant]) -> np.ndarray:
-        """Speed before any split: the declared time, else the median declared time of the pen."""
-        distance = self.race.declared_distance_m
-        declared = np.array([p.declared_s if p.declared_s else np.nan for p in runners], dtype=float)
-        pens = np.array([p.pen for p in runners], dtype=object)
-        for pen in set(pens):
-            mask = pens == pen
-            median = np.nanmedian(declared[mask]) if np.any(~np.isnan(declared[mask])) else distance / 2.5
-            declared[mask & np.isnan(declared)] = median
-        return distance / declared
 
     async def refresh(self) -> Snapshot:
         """Read new passings, guns and the clock from Redis, then compute the snapshot (the engine
@@ -121,15 +101,41 @@ class LiveEngine:
         self.tick_ms = tick_ms
         self.last_tick_wall = time.time()
 
-    def _use_passings(self) -> tuple[Reads, Reads]:
+    def passings(self) -> Passings:
+        """What the engine holds, as the tick reads it."""
+        return Passings(self.times, self.pursuer_times, self.guns, self.gps, self.manual_status)
+
+    def _use_passings(self) -> None:
         """The passings the chase uses, from those read: the runners' and the pursuer's reads after
         the plausibility rules, kept as ``used_times``, ``flagged``, ``used_pursuer_times``."""
-        speed = self.race.max_speed_m_s
-        reads, flagged = plausible_reads(self.times.T, self.at_m, self.mat_of_tp, speed)
-        pursuer, _ = plausible_reads(self.pursuer_times[:, None], self.at_m, self.mat_of_tp, speed)
-        self.used_times, self.flagged, self.used_last = reads.times, flagged.T, reads.last
-        self.used_pursuer_times = pursuer.columns[:, 0]
-        return reads, pursuer
+        self.tick.use_passings(self.passings())
+        self._take_used()
+
+    def _take_used(self) -> None:
+        used = self.tick.used
+        self.used_times, self.flagged, self.used_last = used.reads.times, used.flagged, used.reads.last
+        self.used_pursuer_times = used.pursuer_times
+
+    def compute(self, now: float) -> Snapshot:
+        """The live state at race time ``now`` from what the engine holds (:class:`Tick`, pure)."""
+        snap = self.tick.compute(self.passings(), now, self.classes)
+        self._take_used()
+        self.classes = self.tick.classes
+        return snap
+
+    def pen_starts(self, pursuer_start: float | None) -> np.ndarray:
+        """Each pen's start (:meth:`Tick.pen_starts`) by the guns the engine holds."""
+        self.tick.guns = self.guns
+        return self.tick.pen_starts(pursuer_start)
+
+    def expected_pursuer_start(self) -> float:
+        """The pursuer's start (:meth:`Tick.expected_pursuer_start`) by the guns the engine holds."""
+        self.tick.guns = self.guns
+        return self.tick.expected_pursuer_start()
+
+    def _gps_on_course(self, start: float, speed_m_s: float, now: float) -> tuple[float, float] | None:
+        self.tick.gps = self.gps
+        return self.tick.gps_on_course(start, speed_m_s, now)
 
     async def load(self) -> RaceClock:
         """Read new passings, the guns, the pursuer's GPS, manual statuses and the clock from Redis."""
@@ -153,144 +159,6 @@ class LiveEngine:
             if (r := self.row.get(bib)) is not None:
                 self.manual_status[r] = DNF if status == "dnf" else DQ
         return await self.store.clock()
-
-    def pen_starts(self, pursuer_start: float | None) -> np.ndarray:
-        """Each pen's gun, else its start implied by the pursuer's expected start and its head start,
-        else (a race without a pursuer) its planned start."""
-        return np.array(
-            [
-                self.guns[f"pen:{p.id}"]
-                if f"pen:{p.id}" in self.guns
-                else pursuer_start - p.head_start_s
-                if pursuer_start is not None and p.head_start_s is not None
-                else p.planned_start.timestamp()
-                for p in self.race.pens
-            ],
-            dtype=float,
-        )
-
-    def compute(self, now: float) -> Snapshot:
-        """The live state at race time ``now`` from what the engine holds."""
-        race = self.race
-        if race.pursuer is None:
-            return self.compute_timed(now)
-        pursuer_speed = 1000.0 / race.pursuer.pace_s_per_km
-        pursuer_start = self.expected_pursuer_start()
-        pen_starts = self.pen_starts(pursuer_start)
-        reads, _ = self._use_passings()
-        pursuer_times = self.used_pursuer_times
-        pursuer = pursuer_position(
-            pursuer_times,
-            self.at_m,
-            pursuer_speed,
-            self.guns.get("pursuer"),
-            pursuer_start,
-            now,
-            race.pursuer.schedule,
-            self._gps_on_course(pursuer_start, pursuer_speed, now),
-        )
-        runner_starts = pen_starts[self.runner_pen_index]
-        result = evaluate(
-            reads, self.at_m, self.prior_m_s, pursuer_times, pursuer, now, runner_starts, self.manual_status
-        )
-        catcher = None
-        if race.by_distance:  # the catcher-car format: caught where the car passed him, nobody wins
-            car = (self.guns.get("pursuer"), pursuer_start, pursuer_times)  # its gun, planned start, reads
-            catcher = catcher_tick(race, self.model, reads, self.at_m, result, runner_starts, self.prior_m_s, *car, now)
-            result, win = catcher.result, catcher.win
-        else:
-            win = self.win_forecast(reads, pursuer_times, runner_starts, pursuer_start, result, now)
-        # margins: pursuer's median finish - runner's median finish; settled runners keep the chase's
-        decided = np.isnan(win.predicted_finish) | (pursuer.finish is not None)
-        margin = np.where(decided, result.margin_s, win.pursuer.median - win.predicted_finish)
-        if catcher is None:
-            classes = probability_classes(result.status, win.win_probability, self.classes)
-        else:
-            classes = catcher.classes
-        self.classes = classes
-        lon, lat = race.course.lonlat_at(result.distance_m)
-        p_lon, p_lat = race.course.lonlat_at(max(pursuer.distance_m, 0.0))
-        won_by_pen = np.bincount(self.runner_pen_index[result.status == WON], minlength=len(race.pens))
-        by_pen = {}
-        for g, pen in enumerate(race.pens):
-            expected, low, high = win.by_group[g]
-            by_pen[pen.id] = {
-                "runners": int(self.pen_sizes[g]),
-                "won": int(won_by_pen[g]),
-                "winners": round(float(expected)),
-                "low": int(low),
-                "high": int(high),
-            }
-        by_status = np.bincount(result.status, minlength=len(STATUSES))
-        counts = {
-            "registered": int(len(self.bibs)),
-            # read anywhere: the plausibility rules move reads but never drop a runner's first
-            "started": int(np.count_nonzero(reads.last >= 0)),
-            "ahead": int(by_status[AHEAD]),
-            "caught": int(by_status[CAUGHT]),
-            "won": int(by_status[WON]),
-            "dnf": int(by_status[DNF]),
-            "dq": int(by_status[DQ]),
-        }
-        if catcher is not None:
-            counts["running"] = int(by_status[AHEAD] + by_status[STARTED])
-        first_gun = min(self.guns.values()) if self.guns else None
-        return Snapshot(
-            now=now,
-            elapsed_s=max(0.0, now - first_gun) if first_gun is not None else 0.0,
-            pursuer=PursuerState(
-                bib=race.pursuer.bib,
-                status=pursuer.status,
-                distance_m=max(pursuer.distance_m, 0.0),
-                lat=float(p_lat),
-                lon=float(p_lon),
-                pace_s_per_km=1000.0 / pursuer.speed_m_s,
-                start=self.guns.get("pursuer"),
-                finish=pursuer.finish,
-            ),
-            bibs=self.bibs,
-            pens=self.pens,
-            status=result.status,
-            distance_m=result.distance_m,
-            lat=lat,
-            lon=lon,
-            gap_m=result.gap_m,
-            gap_s=result.gap_s,
-            margin_s=margin,
-            catch_at_m=result.catch_at_m,
-            catch_in_s=result.catch_in_s,
-            overdue=result.overdue,
-            counts=counts,
-            forecast=Forecast(
-                winners=round(win.expected),
-                low=win.low,
-                high=win.high,
-                quota=race.quota,
-                by_pen=by_pen,
-                level=win.coverage,
-                at_plan=round(win.at_plan),
-                pursuer_finish=win.pursuer.median,
-                pursuer_low=win.pursuer.low,
-                pursuer_high=win.pursuer.high,
-                pursuer_basis=win.pursuer.basis,
-                milestones=catcher.milestones() if catcher is not None else None,
-            ),
-            index=self.row,
-            speed_m_s=result.speed_m_s,
-            margin_class=classes,
-            win_probability=win.win_probability,
-            **({} if catcher is None else catcher.arrays()),
-        )
-
-    def compute_timed(self, now: float) -> Snapshot:
-        """The live state of a race without a pursuer (``live.engine.plain``)."""
-        reads, _ = self._use_passings()
-        starts = self.pen_starts(None)[self.runner_pen_index]
-        result = evaluate_timed(reads, self.at_m, self.prior_m_s, now, starts, self.manual_status)
-        first_gun = min(self.guns.values()) if self.guns else None
-        snap = plain_snapshot(self.race, now, first_gun, self.bibs, self.pens, self.row, reads, result)
-        self.classes = snap.margin_class
-        return snap
 
     def places(self) -> Places:
         """Every runner's place overall, within his sex and within his sex and category (0: none) by
@@ -319,81 +187,6 @@ class LiveEngine:
             self.forecast_history.append((snap.now, running, running, running, None))
             return
         self.forecast_history.append((snap.now, f.winners, f.low, f.high, f.at_plan))
-
-    def win_forecast(
-        self,
-        reads: Reads,
-        pursuer_times: np.ndarray,
-        runner_starts: np.ndarray,
-        pursuer_start: float,
-        chase: ChaseResult,
-        now: float,
-    ) -> WinForecast:
-        """Every runner's chance to beat the pursuer, from the passings the chase uses (SPEC §3)."""
-        race = self.race
-        pursuer = self._pursuer()
-        status, confirmed, last = chase.status, chase.confirmed, chase.last_tp
-        columns = reads.columns
-        start_col = self.at_m <= 0.0
-        # a runner's own start: his start-mat read, else his pen's gun (or its planned start)
-        start_cols = np.flatnonzero(start_col)
-        n = columns.shape[1]
-        read_start = np.fmin.reduce(columns[start_cols], axis=0) if len(start_cols) else np.full(n, np.nan)
-        starts = np.where(np.isnan(read_start), runner_starts, read_start)
-        elapsed = (columns - starts).T  # (runners, points), column-major: the forecast reads it by point
-        since = np.where(last >= 0, now - reads.t_last, 0.0)
-        settled = np.full(len(status), np.nan)
-        settled[status == WON] = 1.0
-        settled[(status == CAUGHT) & confirmed] = 0.0
-        settled[(status == DNF) | (status == DQ)] = 0.0
-        gun = self.guns.get("pursuer", pursuer_start)
-        if pursuer.schedule is not None:
-            planned_s = float(pursuer.schedule.elapsed_at(race.distance_m))
-        else:
-            planned_s = race.distance_m * pursuer.pace_s_per_km / 1000.0
-        p_elapsed = pursuer_times - gun
-        p_elapsed[start_col] = np.nan
-        pf = pursuer_forecast(self.model, p_elapsed, self.at_m, gun, planned_s, now)
-        if pf.basis == "finished":
-            settled[np.isnan(settled)] = 0.0
-        return forecast(
-            self.model,
-            elapsed,
-            self.at_m,
-            starts,
-            since,
-            race.distance_m / self.prior_m_s,
-            settled,
-            pf,
-            self.runner_pen_index,
-            len(race.pens),
-            last,
-        )
-
-    def _gps_on_course(self, start: float, speed_m_s: float, now: float) -> tuple[float, float] | None:
-        """The pursuer's GPS fix as (distance along the course, time), if any and not from the future."""
-        if self.gps is None or self.gps[2] > now:
-            return None
-        lat, lon, t = self.gps
-        expected_m = max(0.0, min(speed_m_s * (t - start), self.race.distance_m))
-        return self.race.course.locate(lat, lon, near_m=expected_m), t
-
-    def _pursuer(self) -> Pursuer:
-        """The race's pursuer (the chase's computations are never reached in a race without one)."""
-        if self.race.pursuer is None:
-            raise ValueError(f"race {self.race.id!r} has no pursuer")
-        return self.race.pursuer
-
-    def expected_pursuer_start(self) -> float:
-        """The pursuer's gun if fired; else implied by the pens already released and their head starts."""
-        if "pursuer" in self.guns:
-            return self.guns["pursuer"]
-        implied = [
-            self.guns[f"pen:{p.id}"] + p.head_start_s
-            for p in self.race.pens
-            if f"pen:{p.id}" in self.guns and p.head_start_s is not None
-        ]
-        return max(implied) if implied else self._pursuer().planned_start.timestamp()
 
     def passings_of(self, bib: str) -> np.ndarray:
         """Passing times of one participant by timing point (nan where none)."""

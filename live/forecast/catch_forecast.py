@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from live.forecast.forecast import COVERAGE, Z_STEP, _cdf_tables, _mixture_band, distance_factor
+from live.forecast.distributions import COVERAGE, Z_STEP, _cdf_tables, _mixture_band, distance_factor
 from live.forecast.model import MARATHON_M, PACE_REFERENCE_S, ForecastModel
 from live.forecast.race_conditions import segment_expected
 from live.forecast.runner_state import U_FLOOR, U_KNEE, RunnerState, design

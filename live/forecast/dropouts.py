@@ -2,7 +2,7 @@
 already stopped, and each open runner's chance to reach the finish at all.
 
 A runner read at a split and not at the next by STOPPED_AFTER times what that segment should take
-at his pace has stopped (:func:`live.forecast.forecast.has_stopped` takes his chance away). One who
+at his pace has stopped (:func:`live.forecast.distributions.has_stopped` takes his chance away). One who
 will stop later cannot be seen; but the race shows how often its runners stop: on each segment,
 of the runners read at its start long enough ago that a stop there would be seen by now (the
 *judged*), how many were not read again. The rate per metre pooled over the segments

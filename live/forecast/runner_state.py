@@ -38,6 +38,29 @@ def design(state: RunnerState) -> np.ndarray:
     return np.column_stack([np.ones_like(x), x, x * x, state.trend, np.maximum(u, U_FLOOR), np.maximum(u, U_KNEE)])
 
 
+@dataclass(frozen=True)
+class ReadState:
+    """What a runner's passings alone say (arrays over runners): the part of :class:`RunnerState` that
+    moves only with a new passing or a new start, kept between ticks by :mod:`live.forecast.win_rows`."""
+
+    fraction: np.ndarray
+    projection_s: np.ndarray
+    pace_level: np.ndarray
+    trend: np.ndarray
+    read: np.ndarray
+    last: np.ndarray  # index of his last usable read, -1 if none
+    expected_next: np.ndarray  # the time his next segment should take (nan: no next read to wait for)
+
+    def take(self, rows: np.ndarray) -> ReadState:
+        """The same of the runners ``rows`` only."""
+        return ReadState(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
+
+    def put(self, rows: np.ndarray, part: ReadState) -> None:
+        """Set the runners ``rows`` to ``part`` (the arrays in place)."""
+        for f in self.__dataclass_fields__:
+            getattr(self, f)[rows] = getattr(part, f)
+
+
 def runner_state(
     elapsed_s: np.ndarray,
     at_m: np.ndarray,
@@ -55,13 +78,44 @@ def runner_state(
     caller has it already. ``segment_coef``: the model's per-segment expectations, to learn the
     race's own slowing live (:func:`live.forecast.race_conditions.live_slowing`); None: not learned (another course).
     """
+    reads = read_state(elapsed_s, at_m, prior_finish_s, last_read)
+    slowing = np.zeros(0) if segment_coef is None else live_slowing(segment_coef, elapsed_s, at_m, since_s, reads.last)
+    return state_at(reads, since_s, slowing, at_m)
+
+
+def state_at(reads: ReadState, since_s: np.ndarray, slowing: np.ndarray, at_m: np.ndarray) -> RunnerState:
+    """The state of runners whose passings say ``reads``, ``since_s`` after their last read, in a race
+    whose slowing learned live is ``slowing`` (empty: none learned)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        since = np.log(np.maximum(since_s, 1.0) / reads.expected_next)
+    since = np.where(np.isfinite(since), since, np.nan)
+    if len(slowing):
+        live = np.where(reads.read, live_offset(slowing, reads.last, at_m), 0.0)
+    else:
+        live = np.zeros(len(since))
+    return RunnerState(
+        fraction=reads.fraction,
+        projection_s=reads.projection_s,
+        pace_level=reads.pace_level,
+        trend=reads.trend,
+        since_read=since,
+        read=reads.read,
+        live=live,
+        slowing=slowing,
+    )
+
+
+def read_state(
+    elapsed_s: np.ndarray, at_m: np.ndarray, prior_finish_s: np.ndarray, last_read: np.ndarray | None = None
+) -> ReadState:
+    """What the passings alone say (:func:`runner_state`'s arguments)."""
     n, k = elapsed_s.shape
     distance = float(at_m[-1])
-    usable = ~np.isnan(elapsed_s) & (at_m[None, :] > 0)
-    # the last usable point at or before each one: one running maximum over the row
-    upto = np.maximum.accumulate(np.where(usable, np.arange(k, dtype=np.intp)[None, :], -1), axis=1)
     rows = np.arange(n)
     if last_read is None:
+        usable = ~np.isnan(elapsed_s) & (at_m[None, :] > 0)
+        # the last usable point at or before each one: one running maximum over the row
+        upto = np.maximum.accumulate(np.where(usable, np.arange(k, dtype=np.intp)[None, :], -1), axis=1)
         last = upto[:, -1]
     else:
         last = np.where((last_read >= 0) & (at_m[np.maximum(last_read, 0)] > 0), last_read, -1)
@@ -72,7 +126,7 @@ def runner_state(
     # a read no later than the runner's start (a gun entered after it, no start-mat read) says nothing
     # of his pace: he is forecast from his prior until a read makes sense
     has &= np.isfinite(t_last) & (t_last > 0)
-    prev = np.where(last > 0, upto[rows, np.maximum(last - 1, 0)], -1)
+    prev = _previous_usable(elapsed_s, at_m, last)
     has_prev = prev >= 0
     prev = np.maximum(prev, 0)
     t_prev, d_prev = elapsed_s[rows, prev], at_m[prev]
@@ -81,26 +135,27 @@ def runner_state(
         trend = np.log(((t_last - t_prev) / (d_last - d_prev)) / (t_prev / d_prev))
         nxt = np.minimum(last + 1, k - 1)
         expected_next = np.maximum(at_m[nxt] - d_last, 1.0) * pace
-        since = np.log(np.maximum(since_s, 1.0) / expected_next)
     trend = np.where(has & has_prev & np.isfinite(trend), trend, 0.0)
     projection = np.where(has, pace * distance, prior_finish_s)
     projection = np.where(np.isfinite(projection) & (projection > 0), projection, np.nan)  # nan: no chance
     with np.errstate(invalid="ignore"):
         level = np.log(projection * (MARATHON_M / distance) / PACE_REFERENCE_S)
-    since = np.where(has & (last < k - 1) & np.isfinite(since), since, np.nan)
-    last = np.where(has, last, -1)
-    if segment_coef is None:
-        slowing, live = np.zeros(0), np.zeros(n)
-    else:
-        slowing = live_slowing(segment_coef, elapsed_s, at_m, since_s, last)
-        live = np.where(has, live_offset(slowing, last, at_m), 0.0)
-    return RunnerState(
+    return ReadState(
         fraction=np.where(has, d_last / distance, 0.0),
         projection_s=projection,
         pace_level=np.nan_to_num(level, nan=0.0),
         trend=trend,
-        since_read=since,
         read=has,
-        live=live,
-        slowing=slowing,
+        last=np.where(has, last, -1),
+        expected_next=np.where(has & (last < k - 1), expected_next, np.nan),
     )
+
+
+def _previous_usable(elapsed_s: np.ndarray, at_m: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """The last usable point (read, past the start) before each runner's ``last``, -1 if none."""
+    n, k = elapsed_s.shape
+    prev = np.full(n, -1, dtype=np.intp)
+    for j in range(k - 1):
+        if at_m[j] > 0:
+            prev = np.where((j < last) & ~np.isnan(elapsed_s[:, j]), j, prev)
+    return prev
