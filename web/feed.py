@@ -1,40 +1,11 @@
-"""The live feed (SPEC §6) over WebSocket at ``/ws/live``: a snapshot on connect, then one tick a second.
+"""The live feed (SPEC §6) over WebSocket at ``/ws/live``: a snapshot on connect, then one sparse tick
+a second, each serialised once for every client; ``follow`` messages for the bibs a client asks for;
+gzip snapshots on ``?encoding=gzip``; a reconnecting client resumes with ``?after=SEQ&epoch=E``.
 
-Every tick is serialised once and the same frame goes to every client (docs/SOURCES.md §4): under
-uvicorn's websockets sans-I/O implementation (our default) the WebSocket frame itself is built once and
-written straight to every connection's transport in one pass, like ``websockets.broadcast()``, with no
-task, queue or await per client; under another server each client falls back to a queue and a send
-task of its own. Runners are addressed by row: ``GET /api/roster`` gives bibs, names and pens in
-that order, once. A tick is sparse (``web.feed_rows``): whole rows for a new status or class, or a
-position 25 m from where the browser extrapolates it (``distance_m + speed_dm_s / 10 × (t − now)``,
-held 3 m short of the next timing point until read); a margin or win percent that alone moved goes
-as index and value (``margin``, ``win``). A tick that would be bigger than the state itself (the
-pursuer's gun turns every started runner ``ahead``) goes out as the snapshot of its seq instead; a
-client applies a snapshot whenever it comes.
-
-Every message carries ``seq``; ticks are consecutive. A client that sees a gap sends
-``{"resync": true}`` (or ``{"snapshot": true}``) and gets a fresh snapshot. ``{"follow": ["123", …]}``
-(at most ``MAX_FOLLOW`` bibs, ``[]`` to stop) adds a ``follow`` message with full detail for those
-bibs after every tick. A client that falls too far behind is disconnected (1013, try again later)
-rather than waited for, and one that floods the server is closed with 1008 (``web.feed_client``: each
-connection, its queue or direct writes, and when it is let go). Each tick carries ``sent``, the
-server's wall clock (unix seconds) when it was sent, so a client can tell how late it is.
-
-A client that connects as ``/ws/live?encoding=gzip`` gets every snapshot (on connect, asked for, or
-sent instead of a tick) as a binary message holding the gzip of exactly the JSON text another client
-gets; ticks, follow and error messages stay text. Each snapshot is compressed once, for everyone who
-gets it, and only when a gzip client needs it (at 40,000 runners mid-race 674 KB of JSON is 191 KB
-gzipped at ``web.frames.SNAPSHOT_GZIP_LEVEL``). Any other ``encoding`` is refused (closed with 1008, saying why).
-
-A client that reconnects, to this process or another, may continue where it was instead of taking a
-new snapshot: ``/ws/live?after=SEQ&epoch=E`` (``epoch`` from its last snapshot; optional, but without
-it a ``seq`` from before a Redis that lost everything could be taken for another tick). If this
-process sent every tick from ``SEQ + 1`` to now in that epoch (it keeps the last ``RESUME_TICKS``
-as sent, the same objects every client got, so nothing grows per client), the client gets those
-ticks, in order, then the live ones, and no snapshot. Otherwise — ``SEQ`` too old, ahead of this
-process, not a number, another epoch, or a gap in between — it gets the snapshot as any new client
-does; a bad ``after`` is never an error. Ticks across a change of leader resume too: ``seq`` keeps
-rising, and a new leader's first tick is a snapshot.
+This module builds the messages and answers clients; which runners a tick carries is
+``web.feed_rows``, seq and the resume buffer ``web.feed_sequence``, the write pass ``web.fanout``,
+a connection's queue, rate and close codes ``web.feed_client``. Why it is built so: docs/ARCHITECTURE.md,
+"From mat to screen" (the tick, its rows and gzip) and "One engine" (seq across processes, resuming).
 """
 
 from __future__ import annotations
