@@ -204,15 +204,8 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
         outcome = asyncio.run(rehearse_cluster(where, args.runners or 1000, args.speed or 120.0, args.seed))
         print(orjson.dumps(outcome.report, option=orjson.OPT_INDENT_2).decode())
         return 0 if outcome.report["catches_within_tolerance"] >= 0.99 and not outcome.report["races_wrong"] else 1
-    report = asyncio.run(
-        rehearse(
-            race_or_exit(args.race),
-            Path(args.dir or ".pursuit/rehearsal"),
-            args.runners or 300,
-            args.speed or 60.0,
-            args.seed,
-        )
-    )
+    where, race = Path(args.dir or ".pursuit/rehearsal"), race_or_exit(args.race)
+    report = asyncio.run(rehearse(race, where, args.runners or 300, args.speed or 60.0, args.seed))
     print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
     return 0 if report["same_winners_bib_for_bib"] else 1
 

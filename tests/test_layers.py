@@ -422,3 +422,11 @@ def test_tests_share_code_only_through_tests_helpers():
         "tests/live/test_x.py: tests.live.test_forecast",
         "tests/live/test_x.py: tests.conftest",
     ]
+
+
+MAX_MODULE_LINES = 450  # issue 24: a module longer than this holds more than one idea
+
+
+def test_no_module_of_the_packages_is_longer_than_450_lines():
+    long = {path: text.count("\n") for path, text in project_files().items() if text.count("\n") > MAX_MODULE_LINES}
+    assert long == {}, f"split these by idea: {long}"
