@@ -27,6 +27,7 @@ from starlette.routing import Route
 HERE = Path(__file__).resolve().parent
 FILES = {  # name -> the file served under it
     "plotly-basic.min.js": HERE / "vendor" / "plotly-basic.min.js",
+    "chart.js": HERE / "assets" / "chart.js",
     "map.js": HERE / "assets" / "map.js",
     "pursuit.js": HERE / "assets" / "pursuit.js",
     "console.js": HERE / "assets" / "console.js",
