@@ -73,7 +73,9 @@ def follow_html(
 ) -> str:
     """The page in ``lang``; ``meta``: what the scripts know of the race (``dashboard.app.race_meta``);
     ``nav``: the header's links (href, label)."""
-    _ = lang._
+    find, placeholder, share = lang._("Find a runner"), lang._("bib or name"), lang._("share these runners")
+    notify, link, connecting = lang._("notify me"), lang._("link to share"), lang._("connecting…")
+    empty = lang._("Follow runners to see their cards here. Your list stays in this browser.")
     links = "".join(f'<a class="nav-link" href="{escape(h)}">{escape(label)}</a>' for h, label in nav)
     names = (dictionary_name(lang.code, False), *SCRIPTS)
     scripts = "".join(f'<script src="{asset_url(assets, n, base)}"></script>' for n in names if n in assets)
@@ -85,20 +87,20 @@ def follow_html(
         f'<link rel="stylesheet" href="{asset_url(assets, "style.css", base)}"></head><body><div class="shell">'
         f'<div id="race-meta" hidden data-race="{race_attr}" data-course="{course_attr}"></div>'
         f'<div class="header"><h1 class="title">{escape(race.name)}</h1><nav class="nav">{links}</nav>'
-        f'{switch_html(lang)}<div id="conn" class="conn conn-wait" role="status">{escape(_("connecting…"))}</div></div>'
+        f'{switch_html(lang)}<div id="conn" class="conn conn-wait" role="status">{escape(connecting)}</div></div>'
         '<div id="page"><main class="page page-follow"><div class="follow-side">'
-        f'<label for="follow-search" class="label">{escape(_("Find a runner"))}</label>'
-        f'<input id="follow-search" type="search" placeholder="{escape(_("bib or name"))}" autocomplete="off" '
+        f'<label for="follow-search" class="label">{escape(find)}</label>'
+        f'<input id="follow-search" type="search" placeholder="{escape(placeholder)}" autocomplete="off" '
         'class="search"><ul id="follow-results" class="results"></ul>'
         '<ul id="follow-notices" class="notices" hidden role="status"></ul>'
         '<div id="follow-share" class="share-tools" hidden>'
-        f'<button id="follow-share-button" type="button" class="share">{escape(_("share these runners"))}</button>'
-        f'<button id="follow-notify-button" type="button" class="share" hidden>{escape(_("notify me"))}</button>'
-        f'<div hidden><label for="follow-share-link" class="label">{escape(_("link to share"))}</label>'
+        f'<button id="follow-share-button" type="button" class="share">{escape(share)}</button>'
+        f'<button id="follow-notify-button" type="button" class="share" hidden>{escape(notify)}</button>'
+        f'<div hidden><label for="follow-share-link" class="label">{escape(link)}</label>'
         '<input id="follow-share-link" type="url" readonly class="share-link"></div></div>'
         '<div id="follow-share-status" class="hint" role="status"></div>'
         '<div id="follow-empty" class="hint">'
-        f"{escape(_('Follow runners to see their cards here. Your list stays in this browser.'))}</div>"
+        f"{escape(empty)}</div>"
         '<div id="follow-cards" class="cards"></div></div>'
         '<div class="follow-map"><div id="map" class="map">'
         f'<div class="course-map" data-chart="{escape(chart_data(race))}">'
