@@ -596,7 +596,7 @@
 
   function pollMats() {
     pollReaders();
-    var gd = document.querySelector(GRAPH), table = $("mat-table");
+    var gd = document.querySelector("#map .js-plotly-plot"), table = $("mat-table");  // /follow's map shows no mat health
     if (!gd && !table) return;
     fetch(base() + "/api/mats").then(function (r) { return r.ok ? r.json() : null; }).then(function (mats) {
       if (!mats) return;
