@@ -76,6 +76,7 @@ def follow_html(
     find, placeholder, share = lang._("Find a runner"), lang._("bib or name"), lang._("share these runners")
     notify, link, connecting = lang._("notify me"), lang._("link to share"), lang._("connecting…")
     empty = lang._("Follow runners to see their cards here. Your list stays in this browser.")
+    zoom = (("in", "+", lang._("Zoom in")), ("out", "−", lang._("Zoom out")), ("fit", "⤢", lang._("Whole course")))
     links = "".join(f'<a class="nav-link" href="{escape(h)}">{escape(label)}</a>' for h, label in nav)
     names = (dictionary_name(lang.code, False), *SCRIPTS)
     scripts = "".join(f'<script src="{asset_url(assets, n, base)}"></script>' for n in names if n in assets)
@@ -104,7 +105,12 @@ def follow_html(
         '<div id="follow-cards" class="cards"></div></div>'
         '<div class="follow-map"><div id="map" class="map">'
         f'<div class="course-map" data-chart="{escape(chart_data(race))}">'
-        f"{legend_html(race, lang)}</div></div></div></main></div></div>{scripts}</body></html>"
+        f'{legend_html(race, lang)}<div class="map-zoom">'
+        + "".join(
+            f'<button type="button" data-zoom="{z}" aria-label="{escape(t)}" title="{escape(t)}">{sign}</button>'
+            for z, sign, t in zoom
+        )
+        + f"</div></div></div></div></main></div></div>{scripts}</body></html>"
     )
 
 

@@ -4,7 +4,7 @@
  * mats' places (data-chart) and the legend. This draws on a canvas the course, its direction
  * every 250 m and the mats, keeps the course's aspect ratio (a metre is as many pixels across as
  * up: the view opens on the whole course, widened to the panel's shape), and owns zoom (wheel,
- * pinch, double-click) and pan (drag, one finger). The element answers pursuitView() with the
+ * pinch, double-click, the +/− buttons) and pan (drag, one finger). The element answers pursuitView() with the
  * frame assets/map.js and assets/pursuit.js draw with ({l, t, w, h, kx, ky, x0, y1}, as they read
  * plotly's on the other pages) and fires "mapview" whenever the view changes.
  */
@@ -94,9 +94,18 @@
       var p = local(e);
       zoomAt(p[0], p[1], Math.exp(-e.deltaY * (e.deltaMode ? 0.05 : 0.0015)));
     }, { passive: false });
-    el.addEventListener("dblclick", function (e) { var p = local(e); zoomAt(p[0], p[1], 2); });
+    el.addEventListener("dblclick", function (e) {
+      if (e.target.closest && e.target.closest(".map-zoom")) return;
+      var p = local(e); zoomAt(p[0], p[1], 2);
+    });
+    Array.prototype.forEach.call(el.querySelectorAll(".map-zoom button"), function (b) {  // for a keyboard, or a mouse without a wheel
+      b.addEventListener("click", function () {
+        var z = b.getAttribute("data-zoom");
+        if (z === "fit") { fit(); changed(); } else zoomAt(V.W / 2, V.H / 2, z === "in" ? 2 : 0.5);
+      });
+    });
     el.addEventListener("pointerdown", function (e) {
-      if (e.target.closest && e.target.closest(".legend, .map-attribution")) return;
+      if (e.target.closest && e.target.closest(".legend, .map-attribution, .map-zoom")) return;
       pointers[e.pointerId] = local(e);
       el.setPointerCapture(e.pointerId);
       gesture = null;

@@ -129,7 +129,7 @@
     if (!f) return;
     var W = gd.clientWidth, H = gd.clientHeight, dpr = window.devicePixelRatio || 1;
     credit();
-    var furniture = [M.gd.querySelector(".legend"), M.credit].map(obstacle).filter(Boolean);
+    var furniture = [M.gd.querySelector(".legend"), M.gd.querySelector(".map-zoom"), M.credit].map(obstacle).filter(Boolean);
     var key = [W, H, dpr, f.l, f.t, f.w, f.h, f.x0, f.y1, f.kx, f.ky, !!M.doc].concat(furniture.map(function (o) {
       return o.box.map(Math.round).join(" ");
     })).join(",");  // a new view, or the legend or the credit changed size: lay the labels out again

@@ -1,6 +1,6 @@
 """/follow's own map (``assets/chart.js``, no plotly) in a real headless Chromium: the wheel zooms about
-the pointer, a drag pans, the view is kept while the page refreshes, a double-click zooms in, and
-the course and mats are drawn on their canvas under the labels and the runners."""
+the pointer, a drag pans, the view is kept while the page refreshes, a double-click zooms in, the
+buttons zoom and show the whole course again, and the course is drawn on its canvas."""
 
 from __future__ import annotations
 
@@ -61,5 +61,10 @@ async def test_the_wheel_zooms_a_drag_pans_and_the_view_is_kept(no_data_yet: str
         assert await page.evaluate(FRAME_JS) == panned, "the view is kept"
         await page.mouse.dblclick(x, y)
         assert (await page.evaluate(FRAME_JS))["kx"] == pytest.approx(2 * panned["kx"])
+        await page.focus(".map-zoom [data-zoom='fit']")  # the buttons, for a keyboard
+        await page.keyboard.press("Enter")
+        assert await page.evaluate(FRAME_JS) == first, "back to the whole course"
+        await page.click(".map-zoom [data-zoom='in']")
+        assert (await page.evaluate(FRAME_JS))["kx"] == pytest.approx(2 * first["kx"])
         await browser.close()
     assert errors == []
