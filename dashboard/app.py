@@ -37,11 +37,12 @@ from live.events import ALERT_KINDS, STORY_KINDS
 from live.race.race import Race
 
 ASSETS = Path(__file__).resolve().parent / "assets"
-PAGES = (
-    ("/", N_("Race control"), race_control),
-    ("/follow", N_("Follow runners"), follow),
-    ("/commentary", N_("Commentary"), commentary),
+PAGES = (  # the header's links; /follow is a plain page (dashboard/follow.py), the others Dash's
+    ("/", N_("Race control")),
+    ("/follow", N_("Follow runners")),
+    ("/commentary", N_("Commentary")),
 )
+DASH_PAGES = {"/": race_control, "/commentary": commentary}
 
 
 BASEMAP_PATH = "/map/basemap.json"
@@ -109,8 +110,7 @@ def shell(
                     html.H1(race.name, className="title"),
                     html.Nav(
                         # whole page loads, not Dash's in-page routing: each page loads only its own scripts
-                        [html.A(lang._(label), href=base + path[1:], className="nav-link") for path, label, _ in PAGES]
-                        + ([html.A(lang._("All races"), href=event_view, className="nav-link")] if event_view else []),
+                        [html.A(t, href=h, className="nav-link") for h, t in nav_links(lang, base, event_view)],
                         className="nav",
                     ),
                     languages.switch(lang),
@@ -122,6 +122,12 @@ def shell(
         ],
         className="shell",
     )
+
+
+def nav_links(lang: Language, base: str, event_view: str | None) -> list[tuple[str, str]]:
+    """The header's links (href, label): the three pages, and the event's view of every race if any."""
+    links = [(base + path[1:], lang._(label)) for path, label in PAGES]
+    return links + ([(event_view, lang._("All races"))] if event_view else [])
 
 
 def basemap_endpoint(basemap: BasemapAsset) -> Callable[[Request], Awaitable[Response]]:
@@ -168,7 +174,7 @@ def create_dashboard(
     shells = {code: shell(race, basemap, base, event_view, language(code)) for code in LANGUAGES}
     app.layout = lambda: shells[languages.current(race.language).code]
     layouts: dict[str, dict[str, html.Div]] = {
-        code: {path: module.layout(race, language(code)) for path, _, module in PAGES} for code in LANGUAGES
+        code: {path: module.layout(race, language(code)) for path, module in DASH_PAGES.items()} for code in LANGUAGES
     }
 
     @app.callback(Output("page", "children"), Input("url", "pathname"))
@@ -205,7 +211,10 @@ def create_dashboard(
         languages.remember(request, response, lang)  # the switch: remembered for every page
         return response
 
-    for path, _, _ in PAGES:  # ahead of Dash's own index route, which would list every script
+    for path in DASH_PAGES:  # ahead of Dash's own index route, which would list every script
         server.router.routes.insert(0, Route(path, page, methods=["GET"]))
+    meta, nav = (lambda lang: race_meta(race, basemap, base, lang)), (lambda lang: nav_links(lang, base, event_view))
+    spectators = follow.follow_endpoint(race, meta, nav, assets, base)
+    server.router.routes.insert(0, Route("/follow", spectators, methods=["GET", "HEAD"]))
     server.router.routes.append(Route("/{path:path}", page, methods=["GET"]))
     return app

@@ -4,12 +4,14 @@ Dash would include every file of ``assets/`` on every page, by a URL versioned w
 modification time and revalidated on each visit. Instead each file is served at
 ``static/<sha256 prefix>/<name>`` with ``Cache-Control: immutable`` (a new content is a new URL),
 gzipped once at start-up (not once per phone), and each page lists only what it uses:
-spectators get the partial plotly bundle (``vendor/plotly-basic.min.js``: scatter and bar, all our
-figures draw; Dash's Graph takes ``window.Plotly`` when it exists instead of fetching the full
-bundle), the map and the live code; race control adds its console. Each page also loads its
-scripts' dictionary in its language (``i18n-fr-spectator.js``…, made by ``dashboard/language.py``),
-served the same way, so a returning phone downloads it no more than the scripts. Dash's DataTable bundle, which
-no page uses, is left out of every page.
+``/follow``, a plain page, gets ``chart.js`` (its own map) with the map and the live code
+(``dashboard/follow.py``); ``/commentary`` gets the partial plotly bundle
+(``vendor/plotly-basic.min.js``: scatter and bar, all our figures draw; Dash's Graph takes
+``window.Plotly`` when it exists instead of fetching the full bundle), the map and the live code;
+race control adds its console. Each page also loads its scripts' dictionary in its language
+(``i18n-fr-spectator.js``…, made by ``dashboard/language.py``), served the same way, so a returning
+phone downloads it no more than the scripts. Dash's DataTable bundle, which no page uses, is left
+out of every page.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from starlette.routing import Route
 HERE = Path(__file__).resolve().parent
 FILES = {  # name -> the file served under it
     "plotly-basic.min.js": HERE / "vendor" / "plotly-basic.min.js",
+    "chart.js": HERE / "assets" / "chart.js",
     "map.js": HERE / "assets" / "map.js",
     "pursuit.js": HERE / "assets" / "pursuit.js",
     "console.js": HERE / "assets" / "console.js",

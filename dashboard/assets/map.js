@@ -1,7 +1,7 @@
 /* pursuit's map under the course: the basemap, online tiles where configured, labels, attribution.
  *
  * The course map is a plotly figure in projected metres with a transparent plot (dashboard/
- * figures.py). Under it, inside plotly's own container, this draws on a canvas the race's basemap
+ * figures.py), or on /follow our own canvas (assets/chart.js). Under it, inside its container, this draws on a canvas the race's basemap
  * (GET /map/basemap.json, fetched once and cached for good: streets by class, water, parks,
  * landmarks; dashboard/map_data.py) and, when race.toml asks for it, a layer of online tiles over
  * the basemap (a tile that does not load leaves the basemap showing: the page looks the same
@@ -29,6 +29,7 @@
                [0.5, 2], [-0.5, 2], [0.5, -2], [-0.5, -2]],
     km: [[1, 0], [-1, 0], [1, -1], [-1, 1], [0, -1], [0, 1]].concat(FARTHER),
   };
+  var GRAPH = "#map .js-plotly-plot, #map .course-map";  // plotly's graph, or /follow's own (assets/chart.js)
   var GAP = 3;  // px kept free around every label
   var TILE_PX = 256, MAX_TILES = 80;
 
@@ -38,6 +39,7 @@
   function $(id) { return document.getElementById(id); }
 
   function frame(gd) {  // the plot area in CSS pixels and the data -> pixel mapping
+    if (gd && gd.pursuitView) return gd.pursuitView();  // /follow's own map (assets/chart.js)
     var fl = gd && gd._fullLayout;
     if (!fl || !fl.xaxis || !fl._size) return null;
     var sz = fl._size, xr = fl.xaxis.range, yr = fl.yaxis.range;
@@ -115,6 +117,8 @@
       gd.on("plotly_relayout", paint);
       gd.on("plotly_relayouting", paint);
       gd.on("plotly_afterplot", paint);
+    } else {
+      gd.addEventListener("mapview", paint);
     }
   }
 
@@ -125,7 +129,7 @@
     if (!f) return;
     var W = gd.clientWidth, H = gd.clientHeight, dpr = window.devicePixelRatio || 1;
     credit();
-    var furniture = [M.gd.querySelector(".legend"), M.credit].map(obstacle).filter(Boolean);
+    var furniture = [M.gd.querySelector(".legend"), M.gd.querySelector(".map-zoom"), M.credit].map(obstacle).filter(Boolean);
     var key = [W, H, dpr, f.l, f.t, f.w, f.h, f.x0, f.y1, f.kx, f.ky, !!M.doc].concat(furniture.map(function (o) {
       return o.box.map(Math.round).join(" ");
     })).join(",");  // a new view, or the legend or the credit changed size: lay the labels out again
@@ -362,7 +366,7 @@
 
   function tick() {
     if (!readMeta()) return;
-    var gd = document.querySelector("#map .js-plotly-plot");
+    var gd = document.querySelector(GRAPH);
     if (gd && (gd !== M.gd || !gd.contains(M.canvas))) attach(gd);
     paint();
     cover();

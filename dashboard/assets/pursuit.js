@@ -334,12 +334,13 @@
   }
 
   // ---- the map -------------------------------------------------------------------------------
-  // Plotly draws what does not move (avenue, course, mats, landmarks, legend) and owns zoom and pan;
+  // Plotly (on /follow: assets/chart.js) draws what does not move (avenue, course, mats, legend) and owns zoom and pan;
   // the runners, the followed and the pursuer are drawn on a canvas laid over its plot area, so
   // moving 40,000 dots is one pass of fillRect, not a re-plot (measured in docs/BENCHMARKS.md).
 
   // marks: the boxes of the names drawn on the runners' layer this paint (the pursuer's, followed
   // bibs'); the map's place names under one are hidden (assets/map.js), not left half showing
+  var GRAPH = "#map .js-plotly-plot, #map .course-map";  // plotly's graph, or /follow's own (assets/chart.js)
   var view = { gd: null, canvas: null, xs: null, ys: null, n: 0, px: null, py: null, tip: null, marks: [] };
 
   function pursuerDistance(now) {
@@ -368,6 +369,8 @@
       gd.on("plotly_relayout", paint);
       gd.on("plotly_relayouting", paint);
       gd.on("plotly_afterplot", paint);
+    } else {  // /follow's own map (assets/chart.js)
+      gd.addEventListener("mapview", paint);
     }
     gd.addEventListener("mousemove", hover);
     pollMats();
@@ -489,8 +492,8 @@
   }
 
   function redraw() {  // move everyone to now, then paint
-    var gd = document.querySelector("#map .js-plotly-plot");
-    if (!gd || !gd._fullLayout || !course || S.seq < 0 || !roster) return;
+    var gd = document.querySelector(GRAPH);
+    if (!gd || !window.pursuitMap.frame(gd) || !course || S.seq < 0 || !roster) return;
     if (gd !== view.gd || !gd.contains(view.canvas)) attach(gd);
     var started = performance.now();
     var n = S.n, now = raceNow();
@@ -593,7 +596,7 @@
 
   function pollMats() {
     pollReaders();
-    var gd = document.querySelector("#map .js-plotly-plot"), table = $("mat-table");
+    var gd = document.querySelector("#map .js-plotly-plot"), table = $("mat-table");  // /follow's map shows no mat health
     if (!gd && !table) return;
     fetch(base() + "/api/mats").then(function (r) { return r.ok ? r.json() : null; }).then(function (mats) {
       if (!mats) return;

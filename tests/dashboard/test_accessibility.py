@@ -60,8 +60,7 @@ async def test_status_has_a_shape_and_the_map_a_summary_and_the_keyboard_follows
         page = await open_page(context, base, "/follow", errors)
         await two_refreshes(page)
         symbols = await page.evaluate(
-            "() => document.querySelector('#map .js-plotly-plot').data"
-            ".filter((t) => t.showlegend !== false && t.marker).map((t) => [t.name, t.marker.symbol])"
+            "() => [...document.querySelectorAll('#map .legend li')].map((li) => [li.textContent, li.dataset.symbol])"
         )
         assert len(symbols) >= 4 and len({s for _, s in symbols}) == len(symbols), symbols
         summary = await page.text_content("#map-summary")

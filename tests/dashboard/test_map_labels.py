@@ -9,15 +9,15 @@ import asyncio
 import pytest
 
 from tests.helpers import CHROMIUM_ARGS, open_page, require_chromium
-from tests.helpers.browser import settled_map
+from tests.helpers.browser import GRAPH, settled_map
 
 pytestmark = pytest.mark.browser
 
 # every shown label's turned box (as MAP_JS in tests/helpers/browser.py) and the runners' dots painted inside the
 # plot area that fall inside one of them (1 px in from its edge)
 UNDER_DOTS_JS = """() => {
-  const gd = document.querySelector('#map .js-plotly-plot'), g = gd.getBoundingClientRect();
-  const v = window.pursuit.view, size = gd._fullLayout._size, hits = [];
+  const gd = document.querySelector('GRAPH'), g = gd.getBoundingClientRect();
+  const v = window.pursuit.view, size = window.pursuitMap.frame(gd), hits = [];
   const inside = (pts, x, y) => pts.every((a, i) => { const b = pts[(i + 1) % 4];
     return (b[0] - a[0]) * (y - a[1]) - (b[1] - a[1]) * (x - a[0]) >= 1 * Math.hypot(b[0] - a[0], b[1] - a[1]); });
   for (const el of gd.querySelectorAll('.map-label')) {
@@ -37,7 +37,7 @@ UNDER_DOTS_JS = """() => {
     if (n) hits.push([el.textContent, n]);
   }
   return {hits, painted: v.painted};
-}"""
+}""".replace("GRAPH", GRAPH)
 
 
 async def test_no_label_overlaps_another_or_a_runner_at_three_moments(site: str):

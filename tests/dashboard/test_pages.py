@@ -272,7 +272,7 @@ async def test_pages_before_any_data_claim_nothing(no_data_yet: str):
 
 
 TILES_COVER_JS = """() => {
-  const gd = document.querySelector('#map .js-plotly-plot'), g = gd.getBoundingClientRect();
+  const gd = document.querySelector('#map .course-map'), g = gd.getBoundingClientRect();
   const r = Array.from(gd.querySelectorAll('.tiles-layer img')).map((i) => i.getBoundingClientRect());
   return [r.length, Math.min(...r.map((x) => x.left)) <= g.left, Math.max(...r.map((x) => x.right)) >= g.right,
           Math.min(...r.map((x) => x.top)) <= g.top, Math.max(...r.map((x) => x.bottom)) >= g.bottom];
@@ -351,15 +351,14 @@ async def test_online_tiles_over_the_basemap_and_the_same_page_without_them(redi
 # In the page: put the pursuer (waiting at the start) at fraction (fx, fy) of the plot area by
 # zooming the map, keeping the plot's aspect ratio.
 PUT_PURSUER_JS = """([fx, fy]) => {
-  const gd = document.querySelector('#map .js-plotly-plot'), f = window.pursuitMap.frame(gd);
+  const gd = document.querySelector('#map .course-map'), f = window.pursuitMap.frame(gd);
   const [X, Y] = window.pursuit.view.pxy, w = 600, h = w * f.h / f.w;
-  return Plotly.relayout(gd, {'xaxis.range': [X - fx * w, X + (1 - fx) * w],
-                              'yaxis.range': [Y - (1 - fy) * h, Y + fy * h]});
+  gd.pursuitZoom(X - fx * w, X + (1 - fx) * w, Y - (1 - fy) * h, Y + fy * h);  // /follow's map (assets/chart.js)
 }"""
 # In the page: the pursuer's mark and the plot area in the graph's pixels, and how many pixels of his
 # name (drawn near-black on the runners' canvas, away from his star) are on the screen.
 PURSUER_NAME_JS = """() => {
-  const gd = document.querySelector('#map .js-plotly-plot'), f = window.pursuitMap.frame(gd);
+  const gd = document.querySelector('#map .course-map'), f = window.pursuitMap.frame(gd);
   const [X, Y] = window.pursuit.view.pxy, mx = f.l + (X - f.x0) * f.kx, my = f.t + (f.y1 - Y) * f.ky;
   const c = gd.querySelector('canvas.runners-layer'), k = c.width / gd.clientWidth;
   const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -410,12 +409,11 @@ async def test_the_pursuers_name_is_never_cut_off_by_the_edge_of_the_map(no_data
     assert errors == []
 
 
-WHOLE_COURSE_JS = """() => Plotly.relayout(document.querySelector('#map .js-plotly-plot'),
-                                            {'xaxis.autorange': true, 'yaxis.autorange': true})"""
+WHOLE_COURSE_JS = """() => document.querySelector('#map .course-map').pursuitReset()"""
 # In the page: every shown or covered place name of the map with its box in the graph's pixels, and
 # the boxes of the names drawn on the runners' layer (the pursuer's, followed bibs')
 LABELS_UNDER_MARKS_JS = """() => {
-  const gd = document.querySelector('#map .js-plotly-plot'), g = gd.getBoundingClientRect();
+  const gd = document.querySelector('#map .course-map'), g = gd.getBoundingClientRect();
   const labels = [...document.querySelectorAll('.map-label:not(.off)')].map((e) => {
     const r = e.getBoundingClientRect();
     const box = [r.left - g.left, r.top - g.top, r.right - g.left, r.bottom - g.top];

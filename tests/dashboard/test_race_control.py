@@ -139,11 +139,23 @@ async def test_first_visit_to_any_page_gets_the_scripts(redis_server, redis, par
         assert page.status_code == 200
         scripts = re.findall(r'src="/static/[0-9a-f]{16}/([^"]+)"', page.text)
         # the page's dictionary first (the race's language: no Accept-Language), then the page's scripts
-        assert scripts == ["i18n-fr-spectator.js", "plotly-basic.min.js", "map.js", "pursuit.js"], (
-            scripts
-        )  # no console.js
+        assert scripts == ["i18n-fr-spectator.js", "chart.js", "map.js", "pursuit.js"], scripts  # no console.js
         assert re.search(r'href="/static/[0-9a-f]{16}/style.css"', page.text)
-        assert "/dash_table/" not in page.text and "/assets/" not in page.text  # no DataTable bundle
+        assert "_dash" not in page.text and "plotly" not in page.text  # a plain page: no Dash, no plotly
+        assert page.headers["cache-control"] == "no-cache" and page.headers["etag"]
+        same = await client.get(base + "/follow", headers={"if-none-match": page.headers["etag"]})
+        assert same.status_code == 304, "a returning phone revalidates the page"
+        english = await client.get(base + "/follow?lang=en")
+        assert english.headers["etag"] != page.headers["etag"] and "Find a runner" in english.text
+        assert "Find a runner" not in page.text, "the race's language (French) by default"
+        client.cookies.clear()  # the switch's choice (?lang=en) is remembered in a cookie
+        commentary = (await client.get(base + "/commentary")).text
+        assert re.findall(r'src="/static/[0-9a-f]{16}/([^"]+)"', commentary)[1:] == [
+            "plotly-basic.min.js",
+            "map.js",
+            "pursuit.js",
+        ]
+        assert "/dash_table/" not in commentary and "/assets/" not in commentary  # no DataTable bundle
         control = (await client.get(base + "/")).text
         assert re.findall(r'src="/static/[0-9a-f]{16}/([^"]+)"', control) == [
             "i18n-fr-control.js",

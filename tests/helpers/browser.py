@@ -51,8 +51,9 @@ async def two_refreshes(page) -> None:  # type: ignore[no-untyped-def]
 # transform about its centre), the credit and the legend; pairs of boxes that overlap (separating-
 # axis test); pixels of the basemap canvas in the water, park and street colours; the plot area
 # against the graph and the graph against its panel (a blank band would show as a gap).
+GRAPH = "#map .js-plotly-plot, #map .course-map"  # plotly's graph, or /follow's own map (assets/chart.js)
 MAP_JS = """() => {
-  const gd = document.querySelector('#map .js-plotly-plot'), g = gd.getBoundingClientRect();
+  const gd = document.querySelector('GRAPH'), g = gd.getBoundingClientRect();
   const boxes = [];
   for (const el of gd.querySelectorAll('.map-label')) {
     if (getComputedStyle(el).display === 'none') continue;
@@ -64,7 +65,8 @@ MAP_JS = """() => {
     });
     boxes.push({text: el.textContent, kind: el.className, pts});
   }
-  for (const el of [gd.querySelector('.map-attribution'), gd.querySelector('.legend .bg')]) {
+  const legend = gd.querySelector('.legend .bg') || gd.querySelector('.legend');  // plotly's, or /follow's list
+  for (const el of [gd.querySelector('.map-attribution'), legend]) {
     const r = el.getBoundingClientRect();
     boxes.push({text: el.textContent || 'legend', kind: 'furniture',
                 pts: [[r.left, r.top], [r.right, r.top], [r.right, r.bottom], [r.left, r.bottom]]});
@@ -88,9 +90,9 @@ MAP_JS = """() => {
     else if (r === 205 && gr === 230 && b === 192) colours.park++;
     else if (r === 255 && gr === 255 && b === 255 || r === 255 && gr === 246 && b === 220) colours.street++;
   }
-  const size = gd._fullLayout._size, panel = gd.closest('.panel-map, .follow-map').getBoundingClientRect();
+  const size = window.pursuitMap.frame(gd), panel = gd.closest('.panel-map, .follow-map').getBoundingClientRect();
   const z = (sel) => Number(getComputedStyle(gd.querySelector(sel)).zIndex);
-  const svg = gd.querySelector('.main-svg');
+  const svg = gd.querySelector('.main-svg, .course-layer');  // what draws the course: plotly's, or ours
   return {
     labels: boxes.filter((b) => b.kind !== 'furniture').map((b) => b.text), overlaps: pairs, inside, colours,
     credit: gd.querySelector('.map-attribution').innerText,
@@ -99,7 +101,7 @@ MAP_JS = """() => {
     layers: {labels: z('.map-labels'), runners: z('.runners-layer'),
              basemapUnderPlot: !!(canvas.compareDocumentPosition(svg) & Node.DOCUMENT_POSITION_FOLLOWING)},
   };
-}"""
+}""".replace("GRAPH", GRAPH)
 
 
 async def shown_box(locator, timeout_s: float = 5.0) -> dict:  # type: ignore[no-untyped-def]

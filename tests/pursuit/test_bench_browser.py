@@ -22,5 +22,6 @@ def test_bench_browser_draws_every_runner_and_takes_ticks():
     phone = run["phone_opens_follow"]
     parts = phone["by_part"]
     assert phone["total_bytes"] == sum(parts.values())
-    assert parts["dash_framework"] > 0 and parts["roster"] > 0, "every response of the page load is counted"
+    assert parts["pursuit_assets"] > 0 and parts["roster"] > 0, "every response of the page load is counted"
+    assert parts["page_html_and_other"] > 0 and "dash_framework" not in parts, "/follow is a plain page"
     assert parts["live_feed_ws"] > 0, "and the live feed's snapshot"
