@@ -60,8 +60,10 @@ async def test_every_race_is_served_under_its_prefix_and_the_first_also_at_the_r
             meta = race_meta((await http.get(f"{path}/_dash-layout")).json())
             base_path = "" if race_id == "chase-a" else path  # the first race's pages talk to the root
             assert meta["id"] == race_id and meta["base"] == base_path
-        b_page = (await http.get("/races/chase-b/follow")).text
+        b_page = (await http.get("/races/chase-b/")).text  # a Dash page: Dash's scripts under its race
         assert 'src="/races/chase-b/_dash-component-suites/' in b_page, "the page asks for its scripts under its race"
+        b_follow = (await http.get("/races/chase-b/follow")).text  # the plain page: ours under its race
+        assert 'src="/races/chase-b/static/' in b_follow and "_dash-component-suites" not in b_follow, b_follow
 
         body = (await http.get("/api/event")).json()
         assert body["id"] == "paris-2024" and [r["id"] for r in body["races"]] == ["chase-a", "chase-b"]
