@@ -21,6 +21,7 @@ import pytest
 from live.race.race import Race
 from pursuit.redis_server import RedisServer, free_port
 from simulator.trajectory import plan_race, true_outcome
+from tests.helpers.processes import wait_for
 
 RUNNERS, SEED, SPEED = 300, 5, 60.0  # about 50 minutes of race in under a minute
 
@@ -72,18 +73,6 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
         yield procs
     finally:
         procs.stop_all()
-
-
-def wait_for(check, timeout_s: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if value := check():
-                return value
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    raise AssertionError(f"{what}: not within {timeout_s} s")
 
 
 def test_kill_9_of_ingestor_redis_and_web_mid_race_ends_in_the_true_results(processes: Processes, paris: Race):
